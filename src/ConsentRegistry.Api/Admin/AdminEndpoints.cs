@@ -1,0 +1,92 @@
+using System.Text.Json.Serialization;
+using ConsentRegistry.Api.Auth;
+using ConsentRegistry.Api.Claims;
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Claims;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ConsentRegistry.Api.Admin;
+
+public sealed record CreateApiKeyRequest(
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("role")] string? Role);
+
+public sealed class CreateApiKeyRequestValidator : AbstractValidator<CreateApiKeyRequest>
+{
+    public CreateApiKeyRequestValidator()
+    {
+        RuleFor(r => r.Name)
+            .NotEmpty().WithMessage("name is required: say who or what the key is for.")
+            .MaximumLength(200)
+            .Must(n => n is null || !n.Any(char.IsControl)).WithMessage("name must not contain control characters.")
+            .OverridePropertyName("name");
+        RuleFor(r => r.Role)
+            .Must(r => r is null or ApiKeyRoles.Client or ApiKeyRoles.Admin)
+            .WithMessage($"role is '{ApiKeyRoles.Client}' (the default) or '{ApiKeyRoles.Admin}'.")
+            .OverridePropertyName("role");
+    }
+}
+
+/// <summary>The key is in this answer only; the registry keeps its hash.</summary>
+public sealed record CreateApiKeyResponse(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("key")] string Key,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("role")] string Role);
+
+public sealed record ReviewResponse(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("trust")] string Trust,
+    [property: JsonPropertyName("seq")] long Seq);
+
+/// <summary>Operator endpoints (DESIGN.md 5.5), for admin API keys and the Entra ID admin app role.</summary>
+public static class AdminEndpoints
+{
+    public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/admin")
+            .WithTags("Admin")
+            .RequireAuthorization(Policies.Admin)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
+
+        group.MapPost("/api-keys", CreateApiKey)
+            .WithName("CreateApiKey")
+            .WithSummary("Create an API key; the key is shown once.")
+            .ProducesValidationProblem()
+            .AddEndpointFilter<ValidationFilter<CreateApiKeyRequest>>();
+
+        group.MapPost("/claims/{id}/review", ReviewClaim)
+            .WithName("ReviewClaim")
+            .WithSummary("Mark a claim as reviewed by an operator (trust 'reviewed').")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        return group;
+    }
+
+    internal static async Task<Created<CreateApiKeyResponse>> CreateApiKey(
+        CreateApiKeyRequest request, ApiKeyStore keys, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var (info, key) = await keys.CreateAsync(request.Name!, request.Role ?? ApiKeyRoles.Client, cancellationToken);
+        loggers.CreateLogger(typeof(AdminEndpoints)).LogInformation("Created API key {KeyId} with role {Role}", info.Id, info.Role);
+        return TypedResults.Created((string?)null, new CreateApiKeyResponse(info.Id, key, info.Name, info.Role));
+    }
+
+    internal static async Task<Results<Ok<ReviewResponse>, ProblemHttpResult>> ReviewClaim(
+        string id, ClaimLog log, CancellationToken cancellationToken)
+    {
+        if (!ClaimId.IsWellFormed(id))
+        {
+            return JwsBody.Problem(StatusCodes.Status400BadRequest, "invalid-claim-id", "A claim id is 64 lowercase hexadecimal digits.", field: "id");
+        }
+
+        var result = await log.SetTrustAsync(id, TrustLevel.Reviewed, "operator review", cancellationToken);
+        return result.Status == AppendStatus.ClaimNotFound
+            ? JwsBody.Problem(StatusCodes.Status404NotFound, "claim-not-found", $"No claim has id {id}.")
+            : TypedResults.Ok(new ReviewResponse(id, TrustLevel.Reviewed.ToWire(), result.Seq));
+    }
+}

@@ -1,0 +1,70 @@
+using System.Security.Claims;
+using ConsentRegistry.Api.Hosting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Identity.Web;
+
+namespace ConsentRegistry.Api.Auth;
+
+public static class Policies
+{
+    public const string Admin = "admin";
+}
+
+public static class AuthExtensions
+{
+    /// <summary>Picks API key or Entra ID bearer token by the Authorization header's scheme.</summary>
+    public const string RegistryScheme = "Registry";
+
+    public static WebApplicationBuilder AddRegistryAuth(this WebApplicationBuilder builder)
+    {
+        var azureAd = builder.Configuration.GetSection("AzureAd");
+        var bearerEnabled = !string.IsNullOrWhiteSpace(azureAd["ClientId"]);
+
+        var authentication = builder.Services
+            .AddAuthentication(RegistryScheme)
+            .AddPolicyScheme(RegistryScheme, "API key or Entra ID bearer token", options =>
+                options.ForwardDefaultSelector = context =>
+                    bearerEnabled && context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                        ? JwtBearerDefaults.AuthenticationScheme
+                        : ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+
+        if (bearerEnabled)
+        {
+            authentication.AddMicrosoftIdentityWebApi(azureAd, JwtBearerDefaults.AuthenticationScheme);
+            builder.Services.Configure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options => PinTenantIssuers(options, azureAd));
+        }
+
+        var adminRole = builder.Configuration.GetSection(RegistryOptions.Section).Get<RegistryOptions>()?.Auth.AdminRole
+            ?? new AuthOptions().AdminRole;
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(Policies.Admin, policy => policy
+                .RequireAuthenticatedUser()
+                .RequireAssertion(context => IsAdmin(context.User, adminRole)));
+        return builder;
+    }
+
+    /// <summary>
+    /// For a single-tenant registration, accept exactly that tenant's v1 and v2 issuers. The
+    /// issuer check then needs no metadata download, and a token of another tenant never passes.
+    /// </summary>
+    private static void PinTenantIssuers(JwtBearerOptions options, IConfigurationSection azureAd)
+    {
+        if (!Guid.TryParse(azureAd["TenantId"], out var tenant))
+        {
+            return; // "common" or "organizations": Identity.Web's multi-tenant issuer validation applies.
+        }
+
+        var instance = (azureAd["Instance"] ?? "https://login.microsoftonline.com/").TrimEnd('/');
+        options.TokenValidationParameters.ValidIssuers = [$"{instance}/{tenant}/v2.0", $"https://sts.windows.net/{tenant}/"];
+    }
+
+    private static bool IsAdmin(ClaimsPrincipal user, string adminRole) =>
+        user.Identities.Any(identity => identity.IsAuthenticated && identity.AuthenticationType switch
+        {
+            ApiKeyAuthenticationHandler.SchemeName => identity.HasClaim(ClaimTypes.Role, ApiKeyRoles.Admin),
+            // Entra ID app roles arrive in the "roles" claim (mapped to ClaimTypes.Role by default).
+            _ => identity.HasClaim(ClaimTypes.Role, adminRole) || identity.HasClaim("roles", adminRole),
+        });
+}

@@ -1,0 +1,212 @@
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace ConsentRegistry.Api.Claims;
+
+/// <summary>Signed claims and revocations (DESIGN.md 5.1). Submitting needs no account: the signature is the credential.</summary>
+public static class ClaimsEndpoints
+{
+    private const int DefaultPageSize = 100;
+    private const int MaxPageSize = 500;
+
+    public static RouteGroupBuilder MapClaims(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1").WithTags("Claims");
+
+        group.MapPost("/claims", SubmitClaim)
+            .WithName("SubmitClaim")
+            .WithSummary("Submit a signed claim (compact JWS, ES256, jwk in the protected header).")
+            .Accepts<JwsEnvelope>("application/json", JwsBody.JoseMediaType)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .WithBodyLimit(JwsBody.MaxBytes);
+
+        group.MapGet("/claims/{id}", GetClaim)
+            .WithName("GetClaim")
+            .WithSummary("A claim with its JWS, canonical subjects, trust and revocation state.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        group.MapPost("/claims/{id}/revocation", RevokeClaim)
+            .WithName("RevokeClaim")
+            .WithSummary("Revoke a claim with a JWS signed by the same key: {\"v\":1,\"iat\":…,\"revokes\":\"<claim id>\"}.")
+            .Accepts<JwsEnvelope>("application/json", JwsBody.JoseMediaType)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .WithBodyLimit(JwsBody.MaxBytes);
+
+        group.MapGet("/parties/{party}/claims", ListPartyClaims)
+            .WithName("ListPartyClaims")
+            .WithSummary("A party's claims in seq order, paged with ?after=<seq>&limit=<1..500>.");
+
+        return group;
+    }
+
+    internal static async Task<Results<Created<ClaimResponse>, Ok<ClaimResponse>, ProblemHttpResult, ValidationProblem>> SubmitClaim(
+        HttpRequest request, ClaimVerifier verifier, ClaimLog log, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var (jws, problem) = await JwsBody.ReadAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (!verifier.TryVerifyClaim(jws!, out var claim, out var error))
+        {
+            return Rejected(error!);
+        }
+
+        var result = await log.AppendClaimAsync(claim!, cancellationToken);
+        var response = new ClaimResponse(
+            claim!.Id,
+            result.Seq,
+            claim.Party,
+            result.Trust.ToWire(),
+            claim.Subjects.Select(ToResponse).ToList(),
+            UsageResponse.From(claim.Usage));
+        if (result.Status == AppendStatus.AlreadyExists)
+        {
+            return TypedResults.Ok(response);
+        }
+
+        loggers.CreateLogger(typeof(ClaimsEndpoints)).LogInformation(
+            "Accepted claim {ClaimId} as seq {Seq} from party {Party} with {SubjectCount} subjects",
+            claim.Id, result.Seq, claim.Party, claim.Subjects.Count);
+        return TypedResults.Created($"/v1/claims/{claim.Id}", response);
+    }
+
+    internal static async Task<Results<Ok<ClaimDetailsResponse>, ProblemHttpResult>> GetClaim(
+        string id, ClaimStore store, CancellationToken cancellationToken)
+    {
+        if (!ClaimId.IsWellFormed(id))
+        {
+            return InvalidClaimId();
+        }
+
+        var stored = await store.GetAsync(id, cancellationToken);
+        if (stored is null)
+        {
+            return ClaimNotFound(id);
+        }
+
+        var (row, subjects, revocation) = stored;
+        return TypedResults.Ok(new ClaimDetailsResponse(
+            row.Id,
+            row.Seq,
+            row.Party,
+            row.Trust,
+            subjects.Select(s => new SubjectResponse(s.Kind, s.Value, s.Kind == SubjectKinds.Host ? s.IncludeSubdomains != 0 : null)).ToList(),
+            UsageResponse.From(row),
+            row.Jws,
+            row.RevokedSeq is not null,
+            revocation is null ? null : new RevocationInfo(revocation.Id, revocation.Seq, revocation.Iat),
+            row.Iat,
+            row.Title,
+            row.License is null && row.Contact is null ? null : new TermsResponse(row.License, row.Contact)));
+    }
+
+    internal static async Task<Results<Created<RevocationResponse>, Ok<RevocationResponse>, ProblemHttpResult, ValidationProblem>> RevokeClaim(
+        string id, HttpRequest request, ClaimVerifier verifier, ClaimLog log, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        if (!ClaimId.IsWellFormed(id))
+        {
+            return InvalidClaimId();
+        }
+
+        var (jws, problem) = await JwsBody.ReadAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (!verifier.TryVerifyRevocation(jws!, out var revocation, out var error))
+        {
+            return Rejected(error!);
+        }
+
+        if (revocation!.Revokes != id)
+        {
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { ["revokes"] = ["revokes must name the claim in the path."] },
+                title: "The revocation payload is not valid.",
+                type: ProblemTypes.Of(ClaimErrorCodes.InvalidPayload),
+                extensions: new Dictionary<string, object?> { ["code"] = ClaimErrorCodes.InvalidPayload });
+        }
+
+        var result = await log.AppendRevocationAsync(revocation, cancellationToken);
+        var response = new RevocationResponse(revocation.Id, result.Seq, id, true);
+        switch (result.Status)
+        {
+            case AppendStatus.Created:
+                loggers.CreateLogger(typeof(ClaimsEndpoints)).LogInformation("Revoked claim {ClaimId} as seq {Seq}", id, result.Seq);
+                return TypedResults.Created($"/v1/claims/{id}", response);
+            case AppendStatus.AlreadyExists:
+                return TypedResults.Ok(response);
+            case AppendStatus.ClaimNotFound:
+                return ClaimNotFound(id);
+            case AppendStatus.NotClaimOwner:
+                return JwsBody.Problem(StatusCodes.Status403Forbidden, "not-claim-owner",
+                    "The revocation is signed by another key than the claim; only the claim's signer can revoke it.");
+            default:
+                var conflict = JwsBody.Problem(StatusCodes.Status409Conflict, "already-revoked",
+                    $"The claim was already revoked by revocation {result.RevocationId} (seq {result.Seq}).");
+                conflict.ProblemDetails.Extensions["revocation"] = result.RevocationId;
+                conflict.ProblemDetails.Extensions["seq"] = result.Seq;
+                return conflict;
+        }
+    }
+
+    internal static async Task<Results<Ok<PartyClaimsResponse>, ValidationProblem>> ListPartyClaims(
+        string party, ClaimStore store, CancellationToken cancellationToken, long? after = null, int? limit = null)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!PartyId.IsWellFormed(party))
+        {
+            errors["party"] = ["A party id is the 43-character base64url RFC 7638 thumbprint of its key."];
+        }
+
+        if (after is < 0)
+        {
+            errors["after"] = ["after is a seq: 0 or more."];
+        }
+
+        if (limit is < 1 or > MaxPageSize)
+        {
+            errors["limit"] = [$"limit is 1 to {MaxPageSize}."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, type: ProblemTypes.Of("invalid-query"),
+                extensions: new Dictionary<string, object?> { ["code"] = "invalid-query" });
+        }
+
+        var pageSize = limit ?? DefaultPageSize;
+        var rows = await store.ListByPartyAsync(party, after ?? 0, pageSize, cancellationToken);
+        var claims = rows.Select(r => new ClaimSummary(r.Id, r.Seq, r.Trust, UsageResponse.From(r), r.SubjectCount, r.RevokedSeq is not null, r.Iat, r.Title)).ToList();
+        return TypedResults.Ok(new PartyClaimsResponse(party, claims, rows.Count == pageSize ? rows[^1].Seq : null));
+    }
+
+    private static SubjectResponse ToResponse(Subject s) =>
+        new(s.Kind, s.Value, s.Kind == SubjectKinds.Host ? s.IncludeSubdomains : null);
+
+    private static ValidationProblem Rejected(ClaimError error) =>
+        TypedResults.ValidationProblem(
+            error.Errors,
+            title: error.Title,
+            type: ProblemTypes.Of(error.Code),
+            extensions: new Dictionary<string, object?> { ["code"] = error.Code });
+
+    private static ProblemHttpResult InvalidClaimId() =>
+        JwsBody.Problem(StatusCodes.Status400BadRequest, "invalid-claim-id", "A claim id is 64 lowercase hexadecimal digits.", field: "id");
+
+    private static ProblemHttpResult ClaimNotFound(string id) =>
+        JwsBody.Problem(StatusCodes.Status404NotFound, "claim-not-found", $"No claim has id {id}.");
+}

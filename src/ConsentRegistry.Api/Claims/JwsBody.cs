@@ -1,0 +1,111 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Core.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace ConsentRegistry.Api.Claims;
+
+/// <summary>
+/// Reads a JWS from a request body: <c>application/jose</c> (the compact string) or
+/// <c>application/json</c> (<c>{"jws": "…"}</c>), within a size limit enforced while reading.
+/// </summary>
+internal static class JwsBody
+{
+    public const string JoseMediaType = "application/jose";
+
+    /// <summary>The compact JWS limit plus room for the JSON envelope.</summary>
+    public const int MaxBytes = CompactJws.MaxLength + 1024;
+
+    public static async Task<(string? Jws, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var mediaType = request.ContentType is { } contentType && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var parsed)
+            ? parsed.MediaType.Value?.ToLowerInvariant()
+            : null;
+        if (mediaType is not (JoseMediaType or "application/json"))
+        {
+            return (null, Problem(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
+                "Send the compact JWS as application/jose, or {\"jws\": \"…\"} as application/json."));
+        }
+
+        if (request.ContentLength > MaxBytes)
+        {
+            return (null, TooLarge());
+        }
+
+        var body = await ReadLimitedAsync(request.Body, cancellationToken);
+        if (body is null)
+        {
+            return (null, TooLarge());
+        }
+
+        if (mediaType == JoseMediaType)
+        {
+            return (Encoding.ASCII.GetString(body.Value.Span).Trim(), null);
+        }
+
+        try
+        {
+            var envelope = JsonSerializer.Deserialize<JwsEnvelope>(body.Value.Span, JsonOptions);
+            if (envelope?.Jws is { } jws)
+            {
+                return (jws, null);
+            }
+        }
+        catch (JsonException)
+        {
+            // fall through: the same answer as a missing member
+        }
+
+        return (null, Problem(StatusCodes.Status400BadRequest, ClaimErrorCodes.MalformedJws,
+            "The JSON body must be an object with a string member \"jws\".", field: "jws"));
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNameCaseInsensitive = false };
+
+    private static async Task<ReadOnlyMemory<byte>?> ReadLimitedAsync(Stream body, CancellationToken cancellationToken)
+    {
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        while (true)
+        {
+            var memory = buffer.GetMemory(16 * 1024);
+            var read = await body.ReadAsync(memory, cancellationToken);
+            if (read == 0)
+            {
+                return buffer.WrittenMemory;
+            }
+
+            buffer.Advance(read);
+            if (buffer.WrittenCount > MaxBytes)
+            {
+                return null;
+            }
+        }
+    }
+
+    private static ProblemHttpResult TooLarge() =>
+        Problem(StatusCodes.Status413PayloadTooLarge, "payload-too-large",
+            $"The body exceeds {MaxBytes} bytes; split the subjects over several claims (at most 10,000 each).");
+
+    internal static ProblemHttpResult Problem(int status, string code, string detail, string? field = null, string? title = null)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = status,
+            Type = ProblemTypes.Of(code),
+            Title = title ?? ReasonPhrases(status),
+            Detail = detail,
+        };
+        problem.Extensions["code"] = code;
+        if (field is not null)
+        {
+            problem.Extensions["errors"] = new Dictionary<string, string[]> { [field] = [detail] };
+        }
+
+        return TypedResults.Problem(problem);
+    }
+
+    private static string ReasonPhrases(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
+}

@@ -1,0 +1,27 @@
+namespace ConsentRegistry.Api.Health;
+
+/// <summary>
+/// <c>dotnet ConsentRegistry.Api.dll --healthcheck [url]</c>: asks a running instance's
+/// /health/ready and exits 0 when ready. Container images have no curl; this is their healthcheck.
+/// </summary>
+public static class HealthProbe
+{
+    public const string Argument = "--healthcheck";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var url = args.Length > 1 ? args[1] : "http://127.0.0.1:8080/health/ready";
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        try
+        {
+            using var response = await client.GetAsync(url);
+            Console.WriteLine($"{url}: {(int)response.StatusCode}");
+            return response.IsSuccessStatusCode ? 0 : 1;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            Console.Error.WriteLine($"{url}: {e.Message}");
+            return 1;
+        }
+    }
+}

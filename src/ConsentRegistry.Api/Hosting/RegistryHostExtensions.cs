@@ -1,0 +1,87 @@
+using ConsentRegistry.Api.Auth;
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Health;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Claims;
+using Dapper;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace ConsentRegistry.Api.Hosting;
+
+public static class RegistryHostExtensions
+{
+    /// <summary>Everything the registry needs: options, store, log writer, auth, errors, health, OpenAPI.</summary>
+    public static WebApplicationBuilder AddRegistry(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        DefaultTypeMap.MatchNamesWithUnderscores = true;
+
+        services.AddOptions<RegistryOptions>()
+            .Bind(builder.Configuration.GetSection(RegistryOptions.Section))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RegistryOptions>, RegistryOptionsValidator>();
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = BodyLimits.DefaultMaxBytes;
+            kestrel.AddServerHeader = false;
+        });
+        services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        services.Configure<JsonOptions>(options => options.SerializerOptions.MaxDepth = 32);
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<RegistryDatabase>(CreateDatabase);
+        services.AddSingleton<ClaimStore>();
+        services.AddSingleton<ClaimLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClaimLog>());
+        services.AddSingleton<ClaimVerifier>();
+        services.AddSingleton<ApiKeyStore>();
+        services.AddMemoryCache(options => options.SizeLimit = 100_000);
+        services.AddValidatorsFromAssemblyContaining<RegistryOptions>(ServiceLifetime.Singleton);
+
+        builder.AddRegistryAuth();
+        services.AddRegistryProblemDetails();
+        services.AddRegistryHealthChecks();
+        services.AddRegistryOpenApi();
+        return builder;
+    }
+
+    /// <summary>Error handling, body limits and auth, in the order they must run.</summary>
+    public static WebApplication UseRegistry(this WebApplication app)
+    {
+        app.UseRegistryErrorHandling();
+        app.UseRouting();
+        app.UseBodyLimits();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        return app;
+    }
+
+    /// <summary>Applies pending migrations before the host starts serving.</summary>
+    public static async Task MigrateRegistryDatabaseAsync(this WebApplication app)
+    {
+        var database = app.Services.GetRequiredService<RegistryDatabase>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ConsentRegistry.Migrations");
+        logger.LogInformation("Using the {Provider} store", database.Provider);
+        await database.MigrateAsync(logger, app.Lifetime.ApplicationStopping);
+    }
+
+    private static RegistryDatabase CreateDatabase(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<IOptions<RegistryOptions>>().Value.Database;
+        if (options.IsPostgres)
+        {
+            var dataSource = new NpgsqlDataSourceBuilder(options.ConnectionString)
+                .UseLoggerFactory(services.GetRequiredService<ILoggerFactory>())
+                .Build();
+            return new PostgresDatabase(dataSource);
+        }
+
+        return new SqliteDatabase(string.IsNullOrWhiteSpace(options.ConnectionString)
+            ? DatabaseOptions.DefaultSqliteConnectionString
+            : options.ConnectionString);
+    }
+}

@@ -1,0 +1,110 @@
+using ConsentRegistry.Core.Claims;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Hosting;
+
+/// <summary>The <c>Registry</c> configuration section (DESIGN.md 4).</summary>
+public sealed class RegistryOptions
+{
+    public const string Section = "Registry";
+
+    public DatabaseOptions Database { get; set; } = new();
+
+    public AuthOptions Auth { get; set; } = new();
+
+    public LookupOptions Lookup { get; set; } = new();
+
+    public MatchingOptions Matching { get; set; } = new();
+
+    public TrustOptions Trust { get; set; } = new();
+
+    public VerificationOptions Verification { get; set; } = new();
+}
+
+public sealed class DatabaseOptions
+{
+    public const string Sqlite = "sqlite";
+    public const string Postgres = "postgres";
+    public const string DefaultSqliteConnectionString = "Data Source=data/registry.db";
+
+    public string Provider { get; set; } = Sqlite;
+
+    public string? ConnectionString { get; set; }
+
+    public bool IsPostgres => string.Equals(Provider, Postgres, StringComparison.OrdinalIgnoreCase);
+}
+
+public sealed class AuthOptions
+{
+    /// <summary>A bootstrap admin API key; it can create further keys.</summary>
+    public string? AdminKey { get; set; }
+
+    /// <summary>The Entra ID app role that grants admin rights to bearer tokens.</summary>
+    public string AdminRole { get; set; } = "Registry.Admin";
+}
+
+public sealed class LookupOptions
+{
+    public bool AllowAnonymous { get; set; } = true;
+
+    public int MaxBatch { get; set; } = 10_000;
+}
+
+public sealed class MatchingOptions
+{
+    public int PdqMaxDistance { get; set; } = 31;
+}
+
+public sealed class TrustOptions
+{
+    public string MinTrustForGrants { get; set; } = "domain";
+}
+
+public sealed class VerificationOptions
+{
+    public bool AllowInsecureHttp { get; set; }
+
+    public bool AllowPrivateAddresses { get; set; }
+}
+
+/// <summary>Checks the options at start-up and says how to fix what is wrong.</summary>
+internal sealed class RegistryOptionsValidator : IValidateOptions<RegistryOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RegistryOptions options)
+    {
+        var failures = new List<string>();
+        var database = options.Database;
+        if (!database.IsPostgres && !string.Equals(database.Provider, DatabaseOptions.Sqlite, StringComparison.OrdinalIgnoreCase))
+        {
+            failures.Add($"Registry:Database:Provider is '{database.Provider}'; set it to 'sqlite' (the default) or 'postgres'.");
+        }
+
+        if (database.IsPostgres && string.IsNullOrWhiteSpace(database.ConnectionString))
+        {
+            failures.Add("Registry:Database:Provider is 'postgres' but Registry:Database:ConnectionString is empty; "
+                + "set it, e.g. Registry__Database__ConnectionString='Host=localhost;Database=registry;Username=registry;Password=…'.");
+        }
+
+        if (options.Auth.AdminKey is { Length: > 0 and < 16 })
+        {
+            failures.Add("Registry:Auth:AdminKey is shorter than 16 characters; use a long random value (e.g. `openssl rand -base64 32`).");
+        }
+
+        if (options.Lookup.MaxBatch is < 1 or > 100_000)
+        {
+            failures.Add($"Registry:Lookup:MaxBatch is {options.Lookup.MaxBatch}; use 1 to 100000.");
+        }
+
+        if (options.Matching.PdqMaxDistance is < 0 or > 63)
+        {
+            failures.Add($"Registry:Matching:PdqMaxDistance is {options.Matching.PdqMaxDistance}; use 0 to 63.");
+        }
+
+        if (!TrustLevels.TryParse(options.Trust.MinTrustForGrants, out _))
+        {
+            failures.Add($"Registry:Trust:MinTrustForGrants is '{options.Trust.MinTrustForGrants}'; use signed, domain or reviewed.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,55 @@
+namespace ConsentRegistry.Api.Storage;
+
+/// <summary>The log writer's SQL, the same on both engines.</summary>
+internal static class ClaimLogSql
+{
+    public const string InsertClaim = """
+        INSERT INTO claims (seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search,
+                            title, license, contact, trust, subject_count, jws, received_at)
+        VALUES (@seq, @id, @party, @alg, @iat, @tdm, @train_ai, @train_genai, @ai_use, @search,
+                @title, @license, @contact, @trust, @subject_count, @jws, @received_at)
+        """;
+
+    public const string InsertSubject = """
+        INSERT INTO claim_subjects (claim_seq, ordinal, kind, value, include_subdomains, host)
+        VALUES (@claim_seq, @ordinal, @kind, @value, @include_subdomains, @host)
+        """;
+
+    public static string FindClaims(RegistryDatabase db) =>
+        $"SELECT id, seq, party, trust, revoked_seq FROM claims WHERE id {db.InList("@ids")}";
+
+    public static string FindRevocations(RegistryDatabase db) =>
+        $"SELECT id, seq, claim_id FROM revocations WHERE id {db.InList("@ids")} OR claim_id {db.InList("@claimIds")}";
+
+    public const string InsertRevocation = """
+        INSERT INTO revocations (seq, id, claim_id, party, iat, jws, received_at)
+        VALUES (@Seq, @Id, @ClaimId, @Party, @Iat, @Jws, @ReceivedAt)
+        """;
+
+    public const string MarkRevoked = "UPDATE claims SET revoked_seq = @seq WHERE id = @id";
+
+    public const string InsertTrustChange = """
+        INSERT INTO trust_changes (seq, claim_id, trust, reason, changed_at)
+        VALUES (@seq, @claimId, @trust, @reason, @changedAt)
+        """;
+
+    public const string SetTrust = "UPDATE claims SET trust = @trust WHERE id = @claimId";
+
+    public const string AdvanceSequence = "UPDATE registry_sequence SET last_seq = @last WHERE id = 1";
+}
+
+internal sealed record ExistingClaim
+{
+    public required string Id { get; init; }
+    public long Seq { get; init; }
+    public required string Party { get; init; }
+    public required string Trust { get; init; }
+    public long? RevokedSeq { get; init; }
+}
+
+internal sealed record ExistingRevocation
+{
+    public required string Id { get; init; }
+    public long Seq { get; init; }
+    public required string ClaimId { get; init; }
+}

@@ -1,0 +1,137 @@
+using System.Data.Common;
+using Dapper;
+using DbUp;
+using DbUp.Engine.Output;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace ConsentRegistry.Api.Storage;
+
+/// <summary>
+/// PostgreSQL through one <see cref="NpgsqlDataSource"/>. Writers of every instance serialize on
+/// the <c>registry_sequence</c> row; subjects are bulk-copied.
+/// </summary>
+public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryDatabase
+{
+    /// <summary>Session advisory lock held while migrating, so two instances starting at once do not both migrate.</summary>
+    private const long MigrationLockKey = 0x436f6e73656e74; // "Consent"
+
+    private const string JournalTable = "schema_versions";
+
+    public NpgsqlDataSource DataSource => dataSource;
+
+    public override string Provider => "postgres";
+
+    public override async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
+        await dataSource.OpenConnectionAsync(cancellationToken);
+
+    public override async Task MigrateAsync(ILogger logger, CancellationToken cancellationToken)
+    {
+        await using var lockConnection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await lockConnection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@key)", new { key = MigrationLockKey }, cancellationToken: cancellationToken));
+        try
+        {
+            var result = Engine(new MigrationLog(logger)).PerformUpgrade();
+            if (!result.Successful)
+            {
+                throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed: {result.Error.Message}", result.Error);
+            }
+        }
+        finally
+        {
+            await lockConnection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_unlock(@key)", new { key = MigrationLockKey }, cancellationToken: CancellationToken.None));
+        }
+    }
+
+    public override Task<IReadOnlyList<string>> PendingMigrationsAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<string>>(Engine(new NoOpUpgradeLog()).GetScriptsToExecute().Select(s => s.Name).ToList());
+
+    private DbUp.Engine.UpgradeEngine Engine(IUpgradeLog log) =>
+        DeployChanges.To.PostgresqlDatabase(dataSource.ConnectionString)
+            .WithScripts(Scripts(Provider))
+            .JournalToPostgresqlTable("public", JournalTable)
+            .WithTransactionPerScript()
+            .LogTo(log)
+            .Build();
+
+    internal override async Task<(DbTransaction Transaction, long LastSeq)> BeginAppendAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // The row lock is held until commit: every writer, on every instance, takes its numbers in turn.
+        var last = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT last_seq FROM registry_sequence WHERE id = 1 FOR UPDATE", transaction: transaction, cancellationToken: cancellationToken));
+        return (transaction, last);
+    }
+
+    internal override async Task InsertClaimsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ClaimRow> claims, CancellationToken cancellationToken)
+    {
+        await using var copy = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(
+            "COPY claims (seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, title, license, contact, trust, subject_count, jws, received_at) FROM STDIN (FORMAT BINARY)",
+            cancellationToken);
+        foreach (var c in claims)
+        {
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(c.Seq, NpgsqlDbType.Bigint, cancellationToken);
+            await copy.WriteAsync(c.Id, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(c.Party, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(c.Alg, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(c.Iat, NpgsqlDbType.Bigint, cancellationToken);
+            await WriteNullableAsync(copy, c.Tdm, cancellationToken);
+            await WriteNullableAsync(copy, c.TrainAi, cancellationToken);
+            await WriteNullableAsync(copy, c.TrainGenai, cancellationToken);
+            await WriteNullableAsync(copy, c.AiUse, cancellationToken);
+            await WriteNullableAsync(copy, c.Search, cancellationToken);
+            await WriteNullableAsync(copy, c.Title, cancellationToken);
+            await WriteNullableAsync(copy, c.License, cancellationToken);
+            await WriteNullableAsync(copy, c.Contact, cancellationToken);
+            await copy.WriteAsync(c.Trust, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync((int)c.SubjectCount, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(c.Jws, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(c.ReceivedAt, NpgsqlDbType.Bigint, cancellationToken);
+        }
+
+        await copy.CompleteAsync(cancellationToken);
+    }
+
+    internal override async Task InsertSubjectsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<SubjectRow> subjects, CancellationToken cancellationToken)
+    {
+        await using var copy = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(
+            "COPY claim_subjects (claim_seq, ordinal, kind, value, include_subdomains, host) FROM STDIN (FORMAT BINARY)",
+            cancellationToken);
+        foreach (var s in subjects)
+        {
+            // Synchronous writes: they only fill Npgsql's buffer, which flushes when full.
+            copy.StartRow();
+            copy.Write(s.ClaimSeq, NpgsqlDbType.Bigint);
+            copy.Write((int)s.Ordinal, NpgsqlDbType.Integer);
+            copy.Write(s.Kind, NpgsqlDbType.Text);
+            copy.Write(s.Value, NpgsqlDbType.Text);
+            copy.Write((short)s.IncludeSubdomains, NpgsqlDbType.Smallint);
+            if (s.Host is null)
+            {
+                copy.WriteNull();
+            }
+            else
+            {
+                copy.Write(s.Host, NpgsqlDbType.Text);
+            }
+        }
+
+        await copy.CompleteAsync(cancellationToken);
+    }
+
+    internal override string InList(string parameter) => $"= ANY({parameter})";
+
+    internal override Task AfterAppendAsync(DbConnection connection, DbTransaction transaction, long lastSeq, CancellationToken cancellationToken) =>
+        // Delivered at commit: other instances' indexes wake without waiting for their poll.
+        connection.ExecuteAsync(new CommandDefinition("SELECT pg_notify('registry_log', @seq)", new { seq = lastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture) }, transaction, cancellationToken: cancellationToken));
+
+    public override async ValueTask DisposeAsync()
+    {
+        await dataSource.DisposeAsync();
+        await base.DisposeAsync();
+    }
+
+    private static Task WriteNullableAsync(NpgsqlBinaryImporter copy, string? value, CancellationToken cancellationToken) =>
+        value is null ? copy.WriteNullAsync(cancellationToken) : copy.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
+}

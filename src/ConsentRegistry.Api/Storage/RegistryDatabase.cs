@@ -1,0 +1,59 @@
+using System.Data.Common;
+using System.Reflection;
+using DbUp.Engine;
+
+namespace ConsentRegistry.Api.Storage;
+
+/// <summary>
+/// The store's engine: how to open a connection, apply migrations and do the few writes whose
+/// fastest form differs between SQLite and PostgreSQL. Everything else is shared SQL in the stores.
+/// </summary>
+public abstract class RegistryDatabase : IAsyncDisposable
+{
+    public abstract string Provider { get; }
+
+    public abstract ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
+
+    /// <summary>Applies the pending scripts of <c>migrations/&lt;provider&gt;/</c>; safe to call from several instances at once.</summary>
+    public abstract Task MigrateAsync(ILogger logger, CancellationToken cancellationToken);
+
+    /// <summary>Names of the migration scripts not yet applied (empty when the schema is current).</summary>
+    public abstract Task<IReadOnlyList<string>> PendingMigrationsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Starts the log writer's transaction, holding the sequence lock until commit, and returns the last seq.</summary>
+    internal abstract Task<(DbTransaction Transaction, long LastSeq)> BeginAppendAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    internal abstract Task InsertClaimsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ClaimRow> claims, CancellationToken cancellationToken);
+
+    internal abstract Task InsertSubjectsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<SubjectRow> subjects, CancellationToken cancellationToken);
+
+    /// <summary>A membership test against a list parameter: Dapper expands lists for SQLite and sends arrays to PostgreSQL.</summary>
+    internal virtual string InList(string parameter) => $"IN {parameter}";
+
+    /// <summary>Runs inside the append transaction after the log rows are written (PostgreSQL: NOTIFY).</summary>
+    internal virtual Task AfterAppendAsync(DbConnection connection, DbTransaction transaction, long lastSeq, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    public virtual ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
+
+    protected static IEnumerable<SqlScript> Scripts(string provider)
+    {
+        var prefix = $"migrations/{provider}/";
+        var assembly = typeof(RegistryDatabase).Assembly;
+        return assembly.GetManifestResourceNames()
+            .Where(name => name.StartsWith(prefix, StringComparison.Ordinal) && name.EndsWith(".sql", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .Select(name => new SqlScript(name[prefix.Length..], ReadResource(assembly, name)));
+    }
+
+    private static string ReadResource(Assembly assembly, string name)
+    {
+        using var stream = assembly.GetManifestResourceStream(name)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

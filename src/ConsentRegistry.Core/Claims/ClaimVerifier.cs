@@ -1,0 +1,126 @@
+using System.Text.Json;
+using FluentValidation;
+
+namespace ConsentRegistry.Core.Claims;
+
+/// <summary>A claim whose signature, header and payload are all valid, with subjects in canonical form.</summary>
+public sealed record VerifiedClaim(
+    string Id,
+    string Jws,
+    string Party,
+    string Algorithm,
+    long Iat,
+    IReadOnlyList<Subject> Subjects,
+    Usage Usage,
+    string? Title,
+    string? License,
+    string? Contact);
+
+/// <summary>A revocation whose signature and payload are valid; the store checks that the signer owns the claim.</summary>
+public sealed record VerifiedRevocation(string Id, string Jws, string Party, long Iat, string Revokes);
+
+/// <summary>Turns a compact JWS into a <see cref="VerifiedClaim"/> or says, field by field, why not.</summary>
+public sealed class ClaimVerifier(TimeProvider time)
+{
+    private readonly ClaimPayloadValidator _claimValidator = new(time);
+    private readonly RevocationPayloadValidator _revocationValidator = new(time);
+
+    public bool TryVerifyClaim(string compact, out VerifiedClaim? claim, out ClaimError? error)
+    {
+        claim = null;
+        if (!CompactJws.TryVerify(compact, out var jws, out error))
+        {
+            return false;
+        }
+
+        if (!TryDeserialize(jws!.Payload, PayloadJsonContext.Default.ClaimPayload, out var payload, out error))
+        {
+            return false;
+        }
+
+        var context = new ValidationContext<ClaimPayload>(payload!);
+        var result = _claimValidator.Validate(context);
+        if (!result.IsValid)
+        {
+            error = InvalidPayload(result);
+            return false;
+        }
+
+        var usage = new Preference[UseCategories.All.Count];
+        foreach (var (category, value) in payload!.Usage!)
+        {
+            UseCategories.TryParsePreference(value, out usage[UseCategories.IndexOf(category)]);
+        }
+
+        claim = new VerifiedClaim(
+            jws.Id,
+            compact,
+            jws.Party,
+            jws.Algorithm,
+            payload.Iat!.Value,
+            (List<Subject>)context.RootContextData[ClaimPayloadValidator.CanonicalSubjectsKey],
+            Usage.FromValues(usage).WithHierarchyApplied(),
+            payload.Title,
+            payload.Terms?.License,
+            payload.Terms?.Contact);
+        return true;
+    }
+
+    public bool TryVerifyRevocation(string compact, out VerifiedRevocation? revocation, out ClaimError? error)
+    {
+        revocation = null;
+        if (!CompactJws.TryVerify(compact, out var jws, out error)
+            || !TryDeserialize(jws!.Payload, PayloadJsonContext.Default.RevocationPayload, out var payload, out error))
+        {
+            return false;
+        }
+
+        var result = _revocationValidator.Validate(payload!);
+        if (!result.IsValid)
+        {
+            error = InvalidPayload(result);
+            return false;
+        }
+
+        revocation = new VerifiedRevocation(jws.Id, compact, jws.Party, payload!.Iat!.Value, payload.Revokes!);
+        return true;
+    }
+
+    private static bool TryDeserialize<T>(byte[] json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, out T? value, out ClaimError? error)
+        where T : class
+    {
+        error = null;
+        try
+        {
+            value = JsonSerializer.Deserialize(json, type);
+        }
+        catch (JsonException e)
+        {
+            value = null;
+            var field = e.Path is null or "$" ? "payload" : e.Path.TrimStart('$', '.');
+            error = ClaimError.Field(ClaimErrorCodes.InvalidPayload, "The claim payload is not valid.", field, DescribeJsonError(e));
+            return false;
+        }
+
+        if (value is null)
+        {
+            error = ClaimError.Field(ClaimErrorCodes.InvalidPayload, "The claim payload is not valid.", "payload", "The payload must be a JSON object.");
+            return false;
+        }
+
+        return true;
+    }
+
+    private static string DescribeJsonError(JsonException e) =>
+        e.Message.Contains("could not be mapped", StringComparison.Ordinal)
+            ? "Unknown member; the payload has only the members of its version."
+            : e.Path is null or "$" && e.LineNumber is 0 && e.BytePositionInLine is 0
+                ? "The payload must be a JSON object."
+                : "Not valid JSON for this member (wrong type or malformed).";
+
+    private static ClaimError InvalidPayload(FluentValidation.Results.ValidationResult result) =>
+        new(ClaimErrorCodes.InvalidPayload, "The claim payload is not valid.",
+            result.Errors
+                .GroupBy(e => e.PropertyName, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).Distinct().ToArray(), StringComparer.Ordinal));
+}

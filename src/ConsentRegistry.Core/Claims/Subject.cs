@@ -1,0 +1,108 @@
+using System.Text.Json.Serialization;
+using ConsentRegistry.Core.Urls;
+
+namespace ConsentRegistry.Core.Claims;
+
+public static class SubjectKinds
+{
+    public const string Url = "url";
+    public const string UrlPrefix = "url-prefix";
+    public const string Host = "host";
+    public const string Sha256 = "sha256";
+    public const string Pdq = "pdq";
+
+    public static IReadOnlyList<string> All { get; } = [Url, UrlPrefix, Host, Sha256, Pdq];
+}
+
+/// <summary>
+/// One match key of a claim in canonical form. <see cref="Host"/> is the host the key lives on
+/// (null for hashes); the store indexes it for the per-host policy documents.
+/// </summary>
+public sealed record Subject(string Kind, string Value, bool IncludeSubdomains, string? Host)
+{
+    /// <summary>Canonicalizes one subject as sent, or says why it cannot be.</summary>
+    public static bool TryCreate(string? kind, string? value, bool? includeSubdomains, out Subject? subject, out string? error)
+    {
+        subject = null;
+        if (value is null)
+        {
+            error = "value is required.";
+            return false;
+        }
+
+        if (includeSubdomains is not null && kind != SubjectKinds.Host)
+        {
+            error = "include_subdomains applies only to host subjects.";
+            return false;
+        }
+
+        switch (kind)
+        {
+            case SubjectKinds.Url or SubjectKinds.UrlPrefix:
+                if (!UrlCanonicalizer.TryCanonicalize(value, out var url, out error))
+                {
+                    return false;
+                }
+
+                subject = new Subject(kind, url.Value, false, url.Host.ToString());
+                return true;
+            case SubjectKinds.Host:
+                if (!HostCanonicalizer.TryCanonicalize(value, out var host, out error))
+                {
+                    return false;
+                }
+
+                subject = new Subject(kind, host, includeSubdomains ?? false, host);
+                return true;
+            case SubjectKinds.Sha256:
+                if (!IsHex256(value))
+                {
+                    error = "A sha256 value is 64 hexadecimal digits.";
+                    return false;
+                }
+
+                subject = new Subject(kind, value.ToLowerInvariant(), false, null);
+                error = null;
+                return true;
+            case SubjectKinds.Pdq:
+                if (!IsHex256(value))
+                {
+                    error = "A pdq value is 64 hexadecimal digits (256 bits).";
+                    return false;
+                }
+
+                if (value.AsSpan().IndexOfAnyExcept('0') < 0)
+                {
+                    // The all-zero hash is what PDQ gives images too small or flat to hash:
+                    // claiming it would match every such image.
+                    error = "The all-zero PDQ hash carries no information and cannot be claimed.";
+                    return false;
+                }
+
+                subject = new Subject(kind, value.ToLowerInvariant(), false, null);
+                error = null;
+                return true;
+            default:
+                error = $"kind must be one of: {string.Join(", ", SubjectKinds.All)}.";
+                return false;
+        }
+    }
+
+    private static bool IsHex256(string value) => value.Length == 64 && !value.AsSpan().ContainsAnyExcept(HexDigits);
+
+    private static readonly System.Buffers.SearchValues<char> HexDigits =
+        System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
+}
+
+/// <summary>A subject as it appears in a claim payload, before canonicalization.</summary>
+public sealed record SubjectInput
+{
+    [JsonPropertyName("kind")]
+    public string? Kind { get; init; }
+
+    [JsonPropertyName("value")]
+    public string? Value { get; init; }
+
+    [JsonPropertyName("include_subdomains")]
+    public bool? IncludeSubdomains { get; init; }
+}

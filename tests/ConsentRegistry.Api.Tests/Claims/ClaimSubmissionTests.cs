@@ -1,0 +1,412 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Tests.Infrastructure;
+
+namespace ConsentRegistry.Api.Tests.Claims;
+
+public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixture<RegistryFixture>
+{
+    private readonly HttpClient _client = registry.Client;
+
+    internal static StringContent Jose(string jws) => new(jws, Encoding.ASCII, "application/jose");
+
+    [Fact]
+    public async Task A_signed_opt_out_is_accepted_with_201_and_its_subjects_in_canonical_form()
+    {
+        using var signer = new TestSigner();
+        var jws = signer.Sign(TestSigner.Claim(
+            [
+                TestSigner.Url("HTTPS://Artist.Example:443/img/%7esteampunk.jpg#top"),
+                TestSigner.Subject("url-prefix", "https://artist.example/portfolio/"),
+                new JsonObject { ["kind"] = "host", ["value"] = "Artist.Example.", ["include_subdomains"] = true },
+                TestSigner.Subject("sha256", new string('A', 64)),
+                TestSigner.Subject("pdq", "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"),
+            ],
+            new JsonObject { ["train-ai"] = "n", ["search"] = "y" }));
+
+        var response = await _client.PostAsync("/v1/claims", Jose(jws));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var body = await response.JsonAsync();
+        Assert.Equal(TestSigner.IdOf(jws), body.GetProperty("id").GetString());
+        Assert.Equal($"/v1/claims/{TestSigner.IdOf(jws)}", response.Headers.Location?.OriginalString);
+        Assert.Equal(signer.Party, body.GetProperty("party").GetString());
+        Assert.Equal("signed", body.GetProperty("trust").GetString());
+        Assert.True(body.GetProperty("seq").GetInt64() >= 1);
+        var subjects = body.GetProperty("subjects").EnumerateArray().ToList();
+        Assert.Equal("https://artist.example/img/~steampunk.jpg", subjects[0].GetProperty("value").GetString());
+        Assert.Equal("https://artist.example/portfolio/", subjects[1].GetProperty("value").GetString());
+        Assert.Equal("artist.example", subjects[2].GetProperty("value").GetString());
+        Assert.True(subjects[2].GetProperty("include_subdomains").GetBoolean());
+        Assert.False(subjects[0].TryGetProperty("include_subdomains", out _));
+        Assert.Equal(new string('a', 64), subjects[3].GetProperty("value").GetString());
+        Assert.Equal("pdq", subjects[4].GetProperty("kind").GetString());
+    }
+
+    [Fact]
+    public async Task Categories_left_out_take_their_parents_value_from_the_same_claim()
+    {
+        using var signer = new TestSigner();
+        var jws = signer.Sign(TestSigner.Claim([TestSigner.Url("https://a.example/1.png")], new JsonObject { ["tdm"] = "n", ["search"] = "y" }));
+
+        var usage = (await (await _client.PostAsync("/v1/claims", Jose(jws))).JsonAsync()).GetProperty("usage");
+
+        Assert.Equal("n", usage.GetProperty("tdm").GetString());
+        Assert.Equal("n", usage.GetProperty("train-ai").GetString());
+        Assert.Equal("n", usage.GetProperty("train-genai").GetString());
+        Assert.Equal(JsonValueKind.Null, usage.GetProperty("ai-use").ValueKind);
+        Assert.Equal("y", usage.GetProperty("search").GetString());
+    }
+
+    [Fact]
+    public async Task Resubmitting_the_same_jws_returns_200_with_the_same_id_and_seq()
+    {
+        using var signer = new TestSigner();
+        var jws = signer.OptOut("https://a.example/again.jpg");
+
+        var first = await (await _client.PostAsync("/v1/claims", Jose(jws))).JsonAsync();
+        var again = await _client.PostAsync("/v1/claims", Jose(jws));
+
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        var second = await again.JsonAsync();
+        Assert.Equal(first.GetProperty("id").GetString(), second.GetProperty("id").GetString());
+        Assert.Equal(first.GetProperty("seq").GetInt64(), second.GetProperty("seq").GetInt64());
+    }
+
+    [Fact]
+    public async Task The_jws_may_come_wrapped_in_a_json_object()
+    {
+        using var signer = new TestSigner();
+        var jws = signer.OptOut("https://a.example/wrapped.jpg");
+
+        var response = await _client.PostAsJsonAsync("/v1/claims", new { jws });
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_jws_with_one_signature_byte_changed_is_refused_with_problem_json()
+    {
+        using var signer = new TestSigner();
+        var jws = signer.OptOut("https://a.example/tampered.jpg");
+        var parts = jws.Split('.');
+        var signature = Convert.FromBase64String(parts[2].Replace('-', '+').Replace('_', '/') + "==="[..((4 - parts[2].Length % 4) % 4)]);
+        signature[10] ^= 0x01;
+        var tampered = $"{parts[0]}.{parts[1]}.{TestSigner.Encode(signature)}";
+
+        var response = await _client.PostAsync("/v1/claims", Jose(tampered));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.JsonAsync();
+        Assert.Equal("bad-signature", problem.GetProperty("code").GetString());
+        Assert.True(problem.GetProperty("errors").TryGetProperty("jws.signature", out _));
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync($"/v1/claims/{TestSigner.IdOf(tampered)}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_payload_signed_by_one_key_but_presenting_another_is_refused()
+    {
+        using var signer = new TestSigner();
+        using var impostor = new TestSigner();
+        var header = new JsonObject { ["alg"] = "ES256", ["typ"] = "consent-claim", ["jwk"] = signer.Jwk() };
+        var jws = impostor.Sign(TestSigner.Claim([TestSigner.Url("https://a.example/stolen.jpg")], new JsonObject { ["train-ai"] = "y" }), header);
+
+        var response = await _client.PostAsync("/v1/claims", Jose(jws));
+
+        Assert.Equal("bad-signature", (await response.JsonAsync()).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Every_failing_payload_field_is_named_in_one_answer()
+    {
+        using var signer = new TestSigner();
+        var payload = new JsonObject
+        {
+            ["v"] = 2,
+            ["iat"] = TestSigner.Now + 3600,
+            ["subjects"] = new JsonArray(
+                TestSigner.Url("ftp://a.example/x"),
+                TestSigner.Subject("sha256", "xyz"),
+                TestSigner.Subject("colour", "red"),
+                new JsonObject { ["kind"] = "url", ["value"] = "https://a.example/", ["include_subdomains"] = true },
+                TestSigner.Url("https://a.example/fine.jpg")),
+            ["usage"] = new JsonObject { ["train-ai"] = "maybe", ["paint"] = "n" },
+            ["terms"] = new JsonObject { ["license"] = "javascript:alert(1)", ["contact"] = "not a contact" },
+            ["title"] = new string('t', 301),
+        };
+
+        var response = await _client.PostAsync("/v1/claims", Jose(signer.Sign(payload)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.JsonAsync();
+        Assert.Equal("invalid-payload", problem.GetProperty("code").GetString());
+        var fields = problem.GetProperty("errors").EnumerateObject().Select(p => p.Name).ToHashSet();
+        Assert.Equal(
+            new HashSet<string>
+            {
+                "v", "iat", "subjects[0].value", "subjects[1].value", "subjects[2].kind", "subjects[3].include_subdomains",
+                "usage.train-ai", "usage.paint", "terms.license", "terms.contact", "title",
+            },
+            fields);
+    }
+
+    [Theory]
+    [InlineData("""{"v":1,"iat":1,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"train-ai":"n"},"revokes":"x"}""", "revokes")]
+    [InlineData("""{"v":1,"iat":"yesterday","subjects":[],"usage":{}}""", "iat")]
+    [InlineData("""{"v":1,"iat":1,"subjects":{"kind":"url"},"usage":{"train-ai":"n"}}""", "subjects")]
+    [InlineData("""[1,2,3]""", "payload")]
+    public async Task Payloads_of_the_wrong_shape_are_refused_naming_the_member(string payload, string field)
+    {
+        using var signer = new TestSigner();
+
+        var response = await _client.PostAsync("/v1/claims", Jose(signer.Sign(JsonNode.Parse(payload)!)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = (await response.JsonAsync()).GetProperty("errors");
+        Assert.Contains(errors.EnumerateObject(), e => e.Name == field);
+    }
+
+    [Fact]
+    public async Task A_claim_issued_more_than_five_minutes_in_the_future_is_refused_but_a_small_skew_is_accepted()
+    {
+        using var signer = new TestSigner();
+
+        var future = await _client.PostAsync("/v1/claims", Jose(signer.OptOut("https://a.example/future.jpg", TestSigner.Now + 6 * 60)));
+        var skewed = await _client.PostAsync("/v1/claims", Jose(signer.OptOut("https://a.example/skewed.jpg", TestSigner.Now + 60)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, future.StatusCode);
+        Assert.True((await future.JsonAsync()).GetProperty("errors").TryGetProperty("iat", out _));
+        Assert.Equal(HttpStatusCode.Created, skewed.StatusCode);
+    }
+
+    public static TheoryData<string, string> BadHeaders => new()
+    {
+        { """{"alg":"none","typ":"consent-claim"}""", "unsupported-algorithm" },
+        { """{"alg":"HS256","typ":"consent-claim"}""", "unsupported-algorithm" },
+        { """{"alg":"ES256","typ":"JWT","jwk":{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}}""", "invalid-jws-header" },
+        { """{"alg":"ES256","typ":"consent-claim"}""", "invalid-jws-header" },
+        { """{"alg":"ES256","typ":"consent-claim","jwk":{"kty":"RSA","n":"AQAB","e":"AQAB"}}""", "invalid-jws-header" },
+        { """{"alg":"ES256","typ":"consent-claim","crit":["b64"],"b64":false}""", "invalid-jws-header" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadHeaders))]
+    public async Task Headers_without_an_es256_public_key_are_refused(string header, string code)
+    {
+        using var signer = new TestSigner();
+        var jws = signer.Sign(TestSigner.Claim([TestSigner.Url("https://a.example/h.jpg")], new JsonObject { ["train-ai"] = "n" }), JsonNode.Parse(header)!.AsObject());
+
+        var response = await _client.PostAsync("/v1/claims", Jose(jws));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(code, (await response.JsonAsync()).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_header_that_carries_the_private_key_is_refused()
+    {
+        using var signer = new TestSigner();
+        var jwk = signer.Jwk();
+        jwk["d"] = TestSigner.Encode(new byte[32]);
+        var jws = signer.Sign(TestSigner.Claim([TestSigner.Url("https://a.example/d.jpg")], new JsonObject { ["train-ai"] = "n" }),
+            new JsonObject { ["alg"] = "ES256", ["typ"] = "consent-claim", ["jwk"] = jwk });
+
+        var problem = await (await _client.PostAsync("/v1/claims", Jose(jws))).JsonAsync();
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty("jws.header.jwk.d", out _));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("not-a-jws")]
+    [InlineData("a.b")]
+    [InlineData("a.b.c.d")]
+    [InlineData("eyJhbGciOiJFUzI1NiJ9=.e30.AAAA")]
+    [InlineData("e30.e30.%%%")]
+    [InlineData("\u00e9t\u00e9.e30.e30")]
+    public async Task Malformed_jws_strings_are_refused_with_problem_json(string jws)
+    {
+        var response = await _client.PostAsync("/v1/claims", new StringContent(jws, Encoding.UTF8, "application/jose"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Ten_thousand_subjects_are_accepted_and_ten_thousand_and_one_are_refused()
+    {
+        using var signer = new TestSigner();
+        JsonObject Many(int n) => TestSigner.Claim(
+            Enumerable.Range(0, n).Select(i => TestSigner.Url($"https://catalogue.example/works/{i}.jpg")),
+            new JsonObject { ["train-ai"] = "n" });
+
+        var accepted = await _client.PostAsync("/v1/claims", Jose(signer.Sign(Many(10_000))));
+        var refused = await _client.PostAsync("/v1/claims", Jose(signer.Sign(Many(10_001))));
+        var empty = await _client.PostAsync("/v1/claims", Jose(signer.Sign(Many(0))));
+
+        Assert.Equal(HttpStatusCode.Created, accepted.StatusCode);
+        Assert.Equal(10_000, (await accepted.JsonAsync()).GetProperty("subjects").GetArrayLength());
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.True((await refused.JsonAsync()).GetProperty("errors").TryGetProperty("subjects", out _));
+        Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_body_declared_over_the_limit_gets_413_problem_json_before_it_is_sent()
+    {
+        using var client = registry.App.CreateClient();
+        client.DefaultRequestHeaders.ExpectContinue = true;
+        var huge = new string('a', 9 * 1024 * 1024);
+
+        var response = await client.PostAsync("/v1/claims", new StringContent(huge, Encoding.ASCII, "application/jose"));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task A_chunked_body_that_grows_over_the_limit_gets_413_problem_json()
+    {
+        // Raw HTTP/1.1 over a socket: a body of unknown length, just over the limit, that the
+        // server must cut off by itself.
+        var address = registry.App.ClientOptions.BaseAddress;
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(address.Host, address.Port);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /v1/claims HTTP/1.1\r\nHost: {address.Authority}\r\nContent-Type: application/jose\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        var chunk = new byte[64 * 1024];
+        chunk.AsSpan().Fill((byte)'a');
+        var header = Encoding.ASCII.GetBytes($"{chunk.Length:x}\r\n");
+        for (var sent = 0; sent <= 8 * 1024 * 1024 + 64 * 1024; sent += chunk.Length)
+        {
+            await stream.WriteAsync(header);
+            await stream.WriteAsync(chunk);
+            await stream.WriteAsync("\r\n"u8.ToArray());
+        }
+
+        await stream.WriteAsync("0\r\n\r\n"u8.ToArray());
+        var reader = new StreamReader(stream, Encoding.ASCII);
+        var statusLine = await reader.ReadLineAsync();
+        var headers = new List<string>();
+        for (var line = await reader.ReadLineAsync(); !string.IsNullOrEmpty(line); line = await reader.ReadLineAsync())
+        {
+            headers.Add(line);
+        }
+
+        Assert.StartsWith("HTTP/1.1 413", statusLine);
+        Assert.Contains(headers, h => h.StartsWith("Content-Type: application/problem+json", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")]
+    [InlineData(null)]
+    public async Task Other_content_types_get_415_problem_json(string? contentType)
+    {
+        using var signer = new TestSigner();
+        var content = new ByteArrayContent(Encoding.ASCII.GetBytes(signer.OptOut("https://a.example/ct.jpg")));
+        if (contentType is not null)
+        {
+            content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        }
+
+        var response = await _client.PostAsync("/v1/claims", content);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Theory]
+    [InlineData("""{"jws": 5}""")]
+    [InlineData("{\"jws\": \"a.b.c\"")]
+    [InlineData("""{"token": "a.b.c"}""")]
+    [InlineData("\"a.b.c\"")]
+    public async Task A_bad_json_envelope_is_refused_with_problem_json(string body)
+    {
+        var response = await _client.PostAsync("/v1/claims", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task A_stored_claim_is_returned_with_its_jws_payload_details_and_revocation_state()
+    {
+        using var signer = new TestSigner();
+        var payload = TestSigner.Claim([TestSigner.Url("https://a.example/get.jpg")], new JsonObject { ["train-ai"] = "y" });
+        payload["title"] = "Steampunk gentleman";
+        payload["terms"] = new JsonObject { ["license"] = "https://licence.example/ai", ["contact"] = "mailto:artist@a.example" };
+        var jws = signer.Sign(payload);
+        var created = await (await _client.PostAsync("/v1/claims", Jose(jws))).JsonAsync();
+
+        var response = await _client.GetAsync($"/v1/claims/{TestSigner.IdOf(jws)}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var claim = await response.JsonAsync();
+        Assert.Equal(jws, claim.GetProperty("jws").GetString());
+        Assert.False(claim.GetProperty("revoked").GetBoolean());
+        Assert.Equal(created.GetProperty("seq").GetInt64(), claim.GetProperty("seq").GetInt64());
+        Assert.Equal("Steampunk gentleman", claim.GetProperty("title").GetString());
+        Assert.Equal("https://licence.example/ai", claim.GetProperty("terms").GetProperty("license").GetString());
+        Assert.Equal("y", claim.GetProperty("usage").GetProperty("train-genai").GetString());
+        Assert.Equal("https://a.example/get.jpg", claim.GetProperty("subjects")[0].GetProperty("value").GetString());
+    }
+
+    [Theory]
+    [InlineData("0000000000000000000000000000000000000000000000000000000000000000", HttpStatusCode.NotFound)]
+    [InlineData("ABC", HttpStatusCode.BadRequest)]
+    [InlineData("..%2F..%2Fetc", HttpStatusCode.BadRequest)]
+    public async Task Unknown_or_malformed_claim_ids_get_problem_json(string id, HttpStatusCode status)
+    {
+        var response = await _client.GetAsync($"/v1/claims/{id}");
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task A_partys_claims_are_listed_in_seq_order_page_by_page()
+    {
+        using var signer = new TestSigner();
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var jws = signer.OptOut($"https://a.example/list/{i}.jpg");
+            ids.Add(TestSigner.IdOf(jws));
+            await _client.PostAsync("/v1/claims", Jose(jws));
+        }
+
+        var seen = new List<string>();
+        long? after = 0;
+        var pages = 0;
+        while (after is not null)
+        {
+            var page = await (await _client.GetAsync($"/v1/parties/{signer.Party}/claims?limit=2&after={after}")).JsonAsync();
+            seen.AddRange(page.GetProperty("claims").EnumerateArray().Select(c => c.GetProperty("id").GetString()!));
+            after = page.GetProperty("next_after").ValueKind == JsonValueKind.Null ? null : page.GetProperty("next_after").GetInt64();
+            pages++;
+        }
+
+        Assert.Equal(ids, seen);
+        Assert.Equal(3, pages);
+    }
+
+    [Theory]
+    [InlineData("not-a-party", "")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?limit=0")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?limit=abc")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?after=-1")]
+    public async Task Bad_party_list_queries_get_problem_json(string party, string query)
+    {
+        var response = await _client.GetAsync($"/v1/parties/{party}/claims{query}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+}

@@ -1,0 +1,121 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+
+namespace ConsentRegistry.Api.Tests.Claims;
+
+public sealed class RevocationTests(RegistryFixture registry) : IClassFixture<RegistryFixture>
+{
+    private readonly HttpClient _client = registry.Client;
+
+    private async Task<(string Id, long Seq)> SubmitAsync(TestSigner signer, string url)
+    {
+        var jws = signer.OptOut(url);
+        var body = await (await _client.PostAsync("/v1/claims", Jose(jws))).JsonAsync();
+        return (body.GetProperty("id").GetString()!, body.GetProperty("seq").GetInt64());
+    }
+
+    [Fact]
+    public async Task The_signer_revokes_a_claim_with_the_next_seq_and_the_claim_shows_it()
+    {
+        using var signer = new TestSigner();
+        var (id, seq) = await SubmitAsync(signer, "https://a.example/revoke-me.jpg");
+        var revocation = signer.Revocation(id);
+
+        var response = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(revocation));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var body = await response.JsonAsync();
+        Assert.Equal(TestSigner.IdOf(revocation), body.GetProperty("id").GetString());
+        Assert.True(body.GetProperty("seq").GetInt64() > seq);
+        var claim = await (await _client.GetAsync($"/v1/claims/{id}")).JsonAsync();
+        Assert.True(claim.GetProperty("revoked").GetBoolean());
+        Assert.Equal(body.GetProperty("seq").GetInt64(), claim.GetProperty("revocation").GetProperty("seq").GetInt64());
+    }
+
+    [Fact]
+    public async Task Resubmitting_the_same_revocation_returns_200_and_another_one_conflicts()
+    {
+        using var signer = new TestSigner();
+        var (id, _) = await SubmitAsync(signer, "https://a.example/twice.jpg");
+        var revocation = signer.Revocation(id);
+        var first = await (await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(revocation))).JsonAsync();
+
+        var again = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(revocation));
+        var other = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(signer.Revocation(id, TestSigner.Now - 10)));
+
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(first.GetProperty("seq").GetInt64(), (await again.JsonAsync()).GetProperty("seq").GetInt64());
+        Assert.Equal(HttpStatusCode.Conflict, other.StatusCode);
+        Assert.Equal("already-revoked", (await other.JsonAsync()).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Another_key_cannot_revoke_a_claim()
+    {
+        using var signer = new TestSigner();
+        using var stranger = new TestSigner();
+        var (id, _) = await SubmitAsync(signer, "https://a.example/mine.jpg");
+
+        var response = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(stranger.Revocation(id)));
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("not-claim-owner", (await response.JsonAsync()).GetProperty("code").GetString());
+        Assert.False((await (await _client.GetAsync($"/v1/claims/{id}")).JsonAsync()).GetProperty("revoked").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Revoking_an_unknown_claim_gets_404_and_a_mismatched_path_gets_400()
+    {
+        using var signer = new TestSigner();
+        var unknown = new string('0', 64);
+        var (id, _) = await SubmitAsync(signer, "https://a.example/path.jpg");
+
+        var missing = await _client.PostAsync($"/v1/claims/{unknown}/revocation", Jose(signer.Revocation(unknown)));
+        var mismatched = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(signer.Revocation(unknown)));
+
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, mismatched.StatusCode);
+        Assert.True((await mismatched.JsonAsync()).GetProperty("errors").TryGetProperty("revokes", out _));
+    }
+
+    [Fact]
+    public async Task A_claim_cannot_be_posted_as_a_revocation_nor_a_revocation_as_a_claim()
+    {
+        using var signer = new TestSigner();
+        var (id, _) = await SubmitAsync(signer, "https://a.example/shapes.jpg");
+
+        var claimAsRevocation = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(signer.OptOut("https://a.example/other.jpg")));
+        var revocationAsClaim = await _client.PostAsync("/v1/claims", Jose(signer.Revocation(id)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, claimAsRevocation.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, revocationAsClaim.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_tampered_revocation_is_refused()
+    {
+        using var signer = new TestSigner();
+        var (id, _) = await SubmitAsync(signer, "https://a.example/tamper-rev.jpg");
+        var revocation = signer.Revocation(id);
+        var tampered = revocation[..^2] + (revocation[^2] == 'A' ? "B" : "A") + revocation[^1];
+
+        var response = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(tampered));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.False((await (await _client.GetAsync($"/v1/claims/{id}")).JsonAsync()).GetProperty("revoked").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_revocation_payload_with_extra_members_is_refused()
+    {
+        using var signer = new TestSigner();
+        var (id, _) = await SubmitAsync(signer, "https://a.example/extra.jpg");
+        var jws = signer.Sign(new JsonObject { ["v"] = 1, ["iat"] = TestSigner.Now, ["revokes"] = id, ["subjects"] = new JsonArray() });
+
+        var response = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(jws));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ConsentRegistry.Api.Tests.Infrastructure;
+
+/// <summary>
+/// The real service on Kestrel, on a free loopback port, over a <see cref="TestDatabase"/>.
+/// Every log message is kept in <see cref="Logs"/> so tests can check what the service writes.
+/// </summary>
+public sealed class RegistryApp : WebApplicationFactory<Program>
+{
+    public const string AdminKey = "test-bootstrap-admin-key-0f1e2d3c4b5a";
+
+    private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
+
+    private bool _ownsDatabase;
+
+    public RegistryApp(TestDatabase database, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
+    {
+        Database = database;
+        _services = services;
+        _settings = new Dictionary<string, string?>
+        {
+            ["Registry:Database:Provider"] = database.Provider,
+            ["Registry:Database:ConnectionString"] = database.ConnectionString,
+            ["Registry:Auth:AdminKey"] = AdminKey,
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            _settings[key] = value;
+        }
+
+        UseKestrel(0);
+    }
+
+    public TestDatabase Database { get; }
+
+    public ConcurrentQueue<string> Logs { get; } = new();
+
+    /// <summary>Starts the app on a fresh database of its own, dropped when the app is disposed.</summary>
+    public static async Task<RegistryApp> StartAsync(IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
+    {
+        var app = new RegistryApp(await TestDatabase.CreateAsync(), settings, services) { _ownsDatabase = true };
+        app.StartServer();
+        return app;
+    }
+
+    public HttpClient CreateAdminClient()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {AdminKey}");
+        return client;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(_settings));
+        builder.ConfigureLogging(logging => logging
+            .AddProvider(new CapturingLoggerProvider(Logs))
+            .AddFilter<CapturingLoggerProvider>(null, LogLevel.Trace));
+        if (_services is not null)
+        {
+            builder.ConfigureServices(_services);
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_ownsDatabase)
+        {
+            await Database.DisposeAsync();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    private sealed class CapturingLoggerProvider(ConcurrentQueue<string> sink) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, sink);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class CapturingLogger(string category, ConcurrentQueue<string> sink) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            sink.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
+    }
+}

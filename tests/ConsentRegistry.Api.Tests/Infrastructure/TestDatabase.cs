@@ -1,0 +1,82 @@
+using Npgsql;
+
+namespace ConsentRegistry.Api.Tests.Infrastructure;
+
+/// <summary>
+/// A fresh, empty store for one test app: a temporary SQLite file, or a new database on the
+/// throwaway PostgreSQL cluster that scripts/test.sh starts. The engine comes from
+/// REGISTRY_TEST_PROVIDER (sqlite by default); the cluster from REGISTRY_TEST_POSTGRES.
+/// </summary>
+public sealed class TestDatabase : IAsyncDisposable
+{
+    private readonly string? _postgresName;
+    private readonly string? _sqliteDirectory;
+
+    private TestDatabase(string provider, string connectionString, string? postgresName, string? sqliteDirectory)
+    {
+        Provider = provider;
+        ConnectionString = connectionString;
+        _postgresName = postgresName;
+        _sqliteDirectory = sqliteDirectory;
+    }
+
+    public static string ConfiguredProvider =>
+        Environment.GetEnvironmentVariable("REGISTRY_TEST_PROVIDER") is { Length: > 0 } provider ? provider : "sqlite";
+
+    public string Provider { get; }
+
+    public string ConnectionString { get; }
+
+    public static async Task<TestDatabase> CreateAsync()
+    {
+        if (ConfiguredProvider == "sqlite")
+        {
+            var directory = Directory.CreateTempSubdirectory("registry-test-").FullName;
+            return new TestDatabase("sqlite", $"Data Source={Path.Combine(directory, "registry.db")}", null, directory);
+        }
+
+        var admin = AdminConnectionString();
+        var name = $"registry_test_{Guid.NewGuid():N}";
+        await using (var connection = new NpgsqlConnection(admin))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(admin) { Database = name };
+        return new TestDatabase("postgres", builder.ConnectionString, name, null);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        if (_postgresName is not null)
+        {
+            await using var connection = new NpgsqlConnection(AdminConnectionString());
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{_postgresName}\" WITH (FORCE)", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        if (_sqliteDirectory is not null)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try
+            {
+                Directory.Delete(_sqliteDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // a temp directory left behind is harmless
+            }
+        }
+    }
+
+    private static string AdminConnectionString() =>
+        Environment.GetEnvironmentVariable("REGISTRY_TEST_POSTGRES") is { Length: > 0 } cs
+            ? cs
+            : throw new InvalidOperationException(
+                "REGISTRY_TEST_PROVIDER=postgres needs REGISTRY_TEST_POSTGRES (a connection string to a server where the tests may create databases). "
+                + "scripts/test.sh starts a throwaway cluster and sets both.");
+}

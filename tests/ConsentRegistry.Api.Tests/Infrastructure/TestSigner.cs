@@ -1,0 +1,72 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ConsentRegistry.Api.Tests.Infrastructure;
+
+/// <summary>A party for tests: an EC P-256 key that signs claims and revocations as compact JWS.</summary>
+public sealed class TestSigner : IDisposable
+{
+    private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+    public TestSigner()
+    {
+        var parameters = _key.ExportParameters(false);
+        X = Encode(parameters.Q.X!);
+        Y = Encode(parameters.Q.Y!);
+        Party = Encode(SHA256.HashData(Encoding.UTF8.GetBytes($$"""{"crv":"P-256","kty":"EC","x":"{{X}}","y":"{{Y}}"}""")));
+    }
+
+    public string X { get; }
+
+    public string Y { get; }
+
+    /// <summary>The RFC 7638 thumbprint, computed here independently of the service.</summary>
+    public string Party { get; }
+
+    public static long Now => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    public string Sign(JsonNode payload, JsonObject? header = null)
+    {
+        header ??= new JsonObject { ["alg"] = "ES256", ["typ"] = "consent-claim", ["jwk"] = Jwk() };
+        var signingInput = Encode(Encoding.UTF8.GetBytes(header.ToJsonString())) + "." + Encode(Encoding.UTF8.GetBytes(payload.ToJsonString()));
+        var signature = _key.SignData(Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        return signingInput + "." + Encode(signature);
+    }
+
+    public JsonObject Jwk() => new() { ["kty"] = "EC", ["crv"] = "P-256", ["x"] = X, ["y"] = Y };
+
+    /// <summary>A one-subject opt-out of AI training for a URL.</summary>
+    public string OptOut(string url, long? iat = null) => Sign(Claim([Url(url)], new JsonObject { ["train-ai"] = "n" }, iat));
+
+    public string Revocation(string claimId, long? iat = null) =>
+        Sign(new JsonObject { ["v"] = 1, ["iat"] = iat ?? Now, ["revokes"] = claimId });
+
+    public static JsonObject Claim(IEnumerable<JsonObject> subjects, JsonObject usage, long? iat = null) => new()
+    {
+        ["v"] = 1,
+        ["iat"] = iat ?? Now,
+        ["subjects"] = new JsonArray(subjects.Select(s => (JsonNode)s).ToArray()),
+        ["usage"] = usage,
+    };
+
+    public static JsonObject Url(string url) => new() { ["kind"] = "url", ["value"] = url };
+
+    public static JsonObject Subject(string kind, string value) => new() { ["kind"] = kind, ["value"] = value };
+
+    public static string IdOf(string jws) => Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(jws)));
+
+    public static string Encode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public void Dispose() => _key.Dispose();
+}
+
+public static class JsonHelpers
+{
+    public static async Task<JsonElement> JsonAsync(this HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+}
