@@ -7,6 +7,9 @@ CREATE TABLE registry_sequence (
 );
 INSERT INTO registry_sequence (id, last_seq) VALUES (1, 0);
 
+-- Subjects are stored packed in their claim's row, not one row each: claims are written and read
+-- whole, and one row per claim keeps bulk claims (10,000 subjects) fast on both engines. The
+-- matching index, not SQL, answers questions about subjects. See docs/decisions/0002.
 CREATE TABLE claims (
     seq           INTEGER PRIMARY KEY,
     id            TEXT    NOT NULL UNIQUE,      -- lowercase hex SHA-256 of the compact JWS
@@ -23,23 +26,12 @@ CREATE TABLE claims (
     contact       TEXT,
     trust         TEXT    NOT NULL DEFAULT 'signed' CHECK (trust IN ('signed', 'domain', 'reviewed')),
     subject_count INTEGER NOT NULL,
+    subjects      TEXT    NOT NULL,             -- canonical subjects, one per line: kind TAB value [TAB "subdomains"]
     jws           TEXT    NOT NULL,             -- verbatim, so anyone can re-verify it
     received_at   INTEGER NOT NULL,             -- unix seconds
     revoked_seq   INTEGER
 );
 CREATE INDEX claims_party ON claims (party, seq);
-
--- Subjects in canonical form, in the claim's order.
-CREATE TABLE claim_subjects (
-    claim_seq          INTEGER NOT NULL,
-    ordinal            INTEGER NOT NULL,
-    kind               TEXT    NOT NULL,
-    value              TEXT    NOT NULL,
-    include_subdomains INTEGER NOT NULL DEFAULT 0,
-    host               TEXT,                    -- host of url, url-prefix and host subjects
-    PRIMARY KEY (claim_seq, ordinal)
-) WITHOUT ROWID;
-CREATE INDEX claim_subjects_host ON claim_subjects (host) WHERE host IS NOT NULL;
 
 CREATE TABLE revocations (
     seq         INTEGER PRIMARY KEY,

@@ -102,7 +102,7 @@ public static class ClaimsEndpoints
             row.Seq,
             row.Party,
             row.Trust,
-            subjects.Select(s => new SubjectResponse(s.Kind, s.Value, s.Kind == SubjectKinds.Host ? s.IncludeSubdomains != 0 : null)).ToList(),
+            subjects.Select(ToResponse).ToList(),
             UsageResponse.From(row),
             row.Jws,
             row.RevokedSeq is not null,

@@ -111,7 +111,6 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
         var now = time.GetUtcNow().ToUnixTimeSeconds();
         var firstSeq = last;
         var newClaims = new List<ClaimRow>();
-        var newSubjects = new List<SubjectRow>();
         var newRevocations = new List<RevocationRow>();
         var trustChanges = new List<(long Seq, TrustChange Change)>();
         var results = new AppendResult[batch.Count];
@@ -126,16 +125,6 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
                 case VerifiedClaim claim:
                     var seq = ++last;
                     newClaims.Add(ToRow(claim, seq, now));
-                    for (var ordinal = 0; ordinal < claim.Subjects.Count; ordinal++)
-                    {
-                        var s = claim.Subjects[ordinal];
-                        newSubjects.Add(new SubjectRow
-                        {
-                            ClaimSeq = seq, Ordinal = ordinal, Kind = s.Kind, Value = s.Value,
-                            IncludeSubdomains = s.IncludeSubdomains ? 1 : 0, Host = s.Host,
-                        });
-                    }
-
                     claims[claim.Id] = new ExistingClaim { Id = claim.Id, Seq = seq, Party = claim.Party, Trust = TrustLevel.Signed.ToWire() };
                     results[i] = new AppendResult(AppendStatus.Created, seq);
                     break;
@@ -158,7 +147,7 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
 
         if (last != firstSeq)
         {
-            await WriteRowsAsync(connection, transaction, newClaims, newSubjects, newRevocations, trustChanges, now, cancellationToken);
+            await WriteRowsAsync(connection, transaction, newClaims, newRevocations, trustChanges, now, cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition(ClaimLogSql.AdvanceSequence, new { last }, transaction, cancellationToken: cancellationToken));
             await database.AfterAppendAsync(connection, transaction, last, cancellationToken);
         }
@@ -213,7 +202,6 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
         System.Data.Common.DbConnection connection,
         System.Data.Common.DbTransaction transaction,
         List<ClaimRow> claims,
-        List<SubjectRow> subjects,
         List<RevocationRow> revocations,
         List<(long Seq, TrustChange Change)> trustChanges,
         long now,
@@ -222,7 +210,6 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
         if (claims.Count > 0)
         {
             await database.InsertClaimsAsync(connection, transaction, claims, cancellationToken);
-            await database.InsertSubjectsAsync(connection, transaction, subjects, cancellationToken);
         }
 
         foreach (var revocation in revocations)
@@ -291,6 +278,7 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
         Contact = claim.Contact,
         Trust = TrustLevel.Signed.ToWire(),
         SubjectCount = claim.Subjects.Count,
+        Subjects = StoredSubjects.Encode(claim.Subjects),
         Jws = claim.Jws,
         ReceivedAt = now,
     };

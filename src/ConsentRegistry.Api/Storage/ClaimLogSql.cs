@@ -5,14 +5,9 @@ internal static class ClaimLogSql
 {
     public const string InsertClaim = """
         INSERT INTO claims (seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search,
-                            title, license, contact, trust, subject_count, jws, received_at)
+                            title, license, contact, trust, subject_count, subjects, jws, received_at)
         VALUES (@seq, @id, @party, @alg, @iat, @tdm, @train_ai, @train_genai, @ai_use, @search,
-                @title, @license, @contact, @trust, @subject_count, @jws, @received_at)
-        """;
-
-    public const string InsertSubject = """
-        INSERT INTO claim_subjects (claim_seq, ordinal, kind, value, include_subdomains, host)
-        VALUES (@claim_seq, @ordinal, @kind, @value, @include_subdomains, @host)
+                @title, @license, @contact, @trust, @subject_count, @subjects, @jws, @received_at)
         """;
 
     public static string FindClaims(RegistryDatabase db) =>

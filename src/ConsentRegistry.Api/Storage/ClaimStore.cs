@@ -1,3 +1,4 @@
+using ConsentRegistry.Core.Claims;
 using Dapper;
 
 namespace ConsentRegistry.Api.Storage;
@@ -7,22 +8,17 @@ public sealed class ClaimStore(RegistryDatabase database)
 {
     private const string ClaimColumns = """
         seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, title, license, contact,
-        trust, subject_count, jws, received_at, revoked_seq
+        trust, subject_count, subjects, jws, received_at, revoked_seq
         """;
 
     private const string SelectClaim = $"SELECT {ClaimColumns} FROM claims WHERE id = @id";
 
-    private const string SelectSubjects = """
-        SELECT claim_seq, ordinal, kind, value, include_subdomains, host
-        FROM claim_subjects WHERE claim_seq = @seq ORDER BY ordinal
-        """;
-
     private const string SelectRevocation = "SELECT seq, id, claim_id, party, iat, jws, received_at FROM revocations WHERE claim_id = @id";
 
-    // The JWS is left out of lists: a 10,000-subject claim's JWS is megabytes.
+    // Subjects and JWS are left out of lists: a 10,000-subject claim's are megabytes.
     private const string SelectPartyClaims = """
         SELECT seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, title, license, contact,
-               trust, subject_count, '' AS jws, received_at, revoked_seq
+               trust, subject_count, '' AS subjects, '' AS jws, received_at, revoked_seq
         FROM claims
         WHERE party = @party AND seq > @after
         ORDER BY seq
@@ -38,11 +34,10 @@ public sealed class ClaimStore(RegistryDatabase database)
             return null;
         }
 
-        var subjects = await connection.QueryAsync<SubjectRow>(new CommandDefinition(SelectSubjects, new { seq = claim.Seq }, cancellationToken: cancellationToken));
         var revocation = claim.RevokedSeq is null
             ? null
             : await connection.QuerySingleOrDefaultAsync<RevocationRow>(new CommandDefinition(SelectRevocation, new { id }, cancellationToken: cancellationToken));
-        return new StoredClaim(claim, subjects.AsList(), revocation);
+        return new StoredClaim(claim, StoredSubjects.Decode(claim.Subjects), revocation);
     }
 
     internal async Task<IReadOnlyList<ClaimRow>> ListByPartyAsync(string party, long after, int limit, CancellationToken cancellationToken)
@@ -53,4 +48,4 @@ public sealed class ClaimStore(RegistryDatabase database)
     }
 }
 
-internal sealed record StoredClaim(ClaimRow Claim, IReadOnlyList<SubjectRow> Subjects, RevocationRow? Revocation);
+internal sealed record StoredClaim(ClaimRow Claim, IReadOnlyList<Subject> Subjects, RevocationRow? Revocation);

@@ -9,7 +9,7 @@ namespace ConsentRegistry.Api.Storage;
 
 /// <summary>
 /// PostgreSQL through one <see cref="NpgsqlDataSource"/>. Writers of every instance serialize on
-/// the <c>registry_sequence</c> row; subjects are bulk-copied.
+/// the <c>registry_sequence</c> row; claims are bulk-copied.
 /// </summary>
 public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryDatabase
 {
@@ -66,7 +66,7 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
     internal override async Task InsertClaimsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ClaimRow> claims, CancellationToken cancellationToken)
     {
         await using var copy = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(
-            "COPY claims (seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, title, license, contact, trust, subject_count, jws, received_at) FROM STDIN (FORMAT BINARY)",
+            "COPY claims (seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, title, license, contact, trust, subject_count, subjects, jws, received_at) FROM STDIN (FORMAT BINARY)",
             cancellationToken);
         foreach (var c in claims)
         {
@@ -86,35 +86,9 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
             await WriteNullableAsync(copy, c.Contact, cancellationToken);
             await copy.WriteAsync(c.Trust, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync((int)c.SubjectCount, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(c.Subjects, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(c.Jws, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(c.ReceivedAt, NpgsqlDbType.Bigint, cancellationToken);
-        }
-
-        await copy.CompleteAsync(cancellationToken);
-    }
-
-    internal override async Task InsertSubjectsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<SubjectRow> subjects, CancellationToken cancellationToken)
-    {
-        await using var copy = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(
-            "COPY claim_subjects (claim_seq, ordinal, kind, value, include_subdomains, host) FROM STDIN (FORMAT BINARY)",
-            cancellationToken);
-        foreach (var s in subjects)
-        {
-            // Synchronous writes: they only fill Npgsql's buffer, which flushes when full.
-            copy.StartRow();
-            copy.Write(s.ClaimSeq, NpgsqlDbType.Bigint);
-            copy.Write((int)s.Ordinal, NpgsqlDbType.Integer);
-            copy.Write(s.Kind, NpgsqlDbType.Text);
-            copy.Write(s.Value, NpgsqlDbType.Text);
-            copy.Write((short)s.IncludeSubdomains, NpgsqlDbType.Smallint);
-            if (s.Host is null)
-            {
-                copy.WriteNull();
-            }
-            else
-            {
-                copy.Write(s.Host, NpgsqlDbType.Text);
-            }
         }
 
         await copy.CompleteAsync(cancellationToken);

@@ -25,8 +25,6 @@ public abstract class RegistryDatabase : IAsyncDisposable
 
     internal abstract Task InsertClaimsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ClaimRow> claims, CancellationToken cancellationToken);
 
-    internal abstract Task InsertSubjectsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<SubjectRow> subjects, CancellationToken cancellationToken);
-
     /// <summary>A membership test against a list parameter: Dapper expands lists for SQLite and sends arrays to PostgreSQL.</summary>
     internal virtual string InList(string parameter) => $"IN {parameter}";
 

@@ -20,19 +20,10 @@ internal sealed record ClaimRow
     public string? Contact { get; init; }
     public required string Trust { get; init; }
     public long SubjectCount { get; init; }
+    public required string Subjects { get; init; }
     public required string Jws { get; init; }
     public long ReceivedAt { get; init; }
     public long? RevokedSeq { get; init; }
-}
-
-internal sealed record SubjectRow
-{
-    public long ClaimSeq { get; init; }
-    public long Ordinal { get; init; }
-    public required string Kind { get; init; }
-    public required string Value { get; init; }
-    public long IncludeSubdomains { get; init; }
-    public string? Host { get; init; }
 }
 
 internal sealed record RevocationRow

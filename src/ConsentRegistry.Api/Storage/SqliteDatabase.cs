@@ -108,27 +108,13 @@ public sealed class SqliteDatabase : RegistryDatabase
         command.Transaction = (SqliteTransaction)transaction;
         command.CommandText = ClaimLogSql.InsertClaim;
         var p = AddParameters(command, "seq", "id", "party", "alg", "iat", "tdm", "train_ai", "train_genai", "ai_use", "search",
-            "title", "license", "contact", "trust", "subject_count", "jws", "received_at");
+            "title", "license", "contact", "trust", "subject_count", "subjects", "jws", "received_at");
         command.Prepare();
         foreach (var c in claims)
         {
             Set(p, c.Seq, c.Id, c.Party, c.Alg, c.Iat, c.Tdm, c.TrainAi, c.TrainGenai, c.AiUse, c.Search,
-                c.Title, c.License, c.Contact, c.Trust, c.SubjectCount, c.Jws, c.ReceivedAt);
+                c.Title, c.License, c.Contact, c.Trust, c.SubjectCount, c.Subjects, c.Jws, c.ReceivedAt);
             await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-    }
-
-    internal override async Task InsertSubjectsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<SubjectRow> subjects, CancellationToken cancellationToken)
-    {
-        await using var command = (SqliteCommand)connection.CreateCommand();
-        command.Transaction = (SqliteTransaction)transaction;
-        command.CommandText = ClaimLogSql.InsertSubject;
-        var p = AddParameters(command, "claim_seq", "ordinal", "kind", "value", "include_subdomains", "host");
-        command.Prepare();
-        foreach (var s in subjects)
-        {
-            Set(p, s.ClaimSeq, s.Ordinal, s.Kind, s.Value, s.IncludeSubdomains, s.Host);
-            command.ExecuteNonQuery(); // synchronous: SQLite has no async I/O, and the await per row costs more than the insert.
         }
     }
 

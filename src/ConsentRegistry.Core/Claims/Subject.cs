@@ -14,11 +14,8 @@ public static class SubjectKinds
     public static IReadOnlyList<string> All { get; } = [Url, UrlPrefix, Host, Sha256, Pdq];
 }
 
-/// <summary>
-/// One match key of a claim in canonical form. <see cref="Host"/> is the host the key lives on
-/// (null for hashes); the store indexes it for the per-host policy documents.
-/// </summary>
-public sealed record Subject(string Kind, string Value, bool IncludeSubdomains, string? Host)
+/// <summary>One match key of a claim in canonical form.</summary>
+public sealed record Subject(string Kind, string Value, bool IncludeSubdomains = false)
 {
     /// <summary>Canonicalizes one subject as sent, or says why it cannot be.</summary>
     public static bool TryCreate(string? kind, string? value, bool? includeSubdomains, out Subject? subject, out string? error)
@@ -44,7 +41,7 @@ public sealed record Subject(string Kind, string Value, bool IncludeSubdomains, 
                     return false;
                 }
 
-                subject = new Subject(kind, url.Value, false, url.Host.ToString());
+                subject = new Subject(kind, url.Value);
                 return true;
             case SubjectKinds.Host:
                 if (!HostCanonicalizer.TryCanonicalize(value, out var host, out error))
@@ -52,7 +49,7 @@ public sealed record Subject(string Kind, string Value, bool IncludeSubdomains, 
                     return false;
                 }
 
-                subject = new Subject(kind, host, includeSubdomains ?? false, host);
+                subject = new Subject(kind, host, includeSubdomains ?? false);
                 return true;
             case SubjectKinds.Sha256:
                 if (!IsHex256(value))
@@ -61,7 +58,7 @@ public sealed record Subject(string Kind, string Value, bool IncludeSubdomains, 
                     return false;
                 }
 
-                subject = new Subject(kind, value.ToLowerInvariant(), false, null);
+                subject = new Subject(kind, value.ToLowerInvariant());
                 error = null;
                 return true;
             case SubjectKinds.Pdq:
@@ -79,7 +76,7 @@ public sealed record Subject(string Kind, string Value, bool IncludeSubdomains, 
                     return false;
                 }
 
-                subject = new Subject(kind, value.ToLowerInvariant(), false, null);
+                subject = new Subject(kind, value.ToLowerInvariant());
                 error = null;
                 return true;
             default:

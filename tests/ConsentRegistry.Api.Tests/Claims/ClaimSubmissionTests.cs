@@ -228,6 +228,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     [InlineData("a.b.c.d")]
     [InlineData("eyJhbGciOiJFUzI1NiJ9=.e30.AAAA")]
     [InlineData("e30.e30.%%%")]
+    [InlineData("e30.e31.AB")]
     [InlineData("\u00e9t\u00e9.e30.e30")]
     public async Task Malformed_jws_strings_are_refused_with_problem_json(string jws)
     {

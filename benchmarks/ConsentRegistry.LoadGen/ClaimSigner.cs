@@ -1,0 +1,42 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace ConsentRegistry.LoadGen;
+
+/// <summary>Signs claims as compact ES256 JWS with the key in the header, as an artist's client would.</summary>
+internal sealed class ClaimSigner : IDisposable
+{
+    private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly string _encodedHeader;
+
+    public ClaimSigner()
+    {
+        var q = _key.ExportParameters(false).Q;
+        var header = new Dictionary<string, object>
+        {
+            ["alg"] = "ES256",
+            ["typ"] = "consent-claim",
+            ["jwk"] = new Dictionary<string, string> { ["kty"] = "EC", ["crv"] = "P-256", ["x"] = Encode(q.X!), ["y"] = Encode(q.Y!) },
+        };
+        _encodedHeader = Encode(JsonSerializer.SerializeToUtf8Bytes(header));
+    }
+
+    public string SignOptOut(IReadOnlyList<string> urls, long iat)
+    {
+        var payload = new Dictionary<string, object>
+        {
+            ["v"] = 1,
+            ["iat"] = iat,
+            ["subjects"] = urls.Select(u => new Dictionary<string, string> { ["kind"] = "url", ["value"] = u }).ToList(),
+            ["usage"] = new Dictionary<string, string> { ["train-ai"] = "n" },
+        };
+        var signingInput = _encodedHeader + "." + Encode(JsonSerializer.SerializeToUtf8Bytes(payload));
+        var signature = _key.SignData(Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        return signingInput + "." + Encode(signature);
+    }
+
+    private static string Encode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public void Dispose() => _key.Dispose();
+}
