@@ -43,6 +43,24 @@ apt_install() {
 
 command -v dotnet >/dev/null || { echo "The .NET 10 SDK is required (https://dot.net)." >&2; exit 1; }
 
+# --- Python with the 'cryptography' package (the independent JOSE signer in the tests) ---------
+find_python() {
+  local candidate
+  for candidate in python3 /usr/bin/python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import cryptography' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+if ! REGISTRY_TEST_PYTHON="$(find_python)"; then
+  log "Installing Python's cryptography package"
+  apt_install python3 python3-cryptography
+  REGISTRY_TEST_PYTHON="$(find_python)" || { echo "No python3 with the cryptography package." >&2; exit 1; }
+fi
+export REGISTRY_TEST_PYTHON
+
 # --- PostgreSQL --------------------------------------------------------------------------------
 pg_bin=""
 find_pg_bin() {
@@ -97,6 +115,12 @@ start_postgres() {
 log "Building"
 dotnet build ConsentRegistry.sln -c Release --nologo -v quiet
 
+compose="$(command -v docker-compose || true)"
+if [[ -n $compose ]] || docker compose version >/dev/null 2>&1; then
+  log "Checking docker-compose.yml"
+  if [[ -n $compose ]]; then "$compose" -f docker-compose.yml config -q; else docker compose -f docker-compose.yml config -q; fi
+fi
+
 status=0
 for engine in "${engines[@]}"; do
   export REGISTRY_TEST_PROVIDER="$engine"
@@ -105,8 +129,9 @@ for engine in "${engines[@]}"; do
     export REGISTRY_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres"
   fi
   log "Testing on $engine"
+  rm -rf "$repo/TestResults/$engine"
   if ! dotnet test ConsentRegistry.sln -c Release --no-build --nologo \
-      --logger "console;verbosity=normal" --results-directory "$repo/TestResults/$engine" "${extra_args[@]}"; then
+      --logger "console;verbosity=normal" --logger trx --results-directory "$repo/TestResults/$engine" "${extra_args[@]}"; then
     echo "Tests FAILED on $engine" >&2
     status=1
   fi
@@ -115,6 +140,18 @@ for engine in "${engines[@]}"; do
     pg_dir=""
   fi
 done
+
+# One closing line over both runs, counted from the TRX reports.
+python3 - "$repo/TestResults" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+passed = failed = skipped = 0
+for path in glob.glob(f"{sys.argv[1]}/*/*.trx"):
+    counters = ET.parse(path).getroot().find("{*}ResultSummary/{*}Counters")
+    passed += int(counters.get("passed", 0))
+    failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
+    skipped += int(counters.get("notExecuted", 0))
+print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
+PY
 
 if [[ $status -eq 0 ]]; then log "All tests passed on: ${engines[*]}"; fi
 exit $status

@@ -66,6 +66,7 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
 
         builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(_settings));
         builder.ConfigureLogging(logging => logging
+            .ClearProviders()
             .AddProvider(new CapturingLoggerProvider(Logs))
             .AddFilter<CapturingLoggerProvider>(null, LogLevel.Trace));
         if (_services is not null)
