@@ -22,24 +22,8 @@ done
 [[ ${#engines[@]} -gt 0 ]] || engines=(sqlite postgres)
 extra_args=("$@")
 
-log() { printf '\n==> %s\n' "$*"; }
-
-as_root() {
-  if [[ $(id -u) -eq 0 ]]; then "$@"; else echo "Need root to run: $*" >&2; return 1; fi
-}
-
-apt_updated=false
-apt_install() {
-  if ! command -v apt-get >/dev/null; then
-    echo "Missing $*, and this machine has no apt-get: install it by hand." >&2
-    return 1
-  fi
-  if [[ $apt_updated == false ]]; then
-    as_root apt-get update -qq
-    apt_updated=true
-  fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
-}
+# shellcheck source=scripts/lib/common.sh
+source "$repo/scripts/lib/common.sh"
 
 command -v dotnet >/dev/null || { echo "The .NET 10 SDK is required (https://dot.net)." >&2; exit 1; }
 
@@ -61,55 +45,9 @@ if ! REGISTRY_TEST_PYTHON="$(find_python)"; then
 fi
 export REGISTRY_TEST_PYTHON
 
-# --- PostgreSQL --------------------------------------------------------------------------------
-pg_bin=""
-find_pg_bin() {
-  local initdb
-  initdb="$(command -v initdb || true)"
-  if [[ -z $initdb ]]; then
-    initdb="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)"
-  fi
-  [[ -n $initdb ]] && pg_bin="$(dirname "$(readlink -f "$initdb")")"
-}
-
-pg_dir=""
-pg_port=""
-pg_user_run=()
-cleanup() {
-  if [[ -n $pg_dir && -d $pg_dir ]]; then
-    "${pg_user_run[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$pg_dir"
-  fi
-}
-trap cleanup EXIT INT TERM
-
-start_postgres() {
-  find_pg_bin
-  if [[ -z $pg_bin ]]; then
-    log "Installing PostgreSQL (initdb not found)"
-    apt_install postgresql
-    find_pg_bin
-  fi
-  [[ -n $pg_bin ]] || { echo "initdb still not found after installing PostgreSQL." >&2; exit 1; }
-
-  pg_dir="$(mktemp -d -t registry-pg.XXXXXX)"
-  # PostgreSQL refuses to run as root: use the postgres system user (made by Debian's package).
-  if [[ $(id -u) -eq 0 ]]; then
-    id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
-    chown postgres "$pg_dir"
-    pg_user_run=(runuser -u postgres --)
-  else
-    pg_user_run=(env)
-  fi
-  pg_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-
-  log "Starting a throwaway PostgreSQL cluster ($("$pg_bin/postgres" --version)) in $pg_dir on port $pg_port"
-  "${pg_user_run[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1 \
-    || { cat "$pg_dir/initdb.log" >&2; exit 1; }
-  "${pg_user_run[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$pg_dir -c max_connections=300 -c fsync=on" start >/dev/null \
-    || { cat "$pg_dir/server.log" >&2; exit 1; }
-}
+# --- PostgreSQL: start_postgres / stop_postgres / pg_port ----------------------------------------
+# shellcheck source=scripts/lib/postgres.sh
+source "$repo/scripts/lib/postgres.sh"
 
 # --- Tests -------------------------------------------------------------------------------------
 log "Building"
@@ -126,7 +64,7 @@ for engine in "${engines[@]}"; do
   export REGISTRY_TEST_PROVIDER="$engine"
   if [[ $engine == postgres ]]; then
     start_postgres
-    export REGISTRY_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres"
+    export REGISTRY_TEST_POSTGRES="$pg_connection_string"
   fi
   log "Testing on $engine"
   rm -rf "$repo/TestResults/$engine"
@@ -136,16 +74,15 @@ for engine in "${engines[@]}"; do
     status=1
   fi
   if [[ $engine == postgres ]]; then
-    cleanup
-    pg_dir=""
+    stop_postgres
   fi
 done
 
 # One closing line over both runs, counted from the TRX reports.
-python3 - "$repo/TestResults" <<'PY'
+python3 - "$repo/TestResults" "${engines[@]}" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
-for path in glob.glob(f"{sys.argv[1]}/*/*.trx"):
+for path in [p for engine in sys.argv[2:] for p in glob.glob(f"{sys.argv[1]}/{engine}/*.trx")]:
     counters = ET.parse(path).getroot().find("{*}ResultSummary/{*}Counters")
     passed += int(counters.get("passed", 0))
     failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))

@@ -1,0 +1,57 @@
+# A throwaway PostgreSQL cluster: temporary directory, free port on 127.0.0.1, trust auth for
+# user postgres, durable settings (fsync on). Sourced after common.sh.
+#   start_postgres   sets pg_port and pg_connection_string; installs PostgreSQL when initdb is missing
+#   stop_postgres    stops it and removes its directory (also done on exit)
+
+pg_bin=""
+pg_dir=""
+pg_port=""
+pg_connection_string=""
+pg_user_run=()
+
+find_pg_bin() {
+  local initdb
+  initdb="$(command -v initdb || true)"
+  if [[ -z $initdb ]]; then
+    initdb="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)"
+  fi
+  [[ -n $initdb ]] && pg_bin="$(dirname "$(readlink -f "$initdb")")"
+}
+
+stop_postgres() {
+  if [[ -n $pg_dir && -d $pg_dir ]]; then
+    "${pg_user_run[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
+  pg_dir=""
+}
+trap stop_postgres EXIT INT TERM
+
+start_postgres() {
+  find_pg_bin
+  if [[ -z $pg_bin ]]; then
+    log "Installing PostgreSQL (initdb not found)"
+    apt_install postgresql
+    find_pg_bin
+  fi
+  [[ -n $pg_bin ]] || { echo "initdb still not found after installing PostgreSQL." >&2; exit 1; }
+
+  pg_dir="$(mktemp -d -t registry-pg.XXXXXX)"
+  # PostgreSQL refuses to run as root: use the postgres system user (made by Debian's package).
+  if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+    chown postgres "$pg_dir"
+    pg_user_run=(runuser -u postgres --)
+  else
+    pg_user_run=(env)
+  fi
+  pg_port="$(free_port)"
+
+  log "Starting a throwaway PostgreSQL cluster ($("$pg_bin/postgres" --version)) in $pg_dir on port $pg_port"
+  "${pg_user_run[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1 \
+    || { cat "$pg_dir/initdb.log" >&2; exit 1; }
+  "${pg_user_run[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$pg_dir -c max_connections=300 -c fsync=on -c synchronous_commit=on" start >/dev/null \
+    || { cat "$pg_dir/server.log" >&2; exit 1; }
+  pg_connection_string="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres"
+}
