@@ -81,12 +81,12 @@ public static class AdminEndpoints
     {
         if (!ClaimId.IsWellFormed(id))
         {
-            return JwsBody.Problem(StatusCodes.Status400BadRequest, "invalid-claim-id", "A claim id is 64 lowercase hexadecimal digits.", field: "id");
+            return Problems.Create(StatusCodes.Status400BadRequest, "invalid-claim-id", "A claim id is 64 lowercase hexadecimal digits.", field: "id");
         }
 
         var result = await log.SetTrustAsync(id, TrustLevel.Reviewed, "operator review", cancellationToken);
         return result.Status == AppendStatus.ClaimNotFound
-            ? JwsBody.Problem(StatusCodes.Status404NotFound, "claim-not-found", $"No claim has id {id}.")
+            ? Problems.Create(StatusCodes.Status404NotFound, "claim-not-found", $"No claim has id {id}.")
             : TypedResults.Ok(new ReviewResponse(id, TrustLevel.Reviewed.ToWire(), result.Seq));
     }
 }

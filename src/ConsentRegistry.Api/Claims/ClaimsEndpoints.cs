@@ -133,11 +133,10 @@ public static class ClaimsEndpoints
 
         if (revocation!.Revokes != id)
         {
-            return TypedResults.ValidationProblem(
+            return Problems.Validation(
                 new Dictionary<string, string[]> { ["revokes"] = ["revokes must name the claim in the path."] },
-                title: "The revocation payload is not valid.",
-                type: ProblemTypes.Of(ClaimErrorCodes.InvalidPayload),
-                extensions: new Dictionary<string, object?> { ["code"] = ClaimErrorCodes.InvalidPayload });
+                ClaimErrorCodes.InvalidPayload,
+                "The revocation payload is not valid.");
         }
 
         var result = await log.AppendRevocationAsync(revocation, cancellationToken);
@@ -152,10 +151,10 @@ public static class ClaimsEndpoints
             case AppendStatus.ClaimNotFound:
                 return ClaimNotFound(id);
             case AppendStatus.NotClaimOwner:
-                return JwsBody.Problem(StatusCodes.Status403Forbidden, "not-claim-owner",
+                return Problems.Create(StatusCodes.Status403Forbidden, "not-claim-owner",
                     "The revocation is signed by another key than the claim; only the claim's signer can revoke it.");
             default:
-                var conflict = JwsBody.Problem(StatusCodes.Status409Conflict, "already-revoked",
+                var conflict = Problems.Create(StatusCodes.Status409Conflict, "already-revoked",
                     $"The claim was already revoked by revocation {result.RevocationId} (seq {result.Seq}).");
                 conflict.ProblemDetails.Extensions["revocation"] = result.RevocationId;
                 conflict.ProblemDetails.Extensions["seq"] = result.Seq;
@@ -184,8 +183,7 @@ public static class ClaimsEndpoints
 
         if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(errors, type: ProblemTypes.Of("invalid-query"),
-                extensions: new Dictionary<string, object?> { ["code"] = "invalid-query" });
+            return Problems.Validation(errors, "invalid-query");
         }
 
         var pageSize = limit ?? DefaultPageSize;
@@ -198,15 +196,11 @@ public static class ClaimsEndpoints
         new(s.Kind, s.Value, s.Kind == SubjectKinds.Host ? s.IncludeSubdomains : null);
 
     private static ValidationProblem Rejected(ClaimError error) =>
-        TypedResults.ValidationProblem(
-            error.Errors,
-            title: error.Title,
-            type: ProblemTypes.Of(error.Code),
-            extensions: new Dictionary<string, object?> { ["code"] = error.Code });
+        Problems.Validation(error.Errors.ToDictionary(), error.Code, error.Title);
 
     private static ProblemHttpResult InvalidClaimId() =>
-        JwsBody.Problem(StatusCodes.Status400BadRequest, "invalid-claim-id", "A claim id is 64 lowercase hexadecimal digits.", field: "id");
+        Problems.Create(StatusCodes.Status400BadRequest, "invalid-claim-id", "A claim id is 64 lowercase hexadecimal digits.", field: "id");
 
     private static ProblemHttpResult ClaimNotFound(string id) =>
-        JwsBody.Problem(StatusCodes.Status404NotFound, "claim-not-found", $"No claim has id {id}.");
+        Problems.Create(StatusCodes.Status404NotFound, "claim-not-found", $"No claim has id {id}.");
 }

@@ -4,7 +4,6 @@ using System.Text.Json;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Core.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 
 namespace ConsentRegistry.Api.Claims;
 
@@ -26,7 +25,7 @@ internal static class JwsBody
             : null;
         if (mediaType is not (JoseMediaType or "application/json"))
         {
-            return (null, Problem(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
+            return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
                 "Send the compact JWS as application/jose, or {\"jws\": \"…\"} as application/json."));
         }
 
@@ -59,7 +58,7 @@ internal static class JwsBody
             // fall through: the same answer as a missing member
         }
 
-        return (null, Problem(StatusCodes.Status400BadRequest, ClaimErrorCodes.MalformedJws,
+        return (null, Problems.Create(StatusCodes.Status400BadRequest, ClaimErrorCodes.MalformedJws,
             "The JSON body must be an object with a string member \"jws\".", field: "jws"));
     }
 
@@ -86,26 +85,7 @@ internal static class JwsBody
     }
 
     private static ProblemHttpResult TooLarge() =>
-        Problem(StatusCodes.Status413PayloadTooLarge, "payload-too-large",
+        Problems.Create(StatusCodes.Status413PayloadTooLarge, "payload-too-large",
             $"The body exceeds {MaxBytes} bytes; split the subjects over several claims (at most 10,000 each).");
 
-    internal static ProblemHttpResult Problem(int status, string code, string detail, string? field = null, string? title = null)
-    {
-        var problem = new ProblemDetails
-        {
-            Status = status,
-            Type = ProblemTypes.Of(code),
-            Title = title ?? ReasonPhrases(status),
-            Detail = detail,
-        };
-        problem.Extensions["code"] = code;
-        if (field is not null)
-        {
-            problem.Extensions["errors"] = new Dictionary<string, string[]> { [field] = [detail] };
-        }
-
-        return TypedResults.Problem(problem);
-    }
-
-    private static string ReasonPhrases(int status) => Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status);
 }

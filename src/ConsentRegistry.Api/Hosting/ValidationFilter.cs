@@ -11,8 +11,7 @@ public sealed class ValidationFilter<T>(IValidator<T> validator) : IEndpointFilt
         var argument = context.Arguments.OfType<T>().FirstOrDefault();
         if (argument is null)
         {
-            return TypedResults.Problem(statusCode: 400, title: "A request body is required.", type: ProblemTypes.Of("missing-body"),
-                extensions: new Dictionary<string, object?> { ["code"] = "missing-body" });
+            return Problems.Create(StatusCodes.Status400BadRequest, "missing-body", "A request body is required.");
         }
 
         var result = await validator.ValidateAsync(argument, context.HttpContext.RequestAborted);
@@ -21,9 +20,6 @@ public sealed class ValidationFilter<T>(IValidator<T> validator) : IEndpointFilt
             return await next(context);
         }
 
-        return TypedResults.ValidationProblem(
-            result.ToDictionary(),
-            type: ProblemTypes.Of("validation-failed"),
-            extensions: new Dictionary<string, object?> { ["code"] = "validation-failed" });
+        return Problems.Validation(result.ToDictionary(), "validation-failed");
     }
 }

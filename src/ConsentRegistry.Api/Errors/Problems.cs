@@ -1,0 +1,32 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace ConsentRegistry.Api.Errors;
+
+/// <summary>Problem results with the registry's stable <c>type</c> and <c>code</c>.</summary>
+public static class Problems
+{
+    /// <summary>A problem; with <paramref name="field"/>, <c>errors</c> names the field as validation problems do.</summary>
+    public static ProblemHttpResult Create(int status, string code, string detail, string? field = null, string? title = null)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = status,
+            Type = ProblemTypes.Of(code),
+            Title = title ?? Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status),
+            Detail = detail,
+        };
+        problem.Extensions["code"] = code;
+        if (field is not null)
+        {
+            problem.Extensions["errors"] = new Dictionary<string, string[]> { [field] = [detail] };
+        }
+
+        return TypedResults.Problem(problem);
+    }
+
+    /// <summary>400 with every failing field, as FluentValidation reports them.</summary>
+    public static ValidationProblem Validation(IDictionary<string, string[]> errors, string code, string? title = null) =>
+        TypedResults.ValidationProblem(errors, title: title, type: ProblemTypes.Of(code),
+            extensions: new Dictionary<string, object?> { ["code"] = code });
+}
