@@ -2,6 +2,7 @@ using ConsentRegistry.Api.Admin;
 using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Health;
 using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Lookup;
 
 if (args is [HealthProbe.Argument, ..])
 {
@@ -17,6 +18,7 @@ app.MapRegistryOpenApi();
 app.MapHealth();
 app.MapClaims();
 app.MapAdmin();
+app.MapLookup();
 
 await app.MigrateRegistryDatabaseAsync();
 await app.RunAsync();

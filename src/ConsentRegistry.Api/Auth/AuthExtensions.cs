@@ -38,10 +38,16 @@ public static class AuthExtensions
 
         var adminRole = builder.Configuration.GetSection(RegistryOptions.Section).Get<RegistryOptions>()?.Auth.AdminRole
             ?? new AuthOptions().AdminRole;
+        var allowAnonymousLookups = builder.Configuration.GetSection(RegistryOptions.Section).Get<RegistryOptions>()?.Lookup.AllowAnonymous ?? true;
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(Policies.Admin, policy => policy
                 .RequireAuthenticatedUser()
-                .RequireAssertion(context => IsAdmin(context.User, adminRole)));
+                .RequireAssertion(context => IsAdmin(context.User, adminRole)))
+            // Lookups: any valid key or token; anonymous too when allowed, but a credential that
+            // does not authenticate is refused rather than ignored.
+            .AddPolicy(Lookup.LookupEndpoints.Policy, policy => policy
+                .RequireAssertion(context => context.User.Identity?.IsAuthenticated == true
+                    || (allowAnonymousLookups && context.Resource is HttpContext http && !http.Request.Headers.ContainsKey("Authorization"))));
         return builder;
     }
 

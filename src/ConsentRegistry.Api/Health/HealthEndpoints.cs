@@ -36,7 +36,9 @@ public static class HealthEndpoints
 
     public static IServiceCollection AddRegistryHealthChecks(this IServiceCollection services)
     {
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
+        services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag])
+            .AddCheck<Matching.MatchingIndexHealthCheck>("matching-index", tags: [ReadyTag]);
         return services;
     }
 

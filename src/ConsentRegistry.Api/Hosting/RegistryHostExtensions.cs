@@ -1,8 +1,11 @@
 using ConsentRegistry.Api.Auth;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Health;
+using ConsentRegistry.Api.Lookup;
+using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Matching;
 using Dapper;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.Json;
@@ -38,6 +41,12 @@ public static class RegistryHostExtensions
         services.AddSingleton<ClaimLog>();
         services.AddHostedService(sp => sp.GetRequiredService<ClaimLog>());
         services.AddSingleton<ClaimVerifier>();
+        services.AddSingleton<SharedMatchingIndex>();
+        services.AddSingleton<LogReader>();
+        services.AddSingleton<IndexUpdater>();
+        services.AddHostedService(sp => sp.GetRequiredService<IndexUpdater>());
+        services.AddSingleton<LookupEngine>();
+        services.AddLookupRateLimits();
         services.AddSingleton<ApiKeyStore>();
         services.AddMemoryCache(options => options.SizeLimit = 100_000);
         services.AddValidatorsFromAssemblyContaining<RegistryOptions>(ServiceLifetime.Singleton);
@@ -57,6 +66,7 @@ public static class RegistryHostExtensions
         app.UseBodyLimits();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         return app;
     }
 

@@ -48,6 +48,12 @@ public sealed class LookupOptions
     public bool AllowAnonymous { get; set; } = true;
 
     public int MaxBatch { get; set; } = 10_000;
+
+    /// <summary>Lookup requests per second for one API key (a bulk request counts once).</summary>
+    public int RequestsPerSecondPerKey { get; set; } = 200;
+
+    /// <summary>Lookup requests per second for one client address without a key.</summary>
+    public int RequestsPerSecondPerAddress { get; set; } = 50;
 }
 
 public sealed class MatchingOptions
@@ -93,6 +99,11 @@ internal sealed class RegistryOptionsValidator : IValidateOptions<RegistryOption
         if (options.Lookup.MaxBatch is < 1 or > 100_000)
         {
             failures.Add($"Registry:Lookup:MaxBatch is {options.Lookup.MaxBatch}; use 1 to 100000.");
+        }
+
+        if (options.Lookup.RequestsPerSecondPerKey < 1 || options.Lookup.RequestsPerSecondPerAddress < 1)
+        {
+            failures.Add("Registry:Lookup:RequestsPerSecondPerKey and RequestsPerSecondPerAddress must be 1 or more.");
         }
 
         if (options.Matching.PdqMaxDistance is < 0 or > 63)

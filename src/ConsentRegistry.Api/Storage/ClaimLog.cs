@@ -32,6 +32,14 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(
         new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
+    /// <summary>Raised after each commit with the last seq written (readers of this instance catch up at once).</summary>
+    public event Action<long>? Committed;
+
+    /// <summary>The last seq this instance has committed.</summary>
+    public long LastCommittedSeq => Volatile.Read(ref _lastCommittedSeq);
+
+    private long _lastCommittedSeq;
+
     public Task<AppendResult> AppendClaimAsync(VerifiedClaim claim, CancellationToken cancellationToken) =>
         EnqueueAsync(new Pending(claim, claim.Subjects.Count), cancellationToken);
 
@@ -153,6 +161,12 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
         }
 
         await transaction.CommitAsync(cancellationToken);
+        if (last != firstSeq)
+        {
+            Volatile.Write(ref _lastCommittedSeq, last);
+            Committed?.Invoke(last);
+        }
+
         return results;
     }
 

@@ -63,6 +63,20 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
         return (transaction, last);
     }
 
+    internal override async Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await ((NpgsqlConnection)connection).BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+
+    public override async Task ListenForAppendsAsync(Action onAppended, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        connection.Notification += (_, _) => onAppended();
+        await connection.ExecuteAsync(new CommandDefinition("LISTEN registry_log", cancellationToken: cancellationToken));
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await connection.WaitAsync(cancellationToken);
+        }
+    }
+
     internal override async Task InsertClaimsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ClaimRow> claims, CancellationToken cancellationToken)
     {
         await using var copy = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(

@@ -25,6 +25,15 @@ public abstract class RegistryDatabase : IAsyncDisposable
 
     internal abstract Task InsertClaimsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ClaimRow> claims, CancellationToken cancellationToken);
 
+    /// <summary>A read-only transaction that sees one consistent state of the log.</summary>
+    internal abstract Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Calls <paramref name="onAppended"/> whenever another instance appends to the log, until
+    /// cancelled. Engines without notifications return at once; readers then rely on polling.
+    /// </summary>
+    public virtual Task ListenForAppendsAsync(Action onAppended, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>A membership test against a list parameter: Dapper expands lists for SQLite and sends arrays to PostgreSQL.</summary>
     internal virtual string InList(string parameter) => $"IN {parameter}";
 

@@ -102,6 +102,10 @@ public sealed class SqliteDatabase : RegistryDatabase
         return (transaction, last);
     }
 
+    internal override Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        // Deferred: a WAL reader's snapshot starts at its first read and never blocks the writer.
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));
+
     internal override async Task InsertClaimsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ClaimRow> claims, CancellationToken cancellationToken)
     {
         await using var command = (SqliteCommand)connection.CreateCommand();

@@ -1,0 +1,270 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using System.Text.Json;
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Matching;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Lookup;
+
+/// <summary>Bulk lookup for dataset builders (DESIGN.md 5.2): JSON batches, NDJSON streams, and the Spawning-compatible API.</summary>
+public static class LookupEndpoints
+{
+    public const string Policy = "lookup";
+    public const string RateLimitPolicy = "lookup";
+
+    /// <summary>Batches larger than this are better sent to /v1/lookup/stream.</summary>
+    public const long MaxBatchBodyBytes = 16 * 1024 * 1024;
+
+    /// <summary>How long a lookup waits for the index to reach this instance's own last write.</summary>
+    private static readonly TimeSpan ReadYourWritesWait = TimeSpan.FromSeconds(1);
+
+    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
+
+    public static IEndpointRouteBuilder MapLookup(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("")
+            .WithTags("Lookup")
+            .RequireAuthorization(Policy)
+            .RequireRateLimiting(RateLimitPolicy)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+
+        group.MapPost("/v1/lookup", LookupBatch)
+            .WithName("Lookup")
+            .WithSummary("Look up 1 to Registry:Lookup:MaxBatch items (url, sha256, pdq); results in request order with the seq they reflect.")
+            .Accepts<LookupRequest>("application/json")
+            .Produces<LookupResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .WithBodyLimit(MaxBatchBodyBytes);
+
+        group.MapPost("/v1/lookup/stream", LookupStream)
+            .WithName("LookupStream")
+            .WithSummary("NDJSON in, NDJSON out: one item per line, one result per line with \"i\" (the line number), streamed both ways.")
+            .Accepts<LookupItem>("application/x-ndjson")
+            .Produces<LookupResult>(contentType: "application/x-ndjson")
+            .WithBodyLimit(null);
+
+        // Routing ignores one trailing slash, so this serves /api/v2/query/urls/ as well.
+        group.MapPost("/api/v2/query/urls", SpawningQuery)
+            .WithName("SpawningQueryUrls")
+            .WithSummary("Spawning-compatible: text/plain, one URL per line (1 to 10,000); optOut = train-ai disallowed, optIn = train-ai allowed.")
+            .Accepts<string>("text/plain")
+            .Produces<SpawningResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .WithBodyLimit(MaxBatchBodyBytes);
+
+        return app;
+    }
+
+    internal static async Task<Results<EmptyHttpResult, ValidationProblem>> LookupBatch(
+        LookupRequest request, HttpContext context, LookupEngine engine, IndexUpdater updater, ClaimLog log,
+        IOptions<RegistryOptions> options, CancellationToken cancellationToken)
+    {
+        var maxBatch = options.Value.Lookup.MaxBatch;
+        if (request.Items is not { Count: > 0 } items || items.Count > maxBatch)
+        {
+            return Problems.Validation(
+                new Dictionary<string, string[]> { ["items"] = [$"items holds 1 to {maxBatch} items; send more through /v1/lookup/stream."] },
+                "invalid-batch");
+        }
+
+        await updater.WaitForAsync(log.LastCommittedSeq, ReadYourWritesWait, cancellationToken);
+        context.Response.ContentType = "application/json; charset=utf-8";
+        var buffers = new LookupBuffers();
+        await using (var json = new Utf8JsonWriter(context.Response.BodyWriter, WriterOptions))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("seq", engine.Seq);
+            json.WriteStartArray("results");
+            for (var i = 0; i < items.Count; i++)
+            {
+                engine.WriteResult(json, items[i], null, buffers);
+                if (json.BytesPending > 32 * 1024)
+                {
+                    await json.FlushAsync(cancellationToken);
+                }
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        return TypedResults.Empty;
+    }
+
+    internal static async Task LookupStream(HttpContext context, LookupEngine engine, IndexUpdater updater, ClaimLog log, CancellationToken cancellationToken)
+    {
+        await updater.WaitForAsync(log.LastCommittedSeq, ReadYourWritesWait, cancellationToken);
+        context.Response.ContentType = "application/x-ndjson";
+        context.Response.Headers["X-Registry-Seq"] = engine.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await context.Response.StartAsync(cancellationToken);
+
+        var buffers = new LookupBuffers();
+        var output = context.Response.BodyWriter;
+        var input = context.Request.BodyReader;
+        await using var json = new Utf8JsonWriter(output, WriterOptions);
+        var line = 0;
+        while (true)
+        {
+            var read = await input.ReadAsync(cancellationToken);
+            var buffer = read.Buffer;
+            while (TryReadLine(ref buffer, out var bytes))
+            {
+                WriteStreamResult(json, output, engine, bytes, line++, buffers);
+            }
+
+            if (read.IsCompleted)
+            {
+                if (!buffer.IsEmpty)
+                {
+                    WriteStreamResult(json, output, engine, buffer, line++, buffers); // last line without a newline
+                    buffer = buffer.Slice(buffer.End);
+                }
+            }
+            else if (buffer.Length > NdjsonMaxLineBytes)
+            {
+                // A line longer than any valid item: answer it and skip to its end.
+                json.WriteStartObject();
+                json.WriteNumber("i", line);
+                LookupEngine.WriteError(json, new LookupError("line-too-long", null, $"A line is at most {NdjsonMaxLineBytes} bytes."));
+                json.WriteEndObject();
+                json.Flush();
+                json.Reset();
+                output.Write("\n"u8);
+                await SkipLineAsync(input, buffer, cancellationToken);
+                line++;
+                continue;
+            }
+
+            input.AdvanceTo(buffer.Start, buffer.End);
+            // Answer what we have before waiting for more: the client sees results while it still sends.
+            await json.FlushAsync(cancellationToken);
+            await output.FlushAsync(cancellationToken);
+            if (read.IsCompleted)
+            {
+                break;
+            }
+        }
+    }
+
+    private const int NdjsonMaxLineBytes = 64 * 1024;
+
+    private static async Task SkipLineAsync(PipeReader input, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var newline = buffer.PositionOf((byte)'\n');
+            if (newline is not null)
+            {
+                input.AdvanceTo(buffer.GetPosition(1, newline.Value));
+                return;
+            }
+
+            input.AdvanceTo(buffer.End);
+            var read = await input.ReadAsync(cancellationToken);
+            buffer = read.Buffer;
+            if (read.IsCompleted && buffer.PositionOf((byte)'\n') is null)
+            {
+                input.AdvanceTo(buffer.End);
+                return;
+            }
+        }
+    }
+
+    private static bool TryReadLine(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)
+    {
+        var newline = buffer.PositionOf((byte)'\n');
+        if (newline is null)
+        {
+            line = default;
+            return false;
+        }
+
+        line = buffer.Slice(0, newline.Value);
+        buffer = buffer.Slice(buffer.GetPosition(1, newline.Value));
+        return true;
+    }
+
+    private static void WriteStreamResult(Utf8JsonWriter json, PipeWriter output, LookupEngine engine, ReadOnlySequence<byte> line, int number, LookupBuffers buffers)
+    {
+        LookupItem? item = null;
+        LookupError? error = null;
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            item = reader.TokenType == JsonTokenType.None && line.IsEmpty
+                ? null
+                : JsonSerializer.Deserialize(ref reader, LookupJsonContext.Default.LookupItem);
+            if (item is null)
+            {
+                error = new LookupError("invalid-item", null, "Each line is a JSON object such as {\"url\": \"https://…\"}.");
+            }
+        }
+        catch (JsonException)
+        {
+            error = new LookupError("invalid-json", null, "The line is not a JSON object of the right shape.");
+        }
+
+        if (error is not null)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("i", number);
+            LookupEngine.WriteError(json, error);
+            json.WriteEndObject();
+        }
+        else
+        {
+            engine.WriteResult(json, item, number, buffers);
+        }
+
+        // NDJSON: each result is its own JSON document followed by a newline.
+        json.Flush();
+        json.Reset();
+        output.Write("\n"u8);
+    }
+
+    internal static async Task<Results<Ok<SpawningResponse>, ValidationProblem>> SpawningQuery(
+        HttpRequest request, LookupEngine engine, IndexUpdater updater, ClaimLog log, CancellationToken cancellationToken)
+    {
+        string body;
+        using (var reader = new StreamReader(request.Body, new UTF8Encoding(false, throwOnInvalidBytes: false)))
+        {
+            body = await reader.ReadToEndAsync(cancellationToken);
+        }
+
+        var urls = new List<string>();
+        foreach (var line in body.AsSpan().EnumerateLines())
+        {
+            var url = line.Trim();
+            if (!url.IsEmpty)
+            {
+                urls.Add(url.ToString());
+            }
+        }
+
+        if (urls.Count is 0 or > 10_000)
+        {
+            return Problems.Validation(
+                new Dictionary<string, string[]> { ["urls"] = ["Send 1 to 10,000 URLs, one per line, as text/plain."] },
+                "invalid-batch");
+        }
+
+        await updater.WaitForAsync(log.LastCommittedSeq, ReadYourWritesWait, cancellationToken);
+        var buffers = new LookupBuffers();
+        var answers = new SpawningUrl[urls.Count];
+        for (var i = 0; i < urls.Count; i++)
+        {
+            var trainAi = engine.TrainAi(urls[i], buffers);
+            answers[i] = new SpawningUrl(urls[i], trainAi == Permission.Disallow, trainAi == Permission.Allow);
+        }
+
+        return TypedResults.Ok(new SpawningResponse(answers));
+    }
+}

@@ -1,0 +1,153 @@
+using System.Text.Json;
+using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Urls;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Lookup;
+
+/// <summary>Validates one item, resolves it against the matching index and writes its result object.</summary>
+public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOptions> options)
+{
+    private readonly TrustLevel _minTrustForGrants = TrustLevels.TryParse(options.Value.Trust.MinTrustForGrants, out var t) ? t : TrustLevel.Domain;
+
+    public long Seq => index.AppliedSeq;
+
+    /// <summary>Resolves <paramref name="item"/> and writes <c>{"decision":…,"matches":[…]}</c> or <c>{"error":…}</c>.</summary>
+    public void WriteResult(Utf8JsonWriter json, LookupItem? item, int? lineNumber, LookupBuffers buffers)
+    {
+        json.WriteStartObject();
+        if (lineNumber is { } i)
+        {
+            json.WriteNumber("i", i);
+        }
+
+        if (!TryResolve(item, buffers, out var decision, out var error))
+        {
+            WriteError(json, error);
+        }
+        else
+        {
+            WriteDecision(json, decision, buffers.Resolved);
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>The train-ai permission of a URL (Spawning's optOut/optIn); unknown for a URL that is not http(s).</summary>
+    public Permission TrainAi(ReadOnlySpan<char> url, LookupBuffers buffers)
+    {
+        if (!UrlCanonicalizer.TryCanonicalize(url, out var canonical, out _))
+        {
+            return Permission.Unknown;
+        }
+
+        using var scope = index.Read();
+        return scope.Index.Lookup(canonical, null, _minTrustForGrants, buffers.Matches).TrainAi;
+    }
+
+    public static void WriteError(Utf8JsonWriter json, LookupError error)
+    {
+        json.WriteStartObject("error");
+        json.WriteString("code", error.Code);
+        if (error.Field is not null)
+        {
+            json.WriteString("field", error.Field);
+        }
+
+        json.WriteString("detail", error.Detail);
+        json.WriteEndObject();
+    }
+
+    private bool TryResolve(LookupItem? item, LookupBuffers buffers, out Decision decision, out LookupError error)
+    {
+        decision = default;
+        error = null!;
+        if (item is null || (item.Url is null && item.Sha256 is null && item.Pdq is null))
+        {
+            error = new LookupError("invalid-item", null, "An item names a url, a sha256 or a pdq hash.");
+            return false;
+        }
+
+        CanonicalUrl? url = null;
+        if (item.Url is not null)
+        {
+            if (!UrlCanonicalizer.TryCanonicalize(item.Url, out var canonical, out var urlError))
+            {
+                error = new LookupError("invalid-url", "url", urlError);
+                return false;
+            }
+
+            url = canonical;
+        }
+
+        string? sha256 = null;
+        if (item.Sha256 is not null)
+        {
+            if (!Subject.TryCreate(SubjectKinds.Sha256, item.Sha256, null, out var subject, out var shaError))
+            {
+                error = new LookupError("invalid-sha256", "sha256", shaError!);
+                return false;
+            }
+
+            sha256 = subject!.Value;
+        }
+
+        if (item.Pdq is not null || item.MaxDistance is not null)
+        {
+            error = new LookupError("unsupported", "pdq", "PDQ lookups are not available on this server yet.");
+            return false;
+        }
+
+        using var scope = index.Read();
+        decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches);
+
+        // Claim ids and trust are read while the lock is held: the writer may change trust afterwards.
+        buffers.Resolved.Clear();
+        foreach (var match in buffers.Matches)
+        {
+            ref readonly var claim = ref scope.Index.Claim(match.Claim);
+            buffers.Resolved.Add(new ResolvedMatch(claim.Id, match.By, claim.Trust, match.Distance));
+        }
+
+        return true;
+    }
+
+    private static void WriteDecision(Utf8JsonWriter json, Decision decision, List<ResolvedMatch> matches)
+    {
+        json.WriteStartObject("decision");
+        for (var category = 0; category < UseCategories.All.Count; category++)
+        {
+            json.WriteString(UseCategories.All[category], Decision.ToWire(decision[category]));
+        }
+
+        json.WriteEndObject();
+        json.WriteStartArray("matches");
+        foreach (var (id, by, trust, distance) in matches)
+        {
+            json.WriteStartObject();
+            json.WriteString("claim", id);
+            json.WriteString("by", by.ToWire());
+            if (by == MatchKind.Pdq)
+            {
+                json.WriteNumber("distance", distance);
+            }
+
+            json.WriteString("trust", trust.ToWire());
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+    }
+}
+
+/// <summary>Per-request scratch lists, reused item after item.</summary>
+public sealed class LookupBuffers
+{
+    internal List<Match> Matches { get; } = [];
+
+    internal List<ResolvedMatch> Resolved { get; } = [];
+}
+
+internal readonly record struct ResolvedMatch(string Id, MatchKind By, TrustLevel Trust, int Distance);

@@ -1,0 +1,47 @@
+using System.Text.Json.Serialization;
+
+namespace ConsentRegistry.Api.Lookup;
+
+/// <summary><c>POST /v1/lookup</c>: 1 to <c>Registry:Lookup:MaxBatch</c> items.</summary>
+public sealed record LookupRequest([property: JsonPropertyName("items")] List<LookupItem?>? Items);
+
+/// <summary>One looked-up item: a URL, a SHA-256 of the file, a PDQ hash, or several of them.</summary>
+public sealed record LookupItem(
+    [property: JsonPropertyName("url")] string? Url,
+    [property: JsonPropertyName("sha256")] string? Sha256,
+    [property: JsonPropertyName("pdq")] string? Pdq,
+    [property: JsonPropertyName("max_distance")] int? MaxDistance);
+
+// The shapes below document the answers for OpenAPI; the handlers write them with a Utf8JsonWriter.
+
+public sealed record LookupResponse(
+    [property: JsonPropertyName("seq")] long Seq,
+    [property: JsonPropertyName("results")] IReadOnlyList<LookupResult> Results);
+
+public sealed record LookupResult(
+    [property: JsonPropertyName("i")] int? Index,
+    [property: JsonPropertyName("decision")] IReadOnlyDictionary<string, string>? Decision,
+    [property: JsonPropertyName("matches")] IReadOnlyList<LookupMatch>? Matches,
+    [property: JsonPropertyName("error")] LookupError? Error);
+
+public sealed record LookupMatch(
+    [property: JsonPropertyName("claim")] string Claim,
+    [property: JsonPropertyName("by")] string By,
+    [property: JsonPropertyName("trust")] string Trust,
+    [property: JsonPropertyName("distance")] int? Distance);
+
+public sealed record LookupError(
+    [property: JsonPropertyName("code")] string Code,
+    [property: JsonPropertyName("field")] string? Field,
+    [property: JsonPropertyName("detail")] string Detail);
+
+/// <summary>The Spawning-compatible answer of <c>POST /api/v2/query/urls</c>.</summary>
+public sealed record SpawningResponse([property: JsonPropertyName("urls")] IReadOnlyList<SpawningUrl> Urls);
+
+public sealed record SpawningUrl(
+    [property: JsonPropertyName("url")] string Url,
+    [property: JsonPropertyName("optOut")] bool OptOut,
+    [property: JsonPropertyName("optIn")] bool OptIn);
+
+[JsonSerializable(typeof(LookupItem))]
+internal sealed partial class LookupJsonContext : JsonSerializerContext;

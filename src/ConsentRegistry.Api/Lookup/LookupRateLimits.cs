@@ -1,0 +1,49 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Threading.RateLimiting;
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Lookup;
+
+/// <summary>Token buckets per API key (or token subject) and per client address; 429 with Retry-After when empty.</summary>
+public static class LookupRateLimits
+{
+    public static IServiceCollection AddLookupRateLimits(this IServiceCollection services)
+    {
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<RegistryOptions>>((limiter, registry) =>
+        {
+            var lookup = registry.Value.Lookup;
+            limiter.AddPolicy(LookupEndpoints.RateLimitPolicy, context =>
+            {
+                var user = context.User;
+                var (partition, perSecond) = user.Identity?.IsAuthenticated == true
+                    ? ("key:" + (user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity.Name), lookup.RequestsPerSecondPerKey)
+                    : ("ip:" + context.Connection.RemoteIpAddress, lookup.RequestsPerSecondPerAddress);
+                return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = perSecond * 2,
+                    TokensPerPeriod = perSecond,
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                    QueueLimit = 0,
+                    AutoReplenishment = true,
+                });
+            });
+            limiter.OnRejected = async (rejected, cancellationToken) =>
+            {
+                var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
+                    ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
+                    : 1;
+                var http = rejected.HttpContext;
+                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                await Problems.Create(StatusCodes.Status429TooManyRequests, "too-many-requests",
+                    $"Rate limit reached; retry after {seconds} s, or send larger batches.").ExecuteAsync(http);
+            };
+        });
+        return services;
+    }
+}

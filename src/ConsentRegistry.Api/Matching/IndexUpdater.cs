@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Matching;
+
+namespace ConsentRegistry.Api.Matching;
+
+/// <summary>
+/// Builds the matching index from the store at start-up, then keeps it current: it applies the
+/// log after the last seq it has, when this instance commits, when PostgreSQL notifies that
+/// another instance did, and at least every <see cref="PollInterval"/> in any case.
+/// </summary>
+public sealed class IndexUpdater(
+    SharedMatchingIndex index,
+    LogReader log,
+    RegistryDatabase database,
+    ClaimLog writer,
+    ILogger<IndexUpdater> logger) : BackgroundService
+{
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    /// <summary>Waits (briefly) until the index reflects <paramref name="seq"/>: read-your-writes on one instance.</summary>
+    public async Task WaitForAsync(long seq, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (index.AppliedSeq >= seq)
+        {
+            return;
+        }
+
+        Wake();
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (index.AppliedSeq < seq && Stopwatch.GetTimestamp() < deadline)
+        {
+            await Task.Delay(2, cancellationToken);
+        }
+    }
+
+    private void Wake() => _wake.Writer.TryWrite(true);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await BuildAsync(stoppingToken);
+        writer.Committed += _ => Wake();
+        var listening = ListenAsync(stoppingToken);
+
+        var applied = index.AppliedSeq;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            using (var poll = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
+            {
+                poll.CancelAfter(PollInterval);
+                try
+                {
+                    await _wake.Reader.ReadAsync(poll.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // poll interval elapsed
+                }
+            }
+
+            try
+            {
+                applied = await log.ApplyAsync(applied, index.Write, stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Updating the matching index after seq {Seq} failed; retrying", applied);
+                await Task.Delay(PollInterval, stoppingToken);
+            }
+        }
+
+        await listening;
+    }
+
+    private async Task BuildAsync(CancellationToken stoppingToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await log.ApplyAsync(0, index.Write, stoppingToken);
+                break;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogError(e, "Building the matching index failed; retrying in 5 s");
+                await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
+            }
+        }
+
+        index.MarkReady();
+        var (claims, subjects) = index.Size();
+        logger.LogInformation(
+            "Matching index ready at seq {Seq}: {Claims} claims, {Subjects} subjects, built in {Elapsed} ms",
+            index.AppliedSeq, claims, subjects, clock.ElapsedMilliseconds);
+    }
+
+    private async Task ListenAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await database.ListenForAppendsAsync(Wake, stoppingToken);
+                return; // this engine has no notifications: polling alone keeps the index current
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Listening for log notifications failed; polling meanwhile, retrying in 5 s");
+                await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+}
+
+/// <summary>Ready only once the matching index has been built.</summary>
+internal sealed class MatchingIndexHealthCheck(SharedMatchingIndex index) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
+{
+    public Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> CheckHealthAsync(
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(index.IsReady
+            ? Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy($"built, at seq {index.AppliedSeq}")
+            : Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("building"));
+}

@@ -1,0 +1,99 @@
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Matching;
+using Dapper;
+
+namespace ConsentRegistry.Api.Storage;
+
+/// <summary>Reads the log after a seq, from one consistent snapshot, for the matching index.</summary>
+public sealed class LogReader(RegistryDatabase database)
+{
+    private const string SelectLastSeq = "SELECT last_seq FROM registry_sequence WHERE id = 1";
+
+    private const string SelectClaims = """
+        SELECT seq, id, party, iat, tdm, train_ai, train_genai, ai_use, search, trust, subjects, revoked_seq
+        FROM claims WHERE seq > @after AND seq <= @upTo ORDER BY seq
+        """;
+
+    private const string SelectRevocations = "SELECT seq, claim_id FROM revocations WHERE seq > @after AND seq <= @upTo ORDER BY seq";
+
+    private const string SelectTrustChanges = "SELECT seq, claim_id, trust FROM trust_changes WHERE seq > @after AND seq <= @upTo ORDER BY seq";
+
+    /// <summary>The last seq in the store.</summary>
+    public async Task<long> LastSeqAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(SelectLastSeq, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// Applies every change after <paramref name="after"/> to <paramref name="index"/>: claims as
+    /// they stand now (trust and revocation included), then the revocations and trust changes in
+    /// seq order. Claims are streamed, so a first build does not hold the whole log in memory.
+    /// </summary>
+    public async Task<long> ApplyAsync(long after, Action<Action<MatchingIndex>> write, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var snapshot = await database.BeginSnapshotAsync(connection, cancellationToken);
+        var upTo = await connection.ExecuteScalarAsync<long>(new CommandDefinition(SelectLastSeq, transaction: snapshot, cancellationToken: cancellationToken));
+        if (upTo <= after)
+        {
+            return after;
+        }
+
+        var args = new { after, upTo };
+        var batch = new List<IndexedClaim>(256);
+        await foreach (var row in connection.QueryUnbufferedAsync<LogClaimRow>(SelectClaims, args, snapshot).WithCancellation(cancellationToken))
+        {
+            batch.Add(row.ToIndexedClaim());
+            if (batch.Count == batch.Capacity)
+            {
+                write(index => batch.ForEach(index.Add));
+                batch.Clear();
+            }
+        }
+
+        var revocations = await connection.QueryAsync<(long Seq, string ClaimId)>(new CommandDefinition(SelectRevocations, args, snapshot, cancellationToken: cancellationToken));
+        var trustChanges = await connection.QueryAsync<(long Seq, string ClaimId, string Trust)>(new CommandDefinition(SelectTrustChanges, args, snapshot, cancellationToken: cancellationToken));
+        write(index =>
+        {
+            batch.ForEach(index.Add);
+            foreach (var (seq, claimId) in revocations)
+            {
+                index.Revoke(claimId, seq);
+            }
+
+            foreach (var (seq, claimId, trust) in trustChanges)
+            {
+                index.SetTrust(claimId, ClaimLog.ParseTrust(trust), seq);
+            }
+
+            index.MarkApplied(upTo);
+        });
+        return upTo;
+    }
+
+    private sealed record LogClaimRow
+    {
+        public long Seq { get; init; }
+        public required string Id { get; init; }
+        public required string Party { get; init; }
+        public long Iat { get; init; }
+        public string? Tdm { get; init; }
+        public string? TrainAi { get; init; }
+        public string? TrainGenai { get; init; }
+        public string? AiUse { get; init; }
+        public string? Search { get; init; }
+        public required string Trust { get; init; }
+        public required string Subjects { get; init; }
+        public long? RevokedSeq { get; init; }
+
+        public IndexedClaim ToIndexedClaim() => new(
+            Id, Seq, Party, Iat,
+            new Usage(Parse(Tdm), Parse(TrainAi), Parse(TrainGenai), Parse(AiUse), Parse(Search)),
+            ClaimLog.ParseTrust(Trust),
+            RevokedSeq is not null,
+            StoredSubjects.Decode(Subjects));
+
+        private static Preference Parse(string? value) => UseCategories.TryParsePreference(value, out var p) ? p : Preference.Unset;
+    }
+}

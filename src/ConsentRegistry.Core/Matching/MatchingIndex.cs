@@ -1,0 +1,347 @@
+using System.Runtime.InteropServices;
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Urls;
+
+namespace ConsentRegistry.Core.Matching;
+
+/// <summary>
+/// The in-memory matching index (DESIGN.md 3). Each key kind maps a 128-bit fingerprint to a
+/// chain of postings (claim numbers) in one array; claims are structs in another. URL prefixes
+/// are found by hashing the looked-up URL cut at each prefix length registered for its
+/// scheme and authority; host claims by hashing the host and each parent domain.
+/// Not thread-safe: <see cref="SharedMatchingIndex"/> guards it for readers and the one writer.
+/// </summary>
+public sealed class MatchingIndex
+{
+    private const int NoPosting = 0;
+
+    private readonly Dictionary<string, int> _claimsById = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _parties = new(StringComparer.Ordinal);
+    private readonly Dictionary<UInt128, int> _urls = [];
+    private readonly Dictionary<UInt128, int> _prefixes = [];
+    private readonly Dictionary<UInt128, int[]> _prefixLengths = [];
+    private readonly Dictionary<UInt128, int> _hosts = [];
+    private readonly Dictionary<UInt128, int> _sha256 = [];
+    private ClaimEntry[] _claims = new ClaimEntry[256];
+    private Posting[] _postings = new Posting[1024];
+    private int _postingCount = 1; // posting 0 ends every chain
+
+    /// <summary>The last log seq applied: lookups reflect the log up to here.</summary>
+    public long AppliedSeq { get; private set; }
+
+    public int ClaimCount { get; private set; }
+
+    public int SubjectCount { get; private set; }
+
+    public ref readonly ClaimEntry Claim(int index) => ref _claims[index];
+
+    public void MarkApplied(long seq) => AppliedSeq = Math.Max(AppliedSeq, seq);
+
+    public void Add(IndexedClaim claim)
+    {
+        if (_claimsById.ContainsKey(claim.Id))
+        {
+            return; // already applied (the loader may see a claim twice across a restart of its tail)
+        }
+
+        ref var party = ref CollectionsMarshal.GetValueRefOrAddDefault(_parties, claim.Party, out var known);
+        if (!known)
+        {
+            party = _parties.Count - 1;
+        }
+
+        if (ClaimCount == _claims.Length)
+        {
+            Array.Resize(ref _claims, _claims.Length * 2);
+        }
+
+        var index = ClaimCount++;
+        _claims[index] = new ClaimEntry(claim.Id, claim.Seq, party, claim.Iat, claim.Usage, claim.Trust, claim.Revoked);
+        _claimsById[claim.Id] = index;
+
+        foreach (var subject in claim.Subjects)
+        {
+            switch (subject.Kind)
+            {
+                case SubjectKinds.Url:
+                    Post(_urls, Fingerprint.Of(subject.Value), index, false);
+                    break;
+                case SubjectKinds.UrlPrefix:
+                    AddPrefix(subject.Value, index);
+                    break;
+                case SubjectKinds.Host:
+                    Post(_hosts, Fingerprint.Of(subject.Value), index, subject.IncludeSubdomains);
+                    break;
+                case SubjectKinds.Sha256:
+                    Post(_sha256, Fingerprint.Of(subject.Value), index, false);
+                    break;
+                default:
+                    continue; // pdq: the perceptual-hash index (its own issue) takes these
+            }
+
+            SubjectCount++;
+        }
+
+        MarkApplied(claim.Seq);
+    }
+
+    public bool Revoke(string claimId, long seq)
+    {
+        MarkApplied(seq);
+        if (!_claimsById.TryGetValue(claimId, out var index))
+        {
+            return false;
+        }
+
+        _claims[index] = _claims[index] with { Revoked = true };
+        return true;
+    }
+
+    public bool SetTrust(string claimId, TrustLevel trust, long seq)
+    {
+        MarkApplied(seq);
+        if (!_claimsById.TryGetValue(claimId, out var index))
+        {
+            return false;
+        }
+
+        _claims[index] = _claims[index] with { Trust = trust };
+        return true;
+    }
+
+    /// <summary>
+    /// Resolves one item (DESIGN.md 2): the non-revoked claims whose subjects match the URL or the
+    /// SHA-256; per party and subject the latest iat wins; any "n" disallows, else a "y" of a
+    /// claim trusted at <paramref name="minTrustForGrants"/> or above allows.
+    /// <paramref name="matches"/> receives the deciding claims.
+    /// </summary>
+    public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches)
+    {
+        matches.Clear();
+        Span<Candidate> buffer = stackalloc Candidate[32];
+        var candidates = new CandidateList(buffer);
+        try
+        {
+            if (url is { } u)
+            {
+                var urlKey = Fingerprint.Of(u.Value);
+                Collect(_urls, urlKey, MatchKind.Url, ref candidates);
+                CollectPrefixes(u, ref candidates);
+                CollectHosts(u.Host, ref candidates);
+            }
+
+            if (sha256 is not null)
+            {
+                Collect(_sha256, Fingerprint.Of(sha256), MatchKind.Sha256, ref candidates);
+            }
+
+            return Resolve(candidates.Items, minTrustForGrants, matches);
+        }
+        finally
+        {
+            candidates.Dispose();
+        }
+    }
+
+    private Decision Resolve(Span<Candidate> candidates, TrustLevel minTrustForGrants, List<Match> matches)
+    {
+        if (candidates.IsEmpty)
+        {
+            return Decision.Unknown;
+        }
+
+        // Latest iat (then seq) per party and subject; the others drop out.
+        for (var i = 0; i < candidates.Length; i++)
+        {
+            ref var a = ref candidates[i];
+            ref readonly var claimA = ref _claims[a.Claim];
+            for (var j = i + 1; j < candidates.Length; j++)
+            {
+                ref var b = ref candidates[j];
+                if (b.Superseded || a.Superseded || a.Key != b.Key || a.By != b.By)
+                {
+                    continue;
+                }
+
+                ref readonly var claimB = ref _claims[b.Claim];
+                if (claimA.Party != claimB.Party)
+                {
+                    continue;
+                }
+
+                if ((claimB.Iat, claimB.Seq).CompareTo((claimA.Iat, claimA.Seq)) > 0)
+                {
+                    a.Superseded = true;
+                }
+                else
+                {
+                    b.Superseded = true;
+                }
+            }
+        }
+
+        Span<Permission> permissions = stackalloc Permission[UseCategories.All.Count];
+        foreach (ref readonly var candidate in candidates)
+        {
+            if (candidate.Superseded)
+            {
+                continue;
+            }
+
+            ref readonly var claim = ref _claims[candidate.Claim];
+            for (var category = 0; category < permissions.Length; category++)
+            {
+                var preference = claim.Usage[category];
+                if (preference == Preference.No)
+                {
+                    permissions[category] = Permission.Disallow;
+                }
+                else if (preference == Preference.Yes && claim.Trust >= minTrustForGrants && permissions[category] != Permission.Disallow)
+                {
+                    permissions[category] = Permission.Allow;
+                }
+            }
+
+            var match = new Match(candidate.Claim, candidate.By);
+            if (!matches.Contains(match))
+            {
+                matches.Add(match);
+            }
+        }
+
+        return Decision.From(permissions);
+    }
+
+    private void Collect(Dictionary<UInt128, int> postings, UInt128 key, MatchKind by, ref CandidateList candidates, bool subdomainsOnly = false)
+    {
+        if (!postings.TryGetValue(key, out var next))
+        {
+            return;
+        }
+
+        for (; next != NoPosting; next = _postings[next].Next)
+        {
+            ref readonly var posting = ref _postings[next];
+            if ((subdomainsOnly && !posting.IncludeSubdomains) || _claims[posting.Claim].Revoked)
+            {
+                continue;
+            }
+
+            candidates.Add(new Candidate(posting.Claim, by, key));
+        }
+    }
+
+    private void CollectPrefixes(in CanonicalUrl url, ref CandidateList candidates)
+    {
+        if (_prefixLengths.Count == 0 || !_prefixLengths.TryGetValue(Fingerprint.Of(url.Value.AsSpan(0, url.PathStart)), out var lengths))
+        {
+            return;
+        }
+
+        foreach (var length in lengths)
+        {
+            if (length > url.Value.Length)
+            {
+                break;
+            }
+
+            Collect(_prefixes, Fingerprint.Of(url.Value.AsSpan(0, length)), MatchKind.UrlPrefix, ref candidates);
+        }
+    }
+
+    private void CollectHosts(ReadOnlySpan<char> host, ref CandidateList candidates)
+    {
+        if (_hosts.Count == 0)
+        {
+            return;
+        }
+
+        Collect(_hosts, Fingerprint.Of(host), MatchKind.Host, ref candidates);
+        if (host.Length > 0 && (host[0] == '[' || char.IsAsciiDigit(host[^1])))
+        {
+            return; // an IP address has no parent domains
+        }
+
+        for (var dot = host.IndexOf('.'); dot >= 0; dot = host.IndexOf('.'))
+        {
+            host = host[(dot + 1)..];
+            Collect(_hosts, Fingerprint.Of(host), MatchKind.Host, ref candidates, subdomainsOnly: true);
+        }
+    }
+
+    private void AddPrefix(string prefix, int claim)
+    {
+        // Canonical URLs are scheme "://" authority path: the path starts at the first '/' after "//".
+        var pathStart = prefix.IndexOf('/', prefix.IndexOf("//", StringComparison.Ordinal) + 2);
+        var authority = Fingerprint.Of(prefix.AsSpan(0, pathStart));
+        Post(_prefixes, Fingerprint.Of(prefix), claim, false);
+
+        ref var lengths = ref CollectionsMarshal.GetValueRefOrAddDefault(_prefixLengths, authority, out _);
+        lengths ??= [];
+        var at = Array.BinarySearch(lengths, prefix.Length);
+        if (at < 0)
+        {
+            at = ~at;
+            var grown = new int[lengths.Length + 1];
+            lengths.AsSpan(0, at).CopyTo(grown);
+            grown[at] = prefix.Length;
+            lengths.AsSpan(at).CopyTo(grown.AsSpan(at + 1));
+            lengths = grown;
+        }
+    }
+
+    private void Post(Dictionary<UInt128, int> postings, UInt128 key, int claim, bool includeSubdomains)
+    {
+        if (_postingCount == _postings.Length)
+        {
+            Array.Resize(ref _postings, _postings.Length * 2);
+        }
+
+        ref var head = ref CollectionsMarshal.GetValueRefOrAddDefault(postings, key, out _);
+        _postings[_postingCount] = new Posting(claim, head, includeSubdomains);
+        head = _postingCount++;
+    }
+
+    private readonly record struct Posting(int Claim, int Next, bool IncludeSubdomains);
+
+    private record struct Candidate(int Claim, MatchKind By, UInt128 Key)
+    {
+        public bool Superseded;
+    }
+
+    /// <summary>A list on the stack that moves to a pooled array when an item has many matches.</summary>
+    private ref struct CandidateList(Span<Candidate> initial)
+    {
+        private Span<Candidate> _items = initial;
+        private Candidate[]? _rented;
+        private int _count;
+
+        public readonly Span<Candidate> Items => _items[.._count];
+
+        public void Add(Candidate candidate)
+        {
+            if (_count == _items.Length)
+            {
+                var bigger = System.Buffers.ArrayPool<Candidate>.Shared.Rent(_items.Length * 2);
+                _items.CopyTo(bigger);
+                if (_rented is not null)
+                {
+                    System.Buffers.ArrayPool<Candidate>.Shared.Return(_rented);
+                }
+
+                _rented = bigger;
+                _items = bigger;
+            }
+
+            _items[_count++] = candidate;
+        }
+
+        public void Dispose()
+        {
+            if (_rented is not null)
+            {
+                System.Buffers.ArrayPool<Candidate>.Shared.Return(_rented);
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+namespace ConsentRegistry.Core.Matching;
+
+/// <summary>
+/// The matching index shared by many concurrent readers (lookups) and one writer (the log
+/// tailer). Readers hold the lock for a chunk of items, never across an await.
+/// </summary>
+public sealed class SharedMatchingIndex : IDisposable
+{
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly MatchingIndex _index = new();
+    private long _appliedSeq;
+
+    /// <summary>True once the index has been built from the store.</summary>
+    public bool IsReady { get; private set; }
+
+    /// <summary>The log seq the index reflects, readable without the lock.</summary>
+    public long AppliedSeq => Volatile.Read(ref _appliedSeq);
+
+    public ReadScope Read()
+    {
+        _lock.EnterReadLock();
+        return new ReadScope(this);
+    }
+
+    public void Write(Action<MatchingIndex> apply)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            apply(_index);
+        }
+        finally
+        {
+            Volatile.Write(ref _appliedSeq, _index.AppliedSeq);
+            _lock.ExitWriteLock();
+        }
+    }
+
+    public void MarkReady() => IsReady = true;
+
+    public (int Claims, int Subjects) Size()
+    {
+        using var scope = Read();
+        return (scope.Index.ClaimCount, scope.Index.SubjectCount);
+    }
+
+    public void Dispose() => _lock.Dispose();
+
+    public readonly struct ReadScope(SharedMatchingIndex owner) : IDisposable
+    {
+        public MatchingIndex Index => owner._index;
+
+        public void Dispose() => owner._lock.ExitReadLock();
+    }
+}
