@@ -14,6 +14,7 @@ INSERT INTO registry_sequence (id, last_seq) VALUES (1, 0);
 CREATE TABLE claims (
     seq           bigint  PRIMARY KEY,
     id            text    NOT NULL UNIQUE,      -- lowercase hex SHA-256 of the compact JWS
+    content_hash  text    NOT NULL UNIQUE,      -- hex SHA-256 of what was signed (header.payload): one claim per signed content
     party         text    NOT NULL,             -- RFC 7638 thumbprint of the signer's key
     alg           text    NOT NULL,
     iat           bigint  NOT NULL,

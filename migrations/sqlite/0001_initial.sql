@@ -13,6 +13,7 @@ INSERT INTO registry_sequence (id, last_seq) VALUES (1, 0);
 CREATE TABLE claims (
     seq           INTEGER PRIMARY KEY,
     id            TEXT    NOT NULL UNIQUE,      -- lowercase hex SHA-256 of the compact JWS
+    content_hash  TEXT    NOT NULL UNIQUE,      -- hex SHA-256 of what was signed (header.payload): one claim per signed content
     party         TEXT    NOT NULL,             -- RFC 7638 thumbprint of the signer's key
     alg           TEXT    NOT NULL,
     iat           INTEGER NOT NULL,

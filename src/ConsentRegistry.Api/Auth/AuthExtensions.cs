@@ -38,11 +38,14 @@ public static class AuthExtensions
 
         var adminRole = builder.Configuration.GetSection(RegistryOptions.Section).Get<RegistryOptions>()?.Auth.AdminRole
             ?? new AuthOptions().AdminRole;
+        // Admin rights from a token only when the registration is pinned to one tenant: in a
+        // multi-tenant registration another tenant's admin could assign the app role to anyone.
+        var bearerAdmins = bearerEnabled && Guid.TryParse(azureAd["TenantId"], out _);
         var allowAnonymousLookups = builder.Configuration.GetSection(RegistryOptions.Section).Get<RegistryOptions>()?.Lookup.AllowAnonymous ?? true;
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(Policies.Admin, policy => policy
                 .RequireAuthenticatedUser()
-                .RequireAssertion(context => IsAdmin(context.User, adminRole)))
+                .RequireAssertion(context => IsAdmin(context.User, adminRole, bearerAdmins)))
             // Lookups: any valid key or token; anonymous too when allowed, but a credential that
             // does not authenticate is refused rather than ignored.
             .AddPolicy(Lookup.LookupEndpoints.Policy, policy => policy
@@ -66,11 +69,11 @@ public static class AuthExtensions
         options.TokenValidationParameters.ValidIssuers = [$"{instance}/{tenant}/v2.0", $"https://sts.windows.net/{tenant}/"];
     }
 
-    private static bool IsAdmin(ClaimsPrincipal user, string adminRole) =>
+    private static bool IsAdmin(ClaimsPrincipal user, string adminRole, bool bearerAdmins) =>
         user.Identities.Any(identity => identity.IsAuthenticated && identity.AuthenticationType switch
         {
             ApiKeyAuthenticationHandler.SchemeName => identity.HasClaim(ClaimTypes.Role, ApiKeyRoles.Admin),
             // Entra ID app roles arrive in the "roles" claim (mapped to ClaimTypes.Role by default).
-            _ => identity.HasClaim(ClaimTypes.Role, adminRole) || identity.HasClaim("roles", adminRole),
+            _ => bearerAdmins && (identity.HasClaim(ClaimTypes.Role, adminRole) || identity.HasClaim("roles", adminRole)),
         });
 }

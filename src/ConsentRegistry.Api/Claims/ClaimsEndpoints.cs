@@ -65,9 +65,9 @@ public static class ClaimsEndpoints
 
         var result = await log.AppendClaimAsync(claim!, cancellationToken);
         var response = new ClaimResponse(
-            claim!.Id,
+            result.ClaimId ?? claim!.Id,
             result.Seq,
-            claim.Party,
+            claim!.Party,
             result.Trust.ToWire(),
             claim.Subjects.Select(ToResponse).ToList(),
             UsageResponse.From(claim.Usage));

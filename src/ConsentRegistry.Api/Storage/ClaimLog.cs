@@ -15,7 +15,12 @@ public enum AppendStatus
 }
 
 /// <summary>What happened to one log entry. <see cref="Seq"/> is the entry's number (or the existing one's).</summary>
-public sealed record AppendResult(AppendStatus Status, long Seq = 0, TrustLevel Trust = TrustLevel.Signed, string? RevocationId = null);
+/// <summary>
+/// What happened to one log entry. <see cref="Seq"/> is the entry's number (or the existing one's);
+/// <see cref="ClaimId"/> the id under which the claim is stored (an earlier JWS of the same signed
+/// content keeps its id).
+/// </summary>
+public sealed record AppendResult(AppendStatus Status, long Seq = 0, TrustLevel Trust = TrustLevel.Signed, string? RevocationId = null, string? ClaimId = null);
 
 /// <summary>
 /// The single writer of the registry's log (claims, revocations, trust changes). Requests queue
@@ -127,14 +132,17 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
         {
             switch (batch[i].Entry)
             {
-                case VerifiedClaim claim when claims.TryGetValue(claim.Id, out var existing):
-                    results[i] = new AppendResult(AppendStatus.AlreadyExists, existing.Seq, ParseTrust(existing.Trust));
+                case VerifiedClaim claim when claims.TryGetValue(claim.Id, out var existing) || claims.TryGetValue(claim.ContentHash, out existing):
+                    results[i] = new AppendResult(AppendStatus.AlreadyExists, existing.Seq, ParseTrust(existing.Trust), ClaimId: existing.Id);
                     break;
                 case VerifiedClaim claim:
                     var seq = ++last;
                     newClaims.Add(ToRow(claim, seq, now));
-                    claims[claim.Id] = new ExistingClaim { Id = claim.Id, Seq = seq, Party = claim.Party, Trust = TrustLevel.Signed.ToWire() };
-                    results[i] = new AppendResult(AppendStatus.Created, seq);
+                    claims[claim.Id] = claims[claim.ContentHash] = new ExistingClaim
+                    {
+                        Id = claim.Id, ContentHash = claim.ContentHash, Seq = seq, Party = claim.Party, Trust = TrustLevel.Signed.ToWire(),
+                    };
+                    results[i] = new AppendResult(AppendStatus.Created, seq, ClaimId: claim.Id);
                     break;
                 case VerifiedRevocation revocation:
                     results[i] = PlanRevocation(revocation, claims, revocationsById, revocationsByClaim, newRevocations, ref last, now);
@@ -250,8 +258,22 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
             TrustChange t => t.ClaimId,
             _ => throw new InvalidOperationException(),
         }).Distinct().ToList();
-        var rows = await connection.QueryAsync<ExistingClaim>(new CommandDefinition(ClaimLogSql.FindClaims(database), new { ids }, transaction, cancellationToken: cancellationToken));
-        return rows.ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var hashes = batch.Select(p => p.Entry).OfType<VerifiedClaim>().Select(c => c.ContentHash).ToList();
+        var rows = await connection.QueryAsync<ExistingClaim>(new CommandDefinition(ClaimLogSql.FindClaims(database), new { ids, hashes }, transaction, cancellationToken: cancellationToken));
+
+        // Keyed by id and by content hash (they cannot collide: both are 64 hex digits of SHA-256
+        // over different inputs, and a match across them would be a SHA-256 collision).
+        var claims = new Dictionary<string, ExistingClaim>(StringComparer.Ordinal);
+        foreach (var row in rows)
+        {
+            claims[row.Id] = row;
+            if (row.ContentHash is not null)
+            {
+                claims[row.ContentHash] = row;
+            }
+        }
+
+        return claims;
     }
 
     private async Task<(Dictionary<string, ExistingRevocation> ById, Dictionary<string, ExistingRevocation> ByClaim)> FindRevocationsAsync(
@@ -279,6 +301,7 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
     {
         Seq = seq,
         Id = claim.Id,
+        ContentHash = claim.ContentHash,
         Party = claim.Party,
         Alg = claim.Algorithm,
         Iat = claim.Iat,

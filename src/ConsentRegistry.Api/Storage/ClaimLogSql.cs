@@ -4,14 +4,14 @@ namespace ConsentRegistry.Api.Storage;
 internal static class ClaimLogSql
 {
     public const string InsertClaim = """
-        INSERT INTO claims (seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search,
+        INSERT INTO claims (seq, id, content_hash, party, alg, iat, tdm, train_ai, train_genai, ai_use, search,
                             title, license, contact, trust, subject_count, subjects, jws, received_at)
-        VALUES (@seq, @id, @party, @alg, @iat, @tdm, @train_ai, @train_genai, @ai_use, @search,
+        VALUES (@seq, @id, @content_hash, @party, @alg, @iat, @tdm, @train_ai, @train_genai, @ai_use, @search,
                 @title, @license, @contact, @trust, @subject_count, @subjects, @jws, @received_at)
         """;
 
     public static string FindClaims(RegistryDatabase db) =>
-        $"SELECT id, seq, party, trust, revoked_seq FROM claims WHERE id {db.InList("@ids")}";
+        $"SELECT id, content_hash, seq, party, trust, revoked_seq FROM claims WHERE id {db.InList("@ids")} OR content_hash {db.InList("@hashes")}";
 
     public static string FindRevocations(RegistryDatabase db) =>
         $"SELECT id, seq, claim_id FROM revocations WHERE id {db.InList("@ids")} OR claim_id {db.InList("@claimIds")}";
@@ -36,6 +36,7 @@ internal static class ClaimLogSql
 internal sealed record ExistingClaim
 {
     public required string Id { get; init; }
+    public string? ContentHash { get; init; }
     public long Seq { get; init; }
     public required string Party { get; init; }
     public required string Trust { get; init; }

@@ -80,13 +80,14 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
     internal override async Task InsertClaimsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ClaimRow> claims, CancellationToken cancellationToken)
     {
         await using var copy = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(
-            "COPY claims (seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, title, license, contact, trust, subject_count, subjects, jws, received_at) FROM STDIN (FORMAT BINARY)",
+            "COPY claims (seq, id, content_hash, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, title, license, contact, trust, subject_count, subjects, jws, received_at) FROM STDIN (FORMAT BINARY)",
             cancellationToken);
         foreach (var c in claims)
         {
             await copy.StartRowAsync(cancellationToken);
             await copy.WriteAsync(c.Seq, NpgsqlDbType.Bigint, cancellationToken);
             await copy.WriteAsync(c.Id, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(c.ContentHash, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(c.Party, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(c.Alg, NpgsqlDbType.Text, cancellationToken);
             await copy.WriteAsync(c.Iat, NpgsqlDbType.Bigint, cancellationToken);

@@ -7,6 +7,7 @@ internal sealed record ClaimRow
 {
     public long Seq { get; init; }
     public required string Id { get; init; }
+    public string ContentHash { get; init; } = "";
     public required string Party { get; init; }
     public required string Alg { get; init; }
     public long Iat { get; init; }

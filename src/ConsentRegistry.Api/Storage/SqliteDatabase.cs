@@ -111,12 +111,12 @@ public sealed class SqliteDatabase : RegistryDatabase
         await using var command = (SqliteCommand)connection.CreateCommand();
         command.Transaction = (SqliteTransaction)transaction;
         command.CommandText = ClaimLogSql.InsertClaim;
-        var p = AddParameters(command, "seq", "id", "party", "alg", "iat", "tdm", "train_ai", "train_genai", "ai_use", "search",
+        var p = AddParameters(command, "seq", "id", "content_hash", "party", "alg", "iat", "tdm", "train_ai", "train_genai", "ai_use", "search",
             "title", "license", "contact", "trust", "subject_count", "subjects", "jws", "received_at");
         command.Prepare();
         foreach (var c in claims)
         {
-            Set(p, c.Seq, c.Id, c.Party, c.Alg, c.Iat, c.Tdm, c.TrainAi, c.TrainGenai, c.AiUse, c.Search,
+            Set(p, c.Seq, c.Id, c.ContentHash, c.Party, c.Alg, c.Iat, c.Tdm, c.TrainAi, c.TrainGenai, c.AiUse, c.Search,
                 c.Title, c.License, c.Contact, c.Trust, c.SubjectCount, c.Subjects, c.Jws, c.ReceivedAt);
             await command.ExecuteNonQueryAsync(cancellationToken);
         }

@@ -49,7 +49,9 @@ public sealed record RevocationPayload
     public string? Revokes { get; init; }
 }
 
-[JsonSourceGenerationOptions(AllowTrailingCommas = false, ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow)]
+// Duplicate members are refused: another implementation might read "the first one wins" and
+// see a different claim than the registry stored.
+[JsonSourceGenerationOptions(AllowTrailingCommas = false, ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow, AllowDuplicateProperties = false)]
 [JsonSerializable(typeof(ClaimPayload))]
 [JsonSerializable(typeof(RevocationPayload))]
 internal sealed partial class PayloadJsonContext : JsonSerializerContext;

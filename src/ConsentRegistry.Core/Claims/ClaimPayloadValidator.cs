@@ -14,8 +14,12 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
     public const int MaxLicenseLength = 2048;
     public const int MaxContactLength = 512;
 
+    /// <summary>Field errors reported for subjects before the rest are summed up in one line.</summary>
+    public const int MaxSubjectErrors = 100;
+
     public ClaimPayloadValidator(TimeProvider time)
     {
+        RuleLevelCascadeMode = CascadeMode.Stop;
         RuleFor(p => p.V).NotNull().Equal(1).WithMessage("v must be 1.").OverridePropertyName("v");
         RuleFor(p => p.Iat).MustBeIssuedAtTime(time).OverridePropertyName("iat");
 
@@ -28,8 +32,9 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
 
         RuleFor(p => p.Usage)
             .NotEmpty().WithMessage("usage must set at least one category to 'y' or 'n'.")
+            .Must(u => u!.Count <= UseCategories.All.Count).WithMessage($"usage has at most {UseCategories.All.Count} categories: {string.Join(", ", UseCategories.All)}.")
             .OverridePropertyName("usage");
-        RuleFor(p => p.Usage).Custom(CheckUsage).When(p => p.Usage is not null);
+        RuleFor(p => p.Usage).Custom(CheckUsage).When(p => p.Usage is { Count: > 0 } u && u.Count <= UseCategories.All.Count);
 
         RuleFor(p => p.Title)
             .MaximumLength(MaxTitleLength)
@@ -50,12 +55,21 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
     private static void CanonicalizeSubjects(List<SubjectInput?>? inputs, ValidationContext<ClaimPayload> context)
     {
         var subjects = new List<Subject>(inputs!.Count);
+        var failures = 0;
+        void Fail(string field, string message)
+        {
+            if (++failures <= MaxSubjectErrors)
+            {
+                context.AddFailure(field, message);
+            }
+        }
+
         for (var i = 0; i < inputs.Count; i++)
         {
             var input = inputs[i];
             if (input is null)
             {
-                context.AddFailure($"subjects[{i}]", "A subject must be an object with kind and value.");
+                Fail($"subjects[{i}]", "A subject must be an object with kind and value.");
                 continue;
             }
 
@@ -71,8 +85,13 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
                     field = "include_subdomains";
                 }
 
-                context.AddFailure($"subjects[{i}].{field}", error);
+                Fail($"subjects[{i}].{field}", error);
             }
+        }
+
+        if (failures > MaxSubjectErrors)
+        {
+            context.AddFailure("subjects", $"{failures - MaxSubjectErrors} more subjects are not valid (the first {MaxSubjectErrors} are listed).");
         }
 
         context.RootContextData[CanonicalSubjectsKey] = subjects;

@@ -6,6 +6,7 @@ namespace ConsentRegistry.Core.Claims;
 /// <summary>A claim whose signature, header and payload are all valid, with subjects in canonical form.</summary>
 public sealed record VerifiedClaim(
     string Id,
+    string ContentHash,
     string Jws,
     string Party,
     string Algorithm,
@@ -47,6 +48,7 @@ public sealed class ClaimVerifier(TimeProvider time)
         }
 
         var usage = new Preference[UseCategories.All.Count];
+        // Duplicate categories are refused when the payload is read, so each is set once here.
         foreach (var (category, value) in payload!.Usage!)
         {
             UseCategories.TryParsePreference(value, out usage[UseCategories.IndexOf(category)]);
@@ -54,6 +56,7 @@ public sealed class ClaimVerifier(TimeProvider time)
 
         claim = new VerifiedClaim(
             jws.Id,
+            jws.ContentHash,
             compact,
             jws.Party,
             jws.Algorithm,

@@ -4,8 +4,13 @@ using System.Text.Json;
 
 namespace ConsentRegistry.Core.Claims;
 
-/// <summary>A compact JWS whose signature has been checked against the key in its own header.</summary>
-public sealed record VerifiedJws(string Compact, string Algorithm, string Party, byte[] Payload)
+/// <summary>
+/// A compact JWS whose signature has been checked against the key in its own header.
+/// <see cref="ContentHash"/> identifies what was signed (header and payload): an ECDSA signature
+/// can be re-encoded by anyone into another valid one (s → n − s), giving another JWS string
+/// and claim id for the same signed content, so the store recognises duplicates by content.
+/// </summary>
+public sealed record VerifiedJws(string Compact, string Algorithm, string Party, byte[] Payload, string ContentHash)
 {
     /// <summary>Claim id: lowercase hex SHA-256 of the compact serialization.</summary>
     public string Id { get; } = IdOf(Compact);
@@ -84,7 +89,7 @@ public static class CompactJws
                 return false;
             }
 
-            jws = new VerifiedJws(compact, algorithm!, key.Thumbprint, payload);
+            jws = new VerifiedJws(compact, algorithm!, key.Thumbprint, payload, Convert.ToHexStringLower(SHA256.HashData(signingInput)));
             return true;
         }
     }
@@ -97,61 +102,88 @@ public static class CompactJws
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(headerBytes);
+            if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+            {
+                throw new JsonException();
+            }
+
+            document = JsonDocument.Parse(headerBytes, HeaderOptions);
         }
         catch (JsonException)
         {
-            error = InvalidHeader(HeaderField, "The protected header is not valid JSON.");
+            error = InvalidHeader(HeaderField, "The protected header is not valid UTF-8 JSON (duplicate members are refused).");
             return false;
         }
 
-        using (document)
+        try
         {
-            var header = document.RootElement;
-            if (header.ValueKind != JsonValueKind.Object)
-            {
-                error = InvalidHeader(HeaderField, "The protected header must be a JSON object.");
-                return false;
-            }
-
-            var errors = new Dictionary<string, string[]>();
-            algorithm = StringMember(header, "alg");
-            if (algorithm != "ES256")
-            {
-                error = ClaimError.Field(ClaimErrorCodes.UnsupportedAlgorithm, "The signing algorithm is not supported.",
-                    "jws.header.alg", algorithm is null ? "alg is required; use ES256." : $"alg '{Truncate(algorithm)}' is not supported; use ES256.");
-                return false;
-            }
-
-            if (!string.Equals(StringMember(header, "typ"), ClaimType, StringComparison.OrdinalIgnoreCase))
-            {
-                errors["jws.header.typ"] = [$"typ must be '{ClaimType}'."];
-            }
-
-            if (header.TryGetProperty("crit", out _))
-            {
-                errors["jws.header.crit"] = ["No header extensions are understood; remove crit."];
-            }
-
-            if (!header.TryGetProperty("jwk", out var jwk) || jwk.ValueKind != JsonValueKind.Object)
-            {
-                errors["jws.header.jwk"] = ["jwk (the signer's public key) is required."];
-            }
-            else
-            {
-                key = EcKey.TryImport(jwk, errors);
-            }
-
-            if (errors.Count > 0)
-            {
-                key?.Dispose();
-                key = null;
-                error = new ClaimError(ClaimErrorCodes.InvalidHeader, "The JWS protected header is not valid.", errors);
-                return false;
-            }
-
-            return true;
+            return ReadHeader(document, out algorithm, out key, out error);
         }
+        catch (InvalidOperationException)
+        {
+            // A string member that is not valid text (e.g. an escaped lone surrogate).
+            key?.Dispose();
+            key = null;
+            error = InvalidHeader(HeaderField, "The protected header holds a string that is not valid text.");
+            return false;
+        }
+        finally
+        {
+            document.Dispose();
+        }
+    }
+
+    private static readonly JsonDocumentOptions HeaderOptions = new() { AllowDuplicateProperties = false, MaxDepth = 8 };
+
+    private static bool ReadHeader(JsonDocument document, out string? algorithm, out EcKey? key, out ClaimError? error)
+    {
+        algorithm = null;
+        key = null;
+        error = null;
+        var header = document.RootElement;
+        if (header.ValueKind != JsonValueKind.Object)
+        {
+            error = InvalidHeader(HeaderField, "The protected header must be a JSON object.");
+            return false;
+        }
+
+        var errors = new Dictionary<string, string[]>();
+        algorithm = StringMember(header, "alg");
+        if (algorithm != "ES256")
+        {
+            error = ClaimError.Field(ClaimErrorCodes.UnsupportedAlgorithm, "The signing algorithm is not supported.",
+                "jws.header.alg", algorithm is null ? "alg is required; use ES256." : $"alg '{Truncate(algorithm)}' is not supported; use ES256.");
+            return false;
+        }
+
+        if (!string.Equals(StringMember(header, "typ"), ClaimType, StringComparison.OrdinalIgnoreCase))
+        {
+            errors["jws.header.typ"] = [$"typ must be '{ClaimType}'."];
+        }
+
+        if (header.TryGetProperty("crit", out _))
+        {
+            errors["jws.header.crit"] = ["No header extensions are understood; remove crit."];
+        }
+
+        if (!header.TryGetProperty("jwk", out var jwk) || jwk.ValueKind != JsonValueKind.Object)
+        {
+            errors["jws.header.jwk"] = ["jwk (the signer's public key) is required."];
+        }
+        else
+        {
+            key = EcKey.TryImport(jwk, errors);
+        }
+
+        if (errors.Count > 0)
+        {
+            key?.Dispose();
+            key = null;
+            error = new ClaimError(ClaimErrorCodes.InvalidHeader, "The JWS protected header is not valid.", errors);
+            return false;
+        }
+
+        return true;
     }
 
     private static string? StringMember(JsonElement element, string name) =>

@@ -186,12 +186,15 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
 
     public static TheoryData<string, string> BadHeaders => new()
     {
-        { """{"alg":"none","typ":"consent-claim"}""", "unsupported-algorithm" },
-        { """{"alg":"HS256","typ":"consent-claim"}""", "unsupported-algorithm" },
-        { """{"alg":"ES256","typ":"JWT","jwk":{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}}""", "invalid-jws-header" },
+        // "JWK" stands for the signer's real public key, so that only the named defect is wrong.
+        { """{"alg":"none","typ":"consent-claim","jwk":JWK}""", "unsupported-algorithm" },
+        { """{"alg":"HS256","typ":"consent-claim","jwk":JWK}""", "unsupported-algorithm" },
+        { """{"alg":"ES256","typ":"JWT","jwk":JWK}""", "invalid-jws-header" },
         { """{"alg":"ES256","typ":"consent-claim"}""", "invalid-jws-header" },
         { """{"alg":"ES256","typ":"consent-claim","jwk":{"kty":"RSA","n":"AQAB","e":"AQAB"}}""", "invalid-jws-header" },
-        { """{"alg":"ES256","typ":"consent-claim","crit":["b64"],"b64":false}""", "invalid-jws-header" },
+        { """{"alg":"ES256","typ":"consent-claim","crit":["b64"],"b64":false,"jwk":JWK}""", "invalid-jws-header" },
+        { """{"alg":"ES256","typ":"consent-claim","typ":"consent-claim","jwk":JWK}""", "invalid-jws-header" },
+        { """{"alg":"ES256","typ":"\ud800","jwk":JWK}""", "invalid-jws-header" },
     };
 
     [Theory]
@@ -199,12 +202,68 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     public async Task Headers_without_an_es256_public_key_are_refused(string header, string code)
     {
         using var signer = new TestSigner();
-        var jws = signer.Sign(TestSigner.Claim([TestSigner.Url("https://a.example/h.jpg")], new JsonObject { ["train-ai"] = "n" }), JsonNode.Parse(header)!.AsObject());
+        var headerJson = header.Replace("JWK", signer.Jwk().ToJsonString(), StringComparison.Ordinal);
+        var jws = signer.SignRaw(headerJson, TestSigner.Claim([TestSigner.Url("https://a.example/h.jpg")], new JsonObject { ["train-ai"] = "n" }).ToJsonString());
 
         var response = await _client.PostAsync("/v1/claims", Jose(jws));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(code, (await response.JsonAsync()).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_header_that_is_not_utf8_is_refused_with_problem_json()
+    {
+        using var signer = new TestSigner();
+        var header = TestSigner.Encode([.. "{\"alg\":\""u8.ToArray(), 0xFF, .. "\"}"u8.ToArray()]);
+        var payload = TestSigner.Encode("{}"u8.ToArray());
+
+        var response = await _client.PostAsync("/v1/claims", Jose($"{header}.{payload}.{TestSigner.Encode(new byte[64])}"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid-jws-header", (await response.JsonAsync()).GetProperty("code").GetString());
+    }
+
+    [Theory]
+    [InlineData("""{}""")]
+    [InlineData("""{"v":1,"iat":1,"usage":{"train-ai":"n"}}""")]
+    [InlineData("""{"v":1,"iat":1,"subjects":null,"usage":null}""")]
+    [InlineData("""{"v":1,"iat":1,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"train-ai":"n"},"usage":{"train-ai":"y"}}""")]
+    [InlineData("""{"v":1,"iat":1,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"a":"n","b":"n","c":"n","d":"n","e":"n","f":"n"}}""")]
+    public async Task Payloads_missing_members_or_repeating_them_get_400_not_500(string payload)
+    {
+        using var signer = new TestSigner();
+
+        var response = await _client.PostAsync("/v1/claims", Jose(signer.SignRaw(null, payload)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task The_same_signed_content_with_a_re_encoded_signature_is_the_same_claim()
+    {
+        using var signer = new TestSigner();
+        var jws = signer.OptOut("https://a.example/malleable.jpg");
+        var first = await (await _client.PostAsync("/v1/claims", Jose(jws))).JsonAsync();
+
+        // (r, s) and (r, n - s) both verify: anyone can make the second from the first.
+        var parts = jws.Split('.');
+        Assert.True(ConsentRegistry.Core.Claims.Base64Url.TryDecode(parts[2], out var signature));
+        var n = System.Numerics.BigInteger.Parse("0FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", System.Globalization.NumberStyles.HexNumber);
+        var s = new System.Numerics.BigInteger(signature.AsSpan(32), isUnsigned: true, isBigEndian: true);
+        var flipped = (n - s).ToByteArray(isUnsigned: true, isBigEndian: true);
+        var malleated = new byte[64];
+        signature.AsSpan(0, 32).CopyTo(malleated);
+        flipped.CopyTo(malleated.AsSpan(64 - flipped.Length));
+        var twin = $"{parts[0]}.{parts[1]}.{TestSigner.Encode(malleated)}";
+
+        var again = await _client.PostAsync("/v1/claims", Jose(twin));
+
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        var second = await again.JsonAsync();
+        Assert.Equal(first.GetProperty("id").GetString(), second.GetProperty("id").GetString());
+        Assert.Equal(first.GetProperty("seq").GetInt64(), second.GetProperty("seq").GetInt64());
     }
 
     [Fact]

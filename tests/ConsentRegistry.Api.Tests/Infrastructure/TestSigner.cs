@@ -35,6 +35,15 @@ public sealed class TestSigner : IDisposable
         return signingInput + "." + Encode(signature);
     }
 
+    /// <summary>Signs header and payload exactly as given (null header: the usual one), for malformed inputs.</summary>
+    public string SignRaw(string? header, string payload)
+    {
+        header ??= new JsonObject { ["alg"] = "ES256", ["typ"] = "consent-claim", ["jwk"] = Jwk() }.ToJsonString();
+        var signingInput = Encode(Encoding.UTF8.GetBytes(header)) + "." + Encode(Encoding.UTF8.GetBytes(payload));
+        var signature = _key.SignData(Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        return signingInput + "." + Encode(signature);
+    }
+
     public JsonObject Jwk() => new() { ["kty"] = "EC", ["crv"] = "P-256", ["x"] = X, ["y"] = Y };
 
     /// <summary>A one-subject opt-out of AI training for a URL.</summary>

@@ -1,0 +1,185 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+
+namespace ConsentRegistry.Api.Tests.Lookup;
+
+/// <summary>
+/// Random claims, revocations, reviews and lookups over a small universe of hosts, paths and
+/// parties, through the real API and store, compared with a plain reference implementation of
+/// DESIGN.md 2 written here from the rules alone.
+/// </summary>
+public sealed class ResolutionModelTests
+{
+    private static readonly string[] Categories = ["tdm", "train-ai", "train-genai", "ai-use", "search"];
+    private static readonly string[] Hosts = ["a.example", "sub.a.example", "deep.sub.a.example", "b.example", "x.b.example"];
+    private static readonly string[] Paths = ["/", "/img/1.jpg", "/img/2.jpg", "/art/", "/art/x.png", "/art/x.png?s=1", "/artist"];
+    private static readonly string[] Prefixes = ["/", "/img/", "/art/", "/art/x", "/ar"];
+    private static readonly string[] Hashes = Enumerable.Range(0, 4).Select(i => new string((char)('a' + i), 64)).ToArray();
+
+    [Fact]
+    public async Task Ten_thousand_random_operations_match_a_reference_implementation_of_the_resolution_rules()
+    {
+        const int operations = 10_000;
+        var seed = Environment.GetEnvironmentVariable("MODEL_SEED") is { } s ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : 20261126;
+        var random = new Random(seed);
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateAdminClient(); // admin: the same client can also review claims
+        var parties = Enumerable.Range(0, 4).Select(_ => new TestSigner()).ToArray();
+        var model = new List<ModelClaim>();
+        var now = TestSigner.Now;
+        var checkedItems = 0;
+
+        try
+        {
+            for (var op = 0; op < operations;)
+            {
+                var roll = random.Next(100);
+                if (roll < 35 || model.Count == 0)
+                {
+                    var claim = RandomClaim(random, parties, now);
+                    var response = await client.PostAsync("/v1/claims", Jose(claim.Jws));
+                    Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+                    model.Add(claim with { Seq = (await response.JsonAsync()).GetProperty("seq").GetInt64() });
+                    op++;
+                }
+                else if (roll < 45)
+                {
+                    var target = model[random.Next(model.Count)];
+                    var response = await client.PostAsync($"/v1/claims/{target.Id}/revocation", Jose(parties[target.Party].Revocation(target.Id)));
+                    Assert.Equal(target.Revoked ? HttpStatusCode.Conflict : HttpStatusCode.Created, response.StatusCode);
+                    target.Revoked = true;
+                    op++;
+                }
+                else if (roll < 50)
+                {
+                    var target = model[random.Next(model.Count)];
+                    Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/v1/admin/claims/{target.Id}/review", null)).StatusCode);
+                    target.Reviewed = true;
+                    op++;
+                }
+                else
+                {
+                    var items = Enumerable.Range(0, 25).Select(_ => RandomItem(random)).ToList();
+                    var response = await client.PostAsJsonAsync("/v1/lookup", new { items = items.Select(i => i.Body).ToArray() });
+                    Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                    var results = (await response.JsonAsync()).GetProperty("results");
+                    for (var i = 0; i < items.Count; i++)
+                    {
+                        var expected = Reference(model, items[i]);
+                        var actual = Categories.Select(c => results[i].GetProperty("decision").GetProperty(c).GetString()!).ToArray();
+                        Assert.True(expected.SequenceEqual(actual),
+                            $"seed {seed}, op {op}, item {items[i].Body.ToJsonString()}: expected [{string.Join(",", expected)}], got [{string.Join(",", actual)}]");
+                        checkedItems++;
+                    }
+
+                    op += items.Count;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var party in parties)
+            {
+                party.Dispose();
+            }
+        }
+
+        Assert.True(checkedItems > 4000, $"only {checkedItems} lookups were checked");
+    }
+
+    private static ModelClaim RandomClaim(Random random, TestSigner[] parties, long now)
+    {
+        var subjects = new List<ModelSubject>();
+        for (var n = random.Next(1, 4); n > 0; n--)
+        {
+            var scheme = random.Next(5) == 0 ? "http" : "https";
+            subjects.Add(random.Next(4) switch
+            {
+                0 => new ModelSubject("url", $"{scheme}://{Pick(random, Hosts)}{Pick(random, Paths)}", false),
+                1 => new ModelSubject("url-prefix", $"{scheme}://{Pick(random, Hosts)}{Pick(random, Prefixes)}", false),
+                2 => new ModelSubject("host", Pick(random, Hosts), random.Next(2) == 0),
+                _ => new ModelSubject("sha256", Pick(random, Hashes), false),
+            });
+        }
+
+        var usage = new JsonObject();
+        foreach (var category in Categories.OrderBy(_ => random.Next()).Take(random.Next(1, 4)))
+        {
+            usage[category] = random.Next(3) == 0 ? "y" : "n";
+        }
+
+        var party = random.Next(parties.Length);
+        var iat = now - random.Next(0, 2000); // out of order on purpose: the latest iat wins, not the latest seq
+        var payload = TestSigner.Claim(
+            subjects.Select(s => s.Kind == "host"
+                ? new JsonObject { ["kind"] = s.Kind, ["value"] = s.Value, ["include_subdomains"] = s.IncludeSubdomains }
+                : TestSigner.Subject(s.Kind, s.Value)),
+            usage,
+            iat);
+        var jws = parties[party].Sign(payload);
+        return new ModelClaim(TestSigner.IdOf(jws), jws, party, iat, subjects, WithHierarchy(usage));
+    }
+
+    private static (JsonObject Body, string? Url, string? Sha256) RandomItem(Random random)
+    {
+        if (random.Next(6) == 0)
+        {
+            var hash = Pick(random, Hashes);
+            return (new JsonObject { ["sha256"] = hash }, null, hash);
+        }
+
+        var url = $"{(random.Next(5) == 0 ? "http" : "https")}://{Pick(random, Hosts)}{Pick(random, Paths)}";
+        return (new JsonObject { ["url"] = url }, url, null);
+    }
+
+    private static string Pick(Random random, string[] values) => values[random.Next(values.Length)];
+
+    private static string?[] WithHierarchy(JsonObject usage)
+    {
+        var values = Categories.Select(c => usage[c]?.GetValue<string>()).ToArray();
+        values[1] ??= values[0]; // train-ai from tdm
+        values[2] ??= values[1]; // train-genai from train-ai
+        return values;
+    }
+
+    /// <summary>DESIGN.md 2, as plainly as it reads.</summary>
+    private static string[] Reference(List<ModelClaim> claims, (JsonObject Body, string? Url, string? Sha256) item)
+    {
+        bool Matches(ModelSubject s) => s.Kind switch
+        {
+            "url" => item.Url == s.Value,
+            "url-prefix" => item.Url is not null && item.Url.StartsWith(s.Value, StringComparison.Ordinal),
+            "host" => item.Url is not null && (HostOf(item.Url) == s.Value || (s.IncludeSubdomains && HostOf(item.Url).EndsWith("." + s.Value, StringComparison.Ordinal))),
+            _ => item.Sha256 == s.Value,
+        };
+
+        var applicable = claims
+            .Where(c => !c.Revoked)
+            .SelectMany(c => c.Subjects.Where(Matches).Select(s => (Claim: c, Subject: (s.Kind, s.Value))))
+            .GroupBy(x => (x.Claim.Party, x.Subject))
+            .Select(g => g.OrderByDescending(x => x.Claim.Iat).ThenByDescending(x => x.Claim.Seq).First().Claim)
+            .ToList();
+
+        return Categories.Select((_, c) =>
+            applicable.Any(a => a.Usage[c] == "n") ? "disallow"
+            : applicable.Any(a => a.Usage[c] == "y" && a.Reviewed) ? "allow" // grants count from trust 'domain'; here only reviewed claims reach it
+            : "unknown").ToArray();
+    }
+
+    private static string HostOf(string url) => new Uri(url).Host;
+
+    private sealed record ModelSubject(string Kind, string Value, bool IncludeSubdomains);
+
+    private sealed record ModelClaim(string Id, string Jws, int Party, long Iat, List<ModelSubject> Subjects, string?[] Usage)
+    {
+        public long Seq { get; init; }
+
+        public bool Revoked { get; set; }
+
+        public bool Reviewed { get; set; }
+    }
+}
