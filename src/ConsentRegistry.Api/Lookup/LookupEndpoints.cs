@@ -32,8 +32,10 @@ public static class LookupEndpoints
             .WithTags("Lookup")
             .RequireAuthorization(Policy)
             .RequireRateLimiting(RateLimitPolicy)
+            .AddEndpointFilter(RequireBuiltIndex)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapPost("/v1/lookup", LookupBatch)
             .WithName("Lookup")
@@ -61,6 +63,19 @@ public static class LookupEndpoints
             .WithBodyLimit(MaxBatchBodyBytes);
 
         return app;
+    }
+
+    /// <summary>Until the index is built from the store, an answer would be wrong: say so instead.</summary>
+    private static async ValueTask<object?> RequireBuiltIndex(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        if (context.HttpContext.RequestServices.GetRequiredService<SharedMatchingIndex>().IsReady)
+        {
+            return await next(context);
+        }
+
+        context.HttpContext.Response.Headers.RetryAfter = "1";
+        return Problems.Create(StatusCodes.Status503ServiceUnavailable, "index-building",
+            "The matching index is being built from the store; retry in a moment (GET /health/ready says when).");
     }
 
     internal static async Task<Results<EmptyHttpResult, ValidationProblem>> LookupBatch(

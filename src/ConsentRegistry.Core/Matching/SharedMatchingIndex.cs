@@ -9,9 +9,10 @@ public sealed class SharedMatchingIndex : IDisposable
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly MatchingIndex _index = new();
     private long _appliedSeq;
+    private bool _ready;
 
     /// <summary>True once the index has been built from the store.</summary>
-    public bool IsReady { get; private set; }
+    public bool IsReady => Volatile.Read(ref _ready);
 
     /// <summary>The log seq the index reflects, readable without the lock.</summary>
     public long AppliedSeq => Volatile.Read(ref _appliedSeq);
@@ -36,7 +37,7 @@ public sealed class SharedMatchingIndex : IDisposable
         }
     }
 
-    public void MarkReady() => IsReady = true;
+    public void MarkReady() => Volatile.Write(ref _ready, true);
 
     public (int Claims, int Subjects) Size()
     {

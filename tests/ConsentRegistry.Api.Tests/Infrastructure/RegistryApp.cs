@@ -47,7 +47,24 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
     {
         var app = new RegistryApp(await TestDatabase.CreateAsync(), settings, services) { _ownsDatabase = true };
         app.StartServer();
+        await app.WaitUntilReadyAsync();
         return app;
+    }
+
+    /// <summary>Waits for /health/ready: the store migrated and the matching index built.</summary>
+    public async Task WaitUntilReadyAsync()
+    {
+        using var client = CreateClient();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!(await client.GetAsync("/health/ready")).IsSuccessStatusCode)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The registry did not become ready within 30 s.");
+            }
+
+            await Task.Delay(10);
+        }
     }
 
     public HttpClient CreateAdminClient()

@@ -1,0 +1,221 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+
+namespace ConsentRegistry.Api.Tests.Lookup;
+
+public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<RegistryFixture>
+{
+    private readonly HttpClient _client = registry.Client;
+
+    private async Task<long> OptOutAsync(params JsonObject[] subjects)
+    {
+        using var signer = new TestSigner();
+        var response = await _client.PostAsync("/v1/claims", Jose(signer.Sign(TestSigner.Claim(subjects, new JsonObject { ["train-ai"] = "n" }))));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.JsonAsync()).GetProperty("seq").GetInt64();
+    }
+
+    [Fact]
+    public async Task A_lookup_right_after_a_claim_reflects_it_and_reports_the_seq()
+    {
+        var seq = await OptOutAsync(TestSigner.Url("https://now.example/painting.jpg"));
+
+        var response = await _client.PostAsJsonAsync("/v1/lookup", new { items = new[] { new { url = "HTTPS://NOW.example:443/painting.jpg#frag" } } });
+
+        var body = await response.JsonAsync();
+        Assert.True(body.GetProperty("seq").GetInt64() >= seq);
+        var result = body.GetProperty("results")[0];
+        Assert.Equal("disallow", result.GetProperty("decision").GetProperty("train-ai").GetString());
+        Assert.Equal("url", result.GetProperty("matches")[0].GetProperty("by").GetString());
+    }
+
+    [Fact]
+    public async Task A_client_written_like_spawnings_gets_optout_for_every_url_in_order()
+    {
+        var optedOut = Enumerable.Range(0, 3000).Select(i => $"https://spawning{i % 7}.example/u/{i}/art.png?size=large").ToList();
+        foreach (var chunk in optedOut.Chunk(1000))
+        {
+            await OptOutAsync(chunk.Select(TestSigner.Url).ToArray());
+        }
+
+        await OptOutAsync(TestSigner.Subject("url-prefix", "https://spawning-prefix.example/gallery/"));
+        var opted = optedOut.ToHashSet();
+        var random = new Random(7);
+        var requests = Enumerable.Range(0, 4).Select(r => Enumerable.Range(0, 10_000).Select(i =>
+            random.Next(4) switch
+            {
+                0 => optedOut[random.Next(optedOut.Count)],
+                1 => $"https://spawning-prefix.example/gallery/{r}/{i}.jpg",
+                _ => $"https://spawning{i % 7}.example/u/{r}-{i}/other.png",
+            }).ToList()).ToList();
+
+        // Several requests in flight, each 10,000 newline-separated URLs with Authorization: API <key>.
+        using var admin = registry.App.CreateAdminClient();
+        var key = (await (await admin.PostAsJsonAsync("/v1/admin/api-keys", new { name = "spawning-style client" })).JsonAsync()).GetProperty("key").GetString();
+        using var client = registry.App.CreateClient();
+        client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {key}");
+        var answers = await Task.WhenAll(requests.Select(async urls =>
+        {
+            var response = await client.PostAsync("/api/v2/query/urls/", new StringContent(string.Join('\n', urls), Encoding.UTF8, "text/plain"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (Urls: urls, Body: await response.JsonAsync());
+        }));
+
+        foreach (var (urls, body) in answers)
+        {
+            var results = body.GetProperty("urls");
+            Assert.Equal(urls.Count, results.GetArrayLength());
+            for (var i = 0; i < urls.Count; i++)
+            {
+                Assert.Equal(urls[i], results[i].GetProperty("url").GetString());
+                var expected = opted.Contains(urls[i]) || urls[i].StartsWith("https://spawning-prefix.example/gallery/", StringComparison.Ordinal);
+                Assert.Equal(expected, results[i].GetProperty("optOut").GetBoolean());
+                Assert.False(results[i].GetProperty("optIn").GetBoolean());
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"items":[]}""")]
+    [InlineData("""{"items":"https://a.example/"}""")]
+    [InlineData("""{"items":[{"url":5}]}""")]
+    [InlineData("""{"items":[{"url":"https://a.example/"}""")]
+    [InlineData("""not json""")]
+    [InlineData("")]
+    public async Task Malformed_lookup_requests_get_400_problem_json(string body)
+    {
+        var response = await _client.PostAsync("/v1/lookup", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task More_items_than_max_batch_get_400_naming_items()
+    {
+        var items = Enumerable.Range(0, 10_001).Select(i => new { url = $"https://a.example/{i}" }).ToArray();
+
+        var response = await _client.PostAsJsonAsync("/v1/lookup", new { items });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True((await response.JsonAsync()).GetProperty("errors").TryGetProperty("items", out _));
+    }
+
+    [Fact]
+    public async Task Bad_items_get_their_own_error_and_the_rest_of_the_batch_is_answered()
+    {
+        await OptOutAsync(TestSigner.Url("https://batch.example/ok.jpg"));
+        var items = new JsonArray(
+            new JsonObject { ["url"] = "ftp://batch.example/x" },
+            new JsonObject { ["url"] = "https://batch.example/" + new string('a', 9000) },
+            new JsonObject { ["sha256"] = "xyz" },
+            new JsonObject(),
+            null,
+            new JsonObject { ["url"] = "https://batch.example/ok.jpg" });
+
+        var response = await _client.PostAsync("/v1/lookup", new StringContent(new JsonObject { ["items"] = items }.ToJsonString(), Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var results = (await response.JsonAsync()).GetProperty("results");
+        Assert.Equal(["invalid-url", "invalid-url", "invalid-sha256", "invalid-item", "invalid-item"],
+            Enumerable.Range(0, 5).Select(i => results[i].GetProperty("error").GetProperty("code").GetString()));
+        Assert.Equal("disallow", results[5].GetProperty("decision").GetProperty("train-ai").GetString());
+    }
+
+    [Fact]
+    public async Task The_stream_answers_each_line_in_order_with_errors_on_their_own_lines()
+    {
+        await OptOutAsync(TestSigner.Url("https://stream.example/a.jpg"));
+        var body = "{\"url\":\"https://stream.example/a.jpg\"}\ngarbage\n{\"url\":\"javascript:alert(1)\"}\n\n{\"url\":\"https://stream.example/b.jpg\"}";
+
+        var response = await _client.PostAsync("/v1/lookup/stream", new StringContent(body, Encoding.UTF8, "application/x-ndjson"));
+
+        var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([0, 1, 2, 3, 4], lines.Select(l => l.GetProperty("i").GetInt32()));
+        Assert.Equal("disallow", lines[0].GetProperty("decision").GetProperty("train-ai").GetString());
+        Assert.True(lines[1].TryGetProperty("error", out _));
+        Assert.True(lines[2].TryGetProperty("error", out _));
+        Assert.True(lines[3].TryGetProperty("error", out _));
+        Assert.Equal("unknown", lines[4].GetProperty("decision").GetProperty("train-ai").GetString());
+    }
+
+    [Fact]
+    public async Task The_stream_answers_early_lines_before_the_request_body_ends()
+    {
+        await OptOutAsync(TestSigner.Url("https://duplex.example/first.jpg"));
+        using var socket = new System.Net.Sockets.TcpClient();
+        var address = registry.App.ClientOptions.BaseAddress;
+        await socket.ConnectAsync(address.Host, address.Port);
+        var stream = socket.GetStream();
+        async Task SendChunkAsync(string text)
+        {
+            var bytes = Encoding.ASCII.GetBytes(text);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"{bytes.Length:x}\r\n"));
+            await stream.WriteAsync(bytes);
+            await stream.WriteAsync("\r\n"u8.ToArray());
+        }
+
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /v1/lookup/stream HTTP/1.1\r\nHost: {address.Authority}\r\nConnection: close\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        await SendChunkAsync("{\"url\":\"https://duplex.example/first.jpg\"}\n");
+
+        // The request body is still open; the first result must already be on its way back.
+        var reader = new StreamReader(stream, Encoding.ASCII);
+        var received = new StringBuilder();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!received.ToString().Contains("\"i\":0", StringComparison.Ordinal))
+        {
+            var line = await reader.ReadLineAsync().WaitAsync(deadline - DateTime.UtcNow);
+            Assert.NotNull(line);
+            received.AppendLine(line);
+        }
+
+        Assert.StartsWith("HTTP/1.1 200", received.ToString());
+        Assert.Contains("\"train-ai\":\"disallow\"", received.ToString());
+        await SendChunkAsync("{\"url\":\"https://duplex.example/second.jpg\"}\n");
+        await stream.WriteAsync("0\r\n\r\n"u8.ToArray());
+        var rest = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains("\"i\":1", rest);
+    }
+
+    [Fact]
+    public async Task A_client_that_disconnects_mid_stream_leaves_the_service_answering()
+    {
+        using var socket = new System.Net.Sockets.TcpClient();
+        var address = registry.App.ClientOptions.BaseAddress;
+        await socket.ConnectAsync(address.Host, address.Port);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /v1/lookup/stream HTTP/1.1\r\nHost: {address.Authority}\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        var chunk = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("{\"url\":\"https://gone.example/x.jpg\"}\n", 200)));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"{chunk.Length:x}\r\n"));
+        await stream.WriteAsync(chunk);
+        await stream.WriteAsync("\r\n"u8.ToArray());
+        socket.Client.Close(0); // abort mid-stream
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/health/ready")).StatusCode);
+        var after = await _client.PostAsJsonAsync("/v1/lookup", new { items = new[] { new { url = "https://gone.example/x.jpg" } } });
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_revocation_is_reflected_by_the_next_lookup()
+    {
+        using var signer = new TestSigner();
+        var jws = signer.OptOut("https://revoked.example/x.jpg");
+        var id = (await (await _client.PostAsync("/v1/claims", Jose(jws))).JsonAsync()).GetProperty("id").GetString()!;
+        await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(signer.Revocation(id)));
+
+        var result = (await (await _client.PostAsJsonAsync("/v1/lookup", new { items = new[] { new { url = "https://revoked.example/x.jpg" } } })).JsonAsync())
+            .GetProperty("results")[0];
+
+        Assert.Equal("unknown", result.GetProperty("decision").GetProperty("train-ai").GetString());
+        Assert.Equal(0, result.GetProperty("matches").GetArrayLength());
+    }
+}
