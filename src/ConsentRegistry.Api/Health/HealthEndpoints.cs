@@ -18,7 +18,7 @@ internal sealed class DatabaseHealthCheck(RegistryDatabase database) : IHealthCh
                 await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT last_seq FROM registry_sequence WHERE id = 1", cancellationToken: cancellationToken));
             }
 
-            var pending = await database.PendingMigrationsAsync(cancellationToken);
+            IReadOnlyList<string> pending = database.SchemaCurrent ? [] : await database.PendingMigrationsAsync(cancellationToken);
             return pending.Count == 0
                 ? HealthCheckResult.Healthy($"{database.Provider} reachable and migrated")
                 : HealthCheckResult.Unhealthy($"{pending.Count} migration(s) not applied: {string.Join(", ", pending)}");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 
 namespace ConsentRegistry.Api.Matching;
@@ -42,10 +43,9 @@ public sealed class IndexUpdater(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await BuildAsync(stoppingToken);
-        writer.Committed += _ => Wake();
+        writer.Committed += ApplyCommitted;
         var listening = ListenAsync(stoppingToken);
 
-        var applied = index.AppliedSeq;
         while (!stoppingToken.IsCancellationRequested)
         {
             using (var poll = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
@@ -61,9 +61,10 @@ public sealed class IndexUpdater(
                 }
             }
 
+            var applied = index.AppliedSeq;
             try
             {
-                applied = await log.ApplyAsync(applied, index.Write, stoppingToken);
+                await log.ApplyAsync(applied, index.Write, stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -73,6 +74,47 @@ public sealed class IndexUpdater(
         }
 
         await listening;
+    }
+
+    /// <summary>
+    /// This instance's own commits go into the index directly, without reading back (and
+    /// re-parsing) what was just written, when they follow on from what the index has. If another
+    /// instance wrote in between, the store is read instead.
+    /// </summary>
+    private void ApplyCommitted(CommittedBatch batch)
+    {
+        var applied = false;
+        index.Write(i =>
+        {
+            if (i.AppliedSeq != batch.FirstSeq - 1)
+            {
+                return;
+            }
+
+            foreach (var (seq, entry) in batch.Entries)
+            {
+                switch (entry)
+                {
+                    case VerifiedClaim c:
+                        i.Add(new IndexedClaim(c.Id, seq, c.Party, c.Iat, c.Usage, TrustLevel.Signed, false, c.Subjects));
+                        break;
+                    case VerifiedRevocation r:
+                        i.Revoke(r.Revokes, seq);
+                        break;
+                    case TrustChange t:
+                        i.SetTrust(t.ClaimId, t.Trust, seq);
+                        break;
+                }
+            }
+
+            i.MarkApplied(batch.LastSeq);
+            applied = true;
+        });
+
+        if (!applied)
+        {
+            Wake();
+        }
     }
 
     private async Task BuildAsync(CancellationToken stoppingToken)

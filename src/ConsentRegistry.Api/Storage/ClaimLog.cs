@@ -22,6 +22,15 @@ public enum AppendStatus
 /// </summary>
 public sealed record AppendResult(AppendStatus Status, long Seq = 0, TrustLevel Trust = TrustLevel.Signed, string? RevocationId = null, string? ClaimId = null);
 
+/// <summary>A trust change in the log: operator review or domain verification.</summary>
+public sealed record TrustChange(string ClaimId, TrustLevel Trust, string Reason);
+
+/// <summary>
+/// One committed transaction of the log: seqs <see cref="FirstSeq"/> to <see cref="LastSeq"/>,
+/// each a <see cref="VerifiedClaim"/>, <see cref="VerifiedRevocation"/> or <see cref="TrustChange"/>.
+/// </summary>
+public sealed record CommittedBatch(long FirstSeq, long LastSeq, IReadOnlyList<(long Seq, object Entry)> Entries);
+
 /// <summary>
 /// The single writer of the registry's log (claims, revocations, trust changes). Requests queue
 /// here and are written in batches: one transaction, one durable commit and one turn of the
@@ -37,8 +46,8 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(
         new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
-    /// <summary>Raised after each commit with the last seq written (readers of this instance catch up at once).</summary>
-    public event Action<long>? Committed;
+    /// <summary>Raised after each commit, before the callers are answered: this instance's index applies it at once.</summary>
+    public event Action<CommittedBatch>? Committed;
 
     /// <summary>The last seq this instance has committed.</summary>
     public long LastCommittedSeq => Volatile.Read(ref _lastCommittedSeq);
@@ -127,6 +136,7 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
         var newRevocations = new List<RevocationRow>();
         var trustChanges = new List<(long Seq, TrustChange Change)>();
         var results = new AppendResult[batch.Count];
+        var committed = new List<(long Seq, object Entry)>();
 
         for (var i = 0; i < batch.Count; i++)
         {
@@ -143,9 +153,15 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
                         Id = claim.Id, ContentHash = claim.ContentHash, Seq = seq, Party = claim.Party, Trust = TrustLevel.Signed.ToWire(),
                     };
                     results[i] = new AppendResult(AppendStatus.Created, seq, ClaimId: claim.Id);
+                    committed.Add((seq, claim));
                     break;
                 case VerifiedRevocation revocation:
                     results[i] = PlanRevocation(revocation, claims, revocationsById, revocationsByClaim, newRevocations, ref last, now);
+                    if (results[i].Status == AppendStatus.Created)
+                    {
+                        committed.Add((results[i].Seq, revocation));
+                    }
+
                     break;
                 case TrustChange change when !claims.ContainsKey(change.ClaimId):
                     results[i] = new AppendResult(AppendStatus.ClaimNotFound);
@@ -157,6 +173,7 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
                     trustChanges.Add((++last, change));
                     claims[change.ClaimId] = claims[change.ClaimId] with { Trust = change.Trust.ToWire() };
                     results[i] = new AppendResult(AppendStatus.Created, last, change.Trust);
+                    committed.Add((last, change));
                     break;
             }
         }
@@ -172,7 +189,15 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
         if (last != firstSeq)
         {
             Volatile.Write(ref _lastCommittedSeq, last);
-            Committed?.Invoke(last);
+            try
+            {
+                Committed?.Invoke(new CommittedBatch(firstSeq + 1, last, committed));
+            }
+            catch (Exception e)
+            {
+                // The commit stands; a listener that failed catches up from the store.
+                logger.LogWarning(e, "A listener of committed log entries failed");
+            }
         }
 
         return results;
@@ -322,8 +347,6 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
 
     internal static TrustLevel ParseTrust(string value) =>
         TrustLevels.TryParse(value, out var trust) ? trust : throw new InvalidDataException($"Unknown trust level '{value}' in the store.");
-
-    private sealed record TrustChange(string ClaimId, TrustLevel Trust, string Reason);
 
     private sealed record Pending(object Entry, int SubjectCount)
     {

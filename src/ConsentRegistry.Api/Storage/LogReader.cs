@@ -1,4 +1,3 @@
-using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using Dapper;
 
@@ -10,7 +9,7 @@ public sealed class LogReader(RegistryDatabase database)
     private const string SelectLastSeq = "SELECT last_seq FROM registry_sequence WHERE id = 1";
 
     private const string SelectClaims = """
-        SELECT seq, id, party, iat, tdm, train_ai, train_genai, ai_use, search, trust, subjects, revoked_seq
+        SELECT seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, trust, subjects, '' AS jws, revoked_seq
         FROM claims WHERE seq > @after AND seq <= @upTo ORDER BY seq
         """;
 
@@ -42,9 +41,9 @@ public sealed class LogReader(RegistryDatabase database)
 
         var args = new { after, upTo };
         var batch = new List<IndexedClaim>(256);
-        await foreach (var row in connection.QueryUnbufferedAsync<LogClaimRow>(SelectClaims, args, snapshot).WithCancellation(cancellationToken))
+        await foreach (var row in connection.QueryUnbufferedAsync<ClaimRow>(SelectClaims, args, snapshot).WithCancellation(cancellationToken))
         {
-            batch.Add(row.ToIndexedClaim());
+            batch.Add(ToIndexedClaim(row));
             if (batch.Count == batch.Capacity)
             {
                 write(index => batch.ForEach(index.Add));
@@ -72,28 +71,6 @@ public sealed class LogReader(RegistryDatabase database)
         return upTo;
     }
 
-    private sealed record LogClaimRow
-    {
-        public long Seq { get; init; }
-        public required string Id { get; init; }
-        public required string Party { get; init; }
-        public long Iat { get; init; }
-        public string? Tdm { get; init; }
-        public string? TrainAi { get; init; }
-        public string? TrainGenai { get; init; }
-        public string? AiUse { get; init; }
-        public string? Search { get; init; }
-        public required string Trust { get; init; }
-        public required string Subjects { get; init; }
-        public long? RevokedSeq { get; init; }
-
-        public IndexedClaim ToIndexedClaim() => new(
-            Id, Seq, Party, Iat,
-            new Usage(Parse(Tdm), Parse(TrainAi), Parse(TrainGenai), Parse(AiUse), Parse(Search)),
-            ClaimLog.ParseTrust(Trust),
-            RevokedSeq is not null,
-            StoredSubjects.Decode(Subjects));
-
-        private static Preference Parse(string? value) => UseCategories.TryParsePreference(value, out var p) ? p : Preference.Unset;
-    }
+    private static IndexedClaim ToIndexedClaim(ClaimRow row) => new(
+        row.Id, row.Seq, row.Party, row.Iat, row.Usage, ClaimLog.ParseTrust(row.Trust), row.RevokedSeq is not null, StoredSubjects.Decode(row.Subjects));
 }

@@ -36,6 +36,8 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
             {
                 throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed: {result.Error.Message}", result.Error);
             }
+
+            SchemaCurrent = true;
         }
         finally
         {

@@ -12,6 +12,12 @@ public abstract class RegistryDatabase : IAsyncDisposable
 {
     public abstract string Provider { get; }
 
+    /// <summary>
+    /// True once this process has seen the schema current (it migrated it, or found nothing pending).
+    /// Migrations only go forward, so readiness checks need not ask the journal again.
+    /// </summary>
+    public bool SchemaCurrent { get; protected set; }
+
     public abstract ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
 
     /// <summary>Applies the pending scripts of <c>migrations/&lt;provider&gt;/</c>; safe to call from several instances at once.</summary>

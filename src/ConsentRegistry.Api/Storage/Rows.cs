@@ -1,3 +1,5 @@
+using ConsentRegistry.Core.Claims;
+
 namespace ConsentRegistry.Api.Storage;
 
 // Rows as the store holds them. Integers are long and flags are 0/1 so that SQLite and
@@ -25,6 +27,10 @@ internal sealed record ClaimRow
     public required string Jws { get; init; }
     public long ReceivedAt { get; init; }
     public long? RevokedSeq { get; init; }
+
+    public Usage Usage => new(Parse(Tdm), Parse(TrainAi), Parse(TrainGenai), Parse(AiUse), Parse(Search));
+
+    private static Preference Parse(string? value) => UseCategories.TryParsePreference(value, out var p) ? p : Preference.Unset;
 }
 
 internal sealed record RevocationRow

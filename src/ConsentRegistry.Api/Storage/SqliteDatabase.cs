@@ -64,6 +64,8 @@ public sealed class SqliteDatabase : RegistryDatabase
         {
             throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed: {result.Error.Message}", result.Error);
         }
+
+        SchemaCurrent = true;
     }
 
     private async Task<FileStream> AcquireMigrationLockAsync(CancellationToken cancellationToken)

@@ -332,32 +332,17 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     [Fact]
     public async Task A_chunked_body_that_grows_over_the_limit_gets_413_problem_json()
     {
-        // Raw HTTP/1.1 over a socket: a body of unknown length, just over the limit, that the
-        // server must cut off by itself.
-        var address = registry.App.ClientOptions.BaseAddress;
-        using var socket = new System.Net.Sockets.TcpClient();
-        await socket.ConnectAsync(address.Host, address.Port);
-        var stream = socket.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(
-            $"POST /v1/claims HTTP/1.1\r\nHost: {address.Authority}\r\nContent-Type: application/jose\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        // A body of unknown length, just over the limit, that the server must cut off by itself.
+        using var request = await ChunkedRequest.StartAsync(registry.App.ClientOptions.BaseAddress, "/v1/claims", "application/jose");
         var chunk = new byte[64 * 1024];
         chunk.AsSpan().Fill((byte)'a');
-        var header = Encoding.ASCII.GetBytes($"{chunk.Length:x}\r\n");
         for (var sent = 0; sent <= 8 * 1024 * 1024 + 64 * 1024; sent += chunk.Length)
         {
-            await stream.WriteAsync(header);
-            await stream.WriteAsync(chunk);
-            await stream.WriteAsync("\r\n"u8.ToArray());
+            await request.SendAsync(chunk);
         }
 
-        await stream.WriteAsync("0\r\n\r\n"u8.ToArray());
-        var reader = new StreamReader(stream, Encoding.ASCII);
-        var statusLine = await reader.ReadLineAsync();
-        var headers = new List<string>();
-        for (var line = await reader.ReadLineAsync(); !string.IsNullOrEmpty(line); line = await reader.ReadLineAsync())
-        {
-            headers.Add(line);
-        }
+        await request.EndAsync();
+        var (statusLine, headers) = await request.ReadHeadAsync();
 
         Assert.StartsWith("HTTP/1.1 413", statusLine);
         Assert.Contains(headers, h => h.StartsWith("Content-Type: application/problem+json", StringComparison.OrdinalIgnoreCase));

@@ -149,24 +149,11 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     public async Task The_stream_answers_early_lines_before_the_request_body_ends()
     {
         await OptOutAsync(TestSigner.Url("https://duplex.example/first.jpg"));
-        using var socket = new System.Net.Sockets.TcpClient();
-        var address = registry.App.ClientOptions.BaseAddress;
-        await socket.ConnectAsync(address.Host, address.Port);
-        var stream = socket.GetStream();
-        async Task SendChunkAsync(string text)
-        {
-            var bytes = Encoding.ASCII.GetBytes(text);
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"{bytes.Length:x}\r\n"));
-            await stream.WriteAsync(bytes);
-            await stream.WriteAsync("\r\n"u8.ToArray());
-        }
-
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(
-            $"POST /v1/lookup/stream HTTP/1.1\r\nHost: {address.Authority}\r\nConnection: close\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"));
-        await SendChunkAsync("{\"url\":\"https://duplex.example/first.jpg\"}\n");
+        using var request = await ChunkedRequest.StartAsync(registry.App.ClientOptions.BaseAddress, "/v1/lookup/stream", "application/x-ndjson");
+        await request.SendAsync("{\"url\":\"https://duplex.example/first.jpg\"}\n");
 
         // The request body is still open; the first result must already be on its way back.
-        var reader = new StreamReader(stream, Encoding.ASCII);
+        var reader = request.Response;
         var received = new StringBuilder();
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (!received.ToString().Contains("\"i\":0", StringComparison.Ordinal))
@@ -178,8 +165,8 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
 
         Assert.StartsWith("HTTP/1.1 200", received.ToString());
         Assert.Contains("\"train-ai\":\"disallow\"", received.ToString());
-        await SendChunkAsync("{\"url\":\"https://duplex.example/second.jpg\"}\n");
-        await stream.WriteAsync("0\r\n\r\n"u8.ToArray());
+        await request.SendAsync("{\"url\":\"https://duplex.example/second.jpg\"}\n");
+        await request.EndAsync();
         var rest = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Contains("\"i\":1", rest);
     }
@@ -187,17 +174,11 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     [Fact]
     public async Task A_client_that_disconnects_mid_stream_leaves_the_service_answering()
     {
-        using var socket = new System.Net.Sockets.TcpClient();
-        var address = registry.App.ClientOptions.BaseAddress;
-        await socket.ConnectAsync(address.Host, address.Port);
-        var stream = socket.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(
-            $"POST /v1/lookup/stream HTTP/1.1\r\nHost: {address.Authority}\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"));
-        var chunk = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("{\"url\":\"https://gone.example/x.jpg\"}\n", 200)));
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"{chunk.Length:x}\r\n"));
-        await stream.WriteAsync(chunk);
-        await stream.WriteAsync("\r\n"u8.ToArray());
-        socket.Client.Close(0); // abort mid-stream
+        using (var request = await ChunkedRequest.StartAsync(registry.App.ClientOptions.BaseAddress, "/v1/lookup/stream", "application/x-ndjson"))
+        {
+            await request.SendAsync(string.Concat(Enumerable.Repeat("{\"url\":\"https://gone.example/x.jpg\"}\n", 200)));
+            request.Abort();
+        }
 
         Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/health/ready")).StatusCode);
         var after = await _client.PostAsJsonAsync("/v1/lookup", new { items = new[] { new { url = "https://gone.example/x.jpg" } } });
