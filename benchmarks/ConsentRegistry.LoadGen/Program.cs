@@ -1,28 +1,42 @@
 using ConsentRegistry.LoadGen;
 
 // Load generator for a running registry (loopback only in this project's benchmarks).
-//   dotnet run -c Release --project benchmarks/ConsentRegistry.LoadGen -- claims --target http://127.0.0.1:5099 --count 20000 --subjects 1 --concurrency 64
 var options = Options.Parse(args);
 if (options is null)
 {
     Console.Error.WriteLine("""
-        usage: ConsentRegistry.LoadGen claims [--target URL] [--count N] [--subjects N] [--concurrency N]
-          claims   POST signed opt-out claims (pre-signed before timing) and report claims/s, subjects/s, latency
+        usage: ConsentRegistry.LoadGen <command> [options]
+          claims        POST signed opt-out claims (pre-signed before timing); reports claims/s, subjects/s, latency
+                        --target URL --count N --subjects N (per claim) --concurrency N
+          seed          register the lookup universe's N subjects (90 % url, 5 % url-prefix, 5 % host) in 10,000-subject claims
+                        --target URL --subjects N --concurrency N
+          lookup        check, then time, the lookup endpoints against a seeded universe of the same N
+                        --target URL --subjects N --endpoint batch|stream|spawning|all --concurrency N --seconds N
+                        [--rate URLs/s: pace the batch workers] [--server-pid PID: sample its memory]
+          index-memory  build the matching index of the universe's N subjects in this process; reports bytes per subject
+                        --subjects N
         """);
     return 2;
 }
 
 return options.Command switch
 {
-    "claims" => await ClaimsLoad.RunAsync(options.Target, options.Count, options.Subjects, options.Concurrency),
+    "claims" => await ClaimsLoad.RunAsync(options.Target, options.Int("--count", 20_000), options.Int("--subjects", 1), options.Int("--concurrency", 64)),
+    "seed" => await LookupLoad.SeedAsync(options.Target, options.Int("--subjects", 1_000_000), options.Int("--concurrency", 4)),
+    "lookup" => await LookupLoad.RunAsync(
+        options.Target, options.Value("--endpoint", "all"), options.Int("--subjects", 1_000_000), options.Int("--concurrency", 2),
+        options.Int("--seconds", 20), options.Int("--rate", 0), options.Values.ContainsKey("--server-pid") ? options.Int("--server-pid", 0) : null),
+    "index-memory" => IndexMemory.Run(options.Int("--subjects", 1_000_000)),
     _ => 2,
 };
 
-internal sealed record Options(string Command, Uri Target, int Count, int Subjects, int Concurrency)
+internal sealed record Options(string Command, Uri Target, Dictionary<string, string> Values)
 {
+    private static readonly string[] Commands = ["claims", "seed", "lookup", "index-memory"];
+
     public static Options? Parse(string[] args)
     {
-        if (args.Length == 0 || args[0] is not "claims")
+        if (args.Length == 0 || !Commands.Contains(args[0]))
         {
             return null;
         }
@@ -33,12 +47,10 @@ internal sealed record Options(string Command, Uri Target, int Count, int Subjec
             values[args[i]] = args[i + 1];
         }
 
-        int Int(string name, int fallback) => values.TryGetValue(name, out var v) && int.TryParse(v, out var n) && n > 0 ? n : fallback;
-        return new Options(
-            args[0],
-            new Uri(values.GetValueOrDefault("--target", "http://127.0.0.1:5099")),
-            Int("--count", 20_000),
-            Int("--subjects", 1),
-            Int("--concurrency", 64));
+        return new Options(args[0], new Uri(values.GetValueOrDefault("--target", "http://127.0.0.1:5099")), values);
     }
+
+    public int Int(string name, int fallback) => Values.TryGetValue(name, out var v) && int.TryParse(v, out var n) && n > 0 ? n : fallback;
+
+    public string Value(string name, string fallback) => Values.GetValueOrDefault(name, fallback);
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Bulk lookup benchmark: starts the API (Release) on a fresh store, registers N subjects of the
+# load generator's LAION-like universe (default 1,000,000: 90 % url, 5 % url-prefix, 5 % host),
+# restarts the API and times its way to /health/ready (the index build from the store), then
+# checks and times /v1/lookup, /api/v2/query/urls and /v1/lookup/stream over loopback.
+# Finally builds the same index in a separate process to report its bytes per subject.
+#
+#   benchmarks/lookup.sh sqlite [subjects] [seconds per endpoint]
+#   benchmarks/lookup.sh postgres            # starts a throwaway PostgreSQL cluster
+#   LONG_STREAM_SECONDS=600 benchmarks/lookup.sh sqlite   # a longer single stream (default 120 s)
+#
+# Lookups are anonymous; the per-address rate limit is raised for the run (a benchmark client is
+# one address sending hundreds of requests a second).
+set -euo pipefail
+engine="${1:-sqlite}"
+subjects="${2:-1000000}"
+seconds="${3:-20}"
+long_stream="${LONG_STREAM_SECONDS:-120}"   # one stream this long, to watch the server's memory
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+source scripts/lib/common.sh
+source scripts/lib/postgres.sh
+
+dotnet build ConsentRegistry.sln -c Release --nologo -v quiet
+work="$(mktemp -d -t registry-bench.XXXXXX)"
+api_pid=""
+finish() { [[ -n $api_pid ]] && kill "$api_pid" 2>/dev/null; stop_postgres; rm -rf "$work"; }
+trap finish EXIT INT TERM
+
+case "$engine" in
+  sqlite) export Registry__Database__Provider=sqlite Registry__Database__ConnectionString="Data Source=$work/registry.db" ;;
+  postgres)
+    start_postgres
+    export Registry__Database__Provider=postgres Registry__Database__ConnectionString="$pg_connection_string" ;;
+  *) echo "usage: benchmarks/lookup.sh sqlite|postgres [subjects] [seconds]" >&2; exit 2 ;;
+esac
+export Registry__Lookup__RequestsPerSecondPerAddress=100000 Logging__LogLevel__Default=Warning
+
+port="$(free_port)"
+target="http://127.0.0.1:$port"
+start_api() {
+  dotnet src/ConsentRegistry.Api/bin/Release/net10.0/ConsentRegistry.Api.dll --urls "$target" >>"$work/api.log" 2>&1 &
+  api_pid=$!
+}
+wait_ready() {
+  for _ in $(seq 1200); do curl -sf "$target/health/ready" >/dev/null && return 0; sleep 0.05; done
+  echo "the API did not get ready; its log:" >&2; cat "$work/api.log" >&2; return 1
+}
+loadgen() { dotnet benchmarks/ConsentRegistry.LoadGen/bin/Release/net10.0/ConsentRegistry.LoadGen.dll "$@"; }
+
+start_api
+wait_ready
+log "$engine: registering $subjects subjects"
+loadgen seed --target "$target" --subjects "$subjects"
+
+log "$engine: restarting the API on the seeded store"
+kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
+started=$(date +%s%N)
+start_api
+wait_ready
+log "ready after $(( ($(date +%s%N) - started) / 1000000 )) ms (process start, migrations check, index build from the store)"
+log "API resident memory after the build: $(ps -o rss= -p "$api_pid" | awk '{printf "%.0f MiB", $1/1024}')"
+
+loadgen lookup --target "$target" --subjects "$subjects" --endpoint batch --concurrency 2 --seconds "$seconds" --server-pid "$api_pid"
+log "$engine: 1,000-URL batch latency under the goal's load (10,000-URL batches paced at 150,000 URLs/s)"
+loadgen lookup --target "$target" --subjects "$subjects" --endpoint batch --concurrency 4 --rate 150000 --seconds "$seconds" --server-pid "$api_pid"
+loadgen lookup --target "$target" --subjects "$subjects" --endpoint spawning --concurrency 2 --seconds "$seconds" --server-pid "$api_pid"
+loadgen lookup --target "$target" --subjects "$subjects" --endpoint stream --concurrency 2 --seconds "$seconds" --server-pid "$api_pid"
+log "$engine: one stream for $long_stream s (server memory every 5 s)"
+loadgen lookup --target "$target" --subjects "$subjects" --endpoint stream --concurrency 1 --seconds "$long_stream" --server-pid "$api_pid"
+
+log "index alone, built in a separate process"
+loadgen index-memory --subjects "$subjects"
