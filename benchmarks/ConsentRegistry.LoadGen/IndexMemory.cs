@@ -13,34 +13,32 @@ namespace ConsentRegistry.LoadGen;
 /// </summary>
 internal static class IndexMemory
 {
-    private const int SubjectsPerClaim = 10_000;
-
-    public static int Run(int subjects)
+    public static int Run(int subjects, int subjectsPerClaim)
     {
         var universe = new LookupUniverse(subjects);
         _ = Canonical(universe.RegisteredSubjects().Where((_, i) => i % 997 == 0).ToArray()); // loads the canonicalizer's tables first
         var before = Heap();
         var clock = Stopwatch.StartNew();
-        var index = Build(universe);
+        var index = Build(universe, subjectsPerClaim);
         clock.Stop();
         var held = Heap() - before;
         Console.WriteLine($"index:        {index.SubjectCount:N0} subjects in {index.ClaimCount:N0} claims, built in {clock.Elapsed.TotalSeconds:F2} s (canonicalizing included)");
-        Console.WriteLine($"managed heap: {held / (1024.0 * 1024.0):F1} MiB held by the index, {(double)held / index.SubjectCount:F1} bytes per subject");
+        Console.WriteLine($"managed heap: {held / (1024.0 * 1024.0):F1} MiB held by the index, {(double)held / index.SubjectCount:F1} bytes per subject ({subjectsPerClaim:N0} per claim)");
         GC.KeepAlive(index);
         return 0;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static MatchingIndex Build(LookupUniverse universe)
+    private static MatchingIndex Build(LookupUniverse universe, int subjectsPerClaim)
     {
         var usage = new Usage(Preference.Unset, Preference.No, Preference.Unset, Preference.Unset, Preference.Unset).WithHierarchyApplied();
         var index = new MatchingIndex();
         var claim = 0;
-        foreach (var chunk in universe.RegisteredSubjects().Chunk(SubjectsPerClaim))
+        foreach (var chunk in universe.RegisteredSubjects().Chunk(subjectsPerClaim))
         {
             claim++;
             var id = Convert.ToHexStringLower(BitConverter.GetBytes((long)claim)).PadLeft(64, '0');
-            index.Add(new IndexedClaim(id, claim, "party", 1, usage, TrustLevel.Signed, false, Canonical(chunk)));
+            index.Add(new IndexedClaim(id, claim, $"party{claim % 1000}", 1, usage, TrustLevel.Signed, false, Canonical(chunk)));
         }
 
         return index;

@@ -14,7 +14,7 @@ if (options is null)
                         --target URL --subjects N --endpoint batch|stream|spawning|all --concurrency N --seconds N
                         [--rate URLs/s: pace the batch workers] [--server-pid PID: sample its memory]
           index-memory  build the matching index of the universe's N subjects in this process; reports bytes per subject
-                        --subjects N
+                        --subjects N [--per-claim N (default 10,000)]
         """);
     return 2;
 }
@@ -26,7 +26,7 @@ return options.Command switch
     "lookup" => await LookupLoad.RunAsync(
         options.Target, options.Value("--endpoint", "all"), options.Int("--subjects", 1_000_000), options.Int("--concurrency", 2),
         options.Int("--seconds", 20), options.Int("--rate", 0), options.Values.ContainsKey("--server-pid") ? options.Int("--server-pid", 0) : null),
-    "index-memory" => IndexMemory.Run(options.Int("--subjects", 1_000_000)),
+    "index-memory" => IndexMemory.Run(options.Int("--subjects", 1_000_000), options.Int("--per-claim", 10_000)),
     _ => 2,
 };
 
