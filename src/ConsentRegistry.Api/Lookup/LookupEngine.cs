@@ -2,6 +2,7 @@ using System.Text.Json;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Pdq;
 using ConsentRegistry.Core.Urls;
 using Microsoft.Extensions.Options;
 
@@ -11,6 +12,7 @@ namespace ConsentRegistry.Api.Lookup;
 public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOptions> options)
 {
     private readonly TrustLevel _minTrustForGrants = TrustLevels.TryParse(options.Value.Trust.MinTrustForGrants, out var t) ? t : TrustLevel.Domain;
+    private readonly int _pdqMaxDistance = options.Value.Matching.PdqMaxDistance;
 
     public long Seq => index.AppliedSeq;
 
@@ -30,6 +32,10 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
         else
         {
             WriteDecision(json, decision, buffers.Resolved);
+            if (item!.Quality < PdqQuality.Reliable)
+            {
+                json.WriteBoolean("low_quality", true);
+            }
         }
 
         json.WriteEndObject();
@@ -94,14 +100,13 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
             sha256 = subject!.Value;
         }
 
-        if (item.Pdq is not null || item.MaxDistance is not null)
+        if (!TryReadPdq(item, out var pdq, out var maxDistance, out error))
         {
-            error = new LookupError("unsupported", "pdq", "PDQ lookups are not available on this server yet.");
             return false;
         }
 
         using var scope = index.Read();
-        decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches);
+        decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, pdq, maxDistance);
 
         // Claim ids and trust are read while the lock is held: the writer may change trust afterwards.
         buffers.Resolved.Clear();
@@ -109,6 +114,43 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
         {
             ref readonly var claim = ref scope.Index.Claim(match.Claim);
             buffers.Resolved.Add(new ResolvedMatch(claim.Id, match.By, claim.Trust, match.Distance));
+        }
+
+        return true;
+    }
+
+    private bool TryReadPdq(LookupItem item, out PdqHash? pdq, out int maxDistance, out LookupError error)
+    {
+        pdq = null;
+        maxDistance = _pdqMaxDistance;
+        error = null!;
+        if (item.Pdq is not null)
+        {
+            if (!PdqHash.TryParseHex(item.Pdq, out var hash))
+            {
+                error = new LookupError("invalid-pdq", "pdq", "A pdq hash is 64 hexadecimal digits (256 bits), as POST /v1/images gives it.");
+                return false;
+            }
+
+            pdq = hash;
+        }
+
+        if (item.MaxDistance is { } distance)
+        {
+            if (item.Pdq is null || distance is < 0 or > PdqIndex.MaxProbedRadius)
+            {
+                error = new LookupError("invalid-max-distance", "max_distance",
+                    $"max_distance is an integer from 0 to {PdqIndex.MaxProbedRadius}, sent with a pdq hash.");
+                return false;
+            }
+
+            maxDistance = distance;
+        }
+
+        if (item.Quality is < 0 or > 100)
+        {
+            error = new LookupError("invalid-quality", "quality", "quality is an integer from 0 to 100, as POST /v1/images gives it.");
+            return false;
         }
 
         return true;

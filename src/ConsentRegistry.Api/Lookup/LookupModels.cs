@@ -5,12 +5,17 @@ namespace ConsentRegistry.Api.Lookup;
 /// <summary><c>POST /v1/lookup</c>: 1 to <c>Registry:Lookup:MaxBatch</c> items.</summary>
 public sealed record LookupRequest([property: JsonPropertyName("items")] List<LookupItem?>? Items);
 
-/// <summary>One looked-up item: a URL, a SHA-256 of the file, a PDQ hash, or several of them.</summary>
+/// <summary>
+/// One looked-up item: a URL, a SHA-256 of the file, a PDQ hash, or several of them. A PDQ hash is
+/// matched within <c>max_distance</c> bits (0 to 63, default <c>Registry:Matching:PdqMaxDistance</c>);
+/// <c>quality</c> is the hash's quality as POST /v1/images gives it (0 to 100).
+/// </summary>
 public sealed record LookupItem(
     [property: JsonPropertyName("url")] string? Url,
     [property: JsonPropertyName("sha256")] string? Sha256,
     [property: JsonPropertyName("pdq")] string? Pdq,
-    [property: JsonPropertyName("max_distance")] int? MaxDistance);
+    [property: JsonPropertyName("max_distance")] int? MaxDistance,
+    [property: JsonPropertyName("quality")] int? Quality = null);
 
 // The shapes below document the answers for OpenAPI; the handlers write them with a Utf8JsonWriter.
 
@@ -22,7 +27,8 @@ public sealed record LookupResult(
     [property: JsonPropertyName("i")] int? Index,
     [property: JsonPropertyName("decision")] IReadOnlyDictionary<string, string>? Decision,
     [property: JsonPropertyName("matches")] IReadOnlyList<LookupMatch>? Matches,
-    [property: JsonPropertyName("error")] LookupError? Error);
+    [property: JsonPropertyName("error")] LookupError? Error,
+    [property: JsonPropertyName("low_quality")] bool? LowQuality = null);
 
 public sealed record LookupMatch(
     [property: JsonPropertyName("claim")] string Claim,

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Pdq;
 using ConsentRegistry.Core.Urls;
 
 namespace ConsentRegistry.Core.Matching;
@@ -8,10 +9,11 @@ namespace ConsentRegistry.Core.Matching;
 /// The in-memory matching index (DESIGN.md 3). Each key kind maps a 128-bit fingerprint to a
 /// chain of postings (claim numbers) in one array; claims are structs in another. URL prefixes
 /// are found by hashing the looked-up URL cut at each prefix length registered for its
-/// scheme and authority; host claims by hashing the host and each parent domain.
+/// scheme and authority; host claims by hashing the host and each parent domain; PDQ hashes
+/// by a multi-index within a Hamming radius (<see cref="PdqIndex"/>).
 /// Not thread-safe: <see cref="SharedMatchingIndex"/> guards it for readers and the one writer.
 /// </summary>
-public sealed class MatchingIndex
+public sealed partial class MatchingIndex
 {
     private const int NoPosting = 0;
 
@@ -75,8 +77,11 @@ public sealed class MatchingIndex
                 case SubjectKinds.Sha256:
                     Post(_sha256, Fingerprint.Of(subject.Value), index, false);
                     break;
+                case SubjectKinds.Pdq:
+                    AddPdq(subject.Value, index);
+                    break;
                 default:
-                    continue; // pdq: the perceptual-hash index (its own issue) takes these
+                    continue;
             }
 
             SubjectCount++;
@@ -110,12 +115,13 @@ public sealed class MatchingIndex
     }
 
     /// <summary>
-    /// Resolves one item (DESIGN.md 2): the non-revoked claims whose subjects match the URL or the
-    /// SHA-256; per party and subject the latest iat wins; any "n" disallows, else a "y" of a
+    /// Resolves one item (DESIGN.md 2): the non-revoked claims whose subjects match the URL, the
+    /// SHA-256, or the PDQ hash within <paramref name="pdqMaxDistance"/> bits; per party and
+    /// subject the latest iat wins; any "n" disallows, else a "y" of a
     /// claim trusted at <paramref name="minTrustForGrants"/> or above allows.
     /// <paramref name="matches"/> receives the deciding claims.
     /// </summary>
-    public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches)
+    public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, PdqHash? pdq = null, int pdqMaxDistance = 31)
     {
         matches.Clear();
         Span<Candidate> buffer = stackalloc Candidate[32];
@@ -133,6 +139,11 @@ public sealed class MatchingIndex
             if (sha256 is not null)
             {
                 Collect(_sha256, Fingerprint.Of(sha256), MatchKind.Sha256, ref candidates);
+            }
+
+            if (pdq is { } hash)
+            {
+                CollectPdq(hash, pdqMaxDistance, ref candidates);
             }
 
             return Resolve(candidates.Items, minTrustForGrants, matches);
@@ -202,11 +213,7 @@ public sealed class MatchingIndex
                 }
             }
 
-            var match = new Match(candidate.Claim, candidate.By);
-            if (!matches.Contains(match))
-            {
-                matches.Add(match);
-            }
+            AddMatch(matches, new Match(candidate.Claim, candidate.By, candidate.Distance));
         }
 
         return Decision.From(permissions);
@@ -304,7 +311,7 @@ public sealed class MatchingIndex
 
     private readonly record struct Posting(int Claim, int Next, bool IncludeSubdomains);
 
-    private record struct Candidate(int Claim, MatchKind By, UInt128 Key)
+    private record struct Candidate(int Claim, MatchKind By, UInt128 Key, int Distance = 0)
     {
         public bool Superseded;
     }

@@ -37,7 +37,12 @@ public sealed class SharedMatchingIndex : IDisposable
         }
     }
 
-    public void MarkReady() => Volatile.Write(ref _ready, true);
+    /// <summary>Called once the build from the store is done: compacts the index, then serves lookups.</summary>
+    public void MarkReady()
+    {
+        Write(static index => index.Compact());
+        Volatile.Write(ref _ready, true);
+    }
 
     public (int Claims, int Subjects) Size()
     {

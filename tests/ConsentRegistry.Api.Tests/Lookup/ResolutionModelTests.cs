@@ -8,8 +8,8 @@ using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
 namespace ConsentRegistry.Api.Tests.Lookup;
 
 /// <summary>
-/// Random claims, revocations, reviews and lookups over a small universe of hosts, paths and
-/// parties, through the real API and store, compared with a plain reference implementation of
+/// Random claims, revocations, reviews and lookups over a small universe of hosts, paths, file
+/// hashes, PDQ hashes and parties, through the real API and store, compared with a plain reference implementation of
 /// DESIGN.md 2 written here from the rules alone.
 /// </summary>
 public sealed class ResolutionModelTests
@@ -19,6 +19,9 @@ public sealed class ResolutionModelTests
     private static readonly string[] Paths = ["/", "/img/1.jpg", "/img/2.jpg", "/art/", "/art/x.png", "/art/x.png?s=1", "/artist"];
     private static readonly string[] Prefixes = ["/", "/img/", "/art/", "/art/x", "/ar"];
     private static readonly string[] Hashes = Enumerable.Range(0, 4).Select(i => new string((char)('a' + i), 64)).ToArray();
+
+    /// <summary>PDQ hashes around three centres, at distances on both sides of the radii looked up.</summary>
+    private static readonly string[] PdqHashes = PdqUniverse();
 
     [Fact]
     public async Task Ten_thousand_random_operations_match_a_reference_implementation_of_the_resolution_rules()
@@ -97,12 +100,13 @@ public sealed class ResolutionModelTests
         for (var n = random.Next(1, 4); n > 0; n--)
         {
             var scheme = random.Next(5) == 0 ? "http" : "https";
-            subjects.Add(random.Next(4) switch
+            subjects.Add(random.Next(5) switch
             {
                 0 => new ModelSubject("url", $"{scheme}://{Pick(random, Hosts)}{Pick(random, Paths)}", false),
                 1 => new ModelSubject("url-prefix", $"{scheme}://{Pick(random, Hosts)}{Pick(random, Prefixes)}", false),
                 2 => new ModelSubject("host", Pick(random, Hosts), random.Next(2) == 0),
-                _ => new ModelSubject("sha256", Pick(random, Hashes), false),
+                3 => new ModelSubject("sha256", Pick(random, Hashes), false),
+                _ => new ModelSubject("pdq", Pick(random, PdqHashes), false),
             });
         }
 
@@ -124,17 +128,56 @@ public sealed class ResolutionModelTests
         return new ModelClaim(TestSigner.IdOf(jws), jws, party, iat, subjects, WithHierarchy(usage));
     }
 
-    private static (JsonObject Body, string? Url, string? Sha256) RandomItem(Random random)
+    private static ModelItem RandomItem(Random random)
     {
         if (random.Next(6) == 0)
         {
             var hash = Pick(random, Hashes);
-            return (new JsonObject { ["sha256"] = hash }, null, hash);
+            return new ModelItem(new JsonObject { ["sha256"] = hash }, null, hash);
+        }
+
+        if (random.Next(5) == 0)
+        {
+            var pdq = Pick(random, PdqHashes);
+            var body = new JsonObject { ["pdq"] = pdq };
+            var maxDistance = random.Next(3) == 0 ? new[] { 0, 7, 15, 16, 40, 63 }[random.Next(6)] : 31;
+            if (maxDistance != 31 || random.Next(2) == 0)
+            {
+                body["max_distance"] = maxDistance;
+            }
+
+            return new ModelItem(body, null, null, pdq, maxDistance);
         }
 
         var url = $"{(random.Next(5) == 0 ? "http" : "https")}://{Pick(random, Hosts)}{Pick(random, Paths)}";
-        return (new JsonObject { ["url"] = url }, url, null);
+        return new ModelItem(new JsonObject { ["url"] = url }, url, null);
     }
+
+    private static string[] PdqUniverse()
+    {
+        var random = new Random(31);
+        var hashes = new List<string>();
+        for (var centre = 0; centre < 3; centre++)
+        {
+            var bytes = new byte[32];
+            random.NextBytes(bytes);
+            foreach (var distance in new[] { 0, 5, 16, 24, 31, 32, 40 })
+            {
+                var near = (byte[])bytes.Clone();
+                foreach (var bit in Enumerable.Range(0, 256).OrderBy(_ => random.Next()).Take(distance))
+                {
+                    near[bit >> 3] ^= (byte)(1 << (bit & 7));
+                }
+
+                hashes.Add(Convert.ToHexStringLower(near));
+            }
+        }
+
+        return hashes.ToArray();
+    }
+
+    private static int HammingDistance(string a, string b) =>
+        Convert.FromHexString(a).Zip(Convert.FromHexString(b), (x, y) => System.Numerics.BitOperations.PopCount((uint)(x ^ y))).Sum();
 
     private static string Pick(Random random, string[] values) => values[random.Next(values.Length)];
 
@@ -147,14 +190,15 @@ public sealed class ResolutionModelTests
     }
 
     /// <summary>DESIGN.md 2, as plainly as it reads.</summary>
-    private static string[] Reference(List<ModelClaim> claims, (JsonObject Body, string? Url, string? Sha256) item)
+    private static string[] Reference(List<ModelClaim> claims, ModelItem item)
     {
         bool Matches(ModelSubject s) => s.Kind switch
         {
             "url" => item.Url == s.Value,
             "url-prefix" => item.Url is not null && item.Url.StartsWith(s.Value, StringComparison.Ordinal),
             "host" => item.Url is not null && (HostOf(item.Url) == s.Value || (s.IncludeSubdomains && HostOf(item.Url).EndsWith("." + s.Value, StringComparison.Ordinal))),
-            _ => item.Sha256 == s.Value,
+            "sha256" => item.Sha256 == s.Value,
+            _ => item.Pdq is not null && HammingDistance(item.Pdq, s.Value) <= item.MaxDistance,
         };
 
         var applicable = claims
@@ -173,6 +217,8 @@ public sealed class ResolutionModelTests
     private static string HostOf(string url) => new Uri(url).Host;
 
     private sealed record ModelSubject(string Kind, string Value, bool IncludeSubdomains);
+
+    private sealed record ModelItem(JsonObject Body, string? Url, string? Sha256, string? Pdq = null, int MaxDistance = 0);
 
     private sealed record ModelClaim(string Id, string Jws, int Party, long Iat, List<ModelSubject> Subjects, string?[] Usage)
     {
