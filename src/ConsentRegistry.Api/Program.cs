@@ -2,6 +2,7 @@ using ConsentRegistry.Api.Admin;
 using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Health;
 using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Lookup;
 
 if (args is [HealthProbe.Argument, ..])
@@ -19,6 +20,7 @@ app.MapHealth();
 app.MapClaims();
 app.MapAdmin();
 app.MapLookup();
+app.MapImages();
 
 await app.MigrateRegistryDatabaseAsync();
 await app.RunAsync();

@@ -1,6 +1,7 @@
 using ConsentRegistry.Api.Auth;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Health;
+using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Storage;
@@ -47,6 +48,7 @@ public static class RegistryHostExtensions
         services.AddHostedService(sp => sp.GetRequiredService<IndexUpdater>());
         services.AddSingleton<LookupEngine>();
         services.AddLookupRateLimits();
+        services.AddImageHashing();
         services.AddSingleton<ApiKeyStore>();
         services.AddMemoryCache(options => options.SizeLimit = 100_000);
         services.AddValidatorsFromAssemblyContaining<RegistryOptions>(ServiceLifetime.Singleton);

@@ -1,5 +1,5 @@
+using ConsentRegistry.Api.Images;
 using ConsentRegistry.Core.Pdq;
-using SkiaSharp;
 
 namespace ConsentRegistry.Core.Tests.Pdq;
 
@@ -77,57 +77,26 @@ internal static class PdqTestData
     }
 
     /// <summary>
-    /// Decodes an image as the reference's loader sees it: grey images as one grey channel, everything else
-    /// as RGB with any alpha composited over white; no colour management, no EXIF orientation.
+    /// Decodes an image of the data directory as the API does (<see cref="EncodedImage"/>): as the reference's loader
+    /// sees it in <see cref="ImageHashMode.Exact"/> mode.
     /// </summary>
-    public static DecodedImage Decode(string relativePath)
+    public static DecodedImage Decode(string relativePath, ImageHashMode mode = ImageHashMode.Exact)
     {
-        string file = Path.Combine(Directory, relativePath);
-        using var codec = SKCodec.Create(file) ?? throw new InvalidOperationException($"Skia cannot decode {file}.");
-        var source = codec.Info;
-        bool gray = source.ColorType == SKColorType.Gray8;
-        var target = gray
-            ? new SKImageInfo(source.Width, source.Height, SKColorType.Gray8, SKAlphaType.Opaque)
-            : new SKImageInfo(source.Width, source.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var result = codec.GetPixels(target, out byte[] pixels);
-        if (result != SKCodecResult.Success)
-        {
-            throw new InvalidOperationException($"Decoding {file} gave {result}.");
-        }
-
-        if (gray)
-        {
-            return new DecodedImage(pixels, target.Width, target.Height, target.RowBytes, PdqPixelFormat.Gray8);
-        }
-
-        CompositeOverWhite(pixels);
-        return new DecodedImage(pixels, target.Width, target.Height, target.RowBytes, PdqPixelFormat.Rgba32);
+        using var image = EncodedImage.Open(File.ReadAllBytes(Path.Combine(Directory, relativePath)));
+        return image.Decode(mode);
     }
 
-    private static void CompositeOverWhite(byte[] rgba)
+    /// <summary>The PDQ hash of an image of the data directory, decoded as <see cref="Decode"/> does.</summary>
+    public static PdqResult Hash(string relativePath, ImageHashMode mode = ImageHashMode.Exact)
     {
-        for (int i = 0; i < rgba.Length; i += 4)
-        {
-            int a = rgba[i + 3];
-            if (a == 255)
-            {
-                continue;
-            }
-
-            for (int c = 0; c < 3; c++)
-            {
-                rgba[i + c] = (byte)((rgba[i + c] * a + 255 * (255 - a) + 127) / 255);
-            }
-
-            rgba[i + 3] = 255;
-        }
+        using var image = Decode(relativePath, mode);
+        return image.Hash();
     }
-}
 
-/// <summary>Decoded 8-bit pixels.</summary>
-internal sealed record DecodedImage(byte[] Pixels, int Width, int Height, int StrideBytes, PdqPixelFormat Format)
-{
-    public PdqResult Hash() => PdqHasher.Hash(Pixels, Width, Height, StrideBytes, Format);
-
-    public PdqDihedral HashDihedral() => PdqHasher.HashDihedral(Pixels, Width, Height, StrideBytes, Format);
+    /// <summary>The 8 dihedral PDQ hashes of an image of the data directory, decoded as <see cref="Decode"/> does.</summary>
+    public static PdqDihedral HashDihedral(string relativePath, ImageHashMode mode = ImageHashMode.Exact)
+    {
+        using var image = Decode(relativePath, mode);
+        return image.HashDihedral();
+    }
 }

@@ -1,0 +1,175 @@
+using ConsentRegistry.Core.Pdq;
+using SkiaSharp;
+
+namespace ConsentRegistry.Api.Images;
+
+/// <summary>
+/// An image file whose header has been read (format, dimensions, EXIF orientation) and nothing decoded yet, so
+/// that a decompression bomb is refused before it costs memory. Decodes as Meta's reference loader sees an image:
+/// grey images as grey, everything else as RGB with alpha composited over white, no colour management, no EXIF
+/// orientation (docs/pdq.md). Not thread-safe: decode one image on one thread.
+/// </summary>
+public sealed class EncodedImage : IDisposable
+{
+    /// <summary>Larger images are hashed from this many pixels square, sampled as the reference samples them.</summary>
+    public const int GridSize = PdqHasher.ResizeDimension;
+
+    /// <summary>
+    /// Fast mode picks the smallest reduced JPEG/WebP decode whose shorter side keeps at least this many pixels:
+    /// each decoded pixel then covers at most about 2.5 cells of the 512 grid, which keeps the hash within a few
+    /// bits of the exact one (docs/pdq.md).
+    /// </summary>
+    public const int FastMinSide = 200;
+
+    private static readonly float[] FastScales = [0.125f, 0.25f, 0.5f];
+
+    private readonly SKData _data;
+    private readonly SKCodec _codec;
+
+    private EncodedImage(SKData data, SKCodec codec, string format)
+    {
+        _data = data;
+        _codec = codec;
+        Format = format;
+        Width = codec.Info.Width;
+        Height = codec.Info.Height;
+        ExifOrientation = codec.EncodedOrigin is >= SKEncodedOrigin.TopLeft and <= SKEncodedOrigin.LeftBottom
+            ? (int)codec.EncodedOrigin
+            : 1;
+    }
+
+    /// <summary><see cref="ImageFormats.Jpeg"/>, <see cref="ImageFormats.Png"/>, …</summary>
+    public string Format { get; }
+
+    /// <summary>Pixels in a row, as stored.</summary>
+    public int Width { get; }
+
+    /// <summary>Rows, as stored.</summary>
+    public int Height { get; }
+
+    /// <summary>The EXIF orientation tag (1 to 8, 1 when absent). Recorded, never applied.</summary>
+    public int ExifOrientation { get; }
+
+    /// <summary>Reads the header of a copy of <paramref name="bytes"/>.</summary>
+    /// <exception cref="ImageDecodeException">Empty, not a supported format, corrupt header, or too many pixels.</exception>
+    public static EncodedImage Open(ReadOnlySpan<byte> bytes)
+    {
+        Check(bytes);
+        return Open(SKData.CreateCopy(bytes));
+    }
+
+    /// <summary>Reads the header of <paramref name="data"/>, which the image then owns (and disposes).</summary>
+    /// <exception cref="ImageDecodeException">Empty, not a supported format, corrupt header, or too many pixels.</exception>
+    public static EncodedImage Open(SKData data)
+    {
+        SKCodec? codec = null;
+        try
+        {
+            string format = Check(data.AsSpan());
+            codec = SKCodec.Create(data)
+                ?? throw new ImageDecodeException(ImageDecodeError.Corrupt, $"The file starts like a {format.ToUpperInvariant()} image but its header is invalid.");
+            CheckHeader(codec, format);
+            return new EncodedImage(data, codec, format);
+        }
+        catch
+        {
+            codec?.Dispose();
+            data.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The size the decoder produces in <paramref name="mode"/>: the stored size, or in fast mode the reduced scale
+    /// it picked (the result is then still sampled onto the 512×512 grid).
+    /// </summary>
+    public (int Width, int Height) DecodedSize(ImageHashMode mode)
+    {
+        var size = mode == ImageHashMode.Fast ? FastDecodeSize() : new SKSizeI(Width, Height);
+        return (size.Width, size.Height);
+    }
+
+    /// <summary>
+    /// Decodes the pixels to hash. <see cref="ImageHashMode.Exact"/> gives the reference's pixels (and so its
+    /// hash); <see cref="ImageHashMode.Fast"/> decodes large JPEG and WebP images at a reduced scale first.
+    /// </summary>
+    /// <exception cref="ImageDecodeException">The image data is corrupt or truncated.</exception>
+    public DecodedImage Decode(ImageHashMode mode = ImageHashMode.Exact)
+    {
+        var size = mode == ImageHashMode.Fast ? FastDecodeSize() : new SKSizeI(Width, Height);
+        bool gray = _codec.Info.ColorType == SKColorType.Gray8;
+        var info = gray
+            ? new SKImageInfo(size.Width, size.Height, SKColorType.Gray8, SKAlphaType.Opaque)
+            : new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var format = gray ? PdqPixelFormat.Gray8 : PdqPixelFormat.Rgba32;
+
+        // The reference resizes anything larger than 512 in a side to 512×512 before hashing; a reduced decode is
+        // sampled onto that same grid, so its hash differs only by what the reduction blurred.
+        bool onGrid = Width > GridSize || Height > GridSize;
+        var sampler = new GridSampler(
+            info.Width, info.Height, onGrid ? GridSize : info.Width, onGrid ? GridSize : info.Height,
+            info.BytesPerPixel, compositeAlpha: !gray && _codec.Info.AlphaType != SKAlphaType.Opaque);
+
+        if (onGrid && _codec.StartScanlineDecode(info) == SKCodecResult.Success && _codec.ScanlineOrder == SKCodecScanlineOrder.TopDown)
+        {
+            return GridDecoder.DecodeScanlines(_codec, info, sampler, format, Format);
+        }
+
+        return GridDecoder.DecodeWhole(_codec, info, sampler, format, Format, onGrid);
+    }
+
+    public void Dispose()
+    {
+        _codec.Dispose();
+        _data.Dispose();
+    }
+
+    private static string Check(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.IsEmpty)
+        {
+            throw new ImageDecodeException(ImageDecodeError.Empty, "The file is empty.");
+        }
+
+        return ImageFormats.Sniff(bytes)
+            ?? throw new ImageDecodeException(ImageDecodeError.UnsupportedFormat, "The file is not a JPEG, PNG, WebP, GIF or BMP image.");
+    }
+
+    private static void CheckHeader(SKCodec codec, string format)
+    {
+        if (!string.Equals(codec.EncodedFormat.ToString(), format, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ImageDecodeException(ImageDecodeError.Corrupt, $"The file starts like a {format.ToUpperInvariant()} image but is not one.");
+        }
+
+        var (width, height) = (codec.Info.Width, codec.Info.Height);
+        if (width <= 0 || height <= 0)
+        {
+            throw new ImageDecodeException(ImageDecodeError.Corrupt, "The image header gives no size.");
+        }
+
+        if ((long)width * height > ImageLimits.MaxPixels)
+        {
+            throw new ImageDecodeException(ImageDecodeError.TooManyPixels,
+                $"The image is {width}×{height} pixels; at most {ImageLimits.MaxPixels:N0} pixels are decoded.");
+        }
+    }
+
+    private SKSizeI FastDecodeSize()
+    {
+        if (Width > GridSize || Height > GridSize)
+        {
+            foreach (float scale in FastScales)
+            {
+                // JPEG decodes at 1/2, 1/4 or 1/8 in its DCT; WebP scales while decoding; other formats answer their full size.
+                var size = _codec.GetScaledDimensions(scale);
+                if (Math.Min(size.Width, size.Height) >= FastMinSide && size.Width < Width && size.Height < Height)
+                {
+                    return size;
+                }
+            }
+        }
+
+        return new SKSizeI(Width, Height);
+    }
+}

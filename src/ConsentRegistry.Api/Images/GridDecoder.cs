@@ -1,0 +1,113 @@
+using System.Runtime.InteropServices;
+using ConsentRegistry.Core.Pdq;
+using SkiaSharp;
+
+namespace ConsentRegistry.Api.Images;
+
+/// <summary>
+/// Runs a codec into pooled pixel buffers: whole, or row by row onto the grid of a <see cref="GridSampler"/>, so that
+/// a large image never needs a buffer of its full size when its decoder can deliver rows.
+/// </summary>
+internal static class GridDecoder
+{
+    /// <summary>Decodes only the rows the grid samples, one at a time (JPEG: the others are skipped, not converted).</summary>
+    public static DecodedImage DecodeScanlines(SKCodec codec, SKImageInfo info, GridSampler sampler, PdqPixelFormat format, string formatName)
+    {
+        byte[] row = PixelBuffers.Rent(info.RowBytes);
+        byte[] grid = PixelBuffers.Rent((long)sampler.RowBytes * sampler.Height);
+        var pin = GCHandle.Alloc(row, GCHandleType.Pinned);
+        try
+        {
+            int next = 0, current = -1;
+            for (int y = 0; y < sampler.Height; y++)
+            {
+                int wanted = sampler.SourceRow(y);
+                if (wanted != current)
+                {
+                    if (wanted > next && !codec.SkipScanlines(wanted - next))
+                    {
+                        throw Truncated(formatName);
+                    }
+
+                    if (codec.GetScanlines(pin.AddrOfPinnedObject(), 1, info.RowBytes) != 1)
+                    {
+                        throw Truncated(formatName);
+                    }
+
+                    next = wanted + 1;
+                    current = wanted;
+                }
+
+                sampler.SampleRow(row.AsSpan(0, info.RowBytes), grid.AsSpan(y * sampler.RowBytes, sampler.RowBytes));
+            }
+
+            return new DecodedImage(grid, sampler.Width, sampler.Height, sampler.RowBytes, format);
+        }
+        catch
+        {
+            PixelBuffers.Return(grid);
+            throw;
+        }
+        finally
+        {
+            pin.Free();
+            PixelBuffers.Return(row);
+        }
+    }
+
+    /// <summary>Decodes the whole image, then samples it onto the grid when <paramref name="onGrid"/>.</summary>
+    public static DecodedImage DecodeWhole(SKCodec codec, SKImageInfo info, GridSampler sampler, PdqPixelFormat format, string formatName, bool onGrid)
+    {
+        byte[] pixels = PixelBuffers.Rent(info.BytesSize64);
+        bool keep = false;
+        try
+        {
+            var pin = GCHandle.Alloc(pixels, GCHandleType.Pinned);
+            SKCodecResult result;
+            try
+            {
+                result = codec.GetPixels(info, pin.AddrOfPinnedObject());
+            }
+            finally
+            {
+                pin.Free();
+            }
+
+            if (result != SKCodecResult.Success)
+            {
+                throw result == SKCodecResult.IncompleteInput
+                    ? Truncated(formatName)
+                    : new ImageDecodeException(ImageDecodeError.Corrupt, $"The {formatName.ToUpperInvariant()} data is invalid ({result}).");
+            }
+
+            if (!onGrid)
+            {
+                if (sampler.CompositesAlpha)
+                {
+                    GridSampler.CompositeOverWhite(pixels.AsSpan(0, (int)info.BytesSize64));
+                }
+
+                keep = true;
+                return new DecodedImage(pixels, info.Width, info.Height, info.RowBytes, format);
+            }
+
+            byte[] grid = PixelBuffers.Rent((long)sampler.RowBytes * sampler.Height);
+            for (int y = 0; y < sampler.Height; y++)
+            {
+                sampler.SampleRow(pixels.AsSpan(sampler.SourceRow(y) * info.RowBytes, info.RowBytes), grid.AsSpan(y * sampler.RowBytes, sampler.RowBytes));
+            }
+
+            return new DecodedImage(grid, sampler.Width, sampler.Height, sampler.RowBytes, format);
+        }
+        finally
+        {
+            if (!keep)
+            {
+                PixelBuffers.Return(pixels);
+            }
+        }
+    }
+
+    private static ImageDecodeException Truncated(string formatName) =>
+        new(ImageDecodeError.Truncated, $"The {formatName.ToUpperInvariant()} file ends before the image does.");
+}

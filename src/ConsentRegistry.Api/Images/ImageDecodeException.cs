@@ -1,0 +1,26 @@
+namespace ConsentRegistry.Api.Images;
+
+/// <summary>Why an upload could not be decoded.</summary>
+public enum ImageDecodeError
+{
+    /// <summary>Zero bytes.</summary>
+    Empty,
+
+    /// <summary>Not a JPEG, PNG, WebP, GIF or BMP file.</summary>
+    UnsupportedFormat,
+
+    /// <summary>The header claims more than <see cref="ImageLimits.MaxPixels"/> pixels.</summary>
+    TooManyPixels,
+
+    /// <summary>The file starts like an image but its data is invalid.</summary>
+    Corrupt,
+
+    /// <summary>The file ends before the image does.</summary>
+    Truncated,
+}
+
+/// <summary>An image that cannot be hashed, and why; the message is safe to show to the client.</summary>
+public sealed class ImageDecodeException(ImageDecodeError error, string message) : Exception(message)
+{
+    public ImageDecodeError Error { get; } = error;
+}

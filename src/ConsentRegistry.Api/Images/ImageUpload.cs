@@ -1,0 +1,116 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using ConsentRegistry.Api.Errors;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+using SkiaSharp;
+
+namespace ConsentRegistry.Api.Images;
+
+/// <summary>The <c>file</c> part of an upload, in native memory for the decoder, and its SHA-256.</summary>
+internal sealed record UploadedFile(SKData Data, string Sha256);
+
+/// <summary>
+/// Reads the <c>file</c> part of a <c>multipart/form-data</c> request straight into native memory (no temporary
+/// files, no managed copy), hashing it with SHA-256 on the way and stopping at <see cref="ImageLimits.MaxBytes"/>.
+/// </summary>
+internal static class ImageUpload
+{
+    public const string FormMediaType = "multipart/form-data";
+    public const string FilePart = "file";
+
+    private const int MaxBoundaryLength = 70; // RFC 2046
+
+    /// <summary>The multipart boundary, or the problem with the request's headers.</summary>
+    public static (string? Boundary, ProblemHttpResult? Problem) ReadBoundary(HttpRequest request)
+    {
+        if (request.ContentType is null
+            || !MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
+            || !mediaType.MediaType.Equals(FormMediaType, StringComparison.OrdinalIgnoreCase))
+        {
+            return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
+                $"Send the image as {FormMediaType} with a part named \"{FilePart}\"."));
+        }
+
+        var boundary = HeaderUtilities.RemoveQuotes(mediaType.Boundary).Value;
+        if (string.IsNullOrEmpty(boundary) || boundary.Length > MaxBoundaryLength)
+        {
+            return (null, InvalidForm("The Content-Type header has no valid multipart boundary."));
+        }
+
+        if (request.ContentLength > ImageLimits.MaxBytes + ImageLimits.MultipartOverheadBytes)
+        {
+            return (null, TooLarge());
+        }
+
+        return (boundary, null);
+    }
+
+    /// <summary>Reads the first <c>file</c> part; other parts are skipped.</summary>
+    public static async Task<(UploadedFile? File, ProblemHttpResult? Problem)> ReadFileAsync(
+        HttpRequest request, string boundary, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reader = new MultipartReader(boundary, request.Body);
+            while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+            {
+                if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    && disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase)
+                    && HeaderUtilities.RemoveQuotes(disposition.Name).Equals(FilePart, StringComparison.Ordinal))
+                {
+                    return await CopyAsync(section.Body, cancellationToken);
+                }
+            }
+
+            return (null, Problems.Create(StatusCodes.Status400BadRequest, "missing-file",
+                $"The form has no part named \"{FilePart}\"; send the image in it.", field: FilePart));
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge());
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException && e is not BadHttpRequestException
+            && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, InvalidForm("The body is not a well-formed multipart/form-data form."));
+        }
+    }
+
+    private static async Task<(UploadedFile?, ProblemHttpResult?)> CopyAsync(Stream body, CancellationToken cancellationToken)
+    {
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var memory = new SKDynamicMemoryWStream();
+        try
+        {
+            long total = 0;
+            int read;
+            while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                total += read;
+                if (total > ImageLimits.MaxBytes)
+                {
+                    return (null, TooLarge());
+                }
+
+                sha256.AppendData(chunk, 0, read);
+                memory.Write(chunk, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        return (new UploadedFile(memory.DetachAsData(), Convert.ToHexStringLower(sha256.GetHashAndReset())), null);
+    }
+
+    private static ProblemHttpResult InvalidForm(string detail) =>
+        Problems.Create(StatusCodes.Status400BadRequest, "invalid-form", detail);
+
+    private static ProblemHttpResult TooLarge() =>
+        Problems.Create(StatusCodes.Status413PayloadTooLarge, "image-too-large",
+            $"The image file is larger than {ImageLimits.MaxBytes / (1024 * 1024)} MiB.");
+}

@@ -1,0 +1,129 @@
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Lookup;
+using ConsentRegistry.Core.Pdq;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ConsentRegistry.Api.Images;
+
+/// <summary>
+/// Image hashing (DESIGN.md 5.3): the SHA-256 and PDQ hashes a claimant puts in a claim, or a dataset builder looks
+/// up. Callers are those of the lookups, under the same rate limits.
+/// </summary>
+public static class ImagesEndpoints
+{
+    public static IServiceCollection AddImageHashing(this IServiceCollection services) =>
+        services.AddSingleton<ImageHashingGate>();
+
+    public static RouteGroupBuilder MapImages(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1")
+            .WithTags("Images")
+            .RequireAuthorization(LookupEndpoints.Policy)
+            .RequireRateLimiting(LookupEndpoints.RateLimitPolicy);
+
+        group.MapPost("/images", HashImage)
+            .WithName("HashImage")
+            .WithSummary("Hash an image (multipart/form-data, part \"file\"; JPEG, PNG, WebP, GIF, BMP, at most 50 MiB and "
+                + "100 megapixels): sha256, PDQ and its 8 dihedral variants. ?mode=fast decodes large images at a reduced scale.")
+            .Accepts<ImageUploadForm>(ImageUpload.FormMediaType)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .WithBodyLimit(ImageLimits.MaxBytes + ImageLimits.MultipartOverheadBytes);
+
+        return group;
+    }
+
+    internal static async Task<Results<Ok<ImageHashResponse>, ProblemHttpResult, ValidationProblem>> HashImage(
+        HttpRequest request, ImageHashingGate gate, CancellationToken cancellationToken, string? mode = null)
+    {
+        if (!TryParseMode(mode, out var hashMode))
+        {
+            return Problems.Validation(
+                new Dictionary<string, string[]> { ["mode"] = ["mode is exact (the default) or fast."] }, "invalid-mode");
+        }
+
+        var (boundary, problem) = ImageUpload.ReadBoundary(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using var upload = gate.TryReserveUpload(request.ContentLength ?? ImageLimits.MaxBytes + ImageLimits.MultipartOverheadBytes);
+        if (upload is null)
+        {
+            return Busy(request.HttpContext);
+        }
+
+        var (file, uploadProblem) = await ImageUpload.ReadFileAsync(request, boundary!, cancellationToken);
+        if (uploadProblem is not null)
+        {
+            return uploadProblem;
+        }
+
+        try
+        {
+            using var image = EncodedImage.Open(file!.Data);
+            using var slot = await gate.EnterDecodeAsync((long)image.Width * image.Height, cancellationToken);
+            if (slot is null)
+            {
+                return Busy(request.HttpContext);
+            }
+
+            // Decoding is CPU work done synchronously; the gate keeps it to one image per core.
+            using var pixels = image.Decode(hashMode);
+            var dihedral = pixels.HashDihedral();
+            return TypedResults.Ok(ToResponse(file.Sha256, image, dihedral, hashMode));
+        }
+        catch (ImageDecodeException e)
+        {
+            return ImageProblem(e);
+        }
+    }
+
+    private static bool TryParseMode(string? mode, out ImageHashMode hashMode)
+    {
+        hashMode = ImageHashMode.Exact;
+        if (mode is null || mode.Equals("exact", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        hashMode = ImageHashMode.Fast;
+        return mode.Equals("fast", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static ImageHashResponse ToResponse(string sha256, EncodedImage image, PdqDihedral dihedral, ImageHashMode mode)
+    {
+        var variants = new string[PdqDihedral.Count];
+        for (int i = 0; i < variants.Length; i++)
+        {
+            variants[i] = dihedral.Hashes[i].ToHex();
+        }
+
+        return new ImageHashResponse(
+            sha256, variants[0], dihedral.Quality, image.Width, image.Height, variants,
+            dihedral.Quality < ImageHashResponse.LowQualityBelow, image.Format,
+            mode == ImageHashMode.Fast ? "fast" : "exact", image.ExifOrientation);
+    }
+
+    private static ProblemHttpResult ImageProblem(ImageDecodeException e) => e.Error switch
+    {
+        ImageDecodeError.Empty => Problems.Create(StatusCodes.Status400BadRequest, "empty-file", e.Message, field: ImageUpload.FilePart),
+        ImageDecodeError.UnsupportedFormat => Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-image-format", e.Message),
+        ImageDecodeError.TooManyPixels => Problems.Create(StatusCodes.Status422UnprocessableEntity, "too-many-pixels", e.Message),
+        ImageDecodeError.Truncated => Problems.Create(StatusCodes.Status422UnprocessableEntity, "truncated-image", e.Message),
+        _ => Problems.Create(StatusCodes.Status422UnprocessableEntity, "corrupt-image", e.Message),
+    };
+
+    private static ProblemHttpResult Busy(HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return Problems.Create(StatusCodes.Status503ServiceUnavailable, "busy",
+            "Every image decoder is busy; retry in a moment.");
+    }
+}
