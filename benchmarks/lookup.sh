@@ -16,37 +16,15 @@ engine="${1:-sqlite}"
 subjects="${2:-1000000}"
 seconds="${3:-20}"
 long_stream="${LONG_STREAM_SECONDS:-120}"   # one stream this long, to watch the server's memory
+usage="benchmarks/lookup.sh sqlite|postgres [subjects] [seconds]"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 source scripts/lib/common.sh
 source scripts/lib/postgres.sh
+source scripts/lib/benchmark.sh
 
-dotnet build ConsentRegistry.sln -c Release --nologo -v quiet
-work="$(mktemp -d -t registry-bench.XXXXXX)"
-api_pid=""
-finish() { [[ -n $api_pid ]] && kill "$api_pid" 2>/dev/null; stop_postgres; rm -rf "$work"; }
-trap finish EXIT INT TERM
-
-case "$engine" in
-  sqlite) export Registry__Database__Provider=sqlite Registry__Database__ConnectionString="Data Source=$work/registry.db" ;;
-  postgres)
-    start_postgres
-    export Registry__Database__Provider=postgres Registry__Database__ConnectionString="$pg_connection_string" ;;
-  *) echo "usage: benchmarks/lookup.sh sqlite|postgres [subjects] [seconds]" >&2; exit 2 ;;
-esac
+bench_setup "$engine"
 export Registry__Lookup__RequestsPerSecondPerAddress=100000 Logging__LogLevel__Default=Warning
-
-port="$(free_port)"
-target="http://127.0.0.1:$port"
-start_api() {
-  dotnet src/ConsentRegistry.Api/bin/Release/net10.0/ConsentRegistry.Api.dll --urls "$target" >>"$work/api.log" 2>&1 &
-  api_pid=$!
-}
-wait_ready() {
-  for _ in $(seq 1200); do curl -sf "$target/health/ready" >/dev/null && return 0; sleep 0.05; done
-  echo "the API did not get ready; its log:" >&2; cat "$work/api.log" >&2; return 1
-}
-loadgen() { dotnet benchmarks/ConsentRegistry.LoadGen/bin/Release/net10.0/ConsentRegistry.LoadGen.dll "$@"; }
 
 start_api
 wait_ready

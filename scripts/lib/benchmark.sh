@@ -1,0 +1,35 @@
+# Shared set-up of the benchmark scripts (sourced after common.sh and postgres.sh): a Release
+# build, a temporary work folder, the store for the chosen engine, the API started on a free
+# loopback port, and everything torn down on exit. The caller sets `usage` first.
+
+bench_setup() {
+  local engine="$1"
+  dotnet build ConsentRegistry.sln -c Release --nologo -v quiet
+  work="$(mktemp -d -t registry-bench.XXXXXX)"
+  api_pid=""
+  trap bench_finish EXIT INT TERM
+  case "$engine" in
+    sqlite) export Registry__Database__Provider=sqlite Registry__Database__ConnectionString="Data Source=$work/registry.db" ;;
+    postgres)
+      start_postgres
+      export Registry__Database__Provider=postgres Registry__Database__ConnectionString="$pg_connection_string" ;;
+    *) echo "usage: $usage" >&2; exit 2 ;;
+  esac
+  port="$(free_port)"
+  target="http://127.0.0.1:$port"
+}
+
+bench_finish() { [[ -n $api_pid ]] && kill "$api_pid" 2>/dev/null; stop_postgres; rm -rf "$work"; }
+
+# Starts the Release API in the background on $target, logging to $work/api.log.
+start_api() {
+  dotnet src/ConsentRegistry.Api/bin/Release/net10.0/ConsentRegistry.Api.dll --urls "$target" >>"$work/api.log" 2>&1 &
+  api_pid=$!
+}
+
+wait_ready() {
+  for _ in $(seq 1200); do curl -sf "$target/health/ready" >/dev/null && return 0; sleep 0.05; done
+  echo "the API did not get ready; its log:" >&2; cat "$work/api.log" >&2; return 1
+}
+
+loadgen() { dotnet benchmarks/ConsentRegistry.LoadGen/bin/Release/net10.0/ConsentRegistry.LoadGen.dll "$@"; }
