@@ -29,12 +29,7 @@ internal static class ClaimsLoad
             claims[i] = signers[i].SignOptOut(urls, iat);
         });
 
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = concurrency,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(10),
-        })
-        { BaseAddress = target, Timeout = TimeSpan.FromMinutes(5) };
+        using var client = LookupLoad.CreateClient(target, concurrency);
 
         var latencies = new double[count];
         var failures = 0;

@@ -15,6 +15,9 @@ namespace ConsentRegistry.LoadGen;
 internal static class LookupLoad
 {
     private const int SubjectsPerClaim = 10_000;
+
+    /// <summary>URLs in one bulk request (the endpoints' and Spawning's maximum).</summary>
+    private const int BatchSize = 10_000;
     private const int DistinctBatches = 16;
 
     public static async Task<int> SeedAsync(Uri target, int subjects, int concurrency)
@@ -51,10 +54,10 @@ internal static class LookupLoad
         var universe = new LookupUniverse(subjects);
         var random = new Random(7);
         var batches = Enumerable.Range(0, DistinctBatches)
-            .Select(_ => Enumerable.Range(0, SubjectsPerClaim).Select(_ => universe.Query(random)).ToArray())
+            .Select(_ => Enumerable.Range(0, BatchSize).Select(_ => universe.Query(random)).ToArray())
             .ToArray();
         var hits = batches.Sum(b => b.Count(q => q.Registered));
-        Console.WriteLine($"Universe: {subjects:N0} registered subjects; {DistinctBatches} distinct batches of {SubjectsPerClaim:N0} URLs, {100.0 * hits / (DistinctBatches * SubjectsPerClaim):F1} % registered");
+        Console.WriteLine($"Universe: {subjects:N0} registered subjects; {DistinctBatches} distinct batches of {BatchSize:N0} URLs, {100.0 * hits / (DistinctBatches * BatchSize):F1} % registered");
 
         using var client = CreateClient(target, concurrency + 1);
         var memory = new ServerMemory(serverPid);
@@ -98,7 +101,7 @@ internal static class LookupLoad
 
         // A client sending 1,000-URL batches one after another while the bulk load runs: its latency is the p99 goal.
         var probe = new List<double>();
-        var pacing = new Pacing(rate / (double)SubjectsPerClaim);
+        var pacing = new Pacing(rate / (double)BatchSize);
         var result = await DriveAsync(concurrency, seconds, memory, async (worker, stop) =>
         {
             var latencies = new List<double>();
@@ -111,7 +114,7 @@ internal static class LookupLoad
                 latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
 
-            return (latencies.Count * (long)SubjectsPerClaim, latencies);
+            return (latencies.Count * (long)BatchSize, latencies);
         }, async stop =>
         {
             for (var n = 0; !stop.IsCancellationRequested; n++)
@@ -156,7 +159,7 @@ internal static class LookupLoad
                 latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
 
-            return (latencies.Count * (long)SubjectsPerClaim, latencies);
+            return (latencies.Count * (long)BatchSize, latencies);
         });
         result.Print("10,000-URL request");
         return wrong > 0;
@@ -267,7 +270,7 @@ internal static class LookupLoad
         }
     }
 
-    private static HttpClient CreateClient(Uri target, int connections) => new(new SocketsHttpHandler
+    internal static HttpClient CreateClient(Uri target, int connections) => new(new SocketsHttpHandler
     {
         MaxConnectionsPerServer = connections,
         PooledConnectionLifetime = TimeSpan.FromMinutes(30),
