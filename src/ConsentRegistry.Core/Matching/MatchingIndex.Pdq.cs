@@ -5,7 +5,7 @@ namespace ConsentRegistry.Core.Matching;
 /// <summary>PDQ subjects: a <see cref="PdqIndex"/> whose values are claim numbers (decision record 0004).</summary>
 public sealed partial class MatchingIndex
 {
-    private readonly PdqIndex _pdq = new();
+    private readonly PdqIndex _pdq = new() { DeferMerges = true };
 
     /// <summary>Number of PDQ hashes indexed.</summary>
     public int PdqCount => _pdq.Count;
@@ -15,6 +15,15 @@ public sealed partial class MatchingIndex
     /// million PDQ subjects) once, after the build from the store.
     /// </summary>
     public void Compact() => _pdq.Compact();
+
+    /// <summary>
+    /// Builds the PDQ segment merge that is due, if any (<see cref="PdqIndex.PrepareMerge"/>):
+    /// safe beside lookups, so the writer runs it outside the write lock.
+    /// </summary>
+    public PdqMerge? PreparePdqMerge() => _pdq.PrepareMerge();
+
+    /// <summary>Swaps a prepared merge in; under the write lock.</summary>
+    public void CommitPdqMerge(PdqMerge merge) => _pdq.CommitMerge(merge);
 
     private void AddPdq(string hex, int claim) => _pdq.Add(PdqHash.ParseHex(hex), claim);
 

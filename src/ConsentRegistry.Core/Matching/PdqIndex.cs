@@ -8,11 +8,12 @@ namespace ConsentRegistry.Core.Matching;
 /// multi-index hashing with 16 slots of 16 bits. Two hashes within distance r agree within
 /// r / 16 bits (rounded down) in at least one slot, so a search probes, in each slot, the buckets
 /// within that many flips of the query's word and checks every candidate's full distance.
-/// Each entry is a hash (four ulongs) and an int value (the caller's claim number); there is no
-/// object per hash. Entries are appended to a tail that searches scan; a full tail becomes an
-/// immutable <see cref="PdqSegment"/>, and every <see cref="Fanout"/> segments of one size class
-/// merge into one of the next (a log-structured merge), so adds cost amortised O(log n) and a
-/// search visits few segments. Not thread-safe: one writer, or many readers, at a time.
+/// Entries are hashes with an int value (the caller's claim number); there is no object per
+/// hash. Entries are appended to a tail that searches scan; a full tail becomes an immutable
+/// <see cref="PdqSegment"/> (30 bytes of record an entry, plus postings), and every
+/// <see cref="Fanout"/> segments of one size class merge into one of the next (a log-structured
+/// merge), so adds cost amortised O(log n) and a search visits few segments. Not thread-safe:
+/// one writer, or many readers, at a time.
 /// </summary>
 public sealed class PdqIndex
 {
@@ -33,9 +34,9 @@ public sealed class PdqIndex
     private const double RandomReadCost = 12;
 
     private readonly List<PdqSegment> _segments = [];
-    private ulong[] _hashes = [];
-    private int[] _values = [];
-    private int _indexed;
+    private readonly ulong[] _tailHashes = new ulong[TailLimit * 4];
+    private readonly int[] _tailValues = new int[TailLimit];
+    private int _tailCount;
 
     /// <summary>How searches choose between probing the slots and scanning; <see cref="PdqSearchStrategy.Auto"/> unless measuring.</summary>
     public PdqSearchStrategy Strategy { get; set; }
@@ -46,12 +47,12 @@ public sealed class PdqIndex
     /// <summary>Number of immutable segments (the tail aside).</summary>
     public int SegmentCount => _segments.Count;
 
-    /// <summary>Bytes held by the index's arrays, spare capacity included.</summary>
+    /// <summary>Bytes held by the index's arrays, the 4-byte values included.</summary>
     public long Bytes
     {
         get
         {
-            var bytes = _hashes.LongLength * sizeof(ulong) + _values.LongLength * sizeof(int);
+            var bytes = _tailHashes.LongLength * sizeof(ulong) + _tailValues.LongLength * sizeof(int);
             foreach (var segment in _segments)
             {
                 bytes += segment.Bytes;
@@ -64,45 +65,83 @@ public sealed class PdqIndex
     /// <summary>Adds <paramref name="hash"/> with <paramref name="value"/>; the same hash may be added with many values.</summary>
     public void Add(in PdqHash hash, int value)
     {
-        if (Count == _values.Length)
-        {
-            var capacity = Math.Max(1024, _values.Length + (_values.Length >> 1));
-            Array.Resize(ref _hashes, capacity * 4);
-            Array.Resize(ref _values, capacity);
-        }
-
-        var at = Count * 4;
+        var at = _tailCount * 4;
         for (var part = 0; part < 4; part++)
         {
-            _hashes[at + part] = hash.GetPart(part);
+            _tailHashes[at + part] = hash.GetPart(part);
         }
 
-        _values[Count++] = value;
-        if (Count - _indexed >= TailLimit)
+        _tailValues[_tailCount++] = value;
+        Count++;
+        if (_tailCount == TailLimit)
         {
-            _segments.Add(PdqSegment.Build(_hashes, _values, _indexed, Count - _indexed));
-            _indexed = Count;
-            MergeFullClasses();
+            _segments.Add(PdqSegment.Build(_tailHashes, _tailValues));
+            _tailCount = 0;
+            if (!DeferMerges)
+            {
+                while (PrepareMerge() is { } merge)
+                {
+                    CommitMerge(merge);
+                }
+            }
         }
     }
 
     /// <summary>
-    /// Merges every segment and the tail into one segment and drops spare capacity: the fastest
-    /// shape to search, worth its cost once a bulk load is done.
+    /// When true, <see cref="Add"/> leaves merges to <see cref="PrepareMerge"/> and
+    /// <see cref="CommitMerge"/>, so that a writer can build them outside its lock: a merge reads
+    /// only immutable segments, and only the swap changes what searches see.
+    /// </summary>
+    public bool DeferMerges { get; init; }
+
+    /// <summary>
+    /// Builds the merge that is due, if any: when the newest <see cref="Fanout"/> segments share a
+    /// size class (<see cref="TailLimit"/> · <see cref="Fanout"/>^c entries or a little more), they
+    /// become one of the next. Safe beside searches; not beside another writer.
+    /// </summary>
+    public PdqMerge? PrepareMerge()
+    {
+        if (_segments.Count < Fanout)
+        {
+            return null;
+        }
+
+        var last = SizeClass(_segments[^1].Count);
+        for (var i = 2; i <= Fanout; i++)
+        {
+            if (SizeClass(_segments[^i].Count) != last)
+            {
+                return null;
+            }
+        }
+
+        return new PdqMerge(_segments[^Fanout], Merge(Fanout, withTail: false));
+    }
+
+    /// <summary>Puts a merge from <see cref="PrepareMerge"/> in place of the segments it was built from.</summary>
+    public void CommitMerge(PdqMerge merge)
+    {
+        if (_segments.Count < Fanout || _segments[^Fanout] != merge.FirstSource)
+        {
+            throw new InvalidOperationException("The PDQ index changed between preparing and committing a merge.");
+        }
+
+        _segments.RemoveRange(_segments.Count - Fanout, Fanout);
+        _segments.Add(merge.Segment);
+    }
+
+    /// <summary>
+    /// Merges every segment and the tail into one segment: the fastest and smallest shape to
+    /// search, worth its cost once a bulk load is done.
     /// </summary>
     public void Compact()
     {
-        if (Count > _indexed || _segments.Count > 1)
+        if (_tailCount > 0 || _segments.Count > 1)
         {
+            var merged = Merge(_segments.Count, withTail: true);
             _segments.Clear();
-            Array.Resize(ref _hashes, Count * 4);
-            Array.Resize(ref _values, Count);
-            if (Count > 0)
-            {
-                _segments.Add(PdqSegment.Build(_hashes, _values, 0, Count));
-            }
-
-            _indexed = Count;
+            _segments.Add(merged);
+            _tailCount = 0;
         }
     }
 
@@ -119,15 +158,19 @@ public sealed class PdqIndex
         {
             if (ShouldProbe(segment, q))
             {
-                segment.Search(_hashes, _values, q, ref sink);
+                segment.Search(q, ref sink);
             }
             else
             {
-                Scan(q, segment.Start, segment.End, ref sink);
+                segment.Scan(q, ref sink);
             }
         }
 
-        Scan(q, _indexed, Count, ref sink);
+        ref var tail = ref MemoryMarshal.GetArrayDataReference(_tailHashes);
+        for (var entry = 0; entry < _tailCount; entry++)
+        {
+            q.CheckScanned(ref tail, _tailValues, entry, ref sink);
+        }
     }
 
     /// <summary>Appends to <paramref name="hits"/> every hash within <paramref name="maxDistance"/> bits of <paramref name="query"/>.</summary>
@@ -144,37 +187,27 @@ public sealed class PdqIndex
         _ => segment.ExpectedCandidates(query.Flips) * RandomReadCost < segment.Count,
     };
 
-    private void Scan<TSink>(in PdqQuery query, int start, int end, ref TSink sink)
-        where TSink : IPdqHitSink, allows ref struct
+    /// <summary>Builds one segment from the newest <paramref name="segments"/> segments and, if asked, the tail.</summary>
+    private PdqSegment Merge(int segments, bool withTail)
     {
-        ref var hashes = ref MemoryMarshal.GetArrayDataReference(_hashes);
-        for (var entry = start; entry < end; entry++)
+        var sources = _segments[^segments..];
+        var count = sources.Sum(segment => segment.Count) + (withTail ? _tailCount : 0);
+        var hashes = GC.AllocateUninitializedArray<ulong>(count * 4);
+        var values = GC.AllocateUninitializedArray<int>(count);
+        var at = 0;
+        foreach (var segment in sources)
         {
-            query.CheckScanned(ref hashes, _values, entry, ref sink);
+            segment.CopyTo(hashes.AsSpan(at * 4, segment.Count * 4), values.AsSpan(at, segment.Count));
+            at += segment.Count;
         }
-    }
 
-    /// <summary>
-    /// Size class c holds segments of <see cref="TailLimit"/> · <see cref="Fanout"/>^c entries or a
-    /// little more; when the newest <see cref="Fanout"/> segments share a class they become one of the next.
-    /// </summary>
-    private void MergeFullClasses()
-    {
-        while (_segments.Count >= Fanout)
+        if (withTail)
         {
-            var last = SizeClass(_segments[^1].Count);
-            for (var i = 2; i <= Fanout; i++)
-            {
-                if (SizeClass(_segments[^i].Count) != last)
-                {
-                    return;
-                }
-            }
-
-            var start = _segments[^Fanout].Start;
-            _segments.RemoveRange(_segments.Count - Fanout, Fanout);
-            _segments.Add(PdqSegment.Build(_hashes, _values, start, _indexed - start));
+            _tailHashes.AsSpan(0, _tailCount * 4).CopyTo(hashes.AsSpan(at * 4));
+            _tailValues.AsSpan(0, _tailCount).CopyTo(values.AsSpan(at));
         }
+
+        return PdqSegment.Build(hashes, values);
     }
 
     private static int SizeClass(int count)
@@ -200,4 +233,18 @@ public enum PdqSearchStrategy
 
     /// <summary>Always scan every entry.</summary>
     Scan,
+}
+
+/// <summary>A merged segment built beside searches, waiting for <see cref="PdqIndex.CommitMerge"/>.</summary>
+public sealed class PdqMerge
+{
+    internal PdqMerge(PdqSegment firstSource, PdqSegment segment)
+    {
+        FirstSource = firstSource;
+        Segment = segment;
+    }
+
+    internal PdqSegment FirstSource { get; }
+
+    internal PdqSegment Segment { get; }
 }

@@ -7,7 +7,7 @@ namespace ConsentRegistry.Core.Matching;
 /// <summary>
 /// A search of a <see cref="PdqIndex"/>: the query's four 64-bit parts, the radius, and the flip
 /// budget per 16-bit slot that the pigeonhole principle allows (radius / 16, rounded down).
-/// Hashes are stored as four ulongs an entry, part 0 first, as <see cref="PdqHash"/> numbers them.
+/// The tail keeps hashes as four ulongs an entry, part 0 first, as <see cref="PdqHash"/> numbers them.
 /// </summary>
 internal readonly struct PdqQuery
 {
@@ -36,28 +36,6 @@ internal readonly struct PdqQuery
         _ => Q3,
     };
 
-    /// <summary>
-    /// Reports <paramref name="entry"/> when it lies within the radius. Found through
-    /// <paramref name="slot"/>, it is reported only if that slot is the first one whose word is
-    /// within the flip budget: every entry within the radius has such a slot, and is found
-    /// through it, so each is reported exactly once with no visited set.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Check<TSink>(ref ulong hashes, int[] values, int entry, int slot, ref TSink sink)
-        where TSink : IPdqHitSink, allows ref struct
-    {
-        ref var h = ref Unsafe.Add(ref hashes, (nint)entry * 4);
-        var x0 = h ^ Q0;
-        var x1 = Unsafe.Add(ref h, 1) ^ Q1;
-        var x2 = Unsafe.Add(ref h, 2) ^ Q2;
-        var x3 = Unsafe.Add(ref h, 3) ^ Q3;
-        var distance = BitOperations.PopCount(x0) + BitOperations.PopCount(x1) + BitOperations.PopCount(x2) + BitOperations.PopCount(x3);
-        if (distance <= Radius && IsFirstQualifying(x0, x1, x2, x3, slot))
-        {
-            sink.Add(values[entry], distance, new PdqHash(h, Unsafe.Add(ref h, 1), Unsafe.Add(ref h, 2), Unsafe.Add(ref h, 3)));
-        }
-    }
-
     /// <summary>Reports <paramref name="entry"/> when it lies within the radius (a linear scan sees each entry once).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CheckScanned<TSink>(ref ulong hashes, int[] values, int entry, ref TSink sink)
@@ -72,7 +50,13 @@ internal readonly struct PdqQuery
         }
     }
 
-    private bool IsFirstQualifying(ulong x0, ulong x1, ulong x2, ulong x3, int slot)
+    /// <summary>
+    /// Whether a candidate found through <paramref name="slot"/> (its distances from the query
+    /// being x0 to x3) is reported there: only if that slot is the first one whose word is within
+    /// the flip budget. Every hash within the radius has such a slot, and is found through it, so
+    /// each is reported exactly once with no visited set.
+    /// </summary>
+    public bool IsFirstQualifying(ulong x0, ulong x1, ulong x2, ulong x3, int slot)
     {
         for (var t = 0; t < slot; t++)
         {

@@ -1,138 +1,127 @@
-using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace ConsentRegistry.Core.Matching;
 
-/// <summary>Building a segment: word-0 order, bucket starts, Elias–Fano postings.</summary>
+/// <summary>Building a segment: word-0 order, records, slot 0's bucket starts, the other slots' postings.</summary>
 internal sealed partial class PdqSegment
 {
     /// <summary>
-    /// Sorts entries [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>)
-    /// of <paramref name="hashes"/> (four ulongs an entry) and <paramref name="values"/> by word 0,
-    /// then indexes slots 1 to 15.
+    /// The goal for a large segment (issue 4): bytes an entry besides its 4-byte value. Wider
+    /// buckets mean fewer candidates a search but more bytes an entry (decision record 0004).
     /// </summary>
-    public static PdqSegment Build(ulong[] hashes, int[] values, int start, int count)
+    internal const double BytesPerEntryBudget = 64;
+
+    private const int FullWordBits = 16;
+
+    private PdqSegment(int count, int firstBits)
     {
-        var segment = new PdqSegment(start, count);
-        var range = hashes.AsSpan(start * 4, count * 4);
-        segment.SortByFirstWord(range, values.AsSpan(start, count));
-        segment.CountWords(range);
-        var cursor = ArrayPool<int>.Shared.Rent(segment._buckets);
-        try
+        _records = GC.AllocateUninitializedArray<byte>(count * RecordBytes);
+        _values = GC.AllocateUninitializedArray<int>(count);
+        _firstBits = firstBits;
+        _firstWords = firstBits < FullWordBits ? new ushort[count] : null;
+        _postings = new PdqPostings[Slots - 1];
+    }
+
+    /// <summary>Indexes the entries given as full hashes (four ulongs an entry) and values, in any order.</summary>
+    public static PdqSegment Build(ReadOnlySpan<ulong> hashes, ReadOnlySpan<int> values)
+    {
+        var count = values.Length;
+        var firstBits = count >= 1 << FullWordBits ? FullWordBits : Math.Clamp(BitOperations.Log2((uint)Math.Max(count, 1)) - 1, 8, FullWordBits);
+        var postingBits = PostingBits(count);
+        var segment = new PdqSegment(count, firstBits);
+        var firstStarts = segment.WriteInFirstWordOrder(hashes, values);
+        var first = new int[(1 << firstBits) + 1];
+        for (var key = 0; key <= 1 << firstBits; key++)
         {
-            // Slot 0 needs only its bucket starts: the range is in word-0 order.
-            for (var slot = 1; slot < Slots; slot++)
-            {
-                segment.IndexSlot(range, slot, cursor);
-            }
+            first[key] = firstStarts[key << (FullWordBits - firstBits)];
         }
-        finally
+
+        segment._first = new BucketStarts(first);
+        var keys = GC.AllocateUninitializedArray<ushort>(count);
+        for (var slot = 1; slot < Slots; slot++)
         {
-            ArrayPool<int>.Shared.Return(cursor);
+            for (var entry = 0; entry < count; entry++)
+            {
+                keys[entry] = (ushort)(segment.Word(entry, slot) >> (FullWordBits - postingBits));
+            }
+
+            segment._postings[slot - 1] = new PdqPostings(keys, postingBits);
         }
 
         return segment;
     }
 
-    private static ushort Word(ReadOnlySpan<ulong> range, int local, int slot) =>
-        (ushort)(range[(local << 2) + (slot >> 2)] >> ((slot & 3) << 4));
-
-    private void SortByFirstWord(Span<ulong> range, Span<int> values)
+    /// <summary>
+    /// The widest buckets (the fewest candidates) whose postings keep a segment within
+    /// <see cref="BytesPerEntryBudget"/>; a segment under 2^16 entries, a passing stage of the
+    /// log-structured merge, takes buckets of about two entries instead.
+    /// </summary>
+    internal static int PostingBits(int count)
     {
-        // A counting sort gives each entry its place; the moves then follow the permutation's cycles
-        // in place, so that a merge of millions of entries needs no second copy of the hashes.
-        var starts = ArrayPool<int>.Shared.Rent(1 << 16);
-        var order = GC.AllocateUninitializedArray<int>(Count);
-        try
+        if (count < 1 << FullWordBits)
         {
-            Array.Clear(starts, 0, 1 << 16);
-            for (var i = 0; i < Count; i++)
-            {
-                starts[Word(range, i, 0)]++;
-            }
-
-            for (int w = 0, sum = 0; w < 1 << 16; w++)
-            {
-                (starts[w], sum) = (sum, sum + starts[w]);
-            }
-
-            for (var i = 0; i < Count; i++)
-            {
-                order[starts[Word(range, i, 0)]++] = i;
-            }
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(starts);
+            return Math.Clamp(BitOperations.Log2((uint)Math.Max(count, 1)) - 1, 8, FullWordBits);
         }
 
-        for (var i = 0; i < Count; i++)
+        var firstTable = 2.0 * ((1 << FullWordBits) + 1) / count;
+        for (var bits = FullWordBits; bits > 8; bits--)
         {
-            if (order[i] < 0 || order[i] == i)
+            if (RecordBytes + firstTable + ((Slots - 1) * PdqPostings.BitsPerEntry(count, bits) / 8) <= BytesPerEntryBudget)
             {
-                continue;
-            }
-
-            var first = range.Slice(i << 2, 4);
-            ulong h0 = first[0], h1 = first[1], h2 = first[2], h3 = first[3];
-            var value = values[i];
-            var j = i;
-            while (true)
-            {
-                var from = order[j];
-                order[j] = -1;
-                var to = range.Slice(j << 2, 4);
-                if (from == i)
-                {
-                    (to[0], to[1], to[2], to[3]) = (h0, h1, h2, h3);
-                    values[j] = value;
-                    break;
-                }
-
-                range.Slice(from << 2, 4).CopyTo(to);
-                values[j] = values[from];
-                j = from;
+                return bits;
             }
         }
+
+        return 8;
     }
 
-    private void CountWords(ReadOnlySpan<ulong> range)
+    /// <summary>Word <paramref name="slot"/> (1 to 15) of an entry, from its record.</summary>
+    private ushort Word(int entry, int slot)
     {
-        var shift = 16 - _bits;
-        var stride = _buckets + 1;
-        var offsets = _offsets.AsSpan();
-        for (var i = 0; i < Count; i++)
-        {
-            var entry = range.Slice(i << 2, 4);
-            for (var slot = 0; slot < Slots; slot++)
-            {
-                var word = (ushort)(entry[slot >> 2] >> ((slot & 3) << 4));
-                offsets[(slot * stride) + (word >> shift) + 1]++;
-            }
-        }
-
-        for (var slot = 0; slot < Slots; slot++)
-        {
-            var slotOffsets = offsets.Slice(slot * stride, stride);
-            for (var key = 0; key < _buckets; key++)
-            {
-                slotOffsets[key + 1] += slotOffsets[key];
-            }
-        }
+        ref var record = ref Record(entry);
+        return slot < 4
+            ? (ushort)(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, 22)) >> (slot << 4))
+            : (ushort)(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, ((slot >> 2) - 1) * 8)) >> ((slot & 3) << 4));
     }
 
-    private void IndexSlot(ReadOnlySpan<ulong> range, int slot, Span<int> cursor)
+    /// <summary>
+    /// Writes the records and values in word-0 order (a counting sort) and returns where each
+    /// word's run starts, with the count last.
+    /// </summary>
+    private int[] WriteInFirstWordOrder(ReadOnlySpan<ulong> hashes, ReadOnlySpan<int> values)
     {
-        var shift = 16 - _bits;
-        _offsets.AsSpan(slot * (_buckets + 1), _buckets).CopyTo(cursor);
-        var low = _low.AsSpan((slot - 1) * Count, Count);
-        var high = _high.AsSpan((slot - 1) * _highWords, _highWords);
+        var starts = new int[(1 << FullWordBits) + 1];
         for (var i = 0; i < Count; i++)
         {
-            var key = Word(range, i, slot) >> shift;
-            var at = cursor[key]++;
-            low[at] = (ushort)i;
-            var bit = at + (long)key * _blocks + (i >> LowBits);
-            high[(int)(bit >> 6)] |= 1UL << (int)(bit & 63);
+            starts[(ushort)hashes[i << 2] + 1]++;
         }
+
+        for (var word = 0; word < 1 << FullWordBits; word++)
+        {
+            starts[word + 1] += starts[word];
+        }
+
+        var cursor = starts.AsSpan(0, 1 << FullWordBits).ToArray();
+        for (var i = 0; i < Count; i++)
+        {
+            var part0 = hashes[i << 2];
+            var at = cursor[(ushort)part0]++;
+            ref var record = ref Record(at);
+            var part3 = hashes[(i << 2) + 3];
+            Unsafe.WriteUnaligned(ref record, hashes[(i << 2) + 1]);
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref record, 8), hashes[(i << 2) + 2]);
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref record, 16), part3);
+
+            // Bytes 22 and 23 are part 3's top two, as written above; bytes 24 to 29 are part 0's top six.
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref record, 22), (part0 & ~0xFFFFUL) | (part3 >> 48));
+            _values[at] = values[i];
+            if (_firstWords is not null)
+            {
+                _firstWords[at] = (ushort)part0;
+            }
+        }
+
+        return starts;
     }
 }

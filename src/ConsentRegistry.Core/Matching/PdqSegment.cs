@@ -1,117 +1,213 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using ConsentRegistry.Core.Pdq;
 
 namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
-/// An immutable multi-index (16 slots of 16 bits) over a contiguous range of a
-/// <see cref="PdqIndex"/>'s entries. Building it sorts the range by word 0, so slot 0 needs no
-/// postings: its buckets are runs of the hash array itself. Slots 1 to 15 keep each bucket's
-/// entries (their numbers within the range, ascending) in Elias–Fano form: the low 16 bits in a
-/// ushort, the rest in unary in a bit vector of about 2 bits an entry; about 2.25 bytes an entry
-/// and slot in all. A small range buckets its words by their top bits only, so that its bucket
-/// table stays in proportion; the check drops the words further than the flip budget.
+/// An immutable multi-index (16 slots of 16 bits) over some entries of a <see cref="PdqIndex"/>
+/// (decision record 0004). Its build sorts the entries by word 0, so slot 0 needs no postings:
+/// its buckets are runs of the entries. Each entry is a 30-byte record, its hash less word 0:
+/// in a segment of 2^16 entries or more slot 0 has a bucket per word, so an entry's word 0 is
+/// its bucket's key; a smaller segment keeps word 0 aside. Slots 1 to 15 keep inverted lists
+/// (<see cref="PdqPostings"/>), as wide as the memory budget allows.
 /// </summary>
 internal sealed partial class PdqSegment
 {
     public const int Slots = 16;
-    private const int LowBits = 16;
+
+    /// <summary>Bytes a record: parts 1 to 3 of the hash, then bits 16 to 63 of part 0.</summary>
+    private const int RecordBytes = 30;
 
     /// <summary>Buckets probed in a slot at a flip budget of 3: 1 + 16 + C(16, 2) + C(16, 3).</summary>
     private const int MaxProbes = 1 + 16 + 120 + 560;
 
-    private readonly int _bits;
-    private readonly int _buckets;
-    private readonly int _blocks;
-    private readonly int _highWords;
-    private readonly int[] _offsets;
-    private readonly ushort[] _low;
-    private readonly ulong[] _high;
+    private readonly byte[] _records;
+    private readonly int[] _values;
+    private readonly int _firstBits;
+    private BucketStarts _first;
+    private readonly ushort[]? _firstWords;
+    private readonly PdqPostings[] _postings;
 
-    private PdqSegment(int start, int count)
+    /// <summary>Number of entries.</summary>
+    public int Count => _values.Length;
+
+    /// <summary>Bytes held by the segment's arrays, the values (4 bytes an entry) included.</summary>
+    public long Bytes
     {
-        Start = start;
-        Count = count;
-        _bits = Math.Clamp(BitOperations.Log2((uint)Math.Max(count, 1)) - 1, 8, 16);
-        _buckets = 1 << _bits;
-        _blocks = Math.Max(1, (count + (1 << LowBits) - 1) >> LowBits);
-        _highWords = (int)(((long)count + (long)_buckets * _blocks + 63) >> 6) + 1;
-        _offsets = new int[Slots * (_buckets + 1)];
-        _low = new ushort[(Slots - 1) * (long)count];
-        _high = new ulong[(Slots - 1) * (long)_highWords];
+        get
+        {
+            var bytes = _records.LongLength + _values.LongLength * sizeof(int) + _first.Bytes + (_firstWords?.LongLength ?? 0) * sizeof(ushort);
+            foreach (var postings in _postings)
+            {
+                bytes += postings.Bytes;
+            }
+
+            return bytes;
+        }
     }
-
-    /// <summary>The first entry of the range.</summary>
-    public int Start { get; }
-
-    /// <summary>Number of entries in the range.</summary>
-    public int Count { get; }
-
-    /// <summary>The entry after the range.</summary>
-    public int End => Start + Count;
-
-    /// <summary>Bytes held by the segment's arrays.</summary>
-    public long Bytes => _offsets.LongLength * sizeof(int) + _low.LongLength * sizeof(ushort) + _high.LongLength * sizeof(ulong);
 
     /// <summary>
     /// How many candidates a search with <paramref name="flips"/> per slot reads from this segment,
-    /// for an even spread of words: 16 slots, each probing the buckets within the flip budget.
+    /// for an even spread of words: each slot probes the buckets within the flip budget.
     /// </summary>
-    public double ExpectedCandidates(int flips) => Slots * (double)Probes(_bits, flips) * Count / _buckets;
+    public double ExpectedCandidates(int flips)
+    {
+        var candidates = (double)Probes(_firstBits, flips) * Count / (1 << _firstBits);
+        foreach (var postings in _postings)
+        {
+            candidates += (double)Probes(postings.Bits, flips) * Count / (1 << postings.Bits);
+        }
+
+        return candidates;
+    }
 
     /// <summary>Reports every entry of the segment within the query's radius, once.</summary>
-    public void Search<TSink>(ulong[] hashes, int[] values, in PdqQuery query, ref TSink sink)
+    public void Search<TSink>(in PdqQuery query, ref TSink sink)
         where TSink : IPdqHitSink, allows ref struct
     {
         // Each stage prefetches what the next one reads, so that the cache misses of a slot's
         // buckets, and then of its candidates, overlap instead of following one another.
         Span<int> keys = stackalloc int[MaxProbes];
-        var batch = default(CandidateBatch);
-        ref var offsetData = ref MemoryMarshal.GetArrayDataReference(_offsets);
-        ref var hashData = ref MemoryMarshal.GetArrayDataReference(hashes);
-        for (var slot = 0; slot < Slots; slot++)
+        var probes = ProbeKeys(query.Word(0) >> (16 - _firstBits), query.Flips, _firstBits, keys);
+        foreach (var key in probes)
         {
-            ref var offsets = ref Unsafe.Add(ref offsetData, slot * (_buckets + 1));
-            var probes = ProbeKeys(query.Word(slot) >> (16 - _bits), query.Flips, keys);
+            _first.Prefetch(key);
+        }
+
+        foreach (var key in probes)
+        {
+            PrefetchRecord(_first[key]);
+        }
+
+        foreach (var key in probes)
+        {
+            for (int entry = _first[key], end = _first[key + 1]; entry < end; entry++)
+            {
+                CheckFull(query, entry, FirstWord(key, entry), slot: 0, ref sink);
+            }
+        }
+
+        var batch = default(CandidateBatch);
+        for (var slot = 1; slot < Slots; slot++)
+        {
+            var postings = _postings[slot - 1];
+            probes = ProbeKeys(query.Word(slot) >> (16 - postings.Bits), query.Flips, postings.Bits, keys);
             foreach (var key in probes)
             {
-                Prefetch.Line(ref Unsafe.Add(ref offsets, key));
+                postings.Starts.Prefetch(key);
             }
 
-            if (slot == 0)
+            foreach (var key in probes)
             {
-                foreach (var key in probes)
-                {
-                    Prefetch.Line(ref Unsafe.Add(ref hashData, (nint)(Start + Unsafe.Add(ref offsets, key)) * 4));
-                }
+                postings.Prefetch(key, postings.Starts[key]);
+            }
 
-                foreach (var key in probes)
+            foreach (var key in probes)
+            {
+                var bucket = postings.Open(key);
+                while (bucket.Next(out var entry))
                 {
-                    for (int entry = Start + Unsafe.Add(ref offsets, key), end = Start + Unsafe.Add(ref offsets, key + 1); entry < end; entry++)
+                    PrefetchRecord(entry);
+                    if (batch.Add(entry))
                     {
-                        query.Check(ref hashData, values, entry, 0, ref sink);
+                        Flush(ref batch, query, slot, ref sink);
                     }
                 }
-
-                continue;
             }
 
-            ref var low = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_low), (nint)(slot - 1) * Count);
-            ref var high = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_high), (nint)(slot - 1) * _highWords);
-            foreach (var key in probes)
+            Flush(ref batch, query, slot, ref sink);
+        }
+    }
+
+    /// <summary>Checks every entry in order: cheaper than probing when the radius is large.</summary>
+    public void Scan<TSink>(in PdqQuery query, ref TSink sink)
+        where TSink : IPdqHitSink, allows ref struct
+    {
+        for (var key = 0; key < 1 << _firstBits; key++)
+        {
+            for (int entry = _first[key], end = _first[key + 1]; entry < end; entry++)
             {
-                var k = Unsafe.Add(ref offsets, key);
-                Prefetch.Line(ref Unsafe.Add(ref low, k));
-                Prefetch.Line(ref Unsafe.Add(ref high, (nint)((k + (long)key * _blocks) >> 6)));
+                CheckFull(query, entry, FirstWord(key, entry), slot: -1, ref sink);
             }
+        }
+    }
 
-            foreach (var key in probes)
+    /// <summary>Writes every entry's full hash (four ulongs) and value, in the segment's order.</summary>
+    public void CopyTo(Span<ulong> hashes, Span<int> values)
+    {
+        _values.CopyTo(values);
+        for (var key = 0; key < 1 << _firstBits; key++)
+        {
+            for (int entry = _first[key], end = _first[key + 1]; entry < end; entry++)
             {
-                Decode(ref low, ref high, ref offsets, key, ref hashData, values, query, slot, ref batch, ref sink);
+                var hash = Read(entry, FirstWord(key, entry));
+                for (var part = 0; part < 4; part++)
+                {
+                    hashes[(entry << 2) + part] = hash.GetPart(part);
+                }
             }
+        }
+    }
 
-            batch.Flush(ref hashData, values, query, slot, ref sink);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ushort FirstWord(int key, int entry) => _firstWords is null ? (ushort)key : _firstWords[entry];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref byte Record(int entry) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_records), (nint)entry * RecordBytes);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PrefetchRecord(int entry)
+    {
+        ref var record = ref Record(entry);
+        Prefetch.Line(ref record);
+        Prefetch.Line(ref Unsafe.Add(ref record, RecordBytes - 1));
+    }
+
+    private PdqHash Read(int entry, ushort firstWord)
+    {
+        ref var record = ref Record(entry);
+        return new PdqHash(
+            (Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, 22)) & ~0xFFFFUL) | firstWord,
+            Unsafe.ReadUnaligned<ulong>(ref record),
+            Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, 8)),
+            Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, 16)));
+    }
+
+    /// <summary>Reports an entry whose word 0 is known; <paramref name="slot"/> -1 for a scan, which needs no first-slot rule.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckFull<TSink>(in PdqQuery query, int entry, ushort firstWord, int slot, ref TSink sink)
+        where TSink : IPdqHitSink, allows ref struct
+    {
+        var hash = Read(entry, firstWord);
+        var x0 = hash.GetPart(0) ^ query.Q0;
+        var x1 = hash.GetPart(1) ^ query.Q1;
+        var x2 = hash.GetPart(2) ^ query.Q2;
+        var x3 = hash.GetPart(3) ^ query.Q3;
+        var distance = BitOperations.PopCount(x0) + BitOperations.PopCount(x1) + BitOperations.PopCount(x2) + BitOperations.PopCount(x3);
+        if (distance <= query.Radius && (slot < 0 || query.IsFirstQualifying(x0, x1, x2, x3, slot)))
+        {
+            sink.Add(_values[entry], distance, hash);
+        }
+    }
+
+    /// <summary>
+    /// Reports a candidate found through slot 1 to 15. The 240 bits of its record settle almost
+    /// every candidate; only one within the radius on those needs word 0, from slot 0's buckets.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckCandidate<TSink>(in PdqQuery query, int entry, int slot, ref TSink sink)
+        where TSink : IPdqHitSink, allows ref struct
+    {
+        ref var record = ref Record(entry);
+        var partial = BitOperations.PopCount(Unsafe.ReadUnaligned<ulong>(ref record) ^ query.Q1)
+            + BitOperations.PopCount(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, 8)) ^ query.Q2)
+            + BitOperations.PopCount(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, 16)) ^ query.Q3)
+            + BitOperations.PopCount((Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, 22)) ^ query.Q0) & ~0xFFFFUL);
+        if (partial <= query.Radius)
+        {
+            CheckFull(query, entry, _firstWords?[entry] ?? (ushort)_first.BucketOf(entry), slot, ref sink);
         }
     }
 
@@ -128,19 +224,19 @@ internal sealed partial class PdqSegment
     }
 
     /// <summary>The buckets within <paramref name="flips"/> bits (at most 3) of <paramref name="key"/>, each once.</summary>
-    private Span<int> ProbeKeys(int key, int flips, Span<int> keys)
+    private static Span<int> ProbeKeys(int key, int flips, int bits, Span<int> keys)
     {
         var n = 0;
         keys[n++] = key;
-        for (var a = 0; a < _bits && flips >= 1; a++)
+        for (var a = 0; a < bits && flips >= 1; a++)
         {
             var ka = key ^ (1 << a);
             keys[n++] = ka;
-            for (var b = a + 1; b < _bits && flips >= 2; b++)
+            for (var b = a + 1; b < bits && flips >= 2; b++)
             {
                 var kb = ka ^ (1 << b);
                 keys[n++] = kb;
-                for (var c = b + 1; c < _bits && flips >= 3; c++)
+                for (var c = b + 1; c < bits && flips >= 3; c++)
                 {
                     keys[n++] = kb ^ (1 << c);
                 }
@@ -150,73 +246,31 @@ internal sealed partial class PdqSegment
         return keys[..n];
     }
 
-    /// <summary>
-    /// Reads the entries of bucket <paramref name="key"/> of a slot into the batch: the j-th entry
-    /// of the slot (in bucket order) is the j-th set bit, and the clear bits before it count the
-    /// buckets before its own (each <see cref="_blocks"/> wide) plus its own block of 2^16 entries.
-    /// </summary>
-    private void Decode<TSink>(
-        ref ushort low, ref ulong high, ref int offsets, int key, ref ulong hashData, int[] values, in PdqQuery query, int slot,
-        scoped ref CandidateBatch batch, ref TSink sink)
+    private void Flush<TSink>(ref CandidateBatch batch, in PdqQuery query, int slot, ref TSink sink)
         where TSink : IPdqHitSink, allows ref struct
     {
-        var k = Unsafe.Add(ref offsets, key);
-        var end = Unsafe.Add(ref offsets, key + 1);
-        if (k == end)
+        for (var i = 0; i < batch.Count; i++)
         {
-            return;
+            CheckCandidate(query, batch[i], slot, ref sink);
         }
 
-        var zerosBefore = (long)key * _blocks;
-        var position = k + zerosBefore;
-        var word = (nint)(position >> 6);
-        var bits = Unsafe.Add(ref high, word) & (ulong.MaxValue << (int)(position & 63));
-        while (true)
-        {
-            while (bits == 0)
-            {
-                bits = Unsafe.Add(ref high, ++word);
-            }
-
-            var block = (int)(((long)word << 6) + BitOperations.TrailingZeroCount(bits) - k - zerosBefore);
-            var entry = Start + ((block << LowBits) | Unsafe.Add(ref low, k));
-            Prefetch.Line(ref Unsafe.Add(ref hashData, (nint)entry * 4));
-            if (batch.Add(entry))
-            {
-                batch.Flush(ref hashData, values, query, slot, ref sink);
-            }
-
-            if (++k == end)
-            {
-                return;
-            }
-
-            bits &= bits - 1;
-        }
+        batch.Count = 0;
     }
 
-    /// <summary>Candidates whose hashes are being prefetched, checked a batch at a time.</summary>
+    /// <summary>Candidates whose records are being prefetched, checked a batch at a time.</summary>
     private struct CandidateBatch
     {
         private Entries _entries;
-        private int _count;
+
+        public int Count;
+
+        public readonly int this[int i] => _entries[i];
 
         /// <summary>Adds a candidate; true when the batch is full.</summary>
         public bool Add(int entry)
         {
-            _entries[_count++] = entry;
-            return _count == Entries.Length;
-        }
-
-        public void Flush<TSink>(ref ulong hashData, int[] values, in PdqQuery query, int slot, ref TSink sink)
-            where TSink : IPdqHitSink, allows ref struct
-        {
-            for (var i = 0; i < _count; i++)
-            {
-                query.Check(ref hashData, values, _entries[i], slot, ref sink);
-            }
-
-            _count = 0;
+            _entries[Count++] = entry;
+            return Count == Entries.Length;
         }
 
         [InlineArray(Length)]

@@ -2,12 +2,14 @@ namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
 /// The matching index shared by many concurrent readers (lookups) and one writer (the log
-/// tailer). Readers hold the lock for a chunk of items, never across an await.
+/// tailer). Readers hold the lock for a chunk of items, never across an await. Writers are
+/// serialised among themselves, so that work which only reads the index can run outside the lock.
 /// </summary>
 public sealed class SharedMatchingIndex : IDisposable
 {
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private readonly MatchingIndex _index = new();
+    private readonly Lock _writer = new();
     private long _appliedSeq;
     private bool _ready;
 
@@ -25,15 +27,33 @@ public sealed class SharedMatchingIndex : IDisposable
 
     public void Write(Action<MatchingIndex> apply)
     {
-        _lock.EnterWriteLock();
-        try
+        lock (_writer)
         {
-            apply(_index);
-        }
-        finally
-        {
-            Volatile.Write(ref _appliedSeq, _index.AppliedSeq);
-            _lock.ExitWriteLock();
+            _lock.EnterWriteLock();
+            try
+            {
+                apply(_index);
+            }
+            finally
+            {
+                Volatile.Write(ref _appliedSeq, _index.AppliedSeq);
+                _lock.ExitWriteLock();
+            }
+
+            // A PDQ merge rebuilds up to millions of hashes (about 0.3 s a million); it reads only
+            // immutable segments, so lookups go on while it runs and wait only for the swap.
+            while (_index.PreparePdqMerge() is { } merge)
+            {
+                _lock.EnterWriteLock();
+                try
+                {
+                    _index.CommitPdqMerge(merge);
+                }
+                finally
+                {
+                    _lock.ExitWriteLock();
+                }
+            }
         }
     }
 

@@ -124,6 +124,33 @@ public sealed class PdqIndexTests
     }
 
     [Fact]
+    public void Deferred_merges_change_nothing_a_search_finds_before_or_after_they_are_committed()
+    {
+        var random = new Random(12);
+        var index = new PdqIndex { DeferMerges = true };
+        var hashes = new List<PdqHash>();
+        var query = RandomHash(random);
+        for (var i = 0; i < PdqIndex.TailLimit * PdqIndex.Fanout + 100; i++)
+        {
+            AddTo(index, hashes, i % 97 == 0 ? Flip(query, RandomBits(random, i % 40)) : RandomHash(random));
+        }
+
+        Assert.Equal(PdqIndex.Fanout, index.SegmentCount);
+        var merge = index.PrepareMerge();
+        Assert.NotNull(merge);
+        Assert.Equal(PdqIndex.Fanout, index.SegmentCount);
+        AssertSameAsBruteForce(index, hashes, query, 31);
+
+        index.CommitMerge(merge);
+
+        Assert.Equal(1, index.SegmentCount);
+        Assert.Null(index.PrepareMerge());
+        AssertSameAsBruteForce(index, hashes, query, 31);
+        AssertSameAsBruteForce(index, hashes, query, 47);
+        Assert.Throws<InvalidOperationException>(() => index.CommitMerge(merge));
+    }
+
+    [Fact]
     public void An_empty_index_finds_nothing()
     {
         var index = new PdqIndex();
@@ -159,6 +186,27 @@ public sealed class PdqIndexTests
             index.Search(Flip(shared, [3, 100, 200]), 31, hits);
             Assert.Equal(Enumerable.Range(0, 10).Select(i => new PdqHit(i * 1000, 3)), hits.OrderBy(h => h.Value));
         }
+    }
+
+    [Fact]
+    public void A_hash_claimed_more_than_65535_times_in_one_segment_is_found_for_every_value()
+    {
+        // One bucket then holds more entries than a 16-bit offset from its group's base can reach.
+        var random = new Random(11);
+        var index = new PdqIndex();
+        var shared = RandomHash(random);
+        for (var i = 0; i < 100_000; i++)
+        {
+            index.Add(i % 10 == 0 ? RandomHash(random) : shared, i);
+        }
+
+        index.Compact();
+
+        var hits = new List<PdqHit>();
+        index.Search(Flip(shared, [0, 17, 255]), 31, hits);
+        Assert.Equal(90_000, hits.Count);
+        Assert.All(hits, hit => Assert.True(hit.Value % 10 != 0 && hit.Distance == 3));
+        Assert.Equal(90_000, hits.Select(hit => hit.Value).Distinct().Count());
     }
 
     [Fact]
