@@ -69,11 +69,11 @@ internal sealed class PdqPostings
     /// <summary>Bytes held by the lists and their bucket starts.</summary>
     public long Bytes => _low.LongLength + _high.LongLength * sizeof(ulong) + Starts.Bytes;
 
-    /// <summary>Bits an entry that <see cref="PdqPostings"/> of <paramref name="bits"/> bucket bits take for <paramref name="count"/> entries.</summary>
+    /// <summary>Bits an entry that <see cref="PdqPostings"/> of <paramref name="bits"/> bucket bits take for <paramref name="count"/> evenly spread entries, bucket starts included.</summary>
     public static double BitsPerEntry(int count, int bits)
     {
         long blocks = Math.Max(1, (count + (1 << bits) - 1) >> bits);
-        return bits + 1 + ((double)(blocks << bits) / count) + (2.0 * 8 * ((1 << bits) + 1) / count);
+        return bits + 1 + ((double)(blocks << bits) / count) + (8 * BucketStarts.EstimateBytes(1 << bits, count) / count);
     }
 
     /// <summary>Asks for the cache lines where the entries from bucket position <paramref name="at"/> of bucket <paramref name="key"/> are.</summary>

@@ -28,7 +28,7 @@ internal sealed partial class PdqSegment
     {
         var count = values.Length;
         var firstBits = count >= 1 << FullWordBits ? FullWordBits : Math.Clamp(BitOperations.Log2((uint)Math.Max(count, 1)) - 1, 8, FullWordBits);
-        var postingBits = PostingBits(count);
+        var postingBits = PostingBits(count, firstBits);
         var segment = new PdqSegment(count, firstBits);
         var firstStarts = segment.WriteInFirstWordOrder(hashes, values);
         var first = new int[(1 << firstBits) + 1];
@@ -54,20 +54,15 @@ internal sealed partial class PdqSegment
 
     /// <summary>
     /// The widest buckets (the fewest candidates) whose postings keep a segment within
-    /// <see cref="BytesPerEntryBudget"/>; a segment under 2^16 entries, a passing stage of the
-    /// log-structured merge, takes buckets of about two entries instead.
+    /// <see cref="BytesPerEntryBudget"/>, counting its records, slot 0's table and, in a segment
+    /// under 2^16 entries, word 0; at least 8 bits.
     /// </summary>
-    internal static int PostingBits(int count)
+    internal static int PostingBits(int count, int firstBits)
     {
-        if (count < 1 << FullWordBits)
-        {
-            return Math.Clamp(BitOperations.Log2((uint)Math.Max(count, 1)) - 1, 8, FullWordBits);
-        }
-
-        var firstTable = 2.0 * ((1 << FullWordBits) + 1) / count;
+        var fixedBytes = RecordBytes + (BucketStarts.EstimateBytes(1 << firstBits, count) / count) + (firstBits < FullWordBits ? sizeof(ushort) : 0);
         for (var bits = FullWordBits; bits > 8; bits--)
         {
-            if (RecordBytes + firstTable + ((Slots - 1) * PdqPostings.BitsPerEntry(count, bits) / 8) <= BytesPerEntryBudget)
+            if (fixedBytes + ((Slots - 1) * PdqPostings.BitsPerEntry(count, bits) / 8) <= BytesPerEntryBudget)
             {
                 return bits;
             }

@@ -121,15 +121,25 @@ internal sealed partial class PdqSegment
         }
     }
 
-    /// <summary>Checks every entry in order: cheaper than probing when the radius is large.</summary>
+    /// <summary>Checks every entry in order: cheaper than probing when the radius is large or the segment small.</summary>
     public void Scan<TSink>(in PdqQuery query, ref TSink sink)
         where TSink : IPdqHitSink, allows ref struct
     {
+        var q0High = query.Q0 & ~0xFFFFUL;
         for (var key = 0; key < 1 << _firstBits; key++)
         {
             for (int entry = _first[key], end = _first[key + 1]; entry < end; entry++)
             {
-                CheckFull(query, entry, FirstWord(key, entry), slot: -1, ref sink);
+                // The 240 stored bits first, as a probe does: word 0 only for the rare near entry.
+                ref var record = ref Record(entry);
+                var partial = BitOperations.PopCount(Unsafe.ReadUnaligned<ulong>(ref record) ^ query.Q1)
+                    + BitOperations.PopCount(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, 8)) ^ query.Q2)
+                    + BitOperations.PopCount(Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, 16)) ^ query.Q3)
+                    + BitOperations.PopCount((Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref record, 22)) & ~0xFFFFUL) ^ q0High);
+                if (partial <= query.Radius)
+                {
+                    CheckFull(query, entry, FirstWord(key, entry), slot: -1, ref sink);
+                }
             }
         }
     }

@@ -151,6 +151,22 @@ public sealed class PdqIndexTests
     }
 
     [Fact]
+    public void Adds_keep_most_entries_in_the_largest_segment_and_searches_exact()
+    {
+        var random = new Random(13);
+        var (index, hashes, queries) = RandomWithPlantedNeighbours(random, 400_000);
+
+        var largest = index.SegmentSizes.Max();
+        Assert.True(
+            (index.Count - largest) * PdqIndex.Fanout < index.Count + (PdqIndex.WholeMergeMinimum * PdqIndex.Fanout),
+            $"segments {string.Join(", ", index.SegmentSizes)}: the rest should be merged into the largest");
+        foreach (var query in queries)
+        {
+            AssertSameAsBruteForce(index, hashes, query, 31);
+        }
+    }
+
+    [Fact]
     public void An_empty_index_finds_nothing()
     {
         var index = new PdqIndex();
