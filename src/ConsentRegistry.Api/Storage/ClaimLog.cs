@@ -22,8 +22,14 @@ public enum AppendStatus
 /// </summary>
 public sealed record AppendResult(AppendStatus Status, long Seq = 0, TrustLevel Trust = TrustLevel.Signed, string? RevocationId = null, string? ClaimId = null);
 
-/// <summary>A trust change in the log: operator review or domain verification.</summary>
-public sealed record TrustChange(string ClaimId, TrustLevel Trust, string Reason);
+/// <summary>
+/// A trust change in the log: operator review or domain verification. With <see cref="OnlyFrom"/>
+/// it applies only to an unrevoked claim still at that level (so verification never lowers a
+/// review that landed in between). With <see cref="WhenVouchedFor"/> it applies only if the
+/// party's verified hosts, read in the writer's transaction, vouch for the claim (true) or no
+/// longer do (false): a replica acting on a stale read of the hosts changes nothing.
+/// </summary>
+public sealed record TrustChange(string ClaimId, TrustLevel Trust, string Reason, TrustLevel? OnlyFrom = null, bool? WhenVouchedFor = null);
 
 /// <summary>
 /// One committed transaction of the log: seqs <see cref="FirstSeq"/> to <see cref="LastSeq"/>,
@@ -38,8 +44,10 @@ public sealed record CommittedBatch(long FirstSeq, long LastSeq, IReadOnlyList<(
 /// gap-free and unique however many requests (or instances) write at once, and a request is
 /// answered only after its commit.
 /// </summary>
-public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogger<ClaimLog> logger) : BackgroundService
+public sealed partial class ClaimLog(RegistryDatabase database, TimeProvider time, ILogger<ClaimLog> logger, IClaimIntakeTrust? intakeTrust = null) : BackgroundService
 {
+    private readonly IClaimIntakeTrust? _intakeTrust = intakeTrust;
+
     private const int MaxBatchEntries = 256;
     private const int MaxBatchSubjects = 50_000;
 
@@ -62,6 +70,14 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
 
     public Task<AppendResult> SetTrustAsync(string claimId, TrustLevel trust, string reason, CancellationToken cancellationToken) =>
         EnqueueAsync(new Pending(new TrustChange(claimId, trust, reason), 0), cancellationToken);
+
+    /// <summary>
+    /// Moves an unrevoked claim from <paramref name="from"/> to <paramref name="trust"/>, and with
+    /// <paramref name="whenVouchedFor"/> only if the verified hosts (do or do not) vouch for it; Unchanged otherwise.
+    /// </summary>
+    public Task<AppendResult> SetTrustIfAsync(
+        string claimId, TrustLevel from, TrustLevel trust, string reason, CancellationToken cancellationToken, bool? whenVouchedFor = null) =>
+        EnqueueAsync(new Pending(new TrustChange(claimId, trust, reason, from, whenVouchedFor), 0), cancellationToken);
 
     private async Task<AppendResult> EnqueueAsync(Pending pending, CancellationToken cancellationToken)
     {
@@ -129,6 +145,7 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
 
         var claims = await FindClaimsAsync(connection, transaction, batch, cancellationToken);
         var (revocationsById, revocationsByClaim) = await FindRevocationsAsync(connection, transaction, batch, cancellationToken);
+        var vouched = await VouchedForAsync(connection, transaction, batch, claims, cancellationToken);
 
         var now = time.GetUtcNow().ToUnixTimeSeconds();
         var firstSeq = last;
@@ -137,6 +154,7 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
         var trustChanges = new List<(long Seq, TrustChange Change)>();
         var results = new AppendResult[batch.Count];
         var committed = new List<(long Seq, object Entry)>();
+        var created = new List<VerifiedClaim>();
 
         for (var i = 0; i < batch.Count; i++)
         {
@@ -154,6 +172,7 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
                     };
                     results[i] = new AppendResult(AppendStatus.Created, seq, ClaimId: claim.Id);
                     committed.Add((seq, claim));
+                    created.Add(claim);
                     break;
                 case VerifiedRevocation revocation:
                     results[i] = PlanRevocation(revocation, claims, revocationsById, revocationsByClaim, newRevocations, ref last, now);
@@ -166,6 +185,13 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
                 case TrustChange change when !claims.ContainsKey(change.ClaimId):
                     results[i] = new AppendResult(AppendStatus.ClaimNotFound);
                     break;
+                case TrustChange { OnlyFrom: { } from } change
+                    when claims[change.ClaimId].Trust != from.ToWire() || claims[change.ClaimId].RevokedSeq is not null:
+                    results[i] = new AppendResult(AppendStatus.Unchanged, claims[change.ClaimId].Seq, ParseTrust(claims[change.ClaimId].Trust));
+                    break;
+                case TrustChange { WhenVouchedFor: { } wanted } change when vouched.Contains(change.ClaimId) != wanted:
+                    results[i] = new AppendResult(AppendStatus.Unchanged, claims[change.ClaimId].Seq, ParseTrust(claims[change.ClaimId].Trust));
+                    break;
                 case TrustChange change when claims[change.ClaimId].Trust == change.Trust.ToWire():
                     results[i] = new AppendResult(AppendStatus.Unchanged, claims[change.ClaimId].Seq, change.Trust);
                     break;
@@ -176,6 +202,11 @@ public sealed class ClaimLog(RegistryDatabase database, TimeProvider time, ILogg
                     committed.Add((last, change));
                     break;
             }
+        }
+
+        if (created.Count > 0)
+        {
+            last = await RaiseAtIntakeAsync(connection, transaction, created, claims, results, trustChanges, committed, last, cancellationToken);
         }
 
         if (last != firstSeq)

@@ -1,0 +1,13 @@
+-- Hosts on which a party has proven control by publishing its key (DESIGN.md 5.6). Claims
+-- raised to trust 'domain' are recorded in trust_changes, like every other trust change.
+CREATE TABLE domain_verifications (
+    party           TEXT    NOT NULL,           -- RFC 7638 thumbprint of the party's key
+    host            TEXT    NOT NULL,           -- canonical host (lowercase, punycode)
+    status          TEXT    NOT NULL CHECK (status IN ('verified', 'lapsed')),
+    verified_at     INTEGER NOT NULL,           -- unix seconds of the last successful verification or re-check
+    last_checked_at INTEGER NOT NULL,           -- unix seconds of the last fetch; grows by at least 1 per write (re-checks compare it)
+    failures        INTEGER NOT NULL DEFAULT 0, -- consecutive failed re-checks; lapses at 3
+    last_failure    TEXT,                       -- code of the last failed re-check
+    PRIMARY KEY (party, host)
+);
+CREATE INDEX domain_verifications_due ON domain_verifications (status, last_checked_at);

@@ -1,0 +1,173 @@
+using ConsentRegistry.Api.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Verification;
+
+/// <summary>What one re-check pass did.</summary>
+internal sealed record RecheckSummary(int Due, int Checked, int StillVerified, int Failing, int Lapsed, int Superseded, int ClaimsLowered);
+
+/// <summary>How one re-checked row ended: <see cref="Superseded"/> when a verification wrote it while it was being checked.</summary>
+internal enum RecheckState
+{
+    Verified,
+    Failing,
+    Lapsed,
+    Superseded,
+}
+
+/// <summary>
+/// Re-fetches verified hosts' documents. A host that answers and no longer lists the key, or
+/// answers 404/410, lapses at once; any other failure (timeouts, connection errors, 5xx, a broken
+/// file) lapses only when it persists across <see cref="FailuresBeforeLapse"/> consecutive checks,
+/// so a host's bad hour does not cost an artist her consents. A lapse lowers the claims the
+/// verification raised (never reviewed ones) back to signed. A pass takes at most
+/// <see cref="MaxPerPass"/> rows, oldest check first, so its length is bounded whatever the table holds.
+/// </summary>
+internal sealed class DomainRechecks(
+    WellKnownFetcher fetcher, DomainVerificationStore store, DomainVerifier verifier, TimeProvider time, ILogger<DomainRechecks> logger)
+{
+    public const int FailuresBeforeLapse = 3;
+    public const int MaxPerPass = 10_000;
+    private const int Parallelism = 4;
+
+    /// <summary>Checks every verification last checked at least <paramref name="minAge"/> ago (zero: all of them).</summary>
+    public async Task<RecheckSummary> RecheckAsync(TimeSpan minAge, CancellationToken cancellationToken)
+    {
+        // Zero means every row, even one whose last_checked_at was nudged a second ahead of the clock (TryTakeForCheckAsync).
+        var dueBefore = minAge <= TimeSpan.Zero ? long.MaxValue : Now() - (long)minAge.TotalSeconds;
+        var due = await store.DueAsync(dueBefore, MaxPerPass, cancellationToken);
+        if (due.Count > 0)
+        {
+            logger.LogInformation("Re-checking {Due} domain verifications", due.Count);
+        }
+
+        int done = 0, verified = 0, failing = 0, lapsed = 0, superseded = 0, lowered = 0;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(due, parallel, async (row, ct) =>
+        {
+            if (await store.TryTakeForCheckAsync(row, Now(), ct) is not { } takenAt)
+            {
+                return; // another replica is checking it, or a verification just wrote it
+            }
+
+            var (state, claimsLowered) = await CheckOrCountFailureAsync(row, takenAt, ct);
+            Interlocked.Add(ref lowered, claimsLowered);
+            switch (state)
+            {
+                case RecheckState.Verified: Interlocked.Increment(ref verified); break;
+                case RecheckState.Failing: Interlocked.Increment(ref failing); break;
+                case RecheckState.Lapsed: Interlocked.Increment(ref lapsed); break;
+                default: Interlocked.Increment(ref superseded); break;
+            }
+
+            var count = Interlocked.Increment(ref done);
+            if (count % 100 == 0)
+            {
+                logger.LogInformation("Re-checked {Checked} of {Due} domain verifications", count, due.Count);
+            }
+        });
+
+        var summary = new RecheckSummary(due.Count, done, verified, failing, lapsed, superseded, lowered);
+        if (due.Count > 0)
+        {
+            logger.LogInformation(
+                "Domain re-check done: {Checked} checked, {Verified} still verified, {Failing} failing, {Lapsed} lapsed, {Superseded} superseded, {Lowered} claims lowered to signed",
+                summary.Checked, summary.StillVerified, summary.Failing, summary.Lapsed, summary.Superseded, summary.ClaimsLowered);
+        }
+
+        return summary;
+    }
+
+    /// <summary>
+    /// Checks a row this replica took at <paramref name="takenAt"/>. Whatever goes wrong with one row
+    /// counts as a failed check of that row and never ends the pass for the others.
+    /// </summary>
+    internal async Task<(RecheckState State, int Lowered)> CheckOrCountFailureAsync(DomainVerificationRow row, long takenAt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CheckAsync(row, takenAt, cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Domain re-check of {Host} for party {Party} failed unexpectedly; counted as a failed check", row.Host, row.Party);
+            try
+            {
+                return await RecordFailureAsync(row, takenAt, VerificationCodes.FetchFailed, definitive: false, cancellationToken);
+            }
+            catch (Exception again) when (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogError(again, "Recording the failed re-check of {Host} for party {Party} failed; the next pass checks it again", row.Host, row.Party);
+                return (RecheckState.Failing, 0);
+            }
+        }
+    }
+
+    private async Task<(RecheckState State, int Lowered)> CheckAsync(DomainVerificationRow row, long takenAt, CancellationToken cancellationToken)
+    {
+        var outcome = await fetcher.FetchAsync(row.Host, cancellationToken);
+        var failure = DomainVerifier.Judge(outcome, row.Party, row.Host);
+        if (failure is not null)
+        {
+            var definitive = failure.Code == VerificationCodes.KeyNotListed || outcome.DocumentGone;
+            return await RecordFailureAsync(row, takenAt, failure.Code!, definitive, cancellationToken);
+        }
+
+        if (!await store.RecordSuccessAsync(row, takenAt, Now(), cancellationToken))
+        {
+            return (RecheckState.Superseded, 0);
+        }
+
+        await verifier.ReconcileAsync(row.Party, cancellationToken); // heals any claim a crash left behind
+        return (RecheckState.Verified, 0);
+    }
+
+    private async Task<(RecheckState State, int Lowered)> RecordFailureAsync(
+        DomainVerificationRow row, long takenAt, string code, bool definitive, CancellationToken cancellationToken)
+    {
+        var failures = row.Failures + 1;
+        var lapse = definitive || failures >= FailuresBeforeLapse;
+        logger.LogInformation("Domain re-check of {Host} for party {Party}: {Outcome} ({Failures} in a row)", row.Host, row.Party, code, failures);
+        var status = lapse ? DomainVerificationStore.Lapsed : DomainVerificationStore.Verified;
+        if (!await store.RecordFailureAsync(row, takenAt, status, failures, code, cancellationToken))
+        {
+            // A verification succeeded while this check ran: its fresh proof stands, nothing is lowered.
+            logger.LogInformation("Domain re-check of {Host} for party {Party} was superseded by a verification; left as it is", row.Host, row.Party);
+            return (RecheckState.Superseded, 0);
+        }
+
+        if (!lapse)
+        {
+            return (RecheckState.Failing, 0);
+        }
+
+        var (_, lowered) = await verifier.ReconcileAsync(row.Party, cancellationToken);
+        logger.LogInformation("Domain verification of {Host} for party {Party} lapsed; {Lowered} claims lowered to signed", row.Host, row.Party, lowered);
+        return (RecheckState.Lapsed, lowered);
+    }
+
+    private long Now() => time.GetUtcNow().ToUnixTimeSeconds();
+}
+
+/// <summary>Runs <see cref="DomainRechecks"/> on Registry:Verification:RecheckInterval; each replica takes only rows it wins.</summary>
+internal sealed class DomainRecheckService(DomainRechecks rechecks, IOptions<RegistryOptions> options, TimeProvider time, ILogger<DomainRecheckService> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = options.Value.Verification.RecheckInterval;
+        // Wake at least hourly, so a verification is re-checked within an hour of falling due.
+        using var timer = new PeriodicTimer(interval < TimeSpan.FromHours(1) ? interval : TimeSpan.FromHours(1), time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await rechecks.RecheckAsync(interval, stoppingToken);
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(e, "A domain re-check pass failed; the next one retries");
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.Net;
+using System.Text.Json.Serialization;
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Urls;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ConsentRegistry.Api.Verification;
+
+/// <summary>The answer to a successful verification.</summary>
+public sealed record DomainVerificationResponse(
+    [property: JsonPropertyName("party")] string Party,
+    [property: JsonPropertyName("host")] string Host,
+    [property: JsonPropertyName("verified")] bool Verified,
+    [property: JsonPropertyName("claims_raised")] int ClaimsRaised,
+    [property: JsonPropertyName("seq")] long Seq);
+
+/// <summary>
+/// Domain verification (DESIGN.md 5.6). No authentication: the proof is the file the host serves.
+/// Rate-limited per client address, since each call makes the registry fetch from the internet.
+/// </summary>
+public static class DomainVerificationEndpoints
+{
+    public const string RateLimitPolicy = "domain-verification";
+
+    /// <summary>The problem <c>type</c> of every failed verification; <c>code</c> says which failure.</summary>
+    public const string FailedType = "verification-failed";
+
+    public static RouteGroupBuilder MapDomainVerification(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/parties")
+            .WithTags("Domains")
+            .RequireRateLimiting(RateLimitPolicy)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+
+        group.MapPost("/{party}/domains/{host}/verify", Verify)
+            .WithName("VerifyDomain")
+            .WithSummary("Fetch https://{host}/.well-known/consent-registry.json; if it lists the party's key, raise the party's claims on that host to trust 'domain'.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+
+        return group;
+    }
+
+    internal static async Task<Results<Ok<DomainVerificationResponse>, ProblemHttpResult, ValidationProblem>> Verify(
+        string party, string host, DomainVerifier verifier, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!PartyId.IsWellFormed(party))
+        {
+            errors["party"] = ["A party id is the 43-character base64url RFC 7638 thumbprint of its key."];
+        }
+
+        if (!HostCanonicalizer.TryCanonicalize(host, out var canonical, out var hostError))
+        {
+            errors["host"] = [$"host is a bare host name such as artist.example, without scheme, port or path ({hostError})."];
+        }
+        else if (!FitsDns(canonical))
+        {
+            errors["host"] = ["host is longer than DNS allows: at most 253 characters in all and 63 per label (in punycode), no empty label."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Validation(errors, "invalid-path");
+        }
+
+        var result = await verifier.VerifyAsync(party, canonical!, cancellationToken);
+        if (result.Verified)
+        {
+            return TypedResults.Ok(new DomainVerificationResponse(party, canonical!, true, result.ClaimsRaised, result.Seq));
+        }
+
+        var problem = Problems.Create(StatusCodes.Status422UnprocessableEntity, result.Code!, result.Detail, title: "Domain verification failed");
+        problem.ProblemDetails.Type = ProblemTypes.Of(FailedType);
+        problem.ProblemDetails.Extensions["party"] = party;
+        problem.ProblemDetails.Extensions["host"] = canonical;
+        return problem;
+    }
+
+    /// <summary>DNS limits (RFC 1035 2.3.4) on a canonical host; IP literals have none.</summary>
+    internal static bool FitsDns(string host)
+    {
+        if (host.StartsWith('[') || IPAddress.TryParse(host, out _))
+        {
+            return true;
+        }
+
+        if (host.Length > 253)
+        {
+            return false;
+        }
+
+        foreach (var label in host.AsSpan().Split('.'))
+        {
+            var length = label.End.Value - label.Start.Value;
+            if (length is < 1 or > 63)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,209 @@
+using System.Data.Common;
+using ConsentRegistry.Api.Storage;
+using Dapper;
+
+namespace ConsentRegistry.Api.Verification;
+
+/// <summary>The <c>domain_verifications</c> table and the claim reads the verifier needs.</summary>
+public sealed class DomainVerificationStore(RegistryDatabase database)
+{
+    public const string Verified = "verified";
+    public const string Lapsed = "lapsed";
+
+    private const string CountOtherVerifiedHosts = $"""
+        SELECT count(*) FROM domain_verifications WHERE party = @party AND status = '{Verified}' AND host <> @host
+        """;
+
+    // last_checked_at only ever grows, by at least 1 per write, even within one second: a re-check
+    // that took the row before this write then sees it changed and leaves the row alone.
+    private const string Upsert = $"""
+        INSERT INTO domain_verifications (party, host, status, verified_at, last_checked_at, failures, last_failure)
+        VALUES (@party, @host, '{Verified}', @now, @now, 0, NULL)
+        ON CONFLICT (party, host) DO UPDATE
+        SET status = '{Verified}', verified_at = @now, failures = 0, last_failure = NULL,
+            last_checked_at = CASE WHEN domain_verifications.last_checked_at < @now THEN @now
+                                   ELSE domain_verifications.last_checked_at + 1 END
+        """;
+
+    private static string SelectVerifiedHosts(RegistryDatabase db) =>
+        $"SELECT party, host FROM domain_verifications WHERE status = '{Verified}' AND party {db.InList("@parties")}";
+
+    private const string SelectDue = $"""
+        SELECT party, host, status, verified_at, last_checked_at, failures, last_failure
+        FROM domain_verifications
+        WHERE status = '{Verified}' AND last_checked_at <= @dueBefore
+        ORDER BY last_checked_at
+        LIMIT @limit
+        """;
+
+    private const string SelectRow = """
+        SELECT party, host, status, verified_at, last_checked_at, failures, last_failure
+        FROM domain_verifications WHERE party = @party AND host = @host
+        """;
+
+    // Optimistic: of several replicas that pick the same row, only the one whose update lands checks it.
+    private const string TakeForCheck = $"""
+        UPDATE domain_verifications SET last_checked_at = @takenAt
+        WHERE party = @party AND host = @host AND status = '{Verified}' AND last_checked_at = @lastCheckedAt
+        """;
+
+    // Both only land if nothing wrote the row since the re-check took it (a verification in between
+    // moves last_checked_at): a stale re-check never overwrites a fresh success.
+    private const string RecordSuccess = $"""
+        UPDATE domain_verifications SET verified_at = @now, failures = 0, last_failure = NULL
+        WHERE party = @party AND host = @host AND status = '{Verified}' AND last_checked_at = @takenAt
+        """;
+
+    private const string RecordFailure = $"""
+        UPDATE domain_verifications SET status = @status, failures = @failures, last_failure = @lastFailure
+        WHERE party = @party AND host = @host AND status = '{Verified}' AND last_checked_at = @takenAt
+        """;
+
+    // Subjects of claims the verifier may move between signed and domain; never revoked or reviewed ones.
+    private const string SelectPartyClaims = """
+        SELECT seq, id, subjects FROM claims
+        WHERE party = @party AND revoked_seq IS NULL AND trust = @trust AND seq > @after
+        ORDER BY seq
+        LIMIT @limit
+        """;
+
+    private static string SelectClaimSubjects(RegistryDatabase db) => $"SELECT id, party, subjects FROM claims WHERE id {db.InList("@ids")}";
+
+    /// <summary>
+    /// Records (party, host) as verified now, unless the party already has <paramref name="maxHosts"/>
+    /// other verified hosts: false then, and nothing is written. Count and write share one
+    /// transaction under the log lock, so concurrent verifications cannot overshoot the cap.
+    /// </summary>
+    public Task<bool> TryUpsertVerifiedAsync(string party, string host, long now, int maxHosts, CancellationToken cancellationToken) =>
+        UnderLogLockAsync(async (connection, transaction) =>
+        {
+            var others = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                CountOtherVerifiedHosts, new { party, host }, transaction, cancellationToken: cancellationToken));
+            if (others >= maxHosts)
+            {
+                return false;
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(Upsert, new { party, host, now }, transaction, cancellationToken: cancellationToken));
+            return true;
+        }, cancellationToken);
+
+    public async Task<HashSet<string>> VerifiedHostsAsync(string party, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var byParty = await VerifiedHostsAsync(connection, null, [party], cancellationToken);
+        return byParty.TryGetValue(party, out var hosts) ? hosts : new HashSet<string>(StringComparer.Ordinal);
+    }
+
+    /// <summary>Verified hosts of the given parties; inside the log writer's transaction when <paramref name="transaction"/> is set.</summary>
+    internal async Task<Dictionary<string, HashSet<string>>> VerifiedHostsAsync(
+        DbConnection connection, DbTransaction? transaction, IReadOnlyCollection<string> parties, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<(string Party, string Host)>(new CommandDefinition(
+            SelectVerifiedHosts(database), new { parties = parties.ToList() }, transaction, cancellationToken: cancellationToken));
+        var byParty = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        foreach (var (party, host) in rows)
+        {
+            if (!byParty.TryGetValue(party, out var hosts))
+            {
+                byParty[party] = hosts = new HashSet<string>(StringComparer.Ordinal);
+            }
+
+            hosts.Add(host);
+        }
+
+        return byParty;
+    }
+
+    /// <summary>Stored subjects of the given claims, read inside the log writer's transaction.</summary>
+    internal async Task<IReadOnlyList<(string Id, string Party, string Subjects)>> ClaimSubjectsAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyCollection<string> claimIds, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<(string Id, string Party, string Subjects)>(new CommandDefinition(
+            SelectClaimSubjects(database), new { ids = claimIds.ToList() }, transaction, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    public async Task<IReadOnlyList<DomainVerificationRow>> DueAsync(long dueBefore, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<DomainVerificationRow>(new CommandDefinition(SelectDue, new { dueBefore, limit }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    /// <summary>
+    /// Claims the row for one re-check. Returns the <c>last_checked_at</c> it wrote (the token
+    /// <see cref="RecordCheckAsync"/> needs), or null when another replica or a verification got there first.
+    /// </summary>
+    public async Task<long?> TryTakeForCheckAsync(DomainVerificationRow row, long now, CancellationToken cancellationToken)
+    {
+        var takenAt = Math.Max(now, row.LastCheckedAt + 1);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var args = new { party = row.Party, host = row.Host, lastCheckedAt = row.LastCheckedAt, takenAt };
+        return await connection.ExecuteAsync(new CommandDefinition(TakeForCheck, args, cancellationToken: cancellationToken)) == 1 ? takenAt : null;
+    }
+
+    /// <summary>A re-check found the key: verified_at moves to <paramref name="now"/>. False when superseded (see <see cref="RecordFailureAsync"/>).</summary>
+    public Task<bool> RecordSuccessAsync(DomainVerificationRow row, long takenAt, long now, CancellationToken cancellationToken) =>
+        UnderLogLockAsync(async (connection, transaction) => await connection.ExecuteAsync(new CommandDefinition(
+            RecordSuccess, new { party = row.Party, host = row.Host, takenAt, now }, transaction, cancellationToken: cancellationToken)) == 1,
+            cancellationToken);
+
+    /// <summary>
+    /// A re-check failed: the row stays verified (failing) or lapses. False when the row changed
+    /// since the re-check took it at <paramref name="takenAt"/> (a verification succeeded in
+    /// between): superseded, nothing written.
+    /// </summary>
+    public Task<bool> RecordFailureAsync(
+        DomainVerificationRow row, long takenAt, string status, long failures, string code, CancellationToken cancellationToken) =>
+        UnderLogLockAsync(async (connection, transaction) => await connection.ExecuteAsync(new CommandDefinition(
+            RecordFailure, new { party = row.Party, host = row.Host, takenAt, status, failures, lastFailure = code }, transaction,
+            cancellationToken: cancellationToken)) == 1,
+            cancellationToken);
+
+    /// <summary>
+    /// Writes while holding the log writer's sequence lock. A claim batch that read the verified
+    /// hosts before this write has then committed before it, so the verifier's next read of the
+    /// party's claims sees that claim; a batch after it sees the new status. No claim slips between.
+    /// </summary>
+    private async Task<T> UnderLogLockAsync<T>(Func<DbConnection, DbTransaction, Task<T>> write, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var (transaction, _) = await database.BeginAppendAsync(connection, cancellationToken);
+        await using (transaction)
+        {
+            var result = await write(connection, transaction);
+            await transaction.CommitAsync(cancellationToken);
+            return result;
+        }
+    }
+
+    /// <summary>The row of (party, host), or null.</summary>
+    public async Task<DomainVerificationRow?> FindAsync(string party, string host, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<DomainVerificationRow>(new CommandDefinition(
+            SelectRow, new { party, host }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>One page of a party's unrevoked claims at <paramref name="trust"/>, in seq order.</summary>
+    internal async Task<IReadOnlyList<(long Seq, string Id, string Subjects)>> PartyClaimsAsync(
+        string party, string trust, long after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<(long Seq, string Id, string Subjects)>(new CommandDefinition(
+            SelectPartyClaims, new { party, trust, after, limit }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+}
+
+public sealed record DomainVerificationRow
+{
+    public required string Party { get; init; }
+    public required string Host { get; init; }
+    public required string Status { get; init; }
+    public long VerifiedAt { get; init; }
+    public long LastCheckedAt { get; init; }
+    public long Failures { get; init; }
+    public string? LastFailure { get; init; }
+}

@@ -1,0 +1,156 @@
+using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Claims;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Verification;
+
+/// <summary>A verification's answer: the failure, or how many claims moved up and the seq after.</summary>
+internal sealed record VerificationResult(string? Code, string Detail, int ClaimsRaised = 0, long Seq = 0)
+{
+    public bool Verified => Code is null;
+}
+
+/// <summary>
+/// Verifies a (party, host) pair and keeps the party's claims' trust in line with its verified
+/// hosts. Every trust change goes through the log writer (so every replica's index sees it), is
+/// conditional on the level read (so a claim reviewed in between is never lowered), and is judged
+/// again against the verified hosts inside the writer's transaction (so a replica that read the
+/// hosts before another replica lapsed one cannot raise a claim on it).
+/// </summary>
+internal sealed class DomainVerifier(
+    WellKnownFetcher fetcher,
+    DomainVerificationStore store,
+    ClaimLog log,
+    LogReader reader,
+    IOptions<RegistryOptions> options,
+    TimeProvider time,
+    ILogger<DomainVerifier> logger)
+{
+    public const string RaiseReason = "domain verification";
+    public const string LapseReason = "domain verification lapsed";
+    private const int PageSize = 500;
+    private const int LockStripes = 64;
+
+    // In this process, reconciles of one party run one at a time (parties that hash to the same
+    // stripe wait for each other too). This only saves duplicate work: correctness across replicas
+    // comes from the log writer's judgement of each move, not from this lock.
+    private readonly SemaphoreSlim[] _stripes = Enumerable.Range(0, LockStripes).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+
+    /// <summary>Fetches the host's document; on success records the verification and raises the party's claims on it.</summary>
+    public async Task<VerificationResult> VerifyAsync(string party, string host, CancellationToken cancellationToken)
+    {
+        var maxHosts = options.Value.Verification.MaxHostsPerParty;
+        var verified = await store.VerifiedHostsAsync(party, cancellationToken);
+        if (!verified.Contains(host) && verified.Count >= maxHosts)
+        {
+            return TooManyHosts(party, maxHosts); // before fetching: no request to the host at all
+        }
+
+        var outcome = await fetcher.FetchAsync(host, cancellationToken);
+        var failure = Judge(outcome, party, host);
+        logger.LogInformation("Domain verification of {Host} for party {Party}: {Outcome}", host, party, failure?.Code ?? "verified");
+        if (failure is not null)
+        {
+            // A failed attempt changes nothing stored: anyone may call this endpoint, so only the
+            // periodic re-check (DomainRechecks) may lapse a verification.
+            return failure;
+        }
+
+        var stripe = Stripe(party);
+        await stripe.WaitAsync(cancellationToken); // nothing stored yet: a caller who leaves while waiting changes nothing
+        try
+        {
+            // Proven: finish the change even if the caller leaves now.
+            if (!await store.TryUpsertVerifiedAsync(party, host, time.GetUtcNow().ToUnixTimeSeconds(), maxHosts, CancellationToken.None))
+            {
+                return TooManyHosts(party, maxHosts);
+            }
+
+            var (raised, _) = await ReconcileHeldAsync(party, CancellationToken.None);
+            return new VerificationResult(null, "verified", raised, await reader.LastSeqAsync(CancellationToken.None));
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
+    /// <summary>Null when the document lists the party's key; otherwise the failure to report.</summary>
+    internal static VerificationResult? Judge(FetchOutcome outcome, string party, string host)
+    {
+        if (!outcome.Succeeded)
+        {
+            return new VerificationResult(outcome.Code, outcome.Detail);
+        }
+
+        return outcome.Keys!.Contains(party, StringComparer.Ordinal)
+            ? null
+            : new VerificationResult(VerificationCodes.KeyNotListed,
+                $"The file {WellKnownFetcher.DocumentPath} on {host} does not list the key {party}; add it to \"keys\" and try again.");
+    }
+
+    /// <summary>
+    /// Raises the party's signed claims that its verified hosts now vouch for, and lowers its
+    /// domain claims they no longer vouch for. Returns how many moved each way.
+    /// </summary>
+    public async Task<(int Raised, int Lowered)> ReconcileAsync(string party, CancellationToken cancellationToken)
+    {
+        var stripe = Stripe(party);
+        await stripe.WaitAsync(cancellationToken);
+        try
+        {
+            return await ReconcileHeldAsync(party, cancellationToken);
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
+    private static VerificationResult TooManyHosts(string party, int maxHosts) => new(VerificationCodes.TooManyHosts,
+        $"The party {party} already has {maxHosts} verified hosts, the most one party may hold (Registry:Verification:MaxHostsPerParty); "
+        + "hosts that stop listing the key lapse at their next re-check and free their place.");
+
+    private SemaphoreSlim Stripe(string party) => _stripes[(uint)StringComparer.Ordinal.GetHashCode(party) % LockStripes];
+
+    private async Task<(int Raised, int Lowered)> ReconcileHeldAsync(string party, CancellationToken cancellationToken)
+    {
+        // A first cut only: the log writer judges each move again in its transaction (WhenVouchedFor).
+        var hosts = await store.VerifiedHostsAsync(party, cancellationToken);
+        var raised = await MoveAsync(party, TrustLevel.Signed, TrustLevel.Domain, RaiseReason, qualify: true, hosts, cancellationToken);
+        var lowered = await MoveAsync(party, TrustLevel.Domain, TrustLevel.Signed, LapseReason, qualify: false, hosts, cancellationToken);
+        if (raised + lowered > 0)
+        {
+            logger.LogInformation("Party {Party}: {Raised} claims raised to domain, {Lowered} lowered to signed", party, raised, lowered);
+        }
+
+        return (raised, lowered);
+    }
+
+    private async Task<int> MoveAsync(
+        string party, TrustLevel from, TrustLevel to, string reason, bool qualify, HashSet<string> hosts, CancellationToken cancellationToken)
+    {
+        var moved = 0;
+        var after = 0L;
+        while (true)
+        {
+            var page = await store.PartyClaimsAsync(party, from.ToWire(), after, PageSize, cancellationToken);
+            var changes = page
+                .Where(claim => DomainScope.Qualifies(StoredSubjects.Decode(claim.Subjects), hosts) == qualify)
+                .Select(claim => log.SetTrustIfAsync(claim.Id, from, to, reason, cancellationToken, whenVouchedFor: qualify))
+                .ToList();
+            foreach (var result in await Task.WhenAll(changes))
+            {
+                moved += result.Status == AppendStatus.Created ? 1 : 0;
+            }
+
+            if (page.Count < PageSize)
+            {
+                return moved;
+            }
+
+            after = page[^1].Seq;
+        }
+    }
+}

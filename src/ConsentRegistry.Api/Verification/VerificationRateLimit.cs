@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.RateLimiting;
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Verification;
+
+/// <summary>
+/// Verify calls per client per minute: each makes the registry fetch from the internet. IPv6
+/// clients are counted per /64, the block one subscriber usually holds, so cycling through its
+/// addresses buys no extra calls.
+/// </summary>
+internal sealed class VerificationRateLimitPolicy(IOptions<RegistryOptions> registry) : IRateLimiterPolicy<string>
+{
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = async (rejected, _) =>
+    {
+        var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
+            ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
+            : 60;
+        var http = rejected.HttpContext;
+        http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        await Problems.Create(StatusCodes.Status429TooManyRequests, "too-many-requests",
+            $"Too many domain verification requests from this address; retry after {seconds} s. "
+            + "A verification only needs to be requested once: the registry re-checks verified hosts by itself.").ExecuteAsync(http);
+    };
+
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext)
+    {
+        var perMinute = registry.Value.Verification.RequestsPerMinutePerAddress;
+        return RateLimitPartition.GetTokenBucketLimiter(PartitionKey(httpContext.Connection.RemoteIpAddress), _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = perMinute,
+            TokensPerPeriod = perMinute,
+            ReplenishmentPeriod = TimeSpan.FromMinutes(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+    }
+
+    /// <summary>"ip:a.b.c.d" for IPv4 (also IPv4-mapped IPv6), "ip6:&lt;first 64 bits&gt;::/64" for IPv6.</summary>
+    internal static string PartitionKey(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return "ip:unknown";
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return "ip:" + address;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return "ip6:" + new IPAddress(bytes) + "/64";
+    }
+}
+
+internal static class VerificationRateLimit
+{
+    public static IServiceCollection AddVerificationRateLimit(this IServiceCollection services)
+    {
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure(limiter =>
+            limiter.AddPolicy<string, VerificationRateLimitPolicy>(DomainVerificationEndpoints.RateLimitPolicy));
+        return services;
+    }
+}

@@ -1,0 +1,191 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using ConsentRegistry.Api.Verification;
+using ConsentRegistry.Core.Claims;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ConsentRegistry.Api.Tests.Verification;
+
+/// <summary>
+/// Re-checks. A pass covers every verification in the database, so each test runs a registry of
+/// its own and its counts are exact.
+/// </summary>
+public sealed class DomainRecheckTests
+{
+    private static readonly JsonObject Consent = new() { ["train-ai"] = "y" };
+
+    private static void Publish(VerificationFixture registry, string host, params string[] keys)
+    {
+        registry.Network.AddHost(host, "127.0.0.1");
+        registry.Network.StandIn("127.0.0.1", registry.Plain.Port);
+        registry.Plain.ServeKeys(host, keys);
+    }
+
+    [Fact]
+    public async Task When_the_key_is_removed_a_recheck_lapses_the_verification_and_lowers_raised_claims_but_not_reviewed_ones()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        Publish(registry, "artist-c.test", artist.Party);
+        var (raised, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-c.test/a.jpg"));
+        var (reviewed, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-c.test/b.jpg"));
+        using (var admin = registry.App.CreateAdminClient())
+        {
+            Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"/v1/admin/claims/{reviewed}/review", null)).StatusCode);
+        }
+
+        Assert.Equal(1, (await (await registry.VerifyAsync(artist.Party, "artist-c.test")).JsonAsync()).GetProperty("claims_raised").GetInt32());
+        var (afterVerify, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-c.test/c.jpg"));
+        Assert.Equal("domain", await registry.TrustOfAsync(afterVerify));
+
+        registry.Plain.ServeKeys("artist-c.test", "some-other-key");
+        var summary = await registry.RecheckAllAsync();
+
+        Assert.Equal(new RecheckSummary(Due: 1, Checked: 1, StillVerified: 0, Failing: 0, Lapsed: 1, Superseded: 0, ClaimsLowered: 2), summary);
+        Assert.Equal("signed", await registry.TrustOfAsync(raised));
+        Assert.Equal("signed", await registry.TrustOfAsync(afterVerify));
+        Assert.Equal("reviewed", await registry.TrustOfAsync(reviewed));
+        Assert.Equal("unknown", await registry.TrainAiDecisionAsync("http://artist-c.test/a.jpg"));
+        Assert.Equal("allow", await registry.TrainAiDecisionAsync("http://artist-c.test/b.jpg"));
+        var (_, trust) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-c.test/d.jpg"));
+        Assert.Equal("signed", trust);
+        Assert.Contains(registry.App.Logs, line => line.Contains("Domain re-check done", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_passing_outage_does_not_lapse_a_verification_until_it_fails_three_checks_in_a_row()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        Publish(registry, "artist-d.test", artist.Party);
+        var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-d.test/a.jpg"));
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-d.test")).StatusCode);
+        registry.Plain.Serve("artist-d.test", context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        });
+
+        var first = await registry.RecheckAllAsync();
+        var second = await registry.RecheckAllAsync();
+        var trustAfterTwo = await registry.TrustOfAsync(claim);
+        var third = await registry.RecheckAllAsync();
+
+        Assert.Equal(new RecheckSummary(Due: 1, Checked: 1, StillVerified: 0, Failing: 1, Lapsed: 0, Superseded: 0, ClaimsLowered: 0), first);
+        Assert.Equal(new RecheckSummary(Due: 1, Checked: 1, StillVerified: 0, Failing: 1, Lapsed: 0, Superseded: 0, ClaimsLowered: 0), second);
+        Assert.Equal("domain", trustAfterTwo);
+        Assert.Equal(new RecheckSummary(Due: 1, Checked: 1, StillVerified: 0, Failing: 0, Lapsed: 1, Superseded: 0, ClaimsLowered: 1), third);
+        Assert.Equal("signed", await registry.TrustOfAsync(claim));
+    }
+
+    [Fact]
+    public async Task A_removed_file_lapses_the_verification_at_the_next_check()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        Publish(registry, "artist-e.test", artist.Party);
+        var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-e.test/a.jpg"));
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-e.test")).StatusCode);
+        registry.Plain.Sites.TryRemove("artist-e.test", out _);
+
+        var summary = await registry.RecheckAllAsync();
+
+        Assert.Equal(1, summary.Lapsed);
+        Assert.Equal("signed", await registry.TrustOfAsync(claim));
+    }
+
+    [Fact]
+    public async Task A_successful_recheck_moves_verified_at_to_the_time_of_the_check()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        Publish(registry, "artist-i.test", artist.Party);
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-i.test")).StatusCode);
+        var before = (await registry.Store.FindAsync(artist.Party, "artist-i.test", CancellationToken.None))!;
+        await Task.Delay(TimeSpan.FromMilliseconds(1100)); // unix seconds: let the clock move on
+
+        var summary = await registry.RecheckAllAsync();
+
+        var after = (await registry.Store.FindAsync(artist.Party, "artist-i.test", CancellationToken.None))!;
+        Assert.Equal(1, summary.StillVerified);
+        Assert.True(after.VerifiedAt > before.VerifiedAt, $"verified_at {after.VerifiedAt} should be later than {before.VerifiedAt}");
+    }
+
+    [Fact]
+    public async Task A_recheck_overtaken_by_a_successful_verification_leaves_the_verification_and_its_claims_alone()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        Publish(registry, "artist-j.test", artist.Party);
+        var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-j.test/a.jpg"));
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-j.test")).StatusCode);
+
+        // The re-check takes the row; a verification succeeds; then the re-check's fetch sees the key gone.
+        var row = Assert.Single(await registry.Store.DueAsync(long.MaxValue, 10, CancellationToken.None));
+        var takenAt = await registry.Store.TryTakeForCheckAsync(row, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), CancellationToken.None);
+        Assert.NotNull(takenAt);
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-j.test")).StatusCode);
+        registry.Plain.ServeKeys("artist-j.test", "some-other-key");
+        var (state, lowered) = await registry.Rechecks.CheckOrCountFailureAsync(row, takenAt.Value, CancellationToken.None);
+
+        Assert.Equal(RecheckState.Superseded, state);
+        Assert.Equal(0, lowered);
+        var stored = (await registry.Store.FindAsync(artist.Party, "artist-j.test", CancellationToken.None))!;
+        Assert.Equal(DomainVerificationStore.Verified, stored.Status);
+        Assert.Equal(0, stored.Failures);
+        Assert.Null(stored.LastFailure);
+        Assert.Equal("domain", await registry.TrustOfAsync(claim));
+    }
+
+    [Fact]
+    public async Task A_host_that_breaks_the_connection_mid_body_counts_as_a_failed_check_and_the_pass_goes_on()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        Publish(registry, "breaks.test", artist.Party);
+        Publish(registry, "steady.test", artist.Party);
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "breaks.test")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "steady.test")).StatusCode);
+        await using var breaking = RawHttpServer.BreaksMidBody();
+        registry.Network.AddHost("breaks.test", "127.0.0.2");
+        registry.Network.StandIn("127.0.0.2", breaking.Port);
+
+        var summary = await registry.RecheckAllAsync();
+
+        Assert.Equal(new RecheckSummary(Due: 2, Checked: 2, StillVerified: 1, Failing: 1, Lapsed: 0, Superseded: 0, ClaimsLowered: 0), summary);
+        var broken = (await registry.Store.FindAsync(artist.Party, "breaks.test", CancellationToken.None))!;
+        Assert.Equal(DomainVerificationStore.Verified, broken.Status);
+        Assert.Equal(1, broken.Failures);
+        Assert.Equal(VerificationCodes.FetchFailed, broken.LastFailure);
+    }
+
+    [Fact]
+    public async Task A_raise_or_lowering_based_on_a_stale_read_of_the_verified_hosts_is_refused_by_the_log_writer()
+    {
+        // Replica A read the hosts {h}; replica B then lapsed h and lowered the claim; A's raise must not land.
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        Publish(registry, "lapses.test", artist.Party);
+        Publish(registry, "stays.test", artist.Party);
+        var (onLapsed, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://lapses.test/a.jpg"));
+        var (onVerified, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://stays.test/a.jpg"));
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "lapses.test")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "stays.test")).StatusCode);
+        registry.Plain.ServeKeys("lapses.test", "some-other-key");
+        Assert.Equal(1, (await registry.RecheckAllAsync()).Lapsed);
+        Assert.Equal("signed", await registry.TrustOfAsync(onLapsed));
+        var log = registry.App.Services.GetRequiredService<ClaimLog>();
+
+        var staleRaise = await log.SetTrustIfAsync(onLapsed, TrustLevel.Signed, TrustLevel.Domain, DomainVerifier.RaiseReason, CancellationToken.None, whenVouchedFor: true);
+        var staleLowering = await log.SetTrustIfAsync(onVerified, TrustLevel.Domain, TrustLevel.Signed, DomainVerifier.LapseReason, CancellationToken.None, whenVouchedFor: false);
+
+        Assert.Equal(AppendStatus.Unchanged, staleRaise.Status);
+        Assert.Equal(AppendStatus.Unchanged, staleLowering.Status);
+        Assert.Equal("signed", await registry.TrustOfAsync(onLapsed));
+        Assert.Equal("domain", await registry.TrustOfAsync(onVerified));
+        Assert.Equal("unknown", await registry.TrainAiDecisionAsync("http://lapses.test/a.jpg"));
+    }
+}

@@ -1,0 +1,62 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using ConsentRegistry.Api.Verification;
+
+namespace ConsentRegistry.Api.Tests.Verification;
+
+/// <summary>
+/// The verifier's view of the internet in tests: host names resolve to whatever a test says, and
+/// a connection to an address goes to the loopback port of the test server standing in for it.
+/// Every connection attempt is recorded; one to an address no test server stands in for fails
+/// at once, so nothing ever leaves loopback even if a guard were broken.
+/// </summary>
+public sealed class FakeNetwork
+{
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<IPAddress[]>> _dns = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<IPAddress, int> _servers = new();
+
+    public ConcurrentQueue<IPEndPoint> Connections { get; } = new();
+
+    public ConcurrentQueue<string> Lookups { get; } = new();
+
+    public X509Certificate2? TrustedCertificate { get; set; }
+
+    /// <summary>Each lookup of <paramref name="host"/> takes the next answer; the last one repeats.</summary>
+    public void AddHost(string host, params IPAddress[][] answers) => _dns[host] = new ConcurrentQueue<IPAddress[]>(answers);
+
+    public void AddHost(string host, string address) => AddHost(host, [IPAddress.Parse(address)]);
+
+    /// <summary>Connections to <paramref name="address"/> reach the server on loopback <paramref name="port"/>.</summary>
+    public void StandIn(string address, int port) => _servers[IPAddress.Parse(address)] = port;
+
+    internal void Configure(DomainFetchOptions options)
+    {
+        options.ResolveAsync = (host, _) =>
+        {
+            Lookups.Enqueue(host);
+            if (!_dns.TryGetValue(host, out var answers))
+            {
+                throw new SocketException((int)SocketError.HostNotFound);
+            }
+
+            var answer = answers.Count > 1 && answers.TryDequeue(out var next) ? next : answers.First();
+            return Task.FromResult(answer);
+        };
+        options.ConnectAsync = async (endpoint, cancellationToken) =>
+        {
+            Connections.Enqueue(endpoint);
+            if (!_servers.TryGetValue(endpoint.Address, out var port))
+            {
+                throw new SocketException((int)SocketError.ConnectionRefused);
+            }
+
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        };
+        options.CertificateValidation = (_, certificate, _, _) =>
+            TrustedCertificate is not null && certificate is not null && certificate.GetCertHashString() == TrustedCertificate.Thumbprint;
+    }
+}

@@ -1,0 +1,59 @@
+using System.Net;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using ConsentRegistry.Api.Verification;
+
+namespace ConsentRegistry.Api.Tests.Verification;
+
+public sealed class VerificationRateLimitTests
+{
+    [Fact]
+    public async Task A_client_address_over_its_verification_budget_gets_429_with_retry_after()
+    {
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Verification:RequestsPerMinutePerAddress"] = "2" });
+        using var client = app.CreateClient();
+
+        var responses = new List<HttpResponseMessage>();
+        for (var i = 0; i < 3; i++)
+        {
+            responses.Add(await client.PostAsync("/v1/parties/not-a-party/domains/artist.test/verify", null));
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, responses[1].StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, responses[2].StatusCode);
+        Assert.NotNull(responses[2].Headers.RetryAfter);
+        var problem = await responses[2].JsonAsync();
+        Assert.Equal("too-many-requests", problem.GetProperty("code").GetString());
+        Assert.Contains("domain verification", problem.GetProperty("detail").GetString());
+        Assert.DoesNotContain("batches", problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", true)]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:3::1", false)]
+    [InlineData("203.0.113.7", "::ffff:203.0.113.7", true)]
+    [InlineData("203.0.113.7", "203.0.113.8", false)]
+    public void Ipv6_clients_share_one_verification_budget_per_64_block(string first, string second, bool shared) =>
+        Assert.Equal(shared, VerificationRateLimitPolicy.PartitionKey(IPAddress.Parse(first)) == VerificationRateLimitPolicy.PartitionKey(IPAddress.Parse(second)));
+
+    [Fact]
+    public async Task A_recheck_interval_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Verification:RecheckInterval"] = "00:00:05" });
+
+        var error = Assert.ThrowsAny<Exception>(app.StartServer);
+
+        Assert.Contains("Registry:Verification:RecheckInterval is 00:00:05; use 00:01:00 to 30.00:00:00", error.ToString());
+    }
+
+    [Fact]
+    public async Task A_host_cap_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Verification:MaxHostsPerParty"] = "0" });
+
+        var error = Assert.ThrowsAny<Exception>(app.StartServer);
+
+        Assert.Contains("Registry:Verification:MaxHostsPerParty is 0; use 1 to 10000", error.ToString());
+    }
+}
