@@ -41,6 +41,7 @@ internal static class IndexMemory
             index.Add(new IndexedClaim(id, claim, $"party{claim % 1000}", 1, usage, TrustLevel.Signed, false, Canonical(chunk)));
         }
 
+        index.Compact(); // as the server does once its build from the store is done
         return index;
     }
 

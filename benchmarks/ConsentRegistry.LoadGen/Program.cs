@@ -15,6 +15,8 @@ if (options is null)
                         [--rate URLs/s: pace the batch workers] [--server-pid PID: sample its memory]
           index-memory  build the matching index of the universe's N subjects in this process; reports bytes per subject
                         --subjects N [--per-claim N (default 10,000)]
+          policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
+                        --target URL --prefixes N (default 10,000) --requests N (default 2,000)
         """);
     return 2;
 }
@@ -27,12 +29,13 @@ return options.Command switch
         options.Target, options.Value("--endpoint", "all"), options.Int("--subjects", 1_000_000), options.Int("--concurrency", 2),
         options.Int("--seconds", 20), options.Int("--rate", 0), options.Values.ContainsKey("--server-pid") ? options.Int("--server-pid", 0) : null),
     "index-memory" => IndexMemory.Run(options.Int("--subjects", 1_000_000), options.Int("--per-claim", 10_000)),
+    "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     _ => 2,
 };
 
 internal sealed record Options(string Command, Uri Target, Dictionary<string, string> Values)
 {
-    private static readonly string[] Commands = ["claims", "seed", "lookup", "index-memory"];
+    private static readonly string[] Commands = ["claims", "seed", "lookup", "index-memory", "policy"];
 
     public static Options? Parse(string[] args)
     {

@@ -5,7 +5,6 @@ using System.Text.Json;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Matching;
-using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Matching;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -20,9 +19,6 @@ public static class LookupEndpoints
 
     /// <summary>Batches larger than this are better sent to /v1/lookup/stream.</summary>
     public const long MaxBatchBodyBytes = 16 * 1024 * 1024;
-
-    /// <summary>How long a lookup waits for the index to reach this instance's own last write.</summary>
-    private static readonly TimeSpan ReadYourWritesWait = TimeSpan.FromSeconds(1);
 
     private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
 
@@ -79,7 +75,7 @@ public static class LookupEndpoints
     }
 
     internal static async Task<Results<EmptyHttpResult, ValidationProblem>> LookupBatch(
-        LookupRequest request, HttpContext context, LookupEngine engine, IndexUpdater updater, ClaimLog log,
+        LookupRequest request, HttpContext context, LookupEngine engine, IndexUpdater updater,
         IOptions<RegistryOptions> options, CancellationToken cancellationToken)
     {
         var maxBatch = options.Value.Lookup.MaxBatch;
@@ -90,7 +86,7 @@ public static class LookupEndpoints
                 "invalid-batch");
         }
 
-        await updater.WaitForAsync(log.LastCommittedSeq, ReadYourWritesWait, cancellationToken);
+        await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/json; charset=utf-8";
         var buffers = new LookupBuffers();
         await using (var json = new Utf8JsonWriter(context.Response.BodyWriter, WriterOptions))
@@ -114,9 +110,9 @@ public static class LookupEndpoints
         return TypedResults.Empty;
     }
 
-    internal static async Task LookupStream(HttpContext context, LookupEngine engine, IndexUpdater updater, ClaimLog log, CancellationToken cancellationToken)
+    internal static async Task LookupStream(HttpContext context, LookupEngine engine, IndexUpdater updater, CancellationToken cancellationToken)
     {
-        await updater.WaitForAsync(log.LastCommittedSeq, ReadYourWritesWait, cancellationToken);
+        await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/x-ndjson";
         context.Response.Headers["X-Registry-Seq"] = engine.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
         await context.Response.StartAsync(cancellationToken);
@@ -246,7 +242,7 @@ public static class LookupEndpoints
     }
 
     internal static async Task<Results<Ok<SpawningResponse>, ValidationProblem>> SpawningQuery(
-        HttpRequest request, LookupEngine engine, IndexUpdater updater, ClaimLog log, CancellationToken cancellationToken)
+        HttpRequest request, LookupEngine engine, IndexUpdater updater, CancellationToken cancellationToken)
     {
         string body;
         using (var reader = new StreamReader(request.Body, new UTF8Encoding(false, throwOnInvalidBytes: false)))
@@ -271,7 +267,7 @@ public static class LookupEndpoints
                 "invalid-batch");
         }
 
-        await updater.WaitForAsync(log.LastCommittedSeq, ReadYourWritesWait, cancellationToken);
+        await updater.WaitForOwnWritesAsync(cancellationToken);
         var buffers = new LookupBuffers();
         var answers = new SpawningUrl[urls.Count];
         for (var i = 0; i < urls.Count; i++)

@@ -16,6 +16,9 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
 
     public long Seq => index.AppliedSeq;
 
+    /// <summary>Registry:Trust:MinTrustForGrants: the trust at which a consent ("y") counts.</summary>
+    public TrustLevel MinTrustForGrants => _minTrustForGrants;
+
     /// <summary>Resolves <paramref name="item"/> and writes <c>{"decision":…,"matches":[…]}</c> or <c>{"error":…}</c>.</summary>
     public void WriteResult(Utf8JsonWriter json, LookupItem? item, int? lineNumber, LookupBuffers buffers)
     {
@@ -51,6 +54,15 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
 
         using var scope = index.Read();
         return scope.Index.Lookup(canonical, null, _minTrustForGrants, buffers.Matches).TrainAi;
+    }
+
+    /// <summary>Resolves one canonical URL; <see cref="LookupBuffers"/> receives the deciding claims, as for a lookup item.</summary>
+    public Decision Resolve(in CanonicalUrl url, LookupBuffers buffers)
+    {
+        using var scope = index.Read();
+        var decision = scope.Index.Lookup(url, null, _minTrustForGrants, buffers.Matches);
+        ResolveMatches(scope.Index, buffers);
+        return decision;
     }
 
     public static void WriteError(Utf8JsonWriter json, LookupError error)
@@ -107,16 +119,19 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
 
         using var scope = index.Read();
         decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, pdq, maxDistance);
+        ResolveMatches(scope.Index, buffers);
+        return true;
+    }
 
-        // Claim ids and trust are read while the lock is held: the writer may change trust afterwards.
+    /// <summary>Claim ids and trust are read while the lock is held: the writer may change trust afterwards.</summary>
+    private static void ResolveMatches(MatchingIndex index, LookupBuffers buffers)
+    {
         buffers.Resolved.Clear();
         foreach (var match in buffers.Matches)
         {
-            ref readonly var claim = ref scope.Index.Claim(match.Claim);
+            ref readonly var claim = ref index.Claim(match.Claim);
             buffers.Resolved.Add(new ResolvedMatch(claim.Id, match.By, claim.Trust, match.Distance));
         }
-
-        return true;
     }
 
     private bool TryReadPdq(LookupItem item, out PdqHash? pdq, out int maxDistance, out LookupError error)

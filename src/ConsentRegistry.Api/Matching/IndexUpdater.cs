@@ -22,6 +22,13 @@ public sealed class IndexUpdater(
 
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
+    /// <summary>How long a request waits for the index to reach this instance's own last write.</summary>
+    public static readonly TimeSpan ReadYourWritesWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>Read-your-writes on one instance: waits (up to <see cref="ReadYourWritesWait"/>) until the index reflects this instance's last commit.</summary>
+    public Task WaitForOwnWritesAsync(CancellationToken cancellationToken) =>
+        WaitForAsync(writer.LastCommittedSeq, ReadYourWritesWait, cancellationToken);
+
     /// <summary>Waits (briefly) until the index reflects <paramref name="seq"/>: read-your-writes on one instance.</summary>
     public async Task WaitForAsync(long seq, TimeSpan timeout, CancellationToken cancellationToken)
     {

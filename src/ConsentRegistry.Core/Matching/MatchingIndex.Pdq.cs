@@ -14,7 +14,11 @@ public sealed partial class MatchingIndex
     /// Puts the index in its fastest shape to search; worth its cost (a fraction of a second per
     /// million PDQ subjects) once, after the build from the store.
     /// </summary>
-    public void Compact() => _pdq.Compact();
+    public void Compact()
+    {
+        _pdq.Compact();
+        TrimHostPostings();
+    }
 
     /// <summary>
     /// Builds the PDQ segment merge that is due, if any (<see cref="PdqIndex.PrepareMerge"/>):

@@ -87,6 +87,7 @@ public sealed partial class MatchingIndex
             SubjectCount++;
         }
 
+        AddHostPostings(index, claim.Seq, claim.Subjects);
         MarkApplied(claim.Seq);
     }
 
@@ -99,6 +100,7 @@ public sealed partial class MatchingIndex
         }
 
         _claims[index] = _claims[index] with { Revoked = true };
+        TouchClaimHosts(index, seq);
         return true;
     }
 
@@ -111,6 +113,7 @@ public sealed partial class MatchingIndex
         }
 
         _claims[index] = _claims[index] with { Trust = trust };
+        TouchClaimHosts(index, seq);
         return true;
     }
 
@@ -264,9 +267,9 @@ public sealed partial class MatchingIndex
         }
 
         Collect(_hosts, Fingerprint.Of(host), MatchKind.Host, ref candidates);
-        if (host.Length > 0 && (host[0] == '[' || char.IsAsciiDigit(host[^1])))
+        if (!CanonicalParts.HasParentDomains(host))
         {
-            return; // an IP address has no parent domains
+            return;
         }
 
         for (var dot = host.IndexOf('.'); dot >= 0; dot = host.IndexOf('.'))
@@ -278,8 +281,7 @@ public sealed partial class MatchingIndex
 
     private void AddPrefix(string prefix, int claim)
     {
-        // Canonical URLs are scheme "://" authority path: the path starts at the first '/' after "//".
-        var pathStart = prefix.IndexOf('/', prefix.IndexOf("//", StringComparison.Ordinal) + 2);
+        var pathStart = CanonicalParts.PathStart(prefix);
         var authority = Fingerprint.Of(prefix.AsSpan(0, pathStart));
         Post(_prefixes, Fingerprint.Of(prefix), claim, false);
 

@@ -1,0 +1,97 @@
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Lookup;
+using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Urls;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Net.Http.Headers;
+
+namespace ConsentRegistry.Api.Policy;
+
+/// <summary>
+/// Policy documents for crawlers (DESIGN.md 5.4) in the formats they already read: Content-Usage,
+/// X-Robots-Tag and tdm-reservation headers per URL; robots.txt and tdmrep.json per host.
+/// Lookups by another name, so they share the lookup's authorization and rate limits.
+/// </summary>
+public static class PolicyEndpoints
+{
+    public const string CacheControl = "public, max-age=3600";
+
+    public static RouteGroupBuilder MapPolicy(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("")
+            .WithTags("Policy")
+            .RequireAuthorization(LookupEndpoints.Policy)
+            .RequireRateLimiting(LookupEndpoints.RateLimitPolicy)
+            .AddEndpointFilter(RequireBuiltIndex)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        group.MapGet("/v1/policy", UrlPolicy.GetAsync)
+            .WithName("GetUrlPolicy")
+            .WithSummary("The decision for one URL, with Content-Usage, X-Robots-Tag and tdm-reservation headers.");
+
+        group.MapGet("/v1/hosts/{host}/robots.txt", RobotsTxtAsync)
+            .WithName("GetHostRobotsTxt")
+            .WithSummary("An RFC 9309 robots.txt for the host: Disallow for AI-training crawlers, Content-Usage lines for all. ETag; 304 on If-None-Match.")
+            .Produces<string>(StatusCodes.Status200OK, "text/plain")
+            .Produces(StatusCodes.Status304NotModified);
+
+        group.MapGet("/v1/hosts/{host}/tdmrep.json", TdmRepAsync)
+            .WithName("GetHostTdmRep")
+            .WithSummary("The W3C TDMRep array for the host. ETag; 304 on If-None-Match.")
+            .Produces<IReadOnlyList<TdmRepEntry>>(StatusCodes.Status200OK, "application/json")
+            .Produces(StatusCodes.Status304NotModified);
+
+        return group;
+    }
+
+    internal static Task<Results<FileContentHttpResult, StatusCodeHttpResult, ProblemHttpResult>> RobotsTxtAsync(
+        string host, HttpContext context, HostPolicyDocuments documents, IndexUpdater updater, CancellationToken cancellationToken) =>
+        ServeAsync(host, context, documents, updater, HostDocumentKind.RobotsTxt, "text/plain; charset=utf-8", cancellationToken);
+
+    internal static Task<Results<FileContentHttpResult, StatusCodeHttpResult, ProblemHttpResult>> TdmRepAsync(
+        string host, HttpContext context, HostPolicyDocuments documents, IndexUpdater updater, CancellationToken cancellationToken) =>
+        ServeAsync(host, context, documents, updater, HostDocumentKind.TdmRep, "application/json", cancellationToken);
+
+    private static async Task<Results<FileContentHttpResult, StatusCodeHttpResult, ProblemHttpResult>> ServeAsync(
+        string host, HttpContext context, HostPolicyDocuments documents, IndexUpdater updater,
+        HostDocumentKind kind, string contentType, CancellationToken cancellationToken)
+    {
+        if (!HostCanonicalizer.TryCanonicalize(host, out var canonical, out var error))
+        {
+            return Problems.Create(StatusCodes.Status400BadRequest, "invalid-host",
+                $"host is a bare host name such as artist.example (no scheme, port, path or userinfo): {error}.", "host");
+        }
+
+        await updater.WaitForOwnWritesAsync(cancellationToken);
+        var headers = context.Response.GetTypedHeaders();
+        headers.CacheControl = CacheControlHeaderValue.Parse(CacheControl);
+        var etag = new EntityTagHeaderValue(documents.ETagOf(documents.LastSeq(canonical)));
+        if (context.Request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } ifNoneMatch
+            && ifNoneMatch.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(etag, useStrongComparison: false)))
+        {
+            headers.ETag = etag;
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        var rendered = await documents.GetAsync(canonical, kind, cancellationToken);
+        headers.ETag = new EntityTagHeaderValue(rendered.ETag);
+        return TypedResults.Bytes(rendered.Body, contentType);
+    }
+
+    /// <summary>Until the index is built from the store, an answer would be wrong: say so instead.</summary>
+    private static async ValueTask<object?> RequireBuiltIndex(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        if (context.HttpContext.RequestServices.GetRequiredService<SharedMatchingIndex>().IsReady)
+        {
+            return await next(context);
+        }
+
+        context.HttpContext.Response.Headers.RetryAfter = "1";
+        return Problems.Create(StatusCodes.Status503ServiceUnavailable, "index-building",
+            "The matching index is being built from the store; retry in a moment (GET /health/ready says when).");
+    }
+}

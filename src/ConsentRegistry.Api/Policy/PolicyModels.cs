@@ -1,0 +1,21 @@
+using System.Text.Json.Serialization;
+namespace ConsentRegistry.Api.Policy;
+
+/// <summary><c>GET /v1/policy?url=</c>: the canonical URL, the seq the answer reflects, the decision per category and the deciding claims.</summary>
+public sealed record PolicyResponse(
+    [property: JsonPropertyName("url")] string Url,
+    [property: JsonPropertyName("seq")] long Seq,
+    [property: JsonPropertyName("decision")] IReadOnlyDictionary<string, string> Decision,
+    [property: JsonPropertyName("matches")] IReadOnlyList<PolicyMatch> Matches);
+
+/// <summary>A deciding claim, found by url, url-prefix or host.</summary>
+public sealed record PolicyMatch(
+    [property: JsonPropertyName("claim")] string Claim,
+    [property: JsonPropertyName("by")] string By,
+    [property: JsonPropertyName("trust")] string Trust);
+
+/// <summary>One entry of <c>GET /v1/hosts/{host}/tdmrep.json</c> (W3C TDMRep); the handler writes the rendered bytes.</summary>
+public sealed record TdmRepEntry(
+    [property: JsonPropertyName("location")] string Location,
+    [property: JsonPropertyName("tdm-reservation")] int TdmReservation,
+    [property: JsonPropertyName("tdm-policy")] string? TdmPolicy);

@@ -1,0 +1,59 @@
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Lookup;
+using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Policy;
+using ConsentRegistry.Core.Urls;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ConsentRegistry.Api.Policy;
+
+/// <summary><c>GET /v1/policy?url=</c>: one URL's decision, resolved as a lookup item is, as JSON and as the headers crawlers read.</summary>
+internal static class UrlPolicy
+{
+    public static async Task<Results<Ok<PolicyResponse>, ProblemHttpResult>> GetAsync(
+        string? url, HttpContext context, LookupEngine engine, IndexUpdater updater, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(url))
+        {
+            return Problems.Create(StatusCodes.Status400BadRequest, "invalid-url", "url is required: the http(s) URL to decide.", "url");
+        }
+
+        if (!UrlCanonicalizer.TryCanonicalize(url, out var canonical, out var error))
+        {
+            return Problems.Create(StatusCodes.Status400BadRequest, "invalid-url", $"url is not a valid http(s) URL: {error}.", "url");
+        }
+
+        await updater.WaitForOwnWritesAsync(cancellationToken);
+        var seq = engine.Seq; // read first: the answer reflects at least this seq
+        var buffers = new LookupBuffers();
+        var decision = engine.Resolve(canonical, buffers);
+        var matches = buffers.Resolved.Select(m => new PolicyMatch(m.Id, m.By.ToWire(), m.Trust.ToWire())).ToList();
+
+        var headers = context.Response.Headers;
+        var usage = ContentUsage.Format(decision);
+        if (usage.Length > 0)
+        {
+            headers["Content-Usage"] = usage;
+        }
+
+        if (decision.TrainAi == Permission.Disallow)
+        {
+            headers["X-Robots-Tag"] = "noai, noimageai";
+        }
+
+        if (decision.Tdm == Permission.Disallow)
+        {
+            headers["tdm-reservation"] = "1";
+        }
+
+        var categories = new Dictionary<string, string>(UseCategories.All.Count);
+        for (var category = 0; category < UseCategories.All.Count; category++)
+        {
+            categories[UseCategories.All[category]] = Decision.ToWire(decision[category]);
+        }
+
+        return TypedResults.Ok(new PolicyResponse(canonical.Value, seq, categories, matches));
+    }
+}

@@ -1,0 +1,127 @@
+using System.Text;
+using ConsentRegistry.Core.Matching;
+
+namespace ConsentRegistry.Core.Policy;
+
+/// <summary>
+/// Renders a host's rules as an RFC 9309 robots.txt: one group for the AI-training crawlers
+/// (<see cref="AiCrawlers"/>) that disallows what training or mining is disallowed for, and a
+/// <c>*</c> group with IETF aipref <c>Content-Usage</c> lines. Only <c>Disallow</c> lines are
+/// written, and each only where a shorter one does not already cover it, so first-match parsers
+/// (CPython's) and longest-match parsers (RFC 9309) read the same thing, except that first-match
+/// parsers without <c>$</c> support never match an exact-URL rule (docs/crawlers.md).
+/// </summary>
+public static class RobotsTxt
+{
+    /// <summary>RFC 9309 2.5: parsers must read at least 500 KiB; beyond that, rules may be lost.</summary>
+    public const int MaxBytes = 500 * 1024;
+
+    public static byte[] Render(string host, long seq, IReadOnlyList<PolicyRule> rules, int maxBytes = MaxBytes)
+    {
+        var lines = Lines(rules);
+        var disallows = lines.Where(l => l.Disallow).ToList();
+        var text = Write(host, seq, disallows, lines, null);
+        if (Fits(text, maxBytes))
+        {
+            return Encoding.UTF8.GetBytes(text);
+        }
+
+        // Too long: cut paths to fewer segments until the file fits, first the Content-Usage lines
+        // (so AI crawlers keep exact rules as long as possible), then the Disallow lines.
+        var depth = PolicyMerge.Depth(rules);
+        var fewestUsages = Merge(rules, 0);
+        text = Write(host, seq, disallows, fewestUsages, Merged(rules.Count, disallows.Count, fewestUsages.Count, maxBytes));
+        if (Fits(text, maxBytes))
+        {
+            text = PolicyMerge.DeepestFitting(depth, d => d == 0 ? text : WriteMerged(host, seq, rules, disallows, Merge(rules, d), maxBytes), t => Fits(t, maxBytes));
+        }
+        else
+        {
+            text = PolicyMerge.DeepestFitting(depth, d => WriteMerged(host, seq, rules, Merge(rules, d).Where(l => l.Disallow).ToList(), fewestUsages, maxBytes), t => Fits(t, maxBytes));
+        }
+
+        return Encoding.UTF8.GetBytes(text);
+    }
+
+    private static bool Fits(string text, int maxBytes) => Encoding.UTF8.GetByteCount(text) <= maxBytes;
+
+    private static string WriteMerged(string host, long seq, IReadOnlyList<PolicyRule> rules, List<Line> disallows, List<Line> usages, int maxBytes) =>
+        Write(host, seq, disallows, usages, Merged(rules.Count, disallows.Count, usages.Count, maxBytes));
+
+    private static string Merged(int rules, int disallows, int usages, int maxBytes) =>
+        $"# This host's {rules:N0} rules were merged into {disallows:N0} Disallow and {usages:N0} Content-Usage lines on shorter\n" +
+        $"# path prefixes to keep this file under {maxBytes / 1024:N0} KiB (RFC 9309 2.5): merged lines say only what is disallowed\n" +
+        "# and may cover more than was opted out. GET /v1/policy?url= answers exactly, per URL.\n";
+
+    private static List<Line> Lines(IReadOnlyList<PolicyRule> rules)
+    {
+        var lines = new List<Line>(rules.Count);
+        foreach (var rule in rules)
+        {
+            var disallow = ContentUsage.DisallowsTraining(rule.Decision) && !ContentUsage.DisallowsTraining(rule.Inherited);
+            var usage = rule.Decision != rule.Inherited ? rule.Decision : Decision.Unknown;
+            if (disallow || usage != Decision.Unknown)
+            {
+                lines.Add(new Line(rule.Path, rule.Kind == RuleKind.Exact, disallow, usage));
+            }
+        }
+
+        return lines;
+    }
+
+    private static List<Line> Merge(IReadOnlyList<PolicyRule> rules, int depth) =>
+        PolicyMerge.Merge(rules, depth)
+            .Select(l => new Line(l.Path, false, ContentUsage.DisallowsTraining(l.Decision) && !ContentUsage.DisallowsTraining(l.Inherited), l.Decision))
+            .ToList();
+
+    private static string Write(string host, long seq, List<Line> disallows, List<Line> usages, string? note)
+    {
+        var text = new StringBuilder(256 + (disallows.Count * 32) + (usages.Count * 64));
+        text.Append("# Crawler policy for ");
+        RobotsPath.Append(text, host);
+        text.Append(" from ConsentRegistry, as of seq ").Append(seq).Append(".\n")
+            .Append("# Artists' opt-outs from AI training; merge into a robots.txt as docs/crawlers.md says.\n")
+            .Append(note)
+            .Append('\n');
+        foreach (var crawler in AiCrawlers.All)
+        {
+            text.Append("User-agent: ").Append(crawler.Token).Append('\n');
+        }
+
+        foreach (var line in disallows)
+        {
+            // A path with * or $ gets its exact form and a literal one that every parser matches (RobotsPath).
+            AppendRule(text, "Disallow: ", line, PatternForm.Encoded);
+            if (RobotsPath.HasPatternCharacters(line.Path))
+            {
+                AppendRule(text, "Disallow: ", line, PatternForm.Literal);
+            }
+        }
+
+        // A group ends with a rule; without one, the next User-agent line would join this group.
+        text.Append(disallows.Count > 0 ? "" : "Disallow:\n").Append("\nUser-agent: *\n");
+        foreach (var line in usages)
+        {
+            if (line.Usage != Decision.Unknown)
+            {
+                // Only the exact form: a broader line would hand this location's "y"s to its siblings.
+                text.Append("Content-Usage: ");
+                RobotsPath.Append(text, line.Path, line.Exact, PatternForm.Encoded);
+                text.Append(' ');
+                ContentUsage.Append(text, line.Usage);
+                text.Append('\n');
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static void AppendRule(StringBuilder text, string directive, Line line, PatternForm form)
+    {
+        text.Append(directive);
+        RobotsPath.Append(text, line.Path, line.Exact, form);
+        text.Append('\n');
+    }
+
+    private readonly record struct Line(string Path, bool Exact, bool Disallow, Decision Usage);
+}

@@ -1,0 +1,25 @@
+namespace ConsentRegistry.Core.Urls;
+
+/// <summary>
+/// Reads the parts of a canonical URL (scheme "://" authority path, as <see cref="UrlCanonicalizer"/>
+/// writes it) and of a canonical host, for the matching index and the crawler policy resolver.
+/// </summary>
+public static class CanonicalParts
+{
+    /// <summary>Where the path starts: the first '/' after "//".</summary>
+    public static int PathStart(string url) => url.IndexOf('/', url.IndexOf("//", StringComparison.Ordinal) + 2);
+
+    /// <summary>The host of <paramref name="url"/>; empty when the URL names a port, which makes it another origin than the bare host.</summary>
+    public static ReadOnlySpan<char> HostWithoutPort(string url)
+    {
+        var start = url.IndexOf("//", StringComparison.Ordinal) + 2;
+        var authority = url.AsSpan(start, url.IndexOf('/', start) - start);
+        var colon = authority.LastIndexOf(':');
+        return colon >= 0 && colon > authority.LastIndexOf(']') ? default : authority;
+    }
+
+    public static bool IsHttps(string url) => url.StartsWith("https:", StringComparison.Ordinal);
+
+    /// <summary>Whether <paramref name="host"/> has parent domains: a name does, an IP address does not.</summary>
+    public static bool HasParentDomains(ReadOnlySpan<char> host) => host.Length > 0 && host[0] != '[' && !char.IsAsciiDigit(host[^1]);
+}
