@@ -1,0 +1,99 @@
+// Shared helpers of the artist pages: base64url, calls to the /v1 API, and status messages.
+// Text from users and from the API is only ever set with textContent (the CSP forbids inline
+// script, and nothing here parses HTML).
+
+const encoder = new TextEncoder();
+
+export function utf8(text) {
+  return encoder.encode(text);
+}
+
+export function base64url(bytes) {
+  const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let binary = '';
+  for (let i = 0; i < data.length; i += 0x8000) {
+    binary += String.fromCharCode(...data.subarray(i, i + 0x8000));
+  }
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function fromBase64url(text) {
+  if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text)) {
+    throw new Error('not base64url');
+  }
+  const padded = text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4);
+  const binary = atob(padded);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) {
+    bytes[i] = binary.charCodeAt(i);
+  }
+  return bytes;
+}
+
+/** Calls the API and returns {ok, status, data}; data is the parsed JSON body, or null. */
+export async function callApi(method, path, { body, contentType } = {}) {
+  const headers = { Accept: 'application/json, application/problem+json' };
+  if (contentType) {
+    headers['Content-Type'] = contentType;
+  }
+  let response;
+  try {
+    // The API authorises these calls by their signatures; no cookie is needed or sent.
+    response = await fetch(path, { method, headers, body, credentials: 'omit', cache: 'no-store' });
+  } catch {
+    return { ok: false, status: 0, data: { title: 'The registry could not be reached. Check your connection and try again.' } };
+  }
+  let data = null;
+  const type = response.headers.get('Content-Type') || '';
+  if (type.includes('json')) {
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+  }
+  return { ok: response.ok, status: response.status, data };
+}
+
+/**
+ * The lines that explain a problem+json answer: its detail or title, then each field error,
+ * its field named by nameField (field => text) where the page knows a plainer name.
+ */
+export function problemLines(result, nameField = (field) => field) {
+  const problem = result.data || {};
+  const lines = [];
+  const head = problem.detail || problem.title || `The registry answered with status ${result.status}.`;
+  lines.push(String(head));
+  if (problem.errors && typeof problem.errors === 'object') {
+    for (const [field, messages] of Object.entries(problem.errors)) {
+      for (const message of [].concat(messages)) {
+        const name = nameField(field);
+        lines.push(name === field ? `${field}: ${message}` : `${name} (${field}): ${message}`);
+      }
+    }
+  }
+  return lines;
+}
+
+/** Replaces an element's content with one paragraph per line of text. */
+export function showMessage(element, lines, kind = 'info') {
+  const list = [].concat(lines);
+  element.replaceChildren(...list.map((line) => {
+    const p = document.createElement('p');
+    p.textContent = line;
+    return p;
+  }));
+  element.dataset.kind = kind;
+}
+
+/** Creates an element with text content and optional attributes. */
+export function el(tag, text, attributes = {}) {
+  const element = document.createElement(tag);
+  if (text !== undefined && text !== null) {
+    element.textContent = String(text);
+  }
+  for (const [name, value] of Object.entries(attributes)) {
+    element.setAttribute(name, value);
+  }
+  return element;
+}

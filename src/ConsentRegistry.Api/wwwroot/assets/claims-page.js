@@ -1,0 +1,112 @@
+// "My claims": the stored party's claims, and signed revocations.
+import { callApi, el, problemLines, showMessage } from './app.js';
+import { loadKey, now, signJws } from './signing-key.js';
+
+const table = document.getElementById('claims-table');
+const body = table.querySelector('tbody');
+const status = document.getElementById('claims-status');
+const noKey = document.getElementById('no-key');
+
+async function fetchAllClaims(party) {
+  const claims = [];
+  let after = 0;
+  for (;;) {
+    const result = await callApi('GET', `/v1/parties/${encodeURIComponent(party)}/claims?after=${after}&limit=500`);
+    if (!result.ok) {
+      throw new Error(problemLines(result).join(' '));
+    }
+    claims.push(...result.data.claims);
+    if (result.data.next_after === null || result.data.next_after === undefined) {
+      return claims;
+    }
+    after = result.data.next_after;
+  }
+}
+
+/** A claim without a title is named by its first subject, which only the claim's own page gives. */
+async function firstSubject(id) {
+  const result = await callApi('GET', `/v1/claims/${encodeURIComponent(id)}`);
+  const subject = result.ok && result.data.subjects && result.data.subjects[0];
+  if (!subject) {
+    return id;
+  }
+  return subject.kind === 'url' || subject.kind === 'url-prefix' || subject.kind === 'host'
+    ? subject.value
+    : `${subject.kind} ${subject.value}`;
+}
+
+function setRevoked(row) {
+  row.querySelector('.claim-status').textContent = 'revoked';
+  row.dataset.status = 'revoked';
+  row.querySelector('.claim-action').replaceChildren();
+}
+
+async function revoke(row, claimId, record, button) {
+  const name = row.querySelector('.claim-title').textContent;
+  if (!window.confirm(`Revoke the claim “${name}”? This cannot be undone.`)) {
+    return;
+  }
+  button.disabled = true;
+  showMessage(status, 'Signing the revocation…');
+  try {
+    const jws = await signJws(record, { v: 1, iat: now(), revokes: claimId });
+    const result = await callApi('POST', `/v1/claims/${claimId}/revocation`, { body: jws, contentType: 'application/jose' });
+    if (result.ok || (result.data && result.data.code === 'already-revoked')) {
+      setRevoked(row);
+      showMessage(status, `Claim “${name}” revoked${result.data && result.data.seq ? ` (seq ${result.data.seq})` : ''}.`, 'ok');
+      table.focus();
+      return;
+    }
+    showMessage(status, problemLines(result), 'error');
+    button.disabled = false;
+  } catch (error) {
+    showMessage(status, `The claim could not be revoked: ${error.message}`, 'error');
+    button.disabled = false;
+  }
+}
+
+function row(claim, record) {
+  const tr = document.createElement('tr');
+  tr.dataset.claimId = claim.id;
+  tr.dataset.status = claim.revoked ? 'revoked' : 'active';
+  const title = el('td', claim.title || claim.id, { class: 'claim-title wrap' });
+  const action = el('td', null, { class: 'claim-action' });
+  tr.append(
+    title,
+    el('td', claim.revoked ? 'revoked' : 'active', { class: 'claim-status' }),
+    el('td', claim.trust, { class: 'claim-trust' }),
+    el('td', claim.seq, { class: 'claim-seq' }),
+    action);
+  if (!claim.title) {
+    firstSubject(claim.id).then((text) => { title.textContent = text; });
+  }
+  if (!claim.revoked) {
+    const button = el('button', 'Revoke', { type: 'button', class: 'revoke' });
+    button.addEventListener('click', () => revoke(tr, claim.id, record, button));
+    action.append(button);
+  }
+  return tr;
+}
+
+async function load() {
+  const record = await loadKey();
+  if (!record) {
+    noKey.hidden = false;
+    table.hidden = true;
+    return;
+  }
+  showMessage(status, 'Loading your claims…');
+  try {
+    const claims = await fetchAllClaims(record.party);
+    claims.sort((a, b) => b.seq - a.seq);
+    body.replaceChildren(...claims.map((claim) => row(claim, record)));
+    showMessage(status, claims.length === 0
+      ? 'You have not registered any claims with this key yet.'
+      : `${claims.length} claim${claims.length === 1 ? '' : 's'}.`);
+  } catch (error) {
+    showMessage(status, `Your claims could not be loaded: ${error.message}`, 'error');
+  }
+}
+
+table.tabIndex = -1;
+await load();

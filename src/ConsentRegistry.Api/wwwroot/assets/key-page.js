@@ -1,0 +1,121 @@
+// "Your signing key": create the key, download its encrypted backup, restore a backup.
+import { showMessage } from './app.js';
+import {
+  BACKUP_FILE_NAME, BackupError, MIN_PASSPHRASE_LENGTH, createKey, loadKey, makeBackup, restoreBackup,
+} from './signing-key.js';
+
+const partyId = document.getElementById('party-id');
+const status = document.getElementById('key-status');
+const createButton = document.getElementById('create-key');
+const noKeyText = document.getElementById('no-key-text');
+const backupPassphrase = document.getElementById('backup-passphrase');
+const exportButton = document.getElementById('export-backup');
+const importFile = document.getElementById('import-file');
+const importPassphrase = document.getElementById('import-passphrase');
+const importButton = document.getElementById('import-backup');
+
+let current = null;
+// The exportable private key, kept only while this page is open (right after creation or restore).
+let exportable = null;
+
+function show(record) {
+  current = record;
+  partyId.textContent = record ? record.party : '';
+  createButton.hidden = Boolean(record);
+  noKeyText.hidden = Boolean(record);
+}
+
+async function busy(button, action) {
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    await action();
+  } catch (error) {
+    showMessage(status, `Something went wrong: ${error.message}`, 'error');
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+  }
+}
+
+createButton.addEventListener('click', () => busy(createButton, async () => {
+  try {
+    const { record, privateJwk } = await createKey();
+    exportable = privateJwk;
+    show(record);
+    showMessage(status, [
+      'Key created. Your party id is shown above.',
+      'Download your backup now: later the browser keeps your key locked and cannot export it.',
+    ], 'ok');
+    backupPassphrase.focus();
+  } catch (error) {
+    showMessage(status, `The key could not be created: ${error.message}`, 'error');
+  }
+}));
+
+exportButton.addEventListener('click', () => busy(exportButton, async () => {
+  if (!current) {
+    showMessage(status, 'There is no key to back up yet. Create your signing key first.', 'error');
+    return;
+  }
+  if (!exportable) {
+    showMessage(status, 'This browser keeps your key locked, so it cannot be exported now. A backup can be downloaded right after you create or restore a key; if you have none, keep using this browser, or create a new key and back it up.', 'error');
+    return;
+  }
+  const passphrase = backupPassphrase.value;
+  if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
+    showMessage(status, `The backup passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters long.`, 'error');
+    backupPassphrase.focus();
+    return;
+  }
+  showMessage(status, 'Encrypting the backup…');
+  const backup = await makeBackup(current, exportable, passphrase);
+  const url = URL.createObjectURL(new Blob([JSON.stringify(backup, null, 2)], { type: 'application/json' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = BACKUP_FILE_NAME;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  showMessage(status, `Backup downloaded as ${BACKUP_FILE_NAME}. Keep it, and its passphrase, somewhere safe.`, 'ok');
+}));
+
+importButton.addEventListener('click', () => busy(importButton, async () => {
+  const file = importFile.files && importFile.files[0];
+  if (!file) {
+    showMessage(status, 'Choose your backup file first.', 'error');
+    importFile.focus();
+    return;
+  }
+  if (!importPassphrase.value) {
+    showMessage(status, 'Enter the passphrase of the backup.', 'error');
+    importPassphrase.focus();
+    return;
+  }
+  let backup;
+  try {
+    backup = JSON.parse(await file.text());
+  } catch {
+    showMessage(status, 'This file is not a ConsentRegistry key backup.', 'error');
+    return;
+  }
+  showMessage(status, 'Opening the backup…');
+  try {
+    const { record, privateJwk } = await restoreBackup(backup, importPassphrase.value);
+    exportable = privateJwk;
+    show(record);
+    importPassphrase.value = '';
+    showMessage(status, 'Key restored. This browser now signs as the party shown above.', 'ok');
+  } catch (error) {
+    const text = error instanceof BackupError ? error.message : `The backup could not be restored: ${error.message}`;
+    showMessage(status, text, 'error');
+  }
+}));
+
+try {
+  show(await loadKey());
+} catch (error) {
+  show(null);
+  showMessage(status, `This browser does not let the page keep a key (IndexedDB: ${error.message}). Private browsing modes often block it.`, 'error');
+}

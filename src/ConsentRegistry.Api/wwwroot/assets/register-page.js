@@ -1,0 +1,247 @@
+// "Register works": build the claim from the form, sign it here, submit it, show the receipt.
+import { callApi, el, problemLines, showMessage } from './app.js';
+import { loadKey, now, signJws } from './signing-key.js';
+
+const CATEGORIES = ['tdm', 'train-ai', 'train-genai', 'ai-use', 'search'];
+const ANSWERS = { allow: 'allow', disallow: 'disallow', unknown: 'unknown' };
+
+const form = document.getElementById('register-form');
+const noKey = document.getElementById('no-key');
+const submit = document.getElementById('submit-claim');
+const progress = document.getElementById('register-progress');
+const status = document.getElementById('register-status');
+const receipt = document.getElementById('receipt');
+
+const field = (id) => document.getElementById(id);
+
+class FormError extends Error {}
+
+function subjectsFromFields() {
+  const subjects = [];
+  for (const line of field('urls').value.split(/\r?\n/)) {
+    const url = line.trim();
+    if (url) {
+      subjects.push({ kind: 'url', value: url });
+    }
+  }
+  const prefix = field('prefix').value.trim();
+  if (prefix) {
+    subjects.push({ kind: 'url-prefix', value: prefix });
+  }
+  let site = field('site').value.trim();
+  if (site) {
+    // People paste addresses; the registry wants the bare host name.
+    if (site.includes('://')) {
+      try {
+        site = new URL(site).hostname;
+      } catch {
+        // left as typed: the registry explains what is wrong
+      }
+    }
+    subjects.push({ kind: 'host', value: site, include_subdomains: field('include-subdomains').checked });
+  }
+  return subjects;
+}
+
+async function subjectsFromFiles() {
+  const files = Array.from(field('files').files || []);
+  const subjects = [];
+  for (const [index, file] of files.entries()) {
+    showMessage(progress, `Hashing image ${index + 1} of ${files.length}: ${file.name}…`);
+    const body = new FormData();
+    body.append('file', file, file.name);
+    const result = await callApi('POST', '/v1/images', { body });
+    if (!result.ok) {
+      throw new FormError([`The image ${file.name} could not be hashed.`, ...problemLines(result)].join('\n'));
+    }
+    subjects.push({ kind: 'sha256', value: result.data.sha256 });
+    // One perceptual hash per distinct rotation or mirror image, so that turned copies match too.
+    const seen = new Set();
+    for (const pdq of [result.data.pdq, ...(result.data.pdq_dihedral || [])]) {
+      if (pdq && !seen.has(pdq)) {
+        seen.add(pdq);
+        subjects.push({ kind: 'pdq', value: pdq });
+      }
+    }
+  }
+  return subjects;
+}
+
+function usageFromFields() {
+  const usage = {};
+  for (const category of CATEGORIES) {
+    const value = field(`use-${category}`).value;
+    if (value === 'y' || value === 'n') {
+      usage[category] = value;
+    }
+  }
+  return usage;
+}
+
+function termsFromFields() {
+  const terms = {};
+  const license = field('license').value.trim();
+  let contact = field('contact').value.trim();
+  if (license) {
+    terms.license = license;
+  }
+  if (contact) {
+    if (/^[^\s:/@]+@[^\s@]+$/.test(contact)) {
+      contact = `mailto:${contact}`;
+    }
+    terms.contact = contact;
+  }
+  return terms;
+}
+
+async function buildPayload() {
+  const usage = usageFromFields();
+  if (Object.keys(usage).length === 0) {
+    throw new FormError('Choose “Yes” or “No” for at least one use.');
+  }
+  const fieldSubjects = subjectsFromFields();
+  const hasFiles = (field('files').files || []).length > 0;
+  if (fieldSubjects.length === 0 && !hasFiles) {
+    throw new FormError('Name at least one work: an image URL, a folder, your site, or an image file.');
+  }
+  const subjects = [...fieldSubjects, ...(await subjectsFromFiles())];
+  const payload = { v: 1, iat: now(), subjects, usage };
+  const terms = termsFromFields();
+  if (Object.keys(terms).length > 0) {
+    payload.terms = terms;
+  }
+  const title = field('title').value.trim();
+  if (title) {
+    payload.title = title;
+  }
+  return payload;
+}
+
+/** What to look up to show the claim working: its first URL (or folder, or site) and first file. */
+function lookupItems(subjects) {
+  const items = [];
+  const url = subjects.find((s) => s.kind === 'url')
+    || subjects.find((s) => s.kind === 'url-prefix')
+    || subjects.find((s) => s.kind === 'host');
+  if (url) {
+    items.push({ label: url.value, item: { url: url.kind === 'host' ? `https://${url.value}/` : url.value } });
+  }
+  const sha = subjects.find((s) => s.kind === 'sha256');
+  if (sha) {
+    items.push({ label: `image file ${sha.value}`, item: { sha256: sha.value } });
+  }
+  return items;
+}
+
+function describeDecision(result) {
+  if (!result || result.error) {
+    return result && result.error ? `not checked: ${result.error.detail}` : 'no answer';
+  }
+  const parts = CATEGORIES
+    .filter((c) => result.decision && result.decision[c] && result.decision[c] !== 'unknown')
+    .map((c) => `${c}: ${ANSWERS[result.decision[c]] || result.decision[c]}`);
+  return parts.length > 0 ? parts.join(', ') : 'nothing decided (every use unknown)';
+}
+
+async function showLookup(claim) {
+  const list = field('receipt-lookup');
+  const items = lookupItems(claim.subjects);
+  if (items.length === 0) {
+    list.replaceChildren(el('li', 'Nothing to look up.'));
+    return;
+  }
+  let result;
+  // The matching index follows the log closely; wait briefly until it reflects this claim.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    result = await callApi('POST', '/v1/lookup', {
+      body: JSON.stringify({ items: items.map((i) => i.item) }),
+      contentType: 'application/json',
+    });
+    if (!result.ok || (result.data && result.data.seq >= claim.seq)) {
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  if (!result.ok) {
+    list.replaceChildren(el('li', `The lookup failed: ${problemLines(result).join(' ')}`));
+    return;
+  }
+  list.replaceChildren(...items.map((item, i) => el('li', `${item.label} → ${describeDecision(result.data.results[i])}`)));
+}
+
+function showReceipt(claim, payload) {
+  field('receipt-id').textContent = claim.id;
+  field('receipt-seq').textContent = String(claim.seq);
+  field('receipt-trust').textContent = claim.trust;
+  field('receipt-lookup').replaceChildren(el('li', 'Looking up…'));
+  const grants = Object.values(payload.usage).includes('y');
+  field('receipt-note').hidden = !(grants && claim.trust === 'signed');
+  receipt.hidden = false;
+  receipt.focus();
+}
+
+const LABELS = {
+  tdm: 'Text and data mining',
+  'train-ai': 'Training AI models',
+  'train-genai': 'Training generative AI',
+  'ai-use': 'Use as AI input',
+  search: 'Search engines',
+};
+
+/** Names a field of the claim the way the form shows it: "Image URL “…”" rather than "subjects[0].value". */
+function fieldName(payload) {
+  return (field) => {
+    const subject = /^subjects\[(\d+)\]/.exec(field);
+    if (subject && payload && payload.subjects[Number(subject[1])]) {
+      const { kind, value } = payload.subjects[Number(subject[1])];
+      const name = { url: 'Image URL', 'url-prefix': 'Folder', host: 'Site', sha256: 'Image file', pdq: 'Image file' }[kind] || 'Work';
+      return `${name} “${value}”`;
+    }
+    const usage = /^usage\.(.+)$/.exec(field);
+    if (usage && LABELS[usage[1]]) {
+      return LABELS[usage[1]];
+    }
+    return { 'terms.license': 'Licence URL', 'terms.contact': 'Contact for permission', title: 'Title' }[field] || field;
+  };
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  showMessage(status, []);
+  showMessage(progress, []);
+  receipt.hidden = true;
+  const record = await loadKey();
+  if (!record) {
+    showMessage(status, 'This browser has no signing key any more. Create or restore it on the “Your signing key” page.', 'error');
+    return;
+  }
+  submit.disabled = true;
+  let payload = null;
+  try {
+    payload = await buildPayload();
+    showMessage(progress, 'Signing and registering…');
+    const jws = await signJws(record, payload);
+    const result = await callApi('POST', '/v1/claims', { body: jws, contentType: 'application/jose' });
+    if (!result.ok) {
+      showMessage(progress, []);
+      showMessage(status, problemLines(result, fieldName(payload)), 'error');
+      return;
+    }
+    showMessage(progress, result.status === 201 ? 'Registered.' : 'This exact claim was already registered.', 'ok');
+    showReceipt(result.data, payload);
+    await showLookup(result.data);
+  } catch (error) {
+    showMessage(progress, []);
+    showMessage(status, error instanceof FormError ? error.message.split('\n') : `Something went wrong: ${error.message}`, 'error');
+  } finally {
+    submit.disabled = false;
+  }
+});
+
+try {
+  const record = await loadKey();
+  form.hidden = !record;
+  noKey.hidden = Boolean(record);
+} catch {
+  noKey.hidden = false;
+}

@@ -1,0 +1,67 @@
+// "Verify your website": the file to publish, and the Verify button.
+import { callApi, problemLines, showMessage } from './app.js';
+import { loadKey } from './signing-key.js';
+
+const hostInput = document.getElementById('verify-host');
+const wellKnown = document.getElementById('well-known');
+const wellKnownUrl = document.getElementById('well-known-url');
+const button = document.getElementById('verify-button');
+const result = document.getElementById('verify-result');
+const noKey = document.getElementById('no-key');
+
+let record = null;
+
+/** The bare host name from what was typed: people often paste a whole address. */
+function host() {
+  let value = hostInput.value.trim();
+  if (value.includes('://')) {
+    try {
+      value = new URL(value).hostname;
+    } catch {
+      return value;
+    }
+  }
+  return value.replace(/\/.*$/, '').toLowerCase();
+}
+
+function update() {
+  const name = host();
+  wellKnownUrl.textContent = `https://${name || '<your host>'}/.well-known/consent-registry.json`;
+}
+
+hostInput.addEventListener('input', update);
+
+button.addEventListener('click', async () => {
+  if (!record) {
+    showMessage(result, 'This browser has no signing key. Create or restore your key first.', 'error');
+    return;
+  }
+  const name = host();
+  if (!name) {
+    showMessage(result, 'Enter your website\'s host name, e.g. artist.example.', 'error');
+    hostInput.focus();
+    return;
+  }
+  button.disabled = true;
+  showMessage(result, `Fetching https://${name}/.well-known/consent-registry.json…`);
+  try {
+    const answer = await callApi('POST', `/v1/parties/${encodeURIComponent(record.party)}/domains/${encodeURIComponent(name)}/verify`);
+    if (answer.ok) {
+      const raised = answer.data.claims_raised;
+      showMessage(result, `Verified: ${answer.data.host} lists your key. ${raised} claim${raised === 1 ? '' : 's'} raised to trust “domain”.`, 'ok');
+    } else {
+      showMessage(result, problemLines(answer), 'error');
+    }
+  } finally {
+    button.disabled = false;
+  }
+});
+
+try {
+  record = await loadKey();
+} catch {
+  record = null;
+}
+noKey.hidden = Boolean(record);
+wellKnown.textContent = JSON.stringify({ keys: [record ? record.party : '<your party id: create your key first>'] });
+update();

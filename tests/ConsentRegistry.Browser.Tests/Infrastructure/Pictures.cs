@@ -1,0 +1,24 @@
+using System.Security.Cryptography;
+using ConsentRegistry.Api.Tests.Infrastructure;
+
+namespace ConsentRegistry.Browser.Tests.Infrastructure;
+
+/// <summary>Artists' pictures: Meta's PDQ test images (shared/testdata/pdq beside the repository).</summary>
+public static class Pictures
+{
+    private static string PdqData { get; } = Path.Combine(RepositoryPaths.Root, "..", "shared", "testdata", "pdq");
+
+    /// <summary>A 256×256 JPEG of a bridge.</summary>
+    public static string Bridge { get; } = Path.Combine(PdqData, "bridge-mods", "square-256x256.jpg");
+
+    /// <summary>Another picture altogether.</summary>
+    public static string Shapes { get; } = Path.Combine(PdqData, "generated", "shapes-a.png");
+
+    /// <summary>
+    /// The PDQ hash Meta's reference hasher gives a heavily blurred copy of the bridge
+    /// (bridge-mods/blur-a-lot.jpg in expected.csv): what a crawler holding that copy would look up.
+    /// </summary>
+    public const string BlurredBridgePdq = "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22";
+
+    public static string Sha256Of(string file) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file)));
+}
