@@ -45,6 +45,20 @@ if ! REGISTRY_TEST_PYTHON="$(find_python)"; then
 fi
 export REGISTRY_TEST_PYTHON
 
+# --- Node with the npm robots.txt parser (the policy tests' second, independent parser) --------
+if [[ ! -d "$repo/tests/policy-parsers/node_modules" ]]; then
+  command -v npm >/dev/null || apt_install nodejs npm
+  log "Installing the robots.txt parser for the policy tests"
+  (cd "$repo/tests/policy-parsers" && npm ci --no-audit --no-fund --silent)
+fi
+
+# --- Debian's Chromium for the browser tests (Playwright drives it and never downloads one) -------
+# --no-install-recommends skips Chromium's fonts; without them screenshots show empty boxes.
+if [[ ! -x /usr/bin/chromium ]] || ! compgen -G "/usr/share/fonts/truetype/*/*.ttf" >/dev/null; then
+  log "Installing Chromium and fonts for the browser tests"
+  apt_install chromium fonts-liberation fonts-dejavu-core
+fi
+
 # --- PostgreSQL: start_postgres / stop_postgres / pg_port ----------------------------------------
 # shellcheck source=scripts/lib/postgres.sh
 source "$repo/scripts/lib/postgres.sh"

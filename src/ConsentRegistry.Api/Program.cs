@@ -1,9 +1,12 @@
 using ConsentRegistry.Api.Admin;
+using ConsentRegistry.Api.Artists;
 using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Health;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Lookup;
+using ConsentRegistry.Api.Policy;
+using ConsentRegistry.Api.Verification;
 
 if (args is [HealthProbe.Argument, ..])
 {
@@ -21,6 +24,9 @@ app.MapClaims();
 app.MapAdmin();
 app.MapLookup();
 app.MapImages();
+app.MapDomainVerification();
+app.MapPolicy();
+app.MapArtistPages();
 
 await app.MigrateRegistryDatabaseAsync();
 await app.RunAsync();

@@ -1,10 +1,13 @@
+using ConsentRegistry.Api.Artists;
 using ConsentRegistry.Api.Auth;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Health;
 using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Api.Policy;
 using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Api.Verification;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using Dapper;
@@ -47,13 +50,16 @@ public static class RegistryHostExtensions
         services.AddSingleton<IndexUpdater>();
         services.AddHostedService(sp => sp.GetRequiredService<IndexUpdater>());
         services.AddSingleton<LookupEngine>();
+        services.AddSingleton<HostPolicyDocuments>();
         services.AddLookupRateLimits();
         services.AddImageHashing();
+        services.AddDomainVerification();
         services.AddSingleton<ApiKeyStore>();
         services.AddMemoryCache(options => options.SizeLimit = 100_000);
         services.AddValidatorsFromAssemblyContaining<RegistryOptions>(ServiceLifetime.Singleton);
 
         builder.AddRegistryAuth();
+        builder.AddArtistSignIn();
         services.AddRegistryProblemDetails();
         services.AddRegistryHealthChecks();
         services.AddRegistryOpenApi();

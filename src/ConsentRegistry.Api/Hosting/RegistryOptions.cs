@@ -19,6 +19,8 @@ public sealed class RegistryOptions
     public TrustOptions Trust { get; set; } = new();
 
     public VerificationOptions Verification { get; set; } = new();
+
+    public FormOptions Form { get; set; } = new();
 }
 
 public sealed class DatabaseOptions
@@ -71,10 +73,26 @@ public sealed class VerificationOptions
     public bool AllowInsecureHttp { get; set; }
 
     public bool AllowPrivateAddresses { get; set; }
+
+    /// <summary>How often each verified host's file is fetched again (docs/domain-verification.md).</summary>
+    public TimeSpan RecheckInterval { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Verification requests per minute for one client address: each makes the registry fetch from the internet.</summary>
+    public int RequestsPerMinutePerAddress { get; set; } = 10;
+
+    /// <summary>Verified hosts one party may hold: each is re-checked, and anyone can ask to verify any party on any host that lists its key.</summary>
+    public int MaxHostsPerParty { get; set; } = 100;
+}
+
+/// <summary>The artist web form (src/ConsentRegistry.Api/Artists, docs/web-form.md).</summary>
+public sealed class FormOptions
+{
+    /// <summary>Require an Entra ID sign-in (OpenID Connect, section AzureAd) before the form pages are served.</summary>
+    public bool RequireSignIn { get; set; }
 }
 
 /// <summary>Checks the options at start-up and says how to fix what is wrong.</summary>
-internal sealed class RegistryOptionsValidator : IValidateOptions<RegistryOptions>
+internal sealed class RegistryOptionsValidator(IConfiguration configuration) : IValidateOptions<RegistryOptions>
 {
     public ValidateOptionsResult Validate(string? name, RegistryOptions options)
     {
@@ -114,6 +132,30 @@ internal sealed class RegistryOptionsValidator : IValidateOptions<RegistryOption
         if (!TrustLevels.TryParse(options.Trust.MinTrustForGrants, out _))
         {
             failures.Add($"Registry:Trust:MinTrustForGrants is '{options.Trust.MinTrustForGrants}'; use signed, domain or reviewed.");
+        }
+
+        var verification = options.Verification;
+        if (verification.RecheckInterval < TimeSpan.FromMinutes(1) || verification.RecheckInterval > TimeSpan.FromDays(30))
+        {
+            failures.Add($"Registry:Verification:RecheckInterval is {verification.RecheckInterval}; use 00:01:00 to 30.00:00:00 (d.hh:mm:ss), e.g. 1.00:00:00 for daily.");
+        }
+
+        if (verification.RequestsPerMinutePerAddress < 1)
+        {
+            failures.Add("Registry:Verification:RequestsPerMinutePerAddress must be 1 or more.");
+        }
+
+        if (verification.MaxHostsPerParty is < 1 or > 10_000)
+        {
+            failures.Add($"Registry:Verification:MaxHostsPerParty is {verification.MaxHostsPerParty}; use 1 to 10000 (default 100).");
+        }
+
+        if (options.Form.RequireSignIn && !Artists.ArtistSignIn.IsConfigured(configuration))
+        {
+            failures.Add("Registry:Form:RequireSignIn is true but the AzureAd section is missing or incomplete, so nobody could sign in to the artist pages. "
+                + "Register the app in Microsoft Entra ID (redirect URI https://<your host>/signin-oidc) and set AzureAd:ClientId and AzureAd:TenantId "
+                + "(AzureAd:Instance too outside the public cloud), e.g. AzureAd__ClientId=<application id> AzureAd__TenantId=<tenant id>; "
+                + "or set Registry:Form:RequireSignIn=false to serve the pages without sign-in.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
