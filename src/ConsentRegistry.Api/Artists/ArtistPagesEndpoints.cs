@@ -15,7 +15,7 @@ public static class ArtistPagesEndpoints
     public const string AssetsPath = "/assets";
 
     /// <summary>Each page's route and its file under wwwroot/artists.</summary>
-    public static IReadOnlyDictionary<string, string> Pages { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
+    public static IReadOnlyDictionary<string, string> Pages { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
         ["/"] = "index.html",
         ["/key"] = "key.html",
@@ -37,7 +37,11 @@ public static class ArtistPagesEndpoints
             RequestPath = AssetsPath,
             // A host started outside its publish folder has no wwwroot: the API still runs, the pages answer 404.
             FileProvider = Directory.Exists(assets) ? new PhysicalFileProvider(assets) : new NullFileProvider(),
-            OnPrepareResponse = context => context.Context.Response.Headers.CacheControl = AssetCacheControl,
+            OnPrepareResponse = context =>
+            {
+                context.Context.Response.Headers.CacheControl = AssetCacheControl;
+                ArtistSecurityHeaders.Apply(context.Context.Response);
+            },
         });
 
         var pages = app.MapGroup("").ExcludeFromDescription();
@@ -64,6 +68,8 @@ public static class ArtistPagesEndpoints
 
         // Always revalidated, so a deploy never leaves an old page pointing at new scripts.
         context.Response.Headers.CacheControl = "no-cache";
+        // Whatever spelling of the path routed here (/KEY, /key/), the page carries its security headers.
+        ArtistSecurityHeaders.Apply(context.Response);
         var etag = new EntityTagHeaderValue($"\"{info.LastModified.ToUnixTimeSeconds():x}-{info.Length:x}\"");
         return TypedResults.PhysicalFile(info.PhysicalPath, "text/html; charset=utf-8", lastModified: info.LastModified, entityTag: etag);
     }

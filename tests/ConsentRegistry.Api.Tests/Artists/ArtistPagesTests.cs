@@ -79,6 +79,38 @@ public sealed partial class ArtistPagesTests(RegistryFixture registry) : IClassF
         AssertSecurityHeaders(response);
     }
 
+    [Theory]
+    [InlineData("/KEY")]
+    [InlineData("/key/")]
+    [InlineData("/Key/")]
+    [InlineData("/REGISTER")]
+    [InlineData("/claims/")]
+    [InlineData("/Verify")]
+    [InlineData("/ASSETS/app.js")]
+    [InlineData("/assets/app.js/")]
+    public async Task Every_spelling_of_a_page_or_asset_path_that_is_served_carries_the_security_headers(string path)
+    {
+        using var response = await registry.Client.GetAsync(path);
+
+        if (response.StatusCode == HttpStatusCode.OK)
+        {
+            AssertSecurityHeaders(response);
+        }
+    }
+
+    [Theory]
+    [InlineData("/KEY")]
+    [InlineData("/key/")]
+    public async Task The_router_serves_the_key_page_in_other_spellings_with_the_security_headers(string path)
+    {
+        using var response = await registry.Client.GetAsync(path);
+        var html = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("<h1>Your signing key</h1>", html);
+        AssertSecurityHeaders(response);
+    }
+
     [Fact]
     public async Task The_api_keeps_its_own_headers_and_answers()
     {

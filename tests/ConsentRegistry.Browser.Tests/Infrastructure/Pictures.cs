@@ -11,6 +11,9 @@ public static class Pictures
     /// <summary>A 256×256 JPEG of a bridge.</summary>
     public static string Bridge { get; } = Path.Combine(PdqData, "bridge-mods", "square-256x256.jpg");
 
+    /// <summary>A flat 4×4 PNG: PDQ quality 0 (expected.csv), too little detail for a perceptual hash.</summary>
+    public static string Tiny { get; } = Path.Combine(PdqData, "generated", "tiny-4x4.png");
+
     /// <summary>Another picture altogether.</summary>
     public static string Shapes { get; } = Path.Combine(PdqData, "generated", "shapes-a.png");
 

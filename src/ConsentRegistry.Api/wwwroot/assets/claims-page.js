@@ -50,7 +50,7 @@ async function revoke(row, claimId, record, button) {
   showMessage(status, 'Signing the revocation…');
   try {
     const jws = await signJws(record, { v: 1, iat: now(), revokes: claimId });
-    const result = await callApi('POST', `/v1/claims/${claimId}/revocation`, { body: jws, contentType: 'application/jose' });
+    const result = await callApi('POST', `/v1/claims/${encodeURIComponent(claimId)}/revocation`, { body: jws, contentType: 'application/jose' });
     if (result.ok || (result.data && result.data.code === 'already-revoked')) {
       setRevoked(row);
       showMessage(status, `Claim “${name}” revoked${result.data && result.data.seq ? ` (seq ${result.data.seq})` : ''}.`, 'ok');

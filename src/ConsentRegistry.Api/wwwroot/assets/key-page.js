@@ -1,7 +1,7 @@
 // "Your signing key": create the key, download its encrypted backup, restore a backup.
 import { showMessage } from './app.js';
 import {
-  BACKUP_FILE_NAME, BackupError, MIN_PASSPHRASE_LENGTH, createKey, loadKey, makeBackup, restoreBackup,
+  BACKUP_FILE_NAME, BackupError, MAX_BACKUP_BYTES, MIN_PASSPHRASE_LENGTH, createKey, loadKey, makeBackup, restoreBackup,
 } from './signing-key.js';
 
 const partyId = document.getElementById('party-id');
@@ -93,6 +93,11 @@ importButton.addEventListener('click', () => busy(importButton, async () => {
     importPassphrase.focus();
     return;
   }
+  if (file.size > MAX_BACKUP_BYTES) {
+    // Not read at all: a backup is a few hundred bytes.
+    showMessage(status, `This is not a valid backup file: it is larger than ${MAX_BACKUP_BYTES / 1024} KB.`, 'error');
+    return;
+  }
   let backup;
   try {
     backup = JSON.parse(await file.text());
@@ -102,7 +107,15 @@ importButton.addEventListener('click', () => busy(importButton, async () => {
   }
   showMessage(status, 'Opening the backup…');
   try {
-    const { record, privateJwk } = await restoreBackup(backup, importPassphrase.value);
+    const restored = await restoreBackup(backup, importPassphrase.value, {
+      confirmReplace: (storedParty) => window.confirm(
+        `This replaces the key of party ${storedParty} in this browser. Without its backup you can no longer revoke its claims.`),
+    });
+    if (!restored) {
+      showMessage(status, 'Nothing restored: this browser keeps the key of the party shown above.', 'info');
+      return;
+    }
+    const { record, privateJwk } = restored;
     exportable = privateJwk;
     show(record);
     importPassphrase.value = '';

@@ -16,6 +16,12 @@ const field = (id) => document.getElementById(id);
 
 class FormError extends Error {}
 
+/** Below this quality (0 to 100, as POST /v1/images gives it) a PDQ hash is unreliable for matching. */
+const MIN_PDQ_QUALITY = 50;
+
+/** What a 401 from /v1/images or /v1/lookup means: the operator turned anonymous lookups off. */
+const LOOKUP_NEEDS_KEY = 'This registry requires an API key for image hashing and lookups; ask its operator.';
+
 function subjectsFromFields() {
   const subjects = [];
   for (const line of field('urls').value.split(/\r?\n/)) {
@@ -43,7 +49,8 @@ function subjectsFromFields() {
   return subjects;
 }
 
-async function subjectsFromFiles() {
+/** The subjects of the chosen image files; notes receives what the artist should know about them. */
+async function subjectsFromFiles(notes) {
   const files = Array.from(field('files').files || []);
   const subjects = [];
   for (const [index, file] of files.entries()) {
@@ -51,10 +58,23 @@ async function subjectsFromFiles() {
     const body = new FormData();
     body.append('file', file, file.name);
     const result = await callApi('POST', '/v1/images', { body });
+    if (result.status === 401) {
+      throw new FormError(`The image ${file.name} could not be hashed.\n${LOOKUP_NEEDS_KEY}`);
+    }
     if (!result.ok) {
       throw new FormError([`The image ${file.name} could not be hashed.`, ...problemLines(result)].join('\n'));
     }
+    if (!result.data || typeof result.data.sha256 !== 'string') {
+      throw new FormError(`The image ${file.name} could not be hashed: the registry's answer holds no hash.`);
+    }
     subjects.push({ kind: 'sha256', value: result.data.sha256 });
+    const quality = Number(result.data.quality);
+    if (!(quality >= MIN_PDQ_QUALITY)) {
+      // A poor-quality perceptual hash would match unrelated pictures: only the exact file is claimed.
+      notes.push(`The image ${file.name} has too little detail for a perceptual hash (quality ${result.data.quality} of 100, `
+        + `${MIN_PDQ_QUALITY} needed): only its exact file (SHA-256) is registered, so changed copies of it will not match.`);
+      continue;
+    }
     // One perceptual hash per distinct rotation or mirror image, so that turned copies match too.
     const seen = new Set();
     for (const pdq of [result.data.pdq, ...(result.data.pdq_dihedral || [])]) {
@@ -94,7 +114,7 @@ function termsFromFields() {
   return terms;
 }
 
-async function buildPayload() {
+async function buildPayload(notes) {
   const usage = usageFromFields();
   if (Object.keys(usage).length === 0) {
     throw new FormError('Choose “Yes” or “No” for at least one use.');
@@ -104,7 +124,7 @@ async function buildPayload() {
   if (fieldSubjects.length === 0 && !hasFiles) {
     throw new FormError('Name at least one work: an image URL, a folder, your site, or an image file.');
   }
-  const subjects = [...fieldSubjects, ...(await subjectsFromFiles())];
+  const subjects = [...fieldSubjects, ...(await subjectsFromFiles(notes))];
   const payload = { v: 1, iat: now(), subjects, usage };
   const terms = termsFromFields();
   if (Object.keys(terms).length > 0) {
@@ -162,11 +182,19 @@ async function showLookup(claim) {
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
-  if (!result.ok) {
+  if (result.status === 401) {
+    list.replaceChildren(el('li', LOOKUP_NEEDS_KEY));
+    return;
+  }
+  if (!result.ok || !result.data || !Array.isArray(result.data.results)) {
     list.replaceChildren(el('li', `The lookup failed: ${problemLines(result).join(' ')}`));
     return;
   }
-  list.replaceChildren(...items.map((item, i) => el('li', `${item.label} → ${describeDecision(result.data.results[i])}`)));
+  const lines = items.map((item, i) => el('li', `${item.label} → ${describeDecision(result.data.results[i])}`));
+  if (!(result.data.seq >= claim.seq)) {
+    lines.push(el('li', 'The index has not caught up yet; look again in a moment.'));
+  }
+  list.replaceChildren(...lines);
 }
 
 function showReceipt(claim, payload) {
@@ -210,15 +238,22 @@ form.addEventListener('submit', async (event) => {
   showMessage(status, []);
   showMessage(progress, []);
   receipt.hidden = true;
-  const record = await loadKey();
+  let record;
+  try {
+    record = await loadKey();
+  } catch (error) {
+    showMessage(status, `This browser does not let the page read your signing key (IndexedDB: ${error.message}).`, 'error');
+    return;
+  }
   if (!record) {
     showMessage(status, 'This browser has no signing key any more. Create or restore it on the “Your signing key” page.', 'error');
     return;
   }
   submit.disabled = true;
   let payload = null;
+  const notes = [];
   try {
-    payload = await buildPayload();
+    payload = await buildPayload(notes);
     showMessage(progress, 'Signing and registering…');
     const jws = await signJws(record, payload);
     const result = await callApi('POST', '/v1/claims', { body: jws, contentType: 'application/jose' });
@@ -227,9 +262,14 @@ form.addEventListener('submit', async (event) => {
       showMessage(status, problemLines(result, fieldName(payload)), 'error');
       return;
     }
-    showMessage(progress, result.status === 201 ? 'Registered.' : 'This exact claim was already registered.', 'ok');
+    showMessage(progress, [result.status === 201 ? 'Registered.' : 'This exact claim was already registered.', ...notes], 'ok');
     showReceipt(result.data, payload);
-    await showLookup(result.data);
+    try {
+      await showLookup(result.data);
+    } catch (error) {
+      // The claim is registered: a failed lookup is a note on the receipt, not an error under it.
+      field('receipt-lookup').replaceChildren(el('li', `The lookup could not be shown: ${error.message}`));
+    }
   } catch (error) {
     showMessage(progress, []);
     showMessage(status, error instanceof FormError ? error.message.split('\n') : `Something went wrong: ${error.message}`, 'error');

@@ -12,6 +12,14 @@ const SIGNING = { name: 'ECDSA', hash: 'SHA-256' };
 export const BACKUP_FORMAT = 'consent-registry-key-backup';
 export const BACKUP_FILE_NAME = 'consent-registry-key-backup.json';
 export const PBKDF2_ITERATIONS = 600000;
+export const MIN_PBKDF2_ITERATIONS = 600000;
+export const MAX_PBKDF2_ITERATIONS = 2000000;
+export const BACKUP_VERSION = 2;
+/** A backup file is a few hundred bytes; anything larger is not one and is not read. */
+export const MAX_BACKUP_BYTES = 64 * 1024;
+const MIN_SALT_BYTES = 16;
+const IV_BYTES = 12;
+const NOT_A_BACKUP = 'This is not a valid backup file';
 export const MIN_PASSPHRASE_LENGTH = 12;
 
 /** A backup that cannot be used; kind is 'passphrase' or 'format'. */
@@ -86,33 +94,58 @@ async function backupKey(passphrase, salt, iterations) {
     ['encrypt', 'decrypt']);
 }
 
-/** The backup file's object: the private JWK encrypted with AES-GCM under a PBKDF2 key. */
-export async function makeBackup(record, privateJwk, passphrase) {
-  const salt = crypto.getRandomValues(new Uint8Array(16));
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const key = await backupKey(passphrase, salt, PBKDF2_ITERATIONS);
-  const ciphertext = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, utf8(JSON.stringify(privateJwk)));
-  return {
-    format: BACKUP_FORMAT,
-    version: 1,
-    kdf: { name: 'PBKDF2', hash: 'SHA-256', iterations: PBKDF2_ITERATIONS, salt: base64url(salt) },
-    cipher: { name: 'AES-GCM', iv: base64url(iv) },
-    ciphertext: base64url(ciphertext),
-    party: record.party,
-    publicJwk: record.publicJwk,
-  };
+/**
+ * The canonical JSON of a backup's header (everything but the ciphertext), with a fixed field
+ * order: from version 2 on it is AES-GCM's additional data, so a changed header fails to open.
+ */
+export function backupHeaderJson(backup) {
+  const jwk = backup.publicJwk || {};
+  return JSON.stringify({
+    format: backup.format,
+    version: backup.version,
+    kdf: { name: backup.kdf.name, hash: backup.kdf.hash, iterations: backup.kdf.iterations, salt: backup.kdf.salt },
+    cipher: { name: backup.cipher.name, iv: backup.cipher.iv },
+    party: backup.party,
+    publicJwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y },
+  });
 }
 
-/** Opens a backup and stores its key in this browser; returns {record, privateJwk}. */
-export async function restoreBackup(backup, passphrase) {
-  if (!backup || backup.format !== BACKUP_FORMAT || backup.version !== 1 || !backup.kdf || !backup.cipher
+/** The backup file's object: the private JWK encrypted with AES-GCM under a PBKDF2 key. */
+export async function makeBackup(record, privateJwk, passphrase) {
+  const salt = crypto.getRandomValues(new Uint8Array(MIN_SALT_BYTES));
+  const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+  const key = await backupKey(passphrase, salt, PBKDF2_ITERATIONS);
+  const header = {
+    format: BACKUP_FORMAT,
+    version: BACKUP_VERSION,
+    kdf: { name: 'PBKDF2', hash: 'SHA-256', iterations: PBKDF2_ITERATIONS, salt: base64url(salt) },
+    cipher: { name: 'AES-GCM', iv: base64url(iv) },
+    party: record.party,
+    publicJwk: { kty: record.publicJwk.kty, crv: record.publicJwk.crv, x: record.publicJwk.x, y: record.publicJwk.y },
+  };
+  const ciphertext = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: utf8(backupHeaderJson(header)) }, key, utf8(JSON.stringify(privateJwk)));
+  return { ...header, ciphertext: base64url(ciphertext) };
+}
+
+/**
+ * Opens a backup and stores its key in this browser; returns {record, privateJwk}, or null when
+ * another party's key is stored here and confirmReplace(storedParty, backupParty) declines to replace it.
+ */
+export async function restoreBackup(backup, passphrase, { confirmReplace } = {}) {
+  if (!backup || backup.format !== BACKUP_FORMAT || (backup.version !== 1 && backup.version !== 2)
+      || !backup.kdf || !backup.cipher
       || backup.kdf.name !== 'PBKDF2' || backup.kdf.hash !== 'SHA-256' || backup.cipher.name !== 'AES-GCM'
       || typeof backup.ciphertext !== 'string') {
     throw new BackupError('format', 'This file is not a ConsentRegistry key backup.');
   }
+  if (backup.version >= 2 && (typeof backup.party !== 'string' || !backup.publicJwk || typeof backup.publicJwk !== 'object')) {
+    throw new BackupError('format', `${NOT_A_BACKUP}: it lacks the party or public key it belongs to.`);
+  }
   const iterations = Number(backup.kdf.iterations);
-  if (!Number.isInteger(iterations) || iterations < 100000 || iterations > 10000000) {
-    throw new BackupError('format', 'This backup names an unusable number of PBKDF2 iterations.');
+  if (!Number.isInteger(iterations) || iterations < MIN_PBKDF2_ITERATIONS || iterations > MAX_PBKDF2_ITERATIONS) {
+    throw new BackupError('format',
+      `${NOT_A_BACKUP}: its PBKDF2 iterations must be between ${MIN_PBKDF2_ITERATIONS} and ${MAX_PBKDF2_ITERATIONS}.`);
   }
   let salt;
   let iv;
@@ -122,12 +155,22 @@ export async function restoreBackup(backup, passphrase) {
     iv = fromBase64url(backup.cipher.iv);
     ciphertext = fromBase64url(backup.ciphertext);
   } catch {
-    throw new BackupError('format', 'This backup file is damaged (a field is not base64url).');
+    throw new BackupError('format', `${NOT_A_BACKUP}: it is damaged (a field is not base64url).`);
   }
+  if (salt.length < MIN_SALT_BYTES) {
+    throw new BackupError('format', `${NOT_A_BACKUP}: its salt is shorter than ${MIN_SALT_BYTES} bytes.`);
+  }
+  if (iv.length !== IV_BYTES) {
+    throw new BackupError('format', `${NOT_A_BACKUP}: its AES-GCM IV is not ${IV_BYTES} bytes.`);
+  }
+  // Version 1 backups were written without additional data; from version 2 the header is authenticated.
+  const parameters = backup.version >= 2
+    ? { name: 'AES-GCM', iv, additionalData: utf8(backupHeaderJson(backup)) }
+    : { name: 'AES-GCM', iv };
   let plaintext;
   try {
     const key = await backupKey(passphrase, salt, iterations);
-    plaintext = await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, ciphertext);
+    plaintext = await crypto.subtle.decrypt(parameters, key, ciphertext);
   } catch {
     // AES-GCM authenticates: a wrong passphrase (or a changed file) fails here.
     throw new BackupError('passphrase', 'That passphrase does not open this backup.');
@@ -145,6 +188,11 @@ export async function restoreBackup(backup, passphrase) {
   const party = await thumbprint(privateJwk);
   if (backup.party && backup.party !== party) {
     throw new BackupError('format', 'This backup is inconsistent: its key does not match the party it names.');
+  }
+  // Another party's key stored here would be lost for good: only its own backup brings it back.
+  const stored = await loadKey();
+  if (stored && stored.party !== party && confirmReplace && !(await confirmReplace(stored.party, party))) {
+    return null;
   }
   const record = await storeKey(privateJwk, new Date().toISOString());
   return { record, privateJwk };

@@ -52,6 +52,8 @@ button.addEventListener('click', async () => {
     } else {
       showMessage(result, problemLines(answer), 'error');
     }
+  } catch (error) {
+    showMessage(result, `The website could not be verified: ${error.message}`, 'error');
   } finally {
     button.disabled = false;
   }
