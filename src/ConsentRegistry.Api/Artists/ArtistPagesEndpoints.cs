@@ -29,8 +29,7 @@ public static class ArtistPagesEndpoints
 
     public static WebApplication MapArtistPages(this WebApplication app)
     {
-        // Middleware rather than endpoints for the assets: static files bring ETags, ranges and content types.
-        app.UseMiddleware<ArtistSecurityHeaders>();
+        // Static files rather than endpoints for the assets: they bring ETags, ranges and content types.
         var assets = Path.Combine(app.Environment.WebRootPath ?? Path.Combine(app.Environment.ContentRootPath, "wwwroot"), "assets");
         app.UseStaticFiles(new StaticFileOptions
         {
@@ -68,7 +67,6 @@ public static class ArtistPagesEndpoints
 
         // Always revalidated, so a deploy never leaves an old page pointing at new scripts.
         context.Response.Headers.CacheControl = "no-cache";
-        // Whatever spelling of the path routed here (/KEY, /key/), the page carries its security headers.
         ArtistSecurityHeaders.Apply(context.Response);
         var etag = new EntityTagHeaderValue($"\"{info.LastModified.ToUnixTimeSeconds():x}-{info.Length:x}\"");
         return TypedResults.PhysicalFile(info.PhysicalPath, "text/html; charset=utf-8", lastModified: info.LastModified, entityTag: etag);
