@@ -77,16 +77,16 @@ public static class AdminEndpoints
     }
 
     internal static async Task<Results<Ok<ReviewResponse>, ProblemHttpResult>> ReviewClaim(
-        string id, ClaimLog log, CancellationToken cancellationToken)
+        string id, ClaimWriter log, CancellationToken cancellationToken)
     {
         if (!ClaimId.IsWellFormed(id))
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid-claim-id", "A claim id is 64 lowercase hexadecimal digits.", field: "id");
+            return Problems.InvalidClaimId();
         }
 
         var result = await log.SetTrustAsync(id, TrustLevel.Reviewed, "operator review", cancellationToken);
         return result.Status == AppendStatus.ClaimNotFound
-            ? Problems.Create(StatusCodes.Status404NotFound, "claim-not-found", $"No claim has id {id}.")
+            ? Problems.ClaimNotFound(id)
             : TypedResults.Ok(new ReviewResponse(id, TrustLevel.Reviewed.ToWire(), result.Seq));
     }
 }

@@ -1,5 +1,4 @@
 using ConsentRegistry.Api.Auth;
-using ConsentRegistry.Api.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.Identity.Web;
@@ -9,7 +8,7 @@ namespace ConsentRegistry.Api.Artists;
 /// <summary>
 /// Optional sign-in for the artist pages (<c>Registry:Form:RequireSignIn</c>): Microsoft Entra ID
 /// through OpenID Connect, remembered in a cookie. Off by default, so the embedded default needs no
-/// account. <see cref="RegistryOptionsValidator"/> stops the start when it is on without an AzureAd section.
+/// account. <see cref="FormOptionsValidator"/> stops the start when it is on without an AzureAd section.
 /// </summary>
 /// <remarks>
 /// The cookie authenticates the pages' GET requests and nothing else. The /v1 API keeps its own
@@ -29,7 +28,8 @@ public static class ArtistSignIn
     public const string AzureAdSection = "AzureAd";
 
     public static bool IsRequired(IConfiguration configuration) =>
-        configuration.GetSection(RegistryOptions.Section).Get<RegistryOptions>()?.Form.RequireSignIn ?? false;
+        // Decided while services are registered (the sign-in schemes exist or not), so read here.
+        configuration.GetValue<bool>($"{FormOptions.Section}:{nameof(FormOptions.RequireSignIn)}");
 
     /// <summary>ClientId and TenantId are what Entra ID sign-in cannot do without; Instance defaults to the public cloud.</summary>
     public static bool IsConfigured(IConfiguration configuration)

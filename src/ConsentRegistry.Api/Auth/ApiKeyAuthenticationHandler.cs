@@ -17,7 +17,7 @@ public sealed class ApiKeyAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     ApiKeyStore keys,
-    IOptions<RegistryOptions> registry)
+    IOptions<AuthOptions> auth)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -58,7 +58,7 @@ public sealed class ApiKeyAuthenticationHandler(
 
     private bool IsBootstrapAdminKey(string key)
     {
-        var adminKey = registry.Value.Auth.AdminKey;
+        var adminKey = auth.Value.AdminKey;
         if (string.IsNullOrEmpty(adminKey))
         {
             return false;

@@ -1,5 +1,7 @@
 using System.Security.Claims;
-using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Lookup;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Identity.Web;
@@ -9,6 +11,9 @@ namespace ConsentRegistry.Api.Auth;
 public static class Policies
 {
     public const string Admin = "admin";
+
+    /// <summary>Lookups, images and policy documents: any valid credential, or none when anonymous lookups are allowed.</summary>
+    public const string Lookup = "lookup";
 }
 
 public static class AuthExtensions
@@ -36,21 +41,23 @@ public static class AuthExtensions
             builder.Services.Configure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options => PinTenantIssuers(options, azureAd));
         }
 
-        var adminRole = builder.Configuration.GetSection(RegistryOptions.Section).Get<RegistryOptions>()?.Auth.AdminRole
-            ?? new AuthOptions().AdminRole;
         // Admin rights from a token only when the registration is pinned to one tenant: in a
         // multi-tenant registration another tenant's admin could assign the app role to anyone.
         var bearerAdmins = bearerEnabled && Guid.TryParse(azureAd["TenantId"], out _);
-        var allowAnonymousLookups = builder.Configuration.GetSection(RegistryOptions.Section).Get<RegistryOptions>()?.Lookup.AllowAnonymous ?? true;
-        builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(Policies.Admin, policy => policy
+        builder.Services.AddAuthorization();
+        builder.Services.AddOptions<AuthorizationOptions>().Configure<IOptions<AuthOptions>, IOptions<LookupOptions>>((authorization, auth, lookup) =>
+        {
+            var adminRole = auth.Value.AdminRole;
+            var allowAnonymousLookups = lookup.Value.AllowAnonymous;
+            authorization.AddPolicy(Policies.Admin, policy => policy
                 .RequireAuthenticatedUser()
-                .RequireAssertion(context => IsAdmin(context.User, adminRole, bearerAdmins)))
+                .RequireAssertion(context => IsAdmin(context.User, adminRole, bearerAdmins)));
             // Lookups: any valid key or token; anonymous too when allowed, but a credential that
             // does not authenticate is refused rather than ignored.
-            .AddPolicy(Lookup.LookupEndpoints.Policy, policy => policy
+            authorization.AddPolicy(Policies.Lookup, policy => policy
                 .RequireAssertion(context => context.User.Identity?.IsAuthenticated == true
                     || (allowAnonymousLookups && context.Resource is HttpContext http && !http.Request.Headers.ContainsKey("Authorization"))));
+        });
         return builder;
     }
 

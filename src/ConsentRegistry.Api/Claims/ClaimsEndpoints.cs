@@ -23,7 +23,7 @@ public static class ClaimsEndpoints
             .Accepts<JwsEnvelope>("application/json", JwsBody.JoseMediaType)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .WithBodyLimit(JwsBody.MaxBytes);
+            .WithMetadata(new RequestSizeLimitAttribute(JwsBody.MaxBytes));
 
         group.MapGet("/claims/{id}", GetClaim)
             .WithName("GetClaim")
@@ -40,7 +40,7 @@ public static class ClaimsEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .WithBodyLimit(JwsBody.MaxBytes);
+            .WithMetadata(new RequestSizeLimitAttribute(JwsBody.MaxBytes));
 
         group.MapGet("/parties/{party}/claims", ListPartyClaims)
             .WithName("ListPartyClaims")
@@ -50,7 +50,7 @@ public static class ClaimsEndpoints
     }
 
     internal static async Task<Results<Created<ClaimResponse>, Ok<ClaimResponse>, ProblemHttpResult, ValidationProblem>> SubmitClaim(
-        HttpRequest request, ClaimVerifier verifier, ClaimLog log, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpRequest request, ClaimVerifier verifier, ClaimWriter log, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (jws, problem) = await JwsBody.ReadAsync(request, cancellationToken);
         if (problem is not null)
@@ -87,13 +87,13 @@ public static class ClaimsEndpoints
     {
         if (!ClaimId.IsWellFormed(id))
         {
-            return InvalidClaimId();
+            return Problems.InvalidClaimId();
         }
 
         var stored = await store.GetAsync(id, cancellationToken);
         if (stored is null)
         {
-            return ClaimNotFound(id);
+            return Problems.ClaimNotFound(id);
         }
 
         var (row, subjects, revocation) = stored;
@@ -101,7 +101,7 @@ public static class ClaimsEndpoints
             row.Id,
             row.Seq,
             row.Party,
-            row.Trust,
+            row.Trust.ToWire(),
             subjects.Select(ToResponse).ToList(),
             UsageResponse.From(row),
             row.Jws,
@@ -113,11 +113,11 @@ public static class ClaimsEndpoints
     }
 
     internal static async Task<Results<Created<RevocationResponse>, Ok<RevocationResponse>, ProblemHttpResult, ValidationProblem>> RevokeClaim(
-        string id, HttpRequest request, ClaimVerifier verifier, ClaimLog log, ILoggerFactory loggers, CancellationToken cancellationToken)
+        string id, HttpRequest request, ClaimVerifier verifier, ClaimWriter log, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (!ClaimId.IsWellFormed(id))
         {
-            return InvalidClaimId();
+            return Problems.InvalidClaimId();
         }
 
         var (jws, problem) = await JwsBody.ReadAsync(request, cancellationToken);
@@ -149,12 +149,12 @@ public static class ClaimsEndpoints
             case AppendStatus.AlreadyExists:
                 return TypedResults.Ok(response);
             case AppendStatus.ClaimNotFound:
-                return ClaimNotFound(id);
+                return Problems.ClaimNotFound(id);
             case AppendStatus.NotClaimOwner:
-                return Problems.Create(StatusCodes.Status403Forbidden, "not-claim-owner",
+                return Problems.Create(StatusCodes.Status403Forbidden, ProblemCodes.NotClaimOwner,
                     "The revocation is signed by another key than the claim; only the claim's signer can revoke it.");
             default:
-                var conflict = Problems.Create(StatusCodes.Status409Conflict, "already-revoked",
+                var conflict = Problems.Create(StatusCodes.Status409Conflict, ProblemCodes.AlreadyRevoked,
                     $"The claim was already revoked by revocation {result.RevocationId} (seq {result.Seq}).");
                 conflict.ProblemDetails.Extensions["revocation"] = result.RevocationId;
                 conflict.ProblemDetails.Extensions["seq"] = result.Seq;
@@ -183,12 +183,12 @@ public static class ClaimsEndpoints
 
         if (errors.Count > 0)
         {
-            return Problems.Validation(errors, "invalid-query");
+            return Problems.Validation(errors, ProblemCodes.InvalidQuery);
         }
 
         var pageSize = limit ?? DefaultPageSize;
         var rows = await store.ListByPartyAsync(party, after ?? 0, pageSize, cancellationToken);
-        var claims = rows.Select(r => new ClaimSummary(r.Id, r.Seq, r.Trust, UsageResponse.From(r), r.SubjectCount, r.RevokedSeq is not null, r.Iat, r.Title)).ToList();
+        var claims = rows.Select(r => new ClaimSummary(r.Id, r.Seq, r.Trust.ToWire(), UsageResponse.From(r), r.SubjectCount, r.RevokedSeq is not null, r.Iat, r.Title)).ToList();
         return TypedResults.Ok(new PartyClaimsResponse(party, claims, rows.Count == pageSize ? rows[^1].Seq : null));
     }
 
@@ -197,10 +197,4 @@ public static class ClaimsEndpoints
 
     private static ValidationProblem Rejected(ClaimError error) =>
         Problems.Validation(error.Errors.ToDictionary(), error.Code, error.Title);
-
-    private static ProblemHttpResult InvalidClaimId() =>
-        Problems.Create(StatusCodes.Status400BadRequest, "invalid-claim-id", "A claim id is 64 lowercase hexadecimal digits.", field: "id");
-
-    private static ProblemHttpResult ClaimNotFound(string id) =>
-        Problems.Create(StatusCodes.Status404NotFound, "claim-not-found", $"No claim has id {id}.");
 }

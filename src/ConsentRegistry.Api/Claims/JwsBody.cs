@@ -9,7 +9,7 @@ namespace ConsentRegistry.Api.Claims;
 
 /// <summary>
 /// Reads a JWS from a request body: <c>application/jose</c> (the compact string) or
-/// <c>application/json</c> (<c>{"jws": "…"}</c>), within a size limit enforced while reading.
+/// <c>application/json</c> (<c>{"jws": "…"}</c>), within the endpoint's request size limit.
 /// </summary>
 internal static class JwsBody
 {
@@ -25,29 +25,30 @@ internal static class JwsBody
             : null;
         if (mediaType is not (JoseMediaType or "application/json"))
         {
-            return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
+            return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemCodes.UnsupportedMediaType,
                 "Send the compact JWS as application/jose, or {\"jws\": \"…\"} as application/json."));
         }
 
-        if (request.ContentLength > MaxBytes)
+        // The endpoint's RequestSizeLimit (MaxBytes) is enforced by the server while reading;
+        // here its refusal only gets this endpoint's advice.
+        ReadOnlyMemory<byte> body;
+        try
         {
-            return (null, TooLarge());
+            body = await ReadAsync(request.Body, cancellationToken);
         }
-
-        var body = await ReadLimitedAsync(request.Body, cancellationToken);
-        if (body is null)
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return (null, TooLarge());
         }
 
         if (mediaType == JoseMediaType)
         {
-            return (Encoding.ASCII.GetString(body.Value.Span).Trim(), null);
+            return (Encoding.ASCII.GetString(body.Span).Trim(), null);
         }
 
         try
         {
-            var envelope = JsonSerializer.Deserialize<JwsEnvelope>(body.Value.Span, JsonOptions);
+            var envelope = JsonSerializer.Deserialize<JwsEnvelope>(body.Span, JsonOptions);
             if (envelope?.Jws is { } jws)
             {
                 return (jws, null);
@@ -64,28 +65,20 @@ internal static class JwsBody
 
     private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNameCaseInsensitive = false };
 
-    private static async Task<ReadOnlyMemory<byte>?> ReadLimitedAsync(Stream body, CancellationToken cancellationToken)
+    private static async Task<ReadOnlyMemory<byte>> ReadAsync(Stream body, CancellationToken cancellationToken)
     {
         var buffer = new ArrayBufferWriter<byte>(16 * 1024);
-        while (true)
+        int read;
+        while ((read = await body.ReadAsync(buffer.GetMemory(16 * 1024), cancellationToken)) > 0)
         {
-            var memory = buffer.GetMemory(16 * 1024);
-            var read = await body.ReadAsync(memory, cancellationToken);
-            if (read == 0)
-            {
-                return buffer.WrittenMemory;
-            }
-
             buffer.Advance(read);
-            if (buffer.WrittenCount > MaxBytes)
-            {
-                return null;
-            }
         }
+
+        return buffer.WrittenMemory;
     }
 
     private static ProblemHttpResult TooLarge() =>
-        Problems.Create(StatusCodes.Status413PayloadTooLarge, "payload-too-large",
+        Problems.Create(StatusCodes.Status413PayloadTooLarge, ProblemCodes.PayloadTooLarge,
             $"The body exceeds {MaxBytes} bytes; split the subjects over several claims (at most 10,000 each).");
 
 }

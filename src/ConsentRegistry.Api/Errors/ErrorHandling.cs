@@ -43,18 +43,18 @@ public static class ErrorHandling
 
     internal static string CodeFor(int status) => status switch
     {
-        400 => "bad-request",
-        401 => "unauthorized",
-        403 => "forbidden",
-        404 => "not-found",
-        405 => "method-not-allowed",
-        406 => "not-acceptable",
-        409 => "conflict",
-        413 => "payload-too-large",
-        415 => "unsupported-media-type",
-        429 => "too-many-requests",
-        503 => "unavailable",
-        _ => status >= 500 ? "internal-error" : "error",
+        400 => ProblemCodes.BadRequest,
+        401 => ProblemCodes.Unauthorized,
+        403 => ProblemCodes.Forbidden,
+        404 => ProblemCodes.NotFound,
+        405 => ProblemCodes.MethodNotAllowed,
+        406 => ProblemCodes.NotAcceptable,
+        409 => ProblemCodes.Conflict,
+        413 => ProblemCodes.PayloadTooLarge,
+        415 => ProblemCodes.UnsupportedMediaType,
+        429 => ProblemCodes.TooManyRequests,
+        503 => ProblemCodes.Unavailable,
+        _ => status >= 500 ? ProblemCodes.InternalError : "error",
     };
 }
 

@@ -25,6 +25,14 @@ public static class Problems
         return TypedResults.Problem(problem);
     }
 
+    /// <summary>400: the path's claim id is not 64 lowercase hex digits.</summary>
+    public static ProblemHttpResult InvalidClaimId() =>
+        Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidClaimId, "A claim id is 64 lowercase hexadecimal digits.", field: "id");
+
+    /// <summary>404: no claim has this id.</summary>
+    public static ProblemHttpResult ClaimNotFound(string id) =>
+        Create(StatusCodes.Status404NotFound, ProblemCodes.ClaimNotFound, $"No claim has id {id}.");
+
     /// <summary>400 with every failing field, as FluentValidation reports them.</summary>
     public static ValidationProblem Validation(IDictionary<string, string[]> errors, string code, string? title = null) =>
         TypedResults.ValidationProblem(errors, title: title, type: ProblemTypes.Of(code),

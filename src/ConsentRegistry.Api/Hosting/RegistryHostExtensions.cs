@@ -1,5 +1,6 @@
 using ConsentRegistry.Api.Artists;
 using ConsentRegistry.Api.Auth;
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Health;
 using ConsentRegistry.Api.Images;
@@ -20,20 +21,24 @@ namespace ConsentRegistry.Api.Hosting;
 
 public static class RegistryHostExtensions
 {
+    public const long DefaultMaxRequestBodyBytes = 1024 * 1024;
+
     /// <summary>Everything the registry needs: options, store, log writer, auth, errors, health, OpenAPI.</summary>
     public static WebApplicationBuilder AddRegistry(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        DefaultTypeMap.MatchNamesWithUnderscores = true;
 
-        services.AddOptions<RegistryOptions>()
-            .Bind(builder.Configuration.GetSection(RegistryOptions.Section))
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<RegistryOptions>, RegistryOptionsValidator>();
+        services.AddRegistryOptions<DatabaseOptions, DatabaseOptionsValidator>(DatabaseOptions.Section);
+        services.AddRegistryOptions<AuthOptions, AuthOptionsValidator>(AuthOptions.Section);
+        services.AddRegistryOptions<LookupOptions, LookupOptionsValidator>(LookupOptions.Section);
+        services.AddRegistryOptions<MatchingOptions, MatchingOptionsValidator>(MatchingOptions.Section);
+        services.AddRegistryOptions<TrustOptions, TrustOptionsValidator>(TrustOptions.Section);
+        services.AddRegistryOptions<FormOptions, FormOptionsValidator>(FormOptions.Section);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Limits.MaxRequestBodySize = BodyLimits.DefaultMaxBytes;
+            // Small by default; endpoints that take more say so with RequestSizeLimit metadata, which routing applies.
+            kestrel.Limits.MaxRequestBodySize = DefaultMaxRequestBodyBytes;
             kestrel.AddServerHeader = false;
         });
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
@@ -42,12 +47,14 @@ public static class RegistryHostExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<RegistryDatabase>(CreateDatabase);
         services.AddSingleton<ClaimStore>();
-        services.AddSingleton<ClaimLog>();
-        services.AddHostedService(sp => sp.GetRequiredService<ClaimLog>());
+        services.AddSingleton<ClaimLogStore>();
+        services.AddSingleton<ClaimWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClaimWriter>());
         services.AddSingleton<ClaimVerifier>();
         services.AddSingleton<SharedMatchingIndex>();
         services.AddSingleton<LogReader>();
         services.AddSingleton<IndexUpdater>();
+        services.AddSingleton<ICommittedLogListener>(sp => sp.GetRequiredService<IndexUpdater>());
         services.AddHostedService(sp => sp.GetRequiredService<IndexUpdater>());
         services.AddSingleton<LookupEngine>();
         services.AddSingleton<HostPolicyDocuments>();
@@ -56,7 +63,7 @@ public static class RegistryHostExtensions
         services.AddDomainVerification();
         services.AddSingleton<ApiKeyStore>();
         services.AddMemoryCache(options => options.SizeLimit = 100_000);
-        services.AddValidatorsFromAssemblyContaining<RegistryOptions>(ServiceLifetime.Singleton);
+        services.AddValidatorsFromAssemblyContaining<ValidationFilter<object>>(ServiceLifetime.Singleton);
 
         builder.AddRegistryAuth();
         builder.AddArtistSignIn();
@@ -71,7 +78,6 @@ public static class RegistryHostExtensions
     {
         app.UseRegistryErrorHandling();
         app.UseRouting();
-        app.UseBodyLimits();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
@@ -89,7 +95,7 @@ public static class RegistryHostExtensions
 
     private static RegistryDatabase CreateDatabase(IServiceProvider services)
     {
-        var options = services.GetRequiredService<IOptions<RegistryOptions>>().Value.Database;
+        var options = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
         if (options.IsPostgres)
         {
             var dataSource = new NpgsqlDataSourceBuilder(options.ConnectionString)

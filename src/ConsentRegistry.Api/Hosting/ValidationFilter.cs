@@ -11,7 +11,7 @@ public sealed class ValidationFilter<T>(IValidator<T> validator) : IEndpointFilt
         var argument = context.Arguments.OfType<T>().FirstOrDefault();
         if (argument is null)
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "missing-body", "A request body is required.");
+            return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.MissingBody, "A request body is required.");
         }
 
         var result = await validator.ValidateAsync(argument, context.HttpContext.RequestAborted);
@@ -20,6 +20,6 @@ public sealed class ValidationFilter<T>(IValidator<T> validator) : IEndpointFilt
             return await next(context);
         }
 
-        return Problems.Validation(result.ToDictionary(), "validation-failed");
+        return Problems.Validation(result.ToDictionary(), ProblemCodes.ValidationFailed);
     }
 }

@@ -29,7 +29,7 @@ internal static class ImageUpload
             || !MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
             || !mediaType.MediaType.Equals(FormMediaType, StringComparison.OrdinalIgnoreCase))
         {
-            return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type",
+            return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemCodes.UnsupportedMediaType,
                 $"Send the image as {FormMediaType} with a part named \"{FilePart}\"."));
         }
 
@@ -64,7 +64,7 @@ internal static class ImageUpload
                 }
             }
 
-            return (null, Problems.Create(StatusCodes.Status400BadRequest, "missing-file",
+            return (null, Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.MissingFile,
                 $"The form has no part named \"{FilePart}\"; send the image in it.", field: FilePart));
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
@@ -108,9 +108,9 @@ internal static class ImageUpload
     }
 
     private static ProblemHttpResult InvalidForm(string detail) =>
-        Problems.Create(StatusCodes.Status400BadRequest, "invalid-form", detail);
+        Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidForm, detail);
 
     private static ProblemHttpResult TooLarge() =>
-        Problems.Create(StatusCodes.Status413PayloadTooLarge, "image-too-large",
+        Problems.Create(StatusCodes.Status413PayloadTooLarge, ProblemCodes.ImageTooLarge,
             $"The image file is larger than {ImageLimits.MaxBytes / (1024 * 1024)} MiB.");
 }

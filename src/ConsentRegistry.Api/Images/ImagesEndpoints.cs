@@ -3,6 +3,7 @@ using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Core.Pdq;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace ConsentRegistry.Api.Images;
 
@@ -19,21 +20,17 @@ public static class ImagesEndpoints
     {
         var group = app.MapGroup("/v1")
             .WithTags("Images")
-            .RequireAuthorization(LookupEndpoints.Policy)
-            .RequireRateLimiting(LookupEndpoints.RateLimitPolicy);
+            .RequireLookupAccess(needsIndex: false); // hashing reads no index
 
         group.MapPost("/images", HashImage)
             .WithName("HashImage")
             .WithSummary("Hash an image (multipart/form-data, part \"file\"; JPEG, PNG, WebP, GIF, BMP, at most 50 MiB and "
                 + "100 megapixels): sha256, PDQ and its 8 dihedral variants. ?mode=fast decodes large images at a reduced scale.")
             .Accepts<ImageUploadForm>(ImageUpload.FormMediaType)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
-            .WithBodyLimit(ImageLimits.MaxBytes + ImageLimits.MultipartOverheadBytes);
+            .WithMetadata(new RequestSizeLimitAttribute(ImageLimits.MaxBytes + ImageLimits.MultipartOverheadBytes));
 
         return group;
     }
@@ -44,7 +41,7 @@ public static class ImagesEndpoints
         if (!TryParseMode(mode, out var hashMode))
         {
             return Problems.Validation(
-                new Dictionary<string, string[]> { ["mode"] = ["mode is exact (the default) or fast."] }, "invalid-mode");
+                new Dictionary<string, string[]> { ["mode"] = ["mode is exact (the default) or fast."] }, ProblemCodes.InvalidMode);
         }
 
         var (boundary, problem) = ImageUpload.ReadBoundary(request);
@@ -113,17 +110,17 @@ public static class ImagesEndpoints
 
     private static ProblemHttpResult ImageProblem(ImageDecodeException e) => e.Error switch
     {
-        ImageDecodeError.Empty => Problems.Create(StatusCodes.Status400BadRequest, "empty-file", e.Message, field: ImageUpload.FilePart),
-        ImageDecodeError.UnsupportedFormat => Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-image-format", e.Message),
-        ImageDecodeError.TooManyPixels => Problems.Create(StatusCodes.Status422UnprocessableEntity, "too-many-pixels", e.Message),
-        ImageDecodeError.Truncated => Problems.Create(StatusCodes.Status422UnprocessableEntity, "truncated-image", e.Message),
-        _ => Problems.Create(StatusCodes.Status422UnprocessableEntity, "corrupt-image", e.Message),
+        ImageDecodeError.Empty => Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.EmptyFile, e.Message, field: ImageUpload.FilePart),
+        ImageDecodeError.UnsupportedFormat => Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemCodes.UnsupportedImageFormat, e.Message),
+        ImageDecodeError.TooManyPixels => Problems.Create(StatusCodes.Status422UnprocessableEntity, ProblemCodes.TooManyPixels, e.Message),
+        ImageDecodeError.Truncated => Problems.Create(StatusCodes.Status422UnprocessableEntity, ProblemCodes.TruncatedImage, e.Message),
+        _ => Problems.Create(StatusCodes.Status422UnprocessableEntity, ProblemCodes.CorruptImage, e.Message),
     };
 
     private static ProblemHttpResult Busy(HttpContext context)
     {
         context.Response.Headers.RetryAfter = "1";
-        return Problems.Create(StatusCodes.Status503ServiceUnavailable, "busy",
+        return Problems.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.Busy,
             "Every image decoder is busy; retry in a moment.");
     }
 }

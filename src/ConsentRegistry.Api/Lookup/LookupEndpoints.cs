@@ -8,15 +8,13 @@ using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Core.Matching;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Mvc;
 
 namespace ConsentRegistry.Api.Lookup;
 
 /// <summary>Bulk lookup for dataset builders (DESIGN.md 5.2): JSON batches, NDJSON streams, and the Spawning-compatible API.</summary>
 public static class LookupEndpoints
 {
-    public const string Policy = "lookup";
-    public const string RateLimitPolicy = "lookup";
-
     /// <summary>Batches larger than this are better sent to /v1/lookup/stream.</summary>
     public const long MaxBatchBodyBytes = 16 * 1024 * 1024;
 
@@ -26,12 +24,7 @@ public static class LookupEndpoints
     {
         var group = app.MapGroup("")
             .WithTags("Lookup")
-            .RequireAuthorization(Policy)
-            .RequireRateLimiting(RateLimitPolicy)
-            .AddEndpointFilter(RequireBuiltIndex)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .RequireLookupAccess();
 
         group.MapPost("/v1/lookup", LookupBatch)
             .WithName("Lookup")
@@ -40,14 +33,14 @@ public static class LookupEndpoints
             .Produces<LookupResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .WithBodyLimit(MaxBatchBodyBytes);
+            .WithMetadata(new RequestSizeLimitAttribute(MaxBatchBodyBytes));
 
         group.MapPost("/v1/lookup/stream", LookupStream)
             .WithName("LookupStream")
             .WithSummary("NDJSON in, NDJSON out: one item per line, one result per line with \"i\" (the line number), streamed both ways.")
             .Accepts<LookupItem>("application/x-ndjson")
             .Produces<LookupResult>(contentType: "application/x-ndjson")
-            .WithBodyLimit(null);
+            .WithMetadata(new DisableRequestSizeLimitAttribute());
 
         // Routing ignores one trailing slash, so this serves /api/v2/query/urls/ as well.
         group.MapPost("/api/v2/query/urls", SpawningQuery)
@@ -56,34 +49,21 @@ public static class LookupEndpoints
             .Accepts<string>("text/plain")
             .Produces<SpawningResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
-            .WithBodyLimit(MaxBatchBodyBytes);
+            .WithMetadata(new RequestSizeLimitAttribute(MaxBatchBodyBytes));
 
         return app;
     }
 
-    /// <summary>Until the index is built from the store, an answer would be wrong: say so instead.</summary>
-    private static async ValueTask<object?> RequireBuiltIndex(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        if (context.HttpContext.RequestServices.GetRequiredService<SharedMatchingIndex>().IsReady)
-        {
-            return await next(context);
-        }
-
-        context.HttpContext.Response.Headers.RetryAfter = "1";
-        return Problems.Create(StatusCodes.Status503ServiceUnavailable, "index-building",
-            "The matching index is being built from the store; retry in a moment (GET /health/ready says when).");
-    }
-
     internal static async Task<Results<EmptyHttpResult, ValidationProblem>> LookupBatch(
         LookupRequest request, HttpContext context, LookupEngine engine, IndexUpdater updater,
-        IOptions<RegistryOptions> options, CancellationToken cancellationToken)
+        IOptions<LookupOptions> options, CancellationToken cancellationToken)
     {
-        var maxBatch = options.Value.Lookup.MaxBatch;
+        var maxBatch = options.Value.MaxBatch;
         if (request.Items is not { Count: > 0 } items || items.Count > maxBatch)
         {
             return Problems.Validation(
                 new Dictionary<string, string[]> { ["items"] = [$"items holds 1 to {maxBatch} items; send more through /v1/lookup/stream."] },
-                "invalid-batch");
+                ProblemCodes.InvalidBatch);
         }
 
         await updater.WaitForOwnWritesAsync(cancellationToken);
@@ -264,7 +244,7 @@ public static class LookupEndpoints
         {
             return Problems.Validation(
                 new Dictionary<string, string[]> { ["urls"] = ["Send 1 to 10,000 URLs, one per line, as text/plain."] },
-                "invalid-batch");
+                ProblemCodes.InvalidBatch);
         }
 
         await updater.WaitForOwnWritesAsync(cancellationToken);

@@ -1,18 +1,19 @@
 using System.Text.Json;
-using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using ConsentRegistry.Core.Pdq;
 using ConsentRegistry.Core.Urls;
 using Microsoft.Extensions.Options;
+using ConsentRegistry.Api.Errors;
 
 namespace ConsentRegistry.Api.Lookup;
 
 /// <summary>Validates one item, resolves it against the matching index and writes its result object.</summary>
-public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOptions> options)
+public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOptions> trust, IOptions<MatchingOptions> matching)
 {
-    private readonly TrustLevel _minTrustForGrants = TrustLevels.TryParse(options.Value.Trust.MinTrustForGrants, out var t) ? t : TrustLevel.Domain;
-    private readonly int _pdqMaxDistance = options.Value.Matching.PdqMaxDistance;
+    private readonly TrustLevel _minTrustForGrants = trust.Value.MinTrust;
+    private readonly int _pdqMaxDistance = matching.Value.PdqMaxDistance;
 
     public long Seq => index.AppliedSeq;
 
@@ -93,7 +94,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
         {
             if (!UrlCanonicalizer.TryCanonicalize(item.Url, out var canonical, out var urlError))
             {
-                error = new LookupError("invalid-url", "url", urlError);
+                error = new LookupError(ProblemCodes.InvalidUrl, "url", urlError);
                 return false;
             }
 

@@ -14,10 +14,10 @@ public static class LookupRateLimits
     public static IServiceCollection AddLookupRateLimits(this IServiceCollection services)
     {
         services.AddRateLimiter(_ => { });
-        services.AddOptions<RateLimiterOptions>().Configure<IOptions<RegistryOptions>>((limiter, registry) =>
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<LookupOptions>>((limiter, options) =>
         {
-            var lookup = registry.Value.Lookup;
-            limiter.AddPolicy(LookupEndpoints.RateLimitPolicy, context =>
+            var lookup = options.Value;
+            limiter.AddPolicy(LookupAccess.RateLimitPolicy, context =>
             {
                 var user = context.User;
                 var (partition, perSecond) = user.Identity?.IsAuthenticated == true
@@ -40,7 +40,7 @@ public static class LookupRateLimits
                 var http = rejected.HttpContext;
                 http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await Problems.Create(StatusCodes.Status429TooManyRequests, "too-many-requests",
+                await Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
                     $"Rate limit reached; retry after {seconds} s, or send larger batches.").ExecuteAsync(http);
             };
         });

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
@@ -8,28 +9,36 @@ namespace ConsentRegistry.Api.Matching;
 
 /// <summary>
 /// Builds the matching index from the store at start-up, then keeps it current: it applies the
-/// log after the last seq it has, when this instance commits, when PostgreSQL notifies that
-/// another instance did, and at least every <see cref="PollInterval"/> in any case.
+/// log after the last seq it has, when this instance commits (as the writer's
+/// <see cref="ICommittedLogListener"/>), when PostgreSQL notifies that another instance did, and
+/// at least every <see cref="PollInterval"/> in any case.
 /// </summary>
 public sealed class IndexUpdater(
     SharedMatchingIndex index,
     LogReader log,
     RegistryDatabase database,
-    ClaimLog writer,
-    ILogger<IndexUpdater> logger) : BackgroundService
+    ILogger<IndexUpdater> logger) : BackgroundService, ICommittedLogListener
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
-
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
     /// <summary>How long a request waits for the index to reach this instance's own last write.</summary>
     public static readonly TimeSpan ReadYourWritesWait = TimeSpan.FromSeconds(1);
 
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    /// <summary>Completed (and replaced) each time the index advances: waiters wake on it instead of polling.</summary>
+    private TaskCompletionSource _advanced = NewSignal();
+
+    private long _lastCommittedSeq;
+
+    /// <summary>The last seq this instance's writer has committed.</summary>
+    public long LastCommittedSeq => Volatile.Read(ref _lastCommittedSeq);
+
     /// <summary>Read-your-writes on one instance: waits (up to <see cref="ReadYourWritesWait"/>) until the index reflects this instance's last commit.</summary>
     public Task WaitForOwnWritesAsync(CancellationToken cancellationToken) =>
-        WaitForAsync(writer.LastCommittedSeq, ReadYourWritesWait, cancellationToken);
+        WaitForAsync(LastCommittedSeq, ReadYourWritesWait, cancellationToken);
 
-    /// <summary>Waits (briefly) until the index reflects <paramref name="seq"/>: read-your-writes on one instance.</summary>
+    /// <summary>Waits (at most <paramref name="timeout"/>) until the index reflects <paramref name="seq"/>.</summary>
     public async Task WaitForAsync(long seq, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (index.AppliedSeq >= seq)
@@ -38,19 +47,36 @@ public sealed class IndexUpdater(
         }
 
         Wake();
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (index.AppliedSeq < seq && Stopwatch.GetTimestamp() < deadline)
+        var deadline = TimeProvider.System.GetTimestamp() + (long)(timeout.TotalSeconds * TimeProvider.System.TimestampFrequency);
+        while (true)
         {
-            await Task.Delay(2, cancellationToken);
+            var advanced = Volatile.Read(ref _advanced).Task; // read before the check: an advance in between completes it
+            var left = deadline - TimeProvider.System.GetTimestamp();
+            if (index.AppliedSeq >= seq || left <= 0)
+            {
+                return;
+            }
+
+            try
+            {
+                await advanced.WaitAsync(TimeSpan.FromSeconds((double)left / TimeProvider.System.TimestampFrequency), cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                return;
+            }
         }
     }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private void SignalAdvanced() => Interlocked.Exchange(ref _advanced, NewSignal()).TrySetResult();
 
     private void Wake() => _wake.Writer.TryWrite(true);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await BuildAsync(stoppingToken);
-        writer.Committed += ApplyCommitted;
         var listening = ListenAsync(stoppingToken);
 
         while (!stoppingToken.IsCancellationRequested)
@@ -71,7 +97,10 @@ public sealed class IndexUpdater(
             var applied = index.AppliedSeq;
             try
             {
-                await log.ApplyAsync(applied, index.Write, stoppingToken);
+                if (await log.ApplyAsync(applied, index.Write, stoppingToken) > applied)
+                {
+                    SignalAdvanced();
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -86,14 +115,15 @@ public sealed class IndexUpdater(
     /// <summary>
     /// This instance's own commits go into the index directly, without reading back (and
     /// re-parsing) what was just written, when they follow on from what the index has. If another
-    /// instance wrote in between, the store is read instead.
+    /// instance wrote in between, or the index is still being built, the store is read instead.
     /// </summary>
-    private void ApplyCommitted(CommittedBatch batch)
+    public void OnCommitted(CommittedBatch batch)
     {
+        InterlockedMax(ref _lastCommittedSeq, batch.LastSeq);
         var applied = false;
         index.Write(i =>
         {
-            if (i.AppliedSeq != batch.FirstSeq - 1)
+            if (!index.IsReady || i.AppliedSeq != batch.FirstSeq - 1)
             {
                 return;
             }
@@ -102,15 +132,17 @@ public sealed class IndexUpdater(
             {
                 switch (entry)
                 {
-                    case VerifiedClaim c:
+                    case LogEntry.Claim { Verified: var c }:
                         i.Add(new IndexedClaim(c.Id, seq, c.Party, c.Iat, c.Usage, TrustLevel.Signed, false, c.Subjects));
                         break;
-                    case VerifiedRevocation r:
+                    case LogEntry.Revocation { Verified: var r }:
                         i.Revoke(r.Revokes, seq);
                         break;
-                    case TrustChange t:
+                    case LogEntry.TrustChange t:
                         i.SetTrust(t.ClaimId, t.Trust, seq);
                         break;
+                    default:
+                        throw new UnreachableException();
                 }
             }
 
@@ -118,9 +150,28 @@ public sealed class IndexUpdater(
             applied = true;
         });
 
-        if (!applied)
+        if (applied)
+        {
+            SignalAdvanced();
+        }
+        else
         {
             Wake();
+        }
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
         }
     }
 
@@ -142,6 +193,7 @@ public sealed class IndexUpdater(
         }
 
         index.MarkReady();
+        SignalAdvanced();
         var (claims, subjects) = index.Size();
         logger.LogInformation(
             "Matching index ready at seq {Seq}: {Claims} claims, {Subjects} subjects, built in {Elapsed} ms",

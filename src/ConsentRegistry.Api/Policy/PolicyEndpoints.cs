@@ -21,13 +21,8 @@ public static class PolicyEndpoints
     {
         var group = app.MapGroup("")
             .WithTags("Policy")
-            .RequireAuthorization(LookupEndpoints.Policy)
-            .RequireRateLimiting(LookupEndpoints.RateLimitPolicy)
-            .AddEndpointFilter(RequireBuiltIndex)
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .RequireLookupAccess()
+            .ProducesProblem(StatusCodes.Status400BadRequest);
 
         group.MapGet("/v1/policy", UrlPolicy.GetAsync)
             .WithName("GetUrlPolicy")
@@ -62,7 +57,7 @@ public static class PolicyEndpoints
     {
         if (!HostCanonicalizer.TryCanonicalize(host, out var canonical, out var error))
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid-host",
+            return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidHost,
                 $"host is a bare host name such as artist.example (no scheme, port, path or userinfo): {error}.", "host");
         }
 
@@ -80,18 +75,5 @@ public static class PolicyEndpoints
         var rendered = await documents.GetAsync(canonical, kind, cancellationToken);
         headers.ETag = new EntityTagHeaderValue(rendered.ETag);
         return TypedResults.Bytes(rendered.Body, contentType);
-    }
-
-    /// <summary>Until the index is built from the store, an answer would be wrong: say so instead.</summary>
-    private static async ValueTask<object?> RequireBuiltIndex(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        if (context.HttpContext.RequestServices.GetRequiredService<SharedMatchingIndex>().IsReady)
-        {
-            return await next(context);
-        }
-
-        context.HttpContext.Response.Headers.RetryAfter = "1";
-        return Problems.Create(StatusCodes.Status503ServiceUnavailable, "index-building",
-            "The matching index is being built from the store; retry in a moment (GET /health/ready says when).");
     }
 }

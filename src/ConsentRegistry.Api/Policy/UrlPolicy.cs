@@ -17,12 +17,12 @@ internal static class UrlPolicy
     {
         if (string.IsNullOrEmpty(url))
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid-url", "url is required: the http(s) URL to decide.", "url");
+            return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidUrl, "url is required: the http(s) URL to decide.", "url");
         }
 
         if (!UrlCanonicalizer.TryCanonicalize(url, out var canonical, out var error))
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid-url", $"url is not a valid http(s) URL: {error}.", "url");
+            return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidUrl, $"url is not a valid http(s) URL: {error}.", "url");
         }
 
         await updater.WaitForOwnWritesAsync(cancellationToken);

@@ -6,19 +6,13 @@ namespace ConsentRegistry.Api.Storage;
 /// <summary>Reads claims back from the store.</summary>
 public sealed class ClaimStore(RegistryDatabase database)
 {
-    private const string ClaimColumns = """
-        seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, title, license, contact,
-        trust, subject_count, subjects, jws, received_at, revoked_seq
-        """;
-
-    private const string SelectClaim = $"SELECT {ClaimColumns} FROM claims WHERE id = @id";
+    private const string SelectClaim = $"SELECT {ClaimsTable.Select} FROM claims WHERE id = @id";
 
     private const string SelectRevocation = "SELECT seq, id, claim_id, party, iat, jws, received_at FROM revocations WHERE claim_id = @id";
 
     // Subjects and JWS are left out of lists: a 10,000-subject claim's are megabytes.
-    private const string SelectPartyClaims = """
-        SELECT seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, title, license, contact,
-               trust, subject_count, '' AS subjects, '' AS jws, received_at, revoked_seq
+    private const string SelectPartyClaims = $"""
+        SELECT {ClaimsTable.SelectSummary}
         FROM claims
         WHERE party = @party AND seq > @after
         ORDER BY seq

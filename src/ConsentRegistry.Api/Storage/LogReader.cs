@@ -1,3 +1,4 @@
+using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using Dapper;
 
@@ -8,10 +9,7 @@ public sealed class LogReader(RegistryDatabase database)
 {
     private const string SelectLastSeq = "SELECT last_seq FROM registry_sequence WHERE id = 1";
 
-    private const string SelectClaims = """
-        SELECT seq, id, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, trust, subjects, '' AS jws, revoked_seq
-        FROM claims WHERE seq > @after AND seq <= @upTo ORDER BY seq
-        """;
+    private const string SelectClaims = $"SELECT {ClaimsTable.SelectWithoutJws} FROM claims WHERE seq > @after AND seq <= @upTo ORDER BY seq";
 
     private const string SelectRevocations = "SELECT seq, claim_id FROM revocations WHERE seq > @after AND seq <= @upTo ORDER BY seq";
 
@@ -52,7 +50,7 @@ public sealed class LogReader(RegistryDatabase database)
         }
 
         var revocations = await connection.QueryAsync<(long Seq, string ClaimId)>(new CommandDefinition(SelectRevocations, args, snapshot, cancellationToken: cancellationToken));
-        var trustChanges = await connection.QueryAsync<(long Seq, string ClaimId, string Trust)>(new CommandDefinition(SelectTrustChanges, args, snapshot, cancellationToken: cancellationToken));
+        var trustChanges = await connection.QueryAsync<(long Seq, string ClaimId, TrustLevel Trust)>(new CommandDefinition(SelectTrustChanges, args, snapshot, cancellationToken: cancellationToken));
         write(index =>
         {
             batch.ForEach(index.Add);
@@ -63,7 +61,7 @@ public sealed class LogReader(RegistryDatabase database)
 
             foreach (var (seq, claimId, trust) in trustChanges)
             {
-                index.SetTrust(claimId, ClaimLog.ParseTrust(trust), seq);
+                index.SetTrust(claimId, trust, seq);
             }
 
             index.MarkApplied(upTo);
@@ -72,5 +70,5 @@ public sealed class LogReader(RegistryDatabase database)
     }
 
     private static IndexedClaim ToIndexedClaim(ClaimRow row) => new(
-        row.Id, row.Seq, row.Party, row.Iat, row.Usage, ClaimLog.ParseTrust(row.Trust), row.RevokedSeq is not null, StoredSubjects.Decode(row.Subjects));
+        row.Id, row.Seq, row.Party, row.Iat, row.Usage, row.Trust, row.RevokedSeq is not null, StoredSubjects.Decode(row.Subjects));
 }

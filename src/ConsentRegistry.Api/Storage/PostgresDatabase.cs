@@ -3,7 +3,6 @@ using Dapper;
 using DbUp;
 using DbUp.Engine.Output;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace ConsentRegistry.Api.Storage;
 
@@ -17,8 +16,6 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
     private const long MigrationLockKey = 0x436f6e73656e74; // "Consent"
 
     private const string JournalTable = "schema_versions";
-
-    public NpgsqlDataSource DataSource => dataSource;
 
     public override string Provider => "postgres";
 
@@ -82,30 +79,11 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
     internal override async Task InsertClaimsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ClaimRow> claims, CancellationToken cancellationToken)
     {
         await using var copy = await ((NpgsqlConnection)connection).BeginBinaryImportAsync(
-            "COPY claims (seq, id, content_hash, party, alg, iat, tdm, train_ai, train_genai, ai_use, search, title, license, contact, trust, subject_count, subjects, jws, received_at) FROM STDIN (FORMAT BINARY)",
-            cancellationToken);
-        foreach (var c in claims)
+            $"COPY claims ({ClaimsTable.ColumnList}) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        foreach (var claim in claims)
         {
-            await copy.StartRowAsync(cancellationToken);
-            await copy.WriteAsync(c.Seq, NpgsqlDbType.Bigint, cancellationToken);
-            await copy.WriteAsync(c.Id, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync(c.ContentHash, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync(c.Party, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync(c.Alg, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync(c.Iat, NpgsqlDbType.Bigint, cancellationToken);
-            await WriteNullableAsync(copy, c.Tdm, cancellationToken);
-            await WriteNullableAsync(copy, c.TrainAi, cancellationToken);
-            await WriteNullableAsync(copy, c.TrainGenai, cancellationToken);
-            await WriteNullableAsync(copy, c.AiUse, cancellationToken);
-            await WriteNullableAsync(copy, c.Search, cancellationToken);
-            await WriteNullableAsync(copy, c.Title, cancellationToken);
-            await WriteNullableAsync(copy, c.License, cancellationToken);
-            await WriteNullableAsync(copy, c.Contact, cancellationToken);
-            await copy.WriteAsync(c.Trust, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync((int)c.SubjectCount, NpgsqlDbType.Integer, cancellationToken);
-            await copy.WriteAsync(c.Subjects, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync(c.Jws, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync(c.ReceivedAt, NpgsqlDbType.Bigint, cancellationToken);
+            // Values are typed as the columns are (bigint, text, integer); nulls become NULL.
+            await copy.WriteRowAsync(cancellationToken, ClaimsTable.Values(claim));
         }
 
         await copy.CompleteAsync(cancellationToken);
@@ -122,7 +100,4 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
         await dataSource.DisposeAsync();
         await base.DisposeAsync();
     }
-
-    private static Task WriteNullableAsync(NpgsqlBinaryImporter copy, string? value, CancellationToken cancellationToken) =>
-        value is null ? copy.WriteNullAsync(cancellationToken) : copy.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
 }

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Reflection;
+using Dapper;
 using DbUp.Engine;
 
 namespace ConsentRegistry.Api.Storage;
@@ -10,6 +11,13 @@ namespace ConsentRegistry.Api.Storage;
 /// </summary>
 public abstract class RegistryDatabase : IAsyncDisposable
 {
+    static RegistryDatabase()
+    {
+        // Dapper's mapping is global: set once, before any store reads or writes a row.
+        DefaultTypeMap.MatchNamesWithUnderscores = true;
+        SqlMapper.AddTypeHandler(new TrustLevelTypeHandler());
+    }
+
     public abstract string Provider { get; }
 
     /// <summary>

@@ -112,26 +112,18 @@ public sealed class SqliteDatabase : RegistryDatabase
     {
         await using var command = (SqliteCommand)connection.CreateCommand();
         command.Transaction = (SqliteTransaction)transaction;
-        command.CommandText = ClaimLogSql.InsertClaim;
-        var p = AddParameters(command, "seq", "id", "content_hash", "party", "alg", "iat", "tdm", "train_ai", "train_genai", "ai_use", "search",
-            "title", "license", "contact", "trust", "subject_count", "subjects", "jws", "received_at");
+        command.CommandText = $"INSERT INTO claims ({ClaimsTable.ColumnList}) VALUES ({string.Join(", ", ClaimsTable.Columns.Select(c => "@" + c))})";
+        var parameters = ClaimsTable.Columns.Select(name => command.Parameters.Add(new SqliteParameter("@" + name, null))).ToArray();
         command.Prepare();
-        foreach (var c in claims)
+        foreach (var claim in claims)
         {
-            Set(p, c.Seq, c.Id, c.ContentHash, c.Party, c.Alg, c.Iat, c.Tdm, c.TrainAi, c.TrainGenai, c.AiUse, c.Search,
-                c.Title, c.License, c.Contact, c.Trust, c.SubjectCount, c.Subjects, c.Jws, c.ReceivedAt);
+            var values = ClaimsTable.Values(claim);
+            for (var i = 0; i < parameters.Length; i++)
+            {
+                parameters[i].Value = values[i] ?? DBNull.Value;
+            }
+
             await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-    }
-
-    private static SqliteParameter[] AddParameters(SqliteCommand command, params string[] names) =>
-        names.Select(name => command.Parameters.Add(new SqliteParameter("@" + name, null))).ToArray();
-
-    private static void Set(SqliteParameter[] parameters, params object?[] values)
-    {
-        for (var i = 0; i < parameters.Length; i++)
-        {
-            parameters[i].Value = values[i] ?? DBNull.Value;
         }
     }
 }

@@ -1,17 +1,22 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using ConsentRegistry.Api.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace ConsentRegistry.Api.Verification;
 
 /// <summary>
-/// How the verifier reaches a host. Deliberately not bound from configuration: the defaults are
-/// the contract (5 s in all, system DNS, a TCP connection to the vetted address, the system's
-/// certificate checks). Tests replace the resolver and the connector to reach servers on loopback
-/// ports and to see every connection attempt, without a test-only branch in the fetch itself.
+/// How the verifier reaches a host (<c>Registry:Verification:Fetch</c>). Only <see cref="Timeout"/>
+/// is a setting (default 5 s, the contract); the rest are the system's DNS, a TCP connection to the
+/// vetted address and the system's certificate checks, which the configuration cannot change.
+/// Tests replace the resolver and the connector to reach servers on loopback ports and to see
+/// every connection attempt, without a test-only branch in the fetch itself.
 /// </summary>
 internal sealed class DomainFetchOptions
 {
+    public const string Section = "Registry:Verification:Fetch";
+
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Host name to addresses; IP literals never reach it.</summary>
@@ -37,4 +42,12 @@ internal sealed class DomainFetchOptions
             throw;
         }
     }
+}
+
+internal sealed class DomainFetchOptionsValidator : IValidateOptions<DomainFetchOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DomainFetchOptions options) =>
+        options.Timeout < TimeSpan.FromSeconds(1) || options.Timeout > TimeSpan.FromSeconds(30)
+            ? ValidateOptionsResult.Fail($"Registry:Verification:Fetch:Timeout is {options.Timeout}; use 00:00:01 to 00:00:30 (default 00:00:05).")
+            : ValidateOptionsResult.Success;
 }

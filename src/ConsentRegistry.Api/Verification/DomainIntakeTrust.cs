@@ -1,4 +1,5 @@
 using System.Data.Common;
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
 
@@ -11,7 +12,7 @@ namespace ConsentRegistry.Api.Verification;
 /// </summary>
 internal sealed class DomainIntakeTrust(DomainVerificationStore store) : IClaimIntakeTrust
 {
-    public async Task<IReadOnlyList<TrustChange>> RaiseAsync(
+    public async Task<IReadOnlyList<LogEntry.TrustChange>> RaiseAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<VerifiedClaim> claims, CancellationToken cancellationToken)
     {
         var parties = claims.Select(c => c.Party).Distinct(StringComparer.Ordinal).ToList();
@@ -23,7 +24,7 @@ internal sealed class DomainIntakeTrust(DomainVerificationStore store) : IClaimI
 
         return claims
             .Where(c => verified.TryGetValue(c.Party, out var hosts) && DomainScope.Qualifies(c.Subjects, hosts))
-            .Select(c => new TrustChange(c.Id, TrustLevel.Domain, DomainVerifier.RaiseReason, TrustLevel.Signed))
+            .Select(c => new LogEntry.TrustChange(c.Id, TrustLevel.Domain, DomainVerifier.RaiseReason, TrustLevel.Signed))
             .ToList();
     }
 

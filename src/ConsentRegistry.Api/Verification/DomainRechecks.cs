@@ -150,12 +150,12 @@ internal sealed class DomainRechecks(
 }
 
 /// <summary>Runs <see cref="DomainRechecks"/> on Registry:Verification:RecheckInterval; each replica takes only rows it wins.</summary>
-internal sealed class DomainRecheckService(DomainRechecks rechecks, IOptions<RegistryOptions> options, TimeProvider time, ILogger<DomainRecheckService> logger)
+internal sealed class DomainRecheckService(DomainRechecks rechecks, IOptions<VerificationOptions> options, TimeProvider time, ILogger<DomainRecheckService> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var interval = options.Value.Verification.RecheckInterval;
+        var interval = options.Value.RecheckInterval;
         // Wake at least hourly, so a verification is re-checked within an hour of falling due.
         using var timer = new PeriodicTimer(interval < TimeSpan.FromHours(1) ? interval : TimeSpan.FromHours(1), time);
         while (await timer.WaitForNextTickAsync(stoppingToken))

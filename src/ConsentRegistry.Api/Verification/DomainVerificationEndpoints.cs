@@ -62,7 +62,7 @@ public static class DomainVerificationEndpoints
 
         if (errors.Count > 0)
         {
-            return Problems.Validation(errors, "invalid-path");
+            return Problems.Validation(errors, ProblemCodes.InvalidPath);
         }
 
         var result = await verifier.VerifyAsync(party, canonical!, cancellationToken);

@@ -1,4 +1,5 @@
-using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Api.Claims;
+using ConsentRegistry.Api.Hosting;
 
 namespace ConsentRegistry.Api.Verification;
 
@@ -7,7 +8,8 @@ public static class DomainVerificationServices
     /// <summary>The verifier, its store and fetcher, the re-check service, the log writer's domain-trust judge and the rate limit.</summary>
     public static IServiceCollection AddDomainVerification(this IServiceCollection services)
     {
-        services.AddOptions<DomainFetchOptions>();
+        services.AddRegistryOptions<VerificationOptions, VerificationOptionsValidator>(VerificationOptions.Section);
+        services.AddRegistryOptions<DomainFetchOptions, DomainFetchOptionsValidator>(DomainFetchOptions.Section);
         services.AddSingleton<DomainVerificationStore>();
         services.AddSingleton<WellKnownFetcher>();
         services.AddSingleton<DomainVerifier>();

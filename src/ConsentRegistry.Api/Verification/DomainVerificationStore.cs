@@ -1,5 +1,6 @@
 using System.Data.Common;
 using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Claims;
 using Dapper;
 
 namespace ConsentRegistry.Api.Verification;
@@ -188,7 +189,7 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
 
     /// <summary>One page of a party's unrevoked claims at <paramref name="trust"/>, in seq order.</summary>
     internal async Task<IReadOnlyList<(long Seq, string Id, string Subjects)>> PartyClaimsAsync(
-        string party, string trust, long after, int limit, CancellationToken cancellationToken)
+        string party, TrustLevel trust, long after, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<(long Seq, string Id, string Subjects)>(new CommandDefinition(

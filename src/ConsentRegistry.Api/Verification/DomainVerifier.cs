@@ -1,3 +1,4 @@
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
@@ -21,9 +22,9 @@ internal sealed record VerificationResult(string? Code, string Detail, int Claim
 internal sealed class DomainVerifier(
     WellKnownFetcher fetcher,
     DomainVerificationStore store,
-    ClaimLog log,
+    ClaimWriter log,
     LogReader reader,
-    IOptions<RegistryOptions> options,
+    IOptions<VerificationOptions> options,
     TimeProvider time,
     ILogger<DomainVerifier> logger)
 {
@@ -40,7 +41,7 @@ internal sealed class DomainVerifier(
     /// <summary>Fetches the host's document; on success records the verification and raises the party's claims on it.</summary>
     public async Task<VerificationResult> VerifyAsync(string party, string host, CancellationToken cancellationToken)
     {
-        var maxHosts = options.Value.Verification.MaxHostsPerParty;
+        var maxHosts = options.Value.MaxHostsPerParty;
         var verified = await store.VerifiedHostsAsync(party, cancellationToken);
         if (!verified.Contains(host) && verified.Count >= maxHosts)
         {
@@ -135,7 +136,7 @@ internal sealed class DomainVerifier(
         var after = 0L;
         while (true)
         {
-            var page = await store.PartyClaimsAsync(party, from.ToWire(), after, PageSize, cancellationToken);
+            var page = await store.PartyClaimsAsync(party, from, after, PageSize, cancellationToken);
             var changes = page
                 .Where(claim => DomainScope.Qualifies(StoredSubjects.Decode(claim.Subjects), hosts) == qualify)
                 .Select(claim => log.SetTrustIfAsync(claim.Id, from, to, reason, cancellationToken, whenVouchedFor: qualify))

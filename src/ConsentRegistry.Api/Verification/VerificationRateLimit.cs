@@ -14,7 +14,7 @@ namespace ConsentRegistry.Api.Verification;
 /// clients are counted per /64, the block one subscriber usually holds, so cycling through its
 /// addresses buys no extra calls.
 /// </summary>
-internal sealed class VerificationRateLimitPolicy(IOptions<RegistryOptions> registry) : IRateLimiterPolicy<string>
+internal sealed class VerificationRateLimitPolicy(IOptions<VerificationOptions> options) : IRateLimiterPolicy<string>
 {
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = async (rejected, _) =>
     {
@@ -24,14 +24,14 @@ internal sealed class VerificationRateLimitPolicy(IOptions<RegistryOptions> regi
         var http = rejected.HttpContext;
         http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        await Problems.Create(StatusCodes.Status429TooManyRequests, "too-many-requests",
+        await Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
             $"Too many domain verification requests from this address; retry after {seconds} s. "
             + "A verification only needs to be requested once: the registry re-checks verified hosts by itself.").ExecuteAsync(http);
     };
 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
-        var perMinute = registry.Value.Verification.RequestsPerMinutePerAddress;
+        var perMinute = options.Value.RequestsPerMinutePerAddress;
         return RateLimitPartition.GetTokenBucketLimiter(PartitionKey(httpContext.Connection.RemoteIpAddress), _ => new TokenBucketRateLimiterOptions
         {
             TokenLimit = perMinute,

@@ -14,7 +14,7 @@ namespace ConsentRegistry.Api.Verification;
 /// slip through), redirects followed by hand only on the same host, 5 s in all, 64 KB at most,
 /// no cookies, no proxy. The body is never logged.
 /// </summary>
-internal sealed class WellKnownFetcher(IOptions<RegistryOptions> registry, IOptions<DomainFetchOptions> fetch, ILogger<WellKnownFetcher> logger)
+internal sealed class WellKnownFetcher(IOptions<VerificationOptions> verificationOptions, IOptions<DomainFetchOptions> fetch, ILogger<WellKnownFetcher> logger)
 {
     public const string DocumentPath = "/.well-known/consent-registry.json";
     public const int MaxBytes = 64 * 1024;
@@ -27,7 +27,7 @@ internal sealed class WellKnownFetcher(IOptions<RegistryOptions> registry, IOpti
     public async Task<FetchOutcome> FetchAsync(string host, CancellationToken cancellationToken)
     {
         var options = fetch.Value;
-        var verification = registry.Value.Verification;
+        var verification = verificationOptions.Value;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(options.Timeout);
         using var client = new HttpClient(CreateHandler(options), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };

@@ -55,16 +55,6 @@ public static class MatchKinds
         MatchKind.Sha256 => SubjectKinds.Sha256,
         _ => SubjectKinds.Pdq,
     };
-
-    public static MatchKind Parse(string kind) => kind switch
-    {
-        SubjectKinds.Url => MatchKind.Url,
-        SubjectKinds.UrlPrefix => MatchKind.UrlPrefix,
-        SubjectKinds.Host => MatchKind.Host,
-        SubjectKinds.Sha256 => MatchKind.Sha256,
-        SubjectKinds.Pdq => MatchKind.Pdq,
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown subject kind."),
-    };
 }
 
 /// <summary>A claim that decided an item: which claim, by which kind of key, and (PDQ) how far.</summary>

@@ -51,7 +51,4 @@ public sealed class PdqDihedral
 
     /// <summary>Anti-transposed (flip-1).</summary>
     public PdqHash FlipMinus1 => _hashes[7];
-
-    /// <summary>The original variant's hash with the quality.</summary>
-    public PdqResult OriginalResult => new(_hashes[0], Quality);
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Api.Verification;
@@ -177,7 +178,7 @@ public sealed class DomainRecheckTests
         registry.Plain.ServeKeys("lapses.test", "some-other-key");
         Assert.Equal(1, (await registry.RecheckAllAsync()).Lapsed);
         Assert.Equal("signed", await registry.TrustOfAsync(onLapsed));
-        var log = registry.App.Services.GetRequiredService<ClaimLog>();
+        var log = registry.App.Services.GetRequiredService<ClaimWriter>();
 
         var staleRaise = await log.SetTrustIfAsync(onLapsed, TrustLevel.Signed, TrustLevel.Domain, DomainVerifier.RaiseReason, CancellationToken.None, whenVouchedFor: true);
         var staleLowering = await log.SetTrustIfAsync(onVerified, TrustLevel.Domain, TrustLevel.Signed, DomainVerifier.LapseReason, CancellationToken.None, whenVouchedFor: false);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Core.Claims;
@@ -113,7 +114,7 @@ public sealed class DomainVerificationTests(LoopbackVerificationFixture registry
             await admin.PostAsync($"/v1/admin/claims/{claim}/review", null);
         }
 
-        var log = registry.App.Services.GetRequiredService<ClaimLog>();
+        var log = registry.App.Services.GetRequiredService<ClaimWriter>();
         var result = await log.SetTrustIfAsync(claim, TrustLevel.Signed, TrustLevel.Domain, "domain verification", CancellationToken.None);
 
         Assert.Equal(AppendStatus.Unchanged, result.Status);

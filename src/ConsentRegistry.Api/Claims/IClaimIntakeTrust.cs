@@ -1,12 +1,13 @@
 using System.Data.Common;
 using ConsentRegistry.Core.Claims;
 
-namespace ConsentRegistry.Api.Storage;
+namespace ConsentRegistry.Api.Claims;
 
 /// <summary>
-/// Judges domain trust inside the log writer's transaction, under the sequence lock that every
-/// change of a verification's status also takes (docs/decisions/0006), so no replica can act on
-/// a verified host that another replica has lapsed in the meantime.
+/// Judges trust above <c>signed</c> inside the claim writer's transaction, under the sequence
+/// lock that every change of a verification's status also takes (docs/decisions/0006), so no
+/// replica can act on a verified host that another replica has lapsed in the meantime. Domain
+/// verification implements it; the writer knows nothing else of verification.
 /// </summary>
 public interface IClaimIntakeTrust
 {
@@ -15,10 +16,10 @@ public interface IClaimIntakeTrust
     /// verified). Each raise is logged as an ordinary trust change in that same transaction, so
     /// no reader ever sees the claim without it.
     /// </summary>
-    Task<IReadOnlyList<TrustChange>> RaiseAsync(
+    Task<IReadOnlyList<LogEntry.TrustChange>> RaiseAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<VerifiedClaim> claims, CancellationToken cancellationToken);
 
-    /// <summary>Of the given stored claims, the ids their parties' verified hosts vouch for now (see <see cref="TrustChange.WhenVouchedFor"/>).</summary>
+    /// <summary>Of the given stored claims, the ids their parties' verified hosts vouch for now (see <see cref="LogEntry.TrustChange.WhenVouchedFor"/>).</summary>
     Task<IReadOnlySet<string>> VouchedForAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyCollection<string> claimIds, CancellationToken cancellationToken);
 }

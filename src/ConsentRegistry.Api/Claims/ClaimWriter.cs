@@ -1,0 +1,125 @@
+using System.Threading.Channels;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Claims;
+
+namespace ConsentRegistry.Api.Claims;
+
+/// <summary>
+/// The single writer of the registry's log (claims, revocations, trust changes). Requests queue
+/// here and are written in batches: one transaction, one durable commit and one turn of the
+/// sequence lock for many entries. Seqs are assigned inside that transaction, so they are
+/// gap-free and unique however many requests (or instances) write at once, and a request is
+/// answered only after its commit and after <see cref="ICommittedLogListener"/> (this instance's
+/// matching index) has been told.
+/// </summary>
+public sealed partial class ClaimWriter(
+    ClaimLogStore store,
+    TimeProvider time,
+    ILogger<ClaimWriter> logger,
+    IEnumerable<ICommittedLogListener> listeners,
+    IClaimIntakeTrust? intakeTrust = null) : BackgroundService
+{
+    private const int MaxBatchEntries = 256;
+    private const int MaxBatchSubjects = 50_000;
+
+    private readonly ICommittedLogListener[] _listeners = listeners.ToArray();
+
+    private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(
+        new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+
+    public Task<AppendResult> AppendClaimAsync(VerifiedClaim claim, CancellationToken cancellationToken) =>
+        EnqueueAsync(new Pending(new LogEntry.Claim(claim), claim.Subjects.Count), cancellationToken);
+
+    public Task<AppendResult> AppendRevocationAsync(VerifiedRevocation revocation, CancellationToken cancellationToken) =>
+        EnqueueAsync(new Pending(new LogEntry.Revocation(revocation), 0), cancellationToken);
+
+    public Task<AppendResult> SetTrustAsync(string claimId, TrustLevel trust, string reason, CancellationToken cancellationToken) =>
+        EnqueueAsync(new Pending(new LogEntry.TrustChange(claimId, trust, reason), 0), cancellationToken);
+
+    /// <summary>
+    /// Moves an unrevoked claim from <paramref name="from"/> to <paramref name="trust"/>, and with
+    /// <paramref name="whenVouchedFor"/> only if the verified hosts (do or do not) vouch for it; Unchanged otherwise.
+    /// </summary>
+    public Task<AppendResult> SetTrustIfAsync(
+        string claimId, TrustLevel from, TrustLevel trust, string reason, CancellationToken cancellationToken, bool? whenVouchedFor = null) =>
+        EnqueueAsync(new Pending(new LogEntry.TrustChange(claimId, trust, reason, from, whenVouchedFor), 0), cancellationToken);
+
+    private async Task<AppendResult> EnqueueAsync(Pending pending, CancellationToken cancellationToken)
+    {
+        await _queue.Writer.WriteAsync(pending, cancellationToken);
+        // Once queued the entry is written even if this caller goes away: the client may retry
+        // with the same JWS and will get the same id and seq.
+        return await pending.Completion.Task;
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        await base.StopAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Pending>(MaxBatchEntries);
+        // Drain everything queued before shutdown: each of those callers is waiting for an answer.
+        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            batch.Clear();
+            var subjects = 0;
+            while (batch.Count < MaxBatchEntries && subjects < MaxBatchSubjects && _queue.Reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+                subjects += pending.SubjectCount;
+            }
+
+            await WriteAsync(batch);
+        }
+    }
+
+    private async Task WriteAsync(List<Pending> batch)
+    {
+        try
+        {
+            var results = await AppendBatchAsync(batch, CancellationToken.None);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Completion.TrySetResult(results[i]);
+            }
+        }
+        catch (Exception e) when (batch.Count > 1)
+        {
+            // Retry one by one so that only the entry at fault (if any) fails.
+            logger.LogWarning(e, "Writing a batch of {Count} log entries failed; retrying them one at a time", batch.Count);
+            foreach (var pending in batch)
+            {
+                await WriteAsync([pending]);
+            }
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Writing a log entry failed");
+            batch[0].Completion.TrySetException(e);
+        }
+    }
+
+    private void Publish(CommittedBatch batch)
+    {
+        foreach (var listener in _listeners)
+        {
+            try
+            {
+                listener.OnCommitted(batch);
+            }
+            catch (Exception e)
+            {
+                // The commit stands; a listener that failed catches up from the store.
+                logger.LogWarning(e, "A listener of committed log entries failed");
+            }
+        }
+    }
+
+    private sealed record Pending(LogEntry Entry, int SubjectCount)
+    {
+        public TaskCompletionSource<AppendResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,53 @@
+namespace ConsentRegistry.Api.Errors;
+
+/// <summary>
+/// The catalogue of problem codes (RFC 9457 <c>code</c>, and <c>type</c> = <see cref="ProblemTypes.Prefix"/> + code) that
+/// the API answers, besides the claim codes of <see cref="Core.Claims.ClaimErrorCodes"/> and the domain verification
+/// outcomes of <see cref="Verification.VerificationCodes"/>. Clients branch on these: never rename one.
+/// </summary>
+public static class ProblemCodes
+{
+    // Generic, from the status code alone (ErrorHandling fills them in)
+    public const string BadRequest = "bad-request";
+    public const string Unauthorized = "unauthorized";
+    public const string Forbidden = "forbidden";
+    public const string NotFound = "not-found";
+    public const string MethodNotAllowed = "method-not-allowed";
+    public const string NotAcceptable = "not-acceptable";
+    public const string Conflict = "conflict";
+    public const string PayloadTooLarge = "payload-too-large";
+    public const string UnsupportedMediaType = "unsupported-media-type";
+    public const string TooManyRequests = "too-many-requests";
+    public const string Unavailable = "unavailable";
+    public const string InternalError = "internal-error";
+
+    // Requests
+    public const string ValidationFailed = "validation-failed";
+    public const string MissingBody = "missing-body";
+    public const string InvalidQuery = "invalid-query";
+    public const string InvalidPath = "invalid-path";
+    public const string InvalidForm = "invalid-form";
+    public const string Busy = "busy";
+    public const string IndexBuilding = "index-building";
+
+    // Claims
+    public const string InvalidClaimId = "invalid-claim-id";
+    public const string ClaimNotFound = "claim-not-found";
+    public const string NotClaimOwner = "not-claim-owner";
+    public const string AlreadyRevoked = "already-revoked";
+
+    // Lookup and policy
+    public const string InvalidBatch = "invalid-batch";
+    public const string InvalidUrl = "invalid-url";
+    public const string InvalidHost = "invalid-host";
+
+    // Images
+    public const string InvalidMode = "invalid-mode";
+    public const string MissingFile = "missing-file";
+    public const string EmptyFile = "empty-file";
+    public const string ImageTooLarge = "image-too-large";
+    public const string TooManyPixels = "too-many-pixels";
+    public const string TruncatedImage = "truncated-image";
+    public const string CorruptImage = "corrupt-image";
+    public const string UnsupportedImageFormat = "unsupported-image-format";
+}

@@ -1,0 +1,39 @@
+using ConsentRegistry.Api.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Lookup;
+
+/// <summary><c>Registry:Lookup</c>: who may look up, how much at once, and how often.</summary>
+public sealed class LookupOptions
+{
+    public const string Section = "Registry:Lookup";
+
+    public bool AllowAnonymous { get; set; } = true;
+
+    public int MaxBatch { get; set; } = 10_000;
+
+    /// <summary>Lookup requests per second for one API key (a bulk request counts once).</summary>
+    public int RequestsPerSecondPerKey { get; set; } = 200;
+
+    /// <summary>Lookup requests per second for one client address without a key.</summary>
+    public int RequestsPerSecondPerAddress { get; set; } = 50;
+}
+
+internal sealed class LookupOptionsValidator : IValidateOptions<LookupOptions>
+{
+    public ValidateOptionsResult Validate(string? name, LookupOptions options)
+    {
+        var failures = new List<string>();
+        if (options.MaxBatch is < 1 or > 100_000)
+        {
+            failures.Add($"Registry:Lookup:MaxBatch is {options.MaxBatch}; use 1 to 100000.");
+        }
+
+        if (options.RequestsPerSecondPerKey < 1 || options.RequestsPerSecondPerAddress < 1)
+        {
+            failures.Add("Registry:Lookup:RequestsPerSecondPerKey and RequestsPerSecondPerAddress must be 1 or more.");
+        }
+
+        return failures.Result();
+    }
+}
