@@ -1,20 +1,21 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.FileProviders;
-using Microsoft.Net.Http.Headers;
 
 namespace ConsentRegistry.Api.Artists;
 
 /// <summary>
-/// The artist web form (docs/web-form.md): static pages from wwwroot/artists and small vanilla ES
-/// modules from wwwroot/assets. The pages make no decisions on the server: the browser keeps the
-/// signing key, signs claims and revocations itself and calls the public /v1 API, where the
-/// signature is the credential.
+/// The artist web form (docs/web-form.md): pages made of one shared layout and each page's own
+/// content (wwwroot/artists, see <see cref="ArtistPageLayout"/>) and small vanilla ES modules from
+/// wwwroot/assets. Only /assets is a static file folder: the layout and the page files are never
+/// served as they are, only the composed pages at their routes. The pages make no decisions on the
+/// server: the browser keeps the signing key, signs claims and revocations itself and calls the
+/// public /v1 API, where the signature is the credential.
 /// </summary>
 public static class ArtistPagesEndpoints
 {
     public const string AssetsPath = "/assets";
 
-    /// <summary>Each page's route and its file under wwwroot/artists.</summary>
+    /// <summary>Each page's route and its page file (its content and metadata) under wwwroot/artists.</summary>
     public static IReadOnlyDictionary<string, string> Pages { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
         ["/"] = "index.html",
@@ -49,18 +50,18 @@ public static class ArtistPagesEndpoints
             pages.RequireAuthorization(ArtistSignIn.Policy);
         }
 
+        var composed = new ArtistPages(app.Environment.WebRootFileProvider, Pages.Values);
         foreach (var (route, file) in Pages)
         {
-            pages.MapGet(route, (IWebHostEnvironment environment, HttpContext context) => Page(environment, context, file));
+            pages.MapGet(route, (HttpContext context) => Page(composed, context, file));
         }
 
         return app;
     }
 
-    private static Results<PhysicalFileHttpResult, NotFound> Page(IWebHostEnvironment environment, HttpContext context, string file)
+    private static Results<FileContentHttpResult, NotFound> Page(ArtistPages pages, HttpContext context, string file)
     {
-        var info = environment.WebRootFileProvider.GetFileInfo($"artists/{file}");
-        if (!info.Exists || info.PhysicalPath is null)
+        if (pages.Get(file) is not { } page)
         {
             return TypedResults.NotFound();
         }
@@ -68,7 +69,6 @@ public static class ArtistPagesEndpoints
         // Always revalidated, so a deploy never leaves an old page pointing at new scripts.
         context.Response.Headers.CacheControl = "no-cache";
         ArtistSecurityHeaders.Apply(context.Response);
-        var etag = new EntityTagHeaderValue($"\"{info.LastModified.ToUnixTimeSeconds():x}-{info.Length:x}\"");
-        return TypedResults.PhysicalFile(info.PhysicalPath, "text/html; charset=utf-8", lastModified: info.LastModified, entityTag: etag);
+        return TypedResults.Bytes(page.Html, "text/html; charset=utf-8", lastModified: page.LastModified, entityTag: page.ETag);
     }
 }
