@@ -59,6 +59,24 @@ public static class AdminEndpoints
             .ProducesValidationProblem()
             .AddEndpointFilter<ValidationFilter<CreateApiKeyRequest>>();
 
+        group.MapGet("/api-keys", ApiKeyAdmin.ListApiKeys)
+            .WithName("ListApiKeys")
+            .WithSummary("Stored API keys in id order, paged with ?after=<id>&limit=<1..500>; never the key or its hash.")
+            .ProducesValidationProblem();
+
+        group.MapDelete("/api-keys/{id}", ApiKeyAdmin.RevokeApiKey)
+            .WithName("RevokeApiKey")
+            .WithSummary("Revoke an API key: refused at once by this instance, within a second by every other. Revoking a revoked key is a no-op.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+        group.MapDelete("/parties/{party}/domains/{host}", DomainAdmin.RemoveDomain)
+            .WithName("RemoveDomainVerification")
+            .WithSummary("Forget a party's verification of a host and lower the claims it raised back to 'signed', as a lapse does.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
         group.MapPost("/claims/{id}/review", ReviewClaim)
             .WithName("ReviewClaim")
             .WithSummary("Mark a claim as reviewed by an operator (trust 'reviewed').")

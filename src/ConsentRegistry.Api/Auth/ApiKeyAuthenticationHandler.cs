@@ -22,6 +22,10 @@ public sealed class ApiKeyAuthenticationHandler(
 {
     public const string SchemeName = "ApiKey";
     public const string AuthorizationPrefix = "API ";
+
+    /// <summary>The id the bootstrap admin key (Registry:Auth:AdminKey) goes by; it is not in the store.</summary>
+    public const string BootstrapKeyId = "bootstrap-admin";
+
     private const int MaxKeyLength = 256;
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -38,12 +42,18 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("Malformed API key.");
         }
 
-        ApiKeyInfo? info = IsBootstrapAdminKey(key)
-            ? new ApiKeyInfo("bootstrap-admin", "Registry:Auth:AdminKey", ApiKeyRoles.Admin)
+        var bootstrap = IsBootstrapAdminKey(key);
+        ApiKeyInfo? info = bootstrap
+            ? new ApiKeyInfo(BootstrapKeyId, "Registry:Auth:AdminKey", ApiKeyRoles.Admin)
             : await keys.FindAsync(key, Context.RequestAborted);
         if (info is null)
         {
             return AuthenticateResult.Fail("Unknown or revoked API key.");
+        }
+
+        if (!bootstrap)
+        {
+            await keys.NoteUseAsync(info.Id);
         }
 
         var identity = new ClaimsIdentity(

@@ -1,6 +1,7 @@
-using System.Data.Common;
+using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
+using ConsentRegistry.Api.Storage;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -58,9 +59,14 @@ public static class ErrorHandling
     };
 }
 
-/// <summary>Maps exceptions to problems; only a genuine bug is a 500, and its details stay in the log.</summary>
+/// <summary>
+/// Maps exceptions to problems; only a genuine bug is a 500, and its details stay in the log under
+/// the correlation id the answer carries. A store that is busy or out of reach is a 503 to retry.
+/// </summary>
 internal sealed class RegistryExceptionHandler(IProblemDetailsService problems, ILogger<RegistryExceptionHandler> logger) : IExceptionHandler
 {
+    private const string RetryAfterSeconds = "1";
+
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
         if (context.RequestAborted.IsCancellationRequested)
@@ -68,26 +74,34 @@ internal sealed class RegistryExceptionHandler(IProblemDetailsService problems, 
             return true; // the client left; nobody reads an answer
         }
 
+        var storeUnavailable = TransientStoreErrors.IsTransient(exception);
         var (status, title, detail) = exception switch
         {
             BadHttpRequestException bad => (bad.StatusCode, "The request could not be read.", bad.Message),
             JsonException => (400, "The request body is not valid JSON.", (string?)null),
             ChannelClosedException => (503, "The service is shutting down.", "Retry against another instance or in a moment."),
-            DbException or TimeoutException => (503, "The store is unavailable.", "Retry in a moment."),
+            _ when storeUnavailable => (503, "The store is unavailable.", "Retry in a moment."),
             _ => (500, "An unexpected error occurred.", (string?)null),
         };
 
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        if (storeUnavailable)
+        {
+            problem.Extensions["code"] = ProblemCodes.StoreUnavailable;
+            problem.Type = ProblemTypes.Of(ProblemCodes.StoreUnavailable);
+            context.Response.Headers.RetryAfter = RetryAfterSeconds;
+        }
+
         if (status >= 500)
         {
-            logger.LogError(exception, "Request {Method} {Path} failed with {Status}", context.Request.Method, context.Request.Path, status);
+            // The id in the answer finds this line in the log; the answer itself tells nothing of the failure.
+            var correlationId = Activity.Current?.Id ?? context.TraceIdentifier;
+            problem.Extensions["correlation_id"] = correlationId;
+            logger.Log(storeUnavailable ? LogLevel.Warning : LogLevel.Error, exception,
+                "Request {Method} {Path} failed with {Status} (correlation id {CorrelationId})", context.Request.Method, context.Request.Path, status, correlationId);
         }
 
         context.Response.StatusCode = status;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            Exception = exception,
-            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
-        });
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem });
     }
 }

@@ -21,6 +21,9 @@ public static class ProblemCodes
     public const string Unavailable = "unavailable";
     public const string InternalError = "internal-error";
 
+    // The store: transient failures (retry), never the error's own text
+    public const string StoreUnavailable = "store-unavailable";
+
     // Requests
     public const string ValidationFailed = "validation-failed";
     public const string MissingBody = "missing-body";
@@ -35,6 +38,12 @@ public static class ProblemCodes
     public const string ClaimNotFound = "claim-not-found";
     public const string NotClaimOwner = "not-claim-owner";
     public const string AlreadyRevoked = "already-revoked";
+
+    // Operators
+    public const string InvalidKeyId = "invalid-key-id";
+    public const string ApiKeyNotFound = "api-key-not-found";
+    public const string BootstrapKeyNotRevocable = "bootstrap-key-not-revocable";
+    public const string DomainVerificationNotFound = "domain-verification-not-found";
 
     // Lookup and policy
     public const string InvalidBatch = "invalid-batch";

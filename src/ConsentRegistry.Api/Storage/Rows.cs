@@ -6,4 +6,6 @@ internal sealed record ApiKeyRow
     public required string Name { get; init; }
     public required string Role { get; init; }
     public long CreatedAt { get; init; }
+    public long? LastUsedAt { get; init; }
+    public long? RevokedAt { get; init; }
 }

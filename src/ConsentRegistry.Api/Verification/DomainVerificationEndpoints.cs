@@ -26,6 +26,8 @@ public static class DomainVerificationEndpoints
     /// <summary>The problem <c>type</c> of every failed verification; <c>code</c> says which failure.</summary>
     public const string FailedType = "verification-failed";
 
+    internal const string PartyIdRule = "A party id is the 43-character base64url RFC 7638 thumbprint of its key.";
+
     public static RouteGroupBuilder MapDomainVerification(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/parties")
@@ -39,30 +41,22 @@ public static class DomainVerificationEndpoints
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
+        // Reading costs the registry no fetch: not under the verification rate limit, like a party's claim list.
+        app.MapGet("/v1/parties/{party}/domains", PartyDomains.List)
+            .WithTags("Domains")
+            .WithName("ListPartyDomains")
+            .WithSummary("A party's verified and lapsed hosts, in host order, paged with ?after=<host>&limit=<1..500>.")
+            .ProducesValidationProblem();
+
         return group;
     }
 
     internal static async Task<Results<Ok<DomainVerificationResponse>, ProblemHttpResult, ValidationProblem>> Verify(
         string party, string host, DomainVerifier verifier, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        if (!PartyId.IsWellFormed(party))
+        if (InvalidPath(party, host, out var canonical) is { } invalid)
         {
-            errors["party"] = ["A party id is the 43-character base64url RFC 7638 thumbprint of its key."];
-        }
-
-        if (!HostCanonicalizer.TryCanonicalize(host, out var canonical, out var hostError))
-        {
-            errors["host"] = [$"host is a bare host name such as artist.example, without scheme, port or path ({hostError})."];
-        }
-        else if (!FitsDns(canonical))
-        {
-            errors["host"] = ["host is longer than DNS allows: at most 253 characters in all and 63 per label (in punycode), no empty label."];
-        }
-
-        if (errors.Count > 0)
-        {
-            return Problems.Validation(errors, ProblemCodes.InvalidPath);
+            return invalid;
         }
 
         var result = await verifier.VerifyAsync(party, canonical!, cancellationToken);
@@ -76,6 +70,30 @@ public static class DomainVerificationEndpoints
         problem.ProblemDetails.Extensions["party"] = party;
         problem.ProblemDetails.Extensions["host"] = canonical;
         return problem;
+    }
+
+    /// <summary>
+    /// The checks on a <c>{party}/domains/{host}</c> path: null and the canonical host when both
+    /// are well-formed, otherwise the 400 naming each bad one.
+    /// </summary>
+    internal static ValidationProblem? InvalidPath(string party, string host, out string? canonical)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!PartyId.IsWellFormed(party))
+        {
+            errors["party"] = [PartyIdRule];
+        }
+
+        if (!HostCanonicalizer.TryCanonicalize(host, out canonical, out var hostError))
+        {
+            errors["host"] = [$"host is a bare host name such as artist.example, without scheme, port or path ({hostError})."];
+        }
+        else if (!FitsDns(canonical))
+        {
+            errors["host"] = ["host is longer than DNS allows: at most 253 characters in all and 63 per label (in punycode), no empty label."];
+        }
+
+        return errors.Count > 0 ? Problems.Validation(errors, ProblemCodes.InvalidPath) : null;
     }
 
     /// <summary>DNS limits (RFC 1035 2.3.4) on a canonical host; IP literals have none.</summary>

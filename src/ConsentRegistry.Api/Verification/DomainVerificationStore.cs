@@ -60,6 +60,16 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
         WHERE party = @party AND host = @host AND status = '{Verified}' AND last_checked_at = @takenAt
         """;
 
+    private const string SelectPartyPage = """
+        SELECT party, host, status, verified_at, last_checked_at, failures, last_failure
+        FROM domain_verifications
+        WHERE party = @party AND host > @after
+        ORDER BY host
+        LIMIT @limit
+        """;
+
+    private const string Delete = "DELETE FROM domain_verifications WHERE party = @party AND host = @host";
+
     // Subjects of claims the verifier may move between signed and domain; never revoked or reviewed ones.
     private const string SelectPartyClaims = """
         SELECT seq, id, subjects FROM claims
@@ -177,6 +187,25 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
             await transaction.CommitAsync(cancellationToken);
             return result;
         }
+    }
+
+    /// <summary>
+    /// Forgets the verification of (party, host), verified or lapsed; false when there was none.
+    /// Under the log lock, like a lapse: a claim batch either sees the host still verified and
+    /// commits first, or sees it gone.
+    /// </summary>
+    public Task<bool> DeleteAsync(string party, string host, CancellationToken cancellationToken) =>
+        UnderLogLockAsync(async (connection, transaction) => await connection.ExecuteAsync(new CommandDefinition(
+            Delete, new { party, host }, transaction, cancellationToken: cancellationToken)) == 1,
+            cancellationToken);
+
+    /// <summary>One page of a party's verifications, verified and lapsed, in host order after <paramref name="after"/> ("" for the first page).</summary>
+    public async Task<IReadOnlyList<DomainVerificationRow>> ListAsync(string party, string after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<DomainVerificationRow>(new CommandDefinition(
+            SelectPartyPage, new { party, after, limit }, cancellationToken: cancellationToken));
+        return rows.AsList();
     }
 
     /// <summary>The row of (party, host), or null.</summary>

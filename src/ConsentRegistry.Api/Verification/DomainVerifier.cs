@@ -30,6 +30,7 @@ internal sealed class DomainVerifier(
 {
     public const string RaiseReason = "domain verification";
     public const string LapseReason = "domain verification lapsed";
+    public const string RemovalReason = "domain verification removed by an operator";
     private const int PageSize = 500;
     private const int LockStripes = 64;
 
@@ -109,18 +110,45 @@ internal sealed class DomainVerifier(
         }
     }
 
+    /// <summary>
+    /// An operator's removal of (party, host): the verification is forgotten and, as when it
+    /// lapses, the party's claims that it alone vouched for go back to signed (reviewed ones stay).
+    /// Null when the party had no verification of the host; otherwise how many claims were lowered.
+    /// </summary>
+    public async Task<int?> RemoveAsync(string party, string host, CancellationToken cancellationToken)
+    {
+        var stripe = Stripe(party);
+        await stripe.WaitAsync(cancellationToken);
+        try
+        {
+            // Started: finish the removal and the lowering even if the caller leaves now.
+            if (!await store.DeleteAsync(party, host, CancellationToken.None))
+            {
+                return null;
+            }
+
+            var (_, lowered) = await ReconcileHeldAsync(party, CancellationToken.None, RemovalReason);
+            logger.LogInformation("Domain verification of {Host} for party {Party} removed by an operator; {Lowered} claims lowered to signed", host, party, lowered);
+            return lowered;
+        }
+        finally
+        {
+            stripe.Release();
+        }
+    }
+
     private static VerificationResult TooManyHosts(string party, int maxHosts) => new(VerificationCodes.TooManyHosts,
         $"The party {party} already has {maxHosts} verified hosts, the most one party may hold (Registry:Verification:MaxHostsPerParty); "
         + "hosts that stop listing the key lapse at their next re-check and free their place.");
 
     private SemaphoreSlim Stripe(string party) => _stripes[(uint)StringComparer.Ordinal.GetHashCode(party) % LockStripes];
 
-    private async Task<(int Raised, int Lowered)> ReconcileHeldAsync(string party, CancellationToken cancellationToken)
+    private async Task<(int Raised, int Lowered)> ReconcileHeldAsync(string party, CancellationToken cancellationToken, string lowerReason = LapseReason)
     {
         // A first cut only: the log writer judges each move again in its transaction (WhenVouchedFor).
         var hosts = await store.VerifiedHostsAsync(party, cancellationToken);
         var raised = await MoveAsync(party, TrustLevel.Signed, TrustLevel.Domain, RaiseReason, qualify: true, hosts, cancellationToken);
-        var lowered = await MoveAsync(party, TrustLevel.Domain, TrustLevel.Signed, LapseReason, qualify: false, hosts, cancellationToken);
+        var lowered = await MoveAsync(party, TrustLevel.Domain, TrustLevel.Signed, lowerReason, qualify: false, hosts, cancellationToken);
         if (raised + lowered > 0)
         {
             logger.LogInformation("Party {Party}: {Raised} claims raised to domain, {Lowered} lowered to signed", party, raised, lowered);

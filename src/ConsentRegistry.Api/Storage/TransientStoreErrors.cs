@@ -1,0 +1,48 @@
+using System.Data.Common;
+using System.Net.Sockets;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace ConsentRegistry.Api.Storage;
+
+/// <summary>
+/// Tells a store failure that the same request may get past in a moment (the store is busy,
+/// restarting or out of reach: answer 503 with Retry-After) from one it never will (a bug, a
+/// broken schema, a constraint: answer 500, log it, and let an operator look).
+/// </summary>
+public static class TransientStoreErrors
+{
+    // SQLITE_BUSY (another connection holds the lock) and SQLITE_LOCKED (a conflict within a
+    // shared cache); extended codes such as SQLITE_BUSY_SNAPSHOT keep the primary code in the low byte.
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
+
+    public static bool IsTransient(Exception exception) => exception switch
+    {
+        TimeoutException or SocketException => true,
+        PostgresException postgres => IsTransientSqlState(postgres.SqlState),
+        // Not a server error: Npgsql's own verdict covers connection failures, broken sockets and command timeouts.
+        NpgsqlException npgsql => npgsql.IsTransient,
+        SqliteException sqlite => (sqlite.SqliteErrorCode & 0xFF) is SqliteBusy or SqliteLocked,
+        DbException { InnerException: TimeoutException or SocketException or IOException } => true,
+        _ => false,
+    };
+
+    /// <summary>
+    /// Server errors worth a retry: the transaction lost a race (serialization failure, deadlock,
+    /// lock timeout), the server is shutting down, starting or out of connections, or the
+    /// connection broke. Anything else (a missing table, a constraint, a syntax error) is a bug.
+    /// </summary>
+    public static bool IsTransientSqlState(string sqlState) =>
+        sqlState switch
+        {
+            "40001" => true, // serialization_failure
+            "40P01" => true, // deadlock_detected
+            "55P03" => true, // lock_not_available (lock_timeout, NOWAIT)
+            "57014" => true, // query_canceled (statement_timeout; a client's own cancel never reaches the handler)
+            "57P01" or "57P02" or "57P03" => true, // admin_shutdown, crash_shutdown, cannot_connect_now
+            "53300" => true, // too_many_connections
+            "08P01" => false, // protocol_violation: a bug, not the network
+            _ => sqlState.StartsWith("08", StringComparison.Ordinal), // connection_exception and its kind
+        };
+}

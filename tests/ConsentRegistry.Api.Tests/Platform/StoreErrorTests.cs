@@ -1,0 +1,72 @@
+using System.Net;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Api.Tests.Images;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace ConsentRegistry.Api.Tests.Platform;
+
+/// <summary>
+/// Store failures end to end: a broken schema is a 500 an operator can find in the log by its
+/// correlation id; a store that is only busy is a 503 to retry. Each test breaks a database of its own.
+/// </summary>
+public sealed class StoreErrorTests
+{
+    private static readonly string Party = new('A', 43);
+
+    [Fact]
+    public async Task A_database_error_no_retry_fixes_is_a_500_with_a_correlation_id_in_the_log_and_nothing_of_the_error_in_the_answer()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        await using (var connection = await app.Services.GetRequiredService<RegistryDatabase>().OpenConnectionAsync(default))
+        {
+            await connection.ExecuteAsync("ALTER TABLE domain_verifications RENAME TO domain_verifications_elsewhere");
+        }
+
+        using var client = app.CreateClient();
+
+        var response = await client.GetAsync($"/v1/parties/{Party}/domains");
+
+        var raw = await response.Content.ReadAsStringAsync();
+        await ImageUploads.AssertProblemAsync(response, HttpStatusCode.InternalServerError, "internal-error");
+        Assert.Null(response.Headers.RetryAfter);
+        var correlationId = (await response.JsonAsync()).GetProperty("correlation_id").GetString();
+        Assert.False(string.IsNullOrWhiteSpace(correlationId));
+        foreach (var leak in new[] { "domain_verifications", "SELECT", "no such table", "does not exist", "Sqlite", "Npgsql", "Exception" })
+        {
+            Assert.DoesNotContain(leak, raw, StringComparison.OrdinalIgnoreCase);
+        }
+
+        var logged = Assert.Single(app.Logs, line => line.Contains($"correlation id {correlationId}", StringComparison.Ordinal));
+        Assert.StartsWith("Error ", logged, StringComparison.Ordinal);
+        Assert.Contains("domain_verifications", logged, StringComparison.Ordinal); // the details are for the operator
+    }
+
+    [PostgresFact("SQLite waits out its 30 s busy timeout before it reports a lock")]
+    public async Task A_lock_held_past_the_lock_timeout_is_a_503_store_unavailable_with_retry_after_and_then_passes()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var withLockTimeout = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c lock_timeout=200" }.ConnectionString;
+        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Database:ConnectionString"] = withLockTimeout });
+        app.StartServer();
+        await app.WaitUntilReadyAsync();
+        using var client = app.CreateClient();
+
+        HttpResponseMessage locked;
+        await using (var holder = new NpgsqlConnection(database.ConnectionString))
+        {
+            await holder.OpenAsync();
+            await using var transaction = await holder.BeginTransactionAsync();
+            await holder.ExecuteAsync("LOCK TABLE domain_verifications IN ACCESS EXCLUSIVE MODE", transaction: transaction);
+
+            locked = await client.GetAsync($"/v1/parties/{Party}/domains");
+        }
+
+        await ImageUploads.AssertProblemAsync(locked, HttpStatusCode.ServiceUnavailable, "store-unavailable");
+        Assert.True(locked.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
+        Assert.DoesNotContain("lock", (await locked.JsonAsync()).GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v1/parties/{Party}/domains")).StatusCode);
+    }
+}
