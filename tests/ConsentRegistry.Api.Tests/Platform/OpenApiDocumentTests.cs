@@ -67,12 +67,13 @@ public sealed class OpenApiDocumentTests(RegistryFixture registry) : IClassFixtu
     }
 
     [Fact]
-    public async Task The_swagger_redirect_does_not_answer_other_methods()
+    public async Task A_post_to_swagger_is_not_redirected_but_not_found()
     {
         using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = registry.Client.BaseAddress };
 
         var response = await client.PostAsync("/swagger", new StringContent(""));
 
-        Assert.NotEqual(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Null(response.Headers.Location);
     }
 }
