@@ -2,13 +2,17 @@
 """Sign a ConsentRegistry claim (or revocation) as a compact JWS, ES256, with the public key in
 the protected header. Independent of the service: Python's `cryptography` package only.
 
-  # make a key (kept in my-key.pem) and opt an image out of AI training
-  python3 scripts/sign-claim.py --key my-key.pem --url https://artist.example/img/steampunk.jpg \
+The signing key is your identity in the registry. It lives outside any repository, in
+${XDG_CONFIG_HOME:-~/.config}/consent-registry/key.pem (created on first use, readable by you
+only); --key PATH uses another file.
+
+  # opt an image out of AI training (the first run creates your key)
+  python3 scripts/sign-claim.py --url https://artist.example/img/steampunk.jpg \\
       --usage train-ai=n --title "Steampunk gentleman" > claim.jws
   curl -X POST http://127.0.0.1:5099/v1/claims -H 'Content-Type: application/jose' --data-binary @claim.jws
 
   # revoke it later with the same key
-  python3 scripts/sign-claim.py --key my-key.pem --revoke <claim id> > revocation.jws
+  python3 scripts/sign-claim.py --revoke <claim id> > revocation.jws
   curl -X POST http://127.0.0.1:5099/v1/claims/<claim id>/revocation -H 'Content-Type: application/jose' --data-binary @revocation.jws
 """
 import argparse
@@ -32,6 +36,14 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def default_key_path() -> str:
+    # XDG base directories: a relative XDG_CONFIG_HOME is invalid and ignored.
+    config = os.environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(config):
+        config = os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(config, "consent-registry", "key.pem")
+
+
 def load_or_create_key(path: str) -> ec.EllipticCurvePrivateKey:
     if os.path.exists(path):
         with open(path, "rb") as f:
@@ -39,6 +51,9 @@ def load_or_create_key(path: str) -> ec.EllipticCurvePrivateKey:
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             sys.exit(f"{path} is not an EC P-256 private key.")
         return key
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
@@ -74,7 +89,8 @@ def sign(key: ec.EllipticCurvePrivateKey, payload: dict) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--key", required=True, help="PEM file of your EC P-256 key (created if missing)")
+    p.add_argument("--key", default=default_key_path(),
+                   help="PEM file of your EC P-256 key, created (mode 0600) if missing; default: %(default)s")
     p.add_argument("--url", action="append", default=[], help="an image URL (repeatable)")
     p.add_argument("--prefix", action="append", default=[], help="a URL prefix, e.g. https://me.example/art/")
     p.add_argument("--host", action="append", default=[], help="a whole host, subdomains included")

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Infrastructure;
@@ -36,5 +37,43 @@ public sealed class OpenApiDocumentTests(RegistryFixture registry) : IClassFixtu
         var html = await registry.Client.GetStringAsync("/swagger/index.html");
 
         Assert.Contains("swagger", html, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Opening_swagger_in_a_browser_lands_on_the_swagger_ui()
+    {
+        var response = await registry.Client.GetAsync("/swagger");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("/swagger/index.html", response.RequestMessage?.RequestUri?.AbsolutePath);
+        Assert.Contains("id=\"swagger-ui\"", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("/swagger", "swagger/index.html")]
+    [InlineData("/swagger/", "index.html")]
+    [InlineData("/SWAGGER", "swagger/index.html")]
+    public async Task Swagger_redirects_to_the_ui_with_a_page_that_links_to_it_rather_than_an_empty_body(string path, string target)
+    {
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = registry.Client.BaseAddress };
+
+        var response = await client.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal(target, response.Headers.Location?.OriginalString);
+        Assert.Equal("/swagger/index.html", new Uri(new Uri(client.BaseAddress!, path), response.Headers.Location!).AbsolutePath);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains($"<a href=\"{target}\">", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_post_to_swagger_is_not_redirected_but_not_found()
+    {
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = registry.Client.BaseAddress };
+
+        var response = await client.PostAsync("/swagger", new StringContent(""));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Null(response.Headers.Location);
     }
 }
