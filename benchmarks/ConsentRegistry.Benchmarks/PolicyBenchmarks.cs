@@ -5,7 +5,7 @@ using ConsentRegistry.Core.Policy;
 namespace ConsentRegistry.Benchmarks;
 
 /// <summary>
-/// Rendering one host's crawler documents (issue 5): resolving the claims' subjects into rules,
+/// Rendering one host's crawler documents: resolving the claims' subjects into rules,
 /// then robots.txt (merging its Content-Usage lines to stay under 500 KiB) and tdmrep.json, for a
 /// host with 10,000 opted-out url-prefixes in one claim, and in 10,000 claims of 1,000 parties.
 /// The store read is not included (GET robots.txt with a cold cache adds it; docs/benchmarks.md).

@@ -7,7 +7,7 @@ namespace ConsentRegistry.Core.Matching;
 internal sealed partial class PdqSegment
 {
     /// <summary>
-    /// The goal for a large segment (issue 4): bytes an entry besides its 4-byte value. Wider
+    /// The memory goal for a large segment (docs/benchmarks.md): bytes an entry besides its 4-byte value. Wider
     /// buckets mean fewer candidates a search but more bytes an entry (decision record 0004).
     /// </summary>
     internal const double BytesPerEntryBudget = 64;

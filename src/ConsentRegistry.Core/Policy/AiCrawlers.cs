@@ -21,7 +21,7 @@ public static class AiCrawlers
 
         // Perplexity's page says PerplexityBot surfaces and links websites in Perplexity's search
         // results and is not used to crawl content for AI foundation models. It stays in this group
-        // because issue 5 requires it: its answers are AI output built from the pages it fetches.
+        // all the same: its answers are AI output built from the pages it fetches.
         new("PerplexityBot", "Perplexity (answer-engine search; says it does not train models)", "https://docs.perplexity.ai/guides/bots"),
 
         new("cohere-ai", "Cohere", "https://cohere.com (token as seen in its requests)"),
