@@ -5,6 +5,7 @@ using System.Text.Json;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Core.Matching;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -76,7 +77,7 @@ public static class LookupEndpoints
 
     internal static async Task<Results<EmptyHttpResult, ValidationProblem>> LookupBatch(
         LookupRequest request, HttpContext context, LookupEngine engine, IndexUpdater updater,
-        IOptions<RegistryOptions> options, CancellationToken cancellationToken)
+        IOptions<RegistryOptions> options, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
         var maxBatch = options.Value.Lookup.MaxBatch;
         if (request.Items is not { Count: > 0 } items || items.Count > maxBatch)
@@ -107,10 +108,11 @@ public static class LookupEndpoints
             json.WriteEndObject();
         }
 
+        metrics.LookupItems(LookupEndpointNames.Batch, buffers.TakeTally());
         return TypedResults.Empty;
     }
 
-    internal static async Task LookupStream(HttpContext context, LookupEngine engine, IndexUpdater updater, CancellationToken cancellationToken)
+    internal static async Task LookupStream(HttpContext context, LookupEngine engine, IndexUpdater updater, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
         await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/x-ndjson";
@@ -142,6 +144,7 @@ public static class LookupEndpoints
             else if (buffer.Length > NdjsonMaxLineBytes)
             {
                 // A line longer than any valid item: answer it and skip to its end.
+                buffers.CountError();
                 json.WriteStartObject();
                 json.WriteNumber("i", line);
                 LookupEngine.WriteError(json, new LookupError("line-too-long", null, $"A line is at most {NdjsonMaxLineBytes} bytes."));
@@ -155,6 +158,7 @@ public static class LookupEndpoints
             }
 
             input.AdvanceTo(buffer.Start, buffer.End);
+            metrics.LookupItems(LookupEndpointNames.Stream, buffers.TakeTally());
             // Answer what we have before waiting for more: the client sees results while it still sends.
             await json.FlushAsync(cancellationToken);
             await output.FlushAsync(cancellationToken);
@@ -225,6 +229,7 @@ public static class LookupEndpoints
 
         if (error is not null)
         {
+            buffers.CountError();
             json.WriteStartObject();
             json.WriteNumber("i", number);
             LookupEngine.WriteError(json, error);
@@ -242,7 +247,7 @@ public static class LookupEndpoints
     }
 
     internal static async Task<Results<Ok<SpawningResponse>, ValidationProblem>> SpawningQuery(
-        HttpRequest request, LookupEngine engine, IndexUpdater updater, CancellationToken cancellationToken)
+        HttpRequest request, LookupEngine engine, IndexUpdater updater, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
         string body;
         using (var reader = new StreamReader(request.Body, new UTF8Encoding(false, throwOnInvalidBytes: false)))
@@ -275,6 +280,8 @@ public static class LookupEndpoints
             var trainAi = engine.TrainAi(urls[i], buffers);
             answers[i] = new SpawningUrl(urls[i], trainAi == Permission.Disallow, trainAi == Permission.Allow);
         }
+
+        metrics.LookupItems(LookupEndpointNames.Spawning, buffers.TakeTally());
 
         return TypedResults.Ok(new SpawningResponse(answers));
     }

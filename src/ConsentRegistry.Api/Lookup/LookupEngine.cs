@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Text.Json;
 using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using ConsentRegistry.Core.Pdq;
@@ -9,7 +11,7 @@ using Microsoft.Extensions.Options;
 namespace ConsentRegistry.Api.Lookup;
 
 /// <summary>Validates one item, resolves it against the matching index and writes its result object.</summary>
-public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOptions> options)
+public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOptions> options, RegistryMetrics metrics)
 {
     private readonly TrustLevel _minTrustForGrants = TrustLevels.TryParse(options.Value.Trust.MinTrustForGrants, out var t) ? t : TrustLevel.Domain;
     private readonly int _pdqMaxDistance = options.Value.Matching.PdqMaxDistance;
@@ -30,10 +32,12 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
 
         if (!TryResolve(item, buffers, out var decision, out var error))
         {
+            buffers.CountError();
             WriteError(json, error);
         }
         else
         {
+            buffers.Count(matched: buffers.Resolved.Count > 0);
             WriteDecision(json, decision, buffers.Resolved);
             if (item!.Quality < PdqQuality.Reliable)
             {
@@ -49,11 +53,14 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
     {
         if (!UrlCanonicalizer.TryCanonicalize(url, out var canonical, out _))
         {
+            buffers.CountError();
             return Permission.Unknown;
         }
 
         using var scope = index.Read();
-        return scope.Index.Lookup(canonical, null, _minTrustForGrants, buffers.Matches).TrainAi;
+        var trainAi = scope.Index.Lookup(canonical, null, _minTrustForGrants, buffers.Matches).TrainAi;
+        buffers.Count(matched: buffers.Matches.Count > 0);
+        return trainAi;
     }
 
     /// <summary>Resolves one canonical URL; <see cref="LookupBuffers"/> receives the deciding claims, as for a lookup item.</summary>
@@ -62,6 +69,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
         using var scope = index.Read();
         var decision = scope.Index.Lookup(url, null, _minTrustForGrants, buffers.Matches);
         ResolveMatches(scope.Index, buffers);
+        buffers.Count(matched: buffers.Matches.Count > 0);
         return decision;
     }
 
@@ -117,9 +125,18 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
             return false;
         }
 
-        using var scope = index.Read();
-        decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, pdq, maxDistance);
-        ResolveMatches(scope.Index, buffers);
+        var started = Stopwatch.GetTimestamp();
+        using (var scope = index.Read())
+        {
+            decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, pdq, maxDistance);
+            ResolveMatches(scope.Index, buffers);
+        }
+
+        if (pdq is not null)
+        {
+            metrics.PdqSearched(Stopwatch.GetElapsedTime(started));
+        }
+
         return true;
     }
 
@@ -199,12 +216,39 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<RegistryOpt
     }
 }
 
-/// <summary>Per-request scratch lists, reused item after item.</summary>
+/// <summary>Per-request scratch lists, reused item after item, and the tally of items resolved for /metrics.</summary>
 public sealed class LookupBuffers
 {
+    private LookupTally _tally;
+
     internal List<Match> Matches { get; } = [];
 
     internal List<ResolvedMatch> Resolved { get; } = [];
+
+    internal void Count(bool matched)
+    {
+        if (matched)
+        {
+            _tally.Matched++;
+        }
+        else
+        {
+            _tally.Unmatched++;
+        }
+    }
+
+    internal void CountError() => _tally.Errors++;
+
+    /// <summary>The items counted since the last call; counted once per request (or stream chunk), not per item.</summary>
+    public LookupTally TakeTally()
+    {
+        var tally = _tally;
+        _tally = default;
+        return tally;
+    }
 }
+
+/// <summary>Items resolved: a claim matched, none did, or the item was invalid.</summary>
+public record struct LookupTally(int Matched, int Unmatched, int Errors);
 
 internal readonly record struct ResolvedMatch(string Id, MatchKind By, TrustLevel Trust, int Distance);
