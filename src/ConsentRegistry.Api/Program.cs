@@ -5,6 +5,7 @@ using ConsentRegistry.Api.Health;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Lookup;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Api.Policy;
 using ConsentRegistry.Api.Verification;
 
@@ -15,11 +16,13 @@ if (args is [HealthProbe.Argument, ..])
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddRegistry();
+builder.AddRegistryMetrics();
 
 var app = builder.Build();
 app.UseRegistry();
 app.MapRegistryOpenApi();
 app.MapHealth();
+app.MapRegistryMetrics();
 app.MapClaims();
 app.MapAdmin();
 app.MapLookup();

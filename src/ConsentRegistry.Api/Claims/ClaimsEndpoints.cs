@@ -1,5 +1,6 @@
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -50,17 +51,19 @@ public static class ClaimsEndpoints
     }
 
     internal static async Task<Results<Created<ClaimResponse>, Ok<ClaimResponse>, ProblemHttpResult, ValidationProblem>> SubmitClaim(
-        HttpRequest request, ClaimVerifier verifier, ClaimWriter log, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpRequest request, ClaimVerifier verifier, ClaimWriter log, RegistryMetrics metrics, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (jws, problem) = await JwsBody.ReadAsync(request, cancellationToken);
         if (problem is not null)
         {
+            metrics.ClaimRefused(problem.ProblemDetails);
             return problem;
         }
 
         if (!verifier.TryVerifyClaim(jws!, out var claim, out var error))
         {
-            return Rejected(error!);
+            metrics.ClaimRefused(error!.Code);
+            return Rejected(error);
         }
 
         var result = await log.AppendClaimAsync(claim!, cancellationToken);
@@ -76,6 +79,7 @@ public static class ClaimsEndpoints
             return TypedResults.Ok(response);
         }
 
+        metrics.ClaimAccepted(claim.Subjects.Count);
         loggers.CreateLogger(typeof(ClaimsEndpoints)).LogInformation(
             "Accepted claim {ClaimId} as seq {Seq} from party {Party} with {SubjectCount} subjects",
             claim.Id, result.Seq, claim.Party, claim.Subjects.Count);

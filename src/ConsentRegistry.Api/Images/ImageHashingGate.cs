@@ -16,8 +16,10 @@ public sealed class ImageHashingGate
 
     private readonly SemaphoreSlim _decodes;
     private readonly SemaphoreSlim _largeDecodes = new(1, 1);
+    private readonly int _decodeSlots;
     private readonly long _uploadBudget;
     private long _uploadBytes;
+    private int _waiting;
 
     public ImageHashingGate()
         : this(Environment.ProcessorCount, UploadBudgetBytes)
@@ -26,6 +28,7 @@ public sealed class ImageHashingGate
 
     internal ImageHashingGate(int decodeSlots, long uploadBudget)
     {
+        _decodeSlots = decodeSlots;
         _decodes = new SemaphoreSlim(decodeSlots, decodeSlots);
         _uploadBudget = uploadBudget;
     }
@@ -42,10 +45,16 @@ public sealed class ImageHashingGate
         return new Lease(() => Interlocked.Add(ref _uploadBytes, -bytes));
     }
 
+    /// <summary>Requests waiting for a decode slot (or, for a large image, for the large-image slot) now.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
+
+    /// <summary>Decode slots taken now.</summary>
+    public int Decoding => _decodeSlots - _decodes.CurrentCount;
+
     /// <summary>Waits for a decode slot for an image of <paramref name="pixels"/> pixels; null when none came in time.</summary>
     public async Task<IDisposable?> EnterDecodeAsync(long pixels, CancellationToken cancellationToken)
     {
-        if (!await _decodes.WaitAsync(MaxWait, cancellationToken))
+        if (!_decodes.Wait(0) && !await QueueAsync(_decodes, cancellationToken))
         {
             return null;
         }
@@ -58,7 +67,7 @@ public sealed class ImageHashingGate
         bool large;
         try
         {
-            large = await _largeDecodes.WaitAsync(MaxWait, cancellationToken);
+            large = _largeDecodes.Wait(0) || await QueueAsync(_largeDecodes, cancellationToken);
         }
         catch
         {
@@ -77,6 +86,20 @@ public sealed class ImageHashingGate
             _largeDecodes.Release();
             _decodes.Release();
         });
+    }
+
+    /// <summary>Waits for <paramref name="slots"/> up to <see cref="MaxWait"/>, counted in <see cref="Waiting"/> meanwhile.</summary>
+    private async Task<bool> QueueAsync(SemaphoreSlim slots, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            return await slots.WaitAsync(MaxWait, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
     }
 
     private sealed class Lease(Action release) : IDisposable

@@ -1,6 +1,7 @@
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Lookup;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Core.Pdq;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -36,7 +37,7 @@ public static class ImagesEndpoints
     }
 
     internal static async Task<Results<Ok<ImageHashResponse>, ProblemHttpResult, ValidationProblem>> HashImage(
-        HttpRequest request, ImageHashingGate gate, CancellationToken cancellationToken, string? mode = null)
+        HttpRequest request, ImageHashingGate gate, RegistryMetrics metrics, CancellationToken cancellationToken, string? mode = null)
     {
         if (!TryParseMode(mode, out var hashMode))
         {
@@ -68,17 +69,21 @@ public static class ImagesEndpoints
             using var slot = await gate.EnterDecodeAsync((long)image.Width * image.Height, cancellationToken);
             if (slot is null)
             {
+                metrics.ImageDecoded("busy");
                 return Busy(request.HttpContext);
             }
 
             // Decoding is CPU work done synchronously; the gate keeps it to one image per core.
             using var pixels = image.Decode(hashMode);
             var dihedral = pixels.HashDihedral();
+            metrics.ImageDecoded("hashed");
             return TypedResults.Ok(ToResponse(file.Sha256, image, dihedral, hashMode));
         }
         catch (ImageDecodeException e)
         {
-            return ImageProblem(e);
+            var refused = ImageProblem(e);
+            metrics.ImageDecoded(RegistryMetrics.CodeOf(refused.ProblemDetails));
+            return refused;
         }
     }
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Core.Matching;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -56,7 +57,7 @@ public static class LookupEndpoints
 
     internal static async Task<Results<EmptyHttpResult, ValidationProblem>> LookupBatch(
         LookupRequest request, HttpContext context, LookupEngine engine, IndexUpdater updater,
-        IOptions<LookupOptions> options, CancellationToken cancellationToken)
+        IOptions<LookupOptions> options, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
         var maxBatch = options.Value.MaxBatch;
         if (request.Items is not { Count: > 0 } items || items.Count > maxBatch)
@@ -87,10 +88,11 @@ public static class LookupEndpoints
             json.WriteEndObject();
         }
 
+        metrics.LookupItems(LookupEndpointNames.Batch, buffers.TakeTally());
         return TypedResults.Empty;
     }
 
-    internal static async Task LookupStream(HttpContext context, LookupEngine engine, IndexUpdater updater, CancellationToken cancellationToken)
+    internal static async Task LookupStream(HttpContext context, LookupEngine engine, IndexUpdater updater, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
         await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/x-ndjson";
@@ -122,6 +124,7 @@ public static class LookupEndpoints
             else if (buffer.Length > NdjsonMaxLineBytes)
             {
                 // A line longer than any valid item: answer it and skip to its end.
+                buffers.CountError();
                 json.WriteStartObject();
                 json.WriteNumber("i", line);
                 LookupEngine.WriteError(json, new LookupError("line-too-long", null, $"A line is at most {NdjsonMaxLineBytes} bytes."));
@@ -135,6 +138,7 @@ public static class LookupEndpoints
             }
 
             input.AdvanceTo(buffer.Start, buffer.End);
+            metrics.LookupItems(LookupEndpointNames.Stream, buffers.TakeTally());
             // Answer what we have before waiting for more: the client sees results while it still sends.
             await json.FlushAsync(cancellationToken);
             await output.FlushAsync(cancellationToken);
@@ -205,6 +209,7 @@ public static class LookupEndpoints
 
         if (error is not null)
         {
+            buffers.CountError();
             json.WriteStartObject();
             json.WriteNumber("i", number);
             LookupEngine.WriteError(json, error);
@@ -222,7 +227,7 @@ public static class LookupEndpoints
     }
 
     internal static async Task<Results<Ok<SpawningResponse>, ValidationProblem>> SpawningQuery(
-        HttpRequest request, LookupEngine engine, IndexUpdater updater, CancellationToken cancellationToken)
+        HttpRequest request, LookupEngine engine, IndexUpdater updater, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
         string body;
         using (var reader = new StreamReader(request.Body, new UTF8Encoding(false, throwOnInvalidBytes: false)))
@@ -255,6 +260,8 @@ public static class LookupEndpoints
             var trainAi = engine.TrainAi(urls[i], buffers);
             answers[i] = new SpawningUrl(urls[i], trainAi == Permission.Disallow, trainAi == Permission.Allow);
         }
+
+        metrics.LookupItems(LookupEndpointNames.Spawning, buffers.TakeTally());
 
         return TypedResults.Ok(new SpawningResponse(answers));
     }

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Text.Json;
 using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using ConsentRegistry.Core.Pdq;
@@ -10,7 +12,7 @@ using ConsentRegistry.Api.Errors;
 namespace ConsentRegistry.Api.Lookup;
 
 /// <summary>Validates one item, resolves it against the matching index and writes its result object.</summary>
-public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOptions> trust, IOptions<MatchingOptions> matching)
+public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOptions> trust, IOptions<MatchingOptions> matching, RegistryMetrics metrics)
 {
     private readonly TrustLevel _minTrustForGrants = trust.Value.MinTrust;
     private readonly int _pdqMaxDistance = matching.Value.PdqMaxDistance;
@@ -31,10 +33,12 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
 
         if (!TryResolve(item, buffers, out var decision, out var error))
         {
+            buffers.CountError();
             WriteError(json, error);
         }
         else
         {
+            buffers.Count(matched: buffers.Resolved.Count > 0);
             WriteDecision(json, decision, buffers.Resolved);
             if (item!.Quality < PdqQuality.Reliable)
             {
@@ -50,11 +54,14 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
     {
         if (!UrlCanonicalizer.TryCanonicalize(url, out var canonical, out _))
         {
+            buffers.CountError();
             return Permission.Unknown;
         }
 
         using var scope = index.Read();
-        return scope.Index.Lookup(canonical, null, _minTrustForGrants, buffers.Matches).TrainAi;
+        var trainAi = scope.Index.Lookup(canonical, null, _minTrustForGrants, buffers.Matches).TrainAi;
+        buffers.Count(matched: buffers.Matches.Count > 0);
+        return trainAi;
     }
 
     /// <summary>Resolves one canonical URL; <see cref="LookupBuffers"/> receives the deciding claims, as for a lookup item.</summary>
@@ -63,6 +70,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         using var scope = index.Read();
         var decision = scope.Index.Lookup(url, null, _minTrustForGrants, buffers.Matches);
         ResolveMatches(scope.Index, buffers);
+        buffers.Count(matched: buffers.Matches.Count > 0);
         return decision;
     }
 
@@ -118,9 +126,18 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
             return false;
         }
 
-        using var scope = index.Read();
-        decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, pdq, maxDistance);
-        ResolveMatches(scope.Index, buffers);
+        var started = Stopwatch.GetTimestamp();
+        using (var scope = index.Read())
+        {
+            decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, pdq, maxDistance);
+            ResolveMatches(scope.Index, buffers);
+        }
+
+        if (pdq is not null)
+        {
+            metrics.PdqSearched(Stopwatch.GetElapsedTime(started));
+        }
+
         return true;
     }
 
@@ -200,12 +217,39 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
     }
 }
 
-/// <summary>Per-request scratch lists, reused item after item.</summary>
+/// <summary>Per-request scratch lists, reused item after item, and the tally of items resolved for /metrics.</summary>
 public sealed class LookupBuffers
 {
+    private LookupTally _tally;
+
     internal List<Match> Matches { get; } = [];
 
     internal List<ResolvedMatch> Resolved { get; } = [];
+
+    internal void Count(bool matched)
+    {
+        if (matched)
+        {
+            _tally.Matched++;
+        }
+        else
+        {
+            _tally.Unmatched++;
+        }
+    }
+
+    internal void CountError() => _tally.Errors++;
+
+    /// <summary>The items counted since the last call; counted once per request (or stream chunk), not per item.</summary>
+    public LookupTally TakeTally()
+    {
+        var tally = _tally;
+        _tally = default;
+        return tally;
+    }
 }
+
+/// <summary>Items resolved: a claim matched, none did, or the item was invalid.</summary>
+public record struct LookupTally(int Matched, int Unmatched, int Errors);
 
 internal readonly record struct ResolvedMatch(string Id, MatchKind By, TrustLevel Trust, int Distance);

@@ -1,6 +1,7 @@
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using ConsentRegistry.Core.Policy;
@@ -13,22 +14,23 @@ namespace ConsentRegistry.Api.Policy;
 internal static class UrlPolicy
 {
     public static async Task<Results<Ok<PolicyResponse>, ProblemHttpResult>> GetAsync(
-        string? url, HttpContext context, LookupEngine engine, IndexUpdater updater, CancellationToken cancellationToken)
+        string? url, HttpContext context, LookupEngine engine, IndexUpdater updater, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(url))
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidUrl, "url is required: the http(s) URL to decide.", "url");
+            return InvalidUrl(metrics, "url is required: the http(s) URL to decide.");
         }
 
         if (!UrlCanonicalizer.TryCanonicalize(url, out var canonical, out var error))
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidUrl, $"url is not a valid http(s) URL: {error}.", "url");
+            return InvalidUrl(metrics, $"url is not a valid http(s) URL: {error}.");
         }
 
         await updater.WaitForOwnWritesAsync(cancellationToken);
         var seq = engine.Seq; // read first: the answer reflects at least this seq
         var buffers = new LookupBuffers();
         var decision = engine.Resolve(canonical, buffers);
+        metrics.LookupItems(LookupEndpointNames.Policy, buffers.TakeTally());
         var matches = buffers.Resolved.Select(m => new PolicyMatch(m.Id, m.By.ToWire(), m.Trust.ToWire())).ToList();
 
         var headers = context.Response.Headers;
@@ -55,5 +57,11 @@ internal static class UrlPolicy
         }
 
         return TypedResults.Ok(new PolicyResponse(canonical.Value, seq, categories, matches));
+    }
+
+    private static ProblemHttpResult InvalidUrl(RegistryMetrics metrics, string detail)
+    {
+        metrics.LookupItems(LookupEndpointNames.Policy, new LookupTally(Matched: 0, Unmatched: 0, Errors: 1));
+        return Problems.Create(StatusCodes.Status400BadRequest, "invalid-url", detail, "url");
     }
 }

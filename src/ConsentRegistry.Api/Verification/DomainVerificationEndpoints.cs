@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Urls;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -52,7 +53,7 @@ public static class DomainVerificationEndpoints
     }
 
     internal static async Task<Results<Ok<DomainVerificationResponse>, ProblemHttpResult, ValidationProblem>> Verify(
-        string party, string host, DomainVerifier verifier, CancellationToken cancellationToken)
+        string party, string host, DomainVerifier verifier, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
         if (InvalidPath(party, host, out var canonical) is { } invalid)
         {
@@ -60,6 +61,7 @@ public static class DomainVerificationEndpoints
         }
 
         var result = await verifier.VerifyAsync(party, canonical!, cancellationToken);
+        metrics.DomainVerified(result.Verified ? "verified" : result.Code!);
         if (result.Verified)
         {
             return TypedResults.Ok(new DomainVerificationResponse(party, canonical!, true, result.ClaimsRaised, result.Seq));

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Observability;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 
@@ -14,10 +15,12 @@ namespace ConsentRegistry.Api.Verification;
 /// clients are counted per /64, the block one subscriber usually holds, so cycling through its
 /// addresses buys no extra calls.
 /// </summary>
-internal sealed class VerificationRateLimitPolicy(IOptions<VerificationOptions> options) : IRateLimiterPolicy<string>
+internal sealed class VerificationRateLimitPolicy(IOptions<VerificationOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>
 {
+    // A policy's own OnRejected replaces RateLimiterOptions.OnRejected, so it counts the rejection itself.
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = async (rejected, _) =>
     {
+        metrics.RateLimitRejected(DomainVerificationEndpoints.RateLimitPolicy);
         var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
             ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
             : 60;

@@ -14,6 +14,9 @@ internal sealed class HostSeqTable
 
     public int Count { get; private set; }
 
+    /// <summary>Bytes held by the table's two arrays.</summary>
+    public long Bytes => 48 + (_keys.LongLength * (sizeof(uint) + sizeof(long)));
+
     public bool TryGet(uint key, out long seq)
     {
         var mask = _keys.Length - 1;

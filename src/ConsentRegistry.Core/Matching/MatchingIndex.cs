@@ -50,7 +50,10 @@ public sealed partial class MatchingIndex
         if (!known)
         {
             party = _parties.Count - 1;
+            _stringBytes += StringBytes(claim.Party);
         }
+
+        _stringBytes += StringBytes(claim.Id);
 
         if (ClaimCount == _claims.Length)
         {
@@ -67,18 +70,23 @@ public sealed partial class MatchingIndex
             {
                 case SubjectKinds.Url:
                     Post(_urls, Fingerprint.Of(subject.Value), index, false);
+                    _subjectCounts.Url++;
                     break;
                 case SubjectKinds.UrlPrefix:
                     AddPrefix(subject.Value, index);
+                    _subjectCounts.UrlPrefix++;
                     break;
                 case SubjectKinds.Host:
                     Post(_hosts, Fingerprint.Of(subject.Value), index, subject.IncludeSubdomains);
+                    _subjectCounts.Host++;
                     break;
                 case SubjectKinds.Sha256:
                     Post(_sha256, Fingerprint.Of(subject.Value), index, false);
+                    _subjectCounts.Sha256++;
                     break;
                 case SubjectKinds.Pdq:
                     AddPdq(subject.Value, index);
+                    _subjectCounts.Pdq++;
                     break;
                 default:
                     continue;

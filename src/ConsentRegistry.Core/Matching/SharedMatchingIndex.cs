@@ -70,6 +70,14 @@ public sealed class SharedMatchingIndex : IDisposable
         return (scope.Index.ClaimCount, scope.Index.SubjectCount);
     }
 
+    /// <summary>Claims, subjects by kind and estimated bytes, read under the read lock; cheap (no walk over entries).</summary>
+    public IndexSize Measure()
+    {
+        using var scope = Read();
+        var index = scope.Index;
+        return new IndexSize(index.ClaimCount, index.SubjectsByKind, index.EstimatedBytes);
+    }
+
     public void Dispose() => _lock.Dispose();
 
     public readonly struct ReadScope(SharedMatchingIndex owner) : IDisposable
@@ -79,3 +87,6 @@ public sealed class SharedMatchingIndex : IDisposable
         public void Dispose() => owner._lock.ExitReadLock();
     }
 }
+
+/// <summary>What <see cref="SharedMatchingIndex.Measure"/> reports.</summary>
+public readonly record struct IndexSize(int Claims, SubjectCounts Subjects, long Bytes);

@@ -36,6 +36,33 @@ public sealed class ImageHashingGateTests
     }
 
     [Fact]
+    public async Task The_gate_counts_the_decodes_running_and_the_requests_queued_for_a_slot()
+    {
+        var gate = new ImageHashingGate(decodeSlots: 2, uploadBudget: 1);
+        var large = await gate.EnterDecodeAsync(ImageLimits.LargePixels + 1, CancellationToken.None);
+        var small = await gate.EnterDecodeAsync(1000, CancellationToken.None);
+        Assert.Equal((2, 0), (gate.Decoding, gate.Waiting));
+
+        var queued = gate.EnterDecodeAsync(1000, CancellationToken.None);
+        var queuedLarge = gate.EnterDecodeAsync(ImageLimits.LargePixels + 1, CancellationToken.None);
+        await Task.Delay(50);
+        Assert.Equal((2, 2), (gate.Decoding, gate.Waiting));
+
+        small!.Dispose(); // the small one takes the slot; the large one then waits for the large-image slot
+        using (await queued.WaitAsync(TimeSpan.FromSeconds(5)))
+        {
+            await Task.Delay(50);
+            Assert.Equal((2, 1), (gate.Decoding, gate.Waiting));
+        }
+
+        await Task.Delay(50);
+        Assert.Equal((2, 1), (gate.Decoding, gate.Waiting)); // the large one holds a slot, queued behind the large-image slot
+        large!.Dispose();
+        (await queuedLarge.WaitAsync(TimeSpan.FromSeconds(5)))!.Dispose();
+        Assert.Equal((0, 0), (gate.Decoding, gate.Waiting));
+    }
+
+    [Fact]
     public async Task Large_images_decode_one_at_a_time_while_small_ones_go_on()
     {
         var gate = new ImageHashingGate(decodeSlots: 4, uploadBudget: 1);

@@ -1,0 +1,74 @@
+using System.Runtime.CompilerServices;
+using ConsentRegistry.Core.Claims;
+
+namespace ConsentRegistry.Core.Matching;
+
+/// <summary>
+/// What the index holds, for monitoring: subjects by kind (counted as they are added) and an
+/// estimate of its memory from the capacity of its arrays and tables. Both are cheap enough to
+/// read on every metrics scrape: nothing here walks the entries.
+/// </summary>
+public sealed partial class MatchingIndex
+{
+    private const int ArrayOverhead = 24; // object header, method table, length (64-bit)
+    private const int DictionaryOverhead = 80; // the Dictionary object itself
+
+    private SubjectCounts _subjectCounts;
+    private long _stringBytes; // claim ids and party ids, counted once each as they arrive
+
+    /// <summary>Subjects indexed, by kind; revoked claims' subjects included, as in <see cref="SubjectCount"/>.</summary>
+    public SubjectCounts SubjectsByKind => _subjectCounts;
+
+    /// <summary>
+    /// Bytes the index holds, estimated: array lengths times element sizes, dictionary capacities
+    /// times their entries' size, the strings of claim and party ids, and the PDQ index's own count.
+    /// Growth slack is included (it is memory the process holds); the URL-prefix length lists are
+    /// taken as one length each. Costs O(PDQ segments), a few dozen at most.
+    /// </summary>
+    public long EstimatedBytes
+    {
+        get
+        {
+            var bytes = _stringBytes
+                + DictionaryBytes<string, int>(_claimsById.Capacity)
+                + DictionaryBytes<string, int>(_parties.Capacity)
+                + DictionaryBytes<UInt128, int>(_urls.Capacity)
+                + DictionaryBytes<UInt128, int>(_prefixes.Capacity)
+                + DictionaryBytes<UInt128, int[]>(_prefixLengths.Capacity) + (_prefixLengths.Count * (ArrayOverhead + 8L))
+                + DictionaryBytes<UInt128, int>(_hosts.Capacity)
+                + DictionaryBytes<UInt128, int>(_sha256.Capacity)
+                + ArrayBytes<ClaimEntry>(_claims.Length)
+                + ArrayBytes<Posting>(_postings.Length)
+                + ArrayBytes<uint>(_hostPostings.Length)
+                + ArrayBytes<int>(_claimHostStart.Length)
+                + _hostSeqs.Bytes
+                + _pdq.Bytes;
+            return bytes;
+        }
+    }
+
+    private static long StringBytes(string value) => (22 + (2L * value.Length) + 7) & ~7L; // header, length, chars, terminator; 8-aligned
+
+    private static long ArrayBytes<T>(long length) => ArrayOverhead + (length * Unsafe.SizeOf<T>());
+
+    private static long DictionaryBytes<TKey, TValue>(int capacity) =>
+        capacity == 0 ? DictionaryOverhead : DictionaryOverhead + ArrayBytes<int>(capacity) + ArrayBytes<DictionaryEntry<TKey, TValue>>(capacity);
+
+    /// <summary>The fields of a <see cref="Dictionary{TKey,TValue}"/> entry, in its order, for their size only.</summary>
+    private readonly record struct DictionaryEntry<TKey, TValue>(uint HashCode, int Next, TKey Key, TValue Value);
+}
+
+/// <summary>Subjects of the matching index by kind (<see cref="SubjectKinds"/>).</summary>
+public record struct SubjectCounts(int Url, int UrlPrefix, int Host, int Sha256, int Pdq)
+{
+    /// <summary>The count for <paramref name="kind"/>, one of <see cref="SubjectKinds.All"/>; 0 for any other.</summary>
+    public readonly int Of(string kind) => kind switch
+    {
+        SubjectKinds.Url => Url,
+        SubjectKinds.UrlPrefix => UrlPrefix,
+        SubjectKinds.Host => Host,
+        SubjectKinds.Sha256 => Sha256,
+        SubjectKinds.Pdq => Pdq,
+        _ => 0,
+    };
+}
