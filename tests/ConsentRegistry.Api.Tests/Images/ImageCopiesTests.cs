@@ -18,7 +18,7 @@ public sealed class ImageCopiesTests(RegistryFixture registry) : IClassFixture<R
 {
     private readonly HttpClient _client = registry.Client;
 
-    private static string Original => Path.Combine(RepositoryPaths.Root, "..", "shared", "testdata", "pdq", "bridge-mods", "aaa-orig.jpg");
+    private static string Original => TestImages.PdqDataFile("bridge-mods/aaa-orig.jpg");
 
     [Fact]
     public async Task A_copy_reencoded_at_quality_50_and_halved_is_found_by_its_pdq_hash()
