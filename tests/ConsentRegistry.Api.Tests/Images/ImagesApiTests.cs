@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 using ConsentRegistry.Core.Pdq;
 using SkiaSharp;
 
@@ -163,7 +164,7 @@ public sealed class ImagesApiTests(ImagesFixture registry) : IClassFixture<Image
 
         using (var form = ImageUploads.Form(file))
         {
-            await ImageUploads.AssertProblemAsync(await anonymous.PostAsync("/v1/images", form), HttpStatusCode.Unauthorized, "unauthorized");
+            await AssertProblemAsync(await anonymous.PostAsync("/v1/images", form), HttpStatusCode.Unauthorized, "unauthorized");
         }
 
         using (var form = ImageUploads.Form(file))
