@@ -1,22 +1,52 @@
 #!/usr/bin/env bash
 # Runs every test twice: once on the embedded SQLite store, once on a throwaway PostgreSQL
 # cluster (temporary directory, free port on 127.0.0.1, removed afterwards whatever happens).
-# On a fresh Debian machine it installs what is missing (PostgreSQL) when run as root.
+# On a fresh Debian machine it installs what is missing when run as root (see --help).
 #
 #   scripts/test.sh                 # both engines
 #   scripts/test.sh sqlite          # one engine
 #   scripts/test.sh postgres -- --filter "FullyQualifiedName~Claims"   # extra dotnet test arguments
+#   scripts/test.sh --fresh-clone   # the same, in a fresh clone of HEAD with nothing beside it
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
+usage() {
+  cat <<'USAGE'
+usage: scripts/test.sh [sqlite] [postgres] [--fresh-clone] [-- dotnet test arguments]
+
+Builds ConsentRegistry.sln and runs its tests on each engine named (both when none is):
+  sqlite         the embedded SQLite store
+  postgres       a throwaway PostgreSQL cluster: temporary directory, free port on 127.0.0.1,
+                 removed afterwards
+
+Options:
+  --fresh-clone  git clone the current commit (HEAD; uncommitted changes are left out) into an
+                 empty temporary folder, run this script there with the same engines and
+                 dotnet test arguments, copy its TestResults/ back here and remove the clone:
+                 proves that the suite passes with nothing beside the clone
+  -h, --help     this text
+
+Everything after -- goes to dotnet test, e.g.
+  scripts/test.sh sqlite -- --filter "FullyQualifiedName~Revocation"
+
+Run as root on Debian or Ubuntu, it installs what is missing (so it needs the package registries
+the first time): PostgreSQL's server binaries (initdb), Debian's Chromium and fonts for the
+browser tests, the Node packages of tests/policy-parsers (npm ci), Python's cryptography package.
+At the end it prints "N passed, N failed, N skipped", counted from the TRX reports in TestResults/.
+USAGE
+}
+
 engines=()
+fresh_clone=false
 while [[ $# -gt 0 ]]; do
   case "$1" in
     sqlite|postgres) engines+=("$1"); shift ;;
+    --fresh-clone) fresh_clone=true; shift ;;
+    -h|--help) usage; exit 0 ;;
     --) shift; break ;;
-    *) echo "usage: scripts/test.sh [sqlite] [postgres] [-- dotnet test arguments]" >&2; exit 2 ;;
+    *) echo "scripts/test.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
 [[ ${#engines[@]} -gt 0 ]] || engines=(sqlite postgres)
@@ -24,6 +54,38 @@ extra_args=("$@")
 
 # shellcheck source=scripts/lib/common.sh
 source "$repo/scripts/lib/common.sh"
+
+# --- --fresh-clone: the same run in a clone of HEAD, alone in an empty temporary folder ---------
+if [[ $fresh_clone == true ]]; then
+  command -v git >/dev/null || { echo "--fresh-clone needs git." >&2; exit 1; }
+  # Only reads this checkout; CI (and sudo) may run as root in a checkout another user owns.
+  source_git=(git -c safe.directory='*' -C "$repo")
+  head="$("${source_git[@]}" rev-parse HEAD)"
+  if [[ -n "$("${source_git[@]}" status --porcelain)" ]]; then
+    echo "Note: uncommitted changes are not in the clone; it tests commit $head." >&2
+  fi
+  scratch="$(mktemp -d -t registry-clone.XXXXXX)"
+  trap 'rm -rf "$scratch"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  clone="$scratch/ConsentRegistry"
+  log "Cloning $head into $clone (nothing beside it)"
+  git -c safe.directory='*' clone --quiet --no-checkout -- "$repo" "$clone"
+  git -C "$clone" checkout --quiet --detach "$head"
+
+  status=0
+  bash "$clone/scripts/test.sh" "${engines[@]}" -- "${extra_args[@]}" || status=$?
+
+  # Keep the reports (TRX, screenshots) where a person and CI look for them.
+  if [[ -d $clone/TestResults ]]; then
+    mkdir -p "$repo/TestResults"
+    for results in "$clone/TestResults"/*; do
+      rm -rf "$repo/TestResults/$(basename "$results")"
+      cp -R "$results" "$repo/TestResults/"
+    done
+  fi
+  exit $status
+fi
 
 command -v dotnet >/dev/null || { echo "The .NET 10 SDK is required (https://dot.net)." >&2; exit 1; }
 

@@ -1,9 +1,9 @@
 namespace ConsentRegistry.Benchmarks;
 
-/// <summary>Finds an image of the PDQ conformance data (shared/testdata/pdq beside the repository clone).</summary>
+/// <summary>Finds an image of the PDQ conformance data (tests/testdata/pdq in the repository).</summary>
 internal static class PdqTestImage
 {
-    private const string RelativeDirectory = "shared/testdata/pdq";
+    private const string RelativeDirectory = "tests/testdata/pdq";
 
     public static byte[] Read(string relativePath)
     {
@@ -17,6 +17,6 @@ internal static class PdqTestImage
         }
 
         throw new FileNotFoundException(
-            $"No {RelativeDirectory}/{relativePath} in any ancestor of {AppContext.BaseDirectory}; the shared/ folder must sit beside the repository clone.");
+            $"No {RelativeDirectory}/{relativePath} in any ancestor of {AppContext.BaseDirectory}; run the benchmarks from a clone of the repository (tests/testdata is part of it).");
     }
 }

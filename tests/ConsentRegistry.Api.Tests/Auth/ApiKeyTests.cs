@@ -6,7 +6,7 @@ using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
-using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Auth;
 
@@ -47,8 +47,7 @@ public sealed class ApiKeyTests(RegistryFixture registry) : IClassFixture<Regist
 
         Assert.Equal(HttpStatusCode.Created, (await asAdmin.PostAsJsonAsync("/v1/admin/api-keys", new { name = "third" })).StatusCode);
         var forbidden = await asClient.PostAsJsonAsync("/v1/admin/api-keys", new { name = "sneaky", role = "admin" });
-        Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
-        Assert.Equal("application/problem+json", forbidden.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(forbidden, HttpStatusCode.Forbidden, "forbidden");
     }
 
     [Theory]
@@ -67,8 +66,7 @@ public sealed class ApiKeyTests(RegistryFixture registry) : IClassFixture<Regist
 
         var response = await client.PostAsJsonAsync("/v1/admin/api-keys", new { name = "x" });
 
-        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.Unauthorized, "unauthorized");
     }
 
     [Fact]
@@ -78,8 +76,7 @@ public sealed class ApiKeyTests(RegistryFixture registry) : IClassFixture<Regist
 
         var response = await admin.PostAsJsonAsync("/v1/admin/api-keys", new { name = "", role = "owner" });
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var errors = (await response.JsonAsync()).GetProperty("errors");
+        var errors = (await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation-failed")).GetProperty("errors");
         Assert.True(errors.TryGetProperty("name", out _));
         Assert.True(errors.TryGetProperty("role", out _));
     }
@@ -94,8 +91,7 @@ public sealed class ApiKeyTests(RegistryFixture registry) : IClassFixture<Regist
 
         var response = await admin.PostAsync("/v1/admin/api-keys", new StringContent(body, Encoding.UTF8, "application/json"));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-request");
     }
 
     [Fact]

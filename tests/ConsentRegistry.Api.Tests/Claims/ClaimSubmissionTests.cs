@@ -5,14 +5,13 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Claims;
 
 public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixture<RegistryFixture>
 {
     private readonly HttpClient _client = registry.Client;
-
-    internal static StringContent Jose(string jws) => new(jws, Encoding.ASCII, "application/jose");
 
     [Fact]
     public async Task A_signed_opt_out_is_accepted_with_201_and_its_subjects_in_canonical_form()
@@ -100,10 +99,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
 
         var response = await _client.PostAsync("/v1/claims", Jose(tampered));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = await response.JsonAsync();
-        Assert.Equal("bad-signature", problem.GetProperty("code").GetString());
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-signature");
         Assert.True(problem.GetProperty("errors").TryGetProperty("jws.signature", out _));
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync($"/v1/claims/{TestSigner.IdOf(tampered)}")).StatusCode);
     }
@@ -118,7 +114,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
 
         var response = await _client.PostAsync("/v1/claims", Jose(jws));
 
-        Assert.Equal("bad-signature", (await response.JsonAsync()).GetProperty("code").GetString());
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-signature");
     }
 
     [Fact]
@@ -142,9 +138,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
 
         var response = await _client.PostAsync("/v1/claims", Jose(signer.Sign(payload)));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var problem = await response.JsonAsync();
-        Assert.Equal("invalid-payload", problem.GetProperty("code").GetString());
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-payload");
         var fields = problem.GetProperty("errors").EnumerateObject().Select(p => p.Name).ToHashSet();
         Assert.Equal(
             new HashSet<string>
@@ -207,8 +201,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
 
         var response = await _client.PostAsync("/v1/claims", Jose(jws));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal(code, (await response.JsonAsync()).GetProperty("code").GetString());
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, code);
     }
 
     [Fact]
@@ -220,8 +213,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
 
         var response = await _client.PostAsync("/v1/claims", Jose($"{header}.{payload}.{TestSigner.Encode(new byte[64])}"));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("invalid-jws-header", (await response.JsonAsync()).GetProperty("code").GetString());
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-jws-header");
     }
 
     [Theory]
@@ -236,8 +228,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
 
         var response = await _client.PostAsync("/v1/claims", Jose(signer.SignRaw(null, payload)));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-payload");
     }
 
     [Fact]
@@ -275,8 +266,9 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
         var jws = signer.Sign(TestSigner.Claim([TestSigner.Url("https://a.example/d.jpg")], new JsonObject { ["train-ai"] = "n" }),
             new JsonObject { ["alg"] = "ES256", ["typ"] = "consent-claim", ["jwk"] = jwk });
 
-        var problem = await (await _client.PostAsync("/v1/claims", Jose(jws))).JsonAsync();
+        var response = await _client.PostAsync("/v1/claims", Jose(jws));
 
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-jws-header");
         Assert.True(problem.GetProperty("errors").TryGetProperty("jws.header.jwk.d", out _));
     }
 
@@ -291,10 +283,9 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     [InlineData("\u00e9t\u00e9.e30.e30")]
     public async Task Malformed_jws_strings_are_refused_with_problem_json(string jws)
     {
-        var response = await _client.PostAsync("/v1/claims", new StringContent(jws, Encoding.UTF8, "application/jose"));
+        var response = await _client.PostAsync("/v1/claims", Jose(jws, Encoding.UTF8));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed-jws");
     }
 
     [Fact]
@@ -311,9 +302,8 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
 
         Assert.Equal(HttpStatusCode.Created, accepted.StatusCode);
         Assert.Equal(10_000, (await accepted.JsonAsync()).GetProperty("subjects").GetArrayLength());
-        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
-        Assert.True((await refused.JsonAsync()).GetProperty("errors").TryGetProperty("subjects", out _));
-        Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+        Assert.True((await AssertProblemAsync(refused, HttpStatusCode.BadRequest, "invalid-payload")).GetProperty("errors").TryGetProperty("subjects", out _));
+        await AssertProblemAsync(empty, HttpStatusCode.BadRequest, "invalid-payload");
     }
 
     [Fact]
@@ -323,10 +313,9 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
         client.DefaultRequestHeaders.ExpectContinue = true;
         var huge = new string('a', 9 * 1024 * 1024);
 
-        var response = await client.PostAsync("/v1/claims", new StringContent(huge, Encoding.ASCII, "application/jose"));
+        var response = await client.PostAsync("/v1/claims", Jose(huge));
 
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "payload-too-large");
     }
 
     [Fact]
@@ -363,8 +352,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
 
         var response = await _client.PostAsync("/v1/claims", content);
 
-        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
     }
 
     [Theory]
@@ -376,8 +364,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     {
         var response = await _client.PostAsync("/v1/claims", new StringContent(body, Encoding.UTF8, "application/json"));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed-jws");
     }
 
     [Fact]
@@ -404,15 +391,14 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("0000000000000000000000000000000000000000000000000000000000000000", HttpStatusCode.NotFound)]
-    [InlineData("ABC", HttpStatusCode.BadRequest)]
-    [InlineData("..%2F..%2Fetc", HttpStatusCode.BadRequest)]
-    public async Task Unknown_or_malformed_claim_ids_get_problem_json(string id, HttpStatusCode status)
+    [InlineData("0000000000000000000000000000000000000000000000000000000000000000", HttpStatusCode.NotFound, "claim-not-found")]
+    [InlineData("ABC", HttpStatusCode.BadRequest, "invalid-claim-id")]
+    [InlineData("..%2F..%2Fetc", HttpStatusCode.BadRequest, "invalid-claim-id")]
+    public async Task Unknown_or_malformed_claim_ids_get_problem_json(string id, HttpStatusCode status, string code)
     {
         var response = await _client.GetAsync($"/v1/claims/{id}");
 
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, status, code);
     }
 
     [Fact]
@@ -443,15 +429,14 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("not-a-party", "")]
-    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?limit=0")]
-    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?limit=abc")]
-    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?after=-1")]
-    public async Task Bad_party_list_queries_get_problem_json(string party, string query)
+    [InlineData("not-a-party", "", "invalid-query")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?limit=0", "invalid-query")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?limit=abc", "bad-request")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?after=-1", "invalid-query")]
+    public async Task Bad_party_list_queries_get_problem_json(string party, string query, string code)
     {
         var response = await _client.GetAsync($"/v1/parties/{party}/claims{query}");
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, code);
     }
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using ConsentRegistry.Api.Tests.Infrastructure;
-using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Claims;
 
@@ -65,8 +65,7 @@ public sealed class IndependentSignerTests(RegistryFixture registry) : IClassFix
 
         var response = await registry.Client.PostAsync("/v1/claims", Jose(tampered));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-signature");
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Infrastructure;
-using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Claims;
 
@@ -47,8 +47,7 @@ public sealed class RevocationTests(RegistryFixture registry) : IClassFixture<Re
 
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal(first.GetProperty("seq").GetInt64(), (await again.JsonAsync()).GetProperty("seq").GetInt64());
-        Assert.Equal(HttpStatusCode.Conflict, other.StatusCode);
-        Assert.Equal("already-revoked", (await other.JsonAsync()).GetProperty("code").GetString());
+        await AssertProblemAsync(other, HttpStatusCode.Conflict, "already-revoked");
     }
 
     [Fact]
@@ -60,8 +59,7 @@ public sealed class RevocationTests(RegistryFixture registry) : IClassFixture<Re
 
         var response = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(stranger.Revocation(id)));
 
-        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
-        Assert.Equal("not-claim-owner", (await response.JsonAsync()).GetProperty("code").GetString());
+        await AssertProblemAsync(response, HttpStatusCode.Forbidden, "not-claim-owner");
         Assert.False((await (await _client.GetAsync($"/v1/claims/{id}")).JsonAsync()).GetProperty("revoked").GetBoolean());
     }
 
@@ -75,9 +73,8 @@ public sealed class RevocationTests(RegistryFixture registry) : IClassFixture<Re
         var missing = await _client.PostAsync($"/v1/claims/{unknown}/revocation", Jose(signer.Revocation(unknown)));
         var mismatched = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(signer.Revocation(unknown)));
 
-        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, mismatched.StatusCode);
-        Assert.True((await mismatched.JsonAsync()).GetProperty("errors").TryGetProperty("revokes", out _));
+        await AssertProblemAsync(missing, HttpStatusCode.NotFound, "claim-not-found");
+        Assert.True((await AssertProblemAsync(mismatched, HttpStatusCode.BadRequest, "invalid-payload")).GetProperty("errors").TryGetProperty("revokes", out _));
     }
 
     [Fact]
@@ -89,8 +86,8 @@ public sealed class RevocationTests(RegistryFixture registry) : IClassFixture<Re
         var claimAsRevocation = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(signer.OptOut("https://a.example/other.jpg")));
         var revocationAsClaim = await _client.PostAsync("/v1/claims", Jose(signer.Revocation(id)));
 
-        Assert.Equal(HttpStatusCode.BadRequest, claimAsRevocation.StatusCode);
-        Assert.Equal(HttpStatusCode.BadRequest, revocationAsClaim.StatusCode);
+        await AssertProblemAsync(claimAsRevocation, HttpStatusCode.BadRequest, "invalid-payload");
+        await AssertProblemAsync(revocationAsClaim, HttpStatusCode.BadRequest, "invalid-payload");
     }
 
     [Fact]
@@ -103,7 +100,7 @@ public sealed class RevocationTests(RegistryFixture registry) : IClassFixture<Re
 
         var response = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(tampered));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-signature");
         Assert.False((await (await _client.GetAsync($"/v1/claims/{id}")).JsonAsync()).GetProperty("revoked").GetBoolean());
     }
 
@@ -116,6 +113,6 @@ public sealed class RevocationTests(RegistryFixture registry) : IClassFixture<Re
 
         var response = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(jws));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-payload");
     }
 }

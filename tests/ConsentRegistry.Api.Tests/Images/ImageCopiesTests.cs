@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using SkiaSharp;
-using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Images;
 
@@ -18,7 +18,7 @@ public sealed class ImageCopiesTests(RegistryFixture registry) : IClassFixture<R
 {
     private readonly HttpClient _client = registry.Client;
 
-    private static string Original => Path.Combine(RepositoryPaths.Root, "..", "shared", "testdata", "pdq", "bridge-mods", "aaa-orig.jpg");
+    private static string Original => TestImages.PdqDataFile("bridge-mods/aaa-orig.jpg");
 
     [Fact]
     public async Task A_copy_reencoded_at_quality_50_and_halved_is_found_by_its_pdq_hash()

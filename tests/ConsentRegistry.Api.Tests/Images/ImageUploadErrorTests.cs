@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Images;
 
@@ -41,7 +42,7 @@ public sealed class ImageUploadErrorTests(ImagesFixture registry) : IClassFixtur
 
         var response = await _client.PostAsync("/v1/images", form);
 
-        await ImageUploads.AssertProblemAsync(response, status, code);
+        await AssertProblemAsync(response, status, code);
         await _client.AssertStillHealthyAsync();
     }
 
@@ -51,8 +52,8 @@ public sealed class ImageUploadErrorTests(ImagesFixture registry) : IClassFixtur
         var raw = new ByteArrayContent(TestImages.ReadPdqData("generated/shapes-a.png"));
         raw.Headers.ContentType = new MediaTypeHeaderValue("image/png");
 
-        await ImageUploads.AssertProblemAsync(await _client.PostAsync("/v1/images", raw), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
-        await ImageUploads.AssertProblemAsync(await _client.PostAsJsonAsync("/v1/images", new { file = "aGVsbG8=" }), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        await AssertProblemAsync(await _client.PostAsync("/v1/images", raw), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        await AssertProblemAsync(await _client.PostAsJsonAsync("/v1/images", new { file = "aGVsbG8=" }), HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
         await _client.AssertStillHealthyAsync();
     }
 
@@ -64,7 +65,7 @@ public sealed class ImageUploadErrorTests(ImagesFixture registry) : IClassFixtur
 
         var response = await _client.PostAsync("/v1/images", form);
 
-        await ImageUploads.AssertProblemAsync(response, HttpStatusCode.BadRequest, "missing-file");
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "missing-file");
         Assert.True((await response.JsonAsync()).GetProperty("errors").TryGetProperty("file", out _));
     }
 
@@ -76,7 +77,7 @@ public sealed class ImageUploadErrorTests(ImagesFixture registry) : IClassFixtur
 
         var response = await _client.PostAsync("/v1/images", content);
 
-        await ImageUploads.AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-form");
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-form");
         await _client.AssertStillHealthyAsync();
     }
 
@@ -86,7 +87,7 @@ public sealed class ImageUploadErrorTests(ImagesFixture registry) : IClassFixtur
         var content = new ByteArrayContent("--x\r\n"u8.ToArray());
         content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data");
 
-        await ImageUploads.AssertProblemAsync(await _client.PostAsync("/v1/images", content), HttpStatusCode.BadRequest, "invalid-form");
+        await AssertProblemAsync(await _client.PostAsync("/v1/images", content), HttpStatusCode.BadRequest, "invalid-form");
     }
 
     [Fact]
@@ -96,7 +97,7 @@ public sealed class ImageUploadErrorTests(ImagesFixture registry) : IClassFixtur
 
         var response = await _client.PostAsync("/v1/images?mode=turbo", form);
 
-        await ImageUploads.AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-mode");
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-mode");
         Assert.True((await response.JsonAsync()).GetProperty("errors").TryGetProperty("mode", out _));
     }
 
@@ -108,7 +109,7 @@ public sealed class ImageUploadErrorTests(ImagesFixture registry) : IClassFixtur
 
         using (var form = ImageUploads.Form(file))
         {
-            await ImageUploads.AssertProblemAsync(await _client.PostAsync("/v1/images", form), HttpStatusCode.RequestEntityTooLarge, "image-too-large");
+            await AssertProblemAsync(await _client.PostAsync("/v1/images", form), HttpStatusCode.RequestEntityTooLarge, "image-too-large");
         }
 
         using (var form = ImageUploads.Form(file))
@@ -118,7 +119,7 @@ public sealed class ImageUploadErrorTests(ImagesFixture registry) : IClassFixtur
             chunked.Headers.ContentType = form.Headers.ContentType;
             using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/images") { Content = chunked };
             request.Headers.TransferEncodingChunked = true;
-            await ImageUploads.AssertProblemAsync(await _client.SendAsync(request), HttpStatusCode.RequestEntityTooLarge, "image-too-large");
+            await AssertProblemAsync(await _client.SendAsync(request), HttpStatusCode.RequestEntityTooLarge, "image-too-large");
         }
 
         await _client.AssertStillHealthyAsync();

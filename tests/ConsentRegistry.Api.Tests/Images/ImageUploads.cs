@@ -28,7 +28,7 @@ public sealed class ImagesFixture : IAsyncLifetime
     }
 }
 
-/// <summary>Uploads to POST /v1/images and checks of its answers.</summary>
+/// <summary>Uploads to POST /v1/images and checks of its answers (problems: <see cref="TestHttp.AssertProblemAsync"/>).</summary>
 internal static class ImageUploads
 {
     /// <summary>The multipart form a browser or curl -F sends, the file in part <paramref name="part"/>.</summary>
@@ -49,14 +49,6 @@ internal static class ImageUploads
         var body = await response.JsonAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {body}");
         return body;
-    }
-
-    public static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == status, $"{(int)response.StatusCode}, not {(int)status}: {body}");
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(code, JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
     }
 
     /// <summary>The service is ready and still hashes a good image correctly.</summary>

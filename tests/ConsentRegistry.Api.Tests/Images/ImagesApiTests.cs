@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 using ConsentRegistry.Core.Pdq;
 using SkiaSharp;
 
@@ -16,7 +17,7 @@ public sealed class ImagesApiTests(ImagesFixture registry) : IClassFixture<Image
     public static TheoryData<string, string, int, int> ConformanceImages()
     {
         var data = new TheoryData<string, string, int, int>();
-        foreach (var line in File.ReadLines(Path.Combine(TestImages.PdqData, "expected.csv")).Skip(1).Where(l => l.Trim().Length > 0))
+        foreach (var line in File.ReadLines(TestImages.PdqDataFile("expected.csv")).Skip(1).Where(l => l.Trim().Length > 0))
         {
             var row = line.Trim().Split(',');
             data.Add(row[0], row[1], int.Parse(row[2], CultureInfo.InvariantCulture), int.Parse(row[3], CultureInfo.InvariantCulture));
@@ -64,7 +65,7 @@ public sealed class ImagesApiTests(ImagesFixture registry) : IClassFixture<Image
         Assert.Equal(body.GetProperty("pdq").GetString(), variants[0]);
 
         // expected-dihedral.csv: original, rot90, rot180, rot270, flipx, flipy, flip+1, flip-1 from the reference.
-        var expected = File.ReadLines(Path.Combine(TestImages.PdqData, "expected-dihedral.csv"))
+        var expected = File.ReadLines(TestImages.PdqDataFile("expected-dihedral.csv"))
             .Single(l => l.StartsWith("reg-test-input/dih/bridge-1-original.jpg,", StringComparison.Ordinal)).Split(',');
         for (int t = 0; t < 8; t++)
         {
@@ -75,7 +76,7 @@ public sealed class ImagesApiTests(ImagesFixture registry) : IClassFixture<Image
     [Fact]
     public async Task The_dihedral_variants_of_lossless_images_equal_the_reference_exactly()
     {
-        foreach (var line in File.ReadLines(Path.Combine(TestImages.PdqData, "expected-dihedral.csv")).Skip(1))
+        foreach (var line in File.ReadLines(TestImages.PdqDataFile("expected-dihedral.csv")).Skip(1))
         {
             var row = line.Trim().Split(',');
             if (row.Length < 10 || row[9] != "0")
@@ -163,7 +164,7 @@ public sealed class ImagesApiTests(ImagesFixture registry) : IClassFixture<Image
 
         using (var form = ImageUploads.Form(file))
         {
-            await ImageUploads.AssertProblemAsync(await anonymous.PostAsync("/v1/images", form), HttpStatusCode.Unauthorized, "unauthorized");
+            await AssertProblemAsync(await anonymous.PostAsync("/v1/images", form), HttpStatusCode.Unauthorized, "unauthorized");
         }
 
         using (var form = ImageUploads.Form(file))

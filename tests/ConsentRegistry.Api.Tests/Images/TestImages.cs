@@ -1,4 +1,3 @@
-using ConsentRegistry.Api.Tests.Infrastructure;
 using SkiaSharp;
 
 namespace ConsentRegistry.Api.Tests.Images;
@@ -9,10 +8,10 @@ namespace ConsentRegistry.Api.Tests.Images;
 /// </summary>
 internal static class TestImages
 {
-    /// <summary>The PDQ conformance data (shared/testdata/pdq beside the repository).</summary>
-    public static string PdqData { get; } = Path.Combine(RepositoryPaths.Root, "..", "shared", "testdata", "pdq");
+    /// <summary>A file of the PDQ conformance data (tests/testdata/pdq), e.g. <c>PdqDataFile("expected.csv")</c>.</summary>
+    public static string PdqDataFile(string relativePath) => RepositoryPaths.TestDataFile("pdq", relativePath);
 
-    public static byte[] ReadPdqData(string relativePath) => File.ReadAllBytes(Path.Combine(PdqData, relativePath));
+    public static byte[] ReadPdqData(string relativePath) => File.ReadAllBytes(PdqDataFile(relativePath));
 
     /// <summary>A 256-colour palette: a ramp through reds, greens and blues.</summary>
     public static byte[] Palette { get; } = Enumerable.Range(0, 256)

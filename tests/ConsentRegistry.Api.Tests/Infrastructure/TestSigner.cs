@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace ConsentRegistry.Api.Tests.Infrastructure;
@@ -69,13 +68,4 @@ public sealed class TestSigner : IDisposable
     public static string Encode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     public void Dispose() => _key.Dispose();
-}
-
-public static class JsonHelpers
-{
-    public static async Task<JsonElement> JsonAsync(this HttpResponseMessage response)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        return JsonDocument.Parse(text).RootElement.Clone();
-    }
 }

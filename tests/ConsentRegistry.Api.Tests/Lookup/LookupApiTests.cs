@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Infrastructure;
-using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Lookup;
 
@@ -82,18 +82,17 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Theory]
-    [InlineData("""{"items":[]}""")]
-    [InlineData("""{"items":"https://a.example/"}""")]
-    [InlineData("""{"items":[{"url":5}]}""")]
-    [InlineData("""{"items":[{"url":"https://a.example/"}""")]
-    [InlineData("""not json""")]
-    [InlineData("")]
-    public async Task Malformed_lookup_requests_get_400_problem_json(string body)
+    [InlineData("""{"items":[]}""", "invalid-batch")]
+    [InlineData("""{"items":"https://a.example/"}""", "bad-request")]
+    [InlineData("""{"items":[{"url":5}]}""", "bad-request")]
+    [InlineData("""{"items":[{"url":"https://a.example/"}""", "bad-request")]
+    [InlineData("""not json""", "bad-request")]
+    [InlineData("", "bad-request")]
+    public async Task Malformed_lookup_requests_get_400_problem_json(string body, string code)
     {
         var response = await _client.PostAsync("/v1/lookup", new StringContent(body, Encoding.UTF8, "application/json"));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, code);
     }
 
     [Fact]

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using ConsentRegistry.Api.Tests.Infrastructure;
-using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Lookup;
 
@@ -106,7 +106,7 @@ public sealed class LookupInstancesTests
         }
 
         Assert.NotNull(limited);
-        Assert.Equal("application/problem+json", limited.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(limited, HttpStatusCode.TooManyRequests, "too-many-requests");
         Assert.True(limited.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
     }
 }

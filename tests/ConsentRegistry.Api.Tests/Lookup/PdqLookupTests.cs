@@ -5,7 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Core.Pdq;
-using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Lookup;
 
@@ -117,8 +117,7 @@ public sealed class PdqLookupTests(RegistryFixture registry) : IClassFixture<Reg
 
         var response = await _client.PostAsync("/v1/lookup", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-request");
     }
 
     [Fact]

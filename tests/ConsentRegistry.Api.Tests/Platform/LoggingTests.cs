@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using ConsentRegistry.Api.Tests.Infrastructure;
-using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Platform;
 

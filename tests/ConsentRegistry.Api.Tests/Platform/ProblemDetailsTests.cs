@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Platform;
 
@@ -13,10 +14,7 @@ public sealed class ProblemDetailsTests(RegistryFixture registry) : IClassFixtur
     {
         var response = await _client.GetAsync("/v1/nothing-here");
 
-        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = await response.JsonAsync();
-        Assert.Equal("not-found", problem.GetProperty("code").GetString());
+        var problem = await AssertProblemAsync(response, HttpStatusCode.NotFound, "not-found");
         Assert.Equal("urn:consent-registry:problem:not-found", problem.GetProperty("type").GetString());
     }
 
@@ -25,8 +23,7 @@ public sealed class ProblemDetailsTests(RegistryFixture registry) : IClassFixtur
     {
         var response = await _client.DeleteAsync("/v1/claims");
 
-        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertProblemAsync(response, HttpStatusCode.MethodNotAllowed, "method-not-allowed");
     }
 
     [Fact]
@@ -60,6 +57,6 @@ public sealed class ProblemDetailsTests(RegistryFixture registry) : IClassFixtur
 
         var response = await _client.PostAsync("/v1/claims", content);
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed-jws");
     }
 }

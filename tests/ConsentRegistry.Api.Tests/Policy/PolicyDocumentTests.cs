@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestSigner;
 using static ConsentRegistry.Api.Tests.Policy.PolicyClaims;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Policy;
 
@@ -47,21 +48,20 @@ public sealed partial class PolicyDocumentTests(RegistryFixture registry) : ICla
     }
 
     [Theory]
-    [InlineData("/v1/policy", "url")]
-    [InlineData("/v1/policy?url=ftp://files.example/a.jpg", "url")]
-    [InlineData("/v1/policy?url=not%20a%20url", "url")]
-    [InlineData("/v1/hosts/user@host.example/robots.txt", "host")]
-    [InlineData("/v1/hosts/host.example:8080/robots.txt", "host")]
-    [InlineData("/v1/hosts/host.example%2Fpath/robots.txt", "host")]
-    [InlineData("/v1/hosts/bad%20host.example/tdmrep.json", "host")]
-    [InlineData("/v1/hosts/a%0AUser-agent:%20x/robots.txt", "host")]
-    public async Task Bad_input_gets_400_problem_json_naming_the_field(string path, string field)
+    [InlineData("/v1/policy", "url", "invalid-url")]
+    [InlineData("/v1/policy?url=ftp://files.example/a.jpg", "url", "invalid-url")]
+    [InlineData("/v1/policy?url=not%20a%20url", "url", "invalid-url")]
+    [InlineData("/v1/hosts/user@host.example/robots.txt", "host", "invalid-host")]
+    [InlineData("/v1/hosts/host.example:8080/robots.txt", "host", "invalid-host")]
+    [InlineData("/v1/hosts/host.example%2Fpath/robots.txt", "host", "invalid-host")]
+    [InlineData("/v1/hosts/bad%20host.example/tdmrep.json", "host", "invalid-host")]
+    [InlineData("/v1/hosts/a%0AUser-agent:%20x/robots.txt", "host", "invalid-host")]
+    public async Task Bad_input_gets_400_problem_json_naming_the_field(string path, string field, string code)
     {
         var response = await _client.GetAsync(path);
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.True((await response.JsonAsync()).GetProperty("errors").TryGetProperty(field, out _));
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, code);
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _));
     }
 
     [Fact]

@@ -18,19 +18,12 @@ public sealed class DomainRecheckTests
 {
     private static readonly JsonObject Consent = new() { ["train-ai"] = "y" };
 
-    private static void Publish(VerificationFixture registry, string host, params string[] keys)
-    {
-        registry.Network.AddHost(host, "127.0.0.1");
-        registry.Network.StandIn("127.0.0.1", registry.Plain.Port);
-        registry.Plain.ServeKeys(host, keys);
-    }
-
     [Fact]
     public async Task When_the_key_is_removed_a_recheck_lapses_the_verification_and_lowers_raised_claims_but_not_reviewed_ones()
     {
         await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
         using var artist = new TestSigner();
-        Publish(registry, "artist-c.test", artist.Party);
+        registry.Publish("artist-c.test", artist.Party);
         var (raised, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-c.test/a.jpg"));
         var (reviewed, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-c.test/b.jpg"));
         using (var admin = registry.App.CreateAdminClient())
@@ -61,7 +54,7 @@ public sealed class DomainRecheckTests
     {
         await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
         using var artist = new TestSigner();
-        Publish(registry, "artist-d.test", artist.Party);
+        registry.Publish("artist-d.test", artist.Party);
         var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-d.test/a.jpg"));
         Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-d.test")).StatusCode);
         registry.Plain.Serve("artist-d.test", context =>
@@ -87,7 +80,7 @@ public sealed class DomainRecheckTests
     {
         await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
         using var artist = new TestSigner();
-        Publish(registry, "artist-e.test", artist.Party);
+        registry.Publish("artist-e.test", artist.Party);
         var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-e.test/a.jpg"));
         Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-e.test")).StatusCode);
         registry.Plain.Sites.TryRemove("artist-e.test", out _);
@@ -103,7 +96,7 @@ public sealed class DomainRecheckTests
     {
         await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
         using var artist = new TestSigner();
-        Publish(registry, "artist-i.test", artist.Party);
+        registry.Publish("artist-i.test", artist.Party);
         Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-i.test")).StatusCode);
         var before = (await registry.Store.FindAsync(artist.Party, "artist-i.test", CancellationToken.None))!;
         await Task.Delay(TimeSpan.FromMilliseconds(1100)); // unix seconds: let the clock move on
@@ -120,7 +113,7 @@ public sealed class DomainRecheckTests
     {
         await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
         using var artist = new TestSigner();
-        Publish(registry, "artist-j.test", artist.Party);
+        registry.Publish("artist-j.test", artist.Party);
         var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-j.test/a.jpg"));
         Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-j.test")).StatusCode);
 
@@ -146,13 +139,12 @@ public sealed class DomainRecheckTests
     {
         await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
         using var artist = new TestSigner();
-        Publish(registry, "breaks.test", artist.Party);
-        Publish(registry, "steady.test", artist.Party);
+        registry.Publish("breaks.test", artist.Party);
+        registry.Publish("steady.test", artist.Party);
         Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "breaks.test")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "steady.test")).StatusCode);
         await using var breaking = RawHttpServer.BreaksMidBody();
-        registry.Network.AddHost("breaks.test", "127.0.0.2");
-        registry.Network.StandIn("127.0.0.2", breaking.Port);
+        registry.Network.Route("breaks.test", "127.0.0.2", breaking.Port);
 
         var summary = await registry.RecheckAllAsync();
 
@@ -169,8 +161,8 @@ public sealed class DomainRecheckTests
         // Replica A read the hosts {h}; replica B then lapsed h and lowered the claim; A's raise must not land.
         await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
         using var artist = new TestSigner();
-        Publish(registry, "lapses.test", artist.Party);
-        Publish(registry, "stays.test", artist.Party);
+        registry.Publish("lapses.test", artist.Party);
+        registry.Publish("stays.test", artist.Party);
         var (onLapsed, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://lapses.test/a.jpg"));
         var (onVerified, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://stays.test/a.jpg"));
         Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "lapses.test")).StatusCode);

@@ -6,7 +6,7 @@ using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Core.Claims;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Verification;
 
@@ -14,13 +14,6 @@ namespace ConsentRegistry.Api.Tests.Verification;
 public sealed class DomainVerificationTests(LoopbackVerificationFixture registry) : IClassFixture<LoopbackVerificationFixture>
 {
     private static readonly JsonObject Consent = new() { ["train-ai"] = "y" };
-
-    private void Publish(string host, params string[] keys)
-    {
-        registry.Network.AddHost(host, "127.0.0.1");
-        registry.Network.StandIn("127.0.0.1", registry.Plain.Port);
-        registry.Plain.ServeKeys(host, keys);
-    }
 
     [Fact]
     public async Task Verifying_a_host_raises_the_partys_claims_on_it_to_domain_and_their_consents_count_in_lookups()
@@ -35,7 +28,7 @@ public sealed class DomainVerificationTests(LoopbackVerificationFixture registry
             TestSigner.Url("http://artist-a.test/sketch.jpg"), TestSigner.Subject("sha256", new string('a', 64)));
         var lastSeq = await registry.SeqOfAsync(withHash);
         Assert.Equal("unknown", await registry.TrainAiDecisionAsync("http://artist-a.test/painting.jpg"));
-        Publish("artist-a.test", someoneElse.Party, artist.Party);
+        registry.Publish("artist-a.test", someoneElse.Party, artist.Party);
 
         var response = await registry.VerifyAsync(artist.Party, "Artist-A.test");
 
@@ -59,7 +52,7 @@ public sealed class DomainVerificationTests(LoopbackVerificationFixture registry
     {
         using var artist = new TestSigner();
         using var stranger = new TestSigner();
-        Publish("artist-b.test", artist.Party);
+        registry.Publish("artist-b.test", artist.Party);
         Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-b.test")).StatusCode);
 
         var (later, trust) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("https://artist-b.test/new.jpg"));
@@ -77,7 +70,7 @@ public sealed class DomainVerificationTests(LoopbackVerificationFixture registry
     public async Task Verifying_again_reports_no_new_raises_and_a_failed_attempt_changes_nothing()
     {
         using var artist = new TestSigner();
-        Publish("artist-f.test", artist.Party);
+        registry.Publish("artist-f.test", artist.Party);
         var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-f.test/a.jpg"));
         await registry.VerifyAsync(artist.Party, "artist-f.test");
 
@@ -86,7 +79,7 @@ public sealed class DomainVerificationTests(LoopbackVerificationFixture registry
         var failed = await registry.VerifyAsync(artist.Party, "artist-f.test");
 
         Assert.Equal(0, again.GetProperty("claims_raised").GetInt32());
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, failed.StatusCode);
+        await AssertProblemAsync(failed, HttpStatusCode.UnprocessableEntity, "key-not-listed");
         Assert.Equal("domain", await registry.TrustOfAsync(claim));
     }
 
@@ -94,7 +87,7 @@ public sealed class DomainVerificationTests(LoopbackVerificationFixture registry
     public async Task Revoked_claims_are_not_raised()
     {
         using var artist = new TestSigner();
-        Publish("artist-g.test", artist.Party);
+        registry.Publish("artist-g.test", artist.Party);
         var (revoked, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-g.test/old.jpg"));
         Assert.Equal(HttpStatusCode.Created, (await registry.Client.PostAsync($"/v1/claims/{revoked}/revocation", Jose(artist.Revocation(revoked)))).StatusCode);
 
@@ -127,7 +120,7 @@ public sealed class DomainVerificationTests(LoopbackVerificationFixture registry
         // Someone verifies a throwaway domain and signs a consent for the hash of another artist's image.
         using var opportunist = new TestSigner();
         var victimsImage = new string('c', 64);
-        Publish("throwaway.test", opportunist.Party);
+        registry.Publish("throwaway.test", opportunist.Party);
         Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(opportunist.Party, "throwaway.test")).StatusCode);
 
         var (claim, trust) = await registry.SubmitAsync(opportunist, Consent.DeepClone().AsObject(),

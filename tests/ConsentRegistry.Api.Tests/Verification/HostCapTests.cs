@@ -1,25 +1,19 @@
 using System.Net;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Verification;
 
 /// <summary>Registry:Verification:MaxHostsPerParty bounds the hosts (and so the re-checks) anyone can pile onto one party.</summary>
 public sealed class HostCapTests(HostCapVerificationFixture registry) : IClassFixture<HostCapVerificationFixture>
 {
-    private void Publish(string host, params string[] keys)
-    {
-        registry.Network.AddHost(host, "127.0.0.1");
-        registry.Network.StandIn("127.0.0.1", registry.Plain.Port);
-        registry.Plain.ServeKeys(host, keys);
-    }
-
     [Fact]
     public async Task A_party_at_its_host_cap_gets_too_many_hosts_without_a_fetch_and_keeps_its_hosts()
     {
         using var victim = new TestSigner();
         foreach (var host in new[] { "one.wildcard.test", "two.wildcard.test", "three.wildcard.test" })
         {
-            Publish(host, victim.Party);
+            registry.Publish(host, victim.Party);
         }
 
         Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(victim.Party, "one.wildcard.test")).StatusCode);
@@ -30,9 +24,7 @@ public sealed class HostCapTests(HostCapVerificationFixture registry) : IClassFi
         var requestsAfterThird = registry.Plain.Requests;
         var again = await registry.VerifyAsync(victim.Party, "two.wildcard.test");
 
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, third.StatusCode);
-        var problem = await third.JsonAsync();
-        Assert.Equal("too-many-hosts", problem.GetProperty("code").GetString());
+        var problem = await AssertProblemAsync(third, HttpStatusCode.UnprocessableEntity, "too-many-hosts");
         Assert.Contains("MaxHostsPerParty", problem.GetProperty("detail").GetString());
         Assert.Equal(requests, requestsAfterThird);
         Assert.Null(await registry.Store.FindAsync(victim.Party, "three.wildcard.test", CancellationToken.None));

@@ -2,23 +2,18 @@ using System.Net;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Verification;
 
 /// <summary>Production settings: the file is fetched over https only, from public addresses only.</summary>
 public sealed class HttpsVerificationTests(ProductionVerificationFixture registry) : IClassFixture<ProductionVerificationFixture>
 {
-    private void Host(string host, string address, bool tls)
-    {
-        registry.Network.AddHost(host, address);
-        registry.Network.StandIn(address, tls ? registry.Tls.Port : registry.Plain.Port);
-    }
-
     [Fact]
     public async Task A_host_serving_the_file_over_https_is_verified()
     {
         using var artist = new TestSigner();
-        Host("secure.test", "151.101.1.1", tls: true);
+        registry.Network.Route("secure.test", "151.101.1.1", registry.Tls.Port);
         string? userAgent = null;
         registry.Tls.Serve("secure.test", context =>
         {
@@ -39,15 +34,14 @@ public sealed class HttpsVerificationTests(ProductionVerificationFixture registr
     public async Task A_redirect_from_https_to_http_is_refused_as_an_insecure_scheme()
     {
         using var artist = new TestSigner();
-        Host("downgrade.test", "151.101.1.2", tls: true);
+        registry.Network.Route("downgrade.test", "151.101.1.2", registry.Tls.Port);
         registry.Tls.Serve("downgrade.test", WellKnownServer.Redirect("http://downgrade.test" + WellKnownServer.DocumentPath));
         registry.Plain.ServeKeys("downgrade.test", artist.Party);
         var requests = registry.Plain.Requests;
 
         var response = await registry.VerifyAsync(artist.Party, "downgrade.test");
 
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        Assert.Equal("insecure-scheme", (await response.JsonAsync()).GetProperty("code").GetString());
+        await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "insecure-scheme");
         Assert.Equal(requests, registry.Plain.Requests);
     }
 
@@ -55,20 +49,19 @@ public sealed class HttpsVerificationTests(ProductionVerificationFixture registr
     public async Task A_host_that_speaks_only_plain_http_is_not_fetched_over_http()
     {
         using var artist = new TestSigner();
-        Host("plain.test", "151.101.1.3", tls: false);
+        registry.Network.Route("plain.test", "151.101.1.3", registry.Plain.Port);
         registry.Plain.ServeKeys("plain.test", artist.Party);
 
         var response = await registry.VerifyAsync(artist.Party, "plain.test");
 
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        Assert.Equal("fetch-failed", (await response.JsonAsync()).GetProperty("code").GetString());
+        await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "fetch-failed");
     }
 
     [Fact]
     public async Task A_certificate_the_system_does_not_trust_is_refused()
     {
         using var artist = new TestSigner();
-        Host("untrusted.test", "151.101.1.4", tls: true);
+        registry.Network.Route("untrusted.test", "151.101.1.4", registry.Tls.Port);
         registry.Tls.ServeKeys("untrusted.test", artist.Party);
         var trusted = registry.Network.TrustedCertificate;
         registry.Network.TrustedCertificate = null;
@@ -76,8 +69,8 @@ public sealed class HttpsVerificationTests(ProductionVerificationFixture registr
         {
             var response = await registry.VerifyAsync(artist.Party, "untrusted.test");
 
-            Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-            Assert.Contains("certificate", (await response.JsonAsync()).GetProperty("detail").GetString());
+            var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "fetch-failed");
+            Assert.Contains("certificate", problem.GetProperty("detail").GetString());
         }
         finally
         {
@@ -91,15 +84,12 @@ public sealed class HttpsVerificationTests(ProductionVerificationFixture registr
         // No test callback: the system's own validation, the one production runs, judges the certificate.
         await using var production = await VerificationFixture.StartAsync<SystemTrustVerificationFixture>();
         using var artist = new TestSigner();
-        production.Network.AddHost("selfsigned.test", "151.101.1.5");
-        production.Network.StandIn("151.101.1.5", production.Tls.Port);
+        production.Network.Route("selfsigned.test", "151.101.1.5", production.Tls.Port);
         production.Tls.ServeKeys("selfsigned.test", artist.Party);
 
         var response = await production.VerifyAsync(artist.Party, "selfsigned.test");
 
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        var problem = await response.JsonAsync();
-        Assert.Equal("fetch-failed", problem.GetProperty("code").GetString());
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "fetch-failed");
         Assert.Contains("certificate", problem.GetProperty("detail").GetString());
         Assert.Contains(production.Network.Connections, endpoint => endpoint.Address.Equals(IPAddress.Parse("151.101.1.5")));
         Assert.Equal(0, production.Tls.Requests);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Verification;
 
@@ -13,25 +14,14 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
 {
     private static readonly string Party = new TestSigner().Party;
 
-    private void Host(string host, string address, RequestDelegate site)
+    /// <summary>Verifying <paramref name="host"/> fails with a 422 verification-failed problem of code <paramref name="code"/>, saying why.</summary>
+    private async Task<JsonElement> FailureAsync(string host, string code)
     {
-        registry.Network.AddHost(host, address);
-        registry.Network.StandIn(address, registry.Plain.Port);
-        registry.Plain.Serve(host, site);
-    }
-
-    private async Task<JsonElement> FailureAsync(string host)
-    {
-        var response = await registry.VerifyAsync(Party, host);
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = await response.JsonAsync();
+        var problem = await AssertProblemAsync(await registry.VerifyAsync(Party, host), HttpStatusCode.UnprocessableEntity, code);
         Assert.EndsWith("verification-failed", problem.GetProperty("type").GetString());
         Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()));
         return problem;
     }
-
-    private static string Code(JsonElement problem) => problem.GetProperty("code").GetString()!;
 
     [Theory]
     [InlineData("127.0.0.1")]
@@ -46,9 +36,8 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
         var requests = registry.Plain.Requests;
         registry.Network.StandIn("127.0.0.1", registry.Plain.Port);
 
-        var problem = await FailureAsync(host);
+        await FailureAsync(host, "address-refused");
 
-        Assert.Equal("address-refused", Code(problem));
         Assert.Equal(connections, registry.Network.Connections.Count);
         Assert.Equal(requests, registry.Plain.Requests);
     }
@@ -59,9 +48,8 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
         registry.Network.AddHost("evil.test", "10.0.0.1");
         var connections = registry.Network.Connections.Count;
 
-        var problem = await FailureAsync("evil.test");
+        var problem = await FailureAsync("evil.test", "address-refused");
 
-        Assert.Equal("address-refused", Code(problem));
         Assert.DoesNotContain("10.0.0.1", problem.GetProperty("detail").GetString());
         Assert.Equal(connections, registry.Network.Connections.Count);
     }
@@ -69,18 +57,18 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
     [Fact]
     public async Task A_redirect_to_another_host_is_refused_and_that_host_is_never_looked_up()
     {
-        Host("hop.test", "151.101.0.1", WellKnownServer.Redirect("http://elsewhere.test" + WellKnownServer.DocumentPath));
+        registry.Site("hop.test", "151.101.0.1", WellKnownServer.Redirect("http://elsewhere.test" + WellKnownServer.DocumentPath));
 
-        Assert.Equal("redirect-refused", Code(await FailureAsync("hop.test")));
+        await FailureAsync("hop.test", "redirect-refused");
         Assert.DoesNotContain("elsewhere.test", registry.Network.Lookups);
     }
 
     [Fact]
     public async Task A_public_host_that_redirects_to_a_loopback_address_is_refused()
     {
-        Host("to-loopback.test", "151.101.0.2", WellKnownServer.Redirect("http://127.0.0.1" + WellKnownServer.DocumentPath));
+        registry.Site("to-loopback.test", "151.101.0.2", WellKnownServer.Redirect("http://127.0.0.1" + WellKnownServer.DocumentPath));
 
-        Assert.Equal("redirect-refused", Code(await FailureAsync("to-loopback.test")));
+        await FailureAsync("to-loopback.test", "redirect-refused");
     }
 
     [Fact]
@@ -91,22 +79,22 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
         registry.Network.StandIn("127.0.0.1", registry.Plain.Port);
         registry.Plain.Serve("rebind.test", WellKnownServer.Redirect(WellKnownServer.DocumentPath + "?again"));
 
-        Assert.Equal("address-refused", Code(await FailureAsync("rebind.test")));
+        await FailureAsync("rebind.test", "address-refused");
         Assert.DoesNotContain(registry.Network.Connections, endpoint => IPAddress.IsLoopback(endpoint.Address));
     }
 
     [Fact]
     public async Task Endless_same_host_redirects_are_refused()
     {
-        Host("loop.test", "151.101.0.4", WellKnownServer.Redirect(WellKnownServer.DocumentPath));
+        registry.Site("loop.test", "151.101.0.4", WellKnownServer.Redirect(WellKnownServer.DocumentPath));
 
-        Assert.Equal("redirect-refused", Code(await FailureAsync("loop.test")));
+        await FailureAsync("loop.test", "redirect-refused");
     }
 
     [Fact]
     public async Task A_document_over_64_kb_is_refused_as_too_large()
     {
-        Host("big.test", "151.101.0.5", async context =>
+        registry.Site("big.test", "151.101.0.5", async context =>
         {
             var chunk = new byte[10 * 1024];
             chunk.AsSpan().Fill((byte)' ');
@@ -116,16 +104,16 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
             }
         });
 
-        Assert.Equal("too-large", Code(await FailureAsync("big.test")));
+        await FailureAsync("big.test", "too-large");
     }
 
     [Fact]
     public async Task A_server_slower_than_the_timeout_gets_timeout()
     {
-        Host("slow.test", "151.101.0.6", async context => await Task.Delay(TimeSpan.FromSeconds(10), context.RequestAborted));
+        registry.Site("slow.test", "151.101.0.6", async context => await Task.Delay(TimeSpan.FromSeconds(10), context.RequestAborted));
         var started = DateTime.UtcNow;
 
-        Assert.Equal("timeout", Code(await FailureAsync("slow.test")));
+        await FailureAsync("slow.test", "timeout");
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5));
     }
 
@@ -137,20 +125,19 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
     public async Task A_malformed_document_is_an_invalid_document(string document)
     {
         var host = $"broken-{document.Length}-{(uint)document.GetHashCode()}.test";
-        Host(host, "151.101.0.7", context => context.Response.WriteAsync(document));
+        registry.Site(host, "151.101.0.7", context => context.Response.WriteAsync(document));
 
-        Assert.Equal("invalid-document", Code(await FailureAsync(host)));
+        await FailureAsync(host, "invalid-document");
     }
 
     [Fact]
     public async Task A_document_without_the_partys_key_says_key_not_listed()
     {
         using var other = new TestSigner();
-        Host("nokey.test", "151.101.0.8", context => context.Response.WriteAsJsonAsync(new { keys = new[] { other.Party } }));
+        registry.Site("nokey.test", "151.101.0.8", context => context.Response.WriteAsJsonAsync(new { keys = new[] { other.Party } }));
 
-        var problem = await FailureAsync("nokey.test");
+        var problem = await FailureAsync("nokey.test", "key-not-listed");
 
-        Assert.Equal("key-not-listed", Code(problem));
         Assert.Contains(Party, problem.GetProperty("detail").GetString());
     }
 
@@ -159,25 +146,25 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
     [InlineData("failing.test", 500)]
     public async Task A_status_other_than_200_is_fetch_failed(string host, int status)
     {
-        Host(host, "151.101.0.9", context =>
+        registry.Site(host, "151.101.0.9", context =>
         {
             context.Response.StatusCode = status;
             return Task.CompletedTask;
         });
 
-        Assert.Equal("fetch-failed", Code(await FailureAsync(host)));
+        await FailureAsync(host, "fetch-failed");
     }
 
     [Fact]
     public async Task A_host_without_an_address_is_fetch_failed()
     {
-        Assert.Equal("fetch-failed", Code(await FailureAsync("no-such-host.test")));
+        await FailureAsync("no-such-host.test", "fetch-failed");
     }
 
     [Fact]
     public async Task Host_names_that_urls_allow_but_dns_does_not_are_fetch_failed_not_a_server_error()
     {
-        Assert.Equal("fetch-failed", Code(await FailureAsync("odd!name$.test")));
+        await FailureAsync("odd!name$.test", "fetch-failed");
     }
 
     [Theory]
@@ -197,9 +184,8 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
 
         var response = await registry.VerifyAsync(Party, host);
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.True((await response.JsonAsync()).GetProperty("errors").TryGetProperty("host", out _));
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-path");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("host", out _));
         Assert.Equal(requests, registry.Plain.Requests);
     }
 
@@ -208,7 +194,7 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
     {
         var host = string.Join('.', new string('a', 63), new string('b', 63), new string('c', 63), new string('d', 61)); // 253
 
-        Assert.Equal("fetch-failed", Code(await FailureAsync(host)));
+        await FailureAsync(host, "fetch-failed");
         Assert.Contains(host, registry.Network.Lookups);
     }
 
@@ -221,8 +207,7 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
     {
         var response = await registry.Client.PostAsync($"/v1/parties/{party.Replace("{party}", Party)}/domains/{Uri.EscapeDataString(host)}/verify", null);
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var problem = await response.JsonAsync();
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-path");
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _));
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Api.Verification;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Verification;
 
@@ -19,10 +20,8 @@ public sealed class VerificationRateLimitTests
         }
 
         Assert.Equal(HttpStatusCode.BadRequest, responses[1].StatusCode);
-        Assert.Equal(HttpStatusCode.TooManyRequests, responses[2].StatusCode);
+        var problem = await AssertProblemAsync(responses[2], HttpStatusCode.TooManyRequests, "too-many-requests");
         Assert.NotNull(responses[2].Headers.RetryAfter);
-        var problem = await responses[2].JsonAsync();
-        Assert.Equal("too-many-requests", problem.GetProperty("code").GetString());
         Assert.Contains("domain verification", problem.GetProperty("detail").GetString());
         Assert.DoesNotContain("batches", problem.GetProperty("detail").GetString());
     }

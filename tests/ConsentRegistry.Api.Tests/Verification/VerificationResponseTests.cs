@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Verification;
 
@@ -11,37 +12,25 @@ public sealed class VerificationResponseTests(GuardedVerificationFixture registr
 {
     private static readonly string Party = new TestSigner().Party;
 
-    private void Host(string host, string address, RequestDelegate site)
-    {
-        registry.Network.AddHost(host, address);
-        registry.Network.StandIn(address, registry.Plain.Port);
-        registry.Plain.Serve(host, site);
-    }
-
-    private async Task<string> FailureCodeAsync(string host)
-    {
-        var response = await registry.VerifyAsync(Party, host);
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        return (await response.JsonAsync()).GetProperty("code").GetString()!;
-    }
+    /// <summary>Verifying <paramref name="host"/> fails with a 422 problem of code <paramref name="code"/>.</summary>
+    private async Task AssertFailureAsync(string host, string code) =>
+        await AssertProblemAsync(await registry.VerifyAsync(Party, host), HttpStatusCode.UnprocessableEntity, code);
 
     [Fact]
     public async Task A_connection_broken_mid_body_is_fetch_failed_not_a_server_error()
     {
         await using var breaking = RawHttpServer.BreaksMidBody();
-        registry.Network.AddHost("breaks-mid-body.test", "151.101.0.10");
-        registry.Network.StandIn("151.101.0.10", breaking.Port);
+        registry.Network.Route("breaks-mid-body.test", "151.101.0.10", breaking.Port);
 
-        Assert.Equal("fetch-failed", await FailureCodeAsync("breaks-mid-body.test"));
+        await AssertFailureAsync("breaks-mid-body.test", "fetch-failed");
     }
 
     [Fact]
     public async Task A_redirect_to_another_port_of_the_same_host_is_refused_without_connecting_to_it()
     {
-        Host("port-hop.test", "151.101.0.11", WellKnownServer.Redirect("http://port-hop.test:8081" + WellKnownServer.DocumentPath));
+        registry.Site("port-hop.test", "151.101.0.11", WellKnownServer.Redirect("http://port-hop.test:8081" + WellKnownServer.DocumentPath));
 
-        Assert.Equal("redirect-refused", await FailureCodeAsync("port-hop.test"));
+        await AssertFailureAsync("port-hop.test", "redirect-refused");
         Assert.DoesNotContain(registry.Network.Connections, endpoint => endpoint.Port == 8081);
     }
 
@@ -49,7 +38,7 @@ public sealed class VerificationResponseTests(GuardedVerificationFixture registr
     public async Task A_content_length_over_64_kb_is_too_large_without_reading_the_body()
     {
         // The body never comes: reading it would end in a timeout, not too-large.
-        Host("announces-big.test", "151.101.0.12", async context =>
+        registry.Site("announces-big.test", "151.101.0.12", async context =>
         {
             context.Response.ContentLength = 1_000_000;
             await context.Response.Body.WriteAsync(new byte[] { (byte)'{' }, context.RequestAborted);
@@ -57,7 +46,7 @@ public sealed class VerificationResponseTests(GuardedVerificationFixture registr
             await Task.Delay(TimeSpan.FromSeconds(10), context.RequestAborted);
         });
 
-        Assert.Equal("too-large", await FailureCodeAsync("announces-big.test"));
+        await AssertFailureAsync("announces-big.test", "too-large");
     }
 
     [Fact]
@@ -73,13 +62,13 @@ public sealed class VerificationResponseTests(GuardedVerificationFixture registr
 
         var body = compressed.ToArray();
         Assert.True(body.Length < 64 * 1024);
-        Host("gzipped.test", "151.101.0.13", async context =>
+        registry.Site("gzipped.test", "151.101.0.13", async context =>
         {
             context.Response.Headers.ContentEncoding = "gzip";
             context.Response.ContentType = "application/json";
             await context.Response.Body.WriteAsync(body, context.RequestAborted);
         });
 
-        Assert.Equal("invalid-document", await FailureCodeAsync("gzipped.test"));
+        await AssertFailureAsync("gzipped.test", "invalid-document");
     }
 }

@@ -1,5 +1,4 @@
 using ConsentRegistry.Api.Tests.Infrastructure;
-using ConsentRegistry.Api.Tests.Verification;
 using ConsentRegistry.Api.Verification;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
@@ -85,9 +84,7 @@ public sealed class BrowserFixture : IAsyncLifetime
     /// <summary>Makes <paramref name="host"/> resolve to the loopback site, which lists <paramref name="keys"/>.</summary>
     public void Publish(string host, params string[] keys)
     {
-        Network.AddHost(host, "127.0.0.1");
-        Network.StandIn("127.0.0.1", Sites.Port);
-        Sites.ServeKeys(host, keys);
+        Network.Publish(Sites, host, keys);
     }
 
     public async Task DisposeAsync()

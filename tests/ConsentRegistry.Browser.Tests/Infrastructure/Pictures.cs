@@ -1,21 +1,18 @@
 using System.Security.Cryptography;
-using ConsentRegistry.Api.Tests.Infrastructure;
 
 namespace ConsentRegistry.Browser.Tests.Infrastructure;
 
-/// <summary>Artists' pictures: Meta's PDQ test images (shared/testdata/pdq beside the repository).</summary>
+/// <summary>Artists' pictures: Meta's PDQ test images and generated ones (tests/testdata/pdq).</summary>
 public static class Pictures
 {
-    private static string PdqData { get; } = Path.Combine(RepositoryPaths.Root, "..", "shared", "testdata", "pdq");
-
     /// <summary>A 256×256 JPEG of a bridge.</summary>
-    public static string Bridge { get; } = Path.Combine(PdqData, "bridge-mods", "square-256x256.jpg");
+    public static string Bridge => RepositoryPaths.TestDataFile("pdq", "bridge-mods", "square-256x256.jpg");
 
     /// <summary>A flat 4×4 PNG: PDQ quality 0 (expected.csv), too little detail for a perceptual hash.</summary>
-    public static string Tiny { get; } = Path.Combine(PdqData, "generated", "tiny-4x4.png");
+    public static string Tiny => RepositoryPaths.TestDataFile("pdq", "generated", "tiny-4x4.png");
 
     /// <summary>Another picture altogether.</summary>
-    public static string Shapes { get; } = Path.Combine(PdqData, "generated", "shapes-a.png");
+    public static string Shapes => RepositoryPaths.TestDataFile("pdq", "generated", "shapes-a.png");
 
     /// <summary>
     /// The PDQ hash Meta's reference hasher gives a heavily blurred copy of the bridge

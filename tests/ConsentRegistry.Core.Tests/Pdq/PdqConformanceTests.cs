@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 
 namespace ConsentRegistry.Core.Tests.Pdq;
 
-/// <summary>Hashes of the images in shared/testdata/pdq against those of Meta's C++ reference.</summary>
+/// <summary>Hashes of the images in tests/testdata/pdq against those of Meta's C++ reference.</summary>
 public sealed class PdqConformanceTests(ITestOutputHelper output)
 {
     private const string Expected = "expected.csv";

@@ -21,7 +21,7 @@ public sealed class PdqFastModeTests(ITestOutputHelper output)
         {
             string path = row[0];
             int quality = int.Parse(row[2], CultureInfo.InvariantCulture);
-            using var image = EncodedImage.Open(File.ReadAllBytes(Path.Combine(PdqTestData.Directory, path)));
+            using var image = EncodedImage.Open(PdqTestData.Read(path));
             using var exactPixels = image.Decode(ImageHashMode.Exact);
             using var fastPixels = image.Decode(ImageHashMode.Fast);
 
@@ -50,7 +50,7 @@ public sealed class PdqFastModeTests(ITestOutputHelper output)
     [InlineData("generated/plasma-large.png", 2400, 1600)]
     public void Fast_mode_reduces_large_jpegs_only_while_the_shorter_side_keeps_200_pixels(string path, int width, int height)
     {
-        using var image = EncodedImage.Open(File.ReadAllBytes(Path.Combine(PdqTestData.Directory, path)));
+        using var image = EncodedImage.Open(PdqTestData.Read(path));
 
         Assert.Equal((width, height), image.DecodedSize(ImageHashMode.Fast));
         Assert.Equal((image.Width, image.Height), image.DecodedSize(ImageHashMode.Exact));

@@ -3,38 +3,14 @@ using System.Text.Json;
 
 namespace ConsentRegistry.Core.Tests.Urls;
 
-/// <summary>
-/// The WHATWG URL test data in <c>shared/testdata/url/</c>, which lies beside the repository
-/// (not in it): found at run time by walking up from the test binaries.
-/// </summary>
+/// <summary>The WHATWG URL test data in <c>tests/testdata/url/</c> (see its README.md).</summary>
 internal static class UrlTestData
 {
-    private static readonly Lazy<string> Folder = new(FindFolder);
+    public static string UrlTestDataPath => RepositoryPaths.TestDataFile("url", "urltestdata.json");
 
-    public static string UrlTestDataPath => Path.Combine(Folder.Value, "urltestdata.json");
-
-    public static string ToAsciiPath => Path.Combine(Folder.Value, "toascii.json");
+    public static string ToAsciiPath => RepositoryPaths.TestDataFile("url", "toascii.json");
 
     public static JsonDocument Load(string path) => JsonDocument.Parse(File.ReadAllText(path, Encoding.UTF8));
-
-    private static string FindFolder()
-    {
-        var looked = new List<string>();
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "shared", "testdata", "url");
-            looked.Add(candidate);
-            if (File.Exists(Path.Combine(candidate, "urltestdata.json")))
-            {
-                return candidate;
-            }
-        }
-
-        Assert.Fail(
-            "URL test data not found: no shared/testdata/url/urltestdata.json beside any folder above "
-            + AppContext.BaseDirectory + ". Looked in:\n  " + string.Join("\n  ", looked));
-        return null!;
-    }
 
     /// <summary>JSON-escaped, so that control characters and lone surrogates show in messages.</summary>
     public static string Show(string? s) => s is null ? "null" : JsonSerializer.Serialize(s);

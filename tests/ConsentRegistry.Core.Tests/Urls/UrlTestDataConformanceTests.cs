@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace ConsentRegistry.Core.Tests.Urls;
 
 /// <summary>
-/// The WHATWG URL test suite (urltestdata.json), restricted as shared/testdata/url/README.md says
+/// The WHATWG URL test suite (urltestdata.json), restricted as tests/testdata/README.md says
 /// to the cases the canonicalizer is for, with the registry's rules applied to the expected parts.
 /// </summary>
 public sealed class UrlTestDataConformanceTests(ITestOutputHelper output)

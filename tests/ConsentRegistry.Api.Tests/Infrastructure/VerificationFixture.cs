@@ -1,11 +1,11 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Api.Verification;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using static ConsentRegistry.Api.Tests.Claims.ClaimSubmissionTests;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
-namespace ConsentRegistry.Api.Tests.Verification;
+namespace ConsentRegistry.Api.Tests.Infrastructure;
 
 /// <summary>
 /// A registry whose verifier sees a <see cref="FakeNetwork"/>, plus the test servers standing in
@@ -69,6 +69,19 @@ public abstract class VerificationFixture : IAsyncLifetime, IAsyncDisposable
             }
         }));
         Client = App.CreateClient();
+    }
+
+    /// <summary>Makes <paramref name="host"/> resolve to loopback and its site on <see cref="Plain"/> list <paramref name="keys"/>.</summary>
+    public void Publish(string host, params string[] keys) => Network.Publish(Plain, host, keys);
+
+    /// <summary>
+    /// Makes <paramref name="host"/> resolve to <paramref name="address"/> (made up: the fake network routes it to
+    /// <see cref="Plain"/> on loopback), where <paramref name="site"/> answers its requests.
+    /// </summary>
+    public void Site(string host, string address, RequestDelegate site)
+    {
+        Network.Route(host, address, Plain.Port);
+        Plain.Serve(host, site);
     }
 
     public Task<HttpResponseMessage> VerifyAsync(string party, string host) =>

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace ConsentRegistry.Api.Tests.Verification;
+namespace ConsentRegistry.Api.Tests.Infrastructure;
 
 /// <summary>
 /// A loopback TCP server that answers every request with the same raw bytes and then closes the

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using ConsentRegistry.Api.Verification;
 
-namespace ConsentRegistry.Api.Tests.Verification;
+namespace ConsentRegistry.Api.Tests.Infrastructure;
 
 /// <summary>
 /// The verifier's view of the internet in tests: host names resolve to whatever a test says, and
@@ -30,6 +30,23 @@ public sealed class FakeNetwork
 
     /// <summary>Connections to <paramref name="address"/> reach the server on loopback <paramref name="port"/>.</summary>
     public void StandIn(string address, int port) => _servers[IPAddress.Parse(address)] = port;
+
+    /// <summary><paramref name="host"/> resolves to <paramref name="address"/>, whose connections reach loopback <paramref name="port"/>.</summary>
+    public void Route(string host, string address, int port)
+    {
+        AddHost(host, address);
+        StandIn(address, port);
+    }
+
+    /// <summary>
+    /// <paramref name="host"/> resolves to 127.0.0.1 and reaches <paramref name="site"/>, which lists <paramref name="keys"/>
+    /// in its well-known file: the host vouches for those parties.
+    /// </summary>
+    public void Publish(WellKnownServer site, string host, params string[] keys)
+    {
+        Route(host, "127.0.0.1", site.Port);
+        site.ServeKeys(host, keys);
+    }
 
     internal void Configure(DomainFetchOptions options)
     {

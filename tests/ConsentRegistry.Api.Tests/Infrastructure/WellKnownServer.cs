@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace ConsentRegistry.Api.Tests.Verification;
+namespace ConsentRegistry.Api.Tests.Infrastructure;
 
 /// <summary>
 /// Stands in for artists' web sites: one Kestrel server on a free 127.0.0.1 port that answers by
