@@ -30,6 +30,7 @@ public sealed class RegistryMetrics
     private readonly Counter<long> _imageDecodes;
     private readonly Counter<long> _domainVerifications;
     private readonly Counter<long> _rateLimitRejections;
+    private readonly Counter<long> _policyRenders;
 
     public RegistryMetrics(IMeterFactory meters, SharedMatchingIndex index, IndexUpdater updater, ImageHashingGate images)
     {
@@ -51,6 +52,8 @@ public sealed class RegistryMetrics
             "Domain verification requests that fetched the host's document, by result: verified or the failure code.");
         _rateLimitRejections = meter.CreateCounter<long>("registry.rate_limit.rejections", "{request}",
             "Requests refused with 429, by rate-limit policy.");
+        _policyRenders = meter.CreateCounter<long>("registry.policy.renders", "{document}",
+            "Crawler documents rendered, by document (robots.txt, tdmrep.json) and source: store (a claimed host, then cached) or unclaimed (no claims, nothing read or cached).");
 
         // Observed on each collection: a lock-free read or one short read lock of the index, no walk over entries.
         meter.CreateObservableGauge("registry.log.seq", () => LogSeq(updater, index), "{seq}",
@@ -111,6 +114,10 @@ public sealed class RegistryMetrics
 
     /// <summary><paramref name="result"/>: "verified" or the verification failure code.</summary>
     public void DomainVerified(string result) => _domainVerifications.Add(1, new KeyValuePair<string, object?>("result", result));
+
+    /// <summary><paramref name="document"/>: robots.txt or tdmrep.json; <paramref name="fromStore"/>: a claimed host's render (read from the store, then cached).</summary>
+    public void PolicyRendered(string document, bool fromStore) =>
+        _policyRenders.Add(1, new KeyValuePair<string, object?>("document", document), new KeyValuePair<string, object?>("source", fromStore ? "store" : "unclaimed"));
 
     public void RateLimitRejected(string policy) => _rateLimitRejections.Add(1, new KeyValuePair<string, object?>("policy", policy));
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using ConsentRegistry.Api.Lookup;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
@@ -29,7 +30,7 @@ public sealed record HostDocument(string Host, long Seq, string ETag, byte[] Bod
 /// host nobody claimed (seq 0) renders without the store and is not cached, so requests for
 /// made-up host names cannot fill the cache.
 /// </summary>
-public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatabase database, LookupEngine engine) : IDisposable
+public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatabase database, LookupEngine engine, RegistryMetrics metrics) : IDisposable
 {
     // SQLite gets one parameter per seq (Dapper expands the list); PostgreSQL one array.
     private const int SeqsPerQuery = 500;
@@ -44,14 +45,6 @@ public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatab
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = CacheBytes });
     private readonly ConcurrentDictionary<Key, Lazy<Task<HostDocument>>> _rendering = new();
     private readonly string _selectClaims = $"SELECT seq, license, subjects FROM claims WHERE seq {database.InList("@seqs")} ORDER BY seq";
-    private long _renders;
-
-    /// <summary>How many renders read the store: one per (document, host, seq) however many requests missed the cache at once.</summary>
-    public long StoreRenders => Interlocked.Read(ref _renders);
-
-    /// <summary>How many rendered documents the cache holds.</summary>
-    public int CachedDocuments => _cache.Count;
-
     /// <summary>The last seq that touched <paramref name="host"/>: what the documents' ETag says, without rendering them.</summary>
     public long LastSeq(string host)
     {
@@ -70,6 +63,7 @@ public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatab
         var seq = LastSeq(host);
         if (seq == 0)
         {
+            metrics.PolicyRendered(NameOf(kind), fromStore: false);
             return new HostDocument(host, 0, ETagOf(0), Render(host, 0, kind, []));
         }
 
@@ -86,6 +80,8 @@ public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatab
 
     public void Dispose() => _cache.Dispose();
 
+    private static string NameOf(HostDocumentKind kind) => kind == HostDocumentKind.RobotsTxt ? "robots.txt" : "tdmrep.json";
+
     private static byte[] Render(string host, long seq, HostDocumentKind kind, List<PolicyRule> rules) =>
         kind == HostDocumentKind.RobotsTxt ? RobotsTxt.Render(host, seq, rules) : TdmRep.Render(rules);
 
@@ -93,7 +89,8 @@ public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatab
     {
         try
         {
-            Interlocked.Increment(ref _renders);
+            // One per (document, host, seq) however many requests missed the cache at once.
+            metrics.PolicyRendered(NameOf(key.Kind), fromStore: true);
             List<ClaimEntry> claims = [];
             long seq;
             using (var scope = index.Read())

@@ -7,9 +7,6 @@ public sealed partial class MatchingIndex
 {
     private readonly PdqIndex _pdq = new() { DeferMerges = true };
 
-    /// <summary>Number of PDQ hashes indexed.</summary>
-    public int PdqCount => _pdq.Count;
-
     /// <summary>
     /// Puts the index in its fastest shape to search; worth its cost (a fraction of a second per
     /// million PDQ subjects) once, after the build from the store.

@@ -100,7 +100,7 @@ public sealed class ApiKeyManagementTests(RegistryFixture registry) : IClassFixt
         Assert.Equal(ids.Distinct().Count(), ids.Count);
         using var admin = _app.CreateAdminClient();
         var bad = await admin.GetAsync("/v1/admin/api-keys?after=not-a-key-id&limit=501");
-        await ImageUploads.AssertProblemAsync(bad, HttpStatusCode.BadRequest, "invalid-query");
+        await TestHttp.AssertProblemAsync(bad, HttpStatusCode.BadRequest, "invalid-query");
         var errors = (await bad.JsonAsync()).GetProperty("errors");
         Assert.True(errors.TryGetProperty("after", out _));
         Assert.True(errors.TryGetProperty("limit", out _));
@@ -164,8 +164,8 @@ public sealed class ApiKeyManagementTests(RegistryFixture registry) : IClassFixt
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/v1/admin/api-keys/{id}")).StatusCode);
 
         Assert.Equal(revokedAt, (await ListedAsync(_app, id)).GetProperty("revoked_at").GetInt64());
-        await ImageUploads.AssertProblemAsync(await admin.DeleteAsync("/v1/admin/api-keys/0123456789abcdef"), HttpStatusCode.NotFound, "api-key-not-found");
-        await ImageUploads.AssertProblemAsync(await admin.DeleteAsync("/v1/admin/api-keys/NOT-AN-ID"), HttpStatusCode.BadRequest, "invalid-key-id");
+        await TestHttp.AssertProblemAsync(await admin.DeleteAsync("/v1/admin/api-keys/0123456789abcdef"), HttpStatusCode.NotFound, "api-key-not-found");
+        await TestHttp.AssertProblemAsync(await admin.DeleteAsync("/v1/admin/api-keys/NOT-AN-ID"), HttpStatusCode.BadRequest, "invalid-key-id");
     }
 
     [Fact]
@@ -175,7 +175,7 @@ public sealed class ApiKeyManagementTests(RegistryFixture registry) : IClassFixt
 
         var response = await admin.DeleteAsync($"/v1/admin/api-keys/{ApiKeyAuthenticationHandler.BootstrapKeyId}");
 
-        await ImageUploads.AssertProblemAsync(response, HttpStatusCode.Conflict, "bootstrap-key-not-revocable");
+        await TestHttp.AssertProblemAsync(response, HttpStatusCode.Conflict, "bootstrap-key-not-revocable");
         Assert.Contains("Registry:Auth:AdminKey", (await response.JsonAsync()).GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/v1/admin/api-keys?limit=1")).StatusCode);
     }

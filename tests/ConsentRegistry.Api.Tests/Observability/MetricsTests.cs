@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 using ConsentRegistry.Core.Claims;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Exporter;
@@ -49,7 +50,7 @@ public sealed class MetricsTests
         using var bitmap = TestImages.Bitmap(64, 64);
         await client.HashImageAsync(TestImages.Encode(bitmap, SKEncodedImageFormat.Png));
         using var garbage = ImageUploads.Form("this is no image"u8.ToArray());
-        await ImageUploads.AssertProblemAsync(await client.PostAsync("/v1/images", garbage), HttpStatusCode.UnsupportedMediaType, "unsupported-image-format");
+        await TestHttp.AssertProblemAsync(await client.PostAsync("/v1/images", garbage), HttpStatusCode.UnsupportedMediaType, "unsupported-image-format");
 
         var after = await ScrapeAsync(client);
         double Moved(string name, params (string, string)[] labels) => after.Sum(name, labels) - before.Sum(name, labels);
@@ -125,10 +126,10 @@ public sealed class MetricsTests
         using var withWrongKey = app.CreateClient();
         withWrongKey.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", "API not-a-key-of-this-registry");
 
-        await ImageUploads.AssertProblemAsync(await anonymous.GetAsync("/metrics"), HttpStatusCode.Unauthorized, "unauthorized");
-        await ImageUploads.AssertProblemAsync(await forwarded.GetAsync("/metrics"), HttpStatusCode.Unauthorized, "unauthorized");
-        await ImageUploads.AssertProblemAsync(await withWrongKey.GetAsync("/metrics"), HttpStatusCode.Unauthorized, "unauthorized");
-        await ImageUploads.AssertProblemAsync(await withClientKey.GetAsync("/metrics"), HttpStatusCode.Forbidden, "forbidden");
+        await TestHttp.AssertProblemAsync(await anonymous.GetAsync("/metrics"), HttpStatusCode.Unauthorized, "unauthorized");
+        await TestHttp.AssertProblemAsync(await forwarded.GetAsync("/metrics"), HttpStatusCode.Unauthorized, "unauthorized");
+        await TestHttp.AssertProblemAsync(await withWrongKey.GetAsync("/metrics"), HttpStatusCode.Unauthorized, "unauthorized");
+        await TestHttp.AssertProblemAsync(await withClientKey.GetAsync("/metrics"), HttpStatusCode.Forbidden, "forbidden");
         var scraped = await admin.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, scraped.StatusCode);
         Assert.True(PrometheusText.Parse(await scraped.Content.ReadAsStringAsync()).Has("registry_index_seq"));

@@ -30,7 +30,7 @@ public sealed class StoreErrorTests
         var response = await client.GetAsync($"/v1/parties/{Party}/domains");
 
         var raw = await response.Content.ReadAsStringAsync();
-        await ImageUploads.AssertProblemAsync(response, HttpStatusCode.InternalServerError, "internal-error");
+        await TestHttp.AssertProblemAsync(response, HttpStatusCode.InternalServerError, "internal-error");
         Assert.Null(response.Headers.RetryAfter);
         var correlationId = (await response.JsonAsync()).GetProperty("correlation_id").GetString();
         Assert.False(string.IsNullOrWhiteSpace(correlationId));
@@ -64,7 +64,7 @@ public sealed class StoreErrorTests
             locked = await client.GetAsync($"/v1/parties/{Party}/domains");
         }
 
-        await ImageUploads.AssertProblemAsync(locked, HttpStatusCode.ServiceUnavailable, "store-unavailable");
+        await TestHttp.AssertProblemAsync(locked, HttpStatusCode.ServiceUnavailable, "store-unavailable");
         Assert.True(locked.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
         Assert.DoesNotContain("lock", (await locked.JsonAsync()).GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v1/parties/{Party}/domains")).StatusCode);

@@ -1,8 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Headers;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Api.Policy;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestSigner;
 using static ConsentRegistry.Api.Tests.Policy.PolicyClaims;
 
@@ -82,19 +85,19 @@ public sealed class HostDocumentCacheTests(RegistryFixture registry) : IClassFix
         const string host = "concurrent.policy.example";
         using var artist = new TestSigner();
         await SubmitAsync(_client, artist, TrainAiNo, Enumerable.Range(0, 2_000).Select(i => Subject("url-prefix", $"https://{host}/{i}/")).ToArray());
-        var documents = registry.App.Services.GetRequiredService<HostPolicyDocuments>();
-        var rendersBefore = documents.StoreRenders;
+        // This host's own meter (by its IMeterFactory): other registries in the test process do not count.
+        using var renders = new MetricCollector<long>(registry.App.Services.GetRequiredService<IMeterFactory>(), RegistryMetrics.MeterName, "registry.policy.renders");
 
         var bodies = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => RobotsAsync(_client, host)));
-        var rendersAfterOneHost = documents.StoreRenders;
-        var cachedAfterOneHost = documents.CachedDocuments;
-        var unclaimed = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => RobotsAsync(_client, $"nobody-{i}.policy.example")));
+        var again = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => RobotsAsync(_client, host)));
+        var unclaimed = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => RobotsAsync(_client, "nobody.policy.example")));
 
-        Assert.Single(bodies.Distinct());
+        Assert.Single(bodies.Concat(again).Distinct());
         Assert.Contains("Disallow: /1999/\n", bodies[0]);
-        Assert.Equal(rendersBefore + 1, rendersAfterOneHost);
-        Assert.Equal(rendersAfterOneHost, documents.StoreRenders);
-        Assert.Equal(cachedAfterOneHost, documents.CachedDocuments);
         Assert.All(unclaimed, robots => Assert.Contains("Disallow:\n", robots));
+        var measurements = renders.GetMeasurementSnapshot();
+        Assert.Equal(1, measurements.Where(m => m.MatchesTags(new KeyValuePair<string, object?>("source", "store"))).Sum(m => m.Value));
+        // Rendered afresh each time, never kept: made-up host names cannot fill the cache.
+        Assert.Equal(20, measurements.Where(m => m.MatchesTags(new KeyValuePair<string, object?>("source", "unclaimed"))).Sum(m => m.Value));
     }
 }

@@ -85,7 +85,7 @@ public sealed class PartyDomainsTests
         Assert.Empty(third.GetProperty("domains").EnumerateArray());
         Assert.Equal(JsonValueKind.Null, third.GetProperty("next_after").ValueKind);
         var bad = await registry.Client.GetAsync("/v1/parties/not-a-party/domains?after=Not%20A%20Host&limit=0");
-        await ImageUploads.AssertProblemAsync(bad, HttpStatusCode.BadRequest, "invalid-query");
+        await TestHttp.AssertProblemAsync(bad, HttpStatusCode.BadRequest, "invalid-query");
         var errors = (await bad.JsonAsync()).GetProperty("errors");
         Assert.Equal(new[] { "after", "limit", "party" }, errors.EnumerateObject().Select(e => e.Name).Order());
     }
@@ -119,7 +119,7 @@ public sealed class PartyDomainsTests
         var (later, trust) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://removed.test/d.jpg"));
         Assert.Equal("signed", trust);
         Assert.Contains(registry.App.Logs, line => line.Contains("removed by an operator; 1 claims lowered", StringComparison.Ordinal));
-        await ImageUploads.AssertProblemAsync(
+        await TestHttp.AssertProblemAsync(
             await admin.DeleteAsync($"/v1/admin/parties/{artist.Party}/domains/removed.test"), HttpStatusCode.NotFound, "domain-verification-not-found");
         Assert.Equal("signed", await registry.TrustOfAsync(later));
     }
@@ -140,11 +140,11 @@ public sealed class PartyDomainsTests
         Assert.Empty((await DomainsAsync(registry, artist.Party)).GetProperty("domains").EnumerateArray());
         var bad = await admin.DeleteAsync("/v1/admin/parties/not-a-party/domains/https:%2F%2Fartist.example%2Fpath");
         var verifyBad = await registry.Client.PostAsync("/v1/parties/not-a-party/domains/https:%2F%2Fartist.example%2Fpath/verify", null);
-        await ImageUploads.AssertProblemAsync(bad, HttpStatusCode.BadRequest, "invalid-path");
+        await TestHttp.AssertProblemAsync(bad, HttpStatusCode.BadRequest, "invalid-path");
         Assert.Equal(
             (await verifyBad.JsonAsync()).GetProperty("errors").ToString(),
             (await bad.JsonAsync()).GetProperty("errors").ToString());
-        await ImageUploads.AssertProblemAsync(
+        await TestHttp.AssertProblemAsync(
             await admin.DeleteAsync($"/v1/admin/parties/{artist.Party}/domains/never-verified.test"), HttpStatusCode.NotFound, "domain-verification-not-found");
     }
 }
