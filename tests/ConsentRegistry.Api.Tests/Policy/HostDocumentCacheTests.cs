@@ -96,8 +96,8 @@ public sealed class HostDocumentCacheTests(RegistryFixture registry) : IClassFix
         Assert.Contains("Disallow: /1999/\n", bodies[0]);
         Assert.All(unclaimed, robots => Assert.Contains("Disallow:\n", robots));
         var measurements = renders.GetMeasurementSnapshot();
-        Assert.Equal(1, measurements.Where(m => m.MatchesTags(new KeyValuePair<string, object?>("source", "store"))).Sum(m => m.Value));
+        Assert.Equal(1, measurements.Where(m => m.ContainsTags(new KeyValuePair<string, object?>("source", "store"))).Sum(m => m.Value));
         // Rendered afresh each time, never kept: made-up host names cannot fill the cache.
-        Assert.Equal(20, measurements.Where(m => m.MatchesTags(new KeyValuePair<string, object?>("source", "unclaimed"))).Sum(m => m.Value));
+        Assert.Equal(20, measurements.Where(m => m.ContainsTags(new KeyValuePair<string, object?>("source", "unclaimed"))).Sum(m => m.Value));
     }
 }
