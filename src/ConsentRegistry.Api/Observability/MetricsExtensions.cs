@@ -1,3 +1,4 @@
+using ConsentRegistry.Api.Hosting;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -15,8 +16,7 @@ public static class MetricsExtensions
     public static WebApplicationBuilder AddRegistryMetrics(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>();
+        services.AddRegistryOptions<MetricsOptions, MetricsOptionsValidator>(MetricsOptions.Section);
 
         // Call sites record whether or not anything listens: an instrument nobody collects costs a branch.
         services.AddSingleton<RegistryMetrics>();
