@@ -16,8 +16,8 @@ public static class ImageLimits
     public const long MaxPixels = 100_000_000;
 
     /// <summary>
-    /// Images with more pixels than this decode one at a time: their decoder buffers can reach 4 bytes a pixel
-    /// (400 MB at <see cref="MaxPixels"/>), so a burst of them must not run side by side.
+    /// The most pixels decoded into one buffer: images whose decoder cannot deliver rows (GIF, WebP, interlaced PNG)
+    /// are refused above it, except WebP, which is decoded at a reduced scale. 64 MB at 4 bytes a pixel.
     /// </summary>
-    public const long LargePixels = 16_000_000;
+    public const long MaxWholeDecodePixels = 16_000_000;
 }
