@@ -84,12 +84,7 @@ internal static class ImagePlausibility
     private static void CheckGif(ReadOnlySpan<byte> file, int width, int height)
     {
         long canvas = (long)width * height;
-        long largestFrame = LargestGifFrame(file);
-        if (largestFrame == 0)
-        {
-            return; // no frame: the decoder refuses it
-        }
-
+        long largestFrame = LargestGifFrame(file); // 0 when there is none, or only empty ones
         if (canvas > GifFreeCanvasPixels && canvas > GifCanvasPerFrame * largestFrame)
         {
             throw Implausible($"The GIF's canvas is {width}×{height} pixels but its largest frame has {largestFrame:N0}; "
@@ -99,7 +94,7 @@ internal static class ImagePlausibility
         Require(largestFrame <= (long)GifPixelsPerByte * file.Length, largestFrame, file.Length, "GIF frame", GifPixelsPerByte);
     }
 
-    /// <summary>The pixels of the largest frame (image descriptor) in a GIF, 0 when none is found.</summary>
+    /// <summary>The pixels of the largest frame (image descriptor) in a GIF, 0 when none is found before the data ends.</summary>
     internal static long LargestGifFrame(ReadOnlySpan<byte> file)
     {
         if (file.Length < 13)

@@ -122,6 +122,20 @@ public sealed class ImageDecoderRefusalTests
         }
     }
 
+    [Fact]
+    public void A_webp_over_16_megapixels_is_decoded_at_half_scale_even_in_exact_mode_and_says_so()
+    {
+        using var small = TestImages.Bitmap(600, 560);
+        using var large = small.Resize(new SKImageInfo(4_200, 4_000, SKColorType.Rgba8888, SKAlphaType.Opaque), SKSamplingOptions.Default);
+        using var image = EncodedImage.Open(TestImages.Encode(large, SKEncodedImageFormat.Webp, 50));
+
+        Assert.Equal((2_100, 2_000), image.DecodedSize(ImageHashMode.Exact));
+        Assert.Equal(ImageHashMode.Fast, image.DecodedMode(ImageHashMode.Exact));
+        Assert.True(image.DecodeBytes(ImageHashMode.Exact) <= 4L * ImageLimits.MaxWholeDecodePixels + 4 * 512 * 512);
+        using var pixels = image.Decode(ImageHashMode.Exact);
+        Assert.Equal((512, 512), (pixels.Width, pixels.Height));
+    }
+
     private static byte[] JpegHeaderOnly(int width, int height)
     {
         using var bitmap = TestImages.Bitmap(64, 64);
