@@ -7,8 +7,8 @@
 #
 # Per round: the 43-byte GIF (10000×10000 canvas, 1×1 frame), a 1,080-byte RLE BMP and a 70-byte
 # PNG declaring 10000×10000 (all refused before decoding, 422 implausible-dimensions), an
-# interlaced 10000×10000 PNG (refused, 422 too-many-pixels), a 100-megapixel black PNG (decoded row
-# by row) and a 4000×4000 interlaced PNG (decoded whole, 64 MB of native memory).
+# interlaced 10000×10000 PNG (refused, 422 too-many-pixels), a 100-megapixel black 1-bit PNG
+# (decoded whole: 100 MB of native memory) and a 4000×4000 interlaced one (16 MB).
 set -euo pipefail
 rounds="${1:-20}"
 concurrency="${2:-4}"

@@ -74,8 +74,8 @@ public sealed class EncodedImage : IDisposable
             CheckHeader(codec, format);
             var bytes = data.AsSpan();
             ImagePlausibility.Check(bytes, format, codec.Info.Width, codec.Info.Height);
-            bool byRows = DecodesByRows(bytes, format);
-            if (!byRows && format != ImageFormats.WebP && (long)codec.Info.Width * codec.Info.Height > ImageLimits.MaxWholeDecodePixels)
+            bool byRows = DecodesByRows(format);
+            if (IsGifOrInterlacedPng(bytes, format) && (long)codec.Info.Width * codec.Info.Height > ImageLimits.MaxWholeDecodePixels)
             {
                 throw new ImageDecodeException(ImageDecodeError.TooManyPixels,
                     $"The image is {codec.Info.Width}×{codec.Info.Height} pixels; {(format == ImageFormats.Gif ? "GIF" : "interlaced PNG")} images "
@@ -111,7 +111,7 @@ public sealed class EncodedImage : IDisposable
 
     /// <summary>
     /// The most bytes of pixels the decode holds at once: the whole image when its decoder cannot deliver rows
-    /// (GIF, WebP, interlaced PNG, or anything within the 512 grid), else one row and the 512×512 grid.
+    /// (PNG, GIF, WebP, or anything within the 512 grid), else one row and the 512×512 grid.
     /// </summary>
     public long DecodeBytes(ImageHashMode mode)
     {
@@ -148,13 +148,6 @@ public sealed class EncodedImage : IDisposable
             && _codec.ScanlineOrder is SKCodecScanlineOrder.TopDown or SKCodecScanlineOrder.BottomUp)
         {
             return GridDecoder.DecodeScanlines(_codec, info, sampler, format, Format, bottomUp: _codec.ScanlineOrder == SKCodecScanlineOrder.BottomUp);
-        }
-
-        if ((long)info.Width * info.Height > ImageLimits.MaxWholeDecodePixels)
-        {
-            throw new ImageDecodeException(ImageDecodeError.TooManyPixels,
-                $"The {Format.ToUpperInvariant()} image is {Width}×{Height} pixels and cannot be decoded row by row; "
-                + $"at most {ImageLimits.MaxWholeDecodePixels:N0} pixels are decoded whole.");
         }
 
         return GridDecoder.DecodeWhole(_codec, info, sampler, format, Format, onGrid);
@@ -197,13 +190,18 @@ public sealed class EncodedImage : IDisposable
         }
     }
 
-    /// <summary>JPEG, BMP and non-interlaced PNG deliver rows; GIF, WebP and interlaced PNG only whole images.</summary>
-    private static bool DecodesByRows(ReadOnlySpan<byte> bytes, string format) => format switch
-    {
-        ImageFormats.Jpeg or ImageFormats.Bmp => true,
-        ImageFormats.Png => bytes.Length > 28 && bytes[28] == 0, // IHDR interlace method
-        _ => false,
-    };
+    /// <summary>
+    /// JPEG and BMP deliver rows; PNG (SkiaSharp's PNG codec answers Unimplemented to a scanline decode), GIF and
+    /// WebP only whole images.
+    /// </summary>
+    private static bool DecodesByRows(string format) => format is ImageFormats.Jpeg or ImageFormats.Bmp;
+
+    /// <summary>
+    /// Formats decoded whole at up to 4 bytes a pixel whose large images are rare or forged: GIF (its canvas) and
+    /// interlaced PNG (interlacing is for showing small web images early).
+    /// </summary>
+    private static bool IsGifOrInterlacedPng(ReadOnlySpan<byte> bytes, string format) =>
+        format == ImageFormats.Gif || (format == ImageFormats.Png && bytes.Length > 28 && bytes[28] != 0); // IHDR interlace method
 
     private SKSizeI DecodeSize(ImageHashMode mode)
     {

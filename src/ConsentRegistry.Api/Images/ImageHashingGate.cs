@@ -15,8 +15,8 @@ public sealed class ImageHashingGate
     public const long UploadBudgetBytes = 512L * 1024 * 1024;
 
     /// <summary>
-    /// Bytes of decoded pixels held at once, across requests: four whole-decoded images at the 64 MB limit
-    /// (<see cref="ImageLimits.MaxWholeDecodePixels"/>), or a few hundred decoded row by row (about 1 MB each).
+    /// Bytes of decoded pixels held at once, across requests: four whole-decoded 16-megapixel images, or a few
+    /// hundred decoded row by row (about 1 MB each). A larger decode (a PNG up to 400 MB) takes all of it, and so runs alone.
     /// </summary>
     public const long DecodeBudgetBytes = 256L * 1024 * 1024;
 

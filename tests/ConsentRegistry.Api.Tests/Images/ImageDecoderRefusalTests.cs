@@ -136,6 +136,20 @@ public sealed class ImageDecoderRefusalTests
         Assert.Equal((512, 512), (pixels.Width, pixels.Height));
     }
 
+    [Fact]
+    public void A_100_megapixel_png_is_decoded_whole_into_native_memory_not_the_managed_heap()
+    {
+        using var image = EncodedImage.Open(HandWrittenImages.GreyPng(10_000, 10_000, interlaced: false));
+        Assert.Equal(100_000_000L + 512 * 512, image.DecodeBytes(ImageHashMode.Exact)); // grey: a byte a pixel, and the grid
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using var pixels = image.Decode();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal((512, 512), (pixels.Width, pixels.Height));
+        Assert.True(allocated < 8_000_000, $"{allocated:N0} managed bytes allocated");
+    }
+
     private static byte[] JpegHeaderOnly(int width, int height)
     {
         using var bitmap = TestImages.Bitmap(64, 64);
