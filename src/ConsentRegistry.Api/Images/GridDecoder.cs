@@ -1,3 +1,4 @@
+using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using ConsentRegistry.Core.Pdq;
 using SkiaSharp;
@@ -61,8 +62,8 @@ internal static class GridDecoder
 
     /// <summary>
     /// Decodes the whole image, then samples it onto the grid when <paramref name="onGrid"/>. An image within the grid
-    /// is decoded into a pooled buffer that the result keeps; a larger one into native memory freed (and so given
-    /// back to the system) as soon as the grid is sampled, never into the managed heap.
+    /// is decoded into a pooled buffer that the result keeps; a larger one into an anonymous memory mapping, unmapped
+    /// (and so given back to the system) as soon as the grid is sampled, never into the managed heap.
     /// </summary>
     public static DecodedImage DecodeWhole(SKCodec codec, SKImageInfo info, GridSampler sampler, PdqPixelFormat format, string formatName, bool onGrid)
     {
@@ -104,10 +105,17 @@ internal static class GridDecoder
 
     private static DecodedImage DecodeWholeOntoGrid(SKCodec codec, SKImageInfo info, GridSampler sampler, PdqPixelFormat format, string formatName)
     {
-        nint pixels = Marshal.AllocHGlobal((nint)info.BytesSize64);
+        // An anonymous mapping, not malloc: glibc keeps freed blocks of a few to 32 MB in its per-thread arenas, so
+        // a burst of whole decodes would leave the process that much larger; an unmapped view is gone at once.
+        using var mapping = MemoryMappedFile.CreateNew(null, info.BytesSize64, MemoryMappedFileAccess.ReadWrite);
+        using var view = mapping.CreateViewAccessor(0, info.BytesSize64, MemoryMappedFileAccess.ReadWrite);
+        var handle = view.SafeMemoryMappedViewHandle;
+        bool added = false;
         byte[] row = PixelBuffers.Rent(info.RowBytes);
         try
         {
+            handle.DangerousAddRef(ref added);
+            nint pixels = handle.DangerousGetHandle() + (nint)view.PointerOffset;
             Check(codec.GetPixels(info, pixels), formatName);
             byte[] grid = PixelBuffers.Rent((long)sampler.RowBytes * sampler.Height);
             for (int y = 0; y < sampler.Height; y++)
@@ -120,8 +128,12 @@ internal static class GridDecoder
         }
         finally
         {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+
             PixelBuffers.Return(row);
-            Marshal.FreeHGlobal(pixels);
         }
     }
 
