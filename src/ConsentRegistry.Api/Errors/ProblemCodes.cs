@@ -56,6 +56,7 @@ public static class ProblemCodes
     public const string EmptyFile = "empty-file";
     public const string ImageTooLarge = "image-too-large";
     public const string TooManyPixels = "too-many-pixels";
+    public const string ImplausibleDimensions = "implausible-dimensions";
     public const string TruncatedImage = "truncated-image";
     public const string CorruptImage = "corrupt-image";
     public const string UnsupportedImageFormat = "unsupported-image-format";

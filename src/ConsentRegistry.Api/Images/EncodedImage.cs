@@ -22,17 +22,20 @@ public sealed class EncodedImage : IDisposable
     public const int FastMinSide = 200;
 
     private static readonly float[] FastScales = [0.125f, 0.25f, 0.5f];
+    private static readonly float[] WholeScales = [0.5f, 0.25f, 0.125f];
 
     private readonly SKData _data;
     private readonly SKCodec _codec;
+    private readonly bool _decodesByRows;
 
-    private EncodedImage(SKData data, SKCodec codec, string format)
+    private EncodedImage(SKData data, SKCodec codec, string format, bool decodesByRows)
     {
         _data = data;
         _codec = codec;
         Format = format;
         Width = codec.Info.Width;
         Height = codec.Info.Height;
+        _decodesByRows = decodesByRows;
         ExifOrientation = codec.EncodedOrigin is >= SKEncodedOrigin.TopLeft and <= SKEncodedOrigin.LeftBottom
             ? (int)codec.EncodedOrigin
             : 1;
@@ -69,7 +72,17 @@ public sealed class EncodedImage : IDisposable
             codec = SKCodec.Create(data)
                 ?? throw new ImageDecodeException(ImageDecodeError.Corrupt, $"The file starts like a {format.ToUpperInvariant()} image but its header is invalid.");
             CheckHeader(codec, format);
-            return new EncodedImage(data, codec, format);
+            var bytes = data.AsSpan();
+            ImagePlausibility.Check(bytes, format, codec.Info.Width, codec.Info.Height);
+            bool byRows = DecodesByRows(format);
+            if (IsGifOrInterlacedPng(bytes, format) && (long)codec.Info.Width * codec.Info.Height > ImageLimits.MaxWholeDecodePixels)
+            {
+                throw new ImageDecodeException(ImageDecodeError.TooManyPixels,
+                    $"The image is {codec.Info.Width}×{codec.Info.Height} pixels; {(format == ImageFormats.Gif ? "GIF" : "interlaced PNG")} images "
+                    + $"are decoded whole, so at most {ImageLimits.MaxWholeDecodePixels:N0} pixels.");
+            }
+
+            return new EncodedImage(data, codec, format, byRows);
         }
         catch
         {
@@ -85,8 +98,29 @@ public sealed class EncodedImage : IDisposable
     /// </summary>
     public (int Width, int Height) DecodedSize(ImageHashMode mode)
     {
-        var size = mode == ImageHashMode.Fast ? FastDecodeSize() : new SKSizeI(Width, Height);
+        var size = DecodeSize(mode);
         return (size.Width, size.Height);
+    }
+
+    /// <summary>
+    /// The mode the hash is really computed in: <see cref="ImageHashMode.Fast"/> when a WebP image too large to
+    /// decode whole (over <see cref="ImageLimits.MaxWholeDecodePixels"/>) is decoded at a reduced scale in exact mode.
+    /// </summary>
+    public ImageHashMode DecodedMode(ImageHashMode mode) =>
+        mode == ImageHashMode.Exact && DecodeSize(mode) != new SKSizeI(Width, Height) ? ImageHashMode.Fast : mode;
+
+    /// <summary>
+    /// The most bytes of pixels the decode holds at once: the whole image when its decoder cannot deliver rows
+    /// (PNG, GIF, WebP, or anything within the 512 grid), else one row and the 512×512 grid.
+    /// </summary>
+    public long DecodeBytes(ImageHashMode mode)
+    {
+        var size = DecodeSize(mode);
+        int bytesPerPixel = _codec.Info.ColorType == SKColorType.Gray8 ? 1 : 4;
+        bool onGrid = Width > GridSize || Height > GridSize;
+        return onGrid && _decodesByRows
+            ? (long)bytesPerPixel * (size.Width + GridSize * GridSize)
+            : (long)bytesPerPixel * size.Width * size.Height + (onGrid ? bytesPerPixel * GridSize * GridSize : 0);
     }
 
     /// <summary>
@@ -96,7 +130,7 @@ public sealed class EncodedImage : IDisposable
     /// <exception cref="ImageDecodeException">The image data is corrupt or truncated.</exception>
     public DecodedImage Decode(ImageHashMode mode = ImageHashMode.Exact)
     {
-        var size = mode == ImageHashMode.Fast ? FastDecodeSize() : new SKSizeI(Width, Height);
+        var size = DecodeSize(mode);
         bool gray = _codec.Info.ColorType == SKColorType.Gray8;
         var info = gray
             ? new SKImageInfo(size.Width, size.Height, SKColorType.Gray8, SKAlphaType.Opaque)
@@ -110,9 +144,10 @@ public sealed class EncodedImage : IDisposable
             info.Width, info.Height, onGrid ? GridSize : info.Width, onGrid ? GridSize : info.Height,
             info.BytesPerPixel, compositeAlpha: !gray && _codec.Info.AlphaType != SKAlphaType.Opaque);
 
-        if (onGrid && _codec.StartScanlineDecode(info) == SKCodecResult.Success && _codec.ScanlineOrder == SKCodecScanlineOrder.TopDown)
+        if (onGrid && _decodesByRows && _codec.StartScanlineDecode(info) == SKCodecResult.Success
+            && _codec.ScanlineOrder is SKCodecScanlineOrder.TopDown or SKCodecScanlineOrder.BottomUp)
         {
-            return GridDecoder.DecodeScanlines(_codec, info, sampler, format, Format);
+            return GridDecoder.DecodeScanlines(_codec, info, sampler, format, Format, bottomUp: _codec.ScanlineOrder == SKCodecScanlineOrder.BottomUp);
         }
 
         return GridDecoder.DecodeWhole(_codec, info, sampler, format, Format, onGrid);
@@ -153,6 +188,38 @@ public sealed class EncodedImage : IDisposable
             throw new ImageDecodeException(ImageDecodeError.TooManyPixels,
                 $"The image is {width}×{height} pixels; at most {ImageLimits.MaxPixels:N0} pixels are decoded.");
         }
+    }
+
+    /// <summary>
+    /// JPEG and BMP deliver rows; PNG (SkiaSharp's PNG codec answers Unimplemented to a scanline decode), GIF and
+    /// WebP only whole images.
+    /// </summary>
+    private static bool DecodesByRows(string format) => format is ImageFormats.Jpeg or ImageFormats.Bmp;
+
+    /// <summary>
+    /// Formats decoded whole at up to 4 bytes a pixel whose large images are rare or forged: GIF (its canvas) and
+    /// interlaced PNG (interlacing is for showing small web images early).
+    /// </summary>
+    private static bool IsGifOrInterlacedPng(ReadOnlySpan<byte> bytes, string format) =>
+        format == ImageFormats.Gif || (format == ImageFormats.Png && bytes.Length > 28 && bytes[28] != 0); // IHDR interlace method
+
+    private SKSizeI DecodeSize(ImageHashMode mode)
+    {
+        var size = mode == ImageHashMode.Fast ? FastDecodeSize() : new SKSizeI(Width, Height);
+        if (Format == ImageFormats.WebP && (long)size.Width * size.Height > ImageLimits.MaxWholeDecodePixels)
+        {
+            // WebP decodes whole but scales while decoding: the largest reduced size within the whole-decode limit.
+            foreach (float scale in WholeScales)
+            {
+                var scaled = _codec.GetScaledDimensions(scale);
+                if ((long)scaled.Width * scaled.Height <= ImageLimits.MaxWholeDecodePixels)
+                {
+                    return scaled;
+                }
+            }
+        }
+
+        return size;
     }
 
     private SKSizeI FastDecodeSize()

@@ -1,3 +1,4 @@
+using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using ConsentRegistry.Core.Pdq;
 using SkiaSharp;
@@ -10,8 +11,11 @@ namespace ConsentRegistry.Api.Images;
 /// </summary>
 internal static class GridDecoder
 {
-    /// <summary>Decodes only the rows the grid samples, one at a time (JPEG: the others are skipped, not converted).</summary>
-    public static DecodedImage DecodeScanlines(SKCodec codec, SKImageInfo info, GridSampler sampler, PdqPixelFormat format, string formatName)
+    /// <summary>
+    /// Decodes only the rows the grid samples, one at a time (JPEG: the others are skipped, not converted), in the
+    /// order the codec delivers them: top down, or bottom up (BMP).
+    /// </summary>
+    public static DecodedImage DecodeScanlines(SKCodec codec, SKImageInfo info, GridSampler sampler, PdqPixelFormat format, string formatName, bool bottomUp)
     {
         byte[] row = PixelBuffers.Rent(info.RowBytes);
         byte[] grid = PixelBuffers.Rent((long)sampler.RowBytes * sampler.Height);
@@ -19,9 +23,10 @@ internal static class GridDecoder
         try
         {
             int next = 0, current = -1;
-            for (int y = 0; y < sampler.Height; y++)
+            for (int i = 0; i < sampler.Height; i++)
             {
-                int wanted = sampler.SourceRow(y);
+                int y = bottomUp ? sampler.Height - 1 - i : i;
+                int wanted = bottomUp ? info.Height - 1 - sampler.SourceRow(y) : sampler.SourceRow(y); // in delivery order
                 if (wanted != current)
                 {
                     if (wanted > next && !codec.SkipScanlines(wanted - next))
@@ -55,49 +60,39 @@ internal static class GridDecoder
         }
     }
 
-    /// <summary>Decodes the whole image, then samples it onto the grid when <paramref name="onGrid"/>.</summary>
+    /// <summary>
+    /// Decodes the whole image, then samples it onto the grid when <paramref name="onGrid"/>. An image within the grid
+    /// is decoded into a pooled buffer that the result keeps; a larger one into an anonymous memory mapping, unmapped
+    /// (and so given back to the system) as soon as the grid is sampled, never into the managed heap.
+    /// </summary>
     public static DecodedImage DecodeWhole(SKCodec codec, SKImageInfo info, GridSampler sampler, PdqPixelFormat format, string formatName, bool onGrid)
+    {
+        return onGrid ? DecodeWholeOntoGrid(codec, info, sampler, format, formatName) : DecodeWholeKept(codec, info, sampler, format, formatName);
+    }
+
+    private static DecodedImage DecodeWholeKept(SKCodec codec, SKImageInfo info, GridSampler sampler, PdqPixelFormat format, string formatName)
     {
         byte[] pixels = PixelBuffers.Rent(info.BytesSize64);
         bool keep = false;
         try
         {
             var pin = GCHandle.Alloc(pixels, GCHandleType.Pinned);
-            SKCodecResult result;
             try
             {
-                result = codec.GetPixels(info, pin.AddrOfPinnedObject());
+                Check(codec.GetPixels(info, pin.AddrOfPinnedObject()), formatName);
             }
             finally
             {
                 pin.Free();
             }
 
-            if (result != SKCodecResult.Success)
+            if (sampler.CompositesAlpha)
             {
-                throw result == SKCodecResult.IncompleteInput
-                    ? Truncated(formatName)
-                    : new ImageDecodeException(ImageDecodeError.Corrupt, $"The {formatName.ToUpperInvariant()} data is invalid ({result}).");
+                GridSampler.CompositeOverWhite(pixels.AsSpan(0, (int)info.BytesSize64));
             }
 
-            if (!onGrid)
-            {
-                if (sampler.CompositesAlpha)
-                {
-                    GridSampler.CompositeOverWhite(pixels.AsSpan(0, (int)info.BytesSize64));
-                }
-
-                keep = true;
-                return new DecodedImage(pixels, info.Width, info.Height, info.RowBytes, format);
-            }
-
-            byte[] grid = PixelBuffers.Rent((long)sampler.RowBytes * sampler.Height);
-            for (int y = 0; y < sampler.Height; y++)
-            {
-                sampler.SampleRow(pixels.AsSpan(sampler.SourceRow(y) * info.RowBytes, info.RowBytes), grid.AsSpan(y * sampler.RowBytes, sampler.RowBytes));
-            }
-
-            return new DecodedImage(grid, sampler.Width, sampler.Height, sampler.RowBytes, format);
+            keep = true;
+            return new DecodedImage(pixels, info.Width, info.Height, info.RowBytes, format);
         }
         finally
         {
@@ -105,6 +100,50 @@ internal static class GridDecoder
             {
                 PixelBuffers.Return(pixels);
             }
+        }
+    }
+
+    private static DecodedImage DecodeWholeOntoGrid(SKCodec codec, SKImageInfo info, GridSampler sampler, PdqPixelFormat format, string formatName)
+    {
+        // An anonymous mapping, not malloc: glibc keeps freed blocks of a few to 32 MB in its per-thread arenas, so
+        // a burst of whole decodes would leave the process that much larger; an unmapped view is gone at once.
+        using var mapping = MemoryMappedFile.CreateNew(null, info.BytesSize64, MemoryMappedFileAccess.ReadWrite);
+        using var view = mapping.CreateViewAccessor(0, info.BytesSize64, MemoryMappedFileAccess.ReadWrite);
+        var handle = view.SafeMemoryMappedViewHandle;
+        bool added = false;
+        byte[] row = PixelBuffers.Rent(info.RowBytes);
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            nint pixels = handle.DangerousGetHandle() + (nint)view.PointerOffset;
+            Check(codec.GetPixels(info, pixels), formatName);
+            byte[] grid = PixelBuffers.Rent((long)sampler.RowBytes * sampler.Height);
+            for (int y = 0; y < sampler.Height; y++)
+            {
+                Marshal.Copy(pixels + (nint)((long)sampler.SourceRow(y) * info.RowBytes), row, 0, info.RowBytes);
+                sampler.SampleRow(row.AsSpan(0, info.RowBytes), grid.AsSpan(y * sampler.RowBytes, sampler.RowBytes));
+            }
+
+            return new DecodedImage(grid, sampler.Width, sampler.Height, sampler.RowBytes, format);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+
+            PixelBuffers.Return(row);
+        }
+    }
+
+    private static void Check(SKCodecResult result, string formatName)
+    {
+        if (result != SKCodecResult.Success)
+        {
+            throw result == SKCodecResult.IncompleteInput
+                ? Truncated(formatName)
+                : new ImageDecodeException(ImageDecodeError.Corrupt, $"The {formatName.ToUpperInvariant()} data is invalid ({result}).");
         }
     }
 

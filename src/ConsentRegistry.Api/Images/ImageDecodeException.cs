@@ -12,6 +12,9 @@ public enum ImageDecodeError
     /// <summary>The header claims more than <see cref="ImageLimits.MaxPixels"/> pixels.</summary>
     TooManyPixels,
 
+    /// <summary>The header declares more pixels than a file of its size could hold (docs/pdq.md, "Limits").</summary>
+    Implausible,
+
     /// <summary>The file starts like an image but its data is invalid.</summary>
     Corrupt,
 

@@ -1,22 +1,35 @@
+using System.Diagnostics;
+
 namespace ConsentRegistry.Api.Images;
 
 /// <summary>
 /// Bounds what image hashing may hold at once, so that a flood of uploads slows down instead of exhausting memory:
 /// uploads in memory share a byte budget (refused with 503 when it is spent), decodes run at most one per processor
-/// core, and images over <see cref="ImageLimits.LargePixels"/> decode one at a time (waiting up to
-/// <see cref="MaxWait"/> for their turn).
+/// core, and the pixel buffers of the decodes running share a second byte budget (<see cref="DecodeBudgetBytes"/>),
+/// each decode reserving what <see cref="EncodedImage.DecodeBytes"/> says it will hold before it starts. A decode
+/// waits up to <see cref="MaxWait"/> in all for its slot and its bytes, first come first served.
 /// </summary>
 public sealed class ImageHashingGate
 {
     /// <summary>Bytes of uploaded files held in memory at once, across requests.</summary>
     public const long UploadBudgetBytes = 512L * 1024 * 1024;
 
-    /// <summary>How long a decode waits for a free slot before the request gets 503.</summary>
+    /// <summary>
+    /// Bytes of decoded pixels held at once, across requests: four whole-decoded 16-megapixel images, or a few
+    /// hundred decoded row by row (about 1 MB each). A larger decode (a PNG up to 400 MB) takes all of it, and so runs alone.
+    /// </summary>
+    public const long DecodeBudgetBytes = 256L * 1024 * 1024;
+
+    /// <summary>How long a decode waits for a free slot and its bytes before the request gets 503.</summary>
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(10);
 
+    private const long BudgetUnit = 1024 * 1024;
+
     private readonly SemaphoreSlim _decodes;
-    private readonly SemaphoreSlim _largeDecodes = new(1, 1);
+    private readonly SemaphoreSlim _budget;
+    private readonly SemaphoreSlim _budgetTurn = new(1, 1);
     private readonly int _decodeSlots;
+    private readonly int _budgetUnits;
     private readonly long _uploadBudget;
     private long _uploadBytes;
     private int _waiting;
@@ -26,11 +39,13 @@ public sealed class ImageHashingGate
     {
     }
 
-    internal ImageHashingGate(int decodeSlots, long uploadBudget)
+    internal ImageHashingGate(int decodeSlots, long uploadBudget, long decodeBudget = DecodeBudgetBytes)
     {
         _decodeSlots = decodeSlots;
         _decodes = new SemaphoreSlim(decodeSlots, decodeSlots);
         _uploadBudget = uploadBudget;
+        _budgetUnits = (int)Math.Max(1, decodeBudget / BudgetUnit);
+        _budget = new SemaphoreSlim(_budgetUnits, _budgetUnits);
     }
 
     /// <summary>Reserves memory for an upload of up to <paramref name="bytes"/>; null when the budget is spent.</summary>
@@ -45,29 +60,32 @@ public sealed class ImageHashingGate
         return new Lease(() => Interlocked.Add(ref _uploadBytes, -bytes));
     }
 
-    /// <summary>Requests waiting for a decode slot (or, for a large image, for the large-image slot) now.</summary>
+    /// <summary>Requests waiting for a decode slot or for decode bytes now.</summary>
     public int Waiting => Volatile.Read(ref _waiting);
 
     /// <summary>Decode slots taken now.</summary>
     public int Decoding => _decodeSlots - _decodes.CurrentCount;
 
-    /// <summary>Waits for a decode slot for an image of <paramref name="pixels"/> pixels; null when none came in time.</summary>
-    public async Task<IDisposable?> EnterDecodeAsync(long pixels, CancellationToken cancellationToken)
+    /// <summary>Bytes of the decode budget reserved now, in whole mebibytes.</summary>
+    public long DecodeBytesReserved => (_budgetUnits - _budget.CurrentCount) * BudgetUnit;
+
+    /// <summary>
+    /// Waits for a decode slot and <paramref name="decodeBytes"/> of the decode budget (all of it when more is
+    /// asked); null when they did not come within <see cref="MaxWait"/>.
+    /// </summary>
+    public async Task<IDisposable?> EnterDecodeAsync(long decodeBytes, CancellationToken cancellationToken)
     {
-        if (!_decodes.Wait(0) && !await QueueAsync(_decodes, cancellationToken))
+        long deadline = Stopwatch.GetTimestamp() + (long)(MaxWait.TotalSeconds * Stopwatch.Frequency);
+        if (!_decodes.Wait(0) && !await QueueAsync(_decodes, deadline, cancellationToken))
         {
             return null;
         }
 
-        if (pixels <= ImageLimits.LargePixels)
-        {
-            return new Lease(() => _decodes.Release());
-        }
-
-        bool large;
+        int units = (int)Math.Clamp((decodeBytes + BudgetUnit - 1) / BudgetUnit, 1, _budgetUnits);
+        bool reserved;
         try
         {
-            large = _largeDecodes.Wait(0) || await QueueAsync(_largeDecodes, cancellationToken);
+            reserved = await ReserveAsync(units, deadline, cancellationToken);
         }
         catch
         {
@@ -75,7 +93,7 @@ public sealed class ImageHashingGate
             throw;
         }
 
-        if (!large)
+        if (!reserved)
         {
             _decodes.Release();
             return null;
@@ -83,18 +101,67 @@ public sealed class ImageHashingGate
 
         return new Lease(() =>
         {
-            _largeDecodes.Release();
+            _budget.Release(units);
             _decodes.Release();
         });
     }
 
-    /// <summary>Waits for <paramref name="slots"/> up to <see cref="MaxWait"/>, counted in <see cref="Waiting"/> meanwhile.</summary>
-    private async Task<bool> QueueAsync(SemaphoreSlim slots, CancellationToken cancellationToken)
+    /// <summary>Takes <paramref name="units"/> of the budget, one caller at a time so that two never hold half each.</summary>
+    private async Task<bool> ReserveAsync(int units, long deadline, CancellationToken cancellationToken)
     {
+        if (!_budgetTurn.Wait(0) && !await QueueAsync(_budgetTurn, deadline, cancellationToken))
+        {
+            return false;
+        }
+
+        int taken = 0;
+        try
+        {
+            while (taken < units && (_budget.Wait(0) || await QueueAsync(_budget, deadline, cancellationToken)))
+            {
+                taken++;
+            }
+        }
+        catch
+        {
+            if (taken > 0)
+            {
+                _budget.Release(taken);
+            }
+
+            throw;
+        }
+        finally
+        {
+            _budgetTurn.Release();
+        }
+
+        if (taken < units)
+        {
+            if (taken > 0)
+            {
+                _budget.Release(taken);
+            }
+
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Waits for <paramref name="slots"/> until <paramref name="deadline"/>, counted in <see cref="Waiting"/> meanwhile.</summary>
+    private async Task<bool> QueueAsync(SemaphoreSlim slots, long deadline, CancellationToken cancellationToken)
+    {
+        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+        if (left <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
         Interlocked.Increment(ref _waiting);
         try
         {
-            return await slots.WaitAsync(MaxWait, cancellationToken);
+            return await slots.WaitAsync(left, cancellationToken);
         }
         finally
         {

@@ -16,8 +16,8 @@ public static class ImageLimits
     public const long MaxPixels = 100_000_000;
 
     /// <summary>
-    /// Images with more pixels than this decode one at a time: their decoder buffers can reach 4 bytes a pixel
-    /// (400 MB at <see cref="MaxPixels"/>), so a burst of them must not run side by side.
+    /// The most pixels of a GIF or interlaced PNG (decoded whole, large ones rare or forged); more is refused. A WebP
+    /// over it is decoded at a reduced scale that fits. 64 MB at 4 bytes a pixel.
     /// </summary>
-    public const long LargePixels = 16_000_000;
+    public const long MaxWholeDecodePixels = 16_000_000;
 }

@@ -66,18 +66,18 @@ public static class ImagesEndpoints
         try
         {
             using var image = EncodedImage.Open(file!.Data);
-            using var slot = await gate.EnterDecodeAsync((long)image.Width * image.Height, cancellationToken);
+            using var slot = await gate.EnterDecodeAsync(image.DecodeBytes(hashMode), cancellationToken);
             if (slot is null)
             {
                 metrics.ImageDecoded("busy");
                 return Busy(request.HttpContext);
             }
 
-            // Decoding is CPU work done synchronously; the gate keeps it to one image per core.
+            // Decoding is CPU work done synchronously; the gate keeps it to one image per core and its pixels to a budget.
             using var pixels = image.Decode(hashMode);
             var dihedral = pixels.HashDihedral();
             metrics.ImageDecoded("hashed");
-            return TypedResults.Ok(ToResponse(file.Sha256, image, dihedral, hashMode));
+            return TypedResults.Ok(ToResponse(file.Sha256, image, dihedral, image.DecodedMode(hashMode)));
         }
         catch (ImageDecodeException e)
         {
@@ -118,6 +118,7 @@ public static class ImagesEndpoints
         ImageDecodeError.Empty => Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.EmptyFile, e.Message, field: ImageUpload.FilePart),
         ImageDecodeError.UnsupportedFormat => Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemCodes.UnsupportedImageFormat, e.Message),
         ImageDecodeError.TooManyPixels => Problems.Create(StatusCodes.Status422UnprocessableEntity, ProblemCodes.TooManyPixels, e.Message),
+        ImageDecodeError.Implausible => Problems.Create(StatusCodes.Status422UnprocessableEntity, ProblemCodes.ImplausibleDimensions, e.Message),
         ImageDecodeError.Truncated => Problems.Create(StatusCodes.Status422UnprocessableEntity, ProblemCodes.TruncatedImage, e.Message),
         _ => Problems.Create(StatusCodes.Status422UnprocessableEntity, ProblemCodes.CorruptImage, e.Message),
     };

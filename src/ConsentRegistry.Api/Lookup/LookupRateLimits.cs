@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace ConsentRegistry.Api.Lookup;
 
-/// <summary>Token buckets per API key (or token subject) and per client address; 429 with Retry-After when empty.</summary>
+/// <summary>Token buckets per API key (or token subject) and per client address (IPv6 per /64, see <see cref="ClientAddress"/>); 429 with Retry-After when empty.</summary>
 public static class LookupRateLimits
 {
     public static IServiceCollection AddLookupRateLimits(this IServiceCollection services)
@@ -19,10 +19,7 @@ public static class LookupRateLimits
             var lookup = options.Value;
             limiter.AddPolicy(LookupAccess.RateLimitPolicy, context =>
             {
-                var user = context.User;
-                var (partition, perSecond) = user.Identity?.IsAuthenticated == true
-                    ? ("key:" + (user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity.Name), lookup.RequestsPerSecondPerKey)
-                    : ("ip:" + context.Connection.RemoteIpAddress, lookup.RequestsPerSecondPerAddress);
+                var (partition, perSecond) = Partition(context, lookup);
                 return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
                 {
                     TokenLimit = perSecond * 2,
@@ -45,5 +42,14 @@ public static class LookupRateLimits
             };
         });
         return services;
+    }
+
+    /// <summary>The bucket a request draws from and its rate: the API key or token subject when signed in, else the client address.</summary>
+    internal static (string Key, int PerSecond) Partition(HttpContext context, LookupOptions lookup)
+    {
+        var user = context.User;
+        return user.Identity?.IsAuthenticated == true
+            ? ("key:" + (user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity.Name), lookup.RequestsPerSecondPerKey)
+            : (ClientAddress.PartitionKey(context.Connection.RemoteIpAddress), lookup.RequestsPerSecondPerAddress);
     }
 }

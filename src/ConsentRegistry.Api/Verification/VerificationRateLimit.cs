@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
@@ -11,9 +9,9 @@ using Microsoft.Extensions.Options;
 namespace ConsentRegistry.Api.Verification;
 
 /// <summary>
-/// Verify calls per client per minute: each makes the registry fetch from the internet. IPv6
-/// clients are counted per /64, the block one subscriber usually holds, so cycling through its
-/// addresses buys no extra calls.
+/// Verify calls per client per minute: each makes the registry fetch from the internet. Clients are
+/// grouped by <see cref="ClientAddress.PartitionKey"/> (IPv6 per /64), so cycling through the
+/// addresses of one block buys no extra calls.
 /// </summary>
 internal sealed class VerificationRateLimitPolicy(IOptions<VerificationOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>
 {
@@ -35,7 +33,7 @@ internal sealed class VerificationRateLimitPolicy(IOptions<VerificationOptions> 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
         var perMinute = options.Value.RequestsPerMinutePerAddress;
-        return RateLimitPartition.GetTokenBucketLimiter(PartitionKey(httpContext.Connection.RemoteIpAddress), _ => new TokenBucketRateLimiterOptions
+        return RateLimitPartition.GetTokenBucketLimiter(ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress), _ => new TokenBucketRateLimiterOptions
         {
             TokenLimit = perMinute,
             TokensPerPeriod = perMinute,
@@ -43,30 +41,6 @@ internal sealed class VerificationRateLimitPolicy(IOptions<VerificationOptions> 
             QueueLimit = 0,
             AutoReplenishment = true,
         });
-    }
-
-    /// <summary>"ip:a.b.c.d" for IPv4 (also IPv4-mapped IPv6), "ip6:&lt;first 64 bits&gt;::/64" for IPv6.</summary>
-    internal static string PartitionKey(IPAddress? address)
-    {
-        if (address is null)
-        {
-            return "ip:unknown";
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return "ip:" + address;
-        }
-
-        Span<byte> bytes = stackalloc byte[16];
-        address.TryWriteBytes(bytes, out _);
-        bytes[8..].Clear();
-        return "ip6:" + new IPAddress(bytes) + "/64";
     }
 }
 

@@ -99,6 +99,86 @@ internal static class HandWrittenImages
     }
 
     /// <summary>
+    /// The 43-byte GIF bomb: a 10000×10000 logical screen (the canvas the decoder allocates) around one 1×1 frame,
+    /// with a graphic control extension.
+    /// </summary>
+    public static byte[] GifTinyFrameOnHugeCanvas() =>
+    [
+        .. "GIF89a"u8, 0x10, 0x27, 0x10, 0x27, 0x80, 0, 0, // 10000×10000 screen, global colour table of 2 entries
+        0, 0, 0, 0xFF, 0xFF, 0xFF,
+        0x21, 0xF9, 4, 0, 0, 0, 0, 0, // graphic control extension
+        0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, // a 1×1 frame at 0,0
+        2, 2, 0x44, 0x01, 0, // LZW, 3-bit codes: clear, 0, end
+        0x3B,
+    ];
+
+    /// <summary>An 8-bit RLE BMP declaring <paramref name="width"/>×<paramref name="height"/> whose only RLE code is end-of-bitmap.</summary>
+    public static byte[] RleBmp(int width, int height)
+    {
+        var bmp = BmpHeader(width, height, 1024 + 2);
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(10), 54 + 1024); // pixels after the palette
+        BinaryPrimitives.WriteInt16LittleEndian(bmp.AsSpan(28), 8);
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(30), 1); // BI_RLE8
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(34), 2);
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(46), 256);
+        return [.. bmp, .. new byte[1024], 0, 1];
+    }
+
+    /// <summary>
+    /// A 1-bit greyscale PNG, interlaced (Adam7) or not, black or with the white pixels <paramref name="white"/> names,
+    /// its image data compressed as tightly as zlib can: a black one is as small as a valid PNG of that size gets.
+    /// </summary>
+    public static byte[] GreyPng(int width, int height, bool interlaced, Func<int, int, bool>? white = null)
+    {
+        (int X, int Y, int Dx, int Dy)[] passes = interlaced
+            ? [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+            : [(0, 0, 1, 1)];
+        using var compressed = new MemoryStream();
+        using (var zlib = new System.IO.Compression.ZLibStream(compressed, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            foreach (var (x0, y0, dx, dy) in passes)
+            {
+                int columns = width > x0 ? (width - x0 + dx - 1) / dx : 0;
+                if (columns == 0)
+                {
+                    continue;
+                }
+
+                var row = new byte[1 + (columns + 7) / 8]; // filter byte 0, then the packed pixels
+                for (int y = y0; y < height; y += dy)
+                {
+                    if (white is not null)
+                    {
+                        Array.Clear(row);
+                        for (int c = 0; c < columns; c++)
+                        {
+                            if (white(x0 + c * dx, y))
+                            {
+                                row[1 + c / 8] |= (byte)(0x80 >> (c % 8));
+                            }
+                        }
+                    }
+
+                    zlib.Write(row);
+                }
+            }
+        }
+
+        using var png = new MemoryStream();
+        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = 1; // bit depth
+        ihdr[9] = 0; // greyscale
+        ihdr[12] = (byte)(interlaced ? 1 : 0);
+        WriteChunk(png, "IHDR", ihdr);
+        WriteChunk(png, "IDAT", compressed.ToArray());
+        WriteChunk(png, "IEND", []);
+        return png.ToArray();
+    }
+
+    /// <summary>
     /// A JPEG with an EXIF APP1 segment holding only the orientation tag, inserted after SOI of
     /// <paramref name="jpeg"/>.
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using ConsentRegistry.Api.Images;
 using SkiaSharp;
 
@@ -35,9 +36,137 @@ public sealed class ImageDecoderRefusalTests
     [Fact]
     public void An_image_of_exactly_100_megapixels_passes_the_header_check()
     {
-        using var image = EncodedImage.Open(HandWrittenImages.PngHeaderOnly(10_000, 10_000));
+        using var image = EncodedImage.Open(HandWrittenImages.GreyPng(10_000, 10_000, interlaced: false));
 
         Assert.Equal(100_000_000L, (long)image.Width * image.Height);
+    }
+
+    public static TheoryData<string, byte[]> ImplausibleFiles => new()
+    {
+        { "43-byte GIF: 10000×10000 screen, 1×1 frame", HandWrittenImages.GifTinyFrameOnHugeCanvas() },
+        { "1,080-byte RLE BMP declaring 10000×10000", HandWrittenImages.RleBmp(10_000, 10_000) },
+        { "PNG declaring 10000×10000 with one row of data", HandWrittenImages.PngHeaderOnly(10_000, 10_000) },
+        { "JPEG header of 10000×10000 cut short", JpegHeaderOnly(10_000, 10_000) },
+    };
+
+    [Theory]
+    [MemberData(nameof(ImplausibleFiles))]
+    public void A_file_too_small_for_the_pixels_it_declares_is_refused_before_decoding(string name, byte[] file)
+    {
+        var error = Assert.Throws<ImageDecodeException>(() => EncodedImage.Open(file));
+
+        Assert.True(error.Error == ImageDecodeError.Implausible, $"{name} ({file.Length} bytes): {error.Error}");
+    }
+
+    [Fact]
+    public void The_bomb_files_are_as_small_as_measured()
+    {
+        Assert.Equal(43, HandWrittenImages.GifTinyFrameOnHugeCanvas().Length);
+        Assert.Equal(1_080, HandWrittenImages.RleBmp(10_000, 10_000).Length);
+    }
+
+    [Fact]
+    public void The_tightest_png_zlib_can_write_passes_the_plausibility_check_with_little_to_spare()
+    {
+        var png = HandWrittenImages.GreyPng(4_000, 3_000, interlaced: false);
+        double ratio = 3_000.0 * (1 + 4_000 / 8) / png.Length; // image data bytes per file byte
+
+        using (EncodedImage.Open(png))
+        {
+        }
+
+        Assert.True(ratio is > 900 and < ImagePlausibility.DeflateMaxRatio, $"{ratio:0.0}:1");
+    }
+
+    [Fact]
+    public void An_interlaced_png_over_16_megapixels_is_refused_because_it_would_be_decoded_whole()
+    {
+        var error = Assert.Throws<ImageDecodeException>(() => EncodedImage.Open(HandWrittenImages.GreyPng(10_000, 10_000, interlaced: true)));
+
+        Assert.Equal(ImageDecodeError.TooManyPixels, error.Error);
+        Assert.Contains("interlaced PNG", error.Message);
+    }
+
+    [Fact]
+    public void An_interlaced_png_within_the_whole_decode_limit_is_hashed_like_the_same_image_not_interlaced()
+    {
+        static bool Checks(int x, int y) => (x / 37 + y / 23 + x * y / 4_000) % 2 == 0;
+        using var interlaced = EncodedImage.Open(HandWrittenImages.GreyPng(1_200, 900, interlaced: true, Checks));
+        using var plain = EncodedImage.Open(HandWrittenImages.GreyPng(1_200, 900, interlaced: false, Checks));
+        using var a = interlaced.Decode();
+        using var b = plain.Decode();
+
+        var hash = b.Hash();
+        Assert.True(hash.Quality >= 50, $"quality {hash.Quality}");
+        Assert.Equal(hash, a.Hash());
+    }
+
+    [Theory]
+    [InlineData(1_600, 1_000, true)] // 1.6 MP: over the free 1 MP, within 16 × 400×300
+    [InlineData(2_000, 1_000, false)] // 2 MP: over 16 × 400×300
+    public void A_gif_canvas_over_a_megapixel_may_be_at_most_16_times_its_largest_frame(int width, int height, bool accepted)
+    {
+        var gif = HandWrittenImages.Gif(400, 300);
+        BinaryPrimitives.WriteUInt16LittleEndian(gif.AsSpan(6), (ushort)width); // the logical screen
+        BinaryPrimitives.WriteUInt16LittleEndian(gif.AsSpan(8), (ushort)height);
+
+        if (accepted)
+        {
+            using var image = EncodedImage.Open(gif);
+            using var pixels = image.Decode();
+            Assert.Equal((width, height), (image.Width, image.Height));
+        }
+        else
+        {
+            Assert.Equal(ImageDecodeError.Implausible, Assert.Throws<ImageDecodeException>(() => EncodedImage.Open(gif)).Error);
+        }
+    }
+
+    [Fact]
+    public void A_webp_over_16_megapixels_is_decoded_at_half_scale_even_in_exact_mode_and_says_so()
+    {
+        using var small = TestImages.Bitmap(600, 560);
+        using var large = small.Resize(new SKImageInfo(4_200, 4_000, SKColorType.Rgba8888, SKAlphaType.Opaque), SKSamplingOptions.Default);
+        using var image = EncodedImage.Open(TestImages.Encode(large, SKEncodedImageFormat.Webp, 50));
+
+        Assert.Equal((2_100, 2_000), image.DecodedSize(ImageHashMode.Exact));
+        Assert.Equal(ImageHashMode.Fast, image.DecodedMode(ImageHashMode.Exact));
+        Assert.True(image.DecodeBytes(ImageHashMode.Exact) <= 4L * ImageLimits.MaxWholeDecodePixels + 4 * 512 * 512);
+        using var pixels = image.Decode(ImageHashMode.Exact);
+        Assert.Equal((512, 512), (pixels.Width, pixels.Height));
+    }
+
+    [Fact]
+    public void A_100_megapixel_png_is_decoded_whole_into_native_memory_not_the_managed_heap()
+    {
+        using var image = EncodedImage.Open(HandWrittenImages.GreyPng(10_000, 10_000, interlaced: false));
+        Assert.Equal(100_000_000L + 512 * 512, image.DecodeBytes(ImageHashMode.Exact)); // grey: a byte a pixel, and the grid
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using var pixels = image.Decode();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal((512, 512), (pixels.Width, pixels.Height));
+        Assert.True(allocated < 8_000_000, $"{allocated:N0} managed bytes allocated");
+    }
+
+    private static byte[] JpegHeaderOnly(int width, int height)
+    {
+        using var bitmap = TestImages.Bitmap(64, 64);
+        var jpeg = TestImages.Encode(bitmap, SKEncodedImageFormat.Jpeg, 80);
+        for (int i = 2; i + 8 < jpeg.Length; i++)
+        {
+            if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC0) // SOF0: length, precision, height, width
+            {
+                jpeg[i + 5] = (byte)(height >> 8);
+                jpeg[i + 6] = (byte)height;
+                jpeg[i + 7] = (byte)(width >> 8);
+                jpeg[i + 8] = (byte)width;
+                break;
+            }
+        }
+
+        return jpeg;
     }
 
     public static TheoryData<string, byte[], ImageDecodeError> BadFiles => new()

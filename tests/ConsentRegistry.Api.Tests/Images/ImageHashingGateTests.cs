@@ -35,62 +35,78 @@ public sealed class ImageHashingGateTests
         Assert.NotNull(entered);
     }
 
+    private const long MiB = 1024 * 1024;
+
     [Fact]
-    public async Task The_gate_counts_the_decodes_running_and_the_requests_queued_for_a_slot()
+    public async Task The_gate_counts_the_decodes_running_the_bytes_they_reserved_and_the_requests_queued()
     {
-        var gate = new ImageHashingGate(decodeSlots: 2, uploadBudget: 1);
-        var large = await gate.EnterDecodeAsync(ImageLimits.LargePixels + 1, CancellationToken.None);
-        var small = await gate.EnterDecodeAsync(1000, CancellationToken.None);
-        Assert.Equal((2, 0), (gate.Decoding, gate.Waiting));
+        var gate = new ImageHashingGate(decodeSlots: 2, uploadBudget: 1, decodeBudget: 100 * MiB);
+        var large = await gate.EnterDecodeAsync(64 * MiB, CancellationToken.None);
+        var small = await gate.EnterDecodeAsync(MiB + 1, CancellationToken.None);
+        Assert.Equal((2, 0, 66 * MiB), (gate.Decoding, gate.Waiting, gate.DecodeBytesReserved));
 
         var queued = gate.EnterDecodeAsync(1000, CancellationToken.None);
-        var queuedLarge = gate.EnterDecodeAsync(ImageLimits.LargePixels + 1, CancellationToken.None);
         await Task.Delay(50);
-        Assert.Equal((2, 2), (gate.Decoding, gate.Waiting));
+        Assert.Equal((2, 1), (gate.Decoding, gate.Waiting));
 
-        small!.Dispose(); // the small one takes the slot; the large one then waits for the large-image slot
+        small!.Dispose();
         using (await queued.WaitAsync(TimeSpan.FromSeconds(5)))
         {
-            await Task.Delay(50);
-            Assert.Equal((2, 1), (gate.Decoding, gate.Waiting));
+            Assert.Equal((2, 0, 65 * MiB), (gate.Decoding, gate.Waiting, gate.DecodeBytesReserved));
         }
 
-        await Task.Delay(50);
-        Assert.Equal((2, 1), (gate.Decoding, gate.Waiting)); // the large one holds a slot, queued behind the large-image slot
         large!.Dispose();
-        (await queuedLarge.WaitAsync(TimeSpan.FromSeconds(5)))!.Dispose();
-        Assert.Equal((0, 0), (gate.Decoding, gate.Waiting));
+        Assert.Equal((0, 0, 0L), (gate.Decoding, gate.Waiting, gate.DecodeBytesReserved));
     }
 
     [Fact]
-    public async Task Large_images_decode_one_at_a_time_while_small_ones_go_on()
+    public async Task A_decode_waits_while_the_decode_memory_budget_is_spent_even_with_slots_free()
     {
-        var gate = new ImageHashingGate(decodeSlots: 4, uploadBudget: 1);
-        var large = await gate.EnterDecodeAsync(ImageLimits.LargePixels + 1, CancellationToken.None);
+        var gate = new ImageHashingGate(decodeSlots: 4, uploadBudget: 1, decodeBudget: 100 * MiB);
+        var first = await gate.EnterDecodeAsync(64 * MiB, CancellationToken.None);
+        using var small = await gate.EnterDecodeAsync(30 * MiB, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
 
-        var secondLarge = gate.EnterDecodeAsync(ImageLimits.MaxPixels, CancellationToken.None);
-        using var small = await gate.EnterDecodeAsync(ImageLimits.LargePixels, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        var second = gate.EnterDecodeAsync(64 * MiB, CancellationToken.None);
         await Task.Delay(50);
         Assert.NotNull(small);
-        Assert.False(secondLarge.IsCompleted);
+        Assert.False(second.IsCompleted);
+        Assert.Equal((3, 1), (gate.Decoding, gate.Waiting));
 
-        large!.Dispose();
-        using var entered = await secondLarge.WaitAsync(TimeSpan.FromSeconds(5));
+        first!.Dispose();
+        using var entered = await second.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.NotNull(entered);
+        Assert.Equal(94 * MiB, gate.DecodeBytesReserved);
     }
 
     [Fact]
-    public async Task A_cancelled_wait_gives_its_slot_back()
+    public async Task A_decode_larger_than_the_whole_budget_waits_for_all_of_it_and_then_runs()
     {
-        var gate = new ImageHashingGate(decodeSlots: 2, uploadBudget: 1);
-        var large = await gate.EnterDecodeAsync(ImageLimits.MaxPixels, CancellationToken.None);
+        var gate = new ImageHashingGate(decodeSlots: 2, uploadBudget: 1, decodeBudget: 10 * MiB);
+        var small = await gate.EnterDecodeAsync(MiB, CancellationToken.None);
+
+        var huge = gate.EnterDecodeAsync(400 * MiB, CancellationToken.None);
+        await Task.Delay(50);
+        Assert.False(huge.IsCompleted);
+
+        small!.Dispose();
+        using var entered = await huge.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.NotNull(entered);
+        Assert.Equal(10 * MiB, gate.DecodeBytesReserved);
+    }
+
+    [Fact]
+    public async Task A_cancelled_wait_gives_back_its_slot_and_the_bytes_it_had_reserved_so_far()
+    {
+        var gate = new ImageHashingGate(decodeSlots: 2, uploadBudget: 1, decodeBudget: 10 * MiB);
+        var first = await gate.EnterDecodeAsync(6 * MiB, CancellationToken.None);
         using var cancel = new CancellationTokenSource(50);
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gate.EnterDecodeAsync(ImageLimits.MaxPixels, cancel.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gate.EnterDecodeAsync(10 * MiB, cancel.Token));
 
-        // The cancelled wait held the second slot while it waited for the large one; it is free again.
-        using var small = await gate.EnterDecodeAsync(1, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        // The cancelled wait held the second slot and the 4 MiB left while it waited for the rest; both are free again.
+        using var small = await gate.EnterDecodeAsync(4 * MiB, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
         Assert.NotNull(small);
-        large!.Dispose();
+        Assert.Equal((2, 10 * MiB), (gate.Decoding, gate.DecodeBytesReserved));
+        first!.Dispose();
     }
 }

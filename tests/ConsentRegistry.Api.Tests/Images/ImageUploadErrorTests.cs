@@ -30,6 +30,10 @@ public sealed class ImageUploadErrorTests(ImagesFixture registry) : IClassFixtur
             { "PNG cut in half", png[..(png.Length / 2)], HttpStatusCode.UnprocessableEntity, "truncated-image" },
             { "PNG header claiming 20000×20000", HandWrittenImages.PngHeaderOnly(20_000, 20_000), HttpStatusCode.UnprocessableEntity, "too-many-pixels" },
             { "BMP header claiming 20000×20000", HandWrittenImages.BmpHeader(20_000, 20_000, 20_000 * 60_000), HttpStatusCode.UnprocessableEntity, "too-many-pixels" },
+            { "43-byte GIF: 10000×10000 screen, 1×1 frame", HandWrittenImages.GifTinyFrameOnHugeCanvas(), HttpStatusCode.UnprocessableEntity, "implausible-dimensions" },
+            { "1,080-byte RLE BMP declaring 10000×10000", HandWrittenImages.RleBmp(10_000, 10_000), HttpStatusCode.UnprocessableEntity, "implausible-dimensions" },
+            { "PNG declaring 10000×10000, cut after one row", HandWrittenImages.PngHeaderOnly(10_000, 10_000), HttpStatusCode.UnprocessableEntity, "implausible-dimensions" },
+            { "interlaced PNG of 10000×10000", HandWrittenImages.GreyPng(10_000, 10_000, interlaced: true), HttpStatusCode.UnprocessableEntity, "too-many-pixels" },
         };
     }
 

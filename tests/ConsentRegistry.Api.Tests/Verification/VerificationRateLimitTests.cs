@@ -1,4 +1,5 @@
 using System.Net;
+using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Api.Verification;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
@@ -32,7 +33,7 @@ public sealed class VerificationRateLimitTests
     [InlineData("203.0.113.7", "::ffff:203.0.113.7", true)]
     [InlineData("203.0.113.7", "203.0.113.8", false)]
     public void Ipv6_clients_share_one_verification_budget_per_64_block(string first, string second, bool shared) =>
-        Assert.Equal(shared, VerificationRateLimitPolicy.PartitionKey(IPAddress.Parse(first)) == VerificationRateLimitPolicy.PartitionKey(IPAddress.Parse(second)));
+        Assert.Equal(shared, ClientAddress.PartitionKey(IPAddress.Parse(first)) == ClientAddress.PartitionKey(IPAddress.Parse(second)));
 
     [Fact]
     public async Task A_recheck_interval_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
