@@ -44,6 +44,7 @@ public static class ClaimsEndpoints
             .WithMetadata(new RequestSizeLimitAttribute(JwsBody.MaxBytes));
 
         group.MapGet("/parties/{party}/claims", ListPartyClaims)
+            .WithSingleQueryValues()
             .WithName("ListPartyClaims")
             .WithSummary("A party's claims in seq order, paged with ?after=<seq>&limit=<1..500>.");
 

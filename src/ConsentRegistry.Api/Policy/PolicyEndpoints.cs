@@ -1,4 +1,5 @@
 using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Core.Matching;
@@ -25,6 +26,7 @@ public static class PolicyEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
         group.MapGet("/v1/policy", UrlPolicy.GetAsync)
+            .WithSingleQueryValues()
             .WithName("GetUrlPolicy")
             .WithSummary("The decision for one URL, with Content-Usage, X-Robots-Tag and tdm-reservation headers.");
 
