@@ -42,6 +42,12 @@ public static class PolicyEndpoints
             .Produces<IReadOnlyList<TdmRepEntry>>(StatusCodes.Status200OK, "application/json")
             .Produces(StatusCodes.Status304NotModified);
 
+        // HEAD answers as GET does, headers and 304 included; the server sends no body for HEAD.
+        // Left out of the OpenAPI document, where it would repeat each GET under the same name.
+        group.MapMethods("/v1/policy", [HttpMethods.Head], UrlPolicy.GetAsync).WithSingleQueryValues().ExcludeFromDescription();
+        group.MapMethods("/v1/hosts/{host}/robots.txt", [HttpMethods.Head], RobotsTxtAsync).ExcludeFromDescription();
+        group.MapMethods("/v1/hosts/{host}/tdmrep.json", [HttpMethods.Head], TdmRepAsync).ExcludeFromDescription();
+
         return group;
     }
 
