@@ -145,7 +145,7 @@ public static class ClaimsEndpoints
         }
 
         var result = await log.AppendRevocationAsync(revocation, cancellationToken);
-        var response = new RevocationResponse(revocation.Id, result.Seq, id, true);
+        var response = new RevocationResponse(result.RevocationId ?? revocation.Id, result.Seq, id, true);
         switch (result.Status)
         {
             case AppendStatus.Created:
