@@ -59,6 +59,28 @@ public sealed class PageHygieneTests(BrowserFixture registry) : IClassFixture<Br
         Assert.Empty(artist.Errors);
     }
 
+    [Fact]
+    public async Task Swagger_ui_works_under_the_same_content_security_policy_with_a_quiet_console()
+    {
+        await using var browser = await registry.NewProfileAsync();
+
+        var document = await browser.GoToAsync("/swagger/index.html");
+
+        await Expect(browser.Page.Locator(".swagger-ui .info .title")).ToContainTextAsync("ConsentRegistry");
+        var operation = browser.Page.Locator(".swagger-ui .opblock").First;
+        await operation.Locator(".opblock-summary").First.ClickAsync();
+        await Expect(operation.Locator(".opblock-body")).ToBeVisibleAsync();
+        await operation.Locator(".try-out__btn").ClickAsync();
+        await Expect(operation.Locator(".execute")).ToBeVisibleAsync();
+        var headers = document.Headers;
+        Assert.Equal(ConsentRegistry.Api.Hosting.OpenApiExtensions.SwaggerContentSecurityPolicy, headers.GetValueOrDefault("content-security-policy"));
+        Assert.Equal("nosniff", headers.GetValueOrDefault("x-content-type-options"));
+        Assert.Equal("no-referrer", headers.GetValueOrDefault("referrer-policy"));
+        Assert.Equal("DENY", headers.GetValueOrDefault("x-frame-options"));
+        Assert.Empty(browser.ThirdPartyRequests());
+        Assert.True(browser.Errors.IsEmpty, string.Join("\n", browser.Errors));
+    }
+
     /// <summary>Checks the page as it is now and saves its screenshot.</summary>
     private static async Task CheckPageAsync(ArtistBrowser artist, string name)
     {

@@ -60,6 +60,7 @@ public static class AdminEndpoints
             .AddEndpointFilter<ValidationFilter<CreateApiKeyRequest>>();
 
         group.MapGet("/api-keys", ApiKeyAdmin.ListApiKeys)
+            .WithSingleQueryValues()
             .WithName("ListApiKeys")
             .WithSummary("Stored API keys in id order, paged with ?after=<id>&limit=<1..500>; never the key or its hash.")
             .ProducesValidationProblem();
@@ -87,9 +88,9 @@ public static class AdminEndpoints
     }
 
     internal static async Task<Created<CreateApiKeyResponse>> CreateApiKey(
-        CreateApiKeyRequest request, ApiKeyStore keys, ILoggerFactory loggers, CancellationToken cancellationToken)
+        CreateApiKeyRequest? request, ApiKeyStore keys, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (info, key) = await keys.CreateAsync(request.Name!, request.Role ?? ApiKeyRoles.Client, cancellationToken);
+        var (info, key) = await keys.CreateAsync(request!.Name!, request.Role ?? ApiKeyRoles.Client, cancellationToken);
         loggers.CreateLogger(typeof(AdminEndpoints)).LogInformation("Created API key {KeyId} with role {Role}", info.Id, info.Role);
         return TypedResults.Created((string?)null, new CreateApiKeyResponse(info.Id, key, info.Name, info.Role));
     }

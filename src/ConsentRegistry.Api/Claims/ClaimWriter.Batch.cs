@@ -124,7 +124,9 @@ public sealed partial class ClaimWriter
 
             if (_revocationsByClaim.TryGetValue(revocation.Revokes, out var earlier))
             {
-                return new AppendResult(AppendStatus.AlreadyRevoked, earlier.Seq, RevocationId: earlier.Id);
+                // The same signed content with a re-encoded signature is the same revocation, as for claims.
+                var status = VerifiedJws.ContentHashOf(earlier.Jws) == revocation.ContentHash ? AppendStatus.AlreadyExists : AppendStatus.AlreadyRevoked;
+                return new AppendResult(status, earlier.Seq, RevocationId: earlier.Id);
             }
 
             var seq = ++Last;
@@ -133,7 +135,7 @@ public sealed partial class ClaimWriter
                 Seq = seq, Id = revocation.Id, ClaimId = revocation.Revokes, Party = revocation.Party,
                 Iat = revocation.Iat, Jws = revocation.Jws, ReceivedAt = now,
             });
-            var row = new ExistingRevocation { Id = revocation.Id, Seq = seq, ClaimId = revocation.Revokes };
+            var row = new ExistingRevocation { Id = revocation.Id, Seq = seq, ClaimId = revocation.Revokes, Jws = revocation.Jws };
             _revocationsById[row.Id] = row;
             _revocationsByClaim[row.ClaimId] = row;
             Claims[claim.Id] = claim with { RevokedSeq = seq };

@@ -44,6 +44,7 @@ public static class ClaimsEndpoints
             .WithMetadata(new RequestSizeLimitAttribute(JwsBody.MaxBytes));
 
         group.MapGet("/parties/{party}/claims", ListPartyClaims)
+            .WithSingleQueryValues()
             .WithName("ListPartyClaims")
             .WithSummary("A party's claims in seq order, paged with ?after=<seq>&limit=<1..500>.");
 
@@ -144,7 +145,7 @@ public static class ClaimsEndpoints
         }
 
         var result = await log.AppendRevocationAsync(revocation, cancellationToken);
-        var response = new RevocationResponse(revocation.Id, result.Seq, id, true);
+        var response = new RevocationResponse(result.RevocationId ?? revocation.Id, result.Seq, id, true);
         switch (result.Status)
         {
             case AppendStatus.Created:

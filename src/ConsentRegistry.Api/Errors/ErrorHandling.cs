@@ -74,6 +74,12 @@ internal sealed class RegistryExceptionHandler(IProblemDetailsService problems, 
             return true; // the client left; nobody reads an answer
         }
 
+        if (exception is BadHttpRequestException { InnerException: JsonException json })
+        {
+            // A JSON body the framework could not bind: said in the service's words, naming the member.
+            return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = BodyProblem(context, json) });
+        }
+
         var storeUnavailable = TransientStoreErrors.IsTransient(exception);
         var (status, title, detail) = exception switch
         {
@@ -103,5 +109,26 @@ internal sealed class RegistryExceptionHandler(IProblemDetailsService problems, 
 
         context.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem });
+    }
+
+    private static ProblemDetails BodyProblem(HttpContext context, JsonException json)
+    {
+        // The serializer wraps a syntax error's reader exception; a value of the wrong type has none (or a non-JSON one).
+        var syntax = json.InnerException is JsonException;
+        var field = json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
+        var detail = syntax || field is null
+            ? $"The request body is not valid JSON (line {json.LineNumber + 1}, byte {json.BytePositionInLine + 1} of that line)."
+            : $"{field} has the wrong type (see the endpoint's schema at /swagger).";
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = "The request body could not be read.",
+            Detail = detail,
+            Type = ProblemTypes.Of(ProblemCodes.InvalidBody),
+        };
+        problem.Extensions["code"] = ProblemCodes.InvalidBody;
+        problem.Extensions["errors"] = new Dictionary<string, string[]> { [syntax || field is null ? "body" : field] = [detail] };
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        return problem;
     }
 }

@@ -27,6 +27,7 @@ public static class ProblemCodes
     // Requests
     public const string ValidationFailed = "validation-failed";
     public const string MissingBody = "missing-body";
+    public const string InvalidBody = "invalid-body";
     public const string InvalidQuery = "invalid-query";
     public const string InvalidPath = "invalid-path";
     public const string InvalidForm = "invalid-form";

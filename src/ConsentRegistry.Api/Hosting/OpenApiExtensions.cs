@@ -1,3 +1,5 @@
+using ConsentRegistry.Api.Artists;
+
 namespace ConsentRegistry.Api.Hosting;
 
 /// <summary>The OpenAPI document at /swagger/v1/swagger.json and Swagger UI at /swagger; committed as openapi/v1.json.</summary>
@@ -27,10 +29,31 @@ public static class OpenApiExtensions
 
     public static WebApplication MapRegistryOpenApi(this WebApplication app)
     {
+        app.Use(SwaggerSecurityHeaders);
         app.UseSwagger();
         app.Use(RedirectToSwaggerUi);
         app.UseSwaggerUI(options => options.SwaggerEndpoint("/swagger/v1/swagger.json", "ConsentRegistry v1"));
         return app;
+    }
+
+    /// <summary>
+    /// The artist pages' policy plus the hash of the one &lt;style&gt; element swagger-ui's bundle (Swashbuckle
+    /// 10.1.0) inserts; its scripts and other styles are files under /swagger. Nothing inline is allowed
+    /// otherwise. A Swashbuckle upgrade that changes that style shows in the browser test's console check.
+    /// </summary>
+    public const string SwaggerContentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='; "
+        + "img-src 'self' blob: data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
+    /// <summary>Everything under /swagger gets the artist pages' security headers, with <see cref="SwaggerContentSecurityPolicy"/>.</summary>
+    private static Task SwaggerSecurityHeaders(HttpContext context, RequestDelegate next)
+    {
+        if (context.Request.Path.StartsWithSegments("/swagger", StringComparison.OrdinalIgnoreCase))
+        {
+            ArtistSecurityHeaders.Apply(context.Response, SwaggerContentSecurityPolicy);
+        }
+
+        return next(context);
     }
 
     /// <summary>

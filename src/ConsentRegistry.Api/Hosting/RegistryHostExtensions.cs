@@ -80,6 +80,7 @@ public static class RegistryHostExtensions
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseSingleQueryValues();
         app.UseRateLimiter();
         return app;
     }

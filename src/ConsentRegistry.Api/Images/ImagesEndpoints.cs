@@ -24,6 +24,7 @@ public static class ImagesEndpoints
             .RequireLookupAccess(needsIndex: false); // hashing reads no index
 
         group.MapPost("/images", HashImage)
+            .WithSingleQueryValues()
             .WithName("HashImage")
             .WithSummary("Hash an image (multipart/form-data, part \"file\"; JPEG, PNG, WebP, GIF, BMP, at most 50 MiB and "
                 + "100 megapixels): sha256, PDQ and its 8 dihedral variants. ?mode=fast decodes large images at a reduced scale.")

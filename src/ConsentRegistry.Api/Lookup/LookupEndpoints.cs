@@ -34,6 +34,7 @@ public static class LookupEndpoints
             .Produces<LookupResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithMetadata(new RequestSizeLimitAttribute(MaxBatchBodyBytes));
 
         group.MapPost("/v1/lookup/stream", LookupStream)
@@ -41,6 +42,7 @@ public static class LookupEndpoints
             .WithSummary("NDJSON in, NDJSON out: one item per line, one result per line with \"i\" (the line number), streamed both ways.")
             .Accepts<LookupItem>("application/x-ndjson")
             .Produces<LookupResult>(contentType: "application/x-ndjson")
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithMetadata(new DisableRequestSizeLimitAttribute());
 
         // Routing ignores one trailing slash, so this serves /api/v2/query/urls/ as well.
@@ -55,16 +57,37 @@ public static class LookupEndpoints
         return app;
     }
 
-    internal static async Task<Results<EmptyHttpResult, ValidationProblem>> LookupBatch(
-        LookupRequest request, HttpContext context, LookupEngine engine, IndexUpdater updater,
+    internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> LookupBatch(
+        HttpContext context, LookupEngine engine, IndexUpdater updater,
         IOptions<LookupOptions> options, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
-        var maxBatch = options.Value.MaxBatch;
-        if (request.Items is not { Count: > 0 } items || items.Count > maxBatch)
+        if (!context.Request.HasJsonContentType())
         {
-            return Problems.Validation(
-                new Dictionary<string, string[]> { ["items"] = [$"items holds 1 to {maxBatch} items; send more through /v1/lookup/stream."] },
-                ProblemCodes.InvalidBatch);
+            return Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemCodes.UnsupportedMediaType,
+                "Send {\"items\": […]} as application/json.");
+        }
+
+        // The whole body is read (within MaxBatchBodyBytes, which the server enforces) and parsed in place.
+        var input = context.Request.BodyReader;
+        ReadResult read;
+        try
+        {
+            while (!(read = await input.ReadAsync(cancellationToken)).IsCompleted)
+            {
+                input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Problems.Create(StatusCodes.Status413PayloadTooLarge, ProblemCodes.PayloadTooLarge,
+                $"The body exceeds {MaxBatchBodyBytes} bytes; send large batches through /v1/lookup/stream.");
+        }
+
+        var items = LookupItemReader.ReadBatch(read.Buffer, options.Value.MaxBatch, out var problem);
+        input.AdvanceTo(read.Buffer.End);
+        if (items is null)
+        {
+            return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidBatch, problem!, field: "items");
         }
 
         await updater.WaitForOwnWritesAsync(cancellationToken);
@@ -75,9 +98,17 @@ public static class LookupEndpoints
             json.WriteStartObject();
             json.WriteNumber("seq", engine.Seq);
             json.WriteStartArray("results");
-            for (var i = 0; i < items.Count; i++)
+            foreach (var (item, error) in items)
             {
-                engine.WriteResult(json, items[i], null, buffers);
+                if (error is not null)
+                {
+                    LookupEngine.WriteInvalid(json, error, null, buffers);
+                }
+                else
+                {
+                    engine.WriteResult(json, item, null, buffers);
+                }
+
                 if (json.BytesPending > 32 * 1024)
                 {
                     await json.FlushAsync(cancellationToken);
@@ -92,8 +123,15 @@ public static class LookupEndpoints
         return TypedResults.Empty;
     }
 
-    internal static async Task LookupStream(HttpContext context, LookupEngine engine, IndexUpdater updater, RegistryMetrics metrics, CancellationToken cancellationToken)
+    internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> LookupStream(
+        HttpContext context, LookupEngine engine, IndexUpdater updater, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
+        if (!IsNdjson(context.Request.ContentType))
+        {
+            return Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemCodes.UnsupportedMediaType,
+                "Send one item per line as application/x-ndjson (or application/jsonl).");
+        }
+
         await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/x-ndjson";
         context.Response.Headers["X-Registry-Seq"] = engine.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -124,11 +162,7 @@ public static class LookupEndpoints
             else if (buffer.Length > NdjsonMaxLineBytes)
             {
                 // A line longer than any valid item: answer it and skip to its end.
-                buffers.CountError();
-                json.WriteStartObject();
-                json.WriteNumber("i", line);
-                LookupEngine.WriteError(json, new LookupError("line-too-long", null, $"A line is at most {NdjsonMaxLineBytes} bytes."));
-                json.WriteEndObject();
+                LookupEngine.WriteInvalid(json, new LookupError("line-too-long", null, $"A line is at most {NdjsonMaxLineBytes} bytes."), line, buffers);
                 json.Flush();
                 json.Reset();
                 output.Write("\n"u8);
@@ -147,7 +181,14 @@ public static class LookupEndpoints
                 break;
             }
         }
+
+        return TypedResults.Empty;
     }
+
+    private static bool IsNdjson(string? contentType) =>
+        Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var parsed)
+        && (parsed.MediaType.Equals("application/x-ndjson", StringComparison.OrdinalIgnoreCase)
+            || parsed.MediaType.Equals("application/jsonl", StringComparison.OrdinalIgnoreCase));
 
     private const int NdjsonMaxLineBytes = 64 * 1024;
 
@@ -189,31 +230,10 @@ public static class LookupEndpoints
 
     private static void WriteStreamResult(Utf8JsonWriter json, PipeWriter output, LookupEngine engine, ReadOnlySequence<byte> line, int number, LookupBuffers buffers)
     {
-        LookupItem? item = null;
-        LookupError? error = null;
-        try
-        {
-            var reader = new Utf8JsonReader(line);
-            item = reader.TokenType == JsonTokenType.None && line.IsEmpty
-                ? null
-                : JsonSerializer.Deserialize(ref reader, LookupJsonContext.Default.LookupItem);
-            if (item is null)
-            {
-                error = new LookupError("invalid-item", null, "Each line is a JSON object such as {\"url\": \"https://…\"}.");
-            }
-        }
-        catch (JsonException)
-        {
-            error = new LookupError("invalid-json", null, "The line is not a JSON object of the right shape.");
-        }
-
+        var (item, error) = LookupItemReader.ReadLine(line);
         if (error is not null)
         {
-            buffers.CountError();
-            json.WriteStartObject();
-            json.WriteNumber("i", number);
-            LookupEngine.WriteError(json, error);
-            json.WriteEndObject();
+            LookupEngine.WriteInvalid(json, error, number, buffers);
         }
         else
         {

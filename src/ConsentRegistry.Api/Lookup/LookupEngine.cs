@@ -74,6 +74,29 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         return decision;
     }
 
+    /// <summary>Writes <c>{"i":…,"error":…}</c> for an item that could not be read.</summary>
+    public static void WriteInvalid(Utf8JsonWriter json, LookupError error, int? lineNumber, LookupBuffers buffers)
+    {
+        buffers.CountError();
+        json.WriteStartObject();
+        if (lineNumber is { } i)
+        {
+            json.WriteNumber("i", i);
+        }
+
+        WriteError(json, error);
+        json.WriteEndObject();
+    }
+
+    internal static readonly LookupError InvalidPdq =
+        new("invalid-pdq", "pdq", "A pdq hash is 64 hexadecimal digits (256 bits), as POST /v1/images gives it.");
+
+    internal static readonly LookupError InvalidMaxDistance = new("invalid-max-distance", "max_distance",
+        $"max_distance is an integer from 0 to {PdqIndex.MaxProbedRadius}, sent with a pdq hash.");
+
+    internal static readonly LookupError InvalidQuality =
+        new("invalid-quality", "quality", "quality is an integer from 0 to 100, as POST /v1/images gives it.");
+
     public static void WriteError(Utf8JsonWriter json, LookupError error)
     {
         json.WriteStartObject("error");
@@ -161,7 +184,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         {
             if (!PdqHash.TryParseHex(item.Pdq, out var hash))
             {
-                error = new LookupError("invalid-pdq", "pdq", "A pdq hash is 64 hexadecimal digits (256 bits), as POST /v1/images gives it.");
+                error = InvalidPdq;
                 return false;
             }
 
@@ -172,8 +195,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         {
             if (item.Pdq is null || distance is < 0 or > PdqIndex.MaxProbedRadius)
             {
-                error = new LookupError("invalid-max-distance", "max_distance",
-                    $"max_distance is an integer from 0 to {PdqIndex.MaxProbedRadius}, sent with a pdq hash.");
+                error = InvalidMaxDistance;
                 return false;
             }
 
@@ -182,7 +204,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
 
         if (item.Quality is < 0 or > 100)
         {
-            error = new LookupError("invalid-quality", "quality", "quality is an integer from 0 to 100, as POST /v1/images gives it.");
+            error = InvalidQuality;
             return false;
         }
 

@@ -48,6 +48,3 @@ public sealed record SpawningUrl(
     [property: JsonPropertyName("url")] string Url,
     [property: JsonPropertyName("optOut")] bool OptOut,
     [property: JsonPropertyName("optIn")] bool OptIn);
-
-[JsonSerializable(typeof(LookupItem))]
-internal sealed partial class LookupJsonContext : JsonSerializerContext;

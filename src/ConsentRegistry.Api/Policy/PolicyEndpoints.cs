@@ -1,4 +1,5 @@
 using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Core.Matching;
@@ -25,6 +26,7 @@ public static class PolicyEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest);
 
         group.MapGet("/v1/policy", UrlPolicy.GetAsync)
+            .WithSingleQueryValues()
             .WithName("GetUrlPolicy")
             .WithSummary("The decision for one URL, with Content-Usage, X-Robots-Tag and tdm-reservation headers.");
 
@@ -39,6 +41,12 @@ public static class PolicyEndpoints
             .WithSummary("The W3C TDMRep array for the host. ETag; 304 on If-None-Match.")
             .Produces<IReadOnlyList<TdmRepEntry>>(StatusCodes.Status200OK, "application/json")
             .Produces(StatusCodes.Status304NotModified);
+
+        // HEAD answers as GET does, headers and 304 included; the server sends no body for HEAD.
+        // Left out of the OpenAPI document, where it would repeat each GET under the same name.
+        group.MapMethods("/v1/policy", [HttpMethods.Head], UrlPolicy.GetAsync).WithSingleQueryValues().ExcludeFromDescription();
+        group.MapMethods("/v1/hosts/{host}/robots.txt", [HttpMethods.Head], RobotsTxtAsync).ExcludeFromDescription();
+        group.MapMethods("/v1/hosts/{host}/tdmrep.json", [HttpMethods.Head], TdmRepAsync).ExcludeFromDescription();
 
         return group;
     }

@@ -14,7 +14,7 @@ public sealed class ClaimLogStore(RegistryDatabase database)
         $"SELECT id, content_hash, seq, party, trust, revoked_seq FROM claims WHERE id {database.InList("@ids")} OR content_hash {database.InList("@hashes")}";
 
     private readonly string _findRevocations =
-        $"SELECT id, seq, claim_id FROM revocations WHERE id {database.InList("@ids")} OR claim_id {database.InList("@claimIds")}";
+        $"SELECT id, seq, claim_id, jws FROM revocations WHERE id {database.InList("@ids")} OR claim_id {database.InList("@claimIds")}";
 
     private const string InsertRevocation = """
         INSERT INTO revocations (seq, id, claim_id, party, iat, jws, received_at)
@@ -128,4 +128,5 @@ public sealed record ExistingRevocation
     public required string Id { get; init; }
     public long Seq { get; init; }
     public required string ClaimId { get; init; }
+    public required string Jws { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Urls;
@@ -44,6 +45,7 @@ public static class DomainVerificationEndpoints
 
         // Reading costs the registry no fetch: not under the verification rate limit, like a party's claim list.
         app.MapGet("/v1/parties/{party}/domains", PartyDomains.List)
+            .WithSingleQueryValues()
             .WithTags("Domains")
             .WithName("ListPartyDomains")
             .WithSummary("A party's verified and lapsed hosts, in host order, paged with ?after=<host>&limit=<1..500>.")

@@ -150,9 +150,12 @@ internal static class IssuedAtRules
     /// <summary>How far a signer's clock may run ahead of ours.</summary>
     public static readonly TimeSpan MaxClockSkew = TimeSpan.FromMinutes(5);
 
+    /// <summary>2020-01-01T00:00:00Z: an earlier iat is implausible (a clock at zero, milliseconds misread, …).</summary>
+    public const long Earliest = 1_577_836_800;
+
     public static IRuleBuilderOptions<T, long?> MustBeIssuedAtTime<T>(this IRuleBuilder<T, long?> rule, TimeProvider time) =>
         rule.NotNull().WithMessage("iat (issued-at, seconds since 1970) is required.")
-            .GreaterThan(0).WithMessage("iat must be a positive number of seconds since 1970.")
+            .GreaterThanOrEqualTo(Earliest).WithMessage("iat is before 2020-01-01T00:00:00Z, earlier than any claim this registry takes; check the signer's clock.")
             .Must(iat => iat <= time.GetUtcNow().Add(MaxClockSkew).ToUnixTimeSeconds())
             .WithMessage("iat is more than 5 minutes in the future; check the signer's clock.");
 }

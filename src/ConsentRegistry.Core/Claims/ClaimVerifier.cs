@@ -18,7 +18,7 @@ public sealed record VerifiedClaim(
     string? Contact);
 
 /// <summary>A revocation whose signature and payload are valid; the store checks that the signer owns the claim.</summary>
-public sealed record VerifiedRevocation(string Id, string Jws, string Party, long Iat, string Revokes);
+public sealed record VerifiedRevocation(string Id, string ContentHash, string Jws, string Party, long Iat, string Revokes);
 
 /// <summary>Turns a compact JWS into a <see cref="VerifiedClaim"/> or says, field by field, why not.</summary>
 public sealed class ClaimVerifier(TimeProvider time)
@@ -34,7 +34,7 @@ public sealed class ClaimVerifier(TimeProvider time)
             return false;
         }
 
-        if (!TryDeserialize(jws!.Payload, PayloadJsonContext.Default.ClaimPayload, out var payload, out error))
+        if (!TryDeserialize(jws!.Payload, PayloadJsonContext.Default.ClaimPayload, ClaimTitle, out var payload, out error))
         {
             return false;
         }
@@ -43,7 +43,7 @@ public sealed class ClaimVerifier(TimeProvider time)
         var result = _claimValidator.Validate(context);
         if (!result.IsValid)
         {
-            error = InvalidPayload(result);
+            error = InvalidPayload(result, ClaimTitle);
             return false;
         }
 
@@ -73,7 +73,7 @@ public sealed class ClaimVerifier(TimeProvider time)
     {
         revocation = null;
         if (!CompactJws.TryVerify(compact, out var jws, out error)
-            || !TryDeserialize(jws!.Payload, PayloadJsonContext.Default.RevocationPayload, out var payload, out error))
+            || !TryDeserialize(jws!.Payload, PayloadJsonContext.Default.RevocationPayload, RevocationTitle, out var payload, out error))
         {
             return false;
         }
@@ -81,15 +81,18 @@ public sealed class ClaimVerifier(TimeProvider time)
         var result = _revocationValidator.Validate(payload!);
         if (!result.IsValid)
         {
-            error = InvalidPayload(result);
+            error = InvalidPayload(result, RevocationTitle);
             return false;
         }
 
-        revocation = new VerifiedRevocation(jws.Id, compact, jws.Party, payload!.Iat!.Value, payload.Revokes!);
+        revocation = new VerifiedRevocation(jws.Id, jws.ContentHash, compact, jws.Party, payload!.Iat!.Value, payload.Revokes!);
         return true;
     }
 
-    private static bool TryDeserialize<T>(byte[] json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, out T? value, out ClaimError? error)
+    private const string ClaimTitle = "The claim payload is not valid.";
+    private const string RevocationTitle = "The revocation payload is not valid.";
+
+    private static bool TryDeserialize<T>(byte[] json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string title, out T? value, out ClaimError? error)
         where T : class
     {
         error = null;
@@ -101,13 +104,13 @@ public sealed class ClaimVerifier(TimeProvider time)
         {
             value = null;
             var field = e.Path is null or "$" ? "payload" : e.Path.TrimStart('$', '.');
-            error = ClaimError.Field(ClaimErrorCodes.InvalidPayload, "The claim payload is not valid.", field, DescribeJsonError(e));
+            error = ClaimError.Field(ClaimErrorCodes.InvalidPayload, title, field, DescribeJsonError(e));
             return false;
         }
 
         if (value is null)
         {
-            error = ClaimError.Field(ClaimErrorCodes.InvalidPayload, "The claim payload is not valid.", "payload", "The payload must be a JSON object.");
+            error = ClaimError.Field(ClaimErrorCodes.InvalidPayload, title, "payload", "The payload must be a JSON object.");
             return false;
         }
 
@@ -121,8 +124,8 @@ public sealed class ClaimVerifier(TimeProvider time)
                 ? "The payload must be a JSON object."
                 : "Not valid JSON for this member (wrong type or malformed).";
 
-    private static ClaimError InvalidPayload(FluentValidation.Results.ValidationResult result) =>
-        new(ClaimErrorCodes.InvalidPayload, "The claim payload is not valid.",
+    private static ClaimError InvalidPayload(FluentValidation.Results.ValidationResult result, string title) =>
+        new(ClaimErrorCodes.InvalidPayload, title,
             result.Errors
                 .GroupBy(e => e.PropertyName, StringComparer.Ordinal)
                 .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).Distinct().ToArray(), StringComparer.Ordinal));

@@ -24,6 +24,10 @@ public sealed record VerifiedJws(string Compact, string Algorithm, string Party,
         SHA256.HashData(bytes, hash);
         return Convert.ToHexStringLower(hash);
     }
+
+    /// <summary><see cref="ContentHash"/> of a stored compact JWS: lowercase hex SHA-256 of its signing input (header.payload).</summary>
+    public static string ContentHashOf(string compact) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(compact, 0, compact.LastIndexOf('.'))));
 }
 
 /// <summary>
@@ -164,6 +168,12 @@ public static class CompactJws
         if (header.TryGetProperty("crit", out _))
         {
             errors["jws.header.crit"] = ["No header extensions are understood; remove crit."];
+        }
+
+        // RFC 7797: b64 false means an unencoded payload (and belongs in crit). Only the default is supported.
+        if (header.TryGetProperty("b64", out var b64) && b64.ValueKind != JsonValueKind.True)
+        {
+            errors["jws.header.b64"] = ["Unencoded payloads (RFC 7797, b64 false) are not supported; sign the base64url-encoded payload and leave b64 out."];
         }
 
         if (!header.TryGetProperty("jwk", out var jwk) || jwk.ValueKind != JsonValueKind.Object)

@@ -82,16 +82,25 @@ public sealed class ApiKeyTests(RegistryFixture registry) : IClassFixture<Regist
     }
 
     [Theory]
-    [InlineData("{\"name\": ")]
-    [InlineData("{\"name\": 5}")]
-    [InlineData("")]
-    public async Task A_malformed_key_request_gets_400_problem_json(string body)
+    [InlineData("{\"name\": ", "invalid-body", "body")]
+    [InlineData("not json", "invalid-body", "body")]
+    [InlineData("{\"name\": 5}", "invalid-body", "name")]
+    [InlineData("{\"name\": \"job\", \"role\": [\"admin\"]}", "invalid-body", "role")]
+    [InlineData("", "missing-body", null)]
+    public async Task A_malformed_key_request_gets_400_problem_json_in_the_services_words_naming_the_field(string body, string code, string? field)
     {
         using var admin = _app.CreateAdminClient();
 
         var response = await admin.PostAsync("/v1/admin/api-keys", new StringContent(body, Encoding.UTF8, "application/json"));
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-request");
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, code);
+        if (field is not null)
+        {
+            Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        }
+
+        Assert.DoesNotContain("CreateApiKeyRequest", problem.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", problem.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

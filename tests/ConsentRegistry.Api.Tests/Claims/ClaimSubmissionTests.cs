@@ -150,9 +150,9 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("""{"v":1,"iat":1,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"train-ai":"n"},"revokes":"x"}""", "revokes")]
+    [InlineData("""{"v":1,"iat":1700000000,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"train-ai":"n"},"revokes":"x"}""", "revokes")]
     [InlineData("""{"v":1,"iat":"yesterday","subjects":[],"usage":{}}""", "iat")]
-    [InlineData("""{"v":1,"iat":1,"subjects":{"kind":"url"},"usage":{"train-ai":"n"}}""", "subjects")]
+    [InlineData("""{"v":1,"iat":1700000000,"subjects":{"kind":"url"},"usage":{"train-ai":"n"}}""", "subjects")]
     [InlineData("""[1,2,3]""", "payload")]
     public async Task Payloads_of_the_wrong_shape_are_refused_naming_the_member(string payload, string field)
     {
@@ -218,10 +218,10 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
 
     [Theory]
     [InlineData("""{}""")]
-    [InlineData("""{"v":1,"iat":1,"usage":{"train-ai":"n"}}""")]
-    [InlineData("""{"v":1,"iat":1,"subjects":null,"usage":null}""")]
-    [InlineData("""{"v":1,"iat":1,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"train-ai":"n"},"usage":{"train-ai":"y"}}""")]
-    [InlineData("""{"v":1,"iat":1,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"a":"n","b":"n","c":"n","d":"n","e":"n","f":"n"}}""")]
+    [InlineData("""{"v":1,"iat":1700000000,"usage":{"train-ai":"n"}}""")]
+    [InlineData("""{"v":1,"iat":1700000000,"subjects":null,"usage":null}""")]
+    [InlineData("""{"v":1,"iat":1700000000,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"train-ai":"n"},"usage":{"train-ai":"y"}}""")]
+    [InlineData("""{"v":1,"iat":1700000000,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"a":"n","b":"n","c":"n","d":"n","e":"n","f":"n"}}""")]
     public async Task Payloads_missing_members_or_repeating_them_get_400_not_500(string payload)
     {
         using var signer = new TestSigner();
@@ -238,16 +238,8 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
         var jws = signer.OptOut("https://a.example/malleable.jpg");
         var first = await (await _client.PostAsync("/v1/claims", Jose(jws))).JsonAsync();
 
-        // (r, s) and (r, n - s) both verify: anyone can make the second from the first.
-        var parts = jws.Split('.');
-        Assert.True(ConsentRegistry.Core.Claims.Base64Url.TryDecode(parts[2], out var signature));
-        var n = System.Numerics.BigInteger.Parse("0FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", System.Globalization.NumberStyles.HexNumber);
-        var s = new System.Numerics.BigInteger(signature.AsSpan(32), isUnsigned: true, isBigEndian: true);
-        var flipped = (n - s).ToByteArray(isUnsigned: true, isBigEndian: true);
-        var malleated = new byte[64];
-        signature.AsSpan(0, 32).CopyTo(malleated);
-        flipped.CopyTo(malleated.AsSpan(64 - flipped.Length));
-        var twin = $"{parts[0]}.{parts[1]}.{TestSigner.Encode(malleated)}";
+        var twin = TestSigner.ReEncodeSignature(jws);
+        Assert.NotEqual(jws, twin);
 
         var again = await _client.PostAsync("/v1/claims", Jose(twin));
 
@@ -255,6 +247,46 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
         var second = await again.JsonAsync();
         Assert.Equal(first.GetProperty("id").GetString(), second.GetProperty("id").GetString());
         Assert.Equal(first.GetProperty("seq").GetInt64(), second.GetProperty("seq").GetInt64());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_header_with_b64_false_is_refused_with_or_without_crit(bool listedInCrit)
+    {
+        using var signer = new TestSigner();
+        var header = new JsonObject { ["alg"] = "ES256", ["typ"] = "consent-claim", ["jwk"] = signer.Jwk(), ["b64"] = false };
+        if (listedInCrit)
+        {
+            header["crit"] = new JsonArray("b64");
+        }
+
+        var jws = signer.Sign(TestSigner.Claim([TestSigner.Url("https://a.example/b64.jpg")], new JsonObject { ["train-ai"] = "n" }), header);
+
+        var response = await _client.PostAsync("/v1/claims", Jose(jws));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-jws-header");
+        Assert.Contains("RFC 7797", problem.GetProperty("errors").GetProperty("jws.header.b64")[0].GetString());
+    }
+
+    [Theory]
+    [InlineData(1_577_836_799, false)]
+    [InlineData(1, false)]
+    [InlineData(1_577_836_800, true)]
+    public async Task An_iat_before_2020_is_refused_as_implausible_naming_iat(long iat, bool accepted)
+    {
+        using var signer = new TestSigner();
+
+        var response = await _client.PostAsync("/v1/claims", Jose(signer.OptOut($"https://a.example/iat-{iat}.jpg", iat)));
+
+        if (accepted)
+        {
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            return;
+        }
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-payload");
+        Assert.Contains("2020", problem.GetProperty("errors").GetProperty("iat")[0].GetString());
     }
 
     [Fact]

@@ -105,6 +105,38 @@ public sealed class RevocationTests(RegistryFixture registry) : IClassFixture<Re
     }
 
     [Fact]
+    public async Task The_same_revocation_with_a_re_encoded_signature_answers_as_a_claims_twin_does_200_with_the_stored_id()
+    {
+        using var signer = new TestSigner();
+        var (id, _) = await SubmitAsync(signer, "https://a.example/revocation-twin.jpg");
+        var revocation = signer.Revocation(id);
+        var first = await (await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(revocation))).JsonAsync();
+
+        var twin = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(TestSigner.ReEncodeSignature(revocation)));
+
+        Assert.Equal(HttpStatusCode.OK, twin.StatusCode);
+        var second = await twin.JsonAsync();
+        Assert.Equal(first.GetProperty("id").GetString(), second.GetProperty("id").GetString());
+        Assert.Equal(first.GetProperty("seq").GetInt64(), second.GetProperty("seq").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("""{"v":1,"iat":1700000000,"revokes":"{id}","subjects":[]}""", "subjects")]
+    [InlineData("""{"v":1,"iat":1,"revokes":"{id}"}""", "iat")]
+    [InlineData("""{"v":1,"iat":"now","revokes":"{id}"}""", "iat")]
+    public async Task Revocation_payload_errors_speak_of_the_revocation(string payload, string field)
+    {
+        using var signer = new TestSigner();
+        var (id, _) = await SubmitAsync(signer, $"https://a.example/revocation-words-{field}-{payload.Length}.jpg");
+
+        var response = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(signer.SignRaw(null, payload.Replace("{id}", id, StringComparison.Ordinal))));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-payload");
+        Assert.Equal("The revocation payload is not valid.", problem.GetProperty("title").GetString());
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
+
+    [Fact]
     public async Task A_revocation_payload_with_extra_members_is_refused()
     {
         using var signer = new TestSigner();

@@ -43,6 +43,20 @@ public sealed class TestSigner : IDisposable
         return signingInput + "." + Encode(signature);
     }
 
+    /// <summary>The same JWS with its signature re-encoded as (r, n − s): anyone can make it, and it verifies too.</summary>
+    public static string ReEncodeSignature(string jws)
+    {
+        var parts = jws.Split('.');
+        Assert.True(ConsentRegistry.Core.Claims.Base64Url.TryDecode(parts[2], out var signature));
+        var n = System.Numerics.BigInteger.Parse("0FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", System.Globalization.NumberStyles.HexNumber);
+        var s = new System.Numerics.BigInteger(signature.AsSpan(32), isUnsigned: true, isBigEndian: true);
+        var flipped = (n - s).ToByteArray(isUnsigned: true, isBigEndian: true);
+        var malleated = new byte[64];
+        signature.AsSpan(0, 32).CopyTo(malleated);
+        flipped.CopyTo(malleated.AsSpan(64 - flipped.Length));
+        return $"{parts[0]}.{parts[1]}.{Encode(malleated)}";
+    }
+
     public JsonObject Jwk() => new() { ["kty"] = "EC", ["crv"] = "P-256", ["x"] = X, ["y"] = Y };
 
     /// <summary>A one-subject opt-out of AI training for a URL.</summary>

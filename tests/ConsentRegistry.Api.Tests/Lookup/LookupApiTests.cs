@@ -82,17 +82,77 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Theory]
-    [InlineData("""{"items":[]}""", "invalid-batch")]
-    [InlineData("""{"items":"https://a.example/"}""", "bad-request")]
-    [InlineData("""{"items":[{"url":5}]}""", "bad-request")]
-    [InlineData("""{"items":[{"url":"https://a.example/"}""", "bad-request")]
-    [InlineData("""not json""", "bad-request")]
-    [InlineData("", "bad-request")]
-    public async Task Malformed_lookup_requests_get_400_problem_json(string body, string code)
+    [InlineData("""{"items":[]}""")]
+    [InlineData("""{"items":"https://a.example/"}""")]
+    [InlineData("""{"items":{"url":"https://a.example/"}}""")]
+    [InlineData("""{"url":"https://a.example/"}""")]
+    [InlineData("""[{"url":"https://a.example/"}]""")]
+    [InlineData("""{"items":[{"url":"https://a.example/"}""")]
+    [InlineData("""{"items":[{"url":"https://a.example/"}]} trailing""")]
+    [InlineData("""not json""")]
+    [InlineData("")]
+    public async Task A_body_that_is_not_an_object_with_an_items_array_gets_400_naming_items(string body)
     {
         var response = await _client.PostAsync("/v1/lookup", new StringContent(body, Encoding.UTF8, "application/json"));
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest, code);
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-batch");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("items", out _));
+        Assert.DoesNotContain("LookupRequest", problem.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Wrong_typed_items_get_their_own_error_naming_the_field_and_the_rest_are_answered()
+    {
+        await OptOutAsync(TestSigner.Url("https://typed.example/ok.jpg"));
+        const string body = """
+            {"items": [
+              {"url": ["https://typed.example/ok.jpg"]},
+              {"url": 5},
+              {"sha256": {"hex": "00"}},
+              {"pdq": true},
+              {"pdq": "0000000000000000000000000000000000000000000000000000000000000000", "quality": "abc"},
+              {"pdq": "0000000000000000000000000000000000000000000000000000000000000000", "max_distance": 1.5},
+              "https://typed.example/ok.jpg",
+              {"url": "https://typed.example/ok.jpg", "extra": {"nested": [1, 2]}}
+            ]}
+            """;
+
+        var response = await _client.PostAsync("/v1/lookup", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var results = (await response.JsonAsync()).GetProperty("results");
+        Assert.Equal(8, results.GetArrayLength());
+        var errors = Enumerable.Range(0, 7).Select(i => results[i].GetProperty("error")).ToList();
+        Assert.Equal(["invalid-url", "invalid-url", "invalid-sha256", "invalid-pdq", "invalid-quality", "invalid-max-distance", "invalid-item"],
+            errors.Select(e => e.GetProperty("code").GetString()));
+        Assert.Equal(["url", "url", "sha256", "pdq", "quality", "max_distance"], errors.Take(6).Select(e => e.GetProperty("field").GetString()));
+        Assert.Equal("disallow", results[7].GetProperty("decision").GetProperty("train-ai").GetString());
+    }
+
+    [Fact]
+    public async Task A_stream_line_with_anything_after_its_object_or_a_wrong_typed_member_is_that_lines_error()
+    {
+        await OptOutAsync(TestSigner.Url("https://trailing.example/a.jpg"));
+        var body = "{\"url\":\"https://trailing.example/a.jpg\"} garbage\n{\"url\":\"https://trailing.example/a.jpg\"}{}\n{\"quality\":\"abc\",\"url\":\"https://trailing.example/a.jpg\"}\n{\"url\":\"https://trailing.example/a.jpg\"}\r\n";
+
+        var response = await _client.PostAsync("/v1/lookup/stream", new StringContent(body, Encoding.UTF8, "application/x-ndjson"));
+
+        var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([0, 1, 2, 3], lines.Select(l => l.GetProperty("i").GetInt32()));
+        Assert.Equal("invalid-json", lines[0].GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("invalid-json", lines[1].GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("quality", lines[2].GetProperty("error").GetProperty("field").GetString());
+        Assert.Equal("disallow", lines[3].GetProperty("decision").GetProperty("train-ai").GetString());
+    }
+
+    [Theory]
+    [InlineData("application/json")]
+    [InlineData("text/plain")]
+    public async Task The_stream_refuses_a_body_that_is_not_ndjson_with_415(string mediaType)
+    {
+        var response = await _client.PostAsync("/v1/lookup/stream", new StringContent("{\"url\":\"https://a.example/\"}\n", Encoding.UTF8, mediaType));
+
+        await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
     }
 
     [Fact]

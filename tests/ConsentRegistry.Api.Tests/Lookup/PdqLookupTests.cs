@@ -111,13 +111,16 @@ public sealed class PdqLookupTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Fact]
-    public async Task A_max_distance_that_is_not_an_integer_is_refused_with_400()
+    public async Task A_max_distance_that_is_not_an_integer_is_that_items_own_error()
     {
         var body = new JsonObject { ["items"] = new JsonArray(new JsonObject { ["pdq"] = RandomHash().ToHex(), ["max_distance"] = 31.5 }) };
 
         var response = await _client.PostAsync("/v1/lookup", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-request");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var error = (await response.JsonAsync()).GetProperty("results")[0].GetProperty("error");
+        Assert.Equal("invalid-max-distance", error.GetProperty("code").GetString());
+        Assert.Equal("max_distance", error.GetProperty("field").GetString());
     }
 
     [Fact]

@@ -39,6 +39,27 @@ public sealed class OpenApiDocumentTests(RegistryFixture registry) : IClassFixtu
         Assert.Contains("swagger", html, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Theory]
+    [InlineData("/swagger/index.html")]
+    [InlineData("/swagger/index.js")]
+    [InlineData("/swagger/swagger-ui-bundle.js")]
+    [InlineData("/swagger")]
+    public async Task Swagger_ui_is_served_with_a_strict_content_security_policy_and_no_framing(string path)
+    {
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = registry.Client.BaseAddress };
+
+        var response = await client.GetAsync(path);
+
+        Assert.True(response.IsSuccessStatusCode || response.StatusCode == HttpStatusCode.Found, $"{path}: {(int)response.StatusCode}");
+        var csp = Assert.Single(response.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("script-src 'self';", csp);
+        Assert.DoesNotContain("unsafe", csp);
+        Assert.Contains("frame-ancestors 'none'", csp);
+        Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
+        Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+        Assert.Equal("no-referrer", Assert.Single(response.Headers.GetValues("Referrer-Policy")));
+    }
+
     [Fact]
     public async Task Opening_swagger_in_a_browser_lands_on_the_swagger_ui()
     {

@@ -18,6 +18,28 @@ public sealed class ProblemDetailsTests(RegistryFixture registry) : IClassFixtur
         Assert.Equal("urn:consent-registry:problem:not-found", problem.GetProperty("type").GetString());
     }
 
+    [Theory]
+    [InlineData("GET", "/v1/policy?url=https://a.example/&url=https://b.example/", "url")]
+    [InlineData("GET", "/v1/admin/api-keys?limit=1&limit=2", "limit")]
+    [InlineData("GET", "/v1/parties/{party}/claims?after=1&limit=5&after=2", "after")]
+    [InlineData("GET", "/v1/parties/{party}/domains?limit=5&limit=5", "limit")]
+    [InlineData("POST", "/v1/images?mode=copies&mode=single", "mode")]
+    public async Task A_repeated_query_parameter_gets_400_problem_json_naming_it(string method, string path, string parameter)
+    {
+        using var signer = new TestSigner();
+        using var admin = registry.App.CreateAdminClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), path.Replace("{party}", signer.Party, StringComparison.Ordinal));
+        if (method == "POST")
+        {
+            request.Content = new ByteArrayContent([1, 2, 3]);
+        }
+
+        var response = await admin.SendAsync(request);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-query");
+        Assert.True(problem.GetProperty("errors").TryGetProperty(parameter, out _), problem.ToString());
+    }
+
     [Fact]
     public async Task A_wrong_method_gets_405_problem_json()
     {

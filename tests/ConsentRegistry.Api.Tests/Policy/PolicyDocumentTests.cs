@@ -119,6 +119,39 @@ public sealed partial class PolicyDocumentTests(RegistryFixture registry) : ICla
         Assert.False(entries[0].TryGetProperty("tdm-policy", out _));
     }
 
+    [Theory]
+    [InlineData("/v1/policy?url=https://head.policy.example/a.jpg", false)]
+    [InlineData("/v1/hosts/head.policy.example/robots.txt", true)]
+    [InlineData("/v1/hosts/head.policy.example/tdmrep.json", true)]
+    public async Task HEAD_answers_with_the_headers_of_GET_and_no_body_and_304_on_a_matching_ETag(string path, bool cached)
+    {
+        using var artist = new TestSigner();
+        await SubmitAsync(_client, artist, new() { ["tdm"] = "n", ["train-ai"] = "n" }, Url("https://head.policy.example/a.jpg"));
+        var get = await _client.GetAsync(path);
+
+        using var head = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        Assert.Equal(get.Content.Headers.ContentType, head.Content.Headers.ContentType);
+        foreach (var header in new[] { "Content-Usage", "X-Robots-Tag", "tdm-reservation", "ETag", "Cache-Control" })
+        {
+            Assert.Equal(get.Headers.TryGetValues(header, out var expected) ? expected : null, head.Headers.TryGetValues(header, out var actual) ? actual : null);
+        }
+
+        if (cached)
+        {
+            Assert.NotNull(head.Headers.ETag);
+            using var conditional = new HttpRequestMessage(HttpMethod.Head, path);
+            conditional.Headers.IfNoneMatch.Add(head.Headers.ETag!);
+            Assert.Equal(HttpStatusCode.NotModified, (await _client.SendAsync(conditional)).StatusCode);
+        }
+        else
+        {
+            Assert.Equal("noai, noimageai", Assert.Single(head.Headers.GetValues("X-Robots-Tag")));
+        }
+    }
+
     [Fact]
     public async Task An_IDN_host_is_served_under_its_punycode_form()
     {

@@ -1,0 +1,197 @@
+using System.Buffers;
+using System.Text.Json;
+using ConsentRegistry.Api.Errors;
+
+namespace ConsentRegistry.Api.Lookup;
+
+/// <summary>One lookup item as read from the wire: the item, or why it could not be read.</summary>
+public readonly record struct ReadItem(LookupItem? Item, LookupError? Error);
+
+/// <summary>
+/// Reads lookup bodies with a <see cref="Utf8JsonReader"/>, so that a member of the wrong type is
+/// that item's own error (its field's code) and the rest of the batch is still answered.
+/// Unknown members are skipped; for a repeated member the last one counts.
+/// </summary>
+internal static class LookupItemReader
+{
+    /// <summary>Reads <c>{"items": [...]}</c>; <paramref name="problem"/> says why the body as a whole is refused.</summary>
+    public static List<ReadItem>? ReadBatch(in ReadOnlySequence<byte> body, int maxBatch, out string? problem)
+    {
+        var reader = new Utf8JsonReader(body);
+        List<ReadItem>? items = null;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                problem = BatchShape;
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isItems = reader.ValueTextEquals("items"u8);
+                reader.Read();
+                if (!isItems)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    problem = BatchShape;
+                    return null;
+                }
+
+                items = [];
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    if (items.Count == maxBatch)
+                    {
+                        problem = TooMany(maxBatch);
+                        return null;
+                    }
+
+                    items.Add(ReadValue(ref reader));
+                }
+            }
+
+            reader.Read(); // throws on anything after the object
+        }
+        catch (JsonException e)
+        {
+            problem = $"The body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1} of that line); send {{\"items\": [{{\"url\": \"https://…\"}}]}}.";
+            return null;
+        }
+
+        if (items is not { Count: > 0 })
+        {
+            problem = items is null ? BatchShape : TooMany(maxBatch);
+            return null;
+        }
+
+        problem = null;
+        return items;
+    }
+
+    /// <summary>Reads one NDJSON line: a single JSON object, nothing after it but whitespace.</summary>
+    public static ReadItem ReadLine(in ReadOnlySequence<byte> line)
+    {
+        if (line.IsEmpty)
+        {
+            return new ReadItem(null, NotAnObject);
+        }
+
+        var reader = new Utf8JsonReader(line);
+        try
+        {
+            reader.Read();
+            var item = ReadValue(ref reader);
+            if (reader.Read())
+            {
+                return new ReadItem(null, InvalidJson);
+            }
+
+            return item;
+        }
+        catch (JsonException)
+        {
+            return new ReadItem(null, InvalidJson);
+        }
+    }
+
+    private static string TooMany(int maxBatch) => $"items holds 1 to {maxBatch} items; send more through /v1/lookup/stream.";
+
+    private const string BatchShape = "The body is a JSON object with an array \"items\", such as {\"items\": [{\"url\": \"https://…\"}]}.";
+
+    private static readonly LookupError NotAnObject = new("invalid-item", null, "Each item is a JSON object such as {\"url\": \"https://…\"}.");
+
+    private static readonly LookupError InvalidJson = new("invalid-json", null, "The line is not a single JSON object such as {\"url\": \"https://…\"}.");
+
+    /// <summary>Reads the value at the reader's current token, leaving the reader on its last token.</summary>
+    private static ReadItem ReadValue(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return new ReadItem(null, NotAnObject);
+        }
+
+        string? url = null, sha256 = null, pdq = null;
+        int? maxDistance = null, quality = null;
+        LookupError? error = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("url"u8))
+            {
+                reader.Read();
+                url = ReadString(ref reader, UrlNotString, ref error);
+            }
+            else if (reader.ValueTextEquals("sha256"u8))
+            {
+                reader.Read();
+                sha256 = ReadString(ref reader, Sha256NotString, ref error);
+            }
+            else if (reader.ValueTextEquals("pdq"u8))
+            {
+                reader.Read();
+                pdq = ReadString(ref reader, LookupEngine.InvalidPdq, ref error);
+            }
+            else if (reader.ValueTextEquals("max_distance"u8))
+            {
+                reader.Read();
+                maxDistance = ReadInt(ref reader, LookupEngine.InvalidMaxDistance, ref error);
+            }
+            else if (reader.ValueTextEquals("quality"u8))
+            {
+                reader.Read();
+                quality = ReadInt(ref reader, LookupEngine.InvalidQuality, ref error);
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        return error is null
+            ? new ReadItem(new LookupItem(url, sha256, pdq, maxDistance, quality), null)
+            : new ReadItem(null, error);
+    }
+
+    private static readonly LookupError UrlNotString = new(ProblemCodes.InvalidUrl, "url", "url is a string, an http(s) URL.");
+
+    private static readonly LookupError Sha256NotString = new("invalid-sha256", "sha256", "sha256 is a string, 64 hexadecimal digits.");
+
+    private static string? ReadString(ref Utf8JsonReader reader, LookupError wrongType, ref LookupError? error)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.String:
+                return reader.GetString();
+            case JsonTokenType.Null:
+                return null;
+            default:
+                reader.Skip();
+                error ??= wrongType;
+                return null;
+        }
+    }
+
+    private static int? ReadInt(ref Utf8JsonReader reader, LookupError wrongType, ref LookupError? error)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var value))
+        {
+            return value;
+        }
+
+        reader.Skip();
+        error ??= wrongType;
+        return null;
+    }
+}
