@@ -39,7 +39,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         else
         {
             buffers.Count(matched: buffers.Resolved.Count > 0);
-            WriteDecision(json, decision, buffers.Resolved);
+            WriteDecision(json, decision, buffers.Resolved, buffers.More);
             if (item!.Quality < PdqQuality.Reliable)
             {
                 json.WriteBoolean("low_quality", true);
@@ -68,8 +68,8 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
     public Decision Resolve(in CanonicalUrl url, LookupBuffers buffers)
     {
         using var scope = index.Read();
-        var decision = scope.Index.Lookup(url, null, _minTrustForGrants, buffers.Matches);
-        ResolveMatches(scope.Index, buffers);
+        var decision = scope.Index.Lookup(url, null, _minTrustForGrants, buffers.Matches, out var more);
+        ResolveMatches(scope.Index, buffers, more);
         buffers.Count(matched: buffers.Matches.Count > 0);
         return decision;
     }
@@ -152,8 +152,8 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         var started = Stopwatch.GetTimestamp();
         using (var scope = index.Read())
         {
-            decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, pdq, maxDistance);
-            ResolveMatches(scope.Index, buffers);
+            decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, out var more, pdq, maxDistance);
+            ResolveMatches(scope.Index, buffers, more);
         }
 
         if (pdq is not null)
@@ -165,9 +165,10 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
     }
 
     /// <summary>Claim ids and trust are read while the lock is held: the writer may change trust afterwards.</summary>
-    private static void ResolveMatches(MatchingIndex index, LookupBuffers buffers)
+    private static void ResolveMatches(MatchingIndex index, LookupBuffers buffers, int more)
     {
         buffers.Resolved.Clear();
+        buffers.More = more;
         foreach (var match in buffers.Matches)
         {
             ref readonly var claim = ref index.Claim(match.Claim);
@@ -211,7 +212,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         return true;
     }
 
-    private static void WriteDecision(Utf8JsonWriter json, Decision decision, List<ResolvedMatch> matches)
+    private static void WriteDecision(Utf8JsonWriter json, Decision decision, List<ResolvedMatch> matches, int more)
     {
         json.WriteStartObject("decision");
         for (var category = 0; category < UseCategories.All.Count; category++)
@@ -236,6 +237,10 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         }
 
         json.WriteEndArray();
+        if (more > 0)
+        {
+            json.WriteNumber("more", more);
+        }
     }
 }
 
@@ -247,6 +252,9 @@ public sealed class LookupBuffers
     internal List<Match> Matches { get; } = [];
 
     internal List<ResolvedMatch> Resolved { get; } = [];
+
+    /// <summary>Deciding matches of the last item beyond the <see cref="MatchingIndex.MaxListedMatches"/> listed.</summary>
+    internal int More { get; set; }
 
     internal void Count(bool matched)
     {

@@ -1,4 +1,6 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Serialization;
+using ConsentRegistry.Core.Matching;
 
 namespace ConsentRegistry.Api.Lookup;
 
@@ -23,12 +25,17 @@ public sealed record LookupResponse(
     [property: JsonPropertyName("seq")] long Seq,
     [property: JsonPropertyName("results")] IReadOnlyList<LookupResult> Results);
 
+/// <summary>
+/// One item's answer. <c>matches</c> lists at most <see cref="MatchingIndex.MaxListedMatches"/> deciding
+/// claims, strongest trust and newest first; <c>more</c>, present when some were left out, counts them.
+/// </summary>
 public sealed record LookupResult(
     [property: JsonPropertyName("i")] int? Index,
     [property: JsonPropertyName("decision")] IReadOnlyDictionary<string, string>? Decision,
-    [property: JsonPropertyName("matches")] IReadOnlyList<LookupMatch>? Matches,
+    [property: JsonPropertyName("matches"), MaxLength(MatchingIndex.MaxListedMatches)] IReadOnlyList<LookupMatch>? Matches,
     [property: JsonPropertyName("error")] LookupError? Error,
-    [property: JsonPropertyName("low_quality")] bool? LowQuality = null);
+    [property: JsonPropertyName("low_quality")] bool? LowQuality = null,
+    [property: JsonPropertyName("more"), Range(1, int.MaxValue)] int? More = null);
 
 public sealed record LookupMatch(
     [property: JsonPropertyName("claim")] string Claim,

@@ -56,7 +56,7 @@ internal static class UrlPolicy
             categories[UseCategories.All[category]] = Decision.ToWire(decision[category]);
         }
 
-        return TypedResults.Ok(new PolicyResponse(canonical.Value, seq, categories, matches));
+        return TypedResults.Ok(new PolicyResponse(canonical.Value, seq, categories, matches, buffers.More > 0 ? buffers.More : null));
     }
 
     private static ProblemHttpResult InvalidUrl(RegistryMetrics metrics, string detail)

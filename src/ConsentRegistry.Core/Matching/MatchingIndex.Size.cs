@@ -42,9 +42,26 @@ public sealed partial class MatchingIndex
                 + ArrayBytes<uint>(_hostPostings.Length)
                 + ArrayBytes<int>(_claimHostStart.Length)
                 + _hostSeqs.Bytes
-                + _pdq.Bytes;
+                + _pdq.Bytes
+                + HotKeyBytes();
             return bytes;
         }
+    }
+
+    /// <summary>
+    /// Hot keys (MatchingIndex.HotKeys.cs), estimated: per effective claim a sorted-set node and a
+    /// dictionary entry (about 72 bytes), per claim on a hot key a list of its hot keys (about 64).
+    /// O(hot keys), which are few: only keys shared by dozens of claims.
+    /// </summary>
+    private long HotKeyBytes()
+    {
+        long members = 0;
+        foreach (var hot in _hotKeys)
+        {
+            members += hot.All.Count + hot.SubdomainsOnly.Count;
+        }
+
+        return (members * 72) + (_hotKeysOfClaim.Count * 64L) + (_hotKeys.Count * 512L);
     }
 
     private static long StringBytes(string value) => (22 + (2L * value.Length) + 7) & ~7L; // header, length, chars, terminator; 8-aligned

@@ -69,7 +69,7 @@ public sealed partial class MatchingIndex
             switch (subject.Kind)
             {
                 case SubjectKinds.Url:
-                    Post(_urls, Fingerprint.Of(subject.Value), index, false);
+                    Post(_urls, Fingerprint.Of(subject.Value), MatchKind.Url, index, false);
                     _subjectCounts.Url++;
                     break;
                 case SubjectKinds.UrlPrefix:
@@ -77,11 +77,11 @@ public sealed partial class MatchingIndex
                     _subjectCounts.UrlPrefix++;
                     break;
                 case SubjectKinds.Host:
-                    Post(_hosts, Fingerprint.Of(subject.Value), index, subject.IncludeSubdomains);
+                    Post(_hosts, Fingerprint.Of(subject.Value), MatchKind.Host, index, subject.IncludeSubdomains);
                     _subjectCounts.Host++;
                     break;
                 case SubjectKinds.Sha256:
-                    Post(_sha256, Fingerprint.Of(subject.Value), index, false);
+                    Post(_sha256, Fingerprint.Of(subject.Value), MatchKind.Sha256, index, false);
                     _subjectCounts.Sha256++;
                     break;
                 case SubjectKinds.Pdq:
@@ -107,7 +107,9 @@ public sealed partial class MatchingIndex
             return false;
         }
 
+        var hotKeys = WithdrawFromHotKeys(index);
         _claims[index] = _claims[index] with { Revoked = true };
+        RestoreToHotKeys(hotKeys, index);
         TouchClaimHosts(index, seq);
         return true;
     }
@@ -120,7 +122,9 @@ public sealed partial class MatchingIndex
             return false;
         }
 
+        var hotKeys = WithdrawFromHotKeys(index);
         _claims[index] = _claims[index] with { Trust = trust };
+        RestoreToHotKeys(hotKeys, index);
         TouchClaimHosts(index, seq);
         return true;
     }
@@ -130,13 +134,15 @@ public sealed partial class MatchingIndex
     /// SHA-256, or the PDQ hash within <paramref name="pdqMaxDistance"/> bits; per party and
     /// subject the latest iat wins; any "n" disallows, else a "y" of a
     /// claim trusted at <paramref name="minTrustForGrants"/> or above allows.
-    /// <paramref name="matches"/> receives the deciding claims.
+    /// <paramref name="matches"/> receives the deciding claims, at most <see cref="MaxListedMatches"/>,
+    /// strongest trust and newest first; <paramref name="more"/> counts the deciding matches left out.
     /// </summary>
-    public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, PdqHash? pdq = null, int pdqMaxDistance = 31)
+    public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, out int more, PdqHash? pdq = null, int pdqMaxDistance = 31)
     {
         matches.Clear();
         Span<Candidate> buffer = stackalloc Candidate[32];
-        var candidates = new CandidateList(buffer);
+        Span<HotRef> hotBuffer = stackalloc HotRef[8];
+        var candidates = new CandidateList(buffer, hotBuffer);
         try
         {
             if (url is { } u)
@@ -157,7 +163,7 @@ public sealed partial class MatchingIndex
                 CollectPdq(hash, pdqMaxDistance, ref candidates);
             }
 
-            return Resolve(candidates.Items, minTrustForGrants, matches);
+            return Resolve(candidates.Items, candidates.HotKeys, minTrustForGrants, matches, out more);
         }
         finally
         {
@@ -165,14 +171,20 @@ public sealed partial class MatchingIndex
         }
     }
 
-    private Decision Resolve(Span<Candidate> candidates, TrustLevel minTrustForGrants, List<Match> matches)
+    /// <inheritdoc cref="Lookup(in CanonicalUrl?, string?, TrustLevel, List{Match}, out int, PdqHash?, int)"/>
+    public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, PdqHash? pdq = null, int pdqMaxDistance = 31) =>
+        Lookup(url, sha256, minTrustForGrants, matches, out _, pdq, pdqMaxDistance);
+
+    private Decision Resolve(Span<Candidate> candidates, ReadOnlySpan<HotRef> hotKeys, TrustLevel minTrustForGrants, List<Match> matches, out int more)
     {
-        if (candidates.IsEmpty)
+        more = 0;
+        if (candidates.IsEmpty && hotKeys.IsEmpty)
         {
             return Decision.Unknown;
         }
 
-        // Latest iat (then seq) per party and subject; the others drop out.
+        // Latest iat (then seq) per party and subject; the others drop out. Keys with many
+        // postings are hot and resolved already (MatchingIndex.HotKeys.cs), so this stays small.
         for (var i = 0; i < candidates.Length; i++)
         {
             ref var a = ref candidates[i];
@@ -203,6 +215,7 @@ public sealed partial class MatchingIndex
         }
 
         Span<Permission> permissions = stackalloc Permission[UseCategories.All.Count];
+        var total = 0;
         foreach (ref readonly var candidate in candidates)
         {
             if (candidate.Superseded)
@@ -210,6 +223,7 @@ public sealed partial class MatchingIndex
                 continue;
             }
 
+            total++;
             ref readonly var claim = ref _claims[candidate.Claim];
             for (var category = 0; category < permissions.Length; category++)
             {
@@ -227,13 +241,102 @@ public sealed partial class MatchingIndex
             AddMatch(matches, new Match(candidate.Claim, candidate.By, candidate.Distance));
         }
 
+        var hotLeftOut = false;
+        foreach (var hotRef in hotKeys)
+        {
+            var hot = _hotKeys[hotRef.Number];
+            var view = hotRef.SubdomainsOnly ? hot.SubdomainsOnly : hot.All;
+            view.AddVotes(permissions, minTrustForGrants);
+            total += view.Count;
+            hotLeftOut |= view.Count > MaxListedMatches;
+            var taken = 0;
+            foreach (var claim in view.Ordered)
+            {
+                if (taken++ == MaxListedMatches)
+                {
+                    break;
+                }
+
+                AddMatch(matches, new Match(claim, hot.By));
+            }
+        }
+
+        if (matches.Count > 1)
+        {
+            matches.Sort(_listingOrder ??= CompareListing);
+        }
+
+        var truncated = matches.Count > MaxListedMatches;
+        if (truncated)
+        {
+            matches.RemoveRange(MaxListedMatches, matches.Count - MaxListedMatches);
+        }
+
+        if (truncated || hotLeftOut || total > matches.Count)
+        {
+            more = total - Covered(candidates, hotKeys, matches);
+        }
+
         return Decision.From(permissions);
+    }
+
+    /// <summary>How many of the deciding (claim, subject) pairs the listed matches stand for.</summary>
+    private int Covered(Span<Candidate> candidates, ReadOnlySpan<HotRef> hotKeys, List<Match> listed)
+    {
+        var covered = 0;
+        foreach (ref readonly var candidate in candidates)
+        {
+            if (!candidate.Superseded && IsListed(listed, candidate.Claim, candidate.By))
+            {
+                covered++;
+            }
+        }
+
+        foreach (var hotRef in hotKeys)
+        {
+            var hot = _hotKeys[hotRef.Number];
+            var view = hotRef.SubdomainsOnly ? hot.SubdomainsOnly : hot.All;
+            foreach (var match in listed)
+            {
+                if (match.By == hot.By && view.IsEffective(match.Claim, this))
+                {
+                    covered++;
+                }
+            }
+        }
+
+        return covered;
+    }
+
+    private static bool IsListed(List<Match> listed, int claim, MatchKind by)
+    {
+        foreach (var match in listed)
+        {
+            if (match.Claim == claim && match.By == by)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private int CompareListing(Match a, Match b)
+    {
+        var byClaim = a.Claim == b.Claim ? 0 : CompareStrongestFirst(a.Claim, b.Claim);
+        return byClaim != 0 ? byClaim : a.By.CompareTo(b.By);
     }
 
     private void Collect(Dictionary<UInt128, int> postings, UInt128 key, MatchKind by, ref CandidateList candidates, bool subdomainsOnly = false)
     {
         if (!postings.TryGetValue(key, out var next))
         {
+            return;
+        }
+
+        if (next < 0)
+        {
+            candidates.AddHot(new HotRef(~next, subdomainsOnly));
             return;
         }
 
@@ -291,7 +394,7 @@ public sealed partial class MatchingIndex
     {
         var pathStart = CanonicalParts.PathStart(prefix);
         var authority = Fingerprint.Of(prefix.AsSpan(0, pathStart));
-        Post(_prefixes, Fingerprint.Of(prefix), claim, false);
+        Post(_prefixes, Fingerprint.Of(prefix), MatchKind.UrlPrefix, claim, false);
 
         ref var lengths = ref CollectionsMarshal.GetValueRefOrAddDefault(_prefixLengths, authority, out _);
         lengths ??= [];
@@ -307,18 +410,6 @@ public sealed partial class MatchingIndex
         }
     }
 
-    private void Post(Dictionary<UInt128, int> postings, UInt128 key, int claim, bool includeSubdomains)
-    {
-        if (_postingCount == _postings.Length)
-        {
-            Array.Resize(ref _postings, _postings.Length * 2);
-        }
-
-        ref var head = ref CollectionsMarshal.GetValueRefOrAddDefault(postings, key, out _);
-        _postings[_postingCount] = new Posting(claim, head, includeSubdomains);
-        head = _postingCount++;
-    }
-
     private readonly record struct Posting(int Claim, int Next, bool IncludeSubdomains);
 
     private record struct Candidate(int Claim, MatchKind By, UInt128 Key, int Distance = 0)
@@ -326,14 +417,33 @@ public sealed partial class MatchingIndex
         public bool Superseded;
     }
 
-    /// <summary>A list on the stack that moves to a pooled array when an item has many matches.</summary>
-    private ref struct CandidateList(Span<Candidate> initial)
+    /// <summary>A hot key an item reached, and through which view (exact key, or parent domain of a host).</summary>
+    private readonly record struct HotRef(int Number, bool SubdomainsOnly);
+
+    /// <summary>Lists on the stack that move to the heap when an item has many matches or reaches many hot keys.</summary>
+    private ref struct CandidateList(Span<Candidate> initial, Span<HotRef> initialHot)
     {
         private Span<Candidate> _items = initial;
+        private Span<HotRef> _hot = initialHot;
         private Candidate[]? _rented;
         private int _count;
+        private int _hotCount;
 
         public readonly Span<Candidate> Items => _items[.._count];
+
+        public readonly ReadOnlySpan<HotRef> HotKeys => _hot[.._hotCount];
+
+        public void AddHot(HotRef hot)
+        {
+            if (_hotCount == _hot.Length)
+            {
+                var bigger = new HotRef[_hot.Length * 2];
+                _hot.CopyTo(bigger);
+                _hot = bigger;
+            }
+
+            _hot[_hotCount++] = hot;
+        }
 
         public void Add(Candidate candidate)
         {

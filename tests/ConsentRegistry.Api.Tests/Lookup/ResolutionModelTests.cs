@@ -35,6 +35,7 @@ public sealed class ResolutionModelTests
         var model = new List<ModelClaim>();
         var now = TestSigner.Now;
         var checkedItems = 0;
+        var itemsWithMore = 0;
 
         try
         {
@@ -76,10 +77,17 @@ public sealed class ResolutionModelTests
                     var results = (await response.JsonAsync()).GetProperty("results");
                     for (var i = 0; i < items.Count; i++)
                     {
-                        var expected = Reference(model, items[i]);
+                        var (expected, expectedMatches, expectedMore) = Reference(model, items[i]);
                         var actual = Categories.Select(c => results[i].GetProperty("decision").GetProperty(c).GetString()!).ToArray();
                         Assert.True(expected.SequenceEqual(actual),
                             $"seed {seed}, op {op}, item {items[i].Body.ToJsonString()}: expected [{string.Join(",", expected)}], got [{string.Join(",", actual)}]");
+                        var actualMatches = results[i].GetProperty("matches").EnumerateArray()
+                            .Select(m => $"{m.GetProperty("claim").GetString()}/{m.GetProperty("by").GetString()}").ToArray();
+                        var actualMore = results[i].TryGetProperty("more", out var more) ? more.GetInt32() : 0;
+                        Assert.True(expectedMatches.SequenceEqual(actualMatches) && expectedMore == actualMore,
+                            $"seed {seed}, op {op}, item {items[i].Body.ToJsonString()}: expected matches [{string.Join(",", expectedMatches)}] + {expectedMore} more, "
+                            + $"got [{string.Join(",", actualMatches)}] + {actualMore} more");
+                        itemsWithMore += expectedMore > 0 ? 1 : 0;
                         checkedItems++;
                     }
 
@@ -96,6 +104,7 @@ public sealed class ResolutionModelTests
         }
 
         Assert.True(checkedItems > 4000, $"only {checkedItems} lookups were checked");
+        Assert.True(itemsWithMore > 100, $"only {itemsWithMore} items had more than 16 deciding matches"); // the cap is exercised
     }
 
     private static ModelClaim RandomClaim(Random random, TestSigner[] parties, long now)
@@ -193,8 +202,11 @@ public sealed class ResolutionModelTests
         return values;
     }
 
-    /// <summary>DESIGN.md 2, as plainly as it reads.</summary>
-    private static string[] Reference(List<ModelClaim> claims, ModelItem item)
+    /// <summary>
+    /// DESIGN.md 2, as plainly as it reads: the decision, the matches listed (at most 16, strongest
+    /// trust then newest first, one per claim and kind) and how many deciding matches were left out.
+    /// </summary>
+    private static (string[] Decision, string[] Matches, int More) Reference(List<ModelClaim> claims, ModelItem item)
     {
         bool Matches(ModelSubject s) => s.Kind switch
         {
@@ -205,17 +217,31 @@ public sealed class ResolutionModelTests
             _ => item.Pdq is not null && HammingDistance(item.Pdq, s.Value) <= item.MaxDistance,
         };
 
-        var applicable = claims
+        var deciding = claims
             .Where(c => !c.Revoked)
             .SelectMany(c => c.Subjects.Where(Matches).Select(s => (Claim: c, Subject: (s.Kind, s.Value))))
             .GroupBy(x => (x.Claim.Party, x.Subject))
-            .Select(g => g.OrderByDescending(x => x.Claim.Iat).ThenByDescending(x => x.Claim.Seq).First().Claim)
+            .Select(g => g.OrderByDescending(x => x.Claim.Iat).ThenByDescending(x => x.Claim.Seq).First())
             .ToList();
+        var applicable = deciding.Select(d => d.Claim).ToList();
 
-        return Categories.Select((_, c) =>
+        var decision = Categories.Select((_, c) =>
             applicable.Any(a => a.Usage[c] == "n") ? "disallow"
             : applicable.Any(a => a.Usage[c] == "y" && a.Reviewed) ? "allow" // grants count from trust 'domain'; here only reviewed claims reach it
             : "unknown").ToArray();
+
+        string[] kindOrder = ["url", "url-prefix", "host", "sha256", "pdq"];
+        var listed = deciding
+            .Select(d => (d.Claim, d.Subject.Kind))
+            .Distinct()
+            .OrderByDescending(m => m.Claim.Reviewed)
+            .ThenByDescending(m => m.Claim.Iat)
+            .ThenByDescending(m => m.Claim.Seq)
+            .ThenBy(m => Array.IndexOf(kindOrder, m.Kind))
+            .Take(16)
+            .ToList();
+        var more = deciding.Count(d => !listed.Contains((d.Claim, d.Subject.Kind)));
+        return (decision, listed.Select(m => $"{m.Claim.Id}/{m.Kind}").ToArray(), more);
     }
 
     private static string HostOf(string url) => new Uri(url).Host;

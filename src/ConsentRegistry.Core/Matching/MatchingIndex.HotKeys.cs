@@ -1,0 +1,291 @@
+using ConsentRegistry.Core.Claims;
+
+namespace ConsentRegistry.Core.Matching;
+
+// Keys that many claims share (a host that thousands of parties claimed, a popular URL) would make
+// a lookup's cost grow with the claims on them: every posting walked, every pair compared for
+// "latest per party". Once a key has DefaultHotKeyPostings postings it becomes hot: its slot in the key
+// table points at a HotKey instead of a chain head, and the HotKey keeps, per view, what resolution
+// needs already resolved at write time: the party's effective claim (latest iat, then seq, not
+// revoked), the count of effective "n" and "y" per category (the "y" by trust level, so the
+// configured minimum stays a lookup parameter), and the effective claims ordered strongest trust
+// and newest first, of which a lookup lists at most MaxListedMatches. A lookup then costs the
+// same on a hot key with 2 or 200,000 claims. Adding a claim is O(log n); revoking a party's
+// effective claim or changing its trust rescans the key's chain once to find the next one.
+public sealed partial class MatchingIndex
+{
+    /// <summary>The most matches an item lists; the rest are counted in its <c>more</c>.</summary>
+    public const int MaxListedMatches = 16;
+
+    /// <summary>A key with this many postings is resolved from its aggregate, not by walking them.</summary>
+    internal const int DefaultHotKeyPostings = 32;
+
+    private readonly int _hotKeyPostings = DefaultHotKeyPostings;
+
+    private readonly List<HotKey> _hotKeys = [];
+    private readonly Dictionary<int, List<int>> _hotKeysOfClaim = [];
+    private IComparer<int>? _strongestFirst;
+    private Comparison<Match>? _listingOrder;
+
+    public MatchingIndex()
+    {
+    }
+
+    /// <summary>For tests: an index whose keys turn hot at <paramref name="hotKeyPostings"/> postings (int.MaxValue: never).</summary>
+    internal MatchingIndex(int hotKeyPostings) => _hotKeyPostings = Math.Max(1, hotKeyPostings);
+
+    /// <summary>Keys resolved from an aggregate (for tests and monitoring).</summary>
+    public int HotKeyCount => _hotKeys.Count;
+
+    private IComparer<int> StrongestFirst => _strongestFirst ??= Comparer<int>.Create(CompareStrongestFirst);
+
+    /// <summary>Listing order: trust descending, then iat, then seq, newest first; claim numbers are unique, so no ties.</summary>
+    private int CompareStrongestFirst(int a, int b)
+    {
+        ref readonly var x = ref _claims[a];
+        ref readonly var y = ref _claims[b];
+        var byTrust = y.Trust.CompareTo(x.Trust);
+        if (byTrust != 0)
+        {
+            return byTrust;
+        }
+
+        var byIat = y.Iat.CompareTo(x.Iat);
+        return byIat != 0 ? byIat : y.Seq.CompareTo(x.Seq);
+    }
+
+    /// <summary>Adds a posting to a key's chain, and turns the key hot when the chain reaches the hot-key length.</summary>
+    private void Post(Dictionary<UInt128, int> postings, UInt128 key, MatchKind by, int claim, bool includeSubdomains)
+    {
+        if (_postingCount == _postings.Length)
+        {
+            Array.Resize(ref _postings, _postings.Length * 2);
+        }
+
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(postings, key, out _);
+        var posting = _postingCount++;
+        if (slot < 0)
+        {
+            var hot = _hotKeys[~slot];
+            _postings[posting] = new Posting(claim, hot.Head, includeSubdomains);
+            hot.Head = posting;
+            NoteHotClaim(claim, ~slot);
+            hot.All.Offer(claim, this);
+            if (includeSubdomains)
+            {
+                hot.SubdomainsOnly.Offer(claim, this);
+            }
+
+            return;
+        }
+
+        _postings[posting] = new Posting(claim, slot, includeSubdomains);
+        slot = posting;
+        var length = 0;
+        for (var next = posting; next != NoPosting && length < _hotKeyPostings; next = _postings[next].Next)
+        {
+            length++;
+        }
+
+        if (length == _hotKeyPostings)
+        {
+            slot = ~MakeHot(posting, by);
+        }
+    }
+
+    private int MakeHot(int head, MatchKind by)
+    {
+        var number = _hotKeys.Count;
+        var hot = new HotKey(head, by, this);
+        _hotKeys.Add(hot);
+        for (var next = head; next != NoPosting; next = _postings[next].Next)
+        {
+            ref readonly var posting = ref _postings[next];
+            NoteHotClaim(posting.Claim, number);
+            hot.All.Offer(posting.Claim, this);
+            if (posting.IncludeSubdomains)
+            {
+                hot.SubdomainsOnly.Offer(posting.Claim, this);
+            }
+        }
+
+        return number;
+    }
+
+    private void NoteHotClaim(int claim, int hotKey)
+    {
+        ref var keys = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_hotKeysOfClaim, claim, out _);
+        keys ??= [];
+        if (keys.Count == 0 || keys[^1] != hotKey)
+        {
+            keys.Add(hotKey);
+        }
+    }
+
+    /// <summary>Takes <paramref name="claim"/> out of the hot keys it is effective in, before its trust or revocation changes.</summary>
+    private List<int>? WithdrawFromHotKeys(int claim)
+    {
+        if (!_hotKeysOfClaim.TryGetValue(claim, out var keys))
+        {
+            return null;
+        }
+
+        foreach (var number in keys)
+        {
+            _hotKeys[number].All.Withdraw(claim, this);
+            _hotKeys[number].SubdomainsOnly.Withdraw(claim, this);
+        }
+
+        return keys;
+    }
+
+    /// <summary>After the change: puts the claim back where it is still effective, or the party's next claim where it is not.</summary>
+    private void RestoreToHotKeys(List<int>? keys, int claim)
+    {
+        if (keys is null)
+        {
+            return;
+        }
+
+        foreach (var number in keys)
+        {
+            var hot = _hotKeys[number];
+            hot.Rescan(_claims[claim].Party, this);
+        }
+    }
+
+    /// <summary>A key shared by many claims, with its chain and two resolved views.</summary>
+    private sealed class HotKey(int head, MatchKind by, MatchingIndex index)
+    {
+        public int Head { get; set; } = head;
+
+        public MatchKind By { get; } = by;
+
+        /// <summary>Every posting: the view of a lookup on this very key.</summary>
+        public HotView All { get; } = new(index.StrongestFirst);
+
+        /// <summary>Only host subjects with include_subdomains: the view of a lookup on a subdomain.</summary>
+        public HotView SubdomainsOnly { get; } = new(index.StrongestFirst);
+
+        /// <summary>Recomputes <paramref name="party"/>'s effective claim in both views from the chain.</summary>
+        public void Rescan(int party, MatchingIndex index)
+        {
+            for (var next = Head; next != NoPosting; next = index._postings[next].Next)
+            {
+                ref readonly var posting = ref index._postings[next];
+                if (index._claims[posting.Claim].Party != party)
+                {
+                    continue;
+                }
+
+                All.Offer(posting.Claim, index);
+                if (posting.IncludeSubdomains)
+                {
+                    SubdomainsOnly.Offer(posting.Claim, index);
+                }
+            }
+        }
+    }
+
+    /// <summary>The effective claims of a hot key (one per party) and their votes per category.</summary>
+    private sealed class HotView(IComparer<int> strongestFirst)
+    {
+        private const int TrustLevels = 3;
+        private readonly Dictionary<int, int> _effectiveByParty = [];
+        private readonly int[] _no = new int[UseCategories.All.Count];
+        private readonly int[] _yes = new int[UseCategories.All.Count * TrustLevels];
+
+        public SortedSet<int> Ordered { get; } = new(strongestFirst);
+
+        public int Count => Ordered.Count;
+
+        public bool IsEffective(int claim, MatchingIndex index) =>
+            _effectiveByParty.TryGetValue(index._claims[claim].Party, out var effective) && effective == claim;
+
+        /// <summary>Makes <paramref name="claim"/> its party's effective claim if it is newer than the current one and not revoked.</summary>
+        public void Offer(int claim, MatchingIndex index)
+        {
+            ref readonly var entry = ref index._claims[claim];
+            if (entry.Revoked)
+            {
+                return;
+            }
+
+            if (_effectiveByParty.TryGetValue(entry.Party, out var current))
+            {
+                ref readonly var existing = ref index._claims[current];
+                if (current == claim || (existing.Iat, existing.Seq).CompareTo((entry.Iat, entry.Seq)) > 0)
+                {
+                    return;
+                }
+
+                Remove(current, index);
+            }
+
+            _effectiveByParty[entry.Party] = claim;
+            Ordered.Add(claim);
+            Tally(entry, +1);
+        }
+
+        /// <summary>Removes <paramref name="claim"/> if it is effective; the caller then rescans its party.</summary>
+        public void Withdraw(int claim, MatchingIndex index)
+        {
+            if (IsEffective(claim, index))
+            {
+                Remove(claim, index);
+                _effectiveByParty.Remove(index._claims[claim].Party);
+            }
+        }
+
+        public void AddVotes(Span<Permission> permissions, TrustLevel minTrustForGrants)
+        {
+            for (var category = 0; category < permissions.Length; category++)
+            {
+                if (_no[category] > 0)
+                {
+                    permissions[category] = Permission.Disallow;
+                    continue;
+                }
+
+                if (permissions[category] == Permission.Disallow)
+                {
+                    continue;
+                }
+
+                for (var trust = TrustRank(minTrustForGrants); trust < TrustLevels; trust++)
+                {
+                    if (_yes[(category * TrustLevels) + trust] > 0)
+                    {
+                        permissions[category] = Permission.Allow;
+                        break;
+                    }
+                }
+            }
+        }
+
+        private void Remove(int claim, MatchingIndex index)
+        {
+            Ordered.Remove(claim);
+            Tally(index._claims[claim], -1);
+        }
+
+        private void Tally(in ClaimEntry claim, int delta)
+        {
+            var trust = TrustRank(claim.Trust);
+            for (var category = 0; category < _no.Length; category++)
+            {
+                var preference = claim.Usage[category];
+                if (preference == Preference.No)
+                {
+                    _no[category] += delta;
+                }
+                else if (preference == Preference.Yes)
+                {
+                    _yes[(category * TrustLevels) + trust] += delta;
+                }
+            }
+        }
+
+        private static int TrustRank(TrustLevel trust) => trust >= TrustLevel.Reviewed ? 2 : trust >= TrustLevel.Domain ? 1 : 0;
+    }
+}
