@@ -36,29 +36,6 @@ public sealed partial class MatchingIndex
     }
 
     /// <summary>
-    /// Adds a deciding claim once: a claim that matched through several of its PDQ subjects is
-    /// reported with the smallest distance.
-    /// </summary>
-    private static void AddMatch(List<Match> matches, Match match)
-    {
-        for (var i = 0; i < matches.Count; i++)
-        {
-            var known = matches[i];
-            if (known.Claim == match.Claim && known.By == match.By)
-            {
-                if (match.Distance < known.Distance)
-                {
-                    matches[i] = match;
-                }
-
-                return;
-            }
-        }
-
-        matches.Add(match);
-    }
-
-    /// <summary>
     /// Turns PDQ hits into candidates. The subject key is the fingerprint of the hash's canonical
     /// hex, as for the other kinds, so that "latest iat per party and subject" treats equal hashes
     /// as one subject.

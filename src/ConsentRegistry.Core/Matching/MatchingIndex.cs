@@ -184,35 +184,9 @@ public sealed partial class MatchingIndex
         }
 
         // Latest iat (then seq) per party and subject; the others drop out. Keys with many
-        // postings are hot and resolved already (MatchingIndex.HotKeys.cs), so this stays small.
-        for (var i = 0; i < candidates.Length; i++)
-        {
-            ref var a = ref candidates[i];
-            ref readonly var claimA = ref _claims[a.Claim];
-            for (var j = i + 1; j < candidates.Length; j++)
-            {
-                ref var b = ref candidates[j];
-                if (b.Superseded || a.Superseded || a.Key != b.Key || a.By != b.By)
-                {
-                    continue;
-                }
-
-                ref readonly var claimB = ref _claims[b.Claim];
-                if (claimA.Party != claimB.Party)
-                {
-                    continue;
-                }
-
-                if ((claimB.Iat, claimB.Seq).CompareTo((claimA.Iat, claimA.Seq)) > 0)
-                {
-                    a.Superseded = true;
-                }
-                else
-                {
-                    b.Superseded = true;
-                }
-            }
-        }
+        // postings are hot and resolved already (MatchingIndex.HotKeys.cs), so this stays small,
+        // except for PDQ hits, which are sorted when there are many.
+        MarkSuperseded(candidates);
 
         Span<Permission> permissions = stackalloc Permission[UseCategories.All.Count];
         var total = 0;
@@ -238,7 +212,7 @@ public sealed partial class MatchingIndex
                 }
             }
 
-            AddMatch(matches, new Match(candidate.Claim, candidate.By, candidate.Distance));
+            matches.Add(new Match(candidate.Claim, candidate.By, candidate.Distance));
         }
 
         var hotLeftOut = false;
@@ -257,12 +231,13 @@ public sealed partial class MatchingIndex
                     break;
                 }
 
-                AddMatch(matches, new Match(claim, hot.By));
+                matches.Add(new Match(claim, hot.By));
             }
         }
 
         if (matches.Count > 1)
         {
+            OnePerClaimAndKind(matches);
             matches.Sort(_listingOrder ??= CompareListing);
         }
 

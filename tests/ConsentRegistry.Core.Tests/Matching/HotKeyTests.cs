@@ -63,6 +63,27 @@ public sealed class HotKeyTests
         Assert.Equal(1, index.HotKeyCount);
     }
 
+    [Fact]
+    public void Many_parties_on_one_pdq_hash_list_sixteen_and_a_partys_older_claims_drop_out()
+    {
+        var index = new MatchingIndex();
+        var hash = new string('7', 64);
+        for (var i = 0; i < 100; i++)
+        {
+            index.Add(Claim($"old{i}", seq: (2 * i) + 1, party: $"p{i}", iat: 100, Yes, new Subject(SubjectKinds.Pdq, hash)));
+            index.Add(Claim($"new{i}", seq: (2 * i) + 2, party: $"p{i}", iat: 200, No, new Subject(SubjectKinds.Pdq, hash)));
+        }
+
+        var matches = new List<Match>();
+        var decision = index.Lookup(null, null, TrustLevel.Signed, matches, out var more, Core.Pdq.PdqHash.ParseHex(hash), 0);
+
+        Assert.Equal(Permission.Disallow, decision.TrainAi); // every party's latest claim says "n"; the older "y"s are superseded
+        Assert.Equal(MatchingIndex.MaxListedMatches, matches.Count);
+        Assert.Equal(100 - MatchingIndex.MaxListedMatches, more);
+        Assert.All(matches, m => Assert.StartsWith("new", index.Claim(m.Claim).Id, StringComparison.Ordinal));
+        Assert.Equal(["new99", "new98"], matches.Take(2).Select(m => index.Claim(m.Claim).Id));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
