@@ -23,7 +23,10 @@ public sealed partial class MatchingIndex
     private readonly int _hotKeyPostings = DefaultHotKeyPostings;
 
     private readonly List<HotKey> _hotKeys = [];
-    private readonly Dictionary<int, List<int>> _hotKeysOfClaim = [];
+    // Claim number → its hot key, or (negative) the complement of an index into _severalHotKeys:
+    // nearly every claim on a hot key is on just one, so that costs one dictionary entry.
+    private readonly Dictionary<int, int> _hotKeyOfClaim = [];
+    private readonly List<List<int>> _severalHotKeys = [];
     private IComparer<int>? _strongestFirst;
     private Comparison<Match>? _listingOrder;
 
@@ -114,22 +117,29 @@ public sealed partial class MatchingIndex
 
     private void NoteHotClaim(int claim, int hotKey)
     {
-        ref var keys = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_hotKeysOfClaim, claim, out _);
-        keys ??= [];
-        if (keys.Count == 0 || keys[^1] != hotKey)
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_hotKeyOfClaim, claim, out var known);
+        if (!known)
         {
-            keys.Add(hotKey);
+            slot = hotKey;
+        }
+        else if (slot >= 0 && slot != hotKey)
+        {
+            _severalHotKeys.Add([slot, hotKey]);
+            slot = ~(_severalHotKeys.Count - 1);
+        }
+        else if (slot < 0 && !_severalHotKeys[~slot].Contains(hotKey))
+        {
+            _severalHotKeys[~slot].Add(hotKey);
         }
     }
 
-    /// <summary>Takes <paramref name="claim"/> out of the hot keys it is effective in, before its trust or revocation changes.</summary>
-    private List<int>? WithdrawFromHotKeys(int claim)
-    {
-        if (!_hotKeysOfClaim.TryGetValue(claim, out var keys))
-        {
-            return null;
-        }
+    private int[] HotKeysOf(int claim) =>
+        !_hotKeyOfClaim.TryGetValue(claim, out var slot) ? [] : slot >= 0 ? [slot] : [.. _severalHotKeys[~slot]];
 
+    /// <summary>Takes <paramref name="claim"/> out of the hot keys it is effective in, before its trust or revocation changes.</summary>
+    private int[] WithdrawFromHotKeys(int claim)
+    {
+        var keys = HotKeysOf(claim);
         foreach (var number in keys)
         {
             _hotKeys[number].All.Withdraw(claim, this);
@@ -140,17 +150,11 @@ public sealed partial class MatchingIndex
     }
 
     /// <summary>After the change: puts the claim back where it is still effective, or the party's next claim where it is not.</summary>
-    private void RestoreToHotKeys(List<int>? keys, int claim)
+    private void RestoreToHotKeys(int[] keys, int claim)
     {
-        if (keys is null)
-        {
-            return;
-        }
-
         foreach (var number in keys)
         {
-            var hot = _hotKeys[number];
-            hot.Rescan(_claims[claim].Party, this);
+            _hotKeys[number].Rescan(_claims[claim].Party, this);
         }
     }
 

@@ -50,7 +50,7 @@ public sealed partial class MatchingIndex
 
     /// <summary>
     /// Hot keys (MatchingIndex.HotKeys.cs), estimated: per effective claim a sorted-set node and a
-    /// dictionary entry (about 72 bytes), per claim on a hot key a list of its hot keys (about 64).
+    /// dictionary entry (about 72 bytes), per claim on a hot key a dictionary entry (about 16).
     /// O(hot keys), which are few: only keys shared by dozens of claims.
     /// </summary>
     private long HotKeyBytes()
@@ -61,7 +61,7 @@ public sealed partial class MatchingIndex
             members += hot.All.Count + hot.SubdomainsOnly.Count;
         }
 
-        return (members * 72) + (_hotKeysOfClaim.Count * 64L) + (_hotKeys.Count * 512L);
+        return (members * 72) + (_hotKeyOfClaim.Count * 16L) + (_hotKeys.Count * 512L);
     }
 
     private static long StringBytes(string value) => (22 + (2L * value.Length) + 7) & ~7L; // header, length, chars, terminator; 8-aligned
