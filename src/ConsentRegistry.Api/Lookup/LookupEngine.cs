@@ -59,8 +59,8 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         }
 
         using var scope = index.Read();
-        var trainAi = scope.Index.Lookup(canonical, null, _minTrustForGrants, buffers.Matches).TrainAi;
-        buffers.Count(matched: buffers.Matches.Count > 0);
+        var trainAi = scope.Index.Decide(canonical, _minTrustForGrants, out var deciding).TrainAi;
+        buffers.Count(matched: deciding > 0);
         return trainAi;
     }
 

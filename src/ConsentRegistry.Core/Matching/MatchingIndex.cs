@@ -140,6 +140,22 @@ public sealed partial class MatchingIndex
     public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, out int more, PdqHash? pdq = null, int pdqMaxDistance = 31)
     {
         matches.Clear();
+        return Find(url, sha256, pdq, pdqMaxDistance, minTrustForGrants, matches, out more);
+    }
+
+    /// <inheritdoc cref="Lookup(in CanonicalUrl?, string?, TrustLevel, List{Match}, out int, PdqHash?, int)"/>
+    public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, PdqHash? pdq = null, int pdqMaxDistance = 31) =>
+        Lookup(url, sha256, minTrustForGrants, matches, out _, pdq, pdqMaxDistance);
+
+    /// <summary>
+    /// The decision for a URL without listing its matches (the Spawning-compatible answer needs
+    /// only train-ai); <paramref name="deciding"/> counts the deciding (claim, subject) pairs.
+    /// </summary>
+    public Decision Decide(in CanonicalUrl url, TrustLevel minTrustForGrants, out int deciding) =>
+        Find(url, null, null, 0, minTrustForGrants, null, out deciding);
+
+    private Decision Find(in CanonicalUrl? url, string? sha256, PdqHash? pdq, int pdqMaxDistance, TrustLevel minTrustForGrants, List<Match>? matches, out int more)
+    {
         Span<Candidate> buffer = stackalloc Candidate[32];
         Span<HotRef> hotBuffer = stackalloc HotRef[8];
         var candidates = new CandidateList(buffer, hotBuffer);
@@ -171,11 +187,8 @@ public sealed partial class MatchingIndex
         }
     }
 
-    /// <inheritdoc cref="Lookup(in CanonicalUrl?, string?, TrustLevel, List{Match}, out int, PdqHash?, int)"/>
-    public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, PdqHash? pdq = null, int pdqMaxDistance = 31) =>
-        Lookup(url, sha256, minTrustForGrants, matches, out _, pdq, pdqMaxDistance);
-
-    private Decision Resolve(Span<Candidate> candidates, ReadOnlySpan<HotRef> hotKeys, TrustLevel minTrustForGrants, List<Match> matches, out int more)
+    /// <summary>The decision from the candidates and hot keys; with <paramref name="matches"/>, the listing too (else <paramref name="more"/> counts every deciding pair).</summary>
+    private Decision Resolve(Span<Candidate> candidates, ReadOnlySpan<HotRef> hotKeys, TrustLevel minTrustForGrants, List<Match>? matches, out int more)
     {
         more = 0;
         if (candidates.IsEmpty && hotKeys.IsEmpty)
@@ -212,7 +225,7 @@ public sealed partial class MatchingIndex
                 }
             }
 
-            matches.Add(new Match(candidate.Claim, candidate.By, candidate.Distance));
+            matches?.Add(new Match(candidate.Claim, candidate.By, candidate.Distance));
         }
 
         var hotLeftOut = false;
@@ -223,6 +236,11 @@ public sealed partial class MatchingIndex
             view.AddVotes(permissions, minTrustForGrants);
             total += view.Count;
             hotLeftOut |= view.Count > MaxListedMatches;
+            if (matches is null)
+            {
+                continue;
+            }
+
             var taken = 0;
             foreach (var claim in view.Ordered)
             {
@@ -233,6 +251,12 @@ public sealed partial class MatchingIndex
 
                 matches.Add(new Match(claim, hot.By));
             }
+        }
+
+        if (matches is null)
+        {
+            more = total;
+            return Decision.From(permissions);
         }
 
         if (matches.Count > 1)

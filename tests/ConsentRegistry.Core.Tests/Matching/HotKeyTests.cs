@@ -152,6 +152,13 @@ public sealed class HotKeyTests
                 Assert.Equal(coldMatches, hotMatches);
                 Assert.Equal(expectedMore, actualMore);
                 Assert.True(coldMatches.Count <= MatchingIndex.MaxListedMatches);
+                if (sha is null)
+                {
+                    // The decision-only path (the Spawning-compatible endpoint) agrees and counts every deciding pair.
+                    Assert.Equal(expected, hot.Decide(url!.Value, minTrust, out var deciding));
+                    Assert.True(deciding >= hotMatches.Count + actualMore, $"{deciding} deciding, {hotMatches.Count} listed + {actualMore} more"); // each listed match stands for one pair or more
+                    Assert.Equal(hotMatches.Count > 0, deciding > 0);
+                }
                 compared++;
             }
         }
