@@ -5,6 +5,7 @@ WORKDIR /src
 # Restore first, from the project files only, so that a code change reuses the restored layer.
 COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY src/ConsentRegistry.Core/ConsentRegistry.Core.csproj src/ConsentRegistry.Core/
+COPY src/ConsentRegistry.Imaging/ConsentRegistry.Imaging.csproj src/ConsentRegistry.Imaging/
 COPY src/ConsentRegistry.Api/ConsentRegistry.Api.csproj src/ConsentRegistry.Api/
 RUN dotnet restore src/ConsentRegistry.Api -r linux-x64
 COPY src/ src/

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using ConsentRegistry.Api.Images;
+using ConsentRegistry.Imaging;
 using ConsentRegistry.Core.Pdq;
 
 namespace ConsentRegistry.Benchmarks;

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using ConsentRegistry.Imaging;
 
 namespace ConsentRegistry.Api.Images;
 

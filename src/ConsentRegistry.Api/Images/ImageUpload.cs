@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Net.Http.Headers;
 using SkiaSharp;
+using ConsentRegistry.Imaging;
 
 namespace ConsentRegistry.Api.Images;
 

@@ -5,6 +5,7 @@ using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Core.Pdq;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using ConsentRegistry.Imaging;
 
 namespace ConsentRegistry.Api.Images;
 

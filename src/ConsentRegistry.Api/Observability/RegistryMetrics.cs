@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using ConsentRegistry.Api.Images;
+using ConsentRegistry.Imaging;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Core.Claims;

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using ConsentRegistry.Api.Images;
+using ConsentRegistry.Imaging;
 using SkiaSharp;
 
 namespace ConsentRegistry.Api.Tests.Images;

@@ -1,4 +1,4 @@
-using ConsentRegistry.Api.Images;
+using ConsentRegistry.Imaging;
 using ConsentRegistry.Core.Pdq;
 using SkiaSharp;
 

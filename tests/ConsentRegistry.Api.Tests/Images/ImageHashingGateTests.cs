@@ -1,4 +1,4 @@
-using ConsentRegistry.Api.Images;
+using ConsentRegistry.Imaging;
 
 namespace ConsentRegistry.Api.Tests.Images;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
-using ConsentRegistry.Api.Images;
+using ConsentRegistry.Imaging;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 

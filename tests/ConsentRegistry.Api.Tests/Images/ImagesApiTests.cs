@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
-using ConsentRegistry.Api.Images;
+using ConsentRegistry.Imaging;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 using ConsentRegistry.Core.Pdq;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using ConsentRegistry.Api.Images;
+using ConsentRegistry.Imaging;
 using Xunit.Abstractions;
 
 namespace ConsentRegistry.Core.Tests.Pdq;

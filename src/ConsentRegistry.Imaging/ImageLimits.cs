@@ -1,4 +1,4 @@
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>What an uploaded image may cost: bytes on the wire and pixels once decoded (docs/pdq.md).</summary>
 public static class ImageLimits

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>
 /// Samples decoded rows onto the grid that is hashed: output pixel (x, y) is source pixel

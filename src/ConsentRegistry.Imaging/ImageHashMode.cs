@@ -1,4 +1,4 @@
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>How faithfully an image is decoded before it is hashed.</summary>
 public enum ImageHashMode

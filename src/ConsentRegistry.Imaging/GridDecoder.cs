@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using ConsentRegistry.Core.Pdq;
 using SkiaSharp;
 
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>
 /// Runs a codec into pooled pixel buffers: whole, or row by row onto the grid of a <see cref="GridSampler"/>, so that

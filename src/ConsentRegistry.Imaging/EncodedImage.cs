@@ -1,7 +1,7 @@
 using ConsentRegistry.Core.Pdq;
 using SkiaSharp;
 
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>
 /// An image file whose header has been read (format, dimensions, EXIF orientation) and nothing decoded yet, so

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>
 /// Pixel buffers: pooled up to a few megabytes (the 512×512 grid and ordinary photos), allocated fresh above, so

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>
 /// Bounds what image hashing may hold at once, so that a flood of uploads slows down instead of exhausting memory:

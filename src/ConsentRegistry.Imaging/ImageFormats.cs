@@ -1,4 +1,4 @@
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>
 /// The formats the registry hashes, recognised by their signatures before any decoder sees the bytes (so a

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>
 /// Refuses, from the header alone, an image that declares more pixels than its file could hold: every format has a

@@ -1,6 +1,6 @@
 using ConsentRegistry.Core.Pdq;
 
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>
 /// 8-bit pixels ready for <see cref="PdqHasher"/>: grey images as one grey channel, everything else as RGBA with any

@@ -1,4 +1,4 @@
-namespace ConsentRegistry.Api.Images;
+namespace ConsentRegistry.Imaging;
 
 /// <summary>Why an upload could not be decoded.</summary>
 public enum ImageDecodeError
