@@ -1,0 +1,82 @@
+using System.Buffers.Binary;
+using ConsentRegistry.Core.Claims;
+
+namespace ConsentRegistry.Core.Embeddings;
+
+/// <summary>
+/// An image embedding on the wire: unpadded base64url of little-endian IEEE 754 half-precision
+/// floats, one per dimension (DESIGN.md 5.3). Half precision keeps a 512-dimension vector at
+/// 1 KiB (1,366 characters) and moves a cosine similarity by well under 0.001.
+/// </summary>
+public static class EmbeddingVector
+{
+    /// <summary>The longest vector accepted (8 KiB as half floats).</summary>
+    public const int MaxDimensions = 4096;
+
+    public static string Encode(ReadOnlySpan<float> vector)
+    {
+        var bytes = new byte[vector.Length * 2];
+        for (var i = 0; i < vector.Length; i++)
+        {
+            BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(i * 2), (Half)vector[i]);
+        }
+
+        return Base64Url.Encode(bytes);
+    }
+
+    /// <summary>
+    /// Reads a vector of <paramref name="dimensions"/> values; refuses bad base64url, another
+    /// length, and values that are not finite (NaN, infinities), with a sentence saying which.
+    /// </summary>
+    public static bool TryDecode(string? value, int dimensions, out float[] vector, out string? error)
+    {
+        vector = [];
+        if (string.IsNullOrEmpty(value) || value.Length > ((MaxDimensions * 2 * 4) / 3) + 4 || !Base64Url.TryDecode(value, out var bytes))
+        {
+            error = "An embedding value is unpadded base64url of little-endian half-precision floats.";
+            return false;
+        }
+
+        if (bytes.Length != dimensions * 2)
+        {
+            error = $"This model's embeddings have {dimensions} dimensions ({dimensions * 2} bytes); the value has {bytes.Length} bytes.";
+            return false;
+        }
+
+        vector = new float[dimensions];
+        for (var i = 0; i < dimensions; i++)
+        {
+            var half = BinaryPrimitives.ReadHalfLittleEndian(bytes.AsSpan(i * 2));
+            if (!Half.IsFinite(half))
+            {
+                vector = [];
+                error = $"Dimension {i} of the embedding is not a finite number.";
+                return false;
+            }
+
+            vector[i] = (float)half;
+        }
+
+        error = null;
+        return true;
+    }
+
+    /// <summary>The cosine similarity of two vectors of equal length; 0 when either is all zeros.</summary>
+    public static float Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        if (a.Length != b.Length)
+        {
+            throw new ArgumentException("Vectors of different lengths have no cosine similarity.", nameof(b));
+        }
+
+        double dot = 0, normA = 0, normB = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            dot += a[i] * b[i];
+            normA += a[i] * a[i];
+            normB += b[i] * b[i];
+        }
+
+        return normA == 0 || normB == 0 ? 0f : (float)(dot / Math.Sqrt(normA * normB));
+    }
+}

@@ -1,0 +1,73 @@
+using ConsentRegistry.Core.Pdq;
+
+namespace ConsentRegistry.Imaging.Embeddings;
+
+/// <summary>
+/// A decoded image as an embedder's input: 3 planes (R, G, B) of size×size samples, 0–255. The
+/// picture is scaled to fit the square whole (area averaging when shrinking) and centred on a
+/// mid-grey background, so its shape is kept rather than stretched.
+/// </summary>
+public static class EmbeddingInput
+{
+    private const float Background = 128f;
+
+    public static float[] From(DecodedImage image, int size)
+    {
+        var planes = new float[3 * size * size];
+        Array.Fill(planes, Background);
+        var scale = (double)size / Math.Max(image.Width, image.Height);
+        var width = Math.Max(1, (int)Math.Round(image.Width * scale));
+        var height = Math.Max(1, (int)Math.Round(image.Height * scale));
+        var left = (size - width) / 2;
+        var top = (size - height) / 2;
+        var pixels = image.Pixels;
+        var bytesPerPixel = image.Format == PdqPixelFormat.Gray8 ? 1 : 4;
+        var plane = size * size;
+
+        for (var y = 0; y < height; y++)
+        {
+            var (y0, y1) = Span(y, height, image.Height);
+            for (var x = 0; x < width; x++)
+            {
+                var (x0, x1) = Span(x, width, image.Width);
+                double r = 0, g = 0, b = 0;
+                for (var sy = y0; sy < y1; sy++)
+                {
+                    var row = pixels.Slice(sy * image.StrideBytes);
+                    for (var sx = x0; sx < x1; sx++)
+                    {
+                        var at = sx * bytesPerPixel;
+                        if (bytesPerPixel == 1)
+                        {
+                            r += row[at];
+                            g += row[at];
+                            b += row[at];
+                        }
+                        else
+                        {
+                            r += row[at];
+                            g += row[at + 1];
+                            b += row[at + 2];
+                        }
+                    }
+                }
+
+                var count = (double)((y1 - y0) * (x1 - x0));
+                var target = ((top + y) * size) + left + x;
+                planes[target] = (float)(r / count);
+                planes[plane + target] = (float)(g / count);
+                planes[(2 * plane) + target] = (float)(b / count);
+            }
+        }
+
+        return planes;
+    }
+
+    /// <summary>The source rows (or columns) behind target row <paramref name="i"/> of <paramref name="target"/>: at least one.</summary>
+    private static (int From, int To) Span(int i, int target, int source)
+    {
+        var from = (int)((long)i * source / target);
+        var to = (int)((long)(i + 1) * source / target);
+        return (from, Math.Max(from + 1, to));
+    }
+}

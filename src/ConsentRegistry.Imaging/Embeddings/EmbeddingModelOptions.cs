@@ -1,0 +1,49 @@
+namespace ConsentRegistry.Imaging.Embeddings;
+
+/// <summary>
+/// Which ONNX model turns images into vectors, and how its input is made (<c>Registry:Embedding:*</c>).
+/// The defaults are the bundled ResNet18 (ImageNet) with its own preprocessing model (RGB 0–255 in;
+/// it reorders to BGR and subtracts its mean image), read before its last pooling and pooled with
+/// GeM. Another model (docs/embeddings.md: Meta's SSCD) sets its path, id, output and normalisation.
+/// </summary>
+public sealed class EmbeddingModelOptions
+{
+    /// <summary>The bundled model's id; a vector carries its model's id and is compared only with vectors of the same id.</summary>
+    public const string DefaultModelId = "resnet18-gem-v1";
+
+    /// <summary>Stored with every vector; change it whenever the model, its input or its pooling changes.</summary>
+    public string Id { get; set; } = DefaultModelId;
+
+    /// <summary>The ONNX file; empty: the bundled ResNet18 (models/resnet18/ beside the binaries).</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>An ONNX model run on the input before <see cref="ModelPath"/>; empty with the bundled model: its ResNetPreprocess.onnx.</summary>
+    public string? PreprocessModelPath { get; set; }
+
+    /// <summary>The output to read; empty: the feature map a final average pooling reads, else the first output.</summary>
+    public string? OutputName { get; set; }
+
+    /// <summary>The side of the square input, in pixels.</summary>
+    public int InputSize { get; set; } = 224;
+
+    /// <summary><c>rgb</c> or <c>bgr</c>: the order of the input's three channels.</summary>
+    public string ChannelOrder { get; set; } = "rgb";
+
+    /// <summary>Each 0–255 sample is multiplied by this, then <see cref="Mean"/> is subtracted and the result divided by <see cref="Std"/>, per channel (in <see cref="ChannelOrder"/>).</summary>
+    public float Scale { get; set; } = 1f;
+
+    public float[] Mean { get; set; } = [0f, 0f, 0f];
+
+    public float[] Std { get; set; } = [1f, 1f, 1f];
+
+    /// <summary>The power of generalised-mean pooling over a feature map's positions (1: average; larger leans towards the maximum).</summary>
+    public float GemPower { get; set; } = 3f;
+
+    /// <summary><c>cpu</c> or <c>cuda</c>; <c>cuda</c> needs the GPU build and never falls back to the CPU.</summary>
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>Threads one inference may use; 0: ONNX Runtime's default (the cores).</summary>
+    public int IntraOpThreads { get; set; }
+
+    internal static string BundledDirectory => Path.Combine(AppContext.BaseDirectory, "models", "resnet18");
+}

@@ -1,0 +1,206 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace ConsentRegistry.Imaging.Embeddings;
+
+/// <summary>
+/// Turns decoded images into unit vectors with an ONNX model, many images per inference call.
+/// The model is rewritten when loaded (<see cref="OnnxGraph"/>) so that its batch dimension is
+/// dynamic and the feature map before its own pooling is an output; that map is pooled here with
+/// GeM and the vector scaled to length 1, so cosine similarity is a dot product. Thread-safe.
+/// </summary>
+public sealed class ImageEmbedder : IDisposable
+{
+    private const string CudaProvider = "CUDAExecutionProvider";
+    private readonly EmbeddingModelOptions _options;
+    private readonly InferenceSession? _preprocess;
+    private readonly InferenceSession _model;
+    private readonly string _modelInput;
+    private readonly string _output;
+
+    public ImageEmbedder(EmbeddingModelOptions options)
+    {
+        _options = options;
+        var bundled = string.IsNullOrEmpty(options.ModelPath);
+        var modelPath = bundled ? Path.Combine(EmbeddingModelOptions.BundledDirectory, "ResNet18.onnx") : options.ModelPath!;
+        var preprocessPath = !string.IsNullOrEmpty(options.PreprocessModelPath) ? options.PreprocessModelPath
+            : bundled ? Path.Combine(EmbeddingModelOptions.BundledDirectory, "ResNetPreprocess.onnx") : null;
+
+        Provider = options.Device;
+        using var sessionOptions = SessionOptionsFor(options);
+        if (preprocessPath is not null)
+        {
+            var (preprocess, _) = OnnxGraph.PrepareForEmbedding(Read(preprocessPath), null);
+            _preprocess = new InferenceSession(preprocess, sessionOptions);
+        }
+
+        var (model, output) = OnnxGraph.PrepareForEmbedding(Read(modelPath), string.IsNullOrEmpty(options.OutputName) ? null : options.OutputName);
+        _model = new InferenceSession(model, sessionOptions);
+        _modelInput = _model.InputMetadata.Keys.Single();
+        _output = output;
+        Dimensions = Embed([Blank(options.InputSize)])[0].Length;
+    }
+
+    /// <summary>The id every vector of this embedder carries.</summary>
+    public string ModelId => _options.Id;
+
+    /// <summary>The length of the vectors.</summary>
+    public int Dimensions { get; }
+
+    /// <summary>The execution provider that runs the model: <c>cpu</c> or <c>cuda</c>.</summary>
+    public string Provider { get; }
+
+    public int InputSize => _options.InputSize;
+
+    /// <summary>One unit vector per input, in order; the inputs are 3×size×size planes of 0–255 RGB (<see cref="EmbeddingInput"/>).</summary>
+    public float[][] Embed(IReadOnlyList<float[]> inputs)
+    {
+        if (inputs.Count == 0)
+        {
+            return [];
+        }
+
+        var size = _options.InputSize;
+        var plane = size * size;
+        var batch = new DenseTensor<float>([inputs.Count, 3, size, size]);
+        var data = batch.Buffer.Span;
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            if (inputs[i].Length != 3 * plane)
+            {
+                throw new ArgumentException($"An input is {inputs[i].Length} values; this model takes 3×{size}×{size}.", nameof(inputs));
+            }
+
+            Normalise(inputs[i], data.Slice(i * 3 * plane, 3 * plane), plane);
+        }
+
+        var input = batch;
+        IDisposableReadOnlyCollection<DisposableNamedOnnxValue>? preprocessed = null;
+        try
+        {
+            if (_preprocess is not null)
+            {
+                preprocessed = _preprocess.Run([NamedOnnxValue.CreateFromTensor(_preprocess.InputMetadata.Keys.Single(), batch)]);
+                input = (DenseTensor<float>)preprocessed.First().AsTensor<float>();
+            }
+
+            using var results = _model.Run([NamedOnnxValue.CreateFromTensor(_modelInput, input)], [_output]);
+            return Pool(results.First().AsTensor<float>(), inputs.Count);
+        }
+        finally
+        {
+            preprocessed?.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        _preprocess?.Dispose();
+        _model.Dispose();
+    }
+
+    private void Normalise(float[] rgb, Span<float> target, int plane)
+    {
+        var bgr = string.Equals(_options.ChannelOrder, "bgr", StringComparison.OrdinalIgnoreCase);
+        for (var channel = 0; channel < 3; channel++)
+        {
+            var source = rgb.AsSpan((bgr ? 2 - channel : channel) * plane, plane);
+            var into = target.Slice(channel * plane, plane);
+            var scale = _options.Scale / _options.Std[channel];
+            var offset = _options.Mean[channel] / _options.Std[channel];
+            for (var i = 0; i < plane; i++)
+            {
+                into[i] = (source[i] * scale) - offset;
+            }
+        }
+    }
+
+    /// <summary>GeM over a [N, C, H, W] feature map, or a [N, D] output as it is; then each vector to length 1.</summary>
+    private float[][] Pool(Tensor<float> output, int count)
+    {
+        var dims = output.Dimensions;
+        var values = output.ToArray();
+        var channels = dims.Length >= 2 ? dims[1] : values.Length / count;
+        var positions = values.Length / count / channels;
+        var p = _options.GemPower;
+        var vectors = new float[count][];
+        for (var n = 0; n < count; n++)
+        {
+            var vector = new float[channels];
+            for (var c = 0; c < channels; c++)
+            {
+                var map = values.AsSpan(((n * channels) + c) * positions, positions);
+                if (positions == 1)
+                {
+                    vector[c] = map[0];
+                    continue;
+                }
+
+                double sum = 0;
+                foreach (var x in map)
+                {
+                    sum += Math.Pow(Math.Max(x, 1e-6f), p);
+                }
+
+                vector[c] = (float)Math.Pow(sum / positions, 1.0 / p);
+            }
+
+            vectors[n] = UnitLength(vector);
+        }
+
+        return vectors;
+    }
+
+    private static float[] UnitLength(float[] vector)
+    {
+        double squares = 0;
+        foreach (var x in vector)
+        {
+            squares += x * x;
+        }
+
+        var scale = squares > 0 ? (float)(1 / Math.Sqrt(squares)) : 0f;
+        for (var i = 0; i < vector.Length; i++)
+        {
+            vector[i] *= scale;
+        }
+
+        return vector;
+    }
+
+    private static float[] Blank(int size)
+    {
+        var blank = new float[3 * size * size];
+        Array.Fill(blank, 128f);
+        return blank;
+    }
+
+    private static SessionOptions SessionOptionsFor(EmbeddingModelOptions options)
+    {
+        var session = new SessionOptions { IntraOpNumThreads = Math.Max(0, options.IntraOpThreads) };
+        switch (options.Device.ToLowerInvariant())
+        {
+            case "cpu":
+                break;
+            case "cuda":
+                if (!OrtEnv.Instance().GetAvailableProviders().Contains(CudaProvider))
+                {
+                    session.Dispose();
+                    throw new InvalidOperationException(
+                        "Registry:Embedding:Device is 'cuda', but this build of ONNX Runtime has no CUDA execution provider. "
+                        + "Build with -p:EmbeddingDevice=cuda (docs/embeddings.md), or set the device to 'cpu'.");
+                }
+
+                session.AppendExecutionProvider_CUDA(0);
+                break;
+            default:
+                session.Dispose();
+                throw new InvalidOperationException($"Registry:Embedding:Device is '{options.Device}': expected 'cpu' or 'cuda'.");
+        }
+
+        return session;
+    }
+
+    private static byte[] Read(string path) =>
+        File.Exists(path) ? File.ReadAllBytes(path) : throw new FileNotFoundException($"The embedding model file '{path}' does not exist.", path);
+}
