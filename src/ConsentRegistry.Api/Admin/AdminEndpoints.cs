@@ -12,7 +12,33 @@ namespace ConsentRegistry.Api.Admin;
 
 public sealed record CreateApiKeyRequest(
     [property: JsonPropertyName("name")] string? Name,
-    [property: JsonPropertyName("role")] string? Role);
+    [property: JsonPropertyName("role")] string? Role,
+    [property: JsonPropertyName("write_budget")] WriteBudgetRequest? WriteBudget = null);
+
+/// <summary>A key's own write budget (Registry:WriteBudgets:ApiKey when it has none): claims and subjects per hour.</summary>
+public sealed record WriteBudgetRequest(
+    [property: JsonPropertyName("claims_per_hour")] long? ClaimsPerHour,
+    [property: JsonPropertyName("subjects_per_hour")] long? SubjectsPerHour)
+{
+    public WriteBudget ToBudget() => new(ClaimsPerHour!.Value, SubjectsPerHour!.Value);
+}
+
+public sealed class WriteBudgetRequestValidator : AbstractValidator<WriteBudgetRequest>
+{
+    public const long MaxPerHour = 1_000_000_000;
+
+    public WriteBudgetRequestValidator()
+    {
+        RuleFor(r => r.ClaimsPerHour)
+            .NotNull().InclusiveBetween(1, MaxPerHour)
+            .WithMessage($"claims_per_hour is a whole number from 1 to {MaxPerHour:N0}.")
+            .OverridePropertyName("claims_per_hour");
+        RuleFor(r => r.SubjectsPerHour)
+            .NotNull().InclusiveBetween(ClaimPayloadValidator.MaxSubjects, MaxPerHour)
+            .WithMessage($"subjects_per_hour is a whole number from {ClaimPayloadValidator.MaxSubjects:N0} (one claim's most) to {MaxPerHour:N0}.")
+            .OverridePropertyName("subjects_per_hour");
+    }
+}
 
 public sealed class CreateApiKeyRequestValidator : AbstractValidator<CreateApiKeyRequest>
 {
@@ -27,6 +53,8 @@ public sealed class CreateApiKeyRequestValidator : AbstractValidator<CreateApiKe
             .Must(r => r is null or ApiKeyRoles.Client or ApiKeyRoles.Admin)
             .WithMessage($"role is '{ApiKeyRoles.Client}' (the default) or '{ApiKeyRoles.Admin}'.")
             .OverridePropertyName("role");
+        RuleFor(r => r.WriteBudget!).SetValidator(new WriteBudgetRequestValidator()).When(r => r.WriteBudget is not null)
+            .OverridePropertyName("write_budget");
     }
 }
 
@@ -35,7 +63,15 @@ public sealed record CreateApiKeyResponse(
     [property: JsonPropertyName("id")] string Id,
     [property: JsonPropertyName("key")] string Key,
     [property: JsonPropertyName("name")] string Name,
-    [property: JsonPropertyName("role")] string Role);
+    [property: JsonPropertyName("role")] string Role,
+    [property: JsonPropertyName("write_budget")] WriteBudgetResponse? WriteBudget = null);
+
+public sealed record WriteBudgetResponse(
+    [property: JsonPropertyName("claims_per_hour")] long ClaimsPerHour,
+    [property: JsonPropertyName("subjects_per_hour")] long SubjectsPerHour)
+{
+    public static WriteBudgetResponse? From(WriteBudget? budget) => budget is null ? null : new(budget.ClaimsPerHour, budget.SubjectsPerHour);
+}
 
 public sealed record ReviewResponse(
     [property: JsonPropertyName("id")] string Id,
@@ -72,6 +108,19 @@ public static class AdminEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
 
+        group.MapPut("/api-keys/{id}/write-budget", ApiKeyAdmin.SetWriteBudget)
+            .WithName("SetApiKeyWriteBudget")
+            .WithSummary("Give a key its own write budget (claims and subjects per hour), e.g. for a platform registering a catalogue.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .AddEndpointFilter<ValidationFilter<WriteBudgetRequest>>();
+
+        group.MapDelete("/api-keys/{id}/write-budget", ApiKeyAdmin.ClearWriteBudget)
+            .WithName("ClearApiKeyWriteBudget")
+            .WithSummary("Put a key back on the default budget for keys (Registry:WriteBudgets:ApiKey).")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
         group.MapDelete("/parties/{party}/domains/{host}", DomainAdmin.RemoveDomain)
             .WithName("RemoveDomainVerification")
             .WithSummary("Forget a party's verification of a host and lower the claims it raised back to 'signed', as a lapse does.")
@@ -90,9 +139,9 @@ public static class AdminEndpoints
     internal static async Task<Created<CreateApiKeyResponse>> CreateApiKey(
         CreateApiKeyRequest? request, ApiKeyStore keys, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (info, key) = await keys.CreateAsync(request!.Name!, request.Role ?? ApiKeyRoles.Client, cancellationToken);
+        var (info, key) = await keys.CreateAsync(request!.Name!, request.Role ?? ApiKeyRoles.Client, cancellationToken, request.WriteBudget?.ToBudget());
         loggers.CreateLogger(typeof(AdminEndpoints)).LogInformation("Created API key {KeyId} with role {Role}", info.Id, info.Role);
-        return TypedResults.Created((string?)null, new CreateApiKeyResponse(info.Id, key, info.Name, info.Role));
+        return TypedResults.Created((string?)null, new CreateApiKeyResponse(info.Id, key, info.Name, info.Role, WriteBudgetResponse.From(info.WriteBudget)));
     }
 
     internal static async Task<Results<Ok<ReviewResponse>, ProblemHttpResult>> ReviewClaim(

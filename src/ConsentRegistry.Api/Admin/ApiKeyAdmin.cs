@@ -12,7 +12,8 @@ public sealed record ApiKeySummary(
     [property: JsonPropertyName("role")] string Role,
     [property: JsonPropertyName("created_at")] long CreatedAt,
     [property: JsonPropertyName("last_used_at")] long? LastUsedAt,
-    [property: JsonPropertyName("revoked_at")] long? RevokedAt);
+    [property: JsonPropertyName("revoked_at")] long? RevokedAt,
+    [property: JsonPropertyName("write_budget")] WriteBudgetResponse? WriteBudget = null);
 
 public sealed record ApiKeyListResponse(
     [property: JsonPropertyName("keys")] IReadOnlyList<ApiKeySummary> Keys,
@@ -44,7 +45,8 @@ internal static class ApiKeyAdmin
 
         var pageSize = limit ?? DefaultPageSize;
         var rows = await keys.ListAsync(after ?? "", pageSize, cancellationToken);
-        var page = rows.Select(r => new ApiKeySummary(r.Id, r.Name, r.Role, r.CreatedAt, r.LastUsedAt, r.RevokedAt)).ToList();
+        var page = rows.Select(r => new ApiKeySummary(r.Id, r.Name, r.Role, r.CreatedAt, r.LastUsedAt, r.RevokedAt,
+            WriteBudgetResponse.From(ApiKeyStore.BudgetOf(r)))).ToList();
         return TypedResults.Ok(new ApiKeyListResponse(page, rows.Count == pageSize ? rows[^1].Id : null));
     }
 
@@ -75,6 +77,41 @@ internal static class ApiKeyAdmin
 
         return TypedResults.NoContent();
     }
+
+    internal static async Task<Results<Ok<WriteBudgetResponse>, ProblemHttpResult>> SetWriteBudget(
+        string id, WriteBudgetRequest? request, ApiKeyStore keys, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        if (!IsKeyId(id))
+        {
+            return InvalidKeyId();
+        }
+
+        var budget = request!.ToBudget();
+        if (!await keys.SetWriteBudgetAsync(id, budget, cancellationToken))
+        {
+            return KeyNotFound(id);
+        }
+
+        loggers.CreateLogger(typeof(ApiKeyAdmin)).LogInformation(
+            "Set API key {KeyId}'s write budget to {Claims} claims and {Subjects} subjects an hour", id, budget.ClaimsPerHour, budget.SubjectsPerHour);
+        return TypedResults.Ok(WriteBudgetResponse.From(budget)!);
+    }
+
+    internal static async Task<Results<NoContent, ProblemHttpResult>> ClearWriteBudget(string id, ApiKeyStore keys, CancellationToken cancellationToken)
+    {
+        if (!IsKeyId(id))
+        {
+            return InvalidKeyId();
+        }
+
+        return await keys.SetWriteBudgetAsync(id, null, cancellationToken) ? TypedResults.NoContent() : KeyNotFound(id);
+    }
+
+    private static ProblemHttpResult InvalidKeyId() =>
+        Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidKeyId, "An API key id is 16 lowercase hexadecimal digits.", field: "id");
+
+    private static ProblemHttpResult KeyNotFound(string id) =>
+        Problems.Create(StatusCodes.Status404NotFound, ProblemCodes.ApiKeyNotFound, $"No stored API key has id {id}.");
 
     private static bool IsKeyId(string id) =>
         id.Length == 16 && id.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');

@@ -56,6 +56,7 @@ public sealed class ApiKeyAuthenticationHandler(
             await keys.NoteUseAsync(info.Id);
         }
 
+        Context.Items[typeof(ApiKeyInfo)] = info; // the write budgets read the key's own budget from here
         var identity = new ClaimsIdentity(
             [
                 new Claim(ClaimTypes.NameIdentifier, info.Id),

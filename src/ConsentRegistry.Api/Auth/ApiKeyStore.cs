@@ -15,7 +15,10 @@ public static class ApiKeyRoles
 }
 
 /// <summary>An API key's public facts; the key itself is shown once, at creation.</summary>
-public sealed record ApiKeyInfo(string Id, string Name, string Role);
+public sealed record ApiKeyInfo(string Id, string Name, string Role, WriteBudget? WriteBudget = null);
+
+/// <summary>Claims and subjects a writer may submit per hour (Registry:WriteBudgets, or an admin's setting for one key).</summary>
+public sealed record WriteBudget(long ClaimsPerHour, long SubjectsPerHour);
 
 /// <summary>How a revocation went: <see cref="NotFound"/> when no stored key has the id.</summary>
 public enum ApiKeyRevocation
@@ -56,17 +59,18 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
     public const int MaxPageSize = 500;
 
     private const string Insert = """
-        INSERT INTO api_keys (id, key_hash, name, role, created_at)
-        VALUES (@id, @keyHash, @name, @role, @createdAt)
+        INSERT INTO api_keys (id, key_hash, name, role, created_at, write_claims_per_hour, write_subjects_per_hour)
+        VALUES (@id, @keyHash, @name, @role, @createdAt, @claims, @subjects)
         """;
 
     private const string SelectByHash = """
-        SELECT id, name, role, created_at FROM api_keys WHERE key_hash = @keyHash AND revoked_at IS NULL
+        SELECT id, name, role, created_at, write_claims_per_hour, write_subjects_per_hour FROM api_keys
+        WHERE key_hash = @keyHash AND revoked_at IS NULL
         """;
 
     // Key ids are 16 lowercase hex digits: their order is the same under every collation.
     private const string SelectPage = """
-        SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_keys
+        SELECT id, name, role, created_at, last_used_at, revoked_at, write_claims_per_hour, write_subjects_per_hour FROM api_keys
         WHERE id > @after
         ORDER BY id
         LIMIT @limit
@@ -81,18 +85,22 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
 
     private const string SelectHashById = "SELECT key_hash FROM api_keys WHERE id = @id";
 
+    private const string UpdateWriteBudget = """
+        UPDATE api_keys SET write_claims_per_hour = @claims, write_subjects_per_hour = @subjects WHERE id = @id
+        """;
+
     // Key id → when this replica last wrote its last_used_at (unix seconds).
     private readonly ConcurrentDictionary<string, long> _lastUseWritten = new(StringComparer.Ordinal);
 
-    public async Task<(ApiKeyInfo Info, string Key)> CreateAsync(string name, string role, CancellationToken cancellationToken)
+    public async Task<(ApiKeyInfo Info, string Key)> CreateAsync(string name, string role, CancellationToken cancellationToken, WriteBudget? writeBudget = null)
     {
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var key = $"crk_{id}_{Core.Claims.Base64Url.Encode(RandomNumberGenerator.GetBytes(32))}";
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(Insert,
-            new { id, keyHash = Hash(key), name, role, createdAt = Now() },
+            new { id, keyHash = Hash(key), name, role, createdAt = Now(), claims = writeBudget?.ClaimsPerHour, subjects = writeBudget?.SubjectsPerHour },
             cancellationToken: cancellationToken));
-        return (new ApiKeyInfo(id, name, role), key);
+        return (new ApiKeyInfo(id, name, role, writeBudget), key);
     }
 
     /// <summary>The key's facts, or null when it is unknown or revoked.</summary>
@@ -193,10 +201,35 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
     {
         await using var connection = await database.OpenConnectionAsync(CancellationToken.None);
         var row = await connection.QuerySingleOrDefaultAsync<ApiKeyRow>(new CommandDefinition(SelectByHash, new { keyHash }));
-        var info = row is null ? null : new ApiKeyInfo(row.Id, row.Name, row.Role);
+        var info = row is null ? null : new ApiKeyInfo(row.Id, row.Name, row.Role, BudgetOf(row));
         cache.Set(LastAnswerKey(keyHash), new LastAnswer(info), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = LastAnswerThroughOutage, Size = 1 });
         return info;
     }
+
+    /// <summary>
+    /// Sets (or, with null, clears back to the configured default) a key's own write budget. This
+    /// replica applies it at once; every other within <see cref="CacheFor"/>. False: no such key.
+    /// </summary>
+    public async Task<bool> SetWriteBudgetAsync(string id, WriteBudget? budget, CancellationToken cancellationToken)
+    {
+        string? keyHash;
+        await using (var connection = await database.OpenConnectionAsync(cancellationToken))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(UpdateWriteBudget,
+                new { id, claims = budget?.ClaimsPerHour, subjects = budget?.SubjectsPerHour }, cancellationToken: cancellationToken));
+            keyHash = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(SelectHashById, new { id }, cancellationToken: cancellationToken));
+        }
+
+        if (keyHash is not null)
+        {
+            cache.Remove(ReadKey(keyHash));
+        }
+
+        return keyHash is not null;
+    }
+
+    internal static WriteBudget? BudgetOf(ApiKeyRow row) =>
+        row is { WriteClaimsPerHour: { } claims, WriteSubjectsPerHour: { } subjects } ? new WriteBudget(claims, subjects) : null;
 
     private static string ReadKey(string keyHash) => "api-key-read:" + keyHash;
 

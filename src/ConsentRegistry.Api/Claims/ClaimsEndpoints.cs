@@ -24,9 +24,12 @@ public static class ClaimsEndpoints
             .Accepts<JwsEnvelope>("application/json", JwsBody.JoseMediaType)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithMetadata(new RequestSizeLimitAttribute(JwsBody.MaxBytes));
 
         group.MapGet("/claims/{id}", GetClaim)
+            .RequireRateLimiting(ClaimReadRateLimitPolicy.Name)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithName("GetClaim")
             .WithSummary("A claim with its JWS, canonical subjects, trust and revocation state.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -41,9 +44,12 @@ public static class ClaimsEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithMetadata(new RequestSizeLimitAttribute(JwsBody.MaxBytes));
 
         group.MapGet("/parties/{party}/claims", ListPartyClaims)
+            .RequireRateLimiting(ClaimReadRateLimitPolicy.Name)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithSingleQueryValues()
             .WithName("ListPartyClaims")
             .WithSummary("A party's claims in seq order, paged with ?after=<seq>&limit=<1..500>.");
@@ -52,7 +58,7 @@ public static class ClaimsEndpoints
     }
 
     internal static async Task<Results<Created<ClaimResponse>, Ok<ClaimResponse>, ProblemHttpResult, ValidationProblem>> SubmitClaim(
-        HttpRequest request, ClaimVerifier verifier, ClaimWriter log, RegistryMetrics metrics, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpRequest request, ClaimVerifier verifier, ClaimWriter log, WriteBudgets budgets, RegistryMetrics metrics, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (jws, problem) = await JwsBody.ReadAsync(request, cancellationToken);
         if (problem is not null)
@@ -67,7 +73,24 @@ public static class ClaimsEndpoints
             return Rejected(error);
         }
 
-        var result = await log.AppendClaimAsync(claim!, cancellationToken);
+        var charge = await budgets.ChargeAsync(request.HttpContext, claim!.Party, claim.Subjects.Count, cancellationToken);
+        if (charge.Refusal is { } refusal)
+        {
+            metrics.ClaimRefused(ProblemCodes.WriteBudgetExceeded);
+            return refusal.ToProblem(request.HttpContext);
+        }
+
+        AppendResult result;
+        try
+        {
+            result = await log.AppendClaimAsync(claim, cancellationToken);
+        }
+        catch
+        {
+            charge.Refund?.Invoke(); // nothing was stored
+            throw;
+        }
+
         var response = new ClaimResponse(
             result.ClaimId ?? claim!.Id,
             result.Seq,
@@ -77,6 +100,7 @@ public static class ClaimsEndpoints
             UsageResponse.From(claim.Usage));
         if (result.Status == AppendStatus.AlreadyExists)
         {
+            charge.Refund?.Invoke(); // the same claim again stores nothing
             return TypedResults.Ok(response);
         }
 
@@ -118,7 +142,7 @@ public static class ClaimsEndpoints
     }
 
     internal static async Task<Results<Created<RevocationResponse>, Ok<RevocationResponse>, ProblemHttpResult, ValidationProblem>> RevokeClaim(
-        string id, HttpRequest request, ClaimVerifier verifier, ClaimWriter log, ILoggerFactory loggers, CancellationToken cancellationToken)
+        string id, HttpRequest request, ClaimVerifier verifier, ClaimWriter log, WriteBudgets budgets, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (!ClaimId.IsWellFormed(id))
         {
@@ -144,7 +168,29 @@ public static class ClaimsEndpoints
                 "The revocation payload is not valid.");
         }
 
-        var result = await log.AppendRevocationAsync(revocation, cancellationToken);
+        // A revocation costs one claim and no subjects, charged to the same budgets as claims.
+        var charge = await budgets.ChargeAsync(request.HttpContext, revocation.Party, 0, cancellationToken);
+        if (charge.Refusal is { } refusal)
+        {
+            return refusal.ToProblem(request.HttpContext);
+        }
+
+        AppendResult result;
+        try
+        {
+            result = await log.AppendRevocationAsync(revocation, cancellationToken);
+        }
+        catch
+        {
+            charge.Refund?.Invoke();
+            throw;
+        }
+
+        if (result.Status != AppendStatus.Created)
+        {
+            charge.Refund?.Invoke(); // nothing new was stored
+        }
+
         var response = new RevocationResponse(result.RevocationId ?? revocation.Id, result.Seq, id, true);
         switch (result.Status)
         {

@@ -18,6 +18,9 @@ public static class ProblemCodes
     public const string PayloadTooLarge = "payload-too-large";
     public const string UnsupportedMediaType = "unsupported-media-type";
     public const string TooManyRequests = "too-many-requests";
+
+    /// <summary>429: a write budget (client address, API key or party) is spent; the problem names it in <c>budget</c>.</summary>
+    public const string WriteBudgetExceeded = "write-budget-exceeded";
     public const string Unavailable = "unavailable";
     public const string InternalError = "internal-error";
 

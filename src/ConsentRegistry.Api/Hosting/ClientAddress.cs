@@ -11,7 +11,10 @@ namespace ConsentRegistry.Api.Hosting;
 internal static class ClientAddress
 {
     /// <summary>"ip:a.b.c.d" for IPv4 (also IPv4-mapped IPv6), "ip6:&lt;first 64 bits&gt;::/64" for IPv6.</summary>
-    public static string PartitionKey(IPAddress? address)
+    public static string PartitionKey(IPAddress? address) => PartitionKey(address, 64);
+
+    /// <summary>As <see cref="PartitionKey(IPAddress?)"/>, with IPv6 grouped by its first <paramref name="ipv6PrefixLength"/> bits (1 to 128).</summary>
+    public static string PartitionKey(IPAddress? address, int ipv6PrefixLength)
     {
         if (address is null)
         {
@@ -30,7 +33,12 @@ internal static class ClientAddress
 
         Span<byte> bytes = stackalloc byte[16];
         address.TryWriteBytes(bytes, out _);
-        bytes[8..].Clear();
-        return "ip6:" + new IPAddress(bytes) + "/64";
+        var prefix = Math.Clamp(ipv6PrefixLength, 1, 128);
+        for (var bit = prefix; bit < 128; bit++)
+        {
+            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        }
+
+        return "ip6:" + new IPAddress(bytes) + "/" + prefix;
     }
 }

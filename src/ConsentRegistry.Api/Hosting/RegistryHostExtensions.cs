@@ -34,6 +34,7 @@ public static class RegistryHostExtensions
         services.AddRegistryOptions<MatchingOptions, MatchingOptionsValidator>(MatchingOptions.Section);
         services.AddRegistryOptions<TrustOptions, TrustOptionsValidator>(TrustOptions.Section);
         services.AddRegistryOptions<FormOptions, FormOptionsValidator>(FormOptions.Section);
+        services.AddRegistryOptions<WriteBudgetOptions, WriteBudgetOptionsValidator>(WriteBudgetOptions.Section);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -51,6 +52,8 @@ public static class RegistryHostExtensions
         services.AddSingleton<ClaimWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<ClaimWriter>());
         services.AddSingleton<ClaimVerifier>();
+        services.AddSingleton<PartyStanding>();
+        services.AddSingleton<WriteBudgets>();
         services.AddSingleton<SharedMatchingIndex>();
         services.AddSingleton<LogReader>();
         services.AddSingleton<IndexUpdater>();
@@ -59,6 +62,7 @@ public static class RegistryHostExtensions
         services.AddSingleton<LookupEngine>();
         services.AddSingleton<HostPolicyDocuments>();
         services.AddLookupRateLimits();
+        services.AddClaimReadRateLimit();
         services.AddImageHashing();
         services.AddDomainVerification();
         services.AddSingleton<ApiKeyStore>();

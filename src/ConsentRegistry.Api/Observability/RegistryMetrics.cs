@@ -31,6 +31,7 @@ public sealed class RegistryMetrics
     private readonly Counter<long> _domainVerifications;
     private readonly Counter<long> _rateLimitRejections;
     private readonly Counter<long> _policyRenders;
+    private readonly Counter<long> _writeBudgetRefusals;
 
     public RegistryMetrics(IMeterFactory meters, SharedMatchingIndex index, IndexUpdater updater, ImageHashingGate images)
     {
@@ -52,6 +53,8 @@ public sealed class RegistryMetrics
             "Domain verification requests that fetched the host's document, by result: verified or the failure code.");
         _rateLimitRejections = meter.CreateCounter<long>("registry.rate_limit.rejections", "{request}",
             "Requests refused with 429, by rate-limit policy.");
+        _writeBudgetRefusals = meter.CreateCounter<long>("registry.write_budget.refusals", "{request}",
+            "Claims and revocations refused because a write budget was spent, by budget (address-, api-key- or party-, then claims or subjects).");
         _policyRenders = meter.CreateCounter<long>("registry.policy.renders", "{document}",
             "Crawler documents rendered, by document (robots.txt, tdmrep.json) and source: store (a claimed host, then cached) or unclaimed (no claims, nothing read or cached).");
 
@@ -118,6 +121,8 @@ public sealed class RegistryMetrics
     /// <summary><paramref name="document"/>: robots.txt or tdmrep.json; <paramref name="fromStore"/>: a claimed host's render (read from the store, then cached).</summary>
     public void PolicyRendered(string document, bool fromStore) =>
         _policyRenders.Add(1, new KeyValuePair<string, object?>("document", document), new KeyValuePair<string, object?>("source", fromStore ? "store" : "unclaimed"));
+
+    public void WriteBudgetRefused(string budget) => _writeBudgetRefusals.Add(1, new KeyValuePair<string, object?>("budget", budget));
 
     public void RateLimitRejected(string policy) => _rateLimitRejections.Add(1, new KeyValuePair<string, object?>("policy", policy));
 

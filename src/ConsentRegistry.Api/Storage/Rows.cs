@@ -8,4 +8,6 @@ internal sealed record ApiKeyRow
     public long CreatedAt { get; init; }
     public long? LastUsedAt { get; init; }
     public long? RevokedAt { get; init; }
+    public long? WriteClaimsPerHour { get; init; }
+    public long? WriteSubjectsPerHour { get; init; }
 }

@@ -80,7 +80,8 @@ public sealed class ApiKeyManagementTests(RegistryFixture registry) : IClassFixt
         Assert.InRange(client.GetProperty("created_at").GetInt64(), before, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         Assert.Equal(JsonValueKind.Null, client.GetProperty("last_used_at").ValueKind);
         Assert.Equal(JsonValueKind.Null, client.GetProperty("revoked_at").ValueKind);
-        Assert.Equal(new[] { "id", "name", "role", "created_at", "last_used_at", "revoked_at" }, client.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(new[] { "id", "name", "role", "created_at", "last_used_at", "revoked_at", "write_budget" }, client.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(JsonValueKind.Null, client.GetProperty("write_budget").ValueKind); // the default budget for keys
         Assert.Equal("admin", Assert.Single(keys, k => k.GetProperty("id").GetString() == adminId).GetProperty("role").GetString());
     }
 

@@ -29,6 +29,14 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
             ["Registry:Database:Provider"] = database.Provider,
             ["Registry:Database:ConnectionString"] = database.ConnectionString,
             ["Registry:Auth:AdminKey"] = AdminKey,
+            // Tests write thousands of claims from one loopback address in seconds: budgets far
+            // beyond that keep the budget code on every write without refusing any. The budget
+            // tests set their own, small ones.
+            ["Registry:WriteBudgets:Address:ClaimsPerHour"] = "100000000",
+            ["Registry:WriteBudgets:Address:SubjectsPerHour"] = "100000000000",
+            ["Registry:WriteBudgets:NewParty:ClaimsPerHour"] = "100000000",
+            ["Registry:WriteBudgets:NewParty:SubjectsPerHour"] = "100000000000",
+            ["Registry:WriteBudgets:ReadsPerSecondPerAddress"] = "100000",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

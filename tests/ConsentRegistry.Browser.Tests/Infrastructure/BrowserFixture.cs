@@ -48,6 +48,10 @@ public sealed class BrowserFixture : IAsyncLifetime
             ["Registry:Verification:AllowPrivateAddresses"] = "true",
             ["Registry:Verification:RequestsPerMinutePerAddress"] = "10000",
             ["Registry:Lookup:RequestsPerSecondPerAddress"] = "10000",
+            // Every page test writes from the one loopback address; the budgets are tested in the API tests.
+            ["Registry:WriteBudgets:Address:ClaimsPerHour"] = "1000000",
+            ["Registry:WriteBudgets:NewParty:ClaimsPerHour"] = "1000000",
+            ["Registry:WriteBudgets:ReadsPerSecondPerAddress"] = "10000",
         };
         App = await RegistryApp.StartAsync(settings, services => services.Configure<DomainFetchOptions>(Network.Configure));
         Api = App.CreateClient();

@@ -1,0 +1,218 @@
+using System.Globalization;
+using ConsentRegistry.Api.Auth;
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Observability;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Claims;
+
+/// <summary>
+/// Charges each claim or revocation to two budgets, its writer's (the API key, else the client
+/// address with IPv6 grouped by prefix) and its party's (sized by <see cref="PartyStanding"/>), as
+/// token buckets of claims and of subjects that refill evenly over an hour. A write that either
+/// budget cannot pay for is refused whole with 429, Retry-After and the budget's name; a write the
+/// log then does not store (a duplicate) is refunded. Per instance: N replicas behind a balancer
+/// let a writer spend up to N budgets (docs/decisions/0008).
+/// </summary>
+public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStanding standing, TimeProvider time, RegistryMetrics metrics)
+{
+    /// <summary>Buckets are dropped once full again; past this many, a sweep runs on the next charge.</summary>
+    private const int SweepAbove = 50_000;
+
+    private readonly WriteBudgetOptions _options = options.Value;
+    private readonly Dictionary<string, TokenBucket> _buckets = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    /// <summary>Buckets held now (for tests and monitoring).</summary>
+    public int Tracked
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _buckets.Count;
+            }
+        }
+    }
+
+    /// <summary>Charges one write of <paramref name="subjects"/> subjects by <paramref name="party"/>; a refusal when a budget cannot pay.</summary>
+    public async Task<WriteCharge> ChargeAsync(HttpContext context, string party, int subjects, CancellationToken cancellationToken)
+    {
+        if (!_options.Enabled)
+        {
+            return WriteCharge.Free;
+        }
+
+        var (writerKey, writerBudget, writerName) = Writer(context);
+        var partyStanding = writerName == "api-key" ? PartyTier.ApiKey : await standing.TierAsync(party, cancellationToken);
+        var partyBudget = partyStanding switch
+        {
+            PartyTier.Verified => _options.VerifiedParty.ToBudget(),
+            PartyTier.Established => _options.EstablishedParty.ToBudget(),
+            PartyTier.ApiKey => writerBudget, // a key's writes are the key's to budget; see the decision record
+            _ => _options.NewParty.ToBudget(),
+        };
+
+        var now = time.GetTimestamp();
+        lock (_lock)
+        {
+            if (_buckets.Count > SweepAbove)
+            {
+                Sweep(now);
+            }
+
+            var writer = Bucket(writerKey);
+            var owner = Bucket("party:" + party);
+            var refusal = writer.Refusal(writerBudget, subjects, now, time, writerName)
+                ?? (partyStanding == PartyTier.ApiKey ? null : owner.Refusal(partyBudget, subjects, now, time, "party"));
+            if (refusal is not null)
+            {
+                metrics.WriteBudgetRefused(refusal.Budget);
+                return new WriteCharge(refusal, null);
+            }
+
+            writer.Take(subjects);
+            if (partyStanding != PartyTier.ApiKey)
+            {
+                owner.Take(subjects);
+            }
+
+            return new WriteCharge(null, () => Refund(writerKey, "party:" + party, subjects));
+        }
+    }
+
+    private (string Key, WriteBudget Budget, string Name) Writer(HttpContext context)
+    {
+        if (context.User.Identity?.IsAuthenticated == true)
+        {
+            var keyInfo = context.Items[typeof(ApiKeyInfo)] as ApiKeyInfo;
+            var id = keyInfo?.Id ?? context.User.Identity.Name ?? "token";
+            return ("key:" + id, keyInfo?.WriteBudget ?? _options.ApiKey.ToBudget(), "api-key");
+        }
+
+        return (ClientAddress.PartitionKey(context.Connection.RemoteIpAddress, _options.Ipv6PrefixLength), _options.Address.ToBudget(), "address");
+    }
+
+    private TokenBucket Bucket(string key)
+    {
+        if (!_buckets.TryGetValue(key, out var bucket))
+        {
+            bucket = new TokenBucket(time.GetTimestamp());
+            _buckets[key] = bucket;
+        }
+
+        return bucket;
+    }
+
+    private void Refund(string writerKey, string partyKey, int subjects)
+    {
+        lock (_lock)
+        {
+            if (_buckets.TryGetValue(writerKey, out var writer))
+            {
+                writer.Give(subjects);
+            }
+
+            if (_buckets.TryGetValue(partyKey, out var owner))
+            {
+                owner.Give(subjects);
+            }
+        }
+    }
+
+    /// <summary>Drops buckets that have refilled completely: they hold nothing a new bucket would not.</summary>
+    private void Sweep(long now)
+    {
+        foreach (var (key, bucket) in _buckets)
+        {
+            if (bucket.IsFullAt(now, time))
+            {
+                _buckets.Remove(key);
+            }
+        }
+    }
+
+    /// <summary>Claims and subjects spent, refilled at budget/hour; kept as "spent" so a new bucket is full whatever its budget.</summary>
+    private sealed class TokenBucket(long created)
+    {
+        private double _claimsSpent;
+        private double _subjectsSpent;
+        private long _at = created;
+        private double _lastClaimsPerHour = 1;
+        private double _lastSubjectsPerHour = 1;
+
+        public WriteRefusal? Refusal(WriteBudget budget, int subjects, long now, TimeProvider time, string owner)
+        {
+            Refill(budget, now, time);
+            var claimsShort = _claimsSpent + 1 - budget.ClaimsPerHour;
+            var subjectsShort = _subjectsSpent + subjects - budget.SubjectsPerHour;
+            if (claimsShort <= 0 && subjectsShort <= 0)
+            {
+                return null;
+            }
+
+            var bySubjects = subjectsShort > 0 && subjectsShort * budget.ClaimsPerHour / budget.SubjectsPerHour >= claimsShort;
+            var seconds = Math.Max(
+                claimsShort > 0 ? claimsShort * 3600 / budget.ClaimsPerHour : 0,
+                subjectsShort > 0 ? subjectsShort * 3600 / budget.SubjectsPerHour : 0);
+            return new WriteRefusal(
+                bySubjects ? $"{owner}-subjects" : $"{owner}-claims",
+                bySubjects ? budget.SubjectsPerHour : budget.ClaimsPerHour,
+                bySubjects ? "subjects" : "claims",
+                Math.Max(1, (int)Math.Ceiling(seconds)));
+        }
+
+        public void Take(int subjects)
+        {
+            _claimsSpent += 1;
+            _subjectsSpent += subjects;
+        }
+
+        public void Give(int subjects)
+        {
+            _claimsSpent = Math.Max(0, _claimsSpent - 1);
+            _subjectsSpent = Math.Max(0, _subjectsSpent - subjects);
+        }
+
+        public bool IsFullAt(long now, TimeProvider time)
+        {
+            var hours = time.GetElapsedTime(_at, now).TotalHours;
+            return _claimsSpent - (hours * _lastClaimsPerHour) <= 0 && _subjectsSpent - (hours * _lastSubjectsPerHour) <= 0;
+        }
+
+        private void Refill(WriteBudget budget, long now, TimeProvider time)
+        {
+            var hours = Math.Max(0, time.GetElapsedTime(_at, now).TotalHours);
+            _claimsSpent = Math.Max(0, _claimsSpent - (hours * budget.ClaimsPerHour));
+            _subjectsSpent = Math.Max(0, _subjectsSpent - (hours * budget.SubjectsPerHour));
+            _at = now;
+            _lastClaimsPerHour = budget.ClaimsPerHour;
+            _lastSubjectsPerHour = budget.SubjectsPerHour;
+        }
+    }
+}
+
+/// <summary>Which budget refused a write, its size per hour, and when to try again.</summary>
+public sealed record WriteRefusal(string Budget, long PerHour, string Unit, int RetryAfterSeconds)
+{
+    public ProblemHttpResult ToProblem(HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        var who = Budget.StartsWith("party", StringComparison.Ordinal) ? "This party's"
+            : Budget.StartsWith("api-key", StringComparison.Ordinal) ? "This API key's" : "This client address's";
+        var problem = Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.WriteBudgetExceeded,
+            $"{who} write budget of {PerHour:N0} {Unit} an hour is spent; retry after {RetryAfterSeconds:N0} s. "
+            + "Platforms registering catalogues can ask the operator for an API key with a larger budget.");
+        problem.ProblemDetails.Extensions["budget"] = Budget;
+        problem.ProblemDetails.Extensions["retry_after"] = RetryAfterSeconds;
+        return problem;
+    }
+}
+
+/// <summary>The result of a charge: a refusal, or a way to refund a write the log did not store.</summary>
+public sealed record WriteCharge(WriteRefusal? Refusal, Action? Refund)
+{
+    public static WriteCharge Free { get; } = new(null, null);
+}

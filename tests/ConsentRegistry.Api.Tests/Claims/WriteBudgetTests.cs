@@ -1,0 +1,245 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using Dapper;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
+
+namespace ConsentRegistry.Api.Tests.Claims;
+
+/// <summary>
+/// Claim writes are budgeted per client address (IPv6 per /64), per API key and per party, whose
+/// budget grows with its standing; a refused write is a 429 naming its budget and stores nothing.
+/// </summary>
+public sealed class WriteBudgetTests
+{
+    private const string TestAddressHeader = "X-Test-Client-Address";
+
+    [Fact]
+    public async Task An_address_that_spends_its_claims_is_refused_with_429_retry_after_and_the_budget_named_and_nothing_is_stored()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:Address:ClaimsPerHour"] = "3" });
+        using var client = app.CreateClient();
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await PostOptOutAsync(client, $"https://budget.example/{i}.jpg")).Response.StatusCode);
+        }
+
+        var (refused, id) = await PostOptOutAsync(client, "https://budget.example/3.jpg");
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.True(refused.Headers.RetryAfter?.Delta?.TotalSeconds >= 1);
+        var problem = await refused.JsonAsync();
+        Assert.Equal("write-budget-exceeded", problem.GetProperty("code").GetString());
+        Assert.Equal("address-claims", problem.GetProperty("budget").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/claims/{id}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Subjects_are_budgeted_as_well_as_claims()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:Address:SubjectsPerHour"] = "10000" });
+        using var client = app.CreateClient();
+
+        Assert.Equal(HttpStatusCode.Created, (await PostOptOutAsync(client, Urls("first", 6000))).Response.StatusCode);
+        var (refused, _) = await PostOptOutAsync(client, Urls("second", 6000));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("address-subjects", (await refused.JsonAsync()).GetProperty("budget").GetString());
+    }
+
+    [Fact]
+    public async Task Addresses_of_one_ipv6_64_share_a_budget_and_another_block_has_its_own()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:Address:ClaimsPerHour"] = "2" });
+        using var client = app.CreateClient();
+
+        var statuses = new List<HttpStatusCode>();
+        foreach (var address in new[] { "2001:db8:1:2::1", "2001:db8:1:2::ffff", "2001:db8:1:2:abcd::9" })
+        {
+            statuses.Add((await PostOptOutAsync(client, $"https://v6.example/{address}.jpg", address)).Response.StatusCode);
+        }
+
+        Assert.Equal([HttpStatusCode.Created, HttpStatusCode.Created, HttpStatusCode.TooManyRequests], statuses);
+        Assert.Equal(HttpStatusCode.Created, (await PostOptOutAsync(client, "https://v6.example/other.jpg", "2001:db8:1:3::1")).Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_new_party_gets_a_smaller_budget_than_an_established_or_domain_verified_one()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Registry:WriteBudgets:NewParty:ClaimsPerHour"] = "1",
+            ["Registry:WriteBudgets:EstablishedParty:ClaimsPerHour"] = "3",
+            ["Registry:WriteBudgets:VerifiedParty:ClaimsPerHour"] = "5",
+        };
+        await using (var app = await StartAsync(settings))
+        {
+            using var client = app.CreateClient();
+            using var newcomer = new TestSigner();
+            Assert.Equal(new[] { 201, 429 }, await WriteManyAsync(client, newcomer, 2));
+
+            using var verified = new TestSigner();
+            await using (var connection = await app.Services.GetRequiredService<RegistryDatabase>().OpenConnectionAsync(CancellationToken.None))
+            {
+                await connection.ExecuteAsync(
+                    "INSERT INTO domain_verifications (party, host, status, verified_at, last_checked_at) VALUES (@party, 'verified.example', 'verified', 1, 1)",
+                    new { party = verified.Party });
+            }
+
+            Assert.Equal(new[] { 201, 201, 201, 201, 201, 429 }, await WriteManyAsync(client, verified, 6));
+        }
+
+        settings["Registry:WriteBudgets:EstablishedAfter"] = "00:00:00";
+        await using (var app = await StartAsync(settings))
+        {
+            using var client = app.CreateClient();
+            using var established = new TestSigner();
+            Assert.Equal(new[] { 201, 201, 201, 429 }, await WriteManyAsync(client, established, 4)); // established from its first claim on
+        }
+    }
+
+    [Fact]
+    public async Task An_api_key_writes_on_its_own_budget_which_an_admin_sets_and_clears()
+    {
+        await using var app = await StartAsync(new()
+        {
+            ["Registry:WriteBudgets:Address:ClaimsPerHour"] = "1",
+            ["Registry:WriteBudgets:NewParty:ClaimsPerHour"] = "1",
+        });
+        using var admin = app.CreateAdminClient();
+        var created = await (await admin.PostAsJsonAsync("/v1/admin/api-keys",
+            new { name = "catalogue platform", write_budget = new { claims_per_hour = 2, subjects_per_hour = 10_000 } })).JsonAsync();
+        Assert.Equal(2, created.GetProperty("write_budget").GetProperty("claims_per_hour").GetInt64());
+        var keyId = created.GetProperty("id").GetString();
+        using var platform = app.CreateClient();
+        platform.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {created.GetProperty("key").GetString()}");
+        using var signer = new TestSigner();
+
+        Assert.Equal(new[] { 201, 201, 429 }, await WriteManyAsync(platform, signer, 3)); // past the address and new-party budgets of 1
+        var refusal = await (await PostOptOutAsync(platform, "https://platform.example/again.jpg", signer: signer)).Response.JsonAsync();
+        Assert.Equal("api-key-claims", refusal.GetProperty("budget").GetString());
+
+        var set = await admin.PutAsJsonAsync($"/v1/admin/api-keys/{keyId}/write-budget", new { claims_per_hour = 5, subjects_per_hour = 10_000 });
+        Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await PostOptOutAsync(platform, "https://platform.example/more.jpg", signer: signer)).Response.StatusCode);
+        var listed = (await (await admin.GetAsync("/v1/admin/api-keys")).JsonAsync()).GetProperty("keys").EnumerateArray().Single(k => k.GetProperty("id").GetString() == keyId);
+        Assert.Equal(5, listed.GetProperty("write_budget").GetProperty("claims_per_hour").GetInt64());
+
+        var tooSmall = await admin.PutAsJsonAsync($"/v1/admin/api-keys/{keyId}/write-budget", new { claims_per_hour = 0, subjects_per_hour = 5 });
+        Assert.Equal(HttpStatusCode.BadRequest, tooSmall.StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/v1/admin/api-keys/{keyId}/write-budget")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync("/v1/admin/api-keys/0000000000000000/write-budget")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Revocations_draw_from_the_budgets_and_a_repeated_claim_costs_nothing()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:Address:ClaimsPerHour"] = "2" });
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var jws = signer.OptOut("https://again.example/a.jpg");
+
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(jws))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/v1/claims", Jose(jws))).StatusCode); // the same claim: refunded
+        var revoke = await client.PostAsync($"/v1/claims/{TestSigner.IdOf(jws)}/revocation", Jose(signer.Revocation(TestSigner.IdOf(jws))));
+        Assert.Equal(HttpStatusCode.Created, revoke.StatusCode);
+
+        var refused = await PostOptOutAsync(client, "https://again.example/b.jpg");
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reads_of_claims_and_party_listings_are_rate_limited_per_address()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:ReadsPerSecondPerAddress"] = "1" });
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++)
+        {
+            statuses.Add((await client.GetAsync($"/v1/parties/{signer.Party}/claims")).StatusCode);
+        }
+
+        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        var refused = await client.GetAsync($"/v1/claims/{new string('a', 64)}");
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("too-many-requests", (await refused.JsonAsync()).GetProperty("code").GetString());
+        Assert.NotNull(refused.Headers.RetryAfter);
+    }
+
+    private static Task<RegistryApp> StartAsync(Dictionary<string, string?> settings)
+    {
+        // Every budget the test does not set is large, so only the one under test can refuse.
+        var all = new Dictionary<string, string?>
+        {
+            ["Registry:WriteBudgets:Address:ClaimsPerHour"] = "100000",
+            ["Registry:WriteBudgets:Address:SubjectsPerHour"] = "10000000",
+            ["Registry:WriteBudgets:NewParty:ClaimsPerHour"] = "100000",
+            ["Registry:WriteBudgets:NewParty:SubjectsPerHour"] = "10000000",
+            ["Registry:WriteBudgets:EstablishedParty:ClaimsPerHour"] = "100000",
+            ["Registry:WriteBudgets:VerifiedParty:ClaimsPerHour"] = "100000",
+        };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        return RegistryApp.StartAsync(all, services => services.AddTransient<IStartupFilter, TestClientAddress>());
+    }
+
+    private static async Task<int[]> WriteManyAsync(HttpClient client, TestSigner signer, int count)
+    {
+        var statuses = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            statuses[i] = (int)(await PostOptOutAsync(client, $"https://many.example/{Guid.NewGuid():N}.jpg", signer: signer)).Response.StatusCode;
+        }
+
+        return statuses;
+    }
+
+    private static Task<(HttpResponseMessage Response, string Id)> PostOptOutAsync(HttpClient client, string url, string? address = null, TestSigner? signer = null) =>
+        PostOptOutAsync(client, [url], address, signer);
+
+    private static async Task<(HttpResponseMessage Response, string Id)> PostOptOutAsync(HttpClient client, string[] urls, string? address = null, TestSigner? signer = null)
+    {
+        using var own = signer is null ? new TestSigner() : null;
+        var jws = (signer ?? own!).Sign(TestSigner.Claim(urls.Select(TestSigner.Url), new JsonObject { ["train-ai"] = "n" }));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/claims") { Content = Jose(jws) };
+        if (address is not null)
+        {
+            request.Headers.Add(TestAddressHeader, address);
+        }
+
+        return (await client.SendAsync(request), TestSigner.IdOf(jws));
+    }
+
+    private static string[] Urls(string name, int count) => Enumerable.Range(0, count).Select(i => $"https://bulk.example/{name}/{i}.jpg").ToArray();
+
+    /// <summary>Test only: takes the client address from a header, as a trusted proxy's forwarded header would give it.</summary>
+    private sealed class TestClientAddress : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextMiddleware) =>
+            {
+                if (context.Request.Headers.TryGetValue(TestAddressHeader, out var address))
+                {
+                    context.Connection.RemoteIpAddress = IPAddress.Parse(address.ToString());
+                }
+
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
+    }
+}
