@@ -19,6 +19,9 @@ public static class ProblemCodes
     public const string UnsupportedMediaType = "unsupported-media-type";
     public const string TooManyRequests = "too-many-requests";
 
+    /// <summary>503: a host's crawler document is being rendered for the first time (Retry-After).</summary>
+    public const string PolicyRendering = "policy-rendering";
+
     /// <summary>429: a write budget (client address, API key or party) is spent; the problem names it in <c>budget</c>.</summary>
     public const string WriteBudgetExceeded = "write-budget-exceeded";
     public const string Unavailable = "unavailable";

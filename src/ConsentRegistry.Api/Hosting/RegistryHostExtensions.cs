@@ -35,6 +35,7 @@ public static class RegistryHostExtensions
         services.AddRegistryOptions<TrustOptions, TrustOptionsValidator>(TrustOptions.Section);
         services.AddRegistryOptions<FormOptions, FormOptionsValidator>(FormOptions.Section);
         services.AddRegistryOptions<WriteBudgetOptions, WriteBudgetOptionsValidator>(WriteBudgetOptions.Section);
+        services.AddRegistryOptions<PolicyOptions, PolicyOptionsValidator>(PolicyOptions.Section);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

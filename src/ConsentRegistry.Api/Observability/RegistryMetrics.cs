@@ -32,6 +32,7 @@ public sealed class RegistryMetrics
     private readonly Counter<long> _rateLimitRejections;
     private readonly Counter<long> _policyRenders;
     private readonly Counter<long> _writeBudgetRefusals;
+    private readonly Counter<long> _policyStale;
 
     public RegistryMetrics(IMeterFactory meters, SharedMatchingIndex index, IndexUpdater updater, ImageHashingGate images)
     {
@@ -55,6 +56,8 @@ public sealed class RegistryMetrics
             "Requests refused with 429, by rate-limit policy.");
         _writeBudgetRefusals = meter.CreateCounter<long>("registry.write_budget.refusals", "{request}",
             "Claims and revocations refused because a write budget was spent, by budget (address-, api-key- or party-, then claims or subjects).");
+        _policyStale = meter.CreateCounter<long>("registry.policy.stale_served", "{document}",
+            "Crawler documents served from an earlier rendering while a newer one waits for the host's render interval or is being rendered, by document.");
         _policyRenders = meter.CreateCounter<long>("registry.policy.renders", "{document}",
             "Crawler documents rendered, by document (robots.txt, tdmrep.json) and source: store (a claimed host, then cached) or unclaimed (no claims, nothing read or cached).");
 
@@ -121,6 +124,8 @@ public sealed class RegistryMetrics
     /// <summary><paramref name="document"/>: robots.txt or tdmrep.json; <paramref name="fromStore"/>: a claimed host's render (read from the store, then cached).</summary>
     public void PolicyRendered(string document, bool fromStore) =>
         _policyRenders.Add(1, new KeyValuePair<string, object?>("document", document), new KeyValuePair<string, object?>("source", fromStore ? "store" : "unclaimed"));
+
+    public void PolicyServedStale(string document) => _policyStale.Add(1, new KeyValuePair<string, object?>("document", document));
 
     public void WriteBudgetRefused(string budget) => _writeBudgetRefusals.Add(1, new KeyValuePair<string, object?>("budget", budget));
 

@@ -9,6 +9,7 @@ using ConsentRegistry.Core.Matching;
 using ConsentRegistry.Core.Policy;
 using Dapper;
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
 
 namespace ConsentRegistry.Api.Policy;
 
@@ -19,18 +20,21 @@ public enum HostDocumentKind : byte
     TdmRep,
 }
 
-/// <summary>One rendered host document as of <see cref="Seq"/>, the last seq that touched the host.</summary>
-public sealed record HostDocument(string Host, long Seq, string ETag, byte[] Body);
+/// <summary>One rendered host document as of <see cref="Seq"/>, the last seq that touched the host, rendered at <see cref="RenderedAt"/> (a timestamp).</summary>
+public sealed record HostDocument(string Host, long Seq, string ETag, byte[] Body, long RenderedAt = 0);
 
 /// <summary>
-/// Renders a host's crawler documents from the claims the matching index lists for it (their
-/// subjects read from the store) and keeps the bytes keyed by document, host and last seq, so a
-/// repeat request costs a dictionary look-up and any claim, revocation or trust change touching
-/// the host is a new key (docs/decisions/0005). Concurrent misses on one key share one render; a
-/// host nobody claimed (seq 0) renders without the store and is not cached, so requests for
-/// made-up host names cannot fill the cache.
+/// Serves a host's crawler documents from the last rendering kept per (document, host), and
+/// renders them again in the background when a claim, revocation or trust change has touched the
+/// host since (docs/decisions/0005, 0009): at most once per <see cref="PolicyOptions.MinRenderInterval"/>
+/// per host, one render at a time across hosts, the previous document served meanwhile with its
+/// own ETag. A render reads the claims the index lists for the host in chunks and folds their
+/// subjects into a bounded set (<see cref="HostSubjectFold"/>), so neither a request nor a render
+/// costs in proportion to every subject on the host. A host nobody claimed (seq 0) renders without
+/// the store and is not kept, so requests for made-up host names cannot fill the cache.
 /// </summary>
-public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatabase database, LookupEngine engine, RegistryMetrics metrics) : IDisposable
+public sealed class HostPolicyDocuments(
+    SharedMatchingIndex index, RegistryDatabase database, LookupEngine engine, RegistryMetrics metrics, IOptions<PolicyOptions> options, TimeProvider time) : IDisposable
 {
     // SQLite gets one parameter per seq (Dapper expands the list); PostgreSQL one array.
     private const int SeqsPerQuery = 500;
@@ -42,9 +46,15 @@ public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatab
     private static readonly string RenderingVersion = Convert.ToHexStringLower(
         SHA256.HashData(Encoding.UTF8.GetBytes("r2\n" + string.Join('\n', AiCrawlers.All.Select(c => c.Token))))).AsSpan(0, 8).ToString();
 
+    private readonly PolicyOptions _options = options.Value;
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = CacheBytes });
     private readonly ConcurrentDictionary<Key, Lazy<Task<HostDocument>>> _rendering = new();
+    private readonly SemaphoreSlim _renderSlot = new(1, 1);
     private readonly string _selectClaims = $"SELECT seq, license, subjects FROM claims WHERE seq {database.InList("@seqs")} ORDER BY seq";
+
+    /// <summary>The most (subject, party) entries the last store render held (for tests).</summary>
+    internal int LastRenderPeakEntries { get; private set; }
+
     /// <summary>The last seq that touched <paramref name="host"/>: what the documents' ETag says, without rendering them.</summary>
     public long LastSeq(string host)
     {
@@ -58,7 +68,12 @@ public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatab
     /// </summary>
     public string ETagOf(long seq) => $"\"{seq}-{engine.MinTrustForGrants.ToWire()}-{RenderingVersion}\"";
 
-    public async Task<HostDocument> GetAsync(string host, HostDocumentKind kind, CancellationToken cancellationToken)
+    /// <summary>
+    /// The document to serve now: the kept one if no change touched the host since, else a fresh
+    /// render if one may start and ends within <see cref="PolicyOptions.FirstRenderWait"/>, else
+    /// the kept one (stale); null when there is none yet and the first render is still running.
+    /// </summary>
+    public async Task<HostDocument?> GetAsync(string host, HostDocumentKind kind, CancellationToken cancellationToken)
     {
         var seq = LastSeq(host);
         if (seq == 0)
@@ -67,18 +82,42 @@ public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatab
             return new HostDocument(host, 0, ETagOf(0), Render(host, 0, kind, []));
         }
 
-        var key = new Key(kind, host, seq);
-        if (_cache.TryGetValue(key, out HostDocument? cached) && cached is not null)
+        var key = new Key(kind, host);
+        var kept = _cache.TryGetValue(key, out HostDocument? document) ? document : null;
+        if (kept is not null && kept.Seq >= seq)
         {
-            return cached;
+            return kept;
+        }
+
+        if (kept is not null && time.GetElapsedTime(kept.RenderedAt) < _options.MinRenderInterval)
+        {
+            metrics.PolicyServedStale(NameOf(kind));
+            return kept;
         }
 
         // The render is not the request's: one request giving up does not cancel it for the others.
-        var render = _rendering.GetOrAdd(key, k => new Lazy<Task<HostDocument>>(() => RenderAsync(k)));
-        return await render.Value.WaitAsync(cancellationToken);
+        // On the thread pool: a request waits at most FirstRenderWait for it, whatever the store does.
+        var render = _rendering.GetOrAdd(key, k => new Lazy<Task<HostDocument>>(() => Task.Run(() => RenderAsync(k)))).Value;
+        try
+        {
+            return await render.WaitAsync(_options.FirstRenderWait, time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            if (kept is not null)
+            {
+                metrics.PolicyServedStale(NameOf(kind));
+            }
+
+            return kept;
+        }
     }
 
-    public void Dispose() => _cache.Dispose();
+    public void Dispose()
+    {
+        _cache.Dispose();
+        _renderSlot.Dispose();
+    }
 
     private static string NameOf(HostDocumentKind kind) => kind == HostDocumentKind.RobotsTxt ? "robots.txt" : "tdmrep.json";
 
@@ -89,23 +128,33 @@ public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatab
     {
         try
         {
-            // One per (document, host, seq) however many requests missed the cache at once.
-            metrics.PolicyRendered(NameOf(key.Kind), fromStore: true);
-            List<ClaimEntry> claims = [];
-            long seq;
-            using (var scope = index.Read())
+            await _renderSlot.WaitAsync();
+            try
             {
-                seq = scope.Index.HostClaims(key.Host, claims);
-            }
+                // One per (document, host) however many requests found it stale at once.
+                metrics.PolicyRendered(NameOf(key.Kind), fromStore: true);
+                List<ClaimEntry> claims = [];
+                long seq;
+                using (var scope = index.Read())
+                {
+                    seq = scope.Index.HostClaims(key.Host, claims);
+                }
 
-            var rules = HostPolicy.Resolve(key.Host, await ReadAsync(claims, CancellationToken.None));
-            var document = new HostDocument(key.Host, seq, ETagOf(seq), Render(key.Host, seq, key.Kind, rules));
-            _cache.Set(key with { Seq = seq }, document, new MemoryCacheEntryOptions
+                var fold = await FoldAsync(key.Host, claims, CancellationToken.None);
+                LastRenderPeakEntries = fold.PeakEntries;
+                var rules = HostPolicy.Resolve(key.Host, fold.ToClaims());
+                var document = new HostDocument(key.Host, seq, ETagOf(seq), Render(key.Host, seq, key.Kind, rules), time.GetTimestamp());
+                _cache.Set(key, document, new MemoryCacheEntryOptions
+                {
+                    Size = document.Body.Length + 256,
+                    SlidingExpiration = TimeSpan.FromHours(1),
+                });
+                return document;
+            }
+            finally
             {
-                Size = document.Body.Length + 256,
-                SlidingExpiration = TimeSpan.FromHours(1),
-            });
-            return document;
+                _renderSlot.Release();
+            }
         }
         finally
         {
@@ -113,12 +162,13 @@ public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatab
         }
     }
 
-    private async Task<List<PolicyClaim>> ReadAsync(List<ClaimEntry> claims, CancellationToken cancellationToken)
+    /// <summary>Reads the claims' subjects in chunks of seqs and folds them as they come: memory bounded by the fold, not the host.</summary>
+    private async Task<HostSubjectFold> FoldAsync(string host, List<ClaimEntry> claims, CancellationToken cancellationToken)
     {
-        var result = new List<PolicyClaim>(claims.Count);
+        var fold = new HostSubjectFold(host, _options.MaxRenderEntries);
         if (claims.Count == 0)
         {
-            return result;
+            return fold;
         }
 
         var bySeq = new Dictionary<long, ClaimEntry>(claims.Count);
@@ -134,15 +184,14 @@ public sealed class HostPolicyDocuments(SharedMatchingIndex index, RegistryDatab
             foreach (var row in rows)
             {
                 var claim = bySeq[row.Seq];
-                result.Add(new PolicyClaim(claim.Party, claim.Iat, claim.Seq, claim.Usage, claim.Trust >= engine.MinTrustForGrants,
-                    row.License, StoredSubjects.Decode(row.Subjects)));
+                fold.Add(claim.Party, claim.Iat, claim.Seq, claim.Usage, claim.Trust >= engine.MinTrustForGrants, row.License, StoredSubjects.Decode(row.Subjects));
             }
         }
 
-        return result;
+        return fold;
     }
 
-    private readonly record struct Key(HostDocumentKind Kind, string Host, long Seq);
+    private readonly record struct Key(HostDocumentKind Kind, string Host);
 
     private sealed record PolicyClaimRow
     {

@@ -34,13 +34,15 @@ public static class PolicyEndpoints
             .WithName("GetHostRobotsTxt")
             .WithSummary("An RFC 9309 robots.txt for the host: Disallow for AI-training crawlers, Content-Usage lines for all. ETag; 304 on If-None-Match.")
             .Produces<string>(StatusCodes.Status200OK, "text/plain")
-            .Produces(StatusCodes.Status304NotModified);
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapGet("/v1/hosts/{host}/tdmrep.json", TdmRepAsync)
             .WithName("GetHostTdmRep")
             .WithSummary("The W3C TDMRep array for the host. ETag; 304 on If-None-Match.")
             .Produces<IReadOnlyList<TdmRepEntry>>(StatusCodes.Status200OK, "application/json")
-            .Produces(StatusCodes.Status304NotModified);
+            .Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         // HEAD answers as GET does, headers and 304 included; the server sends no body for HEAD.
         // Left out of the OpenAPI document, where it would repeat each GET under the same name.
@@ -81,7 +83,23 @@ public static class PolicyEndpoints
         }
 
         var rendered = await documents.GetAsync(canonical, kind, cancellationToken);
+        if (rendered is null)
+        {
+            // RFC 9309 2.3.1.4: a crawler that gets a 5xx robots.txt keeps out of the whole host meanwhile.
+            context.Response.Headers.RetryAfter = "5";
+            headers.CacheControl = new CacheControlHeaderValue { NoStore = true };
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.PolicyRendering,
+                $"This host's {(kind == HostDocumentKind.RobotsTxt ? "robots.txt" : "tdmrep.json")} is being built for the first time; retry after 5 s. "
+                + "GET /v1/policy?url= answers for one URL at once.");
+        }
+
         headers.ETag = new EntityTagHeaderValue(rendered.ETag);
+        if (rendered.ETag != etag.Tag.Value && context.Request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } staleMatch
+            && staleMatch.Any(tag => tag.Compare(headers.ETag, useStrongComparison: false)))
+        {
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified); // the client holds the document still served
+        }
+
         return TypedResults.Bytes(rendered.Body, contentType);
     }
 }
