@@ -52,8 +52,10 @@ public static class ErrorHandling
         406 => ProblemCodes.NotAcceptable,
         409 => ProblemCodes.Conflict,
         413 => ProblemCodes.PayloadTooLarge,
+        414 => ProblemCodes.UriTooLong,
         415 => ProblemCodes.UnsupportedMediaType,
         429 => ProblemCodes.TooManyRequests,
+        431 => ProblemCodes.HeadersTooLarge,
         503 => ProblemCodes.Unavailable,
         _ => status >= 500 ? ProblemCodes.InternalError : "error",
     };

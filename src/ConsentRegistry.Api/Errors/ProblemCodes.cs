@@ -16,6 +16,12 @@ public static class ProblemCodes
     public const string NotAcceptable = "not-acceptable";
     public const string Conflict = "conflict";
     public const string PayloadTooLarge = "payload-too-large";
+
+    /// <summary>414: the request's path and query are longer than the registry reads.</summary>
+    public const string UriTooLong = "uri-too-long";
+
+    /// <summary>431: the request's headers are larger than the registry reads.</summary>
+    public const string HeadersTooLarge = "headers-too-large";
     public const string UnsupportedMediaType = "unsupported-media-type";
     public const string TooManyRequests = "too-many-requests";
 

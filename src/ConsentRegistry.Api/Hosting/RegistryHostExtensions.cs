@@ -41,6 +41,7 @@ public static class RegistryHostExtensions
         {
             // Small by default; endpoints that take more say so with RequestSizeLimit metadata, which routing applies.
             kestrel.Limits.MaxRequestBodySize = DefaultMaxRequestBodyBytes;
+            RequestHeadLimits.Configure(kestrel.Limits);
             kestrel.AddServerHeader = false;
         });
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
@@ -82,6 +83,7 @@ public static class RegistryHostExtensions
     public static WebApplication UseRegistry(this WebApplication app)
     {
         app.UseRegistryErrorHandling();
+        app.UseRequestHeadLimits();
         app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();
