@@ -17,6 +17,8 @@ if (options is null)
                         --subjects N [--per-claim N (default 10,000)]
           policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
                         --target URL --prefixes N (default 10,000) --requests N (default 2,000)
+          abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients
+                        --phase P --target URL --server-pid PID --admin-key K [--seconds N] [--policy-subjects N]
         """);
     return 2;
 }
@@ -30,12 +32,14 @@ return options.Command switch
         options.Int("--seconds", 20), options.Int("--rate", 0), options.Values.ContainsKey("--server-pid") ? options.Int("--server-pid", 0) : null),
     "index-memory" => IndexMemory.Run(options.Int("--subjects", 1_000_000), options.Int("--per-claim", 10_000)),
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
+    "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
+        options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000)),
     _ => 2,
 };
 
 internal sealed record Options(string Command, Uri Target, Dictionary<string, string> Values)
 {
-    private static readonly string[] Commands = ["claims", "seed", "lookup", "index-memory", "policy"];
+    private static readonly string[] Commands = ["claims", "seed", "lookup", "index-memory", "policy", "abuse"];
 
     public static Options? Parse(string[] args)
     {

@@ -67,6 +67,12 @@ public static class ClaimsEndpoints
             return problem;
         }
 
+        if (SubjectCount.Of(jws!) is { } subjects && budgets.PreCheck(request.HttpContext, subjects) is { } spent)
+        {
+            metrics.ClaimRefused(ProblemCodes.WriteBudgetExceeded);
+            return spent.ToProblem(request.HttpContext);
+        }
+
         if (!verifier.TryVerifyClaim(jws!, out var claim, out var error))
         {
             metrics.ClaimRefused(error!.Code);

@@ -37,6 +37,38 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
         }
     }
 
+    /// <summary>
+    /// Before a claim is verified: a refusal when its writer's budget (address or key) could not
+    /// pay for <paramref name="subjects"/> subjects now, so a spent budget costs the registry no
+    /// signature check or canonicalization. Nothing is charged; the party's budget is not looked
+    /// at, as an unverified claim's party may be anyone's.
+    /// </summary>
+    public WriteRefusal? PreCheck(HttpContext context, int subjects)
+    {
+        if (!_options.Enabled)
+        {
+            return null;
+        }
+
+        var (writerKey, writerBudget, writerName) = Writer(context);
+        var now = time.GetTimestamp();
+        lock (_lock)
+        {
+            if (!_buckets.TryGetValue(writerKey, out var writer))
+            {
+                return null;
+            }
+
+            var refusal = writer.Refusal(writerBudget, subjects, now, time, writerName);
+            if (refusal is not null)
+            {
+                metrics.WriteBudgetRefused(refusal.Budget);
+            }
+
+            return refusal;
+        }
+    }
+
     /// <summary>Charges one write of <paramref name="subjects"/> subjects by <paramref name="party"/>; a refusal when a budget cannot pay.</summary>
     public async Task<WriteCharge> ChargeAsync(HttpContext context, string party, int subjects, CancellationToken cancellationToken)
     {

@@ -69,9 +69,11 @@ public sealed class HostPolicyDocuments(
     public string ETagOf(long seq) => $"\"{seq}-{engine.MinTrustForGrants.ToWire()}-{RenderingVersion}\"";
 
     /// <summary>
-    /// The document to serve now: the kept one if no change touched the host since, else a fresh
-    /// render if one may start and ends within <see cref="PolicyOptions.FirstRenderWait"/>, else
-    /// the kept one (stale); null when there is none yet and the first render is still running.
+    /// The document to serve now: the kept one if no change touched the host since; else, when
+    /// the interval allows, a new render starts and the request waits for it up to
+    /// <see cref="PolicyOptions.RevalidateWait"/> (0 by default), or <see cref="PolicyOptions.FirstRenderWait"/>
+    /// when nothing is kept; meanwhile the kept one (stale); null when there is none yet and the
+    /// first render is still running.
     /// </summary>
     public async Task<HostDocument?> GetAsync(string host, HostDocumentKind kind, CancellationToken cancellationToken)
     {
@@ -100,7 +102,7 @@ public sealed class HostPolicyDocuments(
         var render = _rendering.GetOrAdd(key, k => new Lazy<Task<HostDocument>>(() => Task.Run(() => RenderAsync(k)))).Value;
         try
         {
-            return await render.WaitAsync(_options.FirstRenderWait, time, cancellationToken);
+            return await render.WaitAsync(kept is null ? _options.FirstRenderWait : _options.RevalidateWait, time, cancellationToken);
         }
         catch (TimeoutException)
         {

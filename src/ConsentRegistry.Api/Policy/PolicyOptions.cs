@@ -21,6 +21,12 @@ public sealed class PolicyOptions
     /// </summary>
     public TimeSpan FirstRenderWait { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long a request that finds the host changed (and its interval over) waits for the new
+    /// render before it gets the last document; 0 (the default): never, the render goes on behind it.
+    /// </summary>
+    public TimeSpan RevalidateWait { get; set; } = TimeSpan.Zero;
+
     /// <summary>The most (subject, party) entries one render holds before it merges paths (<see cref="HostSubjectFold"/>).</summary>
     public int MaxRenderEntries { get; set; } = HostSubjectFold.DefaultMaxEntries;
 }
@@ -38,6 +44,11 @@ internal sealed class PolicyOptionsValidator : IValidateOptions<PolicyOptions>
         if (options.FirstRenderWait < TimeSpan.Zero || options.FirstRenderWait > TimeSpan.FromMinutes(1))
         {
             failures.Add($"{PolicyOptions.Section}:FirstRenderWait is {options.FirstRenderWait}; use 0 to 1 minute.");
+        }
+
+        if (options.RevalidateWait < TimeSpan.Zero || options.RevalidateWait > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"{PolicyOptions.Section}:RevalidateWait is {options.RevalidateWait}; use 0 to 1 minute.");
         }
 
         if (options.MaxRenderEntries is < 1_000 or > 10_000_000)

@@ -56,6 +56,22 @@ public sealed class WriteBudgetTests
     }
 
     [Fact]
+    public async Task A_spent_address_budget_refuses_a_large_claim_before_checking_its_signature()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:Address:SubjectsPerHour"] = "10000" });
+        using var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.Created, (await PostOptOutAsync(client, Urls("paid", 6000))).Response.StatusCode);
+        using var signer = new TestSigner();
+        var jws = signer.Sign(TestSigner.Claim(Urls("forged", 6000).Select(TestSigner.Url), new JsonObject { ["train-ai"] = "n" }));
+        var forged = jws[..^4] + (jws[^4..] == "AAAA" ? "BBBB" : "AAAA"); // a broken signature
+
+        var response = await client.PostAsync("/v1/claims", Jose(forged));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode); // not 400 bad-signature: nothing was checked
+        Assert.Equal("address-subjects", (await response.JsonAsync()).GetProperty("budget").GetString());
+    }
+
+    [Fact]
     public async Task Addresses_of_one_ipv6_64_share_a_budget_and_another_block_has_its_own()
     {
         await using var app = await StartAsync(new() { ["Registry:WriteBudgets:Address:ClaimsPerHour"] = "2" });

@@ -41,6 +41,7 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
             // change re-renders, and a request waits for it. The render-bound tests set their own.
             ["Registry:Policy:MinRenderInterval"] = "00:00:00",
             ["Registry:Policy:FirstRenderWait"] = "00:01:00",
+            ["Registry:Policy:RevalidateWait"] = "00:01:00",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

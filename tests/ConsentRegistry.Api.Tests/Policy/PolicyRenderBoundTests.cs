@@ -56,6 +56,36 @@ public sealed class PolicyRenderBoundTests
     }
 
     [Fact]
+    public async Task By_default_a_request_after_a_change_gets_the_last_document_at_once_and_the_render_goes_on_behind_it()
+    {
+        const string host = "behind.policy.example";
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:Policy:MinRenderInterval"] = "00:00:00",
+            ["Registry:Policy:RevalidateWait"] = "00:00:00",
+        });
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        await SubmitAsync(client, artist, TrainAiNo, Url($"https://{host}/one.jpg"));
+        var first = await client.GetAsync($"/v1/hosts/{host}/robots.txt");
+        await SubmitAsync(client, artist, TrainAiNo, Enumerable.Range(0, 5_000).Select(i => Url($"https://{host}/two/{i}.jpg")).ToArray());
+
+        var rightAfter = await client.GetAsync($"/v1/hosts/{host}/robots.txt");
+
+        Assert.Equal(first.Headers.ETag, rightAfter.Headers.ETag);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string body;
+        do
+        {
+            await Task.Delay(50);
+            body = await client.GetStringAsync($"/v1/hosts/{host}/robots.txt");
+        }
+        while (!body.Contains("/two/4999.jpg", StringComparison.Ordinal) && DateTime.UtcNow < deadline);
+
+        Assert.Contains("/two/4999.jpg", body);
+    }
+
+    [Fact]
     public async Task A_first_request_that_would_wait_too_long_gets_503_with_retry_after_and_the_render_goes_on()
     {
         const string host = "slow.policy.example";

@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace ConsentRegistry.LoadGen;
+
+/// <summary>
+/// The abuse benchmark's phases (benchmarks/abuse.sh): an attack on loopback, each alongside two
+/// well-behaved clients whose latency and 429s are the measure (an artist's 20-URL claim a second,
+/// a dataset builder's 10,000-URL batches at 150,000 URLs/s). Attackers, artist and builder each
+/// connect from their own 127.0.0.x address, as separate clients would.
+/// </summary>
+internal static class AbuseLoad
+{
+    public static async Task<int> RunAsync(string phase, Uri target, int seconds, int serverPid, string adminKey, int policySubjects)
+    {
+        var server = new Server(target, serverPid);
+        using var background = new WellBehaved(target);
+        var ok = phase switch
+        {
+            "baseline" => await BaselineAsync(background, seconds),
+            "flood" => await FloodAsync(target, background, server, seconds),
+            "amplify" => await AmplifyAsync(target, background),
+            "policy" => await PolicyAsync(target, background, server, adminKey, policySubjects, seconds),
+            _ => throw new ArgumentException($"unknown phase {phase}"),
+        };
+        return ok ? 0 : 1;
+    }
+
+    private static async Task<bool> BaselineAsync(WellBehaved background, int seconds)
+    {
+        await background.RunAsync(Task.CompletedTask); // warm-up (JIT, connections), not counted
+        var report = await background.RunAsync(Task.Delay(TimeSpan.FromSeconds(seconds)));
+        report.Print("unloaded");
+        File.WriteAllText(Path.Combine(Path.GetTempPath(), "registry-abuse-baseline.json"), JsonSerializer.Serialize(report));
+        return report.Rejected == 0;
+    }
+
+    private static async Task<bool> FloodAsync(Uri target, WellBehaved background, Server server, int seconds)
+    {
+        var rssBefore = server.RssMiB();
+        var statuses = new Dictionary<int, int>();
+        long subjectsAccepted = 0;
+        var attackers = new[] { "127.0.0.10", "127.0.0.11" }.Select(a => Task.Run(async () =>
+        {
+            using var client = Http(target, IPAddress.Parse(a));
+            using var reused = new ClaimSigner();
+            var deadline = Stopwatch.StartNew();
+            for (var n = 0; deadline.Elapsed.TotalSeconds < seconds; n++)
+            {
+                using var fresh = new ClaimSigner();
+                var signer = n % 4 == 0 ? reused : fresh; // mostly throwaway keys, sometimes one key again
+                var urls = Enumerable.Range(0, 10_000).Select(i => $"https://flood{a}.example/{n}/{i}.jpg").ToList();
+                using var response = await client.PostAsync("/v1/claims", new StringContent(signer.SignOptOut(urls, Now()), Encoding.ASCII, "application/jose"));
+                lock (statuses)
+                {
+                    statuses[(int)response.StatusCode] = statuses.GetValueOrDefault((int)response.StatusCode) + 1;
+                    subjectsAccepted += response.StatusCode == HttpStatusCode.Created ? urls.Count : 0;
+                }
+            }
+        })).ToArray();
+
+        var report = await background.RunAsync(Task.WhenAll(attackers));
+        Console.WriteLine($"flood, {seconds} s from 2 addresses: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {s.Key}"))}; "
+            + $"{subjectsAccepted:N0} subjects accepted; server RSS {rssBefore} → {server.RssMiB()} MiB");
+        report.Print("during the claim flood");
+        return Verdicts(report, statuses.GetValueOrDefault(429) > 0, "the flood was throttled (429s)");
+    }
+
+    private static async Task<bool> AmplifyAsync(Uri target, WellBehaved background)
+    {
+        const string host = "crowded.example";
+        using var client = Http(target, IPAddress.Parse("127.0.0.20"));
+        var spawning = string.Join('\n', Enumerable.Range(0, 10_000).Select(i => $"https://{host}/{i}/art.png"));
+        var batch = JsonSerializer.SerializeToUtf8Bytes(new { items = Enumerable.Range(0, 1_000).Select(i => new { url = $"https://{host}/{i}.jpg" }) });
+        await TimeBatchesAsync(client, spawning, batch); // warm-up
+        var before = await TimeBatchesAsync(client, spawning, batch);
+
+        // One-subject host claims from throwaway keys, spread over 20 addresses (at most 100 each, within the address budget).
+        async Task PlantAsync(int from, int to)
+        {
+            var statuses = new Dictionary<int, int>();
+            await Parallel.ForEachAsync(Enumerable.Range(from, to - from), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (i, _) =>
+            {
+                using var planter = Http(target, IPAddress.Parse($"127.0.1.{(i / 100) + 1}"));
+                using var signer = new ClaimSigner();
+                using var response = await planter.PostAsync("/v1/claims",
+                    new StringContent(signer.SignOptOut([("host", host, false)], Now()), Encoding.ASCII, "application/jose"));
+                lock (statuses)
+                {
+                    statuses[(int)response.StatusCode] = statuses.GetValueOrDefault((int)response.StatusCode) + 1;
+                }
+            });
+            Console.WriteLine($"planted claims {from:N0} to {to:N0} on {host}: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {s.Key}"))}");
+        }
+
+        await PlantAsync(0, 16);
+        var atCap = await TimeBatchesAsync(client, spawning, batch);
+        var report = await background.RunAsync(PlantAsync(16, 2_000));
+        var after = await TimeBatchesAsync(client, spawning, batch);
+
+        Console.WriteLine($"10,000-URL /api/v2/query/urls on {host}: median {before.Spawning:F1} ms with no claim, {atCap.Spawning:F1} ms with 16, {after.Spawning:F1} ms with 2,000 ({after.Spawning / before.Spawning:F2}× no claim)");
+        Console.WriteLine($"1,000-URL /v1/lookup on {host}: median {before.Lookup:F1} ms ({before.LookupBytes:N0} bytes) with no claim, {atCap.Lookup:F1} ms ({atCap.LookupBytes:N0} bytes) with 16 "
+            + $"(each item lists 16 matches), {after.Lookup:F1} ms ({after.LookupBytes:N0} bytes) with 2,000 ({after.Lookup / atCap.Lookup:F2}× 16 claims)");
+        report.Print("while planting 2,000 claims on one host");
+        return Verdicts(report, after.Spawning <= 2 * before.Spawning && after.Lookup <= 2 * atCap.Lookup,
+            "10,000-URL batches within 2× of no claim; a lookup listing 16 matches costs the same with 2,000 claims as with 16");
+    }
+
+    private static async Task<(double Spawning, double Lookup, long LookupBytes)> TimeBatchesAsync(HttpClient client, string spawning, byte[] batch)
+    {
+        var spawningTimes = new List<double>();
+        var lookupTimes = new List<double>();
+        long bytes = 0;
+        for (var run = 0; run < 7; run++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            using (var response = await client.PostAsync("/api/v2/query/urls", new StringContent(spawning, Encoding.UTF8, "text/plain")))
+            {
+                await response.Content.ReadAsByteArrayAsync();
+                response.EnsureSuccessStatusCode();
+            }
+
+            spawningTimes.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            started = Stopwatch.GetTimestamp();
+            using (var response = await client.PostAsync("/v1/lookup", new ByteArrayContent(batch) { Headers = { ContentType = new("application/json") } }))
+            {
+                bytes = (await response.Content.ReadAsByteArrayAsync()).LongLength;
+                response.EnsureSuccessStatusCode();
+            }
+
+            lookupTimes.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        return (Median(spawningTimes), Median(lookupTimes), bytes);
+    }
+
+    private static async Task<bool> PolicyAsync(Uri target, WellBehaved background, Server server, string adminKey, int subjects, int seconds)
+    {
+        const string host = "bighost.example";
+        using var admin = Http(target, IPAddress.Loopback);
+        admin.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {adminKey}");
+        var created = await (await admin.PostAsJsonAsync("/v1/admin/api-keys",
+            new { name = "abuse benchmark platform", write_budget = new { claims_per_hour = 1_000_000, subjects_per_hour = 1_000_000_000 } })).Content.ReadFromJsonAsync<JsonElement>();
+        using var platform = Http(target, IPAddress.Parse("127.0.0.30"));
+        platform.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {created.GetProperty("key").GetString()}");
+        using var signer = new ClaimSigner();
+        var planted = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, (subjects + 9_999) / 10_000), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (c, _) =>
+        {
+            var urls = Enumerable.Range(c * 10_000, Math.Min(10_000, subjects - (c * 10_000))).Select(i => $"https://{host}/p{i / 1_000}/{i}.jpg").ToList();
+            using var response = await platform.PostAsync("/v1/claims", new StringContent(signer.SignOptOut(urls, Now()), Encoding.ASCII, "application/jose"));
+            response.EnsureSuccessStatusCode();
+        });
+        Console.WriteLine($"planted {subjects:N0} subjects on {host} in {planted.Elapsed.TotalSeconds:F0} s; server RSS {server.RssMiB()} MiB");
+
+        using var crawler = Http(target, IPAddress.Parse("127.0.0.40"));
+        server.ResetPeak();
+        var rssBeforeRender = server.RssMiB();
+        var first = Stopwatch.StartNew();
+        int firstStatus;
+        var tries = 0;
+        do
+        {
+            using var response = await crawler.GetAsync($"/v1/hosts/{host}/robots.txt");
+            firstStatus = (int)response.StatusCode;
+            tries++;
+            if (firstStatus != 200)
+            {
+                await Task.Delay(200);
+            }
+        }
+        while (firstStatus != 200 && first.Elapsed.TotalSeconds < 300);
+
+        Console.WriteLine($"first robots.txt: 200 after {first.Elapsed.TotalSeconds:F1} s ({tries} requests; the earlier ones 503 with Retry-After while it rendered); "
+            + $"render peak RSS {server.PeakMiB() - rssBeforeRender} MiB above the {rssBeforeRender} MiB before it");
+
+        var served = new List<double>();
+        for (var i = 0; i < 20; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            using var response = await crawler.GetAsync($"/v1/hosts/{host}/robots.txt");
+            await response.Content.ReadAsByteArrayAsync();
+            served.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        var rendersBefore = await server.MetricAsync("registry_policy_renders_total", "source=\"store\"");
+        var cpuBefore = server.CpuSeconds();
+        var loop = Task.Run(async () =>
+        {
+            var deadline = Stopwatch.StartNew();
+            for (var n = 0; deadline.Elapsed.TotalSeconds < seconds; n++)
+            {
+                using var claim = await platform.PostAsync("/v1/claims",
+                    new StringContent(signer.SignOptOut([$"https://{host}/loop/{n}.jpg"], Now()), Encoding.ASCII, "application/jose"));
+                var started = Stopwatch.GetTimestamp();
+                using var robots = await crawler.GetAsync($"/v1/hosts/{host}/robots.txt");
+                await robots.Content.ReadAsByteArrayAsync();
+                lock (served)
+                {
+                    served.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+            }
+        });
+        var report = await background.RunAsync(loop);
+        var renders = await server.MetricAsync("registry_policy_renders_total", "source=\"store\"") - rendersBefore;
+        var cpu = server.CpuSeconds() - cpuBefore;
+        served.Sort();
+        Console.WriteLine($"robots.txt at {subjects:N0} subjects: p50 {Percentile(served, 0.5):F1} ms, max {served[^1]:F1} ms over {served.Count} requests; "
+            + $"(tiny claim, GET robots.txt) loop for {seconds} s: {renders:N0} renders ({renders / seconds:F2}/s), server CPU {cpu:F1} s");
+        report.Print("during the policy re-render loop");
+        return Verdicts(report, served[^1] <= 200 && renders / seconds <= 3, "robots.txt ≤ 200 ms and at most a few renders a second");
+    }
+
+    private static bool Verdicts(Report during, bool attackBounded, string what)
+    {
+        var baseline = JsonSerializer.Deserialize<Report>(File.ReadAllText(Path.Combine(Path.GetTempPath(), "registry-abuse-baseline.json")))!;
+        var builderOk = during.BuilderP99 <= 2 * baseline.BuilderP99;
+        var artistOk = during.ArtistP99 <= 2 * baseline.ArtistP99;
+        Console.WriteLine($"  {(attackBounded ? "PASS" : "FAIL")} {what}");
+        Console.WriteLine($"  {(builderOk ? "PASS" : "FAIL")} builder p99 {during.BuilderP99:F0} ms ≤ 2 × unloaded {baseline.BuilderP99:F0} ms");
+        Console.WriteLine($"  {(artistOk ? "PASS" : "FAIL")} artist p99 {during.ArtistP99:F0} ms ≤ 2 × unloaded {baseline.ArtistP99:F0} ms");
+        Console.WriteLine($"  {(during.Rejected == 0 ? "PASS" : "FAIL")} well-behaved clients got {during.Rejected} 429s and {during.Failed} other errors");
+        return attackBounded && builderOk && artistOk && during.Rejected == 0 && during.Failed == 0;
+    }
+
+    internal static HttpClient Http(Uri target, IPAddress local) => new(new SocketsHttpHandler
+    {
+        MaxConnectionsPerServer = 8,
+        ConnectCallback = async (context, cancellationToken) =>
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            socket.Bind(new IPEndPoint(local, 0));
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        },
+    })
+    { BaseAddress = target, Timeout = TimeSpan.FromMinutes(5) };
+
+    private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    internal static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+
+    /// <summary>The server process, read from /proc: resident and peak memory, CPU time, its /metrics.</summary>
+    private sealed class Server(Uri target, int pid)
+    {
+        public long RssMiB() => Status("VmRSS:") / 1024;
+
+        public long PeakMiB() => Status("VmHWM:") / 1024;
+
+        /// <summary>Resets VmHWM to the current RSS (Linux clear_refs 5), so the next peak is the next phase's.</summary>
+        public void ResetPeak() => File.WriteAllText($"/proc/{pid}/clear_refs", "5");
+
+        public double CpuSeconds()
+        {
+            var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+
+        public async Task<double> MetricAsync(string name, string label)
+        {
+            using var client = Http(target, IPAddress.Loopback);
+            var text = await client.GetStringAsync("/metrics");
+            return text.Split('\n')
+                .Where(l => l.StartsWith(name, StringComparison.Ordinal) && l.Contains(label, StringComparison.Ordinal))
+                .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+        }
+
+        private long Status(string field) =>
+            long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal))
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+    }
+}

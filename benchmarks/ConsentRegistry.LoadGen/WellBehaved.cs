@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+
+namespace ConsentRegistry.LoadGen;
+
+/// <summary>What the well-behaved clients saw during one phase.</summary>
+internal sealed record Report(double ArtistP99, int ArtistRequests, double BuilderP99, int BuilderRequests, int Rejected, int Failed)
+{
+    public void Print(string during) => Console.WriteLine(
+        $"well-behaved, {during}: artist 20-URL claims p99 {ArtistP99:F0} ms ({ArtistRequests}), builder 10,000-URL batches p99 {BuilderP99:F0} ms ({BuilderRequests}); "
+        + $"429s {Rejected}, other errors {Failed}");
+}
+
+/// <summary>
+/// The two clients the abuse benchmark protects: an artist registering 20 URLs every 3 seconds with a
+/// new key each time, and a dataset builder sending 10,000-URL lookup batches paced at 150,000
+/// URLs a second, each from its own loopback address.
+/// </summary>
+internal sealed class WellBehaved(Uri target) : IDisposable
+{
+    private const int BatchUrls = 10_000;
+    private const int UrlsPerSecond = 150_000;
+
+    private readonly HttpClient _artist = AbuseLoad.Http(target, IPAddress.Parse("127.0.0.2"));
+    private readonly HttpClient _builder = AbuseLoad.Http(target, IPAddress.Parse("127.0.0.3"));
+    private readonly byte[] _batch = Encoding.UTF8.GetBytes("{\"items\":[" + string.Join(',',
+        Enumerable.Range(0, BatchUrls).Select(i => $"{{\"url\":\"https://dataset{i % 97}.example/img/{i}.jpg\"}}")) + "]}");
+    private int _round;
+
+    /// <summary>Runs both clients until <paramref name="attack"/> ends (at least 5 s), then reports.</summary>
+    public async Task<Report> RunAsync(Task attack)
+    {
+        using var stop = new CancellationTokenSource();
+        var artist = new List<double>();
+        var builder = new List<double>();
+        var rejected = 0;
+        var failed = 0;
+        void Count(HttpStatusCode status)
+        {
+            if (status == HttpStatusCode.TooManyRequests)
+            {
+                Interlocked.Increment(ref rejected);
+            }
+            else if ((int)status >= 400)
+            {
+                Interlocked.Increment(ref failed);
+            }
+        }
+
+        var round = Interlocked.Increment(ref _round);
+        var artistLoop = Task.Run(async () =>
+        {
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                using var signer = new ClaimSigner();
+                var urls = Enumerable.Range(0, 20).Select(i => $"https://portfolio{round}-{n}.example/works/{i}.jpg").ToList();
+                var started = Stopwatch.GetTimestamp();
+                using var response = await _artist.PostAsync("/v1/claims",
+                    new StringContent(signer.SignOptOut(urls, DateTimeOffset.UtcNow.ToUnixTimeSeconds()), Encoding.ASCII, "application/jose"));
+                artist.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                Count(response.StatusCode);
+                await Delay(TimeSpan.FromSeconds(3), stop.Token);
+            }
+        });
+        var builderLoop = Task.Run(async () =>
+        {
+            var interval = TimeSpan.FromSeconds((double)BatchUrls / UrlsPerSecond);
+            var clock = Stopwatch.StartNew();
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                var started = Stopwatch.GetTimestamp();
+                using var response = await _builder.PostAsync("/v1/lookup", new ByteArrayContent(_batch) { Headers = { ContentType = new("application/json") } });
+                await response.Content.ReadAsByteArrayAsync();
+                builder.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                Count(response.StatusCode);
+                var due = interval * (n + 1) - clock.Elapsed;
+                if (due > TimeSpan.Zero)
+                {
+                    await Delay(due, stop.Token);
+                }
+            }
+        });
+
+        await Task.WhenAll(attack, Task.Delay(TimeSpan.FromSeconds(5)));
+        stop.Cancel();
+        await Task.WhenAll(artistLoop, builderLoop);
+        artist.Sort();
+        builder.Sort();
+        return new Report(AbuseLoad.Percentile(artist, 0.99), artist.Count, AbuseLoad.Percentile(builder, 0.99), builder.Count, rejected, failed);
+    }
+
+    public void Dispose()
+    {
+        _artist.Dispose();
+        _builder.Dispose();
+    }
+
+    private static async Task Delay(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Abuse benchmark: starts the API (Release) with its default budgets on a fresh store and runs,
+# on loopback, the attacks the registry must bound, each beside two well-behaved clients (an
+# artist's 20-URL claim every 3 s, a dataset builder's 10,000-URL lookup batches at 150,000
+# URLs/s), whose p99 must stay within 2× of an unloaded run and who must get no 429:
+#   1. claim flood: two addresses posting 10,000-subject claims (fresh keys, sometimes one key) for 30 s
+#   2. match amplification: 2,000 one-subject host claims on one host from 2,000 keys and 20
+#      addresses, then 10,000-URL /api/v2/query/urls and 1,000-URL /v1/lookup batches on that host
+#   3. policy re-renders: N subjects on one host (an API key with a large budget), robots.txt
+#      first and served, then (tiny claim, GET robots.txt) for 15 s: renders, CPU
+#   4. image bombs: benchmarks/images-rss.sh (its own server): RSS after the set and 30 s later
+# Rotating IPv6 addresses cannot be shown on loopback (one ::1): the API tests send writes from
+# several addresses of one /64 and of another (WriteBudgetTests).
+#
+#   benchmarks/abuse.sh [sqlite|postgres]                      # policy phase at 300,000 subjects
+#   POLICY_SUBJECTS=3000000 benchmarks/abuse.sh sqlite         # the full 3 M figure
+set -euo pipefail
+engine="${1:-sqlite}"
+policy_subjects="${POLICY_SUBJECTS:-300000}"
+usage="benchmarks/abuse.sh [sqlite|postgres]"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+source scripts/lib/common.sh
+source scripts/lib/postgres.sh
+source scripts/lib/benchmark.sh
+
+bench_setup "$engine"
+dotnet build benchmarks/ConsentRegistry.LoadGen -c Release --nologo -v quiet
+admin_key="abuse-benchmark-admin-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+# Default settings but for the bootstrap admin key (to create the policy phase's platform key).
+export Registry__Auth__AdminKey="$admin_key" Logging__LogLevel__Default=Warning
+start_api
+wait_ready
+
+store_size() {
+  if [[ $engine == sqlite ]]; then
+    du -cb "$work"/registry.db* | tail -n 1 | awk '{printf "%.1f MiB", $1/1048576}'
+  else
+    "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "SELECT pg_size_pretty(pg_database_size('postgres'))"
+  fi
+}
+
+phase() { loadgen abuse --phase "$1" --target "$target" --server-pid "$api_pid" --admin-key "$admin_key" "${@:2}"; }
+
+status=0
+log "$engine: well-behaved clients alone (20 s)"
+phase baseline --seconds 20 || status=1
+log "$engine: 1. claim flood (store $(store_size))"
+phase flood --seconds 30 || status=1
+log "$engine: store after the flood: $(store_size)"
+log "$engine: 2. match amplification"
+phase amplify || status=1
+log "$engine: 3. policy re-renders at $policy_subjects subjects"
+phase policy --seconds 15 --policy-subjects "$policy_subjects" || status=1
+log "$engine: store at the end: $(store_size); API RSS $(ps -o rss= -p "$api_pid" | awk '{printf "%.0f MiB", $1/1024}')"
+bench_finish
+trap - EXIT INT TERM
+
+log "4. image bombs (benchmarks/images-rss.sh 20 4 30, its own server on SQLite)"
+images="$(benchmarks/images-rss.sh 20 4 30 2>&1)"
+echo "$images" | grep -E "==>|status|uploads"
+after="$(grep -o 'RSS right after the burst: [0-9]*' <<<"$images" | grep -o '[0-9]*$')"
+idle="$(grep -o 'RSS after 30 s idle: [0-9]*' <<<"$images" | grep -o '[0-9]*$')"
+if [[ -n $after && -n $idle && $after -le 600 && $idle -lt 400 ]]; then
+  echo "  PASS image bombs: RSS $after MiB after the set (≤ 600), $idle MiB 30 s later (< 400)"
+else
+  echo "  FAIL image bombs: RSS ${after:-?} MiB after the set (≤ 600), ${idle:-?} MiB 30 s later (< 400)"
+  status=1
+fi
+exit "$status"

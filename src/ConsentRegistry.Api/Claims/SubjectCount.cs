@@ -1,0 +1,61 @@
+using System.Text.Json;
+using ConsentRegistry.Core.Claims;
+
+namespace ConsentRegistry.Api.Claims;
+
+/// <summary>
+/// How many subjects a compact JWS's payload lists, read without verifying or canonicalizing
+/// anything: a cheap first look that lets a spent write budget refuse a large claim before the
+/// registry pays to check it. Null when the payload cannot be read that far (the full check says why).
+/// </summary>
+internal static class SubjectCount
+{
+    public static int? Of(string jws)
+    {
+        var first = jws.IndexOf('.');
+        var second = first < 0 ? -1 : jws.IndexOf('.', first + 1);
+        if (second < 0 || !Base64Url.TryDecode(jws.AsSpan(first + 1, second - first - 1), out var payload))
+        {
+            return null;
+        }
+
+        try
+        {
+            var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = 8 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isSubjects = reader.ValueTextEquals("subjects"u8);
+                reader.Read();
+                if (!isSubjects)
+                {
+                    reader.Skip();
+                    continue;
+                }
+
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    return null;
+                }
+
+                var count = 0;
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    count++;
+                    reader.Skip();
+                }
+
+                return count;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return null;
+    }
+}
