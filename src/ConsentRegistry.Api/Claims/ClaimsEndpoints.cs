@@ -60,6 +60,13 @@ public static class ClaimsEndpoints
     internal static async Task<Results<Created<ClaimResponse>, Ok<ClaimResponse>, ProblemHttpResult, ValidationProblem>> SubmitClaim(
         HttpRequest request, ClaimVerifier verifier, ClaimWriter log, WriteBudgets budgets, RegistryMetrics metrics, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
+        // A spent writer budget refuses before the body is read, then before the claim is checked.
+        if (budgets.PreCheck(request.HttpContext, SubjectCount.AtLeast(request.ContentLength)) is { } spentBeforeBody)
+        {
+            metrics.ClaimRefused(ProblemCodes.WriteBudgetExceeded);
+            return spentBeforeBody.ToProblem(request.HttpContext);
+        }
+
         var (jws, problem) = await JwsBody.ReadAsync(request, cancellationToken);
         if (problem is not null)
         {
@@ -153,6 +160,11 @@ public static class ClaimsEndpoints
         if (!ClaimId.IsWellFormed(id))
         {
             return Problems.InvalidClaimId();
+        }
+
+        if (budgets.PreCheck(request.HttpContext, 0) is { } spent)
+        {
+            return spent.ToProblem(request.HttpContext);
         }
 
         var (jws, problem) = await JwsBody.ReadAsync(request, cancellationToken);

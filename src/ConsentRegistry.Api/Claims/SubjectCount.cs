@@ -10,6 +10,13 @@ namespace ConsentRegistry.Api.Claims;
 /// </summary>
 internal static class SubjectCount
 {
+    /// <summary>A subject takes at most this many bytes of a JWS: an 8,192-character URL and its JSON, base64url-encoded.</summary>
+    private const long MaxBytesPerSubject = (8_192 + 64) * 4 / 3;
+
+    /// <summary>The fewest subjects a claim body of <paramref name="contentLength"/> bytes can hold (0 when unknown).</summary>
+    public static int AtLeast(long? contentLength) =>
+        contentLength is { } length ? (int)Math.Min(ClaimPayloadValidator.MaxSubjects, Math.Max(0, (length - 4_096) / MaxBytesPerSubject)) : 0;
+
     public static int? Of(string jws)
     {
         var first = jws.IndexOf('.');
