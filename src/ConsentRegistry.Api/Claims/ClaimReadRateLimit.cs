@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Threading.RateLimiting;
-using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Observability;
 using Microsoft.AspNetCore.RateLimiting;
@@ -17,31 +15,15 @@ internal sealed class ClaimReadRateLimitPolicy(IOptions<WriteBudgetOptions> opti
     public const string Name = "claim-reads";
 
     // A policy's own OnRejected replaces RateLimiterOptions.OnRejected, so it counts the rejection itself.
-    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = async (rejected, _) =>
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = (rejected, _) =>
     {
         metrics.RateLimitRejected(Name);
-        var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
-            ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
-            : 1;
-        var http = rejected.HttpContext;
-        http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        await Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
-            $"Too many claim reads from this address; retry after {seconds} s. To decide many URLs or hashes, use POST /v1/lookup.").ExecuteAsync(http);
+        return RateLimitRejections.WriteAsync(rejected, 1,
+            seconds => $"Too many claim reads from this address; retry after {seconds} s. To decide many URLs or hashes, use POST /v1/lookup.");
     };
 
-    public RateLimitPartition<string> GetPartition(HttpContext httpContext)
-    {
-        var perSecond = options.Value.ReadsPerSecondPerAddress;
-        return RateLimitPartition.GetTokenBucketLimiter(ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress), _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = perSecond * 2,
-            TokensPerPeriod = perSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        });
-    }
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext) =>
+        RateLimitRejections.PerSecond(ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress), options.Value.ReadsPerSecondPerAddress);
 }
 
 internal static class ClaimReadRateLimit

@@ -1,7 +1,4 @@
-using System.Globalization;
 using System.Security.Claims;
-using System.Threading.RateLimiting;
-using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -20,26 +17,10 @@ public static class LookupRateLimits
             limiter.AddPolicy(LookupAccess.RateLimitPolicy, context =>
             {
                 var (partition, perSecond) = Partition(context, lookup);
-                return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
-                {
-                    TokenLimit = perSecond * 2,
-                    TokensPerPeriod = perSecond,
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                    QueueLimit = 0,
-                    AutoReplenishment = true,
-                });
+                return RateLimitRejections.PerSecond(partition, perSecond);
             });
-            limiter.OnRejected = async (rejected, cancellationToken) =>
-            {
-                var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
-                    ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
-                    : 1;
-                var http = rejected.HttpContext;
-                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-                http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-                await Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
-                    $"Rate limit reached; retry after {seconds} s, or send larger batches.").ExecuteAsync(http);
-            };
+            limiter.OnRejected = (rejected, _) => RateLimitRejections.WriteAsync(rejected, 1,
+                seconds => $"Rate limit reached; retry after {seconds} s, or send larger batches.");
         });
         return services;
     }

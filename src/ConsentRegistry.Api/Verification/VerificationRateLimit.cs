@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Threading.RateLimiting;
-using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Observability;
 using Microsoft.AspNetCore.RateLimiting;
@@ -16,18 +14,12 @@ namespace ConsentRegistry.Api.Verification;
 internal sealed class VerificationRateLimitPolicy(IOptions<VerificationOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>
 {
     // A policy's own OnRejected replaces RateLimiterOptions.OnRejected, so it counts the rejection itself.
-    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = async (rejected, _) =>
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = (rejected, _) =>
     {
         metrics.RateLimitRejected(DomainVerificationEndpoints.RateLimitPolicy);
-        var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
-            ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
-            : 60;
-        var http = rejected.HttpContext;
-        http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-        http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        await Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
-            $"Too many domain verification requests from this address; retry after {seconds} s. "
-            + "A verification only needs to be requested once: the registry re-checks verified hosts by itself.").ExecuteAsync(http);
+        return RateLimitRejections.WriteAsync(rejected, 60,
+            seconds => $"Too many domain verification requests from this address; retry after {seconds} s. "
+                + "A verification only needs to be requested once: the registry re-checks verified hosts by itself.");
     };
 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
