@@ -182,8 +182,8 @@ public sealed class HostPolicyDocuments(
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         foreach (var chunk in bySeq.Keys.Order().Chunk(SeqsPerQuery))
         {
-            var rows = await connection.QueryAsync<PolicyClaimRow>(new CommandDefinition(_selectClaims, new { seqs = chunk }, cancellationToken: cancellationToken));
-            foreach (var row in rows)
+            // Unbuffered: one row (up to 10,000 subjects) in memory at a time, however many the chunk holds.
+            await foreach (var row in connection.QueryUnbufferedAsync<PolicyClaimRow>(_selectClaims, new { seqs = chunk }).WithCancellation(cancellationToken))
             {
                 var claim = bySeq[row.Seq];
                 fold.Add(claim.Party, claim.Iat, claim.Seq, claim.Usage, claim.Trust >= engine.MinTrustForGrants, row.License, StoredSubjects.Decode(row.Subjects));
