@@ -36,6 +36,9 @@ public static class Edits
         return src.Resize(new SKImageInfo(width, height), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
     }
 
+    /// <summary>The image drawn on white: no transparency left.</summary>
+    public static SKBitmap Flatten(SKBitmap src) => Draw(src.Width, src.Height, c => c.DrawBitmap(src, 0, 0));
+
     private static SKBitmap Crop(SKBitmap src, Random rng, bool mirror)
     {
         double cut = 0.10 + rng.NextDouble() * 0.20;   // 10–30 % of the area removed
@@ -77,9 +80,9 @@ public static class Edits
     {
         float[] matrix =
         [
-            1.15f, 0.05f, 0, 0, 12,
-            0, 0.95f, 0.05f, 0, -6,
-            0.05f, 0, 0.85f, 0, 20,
+            1.15f, 0.05f, 0, 0, 12 / 255f,
+            0, 0.95f, 0.05f, 0, -6 / 255f,
+            0.05f, 0, 0.85f, 0, 20 / 255f,
             0, 0, 0, 1, 0,
         ];
         using var paint = new SKPaint

@@ -21,14 +21,14 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
         var originals = PickOriginals(rng);
         var originalFiles = originals.ToHashSet();
         Console.WriteLine($"originals: {originals.Count} picked; writing {Edits.Kinds.Length} edits each");
-        var edits = WriteEdits(originals);
+        var (claims, edits) = WriteEdits(originals);
 
         var pool = ImageFiles.List(distractorDirs).Where(f => !originalFiles.Contains(f)).ToList();
         Shuffle(pool, rng);
-        var (distractors, dropped) = PickDistractors(originals, pool);
+        var (distractors, dropped) = PickDistractors(claims, pool);
         string rule = $"dropped a distractor whose SHA-256 equals an original's or whose PDQ is within {DedupDistance} of any of an original's 8 dihedral hashes";
         Console.WriteLine($"distractors: {distractors.Count} kept, {dropped} dropped ({rule})");
-        return new Manifest(originals, edits, distractors, rule, dropped);
+        return new Manifest(claims, edits, distractors, rule, dropped);
     }
 
     private List<string> PickOriginals(Random rng)
@@ -51,15 +51,24 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
         return picked;
     }
 
-    private List<EditEntry> WriteEdits(List<string> originals)
+    /// <summary>
+    /// Writes each original as the artist would claim it (flattened on white, at most 1024 px wide, PNG:
+    /// transparent clipart would otherwise hash differently from its edits) and its edits.
+    /// </summary>
+    private (List<string> Claims, List<EditEntry> Edits) WriteEdits(List<string> originals)
     {
         var bag = new ConcurrentBag<EditEntry>();
+        var claims = new string[originals.Count];
         Directory.CreateDirectory(Path.Combine(outDir, "edits"));
+        Directory.CreateDirectory(Path.Combine(outDir, "originals"));
         Parallel.For(0, originals.Count, i =>
         {
             using var decoded = SKBitmap.Decode(originals[i]);
             if (decoded is null) return;
-            using var src = decoded.Width > MaxSide ? Edits.Resize(decoded, MaxSide) : decoded.Copy();
+            using var scaled = decoded.Width > MaxSide ? Edits.Resize(decoded, MaxSide) : decoded.Copy();
+            using var src = Edits.Flatten(scaled);
+            claims[i] = Path.Combine(outDir, "originals", $"{i:D4}.png");
+            using (var png = src.Encode(SKEncodedImageFormat.Png, 100)) File.WriteAllBytes(claims[i], png.ToArray());
             var rng = new Random(seed * 7919 + i);
             foreach (string kind in Edits.Kinds)
             {
@@ -67,10 +76,10 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
                 string path = Path.Combine(outDir, "edits", $"{i:D4}-{kind}.jpg");
                 using var data = edited.Encode(SKEncodedImageFormat.Jpeg, Edits.JpegQuality(kind));
                 File.WriteAllBytes(path, data.ToArray());
-                bag.Add(new EditEntry(kind, path, originals[i]));
+                bag.Add(new EditEntry(kind, path, claims[i]));
             }
         });
-        return bag.OrderBy(e => e.Path, StringComparer.Ordinal).ToList();
+        return (claims.Where(c => c is not null).ToList(), bag.OrderBy(e => e.Path, StringComparer.Ordinal).ToList());
     }
 
     private (List<string> Kept, int Dropped) PickDistractors(List<string> originals, List<string> pool)
