@@ -1,0 +1,39 @@
+using ConsentRegistry.NearDup;
+
+// build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]
+// evaluate <folder> [--method pdq] [--radius 31]
+if (args.Length == 0) return Usage();
+var opts = Options.Parse(args.Skip(1).ToArray());
+switch (args[0])
+{
+    case "build":
+        string outDir = Path.GetFullPath(opts.One("out"));
+        Directory.CreateDirectory(outDir);
+        var builder = new SetBuilder(opts.Many("originals"), opts.Many("distractors"), outDir,
+            opts.Int("originals-count", 150), opts.Int("distractors-count", 1000), opts.Int("seed", 1));
+        builder.Build().Save(outDir);
+        Console.WriteLine($"manifest: {Path.Combine(outDir, Manifest.FileName)}");
+        return 0;
+    case "evaluate":
+        string folder = opts.Positional.FirstOrDefault() ?? throw new ArgumentException("evaluate needs a folder.");
+        string name = opts.OneOr("method", "pdq");
+        double radius = opts.Int("radius", 31);
+        var radii = new double[] { 16, 24, 31, 40, 48 }.Append(radius).Distinct().Order().ToList();
+        IMatchMethod method = name == "pdq" ? new PdqMethod(radii) : throw new ArgumentException($"Unknown method {name}.");
+        var summary = new Evaluator(method).Run(folder);
+        Console.WriteLine();
+        Console.Write(Evaluator.Table(summary));
+        string json = Path.Combine(folder, $"summary-{name}.json");
+        Evaluator.Save(summary, json);
+        Console.WriteLine($"summary: {json}");
+        return 0;
+    default:
+        return Usage();
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]");
+    Console.Error.WriteLine("       evaluate <folder> [--method pdq] [--radius 31]");
+    return 2;
+}

@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using ConsentRegistry.Core.Pdq;
+using SkiaSharp;
+
+namespace ConsentRegistry.NearDup;
+
+/// <summary>
+/// Picks originals (round robin over the originals folders, so illustrations and photographs mix), writes
+/// the edits of each, and picks distractors from the files left, dropping copies of an original.
+/// </summary>
+public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, string outDir, int originalsCount, int distractorsCount, int seed)
+{
+    /// <summary>Distractors this close (any of the original's 8 dihedral hashes) or byte-equal count as copies.</summary>
+    public const int DedupDistance = 10;
+
+    private const int MaxSide = 1024;
+
+    public Manifest Build()
+    {
+        var rng = new Random(seed);
+        var originals = PickOriginals(rng);
+        var originalFiles = originals.ToHashSet();
+        Console.WriteLine($"originals: {originals.Count} picked; writing {Edits.Kinds.Length} edits each");
+        var (claims, edits) = WriteEdits(originals);
+
+        var pool = ImageFiles.List(distractorDirs).Where(f => !originalFiles.Contains(f)).ToList();
+        Shuffle(pool, rng);
+        var (distractors, dropped) = PickDistractors(claims, pool);
+        string rule = $"dropped a distractor whose SHA-256 equals an original's or whose PDQ is within {DedupDistance} of any of an original's 8 dihedral hashes";
+        Console.WriteLine($"distractors: {distractors.Count} kept, {dropped} dropped ({rule})");
+        return new Manifest(claims, edits, distractors, rule, dropped);
+    }
+
+    private List<string> PickOriginals(Random rng)
+    {
+        var perDir = originalDirs.Select(d => { var l = ImageFiles.List([d]); Shuffle(l, rng); return new Queue<string>(l); }).ToList();
+        var picked = new List<string>();
+        while (picked.Count < originalsCount && perDir.Any(q => q.Count > 0))
+        {
+            foreach (var q in perDir)
+            {
+                while (q.Count > 0 && picked.Count < originalsCount)
+                {
+                    string f = q.Dequeue();
+                    if (picked.Contains(f) || ImageFiles.TryHashDihedral(f) is not { Quality: >= 50 }) continue;
+                    picked.Add(f);
+                    break;
+                }
+            }
+        }
+        return picked;
+    }
+
+    /// <summary>
+    /// Writes each original as the artist would claim it (flattened on white, at most 1024 px wide, PNG:
+    /// transparent clipart would otherwise hash differently from its edits) and its edits.
+    /// </summary>
+    private (List<string> Claims, List<EditEntry> Edits) WriteEdits(List<string> originals)
+    {
+        var bag = new ConcurrentBag<EditEntry>();
+        var claims = new string[originals.Count];
+        Directory.CreateDirectory(Path.Combine(outDir, "edits"));
+        Directory.CreateDirectory(Path.Combine(outDir, "originals"));
+        Parallel.For(0, originals.Count, i =>
+        {
+            using var decoded = SKBitmap.Decode(originals[i]);
+            if (decoded is null) return;
+            using var scaled = decoded.Width > MaxSide ? Edits.Resize(decoded, MaxSide) : decoded.Copy();
+            using var src = Edits.Flatten(scaled);
+            claims[i] = Path.Combine(outDir, "originals", $"{i:D4}.png");
+            using (var png = src.Encode(SKEncodedImageFormat.Png, 100)) File.WriteAllBytes(claims[i], png.ToArray());
+            var rng = new Random(seed * 7919 + i);
+            foreach (string kind in Edits.Kinds)
+            {
+                using var edited = Edits.Apply(kind, src, rng);
+                string path = Path.Combine(outDir, "edits", $"{i:D4}-{kind}.jpg");
+                using var data = edited.Encode(SKEncodedImageFormat.Jpeg, Edits.JpegQuality(kind));
+                File.WriteAllBytes(path, data.ToArray());
+                bag.Add(new EditEntry(kind, path, claims[i]));
+            }
+        });
+        return (claims.Where(c => c is not null).ToList(), bag.OrderBy(e => e.Path, StringComparer.Ordinal).ToList());
+    }
+
+    private (List<string> Kept, int Dropped) PickDistractors(List<string> originals, List<string> pool)
+    {
+        var origHashes = originals.Select(ImageFiles.TryHashDihedral).Where(h => h is not null).Select(h => h!).ToList();
+        var origSha = originals.Select(ImageFiles.Sha256).ToHashSet();
+        var kept = new List<string>();
+        int dropped = 0;
+        foreach (var chunk in pool.Chunk(64))
+        {
+            if (kept.Count >= distractorsCount) break;
+            var verdicts = chunk.AsParallel().AsOrdered().Select(f => (File: f, Hash: ImageFiles.TryHashDihedral(f))).ToList();
+            foreach (var (file, hash) in verdicts)
+            {
+                if (hash is null || kept.Count >= distractorsCount) continue;
+                bool copy = origSha.Contains(ImageFiles.Sha256(file))
+                    || origHashes.Any(o => MinDistance(o, hash.Original) <= DedupDistance);
+                if (copy) dropped++; else kept.Add(file);
+            }
+            Console.WriteLine($"  distractors: {kept.Count}/{distractorsCount}");
+        }
+        return (kept, dropped);
+    }
+
+    public static int MinDistance(PdqDihedral claim, PdqHash probe)
+    {
+        int best = 256;
+        foreach (var h in claim.Hashes) best = Math.Min(best, h.HammingDistance(probe));
+        return best;
+    }
+
+    private static void Shuffle<T>(List<T> list, Random rng)
+    {
+        for (int i = list.Count - 1; i > 0; i--)
+        {
+            int j = rng.Next(i + 1);
+            (list[i], list[j]) = (list[j], list[i]);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Near-duplicate measurement: builds a set of originals (openclipart illustrations and wallpaper
+# photographs from Debian packages), our own edits of each (8 kinds) and distractors, then reports per
+# edit kind how often PDQ matches an edit to its original, and how often a distractor matches any original.
+#
+#   benchmarks/neardup.sh [--originals 150] [--distractors 1000] [--seed 1]
+#
+# The set goes to benchmarks/.neardup/ (git-ignored; images are never committed).
+set -euo pipefail
+originals=150 distractors=1000 seed=1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --originals) originals="$2"; shift 2 ;;
+    --distractors) distractors="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
+    *) echo "usage: benchmarks/neardup.sh [--originals 150] [--distractors 1000] [--seed 1]" >&2; exit 2 ;;
+  esac
+done
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+source scripts/lib/common.sh
+
+clipart=/usr/share/openclipart/png
+wallpapers=/usr/share/backgrounds
+missing=()
+dpkg -s openclipart-png >/dev/null 2>&1 || missing+=(openclipart-png)
+dpkg -s ukui-wallpapers >/dev/null 2>&1 || missing+=(ukui-wallpapers)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  log "Installing ${missing[*]} (about 150 MB download)"
+  apt_install "${missing[@]}"
+fi
+
+log "Building benchmarks/ConsentRegistry.NearDup (Release)"
+dotnet build benchmarks/ConsentRegistry.NearDup -c Release --nologo -v quiet
+tool=(dotnet benchmarks/ConsentRegistry.NearDup/bin/Release/net10.0/ConsentRegistry.NearDup.dll)
+
+out="$repo/benchmarks/.neardup"
+rm -rf "$out"
+mkdir -p "$out"
+log "Building the set: $originals originals, $distractors distractors (seed $seed) into $out"
+timeout 1800 "${tool[@]}" build --originals "$clipart" "$wallpapers" --distractors "$clipart" "$wallpapers" \
+  --out "$out" --originals-count "$originals" --distractors-count "$distractors" --seed "$seed"
+
+log "Evaluating PDQ"
+timeout 1800 "${tool[@]}" evaluate "$out" --method pdq --radius 31
