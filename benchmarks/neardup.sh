@@ -43,3 +43,6 @@ timeout 1800 "${tool[@]}" build --originals "$clipart" "$wallpapers" --distracto
 
 log "Evaluating PDQ"
 timeout 1800 "${tool[@]}" evaluate "$out" --method pdq --radius 31
+
+log "Evaluating the embedder as it stands (bundled ResNet18, whole image, GeM)"
+timeout 1800 "${tool[@]}" evaluate "$out" --method embedding

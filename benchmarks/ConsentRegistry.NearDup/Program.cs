@@ -1,7 +1,7 @@
 using ConsentRegistry.NearDup;
 
 // build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]
-// evaluate <folder> [--method pdq] [--radius 31]
+// evaluate <folder> [--method pdq|embedding] [--radius 31]
 if (args.Length == 0) return Usage();
 var opts = Options.Parse(args.Skip(1).ToArray());
 switch (args[0])
@@ -19,7 +19,12 @@ switch (args[0])
         string name = opts.OneOr("method", "pdq");
         double radius = opts.Int("radius", 31);
         var radii = new double[] { 16, 24, 31, 40, 48 }.Append(radius).Distinct().Order().ToList();
-        IMatchMethod method = name == "pdq" ? new PdqMethod(radii) : throw new ArgumentException($"Unknown method {name}.");
+        IMatchMethod method = name switch
+        {
+            "pdq" => new PdqMethod(radii),
+            "embedding" => new EmbeddingMethod([0.02, 0.05, 0.1, 0.15, 0.2, 0.3]),
+            _ => throw new ArgumentException($"Unknown method {name}: pdq or embedding."),
+        };
         var summary = new Evaluator(method).Run(folder);
         Console.WriteLine();
         Console.Write(Evaluator.Table(summary));
@@ -34,6 +39,6 @@ switch (args[0])
 static int Usage()
 {
     Console.Error.WriteLine("usage: build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]");
-    Console.Error.WriteLine("       evaluate <folder> [--method pdq] [--radius 31]");
+    Console.Error.WriteLine("       evaluate <folder> [--method pdq|embedding] [--radius 31]");
     return 2;
 }
