@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Threading.RateLimiting;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Observability;
@@ -26,13 +27,42 @@ internal sealed class ClaimReadRateLimitPolicy(IOptions<WriteBudgetOptions> opti
         RateLimitRejections.PerSecond(ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress), options.Value.ReadsPerSecondPerAddress);
 }
 
+/// <summary>
+/// Claim and revocation requests per second per writer (API key, else client address with IPv6 per
+/// /64), ahead of the write budgets: a request refused here costs no body read, and the connection
+/// closes, so a flood of large claims from one client costs the server next to nothing.
+/// </summary>
+internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>
+{
+    public const string Name = "claim-writes";
+
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = (rejected, _) =>
+    {
+        metrics.RateLimitRejected(Name);
+        rejected.HttpContext.Response.Headers.Connection = "close";
+        return RateLimitRejections.WriteAsync(rejected, 1,
+            seconds => $"Too many claim writes from this client; retry after {seconds} s. Put many subjects in one claim (up to 10,000).");
+    };
+
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext)
+    {
+        var budgets = options.Value;
+        return httpContext.User.Identity?.IsAuthenticated == true
+            ? RateLimitRejections.PerSecond("key:" + (httpContext.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? httpContext.User.Identity.Name), budgets.WritesPerSecondPerKey)
+            : RateLimitRejections.PerSecond(ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress, budgets.Ipv6PrefixLength), budgets.WritesPerSecondPerAddress);
+    }
+}
+
 internal static class ClaimReadRateLimit
 {
     public static IServiceCollection AddClaimReadRateLimit(this IServiceCollection services)
     {
         services.AddRateLimiter(_ => { });
         services.AddOptions<RateLimiterOptions>().Configure(limiter =>
-            limiter.AddPolicy<string, ClaimReadRateLimitPolicy>(ClaimReadRateLimitPolicy.Name));
+        {
+            limiter.AddPolicy<string, ClaimReadRateLimitPolicy>(ClaimReadRateLimitPolicy.Name);
+            limiter.AddPolicy<string, ClaimWriteRateLimitPolicy>(ClaimWriteRateLimitPolicy.Name);
+        });
         return services;
     }
 }

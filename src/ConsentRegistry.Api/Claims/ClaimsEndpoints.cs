@@ -19,6 +19,7 @@ public static class ClaimsEndpoints
         var group = app.MapGroup("/v1").WithTags("Claims");
 
         group.MapPost("/claims", SubmitClaim)
+            .RequireRateLimiting(ClaimWriteRateLimitPolicy.Name)
             .WithName("SubmitClaim")
             .WithSummary("Submit a signed claim (compact JWS, ES256, jwk in the protected header).")
             .Accepts<JwsEnvelope>("application/json", JwsBody.JoseMediaType)
@@ -36,6 +37,7 @@ public static class ClaimsEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPost("/claims/{id}/revocation", RevokeClaim)
+            .RequireRateLimiting(ClaimWriteRateLimitPolicy.Name)
             .WithName("RevokeClaim")
             .WithSummary("Revoke a claim with a JWS signed by the same key: {\"v\":1,\"iat\":…,\"revokes\":\"<claim id>\"}.")
             .Accepts<JwsEnvelope>("application/json", JwsBody.JoseMediaType)

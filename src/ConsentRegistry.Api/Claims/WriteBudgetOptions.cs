@@ -18,6 +18,12 @@ public sealed class WriteBudgetOptions
 
     public bool Enabled { get; set; } = true;
 
+    /// <summary>Claim and revocation requests per second per client address (twice as many in a burst), before any budget is looked at.</summary>
+    public int WritesPerSecondPerAddress { get; set; } = 5;
+
+    /// <summary>Claim and revocation requests per second per API key (twice as many in a burst).</summary>
+    public int WritesPerSecondPerKey { get; set; } = 100;
+
     /// <summary>Reads of one claim or of a party's listing per second per client address (a token bucket twice as deep).</summary>
     public int ReadsPerSecondPerAddress { get; set; } = 50;
 
@@ -65,9 +71,9 @@ internal sealed class WriteBudgetOptionsValidator : IValidateOptions<WriteBudget
             }
         }
 
-        if (options.ReadsPerSecondPerAddress < 1)
+        if (options.ReadsPerSecondPerAddress < 1 || options.WritesPerSecondPerAddress < 1 || options.WritesPerSecondPerKey < 1)
         {
-            failures.Add($"{WriteBudgetOptions.Section}:ReadsPerSecondPerAddress must be 1 or more.");
+            failures.Add($"{WriteBudgetOptions.Section}:ReadsPerSecondPerAddress, WritesPerSecondPerAddress and WritesPerSecondPerKey must be 1 or more.");
         }
 
         if (options.Ipv6PrefixLength is < 1 or > 128)

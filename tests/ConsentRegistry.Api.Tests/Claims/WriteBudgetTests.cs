@@ -173,6 +173,28 @@ public sealed class WriteBudgetTests
     }
 
     [Fact]
+    public async Task Claim_requests_past_the_write_rate_are_refused_before_their_body_and_the_connection_closes()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:WritesPerSecondPerAddress"] = "1" });
+        using var client = app.CreateClient();
+
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? refused = null;
+        for (var i = 0; i < 6; i++)
+        {
+            var (response, _) = await PostOptOutAsync(client, $"https://rate.example/{i}.jpg");
+            statuses.Add(response.StatusCode);
+            refused ??= response.StatusCode == HttpStatusCode.TooManyRequests ? response : null;
+        }
+
+        Assert.Contains(HttpStatusCode.Created, statuses);
+        Assert.NotNull(refused);
+        Assert.Equal("too-many-requests", (await refused.JsonAsync()).GetProperty("code").GetString());
+        Assert.True(refused.Headers.ConnectionClose);
+        Assert.NotNull(refused.Headers.RetryAfter);
+    }
+
+    [Fact]
     public async Task Reads_of_claims_and_party_listings_are_rate_limited_per_address()
     {
         await using var app = await StartAsync(new() { ["Registry:WriteBudgets:ReadsPerSecondPerAddress"] = "1" });

@@ -52,6 +52,7 @@ public sealed class BrowserFixture : IAsyncLifetime
             ["Registry:WriteBudgets:Address:ClaimsPerHour"] = "1000000",
             ["Registry:WriteBudgets:NewParty:ClaimsPerHour"] = "1000000",
             ["Registry:WriteBudgets:ReadsPerSecondPerAddress"] = "10000",
+            ["Registry:WriteBudgets:WritesPerSecondPerAddress"] = "10000",
         };
         App = await RegistryApp.StartAsync(settings, services => services.Configure<DomainFetchOptions>(Network.Configure));
         Api = App.CreateClient();
