@@ -14,6 +14,8 @@
 #
 #   benchmarks/abuse.sh [sqlite|postgres]                      # policy phase at 300,000 subjects
 #   POLICY_SUBJECTS=3000000 benchmarks/abuse.sh sqlite         # the full 3 M figure
+#   PHASES="policy" benchmarks/abuse.sh sqlite                 # some phases only (baseline always runs;
+#                                                              # flood amplify policy images)
 set -euo pipefail
 engine="${1:-sqlite}"
 policy_subjects="${POLICY_SUBJECTS:-300000}"
@@ -40,22 +42,31 @@ store_size() {
   fi
 }
 
+phases="${PHASES:-flood amplify policy images}"
+wants() { [[ " $phases " == *" $1 "* ]]; }
 phase() { loadgen abuse --phase "$1" --target "$target" --server-pid "$api_pid" --admin-key "$admin_key" "${@:2}"; }
 
 status=0
 log "$engine: well-behaved clients alone (20 s)"
 phase baseline --seconds 20 || status=1
-log "$engine: 1. claim flood (store $(store_size))"
-phase flood --seconds 30 || status=1
-log "$engine: store after the flood: $(store_size)"
-log "$engine: 2. match amplification"
-phase amplify || status=1
-log "$engine: 3. policy re-renders at $policy_subjects subjects"
-phase policy --seconds 15 --policy-subjects "$policy_subjects" || status=1
+if wants flood; then
+  log "$engine: 1. claim flood (store $(store_size))"
+  phase flood --seconds 30 || status=1
+  log "$engine: store after the flood: $(store_size)"
+fi
+if wants amplify; then
+  log "$engine: 2. match amplification"
+  phase amplify || status=1
+fi
+if wants policy; then
+  log "$engine: 3. policy re-renders at $policy_subjects subjects"
+  phase policy --seconds 15 --policy-subjects "$policy_subjects" || status=1
+fi
 log "$engine: store at the end: $(store_size); API RSS $(ps -o rss= -p "$api_pid" | awk '{printf "%.0f MiB", $1/1024}')"
 bench_finish
 trap - EXIT INT TERM
 
+wants images || exit "$status"
 log "4. image bombs (benchmarks/images-rss.sh 20 4 30, its own server on SQLite)"
 images="$(benchmarks/images-rss.sh 20 4 30 2>&1)"
 echo "$images" | grep -E "==>|status|uploads"

@@ -185,6 +185,13 @@ internal static class AbuseLoad
         Console.WriteLine($"planted {subjects:N0} subjects on {host} in {planted.Elapsed.TotalSeconds:F0} s; server RSS {server.RssMiB()} MiB");
 
         using var crawler = Http(target, IPAddress.Parse("127.0.0.40"));
+        // Let the index take in what was planted, so the peak below is the render's, not the intake's.
+        while (await server.MetricAsync("registry_index_lag", "") > 0)
+        {
+            await Task.Delay(200);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(5));
         server.ResetPeak();
         var rssBeforeRender = server.RssMiB();
         var first = Stopwatch.StartNew();
