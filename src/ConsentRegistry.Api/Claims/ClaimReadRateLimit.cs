@@ -47,6 +47,11 @@ internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> opt
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
         var budgets = options.Value;
+        if (!budgets.Enabled)
+        {
+            return RateLimitPartition.GetNoLimiter("off"); // Registry:WriteBudgets:Enabled=false turns every write limit off
+        }
+
         return httpContext.User.Identity?.IsAuthenticated == true
             ? RateLimitRejections.PerSecond("key:" + (httpContext.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? httpContext.User.Identity.Name), budgets.WritesPerSecondPerKey)
             : RateLimitRejections.PerSecond(ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress, budgets.Ipv6PrefixLength), budgets.WritesPerSecondPerAddress);

@@ -16,6 +16,7 @@ public sealed class WriteBudgetOptions
 {
     public const string Section = "Registry:WriteBudgets";
 
+    /// <summary>False turns off the budgets and the write rate limit (benchmarks of raw intake; never in production).</summary>
     public bool Enabled { get; set; } = true;
 
     /// <summary>Claim and revocation requests per second per client address (twice as many in a burst), before any budget is looked at.</summary>
