@@ -21,10 +21,10 @@ public sealed class PolicyRenderBoundTests
     private static readonly KeyValuePair<string, object?> FromStore = new("source", "store");
 
     [Fact]
-    public async Task A_claim_flood_on_a_host_gets_the_last_document_until_the_interval_has_passed_then_one_fresh_render()
+    public async Task A_claim_flood_on_a_host_gets_the_last_document_and_no_new_render_within_the_interval()
     {
         const string host = "flood.policy.example";
-        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Policy:MinRenderInterval"] = "00:00:01" });
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Policy:MinRenderInterval"] = "01:00:00" });
         using var client = app.CreateClient();
         using var renders = Metric(app, "registry.policy.renders");
         using var stale = Metric(app, "registry.policy.stale_served");
@@ -47,11 +47,25 @@ public sealed class PolicyRenderBoundTests
         Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(conditional)).StatusCode);
         Assert.Equal(1, renders.GetMeasurementSnapshot().Where(m => m.ContainsTags(FromStore)).Sum(m => m.Value));
         Assert.True(stale.GetMeasurementSnapshot().Sum(m => m.Value) >= 20);
+    }
+
+    [Fact]
+    public async Task Once_the_interval_has_passed_the_next_request_gets_a_fresh_render()
+    {
+        const string host = "interval.policy.example";
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Policy:MinRenderInterval"] = "00:00:01" });
+        using var client = app.CreateClient();
+        using var renders = Metric(app, "registry.policy.renders");
+        using var artist = new TestSigner();
+        await SubmitAsync(client, artist, TrainAiNo, Url($"https://{host}/first.jpg"));
+        var first = await client.GetAsync($"/v1/hosts/{host}/robots.txt");
+        await SubmitAsync(client, artist, TrainAiNo, Url($"https://{host}/second.jpg"));
 
         await Task.Delay(TimeSpan.FromSeconds(1.2));
         var fresh = await client.GetAsync($"/v1/hosts/{host}/robots.txt");
+
         Assert.NotEqual(first.Headers.ETag, fresh.Headers.ETag);
-        Assert.Contains("/flood/19.jpg", await fresh.Content.ReadAsStringAsync());
+        Assert.Contains("/second.jpg", await fresh.Content.ReadAsStringAsync());
         Assert.Equal(2, renders.GetMeasurementSnapshot().Where(m => m.ContainsTags(FromStore)).Sum(m => m.Value));
     }
 
