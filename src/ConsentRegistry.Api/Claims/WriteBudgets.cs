@@ -25,18 +25,6 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
     private readonly Dictionary<string, TokenBucket> _buckets = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
-    /// <summary>Buckets held now (for tests and monitoring).</summary>
-    public int Tracked
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _buckets.Count;
-            }
-        }
-    }
-
     /// <summary>
     /// Before a claim is verified: a refusal when its writer's budget (address or key) could not
     /// pay for <paramref name="subjects"/> subjects now, so a spent budget costs the registry no
@@ -117,11 +105,10 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
 
     private (string Key, WriteBudget Budget, string Name) Writer(HttpContext context)
     {
-        if (context.User.Identity?.IsAuthenticated == true)
+        if (RateLimitRejections.KeyPartition(context) is { } key)
         {
             var keyInfo = context.Items[typeof(ApiKeyInfo)] as ApiKeyInfo;
-            var id = keyInfo?.Id ?? context.User.Identity.Name ?? "token";
-            return ("key:" + id, keyInfo?.WriteBudget ?? _options.ApiKey.ToBudget(), "api-key");
+            return (key, keyInfo?.WriteBudget ?? _options.ApiKey.ToBudget(), "api-key");
         }
 
         return (ClientAddress.PartitionKey(context.Connection.RemoteIpAddress, _options.Ipv6PrefixLength), _options.Address.ToBudget(), "address");

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Globalization;
 using System.Threading.RateLimiting;
 using ConsentRegistry.Api.Errors;
@@ -17,6 +18,15 @@ internal static class RateLimitRejections
         http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         await Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests, detail(seconds)).ExecuteAsync(http);
+    }
+
+    /// <summary>"key:&lt;API key id or token subject&gt;" for a signed-in caller, else null: one partition per key in every limit.</summary>
+    public static string? KeyPartition(HttpContext context)
+    {
+        var user = context.User;
+        return user.Identity?.IsAuthenticated == true
+            ? "key:" + (user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity.Name)
+            : null;
     }
 
     /// <summary>A bucket of <paramref name="perSecond"/> tokens a second, twice as deep, no queue.</summary>

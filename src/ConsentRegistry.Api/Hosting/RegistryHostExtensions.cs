@@ -64,7 +64,7 @@ public static class RegistryHostExtensions
         services.AddSingleton<LookupEngine>();
         services.AddSingleton<HostPolicyDocuments>();
         services.AddLookupRateLimits();
-        services.AddClaimReadRateLimit();
+        services.AddClaimRateLimits();
         services.AddImageHashing();
         services.AddDomainVerification();
         services.AddSingleton<ApiKeyStore>();

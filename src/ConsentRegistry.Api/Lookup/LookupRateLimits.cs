@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using ConsentRegistry.Api.Hosting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -26,11 +25,8 @@ public static class LookupRateLimits
     }
 
     /// <summary>The bucket a request draws from and its rate: the API key or token subject when signed in, else the client address.</summary>
-    internal static (string Key, int PerSecond) Partition(HttpContext context, LookupOptions lookup)
-    {
-        var user = context.User;
-        return user.Identity?.IsAuthenticated == true
-            ? ("key:" + (user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity.Name), lookup.RequestsPerSecondPerKey)
+    internal static (string Key, int PerSecond) Partition(HttpContext context, LookupOptions lookup) =>
+        RateLimitRejections.KeyPartition(context) is { } key
+            ? (key, lookup.RequestsPerSecondPerKey)
             : (ClientAddress.PartitionKey(context.Connection.RemoteIpAddress), lookup.RequestsPerSecondPerAddress);
-    }
 }

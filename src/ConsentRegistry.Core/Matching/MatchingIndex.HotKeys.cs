@@ -73,12 +73,7 @@ public sealed partial class MatchingIndex
             _postings[posting] = new Posting(claim, hot.Head, includeSubdomains);
             hot.Head = posting;
             NoteHotClaim(claim, ~slot);
-            hot.All.Offer(claim, this);
-            if (includeSubdomains)
-            {
-                hot.SubdomainsOnly.Offer(claim, this);
-            }
-
+            hot.Offer(_postings[posting], this);
             return;
         }
 
@@ -105,11 +100,7 @@ public sealed partial class MatchingIndex
         {
             ref readonly var posting = ref _postings[next];
             NoteHotClaim(posting.Claim, number);
-            hot.All.Offer(posting.Claim, this);
-            if (posting.IncludeSubdomains)
-            {
-                hot.SubdomainsOnly.Offer(posting.Claim, this);
-            }
+            hot.Offer(posting, this);
         }
 
         return number;
@@ -177,16 +168,20 @@ public sealed partial class MatchingIndex
             for (var next = Head; next != NoPosting; next = index._postings[next].Next)
             {
                 ref readonly var posting = ref index._postings[next];
-                if (index._claims[posting.Claim].Party != party)
+                if (index._claims[posting.Claim].Party == party)
                 {
-                    continue;
+                    Offer(posting, index);
                 }
+            }
+        }
 
-                All.Offer(posting.Claim, index);
-                if (posting.IncludeSubdomains)
-                {
-                    SubdomainsOnly.Offer(posting.Claim, index);
-                }
+        /// <summary>A posting's claim competes in every view the posting belongs to.</summary>
+        public void Offer(in Posting posting, MatchingIndex index)
+        {
+            All.Offer(posting.Claim, index);
+            if (posting.IncludeSubdomains)
+            {
+                SubdomainsOnly.Offer(posting.Claim, index);
             }
         }
     }

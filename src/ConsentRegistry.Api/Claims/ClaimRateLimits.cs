@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using System.Threading.RateLimiting;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Observability;
@@ -52,15 +51,15 @@ internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> opt
             return RateLimitPartition.GetNoLimiter("off"); // Registry:WriteBudgets:Enabled=false turns every write limit off
         }
 
-        return httpContext.User.Identity?.IsAuthenticated == true
-            ? RateLimitRejections.PerSecond("key:" + (httpContext.User.FindFirstValue(ClaimTypes.NameIdentifier) ?? httpContext.User.Identity.Name), budgets.WritesPerSecondPerKey)
+        return RateLimitRejections.KeyPartition(httpContext) is { } key
+            ? RateLimitRejections.PerSecond(key, budgets.WritesPerSecondPerKey)
             : RateLimitRejections.PerSecond(ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress, budgets.Ipv6PrefixLength), budgets.WritesPerSecondPerAddress);
     }
 }
 
-internal static class ClaimReadRateLimit
+internal static class ClaimRateLimits
 {
-    public static IServiceCollection AddClaimReadRateLimit(this IServiceCollection services)
+    public static IServiceCollection AddClaimRateLimits(this IServiceCollection services)
     {
         services.AddRateLimiter(_ => { });
         services.AddOptions<RateLimiterOptions>().Configure(limiter =>
