@@ -62,11 +62,22 @@ internal static class AbuseLoad
             for (var n = 0; deadline.Elapsed.TotalSeconds < seconds; n++)
             {
                 var (jws, count) = claims[a][n % claims[a].Length];
-                using var response = await client.PostAsync("/v1/claims", new StringContent(jws, Encoding.ASCII, "application/jose"));
+                // A writer that keeps sending past its Retry-After is cut off without its body read:
+                // counted as status 0, "closed while sending".
+                var status = 0;
+                try
+                {
+                    using var response = await client.PostAsync("/v1/claims", new StringContent(jws, Encoding.ASCII, "application/jose"));
+                    status = (int)response.StatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                }
+
                 lock (statuses)
                 {
-                    statuses[(int)response.StatusCode] = statuses.GetValueOrDefault((int)response.StatusCode) + 1;
-                    subjectsAccepted += response.StatusCode == HttpStatusCode.Created ? count : 0;
+                    statuses[status] = statuses.GetValueOrDefault(status) + 1;
+                    subjectsAccepted += status == (int)HttpStatusCode.Created ? count : 0;
                 }
             }
         })).ToArray();
@@ -78,7 +89,8 @@ internal static class AbuseLoad
             + $"{subjectsAccepted:N0} subjects accepted; server RSS {rssBefore} → {server.RssMiB()} MiB; CPU: server {server.CpuSeconds() - cpuBefore:F1} s, "
             + $"load generator (attackers and well-behaved clients) {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - clientCpuBefore:F1} s of the machine's {2 * seconds} s");
         report.Print("during the claim flood");
-        return Verdicts(report, statuses.GetValueOrDefault(429) > 0, "the flood was throttled (429s)");
+        return Verdicts(report, statuses.GetValueOrDefault(429) + statuses.GetValueOrDefault(0) > 0 && subjectsAccepted <= 60_000,
+            "the flood was throttled to the address budget (30,000 subjects an hour from each of 2 addresses)");
     }
 
     private static async Task<bool> AmplifyAsync(Uri target, WellBehaved background)
@@ -209,8 +221,9 @@ internal static class AbuseLoad
         }
         while (firstStatus != 200 && first.Elapsed.TotalSeconds < 300);
 
+        var renderMiB = server.PeakMiB() - rssBeforeRender;
         Console.WriteLine($"first robots.txt: 200 after {first.Elapsed.TotalSeconds:F1} s ({tries} requests; the earlier ones 503 with Retry-After while it rendered); "
-            + $"render peak RSS {server.PeakMiB() - rssBeforeRender} MiB above the {rssBeforeRender} MiB before it");
+            + $"render peak RSS {renderMiB} MiB above the {rssBeforeRender} MiB before it");
 
         var served = new List<double>();
         for (var i = 0; i < 20; i++)
@@ -246,7 +259,9 @@ internal static class AbuseLoad
         Console.WriteLine($"robots.txt at {subjects:N0} subjects: p50 {Percentile(served, 0.5):F1} ms, max {served[^1]:F1} ms over {served.Count} requests; "
             + $"(tiny claim, GET robots.txt) loop for {seconds} s: {renders:N0} renders ({renders / seconds:F2}/s), server CPU {cpu:F1} s");
         report.Print("during the policy re-render loop");
-        return Verdicts(report, served[^1] <= 200 && renders / seconds <= 3, "robots.txt ≤ 200 ms and at most a few renders a second");
+        // The goal says 100 MB extra memory: 95 MiB.
+        return Verdicts(report, served[^1] <= 200 && renders / seconds <= 3 && renderMiB <= 95,
+            $"robots.txt ≤ 200 ms, at most a few renders a second, render peak {renderMiB} MiB ≤ 100 MB");
     }
 
     private static bool Verdicts(Report during, bool attackBounded, string what)

@@ -29,16 +29,32 @@ internal sealed class ClaimReadRateLimitPolicy(IOptions<WriteBudgetOptions> opti
 /// <summary>
 /// Claim and revocation requests per second per writer (API key, else client address with IPv6 per
 /// /64), ahead of the write budgets: a request refused here costs no body read, and the connection
-/// closes, so a flood of large claims from one client costs the server next to nothing.
+/// closes. The first refusals in a second get a clean close (Kestrel reads the rest of the body,
+/// so the client surely reads its 429); a writer that keeps sending before its Retry-After has
+/// passed is cut off after the answer without its body being read, which is what keeps a flood of
+/// large claims cheap (<see cref="RefusedRequestBodies"/>).
 /// </summary>
-internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>
+internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>, IDisposable
 {
     public const string Name = "claim-writes";
 
-    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = (rejected, _) =>
+    /// <summary>Clean refusals per writer: one a second, two at once.</summary>
+    private readonly PartitionedRateLimiter<string> _cleanRefusals = PartitionedRateLimiter.Create<string, string>(
+        writer => RateLimitRejections.PerSecond(writer, 1));
+
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected => (rejected, _) =>
     {
         metrics.RateLimitRejected(Name);
-        rejected.HttpContext.Response.Headers.Connection = "close";
+        using var clean = _cleanRefusals.AttemptAcquire(WriterOf(rejected.HttpContext, options.Value));
+        if (clean.IsAcquired)
+        {
+            rejected.HttpContext.Response.Headers.Connection = "close";
+        }
+        else
+        {
+            RefusedRequestBodies.CloseWithoutReading(rejected.HttpContext);
+        }
+
         return RateLimitRejections.WriteAsync(rejected, 1,
             seconds => $"Too many claim writes from this client; retry after {seconds} s. Put many subjects in one claim (up to 10,000).");
     };
@@ -51,10 +67,14 @@ internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> opt
             return RateLimitPartition.GetNoLimiter("off"); // Registry:WriteBudgets:Enabled=false turns every write limit off
         }
 
-        return RateLimitRejections.KeyPartition(httpContext) is { } key
-            ? RateLimitRejections.PerSecond(key, budgets.WritesPerSecondPerKey)
-            : RateLimitRejections.PerSecond(ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress, budgets.Ipv6PrefixLength), budgets.WritesPerSecondPerAddress);
+        var writer = WriterOf(httpContext, budgets);
+        return RateLimitRejections.PerSecond(writer, writer.StartsWith("key:", StringComparison.Ordinal) ? budgets.WritesPerSecondPerKey : budgets.WritesPerSecondPerAddress);
     }
+
+    public void Dispose() => _cleanRefusals.Dispose();
+
+    private static string WriterOf(HttpContext httpContext, WriteBudgetOptions budgets) =>
+        RateLimitRejections.KeyPartition(httpContext) ?? ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress, budgets.Ipv6PrefixLength);
 }
 
 internal static class ClaimRateLimits

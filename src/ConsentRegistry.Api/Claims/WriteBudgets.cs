@@ -219,9 +219,9 @@ public sealed record WriteRefusal(string Budget, long PerHour, string Unit, int 
     public ProblemHttpResult ToProblem(HttpContext context)
     {
         context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        // The connection closes after the answer: the server does not read the rest of a refused
-        // claim's body to keep it open, and a flooding client pays a new connection for each try.
-        context.Response.Headers.Connection = "close";
+        // The connection closes after the answer without reading the rest of a refused claim's
+        // body: a flooding client pays a new connection for each try, the server no reading.
+        RefusedRequestBodies.CloseWithoutReading(context);
         var who = Budget.StartsWith("party", StringComparison.Ordinal) ? "This party's"
             : Budget.StartsWith("api-key", StringComparison.Ordinal) ? "This API key's" : "This client address's";
         var problem = Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.WriteBudgetExceeded,

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data;
 using System.Security.Cryptography;
 using System.Text;
 using ConsentRegistry.Api.Lookup;
@@ -182,11 +183,18 @@ public sealed class HostPolicyDocuments(
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         foreach (var chunk in bySeq.Keys.Order().Chunk(SeqsPerQuery))
         {
-            // Unbuffered: one row (up to 10,000 subjects) in memory at a time, however many the chunk holds.
-            await foreach (var row in connection.QueryUnbufferedAsync<PolicyClaimRow>(_selectClaims, new { seqs = chunk }).WithCancellation(cancellationToken))
+            // Sequential: each row's subjects (up to 10,000, about a megabyte of text) stream through a
+            // small buffer into the fold, which allocates only for the entries it keeps. Selecting seq,
+            // the rowid, lets SQLite read the column incrementally too.
+            var command = new CommandDefinition(_selectClaims, new { seqs = chunk }, cancellationToken: cancellationToken);
+            await using var reader = await connection.ExecuteReaderAsync(command, CommandBehavior.SequentialAccess);
+            while (await reader.ReadAsync(cancellationToken))
             {
-                var claim = bySeq[row.Seq];
-                fold.Add(claim.Party, claim.Iat, claim.Seq, claim.Usage, claim.Trust >= engine.MinTrustForGrants, row.License, StoredSubjects.Decode(row.Subjects));
+                var entry = bySeq[reader.GetInt64(0)];
+                var license = await reader.IsDBNullAsync(1, cancellationToken) ? null : reader.GetString(1);
+                var claim = new HostSubjectFold.Claim(entry.Party, entry.Iat, entry.Seq, entry.Usage, entry.Trust >= engine.MinTrustForGrants, license);
+                using var subjects = reader.GetTextReader(2);
+                await StoredSubjects.ReadLinesAsync(subjects, (kind, value, includeSubdomains) => fold.Add(claim, kind, value, includeSubdomains), cancellationToken);
             }
         }
 
@@ -194,11 +202,4 @@ public sealed class HostPolicyDocuments(
     }
 
     private readonly record struct Key(HostDocumentKind Kind, string Host);
-
-    private sealed record PolicyClaimRow
-    {
-        public long Seq { get; init; }
-        public string? License { get; init; }
-        public required string Subjects { get; init; }
-    }
 }

@@ -19,8 +19,11 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
     /// <summary>About 200 bytes an entry: some 20 MB at most, whatever the host holds.</summary>
     public const int DefaultMaxEntries = 100_000;
 
-    private Dictionary<(string Subject, int Party), Entry> _entries = [];
+    // Keyed by party and subject, packed into one string (see ComposeKey) so that a subject read as
+    // text is looked up as a span: a render allocates for the entries it keeps, not per subject read.
+    private Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private int _depth = int.MaxValue; // path segments kept; MaxValue: exact
+    private char[] _key = new char[256];
 
     public int MaxEntries => maxEntries;
 
@@ -34,47 +37,52 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
     {
         foreach (var subject in subjects)
         {
-            if (!HostPolicy.TryLocate(host, subject, out _, out _, out _))
-            {
-                continue;
-            }
+            Add(new Claim(party, iat, seq, usage, countsGrants, policy), subject.Kind, subject.Value, subject.IncludeSubdomains);
+        }
+    }
 
-            Put(new Entry(party, iat, seq, usage, countsGrants, policy, Cut(subject)));
-            while (_entries.Count > maxEntries && _depth > 0)
-            {
-                Coarsen();
-            }
+    /// <summary>One subject of a claim, as its canonical kind and value.</summary>
+    public void Add(in Claim claim, string kind, ReadOnlySpan<char> value, bool includeSubdomains)
+    {
+        if (!HostPolicy.IsOnHost(host, kind, value, includeSubdomains))
+        {
+            return;
+        }
+
+        Put(new Entry(claim.Party, claim.Iat, claim.Seq, claim.Usage, claim.CountsGrants, claim.Policy, null), kind, value, includeSubdomains);
+        while (_entries.Count > maxEntries && _depth > 0)
+        {
+            Coarsen();
         }
     }
 
     /// <summary>One claim per entry, for <see cref="HostPolicy.Resolve"/>.</summary>
     public List<PolicyClaim> ToClaims() =>
-        _entries.Values.Select(e => new PolicyClaim(e.Party, e.Iat, e.Seq, e.Usage, e.CountsGrants, e.Policy, [e.Subject])).ToList();
+        _entries.Values.Select(e => new PolicyClaim(e.Party, e.Iat, e.Seq, e.Usage, e.CountsGrants, e.Policy, [e.Subject!])).ToList();
 
-    private void Put(Entry entry)
+    /// <summary>Files <paramref name="entry"/> under its subject, cut to the current depth; the subject is allocated only when the entry is new or differs.</summary>
+    private void Put(Entry entry, string kind, ReadOnlySpan<char> value, bool includeSubdomains)
     {
-        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_entries, (Key(entry.Subject), entry.Party), out var exists);
-        if (!exists)
+        value = Cut(ref kind, value);
+        var lookup = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(lookup, ComposeKey(entry.Party, kind, value), out var exists);
+        if (!exists || (!Coarsened && (entry.Iat, entry.Seq).CompareTo((slot.Iat, slot.Seq)) > 0))
         {
-            slot = entry;
+            var subject = entry.Subject is { } held && held.Kind == kind && value.SequenceEqual(held.Value)
+                ? held
+                : new Subject(kind, value.ToString(), includeSubdomains);
+            slot = entry with { Subject = subject };
             PeakEntries = Math.Max(PeakEntries, _entries.Count);
         }
-        else if (!Coarsened)
+        else if (Coarsened)
         {
-            if ((entry.Iat, entry.Seq).CompareTo((slot.Iat, slot.Seq)) > 0)
-            {
-                slot = entry;
-            }
-        }
-        else
-        {
-            slot = Combine(slot, entry);
+            slot = Combine(slot, entry with { Subject = slot.Subject });
         }
     }
 
     private void Coarsen()
     {
-        var deepest = _entries.Keys.Max(k => Depth(k.Subject));
+        var deepest = _entries.Values.Max(e => Depth(e.Subject!.Value));
         _depth = Math.Min(_depth == int.MaxValue ? deepest : _depth, deepest) - 1;
         if (_depth < 0)
         {
@@ -82,45 +90,59 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         }
 
         var old = _entries;
-        _entries = new Dictionary<(string Subject, int Party), Entry>(old.Count / 2);
+        _entries = new Dictionary<string, Entry>(old.Count / 2, StringComparer.Ordinal);
         foreach (var entry in old.Values)
         {
-            Put(entry with { Subject = Cut(entry.Subject) });
+            Put(entry, entry.Subject!.Kind, entry.Subject.Value, entry.Subject.IncludeSubdomains);
         }
     }
 
-    /// <summary>URL and URL-prefix subjects at the current depth; host subjects as they are.</summary>
-    private Subject Cut(Subject subject)
+    /// <summary>The party (as two chars), the kind and the value in one reused buffer: the dictionary's key.</summary>
+    private ReadOnlySpan<char> ComposeKey(int party, string kind, ReadOnlySpan<char> value)
     {
-        if (!Coarsened || subject.Kind is not (SubjectKinds.Url or SubjectKinds.UrlPrefix))
+        var length = 2 + kind.Length + 1 + value.Length;
+        if (_key.Length < length)
         {
-            return subject;
+            _key = new char[Math.Max(length, _key.Length * 2)];
         }
 
-        var pathStart = CanonicalParts.PathStart(subject.Value);
-        var end = pathStart + 1; // after the leading "/"
+        _key[0] = (char)(party >> 16);
+        _key[1] = (char)party;
+        kind.CopyTo(_key.AsSpan(2));
+        _key[2 + kind.Length] = ' ';
+        value.CopyTo(_key.AsSpan(3 + kind.Length));
+        return _key.AsSpan(0, length);
+    }
+
+    /// <summary>URL and URL-prefix subjects at the current depth (a cut URL becomes a URL prefix); host subjects as they are.</summary>
+    private ReadOnlySpan<char> Cut(scoped ref string kind, ReadOnlySpan<char> value)
+    {
+        if (!Coarsened || kind is not (SubjectKinds.Url or SubjectKinds.UrlPrefix))
+        {
+            return value;
+        }
+
+        var end = CanonicalParts.PathStart(value) + 1; // after the leading "/"
         for (var segment = 0; segment < _depth; segment++)
         {
-            var slash = subject.Value.IndexOfAny(['/', '?'], end);
-            if (slash < 0 || subject.Value[slash] == '?')
+            var slash = value[end..].IndexOfAny('/', '?');
+            if (slash < 0 || value[end + slash] == '?')
             {
-                return subject; // no deeper than the depth kept: stays as it is
+                return value; // no deeper than the depth kept: stays as it is
             }
 
-            end = slash + 1;
+            end += slash + 1;
         }
 
-        return new Subject(SubjectKinds.UrlPrefix, subject.Value[..end]);
+        kind = SubjectKinds.UrlPrefix;
+        return value[..end];
     }
 
-    private static int Depth(string key)
+    private static int Depth(string value)
     {
-        var path = key.AsSpan(key.IndexOf(' ') + 1);
-        var start = path.IndexOf("://", StringComparison.Ordinal);
-        return start < 0 ? 0 : path[(start + 3)..].Count('/');
+        var start = value.IndexOf("://", StringComparison.Ordinal);
+        return start < 0 ? 0 : value.AsSpan(start + 3).Count('/');
     }
-
-    private static string Key(Subject subject) => subject.Kind + " " + subject.Value;
 
     private static Entry Combine(Entry a, Entry b)
     {
@@ -139,5 +161,8 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         return newer with { Usage = Usage.FromValues(values), CountsGrants = a.CountsGrants && b.CountsGrants };
     }
 
-    private readonly record struct Entry(int Party, long Iat, long Seq, Usage Usage, bool CountsGrants, string? Policy, Subject Subject);
+    /// <summary>What a claim brings to each of its subjects.</summary>
+    public readonly record struct Claim(int Party, long Iat, long Seq, Usage Usage, bool CountsGrants, string? Policy);
+
+    private readonly record struct Entry(int Party, long Iat, long Seq, Usage Usage, bool CountsGrants, string? Policy, Subject? Subject);
 }

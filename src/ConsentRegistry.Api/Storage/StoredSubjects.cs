@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using ConsentRegistry.Core.Claims;
 
@@ -41,20 +42,98 @@ internal static class StoredSubjects
         var subjects = new List<Subject>();
         foreach (var line in packed.AsSpan().EnumerateLines())
         {
-            if (line.IsEmpty)
+            if (TryReadLine(line, out var kind, out var value, out var includeSubdomains))
             {
-                continue;
+                subjects.Add(new Subject(kind, value.ToString(), includeSubdomains));
             }
-
-            var tab = line.IndexOf('\t');
-            var kind = line[..tab];
-            var rest = line[(tab + 1)..];
-            var flag = rest.IndexOf('\t');
-            var value = flag < 0 ? rest : rest[..flag];
-            subjects.Add(new Subject(KindOf(kind), value.ToString(), flag >= 0 && rest[(flag + 1)..].SequenceEqual(SubdomainsFlag)));
         }
 
         return subjects;
+    }
+
+    /// <summary>One stored line as its parts, without allocating; false for an empty line.</summary>
+    public static bool TryReadLine(ReadOnlySpan<char> line, out string kind, out ReadOnlySpan<char> value, out bool includeSubdomains)
+    {
+        if (line.IsEmpty)
+        {
+            kind = string.Empty;
+            value = default;
+            includeSubdomains = false;
+            return false;
+        }
+
+        var tab = line.IndexOf('\t');
+        kind = KindOf(line[..tab]);
+        var rest = line[(tab + 1)..];
+        var flag = rest.IndexOf('\t');
+        value = flag < 0 ? rest : rest[..flag];
+        includeSubdomains = flag >= 0 && rest[(flag + 1)..].SequenceEqual(SubdomainsFlag);
+        return true;
+    }
+
+    /// <summary>
+    /// Reads a packed column as a stream of text and hands each line to <paramref name="onLine"/>,
+    /// holding a few kilobytes at a time rather than the whole column (10,000 subjects are about a
+    /// megabyte: as one string, each would land on the large object heap).
+    /// </summary>
+    public static async Task ReadLinesAsync(TextReader text, LineHandler onLine, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<char>.Shared.Rent(16 * 1024);
+        try
+        {
+            var filled = 0;
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    // One line longer than the buffer (a URL near its 8 KiB limit with a long kind): grow.
+                    var larger = ArrayPool<char>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<char>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await text.ReadAsync(buffer.AsMemory(filled), cancellationToken);
+                filled += read;
+                var consumed = HandleLines(buffer.AsSpan(0, filled), final: read == 0, onLine);
+                buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+                filled -= consumed;
+                if (read == 0)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
+    }
+
+    public delegate void LineHandler(string kind, ReadOnlySpan<char> value, bool includeSubdomains);
+
+    /// <summary>Hands over the complete lines in <paramref name="text"/> (and the last one when <paramref name="final"/>); returns the characters used.</summary>
+    private static int HandleLines(ReadOnlySpan<char> text, bool final, LineHandler onLine)
+    {
+        var used = 0;
+        while (used < text.Length)
+        {
+            var end = text[used..].IndexOf('\n');
+            if (end < 0 && !final)
+            {
+                break;
+            }
+
+            var line = end < 0 ? text[used..] : text.Slice(used, end);
+            if (TryReadLine(line, out var kind, out var value, out var includeSubdomains))
+            {
+                onLine(kind, value, includeSubdomains);
+            }
+
+            used += end < 0 ? line.Length : end + 1;
+        }
+
+        return used;
     }
 
     // The kinds are a closed set: share their strings instead of allocating one per subject.

@@ -130,26 +130,34 @@ public static class HostPolicy
         kind = RuleKind.Host;
         path = "/";
         schemes = Schemes.Both;
-        switch (subject.Kind)
+        if (!IsOnHost(host, subject.Kind, subject.Value, subject.IncludeSubdomains))
         {
-            case SubjectKinds.Host:
-                return subject.Value == host
-                    || (subject.IncludeSubdomains && host.Length > subject.Value.Length + 1
-                        && host.EndsWith(subject.Value, StringComparison.Ordinal) && host[^(subject.Value.Length + 1)] == '.');
-            case SubjectKinds.Url or SubjectKinds.UrlPrefix:
-                if (!CanonicalParts.HostWithoutPort(subject.Value).SequenceEqual(host))
-                {
-                    return false; // another host, or the host with a port: another origin
-                }
-
-                path = subject.Value[CanonicalParts.PathStart(subject.Value)..];
-                kind = subject.Kind == SubjectKinds.Url ? RuleKind.Exact : path == "/" ? RuleKind.Host : RuleKind.Prefix;
-                schemes = CanonicalParts.IsHttps(subject.Value) ? Schemes.Https : Schemes.Http;
-                return true;
-            default:
-                return false;
+            return false;
         }
+
+        if (subject.Kind is SubjectKinds.Url or SubjectKinds.UrlPrefix)
+        {
+            path = subject.Value[CanonicalParts.PathStart(subject.Value)..];
+            kind = subject.Kind == SubjectKinds.Url ? RuleKind.Exact : path == "/" ? RuleKind.Host : RuleKind.Prefix;
+            schemes = CanonicalParts.IsHttps(subject.Value) ? Schemes.Https : Schemes.Http;
+        }
+
+        return true;
     }
+
+    /// <summary>
+    /// Whether a subject (its canonical kind and value) speaks for <paramref name="host"/>: the host
+    /// itself or a parent that includes its subdomains, or a URL or URL prefix on the host without a
+    /// port (a port makes another origin). Allocates nothing, for renders that read subjects as text.
+    /// </summary>
+    public static bool IsOnHost(string host, string kind, ReadOnlySpan<char> value, bool includeSubdomains) => kind switch
+    {
+        SubjectKinds.Host => value.SequenceEqual(host)
+            || (includeSubdomains && host.Length > value.Length + 1
+                && host.AsSpan().EndsWith(value, StringComparison.Ordinal) && host[^(value.Length + 1)] == '.'),
+        SubjectKinds.Url or SubjectKinds.UrlPrefix => CanonicalParts.HostWithoutPort(value).SequenceEqual(host),
+        _ => false,
+    };
 
     /// <summary>Per category, what holds for both schemes: "n" under either disallows; "y" allows only under both.</summary>
     public static Decision AcrossSchemes(Decision https, Decision http)

@@ -7,18 +7,22 @@ namespace ConsentRegistry.Core.Urls;
 public static class CanonicalParts
 {
     /// <summary>Where the path starts: the first '/' after "//".</summary>
-    public static int PathStart(string url) => url.IndexOf('/', url.IndexOf("//", StringComparison.Ordinal) + 2);
+    public static int PathStart(ReadOnlySpan<char> url)
+    {
+        var authority = url.IndexOf("//", StringComparison.Ordinal) + 2;
+        return authority + url[authority..].IndexOf('/');
+    }
 
     /// <summary>The host of <paramref name="url"/>; empty when the URL names a port, which makes it another origin than the bare host.</summary>
-    public static ReadOnlySpan<char> HostWithoutPort(string url)
+    public static ReadOnlySpan<char> HostWithoutPort(ReadOnlySpan<char> url)
     {
         var start = url.IndexOf("//", StringComparison.Ordinal) + 2;
-        var authority = url.AsSpan(start, url.IndexOf('/', start) - start);
+        var authority = url[start..PathStart(url)];
         var colon = authority.LastIndexOf(':');
         return colon >= 0 && colon > authority.LastIndexOf(']') ? default : authority;
     }
 
-    public static bool IsHttps(string url) => url.StartsWith("https:", StringComparison.Ordinal);
+    public static bool IsHttps(ReadOnlySpan<char> url) => url.StartsWith("https:", StringComparison.Ordinal);
 
     /// <summary>Whether <paramref name="host"/> has parent domains: a name does, an IP address does not.</summary>
     public static bool HasParentDomains(ReadOnlySpan<char> host) => host.Length > 0 && host[0] != '[' && !char.IsAsciiDigit(host[^1]);

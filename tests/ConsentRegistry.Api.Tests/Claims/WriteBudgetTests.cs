@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Storage;
@@ -192,6 +194,83 @@ public sealed class WriteBudgetTests
         Assert.Equal("too-many-requests", (await refused.JsonAsync()).GetProperty("code").GetString());
         Assert.True(refused.Headers.ConnectionClose);
         Assert.NotNull(refused.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task A_writer_that_keeps_sending_past_its_retry_after_is_cut_off_without_its_body_being_read()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:WritesPerSecondPerAddress"] = "1" });
+        var server = app.ClientOptions.BaseAddress;
+
+        async Task<NetworkStream> SendAsync(string body, int contentLength)
+        {
+            var socket = new TcpClient();
+            await socket.ConnectAsync(server.Host, server.Port);
+            var stream = socket.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                $"POST /v1/claims HTTP/1.1\r\nHost: {server.Authority}\r\nContent-Type: application/jose\r\nContent-Length: {contentLength}\r\n\r\n{body}"));
+            return stream;
+        }
+
+        // Reads one response (head and Content-Length body), then whether the server closes the
+        // connection within a second although the request's body never came in full.
+        static async Task<(int Status, bool Closed)> AnswerAsync(NetworkStream stream)
+        {
+            using (stream)
+            {
+                var received = new List<byte>();
+                var buffer = new byte[4096];
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                while (!IsComplete(received))
+                {
+                    var read = await stream.ReadAsync(buffer, timeout.Token);
+                    Assert.NotEqual(0, read);
+                    received.AddRange(buffer.AsSpan(0, read));
+                }
+
+                var status = int.Parse(Encoding.ASCII.GetString([.. received])[9..12], System.Globalization.CultureInfo.InvariantCulture);
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                try
+                {
+                    return (status, await stream.ReadAsync(buffer, wait.Token) == 0);
+                }
+                catch (IOException)
+                {
+                    return (status, true); // reset: closed with the body unread
+                }
+                catch (OperationCanceledException)
+                {
+                    return (status, false); // still open: Kestrel waits for the rest of the body
+                }
+            }
+        }
+
+        static bool IsComplete(List<byte> received)
+        {
+            var text = Encoding.ASCII.GetString([.. received]);
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            var length = System.Text.RegularExpressions.Regex.Match(text, "Content-Length: (\\d+)", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+            return end >= 0 && (length.Success
+                ? text.Length >= end + 4 + int.Parse(length.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
+                : text.EndsWith("\r\n0\r\n\r\n", StringComparison.Ordinal)); // chunked
+        }
+
+        // The first two requests pass the rate (a bucket of two): small, whole and invalid.
+        var passing = await Task.WhenAll(SendAsync("not a jws", 9), SendAsync("not a jws", 9));
+        Assert.All(await Task.WhenAll(passing.Select(AnswerAsync)), r => Assert.Equal(400, r.Status));
+
+        // Six more at once, each announcing a 900 KB claim and sending 10 bytes of it.
+        var flooding = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => SendAsync("eyJhbGciOi", 900_000)));
+        var refused = await Task.WhenAll(flooding.Select(AnswerAsync));
+
+        // A token may have come back meanwhile (one a second): that request is let through and
+        // times out waiting for its body (408). The others are 429s: the first ones in a second
+        // wait for their bodies (a clean close), the rest close at once with 899,990 bytes unread.
+        Assert.All(refused, r => Assert.Contains(r.Status, new[] { 429, 408 }));
+        var tooMany = refused.Where(r => r.Status == 429).ToList();
+        Assert.True(tooMany.Count >= 4, $"{tooMany.Count} of 6 refused");
+        Assert.Contains(tooMany, r => !r.Closed);
+        Assert.Contains(tooMany, r => r.Closed);
     }
 
     [Fact]
