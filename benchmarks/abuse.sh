@@ -3,7 +3,8 @@
 # on loopback, the attacks the registry must bound, each beside two well-behaved clients (an
 # artist's 20-URL claim every 3 s, a dataset builder's 10,000-URL lookup batches at 150,000
 # URLs/s), whose p99 must stay within 2× of an unloaded run and who must get no 429:
-#   1. claim flood: two addresses posting 10,000-subject claims (fresh keys, sometimes one key) for 30 s
+#   1. claim flood: two addresses, four connections each, posting 10,000-subject claims (fresh keys,
+#      sometimes one key) for 30 s
 #   2. match amplification: 2,000 one-subject host claims on one host from 2,000 keys and 20
 #      addresses, then 10,000-URL /api/v2/query/urls and 1,000-URL /v1/lookup batches on that host
 #   3. policy re-renders: N subjects on one host (an API key with a large budget), robots.txt

@@ -55,11 +55,13 @@ internal static class AbuseLoad
             var urls = Enumerable.Range(0, 10_000).Select(i => $"https://flood{a}.example/{n}/{i}.jpg").ToList();
             return (Jws: (n % 4 == 0 ? reused : fresh).SignOptOut(urls, Now()), Subjects: urls.Count);
         }).ToArray());
-        var attackers = addresses.Select(a => Task.Run(async () =>
+        // Four connections from each address, each sending its next claim as soon as it is answered.
+        var attackers = addresses.SelectMany(a => Enumerable.Range(0, 4).Select(connection => (Address: a, Connection: connection))).Select(attacker => Task.Run(async () =>
         {
+            var a = attacker.Address;
             using var client = Http(target, IPAddress.Parse(a));
             var deadline = Stopwatch.StartNew();
-            for (var n = 0; deadline.Elapsed.TotalSeconds < seconds; n++)
+            for (var n = attacker.Connection * 6; deadline.Elapsed.TotalSeconds < seconds; n++)
             {
                 var (jws, count) = claims[a][n % claims[a].Length];
                 // A writer that keeps sending past its Retry-After is cut off without its body read:
@@ -85,7 +87,7 @@ internal static class AbuseLoad
         var cpuBefore = server.CpuSeconds();
         var clientCpuBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         var report = await background.RunAsync(Task.WhenAll(attackers));
-        Console.WriteLine($"flood, {seconds} s from 2 addresses: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {s.Key}"))}; "
+        Console.WriteLine($"flood, {seconds} s from 2 addresses × 4 connections: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {s.Key}"))}; "
             + $"{subjectsAccepted:N0} subjects accepted; server RSS {rssBefore} → {server.RssMiB()} MiB; CPU: server {server.CpuSeconds() - cpuBefore:F1} s, "
             + $"load generator (attackers and well-behaved clients) {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - clientCpuBefore:F1} s of the machine's {2 * seconds} s");
         report.Print("during the claim flood");

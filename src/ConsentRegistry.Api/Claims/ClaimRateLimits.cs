@@ -31,18 +31,21 @@ internal sealed class ClaimReadRateLimitPolicy(IOptions<WriteBudgetOptions> opti
 /// /64), ahead of the write budgets: a request refused here costs no body read, and the connection
 /// closes. The first refusals in a second get a clean close (Kestrel reads the rest of the body,
 /// so the client surely reads its 429); a writer that keeps sending before its Retry-After has
-/// passed is cut off after the answer without its body being read, which is what keeps a flood of
-/// large claims cheap (<see cref="RefusedRequestBodies"/>).
+/// passed gets its answer a second later and is cut off after it without its body being read,
+/// which keeps a flood of large claims cheap (<see cref="RefusedRequestBodies"/>).
 /// </summary>
 internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>, IDisposable
 {
     public const string Name = "claim-writes";
 
+    /// <summary>How long the answer to a writer past its clean refusals waits.</summary>
+    public static readonly TimeSpan FloodAnswerDelay = TimeSpan.FromSeconds(1);
+
     /// <summary>Clean refusals per writer: one a second, two at once.</summary>
     private readonly PartitionedRateLimiter<string> _cleanRefusals = PartitionedRateLimiter.Create<string, string>(
         writer => RateLimitRejections.PerSecond(writer, 1));
 
-    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected => (rejected, _) =>
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected => async (rejected, cancellationToken) =>
     {
         metrics.RateLimitRejected(Name);
         using var clean = _cleanRefusals.AttemptAcquire(WriterOf(rejected.HttpContext, options.Value));
@@ -52,10 +55,13 @@ internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> opt
         }
         else
         {
+            // A writer sending again before its Retry-After: its answer waits (a timer, no work
+            // here), so a client that sends as fast as it is answered slows to the limit itself.
+            await Task.Delay(FloodAnswerDelay, cancellationToken);
             RefusedRequestBodies.CloseWithoutReading(rejected.HttpContext);
         }
 
-        return RateLimitRejections.WriteAsync(rejected, 1,
+        await RateLimitRejections.WriteAsync(rejected, 1,
             seconds => $"Too many claim writes from this client; retry after {seconds} s. Put many subjects in one claim (up to 10,000).");
     };
 
