@@ -38,7 +38,8 @@ public static class HealthEndpoints
     {
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag])
-            .AddCheck<Matching.MatchingIndexHealthCheck>("matching-index", tags: [ReadyTag]);
+            .AddCheck<Matching.MatchingIndexHealthCheck>("matching-index", tags: [ReadyTag])
+            .AddCheck<Images.EmbeddingHealthCheck>("embedding", tags: [ReadyTag]);
         return services;
     }
 

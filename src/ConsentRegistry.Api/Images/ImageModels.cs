@@ -14,11 +14,17 @@ public sealed record ImageHashResponse(
     [property: JsonPropertyName("low_quality")] bool LowQuality,
     [property: JsonPropertyName("format")] string Format,
     [property: JsonPropertyName("mode")] string Mode,
-    [property: JsonPropertyName("exif_orientation")] int ExifOrientation)
+    [property: JsonPropertyName("exif_orientation")] int ExifOrientation,
+    [property: JsonPropertyName("embeddings")] IReadOnlyList<ImageEmbedding> Embeddings)
 {
     /// <summary>Below this quality a PDQ hash is unreliable for matching (Meta's guidance).</summary>
     public const int LowQualityBelow = 50;
 }
+
+/// <summary>One image vector (DESIGN.md 5.7): the model's id and base64url (no padding) of little-endian float16, L2-normalised.</summary>
+public sealed record ImageEmbedding(
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("value")] string Value);
 
 /// <summary>The form <c>POST /v1/images</c> takes, for the OpenAPI document.</summary>
 public sealed record ImageUploadForm([property: JsonPropertyName("file")] IFormFile File);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Lookup;
@@ -6,6 +7,7 @@ using ConsentRegistry.Core.Pdq;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using ConsentRegistry.Imaging;
+using ConsentRegistry.Imaging.Embeddings;
 
 namespace ConsentRegistry.Api.Images;
 
@@ -15,8 +17,12 @@ namespace ConsentRegistry.Api.Images;
 /// </summary>
 public static class ImagesEndpoints
 {
-    public static IServiceCollection AddImageHashing(this IServiceCollection services) =>
-        services.AddSingleton<ImageHashingGate>();
+    public static IServiceCollection AddImageHashing(this IServiceCollection services)
+    {
+        services.AddRegistryOptions<EmbeddingModelOptions, EmbeddingOptionsValidator>(ImageEmbeddings.Section);
+        services.AddSingleton<ImageEmbeddings>();
+        return services.AddSingleton<ImageHashingGate>();
+    }
 
     public static RouteGroupBuilder MapImages(this IEndpointRouteBuilder app)
     {
@@ -28,7 +34,7 @@ public static class ImagesEndpoints
             .WithSingleQueryValues()
             .WithName("HashImage")
             .WithSummary("Hash an image (multipart/form-data, part \"file\"; JPEG, PNG, WebP, GIF, BMP, at most 50 MiB and "
-                + "100 megapixels): sha256, PDQ and its 8 dihedral variants. ?mode=fast decodes large images at a reduced scale.")
+                + "100 megapixels): sha256, PDQ and its 8 dihedral variants, and the image's embedding vectors. ?mode=fast decodes large images at a reduced scale.")
             .Accepts<ImageUploadForm>(ImageUpload.FormMediaType)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -39,7 +45,7 @@ public static class ImagesEndpoints
     }
 
     internal static async Task<Results<Ok<ImageHashResponse>, ProblemHttpResult, ValidationProblem>> HashImage(
-        HttpRequest request, ImageHashingGate gate, RegistryMetrics metrics, CancellationToken cancellationToken, string? mode = null)
+        HttpRequest request, ImageHashingGate gate, ImageEmbeddings embeddings, RegistryMetrics metrics, CancellationToken cancellationToken, string? mode = null)
     {
         if (!TryParseMode(mode, out var hashMode))
         {
@@ -78,8 +84,11 @@ public static class ImagesEndpoints
             // Decoding is CPU work done synchronously; the gate keeps it to one image per core and its pixels to a budget.
             using var pixels = image.Decode(hashMode);
             var dihedral = pixels.HashDihedral();
+            var started = Stopwatch.GetTimestamp();
+            var embedding = embeddings.Embed(pixels);
+            metrics.ImageEmbedded(embeddings.ModelId, embeddings.Provider, Stopwatch.GetElapsedTime(started));
             metrics.ImageDecoded("hashed");
-            return TypedResults.Ok(ToResponse(file.Sha256, image, dihedral, image.DecodedMode(hashMode)));
+            return TypedResults.Ok(ToResponse(file.Sha256, image, dihedral, image.DecodedMode(hashMode), [embedding]));
         }
         catch (ImageDecodeException e)
         {
@@ -101,7 +110,7 @@ public static class ImagesEndpoints
         return mode.Equals("fast", StringComparison.OrdinalIgnoreCase);
     }
 
-    private static ImageHashResponse ToResponse(string sha256, EncodedImage image, PdqDihedral dihedral, ImageHashMode mode)
+    private static ImageHashResponse ToResponse(string sha256, EncodedImage image, PdqDihedral dihedral, ImageHashMode mode, IReadOnlyList<ImageEmbedding> embeddings)
     {
         var variants = new string[PdqDihedral.Count];
         for (int i = 0; i < variants.Length; i++)
@@ -112,7 +121,7 @@ public static class ImagesEndpoints
         return new ImageHashResponse(
             sha256, variants[0], dihedral.Quality, image.Width, image.Height, variants,
             dihedral.Quality < ImageHashResponse.LowQualityBelow, image.Format,
-            mode == ImageHashMode.Fast ? "fast" : "exact", image.ExifOrientation);
+            mode == ImageHashMode.Fast ? "fast" : "exact", image.ExifOrientation, embeddings);
     }
 
     private static ProblemHttpResult ImageProblem(ImageDecodeException e) => e.Error switch

@@ -33,6 +33,7 @@ public sealed class RegistryMetrics
     private readonly Counter<long> _policyRenders;
     private readonly Counter<long> _writeBudgetRefusals;
     private readonly Counter<long> _policyStale;
+    private readonly Histogram<double> _embedding;
 
     public RegistryMetrics(IMeterFactory meters, SharedMatchingIndex index, IndexUpdater updater, ImageHashingGate images)
     {
@@ -58,6 +59,9 @@ public sealed class RegistryMetrics
             "Claims and revocations refused because a write budget was spent, by budget (address-, api-key- or party-, then claims or subjects).");
         _policyStale = meter.CreateCounter<long>("registry.policy.stale_served", "{document}",
             "Crawler documents served from an earlier rendering while a newer one waits for the host's render interval or is being rendered, by document.");
+        _embedding = meter.CreateHistogram("registry.images.embedding.duration", "s",
+            "Time to embed one image (input scaling and inference), by model and execution provider (cpu or cuda); the first includes loading the model.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5] });
         _policyRenders = meter.CreateCounter<long>("registry.policy.renders", "{document}",
             "Crawler documents rendered, by document (robots.txt, tdmrep.json) and source: store (a claimed host, then cached) or unclaimed (no claims, nothing read or cached).");
 
@@ -116,6 +120,9 @@ public sealed class RegistryMetrics
     public void PdqSearched(TimeSpan elapsed) => _pdqSearch.Record(elapsed.TotalSeconds);
 
     /// <summary><paramref name="outcome"/>: "hashed", "busy" or the problem code of a refused image.</summary>
+    public void ImageEmbedded(string model, string provider, TimeSpan took) => _embedding.Record(took.TotalSeconds,
+        new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("provider", provider));
+
     public void ImageDecoded(string outcome) => _imageDecodes.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary><paramref name="result"/>: "verified" or the verification failure code.</summary>

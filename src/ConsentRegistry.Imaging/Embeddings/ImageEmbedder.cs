@@ -26,7 +26,7 @@ public sealed class ImageEmbedder : IDisposable
         var preprocessPath = !string.IsNullOrEmpty(options.PreprocessModelPath) ? options.PreprocessModelPath
             : bundled ? Path.Combine(EmbeddingModelOptions.BundledDirectory, "ResNetPreprocess.onnx") : null;
 
-        Provider = options.Device;
+        Provider = options.Device.ToLowerInvariant();
         using var sessionOptions = SessionOptionsFor(options);
         if (preprocessPath is not null)
         {
@@ -175,27 +175,35 @@ public sealed class ImageEmbedder : IDisposable
         return blank;
     }
 
-    private static SessionOptions SessionOptionsFor(EmbeddingModelOptions options)
+    /// <summary>
+    /// Throws, with what to do, unless <paramref name="options"/> names a device this build can run
+    /// on: <c>cpu</c>, or <c>cuda</c> where ONNX Runtime was built with its CUDA provider. Cheap:
+    /// loads no model, so a host checks it at start and never falls back to the CPU silently.
+    /// </summary>
+    public static void EnsureDeviceAvailable(EmbeddingModelOptions options)
     {
-        var session = new SessionOptions { IntraOpNumThreads = Math.Max(0, options.IntraOpThreads) };
         switch (options.Device.ToLowerInvariant())
         {
             case "cpu":
-                break;
+                return;
+            case "cuda" when OrtEnv.Instance().GetAvailableProviders().Contains(CudaProvider):
+                return;
             case "cuda":
-                if (!OrtEnv.Instance().GetAvailableProviders().Contains(CudaProvider))
-                {
-                    session.Dispose();
-                    throw new InvalidOperationException(
-                        "Registry:Embedding:Device is 'cuda', but this build of ONNX Runtime has no CUDA execution provider. "
-                        + "Build with -p:EmbeddingDevice=cuda (docs/embeddings.md), or set the device to 'cpu'.");
-                }
-
-                session.AppendExecutionProvider_CUDA(0);
-                break;
+                throw new InvalidOperationException(
+                    "Registry:Embedding:Device is 'cuda', but this build of ONNX Runtime has no CUDA execution provider. "
+                    + "Build with -p:EmbeddingDevice=cuda (docs/embeddings.md), or set the device to 'cpu'.");
             default:
-                session.Dispose();
                 throw new InvalidOperationException($"Registry:Embedding:Device is '{options.Device}': expected 'cpu' or 'cuda'.");
+        }
+    }
+
+    private static SessionOptions SessionOptionsFor(EmbeddingModelOptions options)
+    {
+        EnsureDeviceAvailable(options);
+        var session = new SessionOptions { IntraOpNumThreads = Math.Max(0, options.IntraOpThreads) };
+        if (options.Device.Equals("cuda", StringComparison.OrdinalIgnoreCase))
+        {
+            session.AppendExecutionProvider_CUDA(0);
         }
 
         return session;

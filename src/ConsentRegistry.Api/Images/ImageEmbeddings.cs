@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Core.Embeddings;
+using ConsentRegistry.Imaging;
+using ConsentRegistry.Imaging.Embeddings;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Images;
+
+/// <summary>
+/// The API's image embedder (<c>Registry:Embedding:*</c>, docs/embeddings.md). The device is
+/// checked when the host starts (options validation: <c>cuda</c> without the GPU build stops it);
+/// the model is loaded at its first use, so instances that never embed an image never pay for it.
+/// </summary>
+public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILogger<ImageEmbeddings> logger) : IDisposable
+{
+    public const string Section = "Registry:Embedding";
+
+    private readonly Lazy<ImageEmbedder> _embedder = new(() => Load(options.Value, logger), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>The id the vectors carry.</summary>
+    public string ModelId => options.Value.Id;
+
+    /// <summary>The ONNX Runtime execution provider that runs the model: <c>cpu</c> or <c>cuda</c>.</summary>
+    public string Provider => options.Value.Device.ToLowerInvariant();
+
+    public bool Loaded => _embedder.IsValueCreated;
+
+    /// <summary>The vector of the whole image, as the contract writes it.</summary>
+    public ImageEmbedding Embed(DecodedImage image)
+    {
+        var embedder = _embedder.Value;
+        var vector = embedder.Embed([EmbeddingInput.From(image, embedder.InputSize)])[0];
+        return new ImageEmbedding(embedder.ModelId, EmbeddingVector.Encode(vector));
+    }
+
+    public void Dispose()
+    {
+        if (_embedder.IsValueCreated)
+        {
+            _embedder.Value.Dispose();
+        }
+    }
+
+    private static ImageEmbedder Load(EmbeddingModelOptions options, ILogger logger)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var embedder = new ImageEmbedder(options);
+        logger.LogInformation("Embedding model {Model} loaded in {Milliseconds:F0} ms: {Dimensions} dimensions, {Provider} execution provider",
+            embedder.ModelId, Stopwatch.GetElapsedTime(started).TotalMilliseconds, embedder.Dimensions, embedder.Provider);
+        return embedder;
+    }
+}
+
+/// <summary>Says which model and execution provider embed images, and whether the model is loaded yet.</summary>
+internal sealed class EmbeddingHealthCheck(ImageEmbeddings embeddings) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(HealthCheckResult.Healthy(
+            $"{embeddings.ModelId} on {embeddings.Provider}{(embeddings.Loaded ? "" : " (loads at its first image)")}",
+            new Dictionary<string, object> { ["model"] = embeddings.ModelId, ["provider"] = embeddings.Provider }));
+}
+
+internal sealed partial class EmbeddingOptionsValidator : IValidateOptions<EmbeddingModelOptions>
+{
+    public ValidateOptionsResult Validate(string? name, EmbeddingModelOptions options)
+    {
+        const string section = ImageEmbeddings.Section;
+        var failures = new List<string>();
+        if (!ModelIdPattern().IsMatch(options.Id ?? ""))
+        {
+            failures.Add($"{section}:Id is '{options.Id}'; use 1 to 64 of a-z, 0-9, '.', '_' and '-'.");
+        }
+
+        foreach (var (key, path) in new[] { ("ModelPath", options.ModelPath), ("PreprocessModelPath", options.PreprocessModelPath) })
+        {
+            if (!string.IsNullOrEmpty(path) && !File.Exists(path))
+            {
+                failures.Add($"{section}:{key} is '{path}', which does not exist.");
+            }
+        }
+
+        if (options.InputSize is < 32 or > 1024)
+        {
+            failures.Add($"{section}:InputSize is {options.InputSize}; use 32 to 1024.");
+        }
+
+        if (options.ChannelOrder?.ToLowerInvariant() is not ("rgb" or "bgr"))
+        {
+            failures.Add($"{section}:ChannelOrder is '{options.ChannelOrder}'; use rgb or bgr.");
+        }
+
+        if (options.Mean is not { Length: 3 } || options.Std is not { Length: 3 } || options.Std.Any(s => !(s > 0)) || options.Mean.Any(float.IsNaN))
+        {
+            failures.Add($"{section}:Mean and Std take 3 values each (Std above 0).");
+        }
+
+        if (!(options.Scale > 0) || !(options.GemPower is >= 1 and <= 16))
+        {
+            failures.Add($"{section}:Scale must be above 0 and GemPower 1 to 16.");
+        }
+
+        if (options.IntraOpThreads is < 0 or > 256)
+        {
+            failures.Add($"{section}:IntraOpThreads is {options.IntraOpThreads}; use 0 (ONNX Runtime's default) to 256.");
+        }
+
+        try
+        {
+            ImageEmbedder.EnsureDeviceAvailable(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            failures.Add(e.Message);
+        }
+
+        return failures.Result();
+    }
+
+    [GeneratedRegex("^[a-z0-9._-]{1,64}$")]
+    private static partial Regex ModelIdPattern();
+}

@@ -1,0 +1,74 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using ConsentRegistry.Core.Embeddings;
+using SkiaSharp;
+
+namespace ConsentRegistry.Api.Tests.Images;
+
+/// <summary>POST /v1/images answers the image's embedding (DESIGN.md 5.3, 5.7), made by the configured model on the configured device.</summary>
+public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<ImagesFixture>
+{
+    private const int ResNet18Dimensions = 512;
+    private readonly HttpClient _client = registry.Client;
+
+    [Fact]
+    public async Task The_answer_carries_one_unit_vector_of_the_default_model()
+    {
+        var body = await _client.HashImageAsync(TestImages.ReadPdqData("reg-test-input/dih/bridge-1-original.jpg"));
+
+        var embedding = Assert.Single(body.GetProperty("embeddings").EnumerateArray());
+        Assert.Equal("resnet18-gem-v1", embedding.GetProperty("model").GetString());
+        Assert.True(EmbeddingVector.TryDecode(embedding.GetProperty("value").GetString(), ResNet18Dimensions, out var vector, out var error), error);
+        Assert.InRange(MathF.Sqrt(vector.Sum(v => v * v)), 0.99f, 1.01f); // float16 rounding
+    }
+
+    [Fact]
+    public async Task A_shrunk_low_quality_copy_is_closer_to_its_original_than_another_picture_is()
+    {
+        var original = TestImages.ReadPdqData("reg-test-input/dih/bridge-1-original.jpg");
+        using var decoded = SKBitmap.Decode(original);
+        using var small = decoded.Resize(new SKImageInfo(400, 251), new SKSamplingOptions(SKFilterMode.Linear));
+        var copy = TestImages.Encode(small, SKEncodedImageFormat.Jpeg, quality: 40);
+        var other = TestImages.ReadPdqData("reg-test-input/labelme-subset/q0003.jpg");
+
+        var vectors = new List<float[]>();
+        foreach (var file in new[] { original, copy, other })
+        {
+            var value = (await _client.HashImageAsync(file)).GetProperty("embeddings")[0].GetProperty("value").GetString();
+            Assert.True(EmbeddingVector.TryDecode(value, ResNet18Dimensions, out var vector, out _));
+            vectors.Add(vector);
+        }
+
+        var toCopy = EmbeddingVector.Cosine(vectors[0], vectors[1]);
+        var toOther = EmbeddingVector.Cosine(vectors[0], vectors[2]);
+        // Measured: 0.88 against 0.41. How close copies must be to count is the benchmark's question
+        // (docs/benchmarks.md, near-duplicates); here, a copy is clearly nearer than another picture.
+        Assert.True(toCopy - toOther > 0.25f, $"copy {toCopy}, other picture {toOther}");
+    }
+
+    [Fact]
+    public async Task Readiness_names_the_model_and_the_execution_provider()
+    {
+        var ready = await _client.GetFromJsonAsync<JsonElement>("/health/ready");
+
+        var description = ready.GetProperty("checks").GetProperty("embedding").GetProperty("description").GetString();
+        Assert.StartsWith("resnet18-gem-v1 on cpu", description);
+    }
+
+    [Theory]
+    [InlineData("cuda", "-p:EmbeddingDevice=cuda")]
+    [InlineData("tpu", "expected 'cpu' or 'cuda'")]
+    public async Task A_device_this_build_cannot_run_stops_the_start_with_what_to_do(string device, string advice)
+    {
+        // The test machines have no GPU build of ONNX Runtime: asking for CUDA must not fall back to the CPU.
+        var failure = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Embedding:Device"] = device });
+        });
+
+        Assert.Contains(advice, Flatten(failure));
+    }
+
+    private static string Flatten(Exception e) => e.InnerException is null ? e.Message : e.Message + " | " + Flatten(e.InnerException);
+}
