@@ -28,6 +28,9 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
 
     public bool Loaded => _embedder.IsValueCreated;
 
+    /// <summary>Loads the model now (at start on a GPU, so that a missing driver stops the start rather than the first image).</summary>
+    public void Load() => _ = _embedder.Value;
+
     /// <summary>The vector of the whole image, as the contract writes it.</summary>
     public ImageEmbedding Embed(DecodedImage image)
     {
@@ -54,6 +57,22 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
     }
 }
 
+/// <summary>With <c>Registry:Embedding:Device=cuda</c>, loads the model while the host starts: no silent CPU fallback, no late failure.</summary>
+internal sealed class EmbeddingStartup(ImageEmbeddings embeddings) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (embeddings.Provider == "cuda")
+        {
+            embeddings.Load();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
 /// <summary>Says which model and execution provider embed images, and whether the model is loaded yet.</summary>
 internal sealed class EmbeddingHealthCheck(ImageEmbeddings embeddings) : IHealthCheck
 {
@@ -74,11 +93,13 @@ internal sealed partial class EmbeddingOptionsValidator : IValidateOptions<Embed
             failures.Add($"{section}:Id is '{options.Id}'; use 1 to 64 of a-z, 0-9, '.', '_' and '-'.");
         }
 
-        foreach (var (key, path) in new[] { ("ModelPath", options.ModelPath), ("PreprocessModelPath", options.PreprocessModelPath) })
+        foreach (var path in new[] { options.ResolvedModelPath, options.ResolvedPreprocessModelPath })
         {
-            if (!string.IsNullOrEmpty(path) && !File.Exists(path))
+            if (path is not null && !File.Exists(path))
             {
-                failures.Add($"{section}:{key} is '{path}', which does not exist.");
+                failures.Add(string.IsNullOrEmpty(options.ModelPath)
+                    ? $"The bundled embedding model '{path}' is missing (a build with -p:BundleEmbeddingModel=false?); set {section}:ModelPath to a model file."
+                    : $"The embedding model file '{path}' does not exist ({section}:ModelPath, {section}:PreprocessModelPath).");
             }
         }
 

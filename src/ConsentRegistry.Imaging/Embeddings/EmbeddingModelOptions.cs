@@ -46,4 +46,11 @@ public sealed class EmbeddingModelOptions
     public int IntraOpThreads { get; set; }
 
     internal static string BundledDirectory => Path.Combine(AppContext.BaseDirectory, "models", "resnet18");
+
+    /// <summary>The model file this configuration runs: <see cref="ModelPath"/>, or the bundled ResNet18.</summary>
+    public string ResolvedModelPath => string.IsNullOrEmpty(ModelPath) ? Path.Combine(BundledDirectory, "ResNet18.onnx") : ModelPath;
+
+    /// <summary>The preprocessing model, if any: <see cref="PreprocessModelPath"/>, or the bundled one with the bundled model.</summary>
+    public string? ResolvedPreprocessModelPath => !string.IsNullOrEmpty(PreprocessModelPath) ? PreprocessModelPath
+        : string.IsNullOrEmpty(ModelPath) ? Path.Combine(BundledDirectory, "ResNetPreprocess.onnx") : null;
 }

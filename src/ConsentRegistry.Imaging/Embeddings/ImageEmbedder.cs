@@ -21,10 +21,8 @@ public sealed class ImageEmbedder : IDisposable
     public ImageEmbedder(EmbeddingModelOptions options)
     {
         _options = options;
-        var bundled = string.IsNullOrEmpty(options.ModelPath);
-        var modelPath = bundled ? Path.Combine(EmbeddingModelOptions.BundledDirectory, "ResNet18.onnx") : options.ModelPath!;
-        var preprocessPath = !string.IsNullOrEmpty(options.PreprocessModelPath) ? options.PreprocessModelPath
-            : bundled ? Path.Combine(EmbeddingModelOptions.BundledDirectory, "ResNetPreprocess.onnx") : null;
+        var modelPath = options.ResolvedModelPath;
+        var preprocessPath = options.ResolvedPreprocessModelPath;
 
         Provider = options.Device.ToLowerInvariant();
         using var sessionOptions = SessionOptionsFor(options);

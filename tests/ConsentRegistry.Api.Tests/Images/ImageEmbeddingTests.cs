@@ -70,5 +70,18 @@ public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<
         Assert.Contains(advice, Flatten(failure));
     }
 
+    [Fact]
+    public async Task A_model_file_that_is_not_there_stops_the_start_naming_it()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"no-model-{Guid.NewGuid():N}.onnx");
+
+        var failure = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Embedding:ModelPath"] = missing });
+        });
+
+        Assert.Contains(missing, Flatten(failure));
+    }
+
     private static string Flatten(Exception e) => e.InnerException is null ? e.Message : e.Message + " | " + Flatten(e.InnerException);
 }
