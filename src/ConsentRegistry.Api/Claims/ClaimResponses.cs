@@ -10,7 +10,8 @@ public sealed record JwsEnvelope([property: JsonPropertyName("jws")] string? Jws
 public sealed record SubjectResponse(
     [property: JsonPropertyName("kind")] string Kind,
     [property: JsonPropertyName("value")] string Value,
-    [property: JsonPropertyName("include_subdomains"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? IncludeSubdomains);
+    [property: JsonPropertyName("include_subdomains"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? IncludeSubdomains,
+    [property: JsonPropertyName("model"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Model = null);
 
 /// <summary>Each category's value after the hierarchy is applied: "y", "n" or null.</summary>
 public sealed record UsageResponse(

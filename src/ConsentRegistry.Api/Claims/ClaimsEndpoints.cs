@@ -263,8 +263,16 @@ public static class ClaimsEndpoints
         return TypedResults.Ok(new PartyClaimsResponse(party, claims, rows.Count == pageSize ? rows[^1].Seq : null));
     }
 
-    private static SubjectResponse ToResponse(Subject s) =>
-        new(s.Kind, s.Value, s.Kind == SubjectKinds.Host ? s.IncludeSubdomains : null);
+    private static SubjectResponse ToResponse(Subject s)
+    {
+        if (s.Kind == SubjectKinds.Embedding)
+        {
+            var (model, vector) = Subject.EmbeddingParts(s.Value);
+            return new(s.Kind, vector, null, model);
+        }
+
+        return new(s.Kind, s.Value, s.Kind == SubjectKinds.Host ? s.IncludeSubdomains : null);
+    }
 
     private static ValidationProblem Rejected(ClaimError error) =>
         Problems.Validation(error.Errors.ToDictionary(), error.Code, error.Title);

@@ -28,6 +28,12 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
 
     public bool Loaded => _embedder.IsValueCreated;
 
+    /// <summary>The length of the vectors (loads the model).</summary>
+    public int Dimensions => _embedder.Value.Dimensions;
+
+    /// <summary>The models whose vectors claims and lookups may carry: this one.</summary>
+    public EmbeddingModels Models() => new([new(ModelId, new Lazy<int>(() => Dimensions))]);
+
     /// <summary>Loads the model now (at start on a GPU, so that a missing driver stops the start rather than the first image).</summary>
     public void Load() => _ = _embedder.Value;
 

@@ -21,6 +21,7 @@ public static class ImagesEndpoints
     {
         services.AddRegistryOptions<EmbeddingModelOptions, EmbeddingOptionsValidator>(ImageEmbeddings.Section);
         services.AddSingleton<ImageEmbeddings>();
+        services.AddSingleton(sp => sp.GetRequiredService<ImageEmbeddings>().Models());
         services.AddHostedService<EmbeddingStartup>();
         return services.AddSingleton<ImageHashingGate>();
     }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Embeddings;
 using ConsentRegistry.Core.Matching;
 using ConsentRegistry.Core.Pdq;
 using ConsentRegistry.Core.Urls;
@@ -12,10 +13,12 @@ using ConsentRegistry.Api.Errors;
 namespace ConsentRegistry.Api.Lookup;
 
 /// <summary>Validates one item, resolves it against the matching index and writes its result object.</summary>
-public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOptions> trust, IOptions<MatchingOptions> matching, RegistryMetrics metrics)
+public sealed class LookupEngine(
+    SharedMatchingIndex index, IOptions<TrustOptions> trust, IOptions<MatchingOptions> matching, EmbeddingModels embeddingModels, RegistryMetrics metrics)
 {
     private readonly TrustLevel _minTrustForGrants = trust.Value.MinTrust;
     private readonly int _pdqMaxDistance = matching.Value.PdqMaxDistance;
+    private readonly float _embeddingMinSimilarity = (float)matching.Value.EmbeddingMinSimilarity;
 
     public long Seq => index.AppliedSeq;
 
@@ -97,6 +100,11 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
     internal static readonly LookupError InvalidQuality =
         new("invalid-quality", "quality", "quality is an integer from 0 to 100, as POST /v1/images gives it.");
 
+    internal const string InvalidEmbeddingCode = "invalid-embedding";
+
+    internal static readonly LookupError InvalidMinSimilarity = new("invalid-min-similarity", "min_similarity",
+        "min_similarity is a number from 0.5 to 1, sent with embeddings.");
+
     public static void WriteError(Utf8JsonWriter json, LookupError error)
     {
         json.WriteStartObject("error");
@@ -114,9 +122,9 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
     {
         decision = default;
         error = null!;
-        if (item is null || (item.Url is null && item.Sha256 is null && item.Pdq is null))
+        if (item is null || (item.Url is null && item.Sha256 is null && item.Pdq is null && item.Embeddings is null))
         {
-            error = new LookupError("invalid-item", null, "An item names a url, a sha256 or a pdq hash.");
+            error = new LookupError("invalid-item", null, "An item names a url, a sha256, a pdq hash or embeddings.");
             return false;
         }
 
@@ -144,7 +152,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
             sha256 = subject!.Value;
         }
 
-        if (!TryReadPdq(item, out var pdq, out var maxDistance, out error))
+        if (!TryReadPdq(item, out var pdq, out var maxDistance, out error) || !TryReadEmbeddings(item, out var embeddings, out error))
         {
             return false;
         }
@@ -152,7 +160,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         var started = Stopwatch.GetTimestamp();
         using (var scope = index.Read())
         {
-            decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, out var more, pdq, maxDistance);
+            decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, out var more, pdq, maxDistance, embeddings);
             ResolveMatches(scope.Index, buffers, more);
         }
 
@@ -172,7 +180,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         foreach (var match in buffers.Matches)
         {
             ref readonly var claim = ref index.Claim(match.Claim);
-            buffers.Resolved.Add(new ResolvedMatch(claim.Id, match.By, claim.Trust, match.Distance));
+            buffers.Resolved.Add(new ResolvedMatch(claim.Id, match.By, claim.Trust, match.Distance, match.Similarity));
         }
     }
 
@@ -212,6 +220,51 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
         return true;
     }
 
+    /// <summary>An item's embeddings as a query: each vector checked against the models this registry takes, all of one model.</summary>
+    private bool TryReadEmbeddings(LookupItem item, out EmbeddingQuery? query, out LookupError error)
+    {
+        query = null;
+        error = null!;
+        if (item.MinSimilarity is { } min && (item.Embeddings is null || !(min is >= 0.5 and <= 1)))
+        {
+            error = InvalidMinSimilarity;
+            return false;
+        }
+
+        if (item.Embeddings is null)
+        {
+            return true;
+        }
+
+        if (item.Embeddings.Count is 0 or > EmbeddingModels.MaxVectorsPerImage)
+        {
+            error = new LookupError(InvalidEmbeddingCode, "embeddings", $"embeddings holds 1 to {EmbeddingModels.MaxVectorsPerImage} vectors of one image.");
+            return false;
+        }
+
+        var vectors = new List<float[]>(item.Embeddings.Count);
+        for (var i = 0; i < item.Embeddings.Count; i++)
+        {
+            var (model, value) = item.Embeddings[i];
+            if (!embeddingModels.TryRead(model, value, out var vector, out var field, out var detail))
+            {
+                error = new LookupError(InvalidEmbeddingCode, $"embeddings[{i}].{field}", detail!);
+                return false;
+            }
+
+            if (model != item.Embeddings[0].Model)
+            {
+                error = new LookupError(InvalidEmbeddingCode, $"embeddings[{i}].model", "An item's embeddings are of one model.");
+                return false;
+            }
+
+            vectors.Add(vector);
+        }
+
+        query = new EmbeddingQuery(item.Embeddings[0].Model!, vectors, (float)(item.MinSimilarity ?? _embeddingMinSimilarity));
+        return true;
+    }
+
     private static void WriteDecision(Utf8JsonWriter json, Decision decision, List<ResolvedMatch> matches, int more)
     {
         json.WriteStartObject("decision");
@@ -222,7 +275,7 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
 
         json.WriteEndObject();
         json.WriteStartArray("matches");
-        foreach (var (id, by, trust, distance) in matches)
+        foreach (var (id, by, trust, distance, similarity) in matches)
         {
             json.WriteStartObject();
             json.WriteString("claim", id);
@@ -230,6 +283,10 @@ public sealed class LookupEngine(SharedMatchingIndex index, IOptions<TrustOption
             if (by == MatchKind.Pdq)
             {
                 json.WriteNumber("distance", distance);
+            }
+            else if (by == MatchKind.Embedding)
+            {
+                json.WriteNumber("similarity", Math.Round(similarity, 4));
             }
 
             json.WriteString("trust", trust.ToWire());
@@ -282,4 +339,4 @@ public sealed class LookupBuffers
 /// <summary>Items resolved: a claim matched, none did, or the item was invalid.</summary>
 public record struct LookupTally(int Matched, int Unmatched, int Errors);
 
-internal readonly record struct ResolvedMatch(string Id, MatchKind By, TrustLevel Trust, int Distance);
+internal readonly record struct ResolvedMatch(string Id, MatchKind By, TrustLevel Trust, int Distance, float Similarity);

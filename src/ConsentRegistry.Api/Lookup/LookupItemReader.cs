@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Core.Embeddings;
 
 namespace ConsentRegistry.Api.Lookup;
 
@@ -119,6 +120,8 @@ internal static class LookupItemReader
 
         string? url = null, sha256 = null, pdq = null;
         int? maxDistance = null, quality = null;
+        double? minSimilarity = null;
+        List<LookupEmbedding>? embeddings = null;
         LookupError? error = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -147,6 +150,16 @@ internal static class LookupItemReader
                 reader.Read();
                 quality = ReadInt(ref reader, LookupEngine.InvalidQuality, ref error);
             }
+            else if (reader.ValueTextEquals("embeddings"u8))
+            {
+                reader.Read();
+                embeddings = ReadEmbeddings(ref reader, ref error);
+            }
+            else if (reader.ValueTextEquals("min_similarity"u8))
+            {
+                reader.Read();
+                minSimilarity = ReadDouble(ref reader, LookupEngine.InvalidMinSimilarity, ref error);
+            }
             else
             {
                 reader.Read();
@@ -155,13 +168,84 @@ internal static class LookupItemReader
         }
 
         return error is null
-            ? new ReadItem(new LookupItem(url, sha256, pdq, maxDistance, quality), null)
+            ? new ReadItem(new LookupItem(url, sha256, pdq, maxDistance, quality, embeddings, minSimilarity), null)
             : new ReadItem(null, error);
     }
 
     private static readonly LookupError UrlNotString = new(ProblemCodes.InvalidUrl, "url", "url is a string, an http(s) URL.");
 
     private static readonly LookupError Sha256NotString = new("invalid-sha256", "sha256", "sha256 is a string, 64 hexadecimal digits.");
+
+    private static readonly LookupError EmbeddingsShape = new(LookupEngine.InvalidEmbeddingCode, "embeddings",
+        $"embeddings is an array of 1 to {EmbeddingModels.MaxVectorsPerImage} objects {{\"model\", \"value\"}}, as POST /v1/images gives them.");
+
+    /// <summary>Reads <c>[{"model","value"}, …]</c>; more than the most an image may bring is an error, read no further.</summary>
+    private static List<LookupEmbedding>? ReadEmbeddings(ref Utf8JsonReader reader, ref LookupError? error)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            reader.Skip();
+            error ??= EmbeddingsShape;
+            return null;
+        }
+
+        var embeddings = new List<LookupEmbedding>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject || embeddings.Count == EmbeddingModels.MaxVectorsPerImage)
+            {
+                reader.Skip();
+                error ??= EmbeddingsShape;
+                continue;
+            }
+
+            string? model = null, value = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isModel = reader.ValueTextEquals("model"u8);
+                var isValue = reader.ValueTextEquals("value"u8);
+                reader.Read();
+                if (isModel)
+                {
+                    model = ReadString(ref reader, EmbeddingsShape, ref error);
+                }
+                else if (isValue)
+                {
+                    value = ReadString(ref reader, EmbeddingsShape, ref error);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+
+            embeddings.Add(new LookupEmbedding(model, value));
+        }
+
+        return embeddings;
+    }
+
+    private static double? ReadDouble(ref Utf8JsonReader reader, LookupError wrongType, ref LookupError? error)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out var value))
+        {
+            return value;
+        }
+
+        reader.Skip();
+        error ??= wrongType;
+        return null;
+    }
 
     private static string? ReadString(ref Utf8JsonReader reader, LookupError wrongType, ref LookupError? error)
     {

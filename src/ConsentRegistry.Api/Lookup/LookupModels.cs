@@ -8,16 +8,26 @@ namespace ConsentRegistry.Api.Lookup;
 public sealed record LookupRequest([property: JsonPropertyName("items")] List<LookupItem?>? Items);
 
 /// <summary>
-/// One looked-up item: a URL, a SHA-256 of the file, a PDQ hash, or several of them. A PDQ hash is
-/// matched within <c>max_distance</c> bits (0 to 63, default <c>Registry:Matching:PdqMaxDistance</c>);
-/// <c>quality</c> is the hash's quality as POST /v1/images gives it (0 to 100).
+/// One looked-up item: a URL, a SHA-256 of the file, a PDQ hash, the image's embeddings, or several
+/// of them (any key that matches counts). A PDQ hash is matched within <c>max_distance</c> bits (0 to
+/// 63, default <c>Registry:Matching:PdqMaxDistance</c>); <c>quality</c> is the hash's quality as POST
+/// /v1/images gives it (0 to 100). Embeddings (1 to 16, as POST /v1/images gives them) match a
+/// claimed vector of the same model at cosine similarity <c>min_similarity</c> or above (default
+/// <c>Registry:Matching:EmbeddingMinSimilarity</c>).
 /// </summary>
 public sealed record LookupItem(
     [property: JsonPropertyName("url")] string? Url,
     [property: JsonPropertyName("sha256")] string? Sha256,
     [property: JsonPropertyName("pdq")] string? Pdq,
     [property: JsonPropertyName("max_distance")] int? MaxDistance,
-    [property: JsonPropertyName("quality")] int? Quality = null);
+    [property: JsonPropertyName("quality")] int? Quality = null,
+    [property: JsonPropertyName("embeddings"), MaxLength(Core.Embeddings.EmbeddingModels.MaxVectorsPerImage)] IReadOnlyList<LookupEmbedding>? Embeddings = null,
+    [property: JsonPropertyName("min_similarity"), Range(0.5, 1.0)] double? MinSimilarity = null);
+
+/// <summary>One vector of a looked-up image: its model's id and the value POST /v1/images gave.</summary>
+public sealed record LookupEmbedding(
+    [property: JsonPropertyName("model")] string? Model,
+    [property: JsonPropertyName("value")] string? Value);
 
 // The shapes below document the answers for OpenAPI; the handlers write them with a Utf8JsonWriter.
 
@@ -41,7 +51,8 @@ public sealed record LookupMatch(
     [property: JsonPropertyName("claim")] string Claim,
     [property: JsonPropertyName("by")] string By,
     [property: JsonPropertyName("trust")] string Trust,
-    [property: JsonPropertyName("distance")] int? Distance);
+    [property: JsonPropertyName("distance")] int? Distance,
+    [property: JsonPropertyName("similarity")] double? Similarity = null);
 
 public sealed record LookupError(
     [property: JsonPropertyName("code")] string Code,

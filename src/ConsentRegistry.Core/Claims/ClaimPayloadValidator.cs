@@ -1,3 +1,4 @@
+using ConsentRegistry.Core.Embeddings;
 using FluentValidation;
 
 namespace ConsentRegistry.Core.Claims;
@@ -9,6 +10,8 @@ namespace ConsentRegistry.Core.Claims;
 public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
 {
     public const string CanonicalSubjectsKey = "canonical-subjects";
+
+    private readonly EmbeddingModels _models;
     public const int MaxSubjects = 10_000;
     public const int MaxTitleLength = 300;
     public const int MaxLicenseLength = 2048;
@@ -17,8 +20,9 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
     /// <summary>Field errors reported for subjects before the rest are summed up in one line.</summary>
     public const int MaxSubjectErrors = 100;
 
-    public ClaimPayloadValidator(TimeProvider time)
+    public ClaimPayloadValidator(TimeProvider time, EmbeddingModels? embeddingModels = null)
     {
+        _models = embeddingModels ?? EmbeddingModels.None;
         RuleLevelCascadeMode = CascadeMode.Stop;
         RuleFor(p => p.V).NotNull().Equal(1).WithMessage("v must be 1.").OverridePropertyName("v");
         RuleFor(p => p.Iat).MustBeIssuedAtTime(time).OverridePropertyName("iat");
@@ -52,7 +56,7 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
             .OverridePropertyName("terms.contact");
     }
 
-    private static void CanonicalizeSubjects(List<SubjectInput?>? inputs, ValidationContext<ClaimPayload> context)
+    private void CanonicalizeSubjects(List<SubjectInput?>? inputs, ValidationContext<ClaimPayload> context)
     {
         var subjects = new List<Subject>(inputs!.Count);
         var failures = 0;
@@ -73,7 +77,7 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
                 continue;
             }
 
-            if (Subject.TryCreate(input.Kind, input.Value, input.IncludeSubdomains, out var subject, out var error))
+            if (Subject.TryCreate(input.Kind, input.Value, input.IncludeSubdomains, input.Model, _models, out var subject, out var error))
             {
                 subjects.Add(subject!);
             }
@@ -83,6 +87,10 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
                 if (error!.StartsWith("include_subdomains", StringComparison.Ordinal))
                 {
                     field = "include_subdomains";
+                }
+                else if (error.StartsWith("model", StringComparison.Ordinal))
+                {
+                    field = "model";
                 }
 
                 Fail($"subjects[{i}].{field}", error);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ConsentRegistry.Core.Embeddings;
 using FluentValidation;
 
 namespace ConsentRegistry.Core.Claims;
@@ -21,9 +22,9 @@ public sealed record VerifiedClaim(
 public sealed record VerifiedRevocation(string Id, string ContentHash, string Jws, string Party, long Iat, string Revokes);
 
 /// <summary>Turns a compact JWS into a <see cref="VerifiedClaim"/> or says, field by field, why not.</summary>
-public sealed class ClaimVerifier(TimeProvider time)
+public sealed class ClaimVerifier(TimeProvider time, EmbeddingModels? embeddingModels = null)
 {
-    private readonly ClaimPayloadValidator _claimValidator = new(time);
+    private readonly ClaimPayloadValidator _claimValidator = new(time, embeddingModels);
     private readonly RevocationPayloadValidator _revocationValidator = new(time);
 
     public bool TryVerifyClaim(string compact, out VerifiedClaim? claim, out ClaimError? error)

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using ConsentRegistry.Core.Embeddings;
 using ConsentRegistry.Core.Urls;
 
 namespace ConsentRegistry.Core.Claims;
@@ -10,20 +11,43 @@ public static class SubjectKinds
     public const string Host = "host";
     public const string Sha256 = "sha256";
     public const string Pdq = "pdq";
+    public const string Embedding = "embedding";
 
-    public static IReadOnlyList<string> All { get; } = [Url, UrlPrefix, Host, Sha256, Pdq];
+    public static IReadOnlyList<string> All { get; } = [Url, UrlPrefix, Host, Sha256, Pdq, Embedding];
 }
 
 /// <summary>One match key of a claim in canonical form.</summary>
 public sealed record Subject(string Kind, string Value, bool IncludeSubdomains = false)
 {
+    /// <summary>An embedding subject's model id and vector (base64url), from its canonical value.</summary>
+    public static (string Model, string Vector) EmbeddingParts(string value)
+    {
+        var space = value.IndexOf(' ');
+        return (value[..space], value[(space + 1)..]);
+    }
+
     /// <summary>Canonicalizes one subject as sent, or says why it cannot be.</summary>
-    public static bool TryCreate(string? kind, string? value, bool? includeSubdomains, out Subject? subject, out string? error)
+    public static bool TryCreate(string? kind, string? value, bool? includeSubdomains, out Subject? subject, out string? error) =>
+        TryCreate(kind, value, includeSubdomains, null, EmbeddingModels.None, out subject, out error);
+
+    /// <summary>
+    /// As <see cref="TryCreate(string?, string?, bool?, out Subject?, out string?)"/>, with the
+    /// <paramref name="model"/> of an embedding subject, whose vector <paramref name="models"/>
+    /// must take. An embedding's canonical value is its model id, a space and the vector as sent.
+    /// An error about the model starts with "model".
+    /// </summary>
+    public static bool TryCreate(string? kind, string? value, bool? includeSubdomains, string? model, EmbeddingModels models, out Subject? subject, out string? error)
     {
         subject = null;
         if (value is null)
         {
             error = "value is required.";
+            return false;
+        }
+
+        if (model is not null && kind != SubjectKinds.Embedding)
+        {
+            error = "model applies only to embedding subjects.";
             return false;
         }
 
@@ -79,6 +103,15 @@ public sealed record Subject(string Kind, string Value, bool IncludeSubdomains =
                 subject = new Subject(kind, value.ToLowerInvariant());
                 error = null;
                 return true;
+            case SubjectKinds.Embedding:
+                if (!models.TryRead(model, value, out _, out var field, out error))
+                {
+                    error = field == "model" && !error!.StartsWith("model", StringComparison.Ordinal) ? "model: " + error : error;
+                    return false;
+                }
+
+                subject = new Subject(kind, model + " " + value);
+                return true;
             default:
                 error = $"kind must be one of: {string.Join(", ", SubjectKinds.All)}.";
                 return false;
@@ -102,4 +135,8 @@ public sealed record SubjectInput
 
     [JsonPropertyName("include_subdomains")]
     public bool? IncludeSubdomains { get; init; }
+
+    /// <summary>An embedding subject's model id.</summary>
+    [JsonPropertyName("model")]
+    public string? Model { get; init; }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using ConsentRegistry.Core.Claims;
 
 namespace ConsentRegistry.Core.Embeddings;
@@ -59,6 +60,37 @@ public static class EmbeddingVector
 
         error = null;
         return true;
+    }
+
+    /// <summary>The Euclidean length of <paramref name="vector"/>.</summary>
+    public static double Length(ReadOnlySpan<float> vector)
+    {
+        double squares = 0;
+        foreach (var x in vector)
+        {
+            squares += x * x;
+        }
+
+        return Math.Sqrt(squares);
+    }
+
+    /// <summary>The dot product of two vectors of equal length: their cosine similarity when both have length 1.</summary>
+    public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        var sum = Vector<float>.Zero;
+        var i = 0;
+        for (; i <= a.Length - Vector<float>.Count; i += Vector<float>.Count)
+        {
+            sum += new Vector<float>(a[i..]) * new Vector<float>(b[i..]);
+        }
+
+        var dot = Vector.Sum(sum);
+        for (; i < a.Length; i++)
+        {
+            dot += a[i] * b[i];
+        }
+
+        return dot;
     }
 
     /// <summary>The cosine similarity of two vectors of equal length; 0 when either is all zeros.</summary>

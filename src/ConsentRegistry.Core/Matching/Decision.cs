@@ -43,6 +43,7 @@ public enum MatchKind : byte
     Host,
     Sha256,
     Pdq,
+    Embedding,
 }
 
 public static class MatchKinds
@@ -53,9 +54,10 @@ public static class MatchKinds
         MatchKind.UrlPrefix => SubjectKinds.UrlPrefix,
         MatchKind.Host => SubjectKinds.Host,
         MatchKind.Sha256 => SubjectKinds.Sha256,
+        MatchKind.Embedding => SubjectKinds.Embedding,
         _ => SubjectKinds.Pdq,
     };
 }
 
-/// <summary>A claim that decided an item: which claim, by which kind of key, and (PDQ) how far.</summary>
-public readonly record struct Match(int Claim, MatchKind By, int Distance = 0);
+/// <summary>A claim that decided an item: which claim, by which kind of key, (PDQ) how far, (embedding) how similar.</summary>
+public readonly record struct Match(int Claim, MatchKind By, int Distance = 0, float Similarity = 0);

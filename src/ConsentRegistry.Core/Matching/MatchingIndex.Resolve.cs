@@ -86,7 +86,8 @@ public sealed partial class MatchingIndex
                 order = a.By.CompareTo(b.By);
             }
 
-            return order != 0 ? order : a.Distance.CompareTo(b.Distance);
+            order = order != 0 ? order : a.Distance.CompareTo(b.Distance);
+            return order != 0 ? order : b.Similarity.CompareTo(a.Similarity); // the closest first: the one kept
         });
         var kept = 1;
         for (var i = 1; i < matches.Count; i++)

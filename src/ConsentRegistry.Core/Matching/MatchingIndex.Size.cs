@@ -43,6 +43,7 @@ public sealed partial class MatchingIndex
                 + ArrayBytes<int>(_claimHostStart.Length)
                 + _hostSeqs.Bytes
                 + _pdq.Bytes
+                + EmbeddingBytes()
                 + HotKeyBytes();
             return bytes;
         }
@@ -76,7 +77,7 @@ public sealed partial class MatchingIndex
 }
 
 /// <summary>Subjects of the matching index by kind (<see cref="SubjectKinds"/>).</summary>
-public record struct SubjectCounts(int Url, int UrlPrefix, int Host, int Sha256, int Pdq)
+public record struct SubjectCounts(int Url, int UrlPrefix, int Host, int Sha256, int Pdq, int Embedding = 0)
 {
     /// <summary>The count for <paramref name="kind"/>, one of <see cref="SubjectKinds.All"/>; 0 for any other.</summary>
     public readonly int Of(string kind) => kind switch
@@ -86,6 +87,7 @@ public record struct SubjectCounts(int Url, int UrlPrefix, int Host, int Sha256,
         SubjectKinds.Host => Host,
         SubjectKinds.Sha256 => Sha256,
         SubjectKinds.Pdq => Pdq,
+        SubjectKinds.Embedding => Embedding,
         _ => 0,
     };
 }

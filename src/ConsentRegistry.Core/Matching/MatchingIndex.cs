@@ -88,6 +88,10 @@ public sealed partial class MatchingIndex
                     AddPdq(subject.Value, index);
                     _subjectCounts.Pdq++;
                     break;
+                case SubjectKinds.Embedding:
+                    AddEmbedding(subject.Value, index);
+                    _subjectCounts.Embedding++;
+                    break;
                 default:
                     continue;
             }
@@ -137,24 +141,29 @@ public sealed partial class MatchingIndex
     /// <paramref name="matches"/> receives the deciding claims, at most <see cref="MaxListedMatches"/>,
     /// strongest trust and newest first; <paramref name="more"/> counts the deciding matches left out.
     /// </summary>
-    public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, out int more, PdqHash? pdq = null, int pdqMaxDistance = 31)
+    public Decision Lookup(
+        in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, out int more,
+        PdqHash? pdq = null, int pdqMaxDistance = 31, EmbeddingQuery? embeddings = null)
     {
         matches.Clear();
-        return Find(url, sha256, pdq, pdqMaxDistance, minTrustForGrants, matches, out more);
+        return Find(url, sha256, pdq, pdqMaxDistance, embeddings, minTrustForGrants, matches, out more);
     }
 
-    /// <inheritdoc cref="Lookup(in CanonicalUrl?, string?, TrustLevel, List{Match}, out int, PdqHash?, int)"/>
-    public Decision Lookup(in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, PdqHash? pdq = null, int pdqMaxDistance = 31) =>
-        Lookup(url, sha256, minTrustForGrants, matches, out _, pdq, pdqMaxDistance);
+    /// <inheritdoc cref="Lookup(in CanonicalUrl?, string?, TrustLevel, List{Match}, out int, PdqHash?, int, EmbeddingQuery?)"/>
+    public Decision Lookup(
+        in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches,
+        PdqHash? pdq = null, int pdqMaxDistance = 31, EmbeddingQuery? embeddings = null) =>
+        Lookup(url, sha256, minTrustForGrants, matches, out _, pdq, pdqMaxDistance, embeddings);
 
     /// <summary>
     /// The decision for a URL without listing its matches (the Spawning-compatible answer needs
     /// only train-ai); <paramref name="deciding"/> counts the deciding (claim, subject) pairs.
     /// </summary>
     public Decision Decide(in CanonicalUrl url, TrustLevel minTrustForGrants, out int deciding) =>
-        Find(url, null, null, 0, minTrustForGrants, null, out deciding);
+        Find(url, null, null, 0, null, minTrustForGrants, null, out deciding);
 
-    private Decision Find(in CanonicalUrl? url, string? sha256, PdqHash? pdq, int pdqMaxDistance, TrustLevel minTrustForGrants, List<Match>? matches, out int more)
+    private Decision Find(
+        in CanonicalUrl? url, string? sha256, PdqHash? pdq, int pdqMaxDistance, EmbeddingQuery? embeddings, TrustLevel minTrustForGrants, List<Match>? matches, out int more)
     {
         Span<Candidate> buffer = stackalloc Candidate[32];
         Span<HotRef> hotBuffer = stackalloc HotRef[8];
@@ -177,6 +186,11 @@ public sealed partial class MatchingIndex
             if (pdq is { } hash)
             {
                 CollectPdq(hash, pdqMaxDistance, ref candidates);
+            }
+
+            if (embeddings is not null)
+            {
+                CollectEmbeddings(embeddings, ref candidates);
             }
 
             return Resolve(candidates.Items, candidates.HotKeys, minTrustForGrants, matches, out more);
@@ -225,7 +239,7 @@ public sealed partial class MatchingIndex
                 }
             }
 
-            matches?.Add(new Match(candidate.Claim, candidate.By, candidate.Distance));
+            matches?.Add(new Match(candidate.Claim, candidate.By, candidate.Distance, candidate.Similarity));
         }
 
         var hotLeftOut = false;
@@ -414,6 +428,9 @@ public sealed partial class MatchingIndex
     private record struct Candidate(int Claim, MatchKind By, UInt128 Key, int Distance = 0)
     {
         public bool Superseded;
+
+        /// <summary>An embedding match's cosine similarity.</summary>
+        public float Similarity;
     }
 
     /// <summary>A hot key an item reached, and through which view (exact key, or parent domain of a host).</summary>

@@ -83,6 +83,12 @@ async function subjectsFromFiles(notes) {
         subjects.push({ kind: 'pdq', value: pdq });
       }
     }
+    // The image's vectors find copies that hashes miss (crops, borders); same rule for detail.
+    for (const embedding of result.data.embeddings || []) {
+      if (embedding && typeof embedding.model === 'string' && typeof embedding.value === 'string') {
+        subjects.push({ kind: 'embedding', model: embedding.model, value: embedding.value });
+      }
+    }
   }
   return subjects;
 }
