@@ -22,8 +22,12 @@ public sealed class WriteBudgetOptions
     /// <summary>Claim and revocation requests per second per client address (twice as many in a burst), before any budget is looked at.</summary>
     public int WritesPerSecondPerAddress { get; set; } = 5;
 
-    /// <summary>Claim and revocation requests per second per API key (twice as many in a burst).</summary>
-    public int WritesPerSecondPerKey { get; set; } = 100;
+    /// <summary>
+    /// Claim and revocation requests per second per API key (twice as many in a burst): above the
+    /// key's default budget (20,000 claims an hour, 5.6 a second) and a platform's 10,000-subject
+    /// claims, but low enough that one key's tiny writes cannot fill the writer for everyone else.
+    /// </summary>
+    public int WritesPerSecondPerKey { get; set; } = 20;
 
     /// <summary>Reads of one claim or of a party's listing per second per client address (a token bucket twice as deep).</summary>
     public int ReadsPerSecondPerAddress { get; set; } = 50;

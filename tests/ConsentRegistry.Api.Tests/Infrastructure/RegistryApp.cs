@@ -38,6 +38,7 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
             ["Registry:WriteBudgets:NewParty:SubjectsPerHour"] = "100000000000",
             ["Registry:WriteBudgets:ReadsPerSecondPerAddress"] = "100000",
             ["Registry:WriteBudgets:WritesPerSecondPerAddress"] = "100000",
+            ["Registry:WriteBudgets:WritesPerSecondPerKey"] = "100000",
             // Tests read a host's documents right after writing to it and expect the change: every
             // change re-renders, and a request waits for it. The render-bound tests set their own.
             ["Registry:Policy:MinRenderInterval"] = "00:00:00",
