@@ -18,6 +18,7 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
 {
     public const string Section = "Registry:Embedding";
 
+    private readonly Lock _inference = new();
     private readonly Lazy<ImageEmbedder> _embedder = new(() => Load(options.Value, logger), LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>The id the vectors carry.</summary>
@@ -41,7 +42,15 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
     public ImageEmbedding Embed(DecodedImage image)
     {
         var embedder = _embedder.Value;
-        var vector = embedder.Embed([EmbeddingInput.From(image, embedder.InputSize)])[0];
+        var input = EmbeddingInput.From(image, embedder.InputSize);
+        float[] vector;
+        // One inference at a time: ONNX Runtime spreads each over the cores itself, and the
+        // activations of one run (tens of MB) are all that is ever held, however many upload at once.
+        lock (_inference)
+        {
+            vector = embedder.Embed([input])[0];
+        }
+
         return new ImageEmbedding(embedder.ModelId, EmbeddingVector.Encode(vector));
     }
 
@@ -57,6 +66,9 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
     {
         var started = Stopwatch.GetTimestamp();
         var embedder = new ImageEmbedder(options);
+        // Loading read and rewrote the model (two arrays of its size, on the large object heap):
+        // give that memory back to the system now rather than at some later full collection.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         logger.LogInformation("Embedding model {Model} loaded in {Milliseconds:F0} ms: {Dimensions} dimensions, {Provider} execution provider",
             embedder.ModelId, Stopwatch.GetElapsedTime(started).TotalMilliseconds, embedder.Dimensions, embedder.Provider);
         return embedder;

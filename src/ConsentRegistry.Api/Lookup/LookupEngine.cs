@@ -102,6 +102,12 @@ public sealed class LookupEngine(
 
     internal const string InvalidEmbeddingCode = "invalid-embedding";
 
+    /// <summary>Embedding vectors one lookup request (a batch or a stream) may bring in all.</summary>
+    public const int MaxEmbeddingVectorsPerRequest = 256;
+
+    private static readonly LookupError TooManyEmbeddings = new("too-many-embeddings", "embeddings",
+        $"A request brings at most {MaxEmbeddingVectorsPerRequest} embedding vectors in all; send the other items in another request.");
+
     internal static readonly LookupError InvalidMinSimilarity = new("invalid-min-similarity", "min_similarity",
         "min_similarity is a number from 0.5 to 1, sent with embeddings.");
 
@@ -152,7 +158,7 @@ public sealed class LookupEngine(
             sha256 = subject!.Value;
         }
 
-        if (!TryReadPdq(item, out var pdq, out var maxDistance, out error) || !TryReadEmbeddings(item, out var embeddings, out error))
+        if (!TryReadPdq(item, out var pdq, out var maxDistance, out error) || !TryReadEmbeddings(item, buffers, out var embeddings, out error))
         {
             return false;
         }
@@ -221,7 +227,7 @@ public sealed class LookupEngine(
     }
 
     /// <summary>An item's embeddings as a query: each vector checked against the models this registry takes, all of one model.</summary>
-    private bool TryReadEmbeddings(LookupItem item, out EmbeddingQuery? query, out LookupError error)
+    private bool TryReadEmbeddings(LookupItem item, LookupBuffers buffers, out EmbeddingQuery? query, out LookupError error)
     {
         query = null;
         error = null!;
@@ -241,6 +247,15 @@ public sealed class LookupEngine(
             error = new LookupError(InvalidEmbeddingCode, "embeddings", $"embeddings holds 1 to {EmbeddingModels.MaxVectorsPerImage} vectors of one image.");
             return false;
         }
+
+        // The search is exact (every claimed vector of the model), so one request's vectors are bounded.
+        if (buffers.EmbeddingVectors + item.Embeddings.Count > MaxEmbeddingVectorsPerRequest)
+        {
+            error = TooManyEmbeddings;
+            return false;
+        }
+
+        buffers.EmbeddingVectors += item.Embeddings.Count;
 
         var vectors = new List<float[]>(item.Embeddings.Count);
         for (var i = 0; i < item.Embeddings.Count; i++)
@@ -312,6 +327,9 @@ public sealed class LookupBuffers
 
     /// <summary>Deciding matches of the last item beyond the <see cref="MatchingIndex.MaxListedMatches"/> listed.</summary>
     internal int More { get; set; }
+
+    /// <summary>Embedding vectors this request's items have brought so far.</summary>
+    internal int EmbeddingVectors { get; set; }
 
     internal void Count(bool matched)
     {

@@ -198,7 +198,14 @@ public sealed class ImageEmbedder : IDisposable
     private static SessionOptions SessionOptionsFor(EmbeddingModelOptions options)
     {
         EnsureDeviceAvailable(options);
-        var session = new SessionOptions { IntraOpNumThreads = Math.Max(0, options.IntraOpThreads) };
+        var session = new SessionOptions
+        {
+            IntraOpNumThreads = Math.Max(0, options.IntraOpThreads),
+            // No arena: the activations of an image (a few MB) are allocated per run and given
+            // back, rather than kept at their largest batch for the life of the process.
+            EnableCpuMemArena = false,
+        };
+        session.AddSessionConfigEntry("session.disable_prepacking", "1");
         if (options.Device.Equals("cuda", StringComparison.OrdinalIgnoreCase))
         {
             session.AppendExecutionProvider_CUDA(0);

@@ -80,31 +80,34 @@ internal static class OnnxGraph
             rewritten.Add(Protobuf.Message(GraphOutput, FloatValueInfo(output)));
         }
 
-        modelFields[graphIndex] = modelFields[graphIndex] with { Bytes = Protobuf.Write(rewritten) };
+        modelFields[graphIndex] = Protobuf.Message(ModelGraph, rewritten);
         return (Protobuf.Write(modelFields), output);
     }
 
     /// <summary>The tensor a trailing AveragePool/GlobalAveragePool node reads, if the graph ends with one.</summary>
     private static string? FeatureMapBeforePooling(List<Protobuf.Field> graph)
     {
-        var last = graph.LastOrDefault(f => f.Number == GraphNode);
-        if (last.Bytes is null)
+        var last = graph.FindLastIndex(f => f.Number == GraphNode);
+        if (last < 0)
         {
             return null;
         }
 
-        var node = Protobuf.Parse(last.Bytes);
+        var node = Protobuf.Parse(graph[last].Bytes);
         var op = Text(node, NodeOpType);
         return op is "AveragePool" or "GlobalAveragePool" && node.Any(f => f.Number == NodeOutput) ? Text(node, NodeInput) : null;
     }
 
-    private static string NameOf(byte[] valueInfo) => Text(Protobuf.Parse(valueInfo), ValueInfoName) ?? "";
+    private static string NameOf(ReadOnlyMemory<byte> valueInfo) => Text(Protobuf.Parse(valueInfo), ValueInfoName) ?? "";
 
-    private static string? Text(List<Protobuf.Field> message, int number) =>
-        message.FirstOrDefault(f => f.Number == number).Bytes is { } bytes ? Encoding.UTF8.GetString(bytes) : null;
+    private static string? Text(List<Protobuf.Field> message, int number)
+    {
+        var at = message.FindIndex(f => f.Number == number);
+        return at < 0 ? null : Encoding.UTF8.GetString(message[at].Bytes.Span);
+    }
 
     /// <summary>ValueInfo → type → tensor_type → shape: the first dimension becomes the parameter "batch".</summary>
-    private static byte[] WithDynamicBatch(byte[] valueInfo) =>
+    private static byte[] WithDynamicBatch(ReadOnlyMemory<byte> valueInfo) =>
         Protobuf.Rewrite(valueInfo, ValueInfoType, type =>
             Protobuf.Rewrite(type, TypeTensor, tensor =>
                 Protobuf.Rewrite(tensor, TensorShape, shape =>

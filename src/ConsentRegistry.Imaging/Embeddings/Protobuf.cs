@@ -5,6 +5,8 @@ namespace ConsentRegistry.Imaging.Embeddings;
 /// <summary>
 /// The protocol buffers wire format at the level of fields: a message is a list of (number, wire
 /// type, value) read and written back unchanged, so a rewrite touches only the fields it means to.
+/// Parsing copies nothing (a field's bytes are a slice of its message), and writing computes the
+/// length first and fills one array: a 60 MB model costs one more 60 MB array, not several.
 /// </summary>
 internal static class Protobuf
 {
@@ -13,16 +15,24 @@ internal static class Protobuf
     private const int WireLength = 2;
     private const int WireFixed32 = 5;
 
-    /// <summary>One field: a varint in <see cref="Value"/>, anything else in <see cref="Bytes"/>.</summary>
-    public readonly record struct Field(int Number, int Wire, ulong Value, byte[] Bytes);
+    /// <summary>
+    /// One field: a varint in <see cref="Value"/>; anything else in <see cref="Bytes"/>, or, for a
+    /// message rewritten in place, in <see cref="Children"/> (written without an array of its own).
+    /// </summary>
+    public readonly record struct Field(int Number, int Wire, ulong Value, ReadOnlyMemory<byte> Bytes, List<Field>? Children = null)
+    {
+        /// <summary>The length of the value as written (for a varint, of the varint).</summary>
+        public long ContentLength => Wire == WireVarint ? VarintLength(Value) : Children is { } children ? LengthOf(children) : Bytes.Length;
+    }
 
-    public static List<Field> Parse(ReadOnlySpan<byte> message)
+    public static List<Field> Parse(ReadOnlyMemory<byte> message)
     {
         var fields = new List<Field>();
+        var span = message.Span;
         var at = 0;
-        while (at < message.Length)
+        while (at < span.Length)
         {
-            var key = ReadVarint(message, ref at);
+            var key = ReadVarint(span, ref at);
             var number = (int)(key >> 3);
             var wire = (int)(key & 7);
             var length = wire switch
@@ -30,70 +40,111 @@ internal static class Protobuf
                 WireVarint => 0,
                 WireFixed64 => 8,
                 WireFixed32 => 4,
-                WireLength => checked((int)ReadVarint(message, ref at)),
+                WireLength => checked((int)ReadVarint(span, ref at)),
                 _ => throw new InvalidDataException($"Unsupported protobuf wire type {wire} in field {number}."),
             };
 
             if (wire == WireVarint)
             {
-                fields.Add(new Field(number, wire, ReadVarint(message, ref at), []));
+                fields.Add(new Field(number, wire, ReadVarint(span, ref at), ReadOnlyMemory<byte>.Empty));
                 continue;
             }
 
-            if (length < 0 || at + length > message.Length)
+            if (length < 0 || at + length > span.Length)
             {
                 throw new InvalidDataException($"Protobuf field {number} runs past the end of its message.");
             }
 
-            fields.Add(new Field(number, wire, 0, message.Slice(at, length).ToArray()));
+            fields.Add(new Field(number, wire, 0, message.Slice(at, length)));
             at += length;
         }
 
         return fields;
     }
 
-    public static byte[] Write(IEnumerable<Field> fields)
+    public static byte[] Write(List<Field> fields)
     {
-        using var stream = new MemoryStream();
-        foreach (var field in fields)
-        {
-            WriteVarint(stream, ((ulong)field.Number << 3) | (uint)field.Wire);
-            if (field.Wire == WireVarint)
-            {
-                WriteVarint(stream, field.Value);
-                continue;
-            }
-
-            if (field.Wire == WireLength)
-            {
-                WriteVarint(stream, (ulong)field.Bytes.Length);
-            }
-
-            stream.Write(field.Bytes);
-        }
-
-        return stream.ToArray();
+        var bytes = new byte[LengthOf(fields)];
+        var at = 0;
+        Write(fields, bytes, ref at);
+        return bytes;
     }
 
     /// <summary>Replaces the first field <paramref name="number"/> (a message) with <paramref name="rewrite"/> of it.</summary>
-    public static byte[] Rewrite(byte[] message, int number, Func<byte[], byte[]> rewrite)
+    public static byte[] Rewrite(ReadOnlyMemory<byte> message, int number, Func<ReadOnlyMemory<byte>, byte[]> rewrite)
     {
         var fields = Parse(message);
         var at = fields.FindIndex(f => f.Number == number && f.Wire == WireLength);
         if (at < 0)
         {
-            return message;
+            return message.ToArray();
         }
 
         fields[at] = fields[at] with { Bytes = rewrite(fields[at].Bytes) };
         return Write(fields);
     }
 
-    public static Field Message(int number, byte[] bytes) => new(number, WireLength, 0, bytes);
+    public static Field Message(int number, ReadOnlyMemory<byte> bytes) => new(number, WireLength, 0, bytes);
+
+    /// <summary>A message field written from its fields, without an array of its own.</summary>
+    public static Field Message(int number, List<Field> children) => new(number, WireLength, 0, ReadOnlyMemory<byte>.Empty, children);
 
     public static Field Text(int number, string text) => new(number, WireLength, 0, Encoding.UTF8.GetBytes(text));
 
-    public static Field Varint(int number, ulong value) => new(number, WireVarint, value, []);
+    public static Field Varint(int number, ulong value) => new(number, WireVarint, value, ReadOnlyMemory<byte>.Empty);
+
+    private static long LengthOf(List<Field> fields)
+    {
+        long length = 0;
+        foreach (var field in fields)
+        {
+            var content = field.ContentLength;
+            length += VarintLength(((ulong)field.Number << 3) | (uint)field.Wire) + content
+                + (field.Wire == WireLength ? VarintLength((ulong)content) : 0);
+        }
+
+        return length;
+    }
+
+    private static void Write(List<Field> fields, byte[] into, ref int at)
+    {
+        foreach (var field in fields)
+        {
+            WriteVarint(into, ref at, ((ulong)field.Number << 3) | (uint)field.Wire);
+            if (field.Wire == WireVarint)
+            {
+                WriteVarint(into, ref at, field.Value);
+                continue;
+            }
+
+            if (field.Wire == WireLength)
+            {
+                WriteVarint(into, ref at, (ulong)field.ContentLength);
+            }
+
+            if (field.Children is { } children)
+            {
+                Write(children, into, ref at);
+            }
+            else
+            {
+                field.Bytes.Span.CopyTo(into.AsSpan(at));
+                at += field.Bytes.Length;
+            }
+        }
+    }
+
+    private static int VarintLength(ulong value)
+    {
+        var length = 1;
+        while (value >= 0x80)
+        {
+            value >>= 7;
+            length++;
+        }
+
+        return length;
+    }
 
     private static ulong ReadVarint(ReadOnlySpan<byte> bytes, ref int at)
     {
@@ -116,14 +167,14 @@ internal static class Protobuf
         throw new InvalidDataException("A protobuf varint is longer than 10 bytes.");
     }
 
-    private static void WriteVarint(Stream stream, ulong value)
+    private static void WriteVarint(byte[] into, ref int at, ulong value)
     {
         while (value >= 0x80)
         {
-            stream.WriteByte((byte)(value | 0x80));
+            into[at++] = (byte)(value | 0x80);
             value >>= 7;
         }
 
-        stream.WriteByte((byte)value);
+        into[at++] = (byte)value;
     }
 }

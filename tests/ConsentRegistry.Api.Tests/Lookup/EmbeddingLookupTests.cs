@@ -97,6 +97,19 @@ public sealed class EmbeddingLookupTests(ImagesFixture registry) : IClassFixture
     }
 
     [Fact]
+    public async Task A_request_brings_at_most_256_vectors_and_the_items_past_that_are_told_to_come_again()
+    {
+        var embedding = await EmbeddingAsync(TestImages.ReadPdqData("reg-test-input/labelme-subset/q0004.jpg"));
+        var sixteen = new JsonObject { ["embeddings"] = new JsonArray(Enumerable.Range(0, 16).Select(_ => (JsonNode)embedding.DeepClone()).ToArray()) };
+
+        var results = await LookupAsync(Enumerable.Range(0, 17).Select(_ => (JsonNode)sixteen).Append(new JsonObject { ["url"] = "https://a.example/" }).ToArray());
+
+        Assert.All(results[..16], r => Assert.True(r.TryGetProperty("decision", out _)));
+        Assert.Equal("too-many-embeddings", results[16].GetProperty("error").GetProperty("code").GetString());
+        Assert.True(results[17].TryGetProperty("decision", out _)); // items without vectors are still answered
+    }
+
+    [Fact]
     public async Task A_claims_vector_of_another_model_or_length_is_refused_naming_the_field()
     {
         using var signer = new TestSigner();
