@@ -67,7 +67,9 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
         var started = Stopwatch.GetTimestamp();
         var embedder = new ImageEmbedder(options);
         // Loading read and rewrote the model (two arrays of its size, on the large object heap):
-        // give that memory back to the system now rather than at some later full collection.
+        // give that memory back to the system now (a background collection frees it but keeps it).
+        // This compacting collection is short while the heap is small, which is why the model loads
+        // at start by default (Registry:Embedding:LoadAtStart), before the matching index grows.
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         logger.LogInformation("Embedding model {Model} loaded in {Milliseconds:F0} ms: {Dimensions} dimensions, {Provider} execution provider",
             embedder.ModelId, Stopwatch.GetElapsedTime(started).TotalMilliseconds, embedder.Dimensions, embedder.Provider);
@@ -75,14 +77,33 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
     }
 }
 
-/// <summary>With <c>Registry:Embedding:Device=cuda</c>, loads the model while the host starts: no silent CPU fallback, no late failure.</summary>
-internal sealed class EmbeddingStartup(ImageEmbeddings embeddings) : IHostedService
+/// <summary>
+/// Loads the model when the host starts: with <c>Registry:Embedding:Device=cuda</c> before it
+/// serves (no silent CPU fallback, no late failure), else in the background while
+/// <c>Registry:Embedding:LoadAtStart</c> is true (the default), so that the first image does not
+/// wait for it and the memory of loading is given back while the heap is still small.
+/// </summary>
+internal sealed class EmbeddingStartup(ImageEmbeddings embeddings, IOptions<EmbeddingModelOptions> options, ILogger<EmbeddingStartup> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         if (embeddings.Provider == "cuda")
         {
             embeddings.Load();
+        }
+        else if (options.Value.LoadAtStart)
+        {
+            _ = Task.Run(() =>
+            {
+                try
+                {
+                    embeddings.Load();
+                }
+                catch (Exception e)
+                {
+                    logger.LogError(e, "The embedding model could not be loaded");
+                }
+            }, CancellationToken.None);
         }
 
         return Task.CompletedTask;

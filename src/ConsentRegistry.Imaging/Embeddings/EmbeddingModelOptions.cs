@@ -42,6 +42,9 @@ public sealed class EmbeddingModelOptions
     /// <summary><c>cpu</c> or <c>cuda</c>; <c>cuda</c> needs the GPU build and never falls back to the CPU.</summary>
     public string Device { get; set; } = "cpu";
 
+    /// <summary>Load the model when the service starts (in the background) rather than at the first image.</summary>
+    public bool LoadAtStart { get; set; } = true;
+
     /// <summary>Threads one inference may use; 0: ONNX Runtime's default (the cores).</summary>
     public int IntraOpThreads { get; set; }
 

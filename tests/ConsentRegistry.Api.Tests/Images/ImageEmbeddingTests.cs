@@ -56,6 +56,23 @@ public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<
         Assert.StartsWith("resnet18-gem-v1 on cpu", description);
     }
 
+    [Fact]
+    public async Task By_default_the_model_loads_while_the_service_starts_not_at_the_first_image()
+    {
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Embedding:LoadAtStart"] = "true" });
+        using var client = app.CreateClient();
+
+        string? description = null;
+        for (var attempt = 0; attempt < 120 && description != "resnet18-gem-v1 on cpu"; attempt++)
+        {
+            await Task.Delay(250);
+            var ready = await client.GetFromJsonAsync<JsonElement>("/health/ready");
+            description = ready.GetProperty("checks").GetProperty("embedding").GetProperty("description").GetString();
+        }
+
+        Assert.Equal("resnet18-gem-v1 on cpu", description); // no "(loads at its first image)": loaded, no image sent
+    }
+
     [Theory]
     [InlineData("cuda", "-p:EmbeddingDevice=cuda")]
     [InlineData("tpu", "expected 'cpu' or 'cuda'")]

@@ -39,6 +39,9 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
             ["Registry:WriteBudgets:ReadsPerSecondPerAddress"] = "100000",
             ["Registry:WriteBudgets:WritesPerSecondPerAddress"] = "100000",
             ["Registry:WriteBudgets:WritesPerSecondPerKey"] = "100000",
+            // Most test apps never see an image: the model loads at the first one (ImageEmbeddingTests
+            // checks the default, loading at start).
+            ["Registry:Embedding:LoadAtStart"] = "false",
             // Tests read a host's documents right after writing to it and expect the change: every
             // change re-renders, and a request waits for it. The render-bound tests set their own.
             ["Registry:Policy:MinRenderInterval"] = "00:00:00",
