@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace ConsentRegistry.Api.Tests.Infrastructure;
 
@@ -15,6 +16,15 @@ public static class TestHttp
     /// malformed input that must keep other characters passes <paramref name="encoding"/> (UTF-8).
     /// </summary>
     public static StringContent Jose(string jws, Encoding? encoding = null) => new(jws, encoding ?? Encoding.ASCII, "application/jose");
+
+    /// <summary>POSTs <c>{"items": [...]}</c> to /v1/lookup, asserts 200 and returns the results in order.</summary>
+    public static async Task<JsonElement[]> LookupItemsAsync(this HttpClient client, params JsonNode[] items)
+    {
+        var body = new JsonObject { ["items"] = new JsonArray(items.Select(i => (JsonNode?)i.DeepClone()).ToArray()) };
+        var response = await client.PostAsync("/v1/lookup", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.JsonAsync()).GetProperty("results").EnumerateArray().ToArray();
+    }
 
     /// <summary>The answer's body parsed as JSON, whatever its status.</summary>
     public static async Task<JsonElement> JsonAsync(this HttpResponseMessage response)

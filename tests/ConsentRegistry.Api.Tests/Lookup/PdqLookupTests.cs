@@ -222,13 +222,7 @@ public sealed class PdqLookupTests(RegistryFixture registry) : IClassFixture<Reg
         return (await response.JsonAsync()).GetProperty("id").GetString()!;
     }
 
-    private async Task<JsonElement[]> LookupAsync(params JsonObject[] items)
-    {
-        var body = new JsonObject { ["items"] = new JsonArray(items.Select(i => (JsonNode)i).ToArray()) };
-        var response = await _client.PostAsync("/v1/lookup", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.JsonAsync()).GetProperty("results").EnumerateArray().ToArray();
-    }
+    private Task<JsonElement[]> LookupAsync(params JsonNode[] items) => _client.LookupItemsAsync(items);
 
     private static JsonElement PdqMatch(JsonElement result, string claim)
     {
