@@ -36,6 +36,15 @@ public static class ClaimsEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
+        group.MapGet("/claims/{id}/near-duplicates", NearDuplicates.Get)
+            .RequireRateLimiting(ClaimReadRateLimitPolicy.Name)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .WithName("GetNearDuplicates")
+            .WithSummary("Other parties' claims that this claim's PDQ or embedding subjects match (the first 256 searched), "
+                + "each with conflict: true when the two disagree on a category. Any \"n\" still wins in lookups.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
         group.MapPost("/claims/{id}/revocation", RevokeClaim)
             .RequireRateLimiting(ClaimWriteRateLimitPolicy.Name)
             .WithName("RevokeClaim")

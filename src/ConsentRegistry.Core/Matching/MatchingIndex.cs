@@ -19,6 +19,7 @@ public sealed partial class MatchingIndex
 
     private readonly Dictionary<string, int> _claimsById = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _parties = new(StringComparer.Ordinal);
+    private readonly List<string> _partyNames = [];
     private readonly Dictionary<UInt128, int> _urls = [];
     private readonly Dictionary<UInt128, int> _prefixes = [];
     private readonly Dictionary<UInt128, int[]> _prefixLengths = [];
@@ -37,6 +38,9 @@ public sealed partial class MatchingIndex
 
     public ref readonly ClaimEntry Claim(int index) => ref _claims[index];
 
+    /// <summary>The party (its key thumbprint) of party number <paramref name="party"/>, as <see cref="ClaimEntry.Party"/> holds it.</summary>
+    public string PartyName(int party) => _partyNames[party];
+
     public void MarkApplied(long seq) => AppliedSeq = Math.Max(AppliedSeq, seq);
 
     public void Add(IndexedClaim claim)
@@ -50,7 +54,8 @@ public sealed partial class MatchingIndex
         if (!known)
         {
             party = _parties.Count - 1;
-            _stringBytes += StringBytes(claim.Party);
+            _partyNames.Add(claim.Party);
+            _stringBytes += StringBytes(claim.Party) + sizeof(long); // the name, and its slot in _partyNames
         }
 
         _stringBytes += StringBytes(claim.Id);

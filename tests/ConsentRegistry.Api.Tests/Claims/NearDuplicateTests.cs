@@ -1,0 +1,82 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Tests.Images;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using ConsentRegistry.Api.Tests.Lookup;
+using ConsentRegistry.Core.Pdq;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
+
+namespace ConsentRegistry.Api.Tests.Claims;
+
+/// <summary>GET /v1/claims/{id}/near-duplicates (DESIGN.md 5.7): other parties' claims on the same picture, and whether they disagree.</summary>
+public sealed class NearDuplicateTests(ImagesFixture registry) : IClassFixture<ImagesFixture>
+{
+    private readonly HttpClient _client = registry.Client;
+
+    [Fact]
+    public async Task Other_parties_claims_on_a_near_hash_are_listed_with_their_distance_and_whether_they_conflict()
+    {
+        var hash = PdqLookupTests.Near(new PdqHash(0x0123456789abcdef, 0xfedcba9876543210, 0x0f0f0f0f0f0f0f0f, 0x1234123412341234), 3);
+        using var artist = new TestSigner();
+        using var platform = new TestSigner();
+        using var archive = new TestSigner();
+        var optOut = await ClaimAsync(artist, "n", Pdq(hash));
+        var sameArtistAgain = await ClaimAsync(artist, "n", Pdq(PdqLookupTests.Near(hash, 2)));
+        var consent = await ClaimAsync(platform, "y", Pdq(PdqLookupTests.Near(hash, 10)));
+        var agreeing = await ClaimAsync(archive, "n", Pdq(hash));
+        var unrelated = await ClaimAsync(new TestSigner(), "y", Pdq(PdqLookupTests.Near(hash, 100)));
+
+        var items = await NearDuplicatesAsync(optOut);
+
+        Assert.Equal(
+            [(consent, platform.Party, "pdq", 10, true), (agreeing, archive.Party, "pdq", 0, false)],
+            items.Select(i => (i.GetProperty("claim").GetString(), i.GetProperty("party").GetString(), i.GetProperty("by").GetString(),
+                i.GetProperty("distance").GetInt32(), i.GetProperty("conflict").GetBoolean())).ToArray());
+        Assert.DoesNotContain(items, i => i.GetProperty("claim").GetString() is var c && (c == sameArtistAgain || c == unrelated));
+        Assert.Contains(await NearDuplicatesAsync(consent), i => i.GetProperty("claim").GetString() == optOut && i.GetProperty("conflict").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Claims_on_the_same_pictures_embedding_are_listed_by_similarity_and_a_revoked_one_drops_out()
+    {
+        var image = (await _client.HashImageAsync(TestImages.ReadPdqData("reg-test-input/labelme-subset/q0003.jpg"))).GetProperty("embeddings")[0];
+        var subject = new JsonObject { ["kind"] = "embedding", ["model"] = image.GetProperty("model").GetString(), ["value"] = image.GetProperty("value").GetString() };
+        using var artist = new TestSigner();
+        using var other = new TestSigner();
+        var mine = await ClaimAsync(artist, "n", subject);
+        var theirs = await ClaimAsync(other, "n", (JsonObject)subject.DeepClone());
+
+        var item = Assert.Single(await NearDuplicatesAsync(mine));
+        Assert.Equal((theirs, "embedding", false), (item.GetProperty("claim").GetString(), item.GetProperty("by").GetString(), item.GetProperty("conflict").GetBoolean()));
+        Assert.True(item.GetProperty("similarity").GetDouble() > 0.999);
+        Assert.False(item.TryGetProperty("distance", out _));
+
+        var revoked = await _client.PostAsync($"/v1/claims/{theirs}/revocation", Jose(other.Revocation(theirs)));
+        Assert.Equal(HttpStatusCode.Created, revoked.StatusCode);
+        Assert.Empty(await NearDuplicatesAsync(mine));
+    }
+
+    [Fact]
+    public async Task An_unknown_or_malformed_claim_id_is_a_problem()
+    {
+        await AssertProblemAsync(await _client.GetAsync($"/v1/claims/{new string('a', 64)}/near-duplicates"), HttpStatusCode.NotFound, "claim-not-found");
+        await AssertProblemAsync(await _client.GetAsync("/v1/claims/not-an-id/near-duplicates"), HttpStatusCode.BadRequest, "invalid-claim-id");
+    }
+
+    private static JsonObject Pdq(PdqHash hash) => TestSigner.Subject("pdq", hash.ToHex());
+
+    private async Task<string> ClaimAsync(TestSigner signer, string trainAi, JsonObject subject)
+    {
+        var response = await _client.PostAsync("/v1/claims", Jose(signer.Sign(TestSigner.Claim([subject], new JsonObject { ["train-ai"] = trainAi }))));
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        return (await response.JsonAsync()).GetProperty("id").GetString()!;
+    }
+
+    private async Task<JsonElement[]> NearDuplicatesAsync(string claim)
+    {
+        var response = await _client.GetAsync($"/v1/claims/{claim}/near-duplicates");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.JsonAsync()).GetProperty("items").EnumerateArray().ToArray();
+    }
+}
