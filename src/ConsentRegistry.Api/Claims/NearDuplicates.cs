@@ -54,7 +54,7 @@ internal static class NearDuplicates
                 else
                 {
                     var (model, value) = Subject.EmbeddingParts(subject.Value);
-                    var vector = Base64UrlVector(value);
+                    var vector = EmbeddingVector.DecodeStored(value);
                     registry.Lookup(null, null, engine.MinTrustForGrants, matches,
                         embeddings: new EmbeddingQuery(model, [vector], (float)matching.Value.EmbeddingMinSimilarity));
                 }
@@ -98,12 +98,6 @@ internal static class NearDuplicates
         }
 
         return false;
-    }
-
-    private static float[] Base64UrlVector(string value)
-    {
-        EmbeddingVector.TryDecode(value, value.Length * 3 / 4 / 2, out var vector, out _);
-        return vector;
     }
 }
 

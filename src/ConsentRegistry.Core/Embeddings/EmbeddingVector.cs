@@ -62,6 +62,13 @@ public static class EmbeddingVector
         return true;
     }
 
+    /// <summary>The number of dimensions a well-formed value of <paramref name="length"/> characters holds (unpadded base64url: 4 characters a 3 bytes, 2 bytes a dimension).</summary>
+    public static int DimensionsOf(int length) => length * 3 / 4 / 2;
+
+    /// <summary>Reads a value already checked (a stored subject) as however many dimensions it holds; empty if it is not well formed.</summary>
+    public static float[] DecodeStored(string value) =>
+        TryDecode(value, DimensionsOf(value.Length), out var vector, out _) ? vector : [];
+
     /// <summary>The Euclidean length of <paramref name="vector"/>.</summary>
     public static double Length(ReadOnlySpan<float> vector)
     {

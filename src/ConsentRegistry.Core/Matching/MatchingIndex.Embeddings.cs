@@ -19,14 +19,19 @@ public sealed partial class MatchingIndex
     private void AddEmbedding(string value, int claim)
     {
         var (model, encoded) = Subject.EmbeddingParts(value);
-        var dimensions = encoded.Length * 3 / 4 / 2; // unpadded base64url: 4 characters a 3 bytes, 2 bytes a dimension
+        var vector = EmbeddingVector.DecodeStored(encoded);
+        if (vector.Length == 0)
+        {
+            return; // not a vector: the claim was checked when it was accepted, so this does not happen
+        }
+
         if (!_embeddings.TryGetValue(model, out var vectors))
         {
-            vectors = new ClaimedVectors(dimensions);
+            vectors = new ClaimedVectors(vector.Length);
             _embeddings[model] = vectors;
         }
 
-        if (!EmbeddingVector.TryDecode(encoded, vectors.Dimensions, out var vector, out _))
+        if (vector.Length != vectors.Dimensions)
         {
             return; // another length under the same id: the claim was checked against the model when it was accepted
         }
