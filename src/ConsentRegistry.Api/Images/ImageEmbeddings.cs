@@ -12,14 +12,16 @@ namespace ConsentRegistry.Api.Images;
 /// <summary>
 /// The API's image embedder (<c>Registry:Embedding:*</c>, docs/embeddings.md). The device is
 /// checked when the host starts (options validation: <c>cuda</c> without the GPU build stops it);
-/// the model is loaded at its first use, so instances that never embed an image never pay for it.
+/// the model loads in the background at start (<see cref="EmbeddingStartup"/>), or at its first use.
 /// </summary>
 public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILogger<ImageEmbeddings> logger) : IDisposable
 {
     public const string Section = "Registry:Embedding";
 
     private readonly Lock _inference = new();
-    private readonly Lazy<ImageEmbedder> _embedder = new(() => Load(options.Value, logger), LazyThreadSafetyMode.ExecutionAndPublication);
+    private readonly Lock _loading = new();
+    private ImageEmbedder? _loaded;
+    private Exception? _failed;
 
     /// <summary>The id the vectors carry.</summary>
     public string ModelId => options.Value.Id;
@@ -27,21 +29,24 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
     /// <summary>The ONNX Runtime execution provider that runs the model: <c>cpu</c> or <c>cuda</c>.</summary>
     public string Provider => options.Value.Device.ToLowerInvariant();
 
-    public bool Loaded => _embedder.IsValueCreated;
+    public bool Loaded => Volatile.Read(ref _loaded) is not null;
+
+    /// <summary>Why the last try to load the model failed, while it has not loaded since; a later use tries again.</summary>
+    public string? LoadFailure => Loaded ? null : Volatile.Read(ref _failed)?.Message;
 
     /// <summary>The length of the vectors (loads the model).</summary>
-    public int Dimensions => _embedder.Value.Dimensions;
+    public int Dimensions => Embedder().Dimensions;
 
     /// <summary>The models whose vectors claims and lookups may carry: this one.</summary>
     public EmbeddingModels Models() => new([new(ModelId, new Lazy<int>(() => Dimensions))]);
 
     /// <summary>Loads the model now (at start on a GPU, so that a missing driver stops the start rather than the first image).</summary>
-    public void Load() => _ = _embedder.Value;
+    public void Load() => Embedder();
 
     /// <summary>The vector of the whole image, as the contract writes it.</summary>
     public ImageEmbedding Embed(DecodedImage image)
     {
-        var embedder = _embedder.Value;
+        var embedder = Embedder();
         var input = EmbeddingInput.From(image, embedder.InputSize);
         float[] vector;
         // One inference at a time: ONNX Runtime spreads each over the cores itself, and the
@@ -54,11 +59,32 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
         return new ImageEmbedding(embedder.ModelId, EmbeddingVector.Encode(vector));
     }
 
-    public void Dispose()
+    public void Dispose() => _loaded?.Dispose();
+
+    /// <summary>The loaded model, loading it first if need be (one load at a time; a failed load is tried again at the next use).</summary>
+    private ImageEmbedder Embedder()
     {
-        if (_embedder.IsValueCreated)
+        if (Volatile.Read(ref _loaded) is { } loaded)
         {
-            _embedder.Value.Dispose();
+            return loaded;
+        }
+
+        lock (_loading)
+        {
+            if (_loaded is null)
+            {
+                try
+                {
+                    Volatile.Write(ref _loaded, Load(options.Value, logger));
+                }
+                catch (Exception e)
+                {
+                    Volatile.Write(ref _failed, e);
+                    throw;
+                }
+            }
+
+            return _loaded!;
         }
     }
 
@@ -101,7 +127,7 @@ internal sealed class EmbeddingStartup(ImageEmbeddings embeddings, IOptions<Embe
                 }
                 catch (Exception e)
                 {
-                    logger.LogError(e, "The embedding model could not be loaded");
+                    logger.LogError(e, "The embedding model could not be loaded; its next use tries again");
                 }
             }, CancellationToken.None);
         }
@@ -115,10 +141,15 @@ internal sealed class EmbeddingStartup(ImageEmbeddings embeddings, IOptions<Embe
 /// <summary>Says which model and execution provider embed images, and whether the model is loaded yet.</summary>
 internal sealed class EmbeddingHealthCheck(ImageEmbeddings embeddings) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(HealthCheckResult.Healthy(
-            $"{embeddings.ModelId} on {embeddings.Provider}{(embeddings.Loaded ? "" : " (loads at its first image)")}",
-            new Dictionary<string, object> { ["model"] = embeddings.ModelId, ["provider"] = embeddings.Provider }));
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var data = new Dictionary<string, object> { ["model"] = embeddings.ModelId, ["provider"] = embeddings.Provider };
+        var description = $"{embeddings.ModelId} on {embeddings.Provider}";
+        // Degraded, not unhealthy: lookups and claims go on; only POST /v1/images needs the model.
+        return Task.FromResult(embeddings.LoadFailure is { } failure
+            ? HealthCheckResult.Degraded($"{description}: the model failed to load ({failure}); POST /v1/images answers 500 until it loads", data: data)
+            : HealthCheckResult.Healthy(embeddings.Loaded ? description : $"{description} (loads at its first image)", data));
+    }
 }
 
 internal sealed partial class EmbeddingOptionsValidator : IValidateOptions<EmbeddingModelOptions>

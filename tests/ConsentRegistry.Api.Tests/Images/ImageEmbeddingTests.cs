@@ -73,6 +73,43 @@ public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<
         Assert.Equal("resnet18-gem-v1 on cpu", description); // no "(loads at its first image)": loaded, no image sent
     }
 
+    [Fact]
+    public async Task A_model_that_fails_to_load_leaves_the_service_ready_but_degraded_saying_why()
+    {
+        var broken = Path.Combine(Path.GetTempPath(), $"broken-model-{Guid.NewGuid():N}.onnx");
+        await File.WriteAllBytesAsync(broken, "this is not an ONNX model"u8.ToArray());
+        try
+        {
+            await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?>
+            {
+                ["Registry:Embedding:ModelPath"] = broken,
+                ["Registry:Embedding:LoadAtStart"] = "true",
+            });
+            using var client = app.CreateClient();
+
+            JsonElement ready = default;
+            for (var attempt = 0; attempt < 120; attempt++)
+            {
+                await Task.Delay(250);
+                var response = await client.GetAsync("/health/ready");
+                Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode); // lookups and claims still serve
+                ready = await response.Content.ReadFromJsonAsync<JsonElement>();
+                if (ready.GetProperty("checks").GetProperty("embedding").GetProperty("status").GetString() != "Healthy")
+                {
+                    break;
+                }
+            }
+
+            var embedding = ready.GetProperty("checks").GetProperty("embedding");
+            Assert.Equal("Degraded", embedding.GetProperty("status").GetString());
+            Assert.Contains("failed to load", embedding.GetProperty("description").GetString());
+        }
+        finally
+        {
+            File.Delete(broken);
+        }
+    }
+
     [Theory]
     [InlineData("cuda", "-p:EmbeddingDevice=cuda")]
     [InlineData("tpu", "expected 'cpu' or 'cuda'")]
