@@ -36,7 +36,8 @@ public static class ImagesEndpoints
             .WithSingleQueryValues()
             .WithName("HashImage")
             .WithSummary("Hash an image (multipart/form-data, part \"file\"; JPEG, PNG, WebP, GIF, BMP, at most 50 MiB and "
-                + "100 megapixels): sha256, PDQ and its 8 dihedral variants, and the image's embedding vectors. ?mode=fast decodes large images at a reduced scale.")
+                + "100 megapixels): sha256, PDQ and its 8 dihedral variants, and the image's embedding vectors. ?mode=fast decodes large images at a reduced scale; "
+                + "?embeddings=false leaves the vectors out (bulk hashing: embedding takes longer than hashing).")
             .Accepts<ImageUploadForm>(ImageUpload.FormMediaType)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -47,12 +48,19 @@ public static class ImagesEndpoints
     }
 
     internal static async Task<Results<Ok<ImageHashResponse>, ProblemHttpResult, ValidationProblem>> HashImage(
-        HttpRequest request, ImageHashingGate gate, ImageEmbeddings embeddings, RegistryMetrics metrics, CancellationToken cancellationToken, string? mode = null)
+        HttpRequest request, ImageHashingGate gate, ImageEmbeddings embedder, RegistryMetrics metrics, CancellationToken cancellationToken,
+        string? mode = null, [FromQuery(Name = "embeddings")] string? withEmbeddings = null)
     {
         if (!TryParseMode(mode, out var hashMode))
         {
             return Problems.Validation(
                 new Dictionary<string, string[]> { ["mode"] = ["mode is exact (the default) or fast."] }, ProblemCodes.InvalidMode);
+        }
+
+        if (!bool.TryParse(withEmbeddings ?? "true", out var embed))
+        {
+            return Problems.Validation(
+                new Dictionary<string, string[]> { ["embeddings"] = ["embeddings is true (the default) or false."] }, ProblemCodes.InvalidQuery);
         }
 
         var (boundary, problem) = ImageUpload.ReadBoundary(request);
@@ -86,11 +94,16 @@ public static class ImagesEndpoints
             // Decoding is CPU work done synchronously; the gate keeps it to one image per core and its pixels to a budget.
             using var pixels = image.Decode(hashMode);
             var dihedral = pixels.HashDihedral();
-            var started = Stopwatch.GetTimestamp();
-            var embedding = embeddings.Embed(pixels);
-            metrics.ImageEmbedded(embeddings.ModelId, embeddings.Provider, Stopwatch.GetElapsedTime(started));
+            IReadOnlyList<ImageEmbedding> vectors = [];
+            if (embed)
+            {
+                var started = Stopwatch.GetTimestamp();
+                vectors = [embedder.Embed(pixels)];
+                metrics.ImageEmbedded(embedder.ModelId, embedder.Provider, Stopwatch.GetElapsedTime(started));
+            }
+
             metrics.ImageDecoded("hashed");
-            return TypedResults.Ok(ToResponse(file.Sha256, image, dihedral, image.DecodedMode(hashMode), [embedding]));
+            return TypedResults.Ok(ToResponse(file.Sha256, image, dihedral, image.DecodedMode(hashMode), vectors));
         }
         catch (ImageDecodeException e)
         {

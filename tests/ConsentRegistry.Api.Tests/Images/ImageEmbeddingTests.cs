@@ -24,6 +24,21 @@ public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<
     }
 
     [Fact]
+    public async Task Bulk_hashing_may_leave_the_vectors_out_and_a_bad_value_is_refused()
+    {
+        var file = TestImages.ReadPdqData("reg-test-input/dih/bridge-1-original.jpg");
+
+        var body = await _client.HashImageAsync(file, "?mode=fast&embeddings=false");
+
+        Assert.Equal(0, body.GetProperty("embeddings").GetArrayLength());
+        Assert.Equal(64, body.GetProperty("pdq").GetString()!.Length);
+        using var form = ImageUploads.Form(file);
+        var refused = await _client.PostAsync("/v1/images?embeddings=maybe", form);
+        var problem = await TestHttp.AssertProblemAsync(refused, System.Net.HttpStatusCode.BadRequest, "invalid-query");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("embeddings", out _));
+    }
+
+    [Fact]
     public async Task A_shrunk_low_quality_copy_is_closer_to_its_original_than_another_picture_is()
     {
         var original = TestImages.ReadPdqData("reg-test-input/dih/bridge-1-original.jpg");
