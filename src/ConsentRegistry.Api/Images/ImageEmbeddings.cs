@@ -37,8 +37,8 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
     /// <summary>The length of the vectors (loads the model).</summary>
     public int Dimensions => Embedder().Dimensions;
 
-    /// <summary>The models whose vectors claims and lookups may carry: this one.</summary>
-    public EmbeddingModels Models() => new([new(ModelId, new Lazy<int>(() => Dimensions))]);
+    /// <summary>The models whose vectors claims and lookups may carry: this one (its length read once it loads; a failed load is not remembered).</summary>
+    public EmbeddingModels Models() => new([new(ModelId, new Lazy<int>(() => Dimensions, LazyThreadSafetyMode.PublicationOnly))]);
 
     /// <summary>Loads the model now (at start on a GPU, so that a missing driver stops the start rather than the first image).</summary>
     public void Load() => Embedder();
