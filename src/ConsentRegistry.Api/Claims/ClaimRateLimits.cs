@@ -28,13 +28,13 @@ internal sealed class ClaimReadRateLimitPolicy(IOptions<WriteBudgetOptions> opti
 
 /// <summary>
 /// Claim and revocation requests per second per writer (API key, else client address with IPv6 per
-/// /64), ahead of the write budgets: a request refused here costs no body read, and the connection
-/// closes. The first refusals in a second get a clean close (Kestrel reads the rest of the body,
+/// /64), ahead of the write budgets: a request refused here is refused before its body is read,
+/// and the connection closes. The first refusals in a second get a clean close (Kestrel reads the rest of the body,
 /// so the client surely reads its 429); a writer that keeps sending before its Retry-After has
 /// passed gets its answer a second later and is cut off after it without its body being read,
 /// which keeps a flood of large claims cheap (<see cref="RefusedRequestBodies"/>).
 /// </summary>
-internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>, IDisposable
+internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>
 {
     public const string Name = "claim-writes";
 
@@ -76,8 +76,6 @@ internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> opt
         var writer = WriterOf(httpContext, budgets);
         return RateLimitRejections.PerSecond(writer, writer.StartsWith("key:", StringComparison.Ordinal) ? budgets.WritesPerSecondPerKey : budgets.WritesPerSecondPerAddress);
     }
-
-    public void Dispose() => _cleanRefusals.Dispose();
 
     private static string WriterOf(HttpContext httpContext, WriteBudgetOptions budgets) =>
         RateLimitRejections.KeyPartition(httpContext) ?? ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress, budgets.Ipv6PrefixLength);

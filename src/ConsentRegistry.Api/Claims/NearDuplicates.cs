@@ -41,38 +41,41 @@ internal static class NearDuplicates
         var images = stored.Subjects.Where(s => s.Kind is SubjectKinds.Pdq or SubjectKinds.Embedding).Take(MaxSubjectsSearched).ToList();
         var found = new Dictionary<(int Claim, MatchKind By), Match>();
         var matches = new List<Match>();
-        List<NearDuplicateItem> items;
-        using (var scope = index.Read())
+        foreach (var subject in images)
         {
-            var registry = scope.Index;
-            foreach (var subject in images)
+            // One search per hold of the lock, as lookups hold it per chunk: the writer waits for one search, not 256.
+            using (var scope = index.Read())
             {
                 if (subject.Kind == SubjectKinds.Pdq)
                 {
-                    registry.Lookup(null, null, engine.MinTrustForGrants, matches, PdqHash.ParseHex(subject.Value), matching.Value.PdqMaxDistance);
+                    scope.Index.Lookup(null, null, engine.MinTrustForGrants, matches, PdqHash.ParseHex(subject.Value), matching.Value.PdqMaxDistance);
                 }
                 else
                 {
                     var (model, value) = Subject.EmbeddingParts(subject.Value);
-                    var vector = EmbeddingVector.DecodeStored(value);
-                    registry.Lookup(null, null, engine.MinTrustForGrants, matches,
-                        embeddings: new EmbeddingQuery(model, [vector], (float)matching.Value.EmbeddingMinSimilarity));
-                }
-
-                foreach (var match in matches)
-                {
-                    var key = (match.Claim, match.By);
-                    if (!found.TryGetValue(key, out var kept) || match.Distance < kept.Distance || match.Similarity > kept.Similarity)
-                    {
-                        found[key] = match;
-                    }
+                    scope.Index.Lookup(null, null, engine.MinTrustForGrants, matches,
+                        embeddings: new EmbeddingQuery(model, [EmbeddingVector.DecodeStored(value)], (float)matching.Value.EmbeddingMinSimilarity));
                 }
             }
 
+            foreach (var match in matches)
+            {
+                var key = (match.Claim, match.By);
+                if (!found.TryGetValue(key, out var kept) || match.Distance < kept.Distance || match.Similarity > kept.Similarity)
+                {
+                    found[key] = match;
+                }
+            }
+        }
+
+        List<NearDuplicateItem> items;
+        using (var scope = index.Read())
+        {
+            var registry = scope.Index;
             var usage = stored.Claim.Usage;
             items = found.Values
                 .Select(m => (Match: m, Entry: registry.Claim(m.Claim)))
-                .Where(x => registry.PartyName(x.Entry.Party) != stored.Claim.Party)
+                .Where(x => !x.Entry.Revoked && registry.PartyName(x.Entry.Party) != stored.Claim.Party)
                 .Select(x => new NearDuplicateItem(
                     x.Entry.Id, registry.PartyName(x.Entry.Party), x.Match.By.ToWire(),
                     x.Match.By == MatchKind.Pdq ? x.Match.Distance : null,

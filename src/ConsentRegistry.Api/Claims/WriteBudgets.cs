@@ -219,9 +219,10 @@ public sealed record WriteRefusal(string Budget, long PerHour, string Unit, int 
     public ProblemHttpResult ToProblem(HttpContext context)
     {
         context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        // The connection closes after the answer without reading the rest of a refused claim's
-        // body: a flooding client pays a new connection for each try, the server no reading.
-        RefusedRequestBodies.CloseWithoutReading(context);
+        // The connection closes after the answer, cleanly (Kestrel reads what is left of the body,
+        // so the client surely reads which budget is spent): budget refusals come no faster than
+        // the write rate lets requests through, and past that rate ClaimWriteRateLimitPolicy cuts off.
+        context.Response.Headers.Connection = "close";
         var who = Budget.StartsWith("party", StringComparison.Ordinal) ? "This party's"
             : Budget.StartsWith("api-key", StringComparison.Ordinal) ? "This API key's" : "This client address's";
         var problem = Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.WriteBudgetExceeded,

@@ -33,14 +33,6 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
     /// <summary>True once subjects were cut to fewer segments to stay within the limit.</summary>
     public bool Coarsened => _depth != int.MaxValue;
 
-    public void Add(int party, long iat, long seq, Usage usage, bool countsGrants, string? policy, IReadOnlyList<Subject> subjects)
-    {
-        foreach (var subject in subjects)
-        {
-            Add(new Claim(party, iat, seq, usage, countsGrants, policy), subject.Kind, subject.Value, subject.IncludeSubdomains);
-        }
-    }
-
     /// <summary>One subject of a claim, as its canonical kind and value.</summary>
     public void Add(in Claim claim, string kind, ReadOnlySpan<char> value, bool includeSubdomains)
     {

@@ -77,23 +77,13 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
                 continue;
             }
 
-            if (Subject.TryCreate(input.Kind, input.Value, input.IncludeSubdomains, input.Model, _models, out var subject, out var error))
+            if (Subject.TryCreate(input.Kind, input.Value, input.IncludeSubdomains, input.Model, _models, out var subject, out var field, out var error))
             {
                 subjects.Add(subject!);
             }
             else
             {
-                var field = input.Kind is null || !SubjectKinds.All.Contains(input.Kind) ? "kind" : "value";
-                if (error!.StartsWith("include_subdomains", StringComparison.Ordinal))
-                {
-                    field = "include_subdomains";
-                }
-                else if (error.StartsWith("model", StringComparison.Ordinal))
-                {
-                    field = "model";
-                }
-
-                Fail($"subjects[{i}].{field}", error);
+                Fail($"subjects[{i}].{field}", error!);
             }
         }
 

@@ -28,17 +28,19 @@ public sealed record Subject(string Kind, string Value, bool IncludeSubdomains =
 
     /// <summary>Canonicalizes one subject as sent, or says why it cannot be.</summary>
     public static bool TryCreate(string? kind, string? value, bool? includeSubdomains, out Subject? subject, out string? error) =>
-        TryCreate(kind, value, includeSubdomains, null, EmbeddingModels.None, out subject, out error);
+        TryCreate(kind, value, includeSubdomains, null, EmbeddingModels.None, out subject, out _, out error);
 
     /// <summary>
     /// As <see cref="TryCreate(string?, string?, bool?, out Subject?, out string?)"/>, with the
     /// <paramref name="model"/> of an embedding subject, whose vector <paramref name="models"/>
     /// must take. An embedding's canonical value is its model id, a space and the vector as sent.
-    /// An error about the model starts with "model".
+    /// <paramref name="field"/> names the member an error is about: kind, value, include_subdomains or model.
     /// </summary>
-    public static bool TryCreate(string? kind, string? value, bool? includeSubdomains, string? model, EmbeddingModels models, out Subject? subject, out string? error)
+    public static bool TryCreate(
+        string? kind, string? value, bool? includeSubdomains, string? model, EmbeddingModels models, out Subject? subject, out string? field, out string? error)
     {
         subject = null;
+        field = "value";
         if (value is null)
         {
             error = "value is required.";
@@ -47,12 +49,14 @@ public sealed record Subject(string Kind, string Value, bool IncludeSubdomains =
 
         if (model is not null && kind != SubjectKinds.Embedding)
         {
+            field = "model";
             error = "model applies only to embedding subjects.";
             return false;
         }
 
         if (includeSubdomains is not null && kind != SubjectKinds.Host)
         {
+            field = "include_subdomains";
             error = "include_subdomains applies only to host subjects.";
             return false;
         }
@@ -104,15 +108,15 @@ public sealed record Subject(string Kind, string Value, bool IncludeSubdomains =
                 error = null;
                 return true;
             case SubjectKinds.Embedding:
-                if (!models.TryRead(model, value, out _, out var field, out error))
+                if (!models.TryRead(model, value, out _, out field, out error))
                 {
-                    error = field == "model" && !error!.StartsWith("model", StringComparison.Ordinal) ? "model: " + error : error;
                     return false;
                 }
 
                 subject = new Subject(kind, model + " " + value);
                 return true;
             default:
+                field = "kind";
                 error = $"kind must be one of: {string.Join(", ", SubjectKinds.All)}.";
                 return false;
         }

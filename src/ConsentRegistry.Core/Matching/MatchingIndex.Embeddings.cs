@@ -89,7 +89,7 @@ public sealed partial class MatchingIndex
 
         public int Dimensions => dimensions;
 
-        public int Count { get; private set; }
+        public int Count => Claims.Count;
 
         public List<int> Claims { get; } = [];
 
@@ -109,7 +109,6 @@ public sealed partial class MatchingIndex
             vector.CopyTo(_values, Count * dimensions);
             Claims.Add(claim);
             Keys.Add(key);
-            Count++;
         }
     }
 }

@@ -18,7 +18,7 @@ public sealed class EmbeddingMatchingTests
     {
         var value = EmbeddingVector.Encode(Unit(1));
 
-        Assert.True(Subject.TryCreate(SubjectKinds.Embedding, value, null, Model, Models, out var subject, out var error), error);
+        Assert.True(Subject.TryCreate(SubjectKinds.Embedding, value, null, Model, Models, out var subject, out _, out var error), error);
 
         Assert.Equal($"{Model} {value}", subject!.Value);
         Assert.Equal((Model, value), Subject.EmbeddingParts(subject.Value));
@@ -29,8 +29,8 @@ public sealed class EmbeddingMatchingTests
     [InlineData("other-model", "model 'other-model' is not one this registry compares")]
     public void A_vector_of_no_model_or_another_model_is_refused_as_a_model_error(string? model, string expected)
     {
-        Assert.False(Subject.TryCreate(SubjectKinds.Embedding, EmbeddingVector.Encode(Unit(1)), null, model, Models, out _, out var error));
-        Assert.StartsWith("model", error);
+        Assert.False(Subject.TryCreate(SubjectKinds.Embedding, EmbeddingVector.Encode(Unit(1)), null, model, Models, out _, out var field, out var error));
+        Assert.Equal("model", field);
         Assert.Contains(expected, error);
     }
 
@@ -49,18 +49,18 @@ public sealed class EmbeddingMatchingTests
 
         foreach (var (value, expected) in cases)
         {
-            Assert.False(Subject.TryCreate(SubjectKinds.Embedding, value, null, Model, Models, out _, out var error));
-            Assert.Contains(expected, error);
+            Assert.False(Subject.TryCreate(SubjectKinds.Embedding, value, null, Model, Models, out _, out var field, out var error));
+            Assert.Equal(("value", true), (field, error!.Contains(expected, StringComparison.Ordinal)));
         }
     }
 
     [Fact]
     public void Without_models_no_embedding_is_taken_and_a_model_belongs_to_embeddings_only()
     {
-        Assert.False(Subject.TryCreate(SubjectKinds.Embedding, EmbeddingVector.Encode(Unit(1)), null, Model, EmbeddingModels.None, out _, out var none));
-        Assert.Contains("takes no embeddings", none);
-        Assert.False(Subject.TryCreate(SubjectKinds.Url, "https://a.example/", null, Model, Models, out _, out var misplaced));
-        Assert.StartsWith("model applies only to embedding subjects", misplaced);
+        Assert.False(Subject.TryCreate(SubjectKinds.Embedding, EmbeddingVector.Encode(Unit(1)), null, Model, EmbeddingModels.None, out _, out var noneField, out var none));
+        Assert.Equal(("model", "This registry takes no embeddings."), (noneField, none));
+        Assert.False(Subject.TryCreate(SubjectKinds.Url, "https://a.example/", null, Model, Models, out _, out var misplacedField, out var misplaced));
+        Assert.Equal(("model", "model applies only to embedding subjects."), (misplacedField, misplaced));
     }
 
     [Fact]
