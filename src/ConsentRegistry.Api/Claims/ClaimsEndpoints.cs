@@ -45,6 +45,15 @@ public static class ClaimsEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
+        group.MapGet("/claims/{id}/fingerprints", ClaimFingerprints.Get)
+            .RequireRateLimiting(ClaimReadRateLimitPolicy.Name)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .WithName("GetClaimFingerprints")
+            .WithSummary("What the registry found behind each of the claim's url subjects: pending, done (sha256, pdq, quality) "
+                + "or failed (error). Derived fingerprints match copies of the image at other URLs; such a match names the URL in derived_from.")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
         group.MapPost("/claims/{id}/revocation", RevokeClaim)
             .RequireRateLimiting(ClaimWriteRateLimitPolicy.Name)
             .WithName("RevokeClaim")

@@ -36,9 +36,16 @@ public static class HealthEndpoints
 
     public static IServiceCollection AddRegistryHealthChecks(this IServiceCollection services)
     {
+        services.AddStoreHealthChecks();
+        services.AddHealthChecks().AddCheck<Matching.MatchingIndexHealthCheck>("matching-index", tags: [ReadyTag]);
+        return services;
+    }
+
+    /// <summary>What the API and the worker process both report: the store, and the embedding model.</summary>
+    public static IServiceCollection AddStoreHealthChecks(this IServiceCollection services)
+    {
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag])
-            .AddCheck<Matching.MatchingIndexHealthCheck>("matching-index", tags: [ReadyTag])
             .AddCheck<Images.EmbeddingHealthCheck>("embedding", tags: [ReadyTag]);
         return services;
     }

@@ -2,6 +2,7 @@ using ConsentRegistry.Api.Artists;
 using ConsentRegistry.Api.Auth;
 using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Fingerprints;
 using ConsentRegistry.Api.Health;
 using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Lookup;
@@ -28,7 +29,7 @@ public static class RegistryHostExtensions
     {
         var services = builder.Services;
 
-        services.AddRegistryOptions<DatabaseOptions, DatabaseOptionsValidator>(DatabaseOptions.Section);
+        services.AddRegistryStore();
         services.AddRegistryOptions<AuthOptions, AuthOptionsValidator>(AuthOptions.Section);
         services.AddRegistryOptions<LookupOptions, LookupOptionsValidator>(LookupOptions.Section);
         services.AddRegistryOptions<MatchingOptions, MatchingOptionsValidator>(MatchingOptions.Section);
@@ -47,10 +48,6 @@ public static class RegistryHostExtensions
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(options => options.SerializerOptions.MaxDepth = 32);
 
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<RegistryDatabase>(CreateDatabase);
-        services.AddSingleton<ClaimStore>();
-        services.AddSingleton<ClaimLogStore>();
         services.AddSingleton<ClaimWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<ClaimWriter>());
         services.AddSingleton<ClaimVerifier>();
@@ -66,6 +63,7 @@ public static class RegistryHostExtensions
         services.AddLookupRateLimits();
         services.AddClaimRateLimits();
         services.AddImageHashing();
+        services.AddFingerprinting();
         services.AddDomainVerification();
         services.AddSingleton<ApiKeyStore>();
         services.AddMemoryCache(options => options.SizeLimit = 100_000);
@@ -77,6 +75,17 @@ public static class RegistryHostExtensions
         services.AddRegistryHealthChecks();
         services.AddRegistryOpenApi();
         return builder;
+    }
+
+    /// <summary>The store (SQLite or PostgreSQL, <c>Registry:Database</c>) and the SQL of its log: what the API and the worker process share.</summary>
+    public static IServiceCollection AddRegistryStore(this IServiceCollection services)
+    {
+        services.AddRegistryOptions<DatabaseOptions, DatabaseOptionsValidator>(DatabaseOptions.Section);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<RegistryDatabase>(CreateDatabase);
+        services.AddSingleton<ClaimStore>();
+        services.AddSingleton<ClaimLogStore>();
+        return services;
     }
 
     /// <summary>Error handling, body limits and auth, in the order they must run.</summary>

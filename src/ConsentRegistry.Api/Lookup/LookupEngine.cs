@@ -186,7 +186,7 @@ public sealed class LookupEngine(
         foreach (var match in buffers.Matches)
         {
             ref readonly var claim = ref index.Claim(match.Claim);
-            buffers.Resolved.Add(new ResolvedMatch(claim.Id, match.By, claim.Trust, match.Distance, match.Similarity));
+            buffers.Resolved.Add(new ResolvedMatch(claim.Id, match.By, claim.Trust, match.Distance, match.Similarity, index.DerivedFrom(match.Claim)));
         }
     }
 
@@ -290,7 +290,7 @@ public sealed class LookupEngine(
 
         json.WriteEndObject();
         json.WriteStartArray("matches");
-        foreach (var (id, by, trust, distance, similarity) in matches)
+        foreach (var (id, by, trust, distance, similarity, derivedFrom) in matches)
         {
             json.WriteStartObject();
             json.WriteString("claim", id);
@@ -302,6 +302,11 @@ public sealed class LookupEngine(
             else if (by == MatchKind.Embedding)
             {
                 json.WriteNumber("similarity", Math.Round(similarity, 4));
+            }
+
+            if (derivedFrom is not null)
+            {
+                json.WriteString("derived_from", derivedFrom);
             }
 
             json.WriteString("trust", trust.ToWire());
@@ -357,4 +362,5 @@ public sealed class LookupBuffers
 /// <summary>Items resolved: a claim matched, none did, or the item was invalid.</summary>
 public record struct LookupTally(int Matched, int Unmatched, int Errors);
 
-internal readonly record struct ResolvedMatch(string Id, MatchKind By, TrustLevel Trust, int Distance, float Similarity);
+/// <summary>A listed match as answered; <see cref="DerivedFrom"/> is the claimed URL when a derived fingerprint matched.</summary>
+internal readonly record struct ResolvedMatch(string Id, MatchKind By, TrustLevel Trust, int Distance, float Similarity, string? DerivedFrom = null);

@@ -52,7 +52,8 @@ public sealed record LookupMatch(
     [property: JsonPropertyName("by")] string By,
     [property: JsonPropertyName("trust")] string Trust,
     [property: JsonPropertyName("distance")] int? Distance,
-    [property: JsonPropertyName("similarity")] double? Similarity = null);
+    [property: JsonPropertyName("similarity")] double? Similarity = null,
+    [property: JsonPropertyName("derived_from")] string? DerivedFrom = null);
 
 public sealed record LookupError(
     [property: JsonPropertyName("code")] string Code,

@@ -13,6 +13,8 @@ public sealed class LogReader(RegistryDatabase database)
 
     private const string SelectRevocations = "SELECT seq, claim_id FROM revocations WHERE seq > @after AND seq <= @upTo ORDER BY seq";
 
+    private const string SelectDerived = "SELECT seq, claim_id, url, subjects FROM derived_fingerprints WHERE seq > @after AND seq <= @upTo ORDER BY seq";
+
     private const string SelectTrustChanges = "SELECT seq, claim_id, trust FROM trust_changes WHERE seq > @after AND seq <= @upTo ORDER BY seq";
 
     /// <summary>The last seq in the store.</summary>
@@ -24,8 +26,9 @@ public sealed class LogReader(RegistryDatabase database)
 
     /// <summary>
     /// Applies every change after <paramref name="after"/> to <paramref name="index"/>: claims as
-    /// they stand now (trust and revocation included), then the revocations and trust changes in
-    /// seq order. Claims are streamed, so a first build does not hold the whole log in memory.
+    /// they stand now (trust and revocation included), then derived fingerprints, revocations and
+    /// trust changes in seq order. Claims and derived sets are streamed, so a first build does not
+    /// hold the whole log in memory.
     /// </summary>
     public async Task<long> ApplyAsync(long after, Action<Action<MatchingIndex>> write, CancellationToken cancellationToken)
     {
@@ -49,11 +52,24 @@ public sealed class LogReader(RegistryDatabase database)
             }
         }
 
+        write(index => batch.ForEach(index.Add));
+        batch.Clear();
+        var derived = new List<DerivedFingerprints>(256);
+        await foreach (var row in connection.QueryUnbufferedAsync<(long Seq, string ClaimId, string Url, string Subjects)>(SelectDerived, args, snapshot).WithCancellation(cancellationToken))
+        {
+            derived.Add(new DerivedFingerprints(row.ClaimId, row.Url, row.Seq, StoredSubjects.Decode(row.Subjects)));
+            if (derived.Count == derived.Capacity)
+            {
+                write(index => derived.ForEach(set => index.AddDerived(set)));
+                derived.Clear();
+            }
+        }
+
         var revocations = await connection.QueryAsync<(long Seq, string ClaimId)>(new CommandDefinition(SelectRevocations, args, snapshot, cancellationToken: cancellationToken));
         var trustChanges = await connection.QueryAsync<(long Seq, string ClaimId, TrustLevel Trust)>(new CommandDefinition(SelectTrustChanges, args, snapshot, cancellationToken: cancellationToken));
         write(index =>
         {
-            batch.ForEach(index.Add);
+            derived.ForEach(set => index.AddDerived(set));
             foreach (var (seq, claimId) in revocations)
             {
                 index.Revoke(claimId, seq);

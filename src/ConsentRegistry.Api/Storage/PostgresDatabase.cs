@@ -62,6 +62,13 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
         return (transaction, last);
     }
 
+    internal override async Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await ((NpgsqlConnection)connection).BeginTransactionAsync(cancellationToken);
+
+    internal override string LockRows => " FOR UPDATE";
+
+    internal override string TakeRows => " FOR UPDATE SKIP LOCKED";
+
     internal override async Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await ((NpgsqlConnection)connection).BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
 

@@ -39,6 +39,15 @@ public abstract class RegistryDatabase : IAsyncDisposable
 
     internal abstract Task InsertClaimsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<ClaimRow> claims, CancellationToken cancellationToken);
 
+    /// <summary>A read-write transaction; with <see cref="LockRows"/> its reads hold until commit (SQLite: it takes the one write lock at once).</summary>
+    internal abstract Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Appended to a SELECT whose rows the transaction will change (PostgreSQL: FOR UPDATE; SQLite's write lock covers it).</summary>
+    internal virtual string LockRows => string.Empty;
+
+    /// <summary>Appended to a SELECT that takes queued rows, so that concurrent takers pass each other's by (PostgreSQL: FOR UPDATE SKIP LOCKED).</summary>
+    internal virtual string TakeRows => string.Empty;
+
     /// <summary>A read-only transaction that sees one consistent state of the log.</summary>
     internal abstract Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken);
 

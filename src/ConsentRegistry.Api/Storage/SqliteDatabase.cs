@@ -104,6 +104,10 @@ public sealed class SqliteDatabase : RegistryDatabase
         return (transaction, last);
     }
 
+    internal override Task<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        // BEGIN IMMEDIATE: the write lock now, so that what the transaction reads stays true until it commits.
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
+
     internal override Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
         // Deferred: a WAL reader's snapshot starts at its first read and never blocks the writer.
         Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));

@@ -44,7 +44,8 @@ public sealed partial class MatchingIndex
                 + _hostSeqs.Bytes
                 + _pdq.Bytes
                 + EmbeddingBytes()
-                + HotKeyBytes();
+                + HotKeyBytes()
+                + DerivedBytes();
             return bytes;
         }
     }
@@ -64,6 +65,12 @@ public sealed partial class MatchingIndex
 
         return (members * 72) + (_hotKeyOfClaim.Count * 16L) + (_hotKeys.Count * 512L);
     }
+
+    /// <summary>Derived sets' bookkeeping: the two tables and each claim's list of its sets (their URLs are in the string count).</summary>
+    private long DerivedBytes() =>
+        DictionaryBytes<int, List<int>>(_derivedSets.Capacity)
+        + DictionaryBytes<int, DerivedSource>(_derivedSources.Capacity)
+        + (_derivedSets.Count * (32L + ArrayBytes<int>(4)));
 
     private static long StringBytes(string value) => (22 + (2L * value.Length) + 7) & ~7L; // header, length, chars, terminator; 8-aligned
 

@@ -59,17 +59,22 @@ public sealed partial class MatchingIndex
         }
 
         _stringBytes += StringBytes(claim.Id);
+        var index = AddEntry(new ClaimEntry(claim.Id, claim.Seq, party, claim.Iat, claim.Usage, claim.Trust, claim.Revoked), claim.Subjects);
+        _claimsById[claim.Id] = index;
+        MarkApplied(claim.Seq);
+    }
 
+    /// <summary>Adds one entry (a claim, or a claim's derived fingerprints) and posts its subjects; returns its number.</summary>
+    private int AddEntry(ClaimEntry entry, IReadOnlyList<Subject> subjects)
+    {
         if (ClaimCount == _claims.Length)
         {
             Array.Resize(ref _claims, _claims.Length * 2);
         }
 
         var index = ClaimCount++;
-        _claims[index] = new ClaimEntry(claim.Id, claim.Seq, party, claim.Iat, claim.Usage, claim.Trust, claim.Revoked);
-        _claimsById[claim.Id] = index;
-
-        foreach (var subject in claim.Subjects)
+        _claims[index] = entry;
+        foreach (var subject in subjects)
         {
             switch (subject.Kind)
             {
@@ -104,8 +109,8 @@ public sealed partial class MatchingIndex
             SubjectCount++;
         }
 
-        AddHostPostings(index, claim.Seq, claim.Subjects);
-        MarkApplied(claim.Seq);
+        AddHostPostings(index, entry.Seq, subjects);
+        return index;
     }
 
     public bool Revoke(string claimId, long seq)
@@ -116,9 +121,8 @@ public sealed partial class MatchingIndex
             return false;
         }
 
-        var hotKeys = WithdrawFromHotKeys(index);
-        _claims[index] = _claims[index] with { Revoked = true };
-        RestoreToHotKeys(hotKeys, index);
+        Update(index, _claims[index] with { Revoked = true });
+        UpdateDerived(index, static entry => entry with { Revoked = true });
         TouchClaimHosts(index, seq);
         return true;
     }
@@ -131,9 +135,8 @@ public sealed partial class MatchingIndex
             return false;
         }
 
-        var hotKeys = WithdrawFromHotKeys(index);
-        _claims[index] = _claims[index] with { Trust = trust };
-        RestoreToHotKeys(hotKeys, index);
+        Update(index, _claims[index] with { Trust = trust });
+        UpdateDerived(index, entry => entry with { Trust = trust });
         TouchClaimHosts(index, seq);
         return true;
     }

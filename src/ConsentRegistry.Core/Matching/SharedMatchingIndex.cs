@@ -67,7 +67,7 @@ public sealed class SharedMatchingIndex : IDisposable
     public (int Claims, int Subjects) Size()
     {
         using var scope = Read();
-        return (scope.Index.ClaimCount, scope.Index.SubjectCount);
+        return (scope.Index.ClaimCount - scope.Index.DerivedEntryCount, scope.Index.SubjectCount);
     }
 
     /// <summary>Claims, subjects by kind and estimated bytes, read under the read lock; cheap (no walk over entries).</summary>
@@ -75,7 +75,7 @@ public sealed class SharedMatchingIndex : IDisposable
     {
         using var scope = Read();
         var index = scope.Index;
-        return new IndexSize(index.ClaimCount, index.SubjectsByKind, index.EstimatedBytes);
+        return new IndexSize(index.ClaimCount - index.DerivedEntryCount, index.SubjectsByKind, index.EstimatedBytes);
     }
 
     public void Dispose() => _lock.Dispose();

@@ -42,6 +42,9 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
             // Most test apps never see an image: the model loads at the first one (ImageEmbeddingTests
             // checks the default, loading at start).
             ["Registry:Embedding:LoadAtStart"] = "false",
+            // Claims in tests name URLs on hosts that do not exist: the worker would only queue
+            // failing fetches. The worker tests turn it on, with images served on loopback.
+            ["Registry:Worker:Enabled"] = "false",
             // Tests read a host's documents right after writing to it and expect the change: every
             // change re-renders, and a request waits for it. The render-bound tests set their own.
             ["Registry:Policy:MinRenderInterval"] = "00:00:00",

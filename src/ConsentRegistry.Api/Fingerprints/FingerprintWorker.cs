@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Imaging;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Fingerprints;
+
+/// <summary>
+/// The fingerprint worker (DESIGN.md 5.7): turns the log's url subjects into jobs, takes due jobs
+/// (<see cref="WorkerOptions.Concurrency"/> at once, under a lease), fetches each image through
+/// the guarded <see cref="ImageFetcher"/>, derives its fingerprints and appends them to the log,
+/// where every instance's matching index picks them up. Transient failures are retried with
+/// backoff (four times longer each time) up to <see cref="WorkerOptions.MaxAttempts"/>; a final
+/// failure is kept with its reason until the next scheduled re-fetch.
+/// </summary>
+public sealed class FingerprintWorker(
+    FingerprintJobStore store,
+    ImageFetcher fetcher,
+    ImageFingerprinter fingerprinter,
+    WorkerMetrics metrics,
+    IOptions<WorkerOptions> options,
+    IOptions<FetchOptions> fetchOptions,
+    TimeProvider time,
+    ILogger<FingerprintWorker> logger) : BackgroundService
+{
+    private readonly WorkerOptions _options = options.Value;
+    private readonly HostGate _hosts = new(fetchOptions.Value.PerHostConcurrency, time);
+    private long _derived;
+    private long _failed;
+
+    /// <summary>This worker's name in the leases it writes: host, process and a random part (two workers never share one).</summary>
+    public string Owner { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
+
+    /// <summary>Jobs this worker has derived fingerprints for, and jobs whose try failed, since it started.</summary>
+    public (long Derived, long Failed) Progress => (Interlocked.Read(ref _derived), Interlocked.Read(ref _failed));
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        logger.LogInformation("Fingerprint worker {Owner} started: {Concurrency} jobs at once, {PerHost} per host",
+            Owner, _options.Concurrency, fetchOptions.Value.PerHostConcurrency);
+        var running = new List<Task<JobCompletion?>>();
+        var finished = new List<JobCompletion>();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await EnqueueAsync(stoppingToken);
+                var free = _options.Concurrency - running.Count;
+                if (free > 0)
+                {
+                    var now = time.GetUtcNow();
+                    foreach (var job in await store.TakeAsync(Owner, free, now, now + _options.Lease, stoppingToken))
+                    {
+                        running.Add(RunAsync(job, stoppingToken));
+                    }
+                }
+
+                var poll = Task.Delay(_options.PollInterval, time, stoppingToken);
+                await (running.Count == 0 ? poll : Task.WhenAny(Task.WhenAny(running), poll));
+                running.RemoveAll(task =>
+                {
+                    if (task.IsCompletedSuccessfully && task.Result is { } completion)
+                    {
+                        finished.Add(completion);
+                    }
+
+                    return task.IsCompleted;
+                });
+
+                if (finished.Count > 0)
+                {
+                    var written = await store.CompleteAsync(Owner, finished, stoppingToken);
+                    Interlocked.Add(ref _derived, written);
+                    finished.Clear();
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                // The store is down or busy: what is unwritten is fetched again once its lease passes.
+                logger.LogWarning(e, "The fingerprint worker could not reach the store; retrying");
+                finished.Clear();
+                await Task.Delay(_options.PollInterval, time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+
+        // Jobs in flight are cancelled with the host; their leases pass and another worker (or this one, restarted) takes them.
+        await Task.WhenAll(running).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    /// <summary>Turns the log into jobs until the queue has caught up, logging progress on long stretches.</summary>
+    private async Task EnqueueAsync(CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (true)
+        {
+            var (added, caughtUp) = await store.EnqueueAsync(time.GetUtcNow(), cancellationToken);
+            total += added;
+            metrics.Enqueued(added);
+            if (caughtUp)
+            {
+                break;
+            }
+
+            logger.LogInformation("Queued {Jobs} image fetches so far from the log", total);
+        }
+
+        if (total > 0)
+        {
+            logger.LogDebug("Queued {Jobs} image fetches", total);
+        }
+    }
+
+    private async Task<JobCompletion?> RunAsync(FingerprintJob job, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        var host = new Uri(job.Url).Host;
+        try
+        {
+            if (_hosts.WaitUntil(host) is { } until)
+            {
+                await store.PostponeAsync(Owner, job, until, cancellationToken);
+                return null;
+            }
+
+            FetchedImage fetched;
+            var started = Stopwatch.GetTimestamp();
+            using (await _hosts.EnterAsync(host, cancellationToken))
+            {
+                fetched = await fetcher.FetchAsync(job.Url, cancellationToken);
+            }
+
+            metrics.Fetched(Stopwatch.GetElapsedTime(started));
+            using (fetched)
+            {
+                if (fetched.Code is { } code)
+                {
+                    if (fetched.RetryAfter is { } wait)
+                    {
+                        _hosts.Pause(host, wait);
+                    }
+
+                    await FailAsync(job, code, fetched.Detail!, fetched.IsTransient, fetched.RetryAfter, cancellationToken);
+                    return null;
+                }
+
+                started = Stopwatch.GetTimestamp();
+                var fingerprints = await fingerprinter.ComputeAsync(fetched, cancellationToken);
+                metrics.Fingerprinted(Stopwatch.GetElapsedTime(started));
+                metrics.JobFinished("derived");
+                var now = time.GetUtcNow();
+                return new JobCompletion(job, fingerprints.Subjects(), fingerprints.Sha256, fingerprints.Pdq, fingerprints.Quality,
+                    fingerprints.Embedding?.Model, now, now + _options.RefetchAfter);
+            }
+        }
+        catch (ImageDecodeException e)
+        {
+            await FailAsync(job, FetchErrors.UndecodableImage, e.Message, transient: false, null, cancellationToken);
+        }
+        catch (ImageDecoderBusyException e)
+        {
+            await FailAsync(job, FetchErrors.Busy, e.Message, transient: true, null, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "A fingerprint job failed unexpectedly");
+            await FailAsync(job, FetchErrors.FetchFailed, "The image could not be fingerprinted.", transient: true, null, cancellationToken);
+        }
+
+        return null;
+    }
+
+    private async Task FailAsync(FingerprintJob job, string code, string detail, bool transient, TimeSpan? retryAfter, CancellationToken cancellationToken)
+    {
+        var final = !transient || job.Attempts + 1 >= _options.MaxAttempts;
+        var wait = final
+            ? _options.RefetchAfter
+            : TimeSpan.FromTicks(Math.Min(_options.RefetchAfter.Ticks, _options.RetryBackoff.Ticks * (1L << (2 * Math.Min(job.Attempts, 10)))));
+        if (!final && retryAfter > wait)
+        {
+            wait = retryAfter.Value;
+        }
+
+        Interlocked.Increment(ref _failed);
+        metrics.JobFinished(code, final);
+        try
+        {
+            await store.FailAsync(Owner, job, $"{code}: {detail}", final, time.GetUtcNow() + wait, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Recording a failed fingerprint job failed; it is tried again once its lease passes");
+        }
+    }
+}

@@ -1,0 +1,241 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using ConsentRegistry.Api.Verification;
+using Microsoft.Extensions.Options;
+using SkiaSharp;
+
+namespace ConsentRegistry.Api.Fingerprints;
+
+/// <summary>
+/// Fetches the image behind a claimed URL with the SSRF guards of DESIGN.md 7: https only (unless
+/// <c>Registry:Fetch:AllowInsecureHttp</c>); every connection made only to addresses vetted at
+/// connect time (public unless <c>AllowPrivateAddresses</c>), so a DNS answer that changes between
+/// check and connect cannot slip through; redirects followed by hand and each one re-checked;
+/// <see cref="FetchOptions.Timeout"/> in all and <see cref="FetchOptions.MaxBytes"/> at most, read
+/// with a hash on the way; image media types only; no cookies, no proxy, no decompression.
+/// </summary>
+public sealed class ImageFetcher : IDisposable
+{
+    public const int MaxRedirects = 5;
+
+    private static readonly string Version =
+        typeof(ImageFetcher).Assembly.GetName().Version?.ToString(2) ?? "1.0";
+
+    private readonly FetchOptions _options;
+    private readonly HttpClient _client;
+    private readonly string _userAgent;
+
+    public ImageFetcher(IOptions<FetchOptions> options)
+    {
+        _options = options.Value;
+        _userAgent = _options.OperatorUrl is { } operatorUrl
+            ? $"ConsentRegistry-Fetcher/{Version} (+{operatorUrl})"
+            : $"ConsentRegistry-Fetcher/{Version}";
+        _client = new HttpClient(CreateHandler(), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    /// <summary>What the fetcher says in every request's User-Agent header.</summary>
+    public string UserAgent => _userAgent;
+
+    /// <summary>Fetches <paramref name="url"/> (canonical, from a claim): the bytes, or why not.</summary>
+    public async Task<FetchedImage> FetchAsync(string url, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.Timeout);
+        try
+        {
+            var uri = new Uri(url);
+            for (var hop = 0; ; hop++)
+            {
+                if (uri.Scheme != Uri.UriSchemeHttps && !(_options.AllowInsecureHttp && uri.Scheme == Uri.UriSchemeHttp))
+                {
+                    return FetchedImage.Refused(FetchErrors.InsecureScheme, $"The registry fetches images over https only; {(hop == 0 ? "the URL is" : "a redirect went to")} {uri.Scheme}:.");
+                }
+
+                using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+                request.Headers.TryAddWithoutValidation("User-Agent", _userAgent);
+                request.Headers.TryAddWithoutValidation("Accept", "image/*");
+                using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+                var status = (int)response.StatusCode;
+                if (status is 301 or 302 or 303 or 307 or 308)
+                {
+                    if (hop == MaxRedirects || response.Headers.Location is not { } location)
+                    {
+                        return FetchedImage.Refused(FetchErrors.RedirectRefused, $"More than {MaxRedirects} redirects, or a redirect without a Location.");
+                    }
+
+                    uri = new Uri(uri, location);
+                    continue;
+                }
+
+                if (status == 429 || status >= 500 || status == 408)
+                {
+                    return FetchedImage.Transient(FetchErrors.HttpStatus, $"The server answered HTTP {status}.", RetryAfter(response.Headers.RetryAfter));
+                }
+
+                if (status != 200)
+                {
+                    return FetchedImage.Refused(FetchErrors.HttpStatus, $"The server answered HTTP {status}.");
+                }
+
+                if (response.Content.Headers.ContentType?.MediaType is not { } mediaType
+                    || !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase))
+                {
+                    return FetchedImage.Refused(FetchErrors.NotAnImage,
+                        $"The server sent {response.Content.Headers.ContentType?.MediaType ?? "no media type"}, not an image.");
+                }
+
+                return await ReadBodyAsync(response, deadline.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return FetchedImage.Transient(FetchErrors.Timeout, $"The image did not arrive within {_options.Timeout.TotalSeconds:0.#} seconds.");
+        }
+        catch (HttpRequestException e) when (e.InnerException is AddressRefusedException refused)
+        {
+            return FetchedImage.Refused(FetchErrors.AddressRefused, refused.Message);
+        }
+        catch (HttpRequestException e) when (e.InnerException is AuthenticationException)
+        {
+            return FetchedImage.Transient(FetchErrors.FetchFailed, "The server's TLS certificate was not accepted.");
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.NoData })
+        {
+            return FetchedImage.Transient(FetchErrors.FetchFailed, "The host is not in DNS.");
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            return FetchedImage.Transient(FetchErrors.FetchFailed, "The connection failed or broke.");
+        }
+        catch (Exception e) when (e is UriFormatException or ArgumentException)
+        {
+            return FetchedImage.Refused(FetchErrors.FetchFailed, "The URL is not one the fetcher can request.");
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    private async Task<FetchedImage> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.Content.Headers.ContentLength > _options.MaxBytes)
+        {
+            return TooLarge();
+        }
+
+        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var memory = new SKDynamicMemoryWStream();
+        try
+        {
+            var chunk = new byte[64 * 1024];
+            long total = 0;
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            int read;
+            while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                total += read;
+                if (total > _options.MaxBytes)
+                {
+                    return TooLarge();
+                }
+
+                sha256.AppendData(chunk, 0, read);
+                memory.Write(chunk, read);
+            }
+
+            return FetchedImage.Fetched(memory.DetachAsData(), Convert.ToHexStringLower(sha256.GetHashAndReset()));
+        }
+        finally
+        {
+            memory.Dispose();
+        }
+    }
+
+    private FetchedImage TooLarge() =>
+        FetchedImage.Refused(FetchErrors.TooLarge, $"The image is larger than {_options.MaxBytes / (1024 * 1024.0):0.#} MiB.");
+
+    private static TimeSpan? RetryAfter(RetryConditionHeaderValue? header) => header switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - DateTimeOffset.UtcNow is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+        _ => null,
+    };
+
+    private SocketsHttpHandler CreateHandler() => new()
+    {
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        UseProxy = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        MaxResponseHeadersLength = 64,
+        ConnectTimeout = _options.Timeout,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(2), // DNS answers change: a pooled connection is re-vetted at least this often
+        ConnectCallback = ConnectAsync,
+    };
+
+    /// <summary>Resolves the host and connects only to an address that passes the guard: the check and the connection use one answer.</summary>
+    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var host = context.DnsEndPoint.Host;
+        var literal = host.StartsWith('[') ? host[1..^1] : host;
+        var addresses = IPAddress.TryParse(literal, out var address) ? [address] : await Dns.GetHostAddressesAsync(host, cancellationToken);
+        if (!_options.AllowPrivateAddresses && addresses.FirstOrDefault(a => !AddressPolicy.IsPublic(a)) is not null)
+        {
+            throw new AddressRefusedException($"{host} resolves to an address that is not on the public internet; the registry fetches only from public addresses.");
+        }
+
+        Exception? last = null;
+        foreach (var candidate in addresses)
+        {
+            var socket = new Socket(candidate.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(candidate, context.DnsEndPoint.Port), cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                last = e;
+            }
+        }
+
+        throw last ?? new SocketException((int)SocketError.HostNotFound);
+    }
+
+    private sealed class AddressRefusedException(string message) : Exception(message);
+}
+
+/// <summary>The stable codes of a failed fetch, as <c>GET /v1/claims/{id}/fingerprints</c> shows them in <c>error</c>.</summary>
+public static class FetchErrors
+{
+    public const string InsecureScheme = "insecure-scheme";
+    public const string AddressRefused = "address-refused";
+    public const string RedirectRefused = "redirect-refused";
+    public const string HttpStatus = "http-status";
+    public const string NotAnImage = "not-an-image";
+    public const string TooLarge = "too-large";
+    public const string Timeout = "timeout";
+    public const string FetchFailed = "fetch-failed";
+    public const string UndecodableImage = "undecodable-image";
+    public const string Busy = "busy";
+}
+
+/// <summary>
+/// A fetch's result: the image (its bytes in native memory, for the decoder, and their SHA-256), or
+/// an error <see cref="Code"/> and <see cref="Detail"/>; <see cref="IsTransient"/> failures are
+/// retried, the others are final until the next re-fetch.
+/// </summary>
+public sealed record FetchedImage(SKData? Data, string? Sha256, string? Code, string? Detail, bool IsTransient, TimeSpan? RetryAfter) : IDisposable
+{
+    public static FetchedImage Fetched(SKData data, string sha256) => new(data, sha256, null, null, false, null);
+
+    public static FetchedImage Transient(string code, string detail, TimeSpan? retryAfter = null) => new(null, null, code, detail, true, retryAfter);
+
+    public static FetchedImage Refused(string code, string detail) => new(null, null, code, detail, false, null);
+
+    public void Dispose() => Data?.Dispose();
+}

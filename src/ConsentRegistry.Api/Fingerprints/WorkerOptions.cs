@@ -1,0 +1,127 @@
+using ConsentRegistry.Api.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace ConsentRegistry.Api.Fingerprints;
+
+/// <summary>
+/// <c>Registry:Worker</c>: the fingerprint worker (DESIGN.md 5.7), which fetches the image behind
+/// every claimed URL and derives its SHA-256, PDQ and embeddings. It runs inside the API process
+/// while <see cref="Enabled"/> (the default, so one command runs the whole registry on SQLite); a
+/// PostgreSQL deployment turns it off there and runs any number of worker processes instead.
+/// </summary>
+public sealed class WorkerOptions
+{
+    public const string Section = "Registry:Worker";
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Jobs fetched and fingerprinted at once by one worker.</summary>
+    public int Concurrency { get; set; } = 8;
+
+    /// <summary>How long a taken job stays this worker's; a job whose worker died is taken over after it.</summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The wait before the first retry of a failed fetch; each later retry waits four times longer.</summary>
+    public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Tries of a job before its failure is final (until the next re-fetch).</summary>
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>When a fetched (or finally failed) URL is fetched again: pictures change, and dead links come back.</summary>
+    public TimeSpan RefetchAfter { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often an idle worker looks for new claims and due jobs.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WorkerOptions options)
+    {
+        var failures = new List<string>();
+        if (options.Concurrency is < 1 or > 256)
+        {
+            failures.Add($"Registry:Worker:Concurrency is {options.Concurrency}; use 1 to 256 (default 8).");
+        }
+
+        if (options.Lease < TimeSpan.FromSeconds(30))
+        {
+            failures.Add($"Registry:Worker:Lease is {options.Lease}; use at least 00:00:30 (longer than a fetch and its fingerprinting).");
+        }
+
+        if (options.RetryBackoff <= TimeSpan.Zero || options.RetryBackoff > TimeSpan.FromDays(1))
+        {
+            failures.Add($"Registry:Worker:RetryBackoff is {options.RetryBackoff}; use more than zero and at most 1.00:00:00.");
+        }
+
+        if (options.MaxAttempts is < 1 or > 20)
+        {
+            failures.Add($"Registry:Worker:MaxAttempts is {options.MaxAttempts}; use 1 to 20 (default 5).");
+        }
+
+        if (options.RefetchAfter < TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"Registry:Worker:RefetchAfter is {options.RefetchAfter}; use at least 00:01:00 (default 30.00:00:00).");
+        }
+
+        if (options.PollInterval < TimeSpan.FromMilliseconds(50) || options.PollInterval > TimeSpan.FromMinutes(5))
+        {
+            failures.Add($"Registry:Worker:PollInterval is {options.PollInterval}; use 00:00:00.05 to 00:05:00.");
+        }
+
+        return failures.Result();
+    }
+}
+
+/// <summary>
+/// <c>Registry:Fetch</c>: how the worker fetches claimed images, guarded like domain verification
+/// (DESIGN.md 7): public addresses only and https only unless these say otherwise (tests serve
+/// images on loopback), every redirect re-checked, bounded in time and size.
+/// </summary>
+public sealed class FetchOptions
+{
+    public const string Section = "Registry:Fetch";
+
+    public bool AllowPrivateAddresses { get; set; }
+
+    public bool AllowInsecureHttp { get; set; }
+
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    public int MaxBytes { get; set; } = 20 * 1024 * 1024;
+
+    /// <summary>Requests in flight to one host at once, per worker.</summary>
+    public int PerHostConcurrency { get; set; } = 2;
+
+    /// <summary>A page about this registry's fetcher, named in its User-Agent so that site owners can find who fetches and why.</summary>
+    public string? OperatorUrl { get; set; }
+}
+
+internal sealed class FetchOptionsValidator : IValidateOptions<FetchOptions>
+{
+    public ValidateOptionsResult Validate(string? name, FetchOptions options)
+    {
+        var failures = new List<string>();
+        if (options.Timeout < TimeSpan.FromSeconds(1) || options.Timeout > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"Registry:Fetch:Timeout is {options.Timeout}; use 00:00:01 to 00:01:00 (default 00:00:10).");
+        }
+
+        if (options.MaxBytes is < 1024 or > 50 * 1024 * 1024)
+        {
+            failures.Add($"Registry:Fetch:MaxBytes is {options.MaxBytes}; use 1024 to 52428800 (default 20 MiB).");
+        }
+
+        if (options.PerHostConcurrency is < 1 or > 16)
+        {
+            failures.Add($"Registry:Fetch:PerHostConcurrency is {options.PerHostConcurrency}; use 1 to 16 (default 2).");
+        }
+
+        if (options.OperatorUrl is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http") || url.Any(char.IsWhiteSpace)))
+        {
+            failures.Add("Registry:Fetch:OperatorUrl must be an absolute http(s) URL without spaces (it goes into the fetcher's User-Agent).");
+        }
+
+        return failures.Result();
+    }
+}
