@@ -18,7 +18,11 @@ public sealed class WorkerOptions
     /// <summary>Jobs fetched and fingerprinted at once by one worker.</summary>
     public int Concurrency { get; set; } = 8;
 
-    /// <summary>How long a taken job stays this worker's; a job whose worker died is taken over after it.</summary>
+    /// <summary>
+    /// How long a taken job stays this worker's; a job whose worker died is taken over after it.
+    /// Keep it well above <c>Registry:Fetch:Timeout</c> plus fingerprinting, or a slow job may be taken over while it runs
+    /// (its first result is then dropped, never written twice).
+    /// </summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>The wait before the first retry of a failed fetch; each later retry waits four times longer.</summary>
@@ -44,9 +48,9 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             failures.Add($"Registry:Worker:Concurrency is {options.Concurrency}; use 1 to 256 (default 8).");
         }
 
-        if (options.Lease < TimeSpan.FromSeconds(30))
+        if (options.Lease < TimeSpan.FromSeconds(5))
         {
-            failures.Add($"Registry:Worker:Lease is {options.Lease}; use at least 00:00:30 (longer than a fetch and its fingerprinting).");
+            failures.Add($"Registry:Worker:Lease is {options.Lease}; use at least 00:00:05, and more than Registry:Fetch:Timeout plus the time to fingerprint an image (default 00:02:00).");
         }
 
         if (options.RetryBackoff <= TimeSpan.Zero || options.RetryBackoff > TimeSpan.FromDays(1))

@@ -48,6 +48,16 @@ public sealed class TestDatabase : IAsyncDisposable
         return new TestDatabase("postgres", builder.ConnectionString, name, null);
     }
 
+    /// <summary>A connection of the test's own to the store, for looking at (or arranging) rows the API does not show.</summary>
+    public async Task<System.Data.Common.DbConnection> OpenAsync()
+    {
+        System.Data.Common.DbConnection connection = Provider == "sqlite"
+            ? new Microsoft.Data.Sqlite.SqliteConnection(ConnectionString)
+            : new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        return connection;
+    }
+
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();

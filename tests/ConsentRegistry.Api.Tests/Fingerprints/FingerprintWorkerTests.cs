@@ -1,0 +1,237 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Tests.Images;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using SkiaSharp;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
+
+namespace ConsentRegistry.Api.Tests.Fingerprints;
+
+/// <summary>
+/// The fingerprint worker end to end (DESIGN.md 5.7): claims name images served on loopback, the
+/// worker fetches them, and copies of the pictures at other URLs match the claims, naming the URL.
+/// </summary>
+public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixture<WorkerFixture>
+{
+    private readonly HttpClient _client = registry.Client;
+    private readonly ImageServer _images = registry.Images;
+
+    [Fact]
+    public async Task A_claimed_urls_image_is_fingerprinted_and_its_copies_anywhere_match_the_claim_naming_that_url()
+    {
+        var original = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
+        _images.Serve("/portfolio/bridge.jpg", original);
+        var url = _images.Url("/portfolio/bridge.jpg");
+        using var artist = new TestSigner();
+        var claim = await _client.ClaimAsync(artist.OptOut(url));
+
+        var item = Assert.Single(await _client.SettledFingerprintsAsync(claim));
+        var hashed = await _client.HashImageAsync(original);
+        Assert.Equal((url, "done"), (item.GetProperty("url").GetString(), item.GetProperty("status").GetString()));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(original)), item.GetProperty("sha256").GetString());
+        Assert.Equal(hashed.GetProperty("pdq").GetString(), item.GetProperty("pdq").GetString());
+        Assert.Equal(hashed.GetProperty("quality").GetInt32(), item.GetProperty("quality").GetInt32());
+        Assert.InRange(item.GetProperty("fetched_at").GetDateTimeOffset(), DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddSeconds(1));
+        Assert.False(item.TryGetProperty("error", out _));
+        Assert.All(_images.UserAgents, agent => Assert.StartsWith("ConsentRegistry-Fetcher/", agent));
+
+        // The same file elsewhere (SHA-256), a shrunk re-encoding (PDQ), a mirror image (the
+        // dihedral PDQ hashes) and a slightly shrunk copy looked up by its embedding alone.
+        var shrunk = await _client.HashImageAsync(TestImages.ReadPdqData("bridge-mods/shrink-a-lot.jpg"));
+        var mirrored = await _client.HashImageAsync(Mirrored(original));
+        var resized = await _client.HashImageAsync(TestImages.ReadPdqData("bridge-mods/shrink-a-little.jpg"));
+        var results = await _client.LookupItemsAsync(
+            new JsonObject { ["url"] = "https://copies.example/bridge.jpg", ["sha256"] = hashed.GetProperty("sha256").GetString() },
+            new JsonObject { ["pdq"] = shrunk.GetProperty("pdq").GetString() },
+            new JsonObject { ["pdq"] = mirrored.GetProperty("pdq").GetString() },
+            new JsonObject { ["embeddings"] = JsonNode.Parse(resized.GetProperty("embeddings").GetRawText()) });
+
+        Assert.Equal(["sha256", "pdq", "pdq", "embedding"], results.Select(r => Assert.Single(r.GetProperty("matches").EnumerateArray()).GetProperty("by").GetString()));
+        Assert.All(results, result =>
+        {
+            Assert.Equal("disallow", result.GetProperty("decision").GetProperty("train-ai").GetString());
+            var match = Assert.Single(result.GetProperty("matches").EnumerateArray());
+            Assert.Equal((claim, url), (match.GetProperty("claim").GetString(), match.GetProperty("derived_from").GetString()));
+        });
+
+        // The claim's own subject still matches as itself, without derived_from.
+        var own = Assert.Single((await _client.LookupItemsAsync(new JsonObject { ["url"] = url }))[0].GetProperty("matches").EnumerateArray());
+        Assert.Equal("url", own.GetProperty("by").GetString());
+        Assert.False(own.TryGetProperty("derived_from", out _));
+    }
+
+    [Fact]
+    public async Task A_fetch_that_fails_for_a_while_is_retried_after_the_servers_retry_after_then_with_growing_waits()
+    {
+        var image = TestImages.ReadPdqData("reg-test-input/labelme-subset/q0746.jpg");
+        var times = new List<TimeSpan>();
+        var clock = Stopwatch.StartNew();
+        _images.Paths["/flaky.jpg"] = async context =>
+        {
+            int attempt;
+            lock (times)
+            {
+                times.Add(clock.Elapsed);
+                attempt = times.Count;
+            }
+
+            switch (attempt)
+            {
+                case 1:
+                    context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                    context.Response.Headers.RetryAfter = "1";
+                    return;
+                case 2:
+                    context.Response.StatusCode = 503;
+                    return;
+                default:
+                    context.Response.ContentType = "image/jpeg";
+                    await context.Response.Body.WriteAsync(image);
+                    return;
+            }
+        };
+        using var artist = new TestSigner();
+        var claim = await _client.ClaimAsync(artist.OptOut(_images.Url("/flaky.jpg")));
+
+        var item = Assert.Single(await _client.SettledFingerprintsAsync(claim));
+        Assert.Equal("done", item.GetProperty("status").GetString());
+        Assert.False(item.TryGetProperty("error", out _));
+        Assert.Equal(3, times.Count);
+        Assert.True(times[1] - times[0] >= TimeSpan.FromSeconds(0.9), $"The second try came {times[1] - times[0]} after a Retry-After of 1 s.");
+        Assert.True(times[2] - times[1] >= TimeSpan.FromSeconds(0.7), $"The third try came {times[2] - times[1]} after the second; the backoff is 0.8 s by then.");
+    }
+
+    [Fact]
+    public async Task Failures_end_failed_with_their_reason_after_the_last_retry_or_at_once_when_retrying_cannot_help()
+    {
+        _images.Paths["/down.jpg"] = context =>
+        {
+            context.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        };
+        _images.Serve("/page.html", "<html></html>"u8.ToArray(), "text/html");
+        _images.Serve("/broken.png", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3, 4, 5, 6, 7, 8], "image/png");
+        _images.Paths["/loop.jpg"] = WellKnownServer.Redirect("/loop.jpg");
+        _images.Paths["/to-file.jpg"] = WellKnownServer.Redirect("file:///etc/passwd");
+        string[] paths = ["/down.jpg", "/gone.jpg", "/page.html", "/broken.png", "/loop.jpg", "/to-file.jpg"];
+        using var artist = new TestSigner();
+        var claim = await _client.ClaimAsync(artist.Sign(TestSigner.Claim(
+            paths.Select(p => TestSigner.Url(_images.Url(p))), new JsonObject { ["train-ai"] = "n" })));
+
+        var items = (await _client.SettledFingerprintsAsync(claim)).ToDictionary(i => new Uri(i.GetProperty("url").GetString()!).AbsolutePath);
+
+        Assert.All(items.Values, i => Assert.Equal("failed", i.GetProperty("status").GetString()));
+        Assert.StartsWith("http-status: The server answered HTTP 503", items["/down.jpg"].GetProperty("error").GetString());
+        Assert.StartsWith("http-status: The server answered HTTP 404", items["/gone.jpg"].GetProperty("error").GetString());
+        Assert.StartsWith("not-an-image: ", items["/page.html"].GetProperty("error").GetString());
+        Assert.StartsWith("undecodable-image: ", items["/broken.png"].GetProperty("error").GetString());
+        Assert.StartsWith("redirect-refused: ", items["/loop.jpg"].GetProperty("error").GetString());
+        Assert.StartsWith("insecure-scheme: ", items["/to-file.jpg"].GetProperty("error").GetString());
+        Assert.All(items.Values, i => Assert.False(i.TryGetProperty("sha256", out _)));
+
+        // Registry:Worker:MaxAttempts is 3: a server error is tried three times; a 404 or a page that is no image once.
+        Assert.Equal(3, _images.RequestsFor("/down.jpg"));
+        Assert.Equal((1, 1, 1), (_images.RequestsFor("/gone.jpg"), _images.RequestsFor("/page.html"), _images.RequestsFor("/broken.png")));
+        Assert.Equal(1 + 5, _images.RequestsFor("/loop.jpg"));
+    }
+
+    [Fact]
+    public async Task A_claim_revoked_while_its_image_is_being_fetched_gets_no_derived_fingerprints()
+    {
+        var image = TestImages.ReadPdqData("reg-test-input/labelme-subset/q0291.jpg");
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _images.Paths["/slow.jpg"] = async context =>
+        {
+            await release.Task;
+            context.Response.ContentType = "image/jpeg";
+            await context.Response.Body.WriteAsync(image);
+        };
+        using var artist = new TestSigner();
+        var claim = await _client.ClaimAsync(artist.OptOut(_images.Url("/slow.jpg")));
+        await WorkerWaits.EventuallyAsync(() => Task.FromResult(_images.RequestsFor("/slow.jpg") == 1), "the worker asks for the image");
+
+        var revoked = await _client.PostAsync($"/v1/claims/{claim}/revocation", Jose(artist.Revocation(claim)));
+        Assert.Equal(HttpStatusCode.Created, revoked.StatusCode);
+        release.SetResult();
+
+        var database = registry.App.Database;
+        await WorkerWaits.EventuallyAsync(
+            async () => await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }) == 0,
+            "the revoked claim's job is dropped");
+        Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }));
+        var result = (await _client.LookupItemsAsync(new JsonObject { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(image)) }))[0];
+        Assert.Empty(result.GetProperty("matches").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task A_re_fetch_that_finds_the_same_image_adds_nothing_to_the_log_and_one_that_finds_another_replaces_its_fingerprints()
+    {
+        var first = TestImages.ReadPdqData("reg-test-input/labelme-subset/q0122.jpg");
+        var second = TestImages.ReadPdqData("reg-test-input/labelme-subset/q0004.jpg");
+        var served = first;
+        _images.Paths["/changing.jpg"] = context =>
+        {
+            context.Response.ContentType = "image/jpeg";
+            return context.Response.Body.WriteAsync(Volatile.Read(ref served)).AsTask();
+        };
+        using var artist = new TestSigner();
+        var url = _images.Url("/changing.jpg");
+        var claim = await _client.ClaimAsync(artist.OptOut(url));
+        await _client.SettledFingerprintsAsync(claim);
+        var database = registry.App.Database;
+        Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }));
+
+        // The schedule's re-fetch, brought forward.
+        await RefetchNowAsync(database, claim, expectedRequests: 2);
+        Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }));
+
+        Volatile.Write(ref served, second);
+        await RefetchNowAsync(database, claim, expectedRequests: 3);
+        await WorkerWaits.EventuallyAsync(
+            async () => await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }) == 2,
+            "the changed image's fingerprints are in the log");
+        var item = Assert.Single(await _client.FingerprintsAsync(claim));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(second)), item.GetProperty("sha256").GetString());
+
+        await WorkerWaits.EventuallyAsync(async () =>
+        {
+            var results = await _client.LookupItemsAsync(
+                new JsonObject { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(first)) },
+                new JsonObject { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(second)) });
+            return results[0].GetProperty("matches").GetArrayLength() == 0 && results[1].GetProperty("matches").GetArrayLength() == 1;
+        }, "the old image's SHA-256 no longer matches and the new one does");
+
+        async Task RefetchNowAsync(TestDatabase db, string id, int expectedRequests)
+        {
+            await db.ExecuteAsync("UPDATE fingerprint_jobs SET due_at = 0 WHERE claim_id = @id", new { id });
+            await WorkerWaits.EventuallyAsync(
+                async () => _images.RequestsFor("/changing.jpg") == expectedRequests
+                    && await db.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @id AND due_at > 0 AND lease_owner IS NULL", new { id }) == 1,
+                "the re-fetch is done");
+        }
+    }
+
+    [Fact]
+    public async Task The_fingerprints_of_an_unknown_or_malformed_claim_id_are_a_problem()
+    {
+        await AssertProblemAsync(await _client.GetAsync($"/v1/claims/{new string('b', 64)}/fingerprints"), HttpStatusCode.NotFound, "claim-not-found");
+        await AssertProblemAsync(await _client.GetAsync("/v1/claims/nope/fingerprints"), HttpStatusCode.BadRequest, "invalid-claim-id");
+    }
+
+    private static byte[] Mirrored(byte[] image)
+    {
+        using var bitmap = SKBitmap.Decode(image);
+        using var mirrored = new SKBitmap(bitmap.Width, bitmap.Height);
+        using (var canvas = new SKCanvas(mirrored))
+        {
+            canvas.Scale(-1, 1, bitmap.Width / 2f, 0);
+            canvas.DrawBitmap(bitmap, 0, 0);
+        }
+
+        return TestImages.Encode(mirrored, SKEncodedImageFormat.Png);
+    }
+}
