@@ -2,17 +2,29 @@ using ConsentRegistry.Api.Fingerprints;
 using ConsentRegistry.Api.Health;
 using ConsentRegistry.Api.Hosting;
 
-if (args is [HealthProbe.Argument, ..])
+namespace ConsentRegistry.Worker;
+
+/// <summary>
+/// <c>dotnet run --project src/ConsentRegistry.Worker</c>: the fingerprint worker on its own, with
+/// /health/live, /health/ready and /metrics (default <see cref="WorkerProcess.DefaultUrl"/>).
+/// </summary>
+internal static class WorkerProgram
 {
-    return await HealthProbe.RunAsync(args.Length > 1 ? args : [args[0], $"{WorkerProcess.DefaultUrl}/health/ready"]);
+    public static async Task<int> Main(string[] args)
+    {
+        if (args is [HealthProbe.Argument, ..])
+        {
+            return await HealthProbe.RunAsync(args.Length > 1 ? args : [args[0], $"{WorkerProcess.DefaultUrl}/health/ready"]);
+        }
+
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddRegistryWorker();
+
+        var app = builder.Build();
+        app.MapRegistryWorker();
+
+        await app.MigrateRegistryDatabaseAsync();
+        await app.RunAsync();
+        return 0;
+    }
 }
-
-var builder = WebApplication.CreateBuilder(args);
-builder.AddRegistryWorker();
-
-var app = builder.Build();
-app.MapRegistryWorker();
-
-await app.MigrateRegistryDatabaseAsync();
-await app.RunAsync();
-return 0;

@@ -1,0 +1,113 @@
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Fingerprints;
+using ConsentRegistry.Api.Tests.Images;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ConsentRegistry.Api.Tests.Fingerprints;
+
+/// <summary>
+/// Several workers on one queue (DESIGN.md 3: workers scale out on the store's job queue): no job
+/// runs twice at once, and the jobs of a worker that died are taken over when their leases pass.
+/// </summary>
+public sealed class WorkerLeaseTests : IAsyncLifetime
+{
+    private ImageServer _images = null!;
+
+    public async Task InitializeAsync() => _images = await ImageServer.StartAsync();
+
+    public async Task DisposeAsync() => await _images.DisposeAsync();
+
+    [Fact]
+    public async Task Two_workers_sharing_one_queue_fetch_every_image_once()
+    {
+        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
+        var paths = Enumerable.Range(0, 40).Select(i => $"/shared/{i}.jpg").ToArray();
+        foreach (var path in paths)
+        {
+            _images.Paths[path] = async context =>
+            {
+                await Task.Delay(50);
+                context.Response.ContentType = "image/jpeg";
+                await context.Response.Body.WriteAsync(image);
+            };
+        }
+
+        await using var database = await TestDatabase.CreateAsync();
+        await using var first = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings) { ["Registry:Fetch:PerHostConcurrency"] = "16" });
+        await using var second = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings) { ["Registry:Fetch:PerHostConcurrency"] = "16" });
+        first.StartServer();
+        second.StartServer();
+        await first.WaitUntilReadyAsync();
+        await second.WaitUntilReadyAsync();
+        using var client = first.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.Sign(TestSigner.Claim(paths.Select(p => TestSigner.Url(_images.Url(p))), new JsonObject { ["train-ai"] = "n" })));
+
+        var items = await client.SettledFingerprintsAsync(claim);
+
+        Assert.All(items, item => Assert.Equal("done", item.GetProperty("status").GetString()));
+        Assert.All(paths, path => Assert.Equal(1, _images.RequestsFor(path)));
+        Assert.Equal(paths.Length, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints"));
+        var (byFirst, bySecond) = (Derived(first), Derived(second));
+        Assert.True(byFirst > 0 && bySecond > 0, $"Both workers take jobs: {byFirst} and {bySecond}.");
+        Assert.Equal(paths.Length, byFirst + bySecond);
+    }
+
+    private static long Derived(RegistryApp app) => app.Services.GetRequiredService<FingerprintWorker>().Progress.Derived;
+
+    [Fact]
+    public async Task The_job_of_a_worker_process_killed_mid_fetch_is_taken_over_once_its_lease_passes()
+    {
+        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var requests = 0;
+        _images.Paths["/held.jpg"] = async context =>
+        {
+            if (Interlocked.Increment(ref requests) == 1)
+            {
+                first.SetResult();
+                await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+                return;
+            }
+
+            context.Response.ContentType = "image/jpeg";
+            await context.Response.Body.WriteAsync(image);
+        };
+        await using var database = await TestDatabase.CreateAsync();
+        await using var api = new RegistryApp(database); // the worker is off here: the worker process takes the job
+        api.StartServer();
+        await api.WaitUntilReadyAsync();
+        using var client = api.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/held.jpg")));
+
+        using (var worker = await ServiceProcess.StartAsync(database, WorkerProcessSettings, ServiceProcess.Worker))
+        {
+            await first.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            worker.Kill();
+        }
+
+        var killedAt = DateTime.UtcNow;
+        Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE lease_owner IS NOT NULL"));
+        Assert.Equal("pending", Assert.Single(await client.FingerprintsAsync(claim)).GetProperty("status").GetString());
+
+        await using var successor = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
+        successor.StartServer();
+        var item = Assert.Single(await client.SettledFingerprintsAsync(claim));
+
+        Assert.Equal("done", item.GetProperty("status").GetString());
+        Assert.Equal(2, Volatile.Read(ref requests));
+        Assert.True(DateTime.UtcNow - killedAt > TimeSpan.FromSeconds(2), "The job was taken over before its lease passed.");
+    }
+
+    private static readonly Dictionary<string, string> WorkerProcessSettings = new()
+    {
+        ["Registry__Worker__Lease"] = "00:00:05",
+        ["Registry__Worker__PollInterval"] = "00:00:00.05",
+        ["Registry__Fetch__AllowPrivateAddresses"] = "true",
+        ["Registry__Fetch__AllowInsecureHttp"] = "true",
+        ["Registry__Fetch__Timeout"] = "00:00:30",
+        ["Registry__Embedding__LoadAtStart"] = "false",
+    };
+}
