@@ -1,0 +1,81 @@
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Pdq;
+
+namespace ConsentRegistry.Core.Tests.Matching;
+
+/// <summary>
+/// Derived fingerprints in the index: they match like the claim's own subjects, name the URL they
+/// came from, follow the claim's revocation and trust, and a newer set for a URL replaces the older.
+/// </summary>
+public sealed class DerivedFingerprintTests
+{
+    private const string Url = "https://artist.example/a.jpg";
+    private static readonly string FirstSha = new('1', 64);
+    private static readonly string SecondSha = new('2', 64);
+    private static readonly Usage No = new(Preference.No, Preference.No, Preference.No, Preference.No, Preference.No);
+    private static readonly Usage Yes = new(Preference.Yes, Preference.Yes, Preference.Yes, Preference.Yes, Preference.Yes);
+
+    [Fact]
+    public void A_derived_set_matches_as_its_claim_and_names_its_url()
+    {
+        var index = new MatchingIndex();
+        index.Add(Claim("c", 1, No));
+        var pdq = new PdqHash(0x0123456789abcdef, 0xfedcba9876543210, 0x0f0f0f0f0f0f0f0f, 0x1234123412341234);
+
+        Assert.True(index.AddDerived(new DerivedFingerprints("c", Url, 2, [new(SubjectKinds.Sha256, FirstSha), new(SubjectKinds.Pdq, pdq.ToHex())])));
+
+        var matches = new List<Match>();
+        Assert.Equal(Permission.Disallow, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
+        var match = Assert.Single(matches);
+        Assert.Equal(("c", MatchKind.Sha256, Url), (index.Claim(match.Claim).Id, match.By, index.DerivedFrom(match.Claim)));
+        // 0x...cdef against 0x...cde8: three bits apart.
+        Assert.Equal(Permission.Disallow, index.Lookup(null, null, TrustLevel.Domain, matches, pdq: new PdqHash(0x0123456789abcde8, 0xfedcba9876543210, 0x0f0f0f0f0f0f0f0f, 0x1234123412341234), pdqMaxDistance: 31).TrainAi);
+        Assert.Equal((MatchKind.Pdq, 3), (Assert.Single(matches).By, matches[0].Distance));
+        Assert.Equal(2, index.AppliedSeq);
+        Assert.Equal((1, 3), (index.ClaimCount - index.DerivedEntryCount, index.SubjectCount));
+    }
+
+    [Fact]
+    public void A_newer_set_for_the_same_url_replaces_the_older_and_an_old_one_applied_late_changes_nothing()
+    {
+        var index = new MatchingIndex();
+        index.Add(Claim("c", 1, No));
+        index.AddDerived(new DerivedFingerprints("c", Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
+        index.AddDerived(new DerivedFingerprints("c", Url, 3, [new(SubjectKinds.Sha256, SecondSha)]));
+        index.AddDerived(new DerivedFingerprints("c", Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
+
+        var matches = new List<Match>();
+        Assert.Equal(Permission.Unknown, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
+        Assert.Equal(Permission.Disallow, index.Lookup(null, SecondSha, TrustLevel.Domain, matches).TrainAi);
+        Assert.Single(matches);
+    }
+
+    [Fact]
+    public void Revoking_the_claim_or_raising_its_trust_reaches_its_derived_sets()
+    {
+        var index = new MatchingIndex();
+        index.Add(Claim("consent", 1, Yes));
+        index.AddDerived(new DerivedFingerprints("consent", Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
+        var matches = new List<Match>();
+
+        Assert.Equal(Permission.Unknown, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi); // a signed "y" is not counted
+        index.SetTrust("consent", TrustLevel.Domain, 3);
+        Assert.Equal(Permission.Allow, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
+        index.Revoke("consent", 4);
+        Assert.Equal(Permission.Unknown, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
+        Assert.Empty(matches);
+    }
+
+    [Fact]
+    public void A_set_for_a_claim_the_index_does_not_hold_is_not_applied_but_its_seq_is()
+    {
+        var index = new MatchingIndex();
+        Assert.False(index.AddDerived(new DerivedFingerprints("missing", Url, 5, [new(SubjectKinds.Sha256, FirstSha)])));
+        Assert.Equal(5, index.AppliedSeq);
+        Assert.Equal(0, index.ClaimCount);
+    }
+
+    private static IndexedClaim Claim(string id, long seq, Usage usage) =>
+        new(id, seq, "artist", 100, usage, TrustLevel.Signed, Revoked: false, [new Subject(SubjectKinds.Url, Url)]);
+}
