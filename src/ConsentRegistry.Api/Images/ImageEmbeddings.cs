@@ -18,9 +18,9 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
 {
     public const string Section = "Registry:Embedding";
 
-    private readonly Lock _inference = new();
     private readonly Lock _loading = new();
     private ImageEmbedder? _loaded;
+    private EmbeddingBatcher? _batcher; // set before _loaded is published
     private Exception? _failed;
 
     /// <summary>The id the vectors carry.</summary>
@@ -48,14 +48,10 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
     {
         var embedder = Embedder();
         var input = EmbeddingInput.From(image, embedder.InputSize);
-        float[] vector;
-        // One inference at a time: ONNX Runtime spreads each over the cores itself, and the
-        // activations of one run (tens of MB) are all that is ever held, however many upload at once.
-        lock (_inference)
-        {
-            vector = embedder.Embed([input])[0];
-        }
-
+        // Concurrent images share inference calls (Registry:Embedding:MaxBatch); one runs at a time:
+        // ONNX Runtime spreads each over the cores itself, and the activations of one batch are all
+        // that is ever held, however many images arrive at once.
+        var vector = _batcher!.Embed(input);
         return new ImageEmbedding(embedder.ModelId, EmbeddingVector.Encode(vector));
     }
 
@@ -75,7 +71,9 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
             {
                 try
                 {
-                    Volatile.Write(ref _loaded, Load(options.Value, logger));
+                    var embedder = Load(options.Value, logger);
+                    _batcher = new EmbeddingBatcher(embedder.Embed, options.Value.EffectiveMaxBatch);
+                    Volatile.Write(ref _loaded, embedder);
                 }
                 catch (Exception e)
                 {
@@ -191,6 +189,11 @@ internal sealed partial class EmbeddingOptionsValidator : IValidateOptions<Embed
         if (!(options.Scale > 0) || !(options.GemPower is >= 1 and <= 16))
         {
             failures.Add($"{section}:Scale must be above 0 and GemPower 1 to 16.");
+        }
+
+        if (options.MaxBatch is < 0 or > 64)
+        {
+            failures.Add($"{section}:MaxBatch is {options.MaxBatch}; use 1 to 64, or 0 (the default: 16 on cuda, 1 on cpu).");
         }
 
         if (options.IntraOpThreads is < 0 or > 256)

@@ -48,6 +48,15 @@ public sealed class EmbeddingModelOptions
     /// <summary>Threads one inference may use; 0: ONNX Runtime's default (the cores).</summary>
     public int IntraOpThreads { get; set; }
 
+    /// <summary>
+    /// Images embedded together in one inference call at most, when several wait (uploads, the
+    /// worker's jobs); 0: automatic, 16 on <c>cuda</c> and 1 on <c>cpu</c>, where batches were
+    /// measured no faster on two cores and cost memory (docs/benchmarks.md, fingerprinting).
+    /// </summary>
+    public int MaxBatch { get; set; }
+
+    public int EffectiveMaxBatch => MaxBatch > 0 ? MaxBatch : string.Equals(Device, "cuda", StringComparison.OrdinalIgnoreCase) ? 16 : 1;
+
     internal static string BundledDirectory => Path.Combine(AppContext.BaseDirectory, "models", "resnet18");
 
     /// <summary>The model file this configuration runs: <see cref="ModelPath"/>, or the bundled ResNet18.</summary>
