@@ -24,7 +24,11 @@ public sealed class FingerprintWorker(
     ILogger<FingerprintWorker> logger) : BackgroundService
 {
     private readonly WorkerOptions _options = options.Value;
+    /// <summary>The longest a finished job's result waits to be written with others.</summary>
+    private static readonly TimeSpan WriteDelay = TimeSpan.FromMilliseconds(100);
+
     private readonly HostGate _hosts = new(fetchOptions.Value.PerHostConcurrency, time);
+    private readonly int _batch = Math.Max(1, options.Value.Concurrency / 4);
     private long _derived;
     private long _failed;
 
@@ -40,13 +44,18 @@ public sealed class FingerprintWorker(
             Owner, _options.Concurrency, fetchOptions.Value.PerHostConcurrency);
         var running = new List<Task<JobCompletion?>>();
         var finished = new List<JobCompletion>();
+        long firstFinishedAt = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 await EnqueueAsync(stoppingToken);
+
+                // Jobs are taken, and results written, a quarter of the slots at a time (or when
+                // idle, or a result has waited WriteDelay): each is a commit, and commits, not
+                // queries, are what the store spends most on per image.
                 var free = _options.Concurrency - running.Count;
-                if (free > 0)
+                if (free >= _batch || running.Count == 0)
                 {
                     var now = time.GetUtcNow();
                     foreach (var job in await store.TakeAsync(Owner, free, now, now + _options.Lease, stoppingToken))
@@ -55,19 +64,20 @@ public sealed class FingerprintWorker(
                     }
                 }
 
-                var poll = Task.Delay(_options.PollInterval, time, stoppingToken);
+                var poll = Task.Delay(finished.Count > 0 ? WriteDelay : _options.PollInterval, time, stoppingToken);
                 await (running.Count == 0 ? poll : Task.WhenAny(Task.WhenAny(running), poll));
                 running.RemoveAll(task =>
                 {
                     if (task.IsCompletedSuccessfully && task.Result is { } completion)
                     {
+                        firstFinishedAt = finished.Count == 0 ? Stopwatch.GetTimestamp() : firstFinishedAt;
                         finished.Add(completion);
                     }
 
                     return task.IsCompleted;
                 });
 
-                if (finished.Count > 0)
+                if (finished.Count > 0 && (finished.Count >= _batch || running.Count == 0 || Stopwatch.GetElapsedTime(firstFinishedAt) >= WriteDelay))
                 {
                     var written = await store.CompleteAsync(Owner, finished, stoppingToken);
                     Interlocked.Add(ref _derived, written);

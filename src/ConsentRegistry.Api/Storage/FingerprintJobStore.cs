@@ -22,6 +22,14 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
 
     private const string SelectLastSeq = "SELECT last_seq FROM registry_sequence WHERE id = 1";
 
+    // Two index probes, whatever the length of the log after the mark: most entries after it are
+    // the worker's own derived sets, which need no enqueueing (nor a write to skip past them).
+    private const string SelectAnythingToEnqueue = """
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM claims WHERE seq > q.enqueued_seq)
+                      OR EXISTS (SELECT 1 FROM revocations WHERE seq > q.enqueued_seq) THEN 1 ELSE 0 END
+        FROM fingerprint_queue q WHERE q.id = 1
+        """;
+
     private const string SelectClaimSizes = """
         SELECT seq, subject_count FROM claims WHERE seq > @after AND seq <= @last ORDER BY seq LIMIT @limit
         """;
@@ -92,6 +100,11 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     public async Task<(int Added, bool CaughtUp)> EnqueueAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        if (await connection.ExecuteScalarAsync<int>(Command(SelectAnythingToEnqueue, null, null, cancellationToken)) == 0)
+        {
+            return (0, true);
+        }
+
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         var after = await connection.ExecuteScalarAsync<long>(Command(_selectQueue, null, transaction, cancellationToken));
         var last = await connection.ExecuteScalarAsync<long>(Command(SelectLastSeq, null, transaction, cancellationToken));
