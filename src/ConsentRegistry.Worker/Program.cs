@@ -17,7 +17,9 @@ internal static class WorkerProgram
             return await HealthProbe.RunAsync(args.Length > 1 ? args : [args[0], $"{WorkerProcess.DefaultUrl}/health/ready"]);
         }
 
-        var builder = WebApplication.CreateBuilder(args);
+        // The content root is beside the binaries, where the build puts the API's appsettings.json:
+        // the worker reads the same settings file (and environment variables) as the API.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.AddRegistryWorker();
 
         var app = builder.Build();
