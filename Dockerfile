@@ -1,4 +1,5 @@
-# The API image: build with the .NET SDK, run on the chiseled ASP.NET runtime (no shell, no
+# The image of the API and of the fingerprint worker (ENTRYPOINT: the API; the worker is
+# `dotnet ConsentRegistry.Worker.dll`, as docker-compose.yml runs it). Build with the .NET SDK, run on the chiseled ASP.NET runtime (no shell, no
 # package manager) as its non-root `app` user. `docker build -t consent-registry .`
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
@@ -7,13 +8,17 @@ COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY src/ConsentRegistry.Core/ConsentRegistry.Core.csproj src/ConsentRegistry.Core/
 COPY src/ConsentRegistry.Imaging/ConsentRegistry.Imaging.csproj src/ConsentRegistry.Imaging/
 COPY src/ConsentRegistry.Api/ConsentRegistry.Api.csproj src/ConsentRegistry.Api/
-RUN dotnet restore src/ConsentRegistry.Api -r linux-x64
+COPY src/ConsentRegistry.Worker/ConsentRegistry.Worker.csproj src/ConsentRegistry.Worker/
+RUN dotnet restore src/ConsentRegistry.Worker -r linux-x64
 COPY src/ src/
 COPY migrations/ migrations/
 # linux-x64 only: without a runtime identifier the publish output carries the native libraries
 # (SkiaSharp, SQLite, ONNX Runtime) of every platform, some 450 MB; with it, about 57 MB in all.
 # The embedding model (ResNet18, 62 MB) is bundled: POST /v1/images answers embeddings.
+# The worker's publish holds the API's assemblies too (it references them): one folder serves both.
 RUN dotnet publish src/ConsentRegistry.Api -c Release -r linux-x64 --self-contained false \
+      --no-restore -o /app --nologo \
+ && dotnet publish src/ConsentRegistry.Worker -c Release -r linux-x64 --self-contained false \
       --no-restore -o /app --nologo \
  && mkdir /data
 

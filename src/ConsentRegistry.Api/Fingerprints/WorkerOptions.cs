@@ -97,7 +97,7 @@ public sealed class FetchOptions
     /// <summary>Requests in flight to one host at once, per worker.</summary>
     public int PerHostConcurrency { get; set; } = 2;
 
-    /// <summary>A page about this registry's fetcher, named in its User-Agent so that site owners can find who fetches and why.</summary>
+    /// <summary>A page about this registry's fetcher, named in its User-Agent so that site owners can find who fetches and why (empty: none).</summary>
     public string? OperatorUrl { get; set; }
 }
 
@@ -121,7 +121,7 @@ internal sealed class FetchOptionsValidator : IValidateOptions<FetchOptions>
             failures.Add($"Registry:Fetch:PerHostConcurrency is {options.PerHostConcurrency}; use 1 to 16 (default 2).");
         }
 
-        if (options.OperatorUrl is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http") || url.Any(char.IsWhiteSpace)))
+        if (options.OperatorUrl is { Length: > 0 } url && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http") || url.Any(char.IsWhiteSpace)))
         {
             failures.Add("Registry:Fetch:OperatorUrl must be an absolute http(s) URL without spaces (it goes into the fetcher's User-Agent).");
         }
