@@ -6,7 +6,7 @@
 #
 #   benchmarks/fingerprint.sh [sqlite|postgres] [images] [clipart|photos]     # default sqlite 600 clipart
 #
-# clipart: openclipart-png illustrations (PNG, 11 KB on average); photos: the wallpaper packages'
+# clipart: openclipart-png illustrations (PNG; the first 600 are 30 KB on average); photos: the wallpaper packages'
 # photographs (JPEG and PNG, 1920x1080 and up), repeated under new names to make the count. The
 # URLs are spread over 16 loopback addresses (127.0.0.1 to 127.0.0.16), as a dataset's images
 # are spread over many hosts: the worker asks at most 2 at a time of any one host.

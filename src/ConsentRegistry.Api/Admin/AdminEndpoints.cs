@@ -127,6 +127,13 @@ public static class AdminEndpoints
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound);
 
+        group.MapGet("/conflicts", ConflictAdmin.ListConflicts)
+            .WithSingleQueryValues()
+            .WithName("ListConflicts")
+            .WithSummary("Open conflicts: recorded near-duplicate pairs of two parties' claims in force that disagree on a category, "
+                + "oldest first, paged with ?after=<id>&limit=<1..500>. For review; lookups still let any \"n\" win.")
+            .ProducesValidationProblem();
+
         group.MapPost("/claims/{id}/review", ReviewClaim)
             .WithName("ReviewClaim")
             .WithSummary("Mark a claim as reviewed by an operator (trust 'reviewed').")

@@ -60,6 +60,13 @@ public static class RegistryHostExtensions
         services.AddHostedService(sp => sp.GetRequiredService<IndexUpdater>());
         services.AddSingleton<LookupEngine>();
         services.AddSingleton<HostPolicyDocuments>();
+        services.AddSingleton<NearDuplicateStore>();
+        services.AddSingleton(sp => new NearDuplicateSearch(
+            sp.GetRequiredService<SharedMatchingIndex>(),
+            sp.GetRequiredService<LookupEngine>().MinTrustForGrants,
+            sp.GetRequiredService<IOptions<MatchingOptions>>().Value.PdqMaxDistance,
+            sp.GetRequiredService<IOptions<MatchingOptions>>().Value.EmbeddingMinSimilarity));
+        services.AddHostedService<NearDuplicateRecorder>();
         services.AddLookupRateLimits();
         services.AddClaimRateLimits();
         services.AddImageHashing();

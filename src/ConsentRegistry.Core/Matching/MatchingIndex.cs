@@ -43,6 +43,9 @@ public sealed partial class MatchingIndex
 
     public void MarkApplied(long seq) => AppliedSeq = Math.Max(AppliedSeq, seq);
 
+    /// <summary>The number (for <see cref="Claim"/>) of the claim with id <paramref name="id"/>, if the index holds it.</summary>
+    public bool TryFindClaim(string id, out int claim) => _claimsById.TryGetValue(id, out claim);
+
     public void Add(IndexedClaim claim)
     {
         if (_claimsById.ContainsKey(claim.Id))

@@ -58,6 +58,50 @@ public sealed class NearDuplicateTests(ImagesFixture registry) : IClassFixture<I
     }
 
     [Fact]
+    public async Task Pairs_that_disagree_are_recorded_as_open_conflicts_for_admins_until_one_claim_is_revoked()
+    {
+        var hash = PdqLookupTests.Near(new PdqHash(0x1111222233334444, 0x5555666677778888, 0x9999aaaabbbbcccc, 0xddddeeeeffff0000), 5);
+        using var artist = new TestSigner();
+        using var platform = new TestSigner();
+        using var archive = new TestSigner();
+        var optOut = await ClaimAsync(artist, "n", Pdq(hash));
+        var consent = await ClaimAsync(platform, "y", Pdq(PdqLookupTests.Near(hash, 4)));
+        var agreeing = await ClaimAsync(archive, "n", Pdq(hash));
+        using var admin = registry.App.CreateAdminClient();
+
+        // The consent disagrees with both opt-outs; the two opt-outs agree.
+        List<JsonElement> mine = [];
+        await Fingerprints.WorkerWaits.EventuallyAsync(async () =>
+        {
+            mine = (await ConflictsAsync(admin)).Where(c => Claims(c).Intersect([optOut, consent, agreeing]).Any()).ToList();
+            return mine.Count == 2;
+        }, "the recorder lists the two conflicts among the three claims");
+
+        Assert.Equal(
+            new[] { Pair(optOut, consent), Pair(agreeing, consent) }.Order(StringComparer.Ordinal),
+            mine.Select(c => string.Join(' ', Claims(c))).Order(StringComparer.Ordinal));
+        var conflict = mine.Single(c => Claims(c).Contains(optOut));
+        Assert.Equal(("pdq", 4), (conflict.GetProperty("by").GetString(), conflict.GetProperty("distance").GetInt32()));
+        var parties = conflict.GetProperty("claims").EnumerateArray().ToDictionary(c => c.GetProperty("claim").GetString()!, c => c.GetProperty("party").GetString());
+        Assert.Equal((artist.Party, platform.Party), (parties[optOut], parties[consent]));
+        Assert.Equal("y", conflict.GetProperty("claims").EnumerateArray().Single(c => c.GetProperty("claim").GetString() == consent)
+            .GetProperty("usage").GetProperty("train-ai").GetString());
+
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostAsync($"/v1/claims/{consent}/revocation", Jose(platform.Revocation(consent)))).StatusCode);
+        Assert.DoesNotContain(await ConflictsAsync(admin), c => Claims(c).Contains(consent));
+    }
+
+    [Fact]
+    public async Task The_conflicts_list_is_for_admins_and_checks_its_paging()
+    {
+        Assert.Equal(HttpStatusCode.Unauthorized, (await _client.GetAsync("/v1/admin/conflicts")).StatusCode);
+        using var admin = registry.App.CreateAdminClient();
+        await AssertProblemAsync(await admin.GetAsync("/v1/admin/conflicts?limit=0"), HttpStatusCode.BadRequest, "invalid-query");
+        await AssertProblemAsync(await admin.GetAsync("/v1/admin/conflicts?after=-1"), HttpStatusCode.BadRequest, "invalid-query");
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/v1/admin/conflicts?after=0&limit=500")).StatusCode);
+    }
+
+    [Fact]
     public async Task An_unknown_or_malformed_claim_id_is_a_problem()
     {
         await AssertProblemAsync(await _client.GetAsync($"/v1/claims/{new string('a', 64)}/near-duplicates"), HttpStatusCode.NotFound, "claim-not-found");
@@ -72,6 +116,26 @@ public sealed class NearDuplicateTests(ImagesFixture registry) : IClassFixture<I
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
         return (await response.JsonAsync()).GetProperty("id").GetString()!;
     }
+
+    private static async Task<List<JsonElement>> ConflictsAsync(HttpClient admin)
+    {
+        var items = new List<JsonElement>();
+        for (string? after = "0"; after is not null;)
+        {
+            var response = await admin.GetAsync($"/v1/admin/conflicts?after={after}&limit=2");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var page = await response.JsonAsync();
+            items.AddRange(page.GetProperty("items").EnumerateArray());
+            after = page.GetProperty("next_after").ValueKind == JsonValueKind.Null ? null : page.GetProperty("next_after").GetInt64().ToString();
+        }
+
+        return items;
+    }
+
+    private static string Pair(string a, string b) => string.CompareOrdinal(a, b) < 0 ? $"{a} {b}" : $"{b} {a}";
+
+    private static string[] Claims(JsonElement conflict) =>
+        conflict.GetProperty("claims").EnumerateArray().Select(c => c.GetProperty("claim").GetString()!).ToArray();
 
     private async Task<JsonElement[]> NearDuplicatesAsync(string claim)
     {

@@ -216,10 +216,50 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_derived_fingerprint_that_meets_another_partys_claim_is_a_near_duplicate_and_a_recorded_conflict()
+    {
+        // A picture of this test's own: the shared registry holds the other tests' claims on the conformance images.
+        using var picture = TestImages.Bitmap(640, 480, seed: 11);
+        _images.Serve("/gallery/waves.png", TestImages.Encode(picture, SKEncodedImageFormat.Png), "image/png");
+        using var artist = new TestSigner();
+        using var platform = new TestSigner();
+        var optOut = await _client.ClaimAsync(artist.OptOut(_images.Url("/gallery/waves.png")));
+        await _client.SettledFingerprintsAsync(optOut);
+        var copy = await _client.HashImageAsync(HalvedJpeg(picture));
+        var consent = await _client.ClaimAsync(platform.Sign(TestSigner.Claim(
+            [TestSigner.Subject("pdq", copy.GetProperty("pdq").GetString()!)], new JsonObject { ["train-ai"] = "y" })));
+
+        var response = await _client.GetAsync($"/v1/claims/{optOut}/near-duplicates");
+        var item = Assert.Single((await response.JsonAsync()).GetProperty("items").EnumerateArray());
+        Assert.Equal((consent, platform.Party, "pdq", true),
+            (item.GetProperty("claim").GetString(), item.GetProperty("party").GetString(), item.GetProperty("by").GetString(), item.GetProperty("conflict").GetBoolean()));
+
+        using var admin = registry.App.CreateAdminClient();
+        await WorkerWaits.EventuallyAsync(async () =>
+        {
+            var page = await (await admin.GetAsync("/v1/admin/conflicts?limit=500")).JsonAsync();
+            return page.GetProperty("items").EnumerateArray().Any(c =>
+                c.GetProperty("claims").EnumerateArray().Select(x => x.GetProperty("claim").GetString()).Order(StringComparer.Ordinal)
+                    .SequenceEqual(new[] { optOut, consent }.Order(StringComparer.Ordinal)));
+        }, "the pair found through the derived set is an open conflict");
+    }
+
+    [Fact]
     public async Task The_fingerprints_of_an_unknown_or_malformed_claim_id_are_a_problem()
     {
         await AssertProblemAsync(await _client.GetAsync($"/v1/claims/{new string('b', 64)}/fingerprints"), HttpStatusCode.NotFound, "claim-not-found");
         await AssertProblemAsync(await _client.GetAsync("/v1/claims/nope/fingerprints"), HttpStatusCode.BadRequest, "invalid-claim-id");
+    }
+
+    private static byte[] HalvedJpeg(SKBitmap picture)
+    {
+        using var half = new SKBitmap(picture.Width / 2, picture.Height / 2);
+        using (var canvas = new SKCanvas(half))
+        {
+            canvas.DrawBitmap(picture, new SKRect(0, 0, half.Width, half.Height));
+        }
+
+        return TestImages.Encode(half, SKEncodedImageFormat.Jpeg, quality: 70);
     }
 
     private static byte[] Mirrored(byte[] image)

@@ -1,0 +1,108 @@
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Embeddings;
+using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Pdq;
+
+namespace ConsentRegistry.Api.Claims;
+
+/// <summary>
+/// Other parties' live claims that a claim's image fingerprints match (DESIGN.md 5.7): its PDQ
+/// hashes within the default radius, its embeddings at the default similarity, whether the claim
+/// carries them itself or the worker derived them from its URLs. Matches reach other claims' own
+/// subjects and their derived sets alike. Shared by <c>GET /v1/claims/{id}/near-duplicates</c>
+/// and the recorder of pairs.
+/// </summary>
+internal sealed class NearDuplicateSearch(SharedMatchingIndex index, TrustLevel minTrustForGrants, int pdqMaxDistance, double minSimilarity)
+{
+    /// <summary>Image subjects of one claim searched at most (a claim may hold 10,000).</summary>
+    public const int MaxSubjectsSearched = 256;
+
+    /// <summary>
+    /// The best match per other claim and kind; empty when the index does not hold <paramref name="claimId"/>,
+    /// or holds it revoked and <paramref name="evenIfRevoked"/> is false.
+    /// </summary>
+    public List<NearDuplicate> Find(string claimId, IEnumerable<Subject> subjects, bool evenIfRevoked = true)
+    {
+        var images = subjects.Where(s => s.Kind is SubjectKinds.Pdq or SubjectKinds.Embedding).Take(MaxSubjectsSearched).ToList();
+        var found = new Dictionary<(int Claim, MatchKind By), Match>();
+        var matches = new List<Match>();
+        foreach (var subject in images)
+        {
+            // One search per hold of the lock, as lookups hold it per chunk: the writer waits for one search, not 256.
+            using (var scope = index.Read())
+            {
+                if (subject.Kind == SubjectKinds.Pdq)
+                {
+                    scope.Index.Lookup(null, null, minTrustForGrants, matches, PdqHash.ParseHex(subject.Value), pdqMaxDistance);
+                }
+                else
+                {
+                    var (model, value) = Subject.EmbeddingParts(subject.Value);
+                    scope.Index.Lookup(null, null, minTrustForGrants, matches,
+                        embeddings: new EmbeddingQuery(model, [EmbeddingVector.DecodeStored(value)], (float)minSimilarity));
+                }
+            }
+
+            foreach (var match in matches)
+            {
+                var key = (match.Claim, match.By);
+                if (!found.TryGetValue(key, out var kept) || match.Distance < kept.Distance || match.Similarity > kept.Similarity)
+                {
+                    found[key] = match;
+                }
+            }
+        }
+
+        using var read = index.Read();
+        var registry = read.Index;
+        if (!registry.TryFindClaim(claimId, out var self))
+        {
+            return [];
+        }
+
+        var own = registry.Claim(self);
+        if (own.Revoked && !evenIfRevoked)
+        {
+            return [];
+        }
+
+        var best = new Dictionary<(string Claim, MatchKind By), NearDuplicate>();
+        foreach (var match in found.Values)
+        {
+            var other = registry.Claim(match.Claim); // a claim's entry or one of its derived sets: same id, party and usage
+            if (other.Revoked || other.Party == own.Party)
+            {
+                continue;
+            }
+
+            var item = new NearDuplicate(other.Id, registry.PartyName(other.Party), match.By,
+                match.By == MatchKind.Pdq ? match.Distance : null,
+                match.By == MatchKind.Embedding ? Math.Round(match.Similarity, 4) : null,
+                Disagree(own.Usage, other.Usage));
+            if (!best.TryGetValue((item.Claim, item.By), out var kept) || item.Distance < kept.Distance || item.Similarity > kept.Similarity)
+            {
+                best[(item.Claim, item.By)] = item;
+            }
+        }
+
+        return [.. best.Values];
+    }
+
+    /// <summary>Whether one says "y" where the other says "n", in any category (after each one's hierarchy).</summary>
+    public static bool Disagree(Usage a, Usage b)
+    {
+        var (x, y) = (a.WithHierarchyApplied(), b.WithHierarchyApplied());
+        for (var category = 0; category < UseCategories.All.Count; category++)
+        {
+            if ((x[category], y[category]) is (Preference.Yes, Preference.No) or (Preference.No, Preference.Yes))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>Another party's claim that one of a claim's image fingerprints matches.</summary>
+internal sealed record NearDuplicate(string Claim, string Party, MatchKind By, int? Distance, double? Similarity, bool Conflict);

@@ -1,0 +1,146 @@
+using ConsentRegistry.Core.Claims;
+using Dapper;
+
+namespace ConsentRegistry.Api.Storage;
+
+/// <summary>
+/// The SQL of near-duplicate pairs (<c>near_duplicate_pairs</c>) and of the scan of the log that
+/// records them: what each claim and each derived set carries, read past the scan's mark; the
+/// pairs found, written with the mark moved on, once (a scan that finds the mark moved by another
+/// instance meanwhile writes nothing).
+/// </summary>
+public sealed class NearDuplicateStore(RegistryDatabase database)
+{
+    /// <summary>Claims read by one pass of the scan at most.</summary>
+    public const int ClaimsPerPass = 64;
+
+    private const string SelectMark = "SELECT scanned_seq FROM near_duplicate_scan WHERE id = 1";
+
+    private const string SelectClaims = """
+        SELECT seq, id, subjects FROM claims WHERE seq > @after AND seq <= @upTo AND revoked_seq IS NULL ORDER BY seq LIMIT @limit
+        """;
+
+    private const string SelectDerived = """
+        SELECT seq, claim_id, subjects FROM derived_fingerprints WHERE seq > @after AND seq <= @upTo ORDER BY seq
+        """;
+
+    private const string SelectLatestDerived = """
+        SELECT d.subjects FROM derived_fingerprints d
+        WHERE d.claim_id = @claimId AND d.seq = (SELECT MAX(x.seq) FROM derived_fingerprints x WHERE x.claim_id = d.claim_id AND x.url = d.url)
+        """;
+
+    private const string InsertPair = """
+        INSERT INTO near_duplicate_pairs (claim_a, claim_b, match_kind, distance, similarity, conflict, found_seq, found_at)
+        VALUES (@ClaimA, @ClaimB, @MatchKind, @Distance, @Similarity, @Conflict, @FoundSeq, @FoundAt)
+        ON CONFLICT DO NOTHING
+        """;
+
+    private const string AdvanceMark = "UPDATE near_duplicate_scan SET scanned_seq = @upTo WHERE id = 1";
+
+    private const string SelectConflicts = """
+        SELECT p.id, p.match_kind, p.distance, p.similarity, p.found_at,
+               a.id AS a_id, a.party AS a_party, a.tdm AS a_tdm, a.train_ai AS a_train_ai, a.train_genai AS a_train_genai, a.ai_use AS a_ai_use, a.search AS a_search,
+               b.id AS b_id, b.party AS b_party, b.tdm AS b_tdm, b.train_ai AS b_train_ai, b.train_genai AS b_train_genai, b.ai_use AS b_ai_use, b.search AS b_search
+        FROM near_duplicate_pairs p
+        JOIN claims a ON a.id = p.claim_a
+        JOIN claims b ON b.id = p.claim_b
+        WHERE p.conflict = 1 AND p.id > @after AND a.revoked_seq IS NULL AND b.revoked_seq IS NULL
+        ORDER BY p.id
+        LIMIT @limit
+        """;
+
+    private readonly string _lockMark = $"SELECT scanned_seq FROM near_duplicate_scan WHERE id = 1{database.LockRows}";
+
+    /// <summary>
+    /// The next stretch of the log to scan, up to <paramref name="upTo"/> (what the caller's index
+    /// reflects): its claims' and derived sets' subjects, at most <see cref="ClaimsPerPass"/> claims.
+    /// </summary>
+    public async Task<ScanPass> ReadPassAsync(long upTo, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var after = await connection.ExecuteScalarAsync<long>(new CommandDefinition(SelectMark, cancellationToken: cancellationToken));
+        if (upTo <= after)
+        {
+            return new ScanPass(after, after, []);
+        }
+
+        var claims = (await connection.QueryAsync<(long Seq, string Id, string Subjects)>(new CommandDefinition(
+            SelectClaims, new { after, upTo, limit = ClaimsPerPass }, cancellationToken: cancellationToken))).AsList();
+        if (claims.Count == ClaimsPerPass)
+        {
+            upTo = claims[^1].Seq;
+        }
+
+        var derived = await connection.QueryAsync<(long Seq, string ClaimId, string Subjects)>(new CommandDefinition(
+            SelectDerived, new { after, upTo }, cancellationToken: cancellationToken));
+        var entries = claims.Select(c => new ScanEntry(c.Seq, c.Id, StoredSubjects.Decode(c.Subjects)))
+            .Concat(derived.Select(d => new ScanEntry(d.Seq, d.ClaimId, StoredSubjects.Decode(d.Subjects))))
+            .OrderBy(e => e.Seq)
+            .ToList();
+        return new ScanPass(after, upTo, entries);
+    }
+
+    /// <summary>Writes the pairs a pass found and moves the mark to its end; false (nothing written) when another instance moved it first.</summary>
+    public async Task<bool> WritePassAsync(ScanPass pass, IReadOnlyList<PairRow> pairs, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        if (await connection.ExecuteScalarAsync<long>(new CommandDefinition(_lockMark, transaction: transaction, cancellationToken: cancellationToken)) != pass.After)
+        {
+            return false;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(InsertPair, pairs, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(AdvanceMark, new { upTo = pass.UpTo }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>The subjects of the latest set derived from each of the claim's URLs.</summary>
+    public async Task<IReadOnlyList<Subject>> DerivedSubjectsAsync(string claimId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var sets = await connection.QueryAsync<string>(new CommandDefinition(SelectLatestDerived, new { claimId }, cancellationToken: cancellationToken));
+        return sets.SelectMany(StoredSubjects.Decode).ToList();
+    }
+
+    /// <summary>Recorded pairs that disagree, neither claim revoked, after pair <paramref name="after"/>.</summary>
+    public async Task<IReadOnlyList<ConflictRow>> ListConflictsAsync(long after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return (await connection.QueryAsync<ConflictRow>(new CommandDefinition(SelectConflicts, new { after, limit }, cancellationToken: cancellationToken))).AsList();
+    }
+}
+
+/// <summary>One stretch of the log to scan: past <see cref="After"/>, up to <see cref="UpTo"/>.</summary>
+public sealed record ScanPass(long After, long UpTo, IReadOnlyList<ScanEntry> Entries);
+
+/// <summary>A claim's own subjects, or one derived set of it, at its seq.</summary>
+public sealed record ScanEntry(long Seq, string ClaimId, IReadOnlyList<Subject> Subjects);
+
+/// <summary>A pair as stored: <see cref="ClaimA"/> sorts before <see cref="ClaimB"/>.</summary>
+public sealed record PairRow(string ClaimA, string ClaimB, string MatchKind, int? Distance, double? Similarity, int Conflict, long FoundSeq, long FoundAt);
+
+/// <summary>An open conflict as <c>GET /v1/admin/conflicts</c> lists it, with both claims' parties and usage columns.</summary>
+public sealed record ConflictRow
+{
+    public long Id { get; init; }
+    public required string MatchKind { get; init; }
+    public int? Distance { get; init; }
+    public double? Similarity { get; init; }
+    public long FoundAt { get; init; }
+    public required string AId { get; init; }
+    public required string AParty { get; init; }
+    public string? ATdm { get; init; }
+    public string? ATrainAi { get; init; }
+    public string? ATrainGenai { get; init; }
+    public string? AAiUse { get; init; }
+    public string? ASearch { get; init; }
+    public required string BId { get; init; }
+    public required string BParty { get; init; }
+    public string? BTdm { get; init; }
+    public string? BTrainAi { get; init; }
+    public string? BTrainGenai { get; init; }
+    public string? BAiUse { get; init; }
+    public string? BSearch { get; init; }
+}
