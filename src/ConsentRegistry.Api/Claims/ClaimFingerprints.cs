@@ -1,5 +1,4 @@
 using System.Text.Json.Serialization;
-using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -17,15 +16,10 @@ internal static class ClaimFingerprints
     public static async Task<Results<Ok<FingerprintsResponse>, ProblemHttpResult>> Get(
         string id, ClaimStore claims, FingerprintJobStore jobs, CancellationToken cancellationToken)
     {
-        if (!ClaimId.IsWellFormed(id))
-        {
-            return Problems.InvalidClaimId();
-        }
-
-        var stored = await claims.GetAsync(id, cancellationToken);
+        var (stored, problem) = await claims.LoadAsync(id, cancellationToken);
         if (stored is null)
         {
-            return Problems.ClaimNotFound(id);
+            return problem!;
         }
 
         var rows = (await jobs.ListAsync(stored.Claim.Id, cancellationToken)).ToDictionary(row => row.Url, StringComparer.Ordinal);

@@ -147,15 +147,10 @@ public static class ClaimsEndpoints
     internal static async Task<Results<Ok<ClaimDetailsResponse>, ProblemHttpResult>> GetClaim(
         string id, ClaimStore store, CancellationToken cancellationToken)
     {
-        if (!ClaimId.IsWellFormed(id))
-        {
-            return Problems.InvalidClaimId();
-        }
-
-        var stored = await store.GetAsync(id, cancellationToken);
+        var (stored, problem) = await store.LoadAsync(id, cancellationToken);
         if (stored is null)
         {
-            return Problems.ClaimNotFound(id);
+            return problem!;
         }
 
         var (row, subjects, revocation) = stored;

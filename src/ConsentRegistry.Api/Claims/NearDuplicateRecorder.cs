@@ -1,4 +1,3 @@
-using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Matching;
 

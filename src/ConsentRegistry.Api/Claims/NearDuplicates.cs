@@ -1,7 +1,5 @@
 using System.Text.Json.Serialization;
-using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Storage;
-using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -19,15 +17,10 @@ internal static class NearDuplicates
     public static async Task<Results<Ok<NearDuplicatesResponse>, ProblemHttpResult>> Get(
         string id, ClaimStore store, NearDuplicateStore pairs, NearDuplicateSearch search, CancellationToken cancellationToken)
     {
-        if (!ClaimId.IsWellFormed(id))
-        {
-            return Problems.InvalidClaimId();
-        }
-
-        var stored = await store.GetAsync(id, cancellationToken);
+        var (stored, problem) = await store.LoadAsync(id, cancellationToken);
         if (stored is null)
         {
-            return Problems.ClaimNotFound(id);
+            return problem!;
         }
 
         var derived = await pairs.DerivedSubjectsAsync(stored.Claim.Id, cancellationToken);

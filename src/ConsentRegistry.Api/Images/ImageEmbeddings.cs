@@ -145,7 +145,7 @@ internal sealed class EmbeddingHealthCheck(ImageEmbeddings embeddings) : IHealth
         var description = $"{embeddings.ModelId} on {embeddings.Provider}";
         // Degraded, not unhealthy: lookups and claims go on; only POST /v1/images needs the model.
         return Task.FromResult(embeddings.LoadFailure is { } failure
-            ? HealthCheckResult.Degraded($"{description}: the model failed to load ({failure}); POST /v1/images answers 500 until it loads", data: data)
+            ? HealthCheckResult.Degraded($"{description}: the model failed to load ({failure}); until it loads, POST /v1/images answers 500 and the worker derives fingerprints without embeddings", data: data)
             : HealthCheckResult.Healthy(embeddings.Loaded ? description : $"{description} (loads at its first image)", data));
     }
 }

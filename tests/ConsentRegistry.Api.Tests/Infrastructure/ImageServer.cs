@@ -1,12 +1,6 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ConsentRegistry.Api.Tests.Infrastructure;
 
@@ -16,11 +10,9 @@ namespace ConsentRegistry.Api.Tests.Infrastructure;
 /// </summary>
 public sealed class ImageServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private WebApplication _app = null!;
     private int _inFlight;
     private int _maxInFlight;
-
-    private ImageServer(WebApplication app) => _app = app;
 
     public ConcurrentDictionary<string, RequestDelegate> Paths { get; } = new(StringComparer.Ordinal);
 
@@ -37,14 +29,8 @@ public sealed class ImageServer : IAsyncDisposable
 
     public static async Task<ImageServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        var server = new ImageServer(builder.Build());
-        server._app.Run(server.HandleAsync);
-        await server._app.StartAsync();
-        var address = server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.Port = new Uri(address).Port;
+        var server = new ImageServer();
+        (server._app, server.Port) = await LoopbackServer.StartAsync(server.HandleAsync);
         return server;
     }
 

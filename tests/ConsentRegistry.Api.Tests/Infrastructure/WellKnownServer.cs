@@ -1,14 +1,8 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace ConsentRegistry.Api.Tests.Infrastructure;
 
@@ -21,10 +15,8 @@ public sealed class WellKnownServer : IAsyncDisposable
 {
     public const string DocumentPath = "/.well-known/consent-registry.json";
 
-    private readonly WebApplication _app;
+    private WebApplication _app = null!;
     private int _requests;
-
-    private WellKnownServer(WebApplication app) => _app = app;
 
     public ConcurrentDictionary<string, RequestDelegate> Sites { get; } = new(StringComparer.OrdinalIgnoreCase);
 
@@ -35,20 +27,8 @@ public sealed class WellKnownServer : IAsyncDisposable
 
     public static async Task<WellKnownServer> StartAsync(X509Certificate2? certificate = null)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
-        {
-            if (certificate is not null)
-            {
-                listen.UseHttps(certificate);
-            }
-        }));
-        var server = new WellKnownServer(builder.Build());
-        server._app.Run(server.HandleAsync);
-        await server._app.StartAsync();
-        var address = server._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.Port = new Uri(address).Port;
+        var server = new WellKnownServer();
+        (server._app, server.Port) = await LoopbackServer.StartAsync(server.HandleAsync, certificate);
         return server;
     }
 
