@@ -38,9 +38,6 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         SELECT seq, id, subjects FROM claims WHERE seq > @after AND seq <= @upTo AND revoked_seq IS NULL ORDER BY seq
         """;
 
-    private const string DropRevokedJobs = """
-        DELETE FROM fingerprint_jobs WHERE claim_id IN (SELECT claim_id FROM revocations WHERE seq > @after AND seq <= @upTo)
-        """;
 
     private const string AdvanceQueue = "UPDATE fingerprint_queue SET enqueued_seq = @upTo WHERE id = 1";
 
@@ -75,6 +72,16 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     private const string Postpone = """
         UPDATE fingerprint_jobs SET due_at = @dueAt, lease_owner = NULL, lease_until = NULL
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
+        """;
+
+    // Rows a worker is writing a result for are passed by (PostgreSQL: SKIP LOCKED), so that this
+    // pass and a result write never wait on each other. The result write checks the claim's
+    // revocation itself and drops the job; a job passed by while its failure was being written
+    // stays, inert, until it next succeeds (its claim's matches are revoked in every case).
+    private readonly string _dropRevokedJobs = $"""
+        DELETE FROM fingerprint_jobs WHERE (claim_id, url) IN (
+            SELECT claim_id, url FROM fingerprint_jobs
+            WHERE claim_id IN (SELECT claim_id FROM revocations WHERE seq > @after AND seq <= @upTo){database.TakeRows})
         """;
 
     private readonly string _selectQueue = $"SELECT enqueued_seq FROM fingerprint_queue WHERE id = 1{database.LockRows}";
@@ -147,7 +154,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         }
 
         await InsertJobsAsync(connection, transaction, jobs, now.ToUnixTimeMilliseconds(), cancellationToken);
-        await connection.ExecuteAsync(Command(DropRevokedJobs, new { after, upTo }, transaction, cancellationToken));
+        await connection.ExecuteAsync(Command(_dropRevokedJobs, new { after, upTo }, transaction, cancellationToken));
         await connection.ExecuteAsync(Command(AdvanceQueue, new { upTo }, transaction, cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return (jobs.Count, upTo == last);
