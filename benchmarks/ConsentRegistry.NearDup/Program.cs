@@ -1,7 +1,8 @@
 using ConsentRegistry.NearDup;
 
 // build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]
-// evaluate <folder> [--method pdq|embedding] [--radius 31]
+// evaluate <folder> [--method pdq|embedding|embedding-centred] [--radius 31]
+//          [--background <dirs> --background-count 500 --seed 2]   (embedding-centred: images outside the set to average)
 if (args.Length == 0) return Usage();
 var opts = Options.Parse(args.Skip(1).ToArray());
 switch (args[0])
@@ -23,7 +24,9 @@ switch (args[0])
         {
             "pdq" => new PdqMethod(radii),
             "embedding" => new EmbeddingMethod([0.02, 0.05, 0.1, 0.15, 0.2, 0.3]),
-            _ => throw new ArgumentException($"Unknown method {name}: pdq or embedding."),
+            "embedding-centred" => new CentredEmbeddingMethod([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5],
+                Background(folder, opts.Many("background"), opts.Int("background-count", 500), opts.Int("seed", 2))),
+            _ => throw new ArgumentException($"Unknown method {name}: pdq, embedding or embedding-centred."),
         };
         var summary = new Evaluator(method).Run(folder);
         Console.WriteLine();
@@ -34,6 +37,19 @@ switch (args[0])
         return 0;
     default:
         return Usage();
+}
+
+// Image files under the folders that the set does not use as a distractor, sampled with the seed.
+static List<string> Background(string folder, IReadOnlyList<string> folders, int count, int seed)
+{
+    var used = Manifest.Load(folder).Distractors.ToHashSet(StringComparer.Ordinal);
+    var files = folders.SelectMany(f => Directory.EnumerateFiles(f, "*", SearchOption.AllDirectories))
+        .Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase))
+        .Where(f => !used.Contains(f))
+        .Order(StringComparer.Ordinal)
+        .ToArray();
+    new Random(seed).Shuffle(files);
+    return [.. files.Take(count)];
 }
 
 static int Usage()
