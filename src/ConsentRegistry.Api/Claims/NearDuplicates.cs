@@ -23,7 +23,7 @@ internal static class NearDuplicates
             return problem!;
         }
 
-        var derived = await pairs.DerivedSubjectsAsync(stored.Claim.Id, cancellationToken);
+        var derived = await pairs.DerivedSubjectsAsync(stored.Claim.Id, NearDuplicateSearch.MaxSubjectsSearched, cancellationToken);
         var items = search.Find(stored.Claim.Id, stored.Subjects.Concat(derived))
             .Select(d => new NearDuplicateItem(d.Claim, d.Party, d.By.ToWire(), d.Distance, d.Similarity, d.Conflict))
             .OrderByDescending(i => i.Conflict).ThenBy(i => i.Distance ?? 0).ThenByDescending(i => i.Similarity ?? 0).ThenBy(i => i.Claim, StringComparer.Ordinal)

@@ -15,7 +15,22 @@ internal sealed class HostGate(int perHost, TimeProvider time)
     {
         lock (_lock)
         {
-            return _hosts.TryGetValue(host, out var state) && state.NotBefore is { } notBefore && notBefore > time.GetUtcNow() ? notBefore : null;
+            if (!_hosts.TryGetValue(host, out var state) || state.NotBefore is not { } notBefore)
+            {
+                return null;
+            }
+
+            if (notBefore > time.GetUtcNow())
+            {
+                return notBefore;
+            }
+
+            if (state.Users == 0)
+            {
+                _hosts.Remove(host); // a pause that has passed, kept by nobody
+            }
+
+            return null;
         }
     }
 

@@ -190,15 +190,12 @@ public sealed class ImageFetcher : IDisposable
         Exception? last = null;
         foreach (var candidate in addresses)
         {
-            var socket = new Socket(candidate.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                await socket.ConnectAsync(new IPEndPoint(candidate, context.DnsEndPoint.Port), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
+                return await DomainFetchOptions.ConnectTcpAsync(new IPEndPoint(candidate, context.DnsEndPoint.Port), cancellationToken);
             }
             catch (SocketException e)
             {
-                socket.Dispose();
                 last = e;
             }
         }

@@ -24,9 +24,12 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         SELECT seq, claim_id, subjects FROM derived_fingerprints WHERE seq > @after AND seq <= @upTo ORDER BY seq
         """;
 
+    // The latest set per URL, the first @limit URLs only: a 10,000-URL claim's sets are tens of MB,
+    // and the search takes 256 image subjects at most. Picking the seqs reads no subjects column.
     private const string SelectLatestDerived = """
-        SELECT d.subjects FROM derived_fingerprints d
-        WHERE d.claim_id = @claimId AND d.seq = (SELECT MAX(x.seq) FROM derived_fingerprints x WHERE x.claim_id = d.claim_id AND x.url = d.url)
+        SELECT subjects FROM derived_fingerprints
+        WHERE seq IN (SELECT MAX(seq) FROM derived_fingerprints WHERE claim_id = @claimId GROUP BY url ORDER BY MAX(seq) LIMIT @limit)
+        ORDER BY seq
         """;
 
     private const string InsertPair = """
@@ -96,11 +99,11 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         return true;
     }
 
-    /// <summary>The subjects of the latest set derived from each of the claim's URLs.</summary>
-    public async Task<IReadOnlyList<Subject>> DerivedSubjectsAsync(string claimId, CancellationToken cancellationToken)
+    /// <summary>The subjects of the latest set derived from each of the claim's URLs, for the first <paramref name="limit"/> URLs fetched.</summary>
+    public async Task<IReadOnlyList<Subject>> DerivedSubjectsAsync(string claimId, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        var sets = await connection.QueryAsync<string>(new CommandDefinition(SelectLatestDerived, new { claimId }, cancellationToken: cancellationToken));
+        var sets = await connection.QueryAsync<string>(new CommandDefinition(SelectLatestDerived, new { claimId, limit }, cancellationToken: cancellationToken));
         return sets.SelectMany(StoredSubjects.Decode).ToList();
     }
 

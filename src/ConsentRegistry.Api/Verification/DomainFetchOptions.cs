@@ -28,7 +28,8 @@ internal sealed class DomainFetchOptions
     /// <summary>Null: the system's certificate validation.</summary>
     public RemoteCertificateValidationCallback? CertificateValidation { get; set; }
 
-    private static async ValueTask<Stream> ConnectTcpAsync(IPEndPoint endpoint, CancellationToken cancellationToken)
+    /// <summary>A TCP connection to one vetted address (the image fetcher connects the same way).</summary>
+    internal static async ValueTask<Stream> ConnectTcpAsync(IPEndPoint endpoint, CancellationToken cancellationToken)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
