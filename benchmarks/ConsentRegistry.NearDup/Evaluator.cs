@@ -14,6 +14,12 @@ public sealed class Evaluator(IMatchMethod method)
     public sealed record Summary(string Method, double[] Thresholds, List<Row> Recall, Row AllEdits, Row Distractors,
         int Originals, int UnreadableEdits, int UnreadableDistractors, string DedupRule, int DistractorsDropped);
 
+    /// <summary>Each scored image's score (edits: against their own original; distractors: the closest original).</summary>
+    public sealed record Scores(string Method, Dictionary<string, double> Edits, Dictionary<string, double> Distractors);
+
+    /// <summary>The scores behind the last <see cref="Run"/>, for combining methods (<see cref="Either"/>).</summary>
+    public Scores? Last { get; private set; }
+
     public Summary Run(string folder)
     {
         var manifest = Manifest.Load(folder);
@@ -22,15 +28,19 @@ public sealed class Evaluator(IMatchMethod method)
         Console.WriteLine($"claims: {claims.Count} originals hashed");
 
         var editScores = manifest.Edits.Where(e => claims.ContainsKey(e.Original)).AsParallel()
-            .Select(e => (e.Kind, Probe: method.Probe(e.Path), e.Original)).ToList();
-        var edits = editScores.Where(x => x.Probe is not null)
-            .Select(x => (x.Kind, Score: method.Score(claims[x.Original], x.Probe!))).ToList();
+            .Select(e => (e.Kind, e.Path, Probe: method.Probe(e.Path), e.Original)).ToList();
+        var scoredEdits = editScores.Where(x => x.Probe is not null).AsParallel()
+            .Select(x => (x.Kind, x.Path, Score: method.Score(claims[x.Original], x.Probe!))).ToList();
+        var edits = scoredEdits.Select(x => (x.Kind, x.Score)).ToList();
         Console.WriteLine($"edits: {edits.Count} scored");
 
-        var distractorProbes = manifest.Distractors.AsParallel().Select(method.Probe).ToList();
-        var distractors = distractorProbes.Where(p => p is not null)
-            .Select(p => claims.Values.Min(c => method.Score(c, p!))).ToList();
+        var distractorProbes = manifest.Distractors.AsParallel().Select(p => (Path: p, Probe: method.Probe(p))).ToList();
+        var scoredDistractors = distractorProbes.Where(p => p.Probe is not null).AsParallel()
+            .Select(p => (p.Path, Score: claims.Values.Min(c => method.Score(c, p.Probe!)))).ToList();
+        var distractors = scoredDistractors.Select(x => x.Score).ToList();
         Console.WriteLine($"distractors: {distractors.Count} scored");
+        Last = new Scores(method.Name, scoredEdits.ToDictionary(x => x.Path, x => x.Score),
+            scoredDistractors.ToDictionary(x => x.Path, x => x.Score));
 
         var t = method.Thresholds;
         Row Rate(string name, List<double> scores) =>
@@ -58,6 +68,31 @@ public sealed class Evaluator(IMatchMethod method)
         return sb.ToString();
     }
 
-    public static void Save(Summary s, string path) =>
-        File.WriteAllText(path, JsonSerializer.Serialize(s, new JsonSerializerOptions { WriteIndented = true }));
+    public static void Save<T>(T value, string path) =>
+        File.WriteAllText(path, JsonSerializer.Serialize(value, new JsonSerializerOptions { WriteIndented = true }));
+
+    /// <summary>
+    /// Recall per edit kind and the distractor false-match rate when a copy counts as found as soon as
+    /// either method finds it at its threshold, from two methods' saved scores.
+    /// </summary>
+    public static string Either(string folder, (string Method, double Threshold) a, (string Method, double Threshold) b)
+    {
+        var manifest = Manifest.Load(folder);
+        Scores Load(string m) => JsonSerializer.Deserialize<Scores>(File.ReadAllText(Path.Combine(folder, $"scores-{m}.json")))
+            ?? throw new InvalidDataException($"No scores for {m}: run evaluate --method {m} first.");
+        var (sa, sb) = (Load(a.Method), Load(b.Method));
+        bool Found(Dictionary<string, double> x, Dictionary<string, double> y, string path) =>
+            (x.TryGetValue(path, out var s1) && s1 <= a.Threshold) || (y.TryGetValue(path, out var s2) && s2 <= b.Threshold);
+        var sb2 = new StringBuilder();
+        sb2.AppendLine($"| {a.Method} ≤ {a.Threshold} or {b.Method} ≤ {b.Threshold} | n | found |").AppendLine("|---|---:|---:|");
+        foreach (var kind in Edits.Kinds.Append("all edits"))
+        {
+            var paths = manifest.Edits.Where(e => kind == "all edits" || e.Kind == kind).Select(e => e.Path).ToList();
+            sb2.AppendLine($"| {kind} | {paths.Count} | {paths.Count(p => Found(sa.Edits, sb.Edits, p)) * 100.0 / paths.Count:0.0} % |");
+        }
+
+        var found = manifest.Distractors.Count(p => Found(sa.Distractors, sb.Distractors, p));
+        sb2.AppendLine($"| distractors (false match) | {manifest.Distractors.Count} | {found * 100.0 / manifest.Distractors.Count:0.0} % ({found}) |");
+        return sb2.ToString();
+    }
 }

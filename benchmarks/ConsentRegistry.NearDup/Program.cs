@@ -1,8 +1,10 @@
 using ConsentRegistry.NearDup;
 
 // build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]
-// evaluate <folder> [--method pdq|embedding|embedding-centred] [--radius 31]
+// evaluate <folder> [--method pdq|embedding|embedding-centred|local] [--radius 31]
 //          [--background <dirs> --background-count 500 --seed 2]   (embedding-centred: images outside the set to average)
+// features <folder> [--background <dirs> --background-count 3000 --seed 2]   (feature maps for offline pooling studies)
+// either <folder> <method>:<threshold> <method>:<threshold>   (a copy is found when either method finds it, from saved scores)
 if (args.Length == 0) return Usage();
 var opts = Options.Parse(args.Skip(1).ToArray());
 switch (args[0])
@@ -24,16 +26,27 @@ switch (args[0])
         {
             "pdq" => new PdqMethod(radii),
             "embedding" => new EmbeddingMethod([0.02, 0.05, 0.1, 0.15, 0.2, 0.3]),
+            "local" => new LocalFeatureMethod([-6, -8, -10, -12, -15, -20, -30]),
             "embedding-centred" => new CentredEmbeddingMethod([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5],
                 Background(folder, opts.Many("background"), opts.Int("background-count", 500), opts.Int("seed", 2))),
-            _ => throw new ArgumentException($"Unknown method {name}: pdq, embedding or embedding-centred."),
+            _ => throw new ArgumentException($"Unknown method {name}: pdq, embedding, embedding-centred or local."),
         };
-        var summary = new Evaluator(method).Run(folder);
+        var evaluator = new Evaluator(method);
+        var summary = evaluator.Run(folder);
         Console.WriteLine();
         Console.Write(Evaluator.Table(summary));
         string json = Path.Combine(folder, $"summary-{name}.json");
         Evaluator.Save(summary, json);
+        Evaluator.Save(evaluator.Last!, Path.Combine(folder, $"scores-{method.Name}.json"));
         Console.WriteLine($"summary: {json}");
+        return 0;
+    case "either":
+        if (opts.Positional.Count != 3) return Usage();
+        Console.Write(Evaluator.Either(opts.Positional[0], Threshold(opts.Positional[1]), Threshold(opts.Positional[2])));
+        return 0;
+    case "features":
+        string set = opts.Positional.FirstOrDefault() ?? throw new ArgumentException("features needs a folder.");
+        FeatureDump.Run(set, Background(set, opts.Many("background"), opts.Int("background-count", 3000), opts.Int("seed", 2)));
         return 0;
     default:
         return Usage();
@@ -43,18 +56,24 @@ switch (args[0])
 static List<string> Background(string folder, IReadOnlyList<string> folders, int count, int seed)
 {
     var used = Manifest.Load(folder).Distractors.ToHashSet(StringComparer.Ordinal);
-    var files = folders.SelectMany(f => Directory.EnumerateFiles(f, "*", SearchOption.AllDirectories))
-        .Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase))
-        .Where(f => !used.Contains(f))
-        .Order(StringComparer.Ordinal)
-        .ToArray();
+    var files = ImageFiles.List(folders).Where(f => !used.Contains(f)).ToArray();
     new Random(seed).Shuffle(files);
     return [.. files.Take(count)];
+}
+
+static (string Method, double Threshold) Threshold(string arg)
+{
+    var at = arg.LastIndexOf(':');
+    return at > 0 && double.TryParse(arg[(at + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var t)
+        ? (arg[..at], t)
+        : throw new ArgumentException($"Expected <method>:<threshold>, got '{arg}'.");
 }
 
 static int Usage()
 {
     Console.Error.WriteLine("usage: build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]");
-    Console.Error.WriteLine("       evaluate <folder> [--method pdq|embedding] [--radius 31]");
+    Console.Error.WriteLine("       evaluate <folder> [--method pdq|embedding|embedding-centred|local] [--radius 31]");
+    Console.Error.WriteLine("       either <folder> <method>:<threshold> <method>:<threshold>");
+    Console.Error.WriteLine("       features <folder> [--background <dirs> --background-count 3000 --seed 2]");
     return 2;
 }

@@ -26,7 +26,8 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
         var pool = ImageFiles.List(distractorDirs).Where(f => !originalFiles.Contains(f)).ToList();
         Shuffle(pool, rng);
         var (distractors, dropped) = PickDistractors(claims, pool);
-        string rule = $"dropped a distractor whose SHA-256 equals an original's or whose PDQ is within {DedupDistance} of any of an original's 8 dihedral hashes";
+        string rule = "left out openclipart's generated star polygons (shapes/stars/star_*pt*step.png) as originals and distractors; "
+            + $"dropped a distractor whose SHA-256 equals an original's or whose PDQ is within {DedupDistance} of any of an original's 8 dihedral hashes";
         Console.WriteLine($"distractors: {distractors.Count} kept, {dropped} dropped ({rule})");
         return new Manifest(claims, edits, distractors, rule, dropped);
     }

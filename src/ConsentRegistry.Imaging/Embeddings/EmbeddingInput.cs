@@ -11,13 +11,22 @@ public static class EmbeddingInput
 {
     private const float Background = 128f;
 
-    public static float[] From(DecodedImage image, int size)
+    public static float[] From(DecodedImage image, int size) => From(image, size, PixelRegion.Whole(image));
+
+    /// <summary>As <see cref="From(DecodedImage, int)"/>, for the part of the image inside <paramref name="region"/>.</summary>
+    public static float[] From(DecodedImage image, int size, PixelRegion region)
     {
+        if (region.Width <= 0 || region.Height <= 0 || region.X < 0 || region.Y < 0
+            || region.X + region.Width > image.Width || region.Y + region.Height > image.Height)
+        {
+            throw new ArgumentOutOfRangeException(nameof(region), $"{region} is not inside the {image.Width}×{image.Height} image.");
+        }
+
         var planes = new float[3 * size * size];
         Array.Fill(planes, Background);
-        var scale = (double)size / Math.Max(image.Width, image.Height);
-        var width = Math.Max(1, (int)Math.Round(image.Width * scale));
-        var height = Math.Max(1, (int)Math.Round(image.Height * scale));
+        var scale = (double)size / Math.Max(region.Width, region.Height);
+        var width = Math.Max(1, (int)Math.Round(region.Width * scale));
+        var height = Math.Max(1, (int)Math.Round(region.Height * scale));
         var left = (size - width) / 2;
         var top = (size - height) / 2;
         var pixels = image.Pixels;
@@ -26,10 +35,10 @@ public static class EmbeddingInput
 
         for (var y = 0; y < height; y++)
         {
-            var (y0, y1) = Span(y, height, image.Height);
+            var (y0, y1) = Span(y, height, region.Height, region.Y);
             for (var x = 0; x < width; x++)
             {
-                var (x0, x1) = Span(x, width, image.Width);
+                var (x0, x1) = Span(x, width, region.Width, region.X);
                 double r = 0, g = 0, b = 0;
                 for (var sy = y0; sy < y1; sy++)
                 {
@@ -63,11 +72,11 @@ public static class EmbeddingInput
         return planes;
     }
 
-    /// <summary>The source rows (or columns) behind target row <paramref name="i"/> of <paramref name="target"/>: at least one.</summary>
-    private static (int From, int To) Span(int i, int target, int source)
+    /// <summary>The source rows (or columns) behind target row <paramref name="i"/> of <paramref name="target"/>: at least one, from <paramref name="offset"/> on.</summary>
+    private static (int From, int To) Span(int i, int target, int source, int offset)
     {
         var from = (int)((long)i * source / target);
         var to = (int)((long)(i + 1) * source / target);
-        return (from, Math.Max(from + 1, to));
+        return (offset + from, offset + Math.Max(from + 1, to));
     }
 }

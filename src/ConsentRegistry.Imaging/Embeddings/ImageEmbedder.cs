@@ -58,6 +58,16 @@ public sealed class ImageEmbedder : IDisposable
             return [];
         }
 
+        var (values, dimensions) = FeatureMaps(inputs);
+        return Pool(values, dimensions, inputs.Count);
+    }
+
+    /// <summary>
+    /// The model's raw output for <paramref name="inputs"/>, before pooling: [N, C, H, W] for a
+    /// feature map, [N, D] for a vector. For tools that study pooling; the service uses <see cref="Embed"/>.
+    /// </summary>
+    public (float[] Values, int[] Dimensions) FeatureMaps(IReadOnlyList<float[]> inputs)
+    {
         var size = _options.InputSize;
         var plane = size * size;
         var batch = new DenseTensor<float>([inputs.Count, 3, size, size]);
@@ -83,7 +93,8 @@ public sealed class ImageEmbedder : IDisposable
             }
 
             using var results = _model.Run([NamedOnnxValue.CreateFromTensor(_modelInput, input)], [_output]);
-            return Pool(results.First().AsTensor<float>(), inputs.Count);
+            var output = results.First().AsTensor<float>();
+            return (output.ToArray(), output.Dimensions.ToArray());
         }
         finally
         {
@@ -114,10 +125,8 @@ public sealed class ImageEmbedder : IDisposable
     }
 
     /// <summary>GeM over a [N, C, H, W] feature map, or a [N, D] output as it is; then each vector to length 1.</summary>
-    private float[][] Pool(Tensor<float> output, int count)
+    private float[][] Pool(float[] values, int[] dims, int count)
     {
-        var dims = output.Dimensions;
-        var values = output.ToArray();
         var channels = dims.Length >= 2 ? dims[1] : values.Length / count;
         var positions = values.Length / count / channels;
         var p = _options.GemPower;
