@@ -2,15 +2,25 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Numerics.Tensors;
 using Cloud.Unum.USearch;
+using ConsentRegistry.VectorIndex;
 
 // dotnet run -c Release --project benchmarks/ConsentRegistry.VectorIndex -- \
 //     [vectors 1000000] [quantization Int8] [connectivity 8] [expansion-add 64] [expansion-search 64] [threshold 0.98]
+// dotnet run -c Release --project benchmarks/ConsentRegistry.VectorIndex -- service \
+//     [vectors 100000] [connectivity 16] [expansion-add 128] [expansion-search 64] [candidates 16] [threshold 0.98]
+//     (the registry's own matching index with its USearch vector index, or exact search with candidates 0: ServiceIndex.cs)
 //
 // Vectors: 512 dimensions, non-negative and L2-normalised like the bundled model's GeM output
 // (squared half-normal components), one in a hundred a near copy of an earlier one. Queries: near
 // copies (noise 0.15) of 1,000 random vectors. Ground truth: every vector at cosine >= threshold,
 // by exact search. Reported: build rate (one thread), resident memory added per vector, queries a
 // second (one thread, 16 candidates each, re-checked exactly), and recall of the ground truth.
+if (args.FirstOrDefault() == "service")
+{
+    ConsentRegistry.VectorIndex.ServiceIndex.Run(args[1..]);
+    return;
+}
+
 var vectors = Arg(0, 1_000_000);
 var quantization = args.Length > 1 ? Enum.Parse<ScalarKind>(args[1]) : ScalarKind.Int8;
 var connectivity = (ulong)Arg(2, 8);
@@ -21,18 +31,14 @@ const int Dimensions = 512;
 const int Queries = 1000;
 const int Candidates = 16;
 
-var random = new Random(1);
-var data = new float[vectors][];
-for (var i = 0; i < vectors; i++)
-{
-    data[i] = i % 100 == 99 ? NearCopy(data[random.Next(i)]) : Feature();
-}
+var synthetic = new SyntheticVectors(seed: 1, Dimensions);
+var data = synthetic.Data(vectors);
 
-var queries = Enumerable.Range(0, Queries).Select(_ => NearCopy(data[random.Next(vectors)])).ToArray();
+var queries = synthetic.Queries(data, Queries);
 Console.WriteLine($"{vectors:N0} vectors of {Dimensions}; USearch {USearchCapabilities.Version()}, {quantization}, connectivity {connectivity}, expansion {expansionAdd}/{expansionSearch}");
 
 GC.Collect();
-var before = ResidentBytes();
+var before = SyntheticVectors.ResidentBytes();
 var clock = Stopwatch.StartNew();
 using var index = new USearchIndex(MetricKind.Cos, quantization, Dimensions, connectivity, expansionAdd, expansionSearch, false);
 for (var i = 0; i < vectors; i++)
@@ -46,7 +52,7 @@ for (var i = 0; i < vectors; i++)
 
 var buildSeconds = clock.Elapsed.TotalSeconds;
 GC.Collect();
-var perVector = (ResidentBytes() - before) / (double)vectors;
+var perVector = (SyntheticVectors.ResidentBytes() - before) / (double)vectors;
 Console.WriteLine($"built in {buildSeconds:N1} s ({vectors / buildSeconds:N0} vectors a second, one thread); resident memory +{perVector:N0} bytes a vector");
 
 var truth = new int[Queries][];
@@ -66,38 +72,3 @@ Console.WriteLine($"{Queries / clock.Elapsed.TotalSeconds:N0} queries a second (
     + $"recall at {threshold}: {found}/{wanted} = {(double)found / Math.Max(1, wanted):P2}");
 
 int Arg(int at, int fallback) => args.Length > at ? int.Parse(args[at], CultureInfo.InvariantCulture) : fallback;
-
-float[] Feature()
-{
-    var v = new float[Dimensions];
-    for (var i = 0; i < Dimensions; i++)
-    {
-        var g = Gaussian();
-        v[i] = g > 0 ? g * g : 0;
-    }
-
-    return Normalised(v);
-}
-
-float[] NearCopy(float[] of)
-{
-    var v = new float[Dimensions];
-    for (var i = 0; i < Dimensions; i++)
-    {
-        v[i] = Math.Max(0, of[i] + (0.15f * Gaussian() / MathF.Sqrt(Dimensions)));
-    }
-
-    return Normalised(v);
-}
-
-float Gaussian() => (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
-
-static float[] Normalised(float[] v)
-{
-    var length = MathF.Sqrt(TensorPrimitives.Dot<float>(v, v));
-    TensorPrimitives.Divide(v, length, v);
-    return v;
-}
-
-static long ResidentBytes() =>
-    long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;

@@ -48,26 +48,20 @@ public static class ContentBounds
         return new PixelRegion(left, top, right - left, bottom - top);
     }
 
-    private static bool RowIsMargin(DecodedImage image, ReadOnlySpan<byte> pixels, int y, int from, int to, (int R, int G, int B) colour)
+    private static bool RowIsMargin(DecodedImage image, ReadOnlySpan<byte> pixels, int y, int from, int to, (int R, int G, int B) colour) =>
+        IsMargin(image, pixels, y, from, to, row: true, colour);
+
+    private static bool ColumnIsMargin(DecodedImage image, ReadOnlySpan<byte> pixels, int x, int from, int to, (int R, int G, int B) colour) =>
+        IsMargin(image, pixels, x, from, to, row: false, colour);
+
+    /// <summary>Whether pixels <paramref name="from"/> to <paramref name="to"/> of row (or column) <paramref name="at"/> are nearly all the margin colour.</summary>
+    private static bool IsMargin(DecodedImage image, ReadOnlySpan<byte> pixels, int at, int from, int to, bool row, (int R, int G, int B) colour)
     {
         var allowed = (int)((to - from) * Stray);
-        for (var x = from; x < to; x++)
+        for (var i = from; i < to; i++)
         {
-            if (!Near(At(image, pixels, x, y), colour) && --allowed < 0)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static bool ColumnIsMargin(DecodedImage image, ReadOnlySpan<byte> pixels, int x, int from, int to, (int R, int G, int B) colour)
-    {
-        var allowed = (int)((to - from) * Stray);
-        for (var y = from; y < to; y++)
-        {
-            if (!Near(At(image, pixels, x, y), colour) && --allowed < 0)
+            var pixel = row ? At(image, pixels, i, at) : At(image, pixels, at, i);
+            if (!Near(pixel, colour) && --allowed < 0)
             {
                 return false;
             }

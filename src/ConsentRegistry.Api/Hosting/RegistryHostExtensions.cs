@@ -53,7 +53,8 @@ public static class RegistryHostExtensions
         services.AddSingleton<ClaimVerifier>();
         services.AddSingleton<PartyStanding>();
         services.AddSingleton<WriteBudgets>();
-        services.AddSingleton<SharedMatchingIndex>();
+        services.AddSingleton(sp => new SharedMatchingIndex(
+            UsearchVectors.Settings(sp.GetRequiredService<IOptions<MatchingOptions>>().Value.VectorIndex)));
         services.AddSingleton<LogReader>();
         services.AddSingleton<IndexUpdater>();
         services.AddSingleton<ICommittedLogListener>(sp => sp.GetRequiredService<IndexUpdater>());

@@ -17,6 +17,31 @@ public sealed class MatchingOptions
     /// thresholds match unrelated images too often (docs/benchmarks.md, near-duplicates).
     /// </summary>
     public double EmbeddingMinSimilarity { get; set; } = 0.98;
+
+    /// <summary><c>Registry:Matching:VectorIndex</c>: when embeddings are searched approximately.</summary>
+    public VectorIndexOptions VectorIndex { get; set; } = new();
+}
+
+/// <summary>
+/// The approximate vector index (USearch HNSW) behind embedding lookups. A model's vectors are
+/// searched exactly until there are <see cref="MinVectors"/> of them (0 turns the index off); then
+/// the index proposes <see cref="Candidates"/> rows per query vector and each is re-checked exactly.
+/// </summary>
+public sealed class VectorIndexOptions
+{
+    public int MinVectors { get; set; } = 20_000;
+
+    public int Candidates { get; set; } = 16;
+
+    /// <summary>Neighbours per node in the graph: more is better recall and more memory.</summary>
+    public int Connectivity { get; set; } = 16;
+
+    public int ExpansionAdd { get; set; } = 128;
+
+    public int ExpansionSearch { get; set; } = 64;
+
+    /// <summary><c>i8</c> (one byte a dimension) or <c>f32</c>.</summary>
+    public string Quantization { get; set; } = "i8";
 }
 
 /// <summary><c>Registry:Trust</c>: the lowest trust at which a consent counts (opt-outs count at every level).</summary>
@@ -43,6 +68,32 @@ internal sealed class MatchingOptionsValidator : IValidateOptions<MatchingOption
         if (!(options.EmbeddingMinSimilarity is >= 0.5 and <= 1))
         {
             failures.Add($"Registry:Matching:EmbeddingMinSimilarity is {options.EmbeddingMinSimilarity}; use 0.5 to 1.");
+        }
+
+        var vectors = options.VectorIndex;
+        if (vectors.MinVectors < 0)
+        {
+            failures.Add($"Registry:Matching:VectorIndex:MinVectors is {vectors.MinVectors}; use 0 (off) or more.");
+        }
+
+        if (vectors.Candidates is < 1 or > 1024)
+        {
+            failures.Add($"Registry:Matching:VectorIndex:Candidates is {vectors.Candidates}; use 1 to 1024.");
+        }
+
+        if (vectors.Connectivity is < 2 or > 64)
+        {
+            failures.Add($"Registry:Matching:VectorIndex:Connectivity is {vectors.Connectivity}; use 2 to 64.");
+        }
+
+        if (vectors.ExpansionAdd is < 1 or > 4096 || vectors.ExpansionSearch is < 1 or > 4096)
+        {
+            failures.Add($"Registry:Matching:VectorIndex:ExpansionAdd and ExpansionSearch are {vectors.ExpansionAdd} and {vectors.ExpansionSearch}; use 1 to 4096.");
+        }
+
+        if (vectors.Quantization is not ("i8" or "f32"))
+        {
+            failures.Add($"Registry:Matching:VectorIndex:Quantization is '{vectors.Quantization}'; use i8 or f32.");
         }
 
         return failures.Result();

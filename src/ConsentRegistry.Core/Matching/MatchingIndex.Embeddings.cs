@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Embeddings;
 
@@ -7,14 +8,19 @@ namespace ConsentRegistry.Core.Matching;
 public sealed record EmbeddingQuery(string Model, IReadOnlyList<float[]> Vectors, float MinSimilarity);
 
 /// <summary>
-/// Embedding subjects: per model, the claimed vectors side by side in one array, searched exactly
-/// (a dot product per claimed vector and query vector). Exact search costs O(claimed vectors) per
-/// item: right for a registry holding up to some 100,000 claimed images; an approximate index
-/// with an exact re-check takes over beyond that.
+/// Embedding subjects: per model, the claimed vectors side by side in one array of float16, the
+/// values claims carry (so holding them so is exact, at half the memory of float32). A model with few
+/// vectors is searched exactly (a dot product per claimed vector and query vector, O(vectors) per
+/// item); from <see cref="ApproximateVectorSettings.MinVectors"/> on, an approximate index proposes
+/// candidates and each is re-checked exactly against the stored vector.
 /// </summary>
-public sealed partial class MatchingIndex
+public sealed partial class MatchingIndex : IDisposable
 {
     private readonly Dictionary<string, ClaimedVectors> _embeddings = new(StringComparer.Ordinal);
+    private readonly ApproximateVectorSettings? _approximate;
+
+    /// <summary>Vectors up to this long are widened on the stack (16 KB); longer ones in an array.</summary>
+    private const int MaxStackDimensions = 4096;
 
     private void AddEmbedding(string value, int claim)
     {
@@ -27,7 +33,7 @@ public sealed partial class MatchingIndex
 
         if (!_embeddings.TryGetValue(model, out var vectors))
         {
-            vectors = new ClaimedVectors(vector.Length);
+            vectors = new ClaimedVectors(vector.Length, _approximate);
             _embeddings[model] = vectors;
         }
 
@@ -46,28 +52,74 @@ public sealed partial class MatchingIndex
             return;
         }
 
+        if (vectors.Approximate is { } approximate)
+        {
+            CollectCandidates(query, vectors, approximate, ref candidates);
+            return;
+        }
+
+        Span<float> widened = vectors.Dimensions <= MaxStackDimensions ? stackalloc float[vectors.Dimensions] : new float[vectors.Dimensions];
         for (var i = 0; i < vectors.Count; i++)
         {
-            var claim = vectors.Claims[i];
-            if (_claims[claim].Revoked)
+            Check(query, vectors, i, widened, ref candidates);
+        }
+    }
+
+    /// <summary>The rows the approximate index proposes for any of the query's vectors, each checked once, exactly.</summary>
+    private void CollectCandidates(EmbeddingQuery query, ClaimedVectors vectors, IApproximateVectors approximate, ref CandidateList candidates)
+    {
+        Span<int> rows = stackalloc int[_approximate!.Candidates];
+        Span<float> widened = vectors.Dimensions <= MaxStackDimensions ? stackalloc float[vectors.Dimensions] : new float[vectors.Dimensions];
+        HashSet<int>? seen = query.Vectors.Count > 1 ? [] : null;
+        foreach (var vector in query.Vectors)
+        {
+            if (vector.Length != vectors.Dimensions)
             {
                 continue;
             }
 
-            var stored = vectors.Vector(i);
-            var best = float.NegativeInfinity;
-            foreach (var vector in query.Vectors)
+            var found = approximate.Search(vector, rows);
+            foreach (var row in rows[..found])
             {
-                if (vector.Length == stored.Length)
+                if ((uint)row < (uint)vectors.Count && (seen is null || seen.Add(row)))
                 {
-                    best = Math.Max(best, EmbeddingVector.Dot(stored, vector));
+                    Check(query, vectors, row, widened, ref candidates);
                 }
             }
+        }
+    }
 
-            if (best >= query.MinSimilarity)
+    /// <summary>Adds claimed row <paramref name="row"/> when its best similarity to the query's vectors reaches the threshold.</summary>
+    private void Check(EmbeddingQuery query, ClaimedVectors vectors, int row, scoped Span<float> widened, ref CandidateList candidates)
+    {
+        var claim = vectors.Claims[row];
+        if (_claims[claim].Revoked)
+        {
+            return;
+        }
+
+        var stored = vectors.Widen(row, widened);
+        var best = float.NegativeInfinity;
+        foreach (var vector in query.Vectors)
+        {
+            if (vector.Length == stored.Length)
             {
-                candidates.Add(new Candidate(claim, MatchKind.Embedding, vectors.Keys[i]) { Similarity = Math.Min(best, 1f) });
+                best = Math.Max(best, EmbeddingVector.Dot(stored, vector));
             }
+        }
+
+        if (best >= query.MinSimilarity)
+        {
+            candidates.Add(new Candidate(claim, MatchKind.Embedding, vectors.Keys[row]) { Similarity = Math.Min(best, 1f) });
+        }
+    }
+
+    /// <summary>Frees the approximate vector indexes (native memory); the rest is managed.</summary>
+    public void Dispose()
+    {
+        foreach (var vectors in _embeddings.Values)
+        {
+            vectors.Dispose();
         }
     }
 
@@ -82,10 +134,13 @@ public sealed partial class MatchingIndex
         return bytes;
     }
 
-    /// <summary>One model's claimed vectors: row i is claim <see cref="Claims"/>[i]'s subject <see cref="Keys"/>[i].</summary>
-    private sealed class ClaimedVectors(int dimensions)
+    /// <summary>
+    /// One model's claimed vectors: row i is claim <see cref="Claims"/>[i]'s subject <see cref="Keys"/>[i].
+    /// Once there are enough rows, an approximate index over all of them is built and kept current.
+    /// </summary>
+    private sealed class ClaimedVectors(int dimensions, ApproximateVectorSettings? settings) : IDisposable
     {
-        private float[] _values = new float[dimensions * 16];
+        private Half[] _values = new Half[dimensions * 16];
 
         public int Dimensions => dimensions;
 
@@ -95,9 +150,18 @@ public sealed partial class MatchingIndex
 
         public List<UInt128> Keys { get; } = [];
 
-        public long Bytes => ((long)_values.Length * sizeof(float)) + (Claims.Capacity * 4L) + (Keys.Capacity * 16L);
+        /// <summary>The approximate index, once the rows reach <see cref="ApproximateVectorSettings.MinVectors"/>.</summary>
+        public IApproximateVectors? Approximate { get; private set; }
 
-        public ReadOnlySpan<float> Vector(int row) => _values.AsSpan(row * dimensions, dimensions);
+        public long Bytes => ((long)_values.Length * 2) + (Claims.Capacity * 4L) + (Keys.Capacity * 16L) + (Approximate?.Bytes ?? 0);
+
+        /// <summary>Row <paramref name="row"/> as float32, written into <paramref name="into"/> (its length at least <see cref="Dimensions"/>).</summary>
+        public ReadOnlySpan<float> Widen(int row, Span<float> into)
+        {
+            var target = into[..dimensions];
+            TensorPrimitives.ConvertToSingle(_values.AsSpan(row * dimensions, dimensions), target);
+            return target;
+        }
 
         public void Add(int claim, UInt128 key, float[] vector)
         {
@@ -106,9 +170,24 @@ public sealed partial class MatchingIndex
                 Array.Resize(ref _values, _values.Length * 2);
             }
 
-            vector.CopyTo(_values, Count * dimensions);
+            TensorPrimitives.ConvertToHalf(vector, _values.AsSpan(Count * dimensions, dimensions));
             Claims.Add(claim);
             Keys.Add(key);
+            if (Approximate is not null)
+            {
+                Approximate.Add(Count - 1, vector);
+            }
+            else if (settings is not null && Count >= settings.MinVectors)
+            {
+                Approximate = settings.Create(dimensions);
+                var widened = new float[dimensions];
+                for (var row = 0; row < Count; row++)
+                {
+                    Approximate.Add(row, Widen(row, widened));
+                }
+            }
         }
+
+        public void Dispose() => Approximate?.Dispose();
     }
 }

@@ -34,6 +34,9 @@ public sealed partial class MatchingIndex
     {
     }
 
+    /// <summary>An index that searches a model's embeddings approximately once it holds enough of them.</summary>
+    public MatchingIndex(ApproximateVectorSettings? approximate) => _approximate = approximate;
+
     /// <summary>For tests: an index whose keys turn hot at <paramref name="hotKeyPostings"/> postings (int.MaxValue: never).</summary>
     internal MatchingIndex(int hotKeyPostings) => _hotKeyPostings = Math.Max(1, hotKeyPostings);
 

@@ -8,10 +8,18 @@ namespace ConsentRegistry.Core.Matching;
 public sealed class SharedMatchingIndex : IDisposable
 {
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
-    private readonly MatchingIndex _index = new();
+    private readonly MatchingIndex _index;
     private readonly Lock _writer = new();
     private long _appliedSeq;
     private bool _ready;
+
+    public SharedMatchingIndex()
+        : this(null)
+    {
+    }
+
+    /// <summary>A shared index whose embeddings are searched approximately as <paramref name="approximate"/> says.</summary>
+    public SharedMatchingIndex(ApproximateVectorSettings? approximate) => _index = new MatchingIndex(approximate);
 
     /// <summary>True once the index has been built from the store.</summary>
     public bool IsReady => Volatile.Read(ref _ready);
@@ -78,7 +86,11 @@ public sealed class SharedMatchingIndex : IDisposable
         return new IndexSize(index.ClaimCount - index.DerivedEntryCount, index.SubjectsByKind, index.EstimatedBytes);
     }
 
-    public void Dispose() => _lock.Dispose();
+    public void Dispose()
+    {
+        _index.Dispose();
+        _lock.Dispose();
+    }
 
     public readonly struct ReadScope(SharedMatchingIndex owner) : IDisposable
     {

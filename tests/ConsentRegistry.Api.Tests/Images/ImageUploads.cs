@@ -17,6 +17,8 @@ public sealed class ImagesFixture : IAsyncLifetime
         App = await RegistryApp.StartAsync(new Dictionary<string, string?>
         {
             ["Registry:Lookup:RequestsPerSecondPerAddress"] = "100000",
+            // Embedding lookups go through the approximate vector index from the first vector on.
+            ["Registry:Matching:VectorIndex:MinVectors"] = "1",
         });
         Client = App.CreateClient();
     }

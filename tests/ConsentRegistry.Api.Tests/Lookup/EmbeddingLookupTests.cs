@@ -12,6 +12,7 @@ namespace ConsentRegistry.Api.Tests.Lookup;
 /// <summary>
 /// Embeddings end to end (DESIGN.md 5.2, 5.7): vectors from POST /v1/images claimed as subjects,
 /// looked up from copies of the image, with the similarity in the match; bad vectors refused per field.
+/// The registry here searches through its approximate vector index (<see cref="ImagesFixture"/>).
 /// </summary>
 public sealed class EmbeddingLookupTests(ImagesFixture registry) : IClassFixture<ImagesFixture>
 {
@@ -132,15 +133,16 @@ public sealed class EmbeddingLookupTests(ImagesFixture registry) : IClassFixture
     }
 
     [Fact]
-    public async Task A_claimed_embedding_reads_back_as_sent_and_still_matches_after_a_restart()
+    public async Task A_claimed_embedding_reads_back_as_sent_and_still_matches_through_the_vector_index_after_a_restart()
     {
+        var settings = new Dictionary<string, string?> { ["Registry:Matching:VectorIndex:MinVectors"] = "1" };
         var embedding = await EmbeddingAsync(TestImages.ReadPdqData("reg-test-input/labelme-subset/q0291.jpg"));
         using var signer = new TestSigner();
         var jws = signer.Sign(TestSigner.Claim([Subject(embedding)], new JsonObject { ["train-ai"] = "n" }));
         var database = await TestDatabase.CreateAsync();
         await using (database)
         {
-            await using (var app = new RegistryApp(database))
+            await using (var app = new RegistryApp(database, settings))
             {
                 app.StartServer();
                 using var client = app.CreateClient();
@@ -150,7 +152,7 @@ public sealed class EmbeddingLookupTests(ImagesFixture registry) : IClassFixture
                     (subject.GetProperty("kind").GetString(), subject.GetProperty("model").GetString(), subject.GetProperty("value").GetString()));
             }
 
-            await using var restarted = new RegistryApp(database);
+            await using var restarted = new RegistryApp(database, settings);
             restarted.StartServer();
             await restarted.WaitUntilReadyAsync();
             using var reader = restarted.CreateClient();

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics.Tensors;
+using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Embeddings;
+using ConsentRegistry.Core.Matching;
+
+namespace ConsentRegistry.VectorIndex;
+
+/// <summary>
+/// The registry's matching index with its approximate vector index (<see cref="UsearchVectors"/>, on
+/// from the first vector; or without it, candidates 0, for exact search), fed claims of one embedding subject each as the log would: build rate,
+/// resident memory per claimed vector (claim, stored vector and graph together) and the index's own
+/// estimate, lookups a second through <see cref="MatchingIndex.Lookup(ref Core.Urls.CanonicalUrl?, string?, TrustLevel, List{Match}, PdqHash?, int, EmbeddingQuery?)"/>
+/// on one thread and on every core, and recall against exact search at the threshold.
+/// </summary>
+public static class ServiceIndex
+{
+    private const string Model = "synthetic-v1";
+    private const int Dimensions = 512;
+    private const int Queries = 1000;
+    private static readonly Usage No = new(Preference.No, Preference.Unset, Preference.Unset, Preference.Unset, Preference.Unset);
+
+    public static void Run(string[] args)
+    {
+        int Arg(int at, int fallback) => args.Length > at ? int.Parse(args[at], CultureInfo.InvariantCulture) : fallback;
+        var count = Arg(0, 100_000);
+        // Candidates 0: no approximate index, every lookup an exact scan (the registry below MinVectors).
+        var options = new VectorIndexOptions
+        {
+            MinVectors = Arg(4, 16) == 0 ? 0 : 1,
+            Connectivity = Arg(1, 16),
+            ExpansionAdd = Arg(2, 128),
+            ExpansionSearch = Arg(3, 64),
+            Candidates = Math.Max(1, Arg(4, 16)),
+        };
+        var threshold = args.Length > 5 ? float.Parse(args[5], CultureInfo.InvariantCulture) : 0.98f;
+
+        var synthetic = new SyntheticVectors(seed: 1, Dimensions);
+        var data = synthetic.Data(count);
+        var queries = synthetic.Queries(data, Queries);
+        var encoded = data.Select(v => EmbeddingVector.Encode(v)).ToArray();
+        var stored = encoded.Select(EmbeddingVector.DecodeStored).ToArray(); // what the index holds: float16 read back
+        Console.WriteLine(options.MinVectors == 0
+            ? $"{count:N0} claimed vectors of {Dimensions}; exact search"
+            : $"{count:N0} claimed vectors of {Dimensions}; connectivity {options.Connectivity}, expansion "
+                + $"{options.ExpansionAdd}/{options.ExpansionSearch}, {options.Candidates} candidates, {options.Quantization}");
+
+        GC.Collect();
+        var before = SyntheticVectors.ResidentBytes();
+        var clock = Stopwatch.StartNew();
+        using var index = new MatchingIndex(UsearchVectors.Settings(options));
+        for (var i = 0; i < count; i++)
+        {
+            index.Add(new IndexedClaim($"claim-{i}", i + 1, $"party-{i % 1000}", 1_800_000_000, No, TrustLevel.Signed, false,
+                [new Subject(SubjectKinds.Embedding, $"{Model} {encoded[i]}")]));
+            if (i > 0 && i % 100_000 == 0)
+            {
+                Console.WriteLine($"  {i:N0} added, {i / clock.Elapsed.TotalSeconds:N0} a second");
+            }
+        }
+
+        var seconds = clock.Elapsed.TotalSeconds;
+        encoded = null;
+        GC.Collect();
+        var perVector = (SyntheticVectors.ResidentBytes() - before) / (double)count;
+        Console.WriteLine($"built in {seconds:N1} s ({count / seconds:N0} claims a second); resident +{perVector:N0} bytes a claimed vector "
+            + $"(claim, stored vector, graph); the index estimates {index.EstimatedBytes / (double)count:N0} bytes a claim");
+
+        var truth = new HashSet<string>[Queries];
+        Parallel.For(0, Queries, q => truth[q] = Enumerable.Range(0, count)
+            .Where(i => TensorPrimitives.Dot<float>(queries[q], stored[i]) >= threshold).Select(i => $"claim-{i}").ToHashSet());
+
+        var found = new HashSet<string>[Queries];
+        HashSet<string> Lookup(int q)
+        {
+            var matches = new List<Match>();
+            index.Lookup(null, null, TrustLevel.Signed, matches, embeddings: new EmbeddingQuery(Model, [queries[q]], threshold));
+            return matches.Select(m => index.Claim(m.Claim).Id).ToHashSet();
+        }
+
+        for (var q = 0; q < Queries; q++)
+        {
+            found[q] = Lookup(q); // also warms the code and the memory it reads before the timed rounds
+        }
+
+        clock.Restart();
+        for (var q = 0; q < Queries; q++)
+        {
+            Lookup(q);
+        }
+
+        var oneThread = Queries / clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        const int Rounds = 3;
+        Parallel.For(0, Queries * Rounds, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, q => Lookup(q % Queries));
+        var allCores = Queries * Rounds / clock.Elapsed.TotalSeconds;
+
+        var wanted = truth.Sum(t => t.Count);
+        var hits = Enumerable.Range(0, Queries).Sum(q => truth[q].Count(found[q].Contains));
+        var extra = Enumerable.Range(0, Queries).Sum(q => found[q].Count(id => !truth[q].Contains(id)));
+        Console.WriteLine($"{oneThread:N0} lookups a second on one thread, {allCores:N0} on {Environment.ProcessorCount} threads; "
+            + $"recall at {threshold}: {hits}/{wanted} = {(double)hits / Math.Max(1, wanted):P2}; matches below the threshold: {extra}");
+    }
+}

@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Numerics.Tensors;
+
+namespace ConsentRegistry.VectorIndex;
+
+/// <summary>
+/// Vectors shaped like the bundled model's GeM output: non-negative (squared half-normal components),
+/// L2-normalised, one in a hundred a near copy of an earlier one; queries are near copies (noise 0.15)
+/// of random vectors.
+/// </summary>
+public sealed class SyntheticVectors(int seed, int dimensions)
+{
+    private readonly Random _random = new(seed);
+
+    public float[][] Data(int count)
+    {
+        var data = new float[count][];
+        for (var i = 0; i < count; i++)
+        {
+            data[i] = i % 100 == 99 ? NearCopy(data[_random.Next(i)]) : Feature();
+        }
+
+        return data;
+    }
+
+    public float[][] Queries(float[][] data, int count) =>
+        Enumerable.Range(0, count).Select(_ => NearCopy(data[_random.Next(data.Length)])).ToArray();
+
+    public static long ResidentBytes() =>
+        long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+
+    private float[] Feature()
+    {
+        var v = new float[dimensions];
+        for (var i = 0; i < dimensions; i++)
+        {
+            var g = Gaussian();
+            v[i] = g > 0 ? g * g : 0;
+        }
+
+        return Normalised(v);
+    }
+
+    private float[] NearCopy(float[] of)
+    {
+        var v = new float[dimensions];
+        for (var i = 0; i < dimensions; i++)
+        {
+            v[i] = Math.Max(0, of[i] + (0.15f * Gaussian() / MathF.Sqrt(dimensions)));
+        }
+
+        return Normalised(v);
+    }
+
+    private float Gaussian() => (float)(Math.Sqrt(-2 * Math.Log(1 - _random.NextDouble())) * Math.Cos(2 * Math.PI * _random.NextDouble()));
+
+    private static float[] Normalised(float[] v)
+    {
+        var length = MathF.Sqrt(TensorPrimitives.Dot<float>(v, v));
+        TensorPrimitives.Divide(v, length, v);
+        return v;
+    }
+}

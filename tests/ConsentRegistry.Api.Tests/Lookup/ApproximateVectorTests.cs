@@ -1,0 +1,148 @@
+using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Embeddings;
+using ConsentRegistry.Core.Matching;
+
+namespace ConsentRegistry.Api.Tests.Lookup;
+
+/// <summary>
+/// The approximate vector index (USearch) behind embedding lookups: past its threshold it proposes
+/// candidates that are re-checked exactly, so it finds what exact search finds and nothing else.
+/// Lookups through it end to end, and after a restart, are in <see cref="EmbeddingLookupTests"/>.
+/// </summary>
+public sealed class ApproximateVectorTests
+{
+    private const string Model = "test-model-v1";
+    private const int Dimensions = 512;
+    private const float Threshold = 0.98f;
+    private static readonly Usage No = new(Preference.No, Preference.Unset, Preference.Unset, Preference.Unset, Preference.Unset);
+
+    [Fact]
+    public void Near_copies_find_the_same_claims_as_exact_search_before_and_after_the_index_takes_over()
+    {
+        // Non-negative vectors, like pooled image features: every pair is fairly similar, which is
+        // what makes graph search hard. The index takes over at claim 1,000 of 3,000.
+        var random = new Random(7);
+        var vectors = Enumerable.Range(0, 3_000).Select(_ => Features(random)).ToArray();
+        var exact = new MatchingIndex();
+        using var approximate = new MatchingIndex(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 1_000 }));
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            exact.Add(Claim(i, vectors[i]));
+            approximate.Add(Claim(i, vectors[i]));
+        }
+
+        var mismatches = new List<string>();
+        var matched = 0;
+        for (var q = 0; q < 200; q++)
+        {
+            var target = random.Next(vectors.Length);
+            var query = new EmbeddingQuery(Model, [NearCopy(vectors[target], random)], Threshold);
+            var expected = Found(exact, query);
+            var found = Found(approximate, query);
+            Assert.Contains($"claim-{target}", expected);
+            matched += expected.Count;
+            if (!expected.SetEquals(found))
+            {
+                mismatches.Add($"copy of {target}: exact {string.Join(",", expected.Order())}, approximate {string.Join(",", found.Order())}");
+            }
+        }
+
+        Assert.True(mismatches.Count == 0, string.Join("; ", mismatches));
+        Assert.True(matched >= 200);
+        Assert.True(approximate.EstimatedBytes > exact.EstimatedBytes); // the graph is counted in the index's size
+    }
+
+    [Fact]
+    public void A_revoked_claim_proposed_by_the_index_does_not_match()
+    {
+        var random = new Random(11);
+        var vectors = Enumerable.Range(0, 50).Select(_ => Features(random)).ToArray();
+        using var index = new MatchingIndex(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 10 }));
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            index.Add(Claim(i, vectors[i]));
+        }
+
+        var query = new EmbeddingQuery(Model, [vectors[20]], Threshold);
+        Assert.Contains("claim-20", Found(index, query));
+
+        index.Revoke("claim-20", 100);
+
+        Assert.DoesNotContain("claim-20", Found(index, query));
+    }
+
+    [Fact]
+    public void Concurrent_searches_give_what_one_search_gives()
+    {
+        var random = new Random(13);
+        var vectors = Enumerable.Range(0, 2_000).Select(_ => Features(random)).ToArray();
+        using var index = new MatchingIndex(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 1 }));
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            index.Add(Claim(i, vectors[i]));
+        }
+
+        var queries = Enumerable.Range(0, 400).Select(i => new EmbeddingQuery(Model, [NearCopy(vectors[i * 5], random)], Threshold)).ToArray();
+        var alone = queries.Select(q => Found(index, q)).ToArray();
+
+        // More threads than cores (and than USearch's search contexts), each searching every query.
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var threads = Enumerable.Range(0, 3 * Environment.ProcessorCount + 2).Select(t => new Thread(() =>
+        {
+            try
+            {
+                for (var i = 0; i < queries.Length; i++)
+                {
+                    if (!alone[i].SetEquals(Found(index, queries[i])))
+                    {
+                        failures.Enqueue($"thread {t}, query {i}: another answer");
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue($"thread {t}: {e.Message}");
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public void Settings_with_no_threshold_turn_the_index_off()
+    {
+        Assert.Null(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 0 }));
+        Assert.NotNull(UsearchVectors.Settings(new VectorIndexOptions()));
+    }
+
+    private static HashSet<string> Found(MatchingIndex index, EmbeddingQuery query)
+    {
+        var matches = new List<Match>();
+        index.Lookup(null, null, TrustLevel.Signed, matches, embeddings: query);
+        return matches.Select(m => index.Claim(m.Claim).Id).ToHashSet();
+    }
+
+    private static IndexedClaim Claim(int i, float[] vector) =>
+        new($"claim-{i}", i + 1, $"party-{i}", 1_800_000_000, No, TrustLevel.Signed, false,
+            [new Subject(SubjectKinds.Embedding, $"{Model} {EmbeddingVector.Encode(vector)}")]);
+
+    /// <summary>A unit vector of non-negative values, most of them small: the shape of GeM-pooled features.</summary>
+    private static float[] Features(Random random)
+    {
+        var vector = Enumerable.Range(0, Dimensions).Select(_ => (float)Math.Pow(random.NextDouble(), 3)).ToArray();
+        return Normalised(vector);
+    }
+
+    /// <summary>The vector moved a little (about cosine 0.99): a near copy's embedding.</summary>
+    private static float[] NearCopy(float[] vector, Random random) =>
+        Normalised(vector.Select(v => Math.Max(0, v + (float)((random.NextDouble() - 0.5) * 0.012))).ToArray());
+
+    private static float[] Normalised(float[] vector)
+    {
+        var length = (float)EmbeddingVector.Length(vector);
+        return vector.Select(v => v / length).ToArray();
+    }
+}
