@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Matching;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -15,8 +16,12 @@ namespace ConsentRegistry.Api.Claims;
 internal static class NearDuplicates
 {
     public static async Task<Results<Ok<NearDuplicatesResponse>, ProblemHttpResult>> Get(
-        string id, ClaimStore store, NearDuplicateStore pairs, NearDuplicateSearch search, CancellationToken cancellationToken)
+        string id, ClaimStore store, NearDuplicateStore pairs, NearDuplicateSearch search, IndexUpdater updater, CancellationToken cancellationToken)
     {
+        // Read-your-writes, as lookups: a claim this instance just wrote is searched against. (Its own
+        // commit goes into the index directly unless a worker's derived set came first; then the
+        // index catches up from the store, and this waits for it.)
+        await updater.WaitForOwnWritesAsync(cancellationToken);
         var (stored, problem) = await store.LoadAsync(id, cancellationToken);
         if (stored is null)
         {

@@ -12,6 +12,7 @@ public sealed class SharedMatchingIndex : IDisposable
     private readonly Lock _writer = new();
     private long _appliedSeq;
     private bool _ready;
+    private int _disposed;
 
     public SharedMatchingIndex()
         : this(null)
@@ -86,9 +87,27 @@ public sealed class SharedMatchingIndex : IDisposable
         return new IndexSize(index.ClaimCount - index.DerivedEntryCount, index.SubjectsByKind, index.EstimatedBytes);
     }
 
+    /// <summary>
+    /// Frees the index's native memory once no reader holds it (the write lock waits for them); a
+    /// reader that comes later meets the disposed lock, not freed memory.
+    /// </summary>
     public void Dispose()
     {
-        _index.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _lock.EnterWriteLock();
+        try
+        {
+            _index.Dispose();
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+
         _lock.Dispose();
     }
 
