@@ -55,6 +55,7 @@ public static class ServiceIndex
             // Encoded here, not ahead, so that the resident growth is the index's alone.
             index.Add(new IndexedClaim($"claim-{i}", i + 1, $"party-{i % 1000}", 1_800_000_000, No, TrustLevel.Signed, false,
                 [new Subject(SubjectKinds.Embedding, $"{Model} {EmbeddingVector.Encode(data[i])}")]));
+            index.BuildVectorIndexes(); // as the shared index does after each write (here: once, at the first vector)
             if (i > 0 && i % 100_000 == 0)
             {
                 Console.WriteLine($"  {i:N0} added, {i / clock.Elapsed.TotalSeconds:N0} a second");

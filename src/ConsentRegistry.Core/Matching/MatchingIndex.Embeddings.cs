@@ -114,6 +114,37 @@ public sealed partial class MatchingIndex : IDisposable
         }
     }
 
+    /// <summary>
+    /// The approximate indexes that models which reached the threshold still lack, built from their
+    /// rows outside the write lock (20,000 vectors take seconds to insert; lookups scan exactly
+    /// meanwhile). Call under the writer's lock only, then <see cref="CommitVectorIndexes"/> under the write lock.
+    /// </summary>
+    public IReadOnlyList<(string Model, IApproximateVectors Index)> PrepareVectorIndexes()
+    {
+        List<(string, IApproximateVectors)>? built = null;
+        foreach (var (model, vectors) in _embeddings)
+        {
+            if (vectors.WantsApproximate)
+            {
+                (built ??= []).Add((model, vectors.Build()));
+            }
+        }
+
+        return built ?? [];
+    }
+
+    /// <summary>Prepares and commits at once: for a caller that is the index's only user (tests, benchmarks).</summary>
+    public void BuildVectorIndexes() => CommitVectorIndexes(PrepareVectorIndexes());
+
+    /// <summary>Swaps prepared indexes in; under the write lock.</summary>
+    public void CommitVectorIndexes(IReadOnlyList<(string Model, IApproximateVectors Index)> built)
+    {
+        foreach (var (model, index) in built)
+        {
+            _embeddings[model].Adopt(index);
+        }
+    }
+
     /// <summary>Frees the approximate vector indexes (native memory); the rest is managed.</summary>
     public void Dispose()
     {
@@ -136,7 +167,8 @@ public sealed partial class MatchingIndex : IDisposable
 
     /// <summary>
     /// One model's claimed vectors: row i is claim <see cref="Claims"/>[i]'s subject <see cref="Keys"/>[i].
-    /// Once there are enough rows, an approximate index over all of them is built and kept current.
+    /// Once there are enough rows, an approximate index over all of them is built (<see cref="Build"/>,
+    /// outside the write lock) and then kept current by <see cref="Add"/>.
     /// </summary>
     private sealed class ClaimedVectors(int dimensions, ApproximateVectorSettings? settings) : IDisposable
     {
@@ -173,20 +205,30 @@ public sealed partial class MatchingIndex : IDisposable
             TensorPrimitives.ConvertToHalf(vector, _values.AsSpan(Count * dimensions, dimensions));
             Claims.Add(claim);
             Keys.Add(key);
-            if (Approximate is not null)
-            {
-                Approximate.Add(Count - 1, vector);
-            }
-            else if (settings is not null && Count >= settings.MinVectors)
-            {
-                Approximate = settings.Create(dimensions);
-                var widened = new float[dimensions];
-                for (var row = 0; row < Count; row++)
-                {
-                    Approximate.Add(row, Widen(row, widened));
-                }
-            }
+            Approximate?.Add(Count - 1, vector);
         }
+
+        /// <summary>Whether the rows have reached the threshold and no approximate index holds them yet.</summary>
+        public bool WantsApproximate => Approximate is null && settings is not null && Count >= settings.MinVectors;
+
+        /// <summary>
+        /// An approximate index over the rows there are now. Only reads the rows, so it runs while
+        /// lookups go on (the one writer adds nothing meanwhile); <see cref="Adopt"/> swaps it in.
+        /// </summary>
+        public IApproximateVectors Build()
+        {
+            var built = settings!.Create(dimensions);
+            var widened = new float[dimensions];
+            for (var row = 0; row < Count; row++)
+            {
+                built.Add(row, Widen(row, widened));
+            }
+
+            return built;
+        }
+
+        /// <summary>Takes a built index in; under the write lock, with no row added since it was built.</summary>
+        public void Adopt(IApproximateVectors built) => Approximate = built;
 
         public void Dispose() => Approximate?.Dispose();
     }

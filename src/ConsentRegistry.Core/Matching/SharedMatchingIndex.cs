@@ -63,6 +63,20 @@ public sealed class SharedMatchingIndex : IDisposable
                     _lock.ExitWriteLock();
                 }
             }
+
+            // Likewise a model's first approximate vector index (seconds for 20,000 vectors).
+            if (_index.PrepareVectorIndexes() is { Count: > 0 } vectors)
+            {
+                _lock.EnterWriteLock();
+                try
+                {
+                    _index.CommitVectorIndexes(vectors);
+                }
+                finally
+                {
+                    _lock.ExitWriteLock();
+                }
+            }
         }
     }
 

@@ -30,6 +30,8 @@ public sealed class ApproximateVectorTests
         {
             exact.Add(Claim(i, vectors[i]));
             approximate.Add(Claim(i, vectors[i]));
+            approximate.BuildVectorIndexes(); // as the shared index does after each write: built once, at 1,000
+            exact.BuildVectorIndexes();
         }
 
         var mismatches = new List<string>();
@@ -54,6 +56,27 @@ public sealed class ApproximateVectorTests
     }
 
     [Fact]
+    public void The_shared_index_builds_the_vector_index_after_the_write_that_reaches_the_threshold()
+    {
+        var random = new Random(17);
+        var vectors = Enumerable.Range(0, 20).Select(_ => Features(random)).ToArray();
+        using var shared = new SharedMatchingIndex(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 10 }));
+        using var exact = new SharedMatchingIndex();
+        long ApproximateBytes() => shared.Measure().Bytes - exact.Measure().Bytes;
+
+        shared.Write(index => { for (var i = 0; i < 9; i++) index.Add(Claim(i, vectors[i])); });
+        exact.Write(index => { for (var i = 0; i < 9; i++) index.Add(Claim(i, vectors[i])); });
+        Assert.Equal(0, ApproximateBytes()); // below the threshold: exact scans only
+
+        shared.Write(index => { for (var i = 9; i < 20; i++) index.Add(Claim(i, vectors[i])); });
+        exact.Write(index => { for (var i = 9; i < 20; i++) index.Add(Claim(i, vectors[i])); });
+        Assert.True(ApproximateBytes() > 0);
+
+        using var read = shared.Read();
+        Assert.Contains("claim-15", Found(read.Index, new EmbeddingQuery(Model, [vectors[15]], Threshold)));
+    }
+
+    [Fact]
     public void A_revoked_claim_proposed_by_the_index_does_not_match()
     {
         var random = new Random(11);
@@ -63,6 +86,8 @@ public sealed class ApproximateVectorTests
         {
             index.Add(Claim(i, vectors[i]));
         }
+
+        index.BuildVectorIndexes();
 
         var query = new EmbeddingQuery(Model, [vectors[20]], Threshold);
         Assert.Contains("claim-20", Found(index, query));
@@ -82,6 +107,8 @@ public sealed class ApproximateVectorTests
         {
             index.Add(Claim(i, vectors[i]));
         }
+
+        index.BuildVectorIndexes();
 
         var queries = Enumerable.Range(0, 400).Select(i => new EmbeddingQuery(Model, [NearCopy(vectors[i * 5], random)], Threshold)).ToArray();
         var alone = queries.Select(q => Found(index, q)).ToArray();
