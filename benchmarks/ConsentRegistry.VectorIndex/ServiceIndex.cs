@@ -53,7 +53,7 @@ public static class ServiceIndex
         for (var i = 0; i < count; i++)
         {
             // Encoded here, not ahead, so that the resident growth is the index's alone.
-            index.Add(new IndexedClaim($"claim-{i}", i + 1, $"party-{i % 1000}", 1_800_000_000, No, TrustLevel.Signed, false,
+            index.Add(new IndexedClaim($"{i:x64}", i + 1, $"party-{i % 1000}", 1_800_000_000, No, TrustLevel.Signed, false,
                 [new Subject(SubjectKinds.Embedding, $"{Model} {EmbeddingVector.Encode(data[i])}")]));
             index.BuildVectorIndexes(); // as the shared index does after each write (here: once, at the first vector)
             if (i > 0 && i % 100_000 == 0)
@@ -70,7 +70,7 @@ public static class ServiceIndex
 
         var truth = new HashSet<string>[Queries];
         Parallel.For(0, Queries, q => truth[q] = Enumerable.Range(0, count)
-            .Where(i => TensorPrimitives.Dot<float>(queries[q], stored[i]) >= threshold).Select(i => $"claim-{i}").ToHashSet());
+            .Where(i => TensorPrimitives.Dot<float>(queries[q], stored[i]) >= threshold).Select(i => $"{i:x64}").ToHashSet());
 
         var found = new HashSet<string>[Queries];
         HashSet<string> Lookup(int q)

@@ -186,7 +186,7 @@ public sealed class LookupEngine(
         foreach (var match in buffers.Matches)
         {
             ref readonly var claim = ref index.Claim(match.Claim);
-            buffers.Resolved.Add(new ResolvedMatch(claim.Id, match.By, claim.Trust, match.Distance, match.Similarity, index.DerivedFrom(match.Claim)));
+            buffers.Resolved.Add(new ResolvedMatch(claim.Key, match.By, claim.Trust, match.Distance, match.Similarity, index.DerivedFrom(match.Claim)));
         }
     }
 
@@ -290,10 +290,12 @@ public sealed class LookupEngine(
 
         json.WriteEndObject();
         json.WriteStartArray("matches");
+        Span<char> hex = stackalloc char[ClaimKey.HexLength];
         foreach (var (id, by, trust, distance, similarity, derivedFrom) in matches)
         {
             json.WriteStartObject();
-            json.WriteString("claim", id);
+            id.Format(hex);
+            json.WriteString("claim", hex);
             json.WriteString("by", by.ToWire());
             if (by == MatchKind.Pdq)
             {
@@ -363,4 +365,4 @@ public sealed class LookupBuffers
 public record struct LookupTally(int Matched, int Unmatched, int Errors);
 
 /// <summary>A listed match as answered; <see cref="DerivedFrom"/> is the claimed URL when a derived fingerprint matched.</summary>
-internal readonly record struct ResolvedMatch(string Id, MatchKind By, TrustLevel Trust, int Distance, float Similarity, string? DerivedFrom = null);
+internal readonly record struct ResolvedMatch(ClaimKey Id, MatchKind By, TrustLevel Trust, int Distance, float Similarity, string? DerivedFrom = null);

@@ -31,7 +31,7 @@ internal static class UrlPolicy
         var buffers = new LookupBuffers();
         var decision = engine.Resolve(canonical, buffers);
         metrics.LookupItems(LookupEndpointNames.Policy, buffers.TakeTally());
-        var matches = buffers.Resolved.Select(m => new PolicyMatch(m.Id, m.By.ToWire(), m.Trust.ToWire())).ToList();
+        var matches = buffers.Resolved.Select(m => new PolicyMatch(m.Id.ToString(), m.By.ToWire(), m.Trust.ToWire())).ToList();
 
         var headers = context.Response.Headers;
         var usage = ContentUsage.Format(decision);

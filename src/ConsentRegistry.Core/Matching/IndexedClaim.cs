@@ -13,5 +13,9 @@ public sealed record IndexedClaim(
     bool Revoked,
     IReadOnlyList<Subject> Subjects);
 
-/// <summary>What the index keeps of a claim: one small struct, no per-subject objects.</summary>
-public readonly record struct ClaimEntry(string Id, long Seq, int Party, long Iat, Usage Usage, TrustLevel Trust, bool Revoked);
+/// <summary>What the index keeps of a claim: one small struct (its id as 32 bytes), no per-subject objects (64 bytes).</summary>
+public readonly record struct ClaimEntry(ClaimKey Key, long Seq, int Party, long Iat, Usage Usage, TrustLevel Trust, bool Revoked)
+{
+    /// <summary>The claim id as 64 hex characters (a new string each time).</summary>
+    public string Id => Key.ToString();
+}

@@ -27,7 +27,7 @@ public sealed partial class MatchingIndex
     public bool AddDerived(DerivedFingerprints derived)
     {
         MarkApplied(derived.Seq);
-        if (!_claimsById.TryGetValue(derived.ClaimId, out var claim))
+        if (!TryFindClaim(derived.ClaimId, out var claim))
         {
             return false;
         }

@@ -4,14 +4,14 @@ namespace ConsentRegistry.Core.Matching;
 
 // Keys that many claims share (a host that thousands of parties claimed, a popular URL) would make
 // a lookup's cost grow with the claims on them: every posting walked, every pair compared for
-// "latest per party". Once a key has DefaultHotKeyPostings postings it becomes hot: its slot in the key
-// table points at a HotKey instead of a chain head, and the HotKey keeps, per view, what resolution
+// "latest per party". Once a key has DefaultHotKeyPostings postings it becomes hot: a lookup finds it
+// in a small table of hot keys before its postings, and the HotKey keeps, per view, what resolution
 // needs already resolved at write time: the party's effective claim (latest iat, then seq, not
 // revoked), the count of effective "n" and "y" per category (the "y" by trust level, so the
 // configured minimum stays a lookup parameter), and the effective claims ordered strongest trust
 // and newest first, of which a lookup lists at most MaxListedMatches. A lookup then costs the
 // same on a hot key with 2 or 200,000 claims. Adding a claim is O(log n); revoking a party's
-// effective claim or changing its trust rescans the key's chain once to find the next one.
+// effective claim or changing its trust rescans the key's postings once to find the next one.
 public sealed partial class MatchingIndex
 {
     /// <summary>The most matches an item lists; the rest are counted in its <c>more</c>.</summary>
@@ -23,6 +23,7 @@ public sealed partial class MatchingIndex
     private readonly int _hotKeyPostings = DefaultHotKeyPostings;
 
     private readonly List<HotKey> _hotKeys = [];
+    private readonly Dictionary<(MatchKind By, Key96 Key), int> _hotKeyNumbers = [];
     // Claim number → its hot key, or (negative) the complement of an index into _severalHotKeys:
     // nearly every claim on a hot key is on just one, so that costs one dictionary entry.
     private readonly Dictionary<int, int> _hotKeyOfClaim = [];
@@ -60,54 +61,39 @@ public sealed partial class MatchingIndex
         return byIat != 0 ? byIat : y.Seq.CompareTo(x.Seq);
     }
 
-    /// <summary>Adds a posting to a key's chain, and turns the key hot when the chain reaches the hot-key length.</summary>
-    private void Post(Dictionary<UInt128, int> postings, UInt128 key, MatchKind by, int claim, bool includeSubdomains)
+    /// <summary>Posts <paramref name="claim"/> under a key, and turns the key hot when it reaches the hot-key length.</summary>
+    private void Post(KeyTable postings, UInt128 fingerprint, MatchKind by, int claim, bool includeSubdomains)
     {
-        if (_postingCount == _postings.Length)
+        var key = Key96.Of(fingerprint);
+        postings.Add(key, (uint)claim | (includeSubdomains ? IncludeSubdomainsBit : 0));
+        if (_hotKeyNumbers.TryGetValue((by, key), out var number))
         {
-            Array.Resize(ref _postings, _postings.Length * 2);
+            NoteHotClaim(claim, number);
+            _hotKeys[number].Offer(claim, includeSubdomains, this);
         }
-
-        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(postings, key, out _);
-        var posting = _postingCount++;
-        if (slot < 0)
+        else if (postings.HasAtLeast(key, _hotKeyPostings))
         {
-            var hot = _hotKeys[~slot];
-            _postings[posting] = new Posting(claim, hot.Head, includeSubdomains);
-            hot.Head = posting;
-            NoteHotClaim(claim, ~slot);
-            hot.Offer(_postings[posting], this);
-            return;
-        }
-
-        _postings[posting] = new Posting(claim, slot, includeSubdomains);
-        slot = posting;
-        var length = 0;
-        for (var next = posting; next != NoPosting && length < _hotKeyPostings; next = _postings[next].Next)
-        {
-            length++;
-        }
-
-        if (length == _hotKeyPostings)
-        {
-            slot = ~MakeHot(posting, by);
+            MakeHot(postings, key, by);
         }
     }
 
-    private int MakeHot(int head, MatchKind by)
+    private void MakeHot(KeyTable postings, Key96 key, MatchKind by)
     {
         var number = _hotKeys.Count;
-        var hot = new HotKey(head, by, this);
+        var hot = new HotKey(postings, key, by, this);
         _hotKeys.Add(hot);
-        for (var next = head; next != NoPosting; next = _postings[next].Next)
+        _hotKeyNumbers.Add((by, key), number);
+        var values = postings.Find(key);
+        while (values.MoveNext())
         {
-            ref readonly var posting = ref _postings[next];
-            NoteHotClaim(posting.Claim, number);
-            hot.Offer(posting, this);
+            var (claim, includeSubdomains) = Unpack(values.Current);
+            NoteHotClaim(claim, number);
+            hot.Offer(claim, includeSubdomains, this);
         }
-
-        return number;
     }
+
+    private static (int Claim, bool IncludeSubdomains) Unpack(uint posting) =>
+        ((int)(posting & ~IncludeSubdomainsBit), (posting & IncludeSubdomainsBit) != 0);
 
     private void NoteHotClaim(int claim, int hotKey)
     {
@@ -152,11 +138,9 @@ public sealed partial class MatchingIndex
         }
     }
 
-    /// <summary>A key shared by many claims, with its chain and two resolved views.</summary>
-    private sealed class HotKey(int head, MatchKind by, MatchingIndex index)
+    /// <summary>A key shared by many claims, where its postings are, and two resolved views.</summary>
+    private sealed class HotKey(KeyTable postings, Key96 key, MatchKind by, MatchingIndex index)
     {
-        public int Head { get; set; } = head;
-
         public MatchKind By { get; } = by;
 
         /// <summary>Every posting: the view of a lookup on this very key.</summary>
@@ -165,26 +149,27 @@ public sealed partial class MatchingIndex
         /// <summary>Only host subjects with include_subdomains: the view of a lookup on a subdomain.</summary>
         public HotView SubdomainsOnly { get; } = new(index.StrongestFirst);
 
-        /// <summary>Recomputes <paramref name="party"/>'s effective claim in both views from the chain.</summary>
+        /// <summary>Recomputes <paramref name="party"/>'s effective claim in both views from the postings.</summary>
         public void Rescan(int party, MatchingIndex index)
         {
-            for (var next = Head; next != NoPosting; next = index._postings[next].Next)
+            var values = postings.Find(key);
+            while (values.MoveNext())
             {
-                ref readonly var posting = ref index._postings[next];
-                if (index._claims[posting.Claim].Party == party)
+                var (claim, includeSubdomains) = Unpack(values.Current);
+                if (index._claims[claim].Party == party)
                 {
-                    Offer(posting, index);
+                    Offer(claim, includeSubdomains, index);
                 }
             }
         }
 
         /// <summary>A posting's claim competes in every view the posting belongs to.</summary>
-        public void Offer(in Posting posting, MatchingIndex index)
+        public void Offer(int claim, bool includeSubdomains, MatchingIndex index)
         {
-            All.Offer(posting.Claim, index);
-            if (posting.IncludeSubdomains)
+            All.Offer(claim, index);
+            if (includeSubdomains)
             {
-                SubdomainsOnly.Offer(posting.Claim, index);
+                SubdomainsOnly.Offer(claim, index);
             }
         }
     }

@@ -2,29 +2,64 @@ using ConsentRegistry.Core.Pdq;
 
 namespace ConsentRegistry.Core.Matching;
 
-/// <summary>PDQ subjects: a <see cref="PdqIndex"/> whose values are claim numbers (decision record 0004).</summary>
+/// <summary>PDQ subjects: a <see cref="PdqIndex"/> whose values are claim numbers (decision record 0004); and the merges of segments.</summary>
 public sealed partial class MatchingIndex
 {
     private readonly PdqIndex _pdq = new() { DeferMerges = true };
+    private KeyTable[]? _keyTables;
 
     /// <summary>
     /// Puts the index in its fastest shape to search; worth its cost (a fraction of a second per
-    /// million PDQ subjects) once, after the build from the store.
+    /// million subjects) once, after the build from the store.
     /// </summary>
     public void Compact()
     {
         _pdq.Compact();
+        foreach (var table in KeyTables)
+        {
+            table.Compact();
+        }
+
         TrimHostPostings();
     }
 
     /// <summary>
-    /// Builds the PDQ segment merge that is due, if any (<see cref="PdqIndex.PrepareMerge"/>):
-    /// safe beside lookups, so the writer runs it outside the write lock.
+    /// Builds the segment merge that is due, if any, in the PDQ index or a key table
+    /// (<see cref="PdqIndex.PrepareMerge"/>, <see cref="KeyTable.PrepareMerge"/>): safe beside
+    /// lookups, so the writer runs it outside the write lock.
     /// </summary>
-    public PdqMerge? PreparePdqMerge() => _pdq.PrepareMerge();
+    public IndexMerge? PrepareMerge()
+    {
+        if (_pdq.PrepareMerge() is { } pdq)
+        {
+            return new IndexMerge(pdq, null, null);
+        }
+
+        foreach (var table in KeyTables)
+        {
+            if (table.PrepareMerge() is { } keys)
+            {
+                return new IndexMerge(null, table, keys);
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>Swaps a prepared merge in; under the write lock.</summary>
-    public void CommitPdqMerge(PdqMerge merge) => _pdq.CommitMerge(merge);
+    public void CommitMerge(IndexMerge merge)
+    {
+        if (merge.Pdq is { } pdq)
+        {
+            _pdq.CommitMerge(pdq);
+        }
+        else
+        {
+            merge.Table!.CommitMerge(merge.Keys!);
+        }
+    }
+
+    private KeyTable[] KeyTables => _keyTables ??= [_urls, _prefixes, _hosts, _sha256, _claimsById];
 
     private void AddPdq(string hex, int claim) => _pdq.Add(PdqHash.ParseHex(hex), claim);
 
@@ -57,3 +92,6 @@ public sealed partial class MatchingIndex
         }
     }
 }
+
+/// <summary>A merge of a PDQ index's or a key table's segments, built beside lookups (<see cref="MatchingIndex.PrepareMerge"/>).</summary>
+public sealed record IndexMerge(PdqMerge? Pdq, KeyTable? Table, KeyMerge? Keys);

@@ -14,14 +14,14 @@ public sealed partial class MatchingIndex
     private const int DictionaryOverhead = 80; // the Dictionary object itself
 
     private SubjectCounts _subjectCounts;
-    private long _stringBytes; // claim ids and party ids, counted once each as they arrive
+    private long _stringBytes; // party ids and derived sets' URLs, counted once each as they arrive
 
     /// <summary>Subjects indexed, by kind; revoked claims' subjects included, as in <see cref="SubjectCount"/>.</summary>
     public SubjectCounts SubjectsByKind => _subjectCounts;
 
     /// <summary>
-    /// Bytes the index holds, estimated: array lengths times element sizes, dictionary capacities
-    /// times their entries' size, the strings of claim and party ids, and the PDQ index's own count.
+    /// Bytes the index holds, estimated: array lengths times element sizes, the key tables' own
+    /// count, dictionary capacities times their entries' size, the strings of party ids, and the PDQ index's own count.
     /// Growth slack is included (it is memory the process holds); the URL-prefix length lists are
     /// taken as one length each. Costs O(PDQ segments), a few dozen at most.
     /// </summary>
@@ -30,15 +30,14 @@ public sealed partial class MatchingIndex
         get
         {
             var bytes = _stringBytes
-                + DictionaryBytes<string, int>(_claimsById.Capacity)
+                + _claimsById.Bytes
                 + DictionaryBytes<string, int>(_parties.Capacity)
-                + DictionaryBytes<UInt128, int>(_urls.Capacity)
-                + DictionaryBytes<UInt128, int>(_prefixes.Capacity)
+                + _urls.Bytes
+                + _prefixes.Bytes
                 + DictionaryBytes<UInt128, int[]>(_prefixLengths.Capacity) + (_prefixLengths.Count * (ArrayOverhead + 8L))
-                + DictionaryBytes<UInt128, int>(_hosts.Capacity)
-                + DictionaryBytes<UInt128, int>(_sha256.Capacity)
+                + _hosts.Bytes
+                + _sha256.Bytes
                 + ArrayBytes<ClaimEntry>(_claims.Length)
-                + ArrayBytes<Posting>(_postings.Length)
                 + ArrayBytes<uint>(_hostPostings.Length)
                 + ArrayBytes<int>(_claimHostStart.Length)
                 + _hostSeqs.Bytes
@@ -52,7 +51,8 @@ public sealed partial class MatchingIndex
 
     /// <summary>
     /// Hot keys (MatchingIndex.HotKeys.cs), estimated: per effective claim a sorted-set node and a
-    /// dictionary entry (about 72 bytes), per claim on a hot key a dictionary entry (about 16).
+    /// dictionary entry (about 72 bytes), per claim on a hot key a dictionary entry (about 16), per
+    /// hot key its views and its entry in the table of hot keys.
     /// O(hot keys), which are few: only keys shared by dozens of claims.
     /// </summary>
     private long HotKeyBytes()

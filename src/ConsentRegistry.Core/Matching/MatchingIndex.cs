@@ -6,8 +6,9 @@ using ConsentRegistry.Core.Urls;
 namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
-/// The in-memory matching index (DESIGN.md 3). Each key kind maps a 128-bit fingerprint to a
-/// chain of postings (claim numbers) in one array; claims are structs in another. URL prefixes
+/// The in-memory matching index (DESIGN.md 3). Each key kind maps a 96-bit fingerprint to the
+/// numbers of the claims posted under it in a <see cref="KeyTable"/> (16 bytes a posting, decision
+/// record 0013); claims are structs in one array. URL prefixes
 /// are found by hashing the looked-up URL cut at each prefix length registered for its
 /// scheme and authority; host claims by hashing the host and each parent domain; PDQ hashes
 /// by a multi-index within a Hamming radius (<see cref="PdqIndex"/>).
@@ -15,19 +16,18 @@ namespace ConsentRegistry.Core.Matching;
 /// </summary>
 public sealed partial class MatchingIndex
 {
-    private const int NoPosting = 0;
+    /// <summary>A posting's top bit: a host subject with include_subdomains (claim numbers stay below 2^31).</summary>
+    private const uint IncludeSubdomainsBit = 1u << 31;
 
-    private readonly Dictionary<string, int> _claimsById = new(StringComparer.Ordinal);
+    private readonly KeyTable _claimsById = new() { DeferMerges = true };
     private readonly Dictionary<string, int> _parties = new(StringComparer.Ordinal);
     private readonly List<string> _partyNames = [];
-    private readonly Dictionary<UInt128, int> _urls = [];
-    private readonly Dictionary<UInt128, int> _prefixes = [];
+    private readonly KeyTable _urls = new() { DeferMerges = true };
+    private readonly KeyTable _prefixes = new() { DeferMerges = true };
     private readonly Dictionary<UInt128, int[]> _prefixLengths = [];
-    private readonly Dictionary<UInt128, int> _hosts = [];
-    private readonly Dictionary<UInt128, int> _sha256 = [];
+    private readonly KeyTable _hosts = new() { DeferMerges = true };
+    private readonly KeyTable _sha256 = new() { DeferMerges = true };
     private ClaimEntry[] _claims = new ClaimEntry[256];
-    private Posting[] _postings = new Posting[1024];
-    private int _postingCount = 1; // posting 0 ends every chain
 
     /// <summary>The last log seq applied: lookups reflect the log up to here.</summary>
     public long AppliedSeq { get; private set; }
@@ -44,11 +44,34 @@ public sealed partial class MatchingIndex
     public void MarkApplied(long seq) => AppliedSeq = Math.Max(AppliedSeq, seq);
 
     /// <summary>The number (for <see cref="Claim"/>) of the claim with id <paramref name="id"/>, if the index holds it.</summary>
-    public bool TryFindClaim(string id, out int claim) => _claimsById.TryGetValue(id, out claim);
+    public bool TryFindClaim(string id, out int claim)
+    {
+        claim = -1;
+        return ClaimKey.TryParse(id, out var key) && TryFindClaim(key, out claim);
+    }
 
+    /// <summary>The number of the claim whose id is <paramref name="key"/>: found by a hash of it, confirmed on all 256 bits.</summary>
+    private bool TryFindClaim(in ClaimKey key, out int claim)
+    {
+        var numbers = _claimsById.Find(key.TableKey);
+        while (numbers.MoveNext())
+        {
+            if (_claims[numbers.Current].Key == key)
+            {
+                claim = (int)numbers.Current;
+                return true;
+            }
+        }
+
+        claim = -1;
+        return false;
+    }
+
+    /// <summary>Adds a claim; its id must be well-formed (<see cref="ClaimKey.Parse"/>).</summary>
     public void Add(IndexedClaim claim)
     {
-        if (_claimsById.ContainsKey(claim.Id))
+        var key = ClaimKey.Parse(claim.Id);
+        if (TryFindClaim(key, out _))
         {
             return; // already applied (the loader may see a claim twice across a restart of its tail)
         }
@@ -61,9 +84,8 @@ public sealed partial class MatchingIndex
             _stringBytes += StringBytes(claim.Party) + sizeof(long); // the name, and its slot in _partyNames
         }
 
-        _stringBytes += StringBytes(claim.Id);
-        var index = AddEntry(new ClaimEntry(claim.Id, claim.Seq, party, claim.Iat, claim.Usage, claim.Trust, claim.Revoked), claim.Subjects);
-        _claimsById[claim.Id] = index;
+        var index = AddEntry(new ClaimEntry(key, claim.Seq, party, claim.Iat, claim.Usage, claim.Trust, claim.Revoked), claim.Subjects);
+        _claimsById.Add(key.TableKey, (uint)index);
         MarkApplied(claim.Seq);
     }
 
@@ -119,7 +141,7 @@ public sealed partial class MatchingIndex
     public bool Revoke(string claimId, long seq)
     {
         MarkApplied(seq);
-        if (!_claimsById.TryGetValue(claimId, out var index))
+        if (!TryFindClaim(claimId, out var index))
         {
             return false;
         }
@@ -133,7 +155,7 @@ public sealed partial class MatchingIndex
     public bool SetTrust(string claimId, TrustLevel trust, long seq)
     {
         MarkApplied(seq);
-        if (!_claimsById.TryGetValue(claimId, out var index))
+        if (!TryFindClaim(claimId, out var index))
         {
             return false;
         }
@@ -351,28 +373,26 @@ public sealed partial class MatchingIndex
         return byClaim != 0 ? byClaim : a.By.CompareTo(b.By);
     }
 
-    private void Collect(Dictionary<UInt128, int> postings, UInt128 key, MatchKind by, ref CandidateList candidates, bool subdomainsOnly = false)
+    private void Collect(KeyTable postings, UInt128 key, MatchKind by, ref CandidateList candidates, bool subdomainsOnly = false)
     {
-        if (!postings.TryGetValue(key, out var next))
+        var shortKey = Key96.Of(key);
+        if (_hotKeyNumbers.Count > 0 && _hotKeyNumbers.TryGetValue((by, shortKey), out var hot))
         {
+            candidates.AddHot(new HotRef(hot, subdomainsOnly));
             return;
         }
 
-        if (next < 0)
+        var values = postings.Find(shortKey);
+        while (values.MoveNext())
         {
-            candidates.AddHot(new HotRef(~next, subdomainsOnly));
-            return;
-        }
-
-        for (; next != NoPosting; next = _postings[next].Next)
-        {
-            ref readonly var posting = ref _postings[next];
-            if ((subdomainsOnly && !posting.IncludeSubdomains) || _claims[posting.Claim].Revoked)
+            var posting = values.Current;
+            var claim = (int)(posting & ~IncludeSubdomainsBit);
+            if ((subdomainsOnly && (posting & IncludeSubdomainsBit) == 0) || _claims[claim].Revoked)
             {
                 continue;
             }
 
-            candidates.Add(new Candidate(posting.Claim, by, key));
+            candidates.Add(new Candidate(claim, by, key));
         }
     }
 
@@ -433,8 +453,6 @@ public sealed partial class MatchingIndex
             lengths = grown;
         }
     }
-
-    private readonly record struct Posting(int Claim, int Next, bool IncludeSubdomains);
 
     private record struct Candidate(int Claim, MatchKind By, UInt128 Key, int Distance = 0)
     {

@@ -24,10 +24,10 @@ public sealed class PdqIndex
     internal const int TailLimit = 2048;
 
     /// <summary>Segments of one size class that merge into one of the next.</summary>
-    internal const int Fanout = 4;
+    internal const int Fanout = SegmentMerges.Fanout;
 
     /// <summary>Entries outside the largest segment below which they are never merged into it.</summary>
-    internal const int WholeMergeMinimum = 1 << 16;
+    internal const int WholeMergeMinimum = SegmentMerges.WholeMergeMinimum;
 
     /// <summary>
     /// Probing reads candidates in random order, a scan reads every entry in order; measured on
@@ -137,43 +137,15 @@ public sealed class PdqIndex
         _segments.Add(merge.Segment);
     }
 
-    /// <summary>How many of the newest segments merge now: all, <see cref="Fanout"/>, or none.</summary>
     private int MergeDue()
     {
-        if (_segments.Count < 2)
+        Span<int> sizes = _segments.Count <= 64 ? stackalloc int[_segments.Count] : new int[_segments.Count];
+        for (var i = 0; i < sizes.Length; i++)
         {
-            return 0;
+            sizes[i] = _segments[i].Count;
         }
 
-        long total = 0;
-        var largest = 0;
-        foreach (var segment in _segments)
-        {
-            total += segment.Count;
-            largest = Math.Max(largest, segment.Count);
-        }
-
-        var rest = total - largest;
-        if (rest >= WholeMergeMinimum && rest * Fanout >= total)
-        {
-            return _segments.Count;
-        }
-
-        if (_segments.Count < Fanout)
-        {
-            return 0;
-        }
-
-        var last = SizeClass(_segments[^1].Count);
-        for (var i = 2; i <= Fanout; i++)
-        {
-            if (SizeClass(_segments[^i].Count) != last)
-            {
-                return 0;
-            }
-        }
-
-        return Fanout;
+        return SegmentMerges.Due(sizes, TailLimit);
     }
 
     /// <summary>
@@ -254,17 +226,6 @@ public sealed class PdqIndex
         }
 
         return PdqSegment.Build(hashes, values);
-    }
-
-    private static int SizeClass(int count)
-    {
-        var size = 0;
-        for (var n = count / TailLimit; n >= Fanout; n /= Fanout)
-        {
-            size++;
-        }
-
-        return size;
     }
 }
 

@@ -49,14 +49,15 @@ public sealed class SharedMatchingIndex : IDisposable
                 _lock.ExitWriteLock();
             }
 
-            // A PDQ merge rebuilds up to millions of hashes (about 0.3 s a million); it reads only
-            // immutable segments, so lookups go on while it runs and wait only for the swap.
-            while (_index.PreparePdqMerge() is { } merge)
+            // A merge of PDQ or key segments rebuilds up to millions of entries (about 0.3 s a
+            // million PDQ hashes); it reads only immutable segments, so lookups go on while it
+            // runs and wait only for the swap.
+            while (_index.PrepareMerge() is { } merge)
             {
                 _lock.EnterWriteLock();
                 try
                 {
-                    _index.CommitPdqMerge(merge);
+                    _index.CommitMerge(merge);
                 }
                 finally
                 {

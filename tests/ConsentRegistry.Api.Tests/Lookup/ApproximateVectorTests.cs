@@ -42,7 +42,7 @@ public sealed class ApproximateVectorTests
             var query = new EmbeddingQuery(Model, [NearCopy(vectors[target], random)], Threshold);
             var expected = Found(exact, query);
             var found = Found(approximate, query);
-            Assert.Contains($"claim-{target}", expected);
+            Assert.Contains(Id(target), expected);
             matched += expected.Count;
             if (!expected.SetEquals(found))
             {
@@ -73,7 +73,7 @@ public sealed class ApproximateVectorTests
         Assert.True(ApproximateBytes() > 0);
 
         using var read = shared.Read();
-        Assert.Contains("claim-15", Found(read.Index, new EmbeddingQuery(Model, [vectors[15]], Threshold)));
+        Assert.Contains(Id(15), Found(read.Index, new EmbeddingQuery(Model, [vectors[15]], Threshold)));
     }
 
     [Fact]
@@ -90,11 +90,11 @@ public sealed class ApproximateVectorTests
         index.BuildVectorIndexes();
 
         var query = new EmbeddingQuery(Model, [vectors[20]], Threshold);
-        Assert.Contains("claim-20", Found(index, query));
+        Assert.Contains(Id(20), Found(index, query));
 
-        index.Revoke("claim-20", 100);
+        index.Revoke(Id(20), 100);
 
-        Assert.DoesNotContain("claim-20", Found(index, query));
+        Assert.DoesNotContain(Id(20), Found(index, query));
     }
 
     [Fact]
@@ -152,8 +152,11 @@ public sealed class ApproximateVectorTests
         return matches.Select(m => index.Claim(m.Claim).Id).ToHashSet();
     }
 
+    /// <summary>Claim i's id: i in 64 hex digits (the index holds well-formed ids only).</summary>
+    private static string Id(int i) => $"{i:x64}";
+
     private static IndexedClaim Claim(int i, float[] vector) =>
-        new($"claim-{i}", i + 1, $"party-{i}", 1_800_000_000, No, TrustLevel.Signed, false,
+        new(Id(i), i + 1, $"party-{i}", 1_800_000_000, No, TrustLevel.Signed, false,
             [new Subject(SubjectKinds.Embedding, $"{Model} {EmbeddingVector.Encode(vector)}")]);
 
     /// <summary>A unit vector of non-negative values, most of them small: the shape of GeM-pooled features.</summary>

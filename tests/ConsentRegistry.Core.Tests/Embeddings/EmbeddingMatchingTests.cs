@@ -1,3 +1,4 @@
+using ConsentRegistry.Core.Tests.Matching;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Embeddings;
 using ConsentRegistry.Core.Matching;
@@ -93,10 +94,10 @@ public sealed class EmbeddingMatchingTests
         index.Add(Claim("second", 2, "artist", Yes, vector, iat: 1_800_000_100));
         index.Add(Claim("other-party", 3, "platform", No, vector));
 
-        List<string> Listed() => Lookup(index, new EmbeddingQuery(Model, [vector], 0.99f)).Select(m => index.Claim(m.Claim).Id).Order().ToList();
+        List<string> Listed() => Lookup(index, new EmbeddingQuery(Model, [vector], 0.99f)).Select(m => TestClaimIds.Name(index.Claim(m.Claim).Id)).Order().ToList();
 
         Assert.Equal(["other-party", "second"], Listed());
-        index.Revoke("other-party", 4);
+        index.Revoke(TestClaimIds.Of("other-party"), 4);
         Assert.Equal(["second"], Listed());
     }
 
@@ -108,7 +109,7 @@ public sealed class EmbeddingMatchingTests
     }
 
     private static IndexedClaim Claim(string id, long seq, string party, Usage usage, float[] vector, long iat = 1_800_000_000) =>
-        new(id, seq, party, iat, usage, TrustLevel.Signed, false, [new Subject(SubjectKinds.Embedding, $"{Model} {EmbeddingVector.Encode(vector)}")]);
+        new(TestClaimIds.Of(id), seq, party, iat, usage, TrustLevel.Signed, false, [new Subject(SubjectKinds.Embedding, $"{Model} {EmbeddingVector.Encode(vector)}")]);
 
     /// <summary>A random unit vector.</summary>
     private static float[] Unit(int seed)

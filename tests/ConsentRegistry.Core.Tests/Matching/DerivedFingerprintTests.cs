@@ -23,12 +23,12 @@ public sealed class DerivedFingerprintTests
         index.Add(Claim("c", 1, No));
         var pdq = new PdqHash(0x0123456789abcdef, 0xfedcba9876543210, 0x0f0f0f0f0f0f0f0f, 0x1234123412341234);
 
-        Assert.True(index.AddDerived(new DerivedFingerprints("c", Url, 2, [new(SubjectKinds.Sha256, FirstSha), new(SubjectKinds.Pdq, pdq.ToHex())])));
+        Assert.True(index.AddDerived(new DerivedFingerprints(TestClaimIds.Of("c"), Url, 2, [new(SubjectKinds.Sha256, FirstSha), new(SubjectKinds.Pdq, pdq.ToHex())])));
 
         var matches = new List<Match>();
         Assert.Equal(Permission.Disallow, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
         var match = Assert.Single(matches);
-        Assert.Equal(("c", MatchKind.Sha256, Url), (index.Claim(match.Claim).Id, match.By, index.DerivedFrom(match.Claim)));
+        Assert.Equal(("c", MatchKind.Sha256, Url), (TestClaimIds.Name(index.Claim(match.Claim).Id), match.By, index.DerivedFrom(match.Claim)));
         // 0x...cdef against 0x...cde8: three bits apart.
         Assert.Equal(Permission.Disallow, index.Lookup(null, null, TrustLevel.Domain, matches, pdq: new PdqHash(0x0123456789abcde8, 0xfedcba9876543210, 0x0f0f0f0f0f0f0f0f, 0x1234123412341234), pdqMaxDistance: 31).TrainAi);
         Assert.Equal((MatchKind.Pdq, 3), (Assert.Single(matches).By, matches[0].Distance));
@@ -41,9 +41,9 @@ public sealed class DerivedFingerprintTests
     {
         var index = new MatchingIndex();
         index.Add(Claim("c", 1, No));
-        index.AddDerived(new DerivedFingerprints("c", Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
-        index.AddDerived(new DerivedFingerprints("c", Url, 3, [new(SubjectKinds.Sha256, SecondSha)]));
-        index.AddDerived(new DerivedFingerprints("c", Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
+        index.AddDerived(new DerivedFingerprints(TestClaimIds.Of("c"), Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
+        index.AddDerived(new DerivedFingerprints(TestClaimIds.Of("c"), Url, 3, [new(SubjectKinds.Sha256, SecondSha)]));
+        index.AddDerived(new DerivedFingerprints(TestClaimIds.Of("c"), Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
 
         var matches = new List<Match>();
         Assert.Equal(Permission.Unknown, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
@@ -56,13 +56,13 @@ public sealed class DerivedFingerprintTests
     {
         var index = new MatchingIndex();
         index.Add(Claim("consent", 1, Yes));
-        index.AddDerived(new DerivedFingerprints("consent", Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
+        index.AddDerived(new DerivedFingerprints(TestClaimIds.Of("consent"), Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
         var matches = new List<Match>();
 
         Assert.Equal(Permission.Unknown, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi); // a signed "y" is not counted
-        index.SetTrust("consent", TrustLevel.Domain, 3);
+        index.SetTrust(TestClaimIds.Of("consent"), TrustLevel.Domain, 3);
         Assert.Equal(Permission.Allow, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
-        index.Revoke("consent", 4);
+        index.Revoke(TestClaimIds.Of("consent"), 4);
         Assert.Equal(Permission.Unknown, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
         Assert.Empty(matches);
     }
@@ -71,11 +71,11 @@ public sealed class DerivedFingerprintTests
     public void A_set_for_a_claim_the_index_does_not_hold_is_not_applied_but_its_seq_is()
     {
         var index = new MatchingIndex();
-        Assert.False(index.AddDerived(new DerivedFingerprints("missing", Url, 5, [new(SubjectKinds.Sha256, FirstSha)])));
+        Assert.False(index.AddDerived(new DerivedFingerprints(TestClaimIds.Of("missing"), Url, 5, [new(SubjectKinds.Sha256, FirstSha)])));
         Assert.Equal(5, index.AppliedSeq);
         Assert.Equal(0, index.ClaimCount);
     }
 
     private static IndexedClaim Claim(string id, long seq, Usage usage) =>
-        new(id, seq, "artist", 100, usage, TrustLevel.Signed, Revoked: false, [new Subject(SubjectKinds.Url, Url)]);
+        new(TestClaimIds.Of(id), seq, "artist", 100, usage, TrustLevel.Signed, Revoked: false, [new Subject(SubjectKinds.Url, Url)]);
 }

@@ -22,8 +22,8 @@ public sealed class HotKeyTests
             index.Add(Claim($"c{i}", seq: i + 1, party: $"p{i}", iat: 1_000 + i, i == 500 ? Yes : No, Host("artist.example")));
         }
 
-        index.SetTrust("c500", TrustLevel.Reviewed, 2001);
-        index.SetTrust("c10", TrustLevel.Domain, 2002);
+        index.SetTrust(TestClaimIds.Of("c500"), TrustLevel.Reviewed, 2001);
+        index.SetTrust(TestClaimIds.Of("c10"), TrustLevel.Domain, 2002);
         var matches = new List<Match>();
 
         var decision = index.Lookup(Url("https://artist.example/a.jpg"), null, TrustLevel.Domain, matches, out var more);
@@ -32,7 +32,7 @@ public sealed class HotKeyTests
         Assert.Equal(Permission.Disallow, decision.TrainAi); // 1,999 "n" against one reviewed "y": any "n" wins
         Assert.Equal(MatchingIndex.MaxListedMatches, matches.Count);
         Assert.Equal(2000 - MatchingIndex.MaxListedMatches, more);
-        var listed = matches.Select(m => index.Claim(m.Claim).Id).ToList();
+        var listed = matches.Select(m => TestClaimIds.Name(index.Claim(m.Claim).Id)).ToList();
         Assert.Equal(["c500", "c10", "c1999", "c1998"], listed.Take(4)); // reviewed, domain, then newest first
         Assert.All(matches, m => Assert.Equal(MatchKind.Host, m.By));
     }
@@ -44,21 +44,21 @@ public sealed class HotKeyTests
         index.Add(Claim("old", seq: 1, party: "artist", iat: 100, No, Host("artist.example")));
         index.Add(Claim("new", seq: 2, party: "artist", iat: 200, Yes, Host("artist.example")));
         index.Add(Claim("other", seq: 3, party: "platform", iat: 150, Yes, Host("artist.example")));
-        index.SetTrust("new", TrustLevel.Reviewed, 4);
-        index.SetTrust("other", TrustLevel.Reviewed, 5);
+        index.SetTrust(TestClaimIds.Of("new"), TrustLevel.Reviewed, 4);
+        index.SetTrust(TestClaimIds.Of("other"), TrustLevel.Reviewed, 5);
         var matches = new List<Match>();
         var url = Url("https://artist.example/a.jpg");
 
         Assert.Equal(Permission.Allow, index.Lookup(url, null, TrustLevel.Domain, matches).TrainAi); // "new" supersedes "old"
-        Assert.Equal(["new", "other"], matches.Select(m => index.Claim(m.Claim).Id));
+        Assert.Equal(["new", "other"], matches.Select(m => TestClaimIds.Name(index.Claim(m.Claim).Id)));
 
-        index.Revoke("new", 6);
+        index.Revoke(TestClaimIds.Of("new"), 6);
         Assert.Equal(Permission.Disallow, index.Lookup(url, null, TrustLevel.Domain, matches).TrainAi);
-        Assert.Equal(["other", "old"], matches.Select(m => index.Claim(m.Claim).Id));
+        Assert.Equal(["other", "old"], matches.Select(m => TestClaimIds.Name(index.Claim(m.Claim).Id)));
 
-        index.Revoke("old", 7);
+        index.Revoke(TestClaimIds.Of("old"), 7);
         Assert.Equal(Permission.Allow, index.Lookup(url, null, TrustLevel.Domain, matches).TrainAi);
-        index.SetTrust("other", TrustLevel.Signed, 8);
+        index.SetTrust(TestClaimIds.Of("other"), TrustLevel.Signed, 8);
         Assert.Equal(Permission.Unknown, index.Lookup(url, null, TrustLevel.Domain, matches).TrainAi);
         Assert.Equal(1, index.HotKeyCount);
     }
@@ -80,8 +80,8 @@ public sealed class HotKeyTests
         Assert.Equal(Permission.Disallow, decision.TrainAi); // every party's latest claim says "n"; the older "y"s are superseded
         Assert.Equal(MatchingIndex.MaxListedMatches, matches.Count);
         Assert.Equal(100 - MatchingIndex.MaxListedMatches, more);
-        Assert.All(matches, m => Assert.StartsWith("new", index.Claim(m.Claim).Id, StringComparison.Ordinal));
-        Assert.Equal(["new99", "new98"], matches.Take(2).Select(m => index.Claim(m.Claim).Id));
+        Assert.All(matches, m => Assert.StartsWith("new", TestClaimIds.Name(index.Claim(m.Claim).Id), StringComparison.Ordinal));
+        Assert.Equal(["new99", "new98"], matches.Take(2).Select(m => TestClaimIds.Name(index.Claim(m.Claim).Id)));
     }
 
     [Theory]
@@ -176,5 +176,5 @@ public sealed class HotKeyTests
         UrlCanonicalizer.TryCanonicalize(url, out var canonical, out _) ? canonical : throw new ArgumentException(url);
 
     private static IndexedClaim Claim(string id, long seq, string party, long iat, Usage usage, params Subject[] subjects) =>
-        new(id, seq, party, iat, usage, TrustLevel.Signed, Revoked: false, subjects);
+        new(TestClaimIds.Of(id), seq, party, iat, usage, TrustLevel.Signed, Revoked: false, subjects);
 }

@@ -25,7 +25,7 @@ public sealed class MatchingIndexSizeTests
             new Subject(SubjectKinds.Sha256, new string('a', 64)),
             new Subject(SubjectKinds.Pdq, new string('f', 64)),
             new Subject(SubjectKinds.Pdq, new string('0', 63) + "1")));
-        index.Revoke("a", 3);
+        index.Revoke(TestClaimIds.Of("a"), 3);
 
         Assert.Equal(new SubjectCounts(Url: 2, UrlPrefix: 1, Host: 1, Sha256: 1, Pdq: 2), index.SubjectsByKind);
         Assert.Equal(index.SubjectCount, SubjectKinds.All.Sum(kind => index.SubjectsByKind.Of(kind)));
@@ -88,7 +88,7 @@ public sealed class MatchingIndexSizeTests
     }
 
     private static IndexedClaim Claim(string id, long seq, params Subject[] subjects) =>
-        new(id, seq, "party-of-" + (seq % 7), 1_800_000_000, No, TrustLevel.Signed, false, subjects);
+        new(TestClaimIds.Of(id), seq, "party-of-" + (seq % 7), 1_800_000_000, No, TrustLevel.Signed, false, subjects);
 }
 
 /// <summary>Tests that read the process's memory run alone: other tests' allocations would blur them.</summary>

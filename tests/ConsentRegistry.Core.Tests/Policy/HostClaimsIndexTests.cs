@@ -1,3 +1,4 @@
+using ConsentRegistry.Core.Tests.Matching;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using static ConsentRegistry.Core.Tests.Policy.PolicyTestClaims;
@@ -7,7 +8,7 @@ namespace ConsentRegistry.Core.Tests.Policy;
 public sealed class HostClaimsIndexTests
 {
     private static IndexedClaim Indexed(string id, long seq, params Subject[] subjects) =>
-        new(id, seq, "party", 1, TrainAiNo, TrustLevel.Signed, false, subjects);
+        new(TestClaimIds.Of(id), seq, "party", 1, TrainAiNo, TrustLevel.Signed, false, subjects);
 
     [Fact]
     public void The_index_lists_each_claim_once_per_host_with_the_last_seq_that_touched_the_host()
@@ -22,7 +23,7 @@ public sealed class HostClaimsIndexTests
         var seq = index.HostClaims("artist.example", claims);
 
         Assert.Equal(3, seq);
-        Assert.Equal(["a", "c"], claims.Select(c => c.Id).Order());
+        Assert.Equal(["a", "c"], claims.Select(c => TestClaimIds.Name(c.Id)).Order());
         Assert.Equal(2, index.HostClaims("other.test", null));
         Assert.Equal(3, index.HostClaims("www.other.example", null)); // the host claim on "example" includes subdomains
         Assert.Equal(0, index.HostClaims("nobody.test", claims));
@@ -37,10 +38,10 @@ public sealed class HostClaimsIndexTests
         index.Add(Indexed("b", 2, new Subject("url", "https://three.example/1.jpg")));
         var claims = new List<ClaimEntry>();
 
-        index.SetTrust("a", TrustLevel.Reviewed, 3);
+        index.SetTrust(TestClaimIds.Of("a"), TrustLevel.Reviewed, 3);
         Assert.Equal(3, index.HostClaims("one.example", null));
         Assert.Equal(3, index.HostClaims("two.example", null));
-        index.Revoke("a", 4);
+        index.Revoke(TestClaimIds.Of("a"), 4);
 
         Assert.Equal(4, index.HostClaims("two.example", claims));
         Assert.Empty(claims);
@@ -56,7 +57,7 @@ public sealed class HostClaimsIndexTests
 
         index.HostClaims("www.artist.example", claims);
 
-        Assert.Equal("a", Assert.Single(claims).Id);
+        Assert.Equal("a", TestClaimIds.Name(Assert.Single(claims).Id));
     }
 
     [Fact]
@@ -70,13 +71,13 @@ public sealed class HostClaimsIndexTests
         var claims = new List<ClaimEntry>();
 
         Assert.Equal(before, index.HostClaims("www.artist.example", claims));
-        Assert.Equal(["host-with-subdomains"], claims.Select(c => c.Id));
+        Assert.Equal(["host-with-subdomains"], claims.Select(c => TestClaimIds.Name(c.Id)));
         Assert.Equal(3, index.HostClaims("artist.example", claims));
         Assert.Equal(3, claims.Count);
 
         index.Add(Indexed("more-subdomains", 4, new Subject("host", "artist.example", true)));
         Assert.Equal(4, index.HostClaims("www.artist.example", claims));
-        Assert.Equal(["host-with-subdomains", "more-subdomains"], claims.Select(c => c.Id));
+        Assert.Equal(["host-with-subdomains", "more-subdomains"], claims.Select(c => TestClaimIds.Name(c.Id)));
     }
 
     [Fact]
@@ -93,6 +94,6 @@ public sealed class HostClaimsIndexTests
         var claims = new List<ClaimEntry>();
 
         Assert.Equal(301, index.HostClaims("h3.example", claims));
-        Assert.Equal(Enumerable.Range(1, 300).Where(i => i % 7 == 3).Select(i => $"c{i}").Append("late"), claims.Select(c => c.Id));
+        Assert.Equal(Enumerable.Range(1, 300).Where(i => i % 7 == 3).Select(i => $"c{i}").Append("late"), claims.Select(c => TestClaimIds.Name(c.Id)));
     }
 }

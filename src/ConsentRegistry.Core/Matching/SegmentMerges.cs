@@ -1,0 +1,73 @@
+namespace ConsentRegistry.Core.Matching;
+
+/// <summary>
+/// When the immutable segments of a log-structured index merge (<see cref="PdqIndex"/>,
+/// <see cref="KeyTable"/>): a full tail becomes a segment, and merges keep the segments few so
+/// that a search visits few of them, while each entry is rebuilt only O(log n) times.
+/// </summary>
+internal static class SegmentMerges
+{
+    /// <summary>Segments of one size class that merge into one of the next.</summary>
+    public const int Fanout = 4;
+
+    /// <summary>Entries outside the largest segment below which they are never merged into it.</summary>
+    public const int WholeMergeMinimum = 1 << 16;
+
+    /// <summary>
+    /// How many of the newest segments merge now: all, <see cref="Fanout"/>, or none. When the
+    /// segments other than the largest hold a quarter of the entries (and at least
+    /// <see cref="WholeMergeMinimum"/>), all merge into one, which keeps mid-sized segments few (a
+    /// geometric series: each entry is rebuilt about four times more). Otherwise, when the newest
+    /// <see cref="Fanout"/> segments share a size class (<paramref name="tailLimit"/> ·
+    /// <see cref="Fanout"/>^c entries or a little more), they become one of the next.
+    /// </summary>
+    /// <param name="sizes">Each segment's entry count, oldest first.</param>
+    public static int Due(ReadOnlySpan<int> sizes, int tailLimit)
+    {
+        if (sizes.Length < 2)
+        {
+            return 0;
+        }
+
+        long total = 0;
+        var largest = 0;
+        foreach (var size in sizes)
+        {
+            total += size;
+            largest = Math.Max(largest, size);
+        }
+
+        var rest = total - largest;
+        if (rest >= WholeMergeMinimum && rest * Fanout >= total)
+        {
+            return sizes.Length;
+        }
+
+        if (sizes.Length < Fanout)
+        {
+            return 0;
+        }
+
+        var last = SizeClass(sizes[^1], tailLimit);
+        for (var i = 2; i <= Fanout; i++)
+        {
+            if (SizeClass(sizes[^i], tailLimit) != last)
+            {
+                return 0;
+            }
+        }
+
+        return Fanout;
+    }
+
+    private static int SizeClass(int count, int tailLimit)
+    {
+        var size = 0;
+        for (var n = count / tailLimit; n >= Fanout; n /= Fanout)
+        {
+            size++;
+        }
+
+        return size;
+    }
+}

@@ -1,0 +1,122 @@
+using ConsentRegistry.Core.Matching;
+
+namespace ConsentRegistry.Core.Tests.Matching;
+
+public sealed class KeyTableTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Every_key_finds_exactly_the_values_added_under_it_in_the_tail_segments_and_merges(bool deferMerges)
+    {
+        var random = new Random(17);
+        var table = new KeyTable { DeferMerges = deferMerges };
+        var model = new Dictionary<Key96, List<uint>>();
+        var keys = new List<Key96>();
+        for (var i = 0; i < 70_000; i++)
+        {
+            // A third of the adds reuse a key (many values a key); some keys share their high word.
+            var key = keys.Count > 0 && random.Next(3) == 0 ? keys[random.Next(keys.Count)]
+                : keys.Count > 0 && random.Next(20) == 0 ? new Key96(keys[random.Next(keys.Count)].High, (uint)random.Next())
+                : new Key96((ulong)random.NextInt64(), (uint)random.Next());
+            var value = (uint)random.Next();
+            table.Add(key, value);
+            if (!model.TryGetValue(key, out var values))
+            {
+                model[key] = values = [];
+                keys.Add(key);
+            }
+
+            values.Add(value);
+            if (deferMerges && i % 5_000 == 0)
+            {
+                while (table.PrepareMerge() is { } merge)
+                {
+                    table.CommitMerge(merge);
+                }
+            }
+        }
+
+        Assert.True(table.SegmentCount > 1, "the table should hold several segments and a tail");
+        AssertSameAsModel(table, model, random);
+        table.Compact();
+        Assert.Equal(1, table.SegmentCount);
+        AssertSameAsModel(table, model, random);
+        Assert.Equal(70_000, table.Count);
+    }
+
+    [Fact]
+    public void Merges_keep_the_segments_few_and_a_compacted_table_costs_about_17_bytes_an_entry()
+    {
+        var random = new Random(3);
+        var table = new KeyTable();
+        for (var i = 0; i < 1_000_000; i++)
+        {
+            table.Add(new Key96((ulong)random.NextInt64(), (uint)i), (uint)i);
+        }
+
+        Assert.InRange(table.SegmentCount, 1, 12);
+        table.Compact();
+        var fixedTail = (KeyTable.TailLimit * 16) + (KeyTable.TailLimit * 2 * sizeof(int));
+        Assert.InRange((table.Bytes - fixedTail) / 1_000_000.0, 16.0, 17.5);
+    }
+
+    [Fact]
+    public void A_merge_prepared_before_the_table_changed_is_refused()
+    {
+        var table = new KeyTable { DeferMerges = true };
+        for (var i = 0; i < KeyTable.TailLimit * 4; i++)
+        {
+            table.Add(new Key96((ulong)i * 7919, 1), (uint)i);
+        }
+
+        var merge = table.PrepareMerge();
+        Assert.NotNull(merge);
+        table.Compact();
+        Assert.Throws<InvalidOperationException>(() => table.CommitMerge(merge));
+    }
+
+    [Fact]
+    public void Has_at_least_counts_values_across_the_tail_and_segments()
+    {
+        var table = new KeyTable();
+        var shared = new Key96(42, 42);
+        for (var i = 0; i < KeyTable.TailLimit + 10; i++)
+        {
+            table.Add(i % 100 == 0 ? shared : new Key96((ulong)i + 1000, 0), (uint)i);
+        }
+
+        Assert.True(table.HasAtLeast(shared, 42)); // 41 in the first segment, 1 in the tail
+        Assert.False(table.HasAtLeast(shared, 43));
+        Assert.False(table.HasAtLeast(new Key96(43, 42), 1));
+    }
+
+    private static void AssertSameAsModel(KeyTable table, Dictionary<Key96, List<uint>> model, Random random)
+    {
+        foreach (var (key, expected) in model)
+        {
+            Assert.Equal(expected.Order(), Values(table, key).Order());
+        }
+
+        for (var i = 0; i < 10_000; i++)
+        {
+            var absent = new Key96((ulong)random.NextInt64(), (uint)random.Next());
+            if (!model.ContainsKey(absent))
+            {
+                Assert.Empty(Values(table, absent));
+            }
+        }
+    }
+
+    private static List<uint> Values(KeyTable table, Key96 key)
+    {
+        var found = new List<uint>();
+        var values = table.Find(key);
+        while (values.MoveNext())
+        {
+            found.Add(values.Current);
+        }
+
+        return found;
+    }
+}
