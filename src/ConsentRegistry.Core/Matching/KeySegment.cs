@@ -110,6 +110,29 @@ internal sealed class KeySegment
         return (0, 0);
     }
 
+    /// <summary>The keys with at least <paramref name="count"/> entries: runs of equal keys in the sorted entries.</summary>
+    public List<Key96> KeysWithAtLeast(int count)
+    {
+        var keys = new List<Key96>();
+        for (var start = 0; start < _entries.Length;)
+        {
+            var end = start + 1;
+            while (end < _entries.Length && _entries[end].High == _entries[start].High && _entries[end].Low == _entries[start].Low)
+            {
+                end++;
+            }
+
+            if (end - start >= count)
+            {
+                keys.Add(new Key96(_entries[start].High, _entries[start].Low));
+            }
+
+            start = end;
+        }
+
+        return keys;
+    }
+
     /// <summary>The first entry in [start, end) whose key is not below <paramref name="key"/>.</summary>
     private int LowerBound(int start, int end, in Key96 key)
     {
@@ -130,23 +153,71 @@ internal sealed class KeySegment
         return start;
     }
 
-    /// <summary>A k-way merge of sorted runs, older runs first among equal entries; k is small (a few segments).</summary>
+    /// <summary>
+    /// A k-way merge of sorted runs through a binary heap of the runs' heads (about 2·log2 k
+    /// comparisons an entry), older runs first among equal entries. A merge of every segment
+    /// meets a dozen runs or more, where picking the least head by scanning them all was several
+    /// times slower.
+    /// </summary>
     private static void MergeRuns(List<KeyEntry[]> runs, KeyEntry[] into)
     {
-        var positions = new int[runs.Count];
+        var sources = runs.Where(run => run.Length > 0).ToArray();
+        var heads = new int[sources.Length];
+        var heap = new int[sources.Length];
+        for (var run = 0; run < heap.Length; run++)
+        {
+            heap[run] = run;
+        }
+
+        var size = heap.Length;
+        for (var at = (size / 2) - 1; at >= 0; at--)
+        {
+            SiftDown(heap, size, at, sources, heads);
+        }
+
         for (var at = 0; at < into.Length; at++)
         {
-            var best = -1;
-            for (var run = 0; run < runs.Count; run++)
+            var run = heap[0];
+            into[at] = sources[run][heads[run]++];
+            if (heads[run] == sources[run].Length)
             {
-                if (positions[run] < runs[run].Length
-                    && (best < 0 || runs[run][positions[run]].CompareTo(runs[best][positions[best]]) < 0))
-                {
-                    best = run;
-                }
+                heap[0] = heap[--size];
             }
 
-            into[at] = runs[best][positions[best]++];
+            SiftDown(heap, size, 0, sources, heads);
         }
+    }
+
+    private static void SiftDown(int[] heap, int size, int at, KeyEntry[][] runs, int[] heads)
+    {
+        while (true)
+        {
+            var least = at;
+            var left = (2 * at) + 1;
+            if (left < size && Precedes(heap[left], heap[least], runs, heads))
+            {
+                least = left;
+            }
+
+            if (left + 1 < size && Precedes(heap[left + 1], heap[least], runs, heads))
+            {
+                least = left + 1;
+            }
+
+            if (least == at)
+            {
+                return;
+            }
+
+            (heap[at], heap[least]) = (heap[least], heap[at]);
+            at = least;
+        }
+    }
+
+    /// <summary>Whether run <paramref name="a"/>'s head comes first: the lesser entry, or on equal entries the older run.</summary>
+    private static bool Precedes(int a, int b, KeyEntry[][] runs, int[] heads)
+    {
+        var order = runs[a][heads[a]].CompareTo(runs[b][heads[b]]);
+        return order < 0 || (order == 0 && a < b);
     }
 }

@@ -92,8 +92,19 @@ public sealed class KeyTable
         return count == 0;
     }
 
+    /// <summary>The keys holding at least <paramref name="count"/> values; only once <see cref="Compact"/> has left one segment and no tail.</summary>
+    public List<Key96> KeysWithAtLeast(int count)
+    {
+        if (_tailCount > 0 || _segments.Count > 1)
+        {
+            throw new InvalidOperationException("Compact the table first.");
+        }
+
+        return _segments.Count == 0 ? [] : _segments[0].KeysWithAtLeast(count);
+    }
+
     /// <summary>Builds the merge that is due, if any (<see cref="SegmentMerges.Due"/>): safe beside lookups, not beside another writer.</summary>
-    public KeyMerge? PrepareMerge()
+    internal SegmentMerge<KeySegment>? PrepareMerge()
     {
         Span<int> sizes = _segments.Count <= 64 ? stackalloc int[_segments.Count] : new int[_segments.Count];
         for (var i = 0; i < sizes.Length; i++)
@@ -102,11 +113,11 @@ public sealed class KeyTable
         }
 
         var sources = SegmentMerges.Due(sizes, TailLimit);
-        return sources == 0 ? null : new KeyMerge(_segments[^sources], sources, KeySegment.Merge(_segments[^sources..], []));
+        return sources == 0 ? null : new SegmentMerge<KeySegment>(_segments[^sources], sources, KeySegment.Merge(_segments[^sources..], []));
     }
 
     /// <summary>Puts a merge from <see cref="PrepareMerge"/> in place of the segments it was built from.</summary>
-    public void CommitMerge(KeyMerge merge)
+    internal void CommitMerge(SegmentMerge<KeySegment> merge)
     {
         if (_segments.Count < merge.Sources || _segments[^merge.Sources] != merge.FirstSource)
         {
@@ -236,21 +247,4 @@ internal readonly record struct KeyEntry(ulong High, uint Low, uint Value) : ICo
         var byLow = Low.CompareTo(other.Low);
         return byLow != 0 ? byLow : Value.CompareTo(other.Value);
     }
-}
-
-/// <summary>A merged segment built beside lookups, waiting for <see cref="KeyTable.CommitMerge"/>.</summary>
-public sealed class KeyMerge
-{
-    internal KeyMerge(KeySegment firstSource, int sources, KeySegment segment)
-    {
-        FirstSource = firstSource;
-        Sources = sources;
-        Segment = segment;
-    }
-
-    internal KeySegment FirstSource { get; }
-
-    internal int Sources { get; }
-
-    internal KeySegment Segment { get; }
 }

@@ -21,6 +21,7 @@ public sealed partial class MatchingIndex
     internal const int DefaultHotKeyPostings = 32;
 
     private readonly int _hotKeyPostings = DefaultHotKeyPostings;
+    private bool _bulkLoading;
 
     private readonly List<HotKey> _hotKeys = [];
     private readonly Dictionary<(MatchKind By, Key96 Key), int> _hotKeyNumbers = [];
@@ -71,9 +72,34 @@ public sealed partial class MatchingIndex
             NoteHotClaim(claim, number);
             _hotKeys[number].Offer(claim, includeSubdomains, this);
         }
-        else if (postings.HasAtLeast(key, _hotKeyPostings))
+        else if (!_bulkLoading && postings.HasAtLeast(key, _hotKeyPostings))
         {
             MakeHot(postings, key, by);
+        }
+    }
+
+    /// <summary>
+    /// For the build from the store: until <see cref="Compact"/>, keys are not counted as they are
+    /// posted (a look through every segment a posting, which doubled the build), and
+    /// <see cref="Compact"/> then turns hot, in one pass over the sorted entries, every key with
+    /// enough postings. Answers are the same meanwhile; a lookup on a crowded key only walks its
+    /// postings.
+    /// </summary>
+    public void BeginBulkLoad() => _bulkLoading = true;
+
+    /// <summary>Turns hot every key the bulk load left with enough postings; called by <see cref="Compact"/>, once every table is one segment.</summary>
+    private void MakeBulkLoadedKeysHot()
+    {
+        _bulkLoading = false;
+        foreach (var (table, by) in SubjectTables)
+        {
+            foreach (var key in table.KeysWithAtLeast(_hotKeyPostings))
+            {
+                if (!_hotKeyNumbers.ContainsKey((by, key)))
+                {
+                    MakeHot(table, key, by);
+                }
+            }
         }
     }
 

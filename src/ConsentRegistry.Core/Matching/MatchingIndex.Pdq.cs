@@ -20,6 +20,11 @@ public sealed partial class MatchingIndex
             table.Compact();
         }
 
+        if (_bulkLoading)
+        {
+            MakeBulkLoadedKeysHot();
+        }
+
         TrimHostPostings();
     }
 
@@ -61,6 +66,9 @@ public sealed partial class MatchingIndex
 
     private KeyTable[] KeyTables => _keyTables ??= [_urls, _prefixes, _hosts, _sha256, _claimsById];
 
+    private (KeyTable Table, MatchKind By)[] SubjectTables =>
+        [(_urls, MatchKind.Url), (_prefixes, MatchKind.UrlPrefix), (_hosts, MatchKind.Host), (_sha256, MatchKind.Sha256)];
+
     private void AddPdq(string hex, int claim) => _pdq.Add(PdqHash.ParseHex(hex), claim);
 
     private void CollectPdq(in PdqHash query, int maxDistance, ref CandidateList candidates)
@@ -94,4 +102,18 @@ public sealed partial class MatchingIndex
 }
 
 /// <summary>A merge of a PDQ index's or a key table's segments, built beside lookups (<see cref="MatchingIndex.PrepareMerge"/>).</summary>
-public sealed record IndexMerge(PdqMerge? Pdq, KeyTable? Table, KeyMerge? Keys);
+public sealed class IndexMerge
+{
+    internal IndexMerge(SegmentMerge<PdqSegment>? pdq, KeyTable? table, SegmentMerge<KeySegment>? keys)
+    {
+        Pdq = pdq;
+        Table = table;
+        Keys = keys;
+    }
+
+    internal SegmentMerge<PdqSegment>? Pdq { get; }
+
+    internal KeyTable? Table { get; }
+
+    internal SegmentMerge<KeySegment>? Keys { get; }
+}

@@ -119,14 +119,14 @@ public sealed class PdqIndex
     /// <see cref="Fanout"/>^c entries or a little more), they become one of the next. Safe beside
     /// searches; not beside another writer.
     /// </summary>
-    public PdqMerge? PrepareMerge()
+    internal SegmentMerge<PdqSegment>? PrepareMerge()
     {
         var sources = MergeDue();
-        return sources == 0 ? null : new PdqMerge(_segments[^sources], sources, Merge(sources, withTail: false));
+        return sources == 0 ? null : new SegmentMerge<PdqSegment>(_segments[^sources], sources, Merge(sources, withTail: false));
     }
 
     /// <summary>Puts a merge from <see cref="PrepareMerge"/> in place of the segments it was built from.</summary>
-    public void CommitMerge(PdqMerge merge)
+    internal void CommitMerge(SegmentMerge<PdqSegment> merge)
     {
         if (_segments.Count < merge.Sources || _segments[^merge.Sources] != merge.FirstSource)
         {
@@ -240,21 +240,4 @@ public enum PdqSearchStrategy
 
     /// <summary>Always scan every entry.</summary>
     Scan,
-}
-
-/// <summary>A merged segment built beside searches, waiting for <see cref="PdqIndex.CommitMerge"/>.</summary>
-public sealed class PdqMerge
-{
-    internal PdqMerge(PdqSegment firstSource, int sources, PdqSegment segment)
-    {
-        FirstSource = firstSource;
-        Sources = sources;
-        Segment = segment;
-    }
-
-    internal PdqSegment FirstSource { get; }
-
-    internal int Sources { get; }
-
-    internal PdqSegment Segment { get; }
 }

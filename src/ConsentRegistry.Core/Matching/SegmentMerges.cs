@@ -71,3 +71,15 @@ internal static class SegmentMerges
         return size;
     }
 }
+
+/// <summary>A merged segment built beside searches from the newest <see cref="Sources"/> segments, waiting to be swapped in for them.</summary>
+internal sealed class SegmentMerge<TSegment>(TSegment firstSource, int sources, TSegment segment)
+    where TSegment : class
+{
+    /// <summary>The oldest segment merged: the swap checks it is still where it was.</summary>
+    public TSegment FirstSource { get; } = firstSource;
+
+    public int Sources { get; } = sources;
+
+    public TSegment Segment { get; } = segment;
+}

@@ -20,7 +20,11 @@ public sealed class SharedMatchingIndex : IDisposable
     }
 
     /// <summary>A shared index whose embeddings are searched approximately as <paramref name="approximate"/> says.</summary>
-    public SharedMatchingIndex(ApproximateVectorSettings? approximate) => _index = new MatchingIndex(approximate);
+    public SharedMatchingIndex(ApproximateVectorSettings? approximate)
+    {
+        _index = new MatchingIndex(approximate);
+        _index.BeginBulkLoad(); // until MarkReady compacts it
+    }
 
     /// <summary>True once the index has been built from the store.</summary>
     public bool IsReady => Volatile.Read(ref _ready);

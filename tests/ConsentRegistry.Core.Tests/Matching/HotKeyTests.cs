@@ -88,11 +88,13 @@ public sealed class HotKeyTests
     [InlineData(1)]
     [InlineData(7)]
     [InlineData(20261204)]
-    public void Random_operations_answer_the_same_from_hot_keys_as_from_walking_every_posting(int seed)
+    public void Random_operations_answer_the_same_from_hot_keys_as_from_walking_every_posting_and_from_hot_keys_found_after_a_bulk_load(int seed)
     {
         var random = new Random(seed);
         var hot = new MatchingIndex(hotKeyPostings: 2);
         var cold = new MatchingIndex(hotKeyPostings: int.MaxValue);
+        var bulk = new MatchingIndex(hotKeyPostings: 2); // finds its hot keys when compacted, halfway
+        bulk.BeginBulkLoad();
         string[] hosts = ["a.example", "sub.a.example", "b.example"];
         string[] paths = ["/", "/x.jpg", "/art/y.png"];
         var ids = new List<string>();
@@ -103,6 +105,13 @@ public sealed class HotKeyTests
 
         for (var op = 0; op < 3000; op++)
         {
+            if (op == 1500)
+            {
+                Assert.Equal(0, bulk.HotKeyCount);
+                bulk.Compact();
+                Assert.Equal(hot.HotKeyCount, bulk.HotKeyCount);
+            }
+
             var roll = random.Next(100);
             if (roll < 50 || ids.Count == 0)
             {
@@ -123,6 +132,7 @@ public sealed class HotKeyTests
                 var claim = Claim($"c{op}", ++seq, $"p{random.Next(12)}", random.Next(1_000), usage, [.. subjects]);
                 hot.Add(claim);
                 cold.Add(claim);
+                bulk.Add(claim);
                 ids.Add(claim.Id);
             }
             else if (roll < 65)
@@ -131,6 +141,7 @@ public sealed class HotKeyTests
                 seq++;
                 hot.Revoke(id, seq);
                 cold.Revoke(id, seq);
+                bulk.Revoke(id, seq);
             }
             else if (roll < 80)
             {
@@ -139,6 +150,7 @@ public sealed class HotKeyTests
                 seq++;
                 hot.SetTrust(id, trust, seq);
                 cold.SetTrust(id, trust, seq);
+                bulk.SetTrust(id, trust, seq);
             }
             else
             {
@@ -151,6 +163,9 @@ public sealed class HotKeyTests
                 Assert.Equal(expected, actual);
                 Assert.Equal(coldMatches, hotMatches);
                 Assert.Equal(expectedMore, actualMore);
+                Assert.Equal(expected, bulk.Lookup(url, sha, minTrust, hotMatches, out var bulkMore));
+                Assert.Equal(coldMatches, hotMatches);
+                Assert.Equal(expectedMore, bulkMore);
                 Assert.True(coldMatches.Count <= MatchingIndex.MaxListedMatches);
                 if (sha is null)
                 {
