@@ -7,6 +7,7 @@ using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Api.Policy;
+using ConsentRegistry.Api.Snapshots;
 using ConsentRegistry.Api.Verification;
 
 if (args is [HealthProbe.Argument, ..])
@@ -30,6 +31,7 @@ app.MapImages();
 app.MapDomainVerification();
 app.MapPolicy();
 app.MapArtistPages();
+app.MapRegistryKey();
 
 await app.MigrateRegistryDatabaseAsync();
 await app.RunAsync();

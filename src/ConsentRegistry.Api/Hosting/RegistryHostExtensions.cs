@@ -8,6 +8,7 @@ using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Policy;
+using ConsentRegistry.Api.Snapshots;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Verification;
 using ConsentRegistry.Core.Claims;
@@ -37,6 +38,7 @@ public static class RegistryHostExtensions
         services.AddRegistryOptions<FormOptions, FormOptionsValidator>(FormOptions.Section);
         services.AddRegistryOptions<WriteBudgetOptions, WriteBudgetOptionsValidator>(WriteBudgetOptions.Section);
         services.AddRegistryOptions<PolicyOptions, PolicyOptionsValidator>(PolicyOptions.Section);
+        services.AddRegistryKey();
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

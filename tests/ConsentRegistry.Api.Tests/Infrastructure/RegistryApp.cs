@@ -18,6 +18,8 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
     private readonly Dictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _services;
 
+    private readonly string _ownKeyPath = Path.Combine(Path.GetTempPath(), "consent-registry-tests", $"registry-key-{Guid.NewGuid():N}.jwk");
+
     private bool _ownsDatabase;
 
     public RegistryApp(TestDatabase database, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
@@ -50,6 +52,8 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
             ["Registry:Policy:MinRenderInterval"] = "00:00:00",
             ["Registry:Policy:FirstRenderWait"] = "00:01:00",
             ["Registry:Policy:RevalidateWait"] = "00:01:00",
+            // Each app its own signing key, in the temporary folder (deleted with the app); the key tests set their own path.
+            ["Registry:Signing:KeyPath"] = _ownKeyPath,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -119,6 +123,11 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
         if (_ownsDatabase)
         {
             await Database.DisposeAsync();
+        }
+
+        if (File.Exists(_ownKeyPath))
+        {
+            File.Delete(_ownKeyPath);
         }
 
         GC.SuppressFinalize(this);
