@@ -106,27 +106,12 @@ public sealed class KeyTable
     /// <summary>Builds the merge that is due, if any (<see cref="SegmentMerges.Due"/>): safe beside lookups, not beside another writer.</summary>
     internal SegmentMerge<KeySegment>? PrepareMerge()
     {
-        Span<int> sizes = _segments.Count <= 64 ? stackalloc int[_segments.Count] : new int[_segments.Count];
-        for (var i = 0; i < sizes.Length; i++)
-        {
-            sizes[i] = _segments[i].Count;
-        }
-
-        var sources = SegmentMerges.Due(sizes, TailLimit);
+        var sources = SegmentMerges.Due(_segments, static segment => segment.Count, TailLimit);
         return sources == 0 ? null : new SegmentMerge<KeySegment>(_segments[^sources], sources, KeySegment.Merge(_segments[^sources..], []));
     }
 
     /// <summary>Puts a merge from <see cref="PrepareMerge"/> in place of the segments it was built from.</summary>
-    internal void CommitMerge(SegmentMerge<KeySegment> merge)
-    {
-        if (_segments.Count < merge.Sources || _segments[^merge.Sources] != merge.FirstSource)
-        {
-            throw new InvalidOperationException("The key table changed between preparing and committing a merge.");
-        }
-
-        _segments.RemoveRange(_segments.Count - merge.Sources, merge.Sources);
-        _segments.Add(merge.Segment);
-    }
+    internal void CommitMerge(SegmentMerge<KeySegment> merge) => merge.SwapInto(_segments, "key table");
 
     /// <summary>Merges every segment and the tail into one segment: the smallest and fastest shape, worth its cost once a bulk load is done.</summary>
     public void Compact()

@@ -126,27 +126,9 @@ public sealed class PdqIndex
     }
 
     /// <summary>Puts a merge from <see cref="PrepareMerge"/> in place of the segments it was built from.</summary>
-    internal void CommitMerge(SegmentMerge<PdqSegment> merge)
-    {
-        if (_segments.Count < merge.Sources || _segments[^merge.Sources] != merge.FirstSource)
-        {
-            throw new InvalidOperationException("The PDQ index changed between preparing and committing a merge.");
-        }
+    internal void CommitMerge(SegmentMerge<PdqSegment> merge) => merge.SwapInto(_segments, "PDQ index");
 
-        _segments.RemoveRange(_segments.Count - merge.Sources, merge.Sources);
-        _segments.Add(merge.Segment);
-    }
-
-    private int MergeDue()
-    {
-        Span<int> sizes = _segments.Count <= 64 ? stackalloc int[_segments.Count] : new int[_segments.Count];
-        for (var i = 0; i < sizes.Length; i++)
-        {
-            sizes[i] = _segments[i].Count;
-        }
-
-        return SegmentMerges.Due(sizes, TailLimit);
-    }
+    private int MergeDue() => SegmentMerges.Due(_segments, static segment => segment.Count, TailLimit);
 
     /// <summary>
     /// Merges every segment and the tail into one segment: the fastest and smallest shape to

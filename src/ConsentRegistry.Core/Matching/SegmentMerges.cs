@@ -21,8 +21,20 @@ internal static class SegmentMerges
     /// <see cref="Fanout"/> segments share a size class (<paramref name="tailLimit"/> ·
     /// <see cref="Fanout"/>^c entries or a little more), they become one of the next.
     /// </summary>
-    /// <param name="sizes">Each segment's entry count, oldest first.</param>
-    public static int Due(ReadOnlySpan<int> sizes, int tailLimit)
+    /// <param name="segments">The segments, oldest first.</param>
+    /// <param name="count">A segment's entry count.</param>
+    public static int Due<TSegment>(List<TSegment> segments, Func<TSegment, int> count, int tailLimit)
+    {
+        Span<int> sizes = segments.Count <= 64 ? stackalloc int[segments.Count] : new int[segments.Count];
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            sizes[i] = count(segments[i]);
+        }
+
+        return Due(sizes, tailLimit);
+    }
+
+    private static int Due(ReadOnlySpan<int> sizes, int tailLimit)
     {
         if (sizes.Length < 2)
         {
@@ -82,4 +94,16 @@ internal sealed class SegmentMerge<TSegment>(TSegment firstSource, int sources, 
     public int Sources { get; } = sources;
 
     public TSegment Segment { get; } = segment;
+
+    /// <summary>Puts the merged segment in place of the segments it was built from; refused if they are no longer the newest.</summary>
+    public void SwapInto(List<TSegment> segments, string index)
+    {
+        if (segments.Count < Sources || segments[^Sources] != FirstSource)
+        {
+            throw new InvalidOperationException($"The {index} changed between preparing and committing a merge.");
+        }
+
+        segments.RemoveRange(segments.Count - Sources, Sources);
+        segments.Add(Segment);
+    }
 }
