@@ -101,9 +101,10 @@ internal sealed class KeySegment
         for (var at = start; at < end; at++)
         {
             ref readonly var entry = ref Unsafe.Add(ref entries, at);
-            if (entry.High > key.High || (entry.High == key.High && entry.Low >= key.Low))
+            var order = entry.Key.CompareTo(key);
+            if (order >= 0)
             {
-                return entry.High == key.High && entry.Low == key.Low ? (at, end) : (0, 0);
+                return order == 0 ? (at, end) : (0, 0);
             }
         }
 
@@ -116,15 +117,16 @@ internal sealed class KeySegment
         var keys = new List<Key96>();
         for (var start = 0; start < _entries.Length;)
         {
+            var key = _entries[start].Key;
             var end = start + 1;
-            while (end < _entries.Length && _entries[end].High == _entries[start].High && _entries[end].Low == _entries[start].Low)
+            while (end < _entries.Length && _entries[end].Is(key))
             {
                 end++;
             }
 
             if (end - start >= count)
             {
-                keys.Add(new Key96(_entries[start].High, _entries[start].Low));
+                keys.Add(key);
             }
 
             start = end;
@@ -139,8 +141,7 @@ internal sealed class KeySegment
         while (start < end)
         {
             var mid = (int)(((uint)start + (uint)end) >> 1);
-            ref readonly var entry = ref _entries[mid];
-            if (entry.High < key.High || (entry.High == key.High && entry.Low < key.Low))
+            if (_entries[mid].Key.CompareTo(key) < 0)
             {
                 start = mid + 1;
             }

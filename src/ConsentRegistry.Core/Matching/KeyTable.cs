@@ -168,7 +168,7 @@ public sealed class KeyTable
                 if (_at < _end)
                 {
                     ref readonly var entry = ref segments[_segment - 1].Entry(_at++);
-                    if (entry.High == _key.High && entry.Low == _key.Low)
+                    if (entry.Is(_key))
                     {
                         Current = entry.Value;
                         return true;
@@ -193,7 +193,7 @@ public sealed class KeyTable
             {
                 _slot = (_slot + 1) & (TailSlots - 1);
                 ref readonly var entry = ref _table._tail[number - 1];
-                if (entry.High == _key.High && entry.Low == _key.Low)
+                if (entry.Is(_key))
                 {
                     Current = entry.Value;
                     return true;
@@ -221,15 +221,14 @@ public readonly record struct Key96(ulong High, uint Low) : IComparable<Key96>
 [StructLayout(LayoutKind.Sequential)]
 internal readonly record struct KeyEntry(ulong High, uint Low, uint Value) : IComparable<KeyEntry>
 {
+    public Key96 Key => new(High, Low);
+
+    public bool Is(in Key96 key) => High == key.High && Low == key.Low;
+
+    /// <summary>By key, then value.</summary>
     public int CompareTo(KeyEntry other)
     {
-        var byHigh = High.CompareTo(other.High);
-        if (byHigh != 0)
-        {
-            return byHigh;
-        }
-
-        var byLow = Low.CompareTo(other.Low);
-        return byLow != 0 ? byLow : Value.CompareTo(other.Value);
+        var byKey = Key.CompareTo(other.Key);
+        return byKey != 0 ? byKey : Value.CompareTo(other.Value);
     }
 }

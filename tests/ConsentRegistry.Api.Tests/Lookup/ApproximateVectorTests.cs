@@ -81,13 +81,7 @@ public sealed class ApproximateVectorTests
     {
         var random = new Random(11);
         var vectors = Enumerable.Range(0, 50).Select(_ => Features(random)).ToArray();
-        using var index = new MatchingIndex(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 10 }));
-        for (var i = 0; i < vectors.Length; i++)
-        {
-            index.Add(Claim(i, vectors[i]));
-        }
-
-        index.BuildVectorIndexes();
+        using var index = Indexed(vectors, minVectors: 10);
 
         var query = new EmbeddingQuery(Model, [vectors[20]], Threshold);
         Assert.Contains(Id(20), Found(index, query));
@@ -102,13 +96,7 @@ public sealed class ApproximateVectorTests
     {
         var random = new Random(13);
         var vectors = Enumerable.Range(0, 2_000).Select(_ => Features(random)).ToArray();
-        using var index = new MatchingIndex(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 1 }));
-        for (var i = 0; i < vectors.Length; i++)
-        {
-            index.Add(Claim(i, vectors[i]));
-        }
-
-        index.BuildVectorIndexes();
+        using var index = Indexed(vectors, minVectors: 1);
 
         var queries = Enumerable.Range(0, 400).Select(i => new EmbeddingQuery(Model, [NearCopy(vectors[i * 5], random)], Threshold)).ToArray();
         var alone = queries.Select(q => Found(index, q)).ToArray();
@@ -143,6 +131,19 @@ public sealed class ApproximateVectorTests
     {
         Assert.Null(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 0 }));
         Assert.NotNull(UsearchVectors.Settings(new VectorIndexOptions()));
+    }
+
+    /// <summary>An index holding claim i on vector i, its approximate index built once there are <paramref name="minVectors"/>.</summary>
+    private static MatchingIndex Indexed(float[][] vectors, int minVectors)
+    {
+        var index = new MatchingIndex(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = minVectors }));
+        for (var i = 0; i < vectors.Length; i++)
+        {
+            index.Add(Claim(i, vectors[i]));
+        }
+
+        index.BuildVectorIndexes();
+        return index;
     }
 
     private static HashSet<string> Found(MatchingIndex index, EmbeddingQuery query)
