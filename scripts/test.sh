@@ -158,11 +158,22 @@ done
 python3 - "$repo/TestResults" "${engines[@]}" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
-for path in [p for engine in sys.argv[2:] for p in glob.glob(f"{sys.argv[1]}/{engine}/*.trx")]:
-    counters = ET.parse(path).getroot().find("{*}ResultSummary/{*}Counters")
-    passed += int(counters.get("passed", 0))
-    failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
-    skipped += int(counters.get("notExecuted", 0))
+failures = []
+for engine in sys.argv[2:]:
+    for path in glob.glob(f"{sys.argv[1]}/{engine}/*.trx"):
+        root = ET.parse(path).getroot()
+        counters = root.find("{*}ResultSummary/{*}Counters")
+        passed += int(counters.get("passed", 0))
+        failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
+        skipped += int(counters.get("notExecuted", 0))
+        for result in root.iter("{http://microsoft.com/schemas/VisualStudio/TeamTest/2010}UnitTestResult"):
+            if result.get("outcome") not in ("Passed", "NotExecuted"):
+                message = result.find("{*}Output/{*}ErrorInfo/{*}Message")
+                first_line = (message.text or "").strip().splitlines()[:1] if message is not None else []
+                failures.append(f"  {engine}: {result.get('testName')}: {' '.join(first_line)[:300]}")
+# The failures are named again last, so that a log's tail (all CI keeps) says which failed and why.
+if failures:
+    print("\nFailed:\n" + "\n".join(failures))
 print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
 PY
 

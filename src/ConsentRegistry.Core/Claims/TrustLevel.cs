@@ -20,6 +20,13 @@ public readonly record struct TrustLevel : IComparable<TrustLevel>
 
     public static TrustLevel Reviewed { get; } = new(2);
 
+    /// <summary>0 for signed, 1 for domain, 2 for reviewed: the level as a snapshot file holds it.</summary>
+    public byte Rank => _rank;
+
+    /// <summary>The level of <see cref="Rank"/> <paramref name="rank"/>; throws for any other number.</summary>
+    public static TrustLevel FromRank(byte rank) =>
+        rank <= 2 ? new TrustLevel(rank) : throw new FormatException($"Unknown trust rank {rank}: expected 0 (signed), 1 (domain) or 2 (reviewed).");
+
     /// <summary>The name used in the API, the configuration and the store.</summary>
     public string ToWire() => _rank switch
     {

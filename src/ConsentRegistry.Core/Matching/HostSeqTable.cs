@@ -1,4 +1,5 @@
 using System.Numerics;
+using ConsentRegistry.Core.Snapshots;
 
 namespace ConsentRegistry.Core.Matching;
 
@@ -55,6 +56,32 @@ internal sealed class HostSeqTable
         }
 
         _seqs[at] = Math.Max(_seqs[at], seq);
+    }
+
+    /// <summary>Writes the table's slots as they are (keys, then seqs), for a snapshot.</summary>
+    public void WriteTo(SnapshotWriter writer)
+    {
+        writer.WriteArray<uint>(_keys);
+        writer.WriteArray<long>(_seqs);
+    }
+
+    /// <summary>Reads what <see cref="WriteTo"/> wrote into this table.</summary>
+    public void ReadFrom(SnapshotReader reader)
+    {
+        var keys = reader.ReadArray<uint>();
+        var seqs = reader.ReadArray<long>(keys.Length);
+        if (keys.Length < 64 || !BitOperations.IsPow2(keys.Length) || seqs.Length != keys.Length)
+        {
+            throw new SnapshotFormatException("The host seq table is not a power of two of slots, or its columns differ.");
+        }
+
+        var count = keys.Count(key => key != 0);
+        if ((count + 1) * 4 > keys.Length * 3)
+        {
+            throw new SnapshotFormatException("The host seq table is fuller than it may be.");
+        }
+
+        (_keys, _seqs, Count) = (keys, seqs, count);
     }
 
     // Keys are fingerprint bits already; the multiply spreads any that cluster in the low bits.

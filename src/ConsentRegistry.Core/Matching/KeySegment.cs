@@ -54,6 +54,23 @@ internal sealed class KeySegment
         return new KeySegment(entries);
     }
 
+    /// <summary>A segment of <paramref name="entries"/> as a snapshot holds them: already sorted, which is checked.</summary>
+    public static KeySegment FromSorted(KeyEntry[] entries)
+    {
+        for (var at = 1; at < entries.Length; at++)
+        {
+            if (entries[at - 1].CompareTo(entries[at]) > 0)
+            {
+                throw new Snapshots.SnapshotFormatException("A key segment's entries are out of order.");
+            }
+        }
+
+        return new KeySegment(entries);
+    }
+
+    /// <summary>The entries, sorted.</summary>
+    public ReadOnlySpan<KeyEntry> Entries => _entries;
+
     /// <summary>One segment of the entries of <paramref name="sources"/> (each sorted) and of <paramref name="unsorted"/>.</summary>
     public static KeySegment Merge(IReadOnlyList<KeySegment> sources, ReadOnlySpan<KeyEntry> unsorted)
     {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using ConsentRegistry.Core.Snapshots;
 
 namespace ConsentRegistry.Core.Matching;
 
@@ -126,6 +127,49 @@ public sealed class KeyTable
         _segments.Add(merged);
         _tailCount = 0;
         Array.Clear(_tailSlots);
+    }
+
+    /// <summary>Writes the segments' sorted entries, then the tail's, for a snapshot.</summary>
+    internal void WriteTo(SnapshotWriter writer)
+    {
+        writer.WriteInt64(_segments.Count);
+        foreach (var segment in _segments)
+        {
+            writer.WriteArray(segment.Entries);
+        }
+
+        writer.WriteArray<KeyEntry>(_tail.AsSpan(0, _tailCount));
+    }
+
+    /// <summary>Reads what <see cref="WriteTo"/> wrote into this empty table; values must be below <paramref name="claims"/> (bar the posting's top bit).</summary>
+    internal void ReadFrom(SnapshotReader reader, int claims)
+    {
+        var segments = reader.ReadCount(1 << 16);
+        for (var segment = 0; segment < segments; segment++)
+        {
+            var entries = reader.ReadArray<KeyEntry>();
+            CheckValues(entries, claims);
+            _segments.Add(KeySegment.FromSorted(entries));
+            Count += entries.Length;
+        }
+
+        var tail = reader.ReadArray<KeyEntry>(TailLimit - 1);
+        CheckValues(tail, claims);
+        foreach (var entry in tail)
+        {
+            Add(entry.Key, entry.Value);
+        }
+    }
+
+    private static void CheckValues(ReadOnlySpan<KeyEntry> entries, int claims)
+    {
+        foreach (var entry in entries)
+        {
+            if ((entry.Value & int.MaxValue) >= (uint)claims)
+            {
+                throw new SnapshotFormatException($"A key table posts claim {entry.Value & int.MaxValue} of {claims}.");
+            }
+        }
     }
 
     private static int TailHome(in Key96 key) => (int)key.High & (TailSlots - 1);

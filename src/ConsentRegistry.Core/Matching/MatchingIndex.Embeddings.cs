@@ -1,6 +1,8 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Embeddings;
+using ConsentRegistry.Core.Snapshots;
 
 namespace ConsentRegistry.Core.Matching;
 
@@ -225,6 +227,34 @@ public sealed partial class MatchingIndex : IDisposable
             }
 
             return built;
+        }
+
+        /// <summary>Writes the dimensions and the rows (float16 values, claim numbers, subject keys), for a snapshot.</summary>
+        public void WriteTo(SnapshotWriter writer)
+        {
+            writer.WriteInt64(dimensions);
+            writer.WriteArray<Half>(_values.AsSpan(0, Count * dimensions));
+            writer.WriteArray<int>(CollectionsMarshal.AsSpan(Claims));
+            writer.WriteArray<UInt128>(CollectionsMarshal.AsSpan(Keys));
+        }
+
+        /// <summary>Reads what <see cref="WriteTo"/> wrote; the approximate index is built again by the first write after.</summary>
+        public static ClaimedVectors ReadFrom(SnapshotReader reader, ApproximateVectorSettings? settings, int claims)
+        {
+            var dimensions = reader.ReadCount(1 << 16);
+            var values = reader.ReadArray<Half>();
+            var claimNumbers = reader.ReadArray<int>();
+            var keys = reader.ReadArray<UInt128>(claimNumbers.Length);
+            if (dimensions == 0 || keys.Length != claimNumbers.Length || values.LongLength != (long)claimNumbers.Length * dimensions
+                || claimNumbers.Any(claim => (uint)claim >= (uint)claims))
+            {
+                throw new SnapshotFormatException("A model's claimed vectors do not match their dimensions or claims.");
+            }
+
+            var vectors = new ClaimedVectors(dimensions, settings) { _values = values.Length == 0 ? new Half[dimensions * 16] : values };
+            vectors.Claims.AddRange(claimNumbers);
+            vectors.Keys.AddRange(keys);
+            return vectors;
         }
 
         /// <summary>Takes a built index in; under the write lock, with no row added since it was built.</summary>

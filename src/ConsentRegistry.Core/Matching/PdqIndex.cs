@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using ConsentRegistry.Core.Pdq;
+using ConsentRegistry.Core.Snapshots;
 
 namespace ConsentRegistry.Core.Matching;
 
@@ -186,6 +187,63 @@ public sealed class PdqIndex
         PdqSearchStrategy.Scan => false,
         _ => segment.ExpectedCandidates(query.Flips) * (segment.Count < CachedSegment ? CachedReadCost : RandomReadCost) < segment.Count,
     };
+
+    /// <summary>Writes each segment's entries (four ulongs a hash, then the values), then the tail's, for a snapshot.</summary>
+    internal void WriteTo(SnapshotWriter writer)
+    {
+        writer.WriteInt64(_segments.Count);
+        foreach (var segment in _segments)
+        {
+            var hashes = GC.AllocateUninitializedArray<ulong>(segment.Count * 4);
+            var values = GC.AllocateUninitializedArray<int>(segment.Count);
+            segment.CopyTo(hashes, values);
+            writer.WriteArray<ulong>(hashes);
+            writer.WriteArray<int>(values);
+        }
+
+        writer.WriteArray<ulong>(_tailHashes.AsSpan(0, _tailCount * 4));
+        writer.WriteArray<int>(_tailValues.AsSpan(0, _tailCount));
+    }
+
+    /// <summary>Reads what <see cref="WriteTo"/> wrote into this empty index, building the segments on every core; values must be below <paramref name="claims"/>.</summary>
+    internal void ReadFrom(SnapshotReader reader, int claims)
+    {
+        var count = reader.ReadCount(1 << 16);
+        var entries = new (ulong[] Hashes, int[] Values)[count];
+        for (var segment = 0; segment < count; segment++)
+        {
+            entries[segment] = (reader.ReadArray<ulong>(), reader.ReadArray<int>());
+            CheckEntries(entries[segment].Hashes, entries[segment].Values, claims);
+        }
+
+        var built = new PdqSegment[count];
+        Parallel.For(0, count, segment => built[segment] = PdqSegment.Build(entries[segment].Hashes, entries[segment].Values));
+        _segments.AddRange(built);
+        Count = built.Sum(segment => segment.Count);
+        var tailHashes = reader.ReadArray<ulong>((TailLimit - 1) * 4);
+        var tailValues = reader.ReadArray<int>(TailLimit - 1);
+        CheckEntries(tailHashes, tailValues, claims);
+        for (var entry = 0; entry < tailValues.Length; entry++)
+        {
+            Add(new PdqHash(tailHashes[entry * 4], tailHashes[(entry * 4) + 1], tailHashes[(entry * 4) + 2], tailHashes[(entry * 4) + 3]), tailValues[entry]);
+        }
+    }
+
+    private static void CheckEntries(ulong[] hashes, int[] values, int claims)
+    {
+        if (hashes.Length != values.Length * 4)
+        {
+            throw new SnapshotFormatException("A PDQ segment's hashes and values differ in count.");
+        }
+
+        foreach (var value in values)
+        {
+            if ((uint)value >= (uint)claims)
+            {
+                throw new SnapshotFormatException($"A PDQ entry posts claim {value} of {claims}.");
+            }
+        }
+    }
 
     /// <summary>Builds one segment from the newest <paramref name="segments"/> segments and, if asked, the tail.</summary>
     private PdqSegment Merge(int segments, bool withTail)

@@ -8,7 +8,7 @@ namespace ConsentRegistry.Core.Matching;
 public sealed class SharedMatchingIndex : IDisposable
 {
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
-    private readonly MatchingIndex _index;
+    private MatchingIndex _index;
     private readonly Lock _writer = new();
     private long _appliedSeq;
     private bool _ready;
@@ -85,10 +85,58 @@ public sealed class SharedMatchingIndex : IDisposable
         }
     }
 
-    /// <summary>Called once the build from the store is done: compacts the index, then serves lookups.</summary>
-    public void MarkReady()
+    /// <summary>
+    /// Before the index is ready: replaces what it holds with <paramref name="loaded"/> (read from a
+    /// snapshot), whose log after <see cref="MatchingIndex.AppliedSeq"/> is then applied as usual.
+    /// </summary>
+    public void Adopt(MatchingIndex loaded)
     {
-        Write(static index => index.Compact());
+        if (IsReady)
+        {
+            throw new InvalidOperationException("The index is serving already; a snapshot is adopted only before it is ready.");
+        }
+
+        lock (_writer)
+        {
+            _lock.EnterWriteLock();
+            try
+            {
+                var replaced = _index;
+                _index = loaded; // not in bulk load: its hot keys are known, and what follows is the log since
+                Volatile.Write(ref _appliedSeq, _index.AppliedSeq);
+                replaced.Dispose();
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> (a snapshot writer) with the index as it stands: other writers
+    /// wait until it is done, so the index holds still, while lookups go on beside it.
+    /// </summary>
+    public T WriteSnapshot<T>(Func<MatchingIndex, T> write)
+    {
+        lock (_writer)
+        {
+            return write(_index);
+        }
+    }
+
+    /// <summary>
+    /// Called once the build from the store is done: compacts the index, then serves lookups.
+    /// After a snapshot was adopted, <paramref name="compact"/> false leaves its segments as they
+    /// are (a whole rewrite at start would cost more than the snapshot saved).
+    /// </summary>
+    public void MarkReady(bool compact = true)
+    {
+        if (compact)
+        {
+            Write(static index => index.Compact());
+        }
+
         Volatile.Write(ref _ready, true);
     }
 

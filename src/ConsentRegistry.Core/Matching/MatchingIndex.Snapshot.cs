@@ -1,0 +1,377 @@
+using System.Runtime.InteropServices;
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Snapshots;
+
+namespace ConsentRegistry.Core.Matching;
+
+// The index written to and read from a snapshot file (docs/snapshot-format.md). What is written
+// is what the index keeps, as flat arrays: the claims as columns, each key table's sorted
+// segments and its tail, the PDQ index's entries per segment, the per-host lists, the derived
+// sets and the claimed vectors. Reading puts the same arrays back, so a loaded index answers
+// exactly as the one written; only what is rebuilt in one pass from those arrays is left out (the
+// key segments' bucket directories, the PDQ segments' multi-index, the hot keys' resolved views,
+// the approximate vector indexes).
+public sealed partial class MatchingIndex
+{
+    private static readonly string[] TableSections = ["urls", "url-prefixes", "hosts", "sha256", "claim-ids"];
+
+    /// <summary>
+    /// Writes the whole index. It only reads the index, so lookups may run beside it; the caller
+    /// keeps writers out (<see cref="SharedMatchingIndex.WriteSnapshot"/>).
+    /// </summary>
+    public void WriteSnapshot(SnapshotWriter writer)
+    {
+        writer.BeginSection("index");
+        writer.WriteInt64(AppliedSeq);
+        writer.WriteInt64(ClaimCount);
+        writer.WriteInt64(SubjectCount);
+        writer.WriteArray<int>([_subjectCounts.Url, _subjectCounts.UrlPrefix, _subjectCounts.Host, _subjectCounts.Sha256, _subjectCounts.Pdq, _subjectCounts.Embedding]);
+        writer.WriteInt64(_derivedEntries);
+        writer.WriteInt64(_stringBytes);
+        writer.EndSection();
+
+        WriteClaims(writer);
+
+        writer.BeginSection("parties");
+        writer.WriteInt64(_partyNames.Count);
+        foreach (var name in _partyNames)
+        {
+            writer.WriteString(name);
+        }
+
+        writer.EndSection();
+
+        for (var table = 0; table < TableSections.Length; table++)
+        {
+            writer.BeginSection(TableSections[table]);
+            KeyTables[table].WriteTo(writer);
+            writer.EndSection();
+        }
+
+        WritePrefixLengths(writer);
+
+        writer.BeginSection("pdq");
+        _pdq.WriteTo(writer);
+        writer.EndSection();
+
+        writer.BeginSection("host-lists");
+        _hostSeqs.WriteTo(writer);
+        writer.WriteArray<uint>(_hostPostings.AsSpan(0, _hostPostingCount));
+        writer.WriteArray<int>(_claimHostStart.AsSpan(0, ClaimCount + 1));
+        writer.EndSection();
+
+        WriteHotKeys(writer);
+        WriteDerived(writer);
+        WriteEmbeddings(writer);
+    }
+
+    /// <summary>Reads an index written by <see cref="WriteSnapshot"/>; throws <see cref="SnapshotFormatException"/> for a corrupt file.</summary>
+    public static MatchingIndex ReadSnapshot(SnapshotReader reader, ApproximateVectorSettings? approximate = null)
+    {
+        var index = new MatchingIndex(approximate);
+        index.ReadFrom(reader);
+        return index;
+    }
+
+    private void ReadFrom(SnapshotReader reader)
+    {
+        reader.BeginSection("index");
+        AppliedSeq = reader.ReadInt64();
+        ClaimCount = reader.ReadCount();
+        SubjectCount = reader.ReadCount();
+        var counts = reader.ReadArray<int>(6);
+        if (counts.Length != 6)
+        {
+            throw new SnapshotFormatException("The index section's subject counts are not six.");
+        }
+
+        _subjectCounts = new SubjectCounts(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
+        _derivedEntries = reader.ReadCount(ClaimCount);
+        _stringBytes = reader.ReadInt64();
+        reader.EndSection();
+
+        ReadClaims(reader);
+
+        reader.BeginSection("parties");
+        var parties = reader.ReadCount(ClaimCount);
+        for (var party = 0; party < parties; party++)
+        {
+            _partyNames.Add(reader.ReadString());
+        }
+
+        reader.EndSection();
+        foreach (var name in _partyNames)
+        {
+            if (!_parties.TryAdd(name, _parties.Count))
+            {
+                throw new SnapshotFormatException("A party is named twice.");
+            }
+        }
+
+        foreach (ref readonly var claim in _claims.AsSpan(0, ClaimCount))
+        {
+            if ((uint)claim.Party >= (uint)parties)
+            {
+                throw new SnapshotFormatException($"A claim names party {claim.Party} of {parties}.");
+            }
+        }
+
+        for (var table = 0; table < TableSections.Length; table++)
+        {
+            reader.BeginSection(TableSections[table]);
+            KeyTables[table].ReadFrom(reader, ClaimCount);
+            reader.EndSection();
+        }
+
+        ReadPrefixLengths(reader);
+
+        reader.BeginSection("pdq");
+        _pdq.ReadFrom(reader, ClaimCount);
+        reader.EndSection();
+
+        reader.BeginSection("host-lists");
+        _hostSeqs.ReadFrom(reader);
+        _hostPostings = reader.ReadArray<uint>();
+        _hostPostingCount = _hostPostings.Length;
+        _claimHostStart = reader.ReadArray<int>();
+        if (_claimHostStart.Length != ClaimCount + 1 || _claimHostStart[^1] != _hostPostingCount)
+        {
+            throw new SnapshotFormatException("The host lists do not cover the claims.");
+        }
+
+        reader.EndSection();
+
+        ReadHotKeys(reader);
+        ReadDerived(reader);
+        ReadEmbeddings(reader);
+        reader.ReadEnd();
+    }
+
+    /// <summary>Claims as columns: id (32 bytes), seq, party, iat, usage (a byte a category), trust, revoked.</summary>
+    private void WriteClaims(SnapshotWriter writer)
+    {
+        var claims = _claims.AsSpan(0, ClaimCount);
+        writer.BeginSection("claims");
+        writer.WriteArray<ClaimKey>(Column(claims, static claim => claim.Key));
+        writer.WriteArray<long>(Column(claims, static claim => claim.Seq));
+        writer.WriteArray<int>(Column(claims, static claim => claim.Party));
+        writer.WriteArray<long>(Column(claims, static claim => claim.Iat));
+        var usage = new byte[claims.Length * UseCategories.All.Count];
+        for (var claim = 0; claim < claims.Length; claim++)
+        {
+            for (var category = 0; category < UseCategories.All.Count; category++)
+            {
+                usage[(claim * UseCategories.All.Count) + category] = (byte)claims[claim].Usage[category];
+            }
+        }
+
+        writer.WriteArray<byte>(usage);
+        writer.WriteArray<byte>(Column(claims, static claim => claim.Trust.Rank));
+        writer.WriteArray<byte>(Column(claims, static claim => (byte)(claim.Revoked ? 1 : 0)));
+        writer.EndSection();
+    }
+
+    private void ReadClaims(SnapshotReader reader)
+    {
+        reader.BeginSection("claims");
+        var keys = reader.ReadArray<ClaimKey>(ClaimCount);
+        var seqs = reader.ReadArray<long>(ClaimCount);
+        var parties = reader.ReadArray<int>(ClaimCount);
+        var iats = reader.ReadArray<long>(ClaimCount);
+        var usage = reader.ReadArray<byte>(ClaimCount * UseCategories.All.Count);
+        var trust = reader.ReadArray<byte>(ClaimCount);
+        var revoked = reader.ReadArray<byte>(ClaimCount);
+        if (keys.Length != ClaimCount || seqs.Length != ClaimCount || parties.Length != ClaimCount || iats.Length != ClaimCount
+            || usage.Length != ClaimCount * UseCategories.All.Count || trust.Length != ClaimCount || revoked.Length != ClaimCount)
+        {
+            throw new SnapshotFormatException("The claim columns are not all as long as the claim count.");
+        }
+
+        reader.EndSection(); // checked before any value is taken for what it says
+        if (usage.AsSpan().IndexOfAnyExceptInRange((byte)Preference.Unset, (byte)Preference.No) >= 0
+            || trust.AsSpan().IndexOfAnyExceptInRange((byte)0, TrustLevel.Reviewed.Rank) >= 0
+            || revoked.AsSpan().IndexOfAnyExceptInRange((byte)0, (byte)1) >= 0)
+        {
+            throw new SnapshotFormatException("A claim's usage, trust or revoked value is out of range.");
+        }
+
+        _claims = GC.AllocateUninitializedArray<ClaimEntry>(Math.Max(ClaimCount, 1));
+        Span<Preference> preferences = stackalloc Preference[UseCategories.All.Count];
+        for (var claim = 0; claim < ClaimCount; claim++)
+        {
+            for (var category = 0; category < preferences.Length; category++)
+            {
+                preferences[category] = (Preference)usage[(claim * preferences.Length) + category];
+            }
+
+            _claims[claim] = new ClaimEntry(keys[claim], seqs[claim], parties[claim], iats[claim], Usage.FromValues(preferences), TrustLevel.FromRank(trust[claim]), revoked[claim] != 0);
+        }
+    }
+
+    private void WritePrefixLengths(SnapshotWriter writer)
+    {
+        writer.BeginSection("prefix-lengths");
+        writer.WriteArray<UInt128>([.. _prefixLengths.Keys]);
+        writer.WriteArray<int>([.. _prefixLengths.Values.Select(lengths => lengths.Length)]);
+        writer.WriteArray<int>([.. _prefixLengths.Values.SelectMany(lengths => lengths)]);
+        writer.EndSection();
+    }
+
+    private void ReadPrefixLengths(SnapshotReader reader)
+    {
+        reader.BeginSection("prefix-lengths");
+        var keys = reader.ReadArray<UInt128>();
+        var counts = reader.ReadArray<int>(keys.Length);
+        var lengths = reader.ReadArray<int>();
+        if (counts.Length != keys.Length)
+        {
+            throw new SnapshotFormatException("The prefix-length lists do not match their keys.");
+        }
+
+        var at = 0;
+        for (var key = 0; key < keys.Length; key++)
+        {
+            if (counts[key] < 0 || counts[key] > lengths.Length - at)
+            {
+                throw new SnapshotFormatException("The prefix-length lists overrun their lengths.");
+            }
+
+            _prefixLengths[keys[key]] = lengths[at..(at + counts[key])];
+            at += counts[key];
+        }
+
+        reader.EndSection();
+    }
+
+    /// <summary>Hot keys by kind and key, in their numbering; their views are resolved again from the postings when read.</summary>
+    private void WriteHotKeys(SnapshotWriter writer)
+    {
+        var hot = new (MatchKind By, Key96 Key)[_hotKeys.Count];
+        foreach (var (key, number) in _hotKeyNumbers)
+        {
+            hot[number] = key;
+        }
+
+        writer.BeginSection("hot-keys");
+        writer.WriteArray<byte>([.. hot.Select(key => (byte)key.By)]);
+        writer.WriteArray<ulong>([.. hot.Select(key => key.Key.High)]);
+        writer.WriteArray<uint>([.. hot.Select(key => key.Key.Low)]);
+        writer.EndSection();
+    }
+
+    private void ReadHotKeys(SnapshotReader reader)
+    {
+        reader.BeginSection("hot-keys");
+        var kinds = reader.ReadArray<byte>();
+        var highs = reader.ReadArray<ulong>(kinds.Length);
+        var lows = reader.ReadArray<uint>(kinds.Length);
+        if (highs.Length != kinds.Length || lows.Length != kinds.Length)
+        {
+            throw new SnapshotFormatException("The hot-key columns differ in length.");
+        }
+
+        var tables = SubjectTables;
+        for (var number = 0; number < kinds.Length; number++)
+        {
+            var by = (MatchKind)kinds[number];
+            var table = Array.FindIndex(tables, candidate => candidate.By == by);
+            if (table < 0)
+            {
+                throw new SnapshotFormatException($"A hot key of kind {kinds[number]} has no key table.");
+            }
+
+            MakeHot(tables[table].Table, new Key96(highs[number], lows[number]), by);
+        }
+
+        reader.EndSection();
+    }
+
+    private void WriteDerived(SnapshotWriter writer)
+    {
+        writer.BeginSection("derived");
+        writer.WriteArray<int>([.. _derivedSets.Keys]);
+        writer.WriteArray<int>([.. _derivedSets.Values.Select(sets => sets.Count)]);
+        writer.WriteArray<int>([.. _derivedSets.Values.SelectMany(sets => sets)]);
+        writer.WriteArray<int>([.. _derivedSources.Keys]);
+        writer.WriteArray<long>([.. _derivedSources.Values.Select(source => source.Seq)]);
+        foreach (var source in _derivedSources.Values)
+        {
+            writer.WriteString(source.Url);
+        }
+
+        writer.EndSection();
+    }
+
+    private void ReadDerived(SnapshotReader reader)
+    {
+        reader.BeginSection("derived");
+        var claims = reader.ReadArray<int>(ClaimCount);
+        var counts = reader.ReadArray<int>(claims.Length);
+        var sets = reader.ReadArray<int>(ClaimCount);
+        var entries = reader.ReadArray<int>(ClaimCount);
+        var seqs = reader.ReadArray<long>(entries.Length);
+        if (counts.Length != claims.Length || seqs.Length != entries.Length || counts.Sum() != sets.Length)
+        {
+            throw new SnapshotFormatException("The derived sets do not match their counts.");
+        }
+
+        var at = 0;
+        for (var claim = 0; claim < claims.Length; claim++)
+        {
+            _derivedSets[CheckEntry(claims[claim])] = [.. sets.AsSpan(at, counts[claim]).ToArray().Select(CheckEntry)];
+            at += counts[claim];
+        }
+
+        for (var entry = 0; entry < entries.Length; entry++)
+        {
+            _derivedSources[CheckEntry(entries[entry])] = new DerivedSource(reader.ReadString(), seqs[entry]);
+        }
+
+        reader.EndSection();
+    }
+
+    private void WriteEmbeddings(SnapshotWriter writer)
+    {
+        writer.BeginSection("embeddings");
+        writer.WriteInt64(_embeddings.Count);
+        foreach (var (model, vectors) in _embeddings)
+        {
+            writer.WriteString(model);
+            vectors.WriteTo(writer);
+        }
+
+        writer.EndSection();
+    }
+
+    private void ReadEmbeddings(SnapshotReader reader)
+    {
+        reader.BeginSection("embeddings");
+        var models = reader.ReadCount(SubjectCount);
+        for (var model = 0; model < models; model++)
+        {
+            var name = reader.ReadString(4096);
+            var vectors = ClaimedVectors.ReadFrom(reader, _approximate, ClaimCount);
+            if (!_embeddings.TryAdd(name, vectors))
+            {
+                vectors.Dispose();
+                throw new SnapshotFormatException($"The model '{name}' is in the snapshot twice.");
+            }
+        }
+
+        reader.EndSection();
+    }
+
+    private int CheckEntry(int entry) =>
+        (uint)entry < (uint)ClaimCount ? entry : throw new SnapshotFormatException($"Entry {entry} is not a claim of the snapshot.");
+
+    private static T[] Column<T>(ReadOnlySpan<ClaimEntry> claims, Func<ClaimEntry, T> select)
+    {
+        var column = GC.AllocateUninitializedArray<T>(claims.Length);
+        for (var claim = 0; claim < claims.Length; claim++)
+        {
+            column[claim] = select(claims[claim]);
+        }
+
+        return column;
+    }
+}

@@ -1,0 +1,57 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
+namespace ConsentRegistry.Core.Snapshots;
+
+/// <summary>
+/// The first 64 bytes of an index snapshot file (docs/snapshot-format.md): the magic, the format
+/// version, the identity of the store it was taken from, the log seq it reflects, when it was
+/// written, and an XXH3-64 of the bytes before it.
+/// </summary>
+public readonly record struct SnapshotHeader(int FormatVersion, Guid StoreId, long Seq, DateTimeOffset Created)
+{
+    /// <summary>The format this code writes and reads.</summary>
+    public const int CurrentFormat = 1;
+
+    public const int Size = 64;
+
+    /// <summary>The name of the last section, whose payload is empty: a file without it is incomplete.</summary>
+    public const string EndSection = "end";
+
+    private static ReadOnlySpan<byte> Magic => "CRINDEX\0"u8;
+
+    /// <summary>The store id as 16 bytes in the order of its text form (RFC 9562).</summary>
+    public void Write(Span<byte> bytes)
+    {
+        bytes[..Size].Clear();
+        Magic.CopyTo(bytes);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes[8..], FormatVersion);
+        StoreId.TryWriteBytes(bytes[16..32], bigEndian: true, out _);
+        BinaryPrimitives.WriteInt64LittleEndian(bytes[32..], Seq);
+        BinaryPrimitives.WriteInt64LittleEndian(bytes[40..], Created.ToUnixTimeMilliseconds());
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes[56..], XxHash3.HashToUInt64(bytes[..56]));
+    }
+
+    /// <summary>Reads a header; throws <see cref="SnapshotFormatException"/> for anything that is not one.</summary>
+    public static SnapshotHeader Read(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length < Size || !bytes[..8].SequenceEqual(Magic))
+        {
+            throw new SnapshotFormatException("Not an index snapshot (no CRINDEX magic).");
+        }
+
+        if (BinaryPrimitives.ReadUInt64LittleEndian(bytes[56..]) != XxHash3.HashToUInt64(bytes[..56]))
+        {
+            throw new SnapshotFormatException("The snapshot header's checksum does not match.");
+        }
+
+        return new SnapshotHeader(
+            BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]),
+            new Guid(bytes[16..32], bigEndian: true),
+            BinaryPrimitives.ReadInt64LittleEndian(bytes[32..]),
+            DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(bytes[40..])));
+    }
+}
+
+/// <summary>A snapshot file that is corrupt, incomplete, or of another format version.</summary>
+public sealed class SnapshotFormatException(string message) : Exception(message);

@@ -1,0 +1,130 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace ConsentRegistry.Core.Snapshots;
+
+/// <summary>
+/// Writes an index snapshot file (docs/snapshot-format.md): a 64-byte header, then named sections,
+/// each its payload length, the payload and the payload's XXH3-64, then the <c>end</c> section.
+/// Every value is little-endian and every payload field starts on an 8-byte boundary.
+/// </summary>
+public sealed class SnapshotWriter : IDisposable
+{
+    private const int ChunkBytes = 1 << 22;
+
+    private readonly FileStream _file;
+    private readonly XxHash3 _sectionHash = new();
+    private long _lengthAt = -1;
+    private long _payloadStart;
+
+    /// <summary>Creates <paramref name="path"/> (which must not exist) and writes its header.</summary>
+    public SnapshotWriter(string path, SnapshotHeader header)
+    {
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("Snapshots are written on little-endian machines only.");
+        }
+
+        _file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
+        Span<byte> bytes = stackalloc byte[SnapshotHeader.Size];
+        header.Write(bytes);
+        _file.Write(bytes);
+    }
+
+    /// <summary>Starts a section; fields follow, then <see cref="EndSection"/>.</summary>
+    public void BeginSection(string name)
+    {
+        if (_lengthAt >= 0)
+        {
+            throw new InvalidOperationException("A section is still open.");
+        }
+
+        var nameBytes = Encoding.ASCII.GetBytes(name);
+        Span<byte> head = stackalloc byte[8];
+        head.Clear();
+        head[0] = (byte)nameBytes.Length;
+        _file.Write(head[..1]);
+        _file.Write(nameBytes);
+        Pad(1 + nameBytes.Length, hash: false);
+        _lengthAt = _file.Position;
+        _file.Write(head); // the payload length, written when the section ends
+        _payloadStart = _file.Position;
+        _sectionHash.Reset();
+    }
+
+    public void EndSection()
+    {
+        var length = _file.Position - _payloadStart;
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, _sectionHash.GetCurrentHashAsUInt64());
+        _file.Write(bytes);
+        var end = _file.Position;
+        _file.Position = _lengthAt;
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, length);
+        _file.Write(bytes);
+        _file.Position = end;
+        _lengthAt = -1;
+    }
+
+    public void WriteInt64(long value)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, value);
+        Payload(bytes);
+    }
+
+    /// <summary>An array field: its element count (8 bytes), its elements, padding to 8 bytes.</summary>
+    public void WriteArray<T>(ReadOnlySpan<T> items)
+        where T : unmanaged
+    {
+        WriteInt64(items.Length);
+        var elementsPerChunk = Math.Max(1, ChunkBytes / System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        for (var at = 0; at < items.Length; at += elementsPerChunk)
+        {
+            Payload(MemoryMarshal.AsBytes(items.Slice(at, Math.Min(elementsPerChunk, items.Length - at))));
+        }
+
+        Pad((long)items.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>(), hash: true);
+    }
+
+    /// <summary>A string field: its UTF-8 bytes as an array.</summary>
+    public void WriteString(string value) => WriteArray<byte>(Encoding.UTF8.GetBytes(value));
+
+    /// <summary>Writes the closing <c>end</c> section and makes the file durable.</summary>
+    public void Finish()
+    {
+        BeginSection(SnapshotHeader.EndSection);
+        EndSection();
+        _file.Flush(flushToDisk: true);
+    }
+
+    public void Dispose() => _file.Dispose();
+
+    private void Payload(ReadOnlySpan<byte> bytes)
+    {
+        _sectionHash.Append(bytes);
+        _file.Write(bytes);
+    }
+
+    private void Pad(long written, bool hash)
+    {
+        var padding = (int)((8 - (written & 7)) & 7);
+        if (padding == 0)
+        {
+            return;
+        }
+
+        Span<byte> zeros = stackalloc byte[8];
+        zeros.Clear();
+        if (hash)
+        {
+            Payload(zeros[..padding]);
+        }
+        else
+        {
+            _file.Write(zeros[..padding]);
+        }
+    }
+}
