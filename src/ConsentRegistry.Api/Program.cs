@@ -32,6 +32,7 @@ app.MapDomainVerification();
 app.MapPolicy();
 app.MapArtistPages();
 app.MapRegistryKey();
+app.MapSnapshots();
 
 await app.MigrateRegistryDatabaseAsync();
 await app.RunAsync();

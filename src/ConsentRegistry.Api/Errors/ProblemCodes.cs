@@ -73,4 +73,7 @@ public static class ProblemCodes
     public const string TruncatedImage = "truncated-image";
     public const string CorruptImage = "corrupt-image";
     public const string UnsupportedImageFormat = "unsupported-image-format";
+
+    // Snapshots
+    public const string SnapshotNotFound = "snapshot-not-found";
 }

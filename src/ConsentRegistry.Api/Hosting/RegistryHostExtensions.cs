@@ -39,6 +39,7 @@ public static class RegistryHostExtensions
         services.AddRegistryOptions<WriteBudgetOptions, WriteBudgetOptionsValidator>(WriteBudgetOptions.Section);
         services.AddRegistryOptions<PolicyOptions, PolicyOptionsValidator>(PolicyOptions.Section);
         services.AddRegistryKey();
+        services.AddSnapshots();
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -1,15 +1,17 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using ConsentRegistry.Api.Claims;
+using ConsentRegistry.Api.Snapshots;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
+using Microsoft.Extensions.Options;
 
 namespace ConsentRegistry.Api.Matching;
 
 /// <summary>
-/// Builds the matching index from the store at start-up, then keeps it current: it applies the
-/// log after the last seq it has, when this instance commits (as the writer's
+/// Builds the matching index at start-up, from the newest valid snapshot and the log after it or
+/// else from the whole store, then keeps it current: it applies the log after the last seq it has, when this instance commits (as the writer's
 /// <see cref="ICommittedLogListener"/>), when PostgreSQL notifies that another instance did, and
 /// at least every <see cref="PollInterval"/> in any case.
 /// </summary>
@@ -17,6 +19,8 @@ public sealed class IndexUpdater(
     SharedMatchingIndex index,
     LogReader log,
     RegistryDatabase database,
+    SnapshotFolder snapshots,
+    IOptions<SnapshotOptions> snapshotOptions,
     ILogger<IndexUpdater> logger) : BackgroundService, ICommittedLogListener
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
@@ -78,6 +82,7 @@ public sealed class IndexUpdater(
     {
         await BuildAsync(stoppingToken);
         var listening = ListenAsync(stoppingToken);
+        long? resumeFrom = null; // after a failed pass, where it started (see BuildAsync)
 
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -94,16 +99,19 @@ public sealed class IndexUpdater(
                 }
             }
 
-            var applied = index.AppliedSeq;
+            var applied = resumeFrom ?? index.AppliedSeq;
             try
             {
                 if (await log.ApplyAsync(applied, index.Write, stoppingToken) > applied)
                 {
                     SignalAdvanced();
                 }
+
+                resumeFrom = null;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
+                resumeFrom = applied;
                 logger.LogWarning(e, "Updating the matching index after seq {Seq} failed; retrying", applied);
                 await Task.Delay(PollInterval, stoppingToken);
             }
@@ -178,11 +186,20 @@ public sealed class IndexUpdater(
     private async Task BuildAsync(CancellationToken stoppingToken)
     {
         var clock = Stopwatch.StartNew();
+        SnapshotManifest? snapshot = null;
         while (true)
         {
             try
             {
-                await log.ApplyAsync(0, index.Write, stoppingToken);
+                if (snapshotOptions.Value.Enabled && snapshot is null && index.AppliedSeq == 0)
+                {
+                    var (store, lastSeq) = (await log.StoreIdAsync(stoppingToken), await log.LastSeqAsync(stoppingToken));
+                    snapshot = snapshots.LoadNewest(index, store, lastSeq);
+                }
+
+                // From the snapshot's seq, not the index's: a failed pass may have applied claims
+                // past revocations it had yet to apply (applying again is idempotent).
+                await log.ApplyAsync(snapshot?.Seq ?? 0, index.Write, stoppingToken);
                 break;
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -192,12 +209,14 @@ public sealed class IndexUpdater(
             }
         }
 
-        index.MarkReady();
+        // A loaded snapshot keeps its segments: rewriting them whole would cost more than it saved.
+        index.MarkReady(compact: snapshot is null);
         SignalAdvanced();
         var (claims, subjects) = index.Size();
         logger.LogInformation(
-            "Matching index ready at seq {Seq}: {Claims} claims, {Subjects} subjects, built in {Elapsed} ms",
-            index.AppliedSeq, claims, subjects, clock.ElapsedMilliseconds);
+            "Matching index ready at seq {Seq}: {Claims} claims, {Subjects} subjects, built in {Elapsed} ms {Source}",
+            index.AppliedSeq, claims, subjects, clock.ElapsedMilliseconds,
+            snapshot is null ? "from the store" : $"from snapshot {snapshot.Id} and the log after its seq {snapshot.Seq}");
     }
 
     private async Task ListenAsync(CancellationToken stoppingToken)

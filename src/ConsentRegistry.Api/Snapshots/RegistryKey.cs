@@ -69,6 +69,49 @@ public sealed class RegistryKey : IDisposable
         }
     }
 
+    /// <summary>
+    /// A compact JWS (RFC 7515) of <paramref name="payload"/>, ES256, its protected header
+    /// <c>{"alg":"ES256","kid":…,"typ":<paramref name="type"/>}</c>; the signature is r ‖ s (64 bytes).
+    /// </summary>
+    public string Sign(ReadOnlySpan<byte> payload, string type)
+    {
+        var header = JsonSerializer.SerializeToUtf8Bytes(new JwsHeader("ES256", Public.Kid, type), SigningJson.Default.JwsHeader);
+        var signingInput = $"{Base64Url.Encode(header)}.{Base64Url.Encode(payload)}";
+        var signature = _key.SignData(System.Text.Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        return $"{signingInput}.{Base64Url.Encode(signature)}";
+    }
+
+    /// <summary>Whether <paramref name="jws"/> is a compact JWS signed by this key (ES256, this <c>kid</c>); its payload when it is.</summary>
+    public bool TryVerify(string jws, out byte[] payload)
+    {
+        payload = [];
+        var parts = jws.Split('.');
+        if (parts.Length != 3 || !Base64Url.TryDecode(parts[0], out var headerBytes) || !Base64Url.TryDecode(parts[1], out var body)
+            || !Base64Url.TryDecode(parts[2], out var signature) || signature.Length != 64)
+        {
+            return false;
+        }
+
+        JwsHeader? header;
+        try
+        {
+            header = JsonSerializer.Deserialize(headerBytes, SigningJson.Default.JwsHeader);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+
+        if (header is not { Alg: "ES256" } || header.Kid != Public.Kid
+            || !_key.VerifyData(System.Text.Encoding.ASCII.GetBytes($"{parts[0]}.{parts[1]}"), signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation))
+        {
+            return false;
+        }
+
+        payload = body;
+        return true;
+    }
+
     public void Dispose() => _key.Dispose();
 
     private static ECParameters Read(string path)
@@ -160,7 +203,14 @@ internal sealed record PrivateJwk(
     [property: JsonPropertyName("y")] string? Y,
     [property: JsonPropertyName("d")] string? D);
 
+/// <summary>The protected header of what the registry signs.</summary>
+internal sealed record JwsHeader(
+    [property: JsonPropertyName("alg")] string? Alg,
+    [property: JsonPropertyName("kid")] string? Kid,
+    [property: JsonPropertyName("typ")] string? Typ);
+
 [JsonSerializable(typeof(PrivateJwk))]
+[JsonSerializable(typeof(JwsHeader))]
 internal sealed partial class SigningJson : JsonSerializerContext;
 
 /// <summary>Reads or creates the key before the host serves, so a broken key file stops the start with its message.</summary>

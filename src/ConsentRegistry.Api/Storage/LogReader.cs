@@ -9,6 +9,8 @@ public sealed class LogReader(RegistryDatabase database)
 {
     private const string SelectLastSeq = "SELECT last_seq FROM registry_sequence WHERE id = 1";
 
+    private const string SelectStoreId = "SELECT store_id FROM store_identity WHERE id = 1";
+
     private const string SelectClaims = $"SELECT {ClaimsTable.SelectWithoutJws} FROM claims WHERE seq > @after AND seq <= @upTo ORDER BY seq";
 
     private const string SelectRevocations = "SELECT seq, claim_id FROM revocations WHERE seq > @after AND seq <= @upTo ORDER BY seq";
@@ -16,6 +18,14 @@ public sealed class LogReader(RegistryDatabase database)
     private const string SelectDerived = "SELECT seq, claim_id, url, subjects FROM derived_fingerprints WHERE seq > @after AND seq <= @upTo ORDER BY seq";
 
     private const string SelectTrustChanges = "SELECT seq, claim_id, trust FROM trust_changes WHERE seq > @after AND seq <= @upTo ORDER BY seq";
+
+    /// <summary>The store's identity (made once, with the schema), which index snapshots record.</summary>
+    public async Task<Guid> StoreIdAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var id = await connection.ExecuteScalarAsync<object>(new CommandDefinition(SelectStoreId, cancellationToken: cancellationToken));
+        return id is Guid guid ? guid : Guid.Parse(Convert.ToString(id, System.Globalization.CultureInfo.InvariantCulture)!);
+    }
 
     /// <summary>The last seq in the store.</summary>
     public async Task<long> LastSeqAsync(CancellationToken cancellationToken)

@@ -10,6 +10,7 @@ public sealed class SharedMatchingIndex : IDisposable
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private MatchingIndex _index;
     private readonly Lock _writer = new();
+    private readonly ApproximateVectorSettings? _approximate;
     private long _appliedSeq;
     private bool _ready;
     private int _disposed;
@@ -22,6 +23,7 @@ public sealed class SharedMatchingIndex : IDisposable
     /// <summary>A shared index whose embeddings are searched approximately as <paramref name="approximate"/> says.</summary>
     public SharedMatchingIndex(ApproximateVectorSettings? approximate)
     {
+        _approximate = approximate;
         _index = new MatchingIndex(approximate);
         _index.BeginBulkLoad(); // until MarkReady compacts it
     }
@@ -86,16 +88,18 @@ public sealed class SharedMatchingIndex : IDisposable
     }
 
     /// <summary>
-    /// Before the index is ready: replaces what it holds with <paramref name="loaded"/> (read from a
-    /// snapshot), whose log after <see cref="MatchingIndex.AppliedSeq"/> is then applied as usual.
+    /// Before the index is ready: replaces what it holds with the index in <paramref name="snapshot"/>,
+    /// whose log after <see cref="MatchingIndex.AppliedSeq"/> is then applied as usual. Throws
+    /// <see cref="Snapshots.SnapshotFormatException"/> for a corrupt file, leaving the index as it was.
     /// </summary>
-    public void Adopt(MatchingIndex loaded)
+    public void Load(Snapshots.SnapshotReader snapshot)
     {
         if (IsReady)
         {
-            throw new InvalidOperationException("The index is serving already; a snapshot is adopted only before it is ready.");
+            throw new InvalidOperationException("The index is serving already; a snapshot is loaded only before it is ready.");
         }
 
+        var loaded = MatchingIndex.ReadSnapshot(snapshot, _approximate);
         lock (_writer)
         {
             _lock.EnterWriteLock();

@@ -20,6 +20,8 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
 
     private readonly string _ownKeyPath = Path.Combine(Path.GetTempPath(), "consent-registry-tests", $"registry-key-{Guid.NewGuid():N}.jwk");
 
+    private readonly string _ownSnapshots = Path.Combine(Path.GetTempPath(), "consent-registry-tests", $"snapshots-{Guid.NewGuid():N}");
+
     private bool _ownsDatabase;
 
     public RegistryApp(TestDatabase database, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
@@ -54,6 +56,7 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
             ["Registry:Policy:RevalidateWait"] = "00:01:00",
             // Each app its own signing key, in the temporary folder (deleted with the app); the key tests set their own path.
             ["Registry:Signing:KeyPath"] = _ownKeyPath,
+            ["Registry:Snapshots:Path"] = _ownSnapshots,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -128,6 +131,11 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
         if (File.Exists(_ownKeyPath))
         {
             File.Delete(_ownKeyPath);
+        }
+
+        if (Directory.Exists(_ownSnapshots))
+        {
+            Directory.Delete(_ownSnapshots, recursive: true);
         }
 
         GC.SuppressFinalize(this);

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Lookup;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Matching;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace ConsentRegistry.Api.Snapshots;
+
+/// <summary>Index snapshots (DESIGN.md 5.8): written in the background, loaded at start, served to dataset builders.</summary>
+public static class SnapshotEndpoints
+{
+    public static IServiceCollection AddSnapshots(this IServiceCollection services)
+    {
+        services.AddRegistryOptions<SnapshotOptions, SnapshotOptionsValidator>(SnapshotOptions.Section);
+        services.AddSingleton<SnapshotFolder>();
+        services.AddHostedService<SnapshotScheduler>();
+        return services;
+    }
+
+    /// <summary>
+    /// <c>GET /v1/snapshots/latest</c> (the signed manifest) and <c>GET|HEAD /v1/snapshots/{id}/{name}</c>
+    /// (a file, with Range): readable by whoever may look up.
+    /// </summary>
+    public static IEndpointRouteBuilder MapSnapshots(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/snapshots").WithTags("Snapshots").RequireLookupAccess(needsIndex: false);
+        group.MapGet("/latest", Latest)
+            .WithName("GetLatestSnapshot")
+            .WithSummary("The newest index snapshot's manifest: id, seq, format, files with size and SHA-256, and the registry's signature (a JWS over the rest).")
+            .Produces<SnapshotManifest>()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapMethods("/{id}/{name}", [HttpMethods.Get, HttpMethods.Head], File)
+            .WithName("GetSnapshotFile")
+            .WithSummary("One file of a snapshot named in its manifest; HTTP Range requests resume or split a download.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream")
+            .Produces(StatusCodes.Status206PartialContent, contentType: "application/octet-stream")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status416RangeNotSatisfiable);
+        return app;
+    }
+
+    private static IResult Latest(SnapshotFolder folder, IOptions<SnapshotOptions> options, HttpContext context)
+    {
+        context.Response.Headers.CacheControl = "no-cache";
+        return folder.Latest is { } manifest
+            ? TypedResults.Json(manifest, SnapshotJson.Default.SnapshotManifest)
+            : Problems.Create(StatusCodes.Status404NotFound, ProblemCodes.SnapshotNotFound, options.Value.Enabled
+                ? $"No index snapshot has been written yet; one is written once the log has grown by {options.Value.EveryLogEntries} entries."
+                : "Index snapshots are switched off on this registry (Registry:Snapshots:Enabled).");
+    }
+
+    private static IResult File(string id, string name, SnapshotFolder folder, HttpContext context)
+    {
+        if (!folder.TryGetFile(id, name, out var path, out var entry))
+        {
+            return Problems.Create(StatusCodes.Status404NotFound, ProblemCodes.SnapshotNotFound,
+                "No such snapshot file: snapshots are kept only a while; GET /v1/snapshots/latest names the current one and its files.");
+        }
+
+        // A snapshot's files never change: its SHA-256 is a strong validator.
+        context.Response.Headers.CacheControl = "private, max-age=86400, immutable";
+        return TypedResults.PhysicalFile(path, "application/octet-stream", lastModified: System.IO.File.GetLastWriteTimeUtc(path),
+            entityTag: new EntityTagHeaderValue($"\"{entry.Sha256}\""), enableRangeProcessing: true);
+    }
+}
+
+/// <summary>Writes a snapshot whenever the log has grown by <see cref="SnapshotOptions.EveryLogEntries"/> since the newest one.</summary>
+internal sealed class SnapshotScheduler(
+    SharedMatchingIndex index,
+    SnapshotFolder folder,
+    LogReader log,
+    IOptions<SnapshotOptions> options,
+    ILogger<SnapshotScheduler> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        if (!settings.Enabled)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(settings.CheckInterval);
+        Guid? store = null;
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            if (!index.IsReady || index.AppliedSeq - (folder.Latest?.Seq ?? 0) < settings.EveryLogEntries)
+            {
+                continue;
+            }
+
+            try
+            {
+                store ??= await log.StoreIdAsync(stoppingToken);
+                var clock = Stopwatch.StartNew();
+                var manifest = await Task.Run(() => folder.Write(index, store.Value), stoppingToken);
+                logger.LogInformation(
+                    "Wrote index snapshot {Id} at seq {Seq}: {Bytes} bytes in {Elapsed} ms",
+                    manifest.Id, manifest.Seq, manifest.Files.Sum(file => file.Size), clock.ElapsedMilliseconds);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Writing an index snapshot failed; trying again at the next check");
+            }
+        }
+    }
+}
