@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Snapshots;
 using ConsentRegistry.Core.Urls;
 
 namespace ConsentRegistry.LoadGen;
@@ -14,7 +15,11 @@ namespace ConsentRegistry.LoadGen;
 /// </summary>
 internal static class IndexMemory
 {
-    public static int Run(int subjects, int subjectsPerClaim, int lookupSeconds)
+    /// <param name="snapshot">
+    /// When given, the index is then written to this snapshot file, dropped, read back (both timed),
+    /// and the lookups are timed and checked on the index read back.
+    /// </param>
+    public static int Run(int subjects, int subjectsPerClaim, int lookupSeconds, string? snapshot = null)
     {
         var universe = new LookupUniverse(subjects);
         _ = Canonical(universe.RegisteredSubjects().Where((_, i) => i % 997 == 0).ToArray()); // loads the canonicalizer's tables first
@@ -26,7 +31,41 @@ internal static class IndexMemory
         Console.WriteLine($"index:        {index.SubjectCount:N0} subjects in {index.ClaimCount:N0} claims, built in {clock.Elapsed.TotalSeconds:F2} s (canonicalizing included); {index.HotKeyCount:N0} hot keys");
         Console.WriteLine($"managed heap: {held / (1024.0 * 1024.0):F1} MiB held by the index, {(double)held / index.SubjectCount:F1} bytes per subject ({subjectsPerClaim:N0} per claim)");
         Console.WriteLine($"estimated:    {index.EstimatedBytes / (1024.0 * 1024.0):F1} MiB (the index's own count, as the metrics report it)");
+        if (snapshot is not null)
+        {
+            RoundTrip(ref index, snapshot, before);
+        }
+
         return MeasureLookups(universe, index, lookupSeconds);
+    }
+
+    /// <summary>Writes <paramref name="index"/> to a snapshot file, drops it, reads it back; reports both times, the size and the heap the index read back holds.</summary>
+    private static void RoundTrip(ref MatchingIndex index, string path, long heapBefore)
+    {
+        File.Delete(path);
+        var clock = Stopwatch.StartNew();
+        using (var writer = new SnapshotWriter(path, new SnapshotHeader(SnapshotHeader.CurrentFormat, Guid.NewGuid(), index.AppliedSeq, DateTimeOffset.UtcNow)))
+        {
+            index.WriteSnapshot(writer);
+            writer.Finish();
+        }
+
+        var written = clock.Elapsed;
+        var bytes = new FileInfo(path).Length;
+        Console.WriteLine($"snapshot:     {bytes / (1024.0 * 1024.0):F1} MiB ({(double)bytes / index.SubjectCount:F1} bytes per subject), written in {written.TotalSeconds:F2} s (fsync included)");
+        var subjects = index.SubjectCount;
+        index.Dispose();
+        index = null!;
+        _ = Heap();
+        clock.Restart();
+        using (var reader = new SnapshotReader(path))
+        {
+            index = MatchingIndex.ReadSnapshot(reader);
+        }
+
+        clock.Stop();
+        var held = Heap() - heapBefore;
+        Console.WriteLine($"read back:    {clock.Elapsed.TotalSeconds:F2} s ({bytes / (1024.0 * 1024.0) / clock.Elapsed.TotalSeconds:F0} MiB/s, file in the page cache), {held / (1024.0 * 1024.0):F1} MiB held, {(double)held / subjects:F1} bytes per subject");
     }
 
     /// <summary>

@@ -16,6 +16,7 @@ if (options is null)
           index-memory  build the matching index of the universe's N subjects in this process; reports bytes per
                         subject and lookups per second on one thread
                         --subjects N [--per-claim N (default 10,000)] [--lookup-seconds N (default 10)]
+                        [--snapshot FILE: write the index to a snapshot file, read it back (both timed), look up on that]
           policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
                         --target URL --prefixes N (default 10,000) --requests N (default 2,000)
           abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients
@@ -31,7 +32,8 @@ return options.Command switch
     "lookup" => await LookupLoad.RunAsync(
         options.Target, options.Value("--endpoint", "all"), options.Int("--subjects", 1_000_000), options.Int("--concurrency", 2),
         options.Int("--seconds", 20), options.Int("--rate", 0), options.Values.ContainsKey("--server-pid") ? options.Int("--server-pid", 0) : null),
-    "index-memory" => IndexMemory.Run(options.Int("--subjects", 1_000_000), options.Int("--per-claim", 10_000), options.Int("--lookup-seconds", 10)),
+    "index-memory" => IndexMemory.Run(
+        options.Int("--subjects", 1_000_000), options.Int("--per-claim", 10_000), options.Int("--lookup-seconds", 10), options.Values.GetValueOrDefault("--snapshot")),
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
         options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000)),
