@@ -19,18 +19,19 @@ internal static class IndexMemory
     /// When given, the index is then written to this snapshot file, dropped, read back (both timed),
     /// and the lookups are timed and checked on the index read back.
     /// </param>
-    public static int Run(int subjects, int subjectsPerClaim, int lookupSeconds, string? snapshot = null)
+    public static int Run(int subjects, int subjectsPerClaim, int lookupSeconds, string? snapshot = null, int sha256 = 0, int pdq = 0)
     {
         var universe = new LookupUniverse(subjects);
         _ = Canonical(universe.RegisteredSubjects().Where((_, i) => i % 997 == 0).ToArray()); // loads the canonicalizer's tables first
         var before = Heap();
         var clock = Stopwatch.StartNew();
-        var index = Build(universe, subjectsPerClaim);
+        var index = Build(universe.RegisteredSubjects().Concat(LookupUniverse.HashSubjects(sha256, pdq)), (long)subjects + sha256 + pdq, subjectsPerClaim);
         clock.Stop();
         var held = Heap() - before;
         Console.WriteLine($"index:        {index.SubjectCount:N0} subjects in {index.ClaimCount:N0} claims, built in {clock.Elapsed.TotalSeconds:F2} s (canonicalizing included); {index.HotKeyCount:N0} hot keys");
         Console.WriteLine($"managed heap: {held / (1024.0 * 1024.0):F1} MiB held by the index, {(double)held / index.SubjectCount:F1} bytes per subject ({subjectsPerClaim:N0} per claim)");
         Console.WriteLine($"estimated:    {index.EstimatedBytes / (1024.0 * 1024.0):F1} MiB (the index's own count, as the metrics report it)");
+        Console.WriteLine($"by part:      {string.Join(", ", index.EstimatedBytesByPart().Where(part => part.Bytes > 0).Select(part => Share(index, part)))}");
         if (snapshot is not null)
         {
             RoundTrip(ref index, snapshot, before);
@@ -117,17 +118,25 @@ internal static class IndexMemory
         return wrong;
     }
 
+    /// <summary>A part's MiB and, for a subject kind, its bytes per subject of that kind.</summary>
+    private static string Share(MatchingIndex index, (string Part, long Bytes) part)
+    {
+        var subjects = index.SubjectsByKind.Of(part.Part);
+        var perSubject = subjects > 0 ? $", {(double)part.Bytes / subjects:F1} B per {part.Part} subject" : string.Empty;
+        return $"{part.Part} {part.Bytes / (1024.0 * 1024.0):F1} MiB{perSubject}";
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static MatchingIndex Build(LookupUniverse universe, int subjectsPerClaim)
+    private static MatchingIndex Build(IEnumerable<(string Kind, string Value, bool IncludeSubdomains)> subjects, long total, int subjectsPerClaim)
     {
         var usage = new Usage(Preference.Unset, Preference.No, Preference.Unset, Preference.Unset, Preference.Unset).WithHierarchyApplied();
         var index = new MatchingIndex();
         index.BeginBulkLoad(); // as the server's shared index does until its build is done
         var claim = 0;
         var added = 0L;
-        var report = Math.Max(1, universe.Subjects / 10);
+        var report = Math.Max(1, total / 10);
         var clock = Stopwatch.StartNew();
-        foreach (var chunk in universe.RegisteredSubjects().Chunk(subjectsPerClaim))
+        foreach (var chunk in subjects.Chunk(subjectsPerClaim))
         {
             claim++;
             if ((added += chunk.Length) / report != (added - chunk.Length) / report)

@@ -20,32 +20,56 @@ internal static class LookupLoad
     private const int BatchSize = 10_000;
     private const int DistinctBatches = 16;
 
-    public static async Task<int> SeedAsync(Uri target, int subjects, int concurrency)
+    /// <summary>
+    /// Registers the universe's subjects and <paramref name="sha256"/> SHA-256 and <paramref name="pdq"/>
+    /// PDQ hashes (<see cref="LookupUniverse.HashSubjects"/>) in 10,000-subject claims. Claims are
+    /// made and signed as they are sent, so memory stays flat at any size.
+    /// </summary>
+    public static async Task<int> SeedAsync(Uri target, int subjects, int concurrency, int sha256 = 0, int pdq = 0)
     {
         var universe = new LookupUniverse(subjects);
-        var all = universe.RegisteredSubjects().ToList();
+        var total = (long)subjects + sha256 + pdq;
+        var claimCount = (total + SubjectsPerClaim - 1) / SubjectsPerClaim;
+        using var chunks = universe.RegisteredSubjects().Concat(LookupUniverse.HashSubjects(sha256, pdq)).Chunk(SubjectsPerClaim).GetEnumerator();
         var iat = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         using var signer = new ClaimSigner();
-        var claims = all.Chunk(SubjectsPerClaim).Select(chunk => signer.SignOptOut(chunk, iat)).ToArray();
 
         using var client = CreateClient(target, concurrency);
-        Console.WriteLine($"Seeding {subjects:N0} subjects ({universe.UrlCount:N0} url, {universe.PrefixCount:N0} url-prefix, {universe.HostCount:N0} host) in {claims.Length:N0} claims…");
+        Console.WriteLine($"Seeding {total:N0} subjects ({universe.UrlCount:N0} url, {universe.PrefixCount:N0} url-prefix, {universe.HostCount:N0} host, {sha256:N0} sha256, {pdq:N0} pdq) in {claimCount:N0} claims…");
         var clock = Stopwatch.StartNew();
-        var next = -1;
+        var sent = 0L;
         var failures = 0;
+        var report = Math.Max(1, claimCount / 10);
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < claims.Length)
+            while (true)
             {
-                using var response = await client.PostAsync("/v1/claims", new StringContent(claims[i], Encoding.ASCII, "application/jose"));
+                string claim;
+                long number;
+                lock (chunks)
+                {
+                    if (!chunks.MoveNext())
+                    {
+                        return;
+                    }
+
+                    claim = signer.SignOptOut(chunks.Current, iat);
+                    number = ++sent;
+                }
+
+                using var response = await client.PostAsync("/v1/claims", new StringContent(claim, Encoding.ASCII, "application/jose"));
                 if (response.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.OK) && Interlocked.Increment(ref failures) <= 3)
                 {
-                    Console.Error.WriteLine($"claim {i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                    Console.Error.WriteLine($"claim {number}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                }
+
+                if (number % report == 0)
+                {
+                    Console.Error.WriteLine($"  {number:N0} of {claimCount:N0} claims sent after {clock.Elapsed.TotalSeconds:F0} s");
                 }
             }
         }));
-        Console.WriteLine($"seeded:       {subjects:N0} subjects in {clock.Elapsed.TotalSeconds:F1} s, {failures} claims failed");
+        Console.WriteLine($"seeded:       {total:N0} subjects in {clock.Elapsed.TotalSeconds:F1} s ({total / clock.Elapsed.TotalSeconds:N0} subjects/s), {failures} claims failed");
         return failures == 0 ? 0 : 1;
     }
 

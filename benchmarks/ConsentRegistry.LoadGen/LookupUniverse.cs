@@ -52,6 +52,24 @@ internal sealed class LookupUniverse(int subjects)
         }
     }
 
+    /// <summary>
+    /// Image hashes registered beside the universe's URLs (the scale benchmark's shares): SHA-256
+    /// number i is the hash of i's eight bytes, PDQ hash number i four pseudo-random words.
+    /// </summary>
+    public static IEnumerable<(string Kind, string Value, bool IncludeSubdomains)> HashSubjects(int sha256, int pdq)
+    {
+        for (var i = 0; i < sha256; i++)
+        {
+            yield return ("sha256", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(BitConverter.GetBytes((long)i))), false);
+        }
+
+        for (var i = 0; i < pdq; i++)
+        {
+            var seed = 4 * i;
+            yield return ("pdq", $"{Mix(seed):x16}{Mix(seed + 1):x16}{Mix(seed + 2):x16}{Mix(seed + 3):x16}", false);
+        }
+    }
+
     /// <summary>Registered exact URL number <paramref name="i"/>, already canonical.</summary>
     public string Url(int i)
     {

@@ -9,7 +9,7 @@ if (options is null)
           claims        POST signed opt-out claims (pre-signed before timing); reports claims/s, subjects/s, latency
                         --target URL --count N --subjects N (per claim) --concurrency N
           seed          register the lookup universe's N subjects (90 % url, 5 % url-prefix, 5 % host) in 10,000-subject claims
-                        --target URL --subjects N --concurrency N
+                        --target URL --subjects N --concurrency N [--sha256 N --pdq N: image hashes beside them]
           lookup        check, then time, the lookup endpoints against a seeded universe of the same N
                         --target URL --subjects N --endpoint batch|stream|spawning|all --concurrency N --seconds N
                         [--rate URLs/s: pace the batch workers] [--server-pid PID: sample its memory]
@@ -17,6 +17,7 @@ if (options is null)
                         subject and lookups per second on one thread
                         --subjects N [--per-claim N (default 10,000)] [--lookup-seconds N (default 10)]
                         [--snapshot FILE: write the index to a snapshot file, read it back (both timed), look up on that]
+                        [--sha256 N --pdq N: image hashes beside the universe, as seed registers them]
           policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
                         --target URL --prefixes N (default 10,000) --requests N (default 2,000)
           abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients
@@ -28,12 +29,14 @@ if (options is null)
 return options.Command switch
 {
     "claims" => await ClaimsLoad.RunAsync(options.Target, options.Int("--count", 20_000), options.Int("--subjects", 1), options.Int("--concurrency", 64)),
-    "seed" => await LookupLoad.SeedAsync(options.Target, options.Int("--subjects", 1_000_000), options.Int("--concurrency", 4)),
+    "seed" => await LookupLoad.SeedAsync(
+        options.Target, options.Int("--subjects", 1_000_000), options.Int("--concurrency", 4), options.Int("--sha256", 0), options.Int("--pdq", 0)),
     "lookup" => await LookupLoad.RunAsync(
         options.Target, options.Value("--endpoint", "all"), options.Int("--subjects", 1_000_000), options.Int("--concurrency", 2),
         options.Int("--seconds", 20), options.Int("--rate", 0), options.Values.ContainsKey("--server-pid") ? options.Int("--server-pid", 0) : null),
     "index-memory" => IndexMemory.Run(
-        options.Int("--subjects", 1_000_000), options.Int("--per-claim", 10_000), options.Int("--lookup-seconds", 10), options.Values.GetValueOrDefault("--snapshot")),
+        options.Int("--subjects", 1_000_000), options.Int("--per-claim", 10_000), options.Int("--lookup-seconds", 10), options.Values.GetValueOrDefault("--snapshot"),
+        options.Int("--sha256", 0), options.Int("--pdq", 0)),
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
         options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000)),

@@ -25,29 +25,27 @@ public sealed partial class MatchingIndex
     /// Growth slack is included (it is memory the process holds); the URL-prefix length lists are
     /// taken as one length each. Costs O(PDQ segments), a few dozen at most.
     /// </summary>
-    public long EstimatedBytes
-    {
-        get
-        {
-            var bytes = _stringBytes
-                + _claimsById.Bytes
-                + DictionaryBytes<string, int>(_parties.Capacity)
-                + _urls.Bytes
-                + _prefixes.Bytes
-                + DictionaryBytes<UInt128, int[]>(_prefixLengths.Capacity) + (_prefixLengths.Count * (ArrayOverhead + 8L))
-                + _hosts.Bytes
-                + _sha256.Bytes
-                + ArrayBytes<ClaimEntry>(_claims.Length)
-                + ArrayBytes<uint>(_hostPostings.Length)
-                + ArrayBytes<int>(_claimHostStart.Length)
-                + _hostSeqs.Bytes
-                + _pdq.Bytes
-                + EmbeddingBytes()
-                + HotKeyBytes()
-                + DerivedBytes();
-            return bytes;
-        }
-    }
+    public long EstimatedBytes => EstimatedBytesByPart().Sum(part => part.Bytes);
+
+    /// <summary>
+    /// <see cref="EstimatedBytes"/> by part: one per subject kind (named as <see cref="SubjectKinds"/>:
+    /// its key table, or the PDQ index, or the vectors), the claims (their structs, the id table,
+    /// the party table), the crawler policy's host lists, hot keys, derived sets and strings.
+    /// </summary>
+    public IReadOnlyList<(string Part, long Bytes)> EstimatedBytesByPart() =>
+    [
+        ("claims", ArrayBytes<ClaimEntry>(_claims.Length) + _claimsById.Bytes + DictionaryBytes<string, int>(_parties.Capacity)),
+        (SubjectKinds.Url, _urls.Bytes),
+        (SubjectKinds.UrlPrefix, _prefixes.Bytes + DictionaryBytes<UInt128, int[]>(_prefixLengths.Capacity) + (_prefixLengths.Count * (ArrayOverhead + 8L))),
+        (SubjectKinds.Host, _hosts.Bytes),
+        (SubjectKinds.Sha256, _sha256.Bytes),
+        (SubjectKinds.Pdq, _pdq.Bytes),
+        (SubjectKinds.Embedding, EmbeddingBytes()),
+        ("host-lists", ArrayBytes<uint>(_hostPostings.Length) + ArrayBytes<int>(_claimHostStart.Length) + _hostSeqs.Bytes),
+        ("hot-keys", HotKeyBytes()),
+        ("derived", DerivedBytes()),
+        ("strings", _stringBytes),
+    ];
 
     /// <summary>
     /// Hot keys (MatchingIndex.HotKeys.cs), estimated: per effective claim a sorted-set node and a
