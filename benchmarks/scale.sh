@@ -31,9 +31,14 @@ universe=$(( subjects - sha256 - pdq ))
 
 bench_setup "$engine"
 export Registry__Lookup__RequestsPerSecondPerAddress=100000 Logging__LogLevel__Default=Warning Registry__WriteBudgets__Enabled=false
-# Information from the index and snapshot writers: their lines carry the times reported below.
-export Logging__LogLevel__ConsentRegistry.Api.Matching.IndexUpdater=Information
-export Logging__LogLevel__ConsentRegistry.Api.Snapshots=Information
+# Information from the index and snapshot writers: their lines carry the times reported below
+# (category names have dots, which environment variable names cannot, so on the command line).
+start_api() {
+  dotnet src/ConsentRegistry.Api/bin/Release/net10.0/ConsentRegistry.Api.dll --urls "$target" \
+    --Logging:LogLevel:ConsentRegistry.Api.Matching.IndexUpdater=Information \
+    --Logging:LogLevel:ConsentRegistry.Api.Snapshots=Information >>"$work/api.log" 2>&1 &
+  api_pid=$!
+}
 export Registry__Snapshots__Path="$work/snapshots" Registry__Snapshots__CheckInterval=00:00:01
 export Registry__Snapshots__EveryLogEntries=1000000000   # none while seeding
 

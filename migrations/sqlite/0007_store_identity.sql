@@ -6,5 +6,5 @@ CREATE TABLE store_identity (
 );
 INSERT INTO store_identity (id, store_id)
 SELECT 1, lower(substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-'
-       || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(h, 18, 3) || '-' || substr(h, 21, 12))
+       || substr('89ab', 1 + (random() & 3), 1) || substr(h, 18, 3) || '-' || substr(h, 21, 12))
 FROM (SELECT hex(randomblob(16)) AS h);

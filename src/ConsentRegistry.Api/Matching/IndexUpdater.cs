@@ -28,6 +28,9 @@ public sealed class IndexUpdater(
     /// <summary>How long a request waits for the index to reach this instance's own last write.</summary>
     public static readonly TimeSpan ReadYourWritesWait = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long this instance's writer waits for the index before it leaves its commit to the log pass.</summary>
+    private static readonly TimeSpan OwnCommitWait = TimeSpan.FromMilliseconds(50);
+
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
     /// <summary>Completed (and replaced) each time the index advances: waiters wake on it instead of polling.</summary>
@@ -129,7 +132,10 @@ public sealed class IndexUpdater(
     {
         InterlockedMax(ref _lastCommittedSeq, batch.LastSeq);
         var applied = false;
-        index.Write(i =>
+
+        // Not waiting long for the index: a snapshot being written or a large merge holds it for
+        // seconds, and intake must not stall behind it; the log pass then brings the batch in.
+        index.TryWrite(i =>
         {
             if (!index.IsReady || i.AppliedSeq != batch.FirstSeq - 1)
             {
@@ -156,7 +162,7 @@ public sealed class IndexUpdater(
 
             i.MarkApplied(batch.LastSeq);
             applied = true;
-        });
+        }, OwnCommitWait);
 
         if (applied)
         {
@@ -242,11 +248,13 @@ public sealed class IndexUpdater(
 }
 
 /// <summary>Ready only once the matching index has been built.</summary>
-internal sealed class MatchingIndexHealthCheck(SharedMatchingIndex index) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
+internal sealed class MatchingIndexHealthCheck(SharedMatchingIndex index, SnapshotFolder snapshots) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
 {
     public Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> CheckHealthAsync(
         Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(index.IsReady
-            ? Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy($"built, at seq {index.AppliedSeq}")
+            ? Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy(snapshots.StartedFrom is { } snapshot
+                ? $"built, at seq {index.AppliedSeq}; started from snapshot {snapshot.Id}"
+                : $"built, at seq {index.AppliedSeq}; started from the store")
             : Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("building"));
 }

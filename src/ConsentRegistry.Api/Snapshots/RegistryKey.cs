@@ -81,8 +81,8 @@ public sealed class RegistryKey : IDisposable
         return $"{signingInput}.{Base64Url.Encode(signature)}";
     }
 
-    /// <summary>Whether <paramref name="jws"/> is a compact JWS signed by this key (ES256, this <c>kid</c>); its payload when it is.</summary>
-    public bool TryVerify(string jws, out byte[] payload)
+    /// <summary>Whether <paramref name="jws"/> is a compact JWS signed by this key (ES256, this <c>kid</c>, <c>typ</c> <paramref name="type"/>); its payload when it is.</summary>
+    public bool TryVerify(string jws, string type, out byte[] payload)
     {
         payload = [];
         var parts = jws.Split('.');
@@ -102,7 +102,7 @@ public sealed class RegistryKey : IDisposable
             return false;
         }
 
-        if (header is not { Alg: "ES256" } || header.Kid != Public.Kid
+        if (header is not { Alg: "ES256" } || header.Kid != Public.Kid || header.Typ != type
             || !_key.VerifyData(System.Text.Encoding.ASCII.GetBytes($"{parts[0]}.{parts[1]}"), signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation))
         {
             return false;

@@ -96,7 +96,12 @@ internal sealed class SnapshotScheduler(
             {
                 store ??= await log.StoreIdAsync(stoppingToken);
                 var clock = Stopwatch.StartNew();
-                var manifest = await Task.Run(() => folder.Write(index, store.Value), stoppingToken);
+                var manifest = await WriteBetweenPassesAsync(store.Value, stoppingToken);
+                if (manifest is null)
+                {
+                    continue; // a pass over the log was half applied every time: the next check tries again
+                }
+
                 logger.LogInformation(
                     "Wrote index snapshot {Id} at seq {Seq}: {Bytes} bytes in {Elapsed} ms",
                     manifest.Id, manifest.Seq, manifest.Files.Sum(file => file.Size), clock.ElapsedMilliseconds);
@@ -106,5 +111,21 @@ internal sealed class SnapshotScheduler(
                 logger.LogWarning(e, "Writing an index snapshot failed; trying again at the next check");
             }
         }
+    }
+
+    /// <summary>A snapshot, taken between two passes over the log; tries for a few seconds, then null.</summary>
+    private async Task<SnapshotManifest?> WriteBetweenPassesAsync(Guid store, CancellationToken stoppingToken)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            if (await Task.Run(() => folder.Write(index, store), stoppingToken) is { } manifest)
+            {
+                return manifest;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), stoppingToken);
+        }
+
+        return null;
     }
 }

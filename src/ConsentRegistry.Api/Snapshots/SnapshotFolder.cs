@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -29,6 +30,9 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
     /// <summary>The newest snapshot that was checked (at start) or written since; null when there is none.</summary>
     public SnapshotManifest? Latest => Volatile.Read(ref _latest);
 
+    /// <summary>The snapshot this instance's index was loaded from at start; null when it was built from the store.</summary>
+    public SnapshotManifest? StartedFrom { get; private set; }
+
     /// <summary>Whether <paramref name="id"/> has the form of a snapshot id (and so is safe as a folder name).</summary>
     public static bool IsId(string id) => IdPattern().IsMatch(id);
 
@@ -55,8 +59,17 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
     /// </summary>
     public SnapshotManifest? LoadNewest(SharedMatchingIndex index, Guid store, long storeLastSeq)
     {
-        Directory.CreateDirectory(Root);
-        DeleteIncoming();
+        try
+        {
+            Directory.CreateDirectory(Root);
+            DeleteIncoming();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("Not starting from a snapshot: the folder {Folder} (Registry:Snapshots:Path) cannot be used: {Reason}", Root, e.Message);
+            return null;
+        }
+
         foreach (var folder in SnapshotFolders())
         {
             var id = Path.GetFileName(folder);
@@ -71,13 +84,21 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
                 }
 
                 Volatile.Write(ref _latest, manifest);
+                StartedFrom = manifest;
                 logger.LogInformation("Loaded index snapshot {Id} (seq {Seq}) in {Elapsed} ms", id, manifest.Seq, clock.ElapsedMilliseconds);
                 return manifest;
             }
             catch (Exception e) when (e is SnapshotFormatException or IOException or UnauthorizedAccessException)
             {
                 logger.LogWarning("Discarding index snapshot {Id}: {Reason}", id, e.Message);
-                Discard(folder);
+                TryDelete(folder);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Not a known way for a file to be bad, so a defect of the reader: the store is the
+                // truth, and a snapshot that cannot be read must not stop every start.
+                logger.LogError(e, "Discarding index snapshot {Id}: reading it failed", id);
+                TryDelete(folder);
             }
         }
 
@@ -87,9 +108,10 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
     /// <summary>
     /// Writes a snapshot of <paramref name="index"/> as it stands (other index writers wait, lookups
     /// do not), signs its manifest and puts it in place; then deletes all but the newest
-    /// <see cref="SnapshotOptions.Keep"/>.
+    /// <see cref="SnapshotOptions.Keep"/>. Null, and nothing written, while a pass over the log is
+    /// half applied (<see cref="SharedMatchingIndex.TryWriteSnapshot"/>): the caller tries again.
     /// </summary>
-    public SnapshotManifest Write(SharedMatchingIndex index, Guid store)
+    public SnapshotManifest? Write(SharedMatchingIndex index, Guid store)
     {
         Directory.CreateDirectory(Root);
         var incoming = Path.Combine(Root, $"{IncomingPrefix}{Guid.NewGuid():N}");
@@ -98,15 +120,20 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
         {
             var created = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             var file = Path.Combine(incoming, IndexFile);
-            var seq = index.WriteSnapshot(written =>
+            long seq = 0;
+            if (!index.TryWriteSnapshot(written =>
             {
-                using var writer = new SnapshotWriter(file, new SnapshotHeader(SnapshotHeader.CurrentFormat, store, written.AppliedSeq, created));
+                seq = written.AppliedSeq;
+                using var writer = new SnapshotWriter(file, new SnapshotHeader(SnapshotHeader.CurrentFormat, store, seq, created));
                 written.WriteSnapshot(writer);
                 writer.Finish();
-                return written.AppliedSeq;
-            });
+            }))
+            {
+                TryDelete(incoming);
+                return null;
+            }
 
-            var id = $"{seq:D12}-{created.UtcDateTime:yyyyMMdd'T'HHmmssfff'Z'}";
+            var id = string.Create(CultureInfo.InvariantCulture, $"{seq:D12}-{created.UtcDateTime:yyyyMMdd'T'HHmmssfff'Z'}");
             var manifest = new SnapshotManifest(id, seq, created, SnapshotHeader.CurrentFormat, store, [Describe(file)]).SignedBy(key);
             using (var stream = new FileStream(Path.Combine(incoming, ManifestFile), FileMode.CreateNew, FileAccess.Write))
             {
@@ -212,8 +239,6 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
         }
     }
 
-    private void Discard(string folder) => TryDelete(folder);
-
     private void TryDelete(string folder)
     {
         try
@@ -228,6 +253,6 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
 
     private static void SyncFolder(string folder) => FolderSync.Flush(folder);
 
-    [GeneratedRegex("^[0-9]{12,19}-[0-9]{8}T[0-9]{9}Z$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[0-9]{12,19}-[0-9]{8}T[0-9]{9}Z\z", RegexOptions.CultureInvariant)]
     private static partial Regex IdPattern();
 }

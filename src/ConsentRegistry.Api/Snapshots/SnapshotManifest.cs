@@ -28,7 +28,7 @@ public sealed record SnapshotManifest(
 
     /// <summary>Whether the signature is <paramref name="key"/>'s over exactly this manifest's other members.</summary>
     public bool IsSignedBy(RegistryKey key) =>
-        Signature is not null && key.TryVerify(Signature, out var payload) && payload.AsSpan().SequenceEqual(SignedBytes());
+        Signature is not null && key.TryVerify(Signature, SignatureType, out var payload) && payload.AsSpan().SequenceEqual(SignedBytes());
 }
 
 public sealed record SnapshotFileEntry(

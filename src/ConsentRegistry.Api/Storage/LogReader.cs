@@ -51,6 +51,7 @@ public sealed class LogReader(RegistryDatabase database)
         }
 
         var args = new { after, upTo };
+        write(static index => index.BeginLogPass());
         var batch = new List<IndexedClaim>(256);
         await foreach (var row in connection.QueryUnbufferedAsync<ClaimRow>(SelectClaims, args, snapshot).WithCancellation(cancellationToken))
         {
@@ -91,6 +92,7 @@ public sealed class LogReader(RegistryDatabase database)
             }
 
             index.MarkApplied(upTo);
+            index.EndLogPass();
         });
         return upTo;
     }

@@ -76,7 +76,7 @@ internal sealed class HostSeqTable
         }
 
         var count = keys.Count(key => key != 0);
-        if ((count + 1) * 4 > keys.Length * 3)
+        if ((long)count * 4 > (long)keys.Length * 3) // Raise grows the table before it passes three quarters
         {
             throw new SnapshotFormatException("The host seq table is fuller than it may be.");
         }

@@ -238,24 +238,28 @@ public sealed partial class MatchingIndex : IDisposable
             writer.WriteArray<UInt128>(CollectionsMarshal.AsSpan(Keys));
         }
 
-        /// <summary>Reads what <see cref="WriteTo"/> wrote; the approximate index is built again by the first write after.</summary>
-        public static ClaimedVectors ReadFrom(SnapshotReader reader, ApproximateVectorSettings? settings, int claims)
+        /// <summary>Reads what <see cref="WriteTo"/> wrote, as it stands in the file; <see cref="From"/> checks it.</summary>
+        public static Rows ReadRows(SnapshotReader reader) =>
+            new(reader.ReadCount(1 << 16), reader.ReadArray<Half>(), reader.ReadArray<int>(), reader.ReadArray<UInt128>());
+
+        /// <summary>The vectors of rows read from a snapshot (and checksummed); the approximate index is built again by the first write after.</summary>
+        public static ClaimedVectors From(Rows rows, ApproximateVectorSettings? settings, int claims)
         {
-            var dimensions = reader.ReadCount(1 << 16);
-            var values = reader.ReadArray<Half>();
-            var claimNumbers = reader.ReadArray<int>();
-            var keys = reader.ReadArray<UInt128>(claimNumbers.Length);
-            if (dimensions == 0 || keys.Length != claimNumbers.Length || values.LongLength != (long)claimNumbers.Length * dimensions
+            var (dimensions, values, claimNumbers, keys) = rows;
+            if (dimensions == 0 || values.Length == 0 || keys.Length != claimNumbers.Length || values.LongLength != (long)claimNumbers.Length * dimensions
                 || claimNumbers.Any(claim => (uint)claim >= (uint)claims))
             {
                 throw new SnapshotFormatException("A model's claimed vectors do not match their dimensions or claims.");
             }
 
-            var vectors = new ClaimedVectors(dimensions, settings) { _values = values.Length == 0 ? new Half[dimensions * 16] : values };
+            var vectors = new ClaimedVectors(dimensions, settings) { _values = values };
             vectors.Claims.AddRange(claimNumbers);
             vectors.Keys.AddRange(keys);
             return vectors;
         }
+
+        /// <summary>One model's rows as a snapshot holds them.</summary>
+        public readonly record struct Rows(int Dimensions, Half[] Values, int[] Claims, UInt128[] Keys);
 
         /// <summary>Takes a built index in; under the write lock, with no row added since it was built.</summary>
         public void Adopt(IApproximateVectors built) => Approximate = built;

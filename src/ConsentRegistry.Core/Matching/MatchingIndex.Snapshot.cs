@@ -223,6 +223,7 @@ public sealed partial class MatchingIndex
         var keys = reader.ReadArray<UInt128>();
         var counts = reader.ReadArray<int>(keys.Length);
         var lengths = reader.ReadArray<int>();
+        reader.EndSection();
         if (counts.Length != keys.Length)
         {
             throw new SnapshotFormatException("The prefix-length lists do not match their keys.");
@@ -236,11 +237,13 @@ public sealed partial class MatchingIndex
                 throw new SnapshotFormatException("The prefix-length lists overrun their lengths.");
             }
 
-            _prefixLengths[keys[key]] = lengths[at..(at + counts[key])];
+            if (!_prefixLengths.TryAdd(keys[key], lengths[at..(at + counts[key])]))
+            {
+                throw new SnapshotFormatException("An authority has two prefix-length lists.");
+            }
+
             at += counts[key];
         }
-
-        reader.EndSection();
     }
 
     /// <summary>Hot keys by kind and key, in their numbering; their views are resolved again from the postings when read.</summary>
@@ -265,6 +268,7 @@ public sealed partial class MatchingIndex
         var kinds = reader.ReadArray<byte>();
         var highs = reader.ReadArray<ulong>(kinds.Length);
         var lows = reader.ReadArray<uint>(kinds.Length);
+        reader.EndSection();
         if (highs.Length != kinds.Length || lows.Length != kinds.Length)
         {
             throw new SnapshotFormatException("The hot-key columns differ in length.");
@@ -280,10 +284,14 @@ public sealed partial class MatchingIndex
                 throw new SnapshotFormatException($"A hot key of kind {kinds[number]} has no key table.");
             }
 
-            MakeHot(tables[table].Table, new Key96(highs[number], lows[number]), by);
-        }
+            var key = new Key96(highs[number], lows[number]);
+            if (_hotKeyNumbers.ContainsKey((by, key)))
+            {
+                throw new SnapshotFormatException("A hot key is listed twice.");
+            }
 
-        reader.EndSection();
+            MakeHot(tables[table].Table, key, by);
+        }
     }
 
     private void WriteDerived(SnapshotWriter writer)
@@ -310,7 +318,14 @@ public sealed partial class MatchingIndex
         var sets = reader.ReadArray<int>(ClaimCount);
         var entries = reader.ReadArray<int>(ClaimCount);
         var seqs = reader.ReadArray<long>(entries.Length);
-        if (counts.Length != claims.Length || seqs.Length != entries.Length || counts.Sum() != sets.Length)
+        var urls = new string[entries.Length];
+        for (var entry = 0; entry < entries.Length; entry++)
+        {
+            urls[entry] = reader.ReadString();
+        }
+
+        reader.EndSection();
+        if (counts.Length != claims.Length || seqs.Length != entries.Length || counts.Any(count => count < 0) || counts.Sum(count => (long)count) != sets.Length)
         {
             throw new SnapshotFormatException("The derived sets do not match their counts.");
         }
@@ -318,16 +333,21 @@ public sealed partial class MatchingIndex
         var at = 0;
         for (var claim = 0; claim < claims.Length; claim++)
         {
-            _derivedSets[CheckEntry(claims[claim])] = [.. sets.AsSpan(at, counts[claim]).ToArray().Select(CheckEntry)];
+            if (!_derivedSets.TryAdd(CheckEntry(claims[claim]), [.. sets.AsSpan(at, counts[claim]).ToArray().Select(CheckEntry)]))
+            {
+                throw new SnapshotFormatException("A claim's derived sets are listed twice.");
+            }
+
             at += counts[claim];
         }
 
         for (var entry = 0; entry < entries.Length; entry++)
         {
-            _derivedSources[CheckEntry(entries[entry])] = new DerivedSource(reader.ReadString(), seqs[entry]);
+            if (!_derivedSources.TryAdd(CheckEntry(entries[entry]), new DerivedSource(urls[entry], seqs[entry])))
+            {
+                throw new SnapshotFormatException("A derived set's source is listed twice.");
+            }
         }
-
-        reader.EndSection();
     }
 
     private void WriteEmbeddings(SnapshotWriter writer)
@@ -347,18 +367,22 @@ public sealed partial class MatchingIndex
     {
         reader.BeginSection("embeddings");
         var models = reader.ReadCount(SubjectCount);
+        var read = new List<(string Name, ClaimedVectors.Rows Rows)>();
         for (var model = 0; model < models; model++)
         {
-            var name = reader.ReadString(4096);
-            var vectors = ClaimedVectors.ReadFrom(reader, _approximate, ClaimCount);
-            if (!_embeddings.TryAdd(name, vectors))
-            {
-                vectors.Dispose();
-                throw new SnapshotFormatException($"The model '{name}' is in the snapshot twice.");
-            }
+            read.Add((reader.ReadString(4096), ClaimedVectors.ReadRows(reader)));
         }
 
         reader.EndSection();
+        foreach (var (name, rows) in read)
+        {
+            if (_embeddings.ContainsKey(name))
+            {
+                throw new SnapshotFormatException($"The model '{name}' is in the snapshot twice.");
+            }
+
+            _embeddings[name] = ClaimedVectors.From(rows, _approximate, ClaimCount);
+        }
     }
 
     private int CheckEntry(int entry) =>

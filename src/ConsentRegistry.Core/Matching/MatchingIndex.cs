@@ -43,6 +43,17 @@ public sealed partial class MatchingIndex
 
     public void MarkApplied(long seq) => AppliedSeq = Math.Max(AppliedSeq, seq);
 
+    /// <summary>
+    /// True while a pass over the log is half applied: a pass applies claims first and their
+    /// revocations and trust changes last, so meanwhile <see cref="AppliedSeq"/> runs ahead of what
+    /// the index fully reflects, and no snapshot may be taken. Set and cleared by the log reader.
+    /// </summary>
+    public bool InLogPass { get; private set; }
+
+    public void BeginLogPass() => InLogPass = true;
+
+    public void EndLogPass() => InLogPass = false;
+
     /// <summary>The number (for <see cref="Claim"/>) of the claim with id <paramref name="id"/>, if the index holds it.</summary>
     public bool TryFindClaim(string id, out int claim)
     {

@@ -44,45 +44,73 @@ public sealed class SharedMatchingIndex : IDisposable
     {
         lock (_writer)
         {
+            WriteHoldingWriter(apply);
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="Write"/> if no other writer holds the index for longer than
+    /// <paramref name="wait"/> (a snapshot being written, a large merge); false, and nothing
+    /// applied, otherwise: the caller then leaves the change to be read from the log.
+    /// </summary>
+    public bool TryWrite(Action<MatchingIndex> apply, TimeSpan wait)
+    {
+        if (!_writer.TryEnter(wait))
+        {
+            return false;
+        }
+
+        try
+        {
+            WriteHoldingWriter(apply);
+            return true;
+        }
+        finally
+        {
+            _writer.Exit();
+        }
+    }
+
+    private void WriteHoldingWriter(Action<MatchingIndex> apply)
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            apply(_index);
+        }
+        finally
+        {
+            Volatile.Write(ref _appliedSeq, _index.AppliedSeq);
+            _lock.ExitWriteLock();
+        }
+
+        // A merge of PDQ or key segments rebuilds up to millions of entries (about 0.3 s a
+        // million PDQ hashes); it reads only immutable segments, so lookups go on while it
+        // runs and wait only for the swap.
+        while (_index.PrepareMerge() is { } merge)
+        {
             _lock.EnterWriteLock();
             try
             {
-                apply(_index);
+                _index.CommitMerge(merge);
             }
             finally
             {
-                Volatile.Write(ref _appliedSeq, _index.AppliedSeq);
                 _lock.ExitWriteLock();
             }
+        }
 
-            // A merge of PDQ or key segments rebuilds up to millions of entries (about 0.3 s a
-            // million PDQ hashes); it reads only immutable segments, so lookups go on while it
-            // runs and wait only for the swap.
-            while (_index.PrepareMerge() is { } merge)
+        // Likewise a model's first approximate vector index (seconds for 20,000 vectors).
+        if (_index.PrepareVectorIndexes() is { Count: > 0 } vectors)
+        {
+            _lock.EnterWriteLock();
+            try
             {
-                _lock.EnterWriteLock();
-                try
-                {
-                    _index.CommitMerge(merge);
-                }
-                finally
-                {
-                    _lock.ExitWriteLock();
-                }
+                _index.CommitVectorIndexes(vectors);
             }
-
-            // Likewise a model's first approximate vector index (seconds for 20,000 vectors).
-            if (_index.PrepareVectorIndexes() is { Count: > 0 } vectors)
+            finally
             {
-                _lock.EnterWriteLock();
-                try
-                {
-                    _index.CommitVectorIndexes(vectors);
-                }
-                finally
-                {
-                    _lock.ExitWriteLock();
-                }
+                _lock.ExitWriteLock();
             }
         }
     }
@@ -118,14 +146,22 @@ public sealed class SharedMatchingIndex : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="write"/> (a snapshot writer) with the index as it stands: other writers
-    /// wait until it is done, so the index holds still, while lookups go on beside it.
+    /// Runs <paramref name="write"/> (a snapshot writer) with the index as it stands, unless a pass
+    /// over the log is half applied (<see cref="MatchingIndex.InLogPass"/>: its claims may be in
+    /// and its revocations not yet, so the index is at no one seq); false then, and nothing ran.
+    /// Other writers wait until it is done, so the index holds still, while lookups go on beside it.
     /// </summary>
-    public T WriteSnapshot<T>(Func<MatchingIndex, T> write)
+    public bool TryWriteSnapshot(Action<MatchingIndex> write)
     {
         lock (_writer)
         {
-            return write(_index);
+            if (_index.InLogPass)
+            {
+                return false;
+            }
+
+            write(_index);
+            return true;
         }
     }
 
@@ -136,10 +172,14 @@ public sealed class SharedMatchingIndex : IDisposable
     /// </summary>
     public void MarkReady(bool compact = true)
     {
-        if (compact)
+        // A write even without compacting: its merges and approximate vector indexes follow.
+        Write(index =>
         {
-            Write(static index => index.Compact());
-        }
+            if (compact)
+            {
+                index.Compact();
+            }
+        });
 
         Volatile.Write(ref _ready, true);
     }

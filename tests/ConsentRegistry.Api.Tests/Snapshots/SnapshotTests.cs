@@ -194,10 +194,12 @@ public sealed partial class SnapshotTests : IDisposable
             ["Registry__Snapshots__CheckInterval"] = "00:00:00.1",
         };
         var submitted = 0;
+        var fromSnapshot = 0;
         var random = new Random(20261205);
         for (var round = 0; round < 4; round++)
         {
             using var service = await ServiceProcess.StartAsync(database, environment);
+            fromSnapshot += await StartedFromSnapshotAsync(service.Client) ? 1 : 0;
             await AssertAllOptedOutAsync(service.Client, [.. Enumerable.Range(0, submitted)]);
 
             // Claims keep coming, so snapshots keep being written, until the kill at a random moment.
@@ -213,7 +215,9 @@ public sealed partial class SnapshotTests : IDisposable
         }
 
         using var last = await ServiceProcess.StartAsync(database, environment);
+        fromSnapshot += await StartedFromSnapshotAsync(last.Client) ? 1 : 0;
         await AssertAllOptedOutAsync(last.Client, [.. Enumerable.Range(0, submitted)]);
+        Assert.True(fromSnapshot >= 1, "no start used a snapshot: the kills tested only the build from the store");
         Assert.DoesNotContain(Directory.GetDirectories(SnapshotPath), folder => Path.GetFileName(folder).StartsWith(".incoming-", StringComparison.Ordinal));
         var latest = await last.Client.GetAsync("/v1/snapshots/latest");
         if (latest.StatusCode == HttpStatusCode.OK)
@@ -281,6 +285,15 @@ public sealed partial class SnapshotTests : IDisposable
             var results = await client.LookupItemsAsync([.. chunk.Select(i => (JsonNode)new JsonObject { ["url"] = $"https://snap.example/{i}.jpg" })]);
             Assert.All(results, result => Assert.Equal("disallow", result.GetProperty("decision").GetProperty("train-ai").GetString()));
         }
+    }
+
+    /// <summary>What /health/ready says the matching index started from.</summary>
+    private static async Task<bool> StartedFromSnapshotAsync(HttpClient client)
+    {
+        var health = JsonNode.Parse(await client.GetStringAsync("/health/ready"))!;
+        var description = (string)health["checks"]!["matching-index"]!["description"]!;
+        Assert.Matches("started from (snapshot [0-9]{12}-[0-9]{8}T[0-9]{9}Z|the store)$", description);
+        return description.Contains("started from snapshot", StringComparison.Ordinal);
     }
 
     private static byte[] Decode(string value) =>

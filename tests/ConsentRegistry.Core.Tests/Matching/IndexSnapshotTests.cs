@@ -66,7 +66,8 @@ public sealed class IndexSnapshotTests : IDisposable
     [Fact]
     public void Every_single_changed_byte_of_a_snapshot_is_detected()
     {
-        var index = new World(seed: 3).Build(claims: 40);
+        var index = new World(seed: 3).Build(claims: 150, hotKeyPostings: 3);
+        Assert.True(index.HotKeyCount > 0 && index.DerivedEntryCount > 0, "every section holds something");
         var path = Write(index, seq: index.AppliedSeq);
         var original = File.ReadAllBytes(path);
         var broken = Path.Combine(_folder, "broken.snap");
@@ -114,6 +115,36 @@ public sealed class IndexSnapshotTests : IDisposable
         Assert.Contains($"version {SnapshotHeader.CurrentFormat}.", error.Message);
     }
 
+    [Fact]
+    public void A_host_table_filled_to_three_quarters_reads_back()
+    {
+        // 48 hosts fill the first 64-slot table to exactly three quarters, the most it holds before growing.
+        var index = new MatchingIndex();
+        for (var host = 0; host < 48; host++)
+        {
+            index.Add(new IndexedClaim(TestClaimIds.Of($"h{host}"), host + 1, "party", 1_700_000_000, default, TrustLevel.Signed, false, [new Subject(SubjectKinds.Host, $"h{host}.example")]));
+        }
+
+        var read = Read(Write(index, seq: index.AppliedSeq));
+
+        Assert.Equal(index.HostClaims("h47.example", null), read.HostClaims("h47.example", null));
+        Assert.Equal(48, read.HostClaims("h47.example", null));
+    }
+
+    [Fact]
+    public void No_snapshot_is_taken_while_a_pass_over_the_log_is_half_applied()
+    {
+        using var shared = new SharedMatchingIndex();
+        shared.MarkReady();
+        shared.Write(index => index.BeginLogPass());
+        Assert.False(shared.TryWriteSnapshot(_ => Assert.Fail("written mid-pass")));
+
+        shared.Write(index => index.EndLogPass());
+        var written = false;
+        Assert.True(shared.TryWriteSnapshot(_ => written = true));
+        Assert.True(written);
+    }
+
     private string Write(MatchingIndex index, long seq, string name = "index.snap")
     {
         var path = Path.Combine(_folder, name);
@@ -141,12 +172,14 @@ public sealed class IndexSnapshotTests : IDisposable
         private readonly List<PdqHash> _pdq = [];
         private readonly List<float[]> _vectors = [];
         private long _seq;
+        private bool _derivedMatched;
 
         private static readonly string[] Hosts = [.. Enumerable.Range(0, 30).Select(i => $"host{i}.example"), "popular.example"];
 
-        public MatchingIndex Build(int claims)
+        /// <param name="hotKeyPostings">When a key turns hot: low in small worlds, so that they have hot keys too.</param>
+        public MatchingIndex Build(int claims, int hotKeyPostings = 32)
         {
-            var index = new MatchingIndex();
+            var index = new MatchingIndex(hotKeyPostings);
             Change(index, claims);
             return index;
         }
@@ -193,6 +226,7 @@ public sealed class IndexSnapshotTests : IDisposable
                     Assert.Equal(wanted, got);
                     Assert.Equal(wantedMore, gotMore);
                     Assert.Equal(wantedMatches, gotMatches);
+                    _derivedMatched |= wantedMatches.Any(match => match.DerivedFrom is not null);
                     checkedItems++;
                 }
             }
@@ -215,14 +249,16 @@ public sealed class IndexSnapshotTests : IDisposable
             }
 
             Assert.True(checkedItems > 1_000);
+            Assert.True(_derivedMatched, "some lookups matched a derived set");
         }
 
-        private static (Decision Decision, List<(string Id, MatchKind By, int Distance, float Similarity)> Matches, int More) Lookup(
+        /// <summary>A lookup's answer, each match named by its claim id and, for a derived set, the URL it came from.</summary>
+        private static (Decision Decision, List<(string Id, string? DerivedFrom, MatchKind By, int Distance, float Similarity)> Matches, int More) Lookup(
             MatchingIndex index, CanonicalUrl? url, string? sha256, PdqHash? pdq, EmbeddingQuery? embeddings, TrustLevel trust)
         {
             var matches = new List<Match>();
             var decision = index.Lookup(url, sha256, trust, matches, out var more, pdq, 31, embeddings);
-            return (decision, [.. matches.Select(m => (index.Claim(m.Claim).Id, m.By, m.Distance, m.Similarity))], more);
+            return (decision, [.. matches.Select(m => (index.Claim(m.Claim).Id, index.DerivedFrom(m.Claim), m.By, m.Distance, m.Similarity))], more);
         }
 
         private IEnumerable<(CanonicalUrl? Url, string? Sha256, PdqHash? Pdq, EmbeddingQuery? Embeddings)> Queries()
