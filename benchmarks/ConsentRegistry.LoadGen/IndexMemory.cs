@@ -19,13 +19,17 @@ internal static class IndexMemory
     /// When given, the index is then written to this snapshot file, dropped, read back (both timed),
     /// and the lookups are timed and checked on the index read back.
     /// </param>
-    public static int Run(int subjects, int subjectsPerClaim, int lookupSeconds, string? snapshot = null, int sha256 = 0, int pdq = 0)
+    /// <param name="incremental">
+    /// Adds claims as a serving index takes new ones (hot keys watched on every add), not as the
+    /// build from the store does (hot keys found once, when it compacts).
+    /// </param>
+    public static int Run(int subjects, int subjectsPerClaim, int lookupSeconds, string? snapshot = null, int sha256 = 0, int pdq = 0, bool incremental = false)
     {
         var universe = new LookupUniverse(subjects);
         _ = Canonical(universe.RegisteredSubjects().Where((_, i) => i % 997 == 0).ToArray()); // loads the canonicalizer's tables first
         var before = Heap();
         var clock = Stopwatch.StartNew();
-        var index = Build(universe.RegisteredSubjects().Concat(LookupUniverse.HashSubjects(sha256, pdq)), (long)subjects + sha256 + pdq, subjectsPerClaim);
+        var index = Build(universe.RegisteredSubjects().Concat(LookupUniverse.HashSubjects(sha256, pdq)), (long)subjects + sha256 + pdq, subjectsPerClaim, incremental);
         clock.Stop();
         var held = Heap() - before;
         Console.WriteLine($"index:        {index.SubjectCount:N0} subjects in {index.ClaimCount:N0} claims, built in {clock.Elapsed.TotalSeconds:F2} s (canonicalizing included); {index.HotKeyCount:N0} hot keys");
@@ -127,11 +131,15 @@ internal static class IndexMemory
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static MatchingIndex Build(IEnumerable<(string Kind, string Value, bool IncludeSubdomains)> subjects, long total, int subjectsPerClaim)
+    private static MatchingIndex Build(IEnumerable<(string Kind, string Value, bool IncludeSubdomains)> subjects, long total, int subjectsPerClaim, bool incremental)
     {
         var usage = new Usage(Preference.Unset, Preference.No, Preference.Unset, Preference.Unset, Preference.Unset).WithHierarchyApplied();
         var index = new MatchingIndex();
-        index.BeginBulkLoad(); // as the server's shared index does until its build is done
+        if (!incremental)
+        {
+            index.BeginBulkLoad(); // as the server's shared index does until its build is done
+        }
+
         var claim = 0;
         var added = 0L;
         var report = Math.Max(1, total / 10);

@@ -18,6 +18,7 @@ if (options is null)
                         --subjects N [--per-claim N (default 10,000)] [--lookup-seconds N (default 10)]
                         [--snapshot FILE: write the index to a snapshot file, read it back (both timed), look up on that]
                         [--sha256 N --pdq N: image hashes beside the universe, as seed registers them]
+                        [--incremental true: add claims as a serving index takes new ones, not as the build from the store]
           policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
                         --target URL --prefixes N (default 10,000) --requests N (default 2,000)
           abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients
@@ -36,7 +37,7 @@ return options.Command switch
         options.Int("--seconds", 20), options.Int("--rate", 0), options.Values.ContainsKey("--server-pid") ? options.Int("--server-pid", 0) : null),
     "index-memory" => IndexMemory.Run(
         options.Int("--subjects", 1_000_000), options.Int("--per-claim", 10_000), options.Int("--lookup-seconds", 10), options.Values.GetValueOrDefault("--snapshot"),
-        options.Int("--sha256", 0), options.Int("--pdq", 0)),
+        options.Int("--sha256", 0), options.Int("--pdq", 0), options.Value("--incremental", "false") == "true"),
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
         options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000)),

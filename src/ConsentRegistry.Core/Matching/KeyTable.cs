@@ -24,6 +24,14 @@ public sealed class KeyTable
     private readonly KeyEntry[] _tail = new KeyEntry[TailLimit];
     private readonly int[] _tailSlots = new int[TailSlots]; // an entry's number + 1, by linear probing; 0 is empty
     private int _tailCount;
+    private readonly List<Key96> _crowded = [];
+
+    /// <summary>
+    /// When above 0, each full tail made into a segment is searched for keys with this many
+    /// entries in it, kept for <see cref="TakeCrowded"/>: how the index finds keys turning hot
+    /// without counting a key's entries in every segment on every add.
+    /// </summary>
+    internal int CrowdedAt { get; set; }
 
     /// <summary>Entries added.</summary>
     public int Count { get; private set; }
@@ -66,7 +74,13 @@ public sealed class KeyTable
             return;
         }
 
-        _segments.Add(KeySegment.Build([.. _tail]));
+        var segment = KeySegment.Build([.. _tail]);
+        _segments.Add(segment);
+        if (CrowdedAt > 0)
+        {
+            _crowded.AddRange(segment.KeysWithAtLeast(CrowdedAt));
+        }
+
         _tailCount = 0;
         Array.Clear(_tailSlots);
         if (!DeferMerges)
@@ -76,6 +90,34 @@ public sealed class KeyTable
                 CommitMerge(merge);
             }
         }
+    }
+
+    /// <summary>The keys gathered since the last call (<see cref="CrowdedAt"/>); empties the list.</summary>
+    internal List<Key96>? TakeCrowded()
+    {
+        if (_crowded.Count == 0)
+        {
+            return null;
+        }
+
+        List<Key96> taken = [.. _crowded];
+        _crowded.Clear();
+        return taken;
+    }
+
+    /// <summary>How many entries <paramref name="key"/> has in the tail: a few reads of a small, hashed array.</summary>
+    internal int TailCount(in Key96 key)
+    {
+        var count = 0;
+        for (int slot = TailHome(key), number; (number = _tailSlots[slot]) != 0; slot = (slot + 1) & (TailSlots - 1))
+        {
+            if (_tail[number - 1].Is(key))
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 
     /// <summary>The values under <paramref name="key"/>, in no particular order.</summary>

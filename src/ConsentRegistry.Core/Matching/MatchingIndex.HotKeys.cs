@@ -62,43 +62,62 @@ public sealed partial class MatchingIndex
         return byIat != 0 ? byIat : y.Seq.CompareTo(x.Seq);
     }
 
-    /// <summary>Posts <paramref name="claim"/> under a key, and turns the key hot when it reaches the hot-key length.</summary>
+    /// <summary>
+    /// Posts <paramref name="claim"/> under a key. A key turns hot when it reaches the hot-key length
+    /// in the tail (claims planted together), or within a new segment (a full tail, a merge:
+    /// <see cref="MakeCrowdedKeysHot"/>), or at <see cref="Compact"/>, which counts exactly. Counting
+    /// a key's postings in every segment on every add made adding cost a few cache misses per
+    /// segment per subject, and the serving index's intake slowed as it grew (docs/benchmarks.md,
+    /// "Index snapshots"). Until a key turns hot, a lookup walks its postings: at most one short of
+    /// the hot-key length per segment.
+    /// </summary>
     private void Post(KeyTable postings, UInt128 fingerprint, MatchKind by, int claim, bool includeSubdomains)
     {
         var key = Key96.Of(fingerprint);
+        postings.CrowdedAt = _bulkLoading ? 0 : _hotKeyPostings;
         postings.Add(key, (uint)claim | (includeSubdomains ? IncludeSubdomainsBit : 0));
         if (_hotKeyNumbers.TryGetValue((by, key), out var number))
         {
             NoteHotClaim(claim, number);
             _hotKeys[number].Offer(claim, includeSubdomains, this);
         }
-        else if (!_bulkLoading && postings.HasAtLeast(key, _hotKeyPostings))
+        else if (!_bulkLoading && postings.TailCount(key) >= _hotKeyPostings)
         {
             MakeHot(postings, key, by);
+        }
+
+        if (postings.TakeCrowded() is { } crowded)
+        {
+            MakeCrowdedKeysHot(postings, by, crowded);
         }
     }
 
     /// <summary>
-    /// For the build from the store: until <see cref="Compact"/>, keys are not counted as they are
-    /// posted (a look through every segment a posting, which doubled the build), and
-    /// <see cref="Compact"/> then turns hot, in one pass over the sorted entries, every key with
-    /// enough postings. Answers are the same meanwhile; a lookup on a crowded key only walks its
-    /// postings.
+    /// For the build from the store: until <see cref="Compact"/>, keys are not watched as they are
+    /// posted, and <see cref="Compact"/> then turns hot, in one pass over the sorted entries, every
+    /// key with enough postings. Answers are the same meanwhile; a lookup on a crowded key only
+    /// walks its postings.
     /// </summary>
     public void BeginBulkLoad() => _bulkLoading = true;
 
-    /// <summary>Turns hot every key the bulk load left with enough postings; called by <see cref="Compact"/>, once every table is one segment.</summary>
-    private void MakeBulkLoadedKeysHot()
+    /// <summary>Turns hot every key with enough postings; called by <see cref="Compact"/>, once every table is one segment.</summary>
+    private void MakeCompactedKeysHot()
     {
         _bulkLoading = false;
         foreach (var (table, by) in SubjectTables)
         {
-            foreach (var key in table.KeysWithAtLeast(_hotKeyPostings))
+            MakeCrowdedKeysHot(table, by, table.KeysWithAtLeast(_hotKeyPostings));
+        }
+    }
+
+    /// <summary>Turns hot those of <paramref name="keys"/> that are not yet.</summary>
+    private void MakeCrowdedKeysHot(KeyTable table, MatchKind by, List<Key96> keys)
+    {
+        foreach (var key in keys)
+        {
+            if (!_hotKeyNumbers.ContainsKey((by, key)))
             {
-                if (!_hotKeyNumbers.ContainsKey((by, key)))
-                {
-                    MakeHot(table, key, by);
-                }
+                MakeHot(table, key, by);
             }
         }
     }

@@ -20,10 +20,7 @@ public sealed partial class MatchingIndex
             table.Compact();
         }
 
-        if (_bulkLoading)
-        {
-            MakeBulkLoadedKeysHot();
-        }
+        MakeCompactedKeysHot();
 
         TrimHostPostings();
     }
@@ -37,14 +34,16 @@ public sealed partial class MatchingIndex
     {
         if (_pdq.PrepareMerge() is { } pdq)
         {
-            return new IndexMerge(pdq, null, null);
+            return new IndexMerge(pdq, null, null, []);
         }
 
         foreach (var table in KeyTables)
         {
             if (table.PrepareMerge() is { } keys)
             {
-                return new IndexMerge(null, table, keys);
+                // Keys crowded within the merged segment turn hot with it; the pass reads it here, beside lookups.
+                var crowded = _bulkLoading || table == _claimsById ? [] : keys.Segment.KeysWithAtLeast(_hotKeyPostings);
+                return new IndexMerge(null, table, keys, crowded);
             }
         }
 
@@ -61,6 +60,11 @@ public sealed partial class MatchingIndex
         else
         {
             merge.Table!.CommitMerge(merge.Keys!);
+            if (merge.Crowded.Count > 0)
+            {
+                var by = Array.Find(SubjectTables, table => table.Table == merge.Table).By;
+                MakeCrowdedKeysHot(merge.Table, by, merge.Crowded);
+            }
         }
     }
 
@@ -104,12 +108,16 @@ public sealed partial class MatchingIndex
 /// <summary>A merge of a PDQ index's or a key table's segments, built beside lookups (<see cref="MatchingIndex.PrepareMerge"/>).</summary>
 public sealed class IndexMerge
 {
-    internal IndexMerge(SegmentMerge<PdqSegment>? pdq, KeyTable? table, SegmentMerge<KeySegment>? keys)
+    internal IndexMerge(SegmentMerge<PdqSegment>? pdq, KeyTable? table, SegmentMerge<KeySegment>? keys, List<Key96> crowded)
     {
         Pdq = pdq;
         Table = table;
         Keys = keys;
+        Crowded = crowded;
     }
+
+    /// <summary>Keys with the hot-key length of postings within the merged segment.</summary>
+    internal List<Key96> Crowded { get; }
 
     internal SegmentMerge<PdqSegment>? Pdq { get; }
 
