@@ -44,6 +44,25 @@ internal static class IndexMemory
         return MeasureLookups(universe, index, lookupSeconds);
     }
 
+    /// <summary>
+    /// Reads a snapshot file that <c>index-memory --snapshot</c> wrote, in a fresh process as a
+    /// starting service does (nothing compiled or warmed before), then times and checks lookups on it.
+    /// </summary>
+    public static int ReadSnapshot(string path, int subjects, int lookupSeconds)
+    {
+        var clock = Stopwatch.StartNew();
+        MatchingIndex index;
+        using (var reader = new SnapshotReader(path))
+        {
+            index = MatchingIndex.ReadSnapshot(reader);
+        }
+
+        clock.Stop();
+        var bytes = new FileInfo(path).Length;
+        Console.WriteLine($"read:         {bytes / (1024.0 * 1024.0):F1} MiB in {clock.Elapsed.TotalSeconds:F2} s ({bytes / (1024.0 * 1024.0) / clock.Elapsed.TotalSeconds:F0} MiB/s), {index.SubjectCount:N0} subjects");
+        return MeasureLookups(new LookupUniverse(subjects), index, lookupSeconds);
+    }
+
     /// <summary>Writes <paramref name="index"/> to a snapshot file, drops it, reads it back; reports both times, the size and the heap the index read back holds.</summary>
     private static void RoundTrip(ref MatchingIndex index, string path, long heapBefore)
     {

@@ -19,6 +19,8 @@ if (options is null)
                         [--snapshot FILE: write the index to a snapshot file, read it back (both timed), look up on that]
                         [--sha256 N --pdq N: image hashes beside the universe, as seed registers them]
                         [--incremental true: add claims as a serving index takes new ones, not as the build from the store]
+          snapshot-read read a snapshot file index-memory --snapshot wrote, in a fresh process; time it, then look up on it
+                        --snapshot FILE --subjects N (as written) [--lookup-seconds N (default 5)]
           policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
                         --target URL --prefixes N (default 10,000) --requests N (default 2,000)
           abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients
@@ -38,6 +40,7 @@ return options.Command switch
     "index-memory" => IndexMemory.Run(
         options.Int("--subjects", 1_000_000), options.Int("--per-claim", 10_000), options.Int("--lookup-seconds", 10), options.Values.GetValueOrDefault("--snapshot"),
         options.Int("--sha256", 0), options.Int("--pdq", 0), options.Value("--incremental", "false") == "true"),
+    "snapshot-read" => IndexMemory.ReadSnapshot(options.Value("--snapshot", "index.snap"), options.Int("--subjects", 1_000_000), options.Int("--lookup-seconds", 5)),
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
         options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000)),
@@ -46,7 +49,7 @@ return options.Command switch
 
 internal sealed record Options(string Command, Uri Target, Dictionary<string, string> Values)
 {
-    private static readonly string[] Commands = ["claims", "seed", "lookup", "index-memory", "policy", "abuse"];
+    private static readonly string[] Commands = ["claims", "seed", "lookup", "index-memory", "snapshot-read", "policy", "abuse"];
 
     public static Options? Parse(string[] args)
     {
