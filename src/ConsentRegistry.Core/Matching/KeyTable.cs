@@ -123,18 +123,6 @@ public sealed class KeyTable
     /// <summary>The values under <paramref name="key"/>, in no particular order.</summary>
     public Values Find(in Key96 key) => new(this, key);
 
-    /// <summary>Whether <paramref name="key"/> holds at least <paramref name="count"/> values.</summary>
-    public bool HasAtLeast(in Key96 key, int count)
-    {
-        var values = Find(key);
-        while (count > 0 && values.MoveNext())
-        {
-            count--;
-        }
-
-        return count == 0;
-    }
-
     /// <summary>The keys holding at least <paramref name="count"/> values; only once <see cref="Compact"/> has left one segment and no tail.</summary>
     public List<Key96> KeysWithAtLeast(int count)
     {

@@ -77,18 +77,21 @@ public sealed class KeyTableTests
     }
 
     [Fact]
-    public void Has_at_least_counts_values_across_the_tail_and_segments()
+    public void A_key_crowded_within_a_full_tail_is_reported_when_the_tail_becomes_a_segment_and_the_tail_counts_its_own()
     {
-        var table = new KeyTable();
+        var table = new KeyTable { CrowdedAt = 30 };
         var shared = new Key96(42, 42);
         for (var i = 0; i < KeyTable.TailLimit + 10; i++)
         {
             table.Add(i % 100 == 0 ? shared : new Key96((ulong)i + 1000, 0), (uint)i);
         }
 
-        Assert.True(table.HasAtLeast(shared, 42)); // 41 in the first segment, 1 in the tail
-        Assert.False(table.HasAtLeast(shared, 43));
-        Assert.False(table.HasAtLeast(new Key96(43, 42), 1));
+        Assert.Equal(42, Values(table, shared).Count); // 41 in the first segment, 1 in the tail
+        Assert.Equal(1, table.TailCount(shared));
+        Assert.Equal([shared], table.TakeCrowded()); // 41 of 30 or more within the segment the full tail became
+        Assert.Null(table.TakeCrowded());
+        Assert.Empty(Values(table, new Key96(43, 42)));
+        Assert.Equal(0, table.TailCount(new Key96(43, 42)));
     }
 
     private static void AssertSameAsModel(KeyTable table, Dictionary<Key96, List<uint>> model, Random random)
