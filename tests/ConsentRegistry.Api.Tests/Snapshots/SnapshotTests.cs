@@ -100,17 +100,22 @@ public sealed partial class SnapshotTests : IDisposable
             using var client = first.CreateClient();
             var ids = await SubmitAsync(client, signer, count: 5);
             revokedId = ids[0];
-            var seen = new HashSet<string>();
+            var latest = await LatestAsync(client, minSeq: 5);
+            var seen = new HashSet<string> { (string)latest.Manifest["id"]! };
             for (var round = 0; round < 3; round++)
             {
+                // Five more entries than the last snapshot's seq, wherever among the claims it fell: a new one is due.
                 await SubmitAsync(client, signer, count: 5, from: 100 * (round + 1));
-                var (manifest, _) = await LatestAsync(client, minSeq: 5 * (round + 2));
-                seen.Add((string)manifest["id"]!);
+                latest = await LatestAsync(client, minSeq: (long)latest.Manifest["seq"]! + 5);
+                seen.Add((string)latest.Manifest["id"]!);
             }
 
-            Assert.True(seen.Count >= 3);
+            // The last one: within five of the 20 entries, so that no other follows it.
+            latest = await LatestAsync(client, minSeq: 20 - 4);
+            seen.Add((string)latest.Manifest["id"]!);
+            Assert.True(seen.Count >= 4);
             Assert.Equal(2, Directory.GetDirectories(SnapshotPath).Length); // Keep = 2
-            snapshotSeq = (long)(await LatestAsync(client, minSeq: 20)).Manifest["seq"]!;
+            snapshotSeq = (long)latest.Manifest["seq"]!;
         }
 
         // After the last snapshot: a revocation and a new claim, which only the log holds.
@@ -142,9 +147,9 @@ public sealed partial class SnapshotTests : IDisposable
         {
             using var client = first.CreateClient();
             await SubmitAsync(client, signer, count: 5);
-            await LatestAsync(client, minSeq: 5);
+            var earlier = await LatestAsync(client, minSeq: 5);
             await SubmitAsync(client, signer, count: 5, from: 100);
-            await LatestAsync(client, minSeq: 10);
+            await LatestAsync(client, minSeq: (long)earlier.Manifest["seq"]! + 5);
         }
 
         var folders = Directory.GetDirectories(SnapshotPath).Order(StringComparer.Ordinal).ToArray();

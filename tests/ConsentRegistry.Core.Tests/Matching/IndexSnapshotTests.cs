@@ -116,6 +116,40 @@ public sealed class IndexSnapshotTests : IDisposable
     }
 
     [Fact]
+    public void A_large_array_read_on_every_core_reads_back_whole_and_a_changed_byte_in_it_is_detected()
+    {
+        // 24 MiB: past the size from which the reader reads in pieces on every core.
+        var values = Enumerable.Range(0, 6 << 20).Select(i => i * 2_654_435_761L).ToArray();
+        var path = Path.Combine(_folder, "large.snap");
+        using (var writer = new SnapshotWriter(path, new SnapshotHeader(SnapshotHeader.CurrentFormat, Store, 1, DateTimeOffset.UnixEpoch)))
+        {
+            writer.BeginSection("large");
+            writer.WriteArray<long>(values);
+            writer.WriteInt64(7);
+            writer.EndSection();
+            writer.Finish();
+        }
+
+        Assert.Equal(values, ReadLarge(path));
+
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x01;
+        File.WriteAllBytes(path, bytes);
+        Assert.Throws<SnapshotFormatException>(() => ReadLarge(path));
+
+        static long[] ReadLarge(string path)
+        {
+            using var reader = new SnapshotReader(path);
+            reader.BeginSection("large");
+            var read = reader.ReadArray<long>();
+            Assert.Equal(7, reader.ReadInt64());
+            reader.EndSection();
+            reader.ReadEnd();
+            return read;
+        }
+    }
+
+    [Fact]
     public void A_host_table_filled_to_three_quarters_reads_back()
     {
         // 48 hosts fill the first 64-slot table to exactly three quarters, the most it holds before growing.
