@@ -3,39 +3,27 @@ using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 
 namespace ConsentRegistry.Core.Snapshots;
 
 /// <summary>
 /// Reads an index snapshot file written by <see cref="SnapshotWriter"/>, in the order it was
-/// written, straight into the arrays the index keeps: a large array is read in 4 MiB pieces on
-/// every core (the new array's pages are then faulted in on every core too, which is most of a
-/// read from the page cache) and hashed after, in order, and a section's XXH3-64 is checked when
-/// it ends, so a flipped byte anywhere, a short file or a missing <c>end</c> section is a
-/// <see cref="SnapshotFormatException"/>.
+/// written, straight into the arrays the index keeps: each array is read in large sequential
+/// reads and hashed on the way, and a section's XXH3-64 is checked when it ends, so a flipped
+/// byte anywhere, a short file or a missing <c>end</c> section is a <see cref="SnapshotFormatException"/>.
 /// </summary>
 public sealed class SnapshotReader : IDisposable
 {
     private const int ChunkBytes = 1 << 22;
 
-    /// <summary>Arrays larger than this are read on every core.</summary>
-    private const long ParallelFrom = 1 << 24;
-
-    private readonly SafeFileHandle _file;
-    private readonly long _length;
+    private readonly FileStream _file;
     private readonly XxHash3 _sectionHash = new();
-    private readonly byte[] _buffer = new byte[1 << 16];
-    private long _position;
-    private long _bufferOffset;
-    private int _bufferLength;
     private long _payloadEnd = -1;
 
     /// <summary>Opens <paramref name="path"/> and reads its header (<see cref="Header"/>); checks the format version.</summary>
     public SnapshotReader(string path)
     {
-        _file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-        _length = RandomAccess.GetLength(_file);
+        _file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 20, FileOptions.SequentialScan);
         try
         {
             Span<byte> bytes = stackalloc byte[SnapshotHeader.Size];
@@ -77,19 +65,19 @@ public sealed class SnapshotReader : IDisposable
         Span<byte> length = stackalloc byte[8];
         ReadExactly(length);
         var payload = BinaryPrimitives.ReadInt64LittleEndian(length);
-        if (payload < 0 || payload > _length - _position - 8)
+        if (payload < 0 || payload > _file.Length - _file.Position - 8)
         {
             throw new SnapshotFormatException($"The section '{name}' runs past the end of the file.");
         }
 
-        _payloadEnd = _position + payload;
+        _payloadEnd = _file.Position + payload;
         _sectionHash.Reset();
     }
 
     /// <summary>Checks that the section was read to its end and that its checksum matches.</summary>
     public void EndSection()
     {
-        if (_position != _payloadEnd)
+        if (_file.Position != _payloadEnd)
         {
             throw new SnapshotFormatException("A section's length does not match its fields.");
         }
@@ -109,7 +97,7 @@ public sealed class SnapshotReader : IDisposable
     {
         BeginSection(SnapshotHeader.EndSection);
         EndSection();
-        if (_position != _length)
+        if (_file.Position != _file.Length)
         {
             throw new SnapshotFormatException("The snapshot has bytes after its end section.");
         }
@@ -137,23 +125,19 @@ public sealed class SnapshotReader : IDisposable
     {
         var count = ReadCount(max);
         var size = Unsafe.SizeOf<T>();
-        if ((long)count * size > _payloadEnd - _position)
+        if ((long)count * size > _payloadEnd - _file.Position)
         {
             throw new SnapshotFormatException("An array runs past the end of its section.");
         }
 
         var items = GC.AllocateUninitializedArray<T>(count);
-        var bytes = (long)count * size;
-        if (bytes <= ParallelFrom)
+        var elementsPerChunk = Math.Max(1, ChunkBytes / size);
+        for (var at = 0; at < count; at += elementsPerChunk)
         {
-            Payload(MemoryMarshal.AsBytes(items.AsSpan()));
-        }
-        else
-        {
-            ReadInParallel(items, size);
+            Payload(MemoryMarshal.AsBytes(items.AsSpan(at, Math.Min(elementsPerChunk, count - at))));
         }
 
-        SkipPadding(bytes);
+        SkipPadding((long)count * size);
         return items;
     }
 
@@ -172,31 +156,9 @@ public sealed class SnapshotReader : IDisposable
 
     public void Dispose() => _file.Dispose();
 
-    /// <summary>Reads a large array's bytes in pieces on every core, then hashes them in order.</summary>
-    private void ReadInParallel<T>(T[] items, int size)
-        where T : unmanaged
-    {
-        var start = _position;
-        var elementsPerChunk = ChunkBytes / size;
-        var chunks = (items.Length + elementsPerChunk - 1) / elementsPerChunk;
-        Parallel.For(0, chunks, chunk =>
-        {
-            var first = chunk * elementsPerChunk;
-            var piece = MemoryMarshal.AsBytes(items.AsSpan(first, Math.Min(elementsPerChunk, items.Length - first)));
-            ReadAt(piece, start + ((long)first * size));
-        });
-
-        for (var first = 0; first < items.Length; first += elementsPerChunk)
-        {
-            _sectionHash.Append(MemoryMarshal.AsBytes(items.AsSpan(first, Math.Min(elementsPerChunk, items.Length - first))));
-        }
-
-        _position = start + ((long)items.Length * size);
-    }
-
     private void Payload(Span<byte> into)
     {
-        if (_payloadEnd < 0 || _position + into.Length > _payloadEnd)
+        if (_payloadEnd < 0 || _file.Position + into.Length > _payloadEnd)
         {
             throw new SnapshotFormatException("A field runs past the end of its section.");
         }
@@ -212,46 +174,15 @@ public sealed class SnapshotReader : IDisposable
         Payload(bytes[..padding]);
     }
 
-    /// <summary>Reads at the current position; small reads (names, counts, strings) come from a buffer, not a call each.</summary>
     private void ReadExactly(Span<byte> into)
     {
-        if (into.Length > _buffer.Length / 2)
+        try
         {
-            ReadAt(into, _position);
+            _file.ReadExactly(into);
         }
-        else
+        catch (EndOfStreamException)
         {
-            var at = _position - _bufferOffset;
-            if (at < 0 || at + into.Length > _bufferLength)
-            {
-                _bufferOffset = _position;
-                _bufferLength = (int)Math.Min(_buffer.Length, _length - _position);
-                ReadAt(_buffer.AsSpan(0, _bufferLength), _position);
-                at = 0;
-                if (into.Length > _bufferLength)
-                {
-                    throw new SnapshotFormatException("The snapshot file ends early: it is incomplete.");
-                }
-            }
-
-            _buffer.AsSpan((int)at, into.Length).CopyTo(into);
-        }
-
-        _position += into.Length;
-    }
-
-    private void ReadAt(Span<byte> into, long offset)
-    {
-        while (!into.IsEmpty)
-        {
-            var read = RandomAccess.Read(_file, into, offset);
-            if (read == 0)
-            {
-                throw new SnapshotFormatException("The snapshot file ends early: it is incomplete.");
-            }
-
-            into = into[read..];
-            offset += read;
+            throw new SnapshotFormatException("The snapshot file ends early: it is incomplete.");
         }
     }
 }
