@@ -11,9 +11,10 @@ namespace ConsentRegistry.Api.Matching;
 
 /// <summary>
 /// Builds the matching index at start-up, from the newest valid snapshot and the log after it or
-/// else from the whole store, then keeps it current: it applies the log after the last seq it has, when this instance commits (as the writer's
-/// <see cref="ICommittedLogListener"/>), when PostgreSQL notifies that another instance did, and
-/// at least every <see cref="PollInterval"/> in any case.
+/// else from the whole store, then keeps it current: it applies the log after the last seq it
+/// has, when this instance commits (as the writer's <see cref="ICommittedLogListener"/>), when
+/// PostgreSQL notifies that another instance did, and at least every <see cref="PollInterval"/>
+/// in any case.
 /// </summary>
 public sealed class IndexUpdater(
     SharedMatchingIndex index,
