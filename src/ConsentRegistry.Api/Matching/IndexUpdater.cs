@@ -217,7 +217,17 @@ public sealed class IndexUpdater(
         }
 
         // A loaded snapshot keeps its segments: rewriting them whole would cost more than it saved.
-        index.MarkReady(compact: snapshot is null);
+        if (snapshot is null)
+        {
+            index.Write(static built => built.Compact());
+
+            // The build parsed every claim and merged segments as it went: give that heap back
+            // before serving (at 100 million subjects the process held 6.8 GiB after the build,
+            // against 2.8 after a start from a snapshot).
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
+
+        index.MarkReady(compact: false);
         SignalAdvanced();
         var (claims, subjects) = index.Size();
         logger.LogInformation(
