@@ -42,17 +42,12 @@ start_api() {
 export Registry__Snapshots__Path="$work/snapshots" Registry__Snapshots__CheckInterval=00:00:01
 export Registry__Snapshots__EveryLogEntries=1000000000   # none while seeding
 
-# Like wait_ready, with room for a build from the store at 100 million subjects.
-wait_ready_long() {
-  for _ in $(seq 36000); do curl -sf "$target/health/ready" >/dev/null && return 0; sleep 0.05; done
-  echo "the API did not get ready; its log:" >&2; tail -50 "$work/api.log" >&2; return 1
-}
 restart_api() { kill "$api_pid"; wait "$api_pid" 2>/dev/null || true; : >"$work/api.log"; start_api; }
 rss() { ps -o rss= -p "$api_pid" | awk '{printf "%.0f MiB", $1/1024}'; }
 millis_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 start_api
-wait_ready_long
+wait_ready 1800
 log "$engine: registering $subjects subjects ($universe in the universe, $sha256 sha256, $pdq pdq)"
 loadgen seed --target "$target" --subjects "$universe" --sha256 "$sha256" --pdq "$pdq"
 case "$engine" in
@@ -64,7 +59,7 @@ log "$engine: restarting on the seeded store (no snapshot yet)"
 export Registry__Snapshots__EveryLogEntries=1   # the first check after ready writes one
 restart_api
 started=$(date +%s%N)
-wait_ready_long
+wait_ready 1800
 log "ready from the store after $(millis_since "$started") ms (process start included); RSS $(rss)"
 grep -h "Matching index ready" "$work/api.log" | tail -1 | sed 's/^ *//'
 
@@ -76,7 +71,7 @@ log "$engine: restarting from the snapshot"
 export Registry__Snapshots__EveryLogEntries=1000000000
 restart_api
 started=$(date +%s%N)
-wait_ready_long
+wait_ready 1800
 log "ready from the snapshot after $(millis_since "$started") ms (process start included); RSS $(rss)"
 grep -h "Loaded index snapshot\|Matching index ready" "$work/api.log" | sed 's/^ *//'
 

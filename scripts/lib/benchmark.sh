@@ -30,9 +30,11 @@ start_api() {
   api_pid=$!
 }
 
+# Waits for /health/ready: 60 s, or the seconds given (a build from a large store takes minutes).
 wait_ready() {
-  for _ in $(seq 1200); do curl -sf "$target/health/ready" >/dev/null && return 0; sleep 0.05; done
-  echo "the API did not get ready; its log:" >&2; cat "$work/api.log" >&2; return 1
+  local tries=$(( ${1:-60} * 20 ))
+  for _ in $(seq "$tries"); do curl -sf "$target/health/ready" >/dev/null && return 0; sleep 0.05; done
+  echo "the API did not get ready; the end of its log:" >&2; tail -50 "$work/api.log" >&2; return 1
 }
 
 loadgen() { dotnet benchmarks/ConsentRegistry.LoadGen/bin/Release/net10.0/ConsentRegistry.LoadGen.dll "$@"; }

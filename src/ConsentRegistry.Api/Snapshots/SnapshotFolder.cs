@@ -41,7 +41,9 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
     {
         path = string.Empty;
         entry = null!;
-        if (!IsId(id) || ReadManifest(Path.Combine(Root, id)) is not { } manifest || manifest.Files.FirstOrDefault(file => file.Name == name) is not { } listed)
+        // The current snapshot's manifest is in memory: a download's many Range requests read no file for it.
+        var manifest = Latest is { } latest && latest.Id == id ? latest : IsId(id) ? ReadManifest(Path.Combine(Root, id)) : null;
+        if (manifest?.Files.FirstOrDefault(file => file.Name == name) is not { } listed)
         {
             return false;
         }
