@@ -5,6 +5,7 @@ using ConsentRegistry.Api.Snapshots;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Snapshots;
 using Microsoft.Extensions.Options;
 
 namespace ConsentRegistry.Api.Matching;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Snapshots;
 using Microsoft.Extensions.Options;
 
 namespace ConsentRegistry.Api.Snapshots;
@@ -73,44 +74,17 @@ public sealed class RegistryKey : IDisposable
     /// A compact JWS (RFC 7515) of <paramref name="payload"/>, ES256, its protected header
     /// <c>{"alg":"ES256","kid":…,"typ":<paramref name="type"/>}</c>; the signature is r ‖ s (64 bytes).
     /// </summary>
-    public string Sign(ReadOnlySpan<byte> payload, string type)
-    {
-        var header = JsonSerializer.SerializeToUtf8Bytes(new JwsHeader("ES256", Public.Kid, type), SigningJson.Default.JwsHeader);
-        var signingInput = $"{Base64Url.Encode(header)}.{Base64Url.Encode(payload)}";
-        var signature = _key.SignData(System.Text.Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
-        return $"{signingInput}.{Base64Url.Encode(signature)}";
-    }
+    public string Sign(ReadOnlySpan<byte> payload, string type) => Es256Jws.Sign(_key, Public.Kid, payload, type);
 
     /// <summary>Whether <paramref name="jws"/> is a compact JWS signed by this key (ES256, this <c>kid</c>, <c>typ</c> <paramref name="type"/>); its payload when it is.</summary>
-    public bool TryVerify(string jws, string type, out byte[] payload)
-    {
-        payload = [];
-        var parts = jws.Split('.');
-        if (parts.Length != 3 || !Base64Url.TryDecode(parts[0], out var headerBytes) || !Base64Url.TryDecode(parts[1], out var body)
-            || !Base64Url.TryDecode(parts[2], out var signature) || signature.Length != 64)
-        {
-            return false;
-        }
+    public bool TryVerify(string jws, string type, out byte[] payload) => Es256Jws.TryVerify(_key, Public.Kid, jws, type, out payload);
 
-        JwsHeader? header;
-        try
-        {
-            header = JsonSerializer.Deserialize(headerBytes, SigningJson.Default.JwsHeader);
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
+    /// <summary>Whether <paramref name="manifest"/> carries this key's signature over exactly its other members.</summary>
+    public bool HasSigned(SnapshotManifest manifest) =>
+        manifest.Signature is not null && TryVerify(manifest.Signature, SnapshotManifest.SignatureType, out var payload) && payload.AsSpan().SequenceEqual(manifest.SignedBytes());
 
-        if (header is not { Alg: "ES256" } || header.Kid != Public.Kid || header.Typ != type
-            || !_key.VerifyData(System.Text.Encoding.ASCII.GetBytes($"{parts[0]}.{parts[1]}"), signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation))
-        {
-            return false;
-        }
-
-        payload = body;
-        return true;
-    }
+    /// <summary><paramref name="manifest"/> with this key's signature.</summary>
+    public SnapshotManifest SignManifest(SnapshotManifest manifest) => manifest with { Signature = Sign(manifest.SignedBytes(), SnapshotManifest.SignatureType) };
 
     public void Dispose() => _key.Dispose();
 
@@ -119,7 +93,7 @@ public sealed class RegistryKey : IDisposable
         PrivateJwk? jwk;
         try
         {
-            jwk = JsonSerializer.Deserialize(File.ReadAllBytes(path), SigningJson.Default.PrivateJwk);
+            jwk = JsonSerializer.Deserialize(File.ReadAllBytes(path), PrivateKeyJson.Default.PrivateJwk);
         }
         catch (JsonException)
         {
@@ -168,7 +142,7 @@ public sealed class RegistryKey : IDisposable
 
             using (var file = new FileStream(temporary, options))
             {
-                JsonSerializer.Serialize(file, jwk, SigningJson.Default.PrivateJwk);
+                JsonSerializer.Serialize(file, jwk, PrivateKeyJson.Default.PrivateJwk);
                 file.Flush(flushToDisk: true);
             }
 
@@ -186,16 +160,6 @@ public sealed class RegistryKey : IDisposable
     }
 }
 
-/// <summary>The registry key's public JWK, as <c>GET /v1/registry-key</c> returns it.</summary>
-public sealed record PublicJwk(
-    [property: JsonPropertyName("kty")] string Kty,
-    [property: JsonPropertyName("crv")] string Crv,
-    [property: JsonPropertyName("x")] string X,
-    [property: JsonPropertyName("y")] string Y,
-    [property: JsonPropertyName("kid")] string Kid,
-    [property: JsonPropertyName("alg")] string Alg,
-    [property: JsonPropertyName("use")] string Use);
-
 internal sealed record PrivateJwk(
     [property: JsonPropertyName("kty")] string? Kty,
     [property: JsonPropertyName("crv")] string? Crv,
@@ -203,15 +167,8 @@ internal sealed record PrivateJwk(
     [property: JsonPropertyName("y")] string? Y,
     [property: JsonPropertyName("d")] string? D);
 
-/// <summary>The protected header of what the registry signs.</summary>
-internal sealed record JwsHeader(
-    [property: JsonPropertyName("alg")] string? Alg,
-    [property: JsonPropertyName("kid")] string? Kid,
-    [property: JsonPropertyName("typ")] string? Typ);
-
 [JsonSerializable(typeof(PrivateJwk))]
-[JsonSerializable(typeof(JwsHeader))]
-internal sealed partial class SigningJson : JsonSerializerContext;
+internal sealed partial class PrivateKeyJson : JsonSerializerContext;
 
 /// <summary>Reads or creates the key before the host serves, so a broken key file stops the start with its message.</summary>
 internal sealed class RegistryKeyStartup(RegistryKey key) : IHostedService

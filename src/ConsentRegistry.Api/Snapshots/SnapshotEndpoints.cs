@@ -4,6 +4,7 @@ using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Snapshots;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 

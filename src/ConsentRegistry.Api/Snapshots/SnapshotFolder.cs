@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -18,7 +17,7 @@ namespace ConsentRegistry.Api.Snapshots;
 /// </summary>
 public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, RegistryKey key, ILogger<SnapshotFolder> logger)
 {
-    public const string IndexFile = "index.snap";
+    public const string IndexFile = SnapshotManifest.IndexFileName;
     public const string ManifestFile = "manifest.json";
     private const string IncomingPrefix = ".incoming-";
 
@@ -135,8 +134,8 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
                 return null;
             }
 
-            var id = string.Create(CultureInfo.InvariantCulture, $"{seq:D12}-{created.UtcDateTime:yyyyMMdd'T'HHmmssfff'Z'}");
-            var manifest = new SnapshotManifest(id, seq, created, SnapshotHeader.CurrentFormat, store, [Describe(file)]).SignedBy(key);
+            var id = SnapshotManifest.IdFor(seq, created);
+            var manifest = key.SignManifest(new SnapshotManifest(id, seq, created, SnapshotHeader.CurrentFormat, store, [Describe(file)]));
             using (var stream = new FileStream(Path.Combine(incoming, ManifestFile), FileMode.CreateNew, FileAccess.Write))
             {
                 JsonSerializer.Serialize(stream, manifest, SnapshotJson.Default.SnapshotManifest);
@@ -181,7 +180,7 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
             throw new SnapshotFormatException($"it is at seq {manifest.Seq}, past the store's last seq {storeLastSeq} (a store restored from an older backup?).");
         }
 
-        if (!manifest.IsSignedBy(key))
+        if (!key.HasSigned(manifest))
         {
             throw new SnapshotFormatException("its manifest is not signed by this registry's key.");
         }

@@ -1,7 +1,8 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace ConsentRegistry.Api.Snapshots;
+namespace ConsentRegistry.Core.Snapshots;
 
 /// <summary>
 /// What <c>GET /v1/snapshots/latest</c> answers and <c>manifest.json</c> in a snapshot's folder
@@ -21,14 +22,46 @@ public sealed record SnapshotManifest(
     /// <summary>The JWS <c>typ</c> of a manifest's signature.</summary>
     public const string SignatureType = "consent-registry-snapshot+json";
 
+    /// <summary>The name of the index file in a snapshot's folder.</summary>
+    public const string IndexFileName = "index.snap";
+
+    /// <summary>A snapshot's id: its seq zero-padded to 12 digits, then its UTC creation time to the millisecond.</summary>
+    public static string IdFor(long seq, DateTimeOffset created) =>
+        string.Create(CultureInfo.InvariantCulture, $"{seq:D12}-{created.UtcDateTime:yyyyMMdd'T'HHmmssfff'Z'}");
+
     /// <summary>The bytes that are signed: the manifest as JSON without its signature.</summary>
     public byte[] SignedBytes() => JsonSerializer.SerializeToUtf8Bytes(this with { Signature = null }, SnapshotJson.Default.SnapshotManifest);
 
-    public SnapshotManifest SignedBy(RegistryKey key) => this with { Signature = key.Sign(SignedBytes(), SignatureType) };
-
     /// <summary>Whether the signature is <paramref name="key"/>'s over exactly this manifest's other members.</summary>
-    public bool IsSignedBy(RegistryKey key) =>
+    public bool IsSignedBy(RegistryPublicKey key) =>
         Signature is not null && key.TryVerify(Signature, SignatureType, out var payload) && payload.AsSpan().SequenceEqual(SignedBytes());
+
+    /// <summary>The manifest signed in <paramref name="jws"/>, read from its payload; null when the payload is not a manifest.</summary>
+    public static SnapshotManifest? FromSignedPayload(ReadOnlySpan<byte> payload, string jws)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(payload, SnapshotJson.Default.SnapshotManifest) is { } manifest ? manifest with { Signature = jws } : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public static SnapshotManifest? Parse(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(json, SnapshotJson.Default.SnapshotManifest);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, SnapshotJson.Default.SnapshotManifest);
 }
 
 public sealed record SnapshotFileEntry(
@@ -38,4 +71,4 @@ public sealed record SnapshotFileEntry(
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(SnapshotManifest))]
-internal sealed partial class SnapshotJson : JsonSerializerContext;
+public sealed partial class SnapshotJson : JsonSerializerContext;

@@ -1,0 +1,33 @@
+using ConsentRegistry.Core.Matching;
+
+namespace ConsentRegistry.Cli.Deciding;
+
+/// <summary>
+/// What decides rows: a registry over HTTP (<see cref="RegistrySource"/>) or an index snapshot
+/// loaded in this process (<see cref="SnapshotSource"/>). Both answer the same per-category
+/// decision for the same keys, so a builder can switch between them and get the same output.
+/// </summary>
+public interface IRegistrySource : IAsyncDisposable
+{
+    /// <summary>What the decisions came from, for the summary a builder files as evidence.</summary>
+    SourceDescription Description { get; }
+
+    /// <summary>Decides <paramref name="keys"/>[i] into <paramref name="verdicts"/>[i], using every core or many requests in flight.</summary>
+    Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken);
+}
+
+/// <summary>One row's keys: its URL, and for downloaded images their SHA-256 (hex) and PDQ hash (hex).</summary>
+public readonly record struct LookupKey(ReadOnlyMemory<char> Url, string? Sha256 = null, string? Pdq = null);
+
+/// <summary>
+/// The registry's answer for one row: the decision per category, the ids of the matched claims
+/// (space-separated; null when none matched), or why the row's keys could not be looked up
+/// (then every category is unknown and the row is kept).
+/// </summary>
+public readonly record struct Verdict(Decision Decision, string? Claims = null, string? Error = null);
+
+/// <summary>A registry (its URL) or a snapshot (its id), and the log seq the decisions reflect.</summary>
+public sealed record SourceDescription(string Kind, string? Registry, string? SnapshotId, long Seq, DateTimeOffset? SnapshotCreated = null)
+{
+    public override string ToString() => Kind == "snapshot" ? $"snapshot {SnapshotId} (seq {Seq})" : $"registry {Registry} (seq {Seq} at start)";
+}

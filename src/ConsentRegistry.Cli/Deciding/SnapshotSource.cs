@@ -1,0 +1,147 @@
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Pdq;
+using ConsentRegistry.Core.Snapshots;
+using ConsentRegistry.Core.Urls;
+using ConsentRegistry.Cli.Snapshots;
+
+namespace ConsentRegistry.Cli.Deciding;
+
+/// <summary>
+/// Decides rows offline from an index snapshot (docs/snapshot-format.md) read into this process
+/// through Core: the same index and resolution code the service runs, no network. The index is
+/// only read, so every core decides rows at once.
+/// </summary>
+public sealed class SnapshotSource : IRegistrySource
+{
+    /// <summary>Rows one worker decides at a time.</summary>
+    private const int Chunk = 4096;
+
+    private readonly MatchingIndex _index;
+    private readonly TrustLevel _minTrustForGrants;
+    private readonly int _pdqMaxDistance;
+
+    private SnapshotSource(MatchingIndex index, SourceDescription description, TrustLevel minTrustForGrants, int pdqMaxDistance)
+    {
+        _index = index;
+        Description = description;
+        _minTrustForGrants = minTrustForGrants;
+        _pdqMaxDistance = pdqMaxDistance;
+    }
+
+    public SourceDescription Description { get; }
+
+    /// <summary>Claims in the snapshot, for the log.</summary>
+    public int ClaimCount => _index.ClaimCount;
+
+    /// <summary>
+    /// Reads the snapshot at <paramref name="path"/>: an <c>index.snap</c> file (with the manifest
+    /// <c>snapshot pull</c> writes beside it, when there), or a snapshot folder as the service keeps them.
+    /// </summary>
+    public static SnapshotSource Open(string path, TrustLevel minTrustForGrants, int pdqMaxDistance = 31)
+    {
+        var file = SnapshotFiles.Locate(path);
+        try
+        {
+            using var reader = new SnapshotReader(file.IndexPath);
+            var index = MatchingIndex.ReadSnapshot(reader);
+            var header = reader.Header;
+            var id = file.Manifest?.Id ?? SnapshotManifest.IdFor(header.Seq, header.Created);
+            if (file.Manifest is { } manifest && (manifest.Seq != header.Seq || manifest.Store != header.StoreId))
+            {
+                index.Dispose();
+                throw CliException.Input($"{file.IndexPath}: its manifest ({file.ManifestPath}) is of another snapshot (seq {manifest.Seq}, the file's is {header.Seq}).");
+            }
+
+            return new SnapshotSource(index, new SourceDescription("snapshot", null, id, header.Seq, header.Created), minTrustForGrants, pdqMaxDistance);
+        }
+        catch (SnapshotFormatException e)
+        {
+            throw CliException.Input($"{file.IndexPath}: not a usable index snapshot: {e.Message}", e);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw CliException.Input($"{file.IndexPath}: not a usable index snapshot: the file ends early (truncated?).", e);
+        }
+    }
+
+    public Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken)
+    {
+        var chunks = (keys.Length + Chunk - 1) / Chunk;
+        Parallel.For(0, chunks, new ParallelOptions { CancellationToken = cancellationToken }, () => new List<Match>(), (chunk, _, matches) =>
+        {
+            var start = chunk * Chunk;
+            var end = Math.Min(start + Chunk, keys.Length);
+            var keySpan = keys.Span;
+            var verdictSpan = verdicts.Span;
+            for (var i = start; i < end; i++)
+            {
+                verdictSpan[i] = Decide(keySpan[i], matches);
+            }
+
+            return matches;
+        }, static _ => { });
+        return Task.CompletedTask;
+    }
+
+    private Verdict Decide(in LookupKey key, List<Match> matches)
+    {
+        CanonicalUrl? url = null;
+        if (!key.Url.IsEmpty)
+        {
+            if (!UrlCanonicalizer.TryCanonicalize(key.Url.Span, out var canonical, out var error))
+            {
+                return new Verdict(Decision.Unknown, Error: error);
+            }
+
+            if (key.Sha256 is null && key.Pdq is null)
+            {
+                // The common case, a URL alone: the decision without listing matches, then the
+                // matches only for the few rows that have any.
+                var decision = _index.Decide(canonical, _minTrustForGrants, out var deciding);
+                if (deciding == 0)
+                {
+                    return new Verdict(decision);
+                }
+            }
+
+            url = canonical;
+        }
+
+        PdqHash? pdq = null;
+        if (key.Pdq is not null)
+        {
+            if (!PdqHash.TryParseHex(key.Pdq, out var hash))
+            {
+                return new Verdict(Decision.Unknown, Error: "not a PDQ hash (64 hexadecimal digits)");
+            }
+
+            pdq = hash;
+        }
+
+        var result = _index.Lookup(url, key.Sha256, _minTrustForGrants, matches, out _, pdq, _pdqMaxDistance);
+        return new Verdict(result, ClaimIds(matches));
+    }
+
+    private string? ClaimIds(List<Match> matches)
+    {
+        if (matches.Count == 0)
+        {
+            return null;
+        }
+
+        var ids = new string[matches.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = _index.Claim(matches[i].Claim).Id;
+        }
+
+        return string.Join(' ', ids.Distinct(StringComparer.Ordinal));
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _index.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,215 @@
+using System.Buffers;
+using ConsentRegistry.Cli.Console;
+using ConsentRegistry.Cli.Deciding;
+using ConsentRegistry.Core.Matching;
+using Parquet;
+using Parquet.Schema;
+
+namespace ConsentRegistry.Cli.Filtering;
+
+/// <summary>
+/// Filters one Parquet file row group by row group: reads the next row group while the current one
+/// is decided and written, writes the kept rows with the input's schema and metadata, and the
+/// removed rows (when asked) with the decision per category and the matched claim ids added.
+/// Memory holds two row groups, whatever the file's length.
+/// </summary>
+internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory, IProgressSink progress)
+{
+    /// <summary>Where a URL column is looked for, in this order, when <c>--url-column</c> does not name one.</summary>
+    public static readonly string[] UrlColumnNames = ["url", "URL", "image_url"];
+
+    /// <summary>The columns added to removed rows: the decision per category, then the matched claims.</summary>
+    public static readonly string[] DecisionColumns = ["registry_tdm", "registry_train_ai", "registry_train_genai", "registry_ai_use", "registry_search"];
+
+    public const string ClaimsColumn = "registry_claims";
+
+    public static async Task<ParquetReader> OpenAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ParquetReader.CreateAsync(path, cancellationToken: cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException
+                                       || e.GetType().Namespace?.StartsWith("Parquet", StringComparison.Ordinal) == true)
+        {
+            throw CliException.Input($"{path}: not a readable Parquet file ({e.Message})", e);
+        }
+    }
+
+    public static int FindUrlColumn(string path, DataField[] fields, string? named)
+    {
+        var candidates = named is not null ? [named] : UrlColumnNames;
+        foreach (var name in candidates)
+        {
+            var index = Array.FindIndex(fields, field => field.Path.Length == 1 && field.Name == name);
+            if (index < 0)
+            {
+                continue;
+            }
+
+            if (fields[index].ClrType != typeof(ReadOnlyMemory<char>) || fields[index].MaxRepetitionLevel > 0)
+            {
+                throw CliException.Input($"{path}: column {name} is not a column of strings.");
+            }
+
+            return index;
+        }
+
+        throw CliException.Input(named is not null
+            ? $"{path}: no column named {named}."
+            : $"{path}: no URL column (looked for {string.Join(", ", UrlColumnNames)}); name it with --url-column.");
+    }
+
+    public async Task RunAsync(string input, string keptPath, string? removedPath, string? urlColumn, FileProgress state, Action save, CancellationToken cancellationToken)
+    {
+        await using var reader = await OpenAsync(input, cancellationToken);
+        var fields = reader.Schema.GetDataFields();
+        var url = FindUrlColumn(input, fields, urlColumn);
+        var metadata = reader.CustomMetadata ?? new Dictionary<string, string>();
+        var kept = new ParquetOutput(keptPath, reader.Schema, metadata);
+        kept.Restore(state.KeptOutput);
+        ParquetOutput? removed = null;
+        DataField[] added = [];
+        if (removedPath is not null)
+        {
+            added = [.. DecisionColumns.Select(name => new DataField(name, typeof(string), false)), new DataField(ClaimsColumn, typeof(string), true)];
+            removed = new ParquetOutput(removedPath, new ParquetSchema([.. reader.Schema.Fields, .. added]), metadata);
+            removed.Restore(state.RemovedOutput);
+        }
+
+        state.RowGroups = reader.RowGroupCount;
+        var next = state.RowGroupsDone < reader.RowGroupCount ? ReadAheadAsync(reader, state.RowGroupsDone, fields, cancellationToken) : null;
+        for (var group = state.RowGroupsDone; group < reader.RowGroupCount; group++)
+        {
+            using var columns = await ReadRowGroupAsync(input, group, next!);
+            next = group + 1 < reader.RowGroupCount ? ReadAheadAsync(reader, group + 1, fields, cancellationToken) : null;
+            var counts = await FilterRowGroupAsync(columns, url, kept, removed, added, cancellationToken);
+
+            state.RowGroupsDone = group + 1;
+            state.Rows += columns.Rows;
+            state.Kept += counts.Kept;
+            state.Removed += counts.Removed;
+            state.InvalidUrls += counts.Invalid;
+            state.KeptOutput = kept.Checkpoint;
+            state.RemovedOutput = removed?.Checkpoint;
+            save();
+            progress.Advance(columns.Rows, counts.Kept, counts.Removed);
+        }
+
+        await kept.CompleteAsync(cancellationToken);
+        if (removed is not null)
+        {
+            await removed.CompleteAsync(cancellationToken);
+        }
+
+        state.KeptOutput = kept.Checkpoint;
+        state.RemovedOutput = removed?.Checkpoint;
+        state.Done = true;
+        save();
+    }
+
+    /// <summary>Reads a row group on the thread pool, so that it overlaps the deciding and writing of the one before.</summary>
+    private static Task<RowGroupColumns> ReadAheadAsync(ParquetReader reader, int group, DataField[] fields, CancellationToken cancellationToken) =>
+        Task.Run(() => RowGroupColumns.ReadAsync(reader, group, fields, cancellationToken), cancellationToken);
+
+    private static async Task<RowGroupColumns> ReadRowGroupAsync(string input, int group, Task<RowGroupColumns> read)
+    {
+        try
+        {
+            return await read;
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not CliException)
+        {
+            throw CliException.Input($"{input}: row group {group} cannot be read ({e.Message}); the file may be truncated or corrupt.", e);
+        }
+    }
+
+    private async Task<(long Kept, long Removed, long Invalid)> FilterRowGroupAsync(
+        RowGroupColumns columns, int url, ParquetOutput kept, ParquetOutput? removed, DataField[] added, CancellationToken cancellationToken)
+    {
+        var rows = columns.Rows;
+        var urls = ArrayPool<ReadOnlyMemory<char>>.Shared.Rent(rows);
+        var present = ArrayPool<bool>.Shared.Rent(rows);
+        var keys = ArrayPool<LookupKey>.Shared.Rent(rows);
+        var verdicts = ArrayPool<Verdict>.Shared.Rent(rows);
+        var keep = ArrayPool<bool>.Shared.Rent(rows);
+        try
+        {
+            columns.ReadStrings(url, urls.AsSpan(0, rows), present.AsSpan(0, rows));
+            for (var i = 0; i < rows; i++)
+            {
+                keys[i] = new LookupKey(urls[i]);
+            }
+
+            await source.DecideAsync(keys.AsMemory(0, rows), verdicts.AsMemory(0, rows), cancellationToken);
+
+            long keptRows = 0, invalid = 0;
+            for (var i = 0; i < rows; i++)
+            {
+                keep[i] = verdicts[i].Decision[useCategory] != Permission.Disallow;
+                keptRows += keep[i] ? 1 : 0;
+                invalid += !present[i] || verdicts[i].Error is not null ? 1 : 0;
+            }
+
+            var keepMask = keep.AsMemory(0, rows);
+            if (keptRows > 0)
+            {
+                await kept.AppendRowGroupAsync(async writer =>
+                {
+                    for (var c = 0; c < columns.Fields.Length; c++)
+                    {
+                        await columns.WriteColumnAsync(c, writer, columns.Fields[c], keepMask, true, cancellationToken);
+                    }
+                }, cancellationToken);
+            }
+
+            var removedRows = rows - keptRows;
+            if (removed is not null && removedRows > 0)
+            {
+                var chosen = verdicts.AsMemory(0, rows);
+                await removed.AppendRowGroupAsync(async writer =>
+                {
+                    for (var c = 0; c < columns.Fields.Length; c++)
+                    {
+                        await columns.WriteColumnAsync(c, writer, columns.Fields[c], keepMask, false, cancellationToken);
+                    }
+
+                    for (var category = 0; category < DecisionColumns.Length; category++)
+                    {
+                        await writer.WriteAsync(added[category], Removed(chosen, keepMask, v => Decision.ToWire(v.Decision[category])), null);
+                    }
+
+                    var claims = Removed(chosen, keepMask, v => v.Claims);
+                    await writer.WriteAsync(added[^1], claims.OfType<string>().ToArray(), Definitions(claims));
+                }, cancellationToken);
+            }
+
+            return (keptRows, removedRows, invalid);
+        }
+        finally
+        {
+            ArrayPool<ReadOnlyMemory<char>>.Shared.Return(urls, clearArray: true);
+            ArrayPool<bool>.Shared.Return(present);
+            ArrayPool<LookupKey>.Shared.Return(keys, clearArray: true);
+            ArrayPool<Verdict>.Shared.Return(verdicts, clearArray: true);
+            ArrayPool<bool>.Shared.Return(keep);
+        }
+    }
+
+    private static string?[] Removed(ReadOnlyMemory<Verdict> verdicts, ReadOnlyMemory<bool> keep, Func<Verdict, string?> select)
+    {
+        var list = new List<string?>();
+        for (var i = 0; i < verdicts.Length; i++)
+        {
+            if (!keep.Span[i])
+            {
+                list.Add(select(verdicts.Span[i]));
+            }
+        }
+
+        return [.. list];
+    }
+
+    /// <summary>A nullable column's definition levels (1: a value, 0: null); its values are the non-null ones.</summary>
+    private static ReadOnlyMemory<int> Definitions(string?[] values) => values.Select(value => value is null ? 0 : 1).ToArray();
+}
