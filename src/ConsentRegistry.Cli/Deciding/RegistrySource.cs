@@ -16,6 +16,9 @@ namespace ConsentRegistry.Cli.Deciding;
 public sealed class RegistrySource : IRegistrySource
 {
     private const int MaxAttempts = 8;
+
+    /// <summary>Attempts of the first request: a registry that is not there at all is reported within seconds.</summary>
+    private const int ProbeAttempts = 3;
     private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
     private static readonly MediaTypeHeaderValue Ndjson = new("application/x-ndjson");
 
@@ -73,7 +76,8 @@ public sealed class RegistrySource : IRegistrySource
             {
                 Content = new StringContent("""{"items":[{"url":"https://consent-registry.invalid/"}]}""", Encoding.UTF8, "application/json"),
             },
-            cancellationToken);
+            cancellationToken,
+            ProbeAttempts);
         var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
         try
         {
@@ -128,7 +132,7 @@ public sealed class RegistrySource : IRegistrySource
     }
 
     /// <summary>Sends the request made by <paramref name="request"/>, again after 429/503 (Retry-After) or a failed connection, until it is answered otherwise.</summary>
-    private async Task<HttpResponseMessage> SendWithRetriesAsync(Func<HttpRequestMessage> request, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendWithRetriesAsync(Func<HttpRequestMessage> request, CancellationToken cancellationToken, int maxAttempts = MaxAttempts)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -140,7 +144,7 @@ public sealed class RegistrySource : IRegistrySource
             }
             catch (HttpRequestException e)
             {
-                if (attempt >= MaxAttempts || e.HttpRequestError is HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
+                if (attempt >= maxAttempts || e.HttpRequestError is HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
                 {
                     throw CliException.Registry($"cannot reach the registry at {_http.BaseAddress}: {e.Message}", e);
                 }
@@ -157,7 +161,7 @@ public sealed class RegistrySource : IRegistrySource
             using (response)
             {
                 var status = (int)response.StatusCode;
-                if (status is 429 or 503 or 502 or 504 && attempt < MaxAttempts)
+                if (status is 429 or 503 or 502 or 504 && attempt < maxAttempts)
                 {
                     var wait = RetryAfter(response) ?? Backoff(attempt);
                     _note($"the registry answered {status}; retrying in {wait.TotalSeconds:F1} s");

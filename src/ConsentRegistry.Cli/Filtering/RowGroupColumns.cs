@@ -109,6 +109,13 @@ internal sealed class RowGroupColumns : IDisposable
         try
         {
             var (valueCount, entryCount) = Select(typed, source, keep.Span, which, values, definitions, repetitions);
+            if (!hasDefinitions && !hasRepetitions)
+            {
+                // Required and flat: the levels-based writer would count no rows without levels.
+                await writer.WriteAsync<T>(target, values.AsMemory(0, valueCount), null, null, cancellationToken);
+                return;
+            }
+
             await writer.WriteAllPartsAsync<T>(
                 target,
                 values.AsMemory(0, valueCount),

@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using ConsentRegistry.Cli;
+using DuckDB.NET.Data;
+
+namespace ConsentRegistry.Api.Tests.Cli;
+
+/// <summary>Runs the consent-registry command in this process (or as a process of its own) and reads Parquet with DuckDB.</summary>
+internal static class CliRun
+{
+    /// <summary>Runs the command with <paramref name="args"/>; its exit code and what it wrote to stderr.</summary>
+    public static async Task<(int Exit, string Errors)> RunAsync(params string[] args)
+    {
+        using var errors = new StringWriter();
+        var exit = await CliApp.RunAsync(args, errors, CancellationToken.None);
+        return (exit, errors.ToString());
+    }
+
+    /// <summary>The command as a process of its own (for killing it mid-run).</summary>
+    public static Process Start(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "consent-registry.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Runs <paramref name="sql"/> in a fresh in-memory DuckDB and returns its rows.</summary>
+    public static List<object?[]> Query(string sql)
+    {
+        using var connection = new DuckDBConnection("Data Source=:memory:");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        var rows = new List<object?[]>();
+        while (reader.Read())
+        {
+            var row = new object?[reader.FieldCount];
+            for (var i = 0; i < row.Length; i++)
+            {
+                row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+            }
+
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    public static void Execute(string sql) => Query(sql);
+
+    /// <summary>The single number <paramref name="sql"/> selects (DuckDB sums are 128-bit).</summary>
+    public static long Count(string sql) => Query(sql)[0][0] switch
+    {
+        System.Numerics.BigInteger big => (long)big,
+        null => 0,
+        var value => Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>A Parquet file's columns as DuckDB sees them: (name, type).</summary>
+    public static List<(string Name, string Type)> Describe(string path) =>
+        [.. Query($"DESCRIBE SELECT * FROM '{path}'").Select(row => ((string)row[0]!, (string)row[1]!))];
+}

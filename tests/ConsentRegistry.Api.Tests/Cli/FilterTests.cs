@@ -1,0 +1,288 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Cli.CliRun;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
+
+namespace ConsentRegistry.Api.Tests.Cli;
+
+/// <summary>
+/// <c>consent-registry filter</c> on LAION-like Parquet made here with DuckDB (nullable columns, a
+/// nested list, several row groups), online against a registry on loopback and offline from its
+/// snapshot: the same rows kept and removed, an output DuckDB reads with the input's schema, a
+/// resume after kill -9 equal to one run, and one clear line with the documented exit code for
+/// each bad input.
+/// </summary>
+public sealed class FilterTests : IDisposable
+{
+    private const int Rows = 5_000;
+
+    private readonly string _folder = Directory.CreateTempSubdirectory("cli-filter-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private string In(string name) => Path.Combine(_folder, name);
+
+    /// <summary>Row i's URL: 50 hosts, some rows not URLs at all, some with none.</summary>
+    private static string? UrlOf(int i) => i % 113 == 0 ? null : i % 97 == 0 ? "not a url" : $"https://art{i % 50}.example/works/{i}.jpg";
+
+    /// <summary>Opted out of train-ai: a tenth by URL, a whole gallery by prefix, a whole site by host.</summary>
+    private static bool OptedOut(int i) => UrlOf(i) is { } url && url.StartsWith("https://", StringComparison.Ordinal) && (i % 10 == 3 || i % 50 == 7 || i % 50 == 11);
+
+    /// <summary>Opted out of train-genai only (train-ai stays unknown).</summary>
+    private static bool GenAiOnly(int i) => UrlOf(i) is { } url && url.StartsWith("https://", StringComparison.Ordinal) && i % 50 == 17 && !OptedOut(i);
+
+    [Fact]
+    public async Task Online_and_offline_filtering_keep_and_remove_the_same_rows_and_DuckDB_reads_the_input_schema_back()
+    {
+        var snapshots = In("snapshots");
+        await using var app = new RegistryApp(await TestDatabase.CreateAsync(), new Dictionary<string, string?>
+        {
+            ["Registry:Snapshots:Path"] = snapshots,
+            ["Registry:Snapshots:EveryLogEntries"] = "1",
+            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+        });
+        app.StartServer();
+        await app.WaitUntilReadyAsync();
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var byUrl = await SubmitAsync(client, signer, Enumerable.Range(0, Rows).Where(i => i % 10 == 3 && OptedOut(i)).Select(i => TestSigner.Url(UrlOf(i)!)), "train-ai");
+        var byPrefix = await SubmitAsync(client, signer, [TestSigner.Subject("url-prefix", "https://art7.example/works/")], "train-ai");
+        var byHost = await SubmitAsync(client, signer, [TestSigner.Subject("host", "art11.example")], "train-ai");
+        await SubmitAsync(client, signer, [TestSigner.Subject("host", "art17.example")], "train-genai");
+        var seq = (await (await client.PostAsync("/v1/lookup", JsonContent("""{"items":[{"url":"https://art1.example/"}]}"""))).JsonAsync()).GetProperty("seq").GetInt64();
+        var snapshot = await SnapshotAtAsync(client, snapshots, seq);
+
+        var input = In("laion.parquet");
+        MakeInput(input, Rows);
+        var (online, offline) = (In("online"), In("offline"));
+        var (exit, errors) = await RunAsync("filter", input, "--out", online, "--registry", client.BaseAddress!.ToString(), "--removed", "-q");
+        Assert.True(exit == 0, errors);
+        (exit, errors) = await RunAsync("filter", input, "--out", offline, "--snapshot", snapshot, "--removed", "-q");
+        Assert.True(exit == 0, errors);
+
+        var expectedRemoved = Enumerable.Range(0, Rows).Where(OptedOut).Select(i => (long)i).ToList();
+        var expectedKept = Enumerable.Range(0, Rows).Where(i => !OptedOut(i)).Select(i => (long)i).ToList();
+        foreach (var output in new[] { online, offline })
+        {
+            var kept = Path.Combine(output, "laion.parquet");
+            var removed = Path.Combine(output, "removed", "laion.parquet");
+            Assert.Equal(Describe(input), Describe(kept));
+            Assert.Equal(expectedKept, SampleIds(kept));
+            Assert.Equal(expectedRemoved, SampleIds(removed));
+
+            // Every column came through, nulls and the nested list included.
+            Assert.Equal(expectedKept.Count(i => i % 3 != 0), Count($"SELECT count(TEXT) FROM '{kept}'"));
+            Assert.Equal(expectedKept.Sum(i => i % 4), Count($"SELECT sum(len(tags)) FROM '{kept}'"));
+            Assert.Equal(0, Count($"SELECT count(*) FROM '{kept}' k JOIN '{input}' i USING (SAMPLE_ID) WHERE k.URL IS DISTINCT FROM i.URL OR k.WIDTH IS DISTINCT FROM i.WIDTH OR k.similarity <> i.similarity OR k.tags <> i.tags"));
+
+            // Removed rows carry the decision per category and the claim that decided them.
+            Assert.Equal([.. Describe(input), ("registry_tdm", "VARCHAR"), ("registry_train_ai", "VARCHAR"), ("registry_train_genai", "VARCHAR"), ("registry_ai_use", "VARCHAR"), ("registry_search", "VARCHAR"), ("registry_claims", "VARCHAR")], Describe(removed));
+            Assert.Equal(0, Count($"SELECT count(*) FROM '{removed}' WHERE registry_train_ai <> 'disallow' OR registry_train_genai <> 'disallow' OR registry_search <> 'unknown'"));
+            Assert.Equal(expectedRemoved.Count(i => i % 50 == 7), Count($"SELECT count(*) FROM '{removed}' WHERE registry_claims LIKE '%{byPrefix}%'"));
+            Assert.Equal(expectedRemoved.Count(i => i % 50 == 11), Count($"SELECT count(*) FROM '{removed}' WHERE registry_claims LIKE '%{byHost}%'"));
+            Assert.Equal(expectedRemoved.Count(i => i % 10 == 3), Count($"SELECT count(*) FROM '{removed}' WHERE registry_claims LIKE '%{byUrl}%'"));
+
+            var summary = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "filter-summary.json")))!;
+            Assert.Equal(Rows, (long)summary["totals"]!["rows"]!);
+            Assert.Equal(expectedRemoved.Count, (long)summary["totals"]!["removed"]!);
+            Assert.Equal(Enumerable.Range(0, Rows).Count(i => UrlOf(i) is null or "not a url"), (long)summary["totals"]!["invalid_urls"]!);
+            Assert.Equal("train-ai", (string)summary["use"]!);
+            Assert.True((long)summary["source"]!["seq"]! >= seq);
+        }
+
+        var source = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(offline, "filter-summary.json")))!["source"]!;
+        Assert.Equal(("snapshot", Path.GetFileName(snapshot)), ((string)source["kind"]!, (string)source["snapshot"]!));
+        Assert.Equal(client.BaseAddress!.ToString(), (string)JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(online, "filter-summary.json")))!["source"]!["registry"]!);
+
+        // Another use: train-genai inherits train-ai's opt-outs and adds its own.
+        (exit, errors) = await RunAsync("filter", input, "--out", In("genai"), "--snapshot", snapshot, "--use", "train-genai", "-q");
+        Assert.True(exit == 0, errors);
+        Assert.Equal(Enumerable.Range(0, Rows).Where(i => !OptedOut(i) && !GenAiOnly(i)).Select(i => (long)i), SampleIds(Path.Combine(In("genai"), "laion.parquet")));
+    }
+
+    [Fact]
+    public async Task A_run_killed_mid_file_and_resumed_writes_what_one_run_writes()
+    {
+        var snapshots = In("snapshots");
+        await using var app = new RegistryApp(await TestDatabase.CreateAsync(), new Dictionary<string, string?>
+        {
+            ["Registry:Snapshots:Path"] = snapshots,
+            ["Registry:Snapshots:EveryLogEntries"] = "1",
+            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+        });
+        app.StartServer();
+        await app.WaitUntilReadyAsync();
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        await SubmitAsync(client, signer, [TestSigner.Subject("url-prefix", "https://art7.example/works/"), TestSigner.Subject("host", "art11.example")], "train-ai");
+        var snapshot = await SnapshotAtAsync(client, snapshots, 1);
+
+        const int rows = 1_500_000;
+        var input = In("big.parquet");
+        MakeInput(input, rows);
+        var (once, resumed) = (In("once"), In("resumed"));
+        var (exit, errors) = await RunAsync("filter", input, "--out", once, "--snapshot", snapshot, "--removed", "-q");
+        Assert.True(exit == 0, errors);
+
+        // kill -9 once a few row groups are recorded, then --resume.
+        using (var process = Start("filter", input, "--out", resumed, "--snapshot", snapshot, "--removed", "-q"))
+        {
+            var state = Path.Combine(resumed, ".consent-registry-filter.json");
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (RowGroupsDone(state) < 3)
+            {
+                Assert.True(DateTime.UtcNow < deadline && !process.HasExited, "the filter process recorded no row group");
+                await Task.Delay(5);
+            }
+
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+
+        var groups = Count($"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{input}')");
+        Assert.True(RowGroupsDone(Path.Combine(resumed, ".consent-registry-filter.json")) < groups, "the run finished before the kill: nothing was resumed");
+        (exit, errors) = await RunAsync("filter", input, "--out", resumed, "--snapshot", snapshot, "--removed", "--resume", "-q");
+        Assert.True(exit == 0, errors);
+
+        foreach (var file in new[] { "big.parquet", Path.Combine("removed", "big.parquet") })
+        {
+            var (a, b) = (Path.Combine(once, file), Path.Combine(resumed, file));
+            Assert.Equal(Count($"SELECT count(*) FROM '{a}'"), Count($"SELECT count(*) FROM '{b}'"));
+            Assert.Equal(0, Count($"SELECT count(*) FROM (SELECT * FROM '{a}' EXCEPT ALL SELECT * FROM '{b}')"));
+            Assert.Equal(0, Count($"SELECT count(*) FROM (SELECT * FROM '{b}' EXCEPT ALL SELECT * FROM '{a}')"));
+            Assert.Equal(
+                Query($"SELECT row_group_id, row_group_num_rows FROM parquet_metadata('{a}') GROUP BY ALL ORDER BY 1").Select(r => (r[0], r[1])),
+                Query($"SELECT row_group_id, row_group_num_rows FROM parquet_metadata('{b}') GROUP BY ALL ORDER BY 1").Select(r => (r[0], r[1])));
+        }
+
+        var expectedRemoved = Enumerable.Range(0, rows).Count(i => UrlOf(i) is { } url && url.StartsWith("https://", StringComparison.Ordinal) && i % 50 is 7 or 11);
+        Assert.Equal(expectedRemoved, Count($"SELECT count(*) FROM '{Path.Combine(resumed, "removed", "big.parquet")}'"));
+
+        // A finished run resumed again does nothing; without --resume the folder is refused.
+        (exit, errors) = await RunAsync("filter", input, "--out", resumed, "--snapshot", snapshot, "--removed", "--resume", "-q");
+        Assert.True(exit == 0, errors);
+        (exit, errors) = await RunAsync("filter", input, "--out", resumed, "--snapshot", snapshot, "-q");
+        Assert.Equal(2, exit);
+        Assert.Contains("--resume", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bad_inputs_give_one_line_and_the_documented_exit_code()
+    {
+        var good = In("good.parquet");
+        MakeInput(good, 3_000);
+        var text = In("text.parquet");
+        await File.WriteAllTextAsync(text, "url,caption\nhttps://a.example/1.jpg,a cat\n");
+        var noUrl = In("nourl.parquet");
+        Execute($"COPY (SELECT range AS id, 'x' AS caption FROM range(10)) TO '{noUrl}' (FORMAT PARQUET)");
+        var truncated = In("truncated.parquet");
+        var bytes = await File.ReadAllBytesAsync(good);
+        await File.WriteAllBytesAsync(truncated, bytes[..(bytes.Length / 2)]);
+        var broken = In("broken.parquet");
+        bytes[bytes.Length / 3] ^= 0xFF;
+        bytes[(bytes.Length / 3) + 1] ^= 0xFF;
+        await File.WriteAllBytesAsync(broken, bytes);
+        var closedPort = FreeLoopbackPort();
+
+        await ExpectAsync(2, "not a readable Parquet file", "filter", text, "--out", In("o1"), "--registry", $"http://127.0.0.1:{closedPort}");
+        await ExpectAsync(2, "no URL column", "filter", noUrl, "--out", In("o2"), "--registry", $"http://127.0.0.1:{closedPort}");
+        await ExpectAsync(2, "no column named link", "filter", good, "--out", In("o3"), "--registry", $"http://127.0.0.1:{closedPort}", "--url-column", "link");
+        await ExpectAsync(2, "not a readable Parquet file", "filter", truncated, "--out", In("o4"), "--registry", $"http://127.0.0.1:{closedPort}");
+        await ExpectAsync(2, "no such file or folder", "filter", In("missing.parquet"), "--out", In("o5"), "--registry", $"http://127.0.0.1:{closedPort}");
+        await ExpectAsync(2, "no such snapshot file", "filter", good, "--out", In("o6"), "--snapshot", In("missing.snap"));
+        await ExpectAsync(2, "not a usable index snapshot", "filter", good, "--out", In("o7"), "--snapshot", text);
+        await ExpectAsync(3, "cannot reach the registry", "filter", good, "--out", In("o8"), "--registry", $"http://127.0.0.1:{closedPort}");
+        await ExpectAsync(1, "--out", "filter", good, "--registry", $"http://127.0.0.1:{closedPort}");
+        await ExpectAsync(1, "exactly one of --registry", "filter", good, "--out", In("o9"));
+        await ExpectAsync(1, "exactly one of --registry", "filter", good, "--out", In("o9"), "--registry", "http://127.0.0.1:1", "--snapshot", good);
+        await ExpectAsync(1, "--use must be one of", "filter", good, "--out", In("o9"), "--registry", "http://127.0.0.1:1", "--use", "everything");
+        await ExpectAsync(1, "no-such-option", "filter", good, "--out", In("o9"), "--registry", "http://127.0.0.1:1", "--no-such-option");
+
+        // A file whose pages are damaged fails at the row group, naming it; what came before stays resumable.
+        await using var app = await RegistryApp.StartAsync();
+        var registry = app.CreateClient().BaseAddress!.ToString();
+        var (exit, errors) = await RunAsync("filter", broken, "--out", In("o10"), "--registry", registry, "-q");
+        Assert.True(exit == 2, errors);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+    }
+
+    private static async Task ExpectAsync(int exitCode, string message, params string[] args)
+    {
+        var (exit, errors) = await RunAsync(args);
+        Assert.True(exit == exitCode, $"exit {exit}, expected {exitCode}: {errors}");
+        Assert.Contains(message, errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+    }
+
+    /// <summary>A LAION-like file: LAION's columns, a nullable caption, a nested list, several row groups.</summary>
+    private static void MakeInput(string path, int rows)
+    {
+        Execute($"""
+            COPY (
+              SELECT i::BIGINT AS SAMPLE_ID,
+                     CASE WHEN i % 113 = 0 THEN NULL WHEN i % 97 = 0 THEN 'not a url' ELSE 'https://art' || (i % 50) || '.example/works/' || i || '.jpg' END AS URL,
+                     CASE WHEN i % 3 = 0 THEN NULL ELSE 'a painting, number ' || i END AS TEXT,
+                     (256 + i % 1000)::INTEGER AS HEIGHT,
+                     CASE WHEN i % 7 = 0 THEN NULL ELSE (300 + i % 900)::INTEGER END AS WIDTH,
+                     0.25 + (i % 100) / 1000.0 AS similarity,
+                     list_transform(range(i % 4), x -> 'tag' || x) AS tags
+              FROM range(0, {rows}) t(i))
+            TO '{path}' (FORMAT PARQUET, ROW_GROUP_SIZE 2048)
+            """);
+    }
+
+    private static List<long> SampleIds(string path) => [.. Query($"SELECT SAMPLE_ID FROM '{path}'").Select(row => (long)row[0]!)];
+
+    private static int RowGroupsDone(string state)
+    {
+        try
+        {
+            var files = JsonNode.Parse(File.ReadAllText(state))!["files"]!.AsObject();
+            return files.Select(file => (int)file.Value!["row_groups_done"]!).DefaultIfEmpty(0).Sum();
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            return 0;
+        }
+    }
+
+    private static async Task<string> SubmitAsync(HttpClient client, TestSigner signer, IEnumerable<JsonObject> subjects, string category)
+    {
+        var jws = signer.Sign(TestSigner.Claim(subjects, new JsonObject { [category] = "n" }));
+        var response = await client.PostAsync("/v1/claims", Jose(jws));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return TestSigner.IdOf(jws);
+    }
+
+    /// <summary>The folder of the first snapshot at <paramref name="seq"/> or later.</summary>
+    private static async Task<string> SnapshotAtAsync(HttpClient client, string snapshots, long seq)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            using var response = await client.GetAsync("/v1/snapshots/latest");
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                var manifest = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+                if ((long)manifest["seq"]! >= seq)
+                {
+                    return Path.Combine(snapshots, (string)manifest["id"]!);
+                }
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"No snapshot at seq {seq} or later within 30 s.");
+            await Task.Delay(50);
+        }
+    }
+
+    private static StringContent JsonContent(string json) => new(json, System.Text.Encoding.UTF8, "application/json");
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
