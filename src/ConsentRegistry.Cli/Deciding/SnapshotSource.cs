@@ -20,6 +20,7 @@ public sealed class SnapshotSource : IRegistrySource
     private readonly MatchingIndex _index;
     private readonly TrustLevel _minTrustForGrants;
     private readonly int _pdqMaxDistance;
+    private readonly string?[] _claimIds;
 
     private SnapshotSource(MatchingIndex index, SourceDescription description, TrustLevel minTrustForGrants, int pdqMaxDistance)
     {
@@ -27,6 +28,7 @@ public sealed class SnapshotSource : IRegistrySource
         Description = description;
         _minTrustForGrants = minTrustForGrants;
         _pdqMaxDistance = pdqMaxDistance;
+        _claimIds = new string?[index.ClaimCount];
     }
 
     public SourceDescription Description { get; }
@@ -130,13 +132,25 @@ public sealed class SnapshotSource : IRegistrySource
             return null;
         }
 
+        if (matches.Count == 1)
+        {
+            return ClaimId(matches[0].Claim);
+        }
+
         var ids = new string[matches.Count];
         for (var i = 0; i < ids.Length; i++)
         {
-            ids[i] = _index.Claim(matches[i].Claim).Id;
+            ids[i] = ClaimId(matches[i].Claim);
         }
 
         return string.Join(' ', ids.Distinct(StringComparer.Ordinal));
+    }
+
+    /// <summary>A claim's id as text, made once per claim: a claim may decide millions of rows.</summary>
+    private string ClaimId(int claim)
+    {
+        var ids = _claimIds;
+        return (uint)claim < (uint)ids.Length ? ids[claim] ??= _index.Claim(claim).Id : _index.Claim(claim).Id;
     }
 
     public ValueTask DisposeAsync()

@@ -103,7 +103,7 @@ public sealed class FilterTests : IDisposable
     }
 
     [Fact]
-    public async Task A_run_killed_mid_file_and_resumed_writes_what_one_run_writes()
+    public async Task A_run_stopped_by_ctrl_c_then_killed_and_resumed_writes_what_one_run_writes()
     {
         var snapshots = In("snapshots");
         await using var app = new RegistryApp(await TestDatabase.CreateAsync(), new Dictionary<string, string?>
@@ -119,24 +119,32 @@ public sealed class FilterTests : IDisposable
         await SubmitAsync(client, signer, [TestSigner.Subject("url-prefix", "https://art7.example/works/"), TestSigner.Subject("host", "art11.example")], "train-ai");
         var snapshot = await SnapshotAtAsync(client, snapshots, 1);
 
-        const int rows = 1_500_000;
+        const int rows = 600_000;
         var input = In("big.parquet");
         MakeInput(input, rows);
         var (once, resumed) = (In("once"), In("resumed"));
         var (exit, errors) = await RunAsync("filter", input, "--out", once, "--snapshot", snapshot, "--removed", "-q");
         Assert.True(exit == 0, errors);
 
-        // kill -9 once a few row groups are recorded, then --resume.
+        // Ctrl-C (SIGINT) once a few row groups are recorded: a clean stop with exit 130. Then
+        // --resume, killed with SIGKILL a few row groups later; then --resume to the end.
+        var state = Path.Combine(resumed, ".consent-registry-filter.json");
         using (var process = Start("filter", input, "--out", resumed, "--snapshot", snapshot, "--removed", "-q"))
         {
-            var state = Path.Combine(resumed, ".consent-registry-filter.json");
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (RowGroupsDone(state) < 3)
+            await WaitForRowGroupsAsync(process, state, 3);
+            using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
-                Assert.True(DateTime.UtcNow < deadline && !process.HasExited, "the filter process recorded no row group");
-                await Task.Delay(5);
+                await interrupt.WaitForExitAsync();
             }
 
+            await process.WaitForExitAsync();
+            Assert.Equal(130, process.ExitCode);
+        }
+
+        var interrupted = RowGroupsDone(state);
+        using (var process = Start("filter", input, "--out", resumed, "--snapshot", snapshot, "--removed", "--resume", "-q"))
+        {
+            await WaitForRowGroupsAsync(process, state, interrupted + 3);
             process.Kill();
             await process.WaitForExitAsync();
         }
@@ -234,6 +242,16 @@ public sealed class FilterTests : IDisposable
     }
 
     private static List<long> SampleIds(string path) => [.. Query($"SELECT SAMPLE_ID FROM '{path}'").Select(row => (long)row[0]!)];
+
+    private static async Task WaitForRowGroupsAsync(System.Diagnostics.Process process, string state, int groups)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (RowGroupsDone(state) < groups)
+        {
+            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, $"the filter process did not record {groups} row groups");
+            await Task.Delay(5);
+        }
+    }
 
     private static int RowGroupsDone(string state)
     {
