@@ -1,26 +1,172 @@
+using System.ComponentModel;
 using ConsentRegistry.Cli.Console;
+using ConsentRegistry.Core.Snapshots;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace ConsentRegistry.Cli.Snapshots;
 
-// PLACEHOLDER while snapshot pull is being written: replaced before this command is documented.
+/// <summary>
+/// <c>consent-registry snapshot pull</c>: the registry's newest index snapshot, as one file that
+/// <c>filter --snapshot</c> reads offline. Nothing the registry says is taken before its signature
+/// checks out against a pinned key (docs/snapshot-format.md, "Checking the signature"): the id,
+/// seq and file list come from the signed payload, and the file must have the size and SHA-256 it
+/// gives and a header that agrees with it before it replaces the output.
+/// </summary>
 public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Settings>
 {
     public sealed class Settings : CommonSettings
     {
+        [CommandOption("--registry <URL>")]
+        [Description("The registry to pull from.")]
+        public string? Registry { get; init; }
+
+        [CommandOption("-o|--out <FILE>")]
+        [Description("The snapshot file to write; its manifest goes beside it as <FILE>.manifest.json, a download in progress as <FILE>.partial.")]
+        public string? Out { get; init; }
+
+        [CommandOption("--key <JWKFILE>")]
+        [Description("The registry's public key (JWK) the manifest must be signed by. Without it the registry's key is fetched once, pinned as <FILE>.registry-key.jwk, and used from then on.")]
+        public string? Key { get; init; }
+
+        [CommandOption("--api-key <KEY>")]
+        [Description("An API key for the registry (sent as 'Authorization: API <key>'); default: the CONSENT_REGISTRY_API_KEY environment variable.")]
+        public string? ApiKey { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (Registry is null || !(Uri.TryCreate(Registry, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+            {
+                return ValidationResult.Error(Registry is null ? "--registry <URL> is required." : $"--registry {Registry} is not an http(s) URL.");
+            }
+
+            if (string.IsNullOrWhiteSpace(Out))
+            {
+                return ValidationResult.Error("--out <FILE> is required.");
+            }
+
+            if (Key is not null && string.IsNullOrWhiteSpace(Key))
+            {
+                return ValidationResult.Error("--key names no file.");
+            }
+
+            return ValidationResult.Success();
+        }
     }
 
-    public override Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
-        throw new NotImplementedException("snapshot pull");
-}
-
-// PLACEHOLDER while snapshot info is being written.
-public sealed class SnapshotInfoCommand : AsyncCommand<SnapshotInfoCommand.Settings>
-{
-    public sealed class Settings : CommonSettings
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        var paths = new PullPaths(Path.GetFullPath(settings.Out!));
+        try
+        {
+            return await PullAsync(settings, paths, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException(ExitCodes.Interrupted, File.Exists(paths.Partial)
+                ? $"stopped; what was downloaded is kept in {paths.Partial}: run the same snapshot pull to continue it."
+                : "stopped.");
+        }
     }
 
-    public override Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
-        throw new NotImplementedException("snapshot info");
+    private static async Task<int> PullAsync(Settings settings, PullPaths paths, CancellationToken cancellationToken)
+    {
+        CheckWritable(paths);
+        var apiKey = settings.ApiKey ?? Environment.GetEnvironmentVariable("CONSENT_REGISTRY_API_KEY");
+        if (apiKey is not null && (apiKey.Length == 0 || apiKey.Any(c => c is < '!' or > '~')))
+        {
+            throw CliException.Input("the API key (--api-key or CONSENT_REGISTRY_API_KEY) is empty or holds characters other than printable ASCII.");
+        }
+
+        Action<string> note = settings.Quiet ? static _ => { } : static line => System.Console.Error.WriteLine(line);
+        var registry = new Uri(settings.Registry!.EndsWith('/') ? settings.Registry : settings.Registry + "/");
+        using var http = new SnapshotHttp(registry, apiKey, note);
+
+        // Trust on first use is said even with --quiet: it is the one moment the user can check the key.
+        using var key = await RegistryKeyPin.ResolveAsync(settings.Key, paths, http, static line => System.Console.Error.WriteLine(line), cancellationToken);
+        var manifest = await LatestVerifiedAsync(http, key, cancellationToken);
+        var file = manifest.Files?.FirstOrDefault(f => f.Name == SnapshotManifest.IndexFileName)
+            ?? throw CliException.Registry($"snapshot {manifest.Id} lists no {SnapshotManifest.IndexFileName}.");
+
+        try
+        {
+            if (await paths.IsUpToDateAsync(manifest, file, cancellationToken))
+            {
+                Result(settings, $"{paths.Out} is already up to date: snapshot {manifest.Id} (seq {manifest.Seq}).");
+                return ExitCodes.Done;
+            }
+
+            paths.PreparePartial(manifest, file, note);
+            await DownloadProgress.RunAsync(settings.Quiet, $"snapshot {manifest.Id}", file.Size,
+                progress => new SnapshotDownloader(http, progress).DownloadAsync(manifest, file, paths.Partial, cancellationToken));
+            await PulledFileCheck.VerifyAsync(paths, manifest, file, cancellationToken);
+            paths.Install(manifest);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"cannot read or write {paths.Out} or the files beside it: {e.Message}", e);
+        }
+
+        Result(settings, $"{paths.Out}: snapshot {manifest.Id} (seq {manifest.Seq}, {file.Size:N0} bytes), signed by registry key {key.Kid}; manifest in {paths.Manifest}");
+        return ExitCodes.Done;
+    }
+
+    private static void Result(Settings settings, string line)
+    {
+        if (!settings.Quiet)
+        {
+            System.Console.Out.WriteLine(line);
+        }
+    }
+
+    /// <summary>Fails before any network use when the output cannot be written: a folder named as the file, or a folder that refuses files.</summary>
+    private static void CheckWritable(PullPaths paths)
+    {
+        if (Directory.Exists(paths.Out))
+        {
+            throw CliException.Input($"--out {paths.Out} is a folder: name the snapshot file to write.");
+        }
+
+        var probe = $"{paths.Out}.{Environment.ProcessId}.probe";
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(paths.Out)!);
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"cannot write {paths.Out}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The newest snapshot's manifest as signed: only the verified payload is read, whatever else the answer says.</summary>
+    private static async Task<SnapshotManifest> LatestVerifiedAsync(SnapshotHttp http, RegistryPublicKey key, CancellationToken cancellationToken)
+    {
+        var body = await http.GetBytesAsync("v1/snapshots/latest", cancellationToken);
+        var served = SnapshotManifest.Parse(body)
+            ?? throw CliException.Registry($"the registry at {http.Registry} answered /v1/snapshots/latest with something that is not a snapshot manifest.");
+        if (string.IsNullOrEmpty(served.Signature) || !key.TryVerify(served.Signature, SnapshotManifest.SignatureType, out var payload))
+        {
+            var signer = served.Signature is null ? null : RegistryKeyPin.KidOf(served.Signature);
+            throw CliException.Verification(
+                $"the snapshot manifest from {http.Registry} is not signed by the pinned registry key (kid {key.Kid}){(signer is null ? "" : $"; it names the key {signer}")}: refused. "
+                + "If the registry's key was replaced, get the new one from its operator and pass it with --key.");
+        }
+
+        var manifest = SnapshotManifest.FromSignedPayload(payload, served.Signature)
+            ?? throw CliException.Verification("the signed payload of the registry's manifest is not a snapshot manifest.");
+        if (manifest.Id != SnapshotManifest.IdFor(manifest.Seq, manifest.Created))
+        {
+            throw CliException.Verification($"the signed manifest's id is not the one its seq and creation time give ({SnapshotManifest.IdFor(manifest.Seq, manifest.Created)}).");
+        }
+
+        if (manifest.Format != SnapshotHeader.CurrentFormat)
+        {
+            throw CliException.Input(
+                $"snapshot {manifest.Id} is of format version {manifest.Format}; this consent-registry reads version {SnapshotHeader.CurrentFormat}: update it.");
+        }
+
+        return manifest;
+    }
 }

@@ -1,0 +1,93 @@
+using System.Text.Json;
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Snapshots;
+
+namespace ConsentRegistry.Cli.Snapshots;
+
+/// <summary>
+/// The registry key a pulled manifest must be signed by. With <c>--key</c>, that file and nothing
+/// else: the registry's own <c>/v1/registry-key</c> is not asked, so a registry (or whoever stands
+/// in for it) cannot swap the key along with the snapshot. Without it, the key is fetched once,
+/// written beside the output, and that copy is the pin for every later pull into the same file.
+/// </summary>
+internal static class RegistryKeyPin
+{
+    /// <summary>The key in the JWK file <paramref name="path"/>; exit 2 when it is missing or not a P-256 public JWK.</summary>
+    public static RegistryPublicKey Load(string path, string from)
+    {
+        byte[] json;
+        try
+        {
+            json = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"{from} {path}: cannot read it: {e.Message}", e);
+        }
+
+        return RegistryPublicKey.TryParse(json, out var key, out var error)
+            ? key!
+            : throw CliException.Input($"{from} {path}: {error}.");
+    }
+
+    /// <summary>The key to check against: <paramref name="keyFile"/>, else the pin beside the output, else the registry's, pinned now.</summary>
+    public static async Task<RegistryPublicKey> ResolveAsync(
+        string? keyFile, PullPaths paths, SnapshotHttp http, Action<string> notice, CancellationToken cancellationToken)
+    {
+        if (keyFile is not null)
+        {
+            return Load(keyFile, "--key");
+        }
+
+        if (File.Exists(paths.PinnedKey))
+        {
+            return Load(paths.PinnedKey, "the registry key pinned at");
+        }
+
+        var body = await http.GetBytesAsync("v1/registry-key", cancellationToken);
+        if (!RegistryPublicKey.TryParse(body, out var key, out var error))
+        {
+            throw CliException.Registry($"the registry at {http.Registry} answered /v1/registry-key with something that is not its key: {error}.");
+        }
+
+        try
+        {
+            AtomicFile.WriteAllBytes(paths.PinnedKey, JsonSerializer.SerializeToUtf8Bytes(key!.Jwk, SnapshotCommandJson.Default.PublicJwk));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            key!.Dispose();
+            throw CliException.Input($"cannot write {paths.PinnedKey}: {e.Message}", e);
+        }
+
+        notice($"trusting the key {http.Registry} serves on first use: kid (RFC 7638 thumbprint) {key.Kid}; pinned in {paths.PinnedKey}. "
+            + $"Compare the kid with the one the registry's operator publishes, and pass --key {paths.PinnedKey} from now on.");
+        return key;
+    }
+
+    /// <summary>
+    /// The <c>kid</c> a compact JWS's header names, for saying which key signed what was refused;
+    /// null unless it is a well-formed thumbprint (it comes unverified, and goes to a terminal).
+    /// </summary>
+    public static string? KidOf(string jws)
+    {
+        var header = jws.Split('.')[0];
+        if (!Base64Url.TryDecode(header, out var bytes))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var json = JsonDocument.Parse(bytes);
+            return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("kid", out var kid) && kid.ValueKind == JsonValueKind.String
+                && PartyId.IsWellFormed(kid.GetString())
+                ? kid.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

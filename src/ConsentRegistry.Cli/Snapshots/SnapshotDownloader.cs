@@ -1,0 +1,145 @@
+using System.Net;
+using System.Net.Http.Headers;
+using ConsentRegistry.Core.Snapshots;
+
+namespace ConsentRegistry.Cli.Snapshots;
+
+/// <summary>
+/// Downloads a snapshot's index file into a <c>.partial</c> file, continuing what is there with
+/// <c>Range</c> and <c>If-Range</c> (the file's SHA-256 is its strong ETag): a registry that answers
+/// 200 instead of 206 sends the whole file, and the download starts over. A connection cut off or
+/// stalled mid-file is continued from where it stopped, after a backoff.
+/// </summary>
+internal sealed class SnapshotDownloader(SnapshotHttp http, IDownloadProgress progress)
+{
+    /// <summary>How long a read may wait for the next bytes before the connection counts as stalled.</summary>
+    private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Brings <paramref name="partialPath"/> to the whole of <paramref name="file"/>; its size is checked, its content is not (the caller hashes it).</summary>
+    public async Task DownloadAsync(SnapshotManifest manifest, SnapshotFileEntry file, string partialPath, CancellationToken cancellationToken)
+    {
+        var url = $"v1/snapshots/{Uri.EscapeDataString(manifest.Id)}/{Uri.EscapeDataString(file.Name)}";
+        var etag = new EntityTagHeaderValue($"\"{file.Sha256}\"");
+        // FileShare.None: a second pull into the same file fails at once instead of writing over this one.
+        await using var partial = new FileStream(partialPath, FileMode.OpenOrCreate, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.Asynchronous);
+        var failures = 0;
+        while (partial.Length < file.Size)
+        {
+            var offset = partial.Length;
+            progress.Report(offset);
+            using var response = await http.SendAsync(() => Request(url, offset, etag), cancellationToken);
+            switch (response.StatusCode)
+            {
+                case HttpStatusCode.PartialContent when response.Content.Headers.ContentRange is { From: { } from, Length: { } length } && from == offset && length == file.Size:
+                    break;
+                case HttpStatusCode.PartialContent:
+                    throw CliException.Registry($"the registry answered {url} with a range it was not asked for ({response.Content.Headers.ContentRange}).");
+                case HttpStatusCode.OK:
+                    if (offset > 0)
+                    {
+                        progress.Note($"the registry sent {file.Name} whole instead of from byte {offset:N0}; starting over");
+                        partial.SetLength(0);
+                    }
+
+                    break;
+                case HttpStatusCode.NotFound:
+                    throw CliException.Registry(
+                        $"snapshot {manifest.Id} is gone from the registry (it keeps only its last few): run snapshot pull again; it starts from the newest one.");
+                case HttpStatusCode.RequestedRangeNotSatisfiable when offset > 0 && ++failures < SnapshotHttp.MaxAttempts:
+                    progress.Note($"the registry cannot continue {file.Name} from byte {offset:N0}; starting over");
+                    partial.SetLength(0);
+                    continue;
+                default:
+                    throw await http.FailureAsync(response, cancellationToken);
+            }
+
+            if (response.Headers.ETag is { } served && served.Tag != etag.Tag)
+            {
+                throw CliException.Verification($"the registry serves {url} with ETag {served.Tag}, not the SHA-256 its signed manifest gives ({file.Sha256}).");
+            }
+
+            var before = partial.Length;
+            var cutOff = await CopyAsync(response, partial, file.Size, cancellationToken);
+            if (partial.Length == file.Size)
+            {
+                break;
+            }
+
+            cutOff ??= "the answer ended early";
+            failures = partial.Length > before ? 1 : failures + 1;
+            if (failures >= SnapshotHttp.MaxAttempts)
+            {
+                throw CliException.Registry($"the download of {url} kept being cut off ({cutOff}); run snapshot pull again to continue it.");
+            }
+
+            var backoff = SnapshotHttp.Backoff(failures);
+            progress.Note($"the download was cut off at byte {partial.Length:N0} ({cutOff}); continuing in {backoff.TotalSeconds:F1} s");
+            await Task.Delay(backoff, cancellationToken);
+        }
+
+        progress.Report(partial.Length);
+        partial.Flush(flushToDisk: true);
+    }
+
+    private static HttpRequestMessage Request(string url, long offset, EntityTagHeaderValue etag)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (offset > 0)
+        {
+            // If-Range: the rest only of this very file; were it another, the registry sends it whole.
+            request.Headers.Range = new RangeHeaderValue(offset, null);
+            request.Headers.IfRange = new RangeConditionHeaderValue(etag);
+        }
+
+        return request;
+    }
+
+    /// <summary>
+    /// Appends the body to <paramref name="partial"/> as it comes; null when the body ended, else why
+    /// it was cut off. Only reading is retried: a failed write (a full disk) is the caller's error.
+    /// </summary>
+    private async Task<string?> CopyAsync(HttpResponseMessage response, FileStream partial, long size, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[1 << 20];
+        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        partial.Seek(0, SeekOrigin.End);
+        Stream? body = null;
+        try
+        {
+            while (true)
+            {
+                int read;
+                try
+                {
+                    stall.CancelAfter(StallTimeout);
+                    body ??= await response.Content.ReadAsStreamAsync(stall.Token);
+                    read = await body.ReadAsync(buffer, stall.Token);
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                {
+                    return e is OperationCanceledException ? $"no bytes for {StallTimeout.TotalSeconds:F0} s" : e.Message;
+                }
+
+                if (read == 0)
+                {
+                    return null;
+                }
+
+                if (partial.Length + read > size)
+                {
+                    throw CliException.Verification($"the registry sent more than the {size:N0} bytes the signed manifest gives.");
+                }
+
+                await partial.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                progress.Report(partial.Length);
+            }
+        }
+        finally
+        {
+            if (body is not null)
+            {
+                await body.DisposeAsync();
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using ConsentRegistry.Cli;
+using ConsentRegistry.Cli.Snapshots;
+using ConsentRegistry.Core.Snapshots;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
+
+namespace ConsentRegistry.Api.Tests.Cli;
+
+/// <summary>
+/// <c>consent-registry snapshot pull</c> and <c>snapshot info</c> against the real service on
+/// loopback: a pulled file is the registry's, verified by a pinned key; a download continues from
+/// its <c>.partial</c>; a manifest signed by another key, or no registry at all, leaves no file.
+/// </summary>
+public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : IClassFixture<SnapshotPullTests.Registry>, IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("snapshot-pull-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task A_pull_writes_the_registrys_snapshot_with_a_manifest_that_verifies_and_info_and_filter_see_the_same_snapshot()
+    {
+        var output = Path.Combine(_folder, "index.snap");
+
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "-q");
+
+        Assert.True(exit == ExitCodes.Done, errors);
+        Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(output));
+        var manifest = SnapshotManifest.Parse(await File.ReadAllBytesAsync(output + ".manifest.json"))!;
+        Assert.Equal((registry.Id, registry.Seq), (manifest.Id, manifest.Seq));
+        using (var key = ParseKey(await registry.Client.GetByteArrayAsync("/v1/registry-key")))
+        {
+            Assert.True(manifest.IsSignedBy(key));
+            // Trusted on first use and pinned: the key beside the output is the registry's.
+            using var pinned = ParseKey(await File.ReadAllBytesAsync(output + ".registry-key.jwk"));
+            Assert.Equal(key.Kid, pinned.Kid);
+        }
+
+        Assert.False(File.Exists(output + ".partial"));
+        Assert.False(File.Exists(output + ".partial.json"));
+        Assert.Equal(registry.Id, SnapshotFiles.Locate(output).Manifest!.Id); // what filter --snapshot names the source by
+
+        var info = await RunProcessAsync("snapshot", "info", output, "--json");
+        Assert.True(info.Exit == ExitCodes.Done, info.Errors);
+        using var json = JsonDocument.Parse(info.Out);
+        Assert.Equal(registry.Id, json.RootElement.GetProperty("id").GetString());
+        Assert.Equal(registry.Seq, json.RootElement.GetProperty("seq").GetInt64());
+        Assert.True(json.RootElement.GetProperty("manifest_matches").GetBoolean());
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(registry.Bytes)), json.RootElement.GetProperty("sha256").GetString());
+        Assert.InRange(json.RootElement.GetProperty("claims").GetInt32(), 1, Registry.Claims);
+
+        var written = File.GetLastWriteTimeUtc(output);
+        var again = await RunProcessAsync("snapshot", "pull", "--registry", registry.Url, "--out", output);
+        Assert.True(again.Exit == ExitCodes.Done, again.Errors);
+        Assert.Contains("already up to date", again.Out, StringComparison.Ordinal);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(output));
+    }
+
+    [Fact]
+    public async Task A_pull_continues_the_partial_download_it_finds_and_discards_one_of_another_snapshot()
+    {
+        var output = Path.Combine(_folder, "resumed.snap");
+        var half = registry.Bytes.Length / 2;
+        await File.WriteAllBytesAsync(output + ".partial", registry.Bytes[..half]);
+        await File.WriteAllTextAsync(output + ".partial.json", new JsonObject
+        {
+            ["id"] = registry.Id,
+            ["size"] = registry.Bytes.Length,
+            ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(registry.Bytes)),
+        }.ToJsonString());
+
+        var resumed = await RunProcessAsync("snapshot", "pull", "--registry", registry.Url, "--out", output);
+
+        Assert.True(resumed.Exit == ExitCodes.Done, resumed.Errors);
+        Assert.Contains($"from byte {half:N0}", resumed.Errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("starting over", resumed.Errors, StringComparison.Ordinal);
+        Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(output));
+
+        // The start of a snapshot the registry no longer serves: not continued, downloaded afresh.
+        var stale = Path.Combine(_folder, "stale.snap");
+        await File.WriteAllBytesAsync(stale + ".partial", new byte[half]);
+        await File.WriteAllTextAsync(stale + ".partial.json", """{"id":"000000000001-20260101T000000000Z","size":1,"sha256":"00"}""");
+
+        var fresh = await RunProcessAsync("snapshot", "pull", "--registry", registry.Url, "--out", stale);
+
+        Assert.True(fresh.Exit == ExitCodes.Done, fresh.Errors);
+        Assert.Contains("discarding the unfinished download of snapshot 000000000001-20260101T000000000Z", fresh.Errors, StringComparison.Ordinal);
+        Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(stale));
+    }
+
+    [Fact]
+    public async Task A_manifest_not_signed_by_the_pinned_key_is_refused_and_leaves_no_file()
+    {
+        using var other = new TestSigner();
+        var otherKey = Path.Combine(_folder, "other.jwk");
+        await File.WriteAllTextAsync(otherKey, other.Jwk().ToJsonString());
+        var output = Path.Combine(_folder, "index.snap");
+
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "--key", otherKey, "-q");
+
+        Assert.Equal(ExitCodes.VerificationFailed, exit);
+        Assert.Contains("not signed by the pinned registry key", errors, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(_folder, "index.snap*")); // no file, no partial, and the registry's key was not pinned
+
+        // Pinned on first use, then trusted over the registry's: a pin of another key refuses as --key does.
+        File.Copy(otherKey, output + ".registry-key.jwk");
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "-q");
+        Assert.Equal(ExitCodes.VerificationFailed, exit);
+        Assert.Contains(other.Party, errors, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public async Task A_registry_that_does_not_answer_an_unusable_key_file_an_unwritable_output_and_Ctrl_C_are_told_apart_by_exit_code()
+    {
+        var output = Path.Combine(_folder, "index.snap");
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", $"http://127.0.0.1:{ClosedPort()}", "--out", output, "-q");
+        Assert.Equal(ExitCodes.RegistryUnreachable, exit);
+        Assert.Contains("cannot reach the registry", errors, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+
+        var notAKey = Path.Combine(_folder, "not-a-key.jwk");
+        await File.WriteAllTextAsync(notAKey, """{"kty":"RSA"}""");
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "--key", notAKey, "-q");
+        Assert.Equal(ExitCodes.InputError, exit);
+        Assert.Contains("not a P-256 public JWK", errors, StringComparison.Ordinal);
+
+        var aFile = Path.Combine(_folder, "a-file");
+        await File.WriteAllTextAsync(aFile, "");
+        (exit, _) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", Path.Combine(aFile, "index.snap"), "-q");
+        Assert.Equal(ExitCodes.InputError, exit);
+
+        (exit, _) = await RunAsync("snapshot", "pull", "--out", output);
+        Assert.Equal(ExitCodes.Usage, exit);
+
+        using var stop = new CancellationTokenSource();
+        await stop.CancelAsync();
+        using var stopped = new StringWriter();
+        Assert.Equal(ExitCodes.Interrupted, await CliApp.RunAsync(["snapshot", "pull", "--registry", registry.Url, "--out", output, "-q"], stopped, stop.Token));
+        Assert.Contains("stopped", stopped.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public async Task Info_refuses_a_file_that_is_not_a_snapshot_and_a_truncated_one()
+    {
+        var notSnapshot = Path.Combine(_folder, "data.parquet");
+        await File.WriteAllBytesAsync(notSnapshot, [.. "PAR1"u8, .. new byte[200]]);
+        var truncated = Path.Combine(_folder, "truncated.snap");
+        await File.WriteAllBytesAsync(truncated, registry.Bytes[..(registry.Bytes.Length - 100)]);
+
+        foreach (var file in new[] { notSnapshot, truncated })
+        {
+            var (exit, errors) = await RunAsync("snapshot", "info", file, "--json");
+            Assert.Equal(ExitCodes.InputError, exit);
+            Assert.Contains("not a usable index snapshot", errors, StringComparison.Ordinal);
+        }
+    }
+
+    private static RegistryPublicKey ParseKey(byte[] jwk) =>
+        RegistryPublicKey.TryParse(jwk, out var key, out var error) ? key! : throw new InvalidOperationException(error);
+
+    private static int ClosedPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>The command in this process: its exit code and the error line it wrote.</summary>
+    private static async Task<(int Exit, string Errors)> RunAsync(params string[] args)
+    {
+        using var errors = new StringWriter();
+        var exit = await CliApp.RunAsync(args, errors, CancellationToken.None);
+        return (exit, errors.ToString());
+    }
+
+    /// <summary>The command as a process of its own, where its stdout (the result) and stderr (notes) can be read apart from other tests'.</summary>
+    private static async Task<(int Exit, string Out, string Errors)> RunProcessAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "consent-registry.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output, await errors);
+    }
+
+    /// <summary>One registry that has written one snapshot, shared by the tests: its id, seq and the file's bytes.</summary>
+    public sealed class Registry : IAsyncLifetime
+    {
+        public const int Claims = 5;
+
+        private TestDatabase _database = null!;
+        private RegistryApp _app = null!;
+
+        public HttpClient Client { get; private set; } = null!;
+
+        public string Url => Client.BaseAddress!.ToString();
+
+        public string Id { get; private set; } = "";
+
+        public long Seq { get; private set; }
+
+        public byte[] Bytes { get; private set; } = [];
+
+        public async Task InitializeAsync()
+        {
+            _database = await TestDatabase.CreateAsync();
+            _app = new RegistryApp(_database, new Dictionary<string, string?>
+            {
+                ["Registry:Snapshots:EveryLogEntries"] = Claims.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+            });
+            _app.StartServer();
+            await _app.WaitUntilReadyAsync();
+            Client = _app.CreateClient();
+            using var signer = new TestSigner();
+            for (var i = 0; i < Claims; i++)
+            {
+                Assert.Equal(HttpStatusCode.Created, (await Client.PostAsync("/v1/claims", Jose(signer.OptOut($"https://pull.example/{i}.jpg")))).StatusCode);
+            }
+
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                using var response = await Client.GetAsync("/v1/snapshots/latest");
+                if (response.StatusCode == HttpStatusCode.OK && JsonNode.Parse(await response.Content.ReadAsStringAsync()) is { } manifest && (long)manifest["seq"]! >= Claims)
+                {
+                    (Id, Seq) = ((string)manifest["id"]!, (long)manifest["seq"]!);
+                    break;
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, "No snapshot within 30 s.");
+                await Task.Delay(50);
+            }
+
+            Bytes = await Client.GetByteArrayAsync($"/v1/snapshots/{Id}/index.snap");
+        }
+
+        public async Task DisposeAsync()
+        {
+            Client.Dispose();
+            await _app.DisposeAsync();
+            await _database.DisposeAsync();
+        }
+    }
+}
