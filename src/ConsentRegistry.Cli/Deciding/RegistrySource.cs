@@ -1,8 +1,8 @@
 using System.Buffers;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using ConsentRegistry.Cli.Http;
 using ConsentRegistry.Core.Matching;
 
 namespace ConsentRegistry.Cli.Deciding;
@@ -15,78 +15,68 @@ namespace ConsentRegistry.Cli.Deciding;
 /// </summary>
 public sealed class RegistrySource : IRegistrySource
 {
-    private const int MaxAttempts = 8;
+    /// <summary>Times a chunk is sent again when its answer was cut off or came back short.</summary>
+    private const int MaxAttempts = RegistryHttp.MaxAttempts;
 
-    /// <summary>Attempts of the first request: a registry that is not there at all is reported within seconds.</summary>
-    private const int ProbeAttempts = 3;
-    private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
     private static readonly MediaTypeHeaderValue Ndjson = new("application/x-ndjson");
 
-    private readonly HttpClient _http;
+    private readonly RegistryHttp _http;
     private readonly int _chunkRows;
     private readonly int _inFlight;
     private readonly Action<string> _note;
 
-    private RegistrySource(HttpClient http, SourceDescription description, int chunkRows, int inFlight, Action<string> note)
+    private RegistrySource(RegistryHttp http, int chunkRows, int inFlight, Action<string> note)
     {
         _http = http;
-        Description = description;
         _chunkRows = chunkRows;
         _inFlight = inFlight;
         _note = note;
+        Description = new SourceDescription("registry", http.Registry.ToString(), null, 0);
     }
 
-    public SourceDescription Description { get; }
+    public SourceDescription Description { get; private set; }
 
     /// <summary>
     /// Connects to the registry at <paramref name="registry"/>: one small lookup checks that it
     /// answers and accepts the API key, and gives the seq the decisions start from.
     /// </summary>
     public static async Task<RegistrySource> ConnectAsync(
-        Uri registry, string? apiKey, int chunkRows, int inFlight, Action<string> note, CancellationToken cancellationToken, HttpMessageHandler? handler = null)
+        Uri registry, string? apiKey, int chunkRows, int inFlight, Action<string> note, CancellationToken cancellationToken)
     {
-        var http = new HttpClient(handler ?? new SocketsHttpHandler { MaxConnectionsPerServer = inFlight + 1, AutomaticDecompression = DecompressionMethods.All })
-        {
-            BaseAddress = registry,
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("consent-registry", CliVersion.Current));
-        if (!string.IsNullOrEmpty(apiKey))
-        {
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("API", apiKey);
-        }
-
+        var source = new RegistrySource(new RegistryHttp(registry, apiKey, note, connections: inFlight + 1), chunkRows, inFlight, note);
         try
         {
-            var source = new RegistrySource(http, new SourceDescription("registry", registry.ToString(), null, 0), chunkRows, inFlight, note);
-            var seq = await source.ProbeAsync(cancellationToken);
-            return new RegistrySource(http, source.Description with { Seq = seq }, chunkRows, inFlight, note);
+            source.Description = source.Description with { Seq = await source.ProbeAsync(cancellationToken) };
+            return source;
         }
         catch
         {
-            http.Dispose();
+            await source.DisposeAsync();
             throw;
         }
     }
 
     private async Task<long> ProbeAsync(CancellationToken cancellationToken)
     {
-        using var response = await SendWithRetriesAsync(
+        using var response = await _http.SendAsync(
             () => new HttpRequestMessage(HttpMethod.Post, "v1/lookup")
             {
                 Content = new StringContent("""{"items":[{"url":"https://consent-registry.invalid/"}]}""", Encoding.UTF8, "application/json"),
             },
-            cancellationToken,
-            ProbeAttempts);
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await _http.FailureAsync(response, cancellationToken);
+        }
+
         try
         {
-            using var json = JsonDocument.Parse(body);
+            using var json = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken));
             return json.RootElement.GetProperty("seq").GetInt64();
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
-            throw CliException.Registry($"{_http.BaseAddress} answered its lookup API with something that is not a registry's answer.");
+            throw CliException.Registry($"{_http.Registry} answered its lookup API with something that is not a registry's answer.");
         }
     }
 
@@ -106,9 +96,14 @@ public sealed class RegistrySource : IRegistrySource
         var body = WriteItems(keys.Span);
         for (var attempt = 1; ; attempt++)
         {
-            using var response = await SendWithRetriesAsync(
+            using var response = await _http.SendAsync(
                 () => new HttpRequestMessage(HttpMethod.Post, "v1/lookup/stream") { Content = new ByteArrayContent(body) { Headers = { ContentType = Ndjson } } },
                 cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw await _http.FailureAsync(response, cancellationToken);
+            }
+
             try
             {
                 var answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
@@ -119,7 +114,7 @@ public sealed class RegistrySource : IRegistrySource
 
                 if (attempt >= MaxAttempts)
                 {
-                    throw CliException.Registry($"{_http.BaseAddress} kept answering fewer lines than it was sent ({keys.Length}).");
+                    throw CliException.Registry($"{_http.Registry} kept answering fewer lines than it was sent ({keys.Length}).");
                 }
             }
             catch (Exception e) when (e is HttpRequestException or IOException && attempt < MaxAttempts)
@@ -127,76 +122,7 @@ public sealed class RegistrySource : IRegistrySource
                 _note($"the registry's answer was cut off ({e.Message}); sending {keys.Length:N0} rows again");
             }
 
-            await Task.Delay(Backoff(attempt), cancellationToken);
-        }
-    }
-
-    /// <summary>Sends the request made by <paramref name="request"/>, again after 429/503 (Retry-After) or a failed connection, until it is answered otherwise.</summary>
-    private async Task<HttpResponseMessage> SendWithRetriesAsync(Func<HttpRequestMessage> request, CancellationToken cancellationToken, int maxAttempts = MaxAttempts)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            HttpResponseMessage response;
-            try
-            {
-                using var message = request();
-                response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-            }
-            catch (HttpRequestException e)
-            {
-                if (attempt >= maxAttempts || e.HttpRequestError is HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
-                {
-                    throw CliException.Registry($"cannot reach the registry at {_http.BaseAddress}: {e.Message}", e);
-                }
-
-                await Task.Delay(Backoff(attempt), cancellationToken);
-                continue;
-            }
-
-            if (response.IsSuccessStatusCode)
-            {
-                return response;
-            }
-
-            using (response)
-            {
-                var status = (int)response.StatusCode;
-                if (status is 429 or 503 or 502 or 504 && attempt < maxAttempts)
-                {
-                    var wait = RetryAfter(response) ?? Backoff(attempt);
-                    _note($"the registry answered {status}; retrying in {wait.TotalSeconds:F1} s");
-                    await Task.Delay(wait, cancellationToken);
-                    continue;
-                }
-
-                var detail = await ProblemDetailAsync(response, cancellationToken);
-                throw CliException.Registry(status is 401 or 403
-                    ? $"the registry at {_http.BaseAddress} refused the request ({status}): {detail} Pass an API key it accepts with --api-key."
-                    : $"the registry at {_http.BaseAddress} answered {status}: {detail}");
-            }
-        }
-    }
-
-    private static TimeSpan? RetryAfter(HttpResponseMessage response)
-    {
-        var header = response.Headers.RetryAfter;
-        var wait = header?.Delta ?? (header?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
-        return wait is { } w ? TimeSpan.FromTicks(Math.Clamp(w.Ticks, TimeSpan.FromMilliseconds(100).Ticks, MaxWait.Ticks)) : null;
-    }
-
-    private static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(Math.Min(250 * (1 << Math.Min(attempt, 8)), MaxWait.TotalMilliseconds));
-
-    private static async Task<string> ProblemDetailAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            using var json = JsonDocument.Parse(text);
-            return json.RootElement.TryGetProperty("detail", out var detail) ? detail.GetString() ?? "" : json.RootElement.GetProperty("title").GetString() ?? "";
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or HttpRequestException)
-        {
-            return response.ReasonPhrase ?? "";
+            await Task.Delay(RegistryHttp.Backoff(attempt), cancellationToken);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Snapshots;
+using ConsentRegistry.Cli.Http;
 
 namespace ConsentRegistry.Cli.Snapshots;
 
@@ -32,7 +33,7 @@ internal static class RegistryKeyPin
 
     /// <summary>The key to check against: <paramref name="keyFile"/>, else the pin beside the output, else the registry's, pinned now.</summary>
     public static async Task<RegistryPublicKey> ResolveAsync(
-        string? keyFile, PullPaths paths, SnapshotHttp http, Action<string> notice, CancellationToken cancellationToken)
+        string? keyFile, PullPaths paths, RegistryHttp http, Action<string> notice, CancellationToken cancellationToken)
     {
         if (keyFile is not null)
         {

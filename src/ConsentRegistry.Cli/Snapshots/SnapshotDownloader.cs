@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using ConsentRegistry.Core.Snapshots;
+using ConsentRegistry.Cli.Http;
 
 namespace ConsentRegistry.Cli.Snapshots;
 
@@ -10,7 +11,7 @@ namespace ConsentRegistry.Cli.Snapshots;
 /// 200 instead of 206 sends the whole file, and the download starts over. A connection cut off or
 /// stalled mid-file is continued from where it stopped, after a backoff.
 /// </summary>
-internal sealed class SnapshotDownloader(SnapshotHttp http, IDownloadProgress progress)
+internal sealed class SnapshotDownloader(RegistryHttp http, IDownloadProgress progress)
 {
     /// <summary>How long a read may wait for the next bytes before the connection counts as stalled.</summary>
     private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
@@ -45,7 +46,7 @@ internal sealed class SnapshotDownloader(SnapshotHttp http, IDownloadProgress pr
                 case HttpStatusCode.NotFound:
                     throw CliException.Registry(
                         $"snapshot {manifest.Id} is gone from the registry (it keeps only its last few): run snapshot pull again; it starts from the newest one.");
-                case HttpStatusCode.RequestedRangeNotSatisfiable when offset > 0 && ++failures < SnapshotHttp.MaxAttempts:
+                case HttpStatusCode.RequestedRangeNotSatisfiable when offset > 0 && ++failures < RegistryHttp.MaxAttempts:
                     progress.Note($"the registry cannot continue {file.Name} from byte {offset:N0}; starting over");
                     partial.SetLength(0);
                     continue;
@@ -67,12 +68,12 @@ internal sealed class SnapshotDownloader(SnapshotHttp http, IDownloadProgress pr
 
             cutOff ??= "the answer ended early";
             failures = partial.Length > before ? 1 : failures + 1;
-            if (failures >= SnapshotHttp.MaxAttempts)
+            if (failures >= RegistryHttp.MaxAttempts)
             {
                 throw CliException.Registry($"the download of {url} kept being cut off ({cutOff}); run snapshot pull again to continue it.");
             }
 
-            var backoff = SnapshotHttp.Backoff(failures);
+            var backoff = RegistryHttp.Backoff(failures);
             progress.Note($"the download was cut off at byte {partial.Length:N0} ({cutOff}); continuing in {backoff.TotalSeconds:F1} s");
             await Task.Delay(backoff, cancellationToken);
         }

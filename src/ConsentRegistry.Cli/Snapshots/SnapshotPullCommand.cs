@@ -3,6 +3,7 @@ using ConsentRegistry.Cli.Console;
 using ConsentRegistry.Core.Snapshots;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using ConsentRegistry.Cli.Http;
 
 namespace ConsentRegistry.Cli.Snapshots;
 
@@ -80,7 +81,7 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
 
         Action<string> note = settings.Quiet ? static _ => { } : static line => System.Console.Error.WriteLine(line);
         var registry = new Uri(settings.Registry!.EndsWith('/') ? settings.Registry : settings.Registry + "/");
-        using var http = new SnapshotHttp(registry, apiKey, note);
+        using var http = new RegistryHttp(registry, apiKey, note);
 
         // Trust on first use is said even with --quiet: it is the one moment the user can check the key.
         using var key = await RegistryKeyPin.ResolveAsync(settings.Key, paths, http, static line => System.Console.Error.WriteLine(line), cancellationToken);
@@ -141,7 +142,7 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
     }
 
     /// <summary>The newest snapshot's manifest as signed: only the verified payload is read, whatever else the answer says.</summary>
-    private static async Task<SnapshotManifest> LatestVerifiedAsync(SnapshotHttp http, RegistryPublicKey key, CancellationToken cancellationToken)
+    private static async Task<SnapshotManifest> LatestVerifiedAsync(RegistryHttp http, RegistryPublicKey key, CancellationToken cancellationToken)
     {
         var body = await http.GetBytesAsync("v1/snapshots/latest", cancellationToken);
         var served = SnapshotManifest.Parse(body)

@@ -3,15 +3,15 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text.Json;
 
-namespace ConsentRegistry.Cli.Snapshots;
+namespace ConsentRegistry.Cli.Http;
 
 /// <summary>
-/// The registry's snapshot endpoints over HTTP, for <c>snapshot pull</c>: a request answered 429,
+/// The registry over HTTP, for every command that talks to one: a request answered 429,
 /// 502, 503 or 504 is sent again after the server's Retry-After (or a backoff), and one whose
 /// connection failed after a backoff. A refused connection before the registry has answered
 /// anything fails at once: nothing listens at that URL, and waiting a minute would not change it.
 /// </summary>
-internal sealed class SnapshotHttp : IDisposable
+internal sealed class RegistryHttp : IDisposable
 {
     public const int MaxAttempts = 8;
 
@@ -24,10 +24,16 @@ internal sealed class SnapshotHttp : IDisposable
     private readonly Action<string> _note;
     private bool _answered;
 
-    public SnapshotHttp(Uri registry, string? apiKey, Action<string> note, HttpMessageHandler? handler = null)
+    /// <param name="connections">Connections kept to the registry: one per request in flight.</param>
+    public RegistryHttp(Uri registry, string? apiKey, Action<string> note, int connections = 2, HttpMessageHandler? handler = null)
     {
         _note = note;
-        _http = new HttpClient(handler ?? new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30) })
+        _http = new HttpClient(handler ?? new SocketsHttpHandler
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(30),
+            MaxConnectionsPerServer = connections,
+            AutomaticDecompression = DecompressionMethods.All,
+        })
         {
             BaseAddress = registry,
             Timeout = Timeout.InfiniteTimeSpan,
