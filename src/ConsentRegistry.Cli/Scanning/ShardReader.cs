@@ -210,8 +210,15 @@ public static class ShardReader
 
     private static Sidecar ReadSidecarFile(string path, string name, Action<string, string> error)
     {
-        var info = new FileInfo(path);
-        return info.Length <= MaxSidecarBytes ? ParseSidecar(File.ReadAllBytes(path), name, error) : Ignored(name, error);
+        try
+        {
+            return new FileInfo(path).Length <= MaxSidecarBytes ? ParseSidecar(File.ReadAllBytes(path), name, error) : Ignored(name, error);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error(name, $"sidecar unreadable ({e.Message}): the image is looked up without its URL");
+            return default;
+        }
     }
 
     private static Sidecar Ignored(string name, Action<string, string> error)
