@@ -16,15 +16,21 @@ public interface IRegistrySource : IAsyncDisposable
     Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken);
 }
 
-/// <summary>One row's keys: its URL, and for downloaded images their SHA-256 (hex) and PDQ hash (hex).</summary>
-public readonly record struct LookupKey(ReadOnlyMemory<char> Url, string? Sha256 = null, string? Pdq = null);
+/// <summary>
+/// One row's keys: its URL, and for downloaded images their SHA-256 (hex) and PDQ hash (hex).
+/// <paramref name="PdqMaxDistance"/> is the PDQ match radius in bits (null: the source's default,
+/// the registry's Registry:Matching:PdqMaxDistance or 31 for a snapshot).
+/// </summary>
+public readonly record struct LookupKey(ReadOnlyMemory<char> Url, string? Sha256 = null, string? Pdq = null, int? PdqMaxDistance = null);
 
 /// <summary>
 /// The registry's answer for one row: the decision per category, the ids of the matched claims
 /// (space-separated; null when none matched), or why the row's keys could not be looked up
-/// (then every category is unknown and the row is kept).
+/// (then every category is unknown and the row is kept), and the kinds of key the claims matched
+/// by (<c>url</c>, <c>sha256</c>, <c>pdq</c>…, space-separated), so that a builder can tell an
+/// exact copy from a near-duplicate.
 /// </summary>
-public readonly record struct Verdict(Decision Decision, string? Claims = null, string? Error = null);
+public readonly record struct Verdict(Decision Decision, string? Claims = null, string? Error = null, string? MatchedBy = null);
 
 /// <summary>A registry (its URL) or a snapshot (its id), and the log seq the decisions reflect.</summary>
 public sealed record SourceDescription(string Kind, string? Registry, string? SnapshotId, long Seq, DateTimeOffset? SnapshotCreated = null)

@@ -126,7 +126,7 @@ public sealed class RegistrySource : IRegistrySource
         }
     }
 
-    /// <summary>One JSON object per line: <c>{"url":…}</c>, with <c>"sha256"</c> and <c>"pdq"</c> when the row has them.</summary>
+    /// <summary>One JSON object per line: <c>{"url":…}</c>, with <c>"sha256"</c> and <c>"pdq"</c> (and its <c>"max_distance"</c>) when the row has them.</summary>
     private static byte[] WriteItems(ReadOnlySpan<LookupKey> keys)
     {
         var buffer = new ArrayBufferWriter<byte>(keys.Length * 96);
@@ -147,6 +147,10 @@ public sealed class RegistrySource : IRegistrySource
             if (key.Pdq is not null)
             {
                 json.WriteString("pdq"u8, key.Pdq);
+                if (key.PdqMaxDistance is { } distance)
+                {
+                    json.WriteNumber("max_distance"u8, distance);
+                }
             }
 
             json.WriteEndObject();
@@ -191,6 +195,7 @@ public sealed class RegistrySource : IRegistrySource
         var i = -1;
         Span<Permission> permissions = stackalloc Permission[5];
         List<string>? claims = null;
+        List<string>? by = null;
         string? error = null;
         reader.Read(); // {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -222,10 +227,15 @@ public sealed class RegistrySource : IRegistrySource
                     while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                     {
                         var isClaim = reader.ValueTextEquals("claim"u8);
+                        var isBy = reader.ValueTextEquals("by"u8);
                         reader.Read();
                         if (isClaim)
                         {
                             (claims ??= []).Add(reader.GetString()!);
+                        }
+                        else if (isBy)
+                        {
+                            (by ??= []).Add(reader.GetString()!);
                         }
                     }
                 }
@@ -244,8 +254,10 @@ public sealed class RegistrySource : IRegistrySource
         }
 
         var decision = new Decision(permissions[0], permissions[1], permissions[2], permissions[3], permissions[4]);
-        return (i, new Verdict(decision, claims is null ? null : string.Join(' ', claims.Distinct(StringComparer.Ordinal)), error));
+        return (i, new Verdict(decision, Distinct(claims), error, Distinct(by)));
     }
+
+    private static string? Distinct(List<string>? values) => values is null ? null : string.Join(' ', values.Distinct(StringComparer.Ordinal));
 
     private static int Category(ref Utf8JsonReader reader) =>
         reader.ValueTextEquals("tdm"u8) ? 0

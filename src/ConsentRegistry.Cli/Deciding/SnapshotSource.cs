@@ -121,8 +121,8 @@ public sealed class SnapshotSource : IRegistrySource
             pdq = hash;
         }
 
-        var result = _index.Lookup(url, key.Sha256, _minTrustForGrants, matches, out _, pdq, _pdqMaxDistance);
-        return new Verdict(result, ClaimIds(matches));
+        var result = _index.Lookup(url, key.Sha256, _minTrustForGrants, matches, out _, pdq, key.PdqMaxDistance ?? _pdqMaxDistance);
+        return new Verdict(result, ClaimIds(matches), MatchedBy: MatchedBy(matches));
     }
 
     private string? ClaimIds(List<Match> matches)
@@ -152,6 +152,9 @@ public sealed class SnapshotSource : IRegistrySource
         var ids = _claimIds;
         return (uint)claim < (uint)ids.Length ? ids[claim] ??= _index.Claim(claim).Id : _index.Claim(claim).Id;
     }
+
+    private static string? MatchedBy(List<Match> matches) =>
+        matches.Count == 0 ? null : string.Join(' ', matches.Select(match => match.By.ToWire()).Distinct(StringComparer.Ordinal));
 
     public ValueTask DisposeAsync()
     {

@@ -179,8 +179,8 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
                         await writer.WriteAsync(added[category], Removed(chosen, keepMask, v => Decision.ToWire(v.Decision[category])), null);
                     }
 
-                    var claims = Removed(chosen, keepMask, v => v.Claims);
-                    await writer.WriteAsync(added[^1], claims.OfType<string>().ToArray(), Definitions(claims));
+                    // Strings with their nulls: the helper makes the definition levels (its levels argument is for repetition).
+                    await writer.WriteAsync(added[^1], Removed(chosen, keepMask, v => v.Claims), null);
                 }, cancellationToken);
             }
 
@@ -209,7 +209,4 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
 
         return [.. list];
     }
-
-    /// <summary>A nullable column's definition levels (1: a value, 0: null); its values are the non-null ones.</summary>
-    private static ReadOnlyMemory<int> Definitions(string?[] values) => values.Select(value => value is null ? 0 : 1).ToArray();
 }

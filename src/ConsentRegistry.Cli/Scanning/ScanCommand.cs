@@ -1,15 +1,179 @@
+using System.ComponentModel;
+using System.Text.Json;
 using ConsentRegistry.Cli.Console;
+using ConsentRegistry.Cli.Deciding;
+using ConsentRegistry.Cli.Filtering;
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Pdq;
+using ConsentRegistry.Imaging;
+using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace ConsentRegistry.Cli.Scanning;
 
-// PLACEHOLDER while scan is being written: replaced before this command is documented.
+/// <summary>
+/// <c>consent-registry scan</c>: img2dataset output in (folder shards and webdataset tars), every
+/// image hashed as the registry hashes uploads (SHA-256, PDQ), looked up with its URL, and one
+/// <c>&lt;shard&gt;.exclusions.parquet</c> per shard listing the images the registry opts out of
+/// for the chosen use. Filtering URLs before download misses images re-hosted elsewhere; this
+/// catches them by content.
+/// </summary>
 public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
 {
-    public sealed class Settings : CommonSettings
+    public const string SummaryFileName = "scan-summary.json";
+
+    public sealed class Settings : SourceSettings
     {
+        [CommandArgument(0, "<FOLDER>")]
+        [Description("The folder img2dataset wrote (its output_folder): shard folders 00000/… and/or webdataset tars 00000.tar….")]
+        public string Folder { get; init; } = "";
+
+        [CommandOption("--use <CATEGORY>")]
+        [Description("The use the data is for: images whose decision for it is 'disallow' are excluded. tdm, train-ai (default), train-genai, ai-use or search.")]
+        [DefaultValue(UseCategories.TrainAi)]
+        public string Use { get; init; } = UseCategories.TrainAi;
+
+        [CommandOption("--max-distance <BITS>")]
+        [Description("PDQ match radius in bits (0 to 63): an image within it of a claimed hash matches.")]
+        [DefaultValue(31)]
+        public int MaxDistance { get; init; } = 31;
+
+        [CommandOption("--min-quality <N>")]
+        [Description("PDQ hashes of lower quality (0 to 100) are not matched, as Meta advises: flat or tiny images match unrelated ones. Their SHA-256 and URL still are.")]
+        [DefaultValue(PdqQuality.Reliable)]
+        public int MinQuality { get; init; } = PdqQuality.Reliable;
+
+        [CommandOption("--fast")]
+        [Description("Decode large JPEG and WebP images at a reduced scale: several times faster, the PDQ hash within a few bits of the exact one (docs/pdq.md).")]
+        public bool Fast { get; init; }
+
+        [CommandOption("--threads <N>")]
+        [Description("Images decoded at once (default: one per core).")]
+        public int? Threads { get; init; }
+
+        [CommandOption("--resume")]
+        [Description("Continue an interrupted scan: shards whose exclusions were written are skipped (unless they changed since).")]
+        public bool Resume { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (UseCategories.IndexOf(Use) < 0)
+            {
+                return ValidationResult.Error($"--use must be one of {string.Join(", ", UseCategories.All)}.");
+            }
+
+            if (MaxDistance is < 0 or > 63 || MinQuality is < 0 or > 100)
+            {
+                return ValidationResult.Error("--max-distance is 0 to 63 bits and --min-quality 0 to 100.");
+            }
+
+            if (Threads is < 1 or > 1024)
+            {
+                return ValidationResult.Error("--threads is 1 to 1024.");
+            }
+
+            return base.Validate();
+        }
+
+        public ScanSettings Rules => new(Use, MaxDistance, MinQuality, Fast ? "fast" : "exact");
     }
 
-    public override Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken) =>
-        throw new NotImplementedException("scan");
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var root = Path.GetFullPath(settings.Folder);
+        var shards = Shard.Find(settings.Folder);
+        await using var source = await settings.OpenSourceAsync(Note(settings), cancellationToken);
+        var state = PrepareState(settings, root, shards, source.Description, started);
+        var pending = shards.Where(shard => !IsFinished(state, shard)).ToList();
+        var total = pending.Sum(ShardReader.Count);
+        var rules = new ScanRules(UseCategories.IndexOf(settings.Use), settings.MaxDistance, settings.MinQuality, settings.Threads ?? Environment.ProcessorCount);
+        var metadata = Metadata(source.Description, settings.Rules);
+        var hasher = new ImageHasher(settings.Fast ? ImageHashMode.Fast : ImageHashMode.Exact);
+
+        await ProgressView.RunAsync(settings.Quiet, "scan", "images", total, async progress =>
+        {
+            var scanner = new ShardScanner(source, hasher, rules, progress);
+            foreach (var shard in pending)
+            {
+                var shardState = state.Shards[shard.Name] = new ShardProgress { Size = shard.Size(), Exclusions = shard.ExclusionsPath };
+                state.Save(root);
+                await scanner.ScanAsync(shard, shardState, metadata, cancellationToken);
+                state.Save(root);
+                progress.Note($"{shard.Name}: {shardState.Images:N0} images, excluded {shardState.Excluded:N0}, undecodable {shardState.Undecodable:N0}");
+            }
+
+            return 0;
+        });
+
+        var summary = Summarize(state, source.Description, started);
+        var summaryPath = Path.Combine(root, SummaryFileName);
+        AtomicFile.WriteAllBytes(summaryPath, JsonSerializer.SerializeToUtf8Bytes(summary, ScanJson.Default.ScanSummary));
+        if (!settings.Quiet)
+        {
+            var totals = summary.Totals;
+            System.Console.Out.WriteLine(
+                $"{totals.Images:N0} images in {totals.Shards:N0} shards: excluded {totals.Excluded:N0} ({settings.Use}), undecodable {totals.Undecodable:N0}, against {source.Description}; summary in {summaryPath}");
+        }
+
+        return ExitCodes.Done;
+    }
+
+    private static Action<string> Note(CommonSettings settings) =>
+        settings.Quiet ? static _ => { } : static line => System.Console.Error.WriteLine(line);
+
+    /// <summary>A shard is skipped on resume when its exclusions were written and it has not changed since.</summary>
+    private static bool IsFinished(ScanState state, Shard shard) =>
+        state.Shards.TryGetValue(shard.Name, out var done) && done.Done && done.Size == shard.Size() && File.Exists(shard.ExclusionsPath);
+
+    private static ScanState PrepareState(Settings settings, string root, List<Shard> shards, SourceDescription source, DateTimeOffset started)
+    {
+        var current = new StateSource(source.Kind, source.Registry, source.SnapshotId);
+        var existing = settings.Resume ? ScanState.Read(root) : null;
+        if (existing is not null)
+        {
+            if (existing.Source != current || existing.Settings != settings.Rules)
+            {
+                throw CliException.Input(
+                    $"{root} holds a scan against {Describe(existing.Source)} with {Describe(existing.Settings)}; --resume continues it only with the same source and settings. Run without --resume to scan again.");
+            }
+
+            // Shards no longer there leave the record, so that the summary describes the folder as it is.
+            var names = shards.Select(shard => shard.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var gone in existing.Shards.Keys.Where(name => !names.Contains(name)).ToList())
+            {
+                existing.Shards.Remove(gone);
+            }
+
+            return existing;
+        }
+
+        var state = new ScanState { Source = current, Settings = settings.Rules, Started = started };
+        state.Save(root);
+        return state;
+    }
+
+    private static string Describe(StateSource source) => source.Kind == "snapshot" ? $"snapshot {source.Snapshot}" : $"registry {source.Registry}";
+
+    private static string Describe(ScanSettings rules) =>
+        $"--use {rules.Use} --max-distance {rules.PdqMaxDistance} --min-quality {rules.MinQuality}{(rules.Mode == "fast" ? " --fast" : "")}";
+
+    /// <summary>Written into every exclusions file, so that a file moved away from its summary still says what decided it.</summary>
+    private static Dictionary<string, string> Metadata(SourceDescription source, ScanSettings rules) => new()
+    {
+        ["consent_registry.tool"] = $"consent-registry {CliVersion.Current}",
+        ["consent_registry.source"] = source.ToString(),
+        ["consent_registry.settings"] = Describe(rules),
+    };
+
+    private static ScanSummary Summarize(ScanState state, SourceDescription source, DateTimeOffset started)
+    {
+        var shards = state.Shards;
+        var totals = new ScanTotals(
+            shards.Count, shards.Values.Sum(s => s.Images), shards.Values.Sum(s => s.Excluded), shards.Values.Sum(s => s.Undecodable),
+            shards.Values.Sum(s => s.LowQuality), shards.Values.Sum(s => s.InvalidUrls), shards.Values.Sum(s => s.Errors.Count + s.ErrorsLeftOff));
+        return new ScanSummary(
+            "consent-registry", CliVersion.Current, "scan", state.Started == default ? started : state.Started, DateTimeOffset.UtcNow,
+            new SummarySource(source.Kind, source.Registry, source.SnapshotId, source.Seq, source.SnapshotCreated), state.Settings, shards, totals);
+    }
 }

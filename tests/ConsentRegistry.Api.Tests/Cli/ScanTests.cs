@@ -1,0 +1,242 @@
+using System.Formats.Tar;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Tests.Images;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using ConsentRegistry.Cli;
+using DuckDB.NET.Data;
+using SkiaSharp;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
+
+namespace ConsentRegistry.Api.Tests.Cli;
+
+/// <summary>
+/// <c>consent-registry scan</c> over img2dataset output (a folder shard and a webdataset tar shard),
+/// online against a running registry and offline from its snapshot: an image claimed by its PDQ
+/// hash is excluded even re-encoded, one claimed by its URL too, the others are not, and images
+/// that cannot be decoded are counted without stopping the scan.
+/// </summary>
+public sealed class ScanTests : IDisposable
+{
+    private const string ClaimedUrl = "https://artist.example/works/shapes.png";
+
+    private readonly string _folder = Directory.CreateTempSubdirectory("scan-").FullName;
+
+    private string Images => Path.Combine(_folder, "images");
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task Online_a_re_encoded_copy_of_an_image_claimed_by_pdq_and_an_image_claimed_by_url_are_excluded_and_nothing_else()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        var (pdqClaim, urlClaim) = await ClaimAsync(client);
+        WriteDataset();
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        AssertExclusions(pdqClaim, urlClaim);
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
+        Assert.Equal("registry", (string)summary["source"]!["kind"]!);
+        Assert.Equal(5, (long)summary["totals"]!["images"]!);
+        Assert.Equal(2, (long)summary["totals"]!["excluded"]!);
+        Assert.Equal(1, (long)summary["shards"]!["00000"]!["undecodable"]!);
+        Assert.Equal("000000002.jpg", (string)summary["shards"]!["00000"]!["errors"]![0]!["member"]!);
+    }
+
+    [Fact]
+    public async Task Offline_from_the_registrys_snapshot_the_same_images_are_excluded()
+    {
+        var snapshots = Path.Combine(_folder, "snapshots");
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:Snapshots:Path"] = snapshots,
+            ["Registry:Snapshots:EveryLogEntries"] = "1",
+            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+        });
+        using var client = app.CreateClient();
+        var (pdqClaim, urlClaim) = await ClaimAsync(client);
+        var snapshot = Path.Combine(snapshots, await SnapshotIdAsync(client, minSeq: 2));
+        WriteDataset();
+
+        var (code, errors) = await RunAsync("scan", Images, "--snapshot", snapshot, "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        AssertExclusions(pdqClaim, urlClaim);
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
+        Assert.Equal("snapshot", (string)summary["source"]!["kind"]!);
+        Assert.True((long)summary["source"]!["seq"]! >= 2);
+    }
+
+    [Fact]
+    public async Task Resume_skips_the_shards_whose_exclusions_are_written_and_scans_the_rest()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        var (pdqClaim, urlClaim) = await ClaimAsync(client);
+        WriteDataset();
+        var registry = client.BaseAddress!.ToString();
+        Assert.Equal(ExitCodes.Done, (await RunAsync("scan", Images, "--registry", registry, "--quiet")).Code);
+        var first = Path.Combine(Images, "00000.exclusions.parquet");
+        var written = File.GetLastWriteTimeUtc(first);
+        File.Delete(Path.Combine(Images, "00001.exclusions.parquet"));
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", registry, "--resume", "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(first));
+        AssertExclusions(pdqClaim, urlClaim);
+
+        // Other settings than the interrupted run's are refused rather than mixed into its output.
+        var (refused, message) = await RunAsync("scan", Images, "--registry", registry, "--resume", "--use", "search", "--quiet");
+        Assert.Equal(ExitCodes.InputError, refused);
+        Assert.Contains("--resume continues it only with the same source and settings", message);
+    }
+
+    [Fact]
+    public async Task A_missing_folder_or_one_without_shards_is_an_input_error()
+    {
+        var (missing, missingMessage) = await RunAsync("scan", Path.Combine(_folder, "nowhere"), "--snapshot", Path.Combine(_folder, "none.snap"));
+        Assert.Equal(ExitCodes.InputError, missing);
+        Assert.Contains("no such folder", missingMessage);
+
+        Directory.CreateDirectory(Path.Combine(_folder, "empty"));
+        var (empty, emptyMessage) = await RunAsync("scan", Path.Combine(_folder, "empty"), "--snapshot", Path.Combine(_folder, "none.snap"));
+        Assert.Equal(ExitCodes.InputError, empty);
+        Assert.Contains("no img2dataset shard found", emptyMessage);
+
+        var (usage, _) = await RunAsync("scan", Images, "--snapshot", "x.snap", "--max-distance", "64");
+        Assert.Equal(ExitCodes.Usage, usage);
+    }
+
+    /// <summary>A claim on the PDQ hash of the bridge picture (as POST /v1/images gives it) and one on a URL; their ids.</summary>
+    private static async Task<(string Pdq, string Url)> ClaimAsync(HttpClient client)
+    {
+        var hashed = await client.HashImageAsync(TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg"), "?embeddings=false");
+        using var signer = new TestSigner();
+        var byPdq = signer.Sign(TestSigner.Claim([TestSigner.Subject("pdq", hashed.GetProperty("pdq").GetString()!)], new JsonObject { ["train-ai"] = "n" }));
+        var byUrl = signer.OptOut(ClaimedUrl);
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(byPdq))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(byUrl))).StatusCode);
+        return (TestSigner.IdOf(byPdq), TestSigner.IdOf(byUrl));
+    }
+
+    /// <summary>
+    /// img2dataset output: shard 00000 as files (the claimed picture re-encoded at another JPEG
+    /// quality, an unrelated one, a file that is not an image), shard 00001 as a webdataset tar
+    /// (the picture whose URL is claimed, an unrelated one), with sidecars, captions and stats.
+    /// </summary>
+    private void WriteDataset()
+    {
+        var files = Directory.CreateDirectory(Path.Combine(Images, "00000")).FullName;
+        WriteSample(files, "000000000", ".jpg", ReEncode(TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg"), quality: 55), "https://cdn.example/bridge.jpg");
+        WriteSample(files, "000000001", ".png", TestImages.ReadPdqData("generated/plasma-5.png"), "https://cdn.example/plasma.png");
+        WriteSample(files, "000000002", ".jpg", Encoding.ASCII.GetBytes("<html>not found</html>"), "https://cdn.example/gone.jpg");
+        File.WriteAllText(Path.Combine(Images, "00000_stats.json"), """{"count": 3, "successes": 3}""");
+
+        using (var tar = new TarWriter(File.Create(Path.Combine(Images, "00001.tar")), TarEntryFormat.Pax))
+        {
+            WriteTarSample(tar, "000010000", ".png", TestImages.ReadPdqData("generated/shapes-a.png"), ClaimedUrl);
+            WriteTarSample(tar, "000010001", ".png", TestImages.ReadPdqData("generated/wave-odd-size.png"), "https://cdn.example/wave.png");
+        }
+
+        File.WriteAllText(Path.Combine(Images, "00001_stats.json"), """{"count": 2, "successes": 2}""");
+    }
+
+    private static void WriteSample(string folder, string key, string extension, byte[] image, string url)
+    {
+        File.WriteAllBytes(Path.Combine(folder, key + extension), image);
+        File.WriteAllText(Path.Combine(folder, key + ".json"), Sidecar(key, url));
+        File.WriteAllText(Path.Combine(folder, key + ".txt"), "a caption");
+    }
+
+    private static void WriteTarSample(TarWriter tar, string key, string extension, byte[] image, string url)
+    {
+        foreach (var (name, bytes) in new[] { (key + extension, image), (key + ".json", Encoding.UTF8.GetBytes(Sidecar(key, url))), (key + ".txt", "a caption"u8.ToArray()) })
+        {
+            tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(bytes) });
+        }
+    }
+
+    private static string Sidecar(string key, string url) =>
+        new JsonObject { ["url"] = url, ["key"] = key, ["status"] = "success", ["caption"] = "a caption", ["error_message"] = null }.ToJsonString();
+
+    private static byte[] ReEncode(byte[] jpeg, int quality)
+    {
+        using var bitmap = SKBitmap.Decode(jpeg);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Jpeg, quality);
+        return data.ToArray();
+    }
+
+    private void AssertExclusions(string pdqClaim, string urlClaim)
+    {
+        var files = Query(Path.Combine(Images, "00000.exclusions.parquet"));
+        var (key, trainAi, claims, by) = Assert.Single(files);
+        Assert.Equal(("000000000", "disallow", pdqClaim, "pdq"), (key, trainAi, claims, by));
+
+        var tar = Query(Path.Combine(Images, "00001.exclusions.parquet"));
+        Assert.Equal([("000010000", "disallow", urlClaim, "url")], tar);
+
+        // Where each excluded image is and its keys, for a builder who checks or appeals a decision.
+        using var connection = new DuckDBConnection("Data Source=:memory:");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT member, url, length(sha256), length(pdq), pdq_quality FROM '{Path.Combine(Images, "00000.exclusions.parquet")}'
+            UNION ALL SELECT member, url, length(sha256), length(pdq), pdq_quality FROM '{Path.Combine(Images, "00001.exclusions.parquet")}'
+            ORDER BY member
+            """;
+        using var reader = command.ExecuteReader();
+        Assert.True(reader.Read());
+        Assert.Equal(("000000000.jpg", "https://cdn.example/bridge.jpg", 64L, 64L), (reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+        Assert.True(reader.GetInt32(4) >= 50);
+        Assert.True(reader.Read());
+        Assert.Equal(("000010000.png", ClaimedUrl), (reader.GetString(0), reader.GetString(1)));
+        Assert.False(reader.Read());
+    }
+
+    private static List<(string Key, string TrainAi, string? Claims, string? By)> Query(string path)
+    {
+        using var connection = new DuckDBConnection("Data Source=:memory:");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT key, registry_train_ai, registry_claims, matched_by FROM '{path}' ORDER BY key";
+        using var reader = command.ExecuteReader();
+        var rows = new List<(string, string, string?, string?)>();
+        while (reader.Read())
+        {
+            rows.Add((reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+        }
+
+        return rows;
+    }
+
+    /// <summary>The id of the registry's newest snapshot at <paramref name="minSeq"/> or later, waiting up to 30 s for it.</summary>
+    private static async Task<string> SnapshotIdAsync(HttpClient client, long minSeq)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            using var response = await client.GetAsync("/v1/snapshots/latest");
+            if (response.StatusCode == HttpStatusCode.OK && await response.Content.ReadFromJsonAsync<JsonObject>() is { } manifest && (long)manifest["seq"]! >= minSeq)
+            {
+                return (string)manifest["id"]!;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"No snapshot at seq {minSeq} or later within 30 s.");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<(int Code, string Errors)> RunAsync(params string[] args)
+    {
+        using var errors = new StringWriter();
+        var code = await CliApp.RunAsync(args, errors, CancellationToken.None);
+        return (code, errors.ToString());
+    }
+}
