@@ -7,8 +7,8 @@ namespace ConsentRegistry.LoadGen;
 /// <summary>
 /// Writes a LAION-like metadata file for the consent-registry command's benchmark: LAION's own
 /// column names and types (SAMPLE_ID, URL, TEXT, HEIGHT, WIDTH, similarity), URLs drawn from the
-/// lookup universe of the same size (about half of them registered, far more than real data, so
-/// that the removed-row path is measured too), captions of LAION's length.
+/// lookup universe of the same size (half of them registered unless told otherwise: far more
+/// than real data, so that the removed-row path is measured too), captions of LAION's length.
 /// </summary>
 internal static class LaionParquet
 {
@@ -18,7 +18,8 @@ internal static class LaionParquet
         "painting", "on", "canvas", "modern", "art", "print", "illustration", "landscape", "portrait", "cat", "dog",
     ];
 
-    public static async Task<int> RunAsync(int subjects, int rows, int rowGroup, string path)
+    /// <param name="registeredPercent">The share of rows whose URL is registered (the universe's own mix is about 50 %).</param>
+    public static async Task<int> RunAsync(int subjects, int rows, int rowGroup, string path, int registeredPercent = 50)
     {
         var universe = new LookupUniverse(subjects);
         var schema = new ParquetSchema(
@@ -48,7 +49,7 @@ internal static class LaionParquet
                 for (var i = 0; i < count; i++)
                 {
                     ids[i] = start + i;
-                    (urls[i], var hit) = universe.Query(random);
+                    (urls[i], var hit) = Draw(universe, random, random.Next(100) < registeredPercent);
                     registered += hit ? 1 : 0;
                     texts[i] = Caption(random);
                     heights[i] = random.Next(10) == 0 ? null : 256 + random.Next(1800);
@@ -68,6 +69,19 @@ internal static class LaionParquet
 
         Console.WriteLine($"wrote {rows:N0} rows ({registered:N0} registered URLs) in groups of {rowGroup:N0} to {path}: {new FileInfo(path).Length / 1048576.0:F1} MiB in {clock.Elapsed.TotalSeconds:F1} s");
         return 0;
+    }
+
+    /// <summary>A query of the universe that is registered or not, as asked.</summary>
+    private static (string Url, bool Registered) Draw(LookupUniverse universe, Random random, bool registered)
+    {
+        while (true)
+        {
+            var query = universe.Query(random);
+            if (query.Registered == registered)
+            {
+                return query;
+            }
+        }
     }
 
     private static string Caption(Random random)

@@ -22,7 +22,7 @@ if (options is null)
           snapshot-read read a snapshot file index-memory --snapshot wrote, in a fresh process; time it, then look up on it
                         --snapshot FILE --subjects N (as written) [--lookup-seconds N (default 5)]
           laion-parquet write a LAION-like metadata Parquet whose URLs come from the universe of N subjects (about half registered)
-                        --subjects N --rows N --out FILE [--row-group N (default 100,000)]
+                        --subjects N --rows N --out FILE [--row-group N (default 100,000)] [--registered-percent P (default 50)]
           policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
                         --target URL --prefixes N (default 10,000) --requests N (default 2,000)
           abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients
@@ -44,7 +44,8 @@ return options.Command switch
         options.Int("--sha256", 0), options.Int("--pdq", 0), options.Value("--incremental", "false") == "true"),
     "snapshot-read" => IndexMemory.ReadSnapshot(options.Value("--snapshot", "index.snap"), options.Int("--subjects", 1_000_000), options.Int("--lookup-seconds", 5)),
     "laion-parquet" => await LaionParquet.RunAsync(
-        options.Int("--subjects", 1_000_000), options.Int("--rows", 1_000_000), options.Int("--row-group", 100_000), options.Value("--out", "laion.parquet")),
+        options.Int("--subjects", 1_000_000), options.Int("--rows", 1_000_000), options.Int("--row-group", 100_000), options.Value("--out", "laion.parquet"),
+        options.Int("--registered-percent", 50)),
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
         options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000)),

@@ -96,17 +96,6 @@ public sealed class SnapshotSource : IRegistrySource
                 return new Verdict(Decision.Unknown, Error: error);
             }
 
-            if (key.Sha256 is null && key.Pdq is null)
-            {
-                // The common case, a URL alone: the decision without listing matches, then the
-                // matches only for the few rows that have any.
-                var decision = _index.Decide(canonical, _minTrustForGrants, out var deciding);
-                if (deciding == 0)
-                {
-                    return new Verdict(decision);
-                }
-            }
-
             url = canonical;
         }
 
@@ -121,8 +110,10 @@ public sealed class SnapshotSource : IRegistrySource
             pdq = hash;
         }
 
+        // One pass over the index, listing the matches too: a row that matched nothing costs no
+        // more than a bare decision, and one that matched is not looked up twice.
         var result = _index.Lookup(url, key.Sha256, _minTrustForGrants, matches, out _, pdq, key.PdqMaxDistance ?? _pdqMaxDistance);
-        return new Verdict(result, ClaimIds(matches), MatchedBy: MatchedBy(matches));
+        return matches.Count == 0 ? new Verdict(result) : new Verdict(result, ClaimIds(matches), MatchedBy: MatchedBy(matches));
     }
 
     private string? ClaimIds(List<Match> matches)
@@ -153,8 +144,12 @@ public sealed class SnapshotSource : IRegistrySource
         return (uint)claim < (uint)ids.Length ? ids[claim] ??= _index.Claim(claim).Id : _index.Claim(claim).Id;
     }
 
-    private static string? MatchedBy(List<Match> matches) =>
-        matches.Count == 0 ? null : string.Join(' ', matches.Select(match => match.By.ToWire()).Distinct(StringComparer.Ordinal));
+    private static string? MatchedBy(List<Match> matches) => matches.Count switch
+    {
+        0 => null,
+        1 => matches[0].By.ToWire(),
+        _ => string.Join(' ', matches.Select(match => match.By.ToWire()).Distinct(StringComparer.Ordinal)),
+    };
 
     public ValueTask DisposeAsync()
     {

@@ -78,22 +78,37 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         }
 
         state.RowGroups = reader.RowGroupCount;
-        var next = state.RowGroupsDone < reader.RowGroupCount ? ReadAheadAsync(reader, state.RowGroupsDone, fields, cancellationToken) : null;
-        for (var group = state.RowGroupsDone; group < reader.RowGroupCount; group++)
-        {
-            using var columns = await ReadRowGroupAsync(input, group, next!);
-            next = group + 1 < reader.RowGroupCount ? ReadAheadAsync(reader, group + 1, fields, cancellationToken) : null;
-            var counts = await FilterRowGroupAsync(columns, url, kept, removed, added, cancellationToken);
 
-            state.RowGroupsDone = group + 1;
-            state.Rows += columns.Rows;
-            state.Kept += counts.Kept;
-            state.Removed += counts.Removed;
-            state.InvalidUrls += counts.Invalid;
-            state.KeptOutput = kept.Checkpoint;
-            state.RemovedOutput = removed?.Checkpoint;
-            save();
-            progress.Advance(columns.Rows, counts.Kept, counts.Removed);
+        // Two row groups in memory: the next one read while this one is decided and written.
+        // (Writing this one while deciding the next measured 3 % faster for a third row group's memory.)
+        var next = state.RowGroupsDone < reader.RowGroupCount ? ReadAheadAsync(reader, state.RowGroupsDone, fields, cancellationToken) : null;
+        try
+        {
+            for (var group = state.RowGroupsDone; group < reader.RowGroupCount; group++)
+            {
+                var columns = await ReadRowGroupAsync(input, group, next!);
+                next = group + 1 < reader.RowGroupCount ? ReadAheadAsync(reader, group + 1, fields, cancellationToken) : null;
+                DecidedRows decided;
+                try
+                {
+                    decided = await DecideAsync(columns, url, cancellationToken);
+                }
+                catch
+                {
+                    columns.Dispose();
+                    throw;
+                }
+
+                await WriteAndRecordAsync(columns, decided, group + 1, kept, removed, added, state, save, cancellationToken);
+            }
+        }
+        finally
+        {
+            // Never leave a read running on the reader being disposed.
+            if (next is not null && await Quietly(next) is { } unused)
+            {
+                unused.Dispose();
+            }
         }
 
         await kept.CompleteAsync(cancellationToken);
@@ -106,6 +121,40 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         state.RemovedOutput = removed?.Checkpoint;
         state.Done = true;
         save();
+    }
+
+    /// <summary>Writes one decided row group's rows, then records it as done (state saved, progress advanced).</summary>
+    private async Task WriteAndRecordAsync(
+        RowGroupColumns columns, DecidedRows decided, int rowGroupsDone, ParquetOutput kept, ParquetOutput? removed, DataField[] added,
+        FileProgress state, Action save, CancellationToken cancellationToken)
+    {
+        using (columns)
+        using (decided)
+        {
+            await WriteAsync(columns, decided, kept, removed, added, cancellationToken);
+            state.RowGroupsDone = rowGroupsDone;
+            state.Rows += columns.Rows;
+            state.Kept += decided.Kept;
+            state.Removed += columns.Rows - decided.Kept;
+            state.InvalidUrls += decided.Invalid;
+            state.KeptOutput = kept.Checkpoint;
+            state.RemovedOutput = removed?.Checkpoint;
+            save();
+            progress.Advance(columns.Rows, decided.Kept, columns.Rows - decided.Kept);
+        }
+    }
+
+    private static async Task<T?> Quietly<T>(Task<T>? task)
+        where T : class
+    {
+        try
+        {
+            return task is null ? null : await task;
+        }
+        catch
+        {
+            return null; // the failure that matters is the one already on its way out
+        }
     }
 
     /// <summary>Reads a row group on the thread pool, so that it overlaps the deciding and writing of the one before.</summary>
@@ -124,15 +173,14 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         }
     }
 
-    private async Task<(long Kept, long Removed, long Invalid)> FilterRowGroupAsync(
-        RowGroupColumns columns, int url, ParquetOutput kept, ParquetOutput? removed, DataField[] added, CancellationToken cancellationToken)
+    /// <summary>Decides every row of <paramref name="columns"/>: which are kept, and each one's verdict.</summary>
+    private async Task<DecidedRows> DecideAsync(RowGroupColumns columns, int url, CancellationToken cancellationToken)
     {
         var rows = columns.Rows;
+        var decided = new DecidedRows(rows);
         var urls = ArrayPool<ReadOnlyMemory<char>>.Shared.Rent(rows);
         var present = ArrayPool<bool>.Shared.Rent(rows);
         var keys = ArrayPool<LookupKey>.Shared.Rent(rows);
-        var verdicts = ArrayPool<Verdict>.Shared.Rent(rows);
-        var keep = ArrayPool<bool>.Shared.Rent(rows);
         try
         {
             columns.ReadStrings(url, urls.AsSpan(0, rows), present.AsSpan(0, rows));
@@ -141,58 +189,56 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
                 keys[i] = new LookupKey(urls[i]);
             }
 
-            await source.DecideAsync(keys.AsMemory(0, rows), verdicts.AsMemory(0, rows), cancellationToken);
-
-            long keptRows = 0, invalid = 0;
-            for (var i = 0; i < rows; i++)
-            {
-                keep[i] = verdicts[i].Decision[useCategory] != Permission.Disallow;
-                keptRows += keep[i] ? 1 : 0;
-                invalid += !present[i] || verdicts[i].Error is not null ? 1 : 0;
-            }
-
-            var keepMask = keep.AsMemory(0, rows);
-            if (keptRows > 0)
-            {
-                await kept.AppendRowGroupAsync(async writer =>
-                {
-                    for (var c = 0; c < columns.Fields.Length; c++)
-                    {
-                        await columns.WriteColumnAsync(c, writer, columns.Fields[c], keepMask, true, cancellationToken);
-                    }
-                }, cancellationToken);
-            }
-
-            var removedRows = rows - keptRows;
-            if (removed is not null && removedRows > 0)
-            {
-                var chosen = verdicts.AsMemory(0, rows);
-                await removed.AppendRowGroupAsync(async writer =>
-                {
-                    for (var c = 0; c < columns.Fields.Length; c++)
-                    {
-                        await columns.WriteColumnAsync(c, writer, columns.Fields[c], keepMask, false, cancellationToken);
-                    }
-
-                    for (var category = 0; category < DecisionColumns.Length; category++)
-                    {
-                        await writer.WriteAsync(added[category], Removed(chosen, keepMask, v => Decision.ToWire(v.Decision[category])), null);
-                    }
-
-                    // Strings with their nulls: the helper makes the definition levels (its levels argument is for repetition).
-                    await writer.WriteAsync(added[^1], Removed(chosen, keepMask, v => v.Claims), null);
-                }, cancellationToken);
-            }
-
-            return (keptRows, removedRows, invalid);
+            await source.DecideAsync(keys.AsMemory(0, rows), decided.Verdicts, cancellationToken);
+            decided.Count(useCategory, present.AsSpan(0, rows));
+            return decided;
+        }
+        catch
+        {
+            decided.Dispose();
+            throw;
         }
         finally
         {
             ArrayPool<ReadOnlyMemory<char>>.Shared.Return(urls, clearArray: true);
             ArrayPool<bool>.Shared.Return(present);
             ArrayPool<LookupKey>.Shared.Return(keys, clearArray: true);
-            ArrayPool<Verdict>.Shared.Return(verdicts, clearArray: true);
-            ArrayPool<bool>.Shared.Return(keep);
+        }
+    }
+
+    private static async Task WriteAsync(
+        RowGroupColumns columns, DecidedRows decided, ParquetOutput kept, ParquetOutput? removed, DataField[] added, CancellationToken cancellationToken)
+    {
+        var keep = decided.Keep;
+        if (decided.Kept > 0)
+        {
+            await kept.AppendRowGroupAsync(async writer =>
+            {
+                for (var c = 0; c < columns.Fields.Length; c++)
+                {
+                    await columns.WriteColumnAsync(c, writer, columns.Fields[c], keep, true, cancellationToken);
+                }
+            }, cancellationToken);
+        }
+
+        if (removed is not null && decided.Kept < columns.Rows)
+        {
+            var verdicts = decided.Verdicts;
+            await removed.AppendRowGroupAsync(async writer =>
+            {
+                for (var c = 0; c < columns.Fields.Length; c++)
+                {
+                    await columns.WriteColumnAsync(c, writer, columns.Fields[c], keep, false, cancellationToken);
+                }
+
+                for (var category = 0; category < DecisionColumns.Length; category++)
+                {
+                    await writer.WriteAsync(added[category], Removed(verdicts, keep, v => Decision.ToWire(v.Decision[category])), null);
+                }
+
+                // Strings with their nulls: the helper makes the definition levels (its levels argument is for repetition).
+                await writer.WriteAsync(added[^1], Removed(verdicts, keep, v => v.Claims), null);
+            }, cancellationToken);
         }
     }
 
@@ -208,5 +254,37 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         }
 
         return [.. list];
+    }
+
+    /// <summary>A row group's verdicts and which rows are kept, in pooled arrays.</summary>
+    private sealed class DecidedRows(int rows) : IDisposable
+    {
+        private readonly Verdict[] _verdicts = ArrayPool<Verdict>.Shared.Rent(rows);
+        private readonly bool[] _keep = ArrayPool<bool>.Shared.Rent(rows);
+
+        public Memory<Verdict> Verdicts => _verdicts.AsMemory(0, rows);
+
+        public ReadOnlyMemory<bool> Keep => _keep.AsMemory(0, rows);
+
+        public long Kept { get; private set; }
+
+        public long Invalid { get; private set; }
+
+        /// <summary>A row is kept unless its decision for <paramref name="category"/> is disallow; one without a usable URL is kept and counted.</summary>
+        public void Count(int category, ReadOnlySpan<bool> present)
+        {
+            for (var i = 0; i < rows; i++)
+            {
+                _keep[i] = _verdicts[i].Decision[category] != Permission.Disallow;
+                Kept += _keep[i] ? 1 : 0;
+                Invalid += !present[i] || _verdicts[i].Error is not null ? 1 : 0;
+            }
+        }
+
+        public void Dispose()
+        {
+            ArrayPool<Verdict>.Shared.Return(_verdicts, clearArray: true);
+            ArrayPool<bool>.Shared.Return(_keep);
+        }
     }
 }
