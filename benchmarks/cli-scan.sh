@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# consent-registry scan throughput: makes img2dataset-style output from generated 1000x1000 JPEGs
-# (two folder shards and one webdataset tar), starts the API (Release) on a fresh SQLite store,
+# consent-registry scan throughput: makes img2dataset-style output from 1000x1000 JPEGs (windows of
+# the ukui-wallpapers photographs; two folder shards and one webdataset tar), starts the API (Release) on a fresh SQLite store,
 # scans the output online against it with --quiet, and prints images a second, exact decoding
 # (the reference PDQ hash) and --fast. Decoding and hashing are the cost: the store is empty, so
 # each lookup is one cheap probe of the index.
@@ -29,8 +29,10 @@ port="$(free_port)"
 target="http://127.0.0.1:$port"
 start_api
 
-log "Making $count 1000x1000 JPEGs as img2dataset output (shards 00000/, 00001/, 00002.tar)"
-dotnet run benchmarks/cli-scan/make-images.cs -- "$work/made" "$count"
+# Photographs: windows of the wallpaper package's pictures (generated images decode faster).
+dpkg -s ukui-wallpapers >/dev/null 2>&1 || { log "Installing ukui-wallpapers"; apt_install ukui-wallpapers; }
+log "Making $count 1000x1000 JPEGs from photographs as img2dataset output (shards 00000/, 00001/, 00002.tar)"
+dotnet run benchmarks/cli-scan/make-images.cs -- "$work/made" "$count" /usr/share/backgrounds
 out="$work/images"
 mkdir -p "$out"
 per_shard=$(( (count + 2) / 3 ))

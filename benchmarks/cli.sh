@@ -24,7 +24,7 @@ command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (Debian packa
 
 bench_setup sqlite
 export Registry__Lookup__RequestsPerSecondPerAddress=100000 Logging__LogLevel__Default=Warning Registry__WriteBudgets__Enabled=false
-cli() { dotnet src/ConsentRegistry.Cli/bin/Release/net10.0/consent-registry.dll "$@"; }
+cli=(dotnet src/ConsentRegistry.Cli/bin/Release/net10.0/consent-registry.dll)
 
 # Runs the command given, then reports its rows per second (of <n> rows) and peak memory.
 timed() {
@@ -38,11 +38,11 @@ log "making a 10,000,000-subject snapshot and a $rows-row LAION-like file from i
 loadgen index-memory --subjects 10000000 --lookup-seconds 1 --snapshot "$work/u10m.snap" | grep -E '^(index|snapshot):'
 mkdir -p "$work/in"
 loadgen laion-parquet --subjects 10000000 --rows "$rows" --out "$work/in/laion.parquet"
-timed "filter --snapshot (10 M subjects)" "$rows" cli filter "$work/in/laion.parquet" --out "$work/out-snapshot" --snapshot "$work/u10m.snap" -q
-timed "filter --snapshot --removed" "$rows" cli filter "$work/in/laion.parquet" --out "$work/out-removed" --snapshot "$work/u10m.snap" --removed -q
+timed "filter --snapshot (10 M subjects)" "$rows" "${cli[@]}" filter "$work/in/laion.parquet" --out "$work/out-snapshot" --snapshot "$work/u10m.snap" -q
+timed "filter --snapshot --removed" "$rows" "${cli[@]}" filter "$work/in/laion.parquet" --out "$work/out-removed" --snapshot "$work/u10m.snap" --removed -q
 rm -rf "$work/out-snapshot" "$work/out-removed"
 loadgen laion-parquet --subjects 10000000 --rows "$rows" --registered-percent 5 --out "$work/in/laion-5.parquet"
-timed "filter --snapshot, 5 % of the rows registered" "$rows" cli filter "$work/in/laion-5.parquet" --out "$work/out-5" --snapshot "$work/u10m.snap" -q
+timed "filter --snapshot, 5 % of the rows registered" "$rows" "${cli[@]}" filter "$work/in/laion-5.parquet" --out "$work/out-5" --snapshot "$work/u10m.snap" -q
 rm -rf "$work/out-5" "$work/in/laion-5.parquet"
 
 log "registry: 1,000,000 subjects on SQLite"
@@ -51,11 +51,11 @@ wait_ready 120
 loadgen seed --target "$target" --subjects 1000000 >/dev/null
 online_rows=$(( rows < 2000000 ? rows : 2000000 ))
 loadgen laion-parquet --subjects 1000000 --rows "$online_rows" --out "$work/in/online.parquet"
-timed "filter --registry (1 M subjects, loopback)" "$online_rows" cli filter "$work/in/online.parquet" --out "$work/out-online" --registry "$target" -q
+timed "filter --registry (1 M subjects, loopback)" "$online_rows" "${cli[@]}" filter "$work/in/online.parquet" --out "$work/out-online" --registry "$target" -q
 kill "$api_pid"; wait "$api_pid" 2>/dev/null || true; api_pid=""
 rm -rf "$work/out-online" "$work/in/laion.parquet" "$work/in/online.parquet"
 
 log "memory: $memory_rows rows"
 loadgen laion-parquet --subjects 10000000 --rows "$memory_rows" --out "$work/in/big.parquet"
-timed "filter --snapshot, $memory_rows rows" "$memory_rows" cli filter "$work/in/big.parquet" --out "$work/out-big" --snapshot "$work/u10m.snap" -q
+timed "filter --snapshot, $memory_rows rows" "$memory_rows" "${cli[@]}" filter "$work/in/big.parquet" --out "$work/out-big" --snapshot "$work/u10m.snap" -q
 log "nproc $(nproc), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"

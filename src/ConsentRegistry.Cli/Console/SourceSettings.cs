@@ -27,7 +27,7 @@ public class SourceSettings : CommonSettings
     public int InFlight { get; init; } = 4;
 
     [CommandOption("--chunk-rows <N>")]
-    [Description("With --registry: rows per request.")]
+    [Description("With --registry: rows per request (at most the registry's Registry:Lookup:MaxBatch, 10,000 unless its operator changed it).")]
     [DefaultValue(10_000)]
     public int ChunkRows { get; init; } = 10_000;
 

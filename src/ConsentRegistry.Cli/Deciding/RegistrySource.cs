@@ -1,25 +1,34 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using ConsentRegistry.Cli.Http;
+using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 
 namespace ConsentRegistry.Cli.Deciding;
 
 /// <summary>
-/// Decides rows against a running registry over <c>POST /v1/lookup/stream</c> (NDJSON): rows go
-/// in chunks, several chunks in flight at once; a chunk answered 429 or 503 is sent again after
-/// the server's Retry-After, and one cut off by the network after a backoff. Results are matched
-/// to rows by their line number (<c>"i"</c>), and a chunk counts only when every line came back.
+/// Decides rows against a running registry over <c>POST /v1/lookup</c>: rows go in batches of
+/// <c>--chunk-rows</c> (at most the registry's Registry:Lookup:MaxBatch, 10,000 by default),
+/// several batches in flight at once; a batch answered 429 or 503 is sent again after the
+/// server's Retry-After, one cut off by the network after a backoff, and one counts only when it
+/// brought a result for every row. Not the NDJSON stream: HttpClient sends an HTTP/1.1 body
+/// whole before it reads the answer, and a stream answers while it reads, so a chunk whose answer
+/// outgrew the socket buffers stalled both ends (measured: a 100,000-row chunk took minutes).
 /// </summary>
 public sealed class RegistrySource : IRegistrySource
 {
     /// <summary>Times a chunk is sent again when its answer was cut off or came back short.</summary>
     private const int MaxAttempts = RegistryHttp.MaxAttempts;
 
-    private static readonly MediaTypeHeaderValue Ndjson = new("application/x-ndjson");
+    private static readonly MediaTypeHeaderValue Json = new("application/json");
 
+    /// <summary>Claim ids remembered as strings (about 200 bytes each); past this, new ones are made per row.</summary>
+    private const int MaxRememberedClaims = 1_000_000;
+
+    private readonly ConcurrentDictionary<string, string> _claimIds = new(StringComparer.Ordinal);
     private readonly RegistryHttp _http;
     private readonly int _chunkRows;
     private readonly int _inFlight;
@@ -93,11 +102,11 @@ public sealed class RegistrySource : IRegistrySource
 
     private async Task DecideChunkAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken)
     {
-        var body = WriteItems(keys.Span);
+        using var body = WriteItems(keys.Span);
         for (var attempt = 1; ; attempt++)
         {
             using var response = await _http.SendAsync(
-                () => new HttpRequestMessage(HttpMethod.Post, "v1/lookup/stream") { Content = new ByteArrayContent(body) { Headers = { ContentType = Ndjson } } },
+                () => new HttpRequestMessage(HttpMethod.Post, "v1/lookup") { Content = new ReadOnlyMemoryContent(body.WrittenMemory) { Headers = { ContentType = Json } } },
                 cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
@@ -106,8 +115,9 @@ public sealed class RegistrySource : IRegistrySource
 
             try
             {
-                var answer = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-                if (ReadResults(answer, verdicts.Span))
+                using var answer = new PooledBuffer(body.WrittenSpan.Length * 3);
+                await answer.ReadToEndAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken);
+                if (ReadResults(answer.WrittenSpan, verdicts.Span))
                 {
                     return;
                 }
@@ -126,11 +136,13 @@ public sealed class RegistrySource : IRegistrySource
         }
     }
 
-    /// <summary>One JSON object per line: <c>{"url":…}</c>, with <c>"sha256"</c> and <c>"pdq"</c> (and its <c>"max_distance"</c>) when the row has them.</summary>
-    private static byte[] WriteItems(ReadOnlySpan<LookupKey> keys)
+    /// <summary><c>{"items":[…]}</c>: each row's <c>"url"</c>, with <c>"sha256"</c> and <c>"pdq"</c> (and its <c>"max_distance"</c>) when it has them.</summary>
+    private static PooledBuffer WriteItems(ReadOnlySpan<LookupKey> keys)
     {
-        var buffer = new ArrayBufferWriter<byte>(keys.Length * 96);
+        var buffer = new PooledBuffer((keys.Length * 128) + 16);
         using var json = new Utf8JsonWriter(buffer);
+        json.WriteStartObject();
+        json.WriteStartArray("items"u8);
         foreach (ref readonly var key in keys)
         {
             json.WriteStartObject();
@@ -154,58 +166,60 @@ public sealed class RegistrySource : IRegistrySource
             }
 
             json.WriteEndObject();
-            json.Flush();
-            json.Reset();
-            buffer.Write("\n"u8);
         }
 
-        return buffer.WrittenSpan.ToArray();
+        json.WriteEndArray();
+        json.WriteEndObject();
+        json.Flush();
+        return buffer;
     }
 
-    /// <summary>Reads one result per line into <paramref name="verdicts"/> by its <c>"i"</c>; false unless every row got one.</summary>
-    private static bool ReadResults(ReadOnlySpan<byte> answer, Span<Verdict> verdicts)
+    /// <summary>Reads <c>{"seq":…,"results":[…]}</c> into <paramref name="verdicts"/> in order; false unless there is one result per row.</summary>
+    private bool ReadResults(ReadOnlySpan<byte> answer, Span<Verdict> verdicts)
     {
-        var seen = 0;
-        while (!answer.IsEmpty)
+        var reader = new Utf8JsonReader(answer);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
-            var end = answer.IndexOf((byte)'\n');
-            var line = end < 0 ? answer : answer[..end];
-            answer = end < 0 ? default : answer[(end + 1)..];
-            if (line.IsEmpty)
+            return false;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (!reader.ValueTextEquals("results"u8))
             {
+                reader.Read();
+                reader.Skip();
                 continue;
             }
 
-            var (i, verdict) = ReadResult(line);
-            if ((uint)i >= (uint)verdicts.Length)
+            reader.Read();
+            var seen = 0;
+            while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
-                return false;
+                if (seen == verdicts.Length)
+                {
+                    return false;
+                }
+
+                verdicts[seen++] = ReadResult(ref reader);
             }
 
-            verdicts[i] = verdict;
-            seen++;
+            return seen == verdicts.Length;
         }
 
-        return seen == verdicts.Length;
+        return false;
     }
 
-    private static (int I, Verdict Verdict) ReadResult(ReadOnlySpan<byte> line)
+    /// <summary>One result object, the reader on its opening brace; leaves the reader on its closing brace.</summary>
+    private Verdict ReadResult(ref Utf8JsonReader reader)
     {
-        var reader = new Utf8JsonReader(line);
-        var i = -1;
         Span<Permission> permissions = stackalloc Permission[5];
-        List<string>? claims = null;
-        List<string>? by = null;
+        var claims = new Words();
+        var by = new Words();
         string? error = null;
-        reader.Read(); // {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("i"u8))
-            {
-                reader.Read();
-                i = reader.GetInt32();
-            }
-            else if (reader.ValueTextEquals("decision"u8))
+            if (reader.ValueTextEquals("decision"u8))
             {
                 reader.Read();
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -231,11 +245,11 @@ public sealed class RegistrySource : IRegistrySource
                         reader.Read();
                         if (isClaim)
                         {
-                            (claims ??= []).Add(reader.GetString()!);
+                            claims.Add(ClaimId(ref reader));
                         }
                         else if (isBy)
                         {
-                            (by ??= []).Add(reader.GetString()!);
+                            by.Add(MatchedKind(ref reader));
                         }
                     }
                 }
@@ -254,10 +268,59 @@ public sealed class RegistrySource : IRegistrySource
         }
 
         var decision = new Decision(permissions[0], permissions[1], permissions[2], permissions[3], permissions[4]);
-        return (i, new Verdict(decision, Distinct(claims), error, Distinct(by)));
+        return new Verdict(decision, claims.Joined, error, by.Joined);
     }
 
-    private static string? Distinct(List<string>? values) => values is null ? null : string.Join(' ', values.Distinct(StringComparer.Ordinal));
+    /// <summary>
+    /// A claim id, as the one string already made for it: a claim may decide millions of rows,
+    /// and a new 64-character string per matched row was most of what the garbage collector did.
+    /// </summary>
+    private string ClaimId(ref Utf8JsonReader reader)
+    {
+        Span<char> chars = stackalloc char[128];
+        if (reader.ValueIsEscaped || reader.ValueSpan.Length > chars.Length)
+        {
+            return reader.GetString()!;
+        }
+
+        var length = reader.CopyString(chars);
+        if (_claimIds.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(chars[..length], out var id))
+        {
+            return id;
+        }
+
+        id = new string(chars[..length]);
+        return _claimIds.Count < MaxRememberedClaims ? _claimIds.GetOrAdd(id, id) : id;
+    }
+
+    private static string MatchedKind(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("url"u8) ? SubjectKinds.Url
+        : reader.ValueTextEquals("url-prefix"u8) ? SubjectKinds.UrlPrefix
+        : reader.ValueTextEquals("host"u8) ? SubjectKinds.Host
+        : reader.ValueTextEquals("sha256"u8) ? SubjectKinds.Sha256
+        : reader.ValueTextEquals("pdq"u8) ? SubjectKinds.Pdq
+        : reader.GetString()!;
+
+    /// <summary>Distinct words joined by spaces, without a list for the common case of one.</summary>
+    private struct Words
+    {
+        private string? _first;
+        private List<string>? _more;
+
+        public readonly string? Joined => _more is null ? _first : string.Join(' ', _more.Prepend(_first!).Distinct(StringComparer.Ordinal));
+
+        public void Add(string word)
+        {
+            if (_first is null)
+            {
+                _first = word;
+            }
+            else if (!ReferenceEquals(word, _first) && word != _first)
+            {
+                (_more ??= []).Add(word);
+            }
+        }
+    }
 
     private static int Category(ref Utf8JsonReader reader) =>
         reader.ValueTextEquals("tdm"u8) ? 0
