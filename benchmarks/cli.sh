@@ -6,6 +6,7 @@
 #   2. filter --registry: the same kind of input against the API (Release, SQLite) holding
 #      1 million subjects, over its lookup stream;
 #   3. peak memory: filter --snapshot on a <memory rows>-row file (100,000-row row groups).
+# Before 1., the floor: Parquet.Net reading the file, and reading and rewriting it, on one thread.
 # Each run's wall time and peak resident memory come from /usr/bin/time.
 #
 #   benchmarks/cli.sh [rows (default 5,000,000)] [memory rows (default 20,000,000)]
@@ -38,6 +39,7 @@ log "making a 10,000,000-subject snapshot and a $rows-row LAION-like file from i
 loadgen index-memory --subjects 10000000 --lookup-seconds 1 --snapshot "$work/u10m.snap" | grep -E '^(index|snapshot):'
 mkdir -p "$work/in"
 loadgen laion-parquet --subjects 10000000 --rows "$rows" --out "$work/in/laion.parquet"
+loadgen parquet-copy --file "$work/in/laion.parquet"
 timed "filter --snapshot (10 M subjects)" "$rows" "${cli[@]}" filter "$work/in/laion.parquet" --out "$work/out-snapshot" --snapshot "$work/u10m.snap" -q
 timed "filter --snapshot --removed" "$rows" "${cli[@]}" filter "$work/in/laion.parquet" --out "$work/out-removed" --snapshot "$work/u10m.snap" --removed -q
 rm -rf "$work/out-snapshot" "$work/out-removed"

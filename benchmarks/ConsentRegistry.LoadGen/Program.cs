@@ -23,6 +23,8 @@ if (options is null)
                         --snapshot FILE --subjects N (as written) [--lookup-seconds N (default 5)]
           laion-parquet write a LAION-like metadata Parquet whose URLs come from the universe of N subjects (about half registered)
                         --subjects N --rows N --out FILE [--row-group N (default 100,000)] [--registered-percent P (default 50)]
+          parquet-copy  time Parquet.Net reading a file's every column, then reading and rewriting it, on one thread
+                        --file FILE
           policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
                         --target URL --prefixes N (default 10,000) --requests N (default 2,000)
           abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients
@@ -46,6 +48,7 @@ return options.Command switch
     "laion-parquet" => await LaionParquet.RunAsync(
         options.Int("--subjects", 1_000_000), options.Int("--rows", 1_000_000), options.Int("--row-group", 100_000), options.Value("--out", "laion.parquet"),
         options.Int("--registered-percent", 50)),
+    "parquet-copy" => await ParquetCopy.RunAsync(options.Value("--file", "laion.parquet")),
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
         options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000)),
@@ -54,7 +57,7 @@ return options.Command switch
 
 internal sealed record Options(string Command, Uri Target, Dictionary<string, string> Values)
 {
-    private static readonly string[] Commands = ["claims", "seed", "lookup", "index-memory", "snapshot-read", "laion-parquet", "policy", "abuse"];
+    private static readonly string[] Commands = ["claims", "seed", "lookup", "index-memory", "snapshot-read", "laion-parquet", "parquet-copy", "policy", "abuse"];
 
     public static Options? Parse(string[] args)
     {
