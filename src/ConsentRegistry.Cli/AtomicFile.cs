@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
 namespace ConsentRegistry.Cli;
 
 /// <summary>Small files replaced whole: written beside the target, fsynced, renamed over it.</summary>
@@ -13,5 +16,30 @@ internal static class AtomicFile
         }
 
         File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Replaces the JSON file at <paramref name="path"/> with <paramref name="value"/>.</summary>
+    public static void WriteJson<T>(string path, T value, JsonTypeInfo<T> type) => WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(value, type));
+
+    /// <summary>
+    /// A run's resume state from <paramref name="path"/>; null when there is none. One that cannot
+    /// be read is an input error whose message ends with <paramref name="startAgain"/>.
+    /// </summary>
+    public static T? ReadState<T>(string path, JsonTypeInfo<T> type, string startAgain)
+        where T : class
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(path), type) ?? throw CliException.Input($"{path}: empty resume state.");
+        }
+        catch (JsonException e)
+        {
+            throw CliException.Input($"{path}: unreadable resume state ({e.Message}); {startAgain}.", e);
+        }
     }
 }

@@ -29,27 +29,10 @@ public sealed class FilterState
     [JsonPropertyName("files")]
     public Dictionary<string, FileProgress> Files { get; init; } = new(StringComparer.Ordinal);
 
-    public static FilterState? Read(string folder)
-    {
-        var path = Path.Combine(folder, FileName);
-        if (!File.Exists(path))
-        {
-            return null;
-        }
+    public static FilterState? Read(string folder) =>
+        AtomicFile.ReadState(Path.Combine(folder, FileName), CliJson.Default.FilterState, "start again with --overwrite");
 
-        try
-        {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(path), CliJson.Default.FilterState)
-                ?? throw CliException.Input($"{path}: empty resume state.");
-        }
-        catch (JsonException e)
-        {
-            throw CliException.Input($"{path}: unreadable resume state ({e.Message}); start again with --overwrite.", e);
-        }
-    }
-
-    public void Save(string folder) =>
-        AtomicFile.WriteAllBytes(Path.Combine(folder, FileName), JsonSerializer.SerializeToUtf8Bytes(this, CliJson.Default.FilterState));
+    public void Save(string folder) => AtomicFile.WriteJson(Path.Combine(folder, FileName), this, CliJson.Default.FilterState);
 }
 
 /// <summary>The source a run decided with: resuming against another one would mix two registries' answers.</summary>

@@ -29,27 +29,10 @@ public sealed class ScanState
     [JsonPropertyName("shards")]
     public Dictionary<string, ShardProgress> Shards { get; init; } = new(StringComparer.Ordinal);
 
-    public static ScanState? Read(string folder)
-    {
-        var path = Path.Combine(folder, FileName);
-        if (!File.Exists(path))
-        {
-            return null;
-        }
+    public static ScanState? Read(string folder) =>
+        AtomicFile.ReadState(Path.Combine(folder, FileName), ScanJson.Default.ScanState, "run the scan without --resume to start again");
 
-        try
-        {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(path), ScanJson.Default.ScanState)
-                ?? throw CliException.Input($"{path}: empty resume state.");
-        }
-        catch (JsonException e)
-        {
-            throw CliException.Input($"{path}: unreadable resume state ({e.Message}); run the scan without --resume to start again.", e);
-        }
-    }
-
-    public void Save(string folder) =>
-        AtomicFile.WriteAllBytes(Path.Combine(folder, FileName), JsonSerializer.SerializeToUtf8Bytes(this, ScanJson.Default.ScanState));
+    public void Save(string folder) => AtomicFile.WriteJson(Path.Combine(folder, FileName), this, ScanJson.Default.ScanState);
 }
 
 /// <summary>The settings that decide which images a scan excludes.</summary>

@@ -37,14 +37,7 @@ public sealed class FilterTests : IDisposable
     public async Task Online_and_offline_filtering_keep_and_remove_the_same_rows_and_DuckDB_reads_the_input_schema_back()
     {
         var snapshots = In("snapshots");
-        await using var app = new RegistryApp(await TestDatabase.CreateAsync(), new Dictionary<string, string?>
-        {
-            ["Registry:Snapshots:Path"] = snapshots,
-            ["Registry:Snapshots:EveryLogEntries"] = "1",
-            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
-        });
-        app.StartServer();
-        await app.WaitUntilReadyAsync();
+        await using var app = await StartRegistryAsync(snapshots);
         using var client = app.CreateClient();
         using var signer = new TestSigner();
         var byUrl = await SubmitAsync(client, signer, Enumerable.Range(0, Rows).Where(i => i % 10 == 3 && OptedOut(i)).Select(i => TestSigner.Url(UrlOf(i)!)), "train-ai");
@@ -106,14 +99,7 @@ public sealed class FilterTests : IDisposable
     public async Task A_run_stopped_by_ctrl_c_then_killed_and_resumed_writes_what_one_run_writes()
     {
         var snapshots = In("snapshots");
-        await using var app = new RegistryApp(await TestDatabase.CreateAsync(), new Dictionary<string, string?>
-        {
-            ["Registry:Snapshots:Path"] = snapshots,
-            ["Registry:Snapshots:EveryLogEntries"] = "1",
-            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
-        });
-        app.StartServer();
-        await app.WaitUntilReadyAsync();
+        await using var app = await StartRegistryAsync(snapshots);
         using var client = app.CreateClient();
         using var signer = new TestSigner();
         await SubmitAsync(client, signer, [TestSigner.Subject("url-prefix", "https://art7.example/works/"), TestSigner.Subject("host", "art11.example")], "train-ai");
@@ -215,6 +201,14 @@ public sealed class FilterTests : IDisposable
         Assert.True(exit == 2, errors);
         Assert.Single(errors.TrimEnd().Split('\n'));
     }
+
+    /// <summary>A registry on a database of its own that writes a snapshot into <paramref name="snapshots"/> after every log entry.</summary>
+    private static Task<RegistryApp> StartRegistryAsync(string snapshots) => RegistryApp.StartAsync(new Dictionary<string, string?>
+    {
+        ["Registry:Snapshots:Path"] = snapshots,
+        ["Registry:Snapshots:EveryLogEntries"] = "1",
+        ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+    });
 
     private static async Task ExpectAsync(int exitCode, string message, params string[] args)
     {
