@@ -4,14 +4,14 @@
 #      universe, and a LAION-like Parquet (SAMPLE_ID, URL, TEXT, HEIGHT, WIDTH, similarity) of
 #      <rows> rows whose URLs come from it (half registered, far more than real data; then 5 %);
 #   2. filter --registry: the same kind of input against the API (Release, SQLite) holding
-#      1 million subjects, over its lookup stream;
+#      1 million subjects (2 million rows, then <memory rows> rows);
 #   3. peak memory: filter --snapshot on a <memory rows>-row file (100,000-row row groups).
 # Before 1., the floor: Parquet.Net reading the file, and reading and rewriting it, on one thread.
 # Each run's wall time and peak resident memory come from /usr/bin/time.
 #
 #   benchmarks/cli.sh [rows (default 5,000,000)] [memory rows (default 20,000,000)]
 #
-# Needs about 3 GB of disk at the defaults (the 20-million-row input is 1.5 GB, its output as much).
+# Needs about 3 GB of disk at the defaults (a 20-million-row input is 1.5 GB, its output as much).
 set -euo pipefail
 rows="${1:-5000000}"
 memory_rows="${2:-20000000}"
@@ -54,8 +54,11 @@ loadgen seed --target "$target" --subjects 1000000 >/dev/null
 online_rows=$(( rows < 2000000 ? rows : 2000000 ))
 loadgen laion-parquet --subjects 1000000 --rows "$online_rows" --out "$work/in/online.parquet"
 timed "filter --registry (1 M subjects, loopback)" "$online_rows" "${cli[@]}" filter "$work/in/online.parquet" --out "$work/out-online" --registry "$target" -q
-kill "$api_pid"; wait "$api_pid" 2>/dev/null || true; api_pid=""
 rm -rf "$work/out-online" "$work/in/laion.parquet" "$work/in/online.parquet"
+loadgen laion-parquet --subjects 1000000 --rows "$memory_rows" --out "$work/in/online-big.parquet"
+timed "filter --registry, $memory_rows rows" "$memory_rows" "${cli[@]}" filter "$work/in/online-big.parquet" --out "$work/out-online-big" --registry "$target" -q
+kill "$api_pid"; wait "$api_pid" 2>/dev/null || true; api_pid=""
+rm -rf "$work/out-online-big" "$work/in/online-big.parquet"
 
 log "memory: $memory_rows rows"
 loadgen laion-parquet --subjects 10000000 --rows "$memory_rows" --out "$work/in/big.parquet"
