@@ -206,40 +206,40 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         }
     }
 
-    private static async Task WriteAsync(
+    /// <summary>Writes the kept rows and the removed ones: two files, so on two cores at once.</summary>
+    private static Task WriteAsync(
         RowGroupColumns columns, DecidedRows decided, ParquetOutput kept, ParquetOutput? removed, DataField[] added, CancellationToken cancellationToken)
     {
         var keep = decided.Keep;
-        if (decided.Kept > 0)
+        var keptWrite = decided.Kept == 0 ? Task.CompletedTask : kept.AppendRowGroupAsync(async writer =>
         {
-            await kept.AppendRowGroupAsync(async writer =>
+            for (var c = 0; c < columns.Fields.Length; c++)
             {
-                for (var c = 0; c < columns.Fields.Length; c++)
-                {
-                    await columns.WriteColumnAsync(c, writer, columns.Fields[c], keep, true, cancellationToken);
-                }
-            }, cancellationToken);
+                await columns.WriteColumnAsync(c, writer, columns.Fields[c], keep, true, cancellationToken);
+            }
+        }, cancellationToken);
+        if (removed is null || decided.Kept == columns.Rows)
+        {
+            return keptWrite;
         }
 
-        if (removed is not null && decided.Kept < columns.Rows)
+        var verdicts = decided.Verdicts;
+        var removedWrite = Task.Run(() => removed.AppendRowGroupAsync(async writer =>
         {
-            var verdicts = decided.Verdicts;
-            await removed.AppendRowGroupAsync(async writer =>
+            for (var c = 0; c < columns.Fields.Length; c++)
             {
-                for (var c = 0; c < columns.Fields.Length; c++)
-                {
-                    await columns.WriteColumnAsync(c, writer, columns.Fields[c], keep, false, cancellationToken);
-                }
+                await columns.WriteColumnAsync(c, writer, columns.Fields[c], keep, false, cancellationToken);
+            }
 
-                for (var category = 0; category < DecisionColumns.Length; category++)
-                {
-                    await writer.WriteAsync(added[category], Removed(verdicts, keep, v => Decision.ToWire(v.Decision[category])), null);
-                }
+            for (var category = 0; category < DecisionColumns.Length; category++)
+            {
+                await writer.WriteAsync(added[category], Removed(verdicts, keep, v => Decision.ToWire(v.Decision[category])), null);
+            }
 
-                // Strings with their nulls: the helper makes the definition levels (its levels argument is for repetition).
-                await writer.WriteAsync(added[^1], Removed(verdicts, keep, v => v.Claims), null);
-            }, cancellationToken);
-        }
+            // Strings with their nulls: the helper makes the definition levels (its levels argument is for repetition).
+            await writer.WriteAsync(added[^1], Removed(verdicts, keep, v => v.Claims), null);
+        }, cancellationToken), cancellationToken);
+        return Task.WhenAll(keptWrite, removedWrite);
     }
 
     private static string?[] Removed(ReadOnlyMemory<Verdict> verdicts, ReadOnlyMemory<bool> keep, Func<Verdict, string?> select)
