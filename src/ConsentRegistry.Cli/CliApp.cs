@@ -2,6 +2,7 @@ using ConsentRegistry.Cli.Filtering;
 using ConsentRegistry.Cli.Scanning;
 using ConsentRegistry.Cli.Snapshots;
 using Spectre.Console.Cli;
+using ConsentRegistry.Cli.Console;
 
 namespace ConsentRegistry.Cli;
 
@@ -10,6 +11,7 @@ public static class CliApp
 {
     public static async Task<int> RunAsync(string[] args, TextWriter errors, CancellationToken cancellationToken)
     {
+        CliOutput.Use(errors);
         var app = new CommandApp();
         app.Configure(config =>
         {

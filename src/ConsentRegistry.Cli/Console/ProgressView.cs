@@ -30,7 +30,7 @@ public static class ProgressView
             return await work(new Silent());
         }
 
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) });
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(CliOutput.Errors) });
         if (!console.Profile.Capabilities.Interactive || System.Console.IsErrorRedirected)
         {
             var plain = new Plain(verb, unit, total);
@@ -111,7 +111,7 @@ public static class ProgressView
             }
         }
 
-        public void Note(string line) => System.Console.Error.WriteLine(line);
+        public void Note(string line) => CliOutput.Errors.WriteLine(line);
 
         public void Report(bool final)
         {
@@ -122,7 +122,7 @@ public static class ProgressView
                 var rate = _items / seconds;
                 var share = total > 0 ? $" / {total:N0} ({100.0 * _items / total:F1} %)" : "";
                 var eta = !final && total > _items && rate > 0 ? $", ETA {TimeSpan.FromSeconds((total - _items) / rate):hh\\:mm\\:ss}" : "";
-                System.Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                CliOutput.Errors.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{verb}: {_items:N0}{share} {unit}, {rate:N0} {unit}/s, kept {_kept:N0}, removed {_removed:N0}{eta}{(final ? $", {seconds:F1} s" : "")}"));
             }
         }

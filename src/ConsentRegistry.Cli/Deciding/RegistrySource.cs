@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net;
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Text;
@@ -108,6 +109,13 @@ public sealed class RegistrySource : IRegistrySource
             using var response = await _http.SendAsync(
                 () => new HttpRequestMessage(HttpMethod.Post, "v1/lookup") { Content = new ReadOnlyMemoryContent(body.WrittenMemory) { Headers = { ContentType = Json } } },
                 cancellationToken);
+            if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge)
+            {
+                // The registry's Registry:Lookup:MaxBatch (or its body limit) is below --chunk-rows.
+                var refused = await _http.FailureAsync(response, cancellationToken);
+                throw CliException.Registry($"{refused.Message} Send smaller batches with --chunk-rows (now {keys.Length:N0} rows).");
+            }
+
             if (!response.IsSuccessStatusCode)
             {
                 throw await _http.FailureAsync(response, cancellationToken);

@@ -148,7 +148,7 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     }
 
     private static Action<string> Note(CommonSettings settings) =>
-        settings.Quiet ? static _ => { } : static line => System.Console.Error.WriteLine(line);
+        CliOutput.Notes(settings.Quiet);
 
     /// <summary>The Parquet files named: one file, or a folder's <c>*.parquet</c> in name order.</summary>
     public static List<string> FindInputs(string input)

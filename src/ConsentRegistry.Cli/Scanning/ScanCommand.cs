@@ -120,7 +120,7 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
     }
 
     private static Action<string> Note(CommonSettings settings) =>
-        settings.Quiet ? static _ => { } : static line => System.Console.Error.WriteLine(line);
+        CliOutput.Notes(settings.Quiet);
 
     /// <summary>A shard is skipped on resume when its exclusions were written and it has not changed since.</summary>
     private static bool IsFinished(ScanState state, Shard shard) =>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
+using ConsentRegistry.Cli.Console;
 
 namespace ConsentRegistry.Cli.Snapshots;
 
@@ -31,7 +32,7 @@ internal static class DownloadProgress
             return;
         }
 
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(System.Console.Error) });
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(CliOutput.Errors) });
         if (!console.Profile.Capabilities.Interactive || System.Console.IsErrorRedirected)
         {
             await work(new Plain(label, total));
@@ -89,11 +90,11 @@ internal static class DownloadProgress
             _lastReport = _clock.Elapsed;
             _lastBytes = bytes;
             var rate = Math.Max(bytes - _first, 0) / Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
-            System.Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            CliOutput.Errors.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{label}: {Size(bytes)} of {Size(total)} ({100.0 * bytes / Math.Max(total, 1):F1} %), {Size((long)rate)}/s"));
         }
 
-        public void Note(string line) => System.Console.Error.WriteLine(line);
+        public void Note(string line) => CliOutput.Errors.WriteLine(line);
 
         private static string Size(long bytes) => bytes switch
         {

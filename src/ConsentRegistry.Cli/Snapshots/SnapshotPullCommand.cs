@@ -79,12 +79,12 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
             throw CliException.Input("the API key (--api-key or CONSENT_REGISTRY_API_KEY) is empty or holds characters other than printable ASCII.");
         }
 
-        Action<string> note = settings.Quiet ? static _ => { } : static line => System.Console.Error.WriteLine(line);
+        var note = CliOutput.Notes(settings.Quiet);
         var registry = new Uri(settings.Registry!.EndsWith('/') ? settings.Registry : settings.Registry + "/");
         using var http = new RegistryHttp(registry, apiKey, note);
 
         // Trust on first use is said even with --quiet: it is the one moment the user can check the key.
-        using var key = await RegistryKeyPin.ResolveAsync(settings.Key, paths, http, static line => System.Console.Error.WriteLine(line), cancellationToken);
+        using var key = await RegistryKeyPin.ResolveAsync(settings.Key, paths, http, CliOutput.Notes(quiet: false), cancellationToken);
         var manifest = await LatestVerifiedAsync(http, key, cancellationToken);
         var file = manifest.Files?.FirstOrDefault(f => f.Name == SnapshotManifest.IndexFileName)
             ?? throw CliException.Registry($"snapshot {manifest.Id} lists no {SnapshotManifest.IndexFileName}.");

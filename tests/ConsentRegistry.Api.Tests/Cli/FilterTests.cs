@@ -163,6 +163,32 @@ public sealed class FilterTests : IDisposable
     }
 
     [Fact]
+    public async Task Online_filtering_waits_out_the_registrys_rate_limit_and_names_a_batch_it_refuses_as_too_large()
+    {
+        // One lookup a second, batches of at most 500 rows: 3,000 rows in batches of 500 meet 429s
+        // and go through after Retry-After; batches of 1,000 are refused with the registry's reason.
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:Lookup:RequestsPerSecondPerAddress"] = "1",
+            ["Registry:Lookup:MaxBatch"] = "500",
+        });
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        await SubmitAsync(client, signer, [TestSigner.Subject("host", "art11.example")], "train-ai");
+        var input = In("limited.parquet");
+        MakeInput(input, 3_000);
+
+        var (exit, errors) = await RunAsync("filter", input, "--out", In("limited"), "--registry", client.BaseAddress!.ToString(), "--chunk-rows", "500", "--in-flight", "1");
+        Assert.True(exit == 0, errors);
+        Assert.Contains("answered 429", errors, StringComparison.Ordinal);
+        var expected = Enumerable.Range(0, 3_000).Count(i => UrlOf(i) is { } url && url.StartsWith("https://", StringComparison.Ordinal) && i % 50 == 11);
+        Assert.Equal(expected, (long)JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(In("limited"), "filter-summary.json")))!["totals"]!["removed"]!);
+
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // a token for the next run's first request
+        await ExpectAsync(3, "--chunk-rows", "filter", input, "--out", In("too-large"), "--registry", client.BaseAddress!.ToString(), "--chunk-rows", "1000", "--in-flight", "1", "-q");
+    }
+
+    [Fact]
     public async Task Bad_inputs_give_one_line_and_the_documented_exit_code()
     {
         var good = In("good.parquet");
