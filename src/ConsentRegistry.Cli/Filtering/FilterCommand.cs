@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Text.Json;
 using ConsentRegistry.Cli.Console;
 using ConsentRegistry.Cli.Deciding;
 using ConsentRegistry.Core.Claims;
@@ -97,7 +96,7 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
             rowCounts[input] = reader.RowGroups.Sum(group => group.RowCount);
         }
 
-        await using var source = await settings.OpenSourceAsync(Note(settings), cancellationToken);
+        await using var source = await settings.OpenSourceAsync(CliOutput.Notes(settings.Quiet), cancellationToken);
         var state = PrepareState(settings, output, removedFolder, source.Description, started);
         var use = UseCategories.IndexOf(settings.Use);
         var total = rowCounts.Values.Sum();
@@ -137,7 +136,7 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
         });
 
         var summary = Summarize(state, source.Description, settings.Use, output, removedFolder, started);
-        AtomicFile.WriteAllBytes(Path.Combine(output, SummaryFileName), JsonSerializer.SerializeToUtf8Bytes(summary, CliJson.Default.FilterSummary));
+        AtomicFile.WriteJson(Path.Combine(output, SummaryFileName), summary, CliJson.Default.FilterSummary);
         if (!settings.Quiet)
         {
             System.Console.Out.WriteLine(
@@ -146,9 +145,6 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
 
         return ExitCodes.Done;
     }
-
-    private static Action<string> Note(CommonSettings settings) =>
-        CliOutput.Notes(settings.Quiet);
 
     /// <summary>The Parquet files named: one file, or a folder's <c>*.parquet</c> in name order.</summary>
     public static List<string> FindInputs(string input)

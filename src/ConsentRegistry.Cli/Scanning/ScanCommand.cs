@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Text.Json;
 using ConsentRegistry.Cli.Console;
 using ConsentRegistry.Cli.Deciding;
 using ConsentRegistry.Cli.Filtering;
@@ -83,7 +82,7 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
         var started = DateTimeOffset.UtcNow;
         var root = Path.GetFullPath(settings.Folder);
         var shards = Shard.Find(settings.Folder);
-        await using var source = await settings.OpenSourceAsync(Note(settings), cancellationToken);
+        await using var source = await settings.OpenSourceAsync(CliOutput.Notes(settings.Quiet), cancellationToken);
         var state = PrepareState(settings, root, shards, source.Description, started);
         var pending = shards.Where(shard => !IsFinished(state, shard)).ToList();
         var total = pending.Sum(ShardReader.Count);
@@ -108,7 +107,7 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
 
         var summary = Summarize(state, source.Description, started);
         var summaryPath = Path.Combine(root, SummaryFileName);
-        AtomicFile.WriteAllBytes(summaryPath, JsonSerializer.SerializeToUtf8Bytes(summary, ScanJson.Default.ScanSummary));
+        AtomicFile.WriteJson(summaryPath, summary, ScanJson.Default.ScanSummary);
         if (!settings.Quiet)
         {
             var totals = summary.Totals;
@@ -119,8 +118,6 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
         return ExitCodes.Done;
     }
 
-    private static Action<string> Note(CommonSettings settings) =>
-        CliOutput.Notes(settings.Quiet);
 
     /// <summary>A shard is skipped on resume when its exclusions were written and it has not changed since.</summary>
     private static bool IsFinished(ScanState state, Shard shard) =>

@@ -90,7 +90,7 @@ internal sealed record PullPaths(string Out)
     }
 
     public void WritePartialState(PartialDownload state) =>
-        AtomicFile.WriteAllBytes(PartialState, JsonSerializer.SerializeToUtf8Bytes(state, SnapshotCommandJson.Default.PartialDownload));
+        AtomicFile.WriteJson(PartialState, state, SnapshotCommandJson.Default.PartialDownload);
 }
 
 /// <summary>What a <c>.partial</c> file is the start of: the snapshot's id and its index file's size and SHA-256.</summary>

@@ -53,7 +53,7 @@ internal static class RegistryKeyPin
 
         try
         {
-            AtomicFile.WriteAllBytes(paths.PinnedKey, JsonSerializer.SerializeToUtf8Bytes(key!.Jwk, SnapshotCommandJson.Default.PublicJwk));
+            AtomicFile.WriteJson(paths.PinnedKey, key!.Jwk, SnapshotCommandJson.Default.PublicJwk);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
