@@ -26,8 +26,8 @@ public sealed class RegistrySource : IRegistrySource
 
     private static readonly MediaTypeHeaderValue Json = new("application/json");
 
-    /// <summary>Claim ids remembered as strings (about 200 bytes each); past this, new ones are made per row.</summary>
-    private const int MaxRememberedClaims = 1_000_000;
+    /// <summary>Claim ids remembered as strings (about 200 bytes each, 20 MB at most); past this, new ones are made per row.</summary>
+    private const int MaxRememberedClaims = 100_000;
 
     private readonly ConcurrentDictionary<string, string> _claimIds = new(StringComparer.Ordinal);
     private readonly RegistryHttp _http;
