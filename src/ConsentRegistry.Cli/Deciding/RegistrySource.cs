@@ -1,6 +1,6 @@
 using System.Buffers;
-using System.Net;
 using System.Collections.Concurrent;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -13,8 +13,8 @@ namespace ConsentRegistry.Cli.Deciding;
 /// <summary>
 /// Decides rows against a running registry over <c>POST /v1/lookup</c>: rows go in batches of
 /// <c>--chunk-rows</c> (at most the registry's Registry:Lookup:MaxBatch, 10,000 by default),
-/// several batches in flight at once; a batch answered 429 or 503 is sent again after the
-/// server's Retry-After, one cut off by the network after a backoff, and one counts only when it
+/// several batches in flight at once; a batch answered 429, 502, 503 or 504 is sent again after
+/// the server's Retry-After, one cut off by the network after a backoff, and one counts only when it
 /// brought a result for every row. Not the NDJSON stream: HttpClient sends an HTTP/1.1 body
 /// whole before it reads the answer, and a stream answers while it reads, so a chunk whose answer
 /// outgrew the socket buffers stalled both ends (measured: a 100,000-row chunk took minutes).
