@@ -80,8 +80,7 @@ public sealed class RegistryKey : IDisposable
     public bool TryVerify(string jws, string type, out byte[] payload) => Es256Jws.TryVerify(_key, Public.Kid, jws, type, out payload);
 
     /// <summary>Whether <paramref name="manifest"/> carries this key's signature over exactly its other members.</summary>
-    public bool HasSigned(SnapshotManifest manifest) =>
-        manifest.Signature is not null && TryVerify(manifest.Signature, SnapshotManifest.SignatureType, out var payload) && payload.AsSpan().SequenceEqual(manifest.SignedBytes());
+    public bool HasSigned(SnapshotManifest manifest) => manifest.IsSignedBy(TryVerify);
 
     /// <summary><paramref name="manifest"/> with this key's signature.</summary>
     public SnapshotManifest SignManifest(SnapshotManifest manifest) => manifest with { Signature = Sign(manifest.SignedBytes(), SnapshotManifest.SignatureType) };

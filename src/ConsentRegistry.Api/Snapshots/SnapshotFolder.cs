@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using ConsentRegistry.Core.Matching;
 using ConsentRegistry.Core.Snapshots;
@@ -138,7 +137,7 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
             var manifest = key.SignManifest(new SnapshotManifest(id, seq, created, SnapshotHeader.CurrentFormat, store, [Describe(file)]));
             using (var stream = new FileStream(Path.Combine(incoming, ManifestFile), FileMode.CreateNew, FileAccess.Write))
             {
-                JsonSerializer.Serialize(stream, manifest, SnapshotJson.Default.SnapshotManifest);
+                stream.Write(manifest.ToJson());
                 stream.Flush(flushToDisk: true);
             }
 
@@ -204,10 +203,10 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
         {
             var path = Path.Combine(folder, ManifestFile);
             return File.Exists(path) && new FileInfo(path).Length < 1 << 20
-                ? JsonSerializer.Deserialize(File.ReadAllBytes(path), SnapshotJson.Default.SnapshotManifest)
+                ? SnapshotManifest.Parse(File.ReadAllBytes(path))
                 : null;
         }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }

@@ -14,6 +14,13 @@ internal static class CliOutput
     /// <summary>Sends this run's messages to <paramref name="errors"/> (for the rest of the calling async flow).</summary>
     public static void Use(TextWriter errors) => CurrentErrors.Value = errors;
 
+    /// <summary>A console for a live progress bar on this run's error output; null when that is not a terminal (plain lines then).</summary>
+    public static Spectre.Console.IAnsiConsole? InteractiveConsole()
+    {
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(Errors) });
+        return console.Profile.Capabilities.Interactive && !System.Console.IsErrorRedirected ? console : null;
+    }
+
     /// <summary>What a command passes on for notes (a retry, a file finished): nothing with <c>--quiet</c>.</summary>
     public static Action<string> Notes(bool quiet) => quiet ? static _ => { } : static line => Errors.WriteLine(line);
 }

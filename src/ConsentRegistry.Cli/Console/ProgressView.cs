@@ -30,8 +30,7 @@ public static class ProgressView
             return await work(new Silent());
         }
 
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(CliOutput.Errors) });
-        if (!console.Profile.Capabilities.Interactive || System.Console.IsErrorRedirected)
+        if (CliOutput.InteractiveConsole() is not { } console)
         {
             var plain = new Plain(verb, unit, total);
             try
@@ -52,7 +51,7 @@ public static class ProgressView
             .StartAsync(async context =>
             {
                 var task = context.AddTask(verb, maxValue: Math.Max(total, 1));
-                var bar = new Bar(task, verb);
+                var bar = new Bar(console, task, verb);
                 result = await work(bar);
                 task.Value = task.MaxValue;
             });
@@ -70,7 +69,7 @@ public static class ProgressView
         }
     }
 
-    private sealed class Bar(ProgressTask task, string verb) : IProgressSink
+    private sealed class Bar(IAnsiConsole console, ProgressTask task, string verb) : IProgressSink
     {
         private long _kept;
         private long _removed;
@@ -83,9 +82,8 @@ public static class ProgressView
             task.Increment(items);
         }
 
-        public void Note(string line)
-        {
-        }
+        /// <summary>Above the bar (a file finished, a retry): the console keeps the live display below it.</summary>
+        public void Note(string line) => console.WriteLine(line);
     }
 
     private sealed class Plain(string verb, string unit, long total) : IProgressSink

@@ -32,8 +32,7 @@ internal static class DownloadProgress
             return;
         }
 
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(CliOutput.Errors) });
-        if (!console.Profile.Capabilities.Interactive || System.Console.IsErrorRedirected)
+        if (CliOutput.InteractiveConsole() is not { } console)
         {
             await work(new Plain(label, total));
             return;

@@ -33,8 +33,11 @@ public sealed record SnapshotManifest(
     public byte[] SignedBytes() => JsonSerializer.SerializeToUtf8Bytes(this with { Signature = null }, SnapshotJson.Default.SnapshotManifest);
 
     /// <summary>Whether the signature is <paramref name="key"/>'s over exactly this manifest's other members.</summary>
-    public bool IsSignedBy(RegistryPublicKey key) =>
-        Signature is not null && key.TryVerify(Signature, SignatureType, out var payload) && payload.AsSpan().SequenceEqual(SignedBytes());
+    public bool IsSignedBy(RegistryPublicKey key) => IsSignedBy(key.TryVerify);
+
+    /// <summary>Whether <paramref name="verify"/> accepts the signature and its payload is exactly this manifest's other members.</summary>
+    public bool IsSignedBy(JwsVerifier verify) =>
+        Signature is not null && verify(Signature, SignatureType, out var payload) && payload.AsSpan().SequenceEqual(SignedBytes());
 
     /// <summary>The manifest signed in <paramref name="jws"/>, read from its payload; null when the payload is not a manifest.</summary>
     public static SnapshotManifest? FromSignedPayload(ReadOnlySpan<byte> payload, string jws)
@@ -63,6 +66,9 @@ public sealed record SnapshotManifest(
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, SnapshotJson.Default.SnapshotManifest);
 }
+
+/// <summary>Checks a compact JWS of <paramref name="type"/> and gives its payload: a registry key's public or private half.</summary>
+public delegate bool JwsVerifier(string jws, string type, out byte[] payload);
 
 public sealed record SnapshotFileEntry(
     [property: JsonPropertyName("name")] string Name,
