@@ -2,8 +2,9 @@
 # consent-registry scan throughput: makes img2dataset-style output from 1000x1000 JPEGs (windows of
 # the ukui-wallpapers photographs; two folder shards and one webdataset tar), starts the API (Release) on a fresh SQLite store,
 # scans the output online against it with --quiet, and prints images a second, exact decoding
-# (the reference PDQ hash) and --fast. Decoding and hashing are the cost: the store is empty, so
-# each lookup is one cheap probe of the index.
+# (the reference PDQ hash), --fast, and both again with --embeddings (the bundled ResNet18 on the
+# CPU). Decoding, hashing and embedding are the cost: the store is empty, so each lookup is one
+# cheap probe of the index.
 #
 #   benchmarks/cli-scan.sh [images] [threads]     # default 300, one per core
 set -euo pipefail
@@ -63,4 +64,7 @@ log "Scanning (exact decoding, $threads threads on $(nproc) cores)"
 scan
 log "Scanning again with --fast"
 scan --fast
+log "Scanning with --embeddings (exact decoding, then --fast)"
+scan --embeddings
+scan --embeddings --fast
 python3 -c "import json, sys; t = json.load(open(sys.argv[1]))['totals']; print(f\"summary: {t['images']} images, {t['excluded']} excluded, {t['undecodable']} undecodable\")" "$out/scan-summary.json"

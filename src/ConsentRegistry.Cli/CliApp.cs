@@ -28,9 +28,10 @@ public static class CliApp
                 .WithExample("filter", "metadata/", "--out", "kept/", "--registry", "https://registry.example", "--use", "train-genai", "--url-column", "image_link");
 
             config.AddCommand<ScanCommand>("scan")
-                .WithDescription("Scan img2dataset output (files or webdataset tar shards): SHA-256 and PDQ of every image, looked up; one <shard>.exclusions.parquet per shard.")
+                .WithDescription("Scan img2dataset output (files or webdataset tar shards): SHA-256, PDQ and (--embeddings) the embedding of every image, looked up; one <shard>.exclusions.parquet per shard.")
                 .WithExample("scan", "images/", "--registry", "https://registry.example")
-                .WithExample("scan", "images/", "--snapshot", "index.snap", "--resume");
+                .WithExample("scan", "images/", "--snapshot", "index.snap", "--resume")
+                .WithExample("scan", "images/", "--snapshot", "index.snap", "--embeddings", "--min-similarity", "0.95");
 
             config.AddBranch("snapshot", snapshot =>
             {

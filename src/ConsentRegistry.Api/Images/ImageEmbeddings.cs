@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Core.Embeddings;
 using ConsentRegistry.Imaging;
@@ -150,69 +149,8 @@ internal sealed class EmbeddingHealthCheck(ImageEmbeddings embeddings) : IHealth
     }
 }
 
-internal sealed partial class EmbeddingOptionsValidator : IValidateOptions<EmbeddingModelOptions>
+/// <summary>Stops the start on settings the embedder cannot run with (<see cref="EmbeddingModelOptions.Problems"/>).</summary>
+internal sealed class EmbeddingOptionsValidator : IValidateOptions<EmbeddingModelOptions>
 {
-    public ValidateOptionsResult Validate(string? name, EmbeddingModelOptions options)
-    {
-        const string section = ImageEmbeddings.Section;
-        var failures = new List<string>();
-        if (!ModelIdPattern().IsMatch(options.Id ?? ""))
-        {
-            failures.Add($"{section}:Id is '{options.Id}'; use 1 to 64 of a-z, 0-9, '.', '_' and '-'.");
-        }
-
-        foreach (var path in new[] { options.ResolvedModelPath, options.ResolvedPreprocessModelPath })
-        {
-            if (path is not null && !File.Exists(path))
-            {
-                failures.Add(string.IsNullOrEmpty(options.ModelPath)
-                    ? $"The bundled embedding model '{path}' is missing (a build with -p:BundleEmbeddingModel=false?); set {section}:ModelPath to a model file."
-                    : $"The embedding model file '{path}' does not exist ({section}:ModelPath, {section}:PreprocessModelPath).");
-            }
-        }
-
-        if (options.InputSize is < 32 or > 1024)
-        {
-            failures.Add($"{section}:InputSize is {options.InputSize}; use 32 to 1024.");
-        }
-
-        if (options.ChannelOrder?.ToLowerInvariant() is not ("rgb" or "bgr"))
-        {
-            failures.Add($"{section}:ChannelOrder is '{options.ChannelOrder}'; use rgb or bgr.");
-        }
-
-        if (options.Mean is not { Length: 3 } || options.Std is not { Length: 3 } || options.Std.Any(s => !(s > 0)) || options.Mean.Any(float.IsNaN))
-        {
-            failures.Add($"{section}:Mean and Std take 3 values each (Std above 0).");
-        }
-
-        if (!(options.Scale > 0) || !(options.GemPower is >= 1 and <= 16))
-        {
-            failures.Add($"{section}:Scale must be above 0 and GemPower 1 to 16.");
-        }
-
-        if (options.MaxBatch is < 0 or > 64)
-        {
-            failures.Add($"{section}:MaxBatch is {options.MaxBatch}; use 1 to 64, or 0 (the default: 16 on cuda, 1 on cpu).");
-        }
-
-        if (options.IntraOpThreads is < 0 or > 256)
-        {
-            failures.Add($"{section}:IntraOpThreads is {options.IntraOpThreads}; use 0 (ONNX Runtime's default) to 256.");
-        }
-
-        try
-        {
-            ImageEmbedder.EnsureDeviceAvailable(options);
-        }
-        catch (InvalidOperationException e)
-        {
-            failures.Add(e.Message);
-        }
-
-        return failures.Result();
-    }
-
-    [GeneratedRegex("^[a-z0-9._-]{1,64}$")]
-    private static partial Regex ModelIdPattern();
+    public ValidateOptionsResult Validate(string? name, EmbeddingModelOptions options) => options.Problems(ImageEmbeddings.Section).Result();
 }

@@ -1,5 +1,6 @@
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Matching;
 using Microsoft.Extensions.Options;
 
 namespace ConsentRegistry.Api.Matching;
@@ -16,7 +17,7 @@ public sealed class MatchingOptions
     /// the item sets <c>min_similarity</c>. High by default: with the bundled model, lower
     /// thresholds match unrelated images too often (docs/benchmarks.md, near-duplicates).
     /// </summary>
-    public double EmbeddingMinSimilarity { get; set; } = 0.98;
+    public double EmbeddingMinSimilarity { get; set; } = EmbeddingQuery.DefaultMinSimilarity;
 
     /// <summary><c>Registry:Matching:VectorIndex</c>: when embeddings are searched approximately.</summary>
     public VectorIndexOptions VectorIndex { get; set; } = new();

@@ -14,14 +14,30 @@ public interface IRegistrySource : IAsyncDisposable
 
     /// <summary>Decides <paramref name="keys"/>[i] into <paramref name="verdicts"/>[i], using every core or many requests in flight.</summary>
     Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Throws, saying what to change, unless vectors of <paramref name="model"/> can be compared
+    /// here: the registry takes that model (its lookups refuse others), or the snapshot's claims
+    /// carry vectors of it or of no model at all. Called once before images are embedded.
+    /// </summary>
+    Task CheckEmbeddingModelAsync(ImageVector probe, CancellationToken cancellationToken);
 }
 
 /// <summary>
-/// One row's keys: its URL, and for downloaded images their SHA-256 (hex) and PDQ hash (hex).
-/// <paramref name="PdqMaxDistance"/> is the PDQ match radius in bits (null: the source's default,
-/// the registry's Registry:Matching:PdqMaxDistance or 31 for a snapshot).
+/// An image's embedding: the id of the model that made it, the unit vector, and the cosine
+/// similarity a claimed vector must reach (null: the source's default, the registry's
+/// <c>Registry:Matching:EmbeddingMinSimilarity</c> or <see cref="EmbeddingQuery.DefaultMinSimilarity"/>
+/// for a snapshot).
 /// </summary>
-public readonly record struct LookupKey(ReadOnlyMemory<char> Url, string? Sha256 = null, string? Pdq = null, int? PdqMaxDistance = null);
+public sealed record ImageVector(string Model, float[] Vector, float? MinSimilarity = null);
+
+/// <summary>
+/// One row's keys: its URL, and for downloaded images their SHA-256 (hex), PDQ hash (hex) and
+/// embedding. <paramref name="PdqMaxDistance"/> is the PDQ match radius in bits (null: the source's
+/// default, the registry's Registry:Matching:PdqMaxDistance or 31 for a snapshot).
+/// </summary>
+public readonly record struct LookupKey(
+    ReadOnlyMemory<char> Url, string? Sha256 = null, string? Pdq = null, int? PdqMaxDistance = null, ImageVector? Embedding = null);
 
 /// <summary>
 /// The registry's answer for one row: the decision per category, the ids of the matched claims

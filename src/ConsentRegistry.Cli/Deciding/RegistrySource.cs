@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using ConsentRegistry.Cli.Http;
 using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Embeddings;
 using ConsentRegistry.Core.Matching;
 
 namespace ConsentRegistry.Cli.Deciding;
@@ -25,6 +26,9 @@ public sealed class RegistrySource : IRegistrySource
     private const int MaxAttempts = RegistryHttp.MaxAttempts;
 
     private static readonly MediaTypeHeaderValue Json = new("application/json");
+
+    /// <summary>Embedding vectors the registry takes in one lookup request; chunks of images with vectors are cut to this many rows.</summary>
+    public const int MaxVectorsPerRequest = 256;
 
     /// <summary>Claim ids remembered as strings (about 200 bytes each, 20 MB at most); past this, new ones are made per row.</summary>
     private const int MaxRememberedClaims = 100_000;
@@ -90,15 +94,41 @@ public sealed class RegistrySource : IRegistrySource
         }
     }
 
+    public async Task CheckEmbeddingModelAsync(ImageVector probe, CancellationToken cancellationToken)
+    {
+        var verdicts = new Verdict[1];
+        await DecideChunkAsync(new[] { new LookupKey(default, Embedding: probe) }, verdicts, cancellationToken);
+        if (verdicts[0].Error is { } refused)
+        {
+            throw CliException.Input(
+                $"{_http.Registry} does not compare this scan's vectors ('{probe.Model}', {probe.Vector.Length} dimensions): {refused} "
+                + "Name the registry's model with --embedding-model (docs/cli.md).");
+        }
+    }
+
     public async Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken)
     {
-        var chunks = (keys.Length + _chunkRows - 1) / _chunkRows;
+        var chunkRows = HasEmbeddings(keys.Span) ? Math.Min(_chunkRows, MaxVectorsPerRequest) : _chunkRows;
+        var chunks = (keys.Length + chunkRows - 1) / chunkRows;
         await Parallel.ForAsync(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = _inFlight, CancellationToken = cancellationToken }, async (chunk, token) =>
         {
-            var start = chunk * _chunkRows;
-            var length = Math.Min(_chunkRows, keys.Length - start);
+            var start = chunk * chunkRows;
+            var length = Math.Min(chunkRows, keys.Length - start);
             await DecideChunkAsync(keys.Slice(start, length), verdicts.Slice(start, length), token);
         });
+    }
+
+    private static bool HasEmbeddings(ReadOnlySpan<LookupKey> keys)
+    {
+        foreach (ref readonly var key in keys)
+        {
+            if (key.Embedding is not null)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async Task DecideChunkAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken)
@@ -144,7 +174,10 @@ public sealed class RegistrySource : IRegistrySource
         }
     }
 
-    /// <summary><c>{"items":[…]}</c>: each row's <c>"url"</c>, with <c>"sha256"</c> and <c>"pdq"</c> (and its <c>"max_distance"</c>) when it has them.</summary>
+    /// <summary>
+    /// <c>{"items":[…]}</c>: each row's <c>"url"</c>, with <c>"sha256"</c>, <c>"pdq"</c> (and its
+    /// <c>"max_distance"</c>) and <c>"embeddings"</c> (and its <c>"min_similarity"</c>) when it has them.
+    /// </summary>
     private static PooledBuffer WriteItems(ReadOnlySpan<LookupKey> keys)
     {
         var buffer = new PooledBuffer((keys.Length * 128) + 16);
@@ -170,6 +203,20 @@ public sealed class RegistrySource : IRegistrySource
                 if (key.PdqMaxDistance is { } distance)
                 {
                     json.WriteNumber("max_distance"u8, distance);
+                }
+            }
+
+            if (key.Embedding is { } embedding)
+            {
+                json.WriteStartArray("embeddings"u8);
+                json.WriteStartObject();
+                json.WriteString("model"u8, embedding.Model);
+                json.WriteString("value"u8, EmbeddingVector.Encode(embedding.Vector));
+                json.WriteEndObject();
+                json.WriteEndArray();
+                if (embedding.MinSimilarity is { } similarity)
+                {
+                    json.WriteNumber("min_similarity"u8, similarity);
                 }
             }
 
@@ -307,6 +354,7 @@ public sealed class RegistrySource : IRegistrySource
         : reader.ValueTextEquals("host"u8) ? SubjectKinds.Host
         : reader.ValueTextEquals("sha256"u8) ? SubjectKinds.Sha256
         : reader.ValueTextEquals("pdq"u8) ? SubjectKinds.Pdq
+        : reader.ValueTextEquals("embedding"u8) ? SubjectKinds.Embedding
         : reader.GetString()!;
 
     /// <summary>Distinct words joined by spaces, without a list for the common case of one.</summary>

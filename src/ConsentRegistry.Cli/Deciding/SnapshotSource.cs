@@ -110,10 +110,28 @@ public sealed class SnapshotSource : IRegistrySource
             pdq = hash;
         }
 
+        var embedding = key.Embedding is { } vector
+            ? new EmbeddingQuery(vector.Model, [vector.Vector], vector.MinSimilarity ?? (float)EmbeddingQuery.DefaultMinSimilarity)
+            : null;
+
         // One pass over the index, listing the matches too: a row that matched nothing costs no
         // more than a bare decision, and one that matched is not looked up twice.
-        var result = _index.Lookup(url, key.Sha256, _minTrustForGrants, matches, out _, pdq, key.PdqMaxDistance ?? _pdqMaxDistance);
+        var result = _index.Lookup(url, key.Sha256, _minTrustForGrants, matches, out _, pdq, key.PdqMaxDistance ?? _pdqMaxDistance, embedding);
         return matches.Count == 0 ? new Verdict(result) : new Verdict(result, ClaimIds(matches), MatchedBy: MatchedBy(matches));
+    }
+
+    public Task CheckEmbeddingModelAsync(ImageVector probe, CancellationToken cancellationToken)
+    {
+        var models = _index.ClaimedVectorModels();
+        if (models.Count == 0 || models.Any(model => model.Model == probe.Model && model.Dimensions == probe.Vector.Length))
+        {
+            return Task.CompletedTask;
+        }
+
+        var held = string.Join(", ", models.Select(model => $"'{model.Model}' ({model.Dimensions} dimensions, {model.Vectors:N0} vectors)"));
+        throw CliException.Input(
+            $"The snapshot's claims carry vectors of {held}, and this scan embeds with '{probe.Model}' ({probe.Vector.Length} dimensions): "
+            + "vectors of different models are never compared. Name the registry's model with --embedding-model (docs/cli.md).");
     }
 
     private string? ClaimIds(List<Match> matches)

@@ -1,18 +1,20 @@
 using System.Security.Cryptography;
+using ConsentRegistry.Cli.Deciding;
 using ConsentRegistry.Imaging;
 
 namespace ConsentRegistry.Cli.Scanning;
 
-/// <summary>An image's keys: the SHA-256 of its bytes, and its PDQ hash and quality, or why it could not be decoded.</summary>
-public readonly record struct ImageHashes(string Sha256, string? Pdq, int Quality, string? Error);
+/// <summary>An image's keys: the SHA-256 of its bytes, its PDQ hash and quality and its embedding (when asked for), or why it could not be decoded.</summary>
+public readonly record struct ImageHashes(string Sha256, string? Pdq, int Quality, string? Error, ImageVector? Embedding = null);
 
 /// <summary>
 /// Hashes images as <c>POST /v1/images</c> does, with the same decoder and the same limits
 /// (decompression bombs refused from the header, decoded pixels within
 /// <see cref="ImageHashingGate.DecodeBudgetBytes"/> across the images decoding at once), so that a
-/// scanned image gets the PDQ hash a claimant got for it from the registry.
+/// scanned image gets the PDQ hash (and, with an <paramref name="embedder"/>, the embedding) a
+/// claimant got for it from the registry.
 /// </summary>
-public sealed class ImageHasher(ImageHashMode mode)
+public sealed class ImageHasher(ImageHashMode mode, ScanEmbedder? embedder = null)
 {
     private readonly ImageHashingGate _gate = new();
 
@@ -32,7 +34,7 @@ public sealed class ImageHasher(ImageHashMode mode)
             {
                 using var pixels = image.Decode(mode);
                 var hash = pixels.Hash();
-                return new ImageHashes(sha256, hash.Hash.ToHex(), hash.Quality, null);
+                return new ImageHashes(sha256, hash.Hash.ToHex(), hash.Quality, null, embedder?.Embed(pixels));
             }
         }
         catch (ImageDecodeException e)

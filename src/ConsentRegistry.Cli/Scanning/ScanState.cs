@@ -40,7 +40,9 @@ public sealed record ScanSettings(
     [property: JsonPropertyName("use")] string Use,
     [property: JsonPropertyName("pdq_max_distance")] int PdqMaxDistance,
     [property: JsonPropertyName("min_quality")] int MinQuality,
-    [property: JsonPropertyName("mode")] string Mode);
+    [property: JsonPropertyName("mode")] string Mode,
+    [property: JsonPropertyName("embedding_model")] string? EmbeddingModel = null,
+    [property: JsonPropertyName("min_similarity")] float? MinSimilarity = null);
 
 /// <summary>One shard's counts, the errors met in it (the first <see cref="MaxListedErrors"/>), and whether its exclusions are written.</summary>
 public sealed class ShardProgress

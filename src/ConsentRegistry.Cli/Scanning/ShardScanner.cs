@@ -67,7 +67,11 @@ internal sealed class ShardScanner(IRegistrySource source, ImageHasher hasher, S
         progress.Advance(0, entries.Count - exclusions.Count, exclusions.Count);
     }
 
-    /// <summary>The image's keys as the registry matches them: a URL it cannot canonicalize, or a PDQ hash below the minimum quality, is left out so the other keys still count.</summary>
+    /// <summary>
+    /// The image's keys as the registry matches them: a URL it cannot canonicalize is left out, and
+    /// so are the PDQ hash and embedding of an image below the minimum quality (flat or tiny images
+    /// resemble unrelated ones), so that the other keys still count.
+    /// </summary>
     private LookupKey KeyOf(Entry entry, ShardProgress state)
     {
         var (image, hashes) = (entry.Image, entry.Hashes);
@@ -84,14 +88,14 @@ internal sealed class ShardScanner(IRegistrySource source, ImageHasher hasher, S
             url = null;
         }
 
-        var pdq = hashes.Pdq;
+        var (pdq, embedding) = (hashes.Pdq, hashes.Embedding);
         if (pdq is not null && hashes.Quality < rules.MinQuality)
         {
             state.LowQuality++;
-            pdq = null;
+            (pdq, embedding) = (null, null);
         }
 
-        return new LookupKey(url.AsMemory(), hashes.Sha256, pdq, pdq is null ? null : rules.PdqMaxDistance);
+        return new LookupKey(url.AsMemory(), hashes.Sha256, pdq, pdq is null ? null : rules.PdqMaxDistance, embedding);
     }
 
     private async Task<List<Entry>> HashAllAsync(Shard shard, ShardProgress state, CancellationToken cancellationToken)

@@ -7,7 +7,15 @@ using ConsentRegistry.Core.Snapshots;
 namespace ConsentRegistry.Core.Matching;
 
 /// <summary>What a lookup item asks of the embeddings: its image's vectors (one model) and how similar a claimed one must be.</summary>
-public sealed record EmbeddingQuery(string Model, IReadOnlyList<float[]> Vectors, float MinSimilarity);
+public sealed record EmbeddingQuery(string Model, IReadOnlyList<float[]> Vectors, float MinSimilarity)
+{
+    /// <summary>
+    /// The cosine similarity a claimed vector must reach unless a lookup says otherwise (the
+    /// registry's <c>Registry:Matching:EmbeddingMinSimilarity</c> default): high, because with the
+    /// bundled model lower thresholds match unrelated images too often (docs/benchmarks.md).
+    /// </summary>
+    public const double DefaultMinSimilarity = 0.98;
+}
 
 /// <summary>
 /// Embedding subjects: per model, the claimed vectors side by side in one array of float16, the
@@ -146,6 +154,10 @@ public sealed partial class MatchingIndex : IDisposable
             _embeddings[model].Adopt(index);
         }
     }
+
+    /// <summary>The models whose vectors claims carry, with each model's vector length and number of claimed vectors.</summary>
+    public IReadOnlyList<(string Model, int Dimensions, int Vectors)> ClaimedVectorModels() =>
+        [.. _embeddings.Select(model => (model.Key, model.Value.Dimensions, model.Value.Count))];
 
     /// <summary>Frees the approximate vector indexes (native memory); the rest is managed.</summary>
     public void Dispose()

@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace ConsentRegistry.Imaging.Embeddings;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace ConsentRegistry.Imaging.Embeddings;
 /// it reorders to BGR and subtracts its mean image), read before its last pooling and pooled with
 /// GeM. Another model (docs/embeddings.md: Meta's SSCD) sets its path, id, output and normalisation.
 /// </summary>
-public sealed class EmbeddingModelOptions
+public sealed partial class EmbeddingModelOptions
 {
     /// <summary>The bundled model's id; a vector carries its model's id and is compared only with vectors of the same id.</summary>
     public const string DefaultModelId = "resnet18-gem-v1";
@@ -65,4 +67,72 @@ public sealed class EmbeddingModelOptions
     /// <summary>The preprocessing model, if any: <see cref="PreprocessModelPath"/>, or the bundled one with the bundled model.</summary>
     public string? ResolvedPreprocessModelPath => !string.IsNullOrEmpty(PreprocessModelPath) ? PreprocessModelPath
         : string.IsNullOrEmpty(ModelPath) ? Path.Combine(BundledDirectory, "ResNetPreprocess.onnx") : null;
+
+    /// <summary>
+    /// What is wrong with these settings, one sentence each naming the key under
+    /// <paramref name="section"/> (<c>Registry:Embedding</c>, or the file they came from); empty when
+    /// the embedder can run with them. Loads no model.
+    /// </summary>
+    public List<string> Problems(string section)
+    {
+        var failures = new List<string>();
+        if (!ModelIdPattern().IsMatch(Id ?? ""))
+        {
+            failures.Add($"{section}:Id is '{Id}'; use 1 to 64 of a-z, 0-9, '.', '_' and '-'.");
+        }
+
+        foreach (var path in new[] { ResolvedModelPath, ResolvedPreprocessModelPath })
+        {
+            if (path is not null && !File.Exists(path))
+            {
+                failures.Add(string.IsNullOrEmpty(ModelPath)
+                    ? $"The bundled embedding model '{path}' is missing (a build with -p:BundleEmbeddingModel=false?); set {section}:ModelPath to a model file."
+                    : $"The embedding model file '{path}' does not exist ({section}:ModelPath, {section}:PreprocessModelPath).");
+            }
+        }
+
+        if (InputSize is < 32 or > 1024)
+        {
+            failures.Add($"{section}:InputSize is {InputSize}; use 32 to 1024.");
+        }
+
+        if (ChannelOrder?.ToLowerInvariant() is not ("rgb" or "bgr"))
+        {
+            failures.Add($"{section}:ChannelOrder is '{ChannelOrder}'; use rgb or bgr.");
+        }
+
+        if (Mean is not { Length: 3 } || Std is not { Length: 3 } || Std.Any(s => !(s > 0)) || Mean.Any(float.IsNaN))
+        {
+            failures.Add($"{section}:Mean and Std take 3 values each (Std above 0).");
+        }
+
+        if (!(Scale > 0) || !(GemPower is >= 1 and <= 16))
+        {
+            failures.Add($"{section}:Scale must be above 0 and GemPower 1 to 16.");
+        }
+
+        if (MaxBatch is < 0 or > 64)
+        {
+            failures.Add($"{section}:MaxBatch is {MaxBatch}; use 1 to 64, or 0 (the default: 16 on cuda, 1 on cpu).");
+        }
+
+        if (IntraOpThreads is < 0 or > 256)
+        {
+            failures.Add($"{section}:IntraOpThreads is {IntraOpThreads}; use 0 (ONNX Runtime's default) to 256.");
+        }
+
+        try
+        {
+            ImageEmbedder.EnsureDeviceAvailable(this);
+        }
+        catch (InvalidOperationException e)
+        {
+            failures.Add(e.Message);
+        }
+
+        return failures;
+    }
+
+    [GeneratedRegex("^[a-z0-9._-]{1,64}$")]
+    private static partial Regex ModelIdPattern();
 }

@@ -215,6 +215,9 @@ public sealed class ImageEmbedder : IDisposable
             EnableCpuMemArena = false,
         };
         session.AddSessionConfigEntry("session.disable_prepacking", "1");
+        // Threads that wait for work sleep rather than spin: decoding and requests share the cores
+        // with inference, and spinning took their time (docs/benchmarks.md, "consent-registry scan").
+        session.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         if (options.Device.Equals("cuda", StringComparison.OrdinalIgnoreCase))
         {
             session.AppendExecutionProvider_CUDA(0);

@@ -33,6 +33,32 @@ internal static class CliRun
         return process;
     }
 
+    /// <summary>Runs <paramref name="program"/> to its end (at most <paramref name="timeout"/>): its exit code, stdout and stderr.</summary>
+    public static async Task<(int Exit, string Out, string Errors)> RunProgramAsync(string program, IEnumerable<string> args, TimeSpan timeout, string? workingDirectory = null)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory ?? "" };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var stop = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', args)} ran past {timeout.TotalSeconds:N0} s.");
+        }
+
+        return (process.ExitCode, await output, await errors);
+    }
+
     /// <summary>Runs <paramref name="sql"/> in a fresh in-memory DuckDB and returns its rows.</summary>
     public static List<object?[]> Query(string sql)
     {

@@ -8,7 +8,9 @@ using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Cli;
 using DuckDB.NET.Data;
+using ConsentRegistry.TestSupport;
 using SkiaSharp;
+using static ConsentRegistry.Api.Tests.Cli.CliRun;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Cli;
@@ -53,12 +55,7 @@ public sealed class ScanTests : IDisposable
     public async Task Offline_from_the_registrys_snapshot_the_same_images_are_excluded()
     {
         var snapshots = Path.Combine(_folder, "snapshots");
-        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?>
-        {
-            ["Registry:Snapshots:Path"] = snapshots,
-            ["Registry:Snapshots:EveryLogEntries"] = "1",
-            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
-        });
+        await using var app = await StartWithSnapshotsAsync(snapshots);
         using var client = app.CreateClient();
         var (pdqClaim, urlClaim) = await ClaimAsync(client);
         var snapshot = Path.Combine(snapshots, await SnapshotIdAsync(client, minSeq: 2));
@@ -81,7 +78,7 @@ public sealed class ScanTests : IDisposable
         var (pdqClaim, urlClaim) = await ClaimAsync(client);
         WriteDataset();
         var registry = client.BaseAddress!.ToString();
-        Assert.Equal(ExitCodes.Done, (await RunAsync("scan", Images, "--registry", registry, "--quiet")).Code);
+        Assert.Equal(ExitCodes.Done, (await RunAsync("scan", Images, "--registry", registry, "--quiet")).Exit);
         var first = Path.Combine(Images, "00000.exclusions.parquet");
         var written = File.GetLastWriteTimeUtc(first);
         File.Delete(Path.Combine(Images, "00001.exclusions.parquet"));
@@ -99,6 +96,103 @@ public sealed class ScanTests : IDisposable
     }
 
     [Fact]
+    public async Task With_embeddings_a_picture_claimed_only_by_its_vector_is_excluded_online_and_offline_and_a_smaller_copy_at_a_lower_threshold()
+    {
+        var snapshots = Path.Combine(_folder, "snapshots");
+        await using var app = await StartWithSnapshotsAsync(snapshots);
+        using var client = app.CreateClient();
+        var claimId = await ClaimEmbeddingAsync(client, Original);
+        var snapshot = Path.Combine(snapshots, await SnapshotIdAsync(client, minSeq: 1));
+        WriteCopies();
+        var exclusions = Path.Combine(Images, "00000.exclusions.parquet");
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--embeddings", "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        Assert.Equal([("000000000", "disallow", claimId, "embedding")], Query(exclusions));
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
+        Assert.Equal("resnet18-gem-v1", (string)summary["settings"]!["embedding_model"]!);
+
+        (code, errors) = await RunAsync("scan", Images, "--snapshot", snapshot, "--embeddings", "--min-similarity", "0.8", "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        Assert.Equal([("000000000", "disallow", claimId, "embedding"), ("000000001", "disallow", claimId, "embedding")], Query(exclusions));
+
+        // Vectors of another model are never compared: the scan stops before it starts, saying so.
+        var otherModel = Path.Combine(_folder, "other-model.json");
+        File.WriteAllText(otherModel, """{ "Id": "another-model-v1" }""");
+        var (online, onlineMessage) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--embeddings", "--embedding-model", otherModel);
+        Assert.Equal(ExitCodes.InputError, online);
+        Assert.Contains("does not compare this scan's vectors ('another-model-v1'", onlineMessage);
+        var (offline, offlineMessage) = await RunAsync("scan", Images, "--snapshot", snapshot, "--embeddings", "--embedding-model", otherModel);
+        Assert.Equal(ExitCodes.InputError, offline);
+        Assert.Contains("The snapshot's claims carry vectors of 'resnet18-gem-v1'", offlineMessage);
+    }
+
+    /// <summary>
+    /// The command as a builder installs it (README): packed, installed from the folder, run by
+    /// name. The package is the one that carries ONNX Runtime's native library and the model, so
+    /// this is where a package that lost them would show.
+    /// </summary>
+    [Fact]
+    public async Task The_packed_and_installed_tool_finds_a_copy_by_its_embedding_from_a_snapshot()
+    {
+        var snapshots = Path.Combine(_folder, "snapshots");
+        await using var app = await StartWithSnapshotsAsync(snapshots);
+        using var client = app.CreateClient();
+        var claimId = await ClaimEmbeddingAsync(client, Original);
+        var snapshot = Path.Combine(snapshots, await SnapshotIdAsync(client, minSeq: 1));
+        WriteCopies();
+        var packages = Path.Combine(_folder, "packages");
+        var tools = Path.Combine(_folder, "tools");
+
+        var packed = await RunProgramAsync("dotnet",
+            ["pack", Path.Combine(RepositoryPaths.Root, "src", "ConsentRegistry.Cli"), "-c", "Release", "-o", packages, "--nologo", "-v", "quiet"], TimeSpan.FromMinutes(5));
+        Assert.True(packed.Exit == 0, packed.Out + packed.Errors);
+        var installed = await RunProgramAsync("dotnet",
+            ["tool", "install", "--tool-path", tools, "--add-source", packages, "consent-registry"], TimeSpan.FromMinutes(2), workingDirectory: _folder);
+        Assert.True(installed.Exit == 0, installed.Out + installed.Errors);
+        var scanned = await RunProgramAsync(Path.Combine(tools, "consent-registry"),
+            ["scan", Images, "--snapshot", snapshot, "--embeddings", "--quiet"], TimeSpan.FromMinutes(2));
+
+        Assert.True(scanned.Exit == ExitCodes.Done, scanned.Errors);
+        Assert.Equal([("000000000", "disallow", claimId, "embedding")], Query(Path.Combine(Images, "00000.exclusions.parquet")));
+        Assert.Contains(Directory.EnumerateFiles(tools, "*.onnx", SearchOption.AllDirectories), path => path.EndsWith("ResNet18.onnx", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Embedding_options_are_checked_before_anything_is_scanned()
+    {
+        var (usage, usageMessage) = await RunAsync("scan", Images, "--snapshot", "x.snap", "--min-similarity", "0.9");
+        Assert.Equal(ExitCodes.Usage, usage);
+        Assert.Contains("go with --embeddings", usageMessage);
+        Assert.Equal(ExitCodes.Usage, (await RunAsync("scan", Images, "--snapshot", "x.snap", "--embeddings", "--min-similarity", "0.2")).Exit);
+        Assert.Equal(ExitCodes.Usage, (await RunAsync("scan", Images, "--snapshot", "x.snap", "--embeddings", "--device", "tpu")).Exit);
+
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        WriteDataset();
+        var registry = client.BaseAddress!.ToString();
+
+        // This build runs ONNX Runtime on the CPU only: cuda is refused, never replaced by the CPU.
+        var (cuda, cudaMessage) = await RunAsync("scan", Images, "--registry", registry, "--embeddings", "--device", "cuda");
+        Assert.Equal(ExitCodes.Usage, cuda);
+        Assert.Contains("-p:EmbeddingDevice=cuda", cudaMessage);
+
+        var config = Path.Combine(_folder, "model.json");
+        File.WriteAllText(config, """{ "Id": "sscd-v1", "ModelPath": "sscd.onnx", "InputSize": 320 }""");
+        var (missing, missingMessage) = await RunAsync("scan", Images, "--registry", registry, "--embeddings", "--embedding-model", config);
+        Assert.Equal(ExitCodes.InputError, missing);
+        Assert.Contains($"The embedding model file '{Path.Combine(_folder, "sscd.onnx")}' does not exist", missingMessage);
+
+        File.WriteAllText(config, """{ "Id": "sscd-v1", "ModelPth": "sscd.onnx" }""");
+        var (typo, typoMessage) = await RunAsync("scan", Images, "--registry", registry, "--embeddings", "--embedding-model", config);
+        Assert.Equal(ExitCodes.InputError, typo);
+        Assert.Contains("ModelPth", typoMessage);
+        Assert.False(File.Exists(Path.Combine(Images, "00000.exclusions.parquet")));
+    }
+
+    [Fact]
     public async Task A_missing_folder_or_one_without_shards_is_an_input_error()
     {
         var (missing, missingMessage) = await RunAsync("scan", Path.Combine(_folder, "nowhere"), "--snapshot", Path.Combine(_folder, "none.snap"));
@@ -112,6 +206,42 @@ public sealed class ScanTests : IDisposable
 
         var (usage, _) = await RunAsync("scan", Images, "--snapshot", "x.snap", "--max-distance", "64");
         Assert.Equal(ExitCodes.Usage, usage);
+    }
+
+    private static byte[] Original => TestImages.ReadPdqData("reg-test-input/dih/bridge-1-original.jpg");
+
+    /// <summary>A registry that writes a snapshot after every log entry into <paramref name="snapshots"/>.</summary>
+    private static Task<RegistryApp> StartWithSnapshotsAsync(string snapshots) => RegistryApp.StartAsync(new Dictionary<string, string?>
+    {
+        ["Registry:Snapshots:Path"] = snapshots,
+        ["Registry:Snapshots:EveryLogEntries"] = "1",
+        ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+    });
+
+    /// <summary>A claim whose only subject is the embedding POST /v1/images gives <paramref name="image"/>; its id.</summary>
+    private static async Task<string> ClaimEmbeddingAsync(HttpClient client, byte[] image)
+    {
+        var embedding = (await client.HashImageAsync(image)).GetProperty("embeddings")[0];
+        using var signer = new TestSigner();
+        var claim = signer.Sign(TestSigner.Claim(
+            [new JsonObject { ["kind"] = "embedding", ["model"] = embedding.GetProperty("model").GetString(), ["value"] = embedding.GetProperty("value").GetString() }],
+            new JsonObject { ["train-ai"] = "n" }));
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(claim))).StatusCode);
+        return TestSigner.IdOf(claim);
+    }
+
+    /// <summary>
+    /// Shard 00000 of copies of <see cref="Original"/>: the picture losslessly (similarity above the
+    /// default 0.98), a smaller JPEG of it (below that), and another picture.
+    /// </summary>
+    private void WriteCopies()
+    {
+        using var decoded = SKBitmap.Decode(Original);
+        using var small = decoded.Resize(new SKImageInfo(400, 251), new SKSamplingOptions(SKFilterMode.Linear));
+        var files = Directory.CreateDirectory(Path.Combine(Images, "00000")).FullName;
+        WriteSample(files, "000000000", ".png", TestImages.Encode(decoded, SKEncodedImageFormat.Png), "https://mirror.example/bridge.png");
+        WriteSample(files, "000000001", ".jpg", TestImages.Encode(small, SKEncodedImageFormat.Jpeg, quality: 40), "https://mirror.example/bridge-small.jpg");
+        WriteSample(files, "000000002", ".jpg", TestImages.ReadPdqData("reg-test-input/labelme-subset/q0122.jpg"), "https://mirror.example/other.jpg");
     }
 
     /// <summary>A claim on the PDQ hash of the bridge picture (as POST /v1/images gives it) and one on a URL; their ids.</summary>
@@ -231,12 +361,5 @@ public sealed class ScanTests : IDisposable
             Assert.True(DateTime.UtcNow < deadline, $"No snapshot at seq {minSeq} or later within 30 s.");
             await Task.Delay(50);
         }
-    }
-
-    private static async Task<(int Code, string Errors)> RunAsync(params string[] args)
-    {
-        using var errors = new StringWriter();
-        var code = await CliApp.RunAsync(args, errors, CancellationToken.None);
-        return (code, errors.ToString());
     }
 }

@@ -184,22 +184,8 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
     }
 
     /// <summary>The command as a process of its own, where its stdout (the result) and stderr (notes) can be read apart from other tests'.</summary>
-    private static async Task<(int Exit, string Out, string Errors)> RunProcessAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "consent-registry.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await errors);
-    }
+    private static Task<(int Exit, string Out, string Errors)> RunProcessAsync(params string[] args) =>
+        CliRun.RunProgramAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "consent-registry.dll"), .. args], TimeSpan.FromSeconds(60));
 
     /// <summary>One registry that has written one snapshot, shared by the tests: its id, seq and the file's bytes.</summary>
     public sealed class Registry : IAsyncLifetime
