@@ -48,7 +48,7 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
         public bool Fast { get; init; }
 
         [CommandOption("--embeddings")]
-        [Description("Also embed each image (the registry's model: the bundled ResNet18 unless --embedding-model names another) and match claimed vectors: finds crops, borders and screenshots PDQ misses. About 20 ms an image on a CPU core.")]
+        [Description("Also embed each image (the registry's model: the bundled ResNet18 unless --embedding-model names another) and match claimed vectors: finds copies PDQ misses. Slower: about 17 images a second per CPU core (docs/benchmarks.md).")]
         public bool Embeddings { get; init; }
 
         [CommandOption("--embedding-model <FILE>")]
