@@ -8,6 +8,9 @@ namespace ConsentRegistry.Imaging;
 /// core, and the pixel buffers of the decodes running share a second byte budget (<see cref="DecodeBudgetBytes"/>),
 /// each decode reserving what <see cref="EncodedImage.DecodeBytes"/> says it will hold before it starts. A decode
 /// waits up to <see cref="MaxWait"/> in all for its slot and its bytes, first come first served.
+/// Once decodes of <see cref="TrimAfterBytes"/> or more have finished and none has run for
+/// <see cref="TrimDelay"/>, the C allocator's free memory is given back to the system
+/// (<see cref="NativeHeap.Trim"/>): the decoders' native buffers would otherwise stay resident.
 /// </summary>
 public sealed class ImageHashingGate
 {
@@ -23,6 +26,12 @@ public sealed class ImageHashingGate
     /// <summary>How long a decode waits for a free slot and its bytes before the request gets 503.</summary>
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(10);
 
+    /// <summary>Decode bytes reserved since the last trim of the native heap after which the next idle moment trims it.</summary>
+    public const long TrimAfterBytes = 64L * 1024 * 1024;
+
+    /// <summary>How long no decode must run before the native heap is trimmed.</summary>
+    public static readonly TimeSpan TrimDelay = TimeSpan.FromSeconds(1);
+
     private const long BudgetUnit = 1024 * 1024;
 
     private readonly SemaphoreSlim _decodes;
@@ -31,16 +40,22 @@ public sealed class ImageHashingGate
     private readonly int _decodeSlots;
     private readonly int _budgetUnits;
     private readonly long _uploadBudget;
+    private readonly Func<bool> _trim;
+    private readonly TimeSpan _trimDelay;
     private long _uploadBytes;
     private int _waiting;
+    private long _unitsSinceTrim;
+    private int _trimScheduled;
 
     public ImageHashingGate()
         : this(Environment.ProcessorCount, UploadBudgetBytes)
     {
     }
 
-    internal ImageHashingGate(int decodeSlots, long uploadBudget, long decodeBudget = DecodeBudgetBytes)
+    internal ImageHashingGate(int decodeSlots, long uploadBudget, long decodeBudget = DecodeBudgetBytes, Func<bool>? trim = null, TimeSpan? trimDelay = null)
     {
+        _trim = trim ?? NativeHeap.Trim;
+        _trimDelay = trimDelay ?? TrimDelay;
         _decodeSlots = decodeSlots;
         _decodes = new SemaphoreSlim(decodeSlots, decodeSlots);
         _uploadBudget = uploadBudget;
@@ -103,7 +118,35 @@ public sealed class ImageHashingGate
         {
             _budget.Release(units);
             _decodes.Release();
+            AfterDecode(units);
         });
+    }
+
+    /// <summary>Schedules a trim of the native heap once enough was decoded and the last decode running has ended.</summary>
+    private void AfterDecode(int units)
+    {
+        if (Interlocked.Add(ref _unitsSinceTrim, units) * BudgetUnit >= TrimAfterBytes && Decoding == 0 && Interlocked.Exchange(ref _trimScheduled, 1) == 0)
+        {
+            _ = TrimWhenIdleAsync();
+        }
+    }
+
+    private async Task TrimWhenIdleAsync()
+    {
+        try
+        {
+            await Task.Delay(_trimDelay).ConfigureAwait(false);
+            if (Decoding == 0)
+            {
+                // A decode that starts now is not harmed: trimming only returns pages that are free.
+                Interlocked.Exchange(ref _unitsSinceTrim, 0);
+                _trim();
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _trimScheduled, 0);
+        }
     }
 
     /// <summary>Takes <paramref name="units"/> of the budget, one caller at a time so that two never hold half each.</summary>

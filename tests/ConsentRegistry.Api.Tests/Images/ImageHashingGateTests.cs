@@ -109,4 +109,50 @@ public sealed class ImageHashingGateTests
         Assert.Equal((2, 10 * MiB), (gate.Decoding, gate.DecodeBytesReserved));
         first!.Dispose();
     }
+
+    [Fact]
+    public async Task The_native_heap_is_trimmed_once_after_large_decodes_end_and_not_while_one_runs_or_after_small_ones()
+    {
+        var trims = 0;
+        var gate = new ImageHashingGate(decodeSlots: 2, uploadBudget: 1, decodeBudget: 200 * MiB, trim: () => Interlocked.Increment(ref trims) > 0, trimDelay: TimeSpan.FromMilliseconds(20));
+
+        // Small decodes, 10 MiB in all: below the threshold, never a trim.
+        for (var i = 0; i < 10; i++)
+        {
+            (await gate.EnterDecodeAsync(MiB, CancellationToken.None))!.Dispose();
+        }
+
+        await Task.Delay(200);
+        Assert.Equal(0, Volatile.Read(ref trims));
+
+        // Two large decodes at once: the first one's end does not trim while the other runs.
+        var first = await gate.EnterDecodeAsync(40 * MiB, CancellationToken.None);
+        var second = await gate.EnterDecodeAsync(40 * MiB, CancellationToken.None);
+        first!.Dispose();
+        await Task.Delay(200);
+        Assert.Equal(0, Volatile.Read(ref trims));
+
+        second!.Dispose();
+        await WaitForAsync(() => Volatile.Read(ref trims) == 1);
+        await Task.Delay(200);
+        Assert.Equal(1, Volatile.Read(ref trims));
+    }
+
+    [Fact]
+    public void Trimming_the_native_heap_works_on_glibc()
+    {
+        // Linux with glibc (Debian, Ubuntu) has malloc_trim; elsewhere Trim says false and does nothing.
+        var glibc = OperatingSystem.IsLinux() && (File.Exists("/lib/x86_64-linux-gnu/libc.so.6") || File.Exists("/lib/aarch64-linux-gnu/libc.so.6"));
+        Assert.Equal(glibc, NativeHeap.Trim());
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not hold within 10 s.");
+            await Task.Delay(10);
+        }
+    }
 }
