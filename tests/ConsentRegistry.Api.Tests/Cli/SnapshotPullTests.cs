@@ -95,6 +95,25 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
     }
 
     [Fact]
+    public async Task A_pull_waits_out_a_429_continues_a_cut_off_download_and_starts_over_when_its_range_is_answered_with_the_whole_file()
+    {
+        await using var scripted = new ScriptedRegistry(
+            registry.Client, ScriptedRegistry.FileAnswer.TooManyRequests, ScriptedRegistry.FileAnswer.CutOffHalfway, ScriptedRegistry.FileAnswer.WholeIgnoringRange);
+        var output = Path.Combine(_folder, "scripted.snap");
+
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", scripted.Url, "--out", output);
+
+        Assert.True(exit == ExitCodes.Done, errors);
+        Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(output));
+        var half = registry.Bytes.Length / 2;
+        Assert.Equal([null, null, $"bytes={half}-"], scripted.FileRanges);
+        Assert.Contains("the registry answered 429", errors, StringComparison.Ordinal);
+        Assert.Contains($"the download was cut off at byte {half:N0}", errors, StringComparison.Ordinal);
+        Assert.Contains($"instead of from byte {half:N0}; starting over", errors, StringComparison.Ordinal);
+        Assert.False(File.Exists(output + ".partial"));
+    }
+
+    [Fact]
     public async Task A_manifest_not_signed_by_the_pinned_key_is_refused_and_leaves_no_file()
     {
         using var other = new TestSigner();
