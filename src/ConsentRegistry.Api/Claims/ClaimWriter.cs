@@ -10,7 +10,10 @@ namespace ConsentRegistry.Api.Claims;
 /// sequence lock for many entries. Seqs are assigned inside that transaction, so they are
 /// gap-free and unique however many requests (or instances) write at once, and a request is
 /// answered only after its commit and after <see cref="ICommittedLogListener"/> (this instance's
-/// matching index) has been told.
+/// matching index) has been told. Small entries (an artist's claim, a revocation, a trust change)
+/// queue apart from large claims and are written first, and large claims are written about one at
+/// a time: a small claim waits behind at most one large one (a 10,000-subject claim takes 100 to
+/// 300 ms to write and index), never behind a queue of them.
 /// </summary>
 public sealed partial class ClaimWriter(
     ClaimLogStore store,
@@ -22,10 +25,19 @@ public sealed partial class ClaimWriter(
     private const int MaxBatchEntries = 256;
     private const int MaxBatchSubjects = 50_000;
 
+    /// <summary>Claims of more subjects than this are large: they queue apart and go after the small entries.</summary>
+    public const int MaxSmallEntrySubjects = 1_000;
+
+    /// <summary>Subjects of large claims written together: a batch past this takes no further claim.</summary>
+    private const int MaxLargeBatchSubjects = 10_000;
+
     private readonly ICommittedLogListener[] _listeners = listeners.ToArray();
 
-    private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(
-        new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Channel<Pending> _small = Queue();
+    private readonly Channel<Pending> _large = Queue();
+
+    /// <summary>Entries waiting to be written now, small and large.</summary>
+    internal (int Small, int Large) Queued => (_small.Reader.Count, _large.Reader.Count);
 
     public Task<AppendResult> AppendClaimAsync(VerifiedClaim claim, CancellationToken cancellationToken) =>
         EnqueueAsync(new Pending(new LogEntry.Claim(claim), claim.Subjects.Count), cancellationToken);
@@ -46,7 +58,7 @@ public sealed partial class ClaimWriter(
 
     private async Task<AppendResult> EnqueueAsync(Pending pending, CancellationToken cancellationToken)
     {
-        await _queue.Writer.WriteAsync(pending, cancellationToken);
+        await (pending.SubjectCount > MaxSmallEntrySubjects ? _large : _small).Writer.WriteAsync(pending, cancellationToken);
         // Once queued the entry is written even if this caller goes away: the client may retry
         // with the same JWS and will get the same id and seq.
         return await pending.Completion.Task;
@@ -54,7 +66,8 @@ public sealed partial class ClaimWriter(
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        _queue.Writer.TryComplete();
+        _small.Writer.TryComplete();
+        _large.Writer.TryComplete();
         await base.StopAsync(cancellationToken);
     }
 
@@ -62,11 +75,12 @@ public sealed partial class ClaimWriter(
     {
         var batch = new List<Pending>(MaxBatchEntries);
         // Drain everything queued before shutdown: each of those callers is waiting for an answer.
-        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
+        while (await WaitForEntriesAsync())
         {
             batch.Clear();
+            var (queue, maxSubjects) = _small.Reader.Count > 0 ? (_small, MaxBatchSubjects) : (_large, MaxLargeBatchSubjects);
             var subjects = 0;
-            while (batch.Count < MaxBatchEntries && subjects < MaxBatchSubjects && _queue.Reader.TryRead(out var pending))
+            while (batch.Count < MaxBatchEntries && subjects < maxSubjects && queue.Reader.TryRead(out var pending))
             {
                 batch.Add(pending);
                 subjects += pending.SubjectCount;
@@ -75,6 +89,31 @@ public sealed partial class ClaimWriter(
             await WriteAsync(batch);
         }
     }
+
+    /// <summary>True once either queue holds an entry; false when both are completed and empty.</summary>
+    private async Task<bool> WaitForEntriesAsync()
+    {
+        while (_small.Reader.Count == 0 && _large.Reader.Count == 0)
+        {
+            var open = new[] { _small, _large }.Where(queue => !queue.Reader.Completion.IsCompleted).ToList();
+            if (open.Count == 0)
+            {
+                return false;
+            }
+
+            // Wait on both; the wait not woken is cancelled, so that no waiter is left behind on a quiet queue.
+            using var woken = new CancellationTokenSource();
+            var waits = open.ConvertAll(queue => queue.Reader.WaitToReadAsync(woken.Token).AsTask());
+            await Task.WhenAny(waits);
+            await woken.CancelAsync();
+            await Task.WhenAll(waits).ContinueWith(static _ => { }, TaskScheduler.Default);
+        }
+
+        return true;
+    }
+
+    private static Channel<Pending> Queue() => Channel.CreateBounded<Pending>(
+        new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
     private async Task WriteAsync(List<Pending> batch)
     {

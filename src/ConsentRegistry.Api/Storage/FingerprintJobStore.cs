@@ -84,7 +84,9 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             WHERE claim_id IN (SELECT claim_id FROM revocations WHERE seq > @after AND seq <= @upTo){database.TakeRows})
         """;
 
-    private readonly string _selectQueue = $"SELECT enqueued_seq FROM fingerprint_queue WHERE id = 1{database.LockRows}";
+    private const string SelectQueue = "SELECT enqueued_seq FROM fingerprint_queue WHERE id = 1";
+
+    private readonly string _selectQueueForUpdate = $"{SelectQueue}{database.LockRows}";
 
     // The outer condition is checked again on each row taken: under PostgreSQL's READ COMMITTED a
     // row leased by another worker between the inner SELECT and the UPDATE is left alone.
@@ -104,6 +106,14 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     /// most about <see cref="EnqueueSubjectsPerPass"/>), and drops the jobs of claims it revokes.
     /// Returns the jobs added and whether the queue has caught up with the log.
     /// </summary>
+    /// <remarks>
+    /// The jobs go in by <see cref="InsertRowsPerStatement"/> rows a transaction, and only the last,
+    /// short one advances the queue's mark: on SQLite each write transaction holds the one write
+    /// lock, and a pass of 10,000 jobs in one took about a second from the log's writer (an
+    /// artist's claim waited behind it; docs/benchmarks.md, abuse resistance). A pass cut short
+    /// leaves jobs ahead of the mark, which the next pass inserts again as no-ops (ON CONFLICT DO
+    /// NOTHING); a pass that finds the mark moved by another instance's pass stops there.
+    /// </remarks>
     public async Task<(int Added, bool CaughtUp)> EnqueueAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
@@ -112,36 +122,17 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             return (0, true);
         }
 
-        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        var after = await connection.ExecuteScalarAsync<long>(Command(_selectQueue, null, transaction, cancellationToken));
-        var last = await connection.ExecuteScalarAsync<long>(Command(SelectLastSeq, null, transaction, cancellationToken));
+        var after = await connection.ExecuteScalarAsync<long>(Command(SelectQueue, null, null, cancellationToken));
+        var last = await connection.ExecuteScalarAsync<long>(Command(SelectLastSeq, null, null, cancellationToken));
         if (last <= after)
         {
             return (0, true);
         }
 
-        var sizes = (await connection.QueryAsync<(long Seq, long Subjects)>(
-            Command(SelectClaimSizes, new { after, last, limit = EnqueueClaimsPerPass }, transaction, cancellationToken))).AsList();
-        var upTo = last;
-        long subjects = 0;
-        for (var i = 0; i < sizes.Count; i++)
-        {
-            subjects += sizes[i].Subjects;
-            if (i > 0 && subjects > EnqueueSubjectsPerPass)
-            {
-                upTo = sizes[i - 1].Seq;
-                break;
-            }
-        }
-
-        if (sizes.Count == EnqueueClaimsPerPass && upTo == last)
-        {
-            upTo = sizes[^1].Seq;
-        }
-
+        var upTo = await StretchEndAsync(connection, after, last, cancellationToken);
         var jobs = new List<(string ClaimId, string Url, long Seq)>();
         var claims = await connection.QueryAsync<(long Seq, string Id, string Subjects)>(
-            Command(SelectClaimSubjects, new { after, upTo }, transaction, cancellationToken));
+            Command(SelectClaimSubjects, new { after, upTo }, null, cancellationToken));
         foreach (var (seq, id, packed) in claims)
         {
             foreach (var line in packed.AsSpan().EnumerateLines())
@@ -153,11 +144,42 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             }
         }
 
-        await InsertJobsAsync(connection, transaction, jobs, now.ToUnixTimeMilliseconds(), cancellationToken);
+        var dueAt = now.ToUnixTimeMilliseconds();
+        foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))
+        {
+            await using var insert = await database.BeginWriteAsync(connection, cancellationToken);
+            await InsertJobsAsync(connection, insert, chunk, dueAt, cancellationToken);
+            await insert.CommitAsync(cancellationToken);
+        }
+
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        if (await connection.ExecuteScalarAsync<long>(Command(_selectQueueForUpdate, null, transaction, cancellationToken)) != after)
+        {
+            return (0, false); // another pass got there first, with the same jobs
+        }
+
         await connection.ExecuteAsync(Command(_dropRevokedJobs, new { after, upTo }, transaction, cancellationToken));
         await connection.ExecuteAsync(Command(AdvanceQueue, new { upTo }, transaction, cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return (jobs.Count, upTo == last);
+    }
+
+    /// <summary>The last seq of the stretch after <paramref name="after"/> one pass takes: claims of about <see cref="EnqueueSubjectsPerPass"/> subjects (one at least).</summary>
+    private static async Task<long> StretchEndAsync(DbConnection connection, long after, long last, CancellationToken cancellationToken)
+    {
+        var sizes = (await connection.QueryAsync<(long Seq, long Subjects)>(
+            Command(SelectClaimSizes, new { after, last, limit = EnqueueClaimsPerPass }, null, cancellationToken))).AsList();
+        long subjects = 0;
+        for (var i = 0; i < sizes.Count; i++)
+        {
+            subjects += sizes[i].Subjects;
+            if (i > 0 && subjects > EnqueueSubjectsPerPass)
+            {
+                return sizes[i - 1].Seq;
+            }
+        }
+
+        return sizes.Count == EnqueueClaimsPerPass ? sizes[^1].Seq : last;
     }
 
     /// <summary>Takes up to <paramref name="limit"/> due jobs for <paramref name="owner"/> until <paramref name="leaseUntil"/>.</summary>
@@ -255,7 +277,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     }
 
     private static async Task InsertJobsAsync(
-        DbConnection connection, DbTransaction transaction, List<(string ClaimId, string Url, long Seq)> jobs, long dueAt, CancellationToken cancellationToken)
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<(string ClaimId, string Url, long Seq)> jobs, long dueAt, CancellationToken cancellationToken)
     {
         // Multi-row INSERTs: one statement per 500 jobs on both engines (a 10,000-url claim is 20 round trips, not 10,000).
         foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))

@@ -1,0 +1,81 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Claims;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
+
+namespace ConsentRegistry.Api.Tests.Claims;
+
+/// <summary>
+/// The writer's two queues: an artist's small claim that arrives while large claims wait is
+/// written before them, so that it waits behind the one large claim being written at most.
+/// </summary>
+public sealed class WriterLaneTests
+{
+    [Fact]
+    public async Task A_small_claim_queued_behind_large_ones_is_written_first()
+    {
+        var listener = new HoldingListener();
+        await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var writer = app.Services.GetRequiredService<ClaimWriter>();
+
+        // The first large claim is committed and the writer held inside it, as if it were slow to index.
+        var first = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("first"))));
+        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
+        var second = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("second"))));
+        var third = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("third"))));
+        await WaitForAsync(() => writer.Queued.Large == 2);
+        var small = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/portfolio/1.jpg")));
+        await WaitForAsync(() => writer.Queued.Small == 1);
+
+        listener.Release();
+
+        var seqs = new List<long>();
+        foreach (var post in new[] { first, small, second, third })
+        {
+            var response = await post;
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            seqs.Add((await response.JsonAsync()).GetProperty("seq").GetInt64());
+        }
+
+        Assert.Equal([1L, 2L], seqs[..2]); // the large claim being written, then the small one
+        Assert.Equal([3L, 4L], seqs[2..].Order());
+    }
+
+    /// <summary>A claim of 2,000 URL subjects: large (<see cref="ClaimWriter.MaxSmallEntrySubjects"/>).</summary>
+    private static JsonObject Large(string name) =>
+        TestSigner.Claim(Enumerable.Range(0, 2_000).Select(i => TestSigner.Url($"https://platform.example/{name}/{i}.jpg")), new JsonObject { ["train-ai"] = "n" });
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The writer's queues did not reach the expected lengths within 30 s.");
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>Holds the writer inside the first commit it is told of, until released.</summary>
+    private sealed class HoldingListener : ICommittedLogListener
+    {
+        private readonly ManualResetEventSlim _released = new();
+        private int _batches;
+
+        public ManualResetEventSlim Holding { get; } = new();
+
+        public void OnCommitted(CommittedBatch batch)
+        {
+            if (Interlocked.Increment(ref _batches) == 1)
+            {
+                Holding.Set();
+                _released.Wait(TimeSpan.FromSeconds(60));
+            }
+        }
+
+        public void Release() => _released.Set();
+    }
+}
