@@ -193,6 +193,77 @@ public sealed class ScanTests : IDisposable
     }
 
     [Fact]
+    public async Task A_scan_stopped_by_ctrl_c_exits_130_and_resumed_writes_what_one_run_writes()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        var registry = client.BaseAddress!.ToString();
+        const int shards = 8, perShard = 12;
+        var once = Path.Combine(_folder, "once");
+        var resumed = Path.Combine(_folder, "resumed");
+        var claimed = new List<string>();
+        using var signer = new TestSigner();
+        for (var shard = 0; shard < shards; shard++)
+        {
+            for (var i = 0; i < perShard; i++)
+            {
+                var image = Drawing(shard * perShard + i);
+                var key = $"{shard:D5}{i:D4}";
+                foreach (var root in new[] { once, resumed })
+                {
+                    WriteSample(Directory.CreateDirectory(Path.Combine(root, $"{shard:D5}")).FullName, key, ".jpg", image, $"https://mirror.example/{key}.jpg");
+                }
+
+                if (i % 5 == 0)
+                {
+                    var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(image));
+                    var claim = signer.Sign(TestSigner.Claim([TestSigner.Subject("sha256", sha256)], new JsonObject { ["train-ai"] = "n" }));
+                    Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(claim))).StatusCode);
+                    claimed.Add(key);
+                }
+            }
+        }
+
+        // Embedding makes each shard take a while, so that the stop comes between shards.
+        var (exit, errors) = await RunAsync("scan", once, "--registry", registry, "--embeddings", "--quiet");
+        Assert.True(exit == ExitCodes.Done, errors);
+
+        var state = Path.Combine(resumed, ".consent-registry-scan.json");
+        using (var process = Start("scan", resumed, "--registry", registry, "--embeddings", "--quiet"))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (ShardsDone(state) < 1)
+            {
+                Assert.True(DateTime.UtcNow < deadline && !process.HasExited, "the scan recorded no finished shard");
+                await Task.Delay(5);
+            }
+
+            using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await interrupt.WaitForExitAsync();
+            }
+
+            await process.WaitForExitAsync();
+            Assert.Equal(ExitCodes.Interrupted, process.ExitCode);
+        }
+
+        Assert.InRange(ShardsDone(state), 1, shards - 1);
+        (exit, errors) = await RunAsync("scan", resumed, "--registry", registry, "--embeddings", "--resume", "--quiet");
+        Assert.True(exit == ExitCodes.Done, errors);
+
+        var found = new List<string>();
+        for (var shard = 0; shard < shards; shard++)
+        {
+            var name = $"{shard:D5}.exclusions.parquet";
+            var (a, b) = (Query(Path.Combine(once, name)), Query(Path.Combine(resumed, name)));
+            Assert.Equal(a, b);
+            found.AddRange(a.Select(row => row.Key));
+        }
+
+        Assert.Equal(claimed, found);
+    }
+
+    [Fact]
     public async Task A_missing_folder_or_one_without_shards_is_an_input_error()
     {
         var (missing, missingMessage) = await RunAsync("scan", Path.Combine(_folder, "nowhere"), "--snapshot", Path.Combine(_folder, "none.snap"));
@@ -206,6 +277,36 @@ public sealed class ScanTests : IDisposable
 
         var (usage, _) = await RunAsync("scan", Images, "--snapshot", "x.snap", "--max-distance", "64");
         Assert.Equal(ExitCodes.Usage, usage);
+    }
+
+    /// <summary>A 256×256 JPEG of coloured rectangles, different for every <paramref name="seed"/>.</summary>
+    private static byte[] Drawing(int seed)
+    {
+        var random = new Random(seed);
+        using var bitmap = new SKBitmap(256, 256);
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            canvas.Clear(new SKColor((uint)random.Next() | 0xFF000000));
+            for (var i = 0; i < 12; i++)
+            {
+                using var paint = new SKPaint { Color = new SKColor((uint)random.Next() | 0xFF000000) };
+                canvas.DrawRect(random.Next(0, 200), random.Next(0, 200), random.Next(20, 120), random.Next(20, 120), paint);
+            }
+        }
+
+        return TestImages.Encode(bitmap, SKEncodedImageFormat.Jpeg, quality: 90);
+    }
+
+    private static int ShardsDone(string state)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(state))!["shards"]!.AsObject().Count(shard => (bool)shard.Value!["done"]!);
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            return 0;
+        }
     }
 
     private static byte[] Original => TestImages.ReadPdqData("reg-test-input/dih/bridge-1-original.jpg");
