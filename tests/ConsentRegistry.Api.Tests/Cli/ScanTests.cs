@@ -98,12 +98,10 @@ public sealed class ScanTests : IDisposable
     [Fact]
     public async Task With_embeddings_a_picture_claimed_only_by_its_vector_is_excluded_online_and_offline_and_a_smaller_copy_at_a_lower_threshold()
     {
-        var snapshots = Path.Combine(_folder, "snapshots");
-        await using var app = await StartWithSnapshotsAsync(snapshots);
+        var registry = await StartWithClaimedEmbeddingAsync();
+        await using var app = registry.App;
         using var client = app.CreateClient();
-        var claimId = await ClaimEmbeddingAsync(client, Original);
-        var snapshot = Path.Combine(snapshots, await SnapshotIdAsync(client, minSeq: 1));
-        WriteCopies();
+        var (claimId, snapshot) = (registry.ClaimId, registry.Snapshot);
         var exclusions = Path.Combine(Images, "00000.exclusions.parquet");
 
         var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--embeddings", "--quiet");
@@ -137,12 +135,10 @@ public sealed class ScanTests : IDisposable
     [Fact]
     public async Task The_packed_and_installed_tool_finds_a_copy_by_its_embedding_from_a_snapshot()
     {
-        var snapshots = Path.Combine(_folder, "snapshots");
-        await using var app = await StartWithSnapshotsAsync(snapshots);
+        var registry = await StartWithClaimedEmbeddingAsync();
+        await using var app = registry.App;
         using var client = app.CreateClient();
-        var claimId = await ClaimEmbeddingAsync(client, Original);
-        var snapshot = Path.Combine(snapshots, await SnapshotIdAsync(client, minSeq: 1));
-        WriteCopies();
+        var (claimId, snapshot) = (registry.ClaimId, registry.Snapshot);
         var packages = Path.Combine(_folder, "packages");
         var tools = Path.Combine(_folder, "tools");
 
@@ -318,6 +314,21 @@ public sealed class ScanTests : IDisposable
         ["Registry:Snapshots:EveryLogEntries"] = "1",
         ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
     });
+
+    /// <summary>
+    /// A registry holding a claim on the embedding of <see cref="Original"/> only, the snapshot that
+    /// has it, and the copies of <see cref="WriteCopies"/> in shard 00000.
+    /// </summary>
+    private async Task<(RegistryApp App, string ClaimId, string Snapshot)> StartWithClaimedEmbeddingAsync()
+    {
+        var snapshots = Path.Combine(_folder, "snapshots");
+        var app = await StartWithSnapshotsAsync(snapshots);
+        using var client = app.CreateClient();
+        var claimId = await ClaimEmbeddingAsync(client, Original);
+        var snapshot = Path.Combine(snapshots, await SnapshotIdAsync(client, minSeq: 1));
+        WriteCopies();
+        return (app, claimId, snapshot);
+    }
 
     /// <summary>A claim whose only subject is the embedding POST /v1/images gives <paramref name="image"/>; its id.</summary>
     private static async Task<string> ClaimEmbeddingAsync(HttpClient client, byte[] image)

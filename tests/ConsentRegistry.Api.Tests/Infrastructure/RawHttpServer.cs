@@ -5,19 +5,26 @@ using System.Text;
 namespace ConsentRegistry.Api.Tests.Infrastructure;
 
 /// <summary>
-/// A loopback TCP server that answers every request with the same raw bytes and then closes the
-/// connection: for responses Kestrel will not produce, such as a body cut short of its Content-Length.
+/// A loopback TCP server that answers each request with raw bytes and then closes the connection:
+/// for responses Kestrel will not produce, such as a body cut short of its Content-Length. The
+/// bytes are the same for every request, or made from the request's head (its request line and
+/// headers) by a handler.
 /// </summary>
 public sealed class RawHttpServer : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
-    private readonly byte[] _response;
+    private readonly Func<string, Task<byte[]>> _answer;
     private readonly Task _accepting;
 
     public RawHttpServer(string response)
+        : this(_ => Task.FromResult(Encoding.ASCII.GetBytes(response)))
     {
-        _response = Encoding.ASCII.GetBytes(response);
+    }
+
+    public RawHttpServer(Func<string, Task<byte[]>> answer)
+    {
+        _answer = answer;
         _listener.Start();
         _accepting = AcceptAsync();
     }
@@ -61,7 +68,7 @@ public sealed class RawHttpServer : IAsyncDisposable
                 request.AddRange(buffer.AsSpan(0, read));
             }
 
-            await stream.WriteAsync(_response, _stop.Token);
+            await stream.WriteAsync(await _answer(Encoding.ASCII.GetString(request.ToArray())), _stop.Token);
             await stream.FlushAsync(_stop.Token);
         }
     }
