@@ -8,8 +8,8 @@ namespace ConsentRegistry.Imaging;
 /// core, and the pixel buffers of the decodes running share a second byte budget (<see cref="DecodeBudgetBytes"/>),
 /// each decode reserving what <see cref="EncodedImage.DecodeBytes"/> says it will hold before it starts. A decode
 /// waits up to <see cref="MaxWait"/> in all for its slot and its bytes, first come first served.
-/// Once decodes of <see cref="TrimAfterBytes"/> or more have finished and none has run for
-/// <see cref="TrimDelay"/>, the C allocator's free memory is given back to the system
+/// Once decodes of <see cref="TrimAfterBytes"/> or more have finished and, <see cref="TrimDelay"/>
+/// after the last of them ended, none is running, the C allocator's free memory is given back to the system
 /// (<see cref="NativeHeap.Trim"/>): the decoders' native buffers would otherwise stay resident.
 /// </summary>
 public sealed class ImageHashingGate
@@ -29,7 +29,7 @@ public sealed class ImageHashingGate
     /// <summary>Decode bytes reserved since the last trim of the native heap after which the next idle moment trims it.</summary>
     public const long TrimAfterBytes = 64L * 1024 * 1024;
 
-    /// <summary>How long no decode must run before the native heap is trimmed.</summary>
+    /// <summary>How long after the last decode ended the native heap is trimmed, if none is running then.</summary>
     public static readonly TimeSpan TrimDelay = TimeSpan.FromSeconds(1);
 
     private const long BudgetUnit = 1024 * 1024;
@@ -133,19 +133,30 @@ public sealed class ImageHashingGate
 
     private async Task TrimWhenIdleAsync()
     {
-        try
+        while (true)
         {
             await Task.Delay(_trimDelay).ConfigureAwait(false);
             if (Decoding == 0)
             {
                 // A decode that starts now is not harmed: trimming only returns pages that are free.
                 Interlocked.Exchange(ref _unitsSinceTrim, 0);
-                _trim();
+                try
+                {
+                    _trim();
+                }
+                catch (Exception)
+                {
+                    // Trimming is an optimisation: a failure leaves the memory where it was.
+                }
             }
-        }
-        finally
-        {
+
             Volatile.Write(ref _trimScheduled, 0);
+
+            // A decode that ended while this one waited found the trim already scheduled: look again.
+            if (Interlocked.Read(ref _unitsSinceTrim) * BudgetUnit < TrimAfterBytes || Decoding != 0 || Interlocked.Exchange(ref _trimScheduled, 1) != 0)
+            {
+                return;
+            }
         }
     }
 

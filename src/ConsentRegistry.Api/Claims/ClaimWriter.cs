@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
@@ -11,9 +12,10 @@ namespace ConsentRegistry.Api.Claims;
 /// gap-free and unique however many requests (or instances) write at once, and a request is
 /// answered only after its commit and after <see cref="ICommittedLogListener"/> (this instance's
 /// matching index) has been told. Small entries (an artist's claim, a revocation, a trust change)
-/// queue apart from large claims and are written first, and large claims are written about one at
-/// a time: a small claim waits behind at most one large one (a 10,000-subject claim takes 100 to
-/// 300 ms to write and index), never behind a queue of them.
+/// queue apart from large claims and are written first, and large claims are written at most
+/// 10,000 subjects a batch (one claim at least): a small claim waits behind that much at most (a
+/// 10,000-subject claim takes 100 to 300 ms to write and index), never behind a queue of them,
+/// and a large claim waits for small ones <see cref="MaxLargeWait"/> at most.
 /// </summary>
 public sealed partial class ClaimWriter(
     ClaimLogStore store,
@@ -28,13 +30,17 @@ public sealed partial class ClaimWriter(
     /// <summary>Claims of more subjects than this are large: they queue apart and go after the small entries.</summary>
     public const int MaxSmallEntrySubjects = 1_000;
 
-    /// <summary>Subjects of large claims written together: a batch past this takes no further claim.</summary>
+    /// <summary>Subjects of large claims written together: a batch takes no claim that would bring it past this (but always one).</summary>
     private const int MaxLargeBatchSubjects = 10_000;
+
 
     private readonly ICommittedLogListener[] _listeners = listeners.ToArray();
 
     private readonly Channel<Pending> _small = Queue();
     private readonly Channel<Pending> _large = Queue();
+
+    /// <summary>How long the oldest large claim may wait while small entries keep coming before it goes next (tests shorten or lengthen it).</summary>
+    internal TimeSpan MaxLargeWait { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Entries waiting to be written now, small and large.</summary>
     internal (int Small, int Large) Queued => (_small.Reader.Count, _large.Reader.Count);
@@ -78,17 +84,25 @@ public sealed partial class ClaimWriter(
         while (await WaitForEntriesAsync())
         {
             batch.Clear();
-            var (queue, maxSubjects) = _small.Reader.Count > 0 ? (_small, MaxBatchSubjects) : (_large, MaxLargeBatchSubjects);
+            var (queue, maxSubjects) = LargeGoesNext() ? (_large, MaxLargeBatchSubjects) : (_small, MaxBatchSubjects);
             var subjects = 0;
-            while (batch.Count < MaxBatchEntries && subjects < maxSubjects && queue.Reader.TryRead(out var pending))
+            while (batch.Count < MaxBatchEntries && queue.Reader.TryPeek(out var next) && (batch.Count == 0 || subjects + next.SubjectCount <= maxSubjects))
             {
-                batch.Add(pending);
-                subjects += pending.SubjectCount;
+                queue.Reader.TryRead(out _);
+                batch.Add(next);
+                subjects += next.SubjectCount;
             }
 
             await WriteAsync(batch);
         }
     }
+
+    /// <summary>
+    /// Large claims go when no small entry waits, or when the oldest of them has waited
+    /// <see cref="MaxLargeWait"/>: a steady stream of small entries delays them, never starves them.
+    /// </summary>
+    private bool LargeGoesNext() =>
+        _large.Reader.TryPeek(out var oldest) && (_small.Reader.Count == 0 || Stopwatch.GetElapsedTime(oldest.Queued) >= MaxLargeWait);
 
     /// <summary>True once either queue holds an entry; false when both are completed and empty.</summary>
     private async Task<bool> WaitForEntriesAsync()
@@ -160,5 +174,8 @@ public sealed partial class ClaimWriter(
     private sealed record Pending(LogEntry Entry, int SubjectCount)
     {
         public TaskCompletionSource<AppendResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>When the entry was queued (<see cref="Stopwatch.GetTimestamp"/>).</summary>
+        public long Queued { get; } = Stopwatch.GetTimestamp();
     }
 }

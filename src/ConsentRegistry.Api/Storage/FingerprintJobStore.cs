@@ -112,7 +112,8 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     /// lock, and a pass of 10,000 jobs in one took about a second from the log's writer (an
     /// artist's claim waited behind it; docs/benchmarks.md, abuse resistance). A pass cut short
     /// leaves jobs ahead of the mark, which the next pass inserts again as no-ops (ON CONFLICT DO
-    /// NOTHING); a pass that finds the mark moved by another instance's pass stops there.
+    /// NOTHING); a pass that finds the mark moved by another instance's pass stops there (each
+    /// insert checks it, holding the queue's row).
     /// </remarks>
     public async Task<(int Added, bool CaughtUp)> EnqueueAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -147,13 +148,21 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         var dueAt = now.ToUnixTimeMilliseconds();
         foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))
         {
+            // Each insert holds the queue's row and checks the mark: once another pass has moved it
+            // (with these same jobs), this one stops, so it cannot bring back the jobs of a claim
+            // a later pass dropped for its revocation.
             await using var insert = await database.BeginWriteAsync(connection, cancellationToken);
+            if (!await MarkIsAsync(connection, insert, after, cancellationToken))
+            {
+                return (0, false);
+            }
+
             await InsertJobsAsync(connection, insert, chunk, dueAt, cancellationToken);
             await insert.CommitAsync(cancellationToken);
         }
 
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        if (await connection.ExecuteScalarAsync<long>(Command(_selectQueueForUpdate, null, transaction, cancellationToken)) != after)
+        if (!await MarkIsAsync(connection, transaction, after, cancellationToken))
         {
             return (0, false); // another pass got there first, with the same jobs
         }
@@ -163,6 +172,9 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         await transaction.CommitAsync(cancellationToken);
         return (jobs.Count, upTo == last);
     }
+
+    private async Task<bool> MarkIsAsync(DbConnection connection, DbTransaction transaction, long after, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long>(Command(_selectQueueForUpdate, null, transaction, cancellationToken)) == after;
 
     /// <summary>The last seq of the stretch after <paramref name="after"/> one pass takes: claims of about <see cref="EnqueueSubjectsPerPass"/> subjects (one at least).</summary>
     private static async Task<long> StretchEndAsync(DbConnection connection, long after, long last, CancellationToken cancellationToken)

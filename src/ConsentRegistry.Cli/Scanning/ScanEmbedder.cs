@@ -63,8 +63,9 @@ public sealed class ScanEmbedder : IDisposable
         {
             return new ScanEmbedder(new ImageEmbedder(options), options.EffectiveMaxBatch, minSimilarity);
         }
-        catch (OnnxRuntimeException e)
+        catch (Exception e) when (e is OnnxRuntimeException or InvalidDataException or IOException or UnauthorizedAccessException or FormatException or ArgumentException)
         {
+            // Not an ONNX model, or one whose graph the embedder cannot use (docs/embeddings.md).
             throw CliException.Input($"The embedding model {options.ResolvedModelPath} could not be loaded on {device}: {e.Message}", e);
         }
     }

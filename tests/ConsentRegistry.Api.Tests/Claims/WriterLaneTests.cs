@@ -9,7 +9,8 @@ namespace ConsentRegistry.Api.Tests.Claims;
 
 /// <summary>
 /// The writer's two queues: an artist's small claim that arrives while large claims wait is
-/// written before them, so that it waits behind the one large claim being written at most.
+/// written before them, so that it waits behind the one large claim being written at most; and a
+/// large claim that has waited long enough goes before the small ones (no starvation).
 /// </summary>
 public sealed class WriterLaneTests
 {
@@ -21,6 +22,7 @@ public sealed class WriterLaneTests
         using var client = app.CreateClient();
         using var signer = new TestSigner();
         var writer = app.Services.GetRequiredService<ClaimWriter>();
+        writer.MaxLargeWait = TimeSpan.FromMinutes(1); // however slow this machine, the large claims have not waited too long
 
         // The first large claim is committed and the writer held inside it, as if it were slow to index.
         var first = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("first"))));
@@ -43,6 +45,37 @@ public sealed class WriterLaneTests
 
         Assert.Equal([1L, 2L], seqs[..2]); // the large claim being written, then the small one
         Assert.Equal([3L, 4L], seqs[2..].Order());
+    }
+
+    [Fact]
+    public async Task A_large_claim_that_has_waited_long_enough_goes_before_small_ones()
+    {
+        var listener = new HoldingListener();
+        await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var writer = app.Services.GetRequiredService<ClaimWriter>();
+        writer.MaxLargeWait = TimeSpan.FromMilliseconds(100);
+
+        var first = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/first.jpg")));
+        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
+        var large = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("waiting"))));
+        await WaitForAsync(() => writer.Queued.Large == 1);
+        var small = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/second.jpg")));
+        await WaitForAsync(() => writer.Queued.Small == 1);
+        await Task.Delay(300); // the large claim has now waited past MaxLargeWait
+
+        listener.Release();
+
+        var seqs = new List<long>();
+        foreach (var post in new[] { first, large, small })
+        {
+            var response = await post;
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            seqs.Add((await response.JsonAsync()).GetProperty("seq").GetInt64());
+        }
+
+        Assert.Equal([1L, 2L, 3L], seqs);
     }
 
     /// <summary>A claim of 2,000 URL subjects: large (<see cref="ClaimWriter.MaxSmallEntrySubjects"/>).</summary>

@@ -181,6 +181,12 @@ public sealed class ScanTests : IDisposable
         Assert.Equal(ExitCodes.InputError, missing);
         Assert.Contains($"The embedding model file '{Path.Combine(_folder, "sscd.onnx")}' does not exist", missingMessage);
 
+        File.WriteAllText(Path.Combine(_folder, "not-a-model.onnx"), "<html>not found</html>");
+        File.WriteAllText(config, """{ "Id": "sscd-v1", "ModelPath": "not-a-model.onnx" }""");
+        var (garbage, garbageMessage) = await RunAsync("scan", Images, "--registry", registry, "--embeddings", "--embedding-model", config);
+        Assert.Equal(ExitCodes.InputError, garbage);
+        Assert.Contains("could not be loaded", garbageMessage);
+
         File.WriteAllText(config, """{ "Id": "sscd-v1", "ModelPth": "sscd.onnx" }""");
         var (typo, typoMessage) = await RunAsync("scan", Images, "--registry", registry, "--embeddings", "--embedding-model", config);
         Assert.Equal(ExitCodes.InputError, typo);
@@ -225,7 +231,7 @@ public sealed class ScanTests : IDisposable
         Assert.True(exit == ExitCodes.Done, errors);
 
         var state = Path.Combine(resumed, ".consent-registry-scan.json");
-        using (var process = Start("scan", resumed, "--registry", registry, "--embeddings", "--quiet"))
+        using (var process = Start("scan", resumed, "--registry", registry, "--embeddings", "--threads", "1", "--quiet"))
         {
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (ShardsDone(state) < 1)
