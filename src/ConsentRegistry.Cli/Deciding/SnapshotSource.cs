@@ -46,7 +46,7 @@ public sealed class SnapshotSource : IRegistrySource
         try
         {
             using var reader = new SnapshotReader(file.IndexPath);
-            var index = MatchingIndex.ReadSnapshot(reader);
+            var index = MatchingIndex.ReadSnapshotForLookups(reader);
             var header = reader.Header;
             var id = file.Manifest?.Id ?? SnapshotManifest.IdFor(header.Seq, header.Created);
             if (file.Manifest is { } manifest && (manifest.Seq != header.Seq || manifest.Store != header.StoreId))

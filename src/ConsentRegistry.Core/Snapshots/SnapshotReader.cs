@@ -92,6 +92,19 @@ public sealed class SnapshotReader : IDisposable
         _payloadEnd = -1;
     }
 
+    /// <summary>Reads through the next section, <paramref name="name"/>, checking its checksum but keeping nothing of it.</summary>
+    public void SkipSection(string name)
+    {
+        BeginSection(name);
+        var buffer = new byte[(int)Math.Min(ChunkBytes, Math.Max(1, _payloadEnd - _file.Position))];
+        while (_file.Position < _payloadEnd)
+        {
+            Payload(buffer.AsSpan(0, (int)Math.Min(buffer.Length, _payloadEnd - _file.Position)));
+        }
+
+        EndSection();
+    }
+
     /// <summary>Reads the closing <c>end</c> section; the file must end there.</summary>
     public void ReadEnd()
     {
