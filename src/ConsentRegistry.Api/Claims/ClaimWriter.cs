@@ -33,7 +33,6 @@ public sealed partial class ClaimWriter(
     /// <summary>Subjects of large claims written together: a batch takes no claim that would bring it past this (but always one).</summary>
     private const int MaxLargeBatchSubjects = 10_000;
 
-
     private readonly ICommittedLogListener[] _listeners = listeners.ToArray();
 
     private readonly Channel<Pending> _small = Queue();
