@@ -116,11 +116,13 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
         var started = DateTimeOffset.UtcNow;
         var root = Path.GetFullPath(settings.Folder);
         var shards = Shard.Find(settings.Folder);
-        await using var source = await settings.OpenSourceAsync(CliOutput.Notes(settings.Quiet), cancellationToken);
+        var note = CliOutput.Notes(settings.Quiet);
+        await using var source = await settings.OpenSourceAsync(note, cancellationToken);
         using var embedder = settings.Embeddings ? ScanEmbedder.Load(settings.EmbeddingModel, settings.Device, settings.MinSimilarity) : null;
         if (embedder is not null)
         {
             await source.CheckEmbeddingModelAsync(embedder.Probe(), cancellationToken);
+            note($"embedding with {embedder.ModelId} on {embedder.Provider}");
         }
 
         var scanSettings = settings.Rules(embedder);
