@@ -26,7 +26,7 @@ public sealed partial class MatchingIndex
     /// </summary>
     public bool AddDerived(DerivedFingerprints derived)
     {
-        EnsureHostLists();
+        RefuseIfLookupsOnly();
         MarkApplied(derived.Seq);
         if (!TryFindClaim(derived.ClaimId, out var claim))
         {

@@ -27,7 +27,7 @@ public sealed partial class MatchingIndex
     /// </summary>
     public long HostClaims(string host, List<ClaimEntry>? claims)
     {
-        EnsureHostLists();
+        RefuseIfLookupsOnly();
         claims?.Clear();
         if (_hostSeqs.Count == 0)
         {

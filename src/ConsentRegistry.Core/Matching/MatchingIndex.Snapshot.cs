@@ -21,7 +21,7 @@ public sealed partial class MatchingIndex
     /// </summary>
     public void WriteSnapshot(SnapshotWriter writer)
     {
-        EnsureHostLists();
+        RefuseIfLookupsOnly();
         writer.BeginSection("index");
         writer.WriteInt64(AppliedSeq);
         writer.WriteInt64(ClaimCount);
@@ -87,7 +87,7 @@ public sealed partial class MatchingIndex
     /// <summary>True for an index read by <see cref="ReadSnapshotForLookups"/>: it holds no host lists.</summary>
     public bool LookupsOnly { get; private init; }
 
-    private void EnsureHostLists()
+    private void RefuseIfLookupsOnly()
     {
         if (LookupsOnly)
         {

@@ -82,7 +82,7 @@ public sealed partial class MatchingIndex
     /// <summary>Adds a claim; its id must be well-formed (<see cref="ClaimKey.Parse"/>).</summary>
     public void Add(IndexedClaim claim)
     {
-        EnsureHostLists();
+        RefuseIfLookupsOnly();
         var key = ClaimKey.Parse(claim.Id);
         if (TryFindClaim(key, out _))
         {
@@ -153,7 +153,7 @@ public sealed partial class MatchingIndex
 
     public bool Revoke(string claimId, long seq)
     {
-        EnsureHostLists();
+        RefuseIfLookupsOnly();
         MarkApplied(seq);
         if (!TryFindClaim(claimId, out var index))
         {
@@ -168,7 +168,7 @@ public sealed partial class MatchingIndex
 
     public bool SetTrust(string claimId, TrustLevel trust, long seq)
     {
-        EnsureHostLists();
+        RefuseIfLookupsOnly();
         MarkApplied(seq);
         if (!TryFindClaim(claimId, out var index))
         {

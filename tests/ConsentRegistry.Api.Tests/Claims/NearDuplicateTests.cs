@@ -71,7 +71,7 @@ public sealed class NearDuplicateTests(ImagesFixture registry) : IClassFixture<I
 
         // The consent disagrees with both opt-outs; the two opt-outs agree.
         List<JsonElement> mine = [];
-        await Fingerprints.WorkerWaits.EventuallyAsync(async () =>
+        await Eventually.HoldsAsync(async () =>
         {
             mine = (await ConflictsAsync(admin)).Where(c => Claims(c).Intersect([optOut, consent, agreeing]).Any()).ToList();
             return mine.Count == 2;

@@ -29,9 +29,9 @@ public sealed class WriterLaneTests
         Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
         var second = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("second"))));
         var third = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("third"))));
-        await WaitForAsync(() => writer.Queued.Large == 2);
+        await Eventually.HoldsAsync(() => writer.Queued.Large == 2, "two large claims queued");
         var small = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/portfolio/1.jpg")));
-        await WaitForAsync(() => writer.Queued.Small == 1);
+        await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the small claim queued");
 
         listener.Release();
 
@@ -60,9 +60,9 @@ public sealed class WriterLaneTests
         var first = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/first.jpg")));
         Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
         var large = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("waiting"))));
-        await WaitForAsync(() => writer.Queued.Large == 1);
+        await Eventually.HoldsAsync(() => writer.Queued.Large == 1, "the large claim queued");
         var small = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/second.jpg")));
-        await WaitForAsync(() => writer.Queued.Small == 1);
+        await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the small claim queued");
         await Task.Delay(300); // the large claim has now waited past MaxLargeWait
 
         listener.Release();
@@ -81,16 +81,6 @@ public sealed class WriterLaneTests
     /// <summary>A claim of 2,000 URL subjects: large (<see cref="ClaimWriter.MaxSmallEntrySubjects"/>).</summary>
     private static JsonObject Large(string name) =>
         TestSigner.Claim(Enumerable.Range(0, 2_000).Select(i => TestSigner.Url($"https://platform.example/{name}/{i}.jpg")), new JsonObject { ["train-ai"] = "n" });
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The writer's queues did not reach the expected lengths within 30 s.");
-            await Task.Delay(10);
-        }
-    }
 
     /// <summary>Holds the writer inside the first commit it is told of, until released.</summary>
     private sealed class HoldingListener : ICommittedLogListener

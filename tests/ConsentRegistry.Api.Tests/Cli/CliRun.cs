@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using ConsentRegistry.Cli;
 using DuckDB.NET.Data;
 
@@ -57,6 +59,30 @@ internal static class CliRun
         }
 
         return (process.ExitCode, await output, await errors);
+    }
+
+    /// <summary>A command's resume-state file as JSON; null while it is not there yet.</summary>
+    public static JsonNode? ReadState(string path)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Waits (60 s at most) until a running command's state file says <paramref name="reached"/>; fails if the command ends first.</summary>
+    public static async Task WaitForStateAsync(Process process, string path, Func<JsonNode, bool> reached, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (ReadState(path) is not { } state || !reached(state))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, $"the command did not record {what}");
+            await Task.Delay(5);
+        }
     }
 
     /// <summary>Runs <paramref name="sql"/> in a fresh in-memory DuckDB and returns its rows.</summary>

@@ -263,28 +263,13 @@ public sealed class FilterTests : IDisposable
 
     private static List<long> SampleIds(string path) => [.. Query($"SELECT SAMPLE_ID FROM '{path}'").Select(row => (long)row[0]!)];
 
-    private static async Task WaitForRowGroupsAsync(System.Diagnostics.Process process, string state, int groups)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (RowGroupsDone(state) < groups)
-        {
-            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, $"the filter process did not record {groups} row groups");
-            await Task.Delay(5);
-        }
-    }
+    private static Task WaitForRowGroupsAsync(System.Diagnostics.Process process, string state, int groups) =>
+        WaitForStateAsync(process, state, json => RowGroupsDone(json) >= groups, $"{groups} row groups");
 
-    private static int RowGroupsDone(string state)
-    {
-        try
-        {
-            var files = JsonNode.Parse(File.ReadAllText(state))!["files"]!.AsObject();
-            return files.Select(file => (int)file.Value!["row_groups_done"]!).DefaultIfEmpty(0).Sum();
-        }
-        catch (Exception e) when (e is IOException or JsonException)
-        {
-            return 0;
-        }
-    }
+    private static int RowGroupsDone(string state) => ReadState(state) is { } json ? RowGroupsDone(json) : 0;
+
+    private static int RowGroupsDone(JsonNode state) =>
+        state["files"]!.AsObject().Select(file => (int)file.Value!["row_groups_done"]!).DefaultIfEmpty(0).Sum();
 
     private static async Task<string> SubmitAsync(HttpClient client, TestSigner signer, IEnumerable<JsonObject> subjects, string category)
     {

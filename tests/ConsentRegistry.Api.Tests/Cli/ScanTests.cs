@@ -233,12 +233,7 @@ public sealed class ScanTests : IDisposable
         var state = Path.Combine(resumed, ".consent-registry-scan.json");
         using (var process = Start("scan", resumed, "--registry", registry, "--embeddings", "--threads", "1", "--quiet"))
         {
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (ShardsDone(state) < 1)
-            {
-                Assert.True(DateTime.UtcNow < deadline && !process.HasExited, "the scan recorded no finished shard");
-                await Task.Delay(5);
-            }
+            await WaitForStateAsync(process, state, json => ShardsDone(json) >= 1, "a finished shard");
 
             using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
@@ -249,7 +244,7 @@ public sealed class ScanTests : IDisposable
             Assert.Equal(ExitCodes.Interrupted, process.ExitCode);
         }
 
-        Assert.InRange(ShardsDone(state), 1, shards - 1);
+        Assert.InRange(ShardsDone(ReadState(state)!), 1, shards - 1);
         (exit, errors) = await RunAsync("scan", resumed, "--registry", registry, "--embeddings", "--resume", "--quiet");
         Assert.True(exit == ExitCodes.Done, errors);
 
@@ -299,17 +294,7 @@ public sealed class ScanTests : IDisposable
         return TestImages.Encode(bitmap, SKEncodedImageFormat.Jpeg, quality: 90);
     }
 
-    private static int ShardsDone(string state)
-    {
-        try
-        {
-            return JsonNode.Parse(File.ReadAllText(state))!["shards"]!.AsObject().Count(shard => (bool)shard.Value!["done"]!);
-        }
-        catch (Exception e) when (e is IOException or JsonException)
-        {
-            return 0;
-        }
-    }
+    private static int ShardsDone(JsonNode state) => state["shards"]!.AsObject().Count(shard => (bool)shard.Value!["done"]!);
 
     private static byte[] Original => TestImages.ReadPdqData("reg-test-input/dih/bridge-1-original.jpg");
 

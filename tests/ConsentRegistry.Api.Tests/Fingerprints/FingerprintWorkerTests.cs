@@ -152,14 +152,14 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
         };
         using var artist = new TestSigner();
         var claim = await _client.ClaimAsync(artist.OptOut(_images.Url("/slow.jpg")));
-        await WorkerWaits.EventuallyAsync(() => Task.FromResult(_images.RequestsFor("/slow.jpg") == 1), "the worker asks for the image");
+        await Eventually.HoldsAsync(() => Task.FromResult(_images.RequestsFor("/slow.jpg") == 1), "the worker asks for the image");
 
         var revoked = await _client.PostAsync($"/v1/claims/{claim}/revocation", Jose(artist.Revocation(claim)));
         Assert.Equal(HttpStatusCode.Created, revoked.StatusCode);
         release.SetResult();
 
         var database = registry.App.Database;
-        await WorkerWaits.EventuallyAsync(
+        await Eventually.HoldsAsync(
             async () => await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }) == 0,
             "the revoked claim's job is dropped");
         Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }));
@@ -191,13 +191,13 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
 
         Volatile.Write(ref served, second);
         await RefetchNowAsync(database, claim, expectedRequests: 3);
-        await WorkerWaits.EventuallyAsync(
+        await Eventually.HoldsAsync(
             async () => await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }) == 2,
             "the changed image's fingerprints are in the log");
         var item = Assert.Single(await _client.FingerprintsAsync(claim));
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(second)), item.GetProperty("sha256").GetString());
 
-        await WorkerWaits.EventuallyAsync(async () =>
+        await Eventually.HoldsAsync(async () =>
         {
             var results = await _client.LookupItemsAsync(
                 new JsonObject { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(first)) },
@@ -208,7 +208,7 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
         async Task RefetchNowAsync(TestDatabase db, string id, int expectedRequests)
         {
             await db.ExecuteAsync("UPDATE fingerprint_jobs SET due_at = 0 WHERE claim_id = @id", new { id });
-            await WorkerWaits.EventuallyAsync(
+            await Eventually.HoldsAsync(
                 async () => _images.RequestsFor("/changing.jpg") == expectedRequests
                     && await db.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @id AND due_at > 0 AND lease_owner IS NULL", new { id }) == 1,
                 "the re-fetch is done");
@@ -235,7 +235,7 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
             (item.GetProperty("claim").GetString(), item.GetProperty("party").GetString(), item.GetProperty("by").GetString(), item.GetProperty("conflict").GetBoolean()));
 
         using var admin = registry.App.CreateAdminClient();
-        await WorkerWaits.EventuallyAsync(async () =>
+        await Eventually.HoldsAsync(async () =>
         {
             var page = await (await admin.GetAsync("/v1/admin/conflicts?limit=500")).JsonAsync();
             return page.GetProperty("items").EnumerateArray().Any(c =>

@@ -76,17 +76,6 @@ internal static class WorkerWaits
         }
     }
 
-    /// <summary>Polls until <paramref name="condition"/> holds (30 s at most).</summary>
-    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"Not within 30 s: {what}");
-            await Task.Delay(50);
-        }
-    }
-
     public static async Task<long> CountAsync(this TestDatabase database, string sql, object? args = null)
     {
         await using var connection = await database.OpenAsync();

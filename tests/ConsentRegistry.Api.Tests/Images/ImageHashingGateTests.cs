@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Imaging;
 
 namespace ConsentRegistry.Api.Tests.Images;
@@ -134,7 +135,7 @@ public sealed class ImageHashingGateTests
         Assert.Equal(0, Volatile.Read(ref trims));
 
         second!.Dispose();
-        await WaitForAsync(() => Volatile.Read(ref trims) == 1);
+        await Eventually.HoldsAsync(() => Volatile.Read(ref trims) == 1, "the trim after the last decode");
         await Task.Delay(200);
         Assert.Equal(1, Volatile.Read(ref trims));
     }
@@ -145,15 +146,5 @@ public sealed class ImageHashingGateTests
         // Linux with glibc (Debian, Ubuntu) has malloc_trim; elsewhere Trim says false and does nothing.
         var glibc = OperatingSystem.IsLinux() && NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "malloc_trim", out _);
         Assert.Equal(glibc, NativeHeap.Trim());
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition did not hold within 10 s.");
-            await Task.Delay(10);
-        }
     }
 }
