@@ -37,12 +37,12 @@ public readonly record struct ClaimKey(ulong A, ulong B, ulong C, ulong D)
     /// The key under which the index finds the claim by id: a hash of the id, so that ids that
     /// are not uniform (sequential ones in tools and tests) still spread over the table.
     /// </summary>
-    public Key96 TableKey
+    public Key80 TableKey
     {
         get
         {
             ReadOnlySpan<ulong> words = [A, B, C, D];
-            return Key96.Of(XxHash128.HashToUInt128(MemoryMarshal.AsBytes(words)));
+            return Key80.Of(XxHash128.HashToUInt128(MemoryMarshal.AsBytes(words)));
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -9,29 +10,47 @@ namespace ConsentRegistry.Core.Matching;
 /// each bucket of the top <c>bits</c> bits of the key starts (<see cref="BucketStarts"/>, a byte or
 /// two a bucket). Buckets average two to four entries, so a lookup reads the directory and then
 /// one or two cache lines of entries. Keys are uniform hashes, so buckets stay even.
+/// The directory has at least 16 bits, so the key's top 16 bits (its group) are known from where
+/// an entry sits and an entry stores only the other 64 (<see cref="SegmentEntry"/>, 12 bytes).
 /// </summary>
 internal sealed class KeySegment
 {
+    /// <summary>Key bits given by an entry's place rather than stored in it.</summary>
+    public const int GroupBits = 16;
+
+    /// <summary>Groups of a segment: every value of a key's top <see cref="GroupBits"/> bits.</summary>
+    public const int Groups = 1 << GroupBits;
+
     /// <summary>Buckets up to this many entries are read in order; longer ones (keys crafted to share their top bits) are searched by halves.</summary>
     private const int LinearBucket = 16;
 
-    private readonly KeyEntry[] _entries;
+    private readonly SegmentEntry[] _entries;
     private readonly BucketStarts _starts;
-    private readonly int _shift;
+    private readonly int _bits;
 
-    private KeySegment(KeyEntry[] entries)
+    /// <param name="entries">Sorted within each group.</param>
+    /// <param name="groupStarts">Where each group's entries start, and last the entry count (<see cref="Groups"/> + 1 of them).</param>
+    private KeySegment(SegmentEntry[] entries, ReadOnlySpan<int> groupStarts)
     {
         _entries = entries;
-        var bits = Math.Max(1, BitOperations.Log2((uint)Math.Max(1, entries.Length / 2)));
-        _shift = 64 - bits;
-        var starts = new int[(1 << bits) + 1];
+        _bits = Math.Max(GroupBits, BitOperations.Log2((uint)Math.Max(1, entries.Length / 2)));
+        var finer = _bits - GroupBits; // directory bits below the group's, taken from the top of Rest
+        // A segment is made from every full tail: its directory's 65,537 starts are rented, where a
+        // new array each time would be a large-object allocation (and in time a full collection).
+        // A large segment's are not: the pool would keep them.
+        var length = (1 << _bits) + 1;
+        var rented = length <= Groups + 1 ? ArrayPool<int>.Shared.Rent(length) : null;
+        var starts = rented is null ? new int[length] : rented.AsSpan(0, length);
         var bucket = 0;
-        for (var at = 0; at < entries.Length; at++)
+        for (var group = 0; group < Groups; group++)
         {
-            var of = (int)(entries[at].High >> _shift);
-            while (bucket <= of)
+            for (var at = groupStarts[group]; at < groupStarts[group + 1]; at++)
             {
-                starts[bucket++] = at;
+                var of = (group << finer) | (finer == 0 ? 0 : (int)(entries[at].Rest >> (64 - finer)));
+                while (bucket <= of)
+                {
+                    starts[bucket++] = at;
+                }
             }
         }
 
@@ -41,87 +60,141 @@ internal sealed class KeySegment
         }
 
         _starts = new BucketStarts(starts);
+        if (rented is not null)
+        {
+            ArrayPool<int>.Shared.Return(rented);
+        }
     }
 
     public int Count => _entries.Length;
 
-    public long Bytes => (_entries.LongLength * Unsafe.SizeOf<KeyEntry>()) + _starts.Bytes;
+    public long Bytes => (_entries.LongLength * Unsafe.SizeOf<SegmentEntry>()) + _starts.Bytes;
 
-    /// <summary>A segment of <paramref name="entries"/>, which it sorts and keeps.</summary>
+    /// <summary>A segment of <paramref name="entries"/>, which it sorts.</summary>
     public static KeySegment Build(KeyEntry[] entries)
     {
         Array.Sort(entries);
-        return new KeySegment(entries);
+        var packed = GC.AllocateUninitializedArray<SegmentEntry>(entries.Length);
+        var groupStarts = ArrayPool<int>.Shared.Rent(Groups + 1);
+        var group = 0;
+        for (var at = 0; at < entries.Length; at++)
+        {
+            var key = entries[at].Key;
+            while (group <= key.Group)
+            {
+                groupStarts[group++] = at;
+            }
+
+            packed[at] = new SegmentEntry(key.Rest, entries[at].Value);
+        }
+
+        while (group <= Groups)
+        {
+            groupStarts[group++] = entries.Length;
+        }
+
+        var segment = new KeySegment(packed, groupStarts);
+        ArrayPool<int>.Shared.Return(groupStarts);
+        return segment;
     }
 
-    /// <summary>A segment of <paramref name="entries"/> as a snapshot holds them: already sorted, which is checked.</summary>
-    public static KeySegment FromSorted(KeyEntry[] entries)
+    /// <summary>A segment of <paramref name="entries"/> and <paramref name="groupStarts"/> as a snapshot holds them (<see cref="GroupStarts"/>), which are checked.</summary>
+    public static KeySegment FromSorted(SegmentEntry[] entries, int[] groupStarts)
     {
-        for (var at = 1; at < entries.Length; at++)
+        if (groupStarts.Length != Groups + 1 || groupStarts[0] != 0 || groupStarts[Groups] != entries.Length)
         {
-            if (entries[at - 1].CompareTo(entries[at]) > 0)
+            throw new Snapshots.SnapshotFormatException("A key segment's group starts do not span its entries.");
+        }
+
+        for (var group = 0; group < Groups; group++)
+        {
+            if (groupStarts[group + 1] < groupStarts[group])
             {
-                throw new Snapshots.SnapshotFormatException("A key segment's entries are out of order.");
+                throw new Snapshots.SnapshotFormatException("A key segment's group starts go backwards.");
+            }
+
+            for (var at = groupStarts[group] + 1; at < groupStarts[group + 1]; at++)
+            {
+                if (entries[at - 1].CompareTo(entries[at]) > 0)
+                {
+                    throw new Snapshots.SnapshotFormatException("A key segment's entries are out of order.");
+                }
             }
         }
 
-        return new KeySegment(entries);
+        return new KeySegment(entries, groupStarts);
     }
 
-    /// <summary>The entries, sorted.</summary>
-    public ReadOnlySpan<KeyEntry> Entries => _entries;
+    /// <summary>The entries, sorted within each group.</summary>
+    public ReadOnlySpan<SegmentEntry> Entries => _entries;
 
-    /// <summary>One segment of the entries of <paramref name="sources"/> (each sorted) and of <paramref name="unsorted"/>.</summary>
+    /// <summary>Where each group's entries start, and last the entry count: what a snapshot stores beside <see cref="Entries"/>.</summary>
+    public int[] GroupStarts()
+    {
+        var starts = new int[Groups + 1];
+        for (var group = 0; group <= Groups; group++)
+        {
+            starts[group] = GroupStart(group);
+        }
+
+        return starts;
+    }
+
+    /// <summary>One segment of the entries of <paramref name="sources"/> and of <paramref name="unsorted"/>.</summary>
     public static KeySegment Merge(IReadOnlyList<KeySegment> sources, ReadOnlySpan<KeyEntry> unsorted)
     {
-        var count = unsorted.Length;
-        foreach (var source in sources)
-        {
-            count += source.Count;
-        }
-
-        var merged = GC.AllocateUninitializedArray<KeyEntry>(count);
-        var runs = new List<KeyEntry[]>(sources.Count + 1);
-        foreach (var source in sources)
-        {
-            runs.Add(source._entries);
-        }
-
+        List<KeySegment> runs = [.. sources];
         if (!unsorted.IsEmpty)
         {
-            var tail = unsorted.ToArray();
-            Array.Sort(tail);
-            runs.Add(tail);
+            runs.Add(Build(unsorted.ToArray()));
         }
 
-        MergeRuns(runs, merged);
-        return new KeySegment(merged);
+        var count = 0;
+        foreach (var run in runs)
+        {
+            count += run.Count;
+        }
+
+        var merged = GC.AllocateUninitializedArray<SegmentEntry>(count);
+        var groupStarts = ArrayPool<int>.Shared.Rent(Groups + 1);
+        var merge = new GroupMerge(runs);
+        var at = 0;
+        for (var group = 0; group < Groups; group++)
+        {
+            groupStarts[group] = at;
+            at = merge.MergeGroup(group, merged, at);
+        }
+
+        groupStarts[Groups] = at;
+        var segment = new KeySegment(merged, groupStarts);
+        ArrayPool<int>.Shared.Return(groupStarts);
+        return segment;
     }
 
-    public ref readonly KeyEntry Entry(int at) => ref _entries[at];
+    public ref readonly SegmentEntry Entry(int at) => ref _entries[at];
 
     /// <summary>
     /// Where <paramref name="key"/>'s entries start in this segment and where its bucket ends
     /// (they are adjacent from the start); an empty range when the key is absent.
     /// </summary>
-    public (int Start, int End) Locate(in Key96 key)
+    public (int Start, int End) Locate(in Key80 key)
     {
-        var bucket = (int)(key.High >> _shift);
+        var bucket = (int)(key.High >> (64 - _bits));
         var start = _starts[bucket];
         var end = _starts[bucket + 1];
+        var rest = key.Rest;
         ref var entries = ref MemoryMarshal.GetArrayDataReference(_entries);
         if (end - start > LinearBucket)
         {
-            start = LowerBound(start, end, key); // a crowded bucket: keys chosen to share their top bits
+            start = LowerBound(start, end, rest); // a crowded bucket: keys chosen to share their top bits
         }
 
         for (var at = start; at < end; at++)
         {
-            ref readonly var entry = ref Unsafe.Add(ref entries, at);
-            var order = entry.Key.CompareTo(key);
-            if (order >= 0)
+            var stored = Unsafe.Add(ref entries, at).Rest;
+            if (stored >= rest)
             {
-                return order == 0 ? (at, end) : (0, 0);
+                return stored == rest ? (at, end) : (0, 0);
             }
         }
 
@@ -129,36 +202,42 @@ internal sealed class KeySegment
     }
 
     /// <summary>The keys with at least <paramref name="count"/> entries: runs of equal keys in the sorted entries.</summary>
-    public List<Key96> KeysWithAtLeast(int count)
+    public List<Key80> KeysWithAtLeast(int count)
     {
-        var keys = new List<Key96>();
-        for (var start = 0; start < _entries.Length;)
+        var keys = new List<Key80>();
+        for (var group = 0; group < Groups; group++)
         {
-            var key = _entries[start].Key;
-            var end = start + 1;
-            while (end < _entries.Length && _entries[end].Is(key))
+            var groupEnd = GroupStart(group + 1);
+            for (var start = GroupStart(group); start < groupEnd;)
             {
-                end++;
-            }
+                var rest = _entries[start].Rest;
+                var end = start + 1;
+                while (end < groupEnd && _entries[end].Rest == rest)
+                {
+                    end++;
+                }
 
-            if (end - start >= count)
-            {
-                keys.Add(key);
-            }
+                if (end - start >= count)
+                {
+                    keys.Add(Key80.FromParts(group, rest));
+                }
 
-            start = end;
+                start = end;
+            }
         }
 
         return keys;
     }
 
-    /// <summary>The first entry in [start, end) whose key is not below <paramref name="key"/>.</summary>
-    private int LowerBound(int start, int end, in Key96 key)
+    private int GroupStart(int group) => _starts[group << (_bits - GroupBits)];
+
+    /// <summary>The first entry in [start, end) whose key is not below <paramref name="rest"/>'s.</summary>
+    private int LowerBound(int start, int end, ulong rest)
     {
         while (start < end)
         {
             var mid = (int)(((uint)start + (uint)end) >> 1);
-            if (_entries[mid].Key.CompareTo(key) < 0)
+            if (_entries[mid].Rest < rest)
             {
                 start = mid + 1;
             }
@@ -172,70 +251,90 @@ internal sealed class KeySegment
     }
 
     /// <summary>
-    /// A k-way merge of sorted runs through a binary heap of the runs' heads (about 2·log2 k
-    /// comparisons an entry), older runs first among equal entries. A merge of every segment
-    /// meets a dozen runs or more, where picking the least head by scanning them all was several
-    /// times slower.
+    /// A k-way merge of sorted segments, group by group, through a binary heap of the runs' heads
+    /// (about 2·log2 k comparisons an entry), older runs first among equal entries. A merge of
+    /// every segment meets a dozen runs or more, where picking the least head by scanning them
+    /// all was several times slower.
     /// </summary>
-    private static void MergeRuns(List<KeyEntry[]> runs, KeyEntry[] into)
+    private sealed class GroupMerge(List<KeySegment> runs)
     {
-        var sources = runs.Where(run => run.Length > 0).ToArray();
-        var heads = new int[sources.Length];
-        var heap = new int[sources.Length];
-        for (var run = 0; run < heap.Length; run++)
-        {
-            heap[run] = run;
-        }
+        private readonly int[] _heads = new int[runs.Count];
+        private readonly int[] _ends = new int[runs.Count];
+        private readonly int[] _heap = new int[runs.Count];
 
-        var size = heap.Length;
-        for (var at = (size / 2) - 1; at >= 0; at--)
+        /// <summary>Writes group <paramref name="group"/>'s entries of every run to <paramref name="into"/> from <paramref name="at"/>; returns where they end.</summary>
+        public int MergeGroup(int group, SegmentEntry[] into, int at)
         {
-            SiftDown(heap, size, at, sources, heads);
-        }
-
-        for (var at = 0; at < into.Length; at++)
-        {
-            var run = heap[0];
-            into[at] = sources[run][heads[run]++];
-            if (heads[run] == sources[run].Length)
+            var size = 0;
+            for (var run = 0; run < runs.Count; run++)
             {
-                heap[0] = heap[--size];
+                _heads[run] = runs[run].GroupStart(group);
+                _ends[run] = runs[run].GroupStart(group + 1);
+                if (_heads[run] < _ends[run])
+                {
+                    _heap[size++] = run;
+                }
             }
 
-            SiftDown(heap, size, 0, sources, heads);
-        }
-    }
+            if (size == 1)
+            {
+                var only = _heap[0];
+                var length = _ends[only] - _heads[only];
+                runs[only]._entries.AsSpan(_heads[only], length).CopyTo(into.AsSpan(at));
+                return at + length;
+            }
 
-    private static void SiftDown(int[] heap, int size, int at, KeyEntry[][] runs, int[] heads)
-    {
-        while (true)
+            for (var node = (size / 2) - 1; node >= 0; node--)
+            {
+                SiftDown(size, node);
+            }
+
+            while (size > 0)
+            {
+                var run = _heap[0];
+                into[at++] = runs[run]._entries[_heads[run]++];
+                if (_heads[run] == _ends[run])
+                {
+                    _heap[0] = _heap[--size];
+                }
+
+                SiftDown(size, 0);
+            }
+
+            return at;
+        }
+
+        private void SiftDown(int size, int at)
         {
-            var least = at;
-            var left = (2 * at) + 1;
-            if (left < size && Precedes(heap[left], heap[least], runs, heads))
+            while (true)
             {
-                least = left;
-            }
+                var least = at;
+                var left = (2 * at) + 1;
+                if (left < size && Precedes(_heap[left], _heap[least]))
+                {
+                    least = left;
+                }
 
-            if (left + 1 < size && Precedes(heap[left + 1], heap[least], runs, heads))
-            {
-                least = left + 1;
-            }
+                if (left + 1 < size && Precedes(_heap[left + 1], _heap[least]))
+                {
+                    least = left + 1;
+                }
 
-            if (least == at)
-            {
-                return;
-            }
+                if (least == at)
+                {
+                    return;
+                }
 
-            (heap[at], heap[least]) = (heap[least], heap[at]);
-            at = least;
+                (_heap[at], _heap[least]) = (_heap[least], _heap[at]);
+                at = least;
+            }
         }
-    }
 
-    /// <summary>Whether run <paramref name="a"/>'s head comes first: the lesser entry, or on equal entries the older run.</summary>
-    private static bool Precedes(int a, int b, KeyEntry[][] runs, int[] heads)
-    {
-        var order = runs[a][heads[a]].CompareTo(runs[b][heads[b]]);
-        return order < 0 || (order == 0 && a < b);
+        /// <summary>Whether run <paramref name="a"/>'s head comes first: the lesser entry, or on equal entries the older run.</summary>
+        private bool Precedes(int a, int b)
+        {
+            var order = runs[a]._entries[_heads[a]].CompareTo(runs[b]._entries[_heads[b]]);
+            return order < 0 || (order == 0 && a < b);
+        }
     }
 }

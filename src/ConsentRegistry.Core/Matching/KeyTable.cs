@@ -5,7 +5,7 @@ using ConsentRegistry.Core.Snapshots;
 namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
-/// A multimap from 96-bit key fingerprints to 32-bit values (claim numbers), 16 bytes an entry
+/// A multimap from 80-bit key fingerprints to 32-bit values (claim numbers), 12 bytes an entry
 /// and no object per key (decision record 0013). Entries go to a small tail, hashed for lookups;
 /// a full tail becomes an immutable <see cref="KeySegment"/> (entries sorted by key, found
 /// through a bucket directory on the key's top bits), and segments merge as the PDQ index's do
@@ -24,7 +24,7 @@ public sealed class KeyTable
     private readonly KeyEntry[] _tail = new KeyEntry[TailLimit];
     private readonly int[] _tailSlots = new int[TailSlots]; // an entry's number + 1, by linear probing; 0 is empty
     private int _tailCount;
-    private readonly List<Key96> _crowded = [];
+    private readonly List<Key80> _crowded = [];
 
     /// <summary>
     /// When above 0, each full tail made into a segment is searched for keys with this many
@@ -58,9 +58,9 @@ public sealed class KeyTable
     }
 
     /// <summary>Adds <paramref name="value"/> under <paramref name="key"/>; a key may hold many values, and the same one twice.</summary>
-    public void Add(in Key96 key, uint value)
+    public void Add(in Key80 key, uint value)
     {
-        _tail[_tailCount] = new KeyEntry(key.High, key.Low, value);
+        _tail[_tailCount] = new KeyEntry(key, value);
         var slot = TailHome(key);
         while (_tailSlots[slot] != 0)
         {
@@ -93,20 +93,20 @@ public sealed class KeyTable
     }
 
     /// <summary>The keys gathered since the last call (<see cref="CrowdedAt"/>); empties the list.</summary>
-    internal List<Key96>? TakeCrowded()
+    internal List<Key80>? TakeCrowded()
     {
         if (_crowded.Count == 0)
         {
             return null;
         }
 
-        List<Key96> taken = [.. _crowded];
+        List<Key80> taken = [.. _crowded];
         _crowded.Clear();
         return taken;
     }
 
     /// <summary>How many entries <paramref name="key"/> has in the tail: a few reads of a small, hashed array.</summary>
-    internal int TailCount(in Key96 key)
+    internal int TailCount(in Key80 key)
     {
         var count = 0;
         for (int slot = TailHome(key), number; (number = _tailSlots[slot]) != 0; slot = (slot + 1) & (TailSlots - 1))
@@ -121,10 +121,10 @@ public sealed class KeyTable
     }
 
     /// <summary>The values under <paramref name="key"/>, in no particular order.</summary>
-    public Values Find(in Key96 key) => new(this, key);
+    public Values Find(in Key80 key) => new(this, key);
 
     /// <summary>The keys holding at least <paramref name="count"/> values; only once <see cref="Compact"/> has left one segment and no tail.</summary>
-    public List<Key96> KeysWithAtLeast(int count)
+    public List<Key80> KeysWithAtLeast(int count)
     {
         if (_tailCount > 0 || _segments.Count > 1)
         {
@@ -166,6 +166,7 @@ public sealed class KeyTable
         foreach (var segment in _segments)
         {
             writer.WriteArray(segment.Entries);
+            writer.WriteArray<int>(segment.GroupStarts());
         }
 
         writer.WriteArray<KeyEntry>(_tail.AsSpan(0, _tailCount));
@@ -177,47 +178,60 @@ public sealed class KeyTable
         var segments = reader.ReadCount(1 << 16);
         for (var segment = 0; segment < segments; segment++)
         {
-            var entries = reader.ReadArray<KeyEntry>();
+            var entries = reader.ReadArray<SegmentEntry>();
+            var groupStarts = reader.ReadArray<int>(KeySegment.Groups + 1);
             CheckValues(entries, claims);
-            _segments.Add(KeySegment.FromSorted(entries));
+            _segments.Add(KeySegment.FromSorted(entries, groupStarts));
             Count += entries.Length;
         }
 
         var tail = reader.ReadArray<KeyEntry>(TailLimit - 1);
-        CheckValues(tail, claims);
         foreach (var entry in tail)
         {
+            CheckValue(entry.Value, claims);
+            if (entry.Low > ushort.MaxValue)
+            {
+                throw new SnapshotFormatException("A key table's unsorted entry has a low word over 16 bits.");
+            }
+
             Add(entry.Key, entry.Value);
         }
     }
 
-    private static void CheckValues(ReadOnlySpan<KeyEntry> entries, int claims)
+    private static void CheckValues(ReadOnlySpan<SegmentEntry> entries, int claims)
     {
         foreach (var entry in entries)
         {
-            if ((entry.Value & int.MaxValue) >= (uint)claims)
-            {
-                throw new SnapshotFormatException($"A key table posts claim {entry.Value & int.MaxValue} of {claims}.");
-            }
+            CheckValue(entry.Value, claims);
         }
     }
 
-    private static int TailHome(in Key96 key) => (int)key.High & (TailSlots - 1);
+    private static void CheckValue(uint value, int claims)
+    {
+        if ((value & int.MaxValue) >= (uint)claims)
+        {
+            throw new SnapshotFormatException($"A key table posts claim {value & int.MaxValue} of {claims}.");
+        }
+    }
+
+    private static int TailHome(in Key80 key) => (int)key.High & (TailSlots - 1);
 
     /// <summary>The values under one key: the tail's, then each segment's.</summary>
     public ref struct Values
     {
         private readonly KeyTable _table;
-        private readonly Key96 _key;
+        private readonly Key80 _key;
+        private readonly ulong _rest;
         private int _slot;
         private int _segment = -1; // -1: still probing the tail
         private int _at;
         private int _end;
 
-        internal Values(KeyTable table, Key96 key)
+        internal Values(KeyTable table, Key80 key)
         {
             _table = table;
             _key = key;
+            _rest = key.Rest;
             _slot = TailHome(key);
         }
 
@@ -242,7 +256,7 @@ public sealed class KeyTable
                 if (_at < _end)
                 {
                     ref readonly var entry = ref segments[_segment - 1].Entry(_at++);
-                    if (entry.Is(_key))
+                    if (entry.Rest == _rest) // the group is the same: Locate found the key's bucket
                     {
                         Current = entry.Value;
                         return true;
@@ -279,30 +293,63 @@ public sealed class KeyTable
     }
 }
 
-/// <summary>A 96-bit fingerprint of a key: the top 96 bits of its XXH3-128 (<see cref="Fingerprint"/>).</summary>
-public readonly record struct Key96(ulong High, uint Low) : IComparable<Key96>
+/// <summary>
+/// An 80-bit fingerprint of a key: the top 80 bits of its XXH3-128 (<see cref="Fingerprint"/>),
+/// <see cref="High"/> the top 64 and <see cref="Low"/> the 16 below them (decision record 0013).
+/// </summary>
+public readonly record struct Key80(ulong High, ushort Low) : IComparable<Key80>
 {
-    public static Key96 Of(UInt128 fingerprint) => new((ulong)(fingerprint >> 64), (uint)(fingerprint >> 32));
+    public static Key80 Of(UInt128 fingerprint) => new((ulong)(fingerprint >> 64), (ushort)(fingerprint >> 48));
 
-    public int CompareTo(Key96 other)
+    /// <summary>The key's low 64 bits (bits 16–79 from the top): what a segment stores, its top 16 bits being given by where it stores them.</summary>
+    public ulong Rest => (High << 16) | Low;
+
+    /// <summary>The key's top 16 bits: its group in a <see cref="KeySegment"/>.</summary>
+    public int Group => (int)(High >> 48);
+
+    /// <summary>The key whose group is <paramref name="group"/> and whose low 64 bits are <paramref name="rest"/>.</summary>
+    public static Key80 FromParts(int group, ulong rest) => new(((ulong)group << 48) | (rest >> 16), (ushort)rest);
+
+    public int CompareTo(Key80 other)
     {
         var byHigh = High.CompareTo(other.High);
         return byHigh != 0 ? byHigh : Low.CompareTo(other.Low);
     }
 }
 
-/// <summary>One (key, value) pair of a <see cref="KeyTable"/>: 16 bytes.</summary>
+/// <summary>One (key, value) pair of a <see cref="KeyTable"/>'s tail: 16 bytes, the key whole (<see cref="Low"/> holds its 16 bits in 32, so no byte is padding).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal readonly record struct KeyEntry(ulong High, uint Low, uint Value) : IComparable<KeyEntry>
 {
-    public Key96 Key => new(High, Low);
+    public KeyEntry(in Key80 key, uint value)
+        : this(key.High, key.Low, value)
+    {
+    }
 
-    public bool Is(in Key96 key) => High == key.High && Low == key.Low;
+    public Key80 Key => new(High, (ushort)Low);
+
+    public bool Is(in Key80 key) => High == key.High && Low == key.Low;
 
     /// <summary>By key, then value.</summary>
     public int CompareTo(KeyEntry other)
     {
         var byKey = Key.CompareTo(other.Key);
+        return byKey != 0 ? byKey : Value.CompareTo(other.Value);
+    }
+}
+
+/// <summary>
+/// One (key, value) pair as a <see cref="KeySegment"/> stores it: the key's low 64 bits and the
+/// value, 12 bytes (packed to 4-byte alignment); the key's top 16 bits are the group the segment
+/// files it under.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Pack = 4)]
+internal readonly record struct SegmentEntry(ulong Rest, uint Value) : IComparable<SegmentEntry>
+{
+    /// <summary>By key, then value (within one group).</summary>
+    public int CompareTo(SegmentEntry other)
+    {
+        var byKey = Rest.CompareTo(other.Rest);
         return byKey != 0 ? byKey : Value.CompareTo(other.Value);
     }
 }

@@ -24,7 +24,7 @@ public sealed partial class MatchingIndex
     private bool _bulkLoading;
 
     private readonly List<HotKey> _hotKeys = [];
-    private readonly Dictionary<(MatchKind By, Key96 Key), int> _hotKeyNumbers = [];
+    private readonly Dictionary<(MatchKind By, Key80 Key), int> _hotKeyNumbers = [];
     // Claim number → its hot key, or (negative) the complement of an index into _severalHotKeys:
     // nearly every claim on a hot key is on just one, so that costs one dictionary entry.
     private readonly Dictionary<int, int> _hotKeyOfClaim = [];
@@ -73,7 +73,7 @@ public sealed partial class MatchingIndex
     /// </summary>
     private void Post(KeyTable postings, UInt128 fingerprint, MatchKind by, int claim, bool includeSubdomains)
     {
-        var key = Key96.Of(fingerprint);
+        var key = Key80.Of(fingerprint);
         postings.CrowdedAt = _bulkLoading ? 0 : _hotKeyPostings;
         postings.Add(key, (uint)claim | (includeSubdomains ? IncludeSubdomainsBit : 0));
         if (_hotKeyNumbers.TryGetValue((by, key), out var number))
@@ -111,7 +111,7 @@ public sealed partial class MatchingIndex
     }
 
     /// <summary>Turns hot those of <paramref name="keys"/> that are not yet.</summary>
-    private void MakeCrowdedKeysHot(KeyTable table, MatchKind by, List<Key96> keys)
+    private void MakeCrowdedKeysHot(KeyTable table, MatchKind by, List<Key80> keys)
     {
         foreach (var key in keys)
         {
@@ -122,7 +122,7 @@ public sealed partial class MatchingIndex
         }
     }
 
-    private void MakeHot(KeyTable postings, Key96 key, MatchKind by)
+    private void MakeHot(KeyTable postings, Key80 key, MatchKind by)
     {
         var number = _hotKeys.Count;
         var hot = new HotKey(postings, key, by, this);
@@ -184,7 +184,7 @@ public sealed partial class MatchingIndex
     }
 
     /// <summary>A key shared by many claims, where its postings are, and two resolved views.</summary>
-    private sealed class HotKey(KeyTable postings, Key96 key, MatchKind by, MatchingIndex index)
+    private sealed class HotKey(KeyTable postings, Key80 key, MatchKind by, MatchingIndex index)
     {
         public MatchKind By { get; } = by;
 

@@ -108,7 +108,7 @@ public sealed partial class MatchingIndex
 /// <summary>A merge of a PDQ index's or a key table's segments, built beside lookups (<see cref="MatchingIndex.PrepareMerge"/>).</summary>
 public sealed class IndexMerge
 {
-    internal IndexMerge(SegmentMerge<PdqSegment>? pdq, KeyTable? table, SegmentMerge<KeySegment>? keys, List<Key96> crowded)
+    internal IndexMerge(SegmentMerge<PdqSegment>? pdq, KeyTable? table, SegmentMerge<KeySegment>? keys, List<Key80> crowded)
     {
         Pdq = pdq;
         Table = table;
@@ -117,7 +117,7 @@ public sealed class IndexMerge
     }
 
     /// <summary>Keys with the hot-key length of postings within the merged segment.</summary>
-    internal List<Key96> Crowded { get; }
+    internal List<Key80> Crowded { get; }
 
     internal SegmentMerge<PdqSegment>? Pdq { get; }
 

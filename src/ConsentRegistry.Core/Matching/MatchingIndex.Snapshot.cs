@@ -283,7 +283,7 @@ public sealed partial class MatchingIndex
     /// <summary>Hot keys by kind and key, in their numbering; their views are resolved again from the postings when read.</summary>
     private void WriteHotKeys(SnapshotWriter writer)
     {
-        var hot = new (MatchKind By, Key96 Key)[_hotKeys.Count];
+        var hot = new (MatchKind By, Key80 Key)[_hotKeys.Count];
         foreach (var (key, number) in _hotKeyNumbers)
         {
             hot[number] = key;
@@ -292,7 +292,7 @@ public sealed partial class MatchingIndex
         writer.BeginSection("hot-keys");
         writer.WriteArray<byte>([.. hot.Select(key => (byte)key.By)]);
         writer.WriteArray<ulong>([.. hot.Select(key => key.Key.High)]);
-        writer.WriteArray<uint>([.. hot.Select(key => key.Key.Low)]);
+        writer.WriteArray<uint>([.. hot.Select(key => (uint)key.Key.Low)]);
         writer.EndSection();
     }
 
@@ -318,7 +318,12 @@ public sealed partial class MatchingIndex
                 throw new SnapshotFormatException($"A hot key of kind {kinds[number]} has no key table.");
             }
 
-            var key = new Key96(highs[number], lows[number]);
+            if (lows[number] > ushort.MaxValue)
+            {
+                throw new SnapshotFormatException("A hot key's low word is over 16 bits.");
+            }
+
+            var key = new Key80(highs[number], (ushort)lows[number]);
             if (_hotKeyNumbers.ContainsKey((by, key)))
             {
                 throw new SnapshotFormatException("A hot key is listed twice.");

@@ -393,7 +393,7 @@ public sealed partial class MatchingIndex
 
     private void Collect(KeyTable postings, UInt128 key, MatchKind by, ref CandidateList candidates, bool subdomainsOnly = false)
     {
-        var shortKey = Key96.Of(key);
+        var shortKey = Key80.Of(key);
         if (_hotKeyNumbers.Count > 0 && _hotKeyNumbers.TryGetValue((by, shortKey), out var hot))
         {
             candidates.AddHot(new HotRef(hot, subdomainsOnly));
