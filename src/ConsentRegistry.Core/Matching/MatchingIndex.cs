@@ -7,8 +7,8 @@ using ConsentRegistry.Core.Urls;
 namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
-/// The in-memory matching index (DESIGN.md 3). Each key kind maps a 96-bit fingerprint to the
-/// numbers of the claims posted under it in a <see cref="KeyTable"/> (16 bytes a posting, decision
+/// The in-memory matching index (DESIGN.md 3). Each key kind maps an 80-bit fingerprint to the
+/// numbers of the claims posted under it in a <see cref="KeyTable"/> (12 bytes a posting, decision
 /// record 0013); claims are structs in one array. URL prefixes
 /// are found by hashing the looked-up URL cut at each prefix length registered for its
 /// scheme and authority; host claims by hashing the host and each parent domain; PDQ hashes
