@@ -1,4 +1,5 @@
 using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Snapshots;
 
 namespace ConsentRegistry.Core.Tests.Matching;
 
@@ -63,6 +64,52 @@ public sealed class KeyTableTests
         table.Compact();
         var fixedTail = (KeyTable.TailLimit * 16) + (KeyTable.TailLimit * 2 * sizeof(int));
         Assert.InRange((table.Bytes - fixedTail) / 1_000_000.0, 12.0, 12.6);
+    }
+
+    [Fact]
+    public void A_compacted_table_whose_directory_has_more_bits_than_the_group_finds_exactly_the_values_added()
+    {
+        // 300,000 entries: a directory of 17 bits, one below the key's 16-bit group.
+        var random = new Random(29);
+        var table = new KeyTable();
+        var model = new Dictionary<Key80, List<uint>>();
+        var keys = new List<Key80>();
+        for (var i = 0; i < 300_000; i++)
+        {
+            var key = keys.Count > 0 && random.Next(4) == 0 ? keys[random.Next(keys.Count)]
+                : random.Next(40) == 0 ? new Key80((0x1234_5678_9AUL << 24) | (uint)random.Next(1 << 24), (ushort)random.Next())
+                : RandomKey(random);
+            table.Add(key, (uint)i);
+            if (!model.TryGetValue(key, out var values))
+            {
+                model[key] = values = [];
+                keys.Add(key);
+            }
+
+            values.Add((uint)i);
+        }
+
+        table.Compact();
+        AssertSameAsModel(table, model, random);
+    }
+
+    [Fact]
+    public void A_segment_read_from_a_snapshot_with_group_starts_that_do_not_span_its_entries_or_entries_out_of_order_is_refused()
+    {
+        SegmentEntry[] entries = [new(5, 1), new(9, 2), new(3, 3)]; // groups 0: 5, 9; group 1: 3
+        var starts = new int[KeySegment.Groups + 1];
+        starts.AsSpan(1).Fill(2);
+        starts.AsSpan(2).Fill(3);
+
+        var segment = KeySegment.FromSorted(entries, starts);
+        Assert.Equal((2, 3), segment.Locate(Key80.FromParts(1, 3)));
+        Assert.Equal((0, 0), segment.Locate(Key80.FromParts(0, 3)));
+
+        Assert.Throws<SnapshotFormatException>(() => KeySegment.FromSorted(entries, starts[..^1]));
+        Assert.Throws<SnapshotFormatException>(() => KeySegment.FromSorted(entries, [.. starts.Select((start, group) => group == KeySegment.Groups ? 2 : start)]));
+        Assert.Throws<SnapshotFormatException>(() => KeySegment.FromSorted(entries, [.. starts.Select((start, group) => group == 0 ? 1 : start)]));
+        Assert.Throws<SnapshotFormatException>(() => KeySegment.FromSorted(entries, [.. starts.Select((start, group) => group == 7 ? 1 : start)]));
+        Assert.Throws<SnapshotFormatException>(() => KeySegment.FromSorted([entries[1], entries[0], entries[2]], starts));
     }
 
     [Fact]
