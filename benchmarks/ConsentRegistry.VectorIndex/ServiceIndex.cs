@@ -5,6 +5,7 @@ using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Embeddings;
 using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Snapshots;
 
 namespace ConsentRegistry.VectorIndex;
 
@@ -34,6 +35,8 @@ public static class ServiceIndex
             ExpansionAdd = Arg(2, 128),
             ExpansionSearch = Arg(3, 64),
             Candidates = Math.Max(1, Arg(4, 16)),
+            Dimensions = Arg(6, new VectorIndexOptions().Dimensions),
+            Quantization = args.Length > 7 ? args[7] : new VectorIndexOptions().Quantization,
         };
         var threshold = args.Length > 5 ? float.Parse(args[5], CultureInfo.InvariantCulture) : 0.98f;
 
@@ -44,12 +47,16 @@ public static class ServiceIndex
         Console.WriteLine(options.MinVectors == 0
             ? $"{count:N0} claimed vectors of {Dimensions}; exact search"
             : $"{count:N0} claimed vectors of {Dimensions}; connectivity {options.Connectivity}, expansion "
-                + $"{options.ExpansionAdd}/{options.ExpansionSearch}, {options.Candidates} candidates, {options.Quantization}");
+                + $"{options.ExpansionAdd}/{options.ExpansionSearch}, {options.Candidates} candidates, {options.Quantization}, "
+                + $"{(options.Dimensions is > 0 and < Dimensions ? options.Dimensions : Dimensions)} dimensions in the index");
 
-        GC.Collect();
         var before = SyntheticVectors.ResidentBytes();
+        var (managedBefore, nativeBefore) = SyntheticVectors.ManagedAndNativeBytes();
         var clock = Stopwatch.StartNew();
-        using var index = new MatchingIndex(UsearchVectors.Settings(options));
+        IApproximateVectors? approximate = null;
+        var usearch = UsearchVectors.Settings(options);
+        var settings = usearch is null ? null : usearch with { Create = dimensions => approximate = usearch.Create(dimensions) };
+        using var index = new MatchingIndex(settings);
         for (var i = 0; i < count; i++)
         {
             // Encoded here, not ahead, so that the resident growth is the index's alone.
@@ -63,10 +70,14 @@ public static class ServiceIndex
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
-        GC.Collect();
         var perVector = (SyntheticVectors.ResidentBytes() - before) / (double)count;
+        var (managed, native) = SyntheticVectors.ManagedAndNativeBytes();
         Console.WriteLine($"built in {seconds:N1} s ({count / seconds:N0} claims a second); resident +{perVector:N0} bytes a claimed vector "
-            + $"(claim, stored vector, graph); the index estimates {index.EstimatedBytes / (double)count:N0} bytes a claim");
+            + $"(claim, stored vector, graph; includes memory the collector keeps committed); live managed +{(managed - managedBefore) / (double)count:N0} B "
+            + $"(claims, stored vectors), outside the managed heap +{(native - nativeBefore) / (double)count:N0} B (the graph) a claim; "
+            + $"the index estimates {index.EstimatedBytes / (double)count:N0} bytes a claim"
+            + (approximate is null ? "" : $", of which the vector index (USearch's own count) {approximate.Bytes / (double)count:N0}"));
+        GC.KeepAlive(data); // alive through the readings above, so that its release is not counted
 
         var truth = new HashSet<string>[Queries];
         Parallel.For(0, Queries, q => truth[q] = Enumerable.Range(0, count)
@@ -102,5 +113,50 @@ public static class ServiceIndex
         var extra = Enumerable.Range(0, Queries).Sum(q => found[q].Count(id => !truth[q].Contains(id)));
         Console.WriteLine($"{oneThread:N0} lookups a second on one thread, {allCores:N0} on {Environment.ProcessorCount} threads; "
             + $"recall at {threshold}: {hits}/{wanted} = {(double)hits / Math.Max(1, wanted):P2}; matches below the threshold: {extra}");
+        if (settings is not null)
+        {
+            Snapshot(index, settings, queries.Select(q => new EmbeddingQuery(Model, [q], threshold)).ToArray(), found);
+        }
+    }
+
+    /// <summary>
+    /// The index written to a snapshot and read back twice: with its saved vector index (what a
+    /// restart does) and without (the vector index built again from the vectors, on every core);
+    /// both must answer the queries as the index did.
+    /// </summary>
+    private static void Snapshot(MatchingIndex index, ApproximateVectorSettings settings, EmbeddingQuery[] queries, HashSet<string>[] expected)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"vector-index-{Environment.ProcessId}.snap");
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            using (var writer = new SnapshotWriter(path, new SnapshotHeader(SnapshotHeader.CurrentFormat, Guid.NewGuid(), index.AppliedSeq, DateTimeOffset.UtcNow)))
+            {
+                index.WriteSnapshot(writer);
+                writer.Finish();
+            }
+
+            Console.WriteLine($"snapshot written in {clock.Elapsed.TotalSeconds:N1} s ({new FileInfo(path).Length / (1024.0 * 1024):N0} MiB)");
+            foreach (var (what, read) in new[] { ("with its saved vector index", settings), ("building the vector index again", settings with { Open = null }) })
+            {
+                clock.Restart();
+                using var reader = new SnapshotReader(path);
+                using var loaded = MatchingIndex.ReadSnapshot(reader, read);
+                var readSeconds = clock.Elapsed.TotalSeconds;
+                loaded.CommitVectorIndexes(loaded.PrepareVectorIndexes());
+                var wrong = Enumerable.Range(0, queries.Length).Count(q =>
+                {
+                    var matches = new List<Match>();
+                    loaded.Lookup(null, null, TrustLevel.Signed, matches, embeddings: queries[q]);
+                    return !matches.Select(m => loaded.Claim(m.Claim).Id).ToHashSet().SetEquals(expected[q]);
+                });
+                Console.WriteLine($"read back {what}: ready for approximate lookups in {clock.Elapsed.TotalSeconds:N1} s (the file read in {readSeconds:N1} s); "
+                    + $"{wrong} of {queries.Length} lookups answered otherwise than before");
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }

@@ -30,6 +30,19 @@ public sealed class SyntheticVectors(int seed, int dimensions)
         long.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
 
+    /// <summary>
+    /// After a full collection: the live managed heap, and the resident memory outside the heap the
+    /// collector has committed (native allocations such as USearch's graph, plus the runtime's own).
+    /// </summary>
+    public static (long Managed, long Native) ManagedAndNativeBytes()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        var managed = GC.GetTotalMemory(forceFullCollection: false);
+        return (managed, ResidentBytes() - GC.GetGCMemoryInfo().TotalCommittedBytes);
+    }
+
     private float[] Feature()
     {
         var v = new float[dimensions];

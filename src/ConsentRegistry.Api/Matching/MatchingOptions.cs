@@ -43,6 +43,13 @@ public sealed class VectorIndexOptions
 
     /// <summary><c>i8</c> (one byte a dimension) or <c>f32</c>.</summary>
     public string Quantization { get; set; } = "i8";
+
+    /// <summary>
+    /// How many coordinates of a randomly rotated vector the index holds (<see cref="VectorProjection"/>):
+    /// fewer is less memory and faster search, at some recall; 0, or the model's length or more, keeps
+    /// them all (rotated still, which suits int8).
+    /// </summary>
+    public int Dimensions { get; set; } = 256;
 }
 
 /// <summary><c>Registry:Trust</c>: the lowest trust at which a consent counts (opt-outs count at every level).</summary>
@@ -90,6 +97,11 @@ internal sealed class MatchingOptionsValidator : IValidateOptions<MatchingOption
         if (vectors.ExpansionAdd is < 1 or > 4096 || vectors.ExpansionSearch is < 1 or > 4096)
         {
             failures.Add($"Registry:Matching:VectorIndex:ExpansionAdd and ExpansionSearch are {vectors.ExpansionAdd} and {vectors.ExpansionSearch}; use 1 to 4096.");
+        }
+
+        if (vectors.Dimensions is < 0 or > 65_536)
+        {
+            failures.Add($"Registry:Matching:VectorIndex:Dimensions is {vectors.Dimensions}; use 0 (all of the model's) to 65536.");
         }
 
         if (vectors.Quantization is not ("i8" or "f32"))

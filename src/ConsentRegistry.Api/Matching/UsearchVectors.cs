@@ -1,19 +1,23 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Cloud.Unum.USearch;
 using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Snapshots;
 
 namespace ConsentRegistry.Api.Matching;
 
 /// <summary>
-/// <see cref="IApproximateVectors"/> on USearch (an HNSW graph, vectors quantised as
-/// <c>Registry:Matching:VectorIndex:Quantization</c>): the candidates it proposes are re-checked
-/// exactly by the matching index. USearch keeps one search context per hardware thread and fails a
-/// search that finds none free ("Reserve capacity ahead of searches!"), so at most one search per
-/// core runs at once here, the rest wait; adds come from the index's one writer while no search runs.
+/// <see cref="IApproximateVectors"/> on USearch: an HNSW graph (cosine) over each vector's
+/// <see cref="VectorProjection"/>, held as <c>Registry:Matching:VectorIndex:Quantization</c>; the
+/// candidates it proposes are re-checked exactly by the matching index. USearch keeps one search
+/// context per hardware thread and fails a search that finds none free ("Reserve capacity ahead of
+/// searches!"), so at most one search per core runs at once here, the rest wait; adds come from the
+/// index's one writer while no search runs.
 /// </summary>
 public sealed class UsearchVectors : IApproximateVectors
 {
     private readonly USearchIndex _index;
-    private readonly int _dimensions;
+    private readonly VectorProjection _projection;
     private readonly VectorIndexOptions _options;
 
     // Environment.ProcessorCount never exceeds the hardware threads USearch reserves contexts for.
@@ -21,43 +25,90 @@ public sealed class UsearchVectors : IApproximateVectors
     private int _count;
 
     public UsearchVectors(int dimensions, VectorIndexOptions options)
+        : this(Projection(dimensions, options), options)
     {
-        _dimensions = dimensions;
+    }
+
+    private UsearchVectors(VectorProjection projection, VectorIndexOptions options)
+    {
+        _projection = projection;
         _options = options;
-        _index = new USearchIndex(MetricKind.Cos, ScalarKindOf(options.Quantization), (ulong)dimensions,
+        _index = new USearchIndex(MetricKind.Cos, ScalarKindOf(options.Quantization), (ulong)projection.Dimensions,
             (ulong)options.Connectivity, (ulong)options.ExpansionAdd, (ulong)options.ExpansionSearch, false);
     }
 
-    /// <summary>
-    /// An estimate (the binding does not report USearch's allocations): each vector quantised, its
-    /// key, and its neighbour lists (twice the connectivity on the base layer, about 1/connectivity
-    /// of that again above it). docs/benchmarks.md has the measured resident size.
-    /// </summary>
+    public int Count => _count;
+
+    public string Layout => LayoutOf(_projection, _options);
+
+    /// <summary>What USearch reports it holds: the graph, the quantised vectors and its per-row tables.</summary>
     public long Bytes
     {
         get
         {
-            var scalar = _options.Quantization == "f32" ? 4 : 1;
-            var neighbours = 2 * _options.Connectivity * 4 * (1 + (1.0 / _options.Connectivity));
-            return (long)(_count * ((scalar * _dimensions) + 8 + neighbours));
+            var bytes = Native.usearch_memory_usage(Native.Handle(_index), out var error);
+            Native.Check(error, "report its memory");
+            return (long)bytes;
         }
+    }
+
+    /// <summary>
+    /// Makes room for <paramref name="rows"/> rows at least. The binding grows the index one row at a
+    /// time when it is full (a reallocation of USearch's per-row tables on every add); here it grows
+    /// by doubling. Adds from several threads at once are safe within the room reserved.
+    /// </summary>
+    public void Reserve(int rows)
+    {
+        if (_index.Capacity() >= (ulong)rows)
+        {
+            return;
+        }
+
+        Native.Reserve(_index, rows);
     }
 
     public void Add(int row, ReadOnlySpan<float> vector)
     {
-        _index.Add((ulong)row, vector.ToArray());
-        _count++;
+        Reserve(row + 1);
+        if (_options.Quantization == "f32")
+        {
+            var projected = new float[_projection.Dimensions];
+            _projection.Project(vector, projected);
+            _index.Add((ulong)row, projected);
+        }
+        else
+        {
+            var quantized = new sbyte[_projection.Dimensions];
+            _projection.Quantize(vector, quantized);
+            _index.Add((ulong)row, quantized);
+        }
+
+        Interlocked.Increment(ref _count);
     }
 
     public int Search(ReadOnlySpan<float> query, Span<int> rows)
     {
-        var vector = query.ToArray();
         ulong[] keys;
         int found;
+        float[]? projected = null;
+        sbyte[]? quantized = null;
+        if (_options.Quantization == "f32")
+        {
+            projected = new float[_projection.Dimensions];
+            _projection.Project(query, projected);
+        }
+        else
+        {
+            quantized = new sbyte[_projection.Dimensions];
+            _projection.Quantize(query, quantized);
+        }
+
         _searches.Wait();
         try
         {
-            found = (int)_index.Search(vector, rows.Length, out keys, out _);
+            found = projected is not null
+                ? (int)_index.Search(projected, rows.Length, out keys, out _)
+                : (int)_index.Search(quantized!, rows.Length, out keys, out _);
         }
         finally
         {
@@ -72,6 +123,28 @@ public sealed class UsearchVectors : IApproximateVectors
         return found;
     }
 
+    public NativeBuffer Save()
+    {
+        var length = (long)Native.usearch_serialized_length(Native.Handle(_index), out var lengthError);
+        Native.Check(lengthError, "measure the saved vector index");
+        var buffer = new NativeBuffer(length);
+        try
+        {
+            unsafe
+            {
+                Native.usearch_save_buffer(Native.Handle(_index), buffer.Pointer, (nuint)length, out var error);
+                Native.Check(error, "save the vector index");
+            }
+
+            return buffer;
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+    }
+
     public void Dispose()
     {
         _index.Dispose();
@@ -82,7 +155,112 @@ public sealed class UsearchVectors : IApproximateVectors
     public static ApproximateVectorSettings? Settings(VectorIndexOptions options) =>
         options.MinVectors <= 0
             ? null
-            : new ApproximateVectorSettings(dimensions => new UsearchVectors(dimensions, options), options.MinVectors, options.Candidates);
+            : new ApproximateVectorSettings(dimensions => new UsearchVectors(dimensions, options), options.MinVectors, options.Candidates)
+            {
+                Open = (dimensions, layout, path) => Open(dimensions, options, layout, path),
+            };
+
+    /// <summary>
+    /// A saved index, when <paramref name="layout"/> is what <paramref name="options"/> would make now;
+    /// otherwise null. Loading keeps the saved graph and sets this process's expansions on it.
+    /// </summary>
+    private static UsearchVectors? Open(int dimensions, VectorIndexOptions options, string layout, NativeBuffer saved)
+    {
+        var projection = Projection(dimensions, options);
+        if (layout != LayoutOf(projection, options))
+        {
+            return null;
+        }
+
+        var loaded = new UsearchVectors(projection, options);
+        try
+        {
+            var handle = Native.Handle(loaded._index);
+            unsafe
+            {
+                Native.usearch_load_buffer(handle, saved.Pointer, (nuint)saved.Length, out var error);
+                Native.Check(error, "load the saved vector index");
+            }
+
+            Native.usearch_change_expansion_add(handle, (nuint)options.ExpansionAdd, out var addError);
+            Native.Check(addError, "set the expansion on adds");
+            Native.usearch_change_expansion_search(handle, (nuint)options.ExpansionSearch, out var searchError);
+            Native.Check(searchError, "set the expansion on searches");
+            if (loaded._index.Dimensions() != (ulong)projection.Dimensions)
+            {
+                throw new InvalidDataException($"The saved vector index holds {loaded._index.Dimensions()} dimensions, not {projection.Dimensions}.");
+            }
+
+            loaded._count = checked((int)loaded._index.Size());
+            Native.Reserve(loaded._index, loaded._count + 1, always: true); // search contexts for every core, and room for the next rows
+            return loaded;
+        }
+        catch
+        {
+            loaded.Dispose();
+            throw;
+        }
+    }
+
+    private static VectorProjection Projection(int dimensions, VectorIndexOptions options) =>
+        new(dimensions, options.Dimensions is > 0 ? options.Dimensions : dimensions);
+
+    private static string LayoutOf(VectorProjection projection, VectorIndexOptions options) =>
+        $"usearch-2 cos {options.Quantization} connectivity {options.Connectivity} expansion-add {options.ExpansionAdd}; {projection.Layout}";
 
     private static ScalarKind ScalarKindOf(string quantization) => quantization == "f32" ? ScalarKind.Float32 : ScalarKind.Int8;
+
+    /// <summary>
+    /// What the binding (Cloud.Unum.USearch 2.26) keeps private or leaves out: its native handle and
+    /// the C functions for room, memory, buffers and expansions (usearch.h). <c>ApproximateVectorTests</c>
+    /// fail if a later version renames the handle.
+    /// </summary>
+    private static unsafe class Native
+    {
+        private const string Library = "libusearch_c";
+
+        [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_index")]
+        public static extern ref IntPtr Handle(USearchIndex index);
+
+        /// <summary>Room for <paramref name="rows"/> rows, doubling; <paramref name="always"/> reserves even when there is room (search contexts after a load).</summary>
+        public static void Reserve(USearchIndex index, int rows, bool always = false)
+        {
+            if (!always && index.Capacity() >= (ulong)rows)
+            {
+                return;
+            }
+
+            usearch_reserve(Handle(index), (nuint)Math.Max(1024L, 2L * rows), out var error);
+            Check(error, $"reserve room for {rows:N0} vectors");
+        }
+
+        public static void Check(IntPtr error, string what)
+        {
+            if (error != IntPtr.Zero)
+            {
+                throw new InvalidOperationException($"USearch could not {what}: {Marshal.PtrToStringAnsi(error)}");
+            }
+        }
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void usearch_reserve(IntPtr index, nuint capacity, out IntPtr error);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern nuint usearch_memory_usage(IntPtr index, out IntPtr error);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern nuint usearch_serialized_length(IntPtr index, out IntPtr error);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void usearch_save_buffer(IntPtr index, byte* buffer, nuint length, out IntPtr error);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void usearch_load_buffer(IntPtr index, byte* buffer, nuint length, out IntPtr error);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void usearch_change_expansion_add(IntPtr index, nuint expansion, out IntPtr error);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void usearch_change_expansion_search(IntPtr index, nuint expansion, out IntPtr error);
+    }
 }

@@ -1,3 +1,5 @@
+using ConsentRegistry.Core.Snapshots;
+
 namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
@@ -6,10 +8,14 @@ namespace ConsentRegistry.Core.Matching;
 /// every candidate exactly against the stored vector before it counts, so an approximate distance
 /// never makes a match; a neighbour the index fails to propose is a missed match (its recall is
 /// measured in docs/benchmarks.md). Searches may run concurrently; adds come from the one writer
-/// while no search runs (<see cref="SharedMatchingIndex"/>).
+/// while no search runs (<see cref="SharedMatchingIndex"/>), or from several threads at once while
+/// an index is built, within room made by <see cref="Reserve"/>.
 /// </summary>
 public interface IApproximateVectors : IDisposable
 {
+    /// <summary>Makes room for at least <paramref name="rows"/> rows.</summary>
+    void Reserve(int rows);
+
     /// <summary>Adds the vector of claimed row <paramref name="row"/>.</summary>
     void Add(int row, ReadOnlySpan<float> vector);
 
@@ -18,6 +24,18 @@ public interface IApproximateVectors : IDisposable
 
     /// <summary>The memory the index holds, for the index's size report.</summary>
     long Bytes { get; }
+
+    /// <summary>How many rows the index holds.</summary>
+    int Count { get; }
+
+    /// <summary>
+    /// How this index was made (library, metric, projection, parameters), kept beside a saved copy:
+    /// a saved index is loaded only by settings that would make one of the same layout.
+    /// </summary>
+    string Layout { get; }
+
+    /// <summary>The whole index serialised (for a snapshot); no add may run meanwhile.</summary>
+    NativeBuffer Save();
 }
 
 /// <summary>
@@ -25,4 +43,12 @@ public interface IApproximateVectors : IDisposable
 /// exactly until there are <see cref="MinVectors"/> of them, then through an index made by
 /// <see cref="Create"/> (given the vector length), asking it for <see cref="Candidates"/> rows per query vector.
 /// </summary>
-public sealed record ApproximateVectorSettings(Func<int, IApproximateVectors> Create, int MinVectors, int Candidates);
+public sealed record ApproximateVectorSettings(Func<int, IApproximateVectors> Create, int MinVectors, int Candidates)
+{
+    /// <summary>
+    /// Loads an index saved by <see cref="IApproximateVectors.Save"/> (given the vector length, the
+    /// saved index's <see cref="IApproximateVectors.Layout"/> and its bytes), or answers null when
+    /// these settings would make an index of another layout: then it is built again from the vectors.
+    /// </summary>
+    public Func<int, string, NativeBuffer, IApproximateVectors?>? Open { get; init; }
+}

@@ -226,19 +226,30 @@ public sealed partial class MatchingIndex : IDisposable
         public bool WantsApproximate => Approximate is null && settings is not null && Count >= settings.MinVectors;
 
         /// <summary>
-        /// An approximate index over the rows there are now. Only reads the rows, so it runs while
-        /// lookups go on (the one writer adds nothing meanwhile); <see cref="Adopt"/> swaps it in.
+        /// An approximate index over the rows there are now, added from every core. Only reads the
+        /// rows, so it runs while lookups go on (the one writer adds nothing meanwhile);
+        /// <see cref="Adopt"/> swaps it in.
         /// </summary>
         public IApproximateVectors Build()
         {
             var built = settings!.Create(dimensions);
-            var widened = new float[dimensions];
-            for (var row = 0; row < Count; row++)
+            try
             {
-                built.Add(row, Widen(row, widened));
+                built.Reserve(Count);
+                Parallel.For(0, Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, () => new float[dimensions],
+                    (row, _, widened) =>
+                    {
+                        built.Add(row, Widen(row, widened));
+                        return widened;
+                    },
+                    _ => { });
+                return built;
             }
-
-            return built;
+            catch
+            {
+                built.Dispose();
+                throw;
+            }
         }
 
         /// <summary>Writes the dimensions and the rows (float16 values, claim numbers, subject keys), for a snapshot.</summary>

@@ -9,8 +9,8 @@ namespace ConsentRegistry.Core.Matching;
 // segments and its tail, the PDQ index's entries per segment, the per-host lists, the derived
 // sets and the claimed vectors. Reading puts the same arrays back, so a loaded index answers
 // exactly as the one written; only what is rebuilt in one pass from those arrays is left out (the
-// key segments' bucket directories, the PDQ segments' multi-index, the hot keys' resolved views,
-// the approximate vector indexes).
+// key segments' bucket directories, the PDQ segments' multi-index, the hot keys' resolved views).
+// The approximate vector indexes, which take far longer to build than to read, are saved whole.
 public sealed partial class MatchingIndex
 {
     private static readonly string[] TableSections = ["urls", "url-prefixes", "hosts", "sha256", "claim-ids"];
@@ -64,6 +64,7 @@ public sealed partial class MatchingIndex
         WriteHotKeys(writer);
         WriteDerived(writer);
         WriteEmbeddings(writer);
+        WriteVectorIndexes(writer);
     }
 
     /// <summary>Reads an index written by <see cref="WriteSnapshot"/>; throws <see cref="SnapshotFormatException"/> for a corrupt file.</summary>
@@ -80,8 +81,16 @@ public sealed partial class MatchingIndex
     private static MatchingIndex ReadSnapshot(SnapshotReader reader, ApproximateVectorSettings? approximate, bool lookupsOnly)
     {
         var index = new MatchingIndex(approximate) { LookupsOnly = lookupsOnly };
-        index.ReadFrom(reader);
-        return index;
+        try
+        {
+            index.ReadFrom(reader);
+            return index;
+        }
+        catch
+        {
+            index.Dispose(); // vector indexes loaded before the failure hold native memory
+            throw;
+        }
     }
 
     /// <summary>True for an index read by <see cref="ReadSnapshotForLookups"/>: it holds no host lists.</summary>
@@ -163,6 +172,7 @@ public sealed partial class MatchingIndex
         ReadHotKeys(reader);
         ReadDerived(reader);
         ReadEmbeddings(reader);
+        ReadVectorIndexes(reader);
         reader.ReadEnd();
     }
 
@@ -422,6 +432,76 @@ public sealed partial class MatchingIndex
 
             _embeddings[name] = ClaimedVectors.From(rows, _approximate, ClaimCount);
         }
+    }
+
+    /// <summary>Each approximate vector index as its library serialises it, with its layout and the rows it holds.</summary>
+    private void WriteVectorIndexes(SnapshotWriter writer)
+    {
+        writer.BeginSection("vector-indexes");
+        var saved = _embeddings.Where(model => model.Value.Approximate is not null).ToList();
+        writer.WriteInt64(saved.Count);
+        foreach (var (model, vectors) in saved)
+        {
+            var approximate = vectors.Approximate!;
+            writer.WriteString(model);
+            writer.WriteString(approximate.Layout);
+            writer.WriteInt64(approximate.Count);
+            using var bytes = approximate.Save();
+            writer.WriteBytes(bytes);
+        }
+
+        writer.EndSection();
+    }
+
+    /// <summary>
+    /// Loads the saved approximate vector indexes that this process's settings would make alike; one
+    /// of another layout (the settings changed) is left out and built again from the vectors by the
+    /// first write. An index read for lookups only, or without approximate search, skips them all.
+    /// </summary>
+    private void ReadVectorIndexes(SnapshotReader reader)
+    {
+        if (LookupsOnly || _approximate?.Open is not { } open)
+        {
+            reader.SkipSection("vector-indexes");
+            return;
+        }
+
+        reader.BeginSection("vector-indexes");
+        var models = reader.ReadCount(_embeddings.Count);
+        for (var i = 0; i < models; i++)
+        {
+            var model = reader.ReadString(4096);
+            var layout = reader.ReadString(4096);
+            var rows = reader.ReadCount();
+            using var bytes = reader.ReadBytes();
+            if (!_embeddings.TryGetValue(model, out var vectors) || vectors.Approximate is not null || rows != vectors.Count)
+            {
+                throw new SnapshotFormatException($"The saved vector index of '{model}' does not match the snapshot's vectors.");
+            }
+
+            IApproximateVectors? loaded;
+            try
+            {
+                loaded = open(vectors.Dimensions, layout, bytes);
+            }
+            catch (Exception e) when (e is InvalidOperationException or InvalidDataException)
+            {
+                throw new SnapshotFormatException($"The saved vector index of '{model}' could not be loaded: {e.Message}");
+            }
+
+            if (loaded is not null && loaded.Count != rows)
+            {
+                loaded.Dispose();
+                throw new SnapshotFormatException($"The saved vector index of '{model}' holds {loaded.Count} rows, not {rows}.");
+            }
+
+            if (loaded is not null)
+            {
+                vectors.Adopt(loaded);
+            }
+        }
+
+        reader.EndSection();
     }
 
     private int CheckEntry(int entry) =>

@@ -154,6 +154,33 @@ public sealed class SnapshotReader : IDisposable
         return items;
     }
 
+    /// <summary>An array of bytes written by <see cref="SnapshotWriter.WriteBytes"/> (or as an array), read outside the managed heap.</summary>
+    public NativeBuffer ReadBytes()
+    {
+        var count = ReadInt64();
+        if (count < 0 || count > _payloadEnd - _file.Position)
+        {
+            throw new SnapshotFormatException("An array runs past the end of its section.");
+        }
+
+        var bytes = new NativeBuffer(count);
+        try
+        {
+            for (long at = 0; at < count; at += ChunkBytes)
+            {
+                Payload(bytes.Slice(at, ChunkBytes));
+            }
+
+            SkipPadding(count);
+            return bytes;
+        }
+        catch
+        {
+            bytes.Dispose();
+            throw;
+        }
+    }
+
     public string ReadString(int maxBytes = 1 << 20)
     {
         var bytes = ReadArray<byte>(maxBytes);

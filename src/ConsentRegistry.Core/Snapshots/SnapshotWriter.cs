@@ -89,6 +89,18 @@ public sealed class SnapshotWriter : IDisposable
         Pad((long)items.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>(), hash: true);
     }
 
+    /// <summary>A field of bytes held outside the managed heap, laid out as an array of bytes.</summary>
+    public void WriteBytes(NativeBuffer bytes)
+    {
+        WriteInt64(bytes.Length);
+        for (long at = 0; at < bytes.Length; at += ChunkBytes)
+        {
+            Payload(bytes.Slice(at, ChunkBytes));
+        }
+
+        Pad(bytes.Length, hash: true);
+    }
+
     /// <summary>A string field: its UTF-8 bytes as an array.</summary>
     public void WriteString(string value) => WriteArray<byte>(Encoding.UTF8.GetBytes(value));
 

@@ -2,6 +2,7 @@ using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Embeddings;
 using ConsentRegistry.Core.Matching;
+using ConsentRegistry.Core.Snapshots;
 
 namespace ConsentRegistry.Api.Tests.Lookup;
 
@@ -127,6 +128,70 @@ public sealed class ApproximateVectorTests
     }
 
     [Fact]
+    public void A_snapshot_keeps_the_vector_index_so_the_read_index_searches_it_at_once_and_keeps_it_current()
+    {
+        var random = new Random(19);
+        var vectors = Enumerable.Range(0, 1_500).Select(_ => Features(random)).ToArray();
+        var settings = UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 100 });
+        using var written = Indexed(vectors[..1_000], settings);
+        var path = WriteSnapshot(written);
+
+        using var read = ReadSnapshot(path, settings);
+
+        // Loaded, not rebuilt: a read index without one would want it built now; and it is counted.
+        Assert.Empty(read.PrepareVectorIndexes());
+        Assert.InRange(read.EstimatedBytes, written.EstimatedBytes * 0.95, written.EstimatedBytes * 1.05);
+        var queries = Enumerable.Range(0, 200).Select(i => new EmbeddingQuery(Model, [NearCopy(vectors[i * 5], random)], Threshold)).ToArray();
+        foreach (var query in queries)
+        {
+            Assert.Equal(Found(written, query), Found(read, query));
+        }
+
+        for (var i = 1_000; i < vectors.Length; i++)
+        {
+            read.Add(Claim(i, vectors[i]));
+        }
+
+        Assert.Empty(read.PrepareVectorIndexes());
+        for (var i = 1_000; i < vectors.Length; i += 7)
+        {
+            Assert.Contains(Id(i), Found(read, new EmbeddingQuery(Model, [NearCopy(vectors[i], random)], Threshold)));
+        }
+    }
+
+    [Fact]
+    public void A_saved_vector_index_of_another_layout_is_built_again_from_the_vectors()
+    {
+        var random = new Random(23);
+        var vectors = Enumerable.Range(0, 400).Select(_ => Features(random)).ToArray();
+        using var written = Indexed(vectors, UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 100, Dimensions = 128 }));
+        var path = WriteSnapshot(written);
+
+        using var read = ReadSnapshot(path, UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 100, Dimensions = 64 }));
+
+        var query = new EmbeddingQuery(Model, [NearCopy(vectors[42], random)], Threshold);
+        Assert.Contains(Id(42), Found(read, query)); // an exact scan meanwhile
+        var rebuilt = read.PrepareVectorIndexes();
+        Assert.Single(rebuilt);
+        read.CommitVectorIndexes(rebuilt);
+        Assert.Contains(Id(42), Found(read, query));
+    }
+
+    [Fact]
+    public void An_index_read_for_lookups_only_skips_the_saved_vector_index_and_scans_exactly()
+    {
+        var random = new Random(29);
+        var vectors = Enumerable.Range(0, 300).Select(_ => Features(random)).ToArray();
+        using var written = Indexed(vectors, UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 100 }));
+        var path = WriteSnapshot(written);
+
+        using var reader = new SnapshotReader(path);
+        using var read = MatchingIndex.ReadSnapshotForLookups(reader);
+
+        Assert.Contains(Id(7), Found(read, new EmbeddingQuery(Model, [NearCopy(vectors[7], random)], Threshold)));
+    }
+
+    [Fact]
     public void Settings_with_no_threshold_turn_the_index_off()
     {
         Assert.Null(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 0 }));
@@ -134,9 +199,12 @@ public sealed class ApproximateVectorTests
     }
 
     /// <summary>An index holding claim i on vector i, its approximate index built once there are <paramref name="minVectors"/>.</summary>
-    private static MatchingIndex Indexed(float[][] vectors, int minVectors)
+    private static MatchingIndex Indexed(float[][] vectors, int minVectors) =>
+        Indexed(vectors, UsearchVectors.Settings(new VectorIndexOptions { MinVectors = minVectors }));
+
+    private static MatchingIndex Indexed(float[][] vectors, ApproximateVectorSettings? settings)
     {
-        var index = new MatchingIndex(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = minVectors }));
+        var index = new MatchingIndex(settings);
         for (var i = 0; i < vectors.Length; i++)
         {
             index.Add(Claim(i, vectors[i]));
@@ -144,6 +212,28 @@ public sealed class ApproximateVectorTests
 
         index.BuildVectorIndexes();
         return index;
+    }
+
+    private static string WriteSnapshot(MatchingIndex index)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"vectors-{Guid.NewGuid():n}.snap");
+        using var writer = new SnapshotWriter(path, new SnapshotHeader(SnapshotHeader.CurrentFormat, Guid.NewGuid(), index.AppliedSeq, DateTimeOffset.UtcNow));
+        index.WriteSnapshot(writer);
+        writer.Finish();
+        return path;
+    }
+
+    private static MatchingIndex ReadSnapshot(string path, ApproximateVectorSettings? settings)
+    {
+        try
+        {
+            using var reader = new SnapshotReader(path);
+            return MatchingIndex.ReadSnapshot(reader, settings);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private static HashSet<string> Found(MatchingIndex index, EmbeddingQuery query)
