@@ -123,6 +123,13 @@ public sealed class UsearchVectors : IApproximateVectors
         return found;
     }
 
+    /// <summary>How many candidates a search keeps while it walks the graph (<c>ExpansionSearch</c>), changed in place.</summary>
+    public void ChangeExpansionSearch(int expansion)
+    {
+        Native.usearch_change_expansion_search(Native.Handle(_index), (nuint)expansion, out var error);
+        Native.Check(error, "set the expansion on searches");
+    }
+
     public NativeBuffer Save()
     {
         var length = (long)Native.usearch_serialized_length(Native.Handle(_index), out var lengthError);
@@ -184,8 +191,7 @@ public sealed class UsearchVectors : IApproximateVectors
 
             Native.usearch_change_expansion_add(handle, (nuint)options.ExpansionAdd, out var addError);
             Native.Check(addError, "set the expansion on adds");
-            Native.usearch_change_expansion_search(handle, (nuint)options.ExpansionSearch, out var searchError);
-            Native.Check(searchError, "set the expansion on searches");
+            loaded.ChangeExpansionSearch(options.ExpansionSearch);
             if (loaded._index.Dimensions() != (ulong)projection.Dimensions)
             {
                 throw new InvalidDataException($"The saved vector index holds {loaded._index.Dimensions()} dimensions, not {projection.Dimensions}.");
