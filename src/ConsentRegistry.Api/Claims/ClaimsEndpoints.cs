@@ -78,7 +78,8 @@ public static class ClaimsEndpoints
     }
 
     internal static async Task<Results<Created<ClaimResponse>, Ok<ClaimResponse>, ProblemHttpResult, ValidationProblem>> SubmitClaim(
-        HttpRequest request, ClaimVerifier verifier, ClaimWriter log, WriteBudgets budgets, RegistryMetrics metrics, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpRequest request, ClaimVerifier verifier, ClaimWriter log, WriteBudgets budgets, LargeClaimGate largeClaims, RegistryMetrics metrics, ILoggerFactory loggers,
+        CancellationToken cancellationToken)
     {
         // A spent writer budget refuses before the body is read, then before the claim is checked.
         if (budgets.PreCheck(request.HttpContext, SubjectCount.AtLeast(request.ContentLength)) is { } spentBeforeBody)
@@ -94,16 +95,22 @@ public static class ClaimsEndpoints
             return problem;
         }
 
-        if (SubjectCount.Of(jws!) is { } subjects && budgets.PreCheck(request.HttpContext, subjects) is { } spent)
+        var listed = SubjectCount.Of(jws!);
+        if (listed is { } subjects && budgets.PreCheck(request.HttpContext, subjects) is { } spent)
         {
             metrics.ClaimRefused(ProblemCodes.WriteBudgetExceeded);
             return spent.ToProblem(request.HttpContext);
         }
 
-        if (!verifier.TryVerifyClaim(jws!, out var claim, out var error))
+        VerifiedClaim? claim;
+        ClaimError? error;
+        using (await largeClaims.EnterAsync(listed, cancellationToken))
         {
-            metrics.ClaimRefused(error!.Code);
-            return Rejected(error);
+            if (!verifier.TryVerifyClaim(jws!, out claim, out error))
+            {
+                metrics.ClaimRefused(error!.Code);
+                return Rejected(error);
+            }
         }
 
         var charge = await budgets.ChargeAsync(request.HttpContext, claim!.Party, claim.Subjects.Count, cancellationToken);

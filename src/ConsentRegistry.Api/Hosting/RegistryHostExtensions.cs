@@ -56,6 +56,7 @@ public static class RegistryHostExtensions
         services.AddSingleton<ClaimVerifier>();
         services.AddSingleton<PartyStanding>();
         services.AddSingleton<WriteBudgets>();
+        services.AddSingleton<LargeClaimGate>();
         services.AddSingleton(sp => new SharedMatchingIndex(
             UsearchVectors.Settings(sp.GetRequiredService<IOptions<MatchingOptions>>().Value.VectorIndex)));
         services.AddSingleton<LogReader>();

@@ -57,15 +57,7 @@ public sealed class UsearchVectors : IApproximateVectors
     /// time when it is full (a reallocation of USearch's per-row tables on every add); here it grows
     /// by doubling. Adds from several threads at once are safe within the room reserved.
     /// </summary>
-    public void Reserve(int rows)
-    {
-        if (_index.Capacity() >= (ulong)rows)
-        {
-            return;
-        }
-
-        Native.Reserve(_index, rows);
-    }
+    public void Reserve(int rows) => Native.Reserve(_index, rows);
 
     public void Add(int row, ReadOnlySpan<float> vector)
     {
