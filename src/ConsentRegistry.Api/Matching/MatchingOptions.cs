@@ -45,11 +45,11 @@ public sealed class VectorIndexOptions
     public string Quantization { get; set; } = "i8";
 
     /// <summary>
-    /// How many coordinates of a randomly rotated vector the index holds (<see cref="VectorProjection"/>):
-    /// fewer is less memory and faster search, at some recall; 0, or the model's length or more, keeps
-    /// them all (rotated still, which suits int8).
+    /// When above 0 and below a model's vector length: the index holds that many coordinates of each
+    /// vector turned by a fixed random rotation (<see cref="VectorProjection"/>), less memory and faster
+    /// search at a cost in recall (docs/benchmarks.md); otherwise (the default) the vectors as claimed.
     /// </summary>
-    public int Dimensions { get; set; } = 256;
+    public int Dimensions { get; set; }
 }
 
 /// <summary><c>Registry:Trust</c>: the lowest trust at which a consent counts (opt-outs count at every level).</summary>

@@ -7,8 +7,9 @@ using ConsentRegistry.Core.Snapshots;
 namespace ConsentRegistry.Api.Matching;
 
 /// <summary>
-/// <see cref="IApproximateVectors"/> on USearch: an HNSW graph (cosine) over each vector's
-/// <see cref="VectorProjection"/>, held as <c>Registry:Matching:VectorIndex:Quantization</c>; the
+/// <see cref="IApproximateVectors"/> on USearch: an HNSW graph (cosine) over the claimed vectors, or
+/// over their <see cref="VectorProjection"/> when <c>Registry:Matching:VectorIndex:Dimensions</c> asks
+/// for fewer coordinates, held as <c>Registry:Matching:VectorIndex:Quantization</c>; the
 /// candidates it proposes are re-checked exactly by the matching index. USearch keeps one search
 /// context per hardware thread and fails a search that finds none free ("Reserve capacity ahead of
 /// searches!"), so at most one search per core runs at once here, the rest wait; adds come from the
@@ -17,7 +18,9 @@ namespace ConsentRegistry.Api.Matching;
 public sealed class UsearchVectors : IApproximateVectors
 {
     private readonly USearchIndex _index;
-    private readonly VectorProjection _projection;
+    private readonly VectorProjection? _projection; // null: the vectors as claimed
+    private readonly int _modelDimensions;
+    private readonly int _dimensions; // of what the index holds
     private readonly VectorIndexOptions _options;
 
     // Environment.ProcessorCount never exceeds the hardware threads USearch reserves contexts for.
@@ -25,21 +28,23 @@ public sealed class UsearchVectors : IApproximateVectors
     private int _count;
 
     public UsearchVectors(int dimensions, VectorIndexOptions options)
-        : this(Projection(dimensions, options), options)
+        : this(dimensions, Projection(dimensions, options), options)
     {
     }
 
-    private UsearchVectors(VectorProjection projection, VectorIndexOptions options)
+    private UsearchVectors(int modelDimensions, VectorProjection? projection, VectorIndexOptions options)
     {
         _projection = projection;
         _options = options;
-        _index = new USearchIndex(MetricKind.Cos, ScalarKindOf(options.Quantization), (ulong)projection.Dimensions,
+        _modelDimensions = modelDimensions;
+        _dimensions = projection?.Dimensions ?? modelDimensions;
+        _index = new USearchIndex(MetricKind.Cos, ScalarKindOf(options.Quantization), (ulong)_dimensions,
             (ulong)options.Connectivity, (ulong)options.ExpansionAdd, (ulong)options.ExpansionSearch, false);
     }
 
     public int Count => _count;
 
-    public string Layout => LayoutOf(_projection, _options);
+    public string Layout => LayoutOf(_modelDimensions, _projection, _options);
 
     /// <summary>What USearch reports it holds: the graph, the quantised vectors and its per-row tables.</summary>
     public long Bytes
@@ -62,15 +67,19 @@ public sealed class UsearchVectors : IApproximateVectors
     public void Add(int row, ReadOnlySpan<float> vector)
     {
         Reserve(row + 1);
-        if (_options.Quantization == "f32")
+        if (_projection is null)
         {
-            var projected = new float[_projection.Dimensions];
+            _index.Add((ulong)row, vector.ToArray()); // USearch quantises it as configured
+        }
+        else if (_options.Quantization == "f32")
+        {
+            var projected = new float[_dimensions];
             _projection.Project(vector, projected);
             _index.Add((ulong)row, projected);
         }
         else
         {
-            var quantized = new sbyte[_projection.Dimensions];
+            var quantized = new sbyte[_dimensions];
             _projection.Quantize(vector, quantized);
             _index.Add((ulong)row, quantized);
         }
@@ -84,14 +93,18 @@ public sealed class UsearchVectors : IApproximateVectors
         int found;
         float[]? projected = null;
         sbyte[]? quantized = null;
-        if (_options.Quantization == "f32")
+        if (_projection is null)
         {
-            projected = new float[_projection.Dimensions];
+            projected = query.ToArray();
+        }
+        else if (_options.Quantization == "f32")
+        {
+            projected = new float[_dimensions];
             _projection.Project(query, projected);
         }
         else
         {
-            quantized = new sbyte[_projection.Dimensions];
+            quantized = new sbyte[_dimensions];
             _projection.Quantize(query, quantized);
         }
 
@@ -166,12 +179,12 @@ public sealed class UsearchVectors : IApproximateVectors
     private static UsearchVectors? Open(int dimensions, VectorIndexOptions options, string layout, NativeBuffer saved)
     {
         var projection = Projection(dimensions, options);
-        if (layout != LayoutOf(projection, options))
+        if (layout != LayoutOf(dimensions, projection, options))
         {
             return null;
         }
 
-        var loaded = new UsearchVectors(projection, options);
+        var loaded = new UsearchVectors(dimensions, projection, options);
         try
         {
             var handle = Native.Handle(loaded._index);
@@ -184,9 +197,9 @@ public sealed class UsearchVectors : IApproximateVectors
             Native.usearch_change_expansion_add(handle, (nuint)options.ExpansionAdd, out var addError);
             Native.Check(addError, "set the expansion on adds");
             loaded.ChangeExpansionSearch(options.ExpansionSearch);
-            if (loaded._index.Dimensions() != (ulong)projection.Dimensions)
+            if (loaded._index.Dimensions() != (ulong)loaded._dimensions)
             {
-                throw new InvalidDataException($"The saved vector index holds {loaded._index.Dimensions()} dimensions, not {projection.Dimensions}.");
+                throw new InvalidDataException($"The saved vector index holds {loaded._index.Dimensions()} dimensions, not {loaded._dimensions}.");
             }
 
             loaded._count = checked((int)loaded._index.Size());
@@ -200,11 +213,13 @@ public sealed class UsearchVectors : IApproximateVectors
         }
     }
 
-    private static VectorProjection Projection(int dimensions, VectorIndexOptions options) =>
-        new(dimensions, options.Dimensions is > 0 ? options.Dimensions : dimensions);
+    /// <summary>The rotation and cut when <c>Dimensions</c> asks for fewer coordinates than the model's; otherwise none.</summary>
+    private static VectorProjection? Projection(int dimensions, VectorIndexOptions options) =>
+        options.Dimensions > 0 && options.Dimensions < dimensions ? new VectorProjection(dimensions, options.Dimensions) : null;
 
-    private static string LayoutOf(VectorProjection projection, VectorIndexOptions options) =>
-        $"usearch-2 cos {options.Quantization} connectivity {options.Connectivity} expansion-add {options.ExpansionAdd}; {projection.Layout}";
+    private static string LayoutOf(int dimensions, VectorProjection? projection, VectorIndexOptions options) =>
+        $"usearch-2 cos {options.Quantization} connectivity {options.Connectivity} expansion-add {options.ExpansionAdd}; "
+        + (projection?.Layout ?? $"as claimed, {dimensions}");
 
     private static ScalarKind ScalarKindOf(string quantization) => quantization == "f32" ? ScalarKind.Float32 : ScalarKind.Int8;
 
