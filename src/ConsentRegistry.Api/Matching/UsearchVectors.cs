@@ -169,7 +169,7 @@ public sealed class UsearchVectors : IApproximateVectors
             ? null
             : new ApproximateVectorSettings(dimensions => new UsearchVectors(dimensions, options), options.MinVectors, options.Candidates)
             {
-                Open = (dimensions, layout, path) => Open(dimensions, options, layout, path),
+                Open = (dimensions, layout, saved) => Open(dimensions, options, layout, saved),
             };
 
     /// <summary>
