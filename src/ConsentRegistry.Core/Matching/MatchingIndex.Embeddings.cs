@@ -226,9 +226,16 @@ public sealed partial class MatchingIndex : IDisposable
         public bool WantsApproximate => Approximate is null && settings is not null && Count >= settings.MinVectors;
 
         /// <summary>
-        /// An approximate index over the rows there are now, added from every core. Only reads the
-        /// rows, so it runs while lookups go on (the one writer adds nothing meanwhile);
-        /// <see cref="Adopt"/> swaps it in.
+        /// Rows added one at a time before the rest go in from every core: a small graph built by
+        /// several threads at once is another graph on every build, so a small index (every one
+        /// in the tests) is built the same way each time, and a large one still gains the cores.
+        /// </summary>
+        private const int SerialRows = 8_192;
+
+        /// <summary>
+        /// An approximate index over the rows there are now, the first <see cref="SerialRows"/> added
+        /// in order and the rest from every core. Only reads the rows, so it runs while lookups go on
+        /// (the one writer adds nothing meanwhile); <see cref="Adopt"/> swaps it in.
         /// </summary>
         public IApproximateVectors Build()
         {
@@ -236,7 +243,14 @@ public sealed partial class MatchingIndex : IDisposable
             try
             {
                 built.Reserve(Count);
-                Parallel.For(0, Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, () => new float[dimensions],
+                var widened = new float[dimensions];
+                var serial = Math.Min(Count, SerialRows);
+                for (var row = 0; row < serial; row++)
+                {
+                    built.Add(row, Widen(row, widened));
+                }
+
+                Parallel.For(serial, Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, () => new float[dimensions],
                     (row, _, widened) =>
                     {
                         built.Add(row, Widen(row, widened));
