@@ -27,13 +27,15 @@ public static class ServiceIndex
     {
         int Arg(int at, int fallback) => args.Length > at ? int.Parse(args[at], CultureInfo.InvariantCulture) : fallback;
         var count = Arg(0, 100_000);
+        // The search expansion, or several (a comma-separated list).
+        int[] expansions = args.Length > 3 ? [.. args[3].Split(',').Select(e => int.Parse(e, CultureInfo.InvariantCulture))] : [64];
         // Candidates 0: no approximate index, every lookup an exact scan (the registry below MinVectors).
         var options = new VectorIndexOptions
         {
             MinVectors = Arg(4, 16) == 0 ? 0 : 1,
             Connectivity = Arg(1, 16),
             ExpansionAdd = Arg(2, 128),
-            ExpansionSearch = args.Length > 3 ? int.Parse(args[3].Split(',')[^1], CultureInfo.InvariantCulture) : 64,
+            ExpansionSearch = expansions[^1], // the one a snapshot read back is searched with
             Candidates = Math.Max(1, Arg(4, 16)),
             Dimensions = Arg(6, new VectorIndexOptions().Dimensions),
             Quantization = args.Length > 7 ? args[7] : new VectorIndexOptions().Quantization,
@@ -91,8 +93,7 @@ public static class ServiceIndex
             return matches.Select(m => index.Claim(m.Claim).Id).ToHashSet();
         }
 
-        // Each expansion asked for (a comma-separated list) is measured on the same built index.
-        var expansions = args.Length > 3 ? args[3].Split(',').Select(e => int.Parse(e, CultureInfo.InvariantCulture)).ToArray() : [options.ExpansionSearch];
+        // Each expansion asked for is measured on the same built index.
         foreach (var expansion in expansions)
         {
             (approximate as UsearchVectors)?.ChangeExpansionSearch(expansion);
