@@ -9,6 +9,13 @@ namespace ConsentRegistry.Cli;
 /// <summary>The <c>consent-registry</c> command line: its commands, their help and examples, and the exit codes of <see cref="ExitCodes"/>.</summary>
 public static class CliApp
 {
+    /// <summary>
+    /// True when this process runs the command and nothing else (Program sets it). Settings of the
+    /// whole process, such as <see cref="ThreadPoolLimit"/>, are made only then, never in a host
+    /// that runs commands in-process beside other work (the tests).
+    /// </summary>
+    public static bool OwnsProcess { get; set; }
+
     public static async Task<int> RunAsync(string[] args, TextWriter errors, CancellationToken cancellationToken)
     {
         CliOutput.Use(errors);

@@ -14,4 +14,5 @@ using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, contex
     stop.Cancel();
 });
 
+CliApp.OwnsProcess = true;
 return await CliApp.RunAsync(args, Console.Error, stop.Token);

@@ -97,6 +97,11 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
         }
 
         await using var source = await settings.OpenSourceAsync(CliOutput.Notes(settings.Quiet), cancellationToken);
+        if (source is SnapshotSource && CliApp.OwnsProcess)
+        {
+            ThreadPoolLimit.ForCpuBoundWork();
+        }
+
         var state = PrepareState(settings, output, removedFolder, source.Description, started);
         var use = UseCategories.IndexOf(settings.Use);
         var total = rowCounts.Values.Sum();

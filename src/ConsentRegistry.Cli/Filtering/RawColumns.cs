@@ -8,54 +8,20 @@ using Parquet.Schema;
 namespace ConsentRegistry.Cli.Filtering;
 
 /// <summary>
-/// One row group's columns as the file stores them (values, definition and repetition levels),
-/// so that any schema, nested lists and structs included, is written back as it was read, with
-/// only the chosen rows. A row is the run of entries from one repetition level 0 to the next.
+/// Columns as the file stores them (values, definition and repetition levels), so that any
+/// schema, nested lists and structs included, is written back as it was read, with only the
+/// chosen rows. A row is the run of entries from one repetition level 0 to the next.
 /// </summary>
-internal sealed class RowGroupColumns : IDisposable
+internal static class RawColumns
 {
-    private readonly RawColumnData[] _columns;
-
-    private RowGroupColumns(DataField[] fields, RawColumnData[] columns, int rows)
-    {
-        Fields = fields;
-        _columns = columns;
-        Rows = rows;
-    }
-
-    public DataField[] Fields { get; }
-
-    public int Rows { get; }
-
-    public static async Task<RowGroupColumns> ReadAsync(ParquetReader reader, int rowGroup, DataField[] fields, CancellationToken cancellationToken)
-    {
-        using var group = reader.OpenRowGroupReader(rowGroup);
-        var columns = new RawColumnData[fields.Length];
-        try
-        {
-            for (var i = 0; i < fields.Length; i++)
-            {
-                columns[i] = await group.ReadRawColumnDataBaseAsync(fields[i], cancellationToken);
-            }
-        }
-        catch
-        {
-            foreach (var column in columns)
-            {
-                column?.Dispose();
-            }
-
-            throw;
-        }
-
-        return new RowGroupColumns(fields, columns, checked((int)group.RowCount));
-    }
+    /// <summary>Reads one column of the row group <paramref name="group"/>.</summary>
+    public static ValueTask<RawColumnData> ReadAsync(ParquetRowGroupReader group, DataField field, CancellationToken cancellationToken) =>
+        group.ReadRawColumnDataBaseAsync(field, cancellationToken);
 
     /// <summary>The values of a flat string column by row, null where the row has none.</summary>
-    public void ReadStrings(int column, Span<ReadOnlyMemory<char>> rows, Span<bool> present)
+    public static void ReadStrings(RawColumnData column, DataField field, Span<ReadOnlyMemory<char>> rows, Span<bool> present)
     {
-        var field = Fields[column];
-        var values = ((RawColumnData<ReadOnlyMemory<char>>)_columns[column]).Values;
+        var values = ((RawColumnData<ReadOnlyMemory<char>>)column).Values;
         if (field.MaxDefinitionLevel == 0)
         {
             values.CopyTo(rows);
@@ -63,7 +29,7 @@ internal sealed class RowGroupColumns : IDisposable
             return;
         }
 
-        var levels = _columns[column].DefinitionLevels;
+        var levels = column.DefinitionLevels;
         var next = 0;
         for (var row = 0; row < rows.Length; row++)
         {
@@ -72,17 +38,13 @@ internal sealed class RowGroupColumns : IDisposable
         }
     }
 
-    /// <summary>Writes the rows where <paramref name="keep"/> is <paramref name="which"/> as column <paramref name="i"/> of <paramref name="writer"/>'s row group.</summary>
-    public Task WriteColumnAsync(int i, ParquetRowGroupWriter writer, DataField target, ReadOnlyMemory<bool> keep, bool which, CancellationToken cancellationToken) =>
-        Writers.GetOrAdd(_columns[i].GetType(), MakeWriter)(_columns[i], writer, target, Fields[i], keep, which, cancellationToken);
-
-    public void Dispose()
-    {
-        foreach (var column in _columns)
-        {
-            column.Dispose();
-        }
-    }
+    /// <summary>
+    /// Writes the rows of <paramref name="column"/> (read as <paramref name="source"/>) where
+    /// <paramref name="keep"/> is <paramref name="which"/>, as the column <paramref name="target"/> of <paramref name="writer"/>'s row group.
+    /// </summary>
+    public static Task WriteAsync(
+        RawColumnData column, DataField source, ParquetRowGroupWriter writer, DataField target, ReadOnlyMemory<bool> keep, bool which, CancellationToken cancellationToken) =>
+        Writers.GetOrAdd(column.GetType(), MakeWriter)(column, writer, target, source, keep, which, cancellationToken);
 
     private delegate Task ColumnWriter(RawColumnData raw, ParquetRowGroupWriter writer, DataField target, DataField source, ReadOnlyMemory<bool> keep, bool which, CancellationToken cancellationToken);
 
@@ -90,7 +52,7 @@ internal sealed class RowGroupColumns : IDisposable
 
     private static ColumnWriter MakeWriter(Type rawType)
     {
-        var method = typeof(RowGroupColumns).GetMethod(nameof(WriteTypedAsync), BindingFlags.NonPublic | BindingFlags.Static)!
+        var method = typeof(RawColumns).GetMethod(nameof(WriteTypedAsync), BindingFlags.NonPublic | BindingFlags.Static)!
             .MakeGenericMethod(rawType.GetGenericArguments()[0]);
         return method.CreateDelegate<ColumnWriter>();
     }
