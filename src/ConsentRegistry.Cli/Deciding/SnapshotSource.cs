@@ -45,7 +45,8 @@ public sealed class SnapshotSource : IRegistrySource
         var file = SnapshotFiles.Locate(path);
         try
         {
-            using var reader = new SnapshotReader(file.IndexPath);
+            // The index is read once and kept for the whole run: its arrays go to the pinned heap.
+            using var reader = new SnapshotReader(file.IndexPath) { PinLargeArrays = true };
             var index = MatchingIndex.ReadSnapshotForLookups(reader);
             var header = reader.Header;
             var id = file.Manifest?.Id ?? SnapshotManifest.IdFor(header.Seq, header.Created);
