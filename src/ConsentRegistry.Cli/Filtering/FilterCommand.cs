@@ -97,9 +97,9 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
         }
 
         await using var source = await settings.OpenSourceAsync(CliOutput.Notes(settings.Quiet), cancellationToken);
-        if (source is SnapshotSource && CliApp.OwnsProcess)
+        if (CliApp.OwnsProcess)
         {
-            ThreadPoolLimit.ForCpuBoundWork();
+            ThreadPoolLimit.ForFiltering();
         }
 
         var state = PrepareState(settings, output, removedFolder, source.Description, started);
