@@ -8,8 +8,8 @@ namespace ConsentRegistry.Cli.Deciding;
 /// Parquet.Net rents its column buffers there, up to tens of MB each). On the 10-million-subject
 /// benchmark the pool grew to nine threads in ten seconds and the heap after a full collection
 /// grew with it, by about 150 MiB. Capped at one thread a core, the offline peak was 60-90 MiB lower
-/// than at one more and the online one 100-200 MiB lower than uncapped, for about the same time
-/// (docs/benchmarks.md, "consent-registry").
+/// than at one more, for about the same time, and the online one 190-220 MiB lower than uncapped on
+/// 20 M rows, for up to a tenth more time (docs/benchmarks.md, "consent-registry").
 /// </summary>
 internal static class ThreadPoolLimit
 {
