@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Claims;
+using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Api.Verification;
@@ -179,6 +180,11 @@ public sealed class DomainRecheckTests
         Assert.Equal(AppendStatus.Unchanged, staleLowering.Status);
         Assert.Equal("signed", await registry.TrustOfAsync(onLapsed));
         Assert.Equal("domain", await registry.TrustOfAsync(onVerified));
+
+        // A lookup waits up to a second for the index to take this instance's writes; a loaded
+        // CI machine has taken longer (the lookup then answered from before the lapse).
+        var updater = registry.App.Services.GetRequiredService<IndexUpdater>();
+        await updater.WaitForAsync(updater.LastCommittedSeq, TimeSpan.FromSeconds(30), CancellationToken.None);
         Assert.Equal("unknown", await registry.TrainAiDecisionAsync("http://lapses.test/a.jpg"));
     }
 }
