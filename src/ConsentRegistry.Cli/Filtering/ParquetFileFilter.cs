@@ -13,7 +13,8 @@ namespace ConsentRegistry.Cli.Filtering;
 /// Filters one Parquet file row group by row group: decides the next row group (its URL column)
 /// while the current one is written column by column, writes the kept rows with the input's schema
 /// and metadata, and the removed rows (when asked) with the decision per category and the matched
-/// claim ids added. Memory holds a few URL columns and one other column, whatever the file's length.
+/// claim ids added. Memory holds two row groups' URL columns and verdicts and one other column,
+/// whatever the file's length.
 /// </summary>
 internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory, IProgressSink progress)
 {
