@@ -49,8 +49,8 @@ public sealed class SnapshotReader : IDisposable
     /// what survives there, so an index of hundreds of MB read into it lets the process's working
     /// arrays pile up by a like amount between collections; an index kept for the process's life
     /// never needs moving. The price is more frequent full collections. For a process that reads an
-    /// index once and then only works against it (the command-line filter: about 85 MiB less at its
-    /// peak for about a sixth more time, docs/benchmarks.md); the service, whose index is rebuilt and
+    /// index once and then only works against it (the command-line filter: 70-90 MiB less at its
+    /// peak for 5-30 % more time, decision record 16); the service, whose index is rebuilt and
     /// merged as claims arrive, leaves it off.
     /// </summary>
     public bool PinLargeArrays { get; init; }
