@@ -34,7 +34,9 @@ Everything after -- goes to dotnet test, e.g.
 Run as root on Debian or Ubuntu, it installs what is missing (so it needs the package registries
 the first time): PostgreSQL's server binaries (initdb), Debian's Chromium and fonts for the
 browser tests, the Node packages of tests/policy-parsers (npm ci), Python's cryptography package.
-At the end it prints "N passed, N failed, N skipped", counted from the TRX reports in TestResults/.
+At the end it prints "N passed, N failed, N skipped", counted from the TRX reports in TestResults/;
+a full run that lacks a test project's report on an engine (its test host died) fails, and so does
+a run stopped by Ctrl-C or SIGTERM, whatever the reports so far say.
 USAGE
 }
 
@@ -135,6 +137,11 @@ if [[ -n $compose ]] || docker compose version >/dev/null 2>&1; then
   if [[ -n $compose ]]; then "$compose" -f docker-compose.yml config -q; else docker compose -f docker-compose.yml config -q; fi
 fi
 
+# A run stopped by a signal is not a pass, whatever the reports written so far say (the EXIT
+# trap of scripts/lib/postgres.sh still stops the cluster).
+trap 'echo "Interrupted: the tests did not finish." >&2; exit 130' INT
+trap 'echo "Terminated: the tests did not finish." >&2; exit 143' TERM
+
 status=0
 for engine in "${engines[@]}"; do
   export REGISTRY_TEST_PROVIDER="$engine"
@@ -154,13 +161,21 @@ for engine in "${engines[@]}"; do
   fi
 done
 
-# One closing line over both runs, counted from the TRX reports.
-python3 - "$repo/TestResults" "${engines[@]}" <<'PY'
+# One closing line over both runs, counted from the TRX reports. A full run (no arguments for
+# dotnet test) must have one report per test project and engine: a test host that died leaves none.
+projects=0
+if [[ ${#extra_args[@]} -eq 0 ]]; then projects=$(find "$repo/tests" -mindepth 2 -maxdepth 2 -name '*.Tests.csproj' | wc -l); fi
+python3 - "$repo/TestResults" "$projects" "${engines[@]}" <<'PY' || status=1
 import glob, sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
 failures = []
-for engine in sys.argv[2:]:
-    for path in glob.glob(f"{sys.argv[1]}/{engine}/*.trx"):
+missing = []
+expected = int(sys.argv[2])
+for engine in sys.argv[3:]:
+    reports = glob.glob(f"{sys.argv[1]}/{engine}/*.trx")
+    if len(reports) < expected:
+        missing.append(f"  {engine}: {len(reports)} reports for {expected} test projects (a test run stopped before it wrote its report)")
+    for path in reports:
         root = ET.parse(path).getroot()
         counters = root.find("{*}ResultSummary/{*}Counters")
         passed += int(counters.get("passed", 0))
@@ -174,7 +189,10 @@ for engine in sys.argv[2:]:
 # The failures are named again last, so that a log's tail (all CI keeps) says which failed and why.
 if failures:
     print("\nFailed:\n" + "\n".join(failures))
+if missing:
+    print("\nMissing reports:\n" + "\n".join(missing))
 print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if missing else 0)
 PY
 
 if [[ $status -eq 0 ]]; then log "All tests passed on: ${engines[*]}"; fi
