@@ -67,21 +67,14 @@ public sealed class UsearchVectors : IApproximateVectors
     public void Add(int row, ReadOnlySpan<float> vector)
     {
         Reserve(row + 1);
-        if (_projection is null)
+        var (floats, bytes) = AsHeld(vector);
+        if (floats is not null)
         {
-            _index.Add((ulong)row, vector.ToArray()); // USearch quantises it as configured
-        }
-        else if (_options.Quantization == "f32")
-        {
-            var projected = new float[_dimensions];
-            _projection.Project(vector, projected);
-            _index.Add((ulong)row, projected);
+            _index.Add((ulong)row, floats);
         }
         else
         {
-            var quantized = new sbyte[_dimensions];
-            _projection.Quantize(vector, quantized);
-            _index.Add((ulong)row, quantized);
+            _index.Add((ulong)row, bytes!);
         }
 
         Interlocked.Increment(ref _count);
@@ -91,29 +84,13 @@ public sealed class UsearchVectors : IApproximateVectors
     {
         ulong[] keys;
         int found;
-        float[]? projected = null;
-        sbyte[]? quantized = null;
-        if (_projection is null)
-        {
-            projected = query.ToArray();
-        }
-        else if (_options.Quantization == "f32")
-        {
-            projected = new float[_dimensions];
-            _projection.Project(query, projected);
-        }
-        else
-        {
-            quantized = new sbyte[_dimensions];
-            _projection.Quantize(query, quantized);
-        }
-
+        var (floats, bytes) = AsHeld(query);
         _searches.Wait();
         try
         {
-            found = projected is not null
-                ? (int)_index.Search(projected, rows.Length, out keys, out _)
-                : (int)_index.Search(quantized!, rows.Length, out keys, out _);
+            found = floats is not null
+                ? (int)_index.Search(floats, rows.Length, out keys, out _)
+                : (int)_index.Search(bytes!, rows.Length, out keys, out _);
         }
         finally
         {
@@ -126,6 +103,29 @@ public sealed class UsearchVectors : IApproximateVectors
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// A vector as the index takes it: as claimed (USearch quantises floats as configured), or
+    /// projected, to floats for <c>f32</c> and to int8 otherwise.
+    /// </summary>
+    private (float[]? Floats, sbyte[]? Bytes) AsHeld(ReadOnlySpan<float> vector)
+    {
+        if (_projection is null)
+        {
+            return (vector.ToArray(), null);
+        }
+
+        if (_options.Quantization == "f32")
+        {
+            var projected = new float[_dimensions];
+            _projection.Project(vector, projected);
+            return (projected, null);
+        }
+
+        var quantized = new sbyte[_dimensions];
+        _projection.Quantize(vector, quantized);
+        return (null, quantized);
     }
 
     /// <summary>How many candidates a search keeps while it walks the graph (<c>ExpansionSearch</c>), changed in place.</summary>
