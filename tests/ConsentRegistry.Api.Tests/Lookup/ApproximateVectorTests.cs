@@ -184,11 +184,17 @@ public sealed class ApproximateVectorTests
         var vectors = Enumerable.Range(0, 300).Select(_ => Features(random)).ToArray();
         using var written = Indexed(vectors, UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 100 }));
         var path = WriteSnapshot(written);
+        try
+        {
+            using var reader = new SnapshotReader(path);
+            using var read = MatchingIndex.ReadSnapshotForLookups(reader);
 
-        using var reader = new SnapshotReader(path);
-        using var read = MatchingIndex.ReadSnapshotForLookups(reader);
-
-        Assert.Contains(Id(7), Found(read, new EmbeddingQuery(Model, [NearCopy(vectors[7], random)], Threshold)));
+            Assert.Contains(Id(7), Found(read, new EmbeddingQuery(Model, [NearCopy(vectors[7], random)], Threshold)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]
