@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using ConsentRegistry.Api.Errors;
@@ -98,15 +99,13 @@ public static class LookupEndpoints
             json.WriteStartObject();
             json.WriteNumber("seq", engine.Seq);
             json.WriteStartArray("results");
-            foreach (var (item, error) in items)
+            for (var start = 0; start < items.Count; start += LookupEngine.RunLength)
             {
-                if (error is not null)
+                var run = CollectionsMarshal.AsSpan(items).Slice(start, Math.Min(LookupEngine.RunLength, items.Count - start));
+                engine.Prepare(run, buffers);
+                for (var i = 0; i < run.Length; i++)
                 {
-                    LookupEngine.WriteInvalid(json, error, null, buffers);
-                }
-                else
-                {
-                    engine.WriteResult(json, item, null, buffers);
+                    engine.WriteResult(json, i, null, buffers);
                 }
 
                 if (json.BytesPending > 32 * 1024)
@@ -142,24 +141,29 @@ public static class LookupEndpoints
         var input = context.Request.BodyReader;
         await using var json = new Utf8JsonWriter(output, WriterOptions);
         var line = 0;
+        var run = new List<ReadItem>(LookupEngine.RunLength);
         while (true)
         {
             var read = await input.ReadAsync(cancellationToken);
             var buffer = read.Buffer;
             while (TryReadLine(ref buffer, out var bytes))
             {
-                WriteStreamResult(json, output, engine, bytes, line++, buffers);
-            }
-
-            if (read.IsCompleted)
-            {
-                if (!buffer.IsEmpty)
+                run.Add(LookupItemReader.ReadLine(bytes));
+                if (run.Count == LookupEngine.RunLength)
                 {
-                    WriteStreamResult(json, output, engine, buffer, line++, buffers); // last line without a newline
-                    buffer = buffer.Slice(buffer.End);
+                    line = WriteStreamResults(json, output, engine, run, line, buffers);
                 }
             }
-            else if (buffer.Length > NdjsonMaxLineBytes)
+
+            if (read.IsCompleted && !buffer.IsEmpty)
+            {
+                run.Add(LookupItemReader.ReadLine(buffer)); // last line without a newline
+                buffer = buffer.Slice(buffer.End);
+            }
+
+            // Every line read so far is answered before waiting for more.
+            line = WriteStreamResults(json, output, engine, run, line, buffers);
+            if (!read.IsCompleted && buffer.Length > NdjsonMaxLineBytes)
             {
                 // A line longer than any valid item: answer it and skip to its end.
                 LookupEngine.WriteInvalid(json, new LookupError("line-too-long", null, $"A line is at most {NdjsonMaxLineBytes} bytes."), line, buffers);
@@ -228,22 +232,27 @@ public static class LookupEndpoints
         return true;
     }
 
-    private static void WriteStreamResult(Utf8JsonWriter json, PipeWriter output, LookupEngine engine, ReadOnlySequence<byte> line, int number, LookupBuffers buffers)
+    /// <summary>Answers the lines read (<paramref name="run"/>, then emptied), numbered from <paramref name="line"/>; returns the next line's number.</summary>
+    private static int WriteStreamResults(Utf8JsonWriter json, PipeWriter output, LookupEngine engine, List<ReadItem> run, int line, LookupBuffers buffers)
     {
-        var (item, error) = LookupItemReader.ReadLine(line);
-        if (error is not null)
+        if (run.Count == 0)
         {
-            LookupEngine.WriteInvalid(json, error, number, buffers);
-        }
-        else
-        {
-            engine.WriteResult(json, item, number, buffers);
+            return line;
         }
 
-        // NDJSON: each result is its own JSON document followed by a newline.
-        json.Flush();
-        json.Reset();
-        output.Write("\n"u8);
+        engine.Prepare(CollectionsMarshal.AsSpan(run), buffers);
+        for (var i = 0; i < run.Count; i++)
+        {
+            engine.WriteResult(json, i, line++, buffers);
+
+            // NDJSON: each result is its own JSON document followed by a newline.
+            json.Flush();
+            json.Reset();
+            output.Write("\n"u8);
+        }
+
+        run.Clear();
+        return line;
     }
 
     internal static async Task<Results<Ok<SpawningResponse>, ValidationProblem>> SpawningQuery(
@@ -274,11 +283,12 @@ public static class LookupEndpoints
 
         await updater.WaitForOwnWritesAsync(cancellationToken);
         var buffers = new LookupBuffers();
+        var trainAi = new Permission[urls.Count];
+        engine.TrainAi(urls, trainAi, buffers);
         var answers = new SpawningUrl[urls.Count];
         for (var i = 0; i < urls.Count; i++)
         {
-            var trainAi = engine.TrainAi(urls[i], buffers);
-            answers[i] = new SpawningUrl(urls[i], trainAi == Permission.Disallow, trainAi == Permission.Allow);
+            answers[i] = new SpawningUrl(urls[i], trainAi[i] == Permission.Disallow, trainAi[i] == Permission.Allow);
         }
 
         metrics.LookupItems(LookupEndpointNames.Spawning, buffers.TakeTally());

@@ -25,25 +25,57 @@ public sealed class LookupEngine(
     /// <summary>Registry:Trust:MinTrustForGrants: the trust at which a consent ("y") counts.</summary>
     public TrustLevel MinTrustForGrants => _minTrustForGrants;
 
-    /// <summary>Resolves <paramref name="item"/> and writes <c>{"decision":…,"matches":[…]}</c> or <c>{"error":…}</c>.</summary>
-    public void WriteResult(Utf8JsonWriter json, LookupItem? item, int? lineNumber, LookupBuffers buffers)
+    /// <summary>
+    /// Items checked together and then looked up in order (<see cref="Prepare"/>, <see cref="WriteResult"/>):
+    /// each lookup asks for the index's cache lines of the lookups after it, so that the cache misses
+    /// of a large index overlap (<see cref="MatchingIndex.PrefetchAhead"/>). A run's results are
+    /// written before the next run is read, so a stream's answers do not wait for more lines.
+    /// </summary>
+    public const int RunLength = 64;
+
+    /// <summary>Checks up to <see cref="RunLength"/> items and keeps them in <paramref name="buffers"/> for <see cref="WriteResult"/>.</summary>
+    public void Prepare(ReadOnlySpan<ReadItem> items, LookupBuffers buffers)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(items.Length, RunLength);
+        buffers.RunCount = items.Length;
+        for (var i = 0; i < items.Length; i++)
+        {
+            ref var prepared = ref buffers.Run[i];
+            buffers.Probes[i] = default;
+            var (item, error) = items[i];
+            if (error is null && TryPrepare(item, buffers, out prepared, out var url, out error))
+            {
+                buffers.Probes[i] = url is { } u ? new UrlProbe(u) : default;
+            }
+            else
+            {
+                prepared = new PreparedItem { Item = item, Error = error };
+            }
+        }
+    }
+
+    /// <summary>Resolves the prepared item <paramref name="at"/> and writes <c>{"decision":…,"matches":[…]}</c> or <c>{"error":…}</c>.</summary>
+    public void WriteResult(Utf8JsonWriter json, int at, int? lineNumber, LookupBuffers buffers)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(at, buffers.RunCount);
         json.WriteStartObject();
         if (lineNumber is { } i)
         {
             json.WriteNumber("i", i);
         }
 
-        if (!TryResolve(item, buffers, out var decision, out var error))
+        ref readonly var prepared = ref buffers.Run[at];
+        if (prepared.Error is { } error)
         {
             buffers.CountError();
             WriteError(json, error);
         }
         else
         {
+            var decision = Resolve(prepared, at, buffers);
             buffers.Count(matched: buffers.Resolved.Count > 0);
             WriteDecision(json, decision, buffers.Resolved, buffers.More);
-            if (item!.Quality < PdqQuality.Reliable)
+            if (prepared.Item!.Quality < PdqQuality.Reliable)
             {
                 json.WriteBoolean("low_quality", true);
             }
@@ -52,19 +84,36 @@ public sealed class LookupEngine(
         json.WriteEndObject();
     }
 
-    /// <summary>The train-ai permission of a URL (Spawning's optOut/optIn); unknown for a URL that is not http(s).</summary>
-    public Permission TrainAi(ReadOnlySpan<char> url, LookupBuffers buffers)
+    /// <summary>
+    /// The train-ai permission of each URL (Spawning's optOut/optIn), looked up in runs as
+    /// <see cref="Prepare"/>'s items are; unknown for a URL that is not http(s).
+    /// </summary>
+    public void TrainAi(IReadOnlyList<string> urls, Span<Permission> trainAi, LookupBuffers buffers)
     {
-        if (!UrlCanonicalizer.TryCanonicalize(url, out var canonical, out _))
+        var probes = buffers.Probes;
+        for (var start = 0; start < urls.Count; start += RunLength)
         {
-            buffers.CountError();
-            return Permission.Unknown;
-        }
+            var count = Math.Min(RunLength, urls.Count - start);
+            for (var i = 0; i < count; i++)
+            {
+                probes[i] = UrlCanonicalizer.TryCanonicalize(urls[start + i], out var canonical, out _) ? new UrlProbe(canonical) : default;
+            }
 
-        using var scope = index.Read();
-        var trainAi = scope.Index.Decide(canonical, _minTrustForGrants, out var deciding).TrainAi;
-        buffers.Count(matched: deciding > 0);
-        return trainAi;
+            for (var i = 0; i < count; i++)
+            {
+                if (probes[i].IsEmpty)
+                {
+                    buffers.CountError();
+                    trainAi[start + i] = Permission.Unknown;
+                    continue;
+                }
+
+                using var scope = index.Read();
+                scope.Index.PrefetchAhead(probes.AsSpan(0, count), i);
+                trainAi[start + i] = scope.Index.Decide(probes[i], _minTrustForGrants, out var deciding).TrainAi;
+                buffers.Count(matched: deciding > 0);
+            }
+        }
     }
 
     /// <summary>Resolves one canonical URL; <see cref="LookupBuffers"/> receives the deciding claims, as for a lookup item.</summary>
@@ -77,7 +126,7 @@ public sealed class LookupEngine(
         return decision;
     }
 
-    /// <summary>Writes <c>{"i":…,"error":…}</c> for an item that could not be read.</summary>
+    /// <summary>Writes <c>{"i":…,"error":…}</c> for a line that could not be read at all.</summary>
     public static void WriteInvalid(Utf8JsonWriter json, LookupError error, int? lineNumber, LookupBuffers buffers)
     {
         buffers.CountError();
@@ -124,9 +173,11 @@ public sealed class LookupEngine(
         json.WriteEndObject();
     }
 
-    private bool TryResolve(LookupItem? item, LookupBuffers buffers, out Decision decision, out LookupError error)
+    /// <summary>Checks an item's fields; <paramref name="url"/> is its canonical URL, if it has one.</summary>
+    private bool TryPrepare(LookupItem? item, LookupBuffers buffers, out PreparedItem prepared, out CanonicalUrl? url, out LookupError error)
     {
-        decision = default;
+        prepared = default;
+        url = null;
         error = null!;
         if (item is null || (item.Url is null && item.Sha256 is null && item.Pdq is null && item.Embeddings is null))
         {
@@ -134,7 +185,6 @@ public sealed class LookupEngine(
             return false;
         }
 
-        CanonicalUrl? url = null;
         if (item.Url is not null)
         {
             if (!UrlCanonicalizer.TryCanonicalize(item.Url, out var canonical, out var urlError))
@@ -163,19 +213,29 @@ public sealed class LookupEngine(
             return false;
         }
 
+        prepared = new PreparedItem { Item = item, Sha256 = sha256, Pdq = pdq, MaxDistance = maxDistance, Embeddings = embeddings };
+        return true;
+    }
+
+    private Decision Resolve(in PreparedItem prepared, int at, LookupBuffers buffers)
+    {
         var started = Stopwatch.GetTimestamp();
+        Decision decision;
         using (var scope = index.Read())
         {
-            decision = scope.Index.Lookup(url, sha256, _minTrustForGrants, buffers.Matches, out var more, pdq, maxDistance, embeddings);
+            var probes = buffers.Probes.AsSpan(0, buffers.RunCount);
+            scope.Index.PrefetchAhead(probes, at);
+            decision = scope.Index.Lookup(probes[at], prepared.Sha256, _minTrustForGrants, buffers.Matches, out var more,
+                prepared.Pdq, prepared.MaxDistance, prepared.Embeddings);
             ResolveMatches(scope.Index, buffers, more);
         }
 
-        if (pdq is not null)
+        if (prepared.Pdq is not null)
         {
             metrics.PdqSearched(Stopwatch.GetElapsedTime(started));
         }
 
-        return true;
+        return decision;
     }
 
     /// <summary>Claim ids and trust are read while the lock is held: the writer may change trust afterwards.</summary>
@@ -338,6 +398,13 @@ public sealed class LookupBuffers
     /// <summary>Embedding vectors this request's items have brought so far.</summary>
     internal int EmbeddingVectors { get; set; }
 
+    /// <summary>The run <see cref="LookupEngine.Prepare"/> checked last: its items and their URLs.</summary>
+    internal PreparedItem[] Run { get; } = new PreparedItem[LookupEngine.RunLength];
+
+    internal UrlProbe[] Probes { get; } = new UrlProbe[LookupEngine.RunLength];
+
+    internal int RunCount { get; set; }
+
     internal void Count(bool matched)
     {
         if (matched)
@@ -359,6 +426,17 @@ public sealed class LookupBuffers
         _tally = default;
         return tally;
     }
+}
+
+/// <summary>An item as <see cref="LookupEngine.Prepare"/> checked it: why it is refused, or what it looks up besides its URL.</summary>
+internal struct PreparedItem
+{
+    public LookupItem? Item;
+    public LookupError? Error;
+    public string? Sha256;
+    public PdqHash? Pdq;
+    public int MaxDistance;
+    public EmbeddingQuery? Embeddings;
 }
 
 /// <summary>Items resolved: a claim matched, none did, or the item was invalid.</summary>

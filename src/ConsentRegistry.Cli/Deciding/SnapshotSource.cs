@@ -71,35 +71,62 @@ public sealed class SnapshotSource : IRegistrySource
     public Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken)
     {
         var chunks = (keys.Length + Chunk - 1) / Chunk;
-        Parallel.For(0, chunks, new ParallelOptions { CancellationToken = cancellationToken }, () => new List<Match>(), (chunk, _, matches) =>
+        Parallel.For(0, chunks, new ParallelOptions { CancellationToken = cancellationToken }, () => new ChunkBuffers(), (chunk, _, buffers) =>
         {
             var start = chunk * Chunk;
-            var end = Math.Min(start + Chunk, keys.Length);
-            var keySpan = keys.Span;
-            var verdictSpan = verdicts.Span;
-            for (var i = start; i < end; i++)
+            var count = Math.Min(Chunk, keys.Length - start);
+            var keySpan = keys.Span.Slice(start, count);
+            var verdictSpan = verdicts.Span.Slice(start, count);
+            var probes = buffers.Probes.AsSpan(0, count);
+            var invalid = buffers.Invalid.AsSpan(0, count);
+
+            // The URLs first, so that each lookup can ask for the cache lines of those after it.
+            for (var i = 0; i < count; i++)
             {
-                verdictSpan[i] = Decide(keySpan[i], matches);
+                probes[i] = default;
+                invalid[i] = false;
+                if (keySpan[i].Url.IsEmpty)
+                {
+                    continue;
+                }
+
+                if (UrlCanonicalizer.TryCanonicalize(keySpan[i].Url.Span, out var canonical, out var error))
+                {
+                    probes[i] = new UrlProbe(canonical);
+                }
+                else
+                {
+                    verdictSpan[i] = new Verdict(Decision.Unknown, Error: error);
+                    invalid[i] = true;
+                }
             }
 
-            return matches;
+            for (var i = 0; i < count; i++)
+            {
+                _index.PrefetchAhead(probes, i);
+                if (!invalid[i])
+                {
+                    verdictSpan[i] = Decide(keySpan[i], probes[i], buffers.Matches);
+                }
+            }
+
+            return buffers;
         }, static _ => { });
         return Task.CompletedTask;
     }
 
-    private Verdict Decide(in LookupKey key, List<Match> matches)
+    /// <summary>What one worker reuses from chunk to chunk.</summary>
+    private sealed class ChunkBuffers
     {
-        CanonicalUrl? url = null;
-        if (!key.Url.IsEmpty)
-        {
-            if (!UrlCanonicalizer.TryCanonicalize(key.Url.Span, out var canonical, out var error))
-            {
-                return new Verdict(Decision.Unknown, Error: error);
-            }
+        public List<Match> Matches { get; } = [];
 
-            url = canonical;
-        }
+        public UrlProbe[] Probes { get; } = new UrlProbe[Chunk];
 
+        public bool[] Invalid { get; } = new bool[Chunk];
+    }
+
+    private Verdict Decide(in LookupKey key, in UrlProbe url, List<Match> matches)
+    {
         PdqHash? pdq = null;
         if (key.Pdq is not null)
         {

@@ -88,6 +88,7 @@ internal readonly struct BucketStarts
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(int key)
     {
+        Matching.Prefetch.Line(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_bases), key >> _shift));
         if (_narrow is { } narrow)
         {
             Matching.Prefetch.Line(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(narrow), key));

@@ -201,6 +201,18 @@ internal sealed class KeySegment
         return (0, 0);
     }
 
+    /// <summary>Asks for the directory line of <paramref name="key"/>'s bucket (the first step of <see cref="Locate"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchBucket(in Key80 key) => _starts.Prefetch((int)(key.High >> (64 - _bits)));
+
+    /// <summary>Reads <paramref name="key"/>'s bucket start and asks for the entries' first line (the second step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchEntries(in Key80 key)
+    {
+        var start = _starts[(int)(key.High >> (64 - _bits))];
+        Matching.Prefetch.Line(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_entries), start));
+    }
+
     /// <summary>The keys with at least <paramref name="count"/> entries: runs of equal keys in the sorted entries.</summary>
     public List<Key80> KeysWithAtLeast(int count)
     {

@@ -120,6 +120,25 @@ public sealed class KeyTable
         return count;
     }
 
+    /// <summary>Asks for the directory lines <see cref="Find"/> will read first for <paramref name="key"/>, in every segment.</summary>
+    public void PrefetchBuckets(in Key80 key)
+    {
+        Matching.Prefetch.Line(ref _tailSlots[TailHome(key)]);
+        foreach (var segment in _segments)
+        {
+            segment.PrefetchBucket(key);
+        }
+    }
+
+    /// <summary>Reads <paramref name="key"/>'s bucket starts (best asked for with <see cref="PrefetchBuckets"/> beforehand) and asks for the entry lines.</summary>
+    public void PrefetchEntries(in Key80 key)
+    {
+        foreach (var segment in _segments)
+        {
+            segment.PrefetchEntries(key);
+        }
+    }
+
     /// <summary>The values under <paramref name="key"/>, in no particular order.</summary>
     public Values Find(in Key80 key) => new(this, key);
 

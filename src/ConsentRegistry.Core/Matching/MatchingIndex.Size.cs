@@ -10,7 +10,7 @@ namespace ConsentRegistry.Core.Matching;
 /// </summary>
 public sealed partial class MatchingIndex
 {
-    private const int ArrayOverhead = 24; // object header, method table, length (64-bit)
+    internal const int ArrayOverhead = 24; // object header, method table, length (64-bit)
     private const int DictionaryOverhead = 80; // the Dictionary object itself
 
     private SubjectCounts _subjectCounts;
@@ -36,7 +36,7 @@ public sealed partial class MatchingIndex
     [
         ("claims", ArrayBytes<ClaimEntry>(_claims.Length) + _claimsById.Bytes + DictionaryBytes<string, int>(_parties.Capacity)),
         (SubjectKinds.Url, _urls.Bytes),
-        (SubjectKinds.UrlPrefix, _prefixes.Bytes + DictionaryBytes<UInt128, int[]>(_prefixLengths.Capacity) + (_prefixLengths.Count * (ArrayOverhead + 8L))),
+        (SubjectKinds.UrlPrefix, _prefixes.Bytes + _prefixLengths.Bytes),
         (SubjectKinds.Host, _hosts.Bytes),
         (SubjectKinds.Sha256, _sha256.Bytes),
         (SubjectKinds.Pdq, _pdq.Bytes),

@@ -255,9 +255,10 @@ public sealed partial class MatchingIndex
     private void WritePrefixLengths(SnapshotWriter writer)
     {
         writer.BeginSection("prefix-lengths");
-        writer.WriteArray<UInt128>([.. _prefixLengths.Keys]);
-        writer.WriteArray<int>([.. _prefixLengths.Values.Select(lengths => lengths.Length)]);
-        writer.WriteArray<int>([.. _prefixLengths.Values.SelectMany(lengths => lengths)]);
+        var entries = _prefixLengths.Entries.ToList();
+        writer.WriteArray<UInt128>([.. entries.Select(entry => entry.Authority)]);
+        writer.WriteArray<int>([.. entries.Select(entry => entry.Lengths.Length)]);
+        writer.WriteArray<int>([.. entries.SelectMany(entry => entry.Lengths)]);
         writer.EndSection();
     }
 
@@ -273,6 +274,7 @@ public sealed partial class MatchingIndex
             throw new SnapshotFormatException("The prefix-length lists do not match their keys.");
         }
 
+        _prefixLengths.EnsureCapacity(keys.Length);
         var at = 0;
         for (var key = 0; key < keys.Length; key++)
         {

@@ -25,7 +25,7 @@ public sealed partial class MatchingIndex
     private readonly List<string> _partyNames = [];
     private readonly KeyTable _urls = new() { DeferMerges = true };
     private readonly KeyTable _prefixes = new() { DeferMerges = true };
-    private readonly Dictionary<UInt128, int[]> _prefixLengths = [];
+    private readonly PrefixLengths _prefixLengths = new();
     private readonly KeyTable _hosts = new() { DeferMerges = true };
     private readonly KeyTable _sha256 = new() { DeferMerges = true };
     private ClaimEntry[] _claims = new ClaimEntry[256];
@@ -191,6 +191,13 @@ public sealed partial class MatchingIndex
     /// </summary>
     public Decision Lookup(
         in CanonicalUrl? url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, out int more,
+        PdqHash? pdq = null, int pdqMaxDistance = 31, EmbeddingQuery? embeddings = null) =>
+        Lookup(url is { } u ? new UrlProbe(u) : default, sha256, minTrustForGrants, matches, out more, pdq, pdqMaxDistance, embeddings);
+
+    /// <inheritdoc cref="Lookup(in CanonicalUrl?, string?, TrustLevel, List{Match}, out int, PdqHash?, int, EmbeddingQuery?)"/>
+    /// <param name="url">The URL with its fingerprints (<see cref="PrefetchAhead"/>), or the default value for none.</param>
+    public Decision Lookup(
+        in UrlProbe url, string? sha256, TrustLevel minTrustForGrants, List<Match> matches, out int more,
         PdqHash? pdq = null, int pdqMaxDistance = 31, EmbeddingQuery? embeddings = null)
     {
         matches.Clear();
@@ -208,25 +215,107 @@ public sealed partial class MatchingIndex
     /// only train-ai); <paramref name="deciding"/> counts the deciding (claim, subject) pairs.
     /// </summary>
     public Decision Decide(in CanonicalUrl url, TrustLevel minTrustForGrants, out int deciding) =>
+        Decide(new UrlProbe(url), minTrustForGrants, out deciding);
+
+    /// <inheritdoc cref="Decide(in CanonicalUrl, TrustLevel, out int)"/>
+    public Decision Decide(in UrlProbe url, TrustLevel minTrustForGrants, out int deciding) =>
         Find(url, null, null, 0, null, minTrustForGrants, null, out deciding);
+
+    /// <summary>Lookups ahead of the current one whose cache lines <see cref="PrefetchAhead"/> asks for, per step.</summary>
+    public const int PrefetchDistance = 2;
+
+    /// <summary>
+    /// Call before looking up <paramref name="probes"/>[<paramref name="at"/>] in a run of lookups
+    /// made in order: asks for the bucket directory lines of the URL and host keys
+    /// <see cref="PrefetchDistance"/> × 2 lookups ahead, and reads the directory (asked for one
+    /// step earlier) to ask for the entry lines of the lookup <see cref="PrefetchDistance"/> ahead.
+    /// A lookup in a large index otherwise waits on two or three cache misses a key table in turn;
+    /// this way the misses of several lookups overlap (decision record 17). Hold the read lock, as
+    /// for the lookup itself; a prefetch reads nothing it returns and never faults.
+    /// </summary>
+    public void PrefetchAhead(ReadOnlySpan<UrlProbe> probes, int at)
+    {
+        if (at == 0)
+        {
+            for (var i = 0; i < Math.Min(2 * PrefetchDistance, probes.Length); i++)
+            {
+                PrefetchBuckets(probes[i]);
+            }
+        }
+
+        if (at + (2 * PrefetchDistance) < probes.Length)
+        {
+            PrefetchBuckets(probes[at + (2 * PrefetchDistance)]);
+        }
+
+        if (at + PrefetchDistance < probes.Length)
+        {
+            PrefetchEntries(probes[at + PrefetchDistance]);
+        }
+    }
+
+    private void PrefetchBuckets(in UrlProbe probe)
+    {
+        if (probe.IsEmpty)
+        {
+            return;
+        }
+
+        _urls.PrefetchBuckets(Key80.Of(probe.UrlKey));
+        if (_prefixLengths.Count > 0)
+        {
+            _prefixLengths.Prefetch(probe.AuthorityKey);
+        }
+
+        if (_hosts.Count > 0)
+        {
+            _hosts.PrefetchBuckets(Key80.Of(probe.HostKey));
+            if (probe.HasParentDomain)
+            {
+                _hosts.PrefetchBuckets(Key80.Of(probe.ParentKey));
+            }
+        }
+    }
+
+    private void PrefetchEntries(in UrlProbe probe)
+    {
+        if (probe.IsEmpty)
+        {
+            return;
+        }
+
+        _urls.PrefetchEntries(Key80.Of(probe.UrlKey));
+        if (_prefixLengths.Count > 0)
+        {
+            _prefixLengths.PrefetchLengths(probe.AuthorityKey);
+        }
+
+        if (_hosts.Count > 0)
+        {
+            _hosts.PrefetchEntries(Key80.Of(probe.HostKey));
+            if (probe.HasParentDomain)
+            {
+                _hosts.PrefetchEntries(Key80.Of(probe.ParentKey));
+            }
+        }
+    }
 
     // The candidate buffers (about 1.6 KB) are written before they are read: zeroing them took
     // more time than a lookup that finds nothing (docs/benchmarks.md, "consent-registry filter").
     [SkipLocalsInit]
     private Decision Find(
-        in CanonicalUrl? url, string? sha256, PdqHash? pdq, int pdqMaxDistance, EmbeddingQuery? embeddings, TrustLevel minTrustForGrants, List<Match>? matches, out int more)
+        in UrlProbe url, string? sha256, PdqHash? pdq, int pdqMaxDistance, EmbeddingQuery? embeddings, TrustLevel minTrustForGrants, List<Match>? matches, out int more)
     {
         Span<Candidate> buffer = stackalloc Candidate[32];
         Span<HotRef> hotBuffer = stackalloc HotRef[8];
         var candidates = new CandidateList(buffer, hotBuffer);
         try
         {
-            if (url is { } u)
+            if (!url.IsEmpty)
             {
-                var urlKey = Fingerprint.Of(u.Value);
-                Collect(_urls, urlKey, MatchKind.Url, ref candidates);
-                CollectPrefixes(u, ref candidates);
-                CollectHosts(u.Host, ref candidates);
+                Collect(_urls, url.UrlKey, MatchKind.Url, ref candidates);
+                CollectPrefixes(url, ref candidates);
+                CollectHosts(url, ref candidates);
             }
 
             if (sha256 is not null)
@@ -414,37 +503,41 @@ public sealed partial class MatchingIndex
         }
     }
 
-    private void CollectPrefixes(in CanonicalUrl url, ref CandidateList candidates)
+    private void CollectPrefixes(in UrlProbe probe, ref CandidateList candidates)
     {
-        if (_prefixLengths.Count == 0 || !_prefixLengths.TryGetValue(Fingerprint.Of(url.Value.AsSpan(0, url.PathStart)), out var lengths))
+        if (_prefixLengths.Count == 0 || !_prefixLengths.TryGet(probe.AuthorityKey, out var lengths))
         {
             return;
         }
 
+        var url = probe.Url.Value;
         foreach (var length in lengths)
         {
-            if (length > url.Value.Length)
+            if (length > url.Length)
             {
                 break;
             }
 
-            Collect(_prefixes, Fingerprint.Of(url.Value.AsSpan(0, length)), MatchKind.UrlPrefix, ref candidates);
+            Collect(_prefixes, Fingerprint.Of(url.AsSpan(0, length)), MatchKind.UrlPrefix, ref candidates);
         }
     }
 
-    private void CollectHosts(ReadOnlySpan<char> host, ref CandidateList candidates)
+    private void CollectHosts(in UrlProbe url, ref CandidateList candidates)
     {
         if (_hosts.Count == 0)
         {
             return;
         }
 
-        Collect(_hosts, Fingerprint.Of(host), MatchKind.Host, ref candidates);
-        if (!CanonicalParts.HasParentDomains(host))
+        Collect(_hosts, url.HostKey, MatchKind.Host, ref candidates);
+        if (!url.HasParentDomain)
         {
             return;
         }
 
+        // The parent domains: the first one's key is in the probe (asked for ahead), the others are few and shared.
+        Collect(_hosts, url.ParentKey, MatchKind.Host, ref candidates, subdomainsOnly: true);
+        var host = url.Url.Host[(url.Url.Host.IndexOf('.') + 1)..];
         for (var dot = host.IndexOf('.'); dot >= 0; dot = host.IndexOf('.'))
         {
             host = host[(dot + 1)..];
@@ -458,18 +551,7 @@ public sealed partial class MatchingIndex
         var authority = Fingerprint.Of(prefix.AsSpan(0, pathStart));
         Post(_prefixes, Fingerprint.Of(prefix), MatchKind.UrlPrefix, claim, false);
 
-        ref var lengths = ref CollectionsMarshal.GetValueRefOrAddDefault(_prefixLengths, authority, out _);
-        lengths ??= [];
-        var at = Array.BinarySearch(lengths, prefix.Length);
-        if (at < 0)
-        {
-            at = ~at;
-            var grown = new int[lengths.Length + 1];
-            lengths.AsSpan(0, at).CopyTo(grown);
-            grown[at] = prefix.Length;
-            lengths.AsSpan(at).CopyTo(grown.AsSpan(at + 1));
-            lengths = grown;
-        }
+        _prefixLengths.Add(authority, prefix.Length);
     }
 
     private record struct Candidate(int Claim, MatchKind By, UInt128 Key, int Distance = 0)

@@ -205,6 +205,41 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Fact]
+    public async Task Batches_and_streams_longer_than_a_run_of_lookups_are_answered_item_by_item_in_order()
+    {
+        var registered = Enumerable.Range(0, 40).Select(i => $"https://runs.example/w/{i}.jpg").ToArray();
+        await OptOutAsync(registered.Select(TestSigner.Url).ToArray());
+        var items = new List<JsonObject>();
+        var expected = new List<string>(); // the train-ai decision, or the error's code
+        for (var i = 0; i < (3 * Api.Lookup.LookupEngine.RunLength) + 5; i++)
+        {
+            var (item, outcome) = (i % 5) switch
+            {
+                0 => (new JsonObject { ["url"] = registered[i % 40] }, "disallow"),
+                1 => (new JsonObject { ["url"] = $"https://runs.example/other/{i}.jpg" }, "unknown"),
+                2 => (new JsonObject { ["url"] = $"ftp://runs.example/{i}" }, "invalid-url"),
+                3 => (new JsonObject { ["sha256"] = $"{i:x64}" }, "unknown"),
+                _ => (new JsonObject { ["url"] = registered[i % 40].Replace("runs.example", "RUNS.example:443") }, "disallow"),
+            };
+            items.Add(item);
+            expected.Add(outcome);
+        }
+
+        var batch = await _client.PostAsync("/v1/lookup", new StringContent(new JsonObject { ["items"] = new JsonArray([.. items]) }.ToJsonString(), Encoding.UTF8, "application/json"));
+        var stream = await _client.PostAsync("/v1/lookup/stream", new StringContent(string.Join('\n', items.Select(i => i.ToJsonString())), Encoding.UTF8, "application/x-ndjson"));
+
+        var batchResults = (await batch.JsonAsync()).GetProperty("results").EnumerateArray().ToList();
+        var streamResults = (await stream.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(Enumerable.Range(0, items.Count), streamResults.Select(r => r.GetProperty("i").GetInt32()));
+        Assert.Equal(expected, batchResults.Select(Outcome));
+        Assert.Equal(expected, streamResults.Select(Outcome));
+
+        static string Outcome(JsonElement result) => result.TryGetProperty("error", out var error)
+            ? error.GetProperty("code").GetString()!
+            : result.GetProperty("decision").GetProperty("train-ai").GetString()!;
+    }
+
+    [Fact]
     public async Task The_stream_answers_early_lines_before_the_request_body_ends()
     {
         await OptOutAsync(TestSigner.Url("https://duplex.example/first.jpg"));
