@@ -210,7 +210,10 @@ internal sealed class KeySegment
     public void PrefetchEntries(in Key80 key)
     {
         var start = _starts[(int)(key.High >> (64 - _bits))];
-        Matching.Prefetch.Line(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_entries), start));
+        if (start < _entries.Length) // an empty last bucket starts past the end: no reference there, even for a prefetch
+        {
+            Matching.Prefetch.Line(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_entries), start));
+        }
     }
 
     /// <summary>The keys with at least <paramref name="count"/> entries: runs of equal keys in the sorted entries.</summary>
