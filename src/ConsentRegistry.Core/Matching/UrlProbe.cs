@@ -3,10 +3,10 @@ using ConsentRegistry.Core.Urls;
 namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
-/// A canonical URL with the fingerprints its lookup starts from (the URL's and its host's),
-/// computed once: a run of lookups asks for the index's cache lines ahead of each lookup
-/// (<see cref="MatchingIndex.PrefetchAhead"/>) without hashing the URL again. The default value
-/// stands for an item without a URL.
+/// A canonical URL with the fingerprints its lookup starts from (the URL's, its authority's, its
+/// host's and its first parent domain's), computed once: a run of lookups asks for the index's
+/// cache lines ahead of each lookup (<see cref="MatchingIndex.PrefetchAhead"/>) without hashing
+/// the URL again. The default value stands for an item without a URL.
 /// </summary>
 public readonly struct UrlProbe
 {
