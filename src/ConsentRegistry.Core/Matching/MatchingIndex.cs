@@ -239,64 +239,61 @@ public sealed partial class MatchingIndex
         {
             for (var i = 0; i < Math.Min(2 * PrefetchDistance, probes.Length); i++)
             {
-                PrefetchBuckets(probes[i]);
+                Prefetch(probes[i], entries: false);
             }
         }
 
         if (at + (2 * PrefetchDistance) < probes.Length)
         {
-            PrefetchBuckets(probes[at + (2 * PrefetchDistance)]);
+            Prefetch(probes[at + (2 * PrefetchDistance)], entries: false);
         }
 
         if (at + PrefetchDistance < probes.Length)
         {
-            PrefetchEntries(probes[at + PrefetchDistance]);
+            Prefetch(probes[at + PrefetchDistance], entries: true);
         }
     }
 
-    private void PrefetchBuckets(in UrlProbe probe)
+    /// <summary>One step of <see cref="PrefetchAhead"/> for one lookup: the directory lines, or (<paramref name="entries"/>) the entry lines.</summary>
+    private void Prefetch(in UrlProbe probe, bool entries)
     {
         if (probe.IsEmpty)
         {
             return;
         }
 
-        _urls.PrefetchBuckets(Key80.Of(probe.UrlKey));
+        Prefetch(_urls, probe.UrlKey, entries);
         if (_prefixLengths.Count > 0)
         {
-            _prefixLengths.Prefetch(probe.AuthorityKey);
+            if (entries)
+            {
+                _prefixLengths.PrefetchLengths(probe.AuthorityKey);
+            }
+            else
+            {
+                _prefixLengths.Prefetch(probe.AuthorityKey);
+            }
         }
 
         if (_hosts.Count > 0)
         {
-            _hosts.PrefetchBuckets(Key80.Of(probe.HostKey));
+            Prefetch(_hosts, probe.HostKey, entries);
             if (probe.HasParentDomain)
             {
-                _hosts.PrefetchBuckets(Key80.Of(probe.ParentKey));
+                Prefetch(_hosts, probe.ParentKey, entries);
             }
         }
     }
 
-    private void PrefetchEntries(in UrlProbe probe)
+    private static void Prefetch(KeyTable table, UInt128 key, bool entries)
     {
-        if (probe.IsEmpty)
+        if (entries)
         {
-            return;
+            table.PrefetchEntries(Key80.Of(key));
         }
-
-        _urls.PrefetchEntries(Key80.Of(probe.UrlKey));
-        if (_prefixLengths.Count > 0)
+        else
         {
-            _prefixLengths.PrefetchLengths(probe.AuthorityKey);
-        }
-
-        if (_hosts.Count > 0)
-        {
-            _hosts.PrefetchEntries(Key80.Of(probe.HostKey));
-            if (probe.HasParentDomain)
-            {
-                _hosts.PrefetchEntries(Key80.Of(probe.ParentKey));
-            }
+            table.PrefetchBuckets(Key80.Of(key));
         }
     }
 
