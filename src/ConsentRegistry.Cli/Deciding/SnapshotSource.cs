@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using ConsentRegistry.Core.Pdq;
@@ -21,6 +22,10 @@ public sealed class SnapshotSource : IRegistrySource
     private readonly TrustLevel _minTrustForGrants;
     private readonly int _pdqMaxDistance;
     private readonly string?[] _claimIds;
+
+    // A worker's buffers (a chunk's URL probes: about 450 KB) are kept from one call to the next:
+    // a call decides one row group, and new ones each time would be large-object allocations.
+    private readonly ConcurrentBag<ChunkBuffers> _spareBuffers = [];
 
     private SnapshotSource(MatchingIndex index, SourceDescription description, TrustLevel minTrustForGrants, int pdqMaxDistance)
     {
@@ -71,7 +76,7 @@ public sealed class SnapshotSource : IRegistrySource
     public Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken)
     {
         var chunks = (keys.Length + Chunk - 1) / Chunk;
-        Parallel.For(0, chunks, new ParallelOptions { CancellationToken = cancellationToken }, () => new ChunkBuffers(), (chunk, _, buffers) =>
+        Parallel.For(0, chunks, new ParallelOptions { CancellationToken = cancellationToken }, () => _spareBuffers.TryTake(out var spare) ? spare : new ChunkBuffers(), (chunk, _, buffers) =>
         {
             var start = chunk * Chunk;
             var count = Math.Min(Chunk, keys.Length - start);
@@ -111,7 +116,7 @@ public sealed class SnapshotSource : IRegistrySource
             }
 
             return buffers;
-        }, static _ => { });
+        }, _spareBuffers.Add);
         return Task.CompletedTask;
     }
 

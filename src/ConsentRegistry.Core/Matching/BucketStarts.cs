@@ -84,7 +84,7 @@ internal readonly struct BucketStarts
         return shift < 0 ? wide : Math.Min(wide, Size(buckets + 1, shift, 1));
     }
 
-    /// <summary>Asks for the cache line that holds bucket <paramref name="key"/>'s start (the bases stay cached).</summary>
+    /// <summary>Asks for the cache lines that hold bucket <paramref name="key"/>'s start: its group's base and its offset.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(int key)
     {

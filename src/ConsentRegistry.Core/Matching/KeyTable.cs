@@ -121,7 +121,7 @@ public sealed class KeyTable
     }
 
     /// <summary>Asks for the directory lines <see cref="Find"/> will read first for <paramref name="key"/>, in every segment.</summary>
-    public void PrefetchBuckets(in Key80 key)
+    internal void PrefetchBuckets(in Key80 key)
     {
         Matching.Prefetch.Line(ref _tailSlots[TailHome(key)]);
         foreach (var segment in _segments)
@@ -131,7 +131,7 @@ public sealed class KeyTable
     }
 
     /// <summary>Reads <paramref name="key"/>'s bucket starts (best asked for with <see cref="PrefetchBuckets"/> beforehand) and asks for the entry lines.</summary>
-    public void PrefetchEntries(in Key80 key)
+    internal void PrefetchEntries(in Key80 key)
     {
         foreach (var segment in _segments)
         {

@@ -226,12 +226,13 @@ public sealed partial class MatchingIndex
 
     /// <summary>
     /// Call before looking up <paramref name="probes"/>[<paramref name="at"/>] in a run of lookups
-    /// made in order: asks for the bucket directory lines of the URL and host keys
-    /// <see cref="PrefetchDistance"/> × 2 lookups ahead, and reads the directory (asked for one
-    /// step earlier) to ask for the entry lines of the lookup <see cref="PrefetchDistance"/> ahead.
-    /// A lookup in a large index otherwise waits on two or three cache misses a key table in turn;
-    /// this way the misses of several lookups overlap (decision record 17). Hold the read lock, as
-    /// for the lookup itself; a prefetch reads nothing it returns and never faults.
+    /// made in order: asks for the bucket directory lines of the lookup <see cref="PrefetchDistance"/>
+    /// × 2 ahead (its URL, host and first parent domain keys, and its authority's prefix-length
+    /// slot), and reads the directory (asked for one step earlier) to ask for the entry lines of the
+    /// lookup <see cref="PrefetchDistance"/> ahead. A lookup in a large index otherwise waits on two
+    /// or three cache misses a key table in turn; this way the misses of several lookups overlap
+    /// (decision record 17). Hold the read lock, as for the lookup itself; prefetching changes
+    /// nothing and never faults.
     /// </summary>
     public void PrefetchAhead(ReadOnlySpan<UrlProbe> probes, int at)
     {
