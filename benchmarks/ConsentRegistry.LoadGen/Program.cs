@@ -14,7 +14,7 @@ if (options is null)
                         --target URL --subjects N --endpoint batch|stream|spawning|all --concurrency N --seconds N
                         [--rate URLs/s: pace the batch workers] [--server-pid PID: sample its memory]
           index-memory  build the matching index of the universe's N subjects in this process; reports bytes per
-                        subject and lookups per second on one thread
+                        subject and lookups per second on one thread (one by one, then in prefetched runs: N seconds each)
                         --subjects N [--per-claim N (default 10,000)] [--lookup-seconds N (default 10)]
                         [--snapshot FILE: write the index to a snapshot file, read it back (both timed), look up on that]
                         [--sha256 N --pdq N: image hashes beside the universe, as seed registers them]
