@@ -1,4 +1,4 @@
-namespace ConsentRegistry.Cli.Deciding;
+namespace ConsentRegistry.Cli.Filtering;
 
 /// <summary>
 /// The filter's own work is CPU-bound (Parquet decoded and encoded, rows decided from a snapshot)
