@@ -17,6 +17,8 @@
 #   POLICY_SUBJECTS=3000000 benchmarks/abuse.sh sqlite         # the full 3 M figure
 #   PHASES="policy" benchmarks/abuse.sh sqlite                 # some phases only (baseline always runs;
 #                                                              # flood amplify policy images)
+#   PHASES="burst" BURSTS=20 benchmarks/abuse.sh sqlite        # not a verdict: the flood's opening burst
+#                                                              # N times, the artist's claim sent with each
 set -euo pipefail
 engine="${1:-sqlite}"
 policy_subjects="${POLICY_SUBJECTS:-300000}"
@@ -54,6 +56,10 @@ if wants flood; then
   log "$engine: 1. claim flood (store $(store_size))"
   phase flood --seconds 30 || status=1
   log "$engine: store after the flood: $(store_size)"
+fi
+if wants burst; then
+  log "$engine: the flood's opening burst, ${BURSTS:-20} times"
+  phase burst --trials "${BURSTS:-20}" || status=1
 fi
 if wants amplify; then
   log "$engine: 2. match amplification"

@@ -16,7 +16,7 @@ namespace ConsentRegistry.LoadGen;
 /// </summary>
 internal static class AbuseLoad
 {
-    public static async Task<int> RunAsync(string phase, Uri target, int seconds, int serverPid, string adminKey, int policySubjects)
+    public static async Task<int> RunAsync(string phase, Uri target, int seconds, int serverPid, string adminKey, int policySubjects, int trials)
     {
         var server = new Server(target, serverPid);
         using var background = new WellBehaved(target);
@@ -24,6 +24,7 @@ internal static class AbuseLoad
         {
             "baseline" => await BaselineAsync(background, seconds),
             "flood" => await FloodAsync(target, background, server, seconds),
+            "burst" => await BurstAsync(target, trials),
             "amplify" => await AmplifyAsync(target, background),
             "policy" => await PolicyAsync(target, background, server, adminKey, policySubjects, seconds),
             _ => throw new ArgumentException($"unknown phase {phase}"),
@@ -55,6 +56,7 @@ internal static class AbuseLoad
             var urls = Enumerable.Range(0, 10_000).Select(i => $"https://flood{a}.example/{n}/{i}.jpg").ToList();
             return (Jws: (n % 4 == 0 ? reused : fresh).SignOptOut(urls, Now()), Subjects: urls.Count);
         }).ToArray());
+        await background.WarmUpAsync();
         // Four connections from each address, each sending its next claim as soon as it is answered.
         var attackers = addresses.SelectMany(a => Enumerable.Range(0, 4).Select(connection => (Address: a, Connection: connection))).Select(attacker => Task.Run(async () =>
         {
@@ -93,6 +95,101 @@ internal static class AbuseLoad
         report.Print("during the claim flood");
         return Verdicts(report, statuses.GetValueOrDefault(429) + statuses.GetValueOrDefault(0) > 0 && subjectsAccepted <= 60_000,
             "the flood was throttled to the address budget (30,000 subjects an hour from each of 2 addresses)");
+    }
+
+    /// <summary>
+    /// A claim flood's opening, many times over: eight 10,000-subject claims sent at once from two
+    /// fresh addresses (six within their budgets), the artist's 20-URL claim sent at the same moment;
+    /// then, once the burst is answered and has settled, the artist's claim alone. The flood phase
+    /// meets its opening burst once per run, so its p99 rests on one sample; this phase gives the
+    /// distribution. Not a verdict: a measure for finding where the artist's claim waits.
+    /// </summary>
+    private static async Task<bool> BurstAsync(Uri target, int trials)
+    {
+        using var artist = Http(target, IPAddress.Parse("127.0.0.2"));
+        var during = new List<double>();
+        var alone = new List<double>();
+        var bursts = new List<double>();
+        var statuses = new Dictionary<int, int>();
+        async Task<double> ArtistAsync(string jws)
+        {
+            var started = Stopwatch.GetTimestamp();
+            using var response = await artist.PostAsync("/v1/claims", new StringContent(jws, Encoding.ASCII, "application/jose"));
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            if (response.StatusCode != HttpStatusCode.Created)
+            {
+                throw new InvalidOperationException($"the artist's claim got {(int)response.StatusCode}");
+            }
+
+            return elapsed;
+        }
+
+        string ArtistClaim(int trial, string when)
+        {
+            using var signer = new ClaimSigner();
+            return signer.SignOptOut(Enumerable.Range(0, 20).Select(i => $"https://portfolio-burst{trial}-{when}.example/works/{i}.jpg").ToList(), Now());
+        }
+
+        await ArtistAsync(ArtistClaim(0, "warm-up"));
+        for (var trial = 1; trial <= trials; trial++)
+        {
+            // Two addresses no earlier trial used, four connections each, as in the flood.
+            var addresses = new[] { $"127.0.2.{2 * trial}", $"127.0.2.{(2 * trial) + 1}" };
+            var large = addresses.SelectMany(a => Enumerable.Range(0, 4).Select(n =>
+            {
+                using var signer = new ClaimSigner();
+                return (Address: a, Jws: signer.SignOptOut(Enumerable.Range(0, 10_000).Select(i => $"https://burst{trial}-{a}.example/{n}/{i}.jpg").ToList(), Now()));
+            })).ToArray();
+            var artistDuring = ArtistClaim(trial, "during");
+            var artistAlone = ArtistClaim(trial, "alone");
+            var clients = large.Select(l => Http(target, IPAddress.Parse(l.Address))).ToArray();
+            try
+            {
+                var started = Stopwatch.GetTimestamp();
+                var sends = large.Select(async (l, i) =>
+                {
+                    var status = 0;
+                    try
+                    {
+                        using var response = await clients[i].PostAsync("/v1/claims", new StringContent(l.Jws, Encoding.ASCII, "application/jose"));
+                        status = (int)response.StatusCode;
+                    }
+                    catch (HttpRequestException)
+                    {
+                    }
+
+                    lock (statuses)
+                    {
+                        statuses[status] = statuses.GetValueOrDefault(status) + 1;
+                    }
+                }).ToArray();
+                during.Add(await ArtistAsync(artistDuring));
+                await Task.WhenAll(sends);
+                bursts.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+            finally
+            {
+                foreach (var client in clients)
+                {
+                    client.Dispose();
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            alone.Add(await ArtistAsync(artistAlone));
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+
+        during.Sort();
+        alone.Sort();
+        bursts.Sort();
+        string Summary(List<double> sorted) =>
+            $"p50 {Percentile(sorted, 0.5):F0} ms, p90 {Percentile(sorted, 0.9):F0} ms, max {sorted[^1]:F0} ms";
+        Console.WriteLine($"burst, {trials} trials of 8 × 10,000-subject claims at once from 2 fresh addresses: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {s.Key}"))}; "
+            + $"each burst answered in {Summary(bursts)}");
+        Console.WriteLine($"artist 20-URL claim sent with each burst: {Summary(during)} ({string.Join(' ', during.Select(d => d.ToString("F0", CultureInfo.InvariantCulture)))})");
+        Console.WriteLine($"artist 20-URL claim alone, 2 s after each burst: {Summary(alone)}");
+        return true;
     }
 
     private static async Task<bool> AmplifyAsync(Uri target, WellBehaved background)
@@ -140,6 +237,7 @@ internal static class AbuseLoad
 
         await PlantAsync(0, 16);
         var atCap = await TimeBatchesAsync(client, spawning, batch);
+        await background.WarmUpAsync();
         var report = await background.RunAsync(PlantAsync(16, 2_000));
         var after = await TimeBatchesAsync(client, spawning, batch);
 
@@ -247,6 +345,7 @@ internal static class AbuseLoad
             served.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
 
+        await background.WarmUpAsync();
         var rendersBefore = await server.MetricAsync("registry_policy_renders_total", "source=\"store\"");
         var cpuBefore = server.CpuSeconds();
         var loop = Task.Run(async () =>

@@ -27,8 +27,9 @@ if (options is null)
                         --file FILE
           policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
                         --target URL --prefixes N (default 10,000) --requests N (default 2,000)
-          abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients
-                        --phase P --target URL --server-pid PID --admin-key K [--seconds N] [--policy-subjects N]
+          abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients,
+                        or burst (the flood's opening burst N times, the artist's claim sent with each)
+                        --phase P --target URL --server-pid PID --admin-key K [--seconds N] [--policy-subjects N] [--trials N (default 20)]
         """);
     return 2;
 }
@@ -51,7 +52,7 @@ return options.Command switch
     "parquet-copy" => await ParquetCopy.RunAsync(options.Value("--file", "laion.parquet")),
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
-        options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000)),
+        options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000), options.Int("--trials", 20)),
     _ => 2,
 };
 

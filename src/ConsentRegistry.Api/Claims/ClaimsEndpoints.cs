@@ -102,15 +102,12 @@ public static class ClaimsEndpoints
             return spent.ToProblem(request.HttpContext);
         }
 
-        VerifiedClaim? claim;
-        ClaimError? error;
-        using (await largeClaims.EnterAsync(listed, cancellationToken))
+        var (claim, error) = await largeClaims.CheckAsync(listed, () =>
+            verifier.TryVerifyClaim(jws!, out var verified, out var refused) ? (verified, (ClaimError?)null) : (null, refused), cancellationToken);
+        if (error is not null)
         {
-            if (!verifier.TryVerifyClaim(jws!, out claim, out error))
-            {
-                metrics.ClaimRefused(error!.Code);
-                return Rejected(error);
-            }
+            metrics.ClaimRefused(error.Code);
+            return Rejected(error);
         }
 
         var charge = await budgets.ChargeAsync(request.HttpContext, claim!.Party, claim.Subjects.Count, cancellationToken);

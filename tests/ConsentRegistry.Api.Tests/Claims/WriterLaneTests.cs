@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Claims;
@@ -10,7 +11,8 @@ namespace ConsentRegistry.Api.Tests.Claims;
 /// <summary>
 /// The writer's two queues: an artist's small claim that arrives while large claims wait is
 /// written before them, so that it waits behind the one large claim being written at most; and a
-/// large claim that has waited long enough goes before the small ones (no starvation).
+/// large claim that has waited long enough goes before the small ones (no starvation). The writer
+/// has a thread of its own, so that the callers it answers resume on the pool at once.
 /// </summary>
 public sealed class WriterLaneTests
 {
@@ -78,9 +80,35 @@ public sealed class WriterLaneTests
         Assert.Equal([1L, 2L, 3L], seqs);
     }
 
+    [Fact]
+    public async Task The_writer_commits_on_a_thread_of_its_own_not_on_the_thread_pool()
+    {
+        var listener = new ThreadListener();
+        await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+
+        foreach (var n in Enumerable.Range(0, 3))
+        {
+            var response = await client.PostAsync("/v1/claims", Jose(signer.OptOut($"https://artist.example/thread/{n}.jpg")));
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        Assert.Equal(3, listener.Threads.Count);
+        Assert.All(listener.Threads, thread => Assert.Equal(("Claim log writer", false), thread));
+    }
+
     /// <summary>A claim of 2,000 URL subjects: large (<see cref="ClaimWriter.MaxSmallEntrySubjects"/>).</summary>
     private static JsonObject Large(string name) =>
         TestSigner.Claim(Enumerable.Range(0, 2_000).Select(i => TestSigner.Url($"https://platform.example/{name}/{i}.jpg")), new JsonObject { ["train-ai"] = "n" });
+
+    /// <summary>Notes the thread each commit is told on.</summary>
+    private sealed class ThreadListener : ICommittedLogListener
+    {
+        public ConcurrentQueue<(string? Name, bool IsThreadPoolThread)> Threads { get; } = new();
+
+        public void OnCommitted(CommittedBatch batch) => Threads.Enqueue((Thread.CurrentThread.Name, Thread.CurrentThread.IsThreadPoolThread));
+    }
 
     /// <summary>Holds the writer inside the first commit it is told of, until released.</summary>
     private sealed class HoldingListener : ICommittedLogListener
