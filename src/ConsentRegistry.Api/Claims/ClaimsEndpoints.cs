@@ -95,15 +95,24 @@ public static class ClaimsEndpoints
             return problem;
         }
 
-        var listed = SubjectCount.Of(jws!);
-        if (listed is { } subjects && budgets.PreCheck(request.HttpContext, subjects) is { } spent)
+        // Counting the subjects (the payload decoded whole), the budget for that many, then the
+        // signature and every subject: for a large claim, work for the large-claim gate's threads.
+        var context = request.HttpContext;
+        var (claim, error, spent) = await largeClaims.CheckAsync(jws!.Length, () =>
+        {
+            if (SubjectCount.Of(jws) is { } subjects && budgets.PreCheck(context, subjects) is { } refusal)
+            {
+                return (null, null, refusal);
+            }
+
+            return verifier.TryVerifyClaim(jws, out var verified, out var refused) ? (verified, (ClaimError?)null, (WriteRefusal?)null) : (null, refused, null);
+        }, cancellationToken);
+        if (spent is not null)
         {
             metrics.ClaimRefused(ProblemCodes.WriteBudgetExceeded);
-            return spent.ToProblem(request.HttpContext);
+            return spent.ToProblem(context);
         }
 
-        var (claim, error) = await largeClaims.CheckAsync(listed, () =>
-            verifier.TryVerifyClaim(jws!, out var verified, out var refused) ? (verified, (ClaimError?)null) : (null, refused), cancellationToken);
         if (error is not null)
         {
             metrics.ClaimRefused(error.Code);

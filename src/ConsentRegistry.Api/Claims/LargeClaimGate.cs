@@ -7,15 +7,20 @@ namespace ConsentRegistry.Api.Claims;
 /// Checks large claims a few at a time (half the cores, at least one), on threads of its own that
 /// yield the processor to the request threads, so that the large claims the write budgets let in,
 /// several at once at a flood's start, neither take every core nor hold the thread pool while claims
-/// of a few subjects (an artist's) wait. Checking a claim of 10,000 subjects (its signature, then
-/// every subject parsed and canonicalized) takes 15 to 40 ms of CPU; on the pool, a queue of them
-/// kept an artist's claim waiting for a thread for tens of milliseconds (docs/benchmarks.md, abuse
-/// resistance). Small claims are checked on the caller's thread and never wait here.
+/// of a few subjects (an artist's) wait. Checking a claim of 10,000 subjects (decoding its payload to
+/// count them, its signature, then every subject parsed and canonicalized) takes 15 to 40 ms of CPU;
+/// on the pool, a few of them kept an artist's claim waiting for a thread for tens of milliseconds
+/// (docs/benchmarks.md, abuse resistance). A claim is large by the length of its JWS, known before
+/// anything is decoded; small claims are checked on the caller's thread and never wait here.
 /// </summary>
 public sealed class LargeClaimGate : IDisposable
 {
-    /// <summary>A claim listing this many subjects or more is large.</summary>
-    public const int LargeSubjects = 1_000;
+    /// <summary>
+    /// A JWS of this many characters or more is large. A claim of 1,000 subjects takes more: its
+    /// shortest subject, <c>{"kind":"host","value":"a"}</c> and a comma, is 28 bytes of payload and 37
+    /// characters once base64url-encoded.
+    /// </summary>
+    public const int LargeJwsChars = 32 * 1024;
 
     private readonly SemaphoreSlim _slots;
     private readonly BlockingCollection<Action> _checks = new();
@@ -41,19 +46,21 @@ public sealed class LargeClaimGate : IDisposable
     /// <summary>How many large claims may be checked at once.</summary>
     public int Slots { get; }
 
+    /// <summary>Whether a claim whose JWS is <paramref name="jwsChars"/> characters long is checked here.</summary>
+    public static bool IsLarge(int jwsChars) => jwsChars >= LargeJwsChars;
+
     /// <summary>
-    /// Runs <paramref name="check"/>: on the caller's thread when <paramref name="subjects"/> makes
-    /// the claim small, otherwise on one of the gate's threads once a slot is free (an unknown count
-    /// is treated as large: the body may still be).
+    /// Runs <paramref name="check"/>: on the caller's thread when <paramref name="jwsChars"/> makes
+    /// the claim small, otherwise on one of the gate's threads once a slot is free.
     /// </summary>
-    public async Task<T> CheckAsync<T>(int? subjects, Func<T> check, CancellationToken cancellationToken)
+    public async Task<T> CheckAsync<T>(int jwsChars, Func<T> check, CancellationToken cancellationToken)
     {
-        if (subjects is < LargeSubjects)
+        if (!IsLarge(jwsChars))
         {
             return check();
         }
 
-        using (await EnterAsync(subjects, cancellationToken))
+        using (await EnterAsync(cancellationToken))
         {
             var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
             _checks.Add(() =>
@@ -71,17 +78,9 @@ public sealed class LargeClaimGate : IDisposable
         }
     }
 
-    /// <summary>
-    /// Waits for a slot when <paramref name="subjects"/> makes the claim large; the slot is held
-    /// until the returned value is disposed.
-    /// </summary>
-    public async ValueTask<Slot> EnterAsync(int? subjects, CancellationToken cancellationToken)
+    /// <summary>Waits for a slot; the slot is held until the returned value is disposed.</summary>
+    public async ValueTask<Slot> EnterAsync(CancellationToken cancellationToken)
     {
-        if (subjects is < LargeSubjects)
-        {
-            return default;
-        }
-
         await _slots.WaitAsync(cancellationToken);
         return new Slot(_slots);
     }
@@ -107,9 +106,9 @@ public sealed class LargeClaimGate : IDisposable
         }
     }
 
-    /// <summary>A held slot (or none, for a small claim); disposing it lets the next large claim in.</summary>
-    public readonly struct Slot(SemaphoreSlim? slots) : IDisposable
+    /// <summary>A held slot; disposing it lets the next large claim in.</summary>
+    public readonly struct Slot(SemaphoreSlim slots) : IDisposable
     {
-        public void Dispose() => slots?.Release();
+        public void Dispose() => slots.Release();
     }
 }

@@ -25,7 +25,7 @@ public sealed class LargeClaimGateTests
         var held = new List<LargeClaimGate.Slot>();
         for (var i = 0; i < gate.Slots; i++)
         {
-            held.Add(await gate.EnterAsync(LargeClaimGate.LargeSubjects, CancellationToken.None));
+            held.Add(await gate.EnterAsync(CancellationToken.None));
         }
 
         var large = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("waiting"))));
@@ -40,23 +40,15 @@ public sealed class LargeClaimGateTests
     }
 
     [Fact]
-    public async Task Only_claims_of_a_thousand_subjects_or_an_unknown_count_take_a_slot()
+    public void A_claim_is_large_by_its_length_and_every_claim_of_a_thousand_subjects_is_large()
     {
-        using var gate = new LargeClaimGate(slots: 1);
-        using (await gate.EnterAsync(LargeClaimGate.LargeSubjects, CancellationToken.None))
-        {
-            Assert.True(gate.EnterAsync(LargeClaimGate.LargeSubjects - 1, CancellationToken.None).IsCompleted);
-            using var soon = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
-            var unknown = gate.EnterAsync(null, soon.Token);
-            var large = gate.EnterAsync(LargeClaimGate.LargeSubjects, soon.Token);
-            Assert.False(unknown.IsCompleted);
-            Assert.False(large.IsCompleted);
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await unknown);
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await large);
-        }
-
-        using var again = await gate.EnterAsync(5_000, CancellationToken.None); // released by the using above
-        Assert.Equal(1, gate.Slots);
+        using var signer = new TestSigner();
+        var shortest = TestSigner.Claim(Enumerable.Range(0, 1_000).Select(_ => TestSigner.Subject("host", "a")), new JsonObject { ["train-ai"] = "n" });
+        Assert.True(LargeClaimGate.IsLarge(signer.Sign(shortest).Length));
+        Assert.False(LargeClaimGate.IsLarge(signer.Sign(TestSigner.Claim(
+            Enumerable.Range(0, 20).Select(i => TestSigner.Url($"https://artist.example/portfolio/{i}.jpg")), new JsonObject { ["train-ai"] = "n" })).Length));
+        Assert.True(LargeClaimGate.IsLarge(LargeClaimGate.LargeJwsChars));
+        Assert.False(LargeClaimGate.IsLarge(LargeClaimGate.LargeJwsChars - 1));
         Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), new LargeClaimGate().Slots);
     }
 
@@ -65,7 +57,7 @@ public sealed class LargeClaimGateTests
     {
         using var gate = new LargeClaimGate(slots: 1);
         var callerNice = ThreadNiceness.Current();
-        var large = await gate.CheckAsync(LargeClaimGate.LargeSubjects, () =>
+        var large = await gate.CheckAsync(LargeClaimGate.LargeJwsChars, () =>
             (Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name, Nice: ThreadNiceness.Current()), CancellationToken.None);
         Assert.False(large.IsThreadPoolThread);
         Assert.Equal("Large claim checker 1", large.Name);
@@ -76,11 +68,11 @@ public sealed class LargeClaimGateTests
         }
 
         var caller = Environment.CurrentManagedThreadId;
-        var small = gate.CheckAsync(LargeClaimGate.LargeSubjects - 1, () => Environment.CurrentManagedThreadId, CancellationToken.None);
+        var small = gate.CheckAsync(LargeClaimGate.LargeJwsChars - 1, () => Environment.CurrentManagedThreadId, CancellationToken.None);
         Assert.True(small.IsCompleted);
         Assert.Equal(caller, await small);
 
-        var failing = gate.CheckAsync<int>(null, () => throw new InvalidOperationException("refused"), CancellationToken.None);
+        var failing = gate.CheckAsync<int>(LargeClaimGate.LargeJwsChars, () => throw new InvalidOperationException("refused"), CancellationToken.None);
         Assert.Equal("refused", (await Assert.ThrowsAsync<InvalidOperationException>(() => failing)).Message);
     }
 
@@ -90,9 +82,9 @@ public sealed class LargeClaimGateTests
         using var gate = new LargeClaimGate(slots: 1);
         var checkedAt = 0;
         Task<int> large;
-        using (await gate.EnterAsync(LargeClaimGate.LargeSubjects, CancellationToken.None))
+        using (await gate.EnterAsync(CancellationToken.None))
         {
-            large = gate.CheckAsync(LargeClaimGate.LargeSubjects, () => Interlocked.Increment(ref checkedAt), CancellationToken.None);
+            large = gate.CheckAsync(LargeClaimGate.LargeJwsChars, () => Interlocked.Increment(ref checkedAt), CancellationToken.None);
             await Task.Delay(200);
             Assert.Equal(0, Volatile.Read(ref checkedAt));
         }
