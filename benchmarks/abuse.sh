@@ -19,6 +19,8 @@
 #                                                              # flood amplify policy images)
 #   PHASES="burst" BURSTS=20 benchmarks/abuse.sh sqlite        # not a verdict: the flood's opening burst
 #                                                              # N times, the artist's claim sent with each
+#   ATTACKERS_NICE=10 benchmarks/abuse.sh sqlite               # the flood's attackers in a process of their
+#                                                              # own at nice 10, as if on other machines
 set -euo pipefail
 engine="${1:-sqlite}"
 policy_subjects="${POLICY_SUBJECTS:-300000}"
@@ -54,7 +56,7 @@ log "$engine: well-behaved clients alone (20 s)"
 phase baseline --seconds 20 || status=1
 if wants flood; then
   log "$engine: 1. claim flood (store $(store_size))"
-  phase flood --seconds 30 || status=1
+  phase flood --seconds 30 --attackers-nice "${ATTACKERS_NICE:-0}" || status=1
   log "$engine: store after the flood: $(store_size)"
 fi
 if wants burst; then

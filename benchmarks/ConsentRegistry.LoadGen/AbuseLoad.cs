@@ -16,14 +16,19 @@ namespace ConsentRegistry.LoadGen;
 /// </summary>
 internal static class AbuseLoad
 {
-    public static async Task<int> RunAsync(string phase, Uri target, int seconds, int serverPid, string adminKey, int policySubjects, int trials)
+    public static async Task<int> RunAsync(string phase, Uri target, int seconds, int serverPid, string adminKey, int policySubjects, int trials, int attackersNice)
     {
+        if (phase == "flood-attackers")
+        {
+            return await FloodAttackersAsync(target, seconds) ? 0 : 1;
+        }
+
         var server = new Server(target, serverPid);
         using var background = new WellBehaved(target);
         var ok = phase switch
         {
             "baseline" => await BaselineAsync(background, seconds),
-            "flood" => await FloodAsync(target, background, server, seconds),
+            "flood" => await FloodAsync(target, background, server, seconds, attackersNice),
             "burst" => await BurstAsync(target, trials),
             "amplify" => await AmplifyAsync(target, background),
             "policy" => await PolicyAsync(target, background, server, adminKey, policySubjects, seconds),
@@ -41,24 +46,106 @@ internal static class AbuseLoad
         return report.Rejected == 0;
     }
 
-    private static async Task<bool> FloodAsync(Uri target, WellBehaved background, Server server, int seconds)
+    private static async Task<bool> FloodAsync(Uri target, WellBehaved background, Server server, int seconds, int attackersNice)
     {
         var rssBefore = server.RssMiB();
-        var statuses = new Dictionary<int, int>();
-        long subjectsAccepted = 0;
-        // Signed before the clock starts, so that the attackers' own CPU (this machine has two
-        // cores) is not what the well-behaved clients measure: mostly throwaway keys, some one key again.
-        var addresses = new[] { "127.0.0.10", "127.0.0.11" };
+        Process? attackerProcess = null;
+        Func<Task<(Dictionary<int, int> Statuses, long SubjectsAccepted)>> attack;
+        double attackersCpu = 0;
+        if (attackersNice > 0)
+        {
+            // The attackers in a process of their own, nicer than the server and the well-behaved
+            // clients: as if their sending ran on other machines, which two shared cores cannot show.
+            attackerProcess = Process.Start(new ProcessStartInfo("nice")
+            {
+                ArgumentList = { "-n", attackersNice.ToString(CultureInfo.InvariantCulture), Environment.ProcessPath!, typeof(AbuseLoad).Assembly.Location,
+                    "abuse", "--phase", "flood-attackers", "--target", target.ToString(), "--seconds", seconds.ToString(CultureInfo.InvariantCulture) },
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+            })!;
+            var signed = await attackerProcess.StandardOutput.ReadLineAsync();
+            if (signed != "signed")
+            {
+                throw new InvalidOperationException($"the attackers' process said {signed ?? "nothing"}");
+            }
+
+            attack = async () =>
+            {
+                await attackerProcess.StandardInput.WriteLineAsync("go");
+                await attackerProcess.StandardInput.FlushAsync();
+                var result = JsonSerializer.Deserialize<AttackResult>((await attackerProcess.StandardOutput.ReadLineAsync())!)!;
+                await attackerProcess.WaitForExitAsync();
+                attackersCpu = result.CpuSeconds;
+                return (result.Statuses, result.SubjectsAccepted);
+            };
+        }
+        else
+        {
+            var claims = SignFloodClaims();
+            attack = () => AttackAsync(target, claims, seconds);
+        }
+
+        await background.WarmUpAsync();
+        var cpuBefore = server.CpuSeconds();
+        var clientCpuBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        var attacking = attack();
+        var report = await background.RunAsync(attacking);
+        var (statuses, subjectsAccepted) = await attacking;
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - clientCpuBefore;
+        Console.WriteLine($"flood, {seconds} s from 2 addresses × 4 connections{(attackerProcess is null ? "" : $" (a process of their own at nice {attackersNice})")}: "
+            + $"{string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {s.Key}"))}; "
+            + $"{subjectsAccepted:N0} subjects accepted; server RSS {rssBefore} → {server.RssMiB()} MiB; CPU: server {server.CpuSeconds() - cpuBefore:F1} s, "
+            + (attackerProcess is null
+                ? $"load generator (attackers and well-behaved clients) {clientCpu:F1} s"
+                : $"well-behaved clients {clientCpu:F1} s, attackers {attackersCpu:F1} s (signing included)")
+            + $" of the machine's {2 * seconds} s");
+        attackerProcess?.Dispose();
+        report.Print("during the claim flood");
+        return Verdicts(report, statuses.GetValueOrDefault(429) + statuses.GetValueOrDefault(0) > 0 && subjectsAccepted <= 60_000,
+            "the flood was throttled to the address budget (30,000 subjects an hour from each of 2 addresses)");
+    }
+
+    /// <summary>The flood's attackers alone (<c>--phase flood-attackers</c>): signs, says "signed", attacks on "go", prints the statuses as JSON.</summary>
+    private static async Task<bool> FloodAttackersAsync(Uri target, int seconds)
+    {
+        var claims = SignFloodClaims();
+        Console.WriteLine("signed");
+        if (Console.ReadLine() != "go")
+        {
+            return false;
+        }
+
+        var (statuses, subjectsAccepted) = await AttackAsync(target, claims, seconds);
+        Console.WriteLine(JsonSerializer.Serialize(new AttackResult(statuses, subjectsAccepted, Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds)));
+        return true;
+    }
+
+    private sealed record AttackResult(Dictionary<int, int> Statuses, long SubjectsAccepted, double CpuSeconds);
+
+    private static readonly string[] FloodAddresses = ["127.0.0.10", "127.0.0.11"];
+
+    /// <summary>
+    /// Signed before the clock starts, so that the attackers' own signing (this machine has two
+    /// cores) is not what the well-behaved clients measure: mostly throwaway keys, some one key again.
+    /// </summary>
+    private static Dictionary<string, (string Jws, int Subjects)[]> SignFloodClaims()
+    {
         using var reused = new ClaimSigner();
-        var claims = addresses.ToDictionary(a => a, a => Enumerable.Range(0, 24).Select(n =>
+        return FloodAddresses.ToDictionary(a => a, a => Enumerable.Range(0, 24).Select(n =>
         {
             using var fresh = new ClaimSigner();
             var urls = Enumerable.Range(0, 10_000).Select(i => $"https://flood{a}.example/{n}/{i}.jpg").ToList();
             return (Jws: (n % 4 == 0 ? reused : fresh).SignOptOut(urls, Now()), Subjects: urls.Count);
         }).ToArray());
-        await background.WarmUpAsync();
-        // Four connections from each address, each sending its next claim as soon as it is answered.
-        var attackers = addresses.SelectMany(a => Enumerable.Range(0, 4).Select(connection => (Address: a, Connection: connection))).Select(attacker => Task.Run(async () =>
+    }
+
+    /// <summary>Four connections from each address, each sending its next claim as soon as it is answered, for <paramref name="seconds"/>.</summary>
+    private static async Task<(Dictionary<int, int> Statuses, long SubjectsAccepted)> AttackAsync(
+        Uri target, Dictionary<string, (string Jws, int Subjects)[]> claims, int seconds)
+    {
+        var statuses = new Dictionary<int, int>();
+        long subjectsAccepted = 0;
+        var attackers = FloodAddresses.SelectMany(a => Enumerable.Range(0, 4).Select(connection => (Address: a, Connection: connection))).Select(attacker => Task.Run(async () =>
         {
             var a = attacker.Address;
             using var client = Http(target, IPAddress.Parse(a));
@@ -85,16 +172,8 @@ internal static class AbuseLoad
                 }
             }
         })).ToArray();
-
-        var cpuBefore = server.CpuSeconds();
-        var clientCpuBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-        var report = await background.RunAsync(Task.WhenAll(attackers));
-        Console.WriteLine($"flood, {seconds} s from 2 addresses × 4 connections: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {s.Key}"))}; "
-            + $"{subjectsAccepted:N0} subjects accepted; server RSS {rssBefore} → {server.RssMiB()} MiB; CPU: server {server.CpuSeconds() - cpuBefore:F1} s, "
-            + $"load generator (attackers and well-behaved clients) {Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - clientCpuBefore:F1} s of the machine's {2 * seconds} s");
-        report.Print("during the claim flood");
-        return Verdicts(report, statuses.GetValueOrDefault(429) + statuses.GetValueOrDefault(0) > 0 && subjectsAccepted <= 60_000,
-            "the flood was throttled to the address budget (30,000 subjects an hour from each of 2 addresses)");
+        await Task.WhenAll(attackers);
+        return (statuses, subjectsAccepted);
     }
 
     /// <summary>

@@ -30,6 +30,7 @@ if (options is null)
           abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients,
                         or burst (the flood's opening burst N times, the artist's claim sent with each)
                         --phase P --target URL --server-pid PID --admin-key K [--seconds N] [--policy-subjects N] [--trials N (default 20)]
+                        [--attackers-nice N: the flood's attackers in a process of their own at nice N (0: in this one)]
         """);
     return 2;
 }
@@ -52,7 +53,8 @@ return options.Command switch
     "parquet-copy" => await ParquetCopy.RunAsync(options.Value("--file", "laion.parquet")),
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
-        options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000), options.Int("--trials", 20)),
+        options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000), options.Int("--trials", 20),
+        options.Int("--attackers-nice", 0)),
     _ => 2,
 };
 
