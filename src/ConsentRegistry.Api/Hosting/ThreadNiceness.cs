@@ -10,7 +10,10 @@ namespace ConsentRegistry.Api.Hosting;
 /// </summary>
 public static partial class ThreadNiceness
 {
-    /// <summary>How much nicer than the process such a thread runs: at 10 the scheduler gives it about a tenth of a busy core's time.</summary>
+    /// <summary>
+    /// How much nicer than the process such a thread runs: at 10 it gets about a tenth of a core
+    /// that a thread of the process's own niceness also wants (Linux's scheduler weights 110 and 1024).
+    /// </summary>
     public const int Step = 10;
 
     private const int PriorityOfProcess = 0; // PRIO_PROCESS: with a thread id, that thread alone
@@ -19,22 +22,14 @@ public static partial class ThreadNiceness
     /// <summary>Makes the calling thread <see cref="Step"/> nicer than it is; false where that is not possible here.</summary>
     public static bool Lower()
     {
-        if (!OperatingSystem.IsLinux())
+        if (Current() is not { } nice)
         {
             return false;
         }
 
         try
         {
-            var thread = GetThreadId();
-            Marshal.SetLastPInvokeError(0);
-            var nice = GetPriority(PriorityOfProcess, thread);
-            if (nice == -1 && Marshal.GetLastPInvokeError() != 0)
-            {
-                return false;
-            }
-
-            return SetPriority(PriorityOfProcess, thread, Math.Min(Nicest, nice + Step)) == 0;
+            return SetPriority(PriorityOfProcess, GetThreadId(), Math.Min(Nicest, nice + Step)) == 0;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
