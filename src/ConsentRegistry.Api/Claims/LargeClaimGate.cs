@@ -8,7 +8,7 @@ namespace ConsentRegistry.Api.Claims;
 /// yield the processor to the request threads, so that the large claims the write budgets let in,
 /// several at once at a flood's start, neither take every core nor hold the thread pool while claims
 /// of a few subjects (an artist's) wait. Checking a claim of 10,000 subjects (decoding its payload to
-/// count them, its signature, then every subject parsed and canonicalized) takes 15 to 40 ms of CPU;
+/// count them, its signature, then every subject parsed and canonicalized) takes tens of milliseconds of CPU;
 /// on the pool, a few of them kept an artist's claim waiting for a thread for tens of milliseconds
 /// (docs/benchmarks.md, abuse resistance). A claim is large by the length of its JWS, known before
 /// anything is decoded; small claims are checked on the caller's thread and never wait here.
@@ -22,7 +22,6 @@ public sealed class LargeClaimGate : IDisposable
     /// </summary>
     public const int LargeJwsChars = 32 * 1024;
 
-    private readonly SemaphoreSlim _slots;
     private readonly BlockingCollection<Action> _checks = new();
     private readonly Thread[] _checkers;
 
@@ -31,27 +30,26 @@ public sealed class LargeClaimGate : IDisposable
     {
     }
 
-    public LargeClaimGate(int slots)
+    public LargeClaimGate(int checkers)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
-        Slots = slots;
-        _slots = new SemaphoreSlim(slots, slots);
-        _checkers = Enumerable.Range(0, slots).Select(n => new Thread(RunChecks) { IsBackground = true, Name = $"Large claim checker {n + 1}" }).ToArray();
+        ArgumentOutOfRangeException.ThrowIfLessThan(checkers, 1);
+        _checkers = Enumerable.Range(0, checkers).Select(n => new Thread(RunChecks) { IsBackground = true, Name = $"Large claim checker {n + 1}" }).ToArray();
         foreach (var checker in _checkers)
         {
             checker.Start();
         }
     }
 
-    /// <summary>How many large claims may be checked at once.</summary>
-    public int Slots { get; }
+    /// <summary>How many large claims are checked at once: one on each of the gate's threads; the others queue.</summary>
+    public int Checkers => _checkers.Length;
 
     /// <summary>Whether a claim whose JWS is <paramref name="jwsChars"/> characters long is checked here.</summary>
     public static bool IsLarge(int jwsChars) => jwsChars >= LargeJwsChars;
 
     /// <summary>
     /// Runs <paramref name="check"/>: on the caller's thread when <paramref name="jwsChars"/> makes
-    /// the claim small, otherwise on one of the gate's threads once a slot is free.
+    /// the claim small, otherwise on one of the gate's threads in turn. A check whose caller is
+    /// cancelled while it queues is not run.
     /// </summary>
     public async Task<T> CheckAsync<T>(int jwsChars, Func<T> check, CancellationToken cancellationToken)
     {
@@ -60,29 +58,25 @@ public sealed class LargeClaimGate : IDisposable
             return check();
         }
 
-        using (await EnterAsync(cancellationToken))
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var cancelled = cancellationToken.Register(() => done.TrySetCanceled(cancellationToken));
+        _checks.Add(() =>
         {
-            var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _checks.Add(() =>
+            if (done.Task.IsCompleted)
             {
-                try
-                {
-                    done.TrySetResult(check());
-                }
-                catch (Exception e)
-                {
-                    done.TrySetException(e);
-                }
-            }, CancellationToken.None);
-            return await done.Task;
-        }
-    }
+                return; // cancelled while queued
+            }
 
-    /// <summary>Waits for a slot; the slot is held until the returned value is disposed.</summary>
-    public async ValueTask<Slot> EnterAsync(CancellationToken cancellationToken)
-    {
-        await _slots.WaitAsync(cancellationToken);
-        return new Slot(_slots);
+            try
+            {
+                done.TrySetResult(check());
+            }
+            catch (Exception e)
+            {
+                done.TrySetException(e);
+            }
+        }, CancellationToken.None);
+        return await done.Task;
     }
 
     public void Dispose()
@@ -94,7 +88,6 @@ public sealed class LargeClaimGate : IDisposable
         }
 
         _checks.Dispose();
-        _slots.Dispose();
     }
 
     private void RunChecks()
@@ -104,11 +97,5 @@ public sealed class LargeClaimGate : IDisposable
         {
             check();
         }
-    }
-
-    /// <summary>A held slot; disposing it lets the next large claim in.</summary>
-    public readonly struct Slot(SemaphoreSlim slots) : IDisposable
-    {
-        public void Dispose() => slots.Release();
     }
 }

@@ -10,32 +10,35 @@ namespace ConsentRegistry.Api.Tests.Claims;
 
 /// <summary>
 /// Large claims are checked a few at a time (half the cores), on the gate's own threads of lower
-/// priority; small ones never wait for that: while every large-claim slot is taken, an artist's
-/// claim is still accepted and a large one waits.
+/// priority; small ones never wait for that: while every checker is busy, an artist's claim is
+/// still accepted and a large one waits its turn.
 /// </summary>
 public sealed class LargeClaimGateTests
 {
     [Fact]
-    public async Task A_small_claim_is_accepted_while_every_large_claim_slot_is_taken_and_a_large_one_waits_for_a_slot()
+    public async Task A_small_claim_is_accepted_while_every_large_claim_checker_is_busy_and_a_large_one_waits_its_turn()
     {
         await using var app = await RegistryApp.StartAsync();
         using var client = app.CreateClient();
         using var signer = new TestSigner();
         var gate = app.Services.GetRequiredService<LargeClaimGate>();
-        var held = new List<LargeClaimGate.Slot>();
-        for (var i = 0; i < gate.Slots; i++)
+        using var release = new ManualResetEventSlim();
+        using var started = new CountdownEvent(gate.Checkers);
+        var held = Enumerable.Range(0, gate.Checkers).Select(_ => gate.CheckAsync(LargeClaimGate.LargeJwsChars, () =>
         {
-            held.Add(await gate.EnterAsync(CancellationToken.None));
-        }
+            started.Signal();
+            return release.Wait(TimeSpan.FromSeconds(60));
+        }, CancellationToken.None)).ToList();
+        Assert.True(started.Wait(TimeSpan.FromSeconds(30)), "the gate's threads did not take the held checks");
 
         var large = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("waiting"))));
         var small = await client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/portfolio/1.jpg")));
         Assert.Equal(HttpStatusCode.Created, small.StatusCode);
         await Task.Delay(500);
-        Assert.False(large.IsCompleted, "the large claim was checked while every slot was held");
+        Assert.False(large.IsCompleted, "the large claim was checked while every checker was held");
 
-        held.ForEach(slot => slot.Dispose());
-
+        release.Set();
+        Assert.All(await Task.WhenAll(held), Assert.True);
         Assert.Equal(HttpStatusCode.Created, (await large).StatusCode);
     }
 
@@ -49,13 +52,14 @@ public sealed class LargeClaimGateTests
             Enumerable.Range(0, 20).Select(i => TestSigner.Url($"https://artist.example/portfolio/{i}.jpg")), new JsonObject { ["train-ai"] = "n" })).Length));
         Assert.True(LargeClaimGate.IsLarge(LargeClaimGate.LargeJwsChars));
         Assert.False(LargeClaimGate.IsLarge(LargeClaimGate.LargeJwsChars - 1));
-        Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), new LargeClaimGate().Slots);
+        using var gate = new LargeClaimGate();
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), gate.Checkers);
     }
 
     [Fact]
     public async Task A_large_claim_is_checked_on_a_gate_thread_of_lower_priority_and_a_small_one_on_the_callers_thread()
     {
-        using var gate = new LargeClaimGate(slots: 1);
+        using var gate = new LargeClaimGate(checkers: 1);
         var callerNice = ThreadNiceness.Current();
         var large = await gate.CheckAsync(LargeClaimGate.LargeJwsChars, () =>
             (Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name, Nice: ThreadNiceness.Current()), CancellationToken.None);
@@ -77,19 +81,31 @@ public sealed class LargeClaimGateTests
     }
 
     [Fact]
-    public async Task A_large_claim_waits_for_a_free_slot_before_it_is_checked()
+    public async Task A_large_claim_waits_for_a_free_checker_and_one_cancelled_while_it_waits_is_not_checked()
     {
-        using var gate = new LargeClaimGate(slots: 1);
-        var checkedAt = 0;
-        Task<int> large;
-        using (await gate.EnterAsync(CancellationToken.None))
+        using var gate = new LargeClaimGate(checkers: 1);
+        using var release = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        var busy = gate.CheckAsync(LargeClaimGate.LargeJwsChars, () =>
         {
-            large = gate.CheckAsync(LargeClaimGate.LargeJwsChars, () => Interlocked.Increment(ref checkedAt), CancellationToken.None);
-            await Task.Delay(200);
-            Assert.Equal(0, Volatile.Read(ref checkedAt));
-        }
+            started.Set();
+            return release.Wait(TimeSpan.FromSeconds(60));
+        }, CancellationToken.None);
+        Assert.True(started.Wait(TimeSpan.FromSeconds(30)), "the gate's thread did not take the first check");
 
-        Assert.Equal(1, await large);
+        var checks = 0;
+        using var giveUp = new CancellationTokenSource();
+        var cancelled = gate.CheckAsync(LargeClaimGate.LargeJwsChars, () => Interlocked.Increment(ref checks), giveUp.Token);
+        var waiting = gate.CheckAsync(LargeClaimGate.LargeJwsChars, () => Interlocked.Increment(ref checks), CancellationToken.None);
+        await Task.Delay(200);
+        Assert.Equal(0, Volatile.Read(ref checks));
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+
+        release.Set();
+        Assert.True(await busy);
+        Assert.Equal(1, await waiting);
+        Assert.Equal(1, Volatile.Read(ref checks));
     }
 
     private static JsonObject Large(string name) =>

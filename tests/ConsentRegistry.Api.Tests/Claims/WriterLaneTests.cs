@@ -83,18 +83,11 @@ public sealed class WriterLaneTests
     /// <summary>
     /// SQLite's calls complete synchronously, so there the whole batch, its commit and its publishing
     /// run on the writer's thread (on the pool, the writer held a pool thread for a whole run of
-    /// batches and the callers it completed waited in that thread's queue). On PostgreSQL the
-    /// store's I/O completes on the pool, whose thread returns to its queue at each await: nothing
-    /// to check there.
+    /// batches and the callers it completed waited in that thread's queue).
     /// </summary>
-    [Fact]
+    [SqliteFact("PostgreSQL's I/O completes on the pool, whose thread returns to its queue at each await")]
     public async Task On_SQLite_the_writer_commits_on_a_thread_of_its_own_not_on_the_thread_pool()
     {
-        if (TestDatabase.ConfiguredProvider != "sqlite")
-        {
-            return;
-        }
-
         var listener = new ThreadListener();
         await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
         using var client = app.CreateClient();
