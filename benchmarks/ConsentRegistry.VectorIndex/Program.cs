@@ -10,8 +10,9 @@ using ConsentRegistry.VectorIndex;
 //     (the registry's UsearchVectors alone: its projection, quantisation and graph, no matching index)
 // dotnet run -c Release --project benchmarks/ConsentRegistry.VectorIndex -- service \
 //     [vectors 100000] [connectivity 16] [expansion-add 128] [expansion-search 64, or several: 64,128] [candidates 16] [threshold 0.98]
-//     [dimensions 256] [quantization i8]
-//     (the registry's own matching index with its USearch vector index, or exact search with candidates 0: ServiceIndex.cs)
+//     [dimensions 256] [quantization i8] [kind sign-codes|hnsw]
+//     (the registry's own matching index with its vector index of that kind, the default sign codes; or exact search
+//     with candidates 0: ServiceIndex.cs. Connectivity, expansions, dimensions and quantization are the graph's.)
 //
 // Vectors: 512 dimensions, non-negative and L2-normalised like the bundled model's GeM output
 // (squared half-normal components), one in a hundred a near copy of an earlier one. Queries: near

@@ -10,7 +10,7 @@ using ConsentRegistry.Core.Snapshots;
 namespace ConsentRegistry.VectorIndex;
 
 /// <summary>
-/// The registry's matching index with its approximate vector index (<see cref="UsearchVectors"/>, on
+/// The registry's matching index with its approximate vector index (<see cref="VectorIndexes"/>: sign codes or USearch, on
 /// from the first vector; or without it, candidates 0, for exact search), fed claims of one embedding subject each as the log would: build rate,
 /// resident memory per claimed vector (claim, stored vector and graph together) and the index's own
 /// estimate, lookups a second through <see cref="MatchingIndex.Lookup(ref Core.Urls.CanonicalUrl?, string?, TrustLevel, List{Match}, PdqHash?, int, EmbeddingQuery?)"/>
@@ -32,13 +32,16 @@ public static class ServiceIndex
         // Candidates 0: no approximate index, every lookup an exact scan (the registry below MinVectors).
         var options = new VectorIndexOptions
         {
-            MinVectors = Arg(4, 16) == 0 ? 0 : 1,
+            // The graph from the first vector (its build rate over every vector); sign codes from the
+            // service's threshold, as they take their centre from the rows there are then.
+            MinVectors = Arg(4, 16) == 0 ? 0 : args.Length > 8 && args[8] == VectorIndexOptions.Hnsw ? 1 : new VectorIndexOptions().MinVectors,
             Connectivity = Arg(1, 16),
             ExpansionAdd = Arg(2, 128),
             ExpansionSearch = expansions[^1], // the one a snapshot read back is searched with
             Candidates = Math.Max(1, Arg(4, 16)),
             Dimensions = Arg(6, new VectorIndexOptions().Dimensions),
             Quantization = args.Length > 7 ? args[7] : new VectorIndexOptions().Quantization,
+            Kind = args.Length > 8 ? args[8] : new VectorIndexOptions().Kind,
         };
         var threshold = args.Length > 5 ? float.Parse(args[5], CultureInfo.InvariantCulture) : 0.98f;
 
@@ -48,6 +51,7 @@ public static class ServiceIndex
         var stored = data.Select(v => EmbeddingVector.DecodeStored(EmbeddingVector.Encode(v))).ToArray(); // float16 read back, as the index holds it
         Console.WriteLine(options.MinVectors == 0
             ? $"{count:N0} claimed vectors of {Dimensions}; exact search"
+            : options.Kind == VectorIndexOptions.SignCodes ? $"{count:N0} claimed vectors of {Dimensions}; sign codes, {options.Candidates} candidates"
             : $"{count:N0} claimed vectors of {Dimensions}; connectivity {options.Connectivity}, expansion "
                 + $"{options.ExpansionAdd}/{options.ExpansionSearch}, {options.Candidates} candidates, {options.Quantization}, "
                 + $"{(options.Dimensions is > 0 and < Dimensions ? options.Dimensions : Dimensions)} dimensions in the index");
@@ -56,8 +60,8 @@ public static class ServiceIndex
         var (managedBefore, nativeBefore) = SyntheticVectors.ManagedAndNativeBytes();
         var clock = Stopwatch.StartNew();
         IApproximateVectors? approximate = null;
-        var usearch = UsearchVectors.Settings(options);
-        var settings = usearch is null ? null : usearch with { Create = dimensions => approximate = usearch.Create(dimensions) };
+        var made = VectorIndexes.Settings(options);
+        var settings = made is null ? null : made with { Create = dimensions => approximate = made.Create(dimensions) };
         using var index = new MatchingIndex(settings);
         for (var i = 0; i < count; i++)
         {
@@ -75,10 +79,10 @@ public static class ServiceIndex
         var perVector = (SyntheticVectors.ResidentBytes() - before) / (double)count;
         var (managed, native) = SyntheticVectors.ManagedAndNativeBytes();
         Console.WriteLine($"built in {seconds:N1} s ({count / seconds:N0} claims a second); resident +{perVector:N0} bytes a claimed vector "
-            + $"(claim, stored vector, graph; includes memory the collector keeps committed); live managed +{(managed - managedBefore) / (double)count:N0} B "
-            + $"(claims, stored vectors), outside the managed heap +{(native - nativeBefore) / (double)count:N0} B (the graph) a claim; "
+            + $"(claim, stored vector, index; includes memory the collector keeps committed); live managed +{(managed - managedBefore) / (double)count:N0} B "
+            + $"(claims, stored vectors, sign codes), outside the managed heap +{(native - nativeBefore) / (double)count:N0} B a claim (USearch's graph, with hnsw; sign codes are managed arrays, counted above); "
             + $"the index estimates {index.EstimatedBytes / (double)count:N0} bytes a claim"
-            + (approximate is null ? "" : $", of which the vector index (USearch's own count) {approximate.Bytes / (double)count:N0}"));
+            + (approximate is null ? "" : $", of which the vector index (its own count) {approximate.Bytes / (double)count:N0}"));
         GC.KeepAlive(data); // alive through the readings above, so that its release is not counted
 
         var truth = new HashSet<string>[Queries];
@@ -117,7 +121,7 @@ public static class ServiceIndex
             var wanted = truth.Sum(t => t.Count);
             var hits = Enumerable.Range(0, Queries).Sum(q => truth[q].Count(found[q].Contains));
             var extra = Enumerable.Range(0, Queries).Sum(q => found[q].Count(id => !truth[q].Contains(id)));
-            Console.WriteLine((approximate is null ? "" : $"expansion {expansion}: ") + $"{oneThread:N0} lookups a second on one thread, {allCores:N0} on {Environment.ProcessorCount} threads; "
+            Console.WriteLine((approximate is UsearchVectors ? $"expansion {expansion}: " : "") + $"{oneThread:N0} lookups a second on one thread, {allCores:N0} on {Environment.ProcessorCount} threads; "
                 + $"recall at {threshold}: {hits}/{wanted} = {(double)hits / Math.Max(1, wanted):P2}; matches below the threshold: {extra}");
         }
 

@@ -58,7 +58,7 @@ public static class RegistryHostExtensions
         services.AddSingleton<WriteBudgets>();
         services.AddSingleton<LargeClaimGate>();
         services.AddSingleton(sp => new SharedMatchingIndex(
-            UsearchVectors.Settings(sp.GetRequiredService<IOptions<MatchingOptions>>().Value.VectorIndex)));
+            VectorIndexes.Settings(sp.GetRequiredService<IOptions<MatchingOptions>>().Value.VectorIndex)));
         services.AddSingleton<LogReader>();
         services.AddSingleton<IndexUpdater>();
         services.AddSingleton<ICommittedLogListener>(sp => sp.GetRequiredService<IndexUpdater>());

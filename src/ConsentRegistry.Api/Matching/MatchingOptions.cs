@@ -24,15 +24,26 @@ public sealed class MatchingOptions
 }
 
 /// <summary>
-/// The approximate vector index (USearch HNSW) behind embedding lookups. A model's vectors are
-/// searched exactly until there are <see cref="MinVectors"/> of them (0 turns the index off); then
-/// the index proposes <see cref="Candidates"/> rows per query vector and each is re-checked exactly.
+/// The approximate vector index behind embedding lookups. A model's vectors are searched exactly
+/// until there are <see cref="MinVectors"/> of them (0 turns the index off); then the index proposes
+/// <see cref="Candidates"/> rows per query vector and each is re-checked exactly.
 /// </summary>
 public sealed class VectorIndexOptions
 {
+    /// <summary>The default kind: sign codes in multi-index tables (<see cref="SignCodeVectors"/>).</summary>
+    public const string SignCodes = "sign-codes";
+
+    /// <summary>USearch's HNSW graph (<see cref="UsearchVectors"/>), tuned by the settings below.</summary>
+    public const string Hnsw = "hnsw";
+
+    /// <summary><c>sign-codes</c> (the default; decision record 0018) or <c>hnsw</c>.</summary>
+    public string Kind { get; set; } = SignCodes;
+
     public int MinVectors { get; set; } = 20_000;
 
     public int Candidates { get; set; } = 16;
+
+    // The settings below are the HNSW graph's (Kind hnsw).
 
     /// <summary>Neighbours per node in the graph: more is better recall and more memory.</summary>
     public int Connectivity { get; set; } = 16;
@@ -82,6 +93,11 @@ internal sealed class MatchingOptionsValidator : IValidateOptions<MatchingOption
         if (vectors.MinVectors < 0)
         {
             failures.Add($"Registry:Matching:VectorIndex:MinVectors is {vectors.MinVectors}; use 0 (off) or more.");
+        }
+
+        if (vectors.Kind is not (VectorIndexOptions.SignCodes or VectorIndexOptions.Hnsw))
+        {
+            failures.Add($"Registry:Matching:VectorIndex:Kind is '{vectors.Kind}'; use {VectorIndexOptions.SignCodes} or {VectorIndexOptions.Hnsw}.");
         }
 
         if (vectors.Candidates is < 1 or > 1024)

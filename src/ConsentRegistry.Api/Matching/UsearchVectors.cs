@@ -163,20 +163,11 @@ public sealed class UsearchVectors : IApproximateVectors
         _searches.Dispose();
     }
 
-    /// <summary>The settings the matching index is built with, or null when the approximate index is off.</summary>
-    public static ApproximateVectorSettings? Settings(VectorIndexOptions options) =>
-        options.MinVectors <= 0
-            ? null
-            : new ApproximateVectorSettings(dimensions => new UsearchVectors(dimensions, options), options.MinVectors, options.Candidates)
-            {
-                Open = (dimensions, layout, saved) => Open(dimensions, options, layout, saved),
-            };
-
     /// <summary>
     /// A saved index, when <paramref name="layout"/> is what <paramref name="options"/> would make now;
     /// otherwise null. Loading keeps the saved graph and sets this process's expansions on it.
     /// </summary>
-    private static UsearchVectors? Open(int dimensions, VectorIndexOptions options, string layout, NativeBuffer saved)
+    public static UsearchVectors? Open(int dimensions, VectorIndexOptions options, string layout, NativeBuffer saved)
     {
         var projection = Projection(dimensions, options);
         if (layout != LayoutOf(dimensions, projection, options))

@@ -43,7 +43,10 @@ public sealed class VectorProjection
     public int Dimensions { get; }
 
     /// <summary>The recipe's name, kept beside a saved index: a different name means a different projection.</summary>
-    public string Layout => $"rotation-pm1-gs2-v1 {InputDimensions}>{Dimensions}";
+    public string Layout => LayoutOf(InputDimensions, Dimensions);
+
+    /// <summary>The <see cref="Layout"/> of a projection of <paramref name="inputDimensions"/> to <paramref name="dimensions"/>, without making it.</summary>
+    public static string LayoutOf(int inputDimensions, int dimensions) => $"rotation-pm1-gs2-v1 {inputDimensions}>{Math.Min(dimensions, inputDimensions)}";
 
     /// <summary>The projection of <paramref name="vector"/> (length <see cref="InputDimensions"/>) into <paramref name="into"/>.</summary>
     public void Project(ReadOnlySpan<float> vector, Span<float> into)

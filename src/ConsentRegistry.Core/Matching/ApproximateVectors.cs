@@ -16,6 +16,20 @@ public interface IApproximateVectors : IDisposable
     /// <summary>Makes room for at least <paramref name="rows"/> rows.</summary>
     void Reserve(int rows);
 
+    /// <summary>
+    /// Told, before the first add of a build, the mean of the <paramref name="rows"/> rows it is built
+    /// over; an index that measures directions from the rows' centre keeps it (the default ignores it).
+    /// </summary>
+    void Centre(ReadOnlySpan<float> mean, int rows)
+    {
+    }
+
+    /// <summary>
+    /// True when the index would serve better built again over the rows there are now (its centre was
+    /// taken from far fewer rows); the matching index then builds a new one as it built this one.
+    /// </summary>
+    bool WantsRebuild => false;
+
     /// <summary>Adds the vector of claimed row <paramref name="row"/>.</summary>
     void Add(int row, ReadOnlySpan<float> vector);
 

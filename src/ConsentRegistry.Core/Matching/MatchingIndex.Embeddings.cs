@@ -222,8 +222,8 @@ public sealed partial class MatchingIndex : IDisposable
             Approximate?.Add(Count - 1, vector);
         }
 
-        /// <summary>Whether the rows have reached the threshold and no approximate index holds them yet.</summary>
-        public bool WantsApproximate => Approximate is null && settings is not null && Count >= settings.MinVectors;
+        /// <summary>Whether the rows have reached the threshold and no approximate index holds them yet, or the one there asks to be built again.</summary>
+        public bool WantsApproximate => settings is not null && Count >= settings.MinVectors && (Approximate is null || Approximate.WantsRebuild);
 
         /// <summary>
         /// Rows added one at a time before the rest go in from every core: a small graph built by
@@ -244,6 +244,7 @@ public sealed partial class MatchingIndex : IDisposable
             {
                 built.Reserve(Count);
                 var widened = new float[dimensions];
+                built.Centre(Mean(widened), Count);
                 var serial = Math.Min(Count, SerialRows);
                 for (var row = 0; row < serial; row++)
                 {
@@ -265,6 +266,26 @@ public sealed partial class MatchingIndex : IDisposable
                 throw;
             }
         }
+
+        /// <summary>The mean of the rows, or of evenly spaced ones where there are more than <see cref="MeanRows"/>.</summary>
+        private float[] Mean(Span<float> widened)
+        {
+            var sum = new double[dimensions];
+            var step = Math.Max(1, (Count + MeanRows - 1) / MeanRows);
+            var rows = 0;
+            for (var row = 0; row < Count; row += step, rows++)
+            {
+                var vector = Widen(row, widened);
+                for (var i = 0; i < dimensions; i++)
+                {
+                    sum[i] += vector[i];
+                }
+            }
+
+            return [.. sum.Select(total => (float)(total / Math.Max(1, rows)))];
+        }
+
+        private const int MeanRows = 65_536;
 
         /// <summary>Writes the dimensions and the rows (float16 values, claim numbers, subject keys), for a snapshot.</summary>
         public void WriteTo(SnapshotWriter writer)
@@ -298,8 +319,13 @@ public sealed partial class MatchingIndex : IDisposable
         /// <summary>One model's rows as a snapshot holds them.</summary>
         public readonly record struct Rows(int Dimensions, Half[] Values, int[] Claims, UInt128[] Keys);
 
-        /// <summary>Takes a built index in; under the write lock, with no row added since it was built.</summary>
-        public void Adopt(IApproximateVectors built) => Approximate = built;
+        /// <summary>Takes a built index in, in place of the one there was; under the write lock, with no row added since it was built.</summary>
+        public void Adopt(IApproximateVectors built)
+        {
+            var replaced = Approximate;
+            Approximate = built;
+            replaced?.Dispose();
+        }
 
         public void Dispose() => Approximate?.Dispose();
     }

@@ -100,7 +100,7 @@ public sealed class SharedMatchingIndex : IDisposable
             }
         }
 
-        // Likewise a model's first approximate vector index (seconds for 20,000 vectors).
+        // Likewise a model's approximate vector index, first built or built again (seconds for 20,000 vectors).
         if (_index.PrepareVectorIndexes() is { Count: > 0 } vectors)
         {
             _lock.EnterWriteLock();

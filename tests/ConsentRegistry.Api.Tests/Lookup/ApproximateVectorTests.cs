@@ -7,26 +7,29 @@ using ConsentRegistry.Core.Snapshots;
 namespace ConsentRegistry.Api.Tests.Lookup;
 
 /// <summary>
-/// The approximate vector index (USearch) behind embedding lookups: past its threshold it proposes
-/// candidates that are re-checked exactly, so it finds what exact search finds and nothing else.
-/// Lookups through it end to end, and after a restart, are in <see cref="EmbeddingLookupTests"/>.
+/// The approximate vector index behind embedding lookups, of either kind (sign codes, the default, and
+/// USearch's graph): past its threshold it proposes candidates that are re-checked exactly, so it
+/// finds what exact search finds and nothing else. Lookups through it end to end, and after a
+/// restart, are in <see cref="EmbeddingLookupTests"/>; the sign codes' own bounds in <see cref="SignCodeVectorsTests"/>.
 /// </summary>
 public sealed class ApproximateVectorTests
 {
-    private const string Model = "test-model-v1";
+    internal const string Model = "test-model-v1";
     private const int Dimensions = 512;
-    private const float Threshold = 0.98f;
+    internal const float Threshold = 0.98f;
     private static readonly Usage No = new(Preference.No, Preference.Unset, Preference.Unset, Preference.Unset, Preference.Unset);
 
-    [Fact]
-    public void Near_copies_find_the_same_claims_as_exact_search_before_and_after_the_index_takes_over()
+    [Theory]
+    [InlineData(VectorIndexOptions.SignCodes)]
+    [InlineData(VectorIndexOptions.Hnsw)]
+    public void Near_copies_find_the_same_claims_as_exact_search_before_and_after_the_index_takes_over(string kind)
     {
         // Non-negative vectors, like pooled image features: every pair is fairly similar, which is
         // what makes graph search hard. The index takes over at claim 1,000 of 3,000.
         var random = new Random(7);
         var vectors = Enumerable.Range(0, 3_000).Select(_ => Features(random)).ToArray();
         var exact = new MatchingIndex();
-        using var approximate = new MatchingIndex(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 1_000 }));
+        using var approximate = new MatchingIndex(Settings(kind, minVectors: 1_000));
         for (var i = 0; i < vectors.Length; i++)
         {
             exact.Add(Claim(i, vectors[i]));
@@ -56,12 +59,14 @@ public sealed class ApproximateVectorTests
         Assert.True(approximate.EstimatedBytes > exact.EstimatedBytes); // the graph is counted in the index's size
     }
 
-    [Fact]
-    public void The_shared_index_builds_the_vector_index_after_the_write_that_reaches_the_threshold()
+    [Theory]
+    [InlineData(VectorIndexOptions.SignCodes)]
+    [InlineData(VectorIndexOptions.Hnsw)]
+    public void The_shared_index_builds_the_vector_index_after_the_write_that_reaches_the_threshold(string kind)
     {
         var random = new Random(17);
         var vectors = Enumerable.Range(0, 20).Select(_ => Features(random)).ToArray();
-        using var shared = new SharedMatchingIndex(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 10 }));
+        using var shared = new SharedMatchingIndex(Settings(kind, minVectors: 10));
         using var exact = new SharedMatchingIndex();
         long ApproximateBytes() => shared.Measure().Bytes - exact.Measure().Bytes;
 
@@ -77,12 +82,14 @@ public sealed class ApproximateVectorTests
         Assert.Contains(Id(15), Found(read.Index, new EmbeddingQuery(Model, [vectors[15]], Threshold)));
     }
 
-    [Fact]
-    public void A_revoked_claim_proposed_by_the_index_does_not_match()
+    [Theory]
+    [InlineData(VectorIndexOptions.SignCodes)]
+    [InlineData(VectorIndexOptions.Hnsw)]
+    public void A_revoked_claim_proposed_by_the_index_does_not_match(string kind)
     {
         var random = new Random(11);
         var vectors = Enumerable.Range(0, 50).Select(_ => Features(random)).ToArray();
-        using var index = Indexed(vectors, minVectors: 10);
+        using var index = Indexed(vectors, Settings(kind, minVectors: 10));
 
         var query = new EmbeddingQuery(Model, [vectors[20]], Threshold);
         Assert.Contains(Id(20), Found(index, query));
@@ -92,12 +99,14 @@ public sealed class ApproximateVectorTests
         Assert.DoesNotContain(Id(20), Found(index, query));
     }
 
-    [Fact]
-    public void Concurrent_searches_give_what_one_search_gives()
+    [Theory]
+    [InlineData(VectorIndexOptions.SignCodes)]
+    [InlineData(VectorIndexOptions.Hnsw)]
+    public void Concurrent_searches_give_what_one_search_gives(string kind)
     {
         var random = new Random(13);
         var vectors = Enumerable.Range(0, 2_000).Select(_ => Features(random)).ToArray();
-        using var index = Indexed(vectors, minVectors: 1);
+        using var index = Indexed(vectors, Settings(kind, minVectors: 1));
 
         var queries = Enumerable.Range(0, 400).Select(i => new EmbeddingQuery(Model, [NearCopy(vectors[i * 5], random)], Threshold)).ToArray();
         var alone = queries.Select(q => Found(index, q)).ToArray();
@@ -127,12 +136,14 @@ public sealed class ApproximateVectorTests
         Assert.Empty(failures);
     }
 
-    [Fact]
-    public void A_snapshot_keeps_the_vector_index_so_the_read_index_searches_it_at_once_and_keeps_it_current()
+    [Theory]
+    [InlineData(VectorIndexOptions.SignCodes)]
+    [InlineData(VectorIndexOptions.Hnsw)]
+    public void A_snapshot_keeps_the_vector_index_so_the_read_index_searches_it_at_once_and_keeps_it_current(string kind)
     {
         var random = new Random(19);
         var vectors = Enumerable.Range(0, 1_500).Select(_ => Features(random)).ToArray();
-        var settings = UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 100 });
+        var settings = Settings(kind, minVectors: 100);
         using var written = Indexed(vectors[..1_000], settings);
         var path = WriteSnapshot(written);
 
@@ -164,10 +175,10 @@ public sealed class ApproximateVectorTests
     {
         var random = new Random(23);
         var vectors = Enumerable.Range(0, 400).Select(_ => Features(random)).ToArray();
-        using var written = Indexed(vectors, UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 100, Dimensions = 128 }));
+        using var written = Indexed(vectors, VectorIndexes.Settings(new VectorIndexOptions { Kind = VectorIndexOptions.Hnsw, MinVectors = 100, Dimensions = 128 }));
         var path = WriteSnapshot(written);
 
-        using var read = ReadSnapshot(path, UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 100, Dimensions = 64 }));
+        using var read = ReadSnapshot(path, VectorIndexes.Settings(new VectorIndexOptions { Kind = VectorIndexOptions.Hnsw, MinVectors = 100, Dimensions = 64 }));
 
         var query = new EmbeddingQuery(Model, [NearCopy(vectors[42], random)], Threshold);
         Assert.Contains(Id(42), Found(read, query)); // an exact scan meanwhile
@@ -177,12 +188,32 @@ public sealed class ApproximateVectorTests
         Assert.Contains(Id(42), Found(read, query));
     }
 
-    [Fact]
-    public void An_index_read_for_lookups_only_skips_the_saved_vector_index_and_scans_exactly()
+    [Theory]
+    [InlineData(VectorIndexOptions.SignCodes, VectorIndexOptions.Hnsw)]
+    [InlineData(VectorIndexOptions.Hnsw, VectorIndexOptions.SignCodes)]
+    public void A_saved_vector_index_of_another_kind_is_built_again_from_the_vectors(string saved, string wanted)
+    {
+        var random = new Random(31);
+        var vectors = Enumerable.Range(0, 400).Select(_ => Features(random)).ToArray();
+        using var written = Indexed(vectors, Settings(saved, minVectors: 100));
+        var path = WriteSnapshot(written);
+
+        using var read = ReadSnapshot(path, Settings(wanted, minVectors: 100));
+
+        var rebuilt = read.PrepareVectorIndexes();
+        Assert.Single(rebuilt);
+        read.CommitVectorIndexes(rebuilt);
+        Assert.Contains(Id(42), Found(read, new EmbeddingQuery(Model, [NearCopy(vectors[42], random)], Threshold)));
+    }
+
+    [Theory]
+    [InlineData(VectorIndexOptions.SignCodes)]
+    [InlineData(VectorIndexOptions.Hnsw)]
+    public void An_index_read_for_lookups_only_skips_the_saved_vector_index_and_scans_exactly(string kind)
     {
         var random = new Random(29);
         var vectors = Enumerable.Range(0, 300).Select(_ => Features(random)).ToArray();
-        using var written = Indexed(vectors, UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 100 }));
+        using var written = Indexed(vectors, Settings(kind, minVectors: 100));
         var path = WriteSnapshot(written);
         try
         {
@@ -200,15 +231,15 @@ public sealed class ApproximateVectorTests
     [Fact]
     public void Settings_with_no_threshold_turn_the_index_off()
     {
-        Assert.Null(UsearchVectors.Settings(new VectorIndexOptions { MinVectors = 0 }));
-        Assert.NotNull(UsearchVectors.Settings(new VectorIndexOptions()));
+        Assert.Null(VectorIndexes.Settings(new VectorIndexOptions { MinVectors = 0 }));
+        Assert.NotNull(VectorIndexes.Settings(new VectorIndexOptions()));
     }
 
-    /// <summary>An index holding claim i on vector i, its approximate index built once there are <paramref name="minVectors"/>.</summary>
-    private static MatchingIndex Indexed(float[][] vectors, int minVectors) =>
-        Indexed(vectors, UsearchVectors.Settings(new VectorIndexOptions { MinVectors = minVectors }));
+    internal static ApproximateVectorSettings? Settings(string kind, int minVectors) =>
+        VectorIndexes.Settings(new VectorIndexOptions { Kind = kind, MinVectors = minVectors });
 
-    private static MatchingIndex Indexed(float[][] vectors, ApproximateVectorSettings? settings)
+    /// <summary>An index holding claim i on vector i, its approximate index built as <paramref name="settings"/> say.</summary>
+    internal static MatchingIndex Indexed(float[][] vectors, ApproximateVectorSettings? settings)
     {
         var index = new MatchingIndex(settings);
         for (var i = 0; i < vectors.Length; i++)
@@ -220,7 +251,7 @@ public sealed class ApproximateVectorTests
         return index;
     }
 
-    private static string WriteSnapshot(MatchingIndex index)
+    internal static string WriteSnapshot(MatchingIndex index)
     {
         var path = Path.Combine(Path.GetTempPath(), $"vectors-{Guid.NewGuid():n}.snap");
         using var writer = new SnapshotWriter(path, new SnapshotHeader(SnapshotHeader.CurrentFormat, Guid.NewGuid(), index.AppliedSeq, DateTimeOffset.UtcNow));
@@ -229,7 +260,7 @@ public sealed class ApproximateVectorTests
         return path;
     }
 
-    private static MatchingIndex ReadSnapshot(string path, ApproximateVectorSettings? settings)
+    internal static MatchingIndex ReadSnapshot(string path, ApproximateVectorSettings? settings)
     {
         try
         {
@@ -242,7 +273,7 @@ public sealed class ApproximateVectorTests
         }
     }
 
-    private static HashSet<string> Found(MatchingIndex index, EmbeddingQuery query)
+    internal static HashSet<string> Found(MatchingIndex index, EmbeddingQuery query)
     {
         var matches = new List<Match>();
         index.Lookup(null, null, TrustLevel.Signed, matches, embeddings: query);
@@ -250,21 +281,21 @@ public sealed class ApproximateVectorTests
     }
 
     /// <summary>Claim i's id: i in 64 hex digits (the index holds well-formed ids only).</summary>
-    private static string Id(int i) => $"{i:x64}";
+    internal static string Id(int i) => $"{i:x64}";
 
-    private static IndexedClaim Claim(int i, float[] vector) =>
+    internal static IndexedClaim Claim(int i, float[] vector) =>
         new(Id(i), i + 1, $"party-{i}", 1_800_000_000, No, TrustLevel.Signed, false,
             [new Subject(SubjectKinds.Embedding, $"{Model} {EmbeddingVector.Encode(vector)}")]);
 
     /// <summary>A unit vector of non-negative values, most of them small: the shape of GeM-pooled features.</summary>
-    private static float[] Features(Random random)
+    internal static float[] Features(Random random)
     {
         var vector = Enumerable.Range(0, Dimensions).Select(_ => (float)Math.Pow(random.NextDouble(), 3)).ToArray();
         return Normalised(vector);
     }
 
     /// <summary>The vector moved a little (about cosine 0.99): a near copy's embedding.</summary>
-    private static float[] NearCopy(float[] vector, Random random) =>
+    internal static float[] NearCopy(float[] vector, Random random) =>
         Normalised(vector.Select(v => Math.Max(0, v + (float)((random.NextDouble() - 0.5) * 0.012))).ToArray());
 
     private static float[] Normalised(float[] vector)
