@@ -30,6 +30,6 @@ public static class VectorIndexes
             return UsearchVectors.Open(dimensions, options, layout, saved);
         }
 
-        return layout == SignCodeVectors.LayoutFor(dimensions) ? SignCodeVectors.Open(dimensions, saved) : null;
+        return SignCodeVectors.OpenSaved(dimensions, layout, saved);
     }
 }

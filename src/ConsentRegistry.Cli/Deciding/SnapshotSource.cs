@@ -52,7 +52,9 @@ public sealed class SnapshotSource : IRegistrySource
         {
             // The index is read once and kept for the whole run: its arrays go to the pinned heap.
             using var reader = new SnapshotReader(file.IndexPath) { PinLargeArrays = true };
-            var index = MatchingIndex.ReadSnapshotForLookups(reader);
+            // Embeddings are searched through the sign-code index the snapshot holds, if any (16
+            // candidates a vector, as the service's default); otherwise exactly.
+            var index = MatchingIndex.ReadSnapshotForLookups(reader, SignCodeVectors.SavedOnly(candidates: 16));
             var header = reader.Header;
             var id = file.Manifest?.Id ?? SnapshotManifest.IdFor(header.Seq, header.Created);
             if (file.Manifest is { } manifest && (manifest.Seq != header.Seq || manifest.Store != header.StoreId))

@@ -3,8 +3,9 @@ using ConsentRegistry.Core.Snapshots;
 namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
-/// An approximate nearest-neighbour index over one model's claimed vectors, kept by a library
-/// outside Core (Core has no native code). It only proposes candidates: the matching index re-checks
+/// An approximate nearest-neighbour index over one model's claimed vectors: sign codes
+/// (<see cref="SignCodeVectors"/>, managed) or a library's graph outside Core (Core has no native
+/// code). It only proposes candidates: the matching index re-checks
 /// every candidate exactly against the stored vector before it counts, so an approximate distance
 /// never makes a match; a neighbour the index fails to propose is a missed match (its recall is
 /// measured in docs/benchmarks.md). Searches may run concurrently; adds come from the one writer

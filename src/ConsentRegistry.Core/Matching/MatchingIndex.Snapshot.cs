@@ -75,8 +75,10 @@ public sealed partial class MatchingIndex
     /// Reads a snapshot for lookups only (a dataset builder's filter): the crawler policy's per-host
     /// lists are checked but not kept (about a third of the index at 10 M URL subjects), so the index
     /// answers lookups exactly as a full one and refuses host documents, new claims and snapshots.
+    /// With <paramref name="approximate"/>, the saved vector indexes it can open are searched (none is built).
     /// </summary>
-    public static MatchingIndex ReadSnapshotForLookups(SnapshotReader reader) => ReadSnapshot(reader, null, lookupsOnly: true);
+    public static MatchingIndex ReadSnapshotForLookups(SnapshotReader reader, ApproximateVectorSettings? approximate = null) =>
+        ReadSnapshot(reader, approximate, lookupsOnly: true);
 
     private static MatchingIndex ReadSnapshot(SnapshotReader reader, ApproximateVectorSettings? approximate, bool lookupsOnly)
     {
@@ -458,11 +460,12 @@ public sealed partial class MatchingIndex
     /// <summary>
     /// Loads the saved approximate vector indexes that this process's settings would make alike; one
     /// of another layout (the settings changed) is left out and built again from the vectors by the
-    /// first write. An index read for lookups only, or without approximate search, skips them all.
+    /// first write (an index read for lookups only has none: it scans that model exactly). An index
+    /// read without approximate search skips them all.
     /// </summary>
     private void ReadVectorIndexes(SnapshotReader reader)
     {
-        if (LookupsOnly || _approximate?.Open is not { } open)
+        if (_approximate?.Open is not { } open)
         {
             reader.SkipSection("vector-indexes");
             return;

@@ -298,22 +298,32 @@ public sealed class ScanTests : IDisposable
 
     private static byte[] Original => TestImages.ReadPdqData("reg-test-input/dih/bridge-1-original.jpg");
 
-    /// <summary>A registry that writes a snapshot after every log entry into <paramref name="snapshots"/>.</summary>
-    private static Task<RegistryApp> StartWithSnapshotsAsync(string snapshots) => RegistryApp.StartAsync(new Dictionary<string, string?>
+    /// <summary>A registry that writes a snapshot after every log entry into <paramref name="snapshots"/> (and builds its vector index from <paramref name="minVectors"/> vectors, when given).</summary>
+    private static Task<RegistryApp> StartWithSnapshotsAsync(string snapshots, string? minVectors = null)
     {
-        ["Registry:Snapshots:Path"] = snapshots,
-        ["Registry:Snapshots:EveryLogEntries"] = "1",
-        ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
-    });
+        var settings = new Dictionary<string, string?>
+        {
+            ["Registry:Snapshots:Path"] = snapshots,
+            ["Registry:Snapshots:EveryLogEntries"] = "1",
+            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+        };
+        if (minVectors is not null)
+        {
+            settings["Registry:Matching:VectorIndex:MinVectors"] = minVectors;
+        }
+
+        return RegistryApp.StartAsync(settings);
+    }
 
     /// <summary>
     /// A registry holding a claim on the embedding of <see cref="Original"/> only, the snapshot that
-    /// has it, and the copies of <see cref="WriteCopies"/> in shard 00000.
+    /// has it with its vector index (built from the first vector), and the copies of
+    /// <see cref="WriteCopies"/> in shard 00000.
     /// </summary>
     private async Task<(RegistryApp App, string ClaimId, string Snapshot)> StartWithClaimedEmbeddingAsync()
     {
         var snapshots = Path.Combine(_folder, "snapshots");
-        var app = await StartWithSnapshotsAsync(snapshots);
+        var app = await StartWithSnapshotsAsync(snapshots, minVectors: "1");
         using var client = app.CreateClient();
         var claimId = await ClaimEmbeddingAsync(client, Original);
         var snapshot = Path.Combine(snapshots, await SnapshotIdAsync(client, minSeq: 1));

@@ -229,6 +229,43 @@ public sealed class ApproximateVectorTests
     }
 
     [Fact]
+    public void An_index_read_for_lookups_with_sign_code_settings_searches_the_saved_sign_codes()
+    {
+        var random = new Random(37);
+        var vectors = Enumerable.Range(0, 300).Select(_ => Features(random)).ToArray();
+        using var written = Indexed(vectors, Settings(VectorIndexOptions.SignCodes, minVectors: 100));
+        var path = WriteSnapshot(written);
+        try
+        {
+            using var plain = ReadForLookups(path, null);
+            using var read = ReadForLookups(path, SignCodeVectors.SavedOnly(candidates: 16));
+
+            Assert.InRange(read.EstimatedBytes, plain.EstimatedBytes + 1, written.EstimatedBytes * 1.05); // the codes are held
+            Assert.Empty(read.PrepareVectorIndexes());
+            Assert.Contains(Id(7), Found(read, new EmbeddingQuery(Model, [NearCopy(vectors[7], random)], Threshold)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        using var graph = Indexed(vectors, Settings(VectorIndexOptions.Hnsw, minVectors: 100));
+        var graphPath = WriteSnapshot(graph);
+        try
+        {
+            using var plain = ReadForLookups(graphPath, null);
+            using var read = ReadForLookups(graphPath, SignCodeVectors.SavedOnly(candidates: 16));
+
+            Assert.Equal(plain.EstimatedBytes, read.EstimatedBytes); // a graph is not sign codes: scanned exactly
+            Assert.Contains(Id(7), Found(read, new EmbeddingQuery(Model, [NearCopy(vectors[7], random)], Threshold)));
+        }
+        finally
+        {
+            File.Delete(graphPath);
+        }
+    }
+
+    [Fact]
     public void Settings_with_no_threshold_turn_the_index_off()
     {
         Assert.Null(VectorIndexes.Settings(new VectorIndexOptions { MinVectors = 0 }));
@@ -249,6 +286,12 @@ public sealed class ApproximateVectorTests
 
         index.BuildVectorIndexes();
         return index;
+    }
+
+    private static MatchingIndex ReadForLookups(string path, ApproximateVectorSettings? settings)
+    {
+        using var reader = new SnapshotReader(path);
+        return MatchingIndex.ReadSnapshotForLookups(reader, settings);
     }
 
     internal static string WriteSnapshot(MatchingIndex index)

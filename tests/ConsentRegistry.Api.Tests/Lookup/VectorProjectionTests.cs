@@ -1,5 +1,5 @@
 using System.Numerics.Tensors;
-using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Core.Matching;
 
 namespace ConsentRegistry.Api.Tests.Lookup;
 

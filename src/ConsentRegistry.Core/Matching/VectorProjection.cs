@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 
-namespace ConsentRegistry.Api.Matching;
+namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
 /// What the approximate vector index holds of a claimed vector: the vector turned by a fixed random

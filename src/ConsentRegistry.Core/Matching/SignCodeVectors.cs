@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Numerics;
-using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
-using ConsentRegistry.Core.Matching;
+using System.Runtime.InteropServices;
 using ConsentRegistry.Core.Snapshots;
 
-namespace ConsentRegistry.Api.Matching;
+namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
 /// <see cref="IApproximateVectors"/> for near-duplicate search (decision record 0018): each vector
@@ -28,7 +28,7 @@ namespace ConsentRegistry.Api.Matching;
 /// </remarks>
 public sealed class SignCodeVectors : IApproximateVectors
 {
-    /// <summary>The smallest model this index takes; shorter vectors are left to USearch.</summary>
+    /// <summary>The smallest model this index takes; the service leaves shorter vectors to its graph.</summary>
     public const int MinDimensions = 64;
 
     public const int MaxBits = 512;
@@ -45,6 +45,9 @@ public sealed class SignCodeVectors : IApproximateVectors
     private const int Buckets = 1 << PieceBits;
     private const string Magic = "sign-codes-1";
 
+    /// <summary>The directions per model length: made once (a rotation of 512 takes a few hundred milliseconds), shared by every build.</summary>
+    private static readonly ConcurrentDictionary<int, VectorProjection> Projections = new();
+
     private readonly VectorProjection _projection;
     private readonly float[] _mean;
     private readonly int _words; // ulongs a code
@@ -59,7 +62,7 @@ public sealed class SignCodeVectors : IApproximateVectors
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimensions, MinDimensions);
         Bits = BitsFor(dimensions);
-        _projection = new VectorProjection(dimensions, Bits);
+        _projection = Projections.GetOrAdd(dimensions, length => new VectorProjection(length, BitsFor(length)));
         _mean = new float[dimensions];
         _words = Bits / 64;
         _pieces = Bits / PieceBits;
@@ -180,6 +183,18 @@ public sealed class SignCodeVectors : IApproximateVectors
             throw;
         }
     }
+
+    /// <summary>
+    /// Settings that load the sign-code indexes a snapshot holds and build none, for a reader that only
+    /// looks up (the command's <c>filter</c> and <c>scan</c>): a model whose saved index is of another
+    /// kind, or that has none, is scanned exactly.
+    /// </summary>
+    public static ApproximateVectorSettings SavedOnly(int candidates) =>
+        new(dimensions => new SignCodeVectors(dimensions), int.MaxValue, candidates) { Open = OpenSaved };
+
+    /// <summary>A saved index when <paramref name="layout"/> is this kind's for the vectors' length; otherwise null.</summary>
+    public static SignCodeVectors? OpenSaved(int dimensions, string layout, NativeBuffer saved) =>
+        dimensions >= MinDimensions && layout == LayoutFor(dimensions) ? Open(dimensions, saved) : null;
 
     /// <summary>An index saved by <see cref="Save"/> for vectors of <paramref name="dimensions"/>; throws <see cref="InvalidDataException"/> when the bytes do not hold one.</summary>
     public static SignCodeVectors Open(int dimensions, NativeBuffer saved)
