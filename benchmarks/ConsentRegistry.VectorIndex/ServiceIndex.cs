@@ -127,7 +127,32 @@ public static class ServiceIndex
 
         if (settings is not null)
         {
-            Snapshot(index, settings, queries.Select(q => new EmbeddingQuery(Model, [q], threshold)).ToArray(), found);
+            Snapshot(index, settings, queries.Select(q => new EmbeddingQuery(Model, [q], threshold)).ToArray(), found, options.Kind == VectorIndexOptions.SignCodes);
+        }
+    }
+
+    /// <summary>
+    /// The snapshot read as the command's <c>filter</c> and <c>scan</c> read it: with its saved sign
+    /// codes (<see cref="SignCodeVectors.SavedOnly"/>), and without (every lookup an exact scan, timed
+    /// on the first 50 queries); lookups a second on one thread, and answers that differ from the service's.
+    /// </summary>
+    private static void ForLookups(string path, EmbeddingQuery[] queries, HashSet<string>[] expected)
+    {
+        foreach (var (what, settings, count) in new[] { ("with its saved sign codes", SignCodeVectors.SavedOnly(candidates: 16), queries.Length), ("exactly", null, 50) })
+        {
+            var clock = Stopwatch.StartNew();
+            using var reader = new SnapshotReader(path);
+            using var index = MatchingIndex.ReadSnapshotForLookups(reader, settings);
+            var readSeconds = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            var wrong = Enumerable.Range(0, count).Count(q =>
+            {
+                var matches = new List<Match>();
+                index.Lookup(null, null, TrustLevel.Signed, matches, embeddings: queries[q]);
+                return !matches.Select(m => index.Claim(m.Claim).Id).ToHashSet().SetEquals(expected[q]);
+            });
+            Console.WriteLine($"read for lookups only, {what}: in {readSeconds:N1} s; {count / clock.Elapsed.TotalSeconds:N0} lookups a second on one thread "
+                + $"(the first, cold); {wrong} of {count} answered otherwise than the service");
         }
     }
 
@@ -137,7 +162,7 @@ public static class ServiceIndex
     /// each counts the lookups it answers otherwise than the index did (a loaded index should answer
     /// every one alike; a rebuilt graph may differ in a few, as approximate search does).
     /// </summary>
-    private static void Snapshot(MatchingIndex index, ApproximateVectorSettings settings, EmbeddingQuery[] queries, HashSet<string>[] expected)
+    private static void Snapshot(MatchingIndex index, ApproximateVectorSettings settings, EmbeddingQuery[] queries, HashSet<string>[] expected, bool signCodes)
     {
         var path = Path.Combine(Path.GetTempPath(), $"vector-index-{Environment.ProcessId}.snap");
         try
@@ -170,6 +195,11 @@ public static class ServiceIndex
                 });
                 Console.WriteLine($"read back {what}: ready for approximate lookups in {readySeconds:N1} s (the file read in {readSeconds:N1} s); "
                     + $"{wrong} of {queries.Length} lookups answered otherwise than before");
+            }
+
+            if (signCodes)
+            {
+                ForLookups(path, queries, expected);
             }
         }
         finally
