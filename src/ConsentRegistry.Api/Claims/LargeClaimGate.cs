@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using ConsentRegistry.Api.Hosting;
 
 namespace ConsentRegistry.Api.Claims;
@@ -22,26 +21,17 @@ public sealed class LargeClaimGate : IDisposable
     /// </summary>
     public const int LargeJwsChars = 32 * 1024;
 
-    private readonly BlockingCollection<Action> _checks = new();
-    private readonly Thread[] _checkers;
+    private readonly LowPriorityScheduler _checkers;
 
     public LargeClaimGate()
         : this(Math.Max(1, Environment.ProcessorCount / 2))
     {
     }
 
-    public LargeClaimGate(int checkers)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(checkers, 1);
-        _checkers = Enumerable.Range(0, checkers).Select(n => new Thread(RunChecks) { IsBackground = true, Name = $"Large claim checker {n + 1}" }).ToArray();
-        foreach (var checker in _checkers)
-        {
-            checker.Start();
-        }
-    }
+    public LargeClaimGate(int checkers) => _checkers = new LowPriorityScheduler(checkers, "Large claim checker");
 
     /// <summary>How many large claims are checked at once: one on each of the gate's threads; the others queue.</summary>
-    public int Checkers => _checkers.Length;
+    public int Checkers => _checkers.MaximumConcurrencyLevel;
 
     /// <summary>Whether a claim whose JWS is <paramref name="jwsChars"/> characters long is checked here.</summary>
     public static bool IsLarge(int jwsChars) => jwsChars >= LargeJwsChars;
@@ -51,51 +41,22 @@ public sealed class LargeClaimGate : IDisposable
     /// the claim small, otherwise on one of the gate's threads in turn. A check whose caller is
     /// cancelled while it queues is not run.
     /// </summary>
-    public async Task<T> CheckAsync<T>(int jwsChars, Func<T> check, CancellationToken cancellationToken)
+    public Task<T> CheckAsync<T>(int jwsChars, Func<T> check, CancellationToken cancellationToken)
     {
-        if (!IsLarge(jwsChars))
+        if (IsLarge(jwsChars))
         {
-            return check();
+            return _checkers.Run(check, cancellationToken);
         }
 
-        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var cancelled = cancellationToken.Register(() => done.TrySetCanceled(cancellationToken));
-        _checks.Add(() =>
+        try
         {
-            if (done.Task.IsCompleted)
-            {
-                return; // cancelled while queued
-            }
-
-            try
-            {
-                done.TrySetResult(check());
-            }
-            catch (Exception e)
-            {
-                done.TrySetException(e);
-            }
-        }, CancellationToken.None);
-        return await done.Task;
-    }
-
-    public void Dispose()
-    {
-        _checks.CompleteAdding();
-        foreach (var checker in _checkers)
-        {
-            checker.Join();
+            return Task.FromResult(check());
         }
-
-        _checks.Dispose();
-    }
-
-    private void RunChecks()
-    {
-        ThreadNiceness.Lower();
-        foreach (var check in _checks.GetConsumingEnumerable())
+        catch (Exception e)
         {
-            check();
+            return Task.FromException<T>(e); // as from the gate's threads: the caller's await throws it
         }
     }
+
+    public void Dispose() => _checkers.Dispose();
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Data;
 using System.Security.Cryptography;
 using System.Text;
+using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Api.Storage;
@@ -51,6 +52,10 @@ public sealed class HostPolicyDocuments(
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = CacheBytes });
     private readonly ConcurrentDictionary<Key, Lazy<Task<HostDocument>>> _rendering = new();
     private readonly SemaphoreSlim _renderSlot = new(1, 1);
+
+    // Renders are background work (the last document is served meanwhile): on a thread of lower
+    // priority, so that reading and folding millions of subjects yields the cores to requests.
+    private readonly LowPriorityScheduler _renderer = new(1, "Policy renderer");
     private readonly string _selectClaims = $"SELECT seq, license, subjects FROM claims WHERE seq {database.InList("@seqs")} ORDER BY seq";
 
     /// <summary>The most (subject, party) entries the last store render held (for tests).</summary>
@@ -99,8 +104,8 @@ public sealed class HostPolicyDocuments(
         }
 
         // The render is not the request's: one request giving up does not cancel it for the others.
-        // On the thread pool: a request waits at most FirstRenderWait for it, whatever the store does.
-        var render = _rendering.GetOrAdd(key, k => new Lazy<Task<HostDocument>>(() => Task.Run(() => RenderAsync(k)))).Value;
+        // On the renderer's thread: a request waits at most FirstRenderWait for it, whatever the store does.
+        var render = _rendering.GetOrAdd(key, k => new Lazy<Task<HostDocument>>(() => _renderer.Run(() => RenderAsync(k)))).Value;
         try
         {
             return await render.WaitAsync(kept is null ? _options.FirstRenderWait : _options.RevalidateWait, time, cancellationToken);
@@ -118,6 +123,7 @@ public sealed class HostPolicyDocuments(
 
     public void Dispose()
     {
+        _renderer.Dispose();
         _cache.Dispose();
         _renderSlot.Dispose();
     }
