@@ -23,13 +23,14 @@ internal static class IndexMemory
     /// Adds claims as a serving index takes new ones (hot keys watched on every add), not as the
     /// build from the store does (hot keys found once, when it compacts).
     /// </param>
-    public static int Run(int subjects, int subjectsPerClaim, int lookupSeconds, string? snapshot = null, int sha256 = 0, int pdq = 0, bool incremental = false)
+    /// <param name="compact">False: lookups on the index as the merges after each claim left it (a serving index after an intake), not compacted.</param>
+    public static int Run(int subjects, int subjectsPerClaim, int lookupSeconds, string? snapshot = null, int sha256 = 0, int pdq = 0, bool incremental = false, bool compact = true)
     {
         var universe = new LookupUniverse(subjects);
         _ = Canonical(universe.RegisteredSubjects().Where((_, i) => i % 997 == 0).ToArray()); // loads the canonicalizer's tables first
         var before = Heap();
         var clock = Stopwatch.StartNew();
-        var index = Build(universe.RegisteredSubjects().Concat(LookupUniverse.HashSubjects(sha256, pdq)), (long)subjects + sha256 + pdq, subjectsPerClaim, incremental);
+        var index = Build(universe.RegisteredSubjects().Concat(LookupUniverse.HashSubjects(sha256, pdq)), (long)subjects + sha256 + pdq, subjectsPerClaim, incremental, compact);
         clock.Stop();
         var held = Heap() - before;
         Console.WriteLine($"index:        {index.SubjectCount:N0} subjects in {index.ClaimCount:N0} claims, built in {clock.Elapsed.TotalSeconds:F2} s (canonicalizing included); {index.HotKeyCount:N0} hot keys");
@@ -175,7 +176,7 @@ internal static class IndexMemory
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static MatchingIndex Build(IEnumerable<(string Kind, string Value, bool IncludeSubdomains)> subjects, long total, int subjectsPerClaim, bool incremental)
+    private static MatchingIndex Build(IEnumerable<(string Kind, string Value, bool IncludeSubdomains)> subjects, long total, int subjectsPerClaim, bool incremental, bool compact)
     {
         var usage = new Usage(Preference.Unset, Preference.No, Preference.Unset, Preference.Unset, Preference.Unset).WithHierarchyApplied();
         var index = new MatchingIndex();
@@ -204,8 +205,13 @@ internal static class IndexMemory
             }
         }
 
-        Console.Error.WriteLine($"  compacting after {clock.Elapsed.TotalSeconds:F1} s");
-        index.Compact(); // as the server does once its build from the store is done
+        if (compact)
+        {
+            Console.Error.WriteLine($"  compacting after {clock.Elapsed.TotalSeconds:F1} s");
+            index.Compact(); // as the server does once its build from the store is done
+        }
+
+        Console.Error.WriteLine($"  key-table segments: {index.KeySegmentCounts()}");
         return index;
     }
 

@@ -19,6 +19,7 @@ if (options is null)
                         [--snapshot FILE: write the index to a snapshot file, read it back (both timed), look up on that]
                         [--sha256 N --pdq N: image hashes beside the universe, as seed registers them]
                         [--incremental true: add claims as a serving index takes new ones, not as the build from the store]
+                        [--compact false: look up on the index as its merges left it, not compacted as after a start]
           snapshot-read read a snapshot file index-memory --snapshot wrote, in a fresh process; time it, then look up on it
                         --snapshot FILE --subjects N (as written) [--lookup-seconds N (default 5)]
           laion-parquet write a LAION-like metadata Parquet whose URLs come from the universe of N subjects (about half registered)
@@ -45,7 +46,7 @@ return options.Command switch
         options.Int("--seconds", 20), options.Int("--rate", 0), options.Values.ContainsKey("--server-pid") ? options.Int("--server-pid", 0) : null),
     "index-memory" => IndexMemory.Run(
         options.Int("--subjects", 1_000_000), options.Int("--per-claim", 10_000), options.Int("--lookup-seconds", 10), options.Values.GetValueOrDefault("--snapshot"),
-        options.Int("--sha256", 0), options.Int("--pdq", 0), options.Value("--incremental", "false") == "true"),
+        options.Int("--sha256", 0), options.Int("--pdq", 0), options.Value("--incremental", "false") == "true", options.Value("--compact", "true") == "true"),
     "snapshot-read" => IndexMemory.ReadSnapshot(options.Value("--snapshot", "index.snap"), options.Int("--subjects", 1_000_000), options.Int("--lookup-seconds", 5)),
     "laion-parquet" => await LaionParquet.RunAsync(
         options.Int("--subjects", 1_000_000), options.Int("--rows", 1_000_000), options.Int("--row-group", 100_000), options.Value("--out", "laion.parquet"),

@@ -47,6 +47,10 @@ public sealed partial class MatchingIndex
         ("strings", _stringBytes),
     ];
 
+    /// <summary>How many immutable segments each key table holds (a lookup reads each): for benchmarks and diagnostics.</summary>
+    public string KeySegmentCounts() =>
+        $"claims {_claimsById.SegmentCount}, url {_urls.SegmentCount}, url-prefix {_prefixes.SegmentCount}, host {_hosts.SegmentCount}, sha256 {_sha256.SegmentCount}";
+
     /// <summary>
     /// Hot keys (MatchingIndex.HotKeys.cs), estimated: per effective claim a sorted-set node and a
     /// dictionary entry (about 72 bytes), per claim on a hot key a dictionary entry (about 16), per

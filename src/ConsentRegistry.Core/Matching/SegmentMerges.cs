@@ -14,12 +14,18 @@ internal static class SegmentMerges
     public const int WholeMergeMinimum = 1 << 16;
 
     /// <summary>
-    /// How many of the newest segments merge now: all, <see cref="Fanout"/>, or none. When the
+    /// How many of the newest segments merge now: all, a run of the newest, or none. When the
     /// segments other than the largest hold a quarter of the entries (and at least
     /// <see cref="WholeMergeMinimum"/>), all merge into one, which keeps mid-sized segments few (a
     /// geometric series: each entry is rebuilt about four times more). Otherwise, when the newest
-    /// <see cref="Fanout"/> segments share a size class (<paramref name="tailLimit"/> ·
-    /// <see cref="Fanout"/>^c entries or a little more), they become one of the next.
+    /// segments of one size class (<paramref name="tailLimit"/> · <see cref="Fanout"/>^c entries or a
+    /// little more) number <see cref="Fanout"/> or more, they merge, together with the older ones just
+    /// before them whose class is no larger than what the merge makes. Merging only the newest
+    /// <see cref="Fanout"/> left segments behind whenever one write added several tails at once (a
+    /// claim of 10,000 subjects adds two or three): a merged segment then sat after smaller ones,
+    /// the newest run never again held <see cref="Fanout"/> of a class, and a serving index
+    /// collected dozens of segments, each read by every lookup (docs/benchmarks.md, "Merges after
+    /// large claims").
     /// </summary>
     /// <param name="segments">The segments, oldest first.</param>
     /// <param name="count">A segment's entry count.</param>
@@ -55,24 +61,35 @@ internal static class SegmentMerges
             return sizes.Length;
         }
 
-        if (sizes.Length < Fanout)
+        var last = SizeClass(sizes[^1], tailLimit);
+        var run = 1;
+        while (run < sizes.Length && SizeClass(sizes[^(run + 1)], tailLimit) == last)
+        {
+            run++;
+        }
+
+        if (run < Fanout)
         {
             return 0;
         }
 
-        var last = SizeClass(sizes[^1], tailLimit);
-        for (var i = 2; i <= Fanout; i++)
+        long merged = 0;
+        foreach (var size in sizes[^run..])
         {
-            if (SizeClass(sizes[^i], tailLimit) != last)
-            {
-                return 0;
-            }
+            merged += size;
         }
 
-        return Fanout;
+        var count = run;
+        while (count < sizes.Length && SizeClass(sizes[^(count + 1)], tailLimit) <= SizeClass(merged, tailLimit))
+        {
+            merged += sizes[^(count + 1)];
+            count++;
+        }
+
+        return count;
     }
 
-    private static int SizeClass(int count, int tailLimit)
+    private static int SizeClass(long count, int tailLimit)
     {
         var size = 0;
         for (var n = count / tailLimit; n >= Fanout; n /= Fanout)

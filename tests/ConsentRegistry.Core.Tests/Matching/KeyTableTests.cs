@@ -51,6 +51,31 @@ public sealed class KeyTableTests
     }
 
     [Fact]
+    public void Merges_keep_the_segments_few_when_each_write_adds_several_tails_at_once()
+    {
+        // A claim of 10,000 subjects fills two or three tails before the writer's merges run.
+        var random = new Random(5);
+        var table = new KeyTable { DeferMerges = true };
+        var most = 0;
+        for (var claim = 0; claim < 100; claim++)
+        {
+            for (var i = 0; i < 10_000; i++)
+            {
+                table.Add(RandomKey(random), (uint)((claim * 10_000) + i));
+            }
+
+            while (table.PrepareMerge() is { } merge)
+            {
+                table.CommitMerge(merge);
+            }
+
+            most = Math.Max(most, table.SegmentCount);
+        }
+
+        Assert.InRange(most, 1, 8); // merging only the newest four left up to 24 here
+    }
+
+    [Fact]
     public void Merges_keep_the_segments_few_and_a_compacted_table_costs_about_12_and_a_half_bytes_an_entry()
     {
         var random = new Random(3);
