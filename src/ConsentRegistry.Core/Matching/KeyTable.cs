@@ -22,7 +22,11 @@ public sealed class KeyTable
 
     private readonly List<KeySegment> _segments = [];
     private readonly KeyEntry[] _tail = new KeyEntry[TailLimit];
-    private readonly int[] _tailSlots = new int[TailSlots]; // an entry's number + 1, by linear probing; 0 is empty
+    // One slot per distinct key, by linear probing: its newest entry's number + 1 (0 is empty); each
+    // entry links to the key's previous one. A key with thousands of entries (2,000 claims on one
+    // host) is one slot, not a run of thousands that every other key's probe landing there would walk.
+    private readonly int[] _tailSlots = new int[TailSlots];
+    private readonly int[] _tailPrevious = new int[TailLimit]; // entry → the same key's previous entry + 1; 0: none
     private int _tailCount;
     private readonly List<Key80> _crowded = [];
 
@@ -47,7 +51,7 @@ public sealed class KeyTable
     {
         get
         {
-            long bytes = (TailLimit * Unsafe.SizeOf<KeyEntry>()) + (TailSlots * sizeof(int));
+            long bytes = (TailLimit * (Unsafe.SizeOf<KeyEntry>() + sizeof(int))) + (TailSlots * sizeof(int));
             foreach (var segment in _segments)
             {
                 bytes += segment.Bytes;
@@ -61,12 +65,8 @@ public sealed class KeyTable
     public void Add(in Key80 key, uint value)
     {
         _tail[_tailCount] = new KeyEntry(key, value);
-        var slot = TailHome(key);
-        while (_tailSlots[slot] != 0)
-        {
-            slot = (slot + 1) & (TailSlots - 1);
-        }
-
+        var slot = TailSlot(key);
+        _tailPrevious[_tailCount] = _tailSlots[slot];
         _tailSlots[slot] = ++_tailCount;
         Count++;
         if (_tailCount < TailLimit)
@@ -109,15 +109,27 @@ public sealed class KeyTable
     internal int TailCount(in Key80 key)
     {
         var count = 0;
-        for (int slot = TailHome(key), number; (number = _tailSlots[slot]) != 0; slot = (slot + 1) & (TailSlots - 1))
+        for (var number = _tailSlots[TailSlot(key)]; number != 0; number = _tailPrevious[number - 1])
         {
-            if (_tail[number - 1].Is(key))
-            {
-                count++;
-            }
+            count++;
         }
 
         return count;
+    }
+
+    /// <summary>Tail slots in use: one per distinct key in the tail (for tests).</summary>
+    internal int TailSlotsInUse => _tailSlots.Count(number => number != 0);
+
+    /// <summary>The slot that holds <paramref name="key"/> in the tail, or the empty one where it would go.</summary>
+    private int TailSlot(in Key80 key)
+    {
+        var slot = TailHome(key);
+        for (int number; (number = _tailSlots[slot]) != 0 && !_tail[number - 1].Is(key);)
+        {
+            slot = (slot + 1) & (TailSlots - 1);
+        }
+
+        return slot;
     }
 
     /// <summary>Asks for the directory lines <see cref="Find"/> will read first for <paramref name="key"/>, in every segment.</summary>
@@ -241,8 +253,8 @@ public sealed class KeyTable
         private readonly KeyTable _table;
         private readonly Key80 _key;
         private readonly ulong _rest;
-        private int _slot;
-        private int _segment = -1; // -1: still probing the tail
+        private int _tailEntry; // the next tail entry's number + 1; 0: none left
+        private int _segment = -1; // -1: still in the tail
         private int _at;
         private int _end;
 
@@ -251,7 +263,7 @@ public sealed class KeyTable
             _table = table;
             _key = key;
             _rest = key.Rest;
-            _slot = TailHome(key);
+            _tailEntry = table._tailSlots[table.TailSlot(key)];
         }
 
         public uint Current { get; private set; }
@@ -295,19 +307,14 @@ public sealed class KeyTable
 
         private bool NextInTail()
         {
-            var slots = _table._tailSlots;
-            for (int number; (number = slots[_slot]) != 0;)
+            if (_tailEntry == 0)
             {
-                _slot = (_slot + 1) & (TailSlots - 1);
-                ref readonly var entry = ref _table._tail[number - 1];
-                if (entry.Is(_key))
-                {
-                    Current = entry.Value;
-                    return true;
-                }
+                return false;
             }
 
-            return false;
+            Current = _table._tail[_tailEntry - 1].Value;
+            _tailEntry = _table._tailPrevious[_tailEntry - 1];
+            return true;
         }
     }
 }

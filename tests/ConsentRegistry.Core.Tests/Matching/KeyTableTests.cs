@@ -170,6 +170,29 @@ public sealed class KeyTableTests
         Assert.Equal(0, table.TailCount(new Key80(43, 42)));
     }
 
+    [Fact]
+    public void A_key_with_thousands_of_entries_in_the_tail_takes_one_slot_there_and_keeps_them_all()
+    {
+        // 2,000 claims on one host: its key's entries are chained behind one slot, so a probe for
+        // another key whose home lands near it passes one slot, not 2,000.
+        var table = new KeyTable();
+        var hot = new Key80(7, 7);
+        for (var i = 0; i < 2_000; i++)
+        {
+            table.Add(hot, (uint)i);
+            if (i % 200 == 0)
+            {
+                table.Add(new Key80(8 + (ulong)i, 7), (uint)i); // homes right after the hot key's
+            }
+        }
+
+        Assert.Equal(11, table.TailSlotsInUse);
+        Assert.Equal(2_000, table.TailCount(hot));
+        Assert.Equal(Enumerable.Range(0, 2_000).Select(i => (uint)i).Reverse(), Values(table, hot)); // newest first
+        Assert.Equal([200u], Values(table, new Key80(208, 7)));
+        Assert.Empty(Values(table, new Key80(9, 7)));
+    }
+
     private static void AssertSameAsModel(KeyTable table, Dictionary<Key80, List<uint>> model, Random random)
     {
         foreach (var (key, expected) in model)
