@@ -10,7 +10,7 @@ namespace ConsentRegistry.Api.Hosting;
 /// </summary>
 public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
 {
-    private readonly LinkedList<Task> _queue = new();
+    private readonly Queue<Task> _queue = new();
     private readonly Thread[] _threads;
     private bool _disposed;
 
@@ -83,7 +83,7 @@ public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
         {
             if (!_disposed)
             {
-                _queue.AddLast(task);
+                _queue.Enqueue(task);
                 Monitor.Pulse(_queue);
                 return;
             }
@@ -93,17 +93,9 @@ public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
         ThreadPool.UnsafeQueueUserWorkItem(_ => TryExecuteTask(task), null);
     }
 
-    protected override bool TryDequeue(Task task)
-    {
-        lock (_queue)
-        {
-            return _queue.Remove(task);
-        }
-    }
-
-    // Inline only on the scheduler's own threads (a task waited for from one of them), never on a caller's.
-    protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) =>
-        Array.IndexOf(_threads, Thread.CurrentThread) >= 0 && (!taskWasPreviouslyQueued || TryDequeue(task)) && TryExecuteTask(task);
+    // Never inline: work queued here runs on the scheduler's threads only (Run cancels by its own
+    // flag, so nothing needs a queued task taken back out).
+    protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) => false;
 
     protected override IEnumerable<Task> GetScheduledTasks()
     {
@@ -118,7 +110,7 @@ public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
         ThreadNiceness.Lower();
         while (true)
         {
-            Task task;
+            Task? task;
             lock (_queue)
             {
                 while (_queue.Count == 0 && !_disposed)
@@ -126,13 +118,10 @@ public sealed class LowPriorityScheduler : TaskScheduler, IDisposable
                     Monitor.Wait(_queue);
                 }
 
-                if (_queue.First is not { } first)
+                if (!_queue.TryDequeue(out task))
                 {
                     return; // disposed, and every queued task has run
                 }
-
-                task = first.Value;
-                _queue.RemoveFirst();
             }
 
             TryExecuteTask(task);
