@@ -245,7 +245,7 @@ public sealed class LookupEngine(
         buffers.More = more;
         foreach (var match in buffers.Matches)
         {
-            ref readonly var claim = ref index.Claim(match.Claim);
+            var claim = index.Claim(match.Claim);
             buffers.Resolved.Add(new ResolvedMatch(claim.Key, match.By, claim.Trust, match.Distance, match.Similarity, index.DerivedFrom(match.Claim)));
         }
     }

@@ -85,7 +85,7 @@ public sealed partial class MatchingIndex
     private void Update(int entry, ClaimEntry updated)
     {
         var hotKeys = WithdrawFromHotKeys(entry);
-        _claims[entry] = updated;
+        _claims.Set(entry, updated);
         RestoreToHotKeys(hotKeys, entry);
     }
 

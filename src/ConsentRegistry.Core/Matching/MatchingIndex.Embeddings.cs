@@ -103,7 +103,7 @@ public sealed partial class MatchingIndex : IDisposable
     private void Check(EmbeddingQuery query, ClaimedVectors vectors, int row, scoped Span<float> widened, ref CandidateList candidates)
     {
         var claim = vectors.Claims[row];
-        if (_claims[claim].Revoked)
+        if (_claims.IsRevoked(claim))
         {
             return;
         }

@@ -95,10 +95,9 @@ public sealed partial class MatchingIndex
         found.Sort();
         for (var i = 0; i < found.Count; i++)
         {
-            ref readonly var claim = ref _claims[found[i]];
-            if ((i == 0 || found[i] != found[i - 1]) && !claim.Revoked)
+            if ((i == 0 || found[i] != found[i - 1]) && !_claims.IsRevoked(found[i]))
             {
-                claims.Add(claim);
+                claims.Add(_claims[found[i]]);
             }
         }
     }

@@ -50,16 +50,8 @@ public sealed partial class MatchingIndex
     /// <summary>Listing order: trust descending, then iat, then seq, newest first; claim numbers are unique, so no ties.</summary>
     private int CompareStrongestFirst(int a, int b)
     {
-        ref readonly var x = ref _claims[a];
-        ref readonly var y = ref _claims[b];
-        var byTrust = y.Trust.CompareTo(x.Trust);
-        if (byTrust != 0)
-        {
-            return byTrust;
-        }
-
-        var byIat = y.Iat.CompareTo(x.Iat);
-        return byIat != 0 ? byIat : y.Seq.CompareTo(x.Seq);
+        var byTrust = _claims.Trust(b).CompareTo(_claims.Trust(a));
+        return byTrust != 0 ? byTrust : _claims.IsNewer(a, b) ? -1 : _claims.IsNewer(b, a) ? 1 : 0;
     }
 
     /// <summary>
@@ -179,7 +171,7 @@ public sealed partial class MatchingIndex
     {
         foreach (var number in keys)
         {
-            _hotKeys[number].Rescan(_claims[claim].Party, this);
+            _hotKeys[number].Rescan(_claims.Party(claim), this);
         }
     }
 
@@ -201,7 +193,7 @@ public sealed partial class MatchingIndex
             while (values.MoveNext())
             {
                 var (claim, includeSubdomains) = Unpack(values.Current);
-                if (index._claims[claim].Party == party)
+                if (index._claims.Party(claim) == party)
                 {
                     Offer(claim, includeSubdomains, index);
                 }
@@ -232,12 +224,12 @@ public sealed partial class MatchingIndex
         public int Count => Ordered.Count;
 
         public bool IsEffective(int claim, MatchingIndex index) =>
-            _effectiveByParty.TryGetValue(index._claims[claim].Party, out var effective) && effective == claim;
+            _effectiveByParty.TryGetValue(index._claims.Party(claim), out var effective) && effective == claim;
 
         /// <summary>Makes <paramref name="claim"/> its party's effective claim if it is newer than the current one and not revoked.</summary>
         public void Offer(int claim, MatchingIndex index)
         {
-            ref readonly var entry = ref index._claims[claim];
+            var entry = index._claims[claim];
             if (entry.Revoked)
             {
                 return;
@@ -245,8 +237,7 @@ public sealed partial class MatchingIndex
 
             if (_effectiveByParty.TryGetValue(entry.Party, out var current))
             {
-                ref readonly var existing = ref index._claims[current];
-                if (current == claim || (existing.Iat, existing.Seq).CompareTo((entry.Iat, entry.Seq)) > 0)
+                if (current == claim || index._claims.IsNewer(current, claim))
                 {
                     return;
                 }
@@ -265,7 +256,7 @@ public sealed partial class MatchingIndex
             if (IsEffective(claim, index))
             {
                 Remove(claim, index);
-                _effectiveByParty.Remove(index._claims[claim].Party);
+                _effectiveByParty.Remove(index._claims.Party(claim));
             }
         }
 

@@ -23,6 +23,7 @@ public sealed partial class MatchingIndex
         MakeCompactedKeysHot();
 
         TrimHostPostings();
+        _claims.TrimExcess();
     }
 
     /// <summary>
@@ -42,7 +43,7 @@ public sealed partial class MatchingIndex
             if (table.PrepareMerge() is { } keys)
             {
                 // Keys crowded within the merged segment turn hot with it; the pass reads it here, beside lookups.
-                var crowded = _bulkLoading || table == _claimsById ? [] : keys.Segment.KeysWithAtLeast(_hotKeyPostings);
+                var crowded = _bulkLoading ? [] : keys.Segment.KeysWithAtLeast(_hotKeyPostings);
                 return new IndexMerge(null, table, keys, crowded);
             }
         }
@@ -68,7 +69,7 @@ public sealed partial class MatchingIndex
         }
     }
 
-    private KeyTable[] KeyTables => _keyTables ??= [_urls, _prefixes, _hosts, _sha256, _claimsById];
+    private KeyTable[] KeyTables => _keyTables ??= [_urls, _prefixes, _hosts, _sha256];
 
     private (KeyTable Table, MatchKind By)[] SubjectTables =>
         [(_urls, MatchKind.Url), (_prefixes, MatchKind.UrlPrefix), (_hosts, MatchKind.Host), (_sha256, MatchKind.Sha256)];
@@ -87,13 +88,13 @@ public sealed partial class MatchingIndex
     /// hex, as for the other kinds, so that "latest iat per party and subject" treats equal hashes
     /// as one subject.
     /// </summary>
-    private ref struct PdqCandidates(ClaimEntry[] claims, CandidateList candidates) : IPdqHitSink
+    private ref struct PdqCandidates(ClaimTable claims, CandidateList candidates) : IPdqHitSink
     {
         public CandidateList Candidates = candidates;
 
         public void Add(int value, int distance, in PdqHash hash)
         {
-            if (claims[value].Revoked)
+            if (claims.IsRevoked(value))
             {
                 return;
             }

@@ -47,14 +47,9 @@ public sealed partial class MatchingIndex
     }
 
     private bool SameSubjectAndParty(in Candidate a, in Candidate b) =>
-        a.Key == b.Key && a.By == b.By && _claims[a.Claim].Party == _claims[b.Claim].Party;
+        a.Key == b.Key && a.By == b.By && _claims.Party(a.Claim) == _claims.Party(b.Claim);
 
-    private bool IsNewer(int claim, int than)
-    {
-        ref readonly var x = ref _claims[claim];
-        ref readonly var y = ref _claims[than];
-        return (x.Iat, x.Seq).CompareTo((y.Iat, y.Seq)) > 0;
-    }
+    private bool IsNewer(int claim, int than) => _claims.IsNewer(claim, than);
 
     private int CompareBySubjectPartyNewest(Candidate a, Candidate b)
     {
@@ -66,7 +61,7 @@ public sealed partial class MatchingIndex
 
         if (order == 0)
         {
-            order = _claims[a.Claim].Party.CompareTo(_claims[b.Claim].Party);
+            order = _claims.Party(a.Claim).CompareTo(_claims.Party(b.Claim));
         }
 
         return order != 0 ? order : IsNewer(a.Claim, b.Claim) ? -1 : IsNewer(b.Claim, a.Claim) ? 1 : 0;

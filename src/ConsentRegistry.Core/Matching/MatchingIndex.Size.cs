@@ -34,7 +34,7 @@ public sealed partial class MatchingIndex
     /// </summary>
     public IReadOnlyList<(string Part, long Bytes)> EstimatedBytesByPart() =>
     [
-        ("claims", ArrayBytes<ClaimEntry>(_claims.Length) + _claimsById.Bytes + DictionaryBytes<string, int>(_parties.Capacity)),
+        ("claims", _claims.Bytes + DictionaryBytes<string, int>(_parties.Capacity)),
         (SubjectKinds.Url, _urls.Bytes),
         (SubjectKinds.UrlPrefix, _prefixes.Bytes + _prefixLengths.Bytes),
         (SubjectKinds.Host, _hosts.Bytes),
@@ -49,7 +49,7 @@ public sealed partial class MatchingIndex
 
     /// <summary>How many immutable segments each key table holds (a lookup reads each): for benchmarks and diagnostics.</summary>
     public string KeySegmentCounts() =>
-        $"claims {_claimsById.SegmentCount}, url {_urls.SegmentCount}, url-prefix {_prefixes.SegmentCount}, host {_hosts.SegmentCount}, sha256 {_sha256.SegmentCount}";
+        $"url {_urls.SegmentCount}, url-prefix {_prefixes.SegmentCount}, host {_hosts.SegmentCount}, sha256 {_sha256.SegmentCount}";
 
     /// <summary>
     /// Hot keys (MatchingIndex.HotKeys.cs), estimated: per effective claim a sorted-set node and a

@@ -13,7 +13,7 @@ namespace ConsentRegistry.Core.Matching;
 // The approximate vector indexes, which take far longer to build than to read, are saved whole.
 public sealed partial class MatchingIndex
 {
-    private static readonly string[] TableSections = ["urls", "url-prefixes", "hosts", "sha256", "claim-ids"];
+    private static readonly string[] TableSections = ["urls", "url-prefixes", "hosts", "sha256"];
 
     /// <summary>
     /// Writes the whole index. It only reads the index, so lookups may run beside it; the caller
@@ -141,11 +141,11 @@ public sealed partial class MatchingIndex
             }
         }
 
-        foreach (ref readonly var claim in _claims.AsSpan(0, ClaimCount))
+        for (var claim = 0; claim < ClaimCount; claim++)
         {
-            if ((uint)claim.Party >= (uint)parties)
+            if ((uint)_claims.Party(claim) >= (uint)parties)
             {
-                throw new SnapshotFormatException($"A claim names party {claim.Party} of {parties}.");
+                throw new SnapshotFormatException($"A claim names party {_claims.Party(claim)} of {parties}.");
             }
         }
 
@@ -193,27 +193,31 @@ public sealed partial class MatchingIndex
         reader.EndSection();
     }
 
-    /// <summary>Claims as columns: id (32 bytes), seq, party, iat, usage (a byte a category), trust, revoked.</summary>
+    /// <summary>
+    /// Claims as columns: id (32 bytes), seq, party, iat, usage (a byte a category), trust, revoked.
+    /// The table of ids is not written: a reader builds its own (<see cref="ClaimTable"/>).
+    /// </summary>
     private void WriteClaims(SnapshotWriter writer)
     {
-        var claims = _claims.AsSpan(0, ClaimCount);
+        var claims = _claims;
         writer.BeginSection("claims");
-        writer.WriteArray<ClaimKey>(Column(claims, static claim => claim.Key));
-        writer.WriteArray<long>(Column(claims, static claim => claim.Seq));
-        writer.WriteArray<int>(Column(claims, static claim => claim.Party));
-        writer.WriteArray<long>(Column(claims, static claim => claim.Iat));
-        var usage = new byte[claims.Length * UseCategories.All.Count];
-        for (var claim = 0; claim < claims.Length; claim++)
+        writer.WriteArray<ClaimKey>(claims.Keys);
+        writer.WriteArray<long>(Column(ClaimCount, claims.Seq));
+        writer.WriteArray<int>(Column(ClaimCount, claims.Party));
+        writer.WriteArray<long>(Column(ClaimCount, claims.Iat));
+        var usage = new byte[ClaimCount * UseCategories.All.Count];
+        for (var claim = 0; claim < ClaimCount; claim++)
         {
+            var preferences = claims[claim].Usage;
             for (var category = 0; category < UseCategories.All.Count; category++)
             {
-                usage[(claim * UseCategories.All.Count) + category] = (byte)claims[claim].Usage[category];
+                usage[(claim * UseCategories.All.Count) + category] = (byte)preferences[category];
             }
         }
 
         writer.WriteArray<byte>(usage);
-        writer.WriteArray<byte>(Column(claims, static claim => claim.Trust.Rank));
-        writer.WriteArray<byte>(Column(claims, static claim => (byte)(claim.Revoked ? 1 : 0)));
+        writer.WriteArray<byte>(Column(ClaimCount, claim => claims.Trust(claim).Rank));
+        writer.WriteArray<byte>(Column(ClaimCount, claim => (byte)(claims.IsRevoked(claim) ? 1 : 0)));
         writer.EndSection();
     }
 
@@ -241,17 +245,16 @@ public sealed partial class MatchingIndex
             throw new SnapshotFormatException("A claim's usage, trust or revoked value is out of range.");
         }
 
-        _claims = GC.AllocateUninitializedArray<ClaimEntry>(Math.Max(ClaimCount, 1));
-        Span<Preference> preferences = stackalloc Preference[UseCategories.All.Count];
-        for (var claim = 0; claim < ClaimCount; claim++)
+        if (seqs.AsSpan().IndexOfAnyExceptInRange(0, ClaimTable.MaxSeq) >= 0)
         {
-            for (var category = 0; category < preferences.Length; category++)
-            {
-                preferences[category] = (Preference)usage[(claim * preferences.Length) + category];
-            }
-
-            _claims[claim] = new ClaimEntry(keys[claim], seqs[claim], parties[claim], iats[claim], Usage.FromValues(preferences), TrustLevel.FromRank(trust[claim]), revoked[claim] != 0);
+            throw new SnapshotFormatException($"A claim's seq is negative or above {ClaimTable.MaxSeq}.");
         }
+
+        var categories = UseCategories.All.Count;
+        _claims = ClaimTable.FromColumns(keys, claim => new ClaimEntry(
+            keys[claim], seqs[claim], parties[claim], iats[claim],
+            Usage.FromValues(MemoryMarshal.Cast<byte, Preference>(usage.AsSpan(claim * categories, categories))),
+            TrustLevel.FromRank(trust[claim]), revoked[claim] != 0));
     }
 
     private void WritePrefixLengths(SnapshotWriter writer)
@@ -512,12 +515,12 @@ public sealed partial class MatchingIndex
     private int CheckEntry(int entry) =>
         (uint)entry < (uint)ClaimCount ? entry : throw new SnapshotFormatException($"Entry {entry} is not a claim of the snapshot.");
 
-    private static T[] Column<T>(ReadOnlySpan<ClaimEntry> claims, Func<ClaimEntry, T> select)
+    private static T[] Column<T>(int count, Func<int, T> select)
     {
-        var column = GC.AllocateUninitializedArray<T>(claims.Length);
-        for (var claim = 0; claim < claims.Length; claim++)
+        var column = GC.AllocateUninitializedArray<T>(count);
+        for (var claim = 0; claim < count; claim++)
         {
-            column[claim] = select(claims[claim]);
+            column[claim] = select(claim);
         }
 
         return column;

@@ -9,7 +9,7 @@ namespace ConsentRegistry.Core.Matching;
 /// <summary>
 /// The in-memory matching index (DESIGN.md 3). Each key kind maps an 80-bit fingerprint to the
 /// numbers of the claims posted under it in a <see cref="KeyTable"/> (12 bytes a posting, decision
-/// record 0013); claims are structs in one array. URL prefixes
+/// record 0013); claims are columns in a <see cref="ClaimTable"/> (decision record 0019). URL prefixes
 /// are found by hashing the looked-up URL cut at each prefix length registered for its
 /// scheme and authority; host claims by hashing the host and each parent domain; PDQ hashes
 /// by a multi-index within a Hamming radius (<see cref="PdqIndex"/>).
@@ -20,7 +20,6 @@ public sealed partial class MatchingIndex
     /// <summary>A posting's top bit: a host subject with include_subdomains (claim numbers stay below 2^31).</summary>
     private const uint IncludeSubdomainsBit = 1u << 31;
 
-    private readonly KeyTable _claimsById = new() { DeferMerges = true };
     private readonly Dictionary<string, int> _parties = new(StringComparer.Ordinal);
     private readonly List<string> _partyNames = [];
     private readonly KeyTable _urls = new() { DeferMerges = true };
@@ -28,7 +27,7 @@ public sealed partial class MatchingIndex
     private readonly PrefixLengths _prefixLengths = new();
     private readonly KeyTable _hosts = new() { DeferMerges = true };
     private readonly KeyTable _sha256 = new() { DeferMerges = true };
-    private ClaimEntry[] _claims = new ClaimEntry[256];
+    private ClaimTable _claims = new();
 
     /// <summary>The last log seq applied: lookups reflect the log up to here.</summary>
     public long AppliedSeq { get; private set; }
@@ -37,7 +36,7 @@ public sealed partial class MatchingIndex
 
     public int SubjectCount { get; private set; }
 
-    public ref readonly ClaimEntry Claim(int index) => ref _claims[index];
+    public ClaimEntry Claim(int index) => _claims[index];
 
     /// <summary>The party (its key thumbprint) of party number <paramref name="party"/>, as <see cref="ClaimEntry.Party"/> holds it.</summary>
     public string PartyName(int party) => _partyNames[party];
@@ -62,22 +61,7 @@ public sealed partial class MatchingIndex
         return ClaimKey.TryParse(id, out var key) && TryFindClaim(key, out claim);
     }
 
-    /// <summary>The number of the claim whose id is <paramref name="key"/>: found by a hash of it, confirmed on all 256 bits.</summary>
-    private bool TryFindClaim(in ClaimKey key, out int claim)
-    {
-        var numbers = _claimsById.Find(key.TableKey);
-        while (numbers.MoveNext())
-        {
-            if (_claims[numbers.Current].Key == key)
-            {
-                claim = (int)numbers.Current;
-                return true;
-            }
-        }
-
-        claim = -1;
-        return false;
-    }
+    private bool TryFindClaim(in ClaimKey key, out int claim) => _claims.TryFind(key, out claim);
 
     /// <summary>Adds a claim; its id must be well-formed (<see cref="ClaimKey.Parse"/>).</summary>
     public void Add(IndexedClaim claim)
@@ -97,21 +81,18 @@ public sealed partial class MatchingIndex
             _stringBytes += StringBytes(claim.Party) + sizeof(long); // the name, and its slot in _partyNames
         }
 
-        var index = AddEntry(new ClaimEntry(key, claim.Seq, party, claim.Iat, claim.Usage, claim.Trust, claim.Revoked), claim.Subjects);
-        _claimsById.Add(key.TableKey, (uint)index);
+        AddEntry(new ClaimEntry(key, claim.Seq, party, claim.Iat, claim.Usage, claim.Trust, claim.Revoked), claim.Subjects, findable: true);
         MarkApplied(claim.Seq);
     }
 
-    /// <summary>Adds one entry (a claim, or a claim's derived fingerprints) and posts its subjects; returns its number.</summary>
-    private int AddEntry(ClaimEntry entry, IReadOnlyList<Subject> subjects)
+    /// <summary>
+    /// Adds one entry (a claim, or a claim's derived fingerprints) and posts its subjects; returns
+    /// its number. A claim is <paramref name="findable"/> by its id; a derived set, which shares it, is not.
+    /// </summary>
+    private int AddEntry(ClaimEntry entry, IReadOnlyList<Subject> subjects, bool findable = false)
     {
-        if (ClaimCount == _claims.Length)
-        {
-            Array.Resize(ref _claims, _claims.Length * 2);
-        }
-
-        var index = ClaimCount++;
-        _claims[index] = entry;
+        var index = findable ? _claims.AddWithId(entry) : _claims.Add(entry);
+        ClaimCount++;
         foreach (var subject in subjects)
         {
             switch (subject.Kind)
@@ -363,7 +344,7 @@ public sealed partial class MatchingIndex
             }
 
             total++;
-            ref readonly var claim = ref _claims[candidate.Claim];
+            var claim = _claims[candidate.Claim];
             for (var category = 0; category < permissions.Length; category++)
             {
                 var preference = claim.Usage[category];
@@ -492,7 +473,7 @@ public sealed partial class MatchingIndex
         {
             var posting = values.Current;
             var claim = (int)(posting & ~IncludeSubdomainsBit);
-            if ((subdomainsOnly && (posting & IncludeSubdomainsBit) == 0) || _claims[claim].Revoked)
+            if ((subdomainsOnly && (posting & IncludeSubdomainsBit) == 0) || _claims.IsRevoked(claim))
             {
                 continue;
             }

@@ -11,7 +11,7 @@ namespace ConsentRegistry.Core.Snapshots;
 public readonly record struct SnapshotHeader(int FormatVersion, Guid StoreId, long Seq, DateTimeOffset Created)
 {
     /// <summary>The format this code writes and reads.</summary>
-    public const int CurrentFormat = 3;
+    public const int CurrentFormat = 4;
 
     public const int Size = 64;
 

@@ -1,0 +1,265 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using ConsentRegistry.Core.Claims;
+
+namespace ConsentRegistry.Core.Matching;
+
+/// <summary>
+/// The index's claims by number, as columns (decision record 0019): the id as 32 bytes, the seq in
+/// 40 bits, the party's number, the iat as seconds from 2020 in 32 bits (any other value kept
+/// aside, exactly), the usage as one base-3 byte, trust and revoked in one byte: 47 bytes a
+/// claim, where a <see cref="ClaimEntry"/> struct takes 64. Claims are found by id through an
+/// open-addressing table of 4-byte claim numbers (linear probing, at most three quarters full),
+/// each hit confirmed on all 256 bits against the id column. Its hash is seeded per instance
+/// and the table is never saved, so ids chosen to share a home (a claim id is a hash its signer can
+/// grind) cannot aim at one. Not thread-safe: the index's lock covers it.
+/// </summary>
+internal sealed class ClaimTable
+{
+    /// <summary>2020-01-01T00:00:00Z, the earliest iat the registry takes: iats are kept as seconds from here.</summary>
+    private const long IatBase = 1_577_836_800;
+
+    /// <summary>Seqs are kept in 40 bits: a log of a trillion entries.</summary>
+    public const long MaxSeq = (1L << 40) - 1;
+
+    private const byte RevokedBit = 1 << 2;
+    private const byte TrustMask = 0b11;
+
+    private readonly ulong _seed = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
+    private readonly Dictionary<int, long> _iatsAside = [];
+    private ClaimKey[] _keys;
+    private uint[] _seqLow;
+    private byte[] _seqHigh;
+    private int[] _parties;
+    private int[] _iats;
+    private byte[] _usage;
+    private byte[] _state;
+    private uint[] _slots; // claim number + 1; 0 is empty
+
+    public ClaimTable(int capacity = 256)
+    {
+        capacity = Math.Max(capacity, 1);
+        _keys = new ClaimKey[capacity];
+        _seqLow = new uint[capacity];
+        _seqHigh = new byte[capacity];
+        _parties = new int[capacity];
+        _iats = new int[capacity];
+        _usage = new byte[capacity];
+        _state = new byte[capacity];
+        _slots = new uint[SlotsFor(capacity)];
+    }
+
+    public int Count { get; private set; }
+
+    /// <summary>Bytes held by the columns and the id table, growth slack included.</summary>
+    public long Bytes =>
+        (8 * MatchingIndex.ArrayOverhead)
+        + ((long)_keys.Length * (Unsafe.SizeOf<ClaimKey>() + sizeof(uint) + sizeof(byte) + sizeof(int) + sizeof(int) + sizeof(byte) + sizeof(byte)))
+        + ((long)_slots.Length * sizeof(uint))
+        + (_iatsAside.Count * 24L);
+
+    public ClaimEntry this[int claim] => new(
+        _keys[claim], Seq(claim), _parties[claim], Iat(claim), DecodeUsage(_usage[claim]), Trust(claim), IsRevoked(claim));
+
+    public ClaimKey Key(int claim) => _keys[claim];
+
+    public int Party(int claim) => _parties[claim];
+
+    public TrustLevel Trust(int claim) => TrustLevel.FromRank((byte)(_state[claim] & TrustMask));
+
+    public bool IsRevoked(int claim) => (_state[claim] & RevokedBit) != 0;
+
+    public long Seq(int claim) => ((long)_seqHigh[claim] << 32) | _seqLow[claim];
+
+    public long Iat(int claim) => _iats[claim] != int.MinValue ? IatBase + _iats[claim] : _iatsAside[claim];
+
+    /// <summary>True when claim <paramref name="claim"/> was issued after <paramref name="than"/>: the later iat, then the later seq.</summary>
+    public bool IsNewer(int claim, int than)
+    {
+        var (x, y) = (Iat(claim), Iat(than));
+        return x != y ? x > y : Seq(claim) > Seq(than);
+    }
+
+    /// <summary>Appends a claim and returns its number. Ids are not checked for uniqueness here (see <see cref="AddWithId"/>).</summary>
+    public int Add(in ClaimEntry entry)
+    {
+        if (Count == _keys.Length)
+        {
+            Resize(checked(Math.Max(Count + 1, Count + (Count / 2)))); // 1.5×: less slack than doubling
+        }
+
+        var claim = Count++;
+        _keys[claim] = entry.Key;
+        Set(claim, entry);
+        return claim;
+    }
+
+    /// <summary>Appends a claim and makes it findable by its id, which must be new (<see cref="TryFind"/>).</summary>
+    public int AddWithId(in ClaimEntry entry)
+    {
+        var claim = Add(entry);
+        if ((long)Count * 4 > (long)_slots.Length * 3)
+        {
+            Rehash(SlotsFor(Count * 3L / 2)); // half full again: 5.3 to 8 bytes a claim as it grows
+        }
+
+        Insert(claim);
+        return claim;
+    }
+
+    /// <summary>Replaces claim <paramref name="claim"/>'s state; its id stays (the id table is keyed by it).</summary>
+    public void Set(int claim, in ClaimEntry entry)
+    {
+        if (entry.Key != _keys[claim])
+        {
+            throw new ArgumentException("A claim's id does not change.", nameof(entry));
+        }
+
+        if ((ulong)entry.Seq > MaxSeq)
+        {
+            throw new ArgumentOutOfRangeException(nameof(entry), entry.Seq, $"A seq above {MaxSeq} is more than the index keeps.");
+        }
+
+        _seqLow[claim] = (uint)entry.Seq;
+        _seqHigh[claim] = (byte)(entry.Seq >> 32);
+        _parties[claim] = entry.Party;
+        if (entry.Iat is > IatBase + int.MinValue and <= IatBase + int.MaxValue) // int.MinValue marks a value kept aside
+        {
+            _iats[claim] = (int)(entry.Iat - IatBase);
+            _iatsAside.Remove(claim);
+        }
+        else
+        {
+            _iats[claim] = int.MinValue;
+            _iatsAside[claim] = entry.Iat;
+        }
+
+        _usage[claim] = EncodeUsage(entry.Usage);
+        _state[claim] = (byte)(entry.Trust.Rank | (entry.Revoked ? RevokedBit : 0));
+    }
+
+    /// <summary>The number of the claim whose id is <paramref name="key"/>: found by its hash, confirmed on all 256 bits.</summary>
+    public bool TryFind(in ClaimKey key, out int claim)
+    {
+        var slots = _slots;
+        for (var at = Home(key, slots.Length); slots[at] != 0; at = Next(at, slots.Length))
+        {
+            var candidate = (int)(slots[at] - 1);
+            if (_keys[candidate] == key)
+            {
+                claim = candidate;
+                return true;
+            }
+        }
+
+        claim = -1;
+        return false;
+    }
+
+    /// <summary>Gives growth slack back once the build from the store is done: the id table about 70 % full.</summary>
+    public void TrimExcess()
+    {
+        Resize(Count);
+        var slots = SlotsFor((long)Math.Ceiling(Count / 0.7));
+        if (slots < _slots.Length)
+        {
+            Rehash(slots);
+        }
+    }
+
+    /// <summary>The id column, for a snapshot.</summary>
+    public ReadOnlySpan<ClaimKey> Keys => _keys.AsSpan(0, Count);
+
+    /// <summary>
+    /// A table of the claims a snapshot holds (its columns as <see cref="MatchingIndex"/> writes
+    /// them, checked by the caller), with an id table built afresh under this instance's seed.
+    /// Ids are taken as unique: a snapshot is checksummed, and a repeated id would only leave a
+    /// claim that is never found by id.
+    /// </summary>
+    public static ClaimTable FromColumns(ClaimKey[] keys, Func<int, ClaimEntry> entry)
+    {
+        var table = new ClaimTable(keys.Length);
+        for (var claim = 0; claim < keys.Length; claim++)
+        {
+            table.Add(entry(claim));
+        }
+
+        table._slots = new uint[SlotsFor((long)Math.Ceiling(keys.Length / 0.7))];
+        for (var claim = 0; claim < keys.Length; claim++)
+        {
+            table.Insert(claim);
+        }
+
+        return table;
+    }
+
+    /// <summary>The usage as one byte: each category's preference (0 unset, 1 yes, 2 no) a base-3 digit.</summary>
+    public static byte EncodeUsage(in Usage usage)
+    {
+        var code = 0;
+        for (var category = UseCategories.All.Count - 1; category >= 0; category--)
+        {
+            code = (code * 3) + (byte)usage[category];
+        }
+
+        return (byte)code;
+    }
+
+    public static Usage DecodeUsage(byte code)
+    {
+        Span<Preference> values = stackalloc Preference[UseCategories.All.Count];
+        for (var category = 0; category < values.Length; category++)
+        {
+            values[category] = (Preference)(code % 3);
+            code /= 3;
+        }
+
+        return Usage.FromValues(values);
+    }
+
+    private static int SlotsFor(long claims) => (int)Math.Min(Math.Max(claims + (claims / 3) + 1, 16), Array.MaxLength);
+
+    private void Insert(int claim)
+    {
+        var at = Home(_keys[claim], _slots.Length);
+        while (_slots[at] != 0)
+        {
+            at = Next(at, _slots.Length);
+        }
+
+        _slots[at] = (uint)claim + 1;
+    }
+
+    private void Rehash(int slots)
+    {
+        _slots = new uint[slots];
+        for (var claim = 0; claim < Count; claim++)
+        {
+            Insert(claim);
+        }
+    }
+
+    private void Resize(int capacity)
+    {
+        capacity = Math.Max(capacity, 1);
+        Array.Resize(ref _keys, capacity);
+        Array.Resize(ref _seqLow, capacity);
+        Array.Resize(ref _seqHigh, capacity);
+        Array.Resize(ref _parties, capacity);
+        Array.Resize(ref _iats, capacity);
+        Array.Resize(ref _usage, capacity);
+        Array.Resize(ref _state, capacity);
+    }
+
+    /// <summary>A seeded mix of all four words, reduced to the table's length by a multiply (the table need not be a power of two).</summary>
+    private int Home(in ClaimKey key, int length)
+    {
+        var hash = (key.A ^ _seed) * 0x9E3779B97F4A7C15UL;
+        hash = (hash ^ key.B ^ (hash >> 29)) * 0xBF58476D1CE4E5B9UL;
+        hash = (hash ^ key.C ^ (hash >> 31)) * 0x94D049BB133111EBUL;
+        hash = (hash ^ key.D ^ (hash >> 30)) * 0x9E3779B97F4A7C15UL;
+        return (int)Math.BigMul(hash ^ (hash >> 32), (ulong)length, out _);
+    }
+
+    private static int Next(int at, int length) => at + 1 == length ? 0 : at + 1;
+}
