@@ -9,8 +9,8 @@ namespace ConsentRegistry.Core.Matching;
 // subdomain key), the only key a subdomain looks up on its parent domains, so a parent's URL
 // claims neither reach nor re-render its subdomains. The subjects stay in the store: a (key,
 // claim) pair costs one 4-byte posting, the key itself, appended claim by claim, so a posting's
-// claim is found from its position and a claim's keys from its range; a key costs 16 bytes or
-// so in a HostSeqTable. A render finds its postings by a vectorised scan of all of them (4 bytes
+// claim is found from its position and a claim's keys from its range (PostingRanges: about a
+// byte a claim); a key costs 16 bytes or so in a HostSeqTable. A render finds its postings by a vectorised scan of all of them (4 bytes
 // each), small beside the store read and rendering that follow; an ETag needs only the table.
 public sealed partial class MatchingIndex
 {
@@ -18,7 +18,7 @@ public sealed partial class MatchingIndex
     private readonly HostSeqTable _hostSeqs = new();
     private uint[] _hostPostings = new uint[256];
     private int _hostPostingCount;
-    private int[] _claimHostStart = [0, 0]; // claim c's postings are [start[c], start[c + 1])
+    private PostingRanges _claimHosts = new();
 
     /// <summary>
     /// The claims that may bear on <paramref name="host"/>'s policy documents (subjects on the host,
@@ -63,7 +63,7 @@ public sealed partial class MatchingIndex
     private void TrimHostPostings()
     {
         Array.Resize(ref _hostPostings, _hostPostingCount);
-        Array.Resize(ref _claimHostStart, ClaimCount + 1);
+        _claimHosts.TrimExcess();
     }
 
     private void Visit(uint key, Span<uint> keys, ref int found, ref long last)
@@ -83,9 +83,9 @@ public sealed partial class MatchingIndex
         {
             for (var at = postings.IndexOf(key); at >= 0;)
             {
-                var claim = ClaimOfPosting(at);
+                var claim = _claimHosts.ClaimOf(at);
                 found.Add(claim);
-                var next = _claimHostStart[claim + 1]; // a claim holds each key once: go on with the next claim
+                var next = _claimHosts.Range(claim).End; // a claim holds each key once: go on with the next claim
                 var hit = postings[next..].IndexOf(key);
                 at = hit < 0 ? -1 : next + hit;
             }
@@ -103,9 +103,10 @@ public sealed partial class MatchingIndex
     }
 
     /// <summary>Called by <see cref="Add"/> once the claim has its number.</summary>
-    private void AddHostPostings(int claim, long seq, IReadOnlyList<Subject> subjects)
+    private void AddHostPostings(long seq, IReadOnlyList<Subject> subjects)
     {
         _claimHostScratch.Clear();
+        var first = _hostPostingCount;
         foreach (var subject in subjects)
         {
             uint key;
@@ -131,28 +132,7 @@ public sealed partial class MatchingIndex
             }
         }
 
-        EnsureLength(ref _claimHostStart, claim + 2);
-        _claimHostStart[claim + 1] = _hostPostingCount;
-    }
-
-    /// <summary>The claim whose range of postings holds <paramref name="posting"/>: the last claim starting at or before it.</summary>
-    private int ClaimOfPosting(int posting)
-    {
-        int low = 0, high = ClaimCount - 1;
-        while (low < high)
-        {
-            var mid = (low + high + 1) / 2;
-            if (_claimHostStart[mid] <= posting)
-            {
-                low = mid;
-            }
-            else
-            {
-                high = mid - 1;
-            }
-        }
-
-        return low;
+        _claimHosts.Append(_hostPostingCount - first);
     }
 
     // Two hosts whose keys collide share postings: a few needless re-renders, nothing else, because
@@ -164,7 +144,8 @@ public sealed partial class MatchingIndex
     /// <summary>A revocation or trust change of <paramref name="claim"/> changes its hosts' documents.</summary>
     private void TouchClaimHosts(int claim, long seq)
     {
-        for (var posting = _claimHostStart[claim]; posting < _claimHostStart[claim + 1]; posting++)
+        var (start, end) = _claimHosts.Range(claim);
+        for (var posting = start; posting < end; posting++)
         {
             _hostSeqs.Raise(_hostPostings[posting], seq);
         }

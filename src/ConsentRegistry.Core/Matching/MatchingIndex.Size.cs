@@ -41,7 +41,7 @@ public sealed partial class MatchingIndex
         (SubjectKinds.Sha256, _sha256.Bytes),
         (SubjectKinds.Pdq, _pdq.Bytes),
         (SubjectKinds.Embedding, EmbeddingBytes()),
-        ("host-lists", ArrayBytes<uint>(_hostPostings.Length) + ArrayBytes<int>(_claimHostStart.Length) + _hostSeqs.Bytes),
+        ("host-lists", ArrayBytes<uint>(_hostPostings.Length) + _claimHosts.Bytes + _hostSeqs.Bytes),
         ("hot-keys", HotKeyBytes()),
         ("derived", DerivedBytes()),
         ("strings", _stringBytes),

@@ -58,7 +58,7 @@ public sealed partial class MatchingIndex
         writer.BeginSection("host-lists");
         _hostSeqs.WriteTo(writer);
         writer.WriteArray<uint>(_hostPostings.AsSpan(0, _hostPostingCount));
-        writer.WriteArray<int>(_claimHostStart.AsSpan(0, ClaimCount + 1));
+        writer.WriteArray<int>(_claimHosts.Starts());
         writer.EndSection();
 
         WriteHotKeys(writer);
@@ -184,11 +184,13 @@ public sealed partial class MatchingIndex
         _hostSeqs.ReadFrom(reader);
         _hostPostings = reader.ReadArray<uint>();
         _hostPostingCount = _hostPostings.Length;
-        _claimHostStart = reader.ReadArray<int>();
-        if (_claimHostStart.Length != ClaimCount + 1 || _claimHostStart[^1] != _hostPostingCount)
+        var starts = reader.ReadArray<int>();
+        if (starts.Length != ClaimCount + 1 || starts[^1] != _hostPostingCount)
         {
             throw new SnapshotFormatException("The host lists do not cover the claims.");
         }
+
+        _claimHosts = PostingRanges.FromStarts(starts);
 
         reader.EndSection();
     }

@@ -128,7 +128,7 @@ public sealed partial class MatchingIndex
             SubjectCount++;
         }
 
-        AddHostPostings(index, entry.Seq, subjects);
+        AddHostPostings(entry.Seq, subjects);
         return index;
     }
 
