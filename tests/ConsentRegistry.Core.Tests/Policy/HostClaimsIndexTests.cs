@@ -96,4 +96,20 @@ public sealed class HostClaimsIndexTests
         Assert.Equal(301, index.HostClaims("h3.example", claims));
         Assert.Equal(Enumerable.Range(1, 300).Where(i => i % 7 == 3).Select(i => $"c{i}").Append("late"), claims.Select(c => TestClaimIds.Name(c.Id)));
     }
+
+    [Fact]
+    public void Seqs_beyond_32_bits_and_thousands_of_hosts_keep_each_hosts_last_seq()
+    {
+        var index = new MatchingIndex();
+        const long Far = (1L << 36) + 5; // a log past four billion entries
+        for (var i = 0; i < 3_000; i++) // the host table grows several times
+        {
+            index.Add(Indexed($"c{i}", Far + i, new Subject("url", $"https://h{i % 1_000}.example/{i}.jpg")));
+        }
+
+        Assert.True(index.Revoke(TestClaimIds.Of("c5"), Far + 10_000));
+        Assert.Equal(Far + 10_000, index.HostClaims("h5.example", null));
+        Assert.Equal(Far + 2_006, index.HostClaims("h6.example", null));
+        Assert.Equal(0, index.HostClaims("h1000.example", null));
+    }
 }
