@@ -344,15 +344,16 @@ public sealed partial class MatchingIndex
             }
 
             total++;
-            var claim = _claims[candidate.Claim];
+            var usage = _claims.Usage(candidate.Claim);
+            var trust = _claims.Trust(candidate.Claim);
             for (var category = 0; category < permissions.Length; category++)
             {
-                var preference = claim.Usage[category];
+                var preference = usage[category];
                 if (preference == Preference.No)
                 {
                     permissions[category] = Permission.Disallow;
                 }
-                else if (preference == Preference.Yes && claim.Trust >= minTrustForGrants && permissions[category] != Permission.Disallow)
+                else if (preference == Preference.Yes && trust >= minTrustForGrants && permissions[category] != Permission.Disallow)
                 {
                     permissions[category] = Permission.Allow;
                 }
