@@ -98,7 +98,7 @@ internal sealed class ClaimTable
         var claim = Add(entry);
         if ((long)Count * 4 > (long)_slots.Length * 3)
         {
-            Rehash(SlotsFor(Count * 3L / 2)); // half full again: 5.3 to 8 bytes a claim as it grows
+            Rehash(SlotsFor(Count, load: 0.5)); // half full again: 5.3 to 8 bytes a claim as it grows
         }
 
         Insert(claim);
@@ -113,28 +113,7 @@ internal sealed class ClaimTable
             throw new ArgumentException("A claim's id does not change.", nameof(entry));
         }
 
-        if ((ulong)entry.Seq > MaxSeq)
-        {
-            throw new ArgumentOutOfRangeException(nameof(entry), entry.Seq, $"A seq above {MaxSeq} is more than the index keeps.");
-        }
-
-        ref var row = ref _rows[claim];
-        row.SeqLow = (uint)entry.Seq;
-        row.SeqHigh = (byte)(entry.Seq >> 32);
-        row.Party = entry.Party;
-        if (entry.Iat is > IatBase + int.MinValue and <= IatBase + int.MaxValue) // int.MinValue marks a value kept aside
-        {
-            row.Iat = (int)(entry.Iat - IatBase);
-            _iatsAside.Remove(claim);
-        }
-        else
-        {
-            row.Iat = int.MinValue;
-            _iatsAside[claim] = entry.Iat;
-        }
-
-        row.Usage = EncodeUsage(entry.Usage);
-        row.State = (byte)(entry.Trust.Rank | (entry.Revoked ? RevokedBit : 0));
+        SetRow(claim, entry.Seq, entry.Party, entry.Iat, EncodeUsage(entry.Usage), (byte)(entry.Trust.Rank | (entry.Revoked ? RevokedBit : 0)));
     }
 
     /// <summary>The number of the claim whose id is <paramref name="key"/>: found by its hash, confirmed on all 256 bits.</summary>
@@ -159,7 +138,7 @@ internal sealed class ClaimTable
     public void TrimExcess()
     {
         Resize(Count);
-        var slots = SlotsFor((long)Math.Ceiling(Count / 0.7));
+        var slots = SlotsFor(Count, load: 0.7);
         if (slots < _slots.Length)
         {
             Rehash(slots);
@@ -175,15 +154,20 @@ internal sealed class ClaimTable
     /// Ids are taken as unique: a snapshot is checksummed, and a repeated id would only leave a
     /// claim that is never found by id.
     /// </summary>
-    public static ClaimTable FromColumns(ClaimKey[] keys, Func<int, ClaimEntry> entry)
+    /// <param name="usage">Five preferences a claim (<see cref="UseCategories.All"/> order), each 0, 1 or 2.</param>
+    /// <param name="trust">Trust ranks, each 0, 1 or 2.</param>
+    /// <param name="revoked">0 or 1 a claim.</param>
+    public static ClaimTable FromColumns(ClaimKey[] keys, long[] seqs, int[] parties, long[] iats, byte[] usage, byte[] trust, byte[] revoked)
     {
-        var table = new ClaimTable(keys.Length);
+        var table = new ClaimTable(0) { _keys = keys, _rows = GC.AllocateUninitializedArray<ClaimRow>(Math.Max(keys.Length, 1)), Count = keys.Length };
         for (var claim = 0; claim < keys.Length; claim++)
         {
-            table.Add(entry(claim));
+            var preferences = usage.AsSpan(claim * UseCategories.All.Count, UseCategories.All.Count);
+            var code = preferences[0] + (3 * preferences[1]) + (9 * preferences[2]) + (27 * preferences[3]) + (81 * preferences[4]); // as EncodeUsage
+            table.SetRow(claim, seqs[claim], parties[claim], iats[claim], (byte)code, (byte)(trust[claim] | (revoked[claim] != 0 ? RevokedBit : 0)));
         }
 
-        table._slots = new uint[SlotsFor((long)Math.Ceiling(keys.Length / 0.7))];
+        table._slots = new uint[SlotsFor(keys.Length, load: 0.7)];
         for (var claim = 0; claim < keys.Length; claim++)
         {
             table.Insert(claim);
@@ -216,7 +200,34 @@ internal sealed class ClaimTable
         return Claims.Usage.FromValues(values);
     }
 
-    private static int SlotsFor(long claims) => (int)Math.Min(Math.Max(claims + (claims / 3) + 1, 16), Array.MaxLength);
+    private void SetRow(int claim, long seq, int party, long iat, byte usage, byte state)
+    {
+        if ((ulong)seq > MaxSeq)
+        {
+            throw new ArgumentOutOfRangeException(nameof(seq), seq, $"A seq above {MaxSeq} is more than the index keeps.");
+        }
+
+        ref var row = ref _rows[claim];
+        row.SeqLow = (uint)seq;
+        row.SeqHigh = (byte)(seq >> 32);
+        row.Party = party;
+        if (iat is > IatBase + int.MinValue and <= IatBase + int.MaxValue) // int.MinValue marks a value kept aside
+        {
+            row.Iat = (int)(iat - IatBase);
+            _iatsAside.Remove(claim);
+        }
+        else
+        {
+            row.Iat = int.MinValue;
+            _iatsAside[claim] = iat;
+        }
+
+        row.Usage = usage;
+        row.State = state;
+    }
+
+    /// <summary>Slots for <paramref name="claims"/> at <paramref name="load"/>; one more, so that a probe always meets an empty slot.</summary>
+    private static int SlotsFor(long claims, double load = 0.75) => (int)Math.Min(Math.Max((long)Math.Ceiling(claims / load) + 1, 16), Array.MaxLength);
 
     private void Insert(int claim)
     {

@@ -252,11 +252,7 @@ public sealed partial class MatchingIndex
             throw new SnapshotFormatException($"A claim's seq is negative or above {ClaimTable.MaxSeq}.");
         }
 
-        var categories = UseCategories.All.Count;
-        _claims = ClaimTable.FromColumns(keys, claim => new ClaimEntry(
-            keys[claim], seqs[claim], parties[claim], iats[claim],
-            Usage.FromValues(MemoryMarshal.Cast<byte, Preference>(usage.AsSpan(claim * categories, categories))),
-            TrustLevel.FromRank(trust[claim]), revoked[claim] != 0));
+        _claims = ClaimTable.FromColumns(keys, seqs, parties, iats, usage, trust, revoked);
     }
 
     private void WritePrefixLengths(SnapshotWriter writer)

@@ -126,14 +126,25 @@ public sealed class ClaimTableTests
     {
         var random = new Random(11);
         var keys = Enumerable.Range(0, 5_000).Select(_ => RandomKey(random)).ToArray();
-        var table = ClaimTable.FromColumns(keys, claim => Entry(keys[claim], claim));
+        var n = keys.Length;
+        var usage = new byte[n * 5];
+        for (var i = 0; i < usage.Length; i++)
+        {
+            usage[i] = (byte)random.Next(3);
+        }
 
-        Assert.Equal(keys.Length, table.Count);
-        for (var i = 0; i < keys.Length; i++)
+        var trust = Enumerable.Range(0, n).Select(i => (byte)(i % 3)).ToArray();
+        var revoked = Enumerable.Range(0, n).Select(i => (byte)(i % 2)).ToArray();
+        var iats = Enumerable.Range(0, n).Select(i => i == 7 ? 1L : i == 8 ? long.MaxValue : 1_700_000_000L + i).ToArray();
+        var table = ClaimTable.FromColumns(keys, [.. Enumerable.Range(0, n).Select(i => (long)i)], [.. Enumerable.Range(0, n).Select(i => i % 13)], iats, usage, trust, revoked);
+
+        Assert.Equal(n, table.Count);
+        for (var i = 0; i < n; i++)
         {
             Assert.True(table.TryFind(keys[i], out var found));
             Assert.Equal(i, found);
-            Assert.Equal(i, table.Seq(found));
+            var preferences = usage.AsSpan(i * 5, 5).ToArray().Select(p => (Preference)p).ToArray();
+            Assert.Equal(new ClaimEntry(keys[i], i, i % 13, iats[i], Usage.FromValues(preferences), TrustLevel.FromRank(trust[i]), revoked[i] == 1), table[i]);
         }
     }
 
