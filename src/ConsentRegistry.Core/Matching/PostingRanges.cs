@@ -33,7 +33,7 @@ internal sealed class PostingRanges
         var claim = Count;
         if (claim == _counts.Length)
         {
-            Array.Resize(ref _counts, checked(claim + (claim / 2)));
+            Array.Resize(ref _counts, checked(Math.Max(claim + (claim / 2), claim + BlockSize))); // trimmed to one, it still grows
             Array.Resize(ref _blockStarts, (_counts.Length >> BlockShift) + 1);
         }
 

@@ -37,6 +37,20 @@ public sealed class ClaimTableTests
     }
 
     [Fact]
+    public void Trimmed_while_empty_the_table_still_grows_and_finds()
+    {
+        var table = new ClaimTable();
+        table.TrimExcess(); // as the serving index compacts its empty index at start
+        var keys = Enumerable.Range(0, 1_000).Select(i => new ClaimKey((ulong)i, 1, 2, 3)).ToList();
+        foreach (var key in keys)
+        {
+            table.AddWithId(Entry(key, seq: 1));
+        }
+
+        Assert.All(keys, (key, i) => Assert.True(table.TryFind(key, out var found) && found == i));
+    }
+
+    [Fact]
     public void An_entry_added_without_its_id_is_kept_but_not_found_by_id()
     {
         var table = new ClaimTable();

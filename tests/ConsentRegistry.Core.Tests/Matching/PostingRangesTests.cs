@@ -47,6 +47,26 @@ public sealed class PostingRangesTests
     }
 
     [Fact]
+    public void Trimmed_while_empty_or_small_the_ranges_still_grow()
+    {
+        // The serving index compacts its empty index at start, then takes claims one by one.
+        var ranges = new PostingRanges();
+        ranges.TrimExcess();
+        for (var claim = 0; claim < 1_000; claim++)
+        {
+            ranges.Append(claim % 2);
+            if (claim == 1)
+            {
+                ranges.TrimExcess();
+            }
+        }
+
+        Assert.Equal(500, ranges.Total);
+        Assert.Equal((499, 500), ranges.Range(999));
+        Assert.Equal(999, ranges.ClaimOf(499));
+    }
+
+    [Fact]
     public void Starts_that_do_not_begin_at_zero_or_go_back_are_refused()
     {
         Assert.Throws<SnapshotFormatException>(() => PostingRanges.FromStarts([1, 2]));

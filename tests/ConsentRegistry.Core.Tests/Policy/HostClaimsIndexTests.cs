@@ -112,4 +112,22 @@ public sealed class HostClaimsIndexTests
         Assert.Equal(Far + 2_006, index.HostClaims("h6.example", null));
         Assert.Equal(0, index.HostClaims("h1000.example", null));
     }
+
+    [Fact]
+    public void An_index_compacted_while_empty_takes_claims_after_as_the_service_does_at_start()
+    {
+        var index = new MatchingIndex();
+        index.BeginBulkLoad();
+        index.Compact();
+        for (var i = 1; i <= 100; i++)
+        {
+            index.Add(Indexed($"c{i}", i, new Subject("url", $"https://h{i % 3}.example/{i}.jpg")));
+        }
+
+        var claims = new List<ClaimEntry>();
+        Assert.Equal(99, index.HostClaims("h0.example", claims));
+        Assert.Equal(33, claims.Count);
+        Assert.True(index.TryFindClaim(TestClaimIds.Of("c100"), out var found));
+        Assert.Equal(99, found);
+    }
 }
