@@ -1,12 +1,10 @@
 using System.Buffers.Binary;
-using System.IO.Hashing;
-using System.Runtime.InteropServices;
 
 namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
 /// A claim id (the SHA-256 of its JWS, 64 lower-case hex characters: <see cref="Claims.ClaimId"/>)
-/// as the index holds it: 32 bytes, no string. A hash of it is its key in the table of ids.
+/// as the index holds it: 32 bytes, no string (<see cref="ClaimTable"/> finds claims by it).
 /// </summary>
 public readonly record struct ClaimKey(ulong A, ulong B, ulong C, ulong D)
 {
@@ -31,19 +29,6 @@ public readonly record struct ClaimKey(ulong A, ulong B, ulong C, ulong D)
             BinaryPrimitives.ReadUInt64BigEndian(bytes[16..]),
             BinaryPrimitives.ReadUInt64BigEndian(bytes[24..]));
         return true;
-    }
-
-    /// <summary>
-    /// The key under which the index finds the claim by id: a hash of the id, so that ids that
-    /// are not uniform (sequential ones in tools and tests) still spread over the table.
-    /// </summary>
-    public Key80 TableKey
-    {
-        get
-        {
-            ReadOnlySpan<ulong> words = [A, B, C, D];
-            return Key80.Of(XxHash128.HashToUInt128(MemoryMarshal.AsBytes(words)));
-        }
     }
 
     /// <summary>Writes the id's 64 hex characters to <paramref name="destination"/>.</summary>

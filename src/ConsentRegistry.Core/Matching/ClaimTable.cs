@@ -81,6 +81,7 @@ internal sealed class ClaimTable
     /// <summary>Appends a claim and returns its number. Ids are not checked for uniqueness here (see <see cref="AddWithId"/>).</summary>
     public int Add(in ClaimEntry entry)
     {
+        CheckSeq(entry.Seq); // before anything changes: a refused claim leaves no half-added row
         if (Count == _keys.Length)
         {
             Resize(checked(Math.Max(Count + 1, Count + (Count / 2)))); // 1.5×: less slack than doubling
@@ -200,13 +201,17 @@ internal sealed class ClaimTable
         return Claims.Usage.FromValues(values);
     }
 
-    private void SetRow(int claim, long seq, int party, long iat, byte usage, byte state)
+    private static void CheckSeq(long seq)
     {
         if ((ulong)seq > MaxSeq)
         {
-            throw new ArgumentOutOfRangeException(nameof(seq), seq, $"A seq above {MaxSeq} is more than the index keeps.");
+            throw new ArgumentOutOfRangeException(nameof(seq), seq, $"A seq below 0 or above {MaxSeq} is more than the index keeps.");
         }
+    }
 
+    private void SetRow(int claim, long seq, int party, long iat, byte usage, byte state)
+    {
+        CheckSeq(seq);
         ref var row = ref _rows[claim];
         row.SeqLow = (uint)seq;
         row.SeqHigh = (byte)(seq >> 32);

@@ -13,7 +13,7 @@ public sealed record IndexedClaim(
     bool Revoked,
     IReadOnlyList<Subject> Subjects);
 
-/// <summary>What the index keeps of a claim: one small struct (its id as 32 bytes), no per-subject objects (64 bytes).</summary>
+/// <summary>A claim's values as the index gives them out (it keeps them as an id and a packed row: <see cref="ClaimTable"/>).</summary>
 public readonly record struct ClaimEntry(ClaimKey Key, long Seq, int Party, long Iat, Usage Usage, TrustLevel Trust, bool Revoked)
 {
     /// <summary>The claim id as 64 hex characters (a new string each time).</summary>

@@ -10,8 +10,9 @@ namespace ConsentRegistry.Core.Matching;
 // claims neither reach nor re-render its subdomains. The subjects stay in the store: a (key,
 // claim) pair costs one 4-byte posting, the key itself, appended claim by claim, so a posting's
 // claim is found from its position and a claim's keys from its range (PostingRanges: about a
-// byte a claim); a key costs 16 bytes or so in a HostSeqTable. A render finds its postings by a vectorised scan of all of them (4 bytes
-// each), small beside the store read and rendering that follow; an ETag needs only the table.
+// byte a claim); a key costs 12 bytes or so in a HostSeqTable. A render finds its postings by a
+// vectorised scan of all of them (4 bytes each), small beside the store read and rendering that
+// follow; an ETag needs only the table.
 public sealed partial class MatchingIndex
 {
     private readonly HashSet<uint> _claimHostScratch = [];

@@ -210,7 +210,7 @@ public sealed partial class MatchingIndex
         var usage = new byte[ClaimCount * UseCategories.All.Count];
         for (var claim = 0; claim < ClaimCount; claim++)
         {
-            var preferences = claims[claim].Usage;
+            var preferences = claims.Usage(claim);
             for (var category = 0; category < UseCategories.All.Count; category++)
             {
                 usage[(claim * UseCategories.All.Count) + category] = (byte)preferences[category];

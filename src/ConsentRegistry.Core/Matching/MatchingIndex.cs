@@ -9,7 +9,7 @@ namespace ConsentRegistry.Core.Matching;
 /// <summary>
 /// The in-memory matching index (DESIGN.md 3). Each key kind maps an 80-bit fingerprint to the
 /// numbers of the claims posted under it in a <see cref="KeyTable"/> (12 bytes a posting, decision
-/// record 0013); claims are columns in a <see cref="ClaimTable"/> (decision record 0019). URL prefixes
+/// record 0013); claims are an id column and packed rows in a <see cref="ClaimTable"/> (decision record 0019). URL prefixes
 /// are found by hashing the looked-up URL cut at each prefix length registered for its
 /// scheme and authority; host claims by hashing the host and each parent domain; PDQ hashes
 /// by a multi-index within a Hamming radius (<see cref="PdqIndex"/>).

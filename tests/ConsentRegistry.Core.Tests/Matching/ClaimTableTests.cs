@@ -92,6 +92,7 @@ public sealed class ClaimTableTests
         var key = new ClaimKey(1, 1, 1, 1);
         Assert.Throws<ArgumentOutOfRangeException>(() => table.Add(Entry(key, ClaimTable.MaxSeq + 1)));
         Assert.Throws<ArgumentOutOfRangeException>(() => table.Add(Entry(key, -1)));
+        Assert.Equal(0, table.Count); // nothing half added
 
         var claim = table.AddWithId(Entry(key, 1));
         Assert.Throws<ArgumentException>(() => table.Set(claim, Entry(new ClaimKey(2, 2, 2, 2), 1)));
