@@ -95,31 +95,47 @@ public static class ClaimsEndpoints
             return problem;
         }
 
-        // Counting the subjects (the payload decoded whole), the budget for that many, then the
-        // signature and every subject: for a large claim, work for the large-claim gate's threads.
+        // Counting the subjects (the payload decoded whole), holding the writer's budget for that
+        // many, then the signature and every subject: for a large claim, work for the large-claim
+        // gate's threads. The hold is given back unless the charge below takes it over.
         var context = request.HttpContext;
-        var (claim, error, spent) = await largeClaims.CheckAsync(jws!.Length, () =>
+        WriterHold? hold = null;
+        WriteCharge charge;
+        VerifiedClaim? claim;
+        try
         {
-            if (SubjectCount.Of(jws) is { } subjects && budgets.PreCheck(context, subjects) is { } refusal)
+            (claim, var error, var spent) = await largeClaims.CheckAsync(jws!.Length, () =>
             {
-                return (null, null, refusal);
+                if (SubjectCount.Of(jws) is { } subjects)
+                {
+                    (var refusal, hold) = budgets.Reserve(context, subjects);
+                    if (refusal is not null)
+                    {
+                        return (null, null, refusal);
+                    }
+                }
+
+                return verifier.TryVerifyClaim(jws, out var verified, out var refused) ? (verified, (ClaimError?)null, (WriteRefusal?)null) : (null, refused, null);
+            }, cancellationToken);
+            if (spent is not null)
+            {
+                metrics.ClaimRefused(ProblemCodes.WriteBudgetExceeded);
+                return spent.ToProblem(context);
             }
 
-            return verifier.TryVerifyClaim(jws, out var verified, out var refused) ? (verified, (ClaimError?)null, (WriteRefusal?)null) : (null, refused, null);
-        }, cancellationToken);
-        if (spent is not null)
+            if (error is not null)
+            {
+                metrics.ClaimRefused(error.Code);
+                return Rejected(error);
+            }
+
+            charge = await budgets.ChargeAsync(context, claim!.Party, claim.Subjects.Count, cancellationToken, hold);
+        }
+        finally
         {
-            metrics.ClaimRefused(ProblemCodes.WriteBudgetExceeded);
-            return spent.ToProblem(context);
+            hold?.Release(); // nothing once the charge took it over
         }
 
-        if (error is not null)
-        {
-            metrics.ClaimRefused(error.Code);
-            return Rejected(error);
-        }
-
-        var charge = await budgets.ChargeAsync(request.HttpContext, claim!.Party, claim.Subjects.Count, cancellationToken);
         if (charge.Refusal is { } refusal)
         {
             metrics.ClaimRefused(ProblemCodes.WriteBudgetExceeded);

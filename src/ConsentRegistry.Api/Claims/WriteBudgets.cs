@@ -57,8 +57,43 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
         }
     }
 
-    /// <summary>Charges one write of <paramref name="subjects"/> subjects by <paramref name="party"/>; a refusal when a budget cannot pay.</summary>
-    public async Task<WriteCharge> ChargeAsync(HttpContext context, string party, int subjects, CancellationToken cancellationToken)
+    /// <summary>
+    /// Once a claim's subjects are counted and before it is verified: takes what it would cost from
+    /// its writer's budget (address or key) and holds it, or a refusal when that budget cannot pay.
+    /// Concurrent claims from one writer are paid for one after another here, so those the budget
+    /// cannot cover are refused before their signatures and subjects are checked, not after. The
+    /// hold goes to <see cref="ChargeAsync"/>, or back with <see cref="WriterHold.Release"/> when the
+    /// claim fails its checks.
+    /// </summary>
+    public (WriteRefusal? Refusal, WriterHold? Hold) Reserve(HttpContext context, int subjects)
+    {
+        if (!_options.Enabled)
+        {
+            return (null, null);
+        }
+
+        var (writerKey, writerBudget, writerName) = Writer(context);
+        var now = time.GetTimestamp();
+        lock (_lock)
+        {
+            var writer = Bucket(writerKey);
+            if (writer.Refusal(writerBudget, subjects, now, time, writerName) is { } refusal)
+            {
+                metrics.WriteBudgetRefused(refusal.Budget);
+                return (refusal, null);
+            }
+
+            writer.Take(subjects);
+            return (null, new WriterHold(this, writerKey, subjects));
+        }
+    }
+
+    /// <summary>
+    /// Charges one write of <paramref name="subjects"/> subjects by <paramref name="party"/>; a
+    /// refusal when a budget cannot pay. A <paramref name="hold"/> from <see cref="Reserve"/> is
+    /// given back to the writer's budget first, in the same step, so the claim is paid for once.
+    /// </summary>
+    public async Task<WriteCharge> ChargeAsync(HttpContext context, string party, int subjects, CancellationToken cancellationToken, WriterHold? hold = null)
     {
         if (!_options.Enabled)
         {
@@ -84,6 +119,11 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
             }
 
             var writer = Bucket(writerKey);
+            if (hold is not null && hold.TryEnd())
+            {
+                writer.Give(hold.Subjects);
+            }
+
             var owner = Bucket("party:" + party);
             var refusal = writer.Refusal(writerBudget, subjects, now, time, writerName)
                 ?? (partyStanding == PartyTier.ApiKey ? null : owner.Refusal(partyBudget, subjects, now, time, "party"));
@@ -123,6 +163,17 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
         }
 
         return bucket;
+    }
+
+    internal void ReleaseHold(WriterHold hold)
+    {
+        lock (_lock)
+        {
+            if (_buckets.TryGetValue(hold.WriterKey, out var writer))
+            {
+                writer.Give(hold.Subjects);
+            }
+        }
     }
 
     private void Refund(string writerKey, string partyKey, int subjects)
@@ -232,6 +283,36 @@ public sealed record WriteRefusal(string Budget, long PerHour, string Unit, int 
         problem.ProblemDetails.Extensions["retry_after"] = RetryAfterSeconds;
         return problem;
     }
+}
+
+/// <summary>What <see cref="WriteBudgets.Reserve"/> took from a writer's budget for a claim being checked; ended by the charge or by <see cref="Release"/>.</summary>
+public sealed class WriterHold
+{
+    private readonly WriteBudgets _budgets;
+    private int _ended;
+
+    internal WriterHold(WriteBudgets budgets, string writerKey, int subjects)
+    {
+        _budgets = budgets;
+        WriterKey = writerKey;
+        Subjects = subjects;
+    }
+
+    internal string WriterKey { get; }
+
+    internal int Subjects { get; }
+
+    /// <summary>Gives the hold back (the claim failed its checks or its request ended); nothing once charged or released.</summary>
+    public void Release()
+    {
+        if (TryEnd())
+        {
+            _budgets.ReleaseHold(this);
+        }
+    }
+
+    /// <summary>True the first time only: a hold is given back once.</summary>
+    internal bool TryEnd() => Interlocked.Exchange(ref _ended, 1) == 0;
 }
 
 /// <summary>The result of a charge: a refusal, or a way to refund a write the log did not store.</summary>

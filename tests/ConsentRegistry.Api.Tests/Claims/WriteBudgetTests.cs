@@ -4,11 +4,13 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Dapper;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
@@ -71,6 +73,29 @@ public sealed class WriteBudgetTests
 
         Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode); // not 400 bad-signature: nothing was checked
         Assert.Equal("address-subjects", (await response.JsonAsync()).GetProperty("budget").GetString());
+    }
+
+    [Fact]
+    public async Task A_claim_being_checked_holds_its_writers_budget_so_one_past_it_is_refused_before_its_signature_is_checked()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:Address:SubjectsPerHour"] = "10000" });
+        using var client = app.CreateClient();
+        const string Address = "203.0.113.9";
+        var budgets = app.Services.GetRequiredService<WriteBudgets>();
+        var (none, hold) = budgets.Reserve(new DefaultHttpContext { Connection = { RemoteIpAddress = IPAddress.Parse(Address) } }, 6000);
+        Assert.Null(none); // as a 6,000-subject claim from that address holds it while its signature is checked
+        using var signer = new TestSigner();
+        var jws = signer.Sign(TestSigner.Claim(Urls("forged", 6000).Select(TestSigner.Url), new JsonObject { ["train-ai"] = "n" }));
+        var forged = jws[..^4] + (jws[^4..] == "AAAA" ? "BBBB" : "AAAA"); // a broken signature
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await PostJwsAsync(client, forged, Address)).StatusCode); // not 400: nothing was checked
+        hold!.Release();
+        Assert.Equal(HttpStatusCode.BadRequest, (await PostJwsAsync(client, forged, Address)).StatusCode); // checked once the hold was given back
+
+        // A claim's own hold becomes its charge: 6,000 and 4,000 subjects fit a 10,000 budget once each.
+        Assert.Equal(HttpStatusCode.Created, (await PostOptOutAsync(client, Urls("first", 6000), Address)).Response.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await PostOptOutAsync(client, Urls("second", 4000), Address)).Response.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await PostOptOutAsync(client, "https://budget.example/one-more.jpg", Address)).Response.StatusCode);
     }
 
     [Fact]
@@ -331,13 +356,18 @@ public sealed class WriteBudgetTests
     {
         using var own = signer is null ? new TestSigner() : null;
         var jws = (signer ?? own!).Sign(TestSigner.Claim(urls.Select(TestSigner.Url), new JsonObject { ["train-ai"] = "n" }));
+        return (await PostJwsAsync(client, jws, address), TestSigner.IdOf(jws));
+    }
+
+    private static async Task<HttpResponseMessage> PostJwsAsync(HttpClient client, string jws, string? address)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/claims") { Content = Jose(jws) };
         if (address is not null)
         {
             request.Headers.Add(TestAddressHeader, address);
         }
 
-        return (await client.SendAsync(request), TestSigner.IdOf(jws));
+        return await client.SendAsync(request);
     }
 
     private static string[] Urls(string name, int count) => Enumerable.Range(0, count).Select(i => $"https://bulk.example/{name}/{i}.jpg").ToArray();
