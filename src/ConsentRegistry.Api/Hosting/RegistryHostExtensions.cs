@@ -120,6 +120,7 @@ public static class RegistryHostExtensions
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ConsentRegistry.Migrations");
         logger.LogInformation("Using the {Provider} store", database.Provider);
         await database.MigrateAsync(logger, app.Lifetime.ApplicationStopping);
+        await database.WarmAsync(app.Lifetime.ApplicationStopping);
     }
 
     private static RegistryDatabase CreateDatabase(IServiceProvider services)
@@ -127,10 +128,13 @@ public static class RegistryHostExtensions
         var options = services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
         if (options.IsPostgres)
         {
-            var dataSource = new NpgsqlDataSourceBuilder(options.ConnectionString)
-                .UseLoggerFactory(services.GetRequiredService<ILoggerFactory>())
-                .Build();
-            return new PostgresDatabase(dataSource);
+            var builder = new NpgsqlDataSourceBuilder(options.ConnectionString).UseLoggerFactory(services.GetRequiredService<ILoggerFactory>());
+            if (builder.ConnectionStringBuilder.MinPoolSize == 0)
+            {
+                builder.ConnectionStringBuilder.MinPoolSize = PostgresDatabase.DefaultMinPoolSize;
+            }
+
+            return new PostgresDatabase(builder.Build());
         }
 
         return new SqliteDatabase(string.IsNullOrWhiteSpace(options.ConnectionString)

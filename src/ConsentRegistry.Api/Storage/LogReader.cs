@@ -1,3 +1,5 @@
+using System.Data.Common;
+using System.Runtime.CompilerServices;
 using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using Dapper;
@@ -53,7 +55,7 @@ public sealed class LogReader(RegistryDatabase database)
         var args = new { after, upTo };
         write(static index => index.BeginLogPass());
         var batch = new List<IndexedClaim>(256);
-        await foreach (var row in connection.QueryUnbufferedAsync<ClaimRow>(SelectClaims, args, snapshot).WithCancellation(cancellationToken))
+        await foreach (var row in StreamAsync<ClaimRow>(connection, SelectClaims, args, snapshot, cancellationToken))
         {
             batch.Add(ToIndexedClaim(row));
             if (batch.Count == batch.Capacity)
@@ -66,7 +68,7 @@ public sealed class LogReader(RegistryDatabase database)
         write(index => batch.ForEach(index.Add));
         batch.Clear();
         var derived = new List<DerivedFingerprints>(256);
-        await foreach (var row in connection.QueryUnbufferedAsync<(long Seq, string ClaimId, string Url, string Subjects)>(SelectDerived, args, snapshot).WithCancellation(cancellationToken))
+        await foreach (var row in StreamAsync<(long Seq, string ClaimId, string Url, string Subjects)>(connection, SelectDerived, args, snapshot, cancellationToken))
         {
             derived.Add(new DerivedFingerprints(row.ClaimId, row.Url, row.Seq, StoredSubjects.Decode(row.Subjects)));
             if (derived.Count == derived.Capacity)
@@ -95,6 +97,23 @@ public sealed class LogReader(RegistryDatabase database)
             index.EndLogPass();
         });
         return upTo;
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="sql"/> one at a time, read to their end. Not Dapper's
+    /// <c>QueryUnbufferedAsync</c>: it cancels its command when it is done if the reader still
+    /// says it is open, which Npgsql's does after its last row, and on PostgreSQL a cancellation is
+    /// a new connection (a server process started and ended): two for every pass over the log.
+    /// </summary>
+    private static async IAsyncEnumerable<T> StreamAsync<T>(
+        DbConnection connection, string sql, object args, DbTransaction transaction, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(sql, args, transaction, cancellationToken: cancellationToken));
+        var parse = reader.GetRowParser<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return parse(reader);
+        }
     }
 
     private static IndexedClaim ToIndexedClaim(ClaimRow row) => new(

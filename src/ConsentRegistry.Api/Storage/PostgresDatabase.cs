@@ -17,7 +17,27 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
 
     private const string JournalTable = "schema_versions";
 
+    /// <summary>
+    /// Connections kept open when the connection string does not set <c>Minimum Pool Size</c>. A
+    /// new PostgreSQL connection is a server process started (about 25 ms here, more when the
+    /// cores are busy), and a burst of requests each needing one made a pool that had shrunk to
+    /// a few connections open a dozen or more at once: claims sent at the start of such a burst
+    /// waited 100-600 ms (docs/benchmarks.md, abuse resistance).
+    /// </summary>
+    public const int DefaultMinPoolSize = 20;
+
     public override string Provider => "postgres";
+
+    /// <summary>Opens the pool's minimum of connections at once, so that the first burst of requests finds them open.</summary>
+    public override async Task WarmAsync(CancellationToken cancellationToken)
+    {
+        var minimum = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MinPoolSize;
+        var opened = await Task.WhenAll(Enumerable.Range(0, minimum).Select(_ => dataSource.OpenConnectionAsync(cancellationToken).AsTask()));
+        foreach (var connection in opened)
+        {
+            await connection.DisposeAsync(); // back to the pool, which keeps its minimum open
+        }
+    }
 
     public override async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);

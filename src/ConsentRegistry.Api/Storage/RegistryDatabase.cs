@@ -31,6 +31,9 @@ public abstract class RegistryDatabase : IAsyncDisposable
     /// <summary>Applies the pending scripts of <c>migrations/&lt;provider&gt;/</c>; safe to call from several instances at once.</summary>
     public abstract Task MigrateAsync(ILogger logger, CancellationToken cancellationToken);
 
+    /// <summary>Opens, at start, what connections the store keeps open (PostgreSQL's pool); nothing by default.</summary>
+    public virtual Task WarmAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Names of the migration scripts not yet applied (empty when the schema is current).</summary>
     public abstract Task<IReadOnlyList<string>> PendingMigrationsAsync(CancellationToken cancellationToken);
 
