@@ -131,7 +131,7 @@ public static class RegistryHostExtensions
             var builder = new NpgsqlDataSourceBuilder(options.ConnectionString).UseLoggerFactory(services.GetRequiredService<ILoggerFactory>());
             if (builder.ConnectionStringBuilder.MinPoolSize == 0)
             {
-                builder.ConnectionStringBuilder.MinPoolSize = PostgresDatabase.DefaultMinPoolSize;
+                builder.ConnectionStringBuilder.MinPoolSize = Math.Min(PostgresDatabase.DefaultMinPoolSize, builder.ConnectionStringBuilder.MaxPoolSize);
             }
 
             return new PostgresDatabase(builder.Build());

@@ -18,11 +18,11 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
     private const string JournalTable = "schema_versions";
 
     /// <summary>
-    /// Connections kept open when the connection string does not set <c>Minimum Pool Size</c>. A
-    /// new PostgreSQL connection is a server process started (about 25 ms here, more when the
-    /// cores are busy), and a burst of requests each needing one made a pool that had shrunk to
-    /// a few connections open a dozen or more at once: claims sent at the start of such a burst
-    /// waited 100-600 ms (docs/benchmarks.md, abuse resistance).
+    /// Connections kept open when the connection string does not set <c>Minimum Pool Size</c> (at
+    /// most its <c>Maximum Pool Size</c>). A new PostgreSQL connection is a server process started
+    /// (about 25 ms here, more when the cores are busy), and a burst of requests each needing one
+    /// made a pool that had shrunk to a few connections open a dozen or more at once: claims sent
+    /// at the start of such a burst waited up to about 330 ms (docs/benchmarks.md, abuse resistance).
     /// </summary>
     public const int DefaultMinPoolSize = 20;
 
