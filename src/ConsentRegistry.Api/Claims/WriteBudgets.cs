@@ -139,7 +139,7 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
                 owner.Take(subjects);
             }
 
-            return new WriteCharge(null, () => Refund(writerKey, "party:" + party, subjects));
+            return new WriteCharge(null, () => Refund(subjects, writerKey, "party:" + party));
         }
     }
 
@@ -165,29 +165,19 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
         return bucket;
     }
 
-    internal void ReleaseHold(WriterHold hold)
+    internal void ReleaseHold(WriterHold hold) => Refund(hold.Subjects, hold.WriterKey);
+
+    /// <summary>Gives one write of <paramref name="subjects"/> back to each of these buckets that is still held.</summary>
+    private void Refund(int subjects, params ReadOnlySpan<string> keys)
     {
         lock (_lock)
         {
-            if (_buckets.TryGetValue(hold.WriterKey, out var writer))
+            foreach (var key in keys)
             {
-                writer.Give(hold.Subjects);
-            }
-        }
-    }
-
-    private void Refund(string writerKey, string partyKey, int subjects)
-    {
-        lock (_lock)
-        {
-            if (_buckets.TryGetValue(writerKey, out var writer))
-            {
-                writer.Give(subjects);
-            }
-
-            if (_buckets.TryGetValue(partyKey, out var owner))
-            {
-                owner.Give(subjects);
+                if (_buckets.TryGetValue(key, out var bucket))
+                {
+                    bucket.Give(subjects);
+                }
             }
         }
     }

@@ -21,9 +21,6 @@ internal sealed class ClaimTable
     /// <summary>2020-01-01T00:00:00Z, the earliest iat the registry takes: iats are kept as seconds from here.</summary>
     private const long IatBase = 1_577_836_800;
 
-    /// <summary>Seqs are kept in 40 bits: a log of a trillion entries.</summary>
-    public const long MaxSeq = (1L << 40) - 1;
-
     private const byte RevokedBit = 1 << 2;
     private const byte TrustMask = 0b11;
 
@@ -67,7 +64,7 @@ internal sealed class ClaimTable
 
     public bool IsRevoked(int claim) => (_rows[claim].State & RevokedBit) != 0;
 
-    public long Seq(int claim) => ((long)_rows[claim].SeqHigh << 32) | _rows[claim].SeqLow;
+    public long Seq(int claim) => _rows[claim].Seq.Value;
 
     public long Iat(int claim) => _rows[claim].Iat != int.MinValue ? IatBase + _rows[claim].Iat : _iatsAside[claim];
 
@@ -81,7 +78,7 @@ internal sealed class ClaimTable
     /// <summary>Appends a claim and returns its number. Ids are not checked for uniqueness here (see <see cref="AddWithId"/>).</summary>
     public int Add(in ClaimEntry entry)
     {
-        CheckSeq(entry.Seq); // before anything changes: a refused claim leaves no half-added row
+        var seq = new Seq40(entry.Seq); // before anything changes: a refused seq leaves no half-added row
         if (Count == _keys.Length)
         {
             Resize(checked(Math.Max(Count + 1, Count + (Count / 2)))); // 1.5×: less slack than doubling
@@ -89,7 +86,7 @@ internal sealed class ClaimTable
 
         var claim = Count++;
         _keys[claim] = entry.Key;
-        Set(claim, entry);
+        SetRow(claim, seq, entry);
         return claim;
     }
 
@@ -114,7 +111,7 @@ internal sealed class ClaimTable
             throw new ArgumentException("A claim's id does not change.", nameof(entry));
         }
 
-        SetRow(claim, entry.Seq, entry.Party, entry.Iat, EncodeUsage(entry.Usage), (byte)(entry.Trust.Rank | (entry.Revoked ? RevokedBit : 0)));
+        SetRow(claim, new Seq40(entry.Seq), entry);
     }
 
     /// <summary>The number of the claim whose id is <paramref name="key"/>: found by its hash, confirmed on all 256 bits.</summary>
@@ -165,7 +162,7 @@ internal sealed class ClaimTable
         {
             var preferences = usage.AsSpan(claim * UseCategories.All.Count, UseCategories.All.Count);
             var code = preferences[0] + (3 * preferences[1]) + (9 * preferences[2]) + (27 * preferences[3]) + (81 * preferences[4]); // as EncodeUsage
-            table.SetRow(claim, seqs[claim], parties[claim], iats[claim], (byte)code, (byte)(trust[claim] | (revoked[claim] != 0 ? RevokedBit : 0)));
+            table.SetRow(claim, new Seq40(seqs[claim]), parties[claim], iats[claim], (byte)code, (byte)(trust[claim] | (revoked[claim] != 0 ? RevokedBit : 0)));
         }
 
         table._slots = new uint[SlotsFor(keys.Length, load: 0.7)];
@@ -201,20 +198,13 @@ internal sealed class ClaimTable
         return Claims.Usage.FromValues(values);
     }
 
-    private static void CheckSeq(long seq)
-    {
-        if ((ulong)seq > MaxSeq)
-        {
-            throw new ArgumentOutOfRangeException(nameof(seq), seq, $"A seq below 0 or above {MaxSeq} is more than the index keeps.");
-        }
-    }
+    private void SetRow(int claim, Seq40 seq, in ClaimEntry entry) =>
+        SetRow(claim, seq, entry.Party, entry.Iat, EncodeUsage(entry.Usage), (byte)(entry.Trust.Rank | (entry.Revoked ? RevokedBit : 0)));
 
-    private void SetRow(int claim, long seq, int party, long iat, byte usage, byte state)
+    private void SetRow(int claim, Seq40 seq, int party, long iat, byte usage, byte state)
     {
-        CheckSeq(seq);
         ref var row = ref _rows[claim];
-        row.SeqLow = (uint)seq;
-        row.SeqHigh = (byte)(seq >> 32);
+        row.Seq = seq;
         row.Party = party;
         if (iat is > IatBase + int.MinValue and <= IatBase + int.MaxValue) // int.MinValue marks a value kept aside
         {
@@ -277,10 +267,9 @@ internal sealed class ClaimTable
     [StructLayout(LayoutKind.Sequential, Pack = 1)]
     private struct ClaimRow
     {
-        public uint SeqLow;
+        public Seq40 Seq;
         public int Party;
         public int Iat; // seconds from IatBase; int.MinValue: kept aside
-        public byte SeqHigh;
         public byte Usage;
         public byte State; // trust rank in bits 0-1, revoked in bit 2
     }

@@ -1,24 +1,24 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using ConsentRegistry.Core.Snapshots;
 
 namespace ConsentRegistry.Core.Matching;
 
 /// <summary>
 /// Per host key, the last seq that touched it: an open-addressing table (linear probing, power-of-two
-/// size, at most three quarters full) of 9 bytes a slot (the key, the seq in 40 bits as the claim
-/// table keeps it), where a <c>Dictionary</c> entry plus a separate seq array took about 32. Key 0
-/// marks an empty slot, so callers never use it.
+/// size, at most three quarters full) of 9 bytes a slot (the key and a <see cref="Seq40"/>), where
+/// a <c>Dictionary</c> entry plus a separate seq array took about 32. Key 0 marks an empty slot, so
+/// callers never use it.
 /// </summary>
 internal sealed class HostSeqTable
 {
     private uint[] _keys = new uint[64];
-    private uint[] _seqLow = new uint[64];
-    private byte[] _seqHigh = new byte[64];
+    private Seq40[] _seqs = new Seq40[64];
 
     public int Count { get; private set; }
 
     /// <summary>Bytes held by the table's three arrays.</summary>
-    public long Bytes => (3 * MatchingIndex.ArrayOverhead) + (_keys.LongLength * (sizeof(uint) + sizeof(uint) + sizeof(byte)));
+    public long Bytes => (2 * MatchingIndex.ArrayOverhead) + (_keys.LongLength * (sizeof(uint) + Unsafe.SizeOf<Seq40>()));
 
     public bool TryGet(uint key, out long seq)
     {
@@ -27,7 +27,7 @@ internal sealed class HostSeqTable
         {
             if (_keys[at] == key)
             {
-                seq = SeqAt(at);
+                seq = _seqs[at].Value;
                 return true;
             }
         }
@@ -36,10 +36,10 @@ internal sealed class HostSeqTable
         return false;
     }
 
-    /// <summary>Adds <paramref name="key"/> if it is new, and raises its seq to <paramref name="seq"/> (at most <see cref="ClaimTable.MaxSeq"/>).</summary>
+    /// <summary>Adds <paramref name="key"/> if it is new, and raises its seq to <paramref name="seq"/> (at most <see cref="Seq40.Max"/>).</summary>
     public void Raise(uint key, long seq)
     {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan((ulong)seq, (ulong)ClaimTable.MaxSeq, nameof(seq));
+        var kept = new Seq40(seq);
         if ((Count + 1) * 4 > _keys.Length * 3)
         {
             Grow();
@@ -58,10 +58,9 @@ internal sealed class HostSeqTable
             Count++;
         }
 
-        if (seq > SeqAt(at))
+        if (seq > _seqs[at].Value)
         {
-            _seqLow[at] = (uint)seq;
-            _seqHigh[at] = (byte)(seq >> 32);
+            _seqs[at] = kept;
         }
     }
 
@@ -72,7 +71,7 @@ internal sealed class HostSeqTable
         var seqs = GC.AllocateUninitializedArray<long>(_keys.Length);
         for (var at = 0; at < seqs.Length; at++)
         {
-            seqs[at] = SeqAt(at);
+            seqs[at] = _seqs[at].Value;
         }
 
         writer.WriteArray<long>(seqs);
@@ -88,9 +87,9 @@ internal sealed class HostSeqTable
             throw new SnapshotFormatException("The host seq table is not a power of two of slots, or its columns differ.");
         }
 
-        if (seqs.AsSpan().IndexOfAnyExceptInRange(0, ClaimTable.MaxSeq) >= 0)
+        if (seqs.AsSpan().IndexOfAnyExceptInRange(0, Seq40.Max) >= 0)
         {
-            throw new SnapshotFormatException($"A host's seq is negative or above {ClaimTable.MaxSeq}.");
+            throw new SnapshotFormatException($"A host's seq is negative or above {Seq40.Max}.");
         }
 
         var count = keys.Count(key => key != 0);
@@ -100,13 +99,7 @@ internal sealed class HostSeqTable
         }
 
         _keys = keys;
-        _seqLow = GC.AllocateUninitializedArray<uint>(keys.Length);
-        _seqHigh = GC.AllocateUninitializedArray<byte>(keys.Length);
-        for (var at = 0; at < keys.Length; at++)
-        {
-            _seqLow[at] = (uint)seqs[at];
-            _seqHigh[at] = (byte)(seqs[at] >> 32);
-        }
+        _seqs = Array.ConvertAll(seqs, seq => new Seq40(seq));
 
         Count = count;
     }
@@ -114,20 +107,17 @@ internal sealed class HostSeqTable
     // Keys are fingerprint bits already; the multiply spreads any that cluster in the low bits.
     private static int Home(uint key, int mask) => (int)BitOperations.RotateLeft(key * 0x9E3779B9u, 16) & mask;
 
-    private long SeqAt(int at) => ((long)_seqHigh[at] << 32) | _seqLow[at];
-
     private void Grow()
     {
-        var (keys, seqLow, seqHigh) = (_keys, _seqLow, _seqHigh);
+        var (keys, seqs) = (_keys, _seqs);
         _keys = new uint[keys.Length * 2];
-        _seqLow = new uint[keys.Length * 2];
-        _seqHigh = new byte[keys.Length * 2];
+        _seqs = new Seq40[keys.Length * 2];
         Count = 0;
         for (var i = 0; i < keys.Length; i++)
         {
             if (keys[i] != 0)
             {
-                Raise(keys[i], ((long)seqHigh[i] << 32) | seqLow[i]);
+                Raise(keys[i], seqs[i].Value);
             }
         }
     }

@@ -110,7 +110,7 @@ public sealed partial class MatchingIndex
     {
         reader.BeginSection("index");
         AppliedSeq = reader.ReadInt64();
-        ClaimCount = reader.ReadCount();
+        var entries = reader.ReadCount();
         SubjectCount = reader.ReadCount();
         var counts = reader.ReadArray<int>(6);
         if (counts.Length != 6)
@@ -119,11 +119,11 @@ public sealed partial class MatchingIndex
         }
 
         _subjectCounts = new SubjectCounts(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
-        _derivedEntries = reader.ReadCount(ClaimCount);
+        _derivedEntries = reader.ReadCount(entries);
         _stringBytes = reader.ReadInt64();
         reader.EndSection();
 
-        ReadClaims(reader);
+        ReadClaims(reader, entries); // ClaimCount from here on
 
         reader.BeginSection("parties");
         var parties = reader.ReadCount(ClaimCount);
@@ -223,18 +223,18 @@ public sealed partial class MatchingIndex
         writer.EndSection();
     }
 
-    private void ReadClaims(SnapshotReader reader)
+    private void ReadClaims(SnapshotReader reader, int count)
     {
         reader.BeginSection("claims");
-        var keys = reader.ReadArray<ClaimKey>(ClaimCount);
-        var seqs = reader.ReadArray<long>(ClaimCount);
-        var parties = reader.ReadArray<int>(ClaimCount);
-        var iats = reader.ReadArray<long>(ClaimCount);
-        var usage = reader.ReadArray<byte>(ClaimCount * UseCategories.All.Count);
-        var trust = reader.ReadArray<byte>(ClaimCount);
-        var revoked = reader.ReadArray<byte>(ClaimCount);
-        if (keys.Length != ClaimCount || seqs.Length != ClaimCount || parties.Length != ClaimCount || iats.Length != ClaimCount
-            || usage.Length != ClaimCount * UseCategories.All.Count || trust.Length != ClaimCount || revoked.Length != ClaimCount)
+        var keys = reader.ReadArray<ClaimKey>(count);
+        var seqs = reader.ReadArray<long>(count);
+        var parties = reader.ReadArray<int>(count);
+        var iats = reader.ReadArray<long>(count);
+        var usage = reader.ReadArray<byte>(count * UseCategories.All.Count);
+        var trust = reader.ReadArray<byte>(count);
+        var revoked = reader.ReadArray<byte>(count);
+        if (keys.Length != count || seqs.Length != count || parties.Length != count || iats.Length != count
+            || usage.Length != count * UseCategories.All.Count || trust.Length != count || revoked.Length != count)
         {
             throw new SnapshotFormatException("The claim columns are not all as long as the claim count.");
         }
@@ -247,9 +247,9 @@ public sealed partial class MatchingIndex
             throw new SnapshotFormatException("A claim's usage, trust or revoked value is out of range.");
         }
 
-        if (seqs.AsSpan().IndexOfAnyExceptInRange(0, ClaimTable.MaxSeq) >= 0)
+        if (seqs.AsSpan().IndexOfAnyExceptInRange(0, Seq40.Max) >= 0)
         {
-            throw new SnapshotFormatException($"A claim's seq is negative or above {ClaimTable.MaxSeq}.");
+            throw new SnapshotFormatException($"A claim's seq is negative or above {Seq40.Max}.");
         }
 
         _claims = ClaimTable.FromColumns(keys, seqs, parties, iats, usage, trust, revoked);

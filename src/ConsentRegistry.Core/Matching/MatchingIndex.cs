@@ -32,7 +32,8 @@ public sealed partial class MatchingIndex
     /// <summary>The last log seq applied: lookups reflect the log up to here.</summary>
     public long AppliedSeq { get; private set; }
 
-    public int ClaimCount { get; private set; }
+    /// <summary>Entries: claims and derived sets (<see cref="DerivedEntryCount"/>).</summary>
+    public int ClaimCount => _claims.Count;
 
     public int SubjectCount { get; private set; }
 
@@ -92,7 +93,6 @@ public sealed partial class MatchingIndex
     private int AddEntry(ClaimEntry entry, IReadOnlyList<Subject> subjects, bool findable = false)
     {
         var index = findable ? _claims.AddWithId(entry) : _claims.Add(entry);
-        ClaimCount++;
         foreach (var subject in subjects)
         {
             switch (subject.Kind)
