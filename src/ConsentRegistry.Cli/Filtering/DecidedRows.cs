@@ -14,6 +14,9 @@ internal sealed class DecidedRows(int rows) : IDisposable
 
     public ReadOnlyMemory<bool> Keep => _keep.AsMemory(0, rows);
 
+    /// <summary>Which rows are kept, by row (the array may be longer than the row group).</summary>
+    public bool[] KeepArray => _keep;
+
     public long Kept { get; private set; }
 
     public long Invalid { get; private set; }

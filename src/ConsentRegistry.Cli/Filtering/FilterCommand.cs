@@ -91,9 +91,9 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
         var rowCounts = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var input in inputs)
         {
-            await using var reader = await ParquetFileFilter.OpenAsync(input, cancellationToken);
-            ParquetFileFilter.FindUrlColumn(input, reader.Schema.GetDataFields(), settings.UrlColumn);
-            rowCounts[input] = reader.RowGroups.Sum(group => group.RowCount);
+            using var reader = ParquetFileFilter.Open(input);
+            ParquetFileFilter.FindUrlColumn(input, reader.FileMetaData.Schema, settings.UrlColumn);
+            rowCounts[input] = reader.FileMetaData.NumRows;
         }
 
         await using var source = await settings.OpenSourceAsync(CliOutput.Notes(settings.Quiet), cancellationToken);

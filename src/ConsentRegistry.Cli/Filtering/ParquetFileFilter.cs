@@ -1,11 +1,9 @@
-using System.Buffers;
 using System.Threading.Channels;
 using ConsentRegistry.Cli.Console;
 using ConsentRegistry.Cli.Deciding;
 using ConsentRegistry.Core.Matching;
-using Parquet;
-using Parquet.Data;
-using Parquet.Schema;
+using ParquetSharp;
+using ParquetSharp.Schema;
 
 namespace ConsentRegistry.Cli.Filtering;
 
@@ -13,7 +11,7 @@ namespace ConsentRegistry.Cli.Filtering;
 /// Filters one Parquet file row group by row group: decides the next row group (its URL column)
 /// while the current one is written column by column, writes the kept rows with the input's schema
 /// and metadata, and the removed rows (when asked) with the decision per category and the matched
-/// claim ids added. Memory holds two row groups' URL columns and verdicts and one other column,
+/// claim ids added. Memory holds two row groups' verdicts and one batch of one column at a time,
 /// whatever the file's length.
 /// </summary>
 internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory, IProgressSink progress)
@@ -26,36 +24,43 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
 
     public const string ClaimsColumn = "registry_claims";
 
-    public static async Task<ParquetReader> OpenAsync(string path, CancellationToken cancellationToken)
+    /// <summary>The codecs an output column may keep from its input column; any other is written with Snappy.</summary>
+    private static readonly Compression[] WritableCodecs = [Compression.Uncompressed, Compression.Snappy, Compression.Gzip, Compression.Brotli, Compression.Zstd, Compression.Lz4];
+
+    public static ParquetFileReader Open(string path)
     {
         try
         {
-            return await ParquetReader.CreateAsync(path, cancellationToken: cancellationToken);
+            return new ParquetFileReader(path);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException
-                                       || e.GetType().Namespace?.StartsWith("Parquet", StringComparison.Ordinal) == true)
+        catch (Exception e) when (e is ParquetException or IOException)
         {
             throw CliException.Input($"{path}: not a readable Parquet file ({e.Message})", e);
         }
     }
 
-    public static int FindUrlColumn(string path, DataField[] fields, string? named)
+    public static int FindUrlColumn(string path, SchemaDescriptor schema, string? named)
     {
         var candidates = named is not null ? [named] : UrlColumnNames;
         foreach (var name in candidates)
         {
-            var index = Array.FindIndex(fields, field => field.Path.Length == 1 && field.Name == name);
-            if (index < 0)
+            for (var c = 0; c < schema.NumColumns; c++)
             {
-                continue;
-            }
+                var column = schema.Column(c);
+                using var columnPath = column.Path;
+                if (columnPath.ToDotVector() is not [var only] || only != name)
+                {
+                    continue;
+                }
 
-            if (fields[index].ClrType != typeof(ReadOnlyMemory<char>) || fields[index].MaxRepetitionLevel > 0)
-            {
-                throw CliException.Input($"{path}: column {name} is not a column of strings.");
-            }
+                using var logicalType = column.LogicalType;
+                if (column.PhysicalType != PhysicalType.ByteArray || logicalType is not StringLogicalType || column.MaxRepetitionLevel > 0)
+                {
+                    throw CliException.Input($"{path}: column {name} is not a column of strings.");
+                }
 
-            return index;
+                return c;
+            }
         }
 
         throw CliException.Input(named is not null
@@ -67,37 +72,37 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
     {
         // Two readers of the file: one reads the URL column of the next row group and decides its
         // rows while the other copies the decided row group's columns out, one column at a time.
-        await using var reader = await OpenAsync(input, cancellationToken);
-        await using var urlReader = await OpenAsync(input, cancellationToken);
-        var fields = reader.Schema.GetDataFields();
-        var url = FindUrlColumn(input, fields, urlColumn);
-        var metadata = reader.CustomMetadata ?? new Dictionary<string, string>();
-        var kept = new ParquetOutput(keptPath, reader.Schema, metadata);
+        using var reader = Open(input);
+        using var urlReader = Open(input);
+        var file = reader.FileMetaData;
+        var url = FindUrlColumn(input, file.Schema, urlColumn);
+        var metadata = file.KeyValueMetadata;
+        using var schema = (GroupNode)file.Schema.GroupNode.DeepClone();
+        using var properties = WriterProperties(input, reader);
+        var kept = new ParquetOutput(keptPath, schema, properties, metadata);
         kept.Restore(state.KeptOutput);
+        using var removedSchema = removedPath is null ? null : WithDecisions(schema);
         ParquetOutput? removed = null;
-        DataField[] added = [];
         if (removedPath is not null)
         {
-            added = [.. DecisionColumns.Select(name => new DataField(name, typeof(string), false)), new DataField(ClaimsColumn, typeof(string), true)];
-            removed = new ParquetOutput(removedPath, new ParquetSchema([.. reader.Schema.Fields, .. added]), metadata);
+            removed = new ParquetOutput(removedPath, removedSchema!, properties, metadata);
             removed.Restore(state.RemovedOutput);
         }
 
-        state.RowGroups = reader.RowGroupCount;
+        state.RowGroups = file.NumRowGroups;
 
-        // One decided row group waits while another is written: memory holds two row groups' URL
-        // columns and verdicts, and one other column at a time, whatever the file's length.
+        // One decided row group waits while another is written: memory holds two row groups'
+        // verdicts, and one batch of one column at a time, whatever the file's length.
         var decided = Channel.CreateBounded<DecidedGroup>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var urlField = urlReader.Schema.GetDataFields()[url];
-        var deciding = Task.Run(() => DecideAllAsync(input, urlReader, urlField, state.RowGroupsDone, decided.Writer, stop.Token), CancellationToken.None);
+        var deciding = Task.Run(() => DecideAllAsync(input, urlReader, url, state.RowGroupsDone, decided.Writer, stop.Token), CancellationToken.None);
         try
         {
             await foreach (var group in decided.Reader.ReadAllAsync(cancellationToken))
             {
                 using (group)
                 {
-                    await WriteAndRecordAsync(input, reader, fields, url, group, kept, removed, added, state, save, cancellationToken);
+                    WriteAndRecord(input, reader, group, kept, removed, state, save);
                 }
             }
 
@@ -113,37 +118,79 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
             }
         }
 
-        await kept.CompleteAsync(cancellationToken);
-        if (removed is not null)
-        {
-            await removed.CompleteAsync(cancellationToken);
-        }
-
+        kept.Complete();
+        removed?.Complete();
         state.KeptOutput = kept.Checkpoint;
         state.RemovedOutput = removed?.Checkpoint;
         state.Done = true;
         save();
     }
 
-    /// <summary>A row group whose URL column is read and whose rows are decided, waiting to be written.</summary>
-    private sealed record DecidedGroup(int Index, RawColumnData Urls, DecidedRows Rows) : IDisposable
+    /// <summary>
+    /// How the outputs are written: each column as the input's first row group has it, its codec
+    /// where it can be written (else Snappy, as for the decision columns) and a dictionary only
+    /// where the input used one (a dictionary tried on a column of unique URLs and abandoned costs a
+    /// fifth of the copy's time); everything else Arrow's defaults.
+    /// </summary>
+    private static WriterProperties WriterProperties(string input, ParquetFileReader reader)
     {
-        public void Dispose()
+        using var builder = new WriterPropertiesBuilder();
+        builder.Compression(Compression.Snappy);
+        if (reader.FileMetaData.NumRowGroups > 0)
         {
-            Urls.Dispose();
-            Rows.Dispose();
+            using var first = OpenRowGroup(input, reader, 0);
+            for (var c = 0; c < reader.FileMetaData.NumColumns; c++)
+            {
+                var chunk = first.MetaData.GetColumnChunkMetaData(c);
+                using var path = reader.FileMetaData.Schema.Column(c).Path;
+                builder.Compression(path, WritableCodecs.Contains(chunk.Compression) ? chunk.Compression : Compression.Snappy);
+                if (!chunk.Encodings.Any(encoding => encoding is Encoding.PlainDictionary or Encoding.RleDictionary))
+                {
+                    builder.DisableDictionary(path);
+                }
+            }
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>The input's schema with the removed file's columns added: the decision per category, then the matched claims.</summary>
+    private static GroupNode WithDecisions(GroupNode schema)
+    {
+        var added = new List<Node>(DecisionColumns.Length + 1);
+        using var text = LogicalType.String();
+        added.AddRange(DecisionColumns.Select(name => new PrimitiveNode(name, Repetition.Required, text, PhysicalType.ByteArray)));
+        added.Add(new PrimitiveNode(ClaimsColumn, Repetition.Optional, text, PhysicalType.ByteArray));
+        Node[] fields = [.. schema.Fields.Select(field => field.DeepClone()), .. added];
+        try
+        {
+            using var logicalType = schema.LogicalType;
+            return new GroupNode(schema.Name, schema.Repetition, fields, logicalType is NoneLogicalType ? null : logicalType);
+        }
+        finally
+        {
+            foreach (var field in fields)
+            {
+                field.Dispose();
+            }
         }
     }
 
+    /// <summary>A row group whose rows are decided, waiting to be written.</summary>
+    private sealed record DecidedGroup(int Index, DecidedRows Rows) : IDisposable
+    {
+        public void Dispose() => Rows.Dispose();
+    }
+
     /// <summary>Reads and decides the row groups from <paramref name="first"/> on, in order, into <paramref name="output"/>; completes it however it ends.</summary>
-    private async Task DecideAllAsync(string input, ParquetReader reader, DataField urlField, int first, ChannelWriter<DecidedGroup> output, CancellationToken cancellationToken)
+    private async Task DecideAllAsync(string input, ParquetFileReader reader, int url, int first, ChannelWriter<DecidedGroup> output, CancellationToken cancellationToken)
     {
         try
         {
             // Decided only once the pipe has room: one row group written, the next one waiting.
-            for (var index = first; index < reader.RowGroupCount && await output.WaitToWriteAsync(cancellationToken); index++)
+            for (var index = first; index < reader.FileMetaData.NumRowGroups && await output.WaitToWriteAsync(cancellationToken); index++)
             {
-                var group = await DecideAsync(input, reader, index, urlField, cancellationToken);
+                var group = await DecideAsync(input, reader, index, url, cancellationToken);
                 try
                 {
                     await output.WriteAsync(group, cancellationToken);
@@ -162,82 +209,72 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
     }
 
     /// <summary>Reads row group <paramref name="index"/>'s URL column and decides every row: which are kept, and each one's verdict.</summary>
-    private async Task<DecidedGroup> DecideAsync(string input, ParquetReader reader, int index, DataField urlField, CancellationToken cancellationToken)
+    private async Task<DecidedGroup> DecideAsync(string input, ParquetFileReader reader, int index, int url, CancellationToken cancellationToken)
     {
-        RawColumnData urlColumn;
+        UrlRows urls;
         int rows;
         using (var group = OpenRowGroup(input, reader, index))
         {
-            rows = checked((int)group.RowCount);
-            urlColumn = await ReadColumnAsync(input, index, group, urlField, cancellationToken);
-        }
-
-        var decided = new DecidedRows(rows);
-        var urls = ArrayPool<ReadOnlyMemory<char>>.Shared.Rent(rows);
-        var present = ArrayPool<bool>.Shared.Rent(rows);
-        var keys = ArrayPool<LookupKey>.Shared.Rent(rows);
-        try
-        {
-            RawColumns.ReadStrings(urlColumn, urlField, urls.AsSpan(0, rows), present.AsSpan(0, rows));
-            for (var i = 0; i < rows; i++)
+            rows = checked((int)group.MetaData.NumRows);
+            try
             {
-                keys[i] = new LookupKey(urls[i]);
+                using var column = group.Column(url);
+                urls = ParquetColumns.ReadUrls(column, rows);
             }
+            catch (Exception e) when (e is ParquetException or InvalidDataException)
+            {
+                throw Unreadable(input, index, e);
+            }
+        }
 
-            await source.DecideAsync(keys.AsMemory(0, rows), decided.Verdicts, cancellationToken);
-            decided.Count(useCategory, present.AsSpan(0, rows));
-            return new DecidedGroup(index, urlColumn, decided);
-        }
-        catch
+        using (urls)
         {
-            decided.Dispose();
-            urlColumn.Dispose();
-            throw;
-        }
-        finally
-        {
-            ArrayPool<ReadOnlyMemory<char>>.Shared.Return(urls, clearArray: true);
-            ArrayPool<bool>.Shared.Return(present);
-            ArrayPool<LookupKey>.Shared.Return(keys, clearArray: true);
+            var decided = new DecidedRows(rows);
+            try
+            {
+                await source.DecideAsync(urls.Keys, decided.Verdicts, cancellationToken);
+                decided.Count(useCategory, urls.Present);
+                return new DecidedGroup(index, decided);
+            }
+            catch
+            {
+                decided.Dispose();
+                throw;
+            }
         }
     }
 
     /// <summary>Writes one decided row group's rows, then records it as done (state saved, progress advanced).</summary>
-    private async Task WriteAndRecordAsync(
-        string input, ParquetReader reader, DataField[] fields, int url, DecidedGroup group, ParquetOutput kept, ParquetOutput? removed, DataField[] added,
-        FileProgress state, Action save, CancellationToken cancellationToken)
+    private void WriteAndRecord(string input, ParquetFileReader reader, DecidedGroup group, ParquetOutput kept, ParquetOutput? removed, FileProgress state, Action save)
     {
         var decided = group.Rows;
         var rows = decided.Verdicts.Length;
         using (var columns = OpenRowGroup(input, reader, group.Index))
         {
-            // The kept and the removed file are two files, so each column goes to both at once.
-            await InRowGroupAsync(kept, decided.Kept > 0, keptGroup =>
-                InRowGroupAsync(removed, decided.Kept < rows, async removedGroup =>
+            // Each column is read once and its rows go to the kept and the removed file at once.
+            InRowGroup(kept, decided.Kept > 0, keptGroup =>
+                InRowGroup(removed, decided.Kept < rows, removedGroup =>
                 {
-                    for (var c = 0; c < fields.Length; c++)
+                    for (var c = 0; c < reader.FileMetaData.NumColumns; c++)
                     {
-                        var column = c == url ? group.Urls : await ReadColumnAsync(input, group.Index, columns, fields[c], cancellationToken);
+                        using var column = columns.Column(c);
+                        using var keptColumn = keptGroup?.NextColumn();
+                        using var removedColumn = removedGroup?.NextColumn();
                         try
                         {
-                            await Task.WhenAll(
-                                keptGroup is null ? Task.CompletedTask : RawColumns.WriteAsync(column, fields[c], keptGroup, fields[c], decided.Keep, true, cancellationToken),
-                                removedGroup is null ? Task.CompletedTask : Task.Run(() => RawColumns.WriteAsync(column, fields[c], removedGroup, fields[c], decided.Keep, false, cancellationToken), cancellationToken));
+                            ParquetColumns.Split(column, keptColumn, removedColumn, decided.KeepArray);
                         }
-                        finally
+                        catch (InvalidDataException e)
                         {
-                            if (c != url)
-                            {
-                                column.Dispose(); // the URL column is the decided group's
-                            }
+                            throw Unreadable(input, group.Index, e);
                         }
                     }
 
                     if (removedGroup is not null)
                     {
-                        await WriteDecisionsAsync(removedGroup, added, decided);
+                        WriteDecisions(removedGroup, decided);
                     }
-                }, cancellationToken), cancellationToken);
+                }));
         }
 
         state.RowGroupsDone = group.Index + 1;
@@ -252,42 +289,43 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
     }
 
     /// <summary>Runs <paramref name="write"/> inside a new row group of <paramref name="output"/>, or with none when there is no file or no row for it.</summary>
-    private static Task InRowGroupAsync(ParquetOutput? output, bool anyRows, Func<ParquetRowGroupWriter?, Task> write, CancellationToken cancellationToken) =>
-        output is null || !anyRows ? write(null) : output.AppendRowGroupAsync(write, cancellationToken);
+    private static void InRowGroup(ParquetOutput? output, bool anyRows, Action<RowGroupWriter?> write)
+    {
+        if (output is null || !anyRows)
+        {
+            write(null);
+        }
+        else
+        {
+            output.AppendRowGroup(group => write(group));
+        }
+    }
 
     /// <summary>The columns only the removed file has: the decision per category, then the matched claims.</summary>
-    private static async Task WriteDecisionsAsync(ParquetRowGroupWriter writer, DataField[] added, DecidedRows decided)
+    private static void WriteDecisions(RowGroupWriter writer, DecidedRows decided)
     {
-        var verdicts = decided.Verdicts;
-        var keep = decided.Keep;
         for (var category = 0; category < DecisionColumns.Length; category++)
         {
-            await writer.WriteAsync(added[category], Removed(verdicts, keep, v => Decision.ToWire(v.Decision[category])), null);
+            WriteStrings(writer, Removed(decided, v => Decision.ToWire(v.Decision[category])));
         }
 
-        // Strings with their nulls: the helper makes the definition levels (its levels argument is for repetition).
-        await writer.WriteAsync(added[^1], Removed(verdicts, keep, v => v.Claims), null);
+        WriteStrings(writer, Removed(decided, v => v.Claims));
     }
 
-    private static ParquetRowGroupReader OpenRowGroup(string input, ParquetReader reader, int index)
+    private static void WriteStrings(RowGroupWriter writer, string?[] values)
+    {
+        using var column = writer.NextColumn();
+        using var strings = column.LogicalWriter<string?>();
+        strings.WriteBatch(values);
+    }
+
+    private static RowGroupReader OpenRowGroup(string input, ParquetFileReader reader, int index)
     {
         try
         {
-            return reader.OpenRowGroupReader(index);
+            return reader.RowGroup(index);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            throw Unreadable(input, index, e);
-        }
-    }
-
-    private static async Task<RawColumnData> ReadColumnAsync(string input, int index, ParquetRowGroupReader group, DataField field, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await RawColumns.ReadAsync(group, field, cancellationToken);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (ParquetException e)
         {
             throw Unreadable(input, index, e);
         }
@@ -308,14 +346,16 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         }
     }
 
-    private static string?[] Removed(ReadOnlyMemory<Verdict> verdicts, ReadOnlyMemory<bool> keep, Func<Verdict, string?> select)
+    private static string?[] Removed(DecidedRows decided, Func<Verdict, string?> select)
     {
-        var list = new List<string?>();
+        var verdicts = decided.Verdicts.Span;
+        var keep = decided.Keep.Span;
+        var list = new List<string?>(verdicts.Length - (int)decided.Kept);
         for (var i = 0; i < verdicts.Length; i++)
         {
-            if (!keep.Span[i])
+            if (!keep[i])
             {
-                list.Add(select(verdicts.Span[i]));
+                list.Add(select(verdicts[i]));
             }
         }
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using Parquet;
-using Parquet.Schema;
+using ParquetSharp;
+using ParquetSharp.Schema;
 
 namespace ConsentRegistry.Cli.Filtering;
 
@@ -13,11 +13,16 @@ namespace ConsentRegistry.Cli.Filtering;
 public sealed record OutputCheckpoint(long Length, byte[] Tail, int RowGroups);
 
 /// <summary>
-/// A Parquet file written one row group at a time, closed (footer written and fsynced) after
-/// each, so that the file on disk is always a valid Parquet file of the row groups written so far.
+/// A Parquet file written one row group at a time and completed (footer written and fsynced)
+/// after each, so that the file on disk is always a valid Parquet file of the row groups written
+/// so far. Each row group is written by a writer of its own, started where the last footer began
+/// and told the file's real positions, so that its column chunks' offsets are right where they
+/// lie; its footer is then joined to the one before (<see cref="ParquetFooter"/>).
 /// </summary>
-internal sealed class ParquetOutput(string path, ParquetSchema schema, IReadOnlyDictionary<string, string> metadata)
+public sealed class ParquetOutput(string path, GroupNode schema, WriterProperties properties, IReadOnlyDictionary<string, string> metadata)
 {
+    private static readonly byte[] Magic = "PAR1"u8.ToArray();
+
     public string Path { get; } = path;
 
     public OutputCheckpoint? Checkpoint { get; private set; }
@@ -46,50 +51,115 @@ internal sealed class ParquetOutput(string path, ParquetSchema schema, IReadOnly
     }
 
     /// <summary>Appends one row group, whose columns <paramref name="writeColumns"/> writes in schema order, and records the new checkpoint.</summary>
-    public async Task AppendRowGroupAsync(Func<ParquetRowGroupWriter, Task> writeColumns, CancellationToken cancellationToken)
+    public void AppendRowGroup(Action<RowGroupWriter> writeColumns) => Write(1, writer =>
     {
-        await WriteAsync(async writer =>
-        {
-            using var group = writer.CreateRowGroup();
-            await writeColumns(group);
-            group.CompleteValidate();
-        }, cancellationToken);
-        Checkpoint = Read(Checkpoint?.RowGroups + 1 ?? 1);
-    }
+        using var group = writer.AppendRowGroup();
+        writeColumns(group);
+    });
 
     /// <summary>Makes sure the file exists: a run that kept no row leaves a valid file with the schema and no rows.</summary>
-    public async Task CompleteAsync(CancellationToken cancellationToken)
+    public void Complete()
     {
         if (Checkpoint is null)
         {
-            await WriteAsync(_ => Task.CompletedTask, cancellationToken);
-            Checkpoint = Read(0);
+            Write(0, _ => { });
         }
     }
 
-    private async Task WriteAsync(Func<ParquetWriter, Task> write, CancellationToken cancellationToken)
+    private void Write(int rowGroups, Action<ParquetFileWriter> write)
     {
-        var append = Checkpoint is not null;
-        await using var file = new FileStream(Path, append ? FileMode.Open : FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
-        await using (var writer = await ParquetWriter.CreateAsync(schema, file, append: append, cancellationToken: cancellationToken))
+        var previous = Checkpoint;
+        using var file = new FileStream(Path, previous is null ? FileMode.Create : FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
+        var start = previous is null ? 0 : previous.Length - previous.Tail.Length;
+        file.SetLength(start);
+        file.Seek(start, SeekOrigin.Begin);
+        using (var sink = new ContinuingSink(file, continues: previous is not null))
+        using (var writer = new ParquetFileWriter(sink, schema, properties, metadata, leaveOpen: true))
         {
-            writer.CustomMetadata = metadata;
-            await write(writer);
+            write(writer);
+            writer.Close();
+        }
+
+        var written = ReadTail(file);
+        var tail = written;
+        if (previous is not null)
+        {
+            // The new writer's footer knows only its own row group: join it to the one before.
+            var footer = ParquetFooter.Join(previous.Tail.AsSpan(0, previous.Tail.Length - 8), written.AsSpan(0, written.Length - 8));
+            tail = new byte[footer.Length + 8];
+            footer.CopyTo(tail, 0);
+            BinaryPrimitives.WriteInt32LittleEndian(tail.AsSpan(footer.Length), footer.Length);
+            Magic.CopyTo(tail, footer.Length + 4);
+            file.SetLength(file.Length - written.Length);
+            file.Seek(0, SeekOrigin.End);
+            file.Write(tail);
         }
 
         file.Flush(flushToDisk: true);
+        Checkpoint = new OutputCheckpoint(file.Length, tail, (previous?.RowGroups ?? 0) + rowGroups);
     }
 
-    /// <summary>The checkpoint of the file as it is now: a Parquet file ends with its footer, the footer's length (4 bytes) and "PAR1".</summary>
-    private OutputCheckpoint Read(int rowGroups)
+    /// <summary>A Parquet file ends with its footer, the footer's length (4 bytes) and "PAR1": those bytes.</summary>
+    private static byte[] ReadTail(FileStream file)
     {
-        using var file = new FileStream(Path, FileMode.Open, FileAccess.Read);
         Span<byte> end = stackalloc byte[8];
         file.Seek(-8, SeekOrigin.End);
         file.ReadExactly(end);
         var tail = new byte[BinaryPrimitives.ReadInt32LittleEndian(end) + 8];
         file.Seek(-tail.Length, SeekOrigin.End);
         file.ReadExactly(tail);
-        return new OutputCheckpoint(file.Length, tail, rowGroups);
+        return tail;
+    }
+
+    /// <summary>
+    /// The stream a row group's writer writes to: the file from where its last footer began. The
+    /// writer starts every file with "PAR1" and refuses a stream not at position 0; where the file
+    /// already has them, those four bytes are dropped, and the writer is told positions from 0
+    /// until they are, then the file's real ones (every offset it records is taken after them).
+    /// </summary>
+    private sealed class ContinuingSink(FileStream file, bool continues) : Stream
+    {
+        private int _toDrop = continues ? Magic.Length : 0;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => Position;
+
+        public override long Position
+        {
+            get => _toDrop > 0 ? Magic.Length - _toDrop : file.Position;
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (_toDrop > 0)
+            {
+                var dropped = Math.Min(_toDrop, buffer.Length);
+                if (!buffer[..dropped].SequenceEqual(Magic.AsSpan(Magic.Length - _toDrop, dropped)))
+                {
+                    throw new InvalidOperationException("The Parquet writer did not start with its magic bytes.");
+                }
+
+                buffer = buffer[dropped..];
+                _toDrop -= dropped;
+            }
+
+            file.Write(buffer);
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Flush() => file.Flush();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

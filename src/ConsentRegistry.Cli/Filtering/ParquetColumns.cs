@@ -1,0 +1,256 @@
+using System.Buffers;
+using ConsentRegistry.Cli.Deciding;
+using ParquetSharp;
+
+namespace ConsentRegistry.Cli.Filtering;
+
+/// <summary>
+/// Columns as the file stores them (physical values with their definition and repetition
+/// levels), so that any schema, nested lists and structs included, is written back as it was
+/// read, with only the chosen rows. A row is the run of entries from one repetition level 0 to
+/// the next. Values are read and written in batches; a string's bytes stay in the reader's
+/// buffer, valid until its next batch, so each batch is written out before the next is read.
+/// </summary>
+internal static class ParquetColumns
+{
+    private const int Batch = 16 * 1024;
+
+    /// <summary>
+    /// Copies the column chunk <paramref name="reader"/> reads: rows whose <paramref name="keep"/>
+    /// is true to <paramref name="kept"/>, the others to <paramref name="removed"/> (null: not written).
+    /// </summary>
+    public static void Split(ColumnReader reader, ColumnWriter? kept, ColumnWriter? removed, bool[] keep) =>
+        reader.Apply(new Splitter(kept, removed, keep));
+
+    /// <summary>Reads a flat string column of <paramref name="rows"/> rows as lookup keys; a row without a value has an empty URL and is not present.</summary>
+    public static UrlRows ReadUrls(ColumnReader reader, int rows)
+    {
+        var urls = new UrlRows(rows);
+        try
+        {
+            var column = (ColumnReader<ByteArray>)reader;
+            var definitions = new short[Batch];
+            var values = new ByteArray[Batch];
+            var optional = reader.ColumnDescriptor.MaxDefinitionLevel > 0;
+            var row = 0;
+            while (column.HasNext)
+            {
+                var levels = (int)Read(column, definitions, [], values);
+                for (int entry = 0, next = 0; entry < levels; entry++, row++)
+                {
+                    if (!optional || definitions[entry] > 0)
+                    {
+                        urls.Add(row, values[next++]);
+                    }
+                }
+            }
+
+            if (row != rows)
+            {
+                throw new InvalidDataException($"the URL column holds {row} values for {rows} rows");
+            }
+
+            return urls;
+        }
+        catch
+        {
+            urls.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class Splitter(ColumnWriter? kept, ColumnWriter? removed, bool[] keep) : IColumnReaderVisitor<bool>
+    {
+        public bool OnColumnReader<TValue>(ColumnReader<TValue> reader)
+            where TValue : unmanaged
+        {
+            Split(reader, (ColumnWriter<TValue>?)kept, (ColumnWriter<TValue>?)removed, keep);
+            return true;
+        }
+    }
+
+    private static void Split<T>(ColumnReader<T> reader, ColumnWriter<T>? kept, ColumnWriter<T>? removed, bool[] keep)
+        where T : unmanaged
+    {
+        var maxDefinition = reader.ColumnDescriptor.MaxDefinitionLevel;
+        var repeated = reader.ColumnDescriptor.MaxRepetitionLevel > 0;
+        var definitions = maxDefinition > 0 ? ArrayPool<short>.Shared.Rent(Batch) : [];
+        var repetitions = repeated ? ArrayPool<short>.Shared.Rent(Batch) : [];
+        var values = ArrayPool<T>.Shared.Rent(Batch);
+        var keptPart = new Part<T>(kept, maxDefinition > 0, repeated);
+        var removedPart = new Part<T>(removed, maxDefinition > 0, repeated);
+        try
+        {
+            var row = -1;
+            while (reader.HasNext)
+            {
+                var levels = (int)Read(reader, definitions, repetitions, values);
+                for (int entry = 0, next = 0; entry < levels; entry++)
+                {
+                    if (!repeated || repetitions[entry] == 0)
+                    {
+                        row++;
+                    }
+
+                    var hasValue = maxDefinition == 0 || definitions[entry] == maxDefinition;
+                    var part = keep[row] ? keptPart : removedPart;
+                    part.Add(definitions, repetitions, entry, hasValue ? values[next++] : default, hasValue);
+                }
+
+                // Written before the next read: a string's bytes live in the reader's buffer until then.
+                keptPart.Flush();
+                removedPart.Flush();
+            }
+        }
+        finally
+        {
+            keptPart.Return();
+            removedPart.Return();
+            ArrayPool<T>.Shared.Return(values);
+            if (definitions.Length > 0)
+            {
+                ArrayPool<short>.Shared.Return(definitions);
+            }
+
+            if (repetitions.Length > 0)
+            {
+                ArrayPool<short>.Shared.Return(repetitions);
+            }
+        }
+    }
+
+    /// <summary>One batch, as read; a failure to read is the input's fault, told apart from a failure to write.</summary>
+    private static long Read<T>(ColumnReader<T> reader, short[] definitions, short[] repetitions, T[] values)
+        where T : unmanaged
+    {
+        try
+        {
+            return reader.ReadBatch(Batch, definitions, repetitions, values, out _);
+        }
+        catch (ParquetException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+    }
+
+    /// <summary>The entries of one batch bound for one output, written with <see cref="Flush"/>.</summary>
+    private sealed class Part<T>(ColumnWriter<T>? writer, bool hasDefinitions, bool repeated)
+        where T : unmanaged
+    {
+        private readonly short[] _definitions = writer is not null && hasDefinitions ? ArrayPool<short>.Shared.Rent(Batch) : [];
+        private readonly short[] _repetitions = writer is not null && repeated ? ArrayPool<short>.Shared.Rent(Batch) : [];
+        private readonly T[] _values = writer is not null ? ArrayPool<T>.Shared.Rent(Batch) : [];
+        private int _entries;
+        private int _count;
+
+        public void Add(short[] definitions, short[] repetitions, int entry, T value, bool hasValue)
+        {
+            if (writer is null)
+            {
+                return;
+            }
+
+            if (hasDefinitions)
+            {
+                _definitions[_entries] = definitions[entry];
+            }
+
+            if (repeated)
+            {
+                _repetitions[_entries] = repetitions[entry];
+            }
+
+            _entries++;
+            if (hasValue)
+            {
+                _values[_count++] = value;
+            }
+        }
+
+        public void Flush()
+        {
+            if (writer is not null && _entries > 0)
+            {
+                writer.WriteBatch(_entries, _definitions, _repetitions, _values.AsSpan(0, _count));
+            }
+
+            _entries = _count = 0;
+        }
+
+        public void Return()
+        {
+            if (writer is null)
+            {
+                return;
+            }
+
+            ArrayPool<T>.Shared.Return(_values);
+            if (_definitions.Length > 0)
+            {
+                ArrayPool<short>.Shared.Return(_definitions);
+            }
+
+            if (_repetitions.Length > 0)
+            {
+                ArrayPool<short>.Shared.Return(_repetitions);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A row group's URLs as lookup keys, their characters decoded into pooled blocks that do not
+/// move while the keys point into them.
+/// </summary>
+internal sealed class UrlRows : IDisposable
+{
+    private const int BlockChars = 1 << 20;
+
+    private readonly int _rows;
+    private readonly LookupKey[] _keys;
+    private readonly bool[] _present;
+    private readonly List<char[]> _blocks = [];
+    private int _used = BlockChars;
+
+    public UrlRows(int rows)
+    {
+        _rows = rows;
+        _keys = ArrayPool<LookupKey>.Shared.Rent(rows);
+        _present = ArrayPool<bool>.Shared.Rent(rows);
+        Array.Clear(_keys, 0, rows);
+        Array.Clear(_present, 0, rows);
+    }
+
+    public ReadOnlyMemory<LookupKey> Keys => _keys.AsMemory(0, _rows);
+
+    /// <summary>Whether each row has a URL at all (a null is kept and counted as invalid).</summary>
+    public ReadOnlySpan<bool> Present => _present.AsSpan(0, _rows);
+
+    public unsafe void Add(int row, ByteArray value)
+    {
+        var bytes = new ReadOnlySpan<byte>((void*)value.Pointer, value.Length);
+        if (value.Length > BlockChars - _used)
+        {
+            _blocks.Add(ArrayPool<char>.Shared.Rent(Math.Max(BlockChars, value.Length)));
+            _used = 0;
+        }
+
+        var block = _blocks[^1];
+        var chars = System.Text.Encoding.UTF8.GetChars(bytes, block.AsSpan(_used)); // never more chars than bytes
+        _keys[row] = new LookupKey(block.AsMemory(_used, chars));
+        _present[row] = true;
+        _used += chars;
+    }
+
+    public void Dispose()
+    {
+        ArrayPool<LookupKey>.Shared.Return(_keys, clearArray: true);
+        ArrayPool<bool>.Shared.Return(_present);
+        foreach (var block in _blocks)
+        {
+            ArrayPool<char>.Shared.Return(block);
+        }
+
+        _blocks.Clear();
+    }
+}
