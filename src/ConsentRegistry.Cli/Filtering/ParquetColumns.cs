@@ -22,10 +22,13 @@ internal static class ParquetColumns
     public static void Split(ColumnReader reader, ColumnWriter? kept, ColumnWriter? removed, bool[] keep) =>
         reader.Apply(new Splitter(kept, removed, keep));
 
-    /// <summary>Reads a flat string column of <paramref name="rows"/> rows as lookup keys; a row without a value has an empty URL and is not present.</summary>
-    public static UrlRows ReadUrls(ColumnReader reader, int rows)
+    /// <summary>
+    /// Reads a flat string column of <paramref name="rows"/> rows, about <paramref name="bytes"/>
+    /// bytes of values, as lookup keys; a row without a value has an empty URL and is not present.
+    /// </summary>
+    public static UrlRows ReadUrls(ColumnReader reader, int rows, long bytes)
     {
-        var urls = new UrlRows(rows);
+        var urls = new UrlRows(rows, bytes);
         try
         {
             var column = (ColumnReader<ByteArray>)reader;
@@ -199,26 +202,28 @@ internal static class ParquetColumns
 }
 
 /// <summary>
-/// A row group's URLs as lookup keys, their characters decoded into pooled blocks that do not
-/// move while the keys point into them.
+/// A row group's URLs as lookup keys, their characters decoded into one pooled buffer (grown,
+/// should the column's bytes outnumber the hint, by a new buffer of its own: keys already made
+/// keep pointing into the old one, which is returned with the rest).
 /// </summary>
 internal sealed class UrlRows : IDisposable
 {
-    private const int BlockChars = 1 << 20;
-
     private readonly int _rows;
     private readonly LookupKey[] _keys;
     private readonly bool[] _present;
-    private readonly List<char[]> _blocks = [];
-    private int _used = BlockChars;
+    private readonly List<char[]> _buffers = [];
+    private int _used;
 
-    public UrlRows(int rows)
+    /// <param name="rows">The row group's rows.</param>
+    /// <param name="chars">About how many characters its URLs hold (their bytes are enough: UTF-8 never decodes to more characters than bytes).</param>
+    public UrlRows(int rows, long chars)
     {
         _rows = rows;
         _keys = ArrayPool<LookupKey>.Shared.Rent(rows);
         _present = ArrayPool<bool>.Shared.Rent(rows);
         Array.Clear(_keys, 0, rows);
         Array.Clear(_present, 0, rows);
+        _buffers.Add(ArrayPool<char>.Shared.Rent((int)Math.Clamp(chars, 1024, Array.MaxLength)));
     }
 
     public ReadOnlyMemory<LookupKey> Keys => _keys.AsMemory(0, _rows);
@@ -229,15 +234,16 @@ internal sealed class UrlRows : IDisposable
     public unsafe void Add(int row, ByteArray value)
     {
         var bytes = new ReadOnlySpan<byte>((void*)value.Pointer, value.Length);
-        if (value.Length > BlockChars - _used)
+        var buffer = _buffers[^1];
+        if (value.Length > buffer.Length - _used)
         {
-            _blocks.Add(ArrayPool<char>.Shared.Rent(Math.Max(BlockChars, value.Length)));
+            buffer = ArrayPool<char>.Shared.Rent(Math.Max(buffer.Length, value.Length));
+            _buffers.Add(buffer);
             _used = 0;
         }
 
-        var block = _blocks[^1];
-        var chars = System.Text.Encoding.UTF8.GetChars(bytes, block.AsSpan(_used)); // never more chars than bytes
-        _keys[row] = new LookupKey(block.AsMemory(_used, chars));
+        var chars = System.Text.Encoding.UTF8.GetChars(bytes, buffer.AsSpan(_used));
+        _keys[row] = new LookupKey(buffer.AsMemory(_used, chars));
         _present[row] = true;
         _used += chars;
     }
@@ -246,11 +252,11 @@ internal sealed class UrlRows : IDisposable
     {
         ArrayPool<LookupKey>.Shared.Return(_keys, clearArray: true);
         ArrayPool<bool>.Shared.Return(_present);
-        foreach (var block in _blocks)
+        foreach (var buffer in _buffers)
         {
-            ArrayPool<char>.Shared.Return(block);
+            ArrayPool<char>.Shared.Return(buffer);
         }
 
-        _blocks.Clear();
+        _buffers.Clear();
     }
 }

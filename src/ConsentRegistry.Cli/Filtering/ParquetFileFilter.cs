@@ -70,8 +70,8 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
 
     public async Task RunAsync(string input, string keptPath, string? removedPath, string? urlColumn, FileProgress state, Action save, CancellationToken cancellationToken)
     {
-        // Two readers of the file: one reads the URL column of the next row group and decides its
-        // rows while the other copies the decided row group's columns out, one column at a time.
+        // Two readers of the file: one reads the URL column of the row groups to decide, the other
+        // copies the decided row groups' columns out, one column at a time.
         using var reader = Open(input);
         using var urlReader = Open(input);
         var file = reader.FileMetaData;
@@ -91,11 +91,15 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
 
         state.RowGroups = file.NumRowGroups;
 
-        // One decided row group waits while another is written: memory holds two row groups'
-        // verdicts, and one batch of one column at a time, whatever the file's length.
+        // Three stages, each a row group ahead of the next: the URLs of one are read while the one
+        // before is decided and the one before that is written, so that neither core waits on a
+        // stage that uses one (reading URLs and writing do; deciding uses both). Memory holds
+        // three row groups' URLs or verdicts, and one batch of one column, whatever the file's length.
+        var read = Channel.CreateBounded<ReadGroup>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         var decided = Channel.CreateBounded<DecidedGroup>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var deciding = Task.Run(() => DecideAllAsync(input, urlReader, url, state.RowGroupsDone, decided.Writer, stop.Token), CancellationToken.None);
+        var reading = Task.Run(() => ReadAllAsync(input, urlReader, url, state.RowGroupsDone, read.Writer, stop.Token), CancellationToken.None);
+        var deciding = Task.Run(() => DecideAllAsync(read.Reader, decided.Writer, stop.Token), CancellationToken.None);
         try
         {
             await foreach (var group in decided.Reader.ReadAllAsync(cancellationToken))
@@ -106,16 +110,17 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
                 }
             }
 
-            await deciding; // its failure, if that is why there are no more row groups
+            // Their failures, if that is why there are no more row groups.
+            await reading;
+            await deciding;
         }
         finally
         {
             await stop.CancelAsync();
+            await Quietly(reading);
             await Quietly(deciding);
-            while (decided.Reader.TryRead(out var unused))
-            {
-                unused.Dispose();
-            }
+            Drain(read.Reader);
+            Drain(decided.Reader);
         }
 
         kept.Complete();
@@ -176,29 +181,31 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         }
     }
 
+    /// <summary>A row group whose URLs are read, waiting to be decided.</summary>
+    private sealed record ReadGroup(int Index, UrlRows Urls) : IDisposable
+    {
+        public void Dispose() => Urls.Dispose();
+    }
+
     /// <summary>A row group whose rows are decided, waiting to be written.</summary>
     private sealed record DecidedGroup(int Index, DecidedRows Rows) : IDisposable
     {
         public void Dispose() => Rows.Dispose();
     }
 
-    /// <summary>Reads and decides the row groups from <paramref name="first"/> on, in order, into <paramref name="output"/>; completes it however it ends.</summary>
-    private async Task DecideAllAsync(string input, ParquetFileReader reader, int url, int first, ChannelWriter<DecidedGroup> output, CancellationToken cancellationToken)
+    /// <summary>Reads the URL column of the row groups from <paramref name="first"/> on, in order, into <paramref name="output"/>; completes it however it ends.</summary>
+    private static async Task ReadAllAsync(string input, ParquetFileReader reader, int url, int first, ChannelWriter<ReadGroup> output, CancellationToken cancellationToken)
     {
         try
         {
-            // Decided only once the pipe has room: one row group written, the next one waiting.
+            // Read only once the pipe has room: one row group decided, the next one waiting.
             for (var index = first; index < reader.FileMetaData.NumRowGroups && await output.WaitToWriteAsync(cancellationToken); index++)
             {
-                var group = await DecideAsync(input, reader, index, url, cancellationToken);
-                try
-                {
-                    await output.WriteAsync(group, cancellationToken);
-                }
-                catch
+                var group = new ReadGroup(index, ReadUrls(input, reader, index, url));
+                if (!output.TryWrite(group))
                 {
                     group.Dispose();
-                    throw;
+                    throw new InvalidOperationException("The pipe of read row groups has one writer; it cannot be full here.");
                 }
             }
         }
@@ -208,39 +215,58 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         }
     }
 
-    /// <summary>Reads row group <paramref name="index"/>'s URL column and decides every row: which are kept, and each one's verdict.</summary>
-    private async Task<DecidedGroup> DecideAsync(string input, ParquetFileReader reader, int index, int url, CancellationToken cancellationToken)
+    private static UrlRows ReadUrls(string input, ParquetFileReader reader, int index, int url)
     {
-        UrlRows urls;
-        int rows;
-        using (var group = OpenRowGroup(input, reader, index))
+        using var group = OpenRowGroup(input, reader, index);
+        try
         {
-            rows = checked((int)group.MetaData.NumRows);
-            try
+            using var column = group.Column(url);
+            return ParquetColumns.ReadUrls(column, checked((int)group.MetaData.NumRows), group.MetaData.GetColumnChunkMetaData(url).TotalUncompressedSize);
+        }
+        catch (Exception e) when (e is ParquetException or InvalidDataException)
+        {
+            throw Unreadable(input, index, e);
+        }
+    }
+
+    /// <summary>Decides every row of the row groups <paramref name="input"/> brings, in order, into <paramref name="output"/>; completes it however it ends.</summary>
+    private async Task DecideAllAsync(ChannelReader<ReadGroup> input, ChannelWriter<DecidedGroup> output, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var read in input.ReadAllAsync(cancellationToken))
             {
-                using var column = group.Column(url);
-                urls = ParquetColumns.ReadUrls(column, rows);
-            }
-            catch (Exception e) when (e is ParquetException or InvalidDataException)
-            {
-                throw Unreadable(input, index, e);
+                using (read)
+                {
+                    var rows = read.Urls.Keys.Length;
+                    var decided = new DecidedRows(rows);
+                    var group = new DecidedGroup(read.Index, decided);
+                    try
+                    {
+                        await source.DecideAsync(read.Urls.Keys, decided.Verdicts, cancellationToken);
+                        decided.Count(useCategory, read.Urls.Present);
+                        await output.WriteAsync(group, cancellationToken);
+                    }
+                    catch
+                    {
+                        group.Dispose();
+                        throw;
+                    }
+                }
             }
         }
-
-        using (urls)
+        finally
         {
-            var decided = new DecidedRows(rows);
-            try
-            {
-                await source.DecideAsync(urls.Keys, decided.Verdicts, cancellationToken);
-                decided.Count(useCategory, urls.Present);
-                return new DecidedGroup(index, decided);
-            }
-            catch
-            {
-                decided.Dispose();
-                throw;
-            }
+            output.Complete();
+        }
+    }
+
+    private static void Drain<T>(ChannelReader<T> reader)
+        where T : IDisposable
+    {
+        while (reader.TryRead(out var unused))
+        {
+            unused.Dispose();
         }
     }
 
@@ -362,3 +388,4 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         return [.. list];
     }
 }
+
