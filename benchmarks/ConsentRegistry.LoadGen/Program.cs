@@ -24,7 +24,7 @@ if (options is null)
                         --snapshot FILE --subjects N (as written) [--lookup-seconds N (default 5)]
           laion-parquet write a LAION-like metadata Parquet whose URLs come from the universe of N subjects (about half registered)
                         --subjects N --rows N --out FILE [--row-group N (default 100,000)] [--registered-percent P (default 50)]
-          parquet-copy  time Parquet.Net reading a file's every column, then reading and rewriting it, on one thread
+          parquet-copy  time ParquetSharp (the filter's library) reading a file's every column, then reading and rewriting it, on one thread
                         --file FILE
           policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
                         --target URL --prefixes N (default 10,000) --requests N (default 2,000)
