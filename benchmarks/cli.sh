@@ -7,7 +7,7 @@
 #      1 million subjects (2 million rows, then <memory rows> rows);
 #   3. peak memory: filter --snapshot on a <memory rows>-row file (100,000-row row groups), half
 #      and then 5 % of its rows registered.
-# Before 1., the floor: Parquet.Net reading the file, and reading and rewriting it, on one thread.
+# Before 1., the floor: ParquetSharp (the filter's library) reading the file, and reading and rewriting it, on one thread.
 # Each run's wall time and peak resident memory come from /usr/bin/time.
 #
 #   benchmarks/cli.sh [rows (default 5,000,000)] [memory rows (default 20,000,000)]
