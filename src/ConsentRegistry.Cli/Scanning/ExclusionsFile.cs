@@ -1,8 +1,8 @@
 using ConsentRegistry.Cli.Deciding;
 using ConsentRegistry.Cli.Filtering;
 using ConsentRegistry.Core.Matching;
-using Parquet;
-using Parquet.Schema;
+using ParquetSharp;
+using ParquetSharp.Schema;
 
 namespace ConsentRegistry.Cli.Scanning;
 
@@ -19,46 +19,76 @@ public static class ExclusionsFile
 {
     public const string MatchedByColumn = "matched_by";
 
-    private static readonly DataField Key = new("key", typeof(string), false);
-    private static readonly DataField Member = new("member", typeof(string), false);
-    private static readonly DataField Url = new("url", typeof(string), true);
-    private static readonly DataField Sha256 = new("sha256", typeof(string), false);
-    private static readonly DataField Pdq = new("pdq", typeof(string), true);
-    private static readonly DataField Quality = new("pdq_quality", typeof(int), true);
-    private static readonly DataField[] Decisions = [.. ParquetFileFilter.DecisionColumns.Select(name => new DataField(name, typeof(string), false))];
-    private static readonly DataField Claims = new(ParquetFileFilter.ClaimsColumn, typeof(string), true);
-    private static readonly DataField MatchedBy = new(MatchedByColumn, typeof(string), true);
-
-    private static readonly ParquetSchema Schema = new([Key, Member, Url, Sha256, Pdq, Quality, .. Decisions, Claims, MatchedBy]);
-
-    public static async Task WriteAsync(string path, IReadOnlyList<Exclusion> rows, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+    public static Task WriteAsync(string path, IReadOnlyList<Exclusion> rows, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         using var buffer = new MemoryStream();
-        await using (var writer = await ParquetWriter.CreateAsync(Schema, buffer, cancellationToken: cancellationToken))
+        using (var schema = Schema())
+        using (var properties = new WriterPropertiesBuilder().Compression(Compression.Snappy).Build())
+        using (var writer = new ParquetFileWriter(buffer, schema, properties, metadata, leaveOpen: true))
         {
-            writer.CustomMetadata = metadata;
             if (rows.Count > 0)
             {
-                using var group = writer.CreateRowGroup();
-                await group.WriteAsync(Key, Column(rows, row => row.Key));
-                await group.WriteAsync(Member, Column(rows, row => row.Member));
-                await group.WriteAsync(Url, Column(rows, row => row.Url));
-                await group.WriteAsync(Sha256, Column(rows, row => row.Sha256));
-                await group.WriteAsync(Pdq, Column(rows, row => row.Pdq));
-                await group.WriteAsync<int>(Quality, rows.Select(row => row.Quality).ToArray(), cancellationToken: cancellationToken);
-                for (var category = 0; category < Decisions.Length; category++)
+                using var group = writer.AppendRowGroup();
+                Write(group, rows.Select(row => row.Key));
+                Write(group, rows.Select(row => row.Member));
+                Write(group, rows.Select(row => row.Url));
+                Write(group, rows.Select(row => row.Sha256));
+                Write(group, rows.Select(row => row.Pdq));
+                Write(group, rows.Select(row => row.Quality));
+                for (var category = 0; category < ParquetFileFilter.DecisionColumns.Length; category++)
                 {
-                    await group.WriteAsync(Decisions[category], Column(rows, row => Decision.ToWire(row.Verdict.Decision[category])));
+                    Write(group, rows.Select(row => Decision.ToWire(row.Verdict.Decision[category])));
                 }
 
-                await group.WriteAsync(Claims, Column(rows, row => row.Verdict.Claims));
-                await group.WriteAsync(MatchedBy, Column(rows, row => row.Verdict.MatchedBy));
-                group.CompleteValidate();
+                Write(group, rows.Select(row => row.Verdict.Claims));
+                Write(group, rows.Select(row => row.Verdict.MatchedBy));
             }
+
+            writer.Close();
         }
 
         AtomicFile.WriteAllBytes(path, buffer.ToArray());
+        return Task.CompletedTask;
     }
 
-    private static string?[] Column(IReadOnlyList<Exclusion> rows, Func<Exclusion, string?> select) => [.. rows.Select(select)];
+    /// <summary>The next column of <paramref name="group"/>, in schema order.</summary>
+    private static void Write<T>(RowGroupWriter group, IEnumerable<T> values)
+    {
+        using var column = group.NextColumn();
+        using var writer = column.LogicalWriter<T>();
+        writer.WriteBatch([.. values]);
+    }
+
+    private static GroupNode Schema()
+    {
+        using var text = LogicalType.String();
+        using var int32 = LogicalType.Int(32, isSigned: true);
+        Node[] fields =
+        [
+            Strings("key", optional: false),
+            Strings("member", optional: false),
+            Strings("url", optional: true),
+            Strings("sha256", optional: false),
+            Strings("pdq", optional: true),
+            new PrimitiveNode("pdq_quality", Repetition.Optional, int32, PhysicalType.Int32),
+            .. ParquetFileFilter.DecisionColumns.Select(name => Strings(name, optional: false)),
+            Strings(ParquetFileFilter.ClaimsColumn, optional: true),
+            Strings(MatchedByColumn, optional: true),
+        ];
+        try
+        {
+            return new GroupNode("schema", Repetition.Required, fields);
+        }
+        finally
+        {
+            foreach (var field in fields)
+            {
+                field.Dispose();
+            }
+        }
+
+        PrimitiveNode Strings(string name, bool optional) =>
+            new(name, optional ? Repetition.Optional : Repetition.Required, text, PhysicalType.ByteArray);
+    }
 }
