@@ -12,8 +12,13 @@ public interface IRegistrySource : IAsyncDisposable
     /// <summary>What the decisions came from, for the summary a builder files as evidence.</summary>
     SourceDescription Description { get; }
 
-    /// <summary>Decides <paramref name="keys"/>[i] into <paramref name="verdicts"/>[i], using every core or many requests in flight.</summary>
-    Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken);
+    /// <summary>
+    /// Decides <paramref name="keys"/>[i] into <paramref name="verdicts"/>[i], using every core or
+    /// many requests in flight. Without <paramref name="listClaims"/> only the decisions are wanted:
+    /// a verdict's claims and kinds of match may be left out (a snapshot then decides a URL without
+    /// listing its matches).
+    /// </summary>
+    Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, bool listClaims, CancellationToken cancellationToken);
 
     /// <summary>
     /// Throws, saying what to change, unless vectors of <paramref name="model"/> can be compared

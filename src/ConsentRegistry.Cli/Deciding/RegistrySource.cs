@@ -106,7 +106,7 @@ public sealed class RegistrySource : IRegistrySource
         }
     }
 
-    public async Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken)
+    public async Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, bool listClaims, CancellationToken cancellationToken)
     {
         var chunkRows = HasEmbeddings(keys.Span) ? Math.Min(_chunkRows, MaxVectorsPerRequest) : _chunkRows;
         var chunks = (keys.Length + chunkRows - 1) / chunkRows;

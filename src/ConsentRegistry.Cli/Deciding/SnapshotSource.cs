@@ -75,7 +75,7 @@ public sealed class SnapshotSource : IRegistrySource
         }
     }
 
-    public Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, CancellationToken cancellationToken)
+    public Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, bool listClaims, CancellationToken cancellationToken)
     {
         var chunks = (keys.Length + Chunk - 1) / Chunk;
         Parallel.For(0, chunks, new ParallelOptions { CancellationToken = cancellationToken }, () => _spareBuffers.TryTake(out var spare) ? spare : new ChunkBuffers(), (chunk, _, buffers) =>
@@ -110,7 +110,7 @@ public sealed class SnapshotSource : IRegistrySource
                 _index.PrefetchAhead(probes, i);
                 if (keySpan[i].Url.IsEmpty || !probes[i].IsEmpty) // else its URL was refused above
                 {
-                    verdictSpan[i] = Decide(keySpan[i], probes[i], buffers.Matches);
+                    verdictSpan[i] = Decide(keySpan[i], probes[i], listClaims, buffers.Matches);
                 }
             }
 
@@ -127,8 +127,13 @@ public sealed class SnapshotSource : IRegistrySource
         public UrlProbe[] Probes { get; } = new UrlProbe[Chunk];
     }
 
-    private Verdict Decide(in LookupKey key, in UrlProbe url, List<Match> matches)
+    private Verdict Decide(in LookupKey key, in UrlProbe url, bool listClaims, List<Match> matches)
     {
+        if (!listClaims && key is { Sha256: null, Pdq: null, Embedding: null })
+        {
+            return new Verdict(_index.Decide(url, _minTrustForGrants, out _)); // the same decision, no listing
+        }
+
         PdqHash? pdq = null;
         if (key.Pdq is not null)
         {

@@ -85,7 +85,7 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         ParquetOutput? removed = null;
         if (removedPath is not null)
         {
-            removed = new ParquetOutput(removedPath, removedSchema!, properties, metadata);
+            removed = new ParquetOutput(removedPath, removedSchema!, properties, WithoutArrowSchema(metadata));
             removed.Restore(state.RemovedOutput);
         }
 
@@ -93,13 +93,14 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
 
         // Three stages, each a row group ahead of the next: the URLs of one are read while the one
         // before is decided and the one before that is written, so that neither core waits on a
-        // stage that uses one (reading URLs and writing do; deciding uses both). Memory holds
-        // three row groups' URLs or verdicts, and one batch of one column, whatever the file's length.
+        // stage that uses one (reading URLs and writing do; deciding uses both). Memory holds at
+        // most two row groups' URLs, three row groups' verdicts and one batch of one column,
+        // whatever the file's length.
         var read = Channel.CreateBounded<ReadGroup>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         var decided = Channel.CreateBounded<DecidedGroup>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var reading = Task.Run(() => ReadAllAsync(input, urlReader, url, state.RowGroupsDone, read.Writer, stop.Token), CancellationToken.None);
-        var deciding = Task.Run(() => DecideAllAsync(read.Reader, decided.Writer, stop.Token), CancellationToken.None);
+        var deciding = Task.Run(() => DecideAllAsync(read.Reader, decided.Writer, listClaims: removed is not null, stop.Token), CancellationToken.None);
         try
         {
             await foreach (var group in decided.Reader.ReadAllAsync(cancellationToken))
@@ -158,6 +159,13 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
 
         return builder.Build();
     }
+
+    /// <summary>
+    /// The removed file's key-value metadata: the input's, less the Arrow schema pyarrow stores
+    /// there (<c>ARROW:schema</c>), which would describe the input's columns without the seven added.
+    /// </summary>
+    private static Dictionary<string, string> WithoutArrowSchema(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.Where(entry => entry.Key != "ARROW:schema").ToDictionary(StringComparer.Ordinal);
 
     /// <summary>The input's schema with the removed file's columns added: the decision per category, then the matched claims.</summary>
     private static GroupNode WithDecisions(GroupNode schema)
@@ -229,8 +237,12 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         }
     }
 
-    /// <summary>Decides every row of the row groups <paramref name="input"/> brings, in order, into <paramref name="output"/>; completes it however it ends.</summary>
-    private async Task DecideAllAsync(ChannelReader<ReadGroup> input, ChannelWriter<DecidedGroup> output, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decides every row of the row groups <paramref name="input"/> brings, in order, into
+    /// <paramref name="output"/> (with the matched claims when <paramref name="listClaims"/>: the
+    /// removed file names them); completes it however it ends.
+    /// </summary>
+    private async Task DecideAllAsync(ChannelReader<ReadGroup> input, ChannelWriter<DecidedGroup> output, bool listClaims, CancellationToken cancellationToken)
     {
         try
         {
@@ -243,7 +255,7 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
                     var group = new DecidedGroup(read.Index, decided);
                     try
                     {
-                        await source.DecideAsync(read.Urls.Keys, decided.Verdicts, cancellationToken);
+                        await source.DecideAsync(read.Urls.Keys, decided.Verdicts, listClaims, cancellationToken);
                         decided.Count(useCategory, read.Urls.Present);
                         await output.WriteAsync(group, cancellationToken);
                     }

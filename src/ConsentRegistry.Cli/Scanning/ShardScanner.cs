@@ -43,7 +43,7 @@ internal sealed class ShardScanner(IRegistrySource source, ImageHasher hasher, S
         }
 
         var verdicts = new Verdict[entries.Count];
-        await source.DecideAsync(keys, verdicts, cancellationToken);
+        await source.DecideAsync(keys, verdicts, listClaims: true, cancellationToken);
 
         var exclusions = new List<Exclusion>();
         for (var i = 0; i < entries.Count; i++)

@@ -70,6 +70,10 @@ public sealed class FilterTests : IDisposable
             Assert.Equal(expectedKept.Sum(i => i % 4), Count($"SELECT sum(len(tags)) FROM '{kept}'"));
             Assert.Equal(0, Count($"SELECT count(*) FROM '{kept}' k JOIN '{input}' i USING (SAMPLE_ID) WHERE k.URL IS DISTINCT FROM i.URL OR k.WIDTH IS DISTINCT FROM i.WIDTH OR k.similarity <> i.similarity OR k.tags <> i.tags"));
 
+            // The kept file has the input's key-value metadata; the removed one less the Arrow schema, which would not list its added columns.
+            Assert.Equal(["ARROW:schema", "origin"], MetadataKeys(kept));
+            Assert.Equal(["origin"], MetadataKeys(removed));
+
             // Removed rows carry the decision per category and the claim that decided them.
             Assert.Equal([.. Describe(input), ("registry_tdm", "VARCHAR"), ("registry_train_ai", "VARCHAR"), ("registry_train_genai", "VARCHAR"), ("registry_ai_use", "VARCHAR"), ("registry_search", "VARCHAR"), ("registry_claims", "VARCHAR")], Describe(removed));
             Assert.Equal(0, Count($"SELECT count(*) FROM '{removed}' WHERE registry_train_ai <> 'disallow' OR registry_train_genai <> 'disallow' OR registry_search <> 'unknown'"));
@@ -247,6 +251,7 @@ public sealed class FilterTests : IDisposable
     /// <summary>A LAION-like file: LAION's columns, a nullable caption, a nested list, several row groups.</summary>
     private static void MakeInput(string path, int rows)
     {
+        const string metadata = "{'ARROW:schema': 'as pyarrow stores it', origin: 'laion-like'}";
         Execute($"""
             COPY (
               SELECT i::BIGINT AS SAMPLE_ID,
@@ -257,9 +262,12 @@ public sealed class FilterTests : IDisposable
                      0.25 + (i % 100) / 1000.0 AS similarity,
                      list_transform(range(i % 4), x -> 'tag' || x) AS tags
               FROM range(0, {rows}) t(i))
-            TO '{path}' (FORMAT PARQUET, ROW_GROUP_SIZE 2048)
+            TO '{path}' (FORMAT PARQUET, ROW_GROUP_SIZE 2048, KV_METADATA {metadata})
             """);
     }
+
+    private static List<string> MetadataKeys(string path) =>
+        [.. Query($"SELECT decode(key) FROM parquet_kv_metadata('{path}') ORDER BY 1").Select(row => (string)row[0]!)];
 
     private static List<long> SampleIds(string path) => [.. Query($"SELECT SAMPLE_ID FROM '{path}'").Select(row => (long)row[0]!)];
 
