@@ -162,7 +162,7 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
 
     /// <summary>
     /// The removed file's key-value metadata: the input's, less the Arrow schema pyarrow stores
-    /// there (<c>ARROW:schema</c>), which would describe the input's columns without the seven added.
+    /// there (<c>ARROW:schema</c>), which would describe the input's columns without the six added.
     /// </summary>
     private static Dictionary<string, string> WithoutArrowSchema(IReadOnlyDictionary<string, string> metadata) =>
         metadata.Where(entry => entry.Key != "ARROW:schema").ToDictionary(StringComparer.Ordinal);
