@@ -36,9 +36,14 @@ internal static class ParquetColumns
             var values = new ByteArray[Batch];
             var optional = reader.ColumnDescriptor.MaxDefinitionLevel > 0;
             var row = 0;
-            while (column.HasNext)
+            while (HasNext(column))
             {
                 var levels = (int)Read(column, definitions, [], values);
+                if (levels > rows - row)
+                {
+                    throw new InvalidDataException($"the URL column holds more values than the row group's {rows} rows");
+                }
+
                 for (int entry = 0, next = 0; entry < levels; entry++, row++)
                 {
                     if (!optional || definitions[entry] > 0)
@@ -85,7 +90,7 @@ internal static class ParquetColumns
         try
         {
             var row = -1;
-            while (reader.HasNext)
+            while (HasNext(reader))
             {
                 var levels = (int)Read(reader, definitions, repetitions, values);
                 for (int entry = 0, next = 0; entry < levels; entry++)
@@ -122,7 +127,37 @@ internal static class ParquetColumns
         }
     }
 
-    /// <summary>One batch, as read; a failure to read is the input's fault, told apart from a failure to write.</summary>
+    /// <summary>
+    /// Opens column <paramref name="index"/> of <paramref name="group"/>. This and the two below
+    /// read the input: their failures are the input's fault (a damaged page, a bad header), told
+    /// apart from a failure to write by <see cref="InvalidDataException"/>.
+    /// </summary>
+    public static ColumnReader Column(RowGroupReader group, int index)
+    {
+        try
+        {
+            return group.Column(index);
+        }
+        catch (ParquetException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+    }
+
+    /// <summary>Whether another batch follows (this reads the next page's header, and may decompress it).</summary>
+    private static bool HasNext(ColumnReader reader)
+    {
+        try
+        {
+            return reader.HasNext;
+        }
+        catch (ParquetException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+    }
+
+    /// <summary>One batch, as read.</summary>
     private static long Read<T>(ColumnReader<T> reader, short[] definitions, short[] repetitions, T[] values)
         where T : unmanaged
     {

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using ConsentRegistry.Cli.Console;
 using ConsentRegistry.Cli.Deciding;
@@ -14,7 +15,7 @@ namespace ConsentRegistry.Cli.Filtering;
 /// claim ids added. Memory holds two row groups' verdicts and one batch of one column at a time,
 /// whatever the file's length.
 /// </summary>
-internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory, IProgressSink progress)
+internal sealed partial class ParquetFileFilter(IRegistrySource source, int useCategory, IProgressSink progress)
 {
     /// <summary>Where a URL column is looked for, in this order, when <c>--url-column</c> does not name one.</summary>
     public static readonly string[] UrlColumnNames = ["url", "URL", "image_url"];
@@ -35,7 +36,7 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         }
         catch (Exception e) when (e is ParquetException or IOException)
         {
-            throw CliException.Input($"{path}: not a readable Parquet file ({e.Message})", e);
+            throw CliException.Input($"{path}: not a readable Parquet file ({Reason(e)})", e);
         }
     }
 
@@ -228,7 +229,7 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
         using var group = OpenRowGroup(input, reader, index);
         try
         {
-            using var column = group.Column(url);
+            using var column = ParquetColumns.Column(group, url);
             return ParquetColumns.ReadUrls(column, checked((int)group.MetaData.NumRows), group.MetaData.GetColumnChunkMetaData(url).TotalUncompressedSize);
         }
         catch (Exception e) when (e is ParquetException or InvalidDataException)
@@ -295,11 +296,11 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
                 {
                     for (var c = 0; c < reader.FileMetaData.NumColumns; c++)
                     {
-                        using var column = columns.Column(c);
                         using var keptColumn = keptGroup?.NextColumn();
                         using var removedColumn = removedGroup?.NextColumn();
                         try
                         {
+                            using var column = ParquetColumns.Column(columns, c);
                             ParquetColumns.Split(column, keptColumn, removedColumn, decided.KeepArray);
                         }
                         catch (InvalidDataException e)
@@ -370,7 +371,14 @@ internal sealed class ParquetFileFilter(IRegistrySource source, int useCategory,
     }
 
     private static CliException Unreadable(string input, int index, Exception e) =>
-        CliException.Input($"{input}: row group {index} cannot be read ({e.Message}); the file may be truncated or corrupt.", e);
+        CliException.Input($"{input}: row group {index} cannot be read ({Reason(e)}); the file may be truncated or corrupt.", e);
+
+    /// <summary>What went wrong, in Arrow's words: ParquetSharp puts the C++ exception's type before them.</summary>
+    private static string Reason(Exception e) =>
+        NativeMessage().Match(e.Message) is { Success: true } match ? match.Groups[1].Value : e.Message;
+
+    [GeneratedRegex(@"\(message: '(.*)'\)\s*$", RegexOptions.Singleline)]
+    private static partial Regex NativeMessage();
 
     private static async Task Quietly(Task task)
     {

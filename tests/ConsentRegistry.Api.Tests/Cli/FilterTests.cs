@@ -100,6 +100,53 @@ public sealed class FilterTests : IDisposable
     }
 
     [Fact]
+    public async Task A_required_URL_column_is_written_back_from_the_bytes_read_to_decide_it()
+    {
+        // DuckDB writes every column optional: this input, written with ParquetSharp, has a
+        // required URL column (no definition levels), several row groups, and URLs that are not ASCII.
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        await SubmitAsync(client, signer, [TestSigner.Subject("host", "art11.example")], "train-ai");
+        var input = In("required.parquet");
+        string UrlAt(int i) => $"https://art{i % 50}.example/œuvres/{i}-été.jpg";
+        using (var text = ParquetSharp.LogicalType.String())
+        using (var id = new ParquetSharp.Schema.PrimitiveNode("id", ParquetSharp.Repetition.Required, ParquetSharp.LogicalType.None(), ParquetSharp.PhysicalType.Int64))
+        using (var url = new ParquetSharp.Schema.PrimitiveNode("url", ParquetSharp.Repetition.Required, text, ParquetSharp.PhysicalType.ByteArray))
+        using (var schema = new ParquetSharp.Schema.GroupNode("schema", ParquetSharp.Repetition.Required, [id, url]))
+        using (var properties = new ParquetSharp.WriterPropertiesBuilder().Build())
+        using (var writer = new ParquetSharp.ParquetFileWriter(input, schema, properties))
+        {
+            for (var group = 0; group < 3; group++)
+            {
+                using var rowGroup = writer.AppendRowGroup();
+                var ids = Enumerable.Range(group * 1_000, 1_000).ToArray();
+                using (var column = rowGroup.NextColumn().LogicalWriter<long>())
+                {
+                    column.WriteBatch([.. ids.Select(i => (long)i)]);
+                }
+
+                using (var column = rowGroup.NextColumn().LogicalWriter<string>())
+                {
+                    column.WriteBatch([.. ids.Select(UrlAt)]);
+                }
+            }
+
+            writer.Close();
+        }
+
+        var (exit, errors) = await RunAsync("filter", input, "--out", In("out"), "--registry", client.BaseAddress!.ToString(), "--removed", "-q");
+        Assert.True(exit == 0, errors);
+        var kept = Path.Combine(In("out"), "required.parquet");
+        var removed = Path.Combine(In("out"), "removed", "required.parquet");
+        var expected = Enumerable.Range(0, 3_000).Where(i => i % 50 != 11).ToList();
+        Assert.Equal(expected.Select(i => (long)i), Query($"SELECT id FROM '{kept}' ORDER BY id").Select(row => (long)row[0]!));
+        Assert.Equal(expected.Select(UrlAt), Query($"SELECT url FROM '{kept}' ORDER BY id").Select(row => (string)row[0]!));
+        Assert.Equal(Enumerable.Range(0, 3_000).Where(i => i % 50 == 11).Select(UrlAt), Query($"SELECT url FROM '{removed}' ORDER BY id").Select(row => (string)row[0]!));
+        Assert.Equal(0, Count($"SELECT count(*) FROM parquet_schema('{kept}') WHERE name = 'url' AND repetition_type <> 'REQUIRED'"));
+    }
+
+    [Fact]
     public async Task A_run_stopped_by_ctrl_c_then_killed_and_resumed_writes_what_one_run_writes()
     {
         var snapshots = In("snapshots");
@@ -204,6 +251,10 @@ public sealed class FilterTests : IDisposable
         var truncated = In("truncated.parquet");
         var bytes = await File.ReadAllBytesAsync(good);
         await File.WriteAllBytesAsync(truncated, bytes[..(bytes.Length / 2)]);
+        var mangled = In("mangled.parquet");
+        var overwritten = bytes.ToArray();
+        overwritten.AsSpan(bytes.Length / 3, 2048).Fill((byte)'A'); // a compressed page's middle: it no longer decompresses
+        await File.WriteAllBytesAsync(mangled, overwritten);
         var broken = In("broken.parquet");
         bytes[bytes.Length / 3] ^= 0xFF;
         bytes[(bytes.Length / 3) + 1] ^= 0xFF;
@@ -230,6 +281,7 @@ public sealed class FilterTests : IDisposable
         var (exit, errors) = await RunAsync("filter", broken, "--out", In("o10"), "--registry", registry, "-q");
         Assert.True(exit == 2, errors);
         Assert.Single(errors.TrimEnd().Split('\n'));
+        await ExpectAsync(2, "row group 0 cannot be read (IOError: Corrupt snappy compressed data.)", "filter", mangled, "--out", In("o11"), "--registry", registry, "-q");
     }
 
     /// <summary>A registry on a database of its own that writes a snapshot into <paramref name="snapshots"/> after every log entry.</summary>
