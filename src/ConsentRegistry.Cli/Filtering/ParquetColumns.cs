@@ -16,11 +16,12 @@ internal static class ParquetColumns
     private const int Batch = 16 * 1024;
 
     /// <summary>
-    /// Copies the column chunk <paramref name="reader"/> reads: rows whose <paramref name="keep"/>
-    /// is true to <paramref name="kept"/>, the others to <paramref name="removed"/> (null: not written).
+    /// Copies the column chunk <paramref name="reader"/> reads, which must hold <paramref name="rows"/>
+    /// rows: rows whose <paramref name="keep"/> is true to <paramref name="kept"/>, the others to
+    /// <paramref name="removed"/> (null: not written).
     /// </summary>
-    public static void Split(ColumnReader reader, ColumnWriter? kept, ColumnWriter? removed, bool[] keep) =>
-        reader.Apply(new Splitter(kept, removed, keep));
+    public static void Split(ColumnReader reader, ColumnWriter? kept, ColumnWriter? removed, bool[] keep, int rows) =>
+        reader.Apply(new Splitter(kept, removed, keep, rows));
 
     /// <summary>
     /// Reads a flat string column of <paramref name="rows"/> rows, about <paramref name="bytes"/>
@@ -67,17 +68,17 @@ internal static class ParquetColumns
         }
     }
 
-    private sealed class Splitter(ColumnWriter? kept, ColumnWriter? removed, bool[] keep) : IColumnReaderVisitor<bool>
+    private sealed class Splitter(ColumnWriter? kept, ColumnWriter? removed, bool[] keep, int rows) : IColumnReaderVisitor<bool>
     {
         public bool OnColumnReader<TValue>(ColumnReader<TValue> reader)
             where TValue : unmanaged
         {
-            Split(reader, (ColumnWriter<TValue>?)kept, (ColumnWriter<TValue>?)removed, keep);
+            Split(reader, (ColumnWriter<TValue>?)kept, (ColumnWriter<TValue>?)removed, keep, rows);
             return true;
         }
     }
 
-    private static void Split<T>(ColumnReader<T> reader, ColumnWriter<T>? kept, ColumnWriter<T>? removed, bool[] keep)
+    private static void Split<T>(ColumnReader<T> reader, ColumnWriter<T>? kept, ColumnWriter<T>? removed, bool[] keep, int rows)
         where T : unmanaged
     {
         var maxDefinition = reader.ColumnDescriptor.MaxDefinitionLevel;
@@ -97,7 +98,14 @@ internal static class ParquetColumns
                 {
                     if (!repeated || repetitions[entry] == 0)
                     {
-                        row++;
+                        if (++row == rows)
+                        {
+                            throw new InvalidDataException($"a column holds more than the row group's {rows} rows");
+                        }
+                    }
+                    else if (row < 0)
+                    {
+                        throw new InvalidDataException("a column's first value continues a row before it");
                     }
 
                     var hasValue = maxDefinition == 0 || definitions[entry] == maxDefinition;
@@ -108,6 +116,11 @@ internal static class ParquetColumns
                 // Written before the next read: a string's bytes live in the reader's buffer until then.
                 keptPart.Flush();
                 removedPart.Flush();
+            }
+
+            if (row + 1 != rows)
+            {
+                throw new InvalidDataException($"a column holds {row + 1} of the row group's {rows} rows");
             }
         }
         finally

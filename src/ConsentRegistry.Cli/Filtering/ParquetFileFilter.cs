@@ -137,12 +137,16 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
     /// How the outputs are written: each column as the input's first row group has it, its codec
     /// where it can be written (else Snappy, as for the decision columns) and a dictionary only
     /// where the input used one (a dictionary tried on a column of unique URLs and abandoned costs a
-    /// fifth of the copy's time); everything else Arrow's defaults.
+    /// fifth of the copy's time); no page indexes; everything else Arrow's defaults.
     /// </summary>
     private static WriterProperties WriterProperties(string input, ParquetFileReader reader)
     {
         using var builder = new WriterPropertiesBuilder();
         builder.Compression(Compression.Snappy);
+
+        // Each row group's writer would put its page indexes just before its own footer, between
+        // the row groups: a reader that fetches the indexes as one span would read most of the file.
+        builder.DisableWritePageIndex();
         if (reader.FileMetaData.NumRowGroups > 0)
         {
             using var first = OpenRowGroup(input, reader, 0);
@@ -301,7 +305,7 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
                         try
                         {
                             using var column = ParquetColumns.Column(columns, c);
-                            ParquetColumns.Split(column, keptColumn, removedColumn, decided.KeepArray);
+                            ParquetColumns.Split(column, keptColumn, removedColumn, decided.KeepArray, rows);
                         }
                         catch (InvalidDataException e)
                         {

@@ -13,10 +13,13 @@ namespace ConsentRegistry.Cli.Filtering;
 /// </summary>
 public static class ParquetFooter
 {
-    // FileMetaData: 3 num_rows (i64), 4 row_groups (list<RowGroup>); RowGroup: 7 ordinal (i16).
+    // FileMetaData: 3 num_rows (i64), 4 row_groups (list<RowGroup>), 8 encryption_algorithm,
+    // 9 footer_signing_key_metadata; RowGroup: 7 ordinal (i16).
     private const short NumRowsField = 3;
     private const short RowGroupsField = 4;
     private const short OrdinalField = 7;
+    private const short EncryptionAlgorithmField = 8;
+    private const short FooterSigningKeyField = 9;
 
     // Compact protocol types.
     private const byte BoolTrue = 1;
@@ -41,8 +44,10 @@ public static class ParquetFooter
         {
             var first = Fields(footer);
             var second = Fields(appended);
+            Check(first);
+            Check(second);
             var groups = RowGroups(footer, first, 0).Concat(RowGroups(appended, second, 1)).ToList();
-            var rows = NumRows(footer, first) + NumRows(appended, second);
+            var rows = checked(NumRows(footer, first) + NumRows(appended, second));
 
             var output = new ArrayBufferWriter<byte>(footer.Length + appended.Length);
             short lastId = 0;
@@ -60,7 +65,7 @@ public static class ParquetFooter
                         for (var ordinal = 0; ordinal < groups.Count; ordinal++)
                         {
                             var (source, range) = groups[ordinal];
-                            WriteRowGroup(output, (source == 0 ? footer : appended)[range], checked((short)ordinal));
+                            WriteRowGroup(output, (source == 0 ? footer : appended)[range], ordinal);
                         }
 
                         break;
@@ -77,6 +82,21 @@ public static class ParquetFooter
         catch (Exception e) when (e is IndexOutOfRangeException or ArgumentOutOfRangeException or OverflowException)
         {
             throw new InvalidDataException("A Parquet footer could not be read.", e);
+        }
+
+        // What the join relies on: a row count and a list of row groups in each, and no encryption
+        // (an encrypted file ties each part to its row group's ordinal and signs its footer).
+        static void Check(List<FieldValue> fields)
+        {
+            if (fields.Find(f => f.Id == NumRowsField).Type != I64 || fields.Find(f => f.Id == RowGroupsField).Type != List)
+            {
+                throw new InvalidDataException("A Parquet footer lacks its row count or its list of row groups.");
+            }
+
+            if (fields.Exists(f => f.Id is EncryptionAlgorithmField or FooterSigningKeyField))
+            {
+                throw new NotSupportedException("An encrypted Parquet file cannot be appended to.");
+            }
         }
 
         static IEnumerable<(int Source, Range Range)> RowGroups(ReadOnlySpan<byte> bytes, List<FieldValue> fields, int source)
@@ -119,6 +139,11 @@ public static class ParquetFooter
             fields.Add(new FieldValue(header.Id, header.Type, start..reader.Position));
         }
 
+        if (reader.Position != bytes.Length)
+        {
+            throw new InvalidDataException("A Parquet footer goes on after its end.");
+        }
+
         return fields;
     }
 
@@ -128,8 +153,11 @@ public static class ParquetFooter
         return field.Type == I64 ? UnZigZag(new Reader(bytes, field.Value.Start.Value).Varint()) : 0;
     }
 
-    /// <summary>A RowGroup struct as it was, with its ordinal (when it has one) set to <paramref name="ordinal"/>.</summary>
-    private static void WriteRowGroup(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> group, short ordinal)
+    /// <summary>
+    /// A RowGroup struct as it was, with its ordinal (when it has one: Arrow writes it for
+    /// encrypted files only) set to <paramref name="ordinal"/>, which must then fit its i16.
+    /// </summary>
+    private static void WriteRowGroup(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> group, int ordinal)
     {
         short lastId = 0;
         foreach (var field in Fields(group))
@@ -137,7 +165,7 @@ public static class ParquetFooter
             WriteFieldHeader(output, field.Type, field.Id, ref lastId);
             if (field.Id == OrdinalField && field.Type == I16)
             {
-                WriteVarint(output, ZigZag(ordinal));
+                WriteVarint(output, ZigZag(ordinal <= short.MaxValue ? ordinal : throw new InvalidDataException($"Row group {ordinal} has an ordinal, and ordinals end at {short.MaxValue}.")));
             }
             else
             {
@@ -273,6 +301,11 @@ public static class ParquetFooter
                 case Binary:
                 {
                     var length = checked((int)Varint()); // read first: Position moves past the varint
+                    if ((uint)length > (uint)(_bytes.Length - Position))
+                    {
+                        throw new InvalidDataException("A Parquet footer ends inside a value.");
+                    }
+
                     Position += length;
                     break;
                 }

@@ -14,8 +14,9 @@ public sealed record OutputCheckpoint(long Length, byte[] Tail, int RowGroups);
 
 /// <summary>
 /// A Parquet file written one row group at a time and completed (footer written and fsynced)
-/// after each, so that the file on disk is always a valid Parquet file of the row groups written
-/// so far. Each row group is written by a writer of its own, started where the last footer began
+/// after each, so that after each the file on disk is a valid Parquet file of the row groups
+/// written so far; while one is written it has no footer, and <see cref="Restore"/> with the last
+/// checkpoint puts it back. Each row group is written by a writer of its own, started where the last footer began
 /// and told the file's real positions, so that its column chunks' offsets are right where they
 /// lie; its footer is then joined to the one before (<see cref="ParquetFooter"/>).
 /// </summary>
@@ -38,6 +39,11 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
         }
 
         var footerStart = checkpoint.Length - checkpoint.Tail.Length;
+        if (!File.Exists(Path))
+        {
+            throw CliException.Input($"{Path} is gone since its last row group was recorded; it changed outside this tool. Start again with --overwrite.");
+        }
+
         using var file = new FileStream(Path, FileMode.Open, FileAccess.ReadWrite);
         if (file.Length < footerStart)
         {

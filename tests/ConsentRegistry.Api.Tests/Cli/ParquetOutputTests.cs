@@ -91,6 +91,21 @@ public sealed class ParquetOutputTests : IDisposable
         Assert.Throws<InvalidDataException>(() => ParquetFooter.Join(noise, noise));
     }
 
+    [Fact]
+    public void A_footer_that_goes_on_after_its_end_or_lacks_its_row_groups_is_refused()
+    {
+        var path = Path.Combine(_folder, "one.parquet");
+        using var schema = Schema();
+        using var properties = new WriterPropertiesBuilder().Build();
+        var output = new ParquetOutput(path, schema, properties, new Dictionary<string, string>());
+        output.AppendRowGroup(writer => WriteRows(writer, 0));
+        var footer = output.Checkpoint!.Tail[..^8];
+
+        Assert.True(ParquetFooter.Join(footer, footer).Length > footer.Length); // two row groups' worth
+        Assert.Throws<InvalidDataException>(() => ParquetFooter.Join([.. footer, 0], footer));
+        Assert.Throws<InvalidDataException>(() => ParquetFooter.Join(footer, [0])); // a struct with no field at all
+    }
+
     private static GroupNode Schema()
     {
         using var text = LogicalType.String();
