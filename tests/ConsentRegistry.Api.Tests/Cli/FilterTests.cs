@@ -100,7 +100,7 @@ public sealed class FilterTests : IDisposable
     }
 
     [Fact]
-    public async Task A_required_URL_column_is_written_back_from_the_bytes_read_to_decide_it()
+    public async Task A_required_URL_column_of_non_ASCII_URLs_comes_through_unchanged()
     {
         // DuckDB writes every column optional: this input, written with ParquetSharp, has a
         // required URL column (no definition levels), several row groups, and URLs that are not ASCII.
