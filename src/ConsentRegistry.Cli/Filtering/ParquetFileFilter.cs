@@ -79,7 +79,7 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
         var url = FindUrlColumn(input, file.Schema, urlColumn);
         var metadata = file.KeyValueMetadata;
         using var schema = (GroupNode)file.Schema.GroupNode.DeepClone();
-        using var properties = WriterProperties(input, reader);
+        using var properties = WriterProperties(input, reader, file);
         var kept = new ParquetOutput(keptPath, schema, properties, metadata);
         kept.Restore(state.KeptOutput);
         using var removedSchema = removedPath is null ? null : WithDecisions(schema);
@@ -100,7 +100,7 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
         var read = Channel.CreateBounded<ReadGroup>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         var decided = Channel.CreateBounded<DecidedGroup>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var reading = Task.Run(() => ReadAllAsync(input, urlReader, url, state.RowGroupsDone, read.Writer, stop.Token), CancellationToken.None);
+        var reading = Task.Run(() => ReadAllAsync(input, urlReader, url, state.RowGroupsDone, file.NumRowGroups, read.Writer, stop.Token), CancellationToken.None);
         var deciding = Task.Run(() => DecideAllAsync(read.Reader, decided.Writer, listClaims: removed is not null, stop.Token), CancellationToken.None);
         try
         {
@@ -108,7 +108,7 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
             {
                 using (group)
                 {
-                    WriteAndRecord(input, reader, group, kept, removed, state, save);
+                    WriteAndRecord(input, reader, file.NumColumns, group, kept, removed, state, save);
                 }
             }
 
@@ -139,7 +139,7 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
     /// where the input used one (a dictionary tried on a column of unique URLs and abandoned costs a
     /// fifth of the copy's time); no page indexes; everything else Arrow's defaults.
     /// </summary>
-    private static WriterProperties WriterProperties(string input, ParquetFileReader reader)
+    private static WriterProperties WriterProperties(string input, ParquetFileReader reader, FileMetaData file)
     {
         using var builder = new WriterPropertiesBuilder();
         builder.Compression(Compression.Snappy);
@@ -147,13 +147,13 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
         // Each row group's writer would put its page indexes just before its own footer, between
         // the row groups: a reader that fetches the indexes as one span would read most of the file.
         builder.DisableWritePageIndex();
-        if (reader.FileMetaData.NumRowGroups > 0)
+        if (file.NumRowGroups > 0)
         {
             using var first = OpenRowGroup(input, reader, 0);
-            for (var c = 0; c < reader.FileMetaData.NumColumns; c++)
+            for (var c = 0; c < file.NumColumns; c++)
             {
                 var chunk = first.MetaData.GetColumnChunkMetaData(c);
-                using var path = reader.FileMetaData.Schema.Column(c).Path;
+                using var path = file.Schema.Column(c).Path;
                 builder.Compression(path, WritableCodecs.Contains(chunk.Compression) ? chunk.Compression : Compression.Snappy);
                 if (!chunk.Encodings.Any(encoding => encoding is Encoding.PlainDictionary or Encoding.RleDictionary))
                 {
@@ -175,11 +175,13 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
     /// <summary>The input's schema with the removed file's columns added: the decision per category, then the matched claims.</summary>
     private static GroupNode WithDecisions(GroupNode schema)
     {
-        var added = new List<Node>(DecisionColumns.Length + 1);
         using var text = LogicalType.String();
-        added.AddRange(DecisionColumns.Select(name => new PrimitiveNode(name, Repetition.Required, text, PhysicalType.ByteArray)));
-        added.Add(new PrimitiveNode(ClaimsColumn, Repetition.Optional, text, PhysicalType.ByteArray));
-        Node[] fields = [.. schema.Fields.Select(field => field.DeepClone()), .. added];
+        Node[] fields =
+        [
+            .. schema.Fields.Select(field => field.DeepClone()),
+            .. DecisionColumns.Select(name => new PrimitiveNode(name, Repetition.Required, text, PhysicalType.ByteArray)),
+            new PrimitiveNode(ClaimsColumn, Repetition.Optional, text, PhysicalType.ByteArray),
+        ];
         try
         {
             using var logicalType = schema.LogicalType;
@@ -207,12 +209,12 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
     }
 
     /// <summary>Reads the URL column of the row groups from <paramref name="first"/> on, in order, into <paramref name="output"/>; completes it however it ends.</summary>
-    private static async Task ReadAllAsync(string input, ParquetFileReader reader, int url, int first, ChannelWriter<ReadGroup> output, CancellationToken cancellationToken)
+    private static async Task ReadAllAsync(string input, ParquetFileReader reader, int url, int first, int groups, ChannelWriter<ReadGroup> output, CancellationToken cancellationToken)
     {
         try
         {
             // Read only once the pipe has room: one row group decided, the next one waiting.
-            for (var index = first; index < reader.FileMetaData.NumRowGroups && await output.WaitToWriteAsync(cancellationToken); index++)
+            for (var index = first; index < groups && await output.WaitToWriteAsync(cancellationToken); index++)
             {
                 var group = new ReadGroup(index, ReadUrls(input, reader, index, url));
                 if (!output.TryWrite(group))
@@ -288,7 +290,8 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
     }
 
     /// <summary>Writes one decided row group's rows, then records it as done (state saved, progress advanced).</summary>
-    private void WriteAndRecord(string input, ParquetFileReader reader, DecidedGroup group, ParquetOutput kept, ParquetOutput? removed, FileProgress state, Action save)
+    private void WriteAndRecord(
+        string input, ParquetFileReader reader, int columnCount, DecidedGroup group, ParquetOutput kept, ParquetOutput? removed, FileProgress state, Action save)
     {
         var decided = group.Rows;
         var rows = decided.Verdicts.Length;
@@ -298,7 +301,7 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
             InRowGroup(kept, decided.Kept > 0, keptGroup =>
                 InRowGroup(removed, decided.Kept < rows, removedGroup =>
                 {
-                    for (var c = 0; c < reader.FileMetaData.NumColumns; c++)
+                    for (var c = 0; c < columnCount; c++)
                     {
                         using var keptColumn = keptGroup?.NextColumn();
                         using var removedColumn = removedGroup?.NextColumn();

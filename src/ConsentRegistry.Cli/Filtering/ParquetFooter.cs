@@ -101,12 +101,7 @@ public static class ParquetFooter
 
         static IEnumerable<(int Source, Range Range)> RowGroups(ReadOnlySpan<byte> bytes, List<FieldValue> fields, int source)
         {
-            var field = fields.Find(f => f.Id == RowGroupsField);
-            if (field.Type != List)
-            {
-                return [];
-            }
-
+            var field = fields.Find(f => f.Id == RowGroupsField); // a list: checked above
             var reader = new Reader(bytes, field.Value.Start.Value);
             var (count, elementType) = reader.ListHeader();
             if (count > 0 && elementType != Struct)

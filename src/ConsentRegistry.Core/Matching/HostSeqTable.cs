@@ -17,7 +17,7 @@ internal sealed class HostSeqTable
 
     public int Count { get; private set; }
 
-    /// <summary>Bytes held by the table's three arrays.</summary>
+    /// <summary>Bytes held by the table's two arrays.</summary>
     public long Bytes => (2 * MatchingIndex.ArrayOverhead) + (_keys.LongLength * (sizeof(uint) + Unsafe.SizeOf<Seq40>()));
 
     public bool TryGet(uint key, out long seq)
