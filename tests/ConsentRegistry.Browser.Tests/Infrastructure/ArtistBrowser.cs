@@ -43,7 +43,10 @@ public sealed class ArtistBrowser : IAsyncDisposable
 
     public static async Task<ArtistBrowser> OpenAsync(IBrowserContext context, string origin)
     {
+        // CI runs this project beside the API tests on two cores, where a page as heavy as Swagger UI
+        // can take longer than Playwright's 5 s to render: assertions wait as long as actions do.
         context.SetDefaultTimeout(15_000);
+        Assertions.SetDefaultExpectTimeout(15_000);
         return new ArtistBrowser(context, await context.NewPageAsync(), origin);
     }
 
