@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Near-duplicate measurement: builds a set of originals (openclipart illustrations and wallpaper
 # photographs from Debian packages), our own edits of each (8 kinds) and distractors, then reports per
-# edit kind how often each method (PDQ, the embedder, local features) matches an edit to its original, and how
-# often a distractor matches any original.
+# edit kind how often each method (PDQ, the embedder, local features, aligned verification) matches an
+# edit to its original, and how often a distractor matches any original.
 #
 #   benchmarks/neardup.sh [--originals 150] [--distractors 1000] [--seed 1]
 #
@@ -50,6 +50,10 @@ timeout 1800 "${tool[@]}" evaluate "$out" --method embedding
 
 log "Evaluating local-feature verification (ORB, RANSAC similarity transform; about 6 minutes)"
 timeout 1800 "${tool[@]}" evaluate "$out" --method local
+
+log "Evaluating aligned verification (local features lay the probe over the claim, then PDQ and correlation compare them; about 5 minutes)"
+timeout 1800 "${tool[@]}" evaluate "$out" --method aligned
+python3 benchmarks/ConsentRegistry.NearDup/analysis/aligned.py "$out" --max-false 1 --top 5
 
 log "PDQ or embedding, PDQ or local features (a copy counts as found when either finds it)"
 "${tool[@]}" either "$out" pdq:31 embedding:0.02

@@ -14,7 +14,12 @@ namespace ConsentRegistry.NearDup;
 public sealed class LocalFeatureMethod(IReadOnlyList<double> thresholds) : IMatchMethod
 {
     private const int Side = 512;
-    private const int MaxFeatures = 1000;
+    /// <summary>ORB's keypoints per image (<c>--orb-features</c>).</summary>
+    public static int MaxFeatures { get; set; } = 1000;
+
+    /// <summary>ORB's FAST corner threshold (<c>--orb-fast</c>; OpenCV's default 20): lower finds corners in flatter pictures.</summary>
+    public static int FastThreshold { get; set; } = 20;
+
     private const double Ratio = 0.8;
     private const double ReprojectionPixels = 6;
     private const double MinScale = 0.25;
@@ -51,9 +56,9 @@ public sealed class LocalFeatureMethod(IReadOnlyList<double> thresholds) : IMatc
         }
     }
 
-    private static Features Detect(Mat gray)
+    public static Features Detect(Mat gray)
     {
-        using var orb = ORB.Create(MaxFeatures);
+        using var orb = ORB.Create(MaxFeatures, fastThreshold: FastThreshold);
         var descriptors = new Mat();
         orb.DetectAndCompute(gray, null, out var points, descriptors);
         return new Features(points, descriptors);
@@ -61,9 +66,21 @@ public sealed class LocalFeatureMethod(IReadOnlyList<double> thresholds) : IMatc
 
     public static int Inliers(Features a, Features b)
     {
+        var (inliers, transform) = Fit(a, b);
+        transform?.Dispose();
+        return inliers;
+    }
+
+    /// <summary>
+    /// The matches of <paramref name="b"/>'s keypoints on <paramref name="a"/>'s consistent with one similarity
+    /// transform, counted once per landing pixel, and that transform (2×3, from b's pixels to a's); no
+    /// transform when none fits.
+    /// </summary>
+    public static (int Inliers, Mat? Transform) Fit(Features a, Features b)
+    {
         if (a.Points.Length < 3 || b.Points.Length < 3)
         {
-            return 0;
+            return (0, null);
         }
 
         using var matcher = new BFMatcher(NormTypes.Hamming);
@@ -81,16 +98,17 @@ public sealed class LocalFeatureMethod(IReadOnlyList<double> thresholds) : IMatc
 
         if (from.Count < 3)
         {
-            return 0;
+            return (0, null);
         }
 
         using var fromMat = InputArray.Create(from);
         using var toMat = InputArray.Create(to);
         using var mask = new Mat();
-        using var transform = Cv2.EstimateAffinePartial2D(fromMat, toMat, mask, RobustEstimationAlgorithms.RANSAC, ReprojectionPixels);
+        var transform = Cv2.EstimateAffinePartial2D(fromMat, toMat, mask, RobustEstimationAlgorithms.RANSAC, ReprojectionPixels);
         if (transform is null || transform.Empty())
         {
-            return 0;
+            transform?.Dispose();
+            return (0, null);
         }
 
         // A degenerate fit (everything mapped onto a few points) agrees with any matches: only a
@@ -98,7 +116,8 @@ public sealed class LocalFeatureMethod(IReadOnlyList<double> thresholds) : IMatc
         var scale = Math.Sqrt(Math.Pow(transform.At<double>(0, 0), 2) + Math.Pow(transform.At<double>(1, 0), 2));
         if (scale is < MinScale or > MaxScale)
         {
-            return 0;
+            transform.Dispose();
+            return (0, null);
         }
 
         var landed = new HashSet<(int, int)>();
@@ -110,11 +129,11 @@ public sealed class LocalFeatureMethod(IReadOnlyList<double> thresholds) : IMatc
             }
         }
 
-        return landed.Count;
+        return (landed.Count, transform);
     }
 
     /// <summary>The image as 8-bit grey, transparency flattened on white, 512 px on the longer side; null when unreadable.</summary>
-    private static Mat? Read(string path)
+    public static Mat? Read(string path)
     {
         using var bitmap = SKBitmap.Decode(path);
         if (bitmap is null)

@@ -1,7 +1,8 @@
 using ConsentRegistry.NearDup;
 
 // build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]
-// evaluate <folder> [--method pdq|embedding|embedding-centred|local] [--radius 31]
+//       [--exclude <set folder>]   (no original within PDQ 10 of that set's originals and distractors: a training set)
+// evaluate <folder> [--method pdq|embedding|embedding-centred|local|aligned] [--radius 31] [--orb-features 1000 --orb-fast 20]
 //          [--background <dirs> --background-count 500 --seed 2]   (embedding-centred: images outside the set to average)
 // features <folder> [--background <dirs> --background-count 3000 --seed 2]   (feature maps for offline pooling studies)
 // either <folder> <method>:<threshold> <method>:<threshold>   (a copy is found when either method finds it, from saved scores)
@@ -13,7 +14,10 @@ switch (args[0])
         string outDir = Path.GetFullPath(opts.One("out"));
         Directory.CreateDirectory(outDir);
         var builder = new SetBuilder(opts.Many("originals"), opts.Many("distractors"), outDir,
-            opts.Int("originals-count", 150), opts.Int("distractors-count", 1000), opts.Int("seed", 1));
+            opts.Int("originals-count", 150), opts.Int("distractors-count", 1000), opts.Int("seed", 1))
+        {
+            Exclude = opts.OneOr("exclude", "") is { Length: > 0 } other ? SetImages(other) : [],
+        };
         builder.Build().Save(outDir);
         Console.WriteLine($"manifest: {Path.Combine(outDir, Manifest.FileName)}");
         return 0;
@@ -21,15 +25,18 @@ switch (args[0])
         string folder = opts.Positional.FirstOrDefault() ?? throw new ArgumentException("evaluate needs a folder.");
         string name = opts.OneOr("method", "pdq");
         double radius = opts.Int("radius", 31);
+        LocalFeatureMethod.MaxFeatures = opts.Int("orb-features", LocalFeatureMethod.MaxFeatures);
+        LocalFeatureMethod.FastThreshold = opts.Int("orb-fast", LocalFeatureMethod.FastThreshold);
         var radii = new double[] { 16, 24, 31, 40, 48 }.Append(radius).Distinct().Order().ToList();
         IMatchMethod method = name switch
         {
             "pdq" => new PdqMethod(radii),
             "embedding" => new EmbeddingMethod([0.02, 0.05, 0.1, 0.15, 0.2, 0.3]),
             "local" => new LocalFeatureMethod([-6, -8, -10, -12, -15, -20, -30]),
+            "aligned" => new AlignedMethod([16, 24, 31, 40, 48, 64, 80]),
             "embedding-centred" => new CentredEmbeddingMethod([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5],
                 Background(folder, opts.Many("background"), opts.Int("background-count", 500), opts.Int("seed", 2))),
-            _ => throw new ArgumentException($"Unknown method {name}: pdq, embedding, embedding-centred or local."),
+            _ => throw new ArgumentException($"Unknown method {name}: pdq, embedding, embedding-centred, local or aligned."),
         };
         var evaluator = new Evaluator(method);
         var summary = evaluator.Run(folder);
@@ -38,6 +45,7 @@ switch (args[0])
         string json = Path.Combine(folder, $"summary-{name}.json");
         Evaluator.Save(summary, json);
         Evaluator.Save(evaluator.Last!, Path.Combine(folder, $"scores-{method.Name}.json"));
+        (method as AlignedMethod)?.SavePairs(folder);
         Console.WriteLine($"summary: {json}");
         return 0;
     case "either":
@@ -50,6 +58,13 @@ switch (args[0])
         return 0;
     default:
         return Usage();
+}
+
+// The 8 dihedral PDQ hashes of every original and distractor of a set.
+static List<ConsentRegistry.Core.Pdq.PdqDihedral> SetImages(string folder)
+{
+    var manifest = Manifest.Load(folder);
+    return [.. manifest.Originals.Concat(manifest.Distractors).AsParallel().Select(ImageFiles.TryHashDihedral).OfType<ConsentRegistry.Core.Pdq.PdqDihedral>()];
 }
 
 // Image files under the folders that the set does not use as a distractor, sampled with the seed.
@@ -71,8 +86,8 @@ static (string Method, double Threshold) Threshold(string arg)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]");
-    Console.Error.WriteLine("       evaluate <folder> [--method pdq|embedding|embedding-centred|local] [--radius 31]");
+    Console.Error.WriteLine("usage: build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N] [--exclude <set folder>]");
+    Console.Error.WriteLine("       evaluate <folder> [--method pdq|embedding|embedding-centred|local|aligned] [--radius 31] [--orb-features 1000 --orb-fast 20]");
     Console.Error.WriteLine("       either <folder> <method>:<threshold> <method>:<threshold>");
     Console.Error.WriteLine("       features <folder> [--background <dirs> --background-count 3000 --seed 2]");
     return 2;

@@ -10,6 +10,12 @@ namespace ConsentRegistry.NearDup;
 /// </summary>
 public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, string outDir, int originalsCount, int distractorsCount, int seed)
 {
+    /// <summary>
+    /// Images no original may copy (PDQ within <see cref="DedupDistance"/>): those of another set, so a training set
+    /// built beside the evaluation set shares none of its pictures.
+    /// </summary>
+    public IReadOnlyList<PdqDihedral> Exclude { get; init; } = [];
+
     /// <summary>Distractors this close (any of the original's 8 dihedral hashes) or byte-equal count as copies.</summary>
     public const int DedupDistance = 10;
 
@@ -21,15 +27,16 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
         var originals = PickOriginals(rng);
         var originalFiles = originals.ToHashSet();
         Console.WriteLine($"originals: {originals.Count} picked; writing {Edits.Kinds.Length} edits each");
-        var (claims, edits) = WriteEdits(originals);
+        var (claims, sources, edits) = WriteEdits(originals);
 
         var pool = ImageFiles.List(distractorDirs).Where(f => !originalFiles.Contains(f)).ToList();
         Shuffle(pool, rng);
-        var (distractors, dropped) = PickDistractors(claims, pool);
+        var (distractors, dropped) = PickDistractors(claims, sources, pool);
         string rule = "left out openclipart's generated star polygons (shapes/stars/star_*pt*step.png) as originals and distractors; "
-            + $"dropped a distractor whose SHA-256 equals an original's or whose PDQ is within {DedupDistance} of any of an original's 8 dihedral hashes";
+            + $"dropped a distractor whose SHA-256 equals an original's, whose PDQ is within {DedupDistance} of any of an original's 8 dihedral hashes, "
+            + $"or that {ReviewedCopies.FileName} lists as the same picture as an original";
         Console.WriteLine($"distractors: {distractors.Count} kept, {dropped} dropped ({rule})");
-        return new Manifest(claims, edits, distractors, rule, dropped);
+        return new Manifest(claims, edits, distractors, rule, dropped, sources);
     }
 
     private List<string> PickOriginals(Random rng)
@@ -43,7 +50,8 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
                 while (q.Count > 0 && picked.Count < originalsCount)
                 {
                     string f = q.Dequeue();
-                    if (picked.Contains(f) || ImageFiles.TryHashDihedral(f) is not { Quality: >= 50 }) continue;
+                    if (picked.Contains(f) || ImageFiles.TryHashDihedral(f) is not { Quality: >= 50 } hash
+                        || Exclude.Any(e => MinDistance(e, hash.Original) <= DedupDistance)) continue;
                     picked.Add(f);
                     break;
                 }
@@ -56,7 +64,7 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
     /// Writes each original as the artist would claim it (flattened on white, at most 1024 px wide, PNG:
     /// transparent clipart would otherwise hash differently from its edits) and its edits.
     /// </summary>
-    private (List<string> Claims, List<EditEntry> Edits) WriteEdits(List<string> originals)
+    private (List<string> Claims, List<string> Sources, List<EditEntry> Edits) WriteEdits(List<string> originals)
     {
         var bag = new ConcurrentBag<EditEntry>();
         var claims = new string[originals.Count];
@@ -80,11 +88,14 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
                 bag.Add(new EditEntry(kind, path, claims[i]));
             }
         });
-        return (claims.Where(c => c is not null).ToList(), bag.OrderBy(e => e.Path, StringComparer.Ordinal).ToList());
+        var written = Enumerable.Range(0, originals.Count).Where(i => claims[i] is not null).ToList();
+        return (written.Select(i => claims[i]).ToList(), written.Select(i => originals[i]).ToList(),
+            bag.OrderBy(e => e.Path, StringComparer.Ordinal).ToList());
     }
 
-    private (List<string> Kept, int Dropped) PickDistractors(List<string> originals, List<string> pool)
+    private (List<string> Kept, int Dropped) PickDistractors(List<string> originals, List<string> sources, List<string> pool)
     {
+        var reviewed = ReviewedCopies.Load();
         var origHashes = originals.Select(ImageFiles.TryHashDihedral).Where(h => h is not null).Select(h => h!).ToList();
         var origSha = originals.Select(ImageFiles.Sha256).ToHashSet();
         var kept = new List<string>();
@@ -97,7 +108,8 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
             {
                 if (hash is null || kept.Count >= distractorsCount) continue;
                 bool copy = origSha.Contains(ImageFiles.Sha256(file))
-                    || origHashes.Any(o => MinDistance(o, hash.Original) <= DedupDistance);
+                    || origHashes.Any(o => MinDistance(o, hash.Original) <= DedupDistance)
+                    || sources.Any(s => reviewed.Contains((file, s)));
                 if (copy) dropped++; else kept.Add(file);
             }
             Console.WriteLine($"  distractors: {kept.Count}/{distractorsCount}");
