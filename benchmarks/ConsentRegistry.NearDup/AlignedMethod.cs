@@ -22,6 +22,10 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
     private const double MinOverlap = 0.5;
     private const int MinSide = 32;
     private const int CorrelationSide = 32;
+    private const int CellGrid = 8;
+    private const int CellSide = 8;
+    private const double FlatCell = 4;
+    private const double AgreeingCell = 0.7;
 
     private readonly ConcurrentBag<string> _pairs = [];
     private readonly ConcurrentBag<string> _keypoints = [];
@@ -71,7 +75,10 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
         return Math.Min(Compare(c, c.Plain, false, p), Compare(c, c.Mirrored, true, p));
     }
 
-    /// <summary>Writes the logged pairs: probe, claim, mirrored, inliers, overlap, aligned PDQ distance, correlation.</summary>
+    /// <summary>
+    /// Writes the logged pairs (probe, claim, mirrored, inliers, overlap, aligned PDQ distance, correlation, and the
+    /// cells' count, median correlation and share agreeing) and each image's keypoint count.
+    /// </summary>
     public void SavePairs(string folder)
     {
         var path = System.IO.Path.Combine(folder, "pairs-aligned.tsv");
@@ -132,11 +139,6 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
 
     private readonly record struct CellScores(int Textured, double Median, double Agreeing);
 
-    private const int CellGrid = 8;
-    private const int CellSide = 8;
-    private const double FlatCell = 4;
-    private const double AgreeingCell = 0.7;
-
     /// <summary>
     /// Both parts scaled to 64×64 and cut into 8×8 cells; each cell that is not flat in either image scores the
     /// correlation of its pixels, which a uniform change within the cell (a translucent band, a colour shift) leaves
@@ -152,37 +154,12 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
         sa.GetArray(out byte[] pa);
         sb.GetArray(out byte[] pb);
         var scores = new List<double>();
+        var flat = FlatCell * FlatCell * CellSide * CellSide;
         for (var cy = 0; cy < CellGrid; cy++)
         {
             for (var cx = 0; cx < CellGrid; cx++)
             {
-                double ma = 0, mb = 0;
-                for (var y = 0; y < CellSide; y++)
-                {
-                    for (var x = 0; x < CellSide; x++)
-                    {
-                        var i = (cy * CellSide + y) * side + cx * CellSide + x;
-                        ma += pa[i];
-                        mb += pb[i];
-                    }
-                }
-
-                ma /= CellSide * CellSide;
-                mb /= CellSide * CellSide;
-                double ab = 0, aa = 0, bb = 0;
-                for (var y = 0; y < CellSide; y++)
-                {
-                    for (var x = 0; x < CellSide; x++)
-                    {
-                        var i = (cy * CellSide + y) * side + cx * CellSide + x;
-                        double da = pa[i] - ma, db = pb[i] - mb;
-                        ab += da * db;
-                        aa += da * da;
-                        bb += db * db;
-                    }
-                }
-
-                var flat = FlatCell * FlatCell * CellSide * CellSide;
+                var (ab, aa, bb) = Moments(pa, pb, side, cx * CellSide, cy * CellSide, CellSide);
                 if (aa < flat && bb < flat)
                 {
                     continue;
@@ -221,18 +198,43 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
         using var sb = new Mat();
         Cv2.Resize(a, sa, new Size(CorrelationSide, CorrelationSide), interpolation: InterpolationFlags.Area);
         Cv2.Resize(b, sb, new Size(CorrelationSide, CorrelationSide), interpolation: InterpolationFlags.Area);
-        double ma = Cv2.Mean(sa).Val0, mb = Cv2.Mean(sb).Val0, ab = 0, aa = 0, bb = 0;
-        for (var y = 0; y < CorrelationSide; y++)
+        sa.GetArray(out byte[] pa);
+        sb.GetArray(out byte[] pb);
+        var (ab, aa, bb) = Moments(pa, pb, CorrelationSide, 0, 0, CorrelationSide);
+        return aa == 0 || bb == 0 ? 0 : ab / Math.Sqrt(aa * bb);
+    }
+
+    /// <summary>
+    /// The co-moment and the two second moments about their means of a square of <paramref name="size"/> pixels at
+    /// (<paramref name="left"/>, <paramref name="top"/>) in two images of <paramref name="stride"/> pixels a row:
+    /// their correlation is ab / √(aa·bb).
+    /// </summary>
+    private static (double Ab, double Aa, double Bb) Moments(byte[] a, byte[] b, int stride, int left, int top, int size)
+    {
+        double ma = 0, mb = 0;
+        for (var y = top; y < top + size; y++)
         {
-            for (var x = 0; x < CorrelationSide; x++)
+            for (var x = left; x < left + size; x++)
             {
-                double da = sa.At<byte>(y, x) - ma, db = sb.At<byte>(y, x) - mb;
+                ma += a[y * stride + x];
+                mb += b[y * stride + x];
+            }
+        }
+
+        ma /= size * size;
+        mb /= size * size;
+        double ab = 0, aa = 0, bb = 0;
+        for (var y = top; y < top + size; y++)
+        {
+            for (var x = left; x < left + size; x++)
+            {
+                double da = a[y * stride + x] - ma, db = b[y * stride + x] - mb;
                 ab += da * db;
                 aa += da * da;
                 bb += db * db;
             }
         }
 
-        return aa == 0 || bb == 0 ? 0 : ab / Math.Sqrt(aa * bb);
+        return (ab, aa, bb);
     }
 }
