@@ -114,9 +114,12 @@ public sealed partial class SnapshotTests : IDisposable
             latest = await LatestAsync(client, minSeq: 20 - 4);
             seen.Add((string)latest.Manifest["id"]!);
             Assert.True(seen.Count >= 4);
-            Assert.Equal(2, Directory.GetDirectories(SnapshotPath).Length); // Keep = 2
             snapshotSeq = (long)latest.Manifest["seq"]!;
         }
+
+        // Counted once the instance has stopped: a snapshot is announced a moment before the ones
+        // past Keep are deleted, so a count taken while it runs can see one more.
+        Assert.Equal(2, Directory.GetDirectories(SnapshotPath).Length); // Keep = 2
 
         // After the last snapshot: a revocation and a new claim, which only the log holds.
         await using (var writer = await StartAsync(database, every: 1_000_000))
