@@ -147,12 +147,7 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
     private static CellScores Cells(Mat a, Mat b)
     {
         const int side = CellGrid * CellSide;
-        using var sa = new Mat();
-        using var sb = new Mat();
-        Cv2.Resize(a, sa, new Size(side, side), interpolation: InterpolationFlags.Area);
-        Cv2.Resize(b, sb, new Size(side, side), interpolation: InterpolationFlags.Area);
-        sa.GetArray(out byte[] pa);
-        sb.GetArray(out byte[] pb);
+        var (pa, pb) = (Scaled(a, side), Scaled(b, side));
         var scores = new List<double>();
         var flat = FlatCell * FlatCell * CellSide * CellSide;
         for (var cy = 0; cy < CellGrid; cy++)
@@ -194,14 +189,17 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
 
     private static double Correlation(Mat a, Mat b)
     {
-        using var sa = new Mat();
-        using var sb = new Mat();
-        Cv2.Resize(a, sa, new Size(CorrelationSide, CorrelationSide), interpolation: InterpolationFlags.Area);
-        Cv2.Resize(b, sb, new Size(CorrelationSide, CorrelationSide), interpolation: InterpolationFlags.Area);
-        sa.GetArray(out byte[] pa);
-        sb.GetArray(out byte[] pb);
-        var (ab, aa, bb) = Moments(pa, pb, CorrelationSide, 0, 0, CorrelationSide);
+        var (ab, aa, bb) = Moments(Scaled(a, CorrelationSide), Scaled(b, CorrelationSide), CorrelationSide, 0, 0, CorrelationSide);
         return aa == 0 || bb == 0 ? 0 : ab / Math.Sqrt(aa * bb);
+    }
+
+    /// <summary>The grey image scaled to <paramref name="side"/>×<paramref name="side"/> (area averaging), row by row.</summary>
+    private static byte[] Scaled(Mat gray, int side)
+    {
+        using var scaled = new Mat();
+        Cv2.Resize(gray, scaled, new Size(side, side), interpolation: InterpolationFlags.Area);
+        scaled.GetArray(out byte[] pixels);
+        return pixels;
     }
 
     /// <summary>
