@@ -28,7 +28,6 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
     private const double AgreeingCell = 0.7;
 
     private readonly ConcurrentBag<string> _pairs = [];
-    private readonly ConcurrentBag<string> _keypoints = [];
 
     private sealed record Side(Mat Gray, LocalFeatureMethod.Features Features);
 
@@ -50,23 +49,11 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
 
         var mirror = new Mat();
         Cv2.Flip(gray, mirror, FlipMode.Y);
-        var claim = new ClaimImage(path, new Side(gray, LocalFeatureMethod.Detect(gray)), new Side(mirror, LocalFeatureMethod.Detect(mirror)));
-        _keypoints.Add($"{path}\t{claim.Plain.Features.Points.Length}");
-        return claim;
+        return new ClaimImage(path, new Side(gray, LocalFeatureMethod.Detect(gray)), new Side(mirror, LocalFeatureMethod.Detect(mirror)));
     }
 
-    public object? Probe(string path)
-    {
-        var gray = LocalFeatureMethod.Read(path);
-        if (gray is null)
-        {
-            return null;
-        }
-
-        var probe = new ProbeImage(path, new Side(gray, LocalFeatureMethod.Detect(gray)));
-        _keypoints.Add($"{path}\t{probe.Side.Features.Points.Length}");
-        return probe;
-    }
+    public object? Probe(string path) =>
+        LocalFeatureMethod.Read(path) is { } gray ? new ProbeImage(path, new Side(gray, LocalFeatureMethod.Detect(gray))) : null;
 
     public double Score(object claim, object probe)
     {
@@ -77,7 +64,7 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
 
     /// <summary>
     /// Writes the logged pairs (probe, claim, mirrored, inliers, overlap, aligned PDQ distance, correlation, and the
-    /// cells' count, median correlation and share agreeing) and each image's keypoint count.
+    /// cells' count, median correlation and share agreeing).
     /// </summary>
     public void SavePairs(string folder)
     {
@@ -85,7 +72,6 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
         File.WriteAllLines(path, _pairs.Order(StringComparer.Ordinal)
             .Prepend("probe\tclaim\tmirrored\tinliers\toverlap\tpdq\tcorrelation\tcells\tcell_median\tcells_agreeing"));
         Console.WriteLine($"pairs: {path} ({_pairs.Count})");
-        File.WriteAllLines(System.IO.Path.Combine(folder, "keypoints-aligned.tsv"), _keypoints.Order(StringComparer.Ordinal).Prepend("image\tkeypoints"));
     }
 
     private double Compare(ClaimImage claim, Side side, bool mirrored, ProbeImage probe)

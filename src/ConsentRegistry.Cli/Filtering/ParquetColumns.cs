@@ -140,43 +140,28 @@ internal static class ParquetColumns
         }
     }
 
-    /// <summary>
-    /// Opens column <paramref name="index"/> of <paramref name="group"/>. This and the two below
-    /// read the input: their failures are the input's fault (a damaged page, a bad header), told
-    /// apart from a failure to write by <see cref="InvalidDataException"/>.
-    /// </summary>
-    public static ColumnReader Column(RowGroupReader group, int index)
-    {
-        try
-        {
-            return group.Column(index);
-        }
-        catch (ParquetException e)
-        {
-            throw new InvalidDataException(e.Message, e);
-        }
-    }
+    /// <summary>Opens column <paramref name="index"/> of <paramref name="group"/>.</summary>
+    public static ColumnReader Column(RowGroupReader group, int index) =>
+        Reading((group, index), static state => state.group.Column(state.index));
 
     /// <summary>Whether another batch follows (this reads the next page's header, and may decompress it).</summary>
-    private static bool HasNext(ColumnReader reader)
-    {
-        try
-        {
-            return reader.HasNext;
-        }
-        catch (ParquetException e)
-        {
-            throw new InvalidDataException(e.Message, e);
-        }
-    }
+    private static bool HasNext(ColumnReader reader) => Reading(reader, static reader => reader.HasNext);
 
     /// <summary>One batch, as read.</summary>
     private static long Read<T>(ColumnReader<T> reader, short[] definitions, short[] repetitions, T[] values)
-        where T : unmanaged
+        where T : unmanaged =>
+        Reading((reader, definitions, repetitions, values), static state =>
+            state.reader.ReadBatch(Batch, state.definitions, state.repetitions, state.values, out _));
+
+    /// <summary>
+    /// Reads the input: a failure is the input's fault (a damaged page, a bad header), told apart
+    /// from a failure to write by <see cref="InvalidDataException"/>.
+    /// </summary>
+    private static TResult Reading<TState, TResult>(TState state, Func<TState, TResult> read)
     {
         try
         {
-            return reader.ReadBatch(Batch, definitions, repetitions, values, out _);
+            return read(state);
         }
         catch (ParquetException e)
         {
