@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Abuse benchmark: starts the API (Release) with its default budgets on a fresh store and runs,
-# on loopback, the attacks the registry must bound, each beside two well-behaved clients (an
-# artist's 20-URL claim every 3 s, a dataset builder's 10,000-URL lookup batches at 150,000
-# URLs/s), whose p99 must stay within 2× of an unloaded run and who must get no 429:
+# on loopback, the attacks the registry must bound, each beside well-behaved clients (artists, each
+# a 20-URL claim every 3 s from its own address, ten by default, so that a 30 s phase gives about 100
+# claims; a dataset builder's 10,000-URL lookup batches at 150,000 URLs/s), whose p99 must stay
+# within 2× of an unloaded run and who must get no 429:
 #   1. claim flood: two addresses, four connections each, posting 10,000-subject claims (fresh keys,
 #      sometimes one key) for 30 s
 #   2. match amplification: 2,000 one-subject host claims on one host from 2,000 keys and 20
 #      addresses, then 10,000-URL /api/v2/query/urls and 1,000-URL /v1/lookup batches on that host
 #   3. policy re-renders: N subjects on one host (an API key with a large budget), robots.txt
-#      first and served, then (tiny claim, GET robots.txt) for 15 s: renders, CPU
+#      first and served, then (tiny claim, GET robots.txt) for 30 s: renders, CPU
 #   4. image bombs: benchmarks/images-rss.sh (its own server): RSS after the set and 30 s later
 # Rotating IPv6 addresses cannot be shown on loopback (one ::1): the API tests send writes from
 # several addresses of one /64 and of another (WriteBudgetTests).
@@ -19,6 +20,7 @@
 #                                                              # flood amplify policy images)
 #   PHASES="burst" BURSTS=20 benchmarks/abuse.sh sqlite        # not a verdict: the flood's opening burst
 #                                                              # N times, the artist's claim sent with each
+#   ARTISTS=1 benchmarks/abuse.sh sqlite                       # one artist, as before (p99 = the slowest claim)
 #   ATTACKERS_NICE=10 benchmarks/abuse.sh sqlite               # the flood's attackers in a process of their
 #                                                              # own at nice 10, as if on other machines
 set -euo pipefail
@@ -49,11 +51,13 @@ store_size() {
 
 phases="${PHASES:-flood amplify policy images}"
 wants() { [[ " $phases " == *" $1 "* ]]; }
-phase() { loadgen abuse --phase "$1" --target "$target" --server-pid "$api_pid" --admin-key "$admin_key" "${@:2}"; }
+phase() {
+  loadgen abuse --phase "$1" --target "$target" --server-pid "$api_pid" --admin-key "$admin_key" --artists "${ARTISTS:-10}" "${@:2}"
+}
 
 status=0
-log "$engine: well-behaved clients alone (20 s)"
-phase baseline --seconds 20 || status=1
+log "$engine: well-behaved clients alone (30 s)"
+phase baseline --seconds 30 || status=1
 if wants flood; then
   log "$engine: 1. claim flood (store $(store_size))"
   phase flood --seconds 30 --attackers-nice "${ATTACKERS_NICE:-0}" || status=1
@@ -69,7 +73,7 @@ if wants amplify; then
 fi
 if wants policy; then
   log "$engine: 3. policy re-renders at $policy_subjects subjects"
-  phase policy --seconds 15 --policy-subjects "$policy_subjects" || status=1
+  phase policy --seconds 30 --policy-subjects "$policy_subjects" || status=1
 fi
 log "$engine: store at the end: $(store_size); API RSS $(ps -o rss= -p "$api_pid" | awk '{printf "%.0f MiB", $1/1024}')"
 bench_finish

@@ -32,6 +32,7 @@ if (options is null)
                         or burst (the flood's opening burst N times, the artist's claim sent with each)
                         --phase P --target URL --server-pid PID --admin-key K [--seconds N] [--policy-subjects N] [--trials N (default 20)]
                         [--attackers-nice N: the flood's attackers in a process of their own at nice N (0: in this one)]
+                        [--artists N (default 10): well-behaved artists, each a 20-URL claim every 3 s from its own address]
         """);
     return 2;
 }
@@ -55,7 +56,7 @@ return options.Command switch
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
         options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000), options.Int("--trials", 20),
-        options.Int("--attackers-nice", 0)),
+        options.Int("--attackers-nice", 0), options.Int("--artists", 10)),
     _ => 2,
 };
 

@@ -14,8 +14,9 @@ namespace ConsentRegistry.Api.Claims;
 /// matching index) has been told. Small entries (an artist's claim, a revocation, a trust change)
 /// queue apart from large claims and are written first, and large claims are written at most
 /// 10,000 subjects a batch (one claim at least): a small claim waits behind that much at most (a
-/// 10,000-subject claim takes 100 to 300 ms to write and index), never behind a queue of them,
-/// and a large claim waits for small ones <see cref="MaxLargeWait"/> at most.
+/// 10,000-subject claim takes 100 to 300 ms to write and index), never behind a queue of them.
+/// A large claim waits for small ones <see cref="MaxLargeWait"/> at most; past that, large and small
+/// batches take turns, so that neither lane starves the other.
 /// </summary>
 public sealed partial class ClaimWriter(
     ClaimLogStore store,
@@ -37,6 +38,9 @@ public sealed partial class ClaimWriter(
 
     private readonly Channel<Pending> _small = Queue();
     private readonly Channel<Pending> _large = Queue();
+
+    /// <summary>Whether the last batch written was of large claims (read and written by the writer's thread only).</summary>
+    private bool _lastWasLarge;
 
     /// <summary>How long the oldest large claim may wait while small entries keep coming before it goes next (tests shorten or lengthen it).</summary>
     internal TimeSpan MaxLargeWait { get; set; } = TimeSpan.FromMilliseconds(250);
@@ -114,7 +118,8 @@ public sealed partial class ClaimWriter(
         while (WaitForEntries())
         {
             batch.Clear();
-            var (queue, maxSubjects) = LargeGoesNext() ? (_large, MaxLargeBatchSubjects) : (_small, MaxBatchSubjects);
+            _lastWasLarge = LargeGoesNext();
+            var (queue, maxSubjects) = _lastWasLarge ? (_large, MaxLargeBatchSubjects) : (_small, MaxBatchSubjects);
             var subjects = 0;
             while (batch.Count < MaxBatchEntries && queue.Reader.TryPeek(out var next) && (batch.Count == 0 || subjects + next.SubjectCount <= maxSubjects))
             {
@@ -129,10 +134,14 @@ public sealed partial class ClaimWriter(
 
     /// <summary>
     /// Large claims go when no small entry waits, or when the oldest of them has waited
-    /// <see cref="MaxLargeWait"/>: a steady stream of small entries delays them, never starves them.
+    /// <see cref="MaxLargeWait"/> and the last batch was small: a steady stream of small entries
+    /// delays them, never starves them, and a burst of large claims that have all waited that long
+    /// (each 100 to 300 ms to write on PostgreSQL) lets the small entries through between any two of
+    /// them, rather than holding an artist's claim behind the whole burst.
     /// </summary>
     private bool LargeGoesNext() =>
-        _large.Reader.TryPeek(out var oldest) && (_small.Reader.Count == 0 || Stopwatch.GetElapsedTime(oldest.Queued) >= MaxLargeWait);
+        _large.Reader.TryPeek(out var oldest)
+        && (_small.Reader.Count == 0 || (!_lastWasLarge && Stopwatch.GetElapsedTime(oldest.Queued) >= MaxLargeWait));
 
     /// <summary>True once either queue holds an entry; false when both are completed and empty. Blocks the writer's thread.</summary>
     private bool WaitForEntries()

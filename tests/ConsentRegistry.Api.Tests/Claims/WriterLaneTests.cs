@@ -10,8 +10,9 @@ namespace ConsentRegistry.Api.Tests.Claims;
 
 /// <summary>
 /// The writer's two queues: an artist's small claim that arrives while large claims wait is
-/// written before them, so that it waits behind the one large claim being written at most; and a
-/// large claim that has waited long enough goes before the small ones (no starvation). The writer
+/// written before them, so that it waits behind the one large claim being written at most; a large
+/// claim that has waited long enough goes before the small ones (no starvation), but never two large
+/// batches in a row while small entries wait. The writer
 /// has a thread of its own, so that the callers it answers resume on the pool at once.
 /// </summary>
 public sealed class WriterLaneTests
@@ -78,6 +79,40 @@ public sealed class WriterLaneTests
         }
 
         Assert.Equal([1L, 2L, 3L], seqs);
+    }
+
+    [Fact]
+    public async Task Large_claims_that_have_all_waited_long_enough_take_turns_with_small_ones()
+    {
+        var listener = new HoldingListener();
+        await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var writer = app.Services.GetRequiredService<ClaimWriter>();
+        writer.MaxLargeWait = TimeSpan.FromMilliseconds(100);
+
+        // A burst of large claims: the writer held inside the first, two more queued behind it.
+        var first = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("burst-1"))));
+        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
+        var second = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("burst-2"))));
+        var third = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("burst-3"))));
+        await Eventually.HoldsAsync(() => writer.Queued.Large == 2, "two large claims queued");
+        var small = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/between.jpg")));
+        await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the small claim queued");
+        await Task.Delay(300); // the queued large claims have now waited past MaxLargeWait
+
+        listener.Release();
+
+        var seqs = new List<long>();
+        foreach (var post in new[] { first, small, second, third })
+        {
+            var response = await post;
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            seqs.Add((await response.JsonAsync()).GetProperty("seq").GetInt64());
+        }
+
+        Assert.Equal([1L, 2L], seqs[..2]); // after a large batch the small claim goes, however long the large ones waited
+        Assert.Equal([3L, 4L], seqs[2..].Order());
     }
 
     /// <summary>
