@@ -51,9 +51,11 @@ timeout 1800 "${tool[@]}" evaluate "$out" --method embedding
 log "Evaluating local-feature verification (ORB, RANSAC similarity transform; about 6 minutes)"
 timeout 1800 "${tool[@]}" evaluate "$out" --method local
 
-log "Evaluating aligned verification (local features lay the probe over the claim, then PDQ and correlation compare them; about 5 minutes)"
-timeout 1800 "${tool[@]}" evaluate "$out" --method aligned
+log "Evaluating aligned verification (local features lay the probe over the claim, then PDQ and correlation compare them; FAST threshold 7; about 10 minutes)"
+timeout 1800 "${tool[@]}" evaluate "$out" --method aligned --orb-fast 7
 python3 benchmarks/ConsentRegistry.NearDup/analysis/aligned.py "$out" --max-false 1 --top 5
+log "The rule chosen on the seed-1 set (PDQ <= 16, or >= 6 inliers and aligned PDQ <= 12 or correlation >= 0.98)"
+python3 benchmarks/ConsentRegistry.NearDup/analysis/aligned.py "$out" --rule 16,6,0,12,0.98,2
 
 log "PDQ or embedding, PDQ or local features (a copy counts as found when either finds it)"
 "${tool[@]}" either "$out" pdq:31 embedding:0.02
