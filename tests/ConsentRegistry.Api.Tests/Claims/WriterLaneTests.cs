@@ -17,15 +17,23 @@ namespace ConsentRegistry.Api.Tests.Claims;
 /// </summary>
 public sealed class WriterLaneTests
 {
-    [Fact]
-    public async Task A_small_claim_queued_behind_large_ones_is_written_first()
+    /// <summary>
+    /// Whether or not the queued large claims have waited past <see cref="ClaimWriter.MaxLargeWait"/>:
+    /// after a large batch, a waiting small claim goes next (a burst of large claims that all waited
+    /// that long does not hold an artist's claim behind the whole burst).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_small_claim_queued_behind_large_ones_is_written_after_the_one_being_written(bool largeOnesWaitedPastTheirLimit)
     {
         var listener = new HoldingListener();
         await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
         using var client = app.CreateClient();
         using var signer = new TestSigner();
         var writer = app.Services.GetRequiredService<ClaimWriter>();
-        writer.MaxLargeWait = TimeSpan.FromMinutes(1); // however slow this machine, the large claims have not waited too long
+        // A minute: however slow this machine, the large claims have not waited too long.
+        writer.MaxLargeWait = largeOnesWaitedPastTheirLimit ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromMinutes(1);
 
         // The first large claim is committed and the writer held inside it, as if it were slow to index.
         var first = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("first"))));
@@ -35,16 +43,14 @@ public sealed class WriterLaneTests
         await Eventually.HoldsAsync(() => writer.Queued.Large == 2, "two large claims queued");
         var small = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/portfolio/1.jpg")));
         await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the small claim queued");
+        if (largeOnesWaitedPastTheirLimit)
+        {
+            await Task.Delay(300);
+        }
 
         listener.Release();
 
-        var seqs = new List<long>();
-        foreach (var post in new[] { first, small, second, third })
-        {
-            var response = await post;
-            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-            seqs.Add((await response.JsonAsync()).GetProperty("seq").GetInt64());
-        }
+        var seqs = await SeqsAsync(first, small, second, third);
 
         Assert.Equal([1L, 2L], seqs[..2]); // the large claim being written, then the small one
         Assert.Equal([3L, 4L], seqs[2..].Order());
@@ -70,49 +76,9 @@ public sealed class WriterLaneTests
 
         listener.Release();
 
-        var seqs = new List<long>();
-        foreach (var post in new[] { first, large, small })
-        {
-            var response = await post;
-            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-            seqs.Add((await response.JsonAsync()).GetProperty("seq").GetInt64());
-        }
+        var seqs = await SeqsAsync(first, large, small);
 
         Assert.Equal([1L, 2L, 3L], seqs);
-    }
-
-    [Fact]
-    public async Task Large_claims_that_have_all_waited_long_enough_take_turns_with_small_ones()
-    {
-        var listener = new HoldingListener();
-        await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
-        using var client = app.CreateClient();
-        using var signer = new TestSigner();
-        var writer = app.Services.GetRequiredService<ClaimWriter>();
-        writer.MaxLargeWait = TimeSpan.FromMilliseconds(100);
-
-        // A burst of large claims: the writer held inside the first, two more queued behind it.
-        var first = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("burst-1"))));
-        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
-        var second = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("burst-2"))));
-        var third = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("burst-3"))));
-        await Eventually.HoldsAsync(() => writer.Queued.Large == 2, "two large claims queued");
-        var small = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/between.jpg")));
-        await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the small claim queued");
-        await Task.Delay(300); // the queued large claims have now waited past MaxLargeWait
-
-        listener.Release();
-
-        var seqs = new List<long>();
-        foreach (var post in new[] { first, small, second, third })
-        {
-            var response = await post;
-            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-            seqs.Add((await response.JsonAsync()).GetProperty("seq").GetInt64());
-        }
-
-        Assert.Equal([1L, 2L], seqs[..2]); // after a large batch the small claim goes, however long the large ones waited
-        Assert.Equal([3L, 4L], seqs[2..].Order());
     }
 
     /// <summary>
@@ -136,6 +102,20 @@ public sealed class WriterLaneTests
 
         Assert.Equal(3, listener.Threads.Count);
         Assert.All(listener.Threads, thread => Assert.Equal(("Claim log writer", false), thread));
+    }
+
+    /// <summary>The seq each claim was written at, in the order given; each must have been created.</summary>
+    private static async Task<List<long>> SeqsAsync(params Task<HttpResponseMessage>[] posts)
+    {
+        var seqs = new List<long>();
+        foreach (var post in posts)
+        {
+            using var response = await post;
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            seqs.Add((await response.JsonAsync()).GetProperty("seq").GetInt64());
+        }
+
+        return seqs;
     }
 
     /// <summary>A claim of 2,000 URL subjects: large (<see cref="ClaimWriter.MaxSmallEntrySubjects"/>).</summary>
