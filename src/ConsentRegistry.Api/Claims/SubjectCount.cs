@@ -59,8 +59,10 @@ internal static class SubjectCount
                 return count;
             }
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a member name escaping a lone UTF-16 surrogate ("\udc00"),
+            // which the reader accepts and cannot compare. Either way the payload's validation says why.
         }
 
         return null;

@@ -64,6 +64,11 @@ internal static class LookupItemReader
             problem = $"The body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1} of that line); send {{\"items\": [{{\"url\": \"https://…\"}}]}}.";
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            problem = NotUnicode; // a member name of the body itself (an item's own is that item's error)
+            return null;
+        }
 
         if (items is not { Count: > 0 })
         {
@@ -95,7 +100,7 @@ internal static class LookupItemReader
 
             return item;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             return new ReadItem(null, InvalidJson);
         }
@@ -109,7 +114,16 @@ internal static class LookupItemReader
 
     private static readonly LookupError InvalidJson = new("invalid-json", null, "The line is not a single JSON object such as {\"url\": \"https://…\"}.");
 
-    /// <summary>Reads the value at the reader's current token, leaving the reader on its last token.</summary>
+    private const string NotUnicode = "The body escapes a lone UTF-16 surrogate (such as \"\\ud800\"), which is not text; send {\"items\": [{\"url\": \"https://…\"}]}.";
+
+    private static readonly LookupError ItemNotUnicode = new("invalid-item", null,
+        "The item escapes a lone UTF-16 surrogate (such as \"\\ud800\") in a member or its name, which is not text.");
+
+    /// <summary>
+    /// Reads the value at the reader's current token, leaving the reader on its last token. The reader
+    /// accepts an escaped lone UTF-16 surrogate ("\ud800") but cannot turn it into a string or compare
+    /// it as a name: such an item is that item's error, and the reader moves on to the item's end.
+    /// </summary>
     private static ReadItem ReadValue(ref Utf8JsonReader reader)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
@@ -117,6 +131,26 @@ internal static class LookupItemReader
             reader.Skip();
             return new ReadItem(null, NotAnObject);
         }
+
+        var depth = reader.CurrentDepth;
+        try
+        {
+            return ReadObject(ref reader);
+        }
+        catch (InvalidOperationException)
+        {
+            while (!(reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == depth))
+            {
+                reader.Read(); // malformed JSON further on still throws JsonException, as elsewhere
+            }
+
+            return new ReadItem(null, ItemNotUnicode);
+        }
+    }
+
+    /// <summary>Reads an item object from its start token to its end token.</summary>
+    private static ReadItem ReadObject(ref Utf8JsonReader reader)
+    {
 
         string? url = null, sha256 = null, pdq = null;
         int? maxDistance = null, quality = null;

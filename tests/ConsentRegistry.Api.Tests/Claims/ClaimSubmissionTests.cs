@@ -320,6 +320,25 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed-jws");
     }
 
+    /// <summary>
+    /// A payload member name escaping a lone UTF-16 surrogate: the subject count taken before the
+    /// signature is checked could not compare it and answered 500; now the payload is refused.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_payload_whose_member_name_escapes_a_lone_surrogate_gets_400(bool signed)
+    {
+        using var signer = new TestSigner();
+        var payload = "{\"\\udc00\\udc00\":1,\"subjects\":[{\"kind\":\"url\",\"value\":\"https://a.example/x.jpg\"}],\"usage\":{\"train-ai\":\"n\"},\"iat\":" + TestSigner.Now + "}";
+        var jws = signed ? signer.SignRaw(null, payload) : "e30." + TestSigner.Encode(Encoding.UTF8.GetBytes(payload)) + ".AA";
+
+        var response = await _client.PostAsync("/v1/claims", Jose(jws));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
     [Fact]
     public async Task Ten_thousand_subjects_are_accepted_and_ten_thousand_and_one_are_refused()
     {

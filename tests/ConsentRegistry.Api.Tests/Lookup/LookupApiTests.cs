@@ -145,6 +145,49 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
         Assert.Equal("disallow", lines[3].GetProperty("decision").GetProperty("train-ai").GetString());
     }
 
+    /// <summary>
+    /// JSON lets a string escape half of a UTF-16 surrogate pair ("\ud800"); such a string is no text.
+    /// The item holding it, as a value or as a member's name, is that item's error, in a batch and in
+    /// the stream, and the items around it are answered.
+    /// </summary>
+    [Fact]
+    public async Task An_item_escaping_a_lone_surrogate_is_that_items_error_in_a_batch_and_in_the_stream()
+    {
+        await OptOutAsync(TestSigner.Url("https://surrogate.example/a.jpg"));
+        string[] items =
+        [
+            "{\"url\":\"https://surrogate.example/a.jpg\"}",
+            "{\"url\":\"https://surrogate.example/\\ud800.jpg\"}",
+            "{\"\\udc00\\udc00\":1,\"url\":\"https://surrogate.example/a.jpg\"}",
+            "{\"embeddings\":[{\"model\":\"\\udfff\",\"value\":\"AA\"}]}",
+            "{\"url\":\"https://surrogate.example/a.jpg\"}",
+        ];
+
+        var batch = await _client.PostAsync("/v1/lookup", new StringContent("{\"items\":[" + string.Join(',', items) + "]}", Encoding.UTF8, "application/json"));
+        var stream = await _client.PostAsync("/v1/lookup/stream", new StringContent(string.Join('\n', items) + "\n", Encoding.UTF8, "application/x-ndjson"));
+
+        Assert.Equal(HttpStatusCode.OK, batch.StatusCode);
+        var batchResults = (await batch.JsonAsync()).GetProperty("results").EnumerateArray().ToList();
+        var streamResults = (await stream.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        foreach (var results in new[] { batchResults, streamResults })
+        {
+            Assert.Equal(5, results.Count);
+            Assert.Equal("disallow", results[0].GetProperty("decision").GetProperty("train-ai").GetString());
+            Assert.All(results[1..4], r => Assert.Equal("invalid-item", r.GetProperty("error").GetProperty("code").GetString()));
+            Assert.Equal("disallow", results[4].GetProperty("decision").GetProperty("train-ai").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_whose_own_member_name_escapes_a_lone_surrogate_gets_400_in_the_services_words()
+    {
+        var response = await _client.PostAsync("/v1/lookup", new StringContent("{\"\\ud800\":1,\"items\":[{\"url\":\"https://a.example/\"}]}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("surrogate", (await response.JsonAsync()).GetProperty("detail").GetString());
+    }
+
     [Theory]
     [InlineData("application/json")]
     [InlineData("text/plain")]
@@ -164,6 +207,23 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.True((await response.JsonAsync()).GetProperty("errors").TryGetProperty("items", out _));
+    }
+
+    [Fact]
+    public async Task A_batch_of_long_dataset_urls_larger_than_the_servers_read_buffer_is_answered()
+    {
+        // 10,000 LAION-like URLs of about 170 characters: a body of about 1.9 MB, past Kestrel's 1 MiB request buffer.
+        await OptOutAsync(TestSigner.Url("https://large-batch.example/" + new string('p', 140) + "/9999.jpg"));
+        var items = Enumerable.Range(0, 10_000).Select(i => new { url = $"https://large-batch.example/{new string('p', 140)}/{i}.jpg" }).ToArray();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        var response = await _client.PostAsJsonAsync("/v1/lookup", new { items }, timeout.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var results = (await response.JsonAsync()).GetProperty("results");
+        Assert.Equal(10_000, results.GetArrayLength());
+        Assert.Equal("disallow", results[9_999].GetProperty("decision").GetProperty("train-ai").GetString());
+        Assert.Equal("unknown", results[0].GetProperty("decision").GetProperty("train-ai").GetString());
     }
 
     [Fact]
