@@ -41,14 +41,6 @@ export Registry__Auth__AdminKey="$admin_key" Logging__LogLevel__Default=Warning
 start_api
 wait_ready
 
-store_size() {
-  if [[ $engine == sqlite ]]; then
-    du -cb "$work"/registry.db* | tail -n 1 | awk '{printf "%.1f MiB", $1/1048576}'
-  else
-    "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "SELECT pg_size_pretty(pg_database_size('postgres'))"
-  fi
-}
-
 phases="${PHASES:-flood amplify policy images}"
 wants() { [[ " $phases " == *" $1 "* ]]; }
 phase() {

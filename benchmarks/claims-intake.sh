@@ -27,6 +27,6 @@ loadgen claims --target "$target" --count 5000 --subjects 1 --concurrency 64 >/d
 loadgen claims --target "$target" --count 20 --subjects 10000 --concurrency 4 >/dev/null
 log "$engine: 1 subject per claim"
 loadgen claims --target "$target" --count 40000 --subjects 1 --concurrency 64
-log "$engine: 10,000 subjects per claim"
+log "$engine: 10,000 subjects per claim (store $(store_size))"
 loadgen claims --target "$target" --count 200 --subjects 10000 --concurrency 4
-log "API resident memory: $(ps -o rss= -p "$api_pid" | awk '{printf "%.0f MiB", $1/1024}')"
+log "API resident memory: $(ps -o rss= -p "$api_pid" | awk '{printf "%.0f MiB", $1/1024}'); store $(store_size)"

@@ -4,6 +4,7 @@
 
 bench_setup() {
   local engine="$1"
+  bench_engine="$engine"
   dotnet build ConsentRegistry.sln -c Release --nologo -v quiet
   work="$(mktemp -d -t registry-bench.XXXXXX)"
   api_pid=""
@@ -35,6 +36,15 @@ wait_ready() {
   local tries=$(( ${1:-60} * 20 ))
   for _ in $(seq "$tries"); do curl -sf "$target/health/ready" >/dev/null && return 0; sleep 0.05; done
   echo "the API did not get ready; the end of its log:" >&2; tail -50 "$work/api.log" >&2; return 1
+}
+
+# The store's size on disk: the SQLite files, or the PostgreSQL database (catalogs included).
+store_size() {
+  if [[ $bench_engine == sqlite ]]; then
+    du -cb "$work"/registry.db* | tail -n 1 | awk '{printf "%.1f MiB", $1/1048576}'
+  else
+    "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "SELECT pg_database_size('postgres')" | awk '{printf "%.1f MiB", $1/1048576}'
+  fi
 }
 
 loadgen() { dotnet benchmarks/ConsentRegistry.LoadGen/bin/Release/net10.0/ConsentRegistry.LoadGen.dll "$@"; }
