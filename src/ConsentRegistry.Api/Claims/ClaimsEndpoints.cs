@@ -106,7 +106,9 @@ public static class ClaimsEndpoints
         {
             (claim, var error, var spent) = await largeClaims.CheckAsync(jws!.Length, () =>
             {
-                if (SubjectCount.Of(jws) is { } subjects)
+                // More subjects than a claim may hold is the payload's error (below), not a budget's:
+                // a 429 would send the client back with the same claim forever.
+                if (SubjectCount.Of(jws) is { } subjects && subjects <= ClaimPayloadValidator.MaxSubjects)
                 {
                     (var refusal, hold) = budgets.Reserve(context, subjects);
                     if (refusal is not null)

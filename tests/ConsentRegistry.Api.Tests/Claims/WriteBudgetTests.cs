@@ -46,6 +46,22 @@ public sealed class WriteBudgetTests
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/claims/{id}")).StatusCode);
     }
 
+    /// <summary>
+    /// A claim listing more subjects than any claim may hold is refused as such (400), not as over a
+    /// budget it could never fit (a 429 whose Retry-After would be answered the same way forever).
+    /// </summary>
+    [Fact]
+    public async Task A_claim_of_more_subjects_than_a_claim_may_hold_gets_400_even_past_the_subject_budget()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:Address:SubjectsPerHour"] = "10000" });
+        using var client = app.CreateClient();
+
+        var (refused, _) = await PostOptOutAsync(client, Urls("too-many", 10_001));
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("invalid-payload", (await refused.JsonAsync()).GetProperty("code").GetString());
+    }
+
     [Fact]
     public async Task Subjects_are_budgeted_as_well_as_claims()
     {
