@@ -94,6 +94,7 @@ public static class LookupEndpoints
         await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/json; charset=utf-8";
         var buffers = new LookupBuffers();
+        var flushed = 0L;
         await using (var json = new Utf8JsonWriter(context.Response.BodyWriter, WriterOptions))
         {
             json.WriteStartObject();
@@ -108,9 +109,14 @@ public static class LookupEndpoints
                     engine.WriteResult(json, i, null, buffers);
                 }
 
-                if (json.BytesPending > 32 * 1024)
+                // The writer hands its bytes to the response pipe as its buffer fills, but the pipe
+                // holds them until flushed: without this, a whole answer (up to 16 matches an item)
+                // would wait in memory until the last item.
+                if (json.BytesCommitted + json.BytesPending - flushed >= FlushBytes)
                 {
                     await json.FlushAsync(cancellationToken);
+                    await context.Response.BodyWriter.FlushAsync(cancellationToken);
+                    flushed = json.BytesCommitted;
                 }
             }
 
@@ -140,7 +146,8 @@ public static class LookupEndpoints
         var output = context.Response.BodyWriter;
         var input = context.Request.BodyReader;
         await using var json = new Utf8JsonWriter(output, WriterOptions);
-        var line = 0;
+        var line = 0L;
+        var unflushed = 0L;
         var run = new List<ReadItem>(LookupEngine.RunLength);
         while (true)
         {
@@ -151,7 +158,14 @@ public static class LookupEndpoints
                 run.Add(LookupItemReader.ReadLine(bytes));
                 if (run.Count == LookupEngine.RunLength)
                 {
-                    line = WriteStreamResults(json, output, engine, run, line, buffers);
+                    (line, var written) = WriteStreamResults(json, output, engine, run, line, buffers);
+                    unflushed += written;
+                    if (unflushed >= FlushBytes)
+                    {
+                        // A read may bring thousands of lines: their answers go out as they are written.
+                        await output.FlushAsync(cancellationToken);
+                        unflushed = 0;
+                    }
                 }
             }
 
@@ -162,7 +176,7 @@ public static class LookupEndpoints
             }
 
             // Every line read so far is answered before waiting for more.
-            line = WriteStreamResults(json, output, engine, run, line, buffers);
+            (line, _) = WriteStreamResults(json, output, engine, run, line, buffers);
             if (!read.IsCompleted && buffer.Length > NdjsonMaxLineBytes)
             {
                 // A line longer than any valid item: answer it and skip to its end.
@@ -180,6 +194,7 @@ public static class LookupEndpoints
             // Answer what we have before waiting for more: the client sees results while it still sends.
             await json.FlushAsync(cancellationToken);
             await output.FlushAsync(cancellationToken);
+            unflushed = 0;
             if (read.IsCompleted)
             {
                 break;
@@ -195,6 +210,9 @@ public static class LookupEndpoints
             || parsed.MediaType.Equals("application/jsonl", StringComparison.OrdinalIgnoreCase));
 
     private const int NdjsonMaxLineBytes = 64 * 1024;
+
+    /// <summary>Answer bytes written before the response is flushed (Kestrel's response buffer is 64 KiB by default).</summary>
+    private const int FlushBytes = 64 * 1024;
 
     private static async Task SkipLineAsync(PipeReader input, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
     {
@@ -232,14 +250,19 @@ public static class LookupEndpoints
         return true;
     }
 
-    /// <summary>Answers the lines read (<paramref name="run"/>, then emptied), numbered from <paramref name="line"/>; returns the next line's number.</summary>
-    private static int WriteStreamResults(Utf8JsonWriter json, PipeWriter output, LookupEngine engine, List<ReadItem> run, int line, LookupBuffers buffers)
+    /// <summary>
+    /// Answers the lines read (<paramref name="run"/>, then emptied), numbered from <paramref name="line"/>;
+    /// returns the next line's number and the bytes written (not yet flushed).
+    /// </summary>
+    private static (long Line, long Written) WriteStreamResults(
+        Utf8JsonWriter json, PipeWriter output, LookupEngine engine, List<ReadItem> run, long line, LookupBuffers buffers)
     {
         if (run.Count == 0)
         {
-            return line;
+            return (line, 0);
         }
 
+        var written = 0L;
         engine.Prepare(CollectionsMarshal.AsSpan(run), buffers);
         for (var i = 0; i < run.Count; i++)
         {
@@ -247,12 +270,13 @@ public static class LookupEndpoints
 
             // NDJSON: each result is its own JSON document followed by a newline.
             json.Flush();
+            written += json.BytesCommitted + 1;
             json.Reset();
             output.Write("\n"u8);
         }
 
         run.Clear();
-        return line;
+        return (line, written);
     }
 
     internal static async Task<Results<Ok<SpawningResponse>, ValidationProblem>> SpawningQuery(

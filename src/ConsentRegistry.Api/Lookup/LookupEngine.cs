@@ -55,7 +55,7 @@ public sealed class LookupEngine(
     }
 
     /// <summary>Resolves the prepared item <paramref name="at"/> and writes <c>{"decision":…,"matches":[…]}</c> or <c>{"error":…}</c>.</summary>
-    public void WriteResult(Utf8JsonWriter json, int at, int? lineNumber, LookupBuffers buffers)
+    public void WriteResult(Utf8JsonWriter json, int at, long? lineNumber, LookupBuffers buffers)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(at, buffers.RunCount);
         json.WriteStartObject();
@@ -127,7 +127,7 @@ public sealed class LookupEngine(
     }
 
     /// <summary>Writes <c>{"i":…,"error":…}</c> for a line that could not be read at all.</summary>
-    public static void WriteInvalid(Utf8JsonWriter json, LookupError error, int? lineNumber, LookupBuffers buffers)
+    public static void WriteInvalid(Utf8JsonWriter json, LookupError error, long? lineNumber, LookupBuffers buffers)
     {
         buffers.CountError();
         json.WriteStartObject();
