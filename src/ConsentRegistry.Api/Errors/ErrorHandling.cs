@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using ConsentRegistry.Api.Storage;
 using Microsoft.AspNetCore.Diagnostics;
@@ -65,7 +66,7 @@ public static class ErrorHandling
 /// Maps exceptions to problems; only a genuine bug is a 500, and its details stay in the log under
 /// the correlation id the answer carries. A store that is busy or out of reach is a 503 to retry.
 /// </summary>
-internal sealed class RegistryExceptionHandler(IProblemDetailsService problems, ILogger<RegistryExceptionHandler> logger) : IExceptionHandler
+internal sealed partial class RegistryExceptionHandler(IProblemDetailsService problems, ILogger<RegistryExceptionHandler> logger) : IExceptionHandler
 {
     private const string RetryAfterSeconds = "1";
 
@@ -82,10 +83,19 @@ internal sealed class RegistryExceptionHandler(IProblemDetailsService problems, 
             return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = BodyProblem(context, json) });
         }
 
+        if (exception is BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } unbound && UnboundParameter().Match(unbound.Message) is { Success: true } parameter)
+        {
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context, Exception = exception,
+                ProblemDetails = ParameterProblem(context, parameter.Groups["name"].Value, parameter.Groups["type"].Value),
+            });
+        }
+
         var storeUnavailable = TransientStoreErrors.IsTransient(exception);
         var (status, title, detail) = exception switch
         {
-            BadHttpRequestException bad => (bad.StatusCode, "The request could not be read.", bad.Message),
+            BadHttpRequestException bad => (bad.StatusCode, "The request could not be read.", Describe(bad.StatusCode)),
             JsonException => (400, "The request body is not valid JSON.", (string?)null),
             ChannelClosedException => (503, "The service is shutting down.", "Retry against another instance or in a moment."),
             _ when storeUnavailable => (503, "The store is unavailable.", "Retry in a moment."),
@@ -112,6 +122,48 @@ internal sealed class RegistryExceptionHandler(IProblemDetailsService problems, 
         context.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem });
     }
+
+    /// <summary>
+    /// The framework's words when a query, route or header value does not convert to its parameter's
+    /// type (stable since ASP.NET Core 6): <c>Failed to bind parameter "int? limit" from "abc".</c>
+    /// </summary>
+    [GeneratedRegex("""^Failed to bind parameter "(?<type>[^"]+) (?<name>[A-Za-z_][A-Za-z0-9_]*)" from ".*"\.$""", RegexOptions.Singleline)]
+    private static partial Regex UnboundParameter();
+
+    /// <summary>400 naming the parameter whose value did not convert, in the service's words.</summary>
+    private static ProblemDetails ParameterProblem(HttpContext context, string name, string type)
+    {
+        var inQuery = context.Request.Query.ContainsKey(name);
+        var code = inQuery ? ProblemCodes.InvalidQuery : ProblemCodes.InvalidPath;
+        var expected = type.TrimEnd('?') switch
+        {
+            "int" or "long" or "short" or "Int32" or "Int64" => "a whole number (within range)",
+            "double" or "float" or "decimal" => "a number",
+            "bool" or "Boolean" => "true or false",
+            _ => "a value of the documented form (see /swagger)",
+        };
+        var detail = $"{name} is {expected}.";
+        var problem = new ProblemDetails
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = inQuery ? "A query parameter is not valid." : "A parameter is not valid.",
+            Detail = detail,
+            Type = ProblemTypes.Of(code),
+        };
+        problem.Extensions["code"] = code;
+        problem.Extensions["errors"] = new Dictionary<string, string[]> { [name] = [detail] };
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        return problem;
+    }
+
+    /// <summary>What a request the server could not read gets, in the service's words rather than the framework's.</summary>
+    private static string Describe(int status) => status switch
+    {
+        StatusCodes.Status413PayloadTooLarge => "The body is larger than this endpoint takes (see /swagger for its limits).",
+        StatusCodes.Status415UnsupportedMediaType => "This endpoint does not take a body of this media type (see /swagger).",
+        StatusCodes.Status408RequestTimeout => "The request body did not arrive in time.",
+        _ => "The request is malformed: a parameter, a header or the body could not be read (see /swagger).",
+    };
 
     private static ProblemDetails BodyProblem(HttpContext context, JsonException json)
     {

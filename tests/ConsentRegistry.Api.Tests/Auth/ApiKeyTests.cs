@@ -104,6 +104,17 @@ public sealed class ApiKeyTests(RegistryFixture registry) : IClassFixture<Regist
     }
 
     [Fact]
+    public async Task A_key_request_of_another_media_type_gets_415_problem_json_without_the_frameworks_words()
+    {
+        using var admin = _app.CreateAdminClient();
+
+        var response = await admin.PostAsync("/v1/admin/api-keys", new StringContent("{\"name\": \"job\"}", Encoding.UTF8, "text/plain"));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported-media-type");
+        Assert.DoesNotContain("Expected a supported JSON media type", problem.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_operator_review_raises_a_claim_to_reviewed_with_a_new_seq()
     {
         using var admin = _app.CreateAdminClient();

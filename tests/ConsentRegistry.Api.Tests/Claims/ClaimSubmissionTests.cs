@@ -482,12 +482,19 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     [Theory]
     [InlineData("not-a-party", "", "invalid-query")]
     [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?limit=0", "invalid-query")]
-    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?limit=abc", "bad-request")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?limit=abc", "invalid-query")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?limit=9999999999", "invalid-query")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?after=abc", "invalid-query")]
     [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "?after=-1", "invalid-query")]
     public async Task Bad_party_list_queries_get_problem_json(string party, string query, string code)
     {
         var response = await _client.GetAsync($"/v1/parties/{party}/claims{query}");
 
-        await AssertProblemAsync(response, HttpStatusCode.BadRequest, code);
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, code);
+        Assert.DoesNotContain("Failed to bind", problem.GetRawText());
+        if (query.Length > 0)
+        {
+            Assert.True(problem.GetProperty("errors").TryGetProperty(query[1..query.IndexOf('=')], out _), "The problem names the parameter.");
+        }
     }
 }
