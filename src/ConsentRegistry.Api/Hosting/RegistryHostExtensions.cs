@@ -105,7 +105,9 @@ public static class RegistryHostExtensions
     {
         app.UseRegistryErrorHandling();
         app.UseRequestHeadLimits();
+        app.UseHeadAsGet();
         app.UseRouting();
+        app.UseHeadWhereDeclared();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseSingleQueryValues();

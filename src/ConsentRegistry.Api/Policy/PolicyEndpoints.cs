@@ -44,11 +44,7 @@ public static class PolicyEndpoints
             .Produces(StatusCodes.Status304NotModified)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
-        // HEAD answers as GET does, headers and 304 included; the server sends no body for HEAD.
-        // Left out of the OpenAPI document, where it would repeat each GET under the same name.
-        group.MapMethods("/v1/policy", [HttpMethods.Head], UrlPolicy.GetAsync).WithSingleQueryValues().ExcludeFromDescription();
-        group.MapMethods("/v1/hosts/{host}/robots.txt", [HttpMethods.Head], RobotsTxtAsync).ExcludeFromDescription();
-        group.MapMethods("/v1/hosts/{host}/tdmrep.json", [HttpMethods.Head], TdmRepAsync).ExcludeFromDescription();
+        // HEAD answers as GET does, headers and 304 included (HeadRequests: for every GET).
 
         return group;
     }
