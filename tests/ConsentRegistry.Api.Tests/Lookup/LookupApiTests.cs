@@ -81,6 +81,24 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
         }
     }
 
+    [Fact]
+    public async Task A_spawning_style_query_takes_blank_lines_and_crlf_and_refuses_more_than_ten_thousand_urls()
+    {
+        await OptOutAsync(TestSigner.Url("https://spawning-lines.example/a.png"));
+        var padded = "\r\n\r\n  https://spawning-lines.example/a.png  \r\n\n\nhttps://spawning-lines.example/b.png\r\n" + new string('\n', 100_000);
+        var tooMany = string.Join('\n', Enumerable.Range(0, 10_001).Select(i => $"https://spawning-lines.example/{i}.png")) + "\n" + new string('\n', 100_000) + "x\n";
+
+        var answered = await _client.PostAsync("/api/v2/query/urls", new StringContent(padded, Encoding.UTF8, "text/plain"));
+        var refused = await _client.PostAsync("/api/v2/query/urls", new StringContent(tooMany, Encoding.UTF8, "text/plain"));
+
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        var urls = (await answered.JsonAsync()).GetProperty("urls");
+        Assert.Equal(["https://spawning-lines.example/a.png", "https://spawning-lines.example/b.png"], urls.EnumerateArray().Select(u => u.GetProperty("url").GetString()));
+        Assert.Equal([true, false], urls.EnumerateArray().Select(u => u.GetProperty("optOut").GetBoolean()));
+        var problem = await AssertProblemAsync(refused, HttpStatusCode.BadRequest, "invalid-batch");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("urls", out _));
+    }
+
     [Theory]
     [InlineData("""{"items":[]}""")]
     [InlineData("""{"items":"https://a.example/"}""")]
