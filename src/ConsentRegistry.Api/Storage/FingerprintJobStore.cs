@@ -62,10 +62,12 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         WHERE claim_id = @claimId AND url = @url
         """;
 
+    // A final failure starts the count again, like a success: the re-fetch it schedules gets
+    // every retry and the backoff from its first step, not a single try.
     private const string MarkFailed = """
         UPDATE fingerprint_jobs
-        SET status = CASE WHEN @final THEN 'failed' ELSE status END, attempts = attempts + 1, error = @error, due_at = @dueAt,
-            lease_owner = NULL, lease_until = NULL
+        SET status = CASE WHEN @final THEN 'failed' ELSE status END, attempts = CASE WHEN @final THEN 0 ELSE attempts + 1 END,
+            error = @error, due_at = @dueAt, lease_owner = NULL, lease_until = NULL
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
 
@@ -267,7 +269,10 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         return written;
     }
 
-    /// <summary>Records a failed try: retried from <paramref name="dueAt"/>, and shown as failed when <paramref name="final"/>.</summary>
+    /// <summary>
+    /// Records a failed try: retried from <paramref name="dueAt"/>; when <paramref name="final"/>,
+    /// shown as failed and its tries counted from zero again for the re-fetch at <paramref name="dueAt"/>.
+    /// </summary>
     public Task FailAsync(string owner, FingerprintJob job, string error, bool final, DateTimeOffset dueAt, CancellationToken cancellationToken) =>
         ExecuteAsync(MarkFailed, new { claimId = job.ClaimId, url = job.Url, owner, error, final, dueAt = dueAt.ToUnixTimeMilliseconds() }, cancellationToken);
 

@@ -140,6 +140,32 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_re_fetch_of_a_url_that_failed_finally_gets_all_its_retries_again()
+    {
+        _images.Paths["/down-for-good.jpg"] = context =>
+        {
+            context.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        };
+        using var artist = new TestSigner();
+        var claim = await _client.ClaimAsync(artist.OptOut(_images.Url("/down-for-good.jpg")));
+        Assert.Equal("failed", Assert.Single(await _client.SettledFingerprintsAsync(claim)).GetProperty("status").GetString());
+        Assert.Equal(3, _images.RequestsFor("/down-for-good.jpg"));
+
+        // The schedule's re-fetch, brought forward: it is tried Registry:Worker:MaxAttempts (3) times again, not once.
+        var database = registry.App.Database;
+        await database.ExecuteAsync("UPDATE fingerprint_jobs SET due_at = 0 WHERE claim_id = @claim", new { claim });
+        await Eventually.HoldsAsync(
+            async () => await database.CountAsync(
+                "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND lease_owner IS NULL AND due_at > @later",
+                new { claim, later = DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeMilliseconds() }) == 1,
+            "the re-fetch fails finally again");
+
+        Assert.Equal(6, _images.RequestsFor("/down-for-good.jpg"));
+        Assert.StartsWith("http-status: The server answered HTTP 503", Assert.Single(await _client.FingerprintsAsync(claim)).GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task A_claim_revoked_while_its_image_is_being_fetched_gets_no_derived_fingerprints()
     {
         var image = TestImages.ReadPdqData("reg-test-input/labelme-subset/q0291.jpg");
