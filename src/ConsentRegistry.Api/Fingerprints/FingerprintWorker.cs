@@ -73,6 +73,12 @@ public sealed class FingerprintWorker(
                         firstFinishedAt = finished.Count == 0 ? Stopwatch.GetTimestamp() : firstFinishedAt;
                         finished.Add(completion);
                     }
+                    else if (task.IsFaulted)
+                    {
+                        // A job records its own failures: this one escaped that, so nothing was recorded
+                        // and it is taken again once its lease passes.
+                        logger.LogError(task.Exception, "A fingerprint job failed without its failure being recorded");
+                    }
 
                     return task.IsCompleted;
                 });
@@ -127,9 +133,17 @@ public sealed class FingerprintWorker(
     private async Task<JobCompletion?> RunAsync(FingerprintJob job, CancellationToken cancellationToken)
     {
         await Task.Yield();
-        var host = new Uri(job.Url).Host;
         try
         {
+            // The canonical URL follows WHATWG, whose hosts may hold characters (such as *) that no
+            // DNS name has and .NET's Uri refuses: no request can be made for such a URL, ever.
+            if (!Uri.TryCreate(job.Url, UriKind.Absolute, out var uri))
+            {
+                await FailAsync(job, FetchErrors.UnsupportedUrl, "The fetcher cannot request this URL: its host is not a valid DNS name.", transient: false, null, cancellationToken);
+                return null;
+            }
+
+            var host = uri.Host;
             if (_hosts.WaitUntil(host) is { } until)
             {
                 await store.PostponeAsync(Owner, job, until, cancellationToken);

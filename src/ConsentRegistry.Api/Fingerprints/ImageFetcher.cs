@@ -219,6 +219,7 @@ public static class FetchErrors
     public const string FetchFailed = "fetch-failed";
     public const string UndecodableImage = "undecodable-image";
     public const string Busy = "busy";
+    public const string UnsupportedUrl = "unsupported-url";
 }
 
 /// <summary>

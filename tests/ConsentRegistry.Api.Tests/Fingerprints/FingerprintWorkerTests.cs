@@ -142,6 +142,22 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_url_the_canonicaliser_accepts_but_no_http_client_can_request_ends_failed_at_once_and_is_not_retried()
+    {
+        // WHATWG hosts may hold characters such as * that no DNS name has, and .NET's Uri refuses.
+        using var artist = new TestSigner();
+        var claim = await _client.ClaimAsync(artist.OptOut("https://*.example.com/a.jpg"));
+
+        var item = Assert.Single(await _client.SettledFingerprintsAsync(claim));
+
+        Assert.Equal("failed", item.GetProperty("status").GetString());
+        Assert.StartsWith("unsupported-url: ", item.GetProperty("error").GetString());
+        var nextTry = DateTimeOffset.FromUnixTimeMilliseconds(
+            await registry.App.Database.CountAsync("SELECT due_at FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
+        Assert.True(nextTry > DateTimeOffset.UtcNow.AddDays(29), $"The job is due again at {nextTry}, before the next re-fetch.");
+    }
+
+    [Fact]
     public async Task A_re_fetch_of_a_url_that_failed_finally_gets_all_its_retries_again()
     {
         _images.Paths["/down-for-good.jpg"] = context =>
