@@ -144,15 +144,16 @@ public sealed class FingerprintWorker(
             }
 
             var host = uri.Host;
-            if (_hosts.WaitUntil(host) is { } until)
+            var started = Stopwatch.GetTimestamp();
+            var (slot, pausedUntil) = await _hosts.EnterAsync(host, cancellationToken);
+            if (slot is null)
             {
-                await store.PostponeAsync(Owner, job, until, cancellationToken);
+                await store.PostponeAsync(Owner, job, pausedUntil!.Value, cancellationToken);
                 return null;
             }
 
             FetchedImage fetched;
-            var started = Stopwatch.GetTimestamp();
-            using (await _hosts.EnterAsync(host, cancellationToken))
+            using (slot)
             {
                 fetched = await fetcher.FetchAsync(job.Url, cancellationToken);
             }
@@ -162,12 +163,13 @@ public sealed class FingerprintWorker(
             {
                 if (fetched.Code is { } code)
                 {
-                    if (fetched.RetryAfter is { } wait)
+                    var pause = HostPause(fetched);
+                    if (pause is { } wait)
                     {
                         _hosts.Pause(host, wait);
                     }
 
-                    await FailAsync(job, code, fetched.Detail!, fetched.IsTransient, fetched.RetryAfter, cancellationToken);
+                    await FailAsync(job, code, fetched.Detail!, fetched.IsTransient, pause, cancellationToken);
                     return null;
                 }
 
@@ -195,6 +197,18 @@ public sealed class FingerprintWorker(
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// How long the host asked the fetcher to stay away: its <c>Retry-After</c>, cut to
+    /// <see cref="WorkerOptions.MaxRetryAfter"/> and to the re-fetch interval (a host cannot push
+    /// its URLs' jobs past their schedule); after a 429 without one, the first backoff step.
+    /// </summary>
+    private TimeSpan? HostPause(FetchedImage fetched)
+    {
+        var longest = TimeSpan.FromTicks(Math.Min(_options.MaxRetryAfter.Ticks, _options.RefetchAfter.Ticks));
+        var asked = fetched.RetryAfter ?? (fetched.IsThrottled ? _options.RetryBackoff : (TimeSpan?)null);
+        return asked is { } wait ? TimeSpan.FromTicks(Math.Clamp(wait.Ticks, 0, longest.Ticks)) : null;
     }
 
     private async Task FailAsync(FingerprintJob job, string code, string detail, bool transient, TimeSpan? retryAfter, CancellationToken cancellationToken)

@@ -34,6 +34,12 @@ public sealed class WorkerOptions
     /// <summary>When a fetched (or finally failed) URL is fetched again: pictures change, and dead links come back.</summary>
     public TimeSpan RefetchAfter { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>
+    /// The longest a host's <c>Retry-After</c> holds back its jobs (never past <see cref="RefetchAfter"/>):
+    /// a larger one, up to decades or an HTTP-date in year 9999, is cut to this.
+    /// </summary>
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>How often an idle worker looks for new claims and due jobs.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
@@ -66,6 +72,11 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         if (options.RefetchAfter < TimeSpan.FromMinutes(1))
         {
             failures.Add($"Registry:Worker:RefetchAfter is {options.RefetchAfter}; use at least 00:01:00 (default 30.00:00:00).");
+        }
+
+        if (options.MaxRetryAfter < TimeSpan.FromSeconds(1) || options.MaxRetryAfter > TimeSpan.FromDays(1))
+        {
+            failures.Add($"Registry:Worker:MaxRetryAfter is {options.MaxRetryAfter}; use 00:00:01 to 1.00:00:00 (default 01:00:00).");
         }
 
         if (options.PollInterval < TimeSpan.FromMilliseconds(50) || options.PollInterval > TimeSpan.FromMinutes(5))
