@@ -19,9 +19,11 @@ public sealed class WorkerOptions
     public int Concurrency { get; set; } = 8;
 
     /// <summary>
-    /// How long a taken job stays this worker's; a job whose worker died is taken over after it.
-    /// Keep it well above <c>Registry:Fetch:Timeout</c> plus fingerprinting, or a slow job may be taken over while it runs
-    /// (its first result is then dropped, never written twice).
+    /// How long a taken job stays this worker's without word from it: the worker renews the leases of
+    /// the jobs it holds every quarter of this while they run, however long they wait for their host's
+    /// slot or fetch, and a job whose worker died is taken over once its lease passes. Should a job
+    /// be taken over all the same (the store unreachable for a lease), its first result is dropped,
+    /// never written twice.
     /// </summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -56,7 +58,7 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
 
         if (options.Lease < TimeSpan.FromSeconds(5))
         {
-            failures.Add($"Registry:Worker:Lease is {options.Lease}; use at least 00:00:05, and more than Registry:Fetch:Timeout plus the time to fingerprint an image (default 00:02:00).");
+            failures.Add($"Registry:Worker:Lease is {options.Lease}; use at least 00:00:05 (default 00:02:00).");
         }
 
         if (options.RetryBackoff <= TimeSpan.Zero || options.RetryBackoff > TimeSpan.FromDays(1))

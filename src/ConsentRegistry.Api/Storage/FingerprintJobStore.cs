@@ -292,6 +292,31 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     public Task PostponeAsync(string owner, FingerprintJob job, DateTimeOffset dueAt, CancellationToken cancellationToken) =>
         ReleaseAsync(Postpone, new { claimId = job.ClaimId, url = job.Url, owner, dueAt = dueAt.ToUnixTimeMilliseconds() }, cancellationToken);
 
+    /// <summary>
+    /// Extends to <paramref name="leaseUntil"/> the leases of those of <paramref name="jobs"/> that
+    /// are still <paramref name="owner"/>'s (a job finished, given back or taken over is left alone).
+    /// </summary>
+    public async Task RenewAsync(string owner, IReadOnlyList<FingerprintJob> jobs, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))
+        {
+            var args = new DynamicParameters();
+            var rows = new string[chunk.Length];
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                rows[i] = $"(@c{i}, @u{i})";
+                args.Add($"c{i}", chunk[i].ClaimId);
+                args.Add($"u{i}", chunk[i].Url);
+            }
+
+            args.Add("owner", owner);
+            args.Add("leaseUntil", leaseUntil.ToUnixTimeMilliseconds());
+            var sql = $"UPDATE fingerprint_jobs SET lease_until = @leaseUntil WHERE lease_owner = @owner AND (claim_id, url) IN (VALUES {string.Join(", ", rows)})";
+            await connection.ExecuteAsync(Command(sql, args, null, cancellationToken));
+        }
+    }
+
     /// <summary>The jobs of one claim, as the fingerprints endpoint shows them.</summary>
     public async Task<IReadOnlyList<FingerprintJobRow>> ListAsync(string claimId, CancellationToken cancellationToken)
     {
