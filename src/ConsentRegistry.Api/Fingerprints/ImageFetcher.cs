@@ -31,9 +31,7 @@ public sealed class ImageFetcher : IDisposable
     public ImageFetcher(IOptions<FetchOptions> options)
     {
         _options = options.Value;
-        _userAgent = _options.OperatorUrl is { Length: > 0 } operatorUrl
-            ? $"ConsentRegistry-Fetcher/{Version} (+{operatorUrl})"
-            : $"ConsentRegistry-Fetcher/{Version}";
+        _userAgent = $"ConsentRegistry-Fetcher/{Version} (+{_options.EffectiveOperatorUrl})";
         _client = new HttpClient(CreateHandler(), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
     }
 

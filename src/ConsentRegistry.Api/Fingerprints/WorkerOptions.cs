@@ -110,8 +110,23 @@ public sealed class FetchOptions
     /// <summary>Requests in flight to one host at once, per worker.</summary>
     public int PerHostConcurrency { get; set; } = 2;
 
-    /// <summary>A page about this registry's fetcher, named in its User-Agent so that site owners can find who fetches and why (empty: none).</summary>
+    /// <summary>
+    /// A page about this registry's fetcher, named in its User-Agent so that site owners can find who
+    /// fetches and why (empty: <see cref="FallbackOperatorUrl"/>, and a warning at start).
+    /// </summary>
     public string? OperatorUrl { get; set; }
+
+    /// <summary>
+    /// Named in the User-Agent while <see cref="OperatorUrl"/> is not set, so that it keeps the form
+    /// the fetcher promises (<c>ConsentRegistry-Fetcher/&lt;version&gt; (+&lt;url&gt;)</c>) and one
+    /// command still starts the registry. The service knows no public address of its own and the
+    /// project has no public page to name, so it is a reserved name that never resolves (RFC 2606)
+    /// rather than a page someone else may own.
+    /// </summary>
+    public const string FallbackOperatorUrl = "https://consent-registry.invalid/";
+
+    /// <summary>The operator page the User-Agent names: <see cref="OperatorUrl"/>, or <see cref="FallbackOperatorUrl"/>.</summary>
+    public string EffectiveOperatorUrl => OperatorUrl is { Length: > 0 } url ? url : FallbackOperatorUrl;
 }
 
 internal sealed class FetchOptionsValidator : IValidateOptions<FetchOptions>

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using ConsentRegistry.Api.Fingerprints;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
@@ -6,8 +8,9 @@ using Microsoft.AspNetCore.Http;
 namespace ConsentRegistry.Api.Tests.Fingerprints;
 
 /// <summary>
-/// How the fetcher behaves towards the sites it fetches from (docs/fingerprints.md): it slows
-/// down when a host asks, within bounds a host cannot push past. Each test has a registry of its own: a host's pause holds up every job on it.
+/// How the fetcher behaves towards the sites it fetches from (docs/fingerprints.md): it names
+/// itself and its operator, and it slows down when a host asks, within bounds a host cannot push
+/// past. Each test has a registry of its own: a host's pause holds up every job on it.
 /// </summary>
 public sealed class FetchPolitenessTests : IAsyncLifetime
 {
@@ -16,6 +19,33 @@ public sealed class FetchPolitenessTests : IAsyncLifetime
     public async Task InitializeAsync() => _images = await ImageServer.StartAsync();
 
     public async Task DisposeAsync() => await _images.DisposeAsync();
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("https://registry.example/about-our-fetcher")]
+    public async Task The_user_agent_names_the_fetcher_and_an_operator_page_configured_or_not(string? operatorUrl)
+    {
+        _images.Serve("/who.jpg", TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg"));
+        await using var app = await RegistryApp.StartAsync(Settings(new() { ["Registry:Fetch:OperatorUrl"] = operatorUrl }));
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+
+        await client.SettledFingerprintsAsync(await client.ClaimAsync(artist.OptOut(_images.Url("/who.jpg"))));
+
+        var agent = Assert.Single(_images.UserAgents);
+        var version = typeof(ImageFetcher).Assembly.GetName().Version!.ToString(2);
+        Assert.Matches($@"^ConsentRegistry-Fetcher/{Regex.Escape(version)} \(\+https?://[^\s()]+\)$", agent);
+        var warnings = app.Logs.Where(line => line.StartsWith("Warning", StringComparison.Ordinal) && line.Contains("Registry:Fetch:OperatorUrl", StringComparison.Ordinal));
+        if (operatorUrl is null)
+        {
+            Assert.Single(warnings);
+        }
+        else
+        {
+            Assert.EndsWith($"(+{operatorUrl})", agent);
+            Assert.Empty(warnings);
+        }
+    }
 
     [Theory]
     [InlineData("2147483647")]
