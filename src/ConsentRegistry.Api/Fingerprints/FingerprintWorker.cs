@@ -32,6 +32,9 @@ public sealed class FingerprintWorker(
     private long _derived;
     private long _failed;
 
+    /// <summary>The jobs whose leases this worker keeps: running, or finished and not written yet (the loop publishes them, <see cref="RenewLeasesAsync"/> reads them).</summary>
+    private FingerprintJob[] _held = [];
+
     /// <summary>This worker's name in the leases it writes: host, process and a random part (two workers never share one).</summary>
     public string Owner { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
 
@@ -42,9 +45,10 @@ public sealed class FingerprintWorker(
     {
         logger.LogInformation("Fingerprint worker {Owner} started: {Concurrency} jobs at once, {PerHost} per host",
             Owner, _options.Concurrency, fetchOptions.Value.PerHostConcurrency);
-        var running = new List<Task<JobCompletion?>>();
+        var running = new List<(FingerprintJob Job, Task<JobCompletion?> Task)>();
         var finished = new List<JobCompletion>();
         long firstFinishedAt = 0;
+        var renewing = RenewLeasesAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -60,18 +64,27 @@ public sealed class FingerprintWorker(
                     var now = time.GetUtcNow();
                     foreach (var job in await store.TakeAsync(Owner, free, now, now + _options.Lease, stoppingToken))
                     {
-                        running.Add(RunAsync(job, stoppingToken));
+                        running.Add((job, RunAsync(job, stoppingToken)));
                     }
+
+                    Hold(running, finished);
                 }
 
                 var poll = Task.Delay(finished.Count > 0 ? WriteDelay : _options.PollInterval, time, stoppingToken);
-                await (running.Count == 0 ? poll : Task.WhenAny(Task.WhenAny(running), poll));
-                running.RemoveAll(task =>
+                await (running.Count == 0 ? poll : Task.WhenAny(Task.WhenAny(running.Select(r => r.Task)), poll));
+                running.RemoveAll(r =>
                 {
+                    var task = r.Task;
                     if (task.IsCompletedSuccessfully && task.Result is { } completion)
                     {
                         firstFinishedAt = finished.Count == 0 ? Stopwatch.GetTimestamp() : firstFinishedAt;
                         finished.Add(completion);
+                    }
+                    else if (task.IsFaulted)
+                    {
+                        // A job records its own failures: this one escaped that, so nothing was recorded
+                        // and it is taken again once its lease passes.
+                        logger.LogError(task.Exception, "A fingerprint job failed without its failure being recorded");
                     }
 
                     return task.IsCompleted;
@@ -83,6 +96,8 @@ public sealed class FingerprintWorker(
                     Interlocked.Add(ref _derived, written);
                     finished.Clear();
                 }
+
+                Hold(running, finished);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -93,12 +108,52 @@ public sealed class FingerprintWorker(
                 // The store is down or busy: what is unwritten is fetched again once its lease passes.
                 logger.LogWarning(e, "The fingerprint worker could not reach the store; retrying");
                 finished.Clear();
+                Hold(running, finished);
                 await Task.Delay(_options.PollInterval, time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
 
         // Jobs in flight are cancelled with the host; their leases pass and another worker (or this one, restarted) takes them.
-        await Task.WhenAll(running).ContinueWith(_ => { }, TaskScheduler.Default);
+        await Task.WhenAll(running.Select(r => r.Task).Append(renewing)).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    /// <summary>Publishes the jobs whose leases <see cref="RenewLeasesAsync"/> keeps.</summary>
+    private void Hold(List<(FingerprintJob Job, Task<JobCompletion?> Task)> running, List<JobCompletion> finished) =>
+        Volatile.Write(ref _held, [.. running.Select(r => r.Job), .. finished.Select(f => f.Job)]);
+
+    /// <summary>
+    /// Renews the leases of the jobs this worker holds every quarter of <see cref="WorkerOptions.Lease"/>,
+    /// so that no other worker takes a job while it still runs here: a job may wait for its host's
+    /// slot behind others and then fetch for up to the fetch timeout, longer than a lease. It runs
+    /// beside the loop, so that a long stretch of enqueueing does not hold renewals up. A worker
+    /// that dies renews nothing, and its jobs are taken over once their leases pass.
+    /// </summary>
+    private async Task RenewLeasesAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(_options.Lease / 4, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                var held = Volatile.Read(ref _held);
+                if (held.Length == 0)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await store.RenewAsync(Owner, held, time.GetUtcNow() + _options.Lease, stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogWarning(e, "Renewing the leases of running fingerprint jobs failed; retrying");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
     }
 
     /// <summary>Turns the log into jobs until the queue has caught up, logging progress on long stretches.</summary>
@@ -127,18 +182,27 @@ public sealed class FingerprintWorker(
     private async Task<JobCompletion?> RunAsync(FingerprintJob job, CancellationToken cancellationToken)
     {
         await Task.Yield();
-        var host = new Uri(job.Url).Host;
         try
         {
-            if (_hosts.WaitUntil(host) is { } until)
+            // The canonical URL follows WHATWG, whose hosts may hold characters (such as *) that no
+            // DNS name has and .NET's Uri refuses: no request can be made for such a URL, ever.
+            if (!Uri.TryCreate(job.Url, UriKind.Absolute, out var uri))
             {
-                await store.PostponeAsync(Owner, job, until, cancellationToken);
+                await FailAsync(job, FetchErrors.UnsupportedUrl, "The fetcher cannot request this URL: its host is not a valid DNS name.", transient: false, null, cancellationToken);
+                return null;
+            }
+
+            var host = uri.Host;
+            var started = Stopwatch.GetTimestamp();
+            var (slot, pausedUntil) = await _hosts.EnterAsync(host, cancellationToken);
+            if (slot is null)
+            {
+                await store.PostponeAsync(Owner, job, pausedUntil!.Value, cancellationToken);
                 return null;
             }
 
             FetchedImage fetched;
-            var started = Stopwatch.GetTimestamp();
-            using (await _hosts.EnterAsync(host, cancellationToken))
+            using (slot)
             {
                 fetched = await fetcher.FetchAsync(job.Url, cancellationToken);
             }
@@ -148,12 +212,13 @@ public sealed class FingerprintWorker(
             {
                 if (fetched.Code is { } code)
                 {
-                    if (fetched.RetryAfter is { } wait)
+                    var pause = HostPause(fetched);
+                    if (pause is { } wait)
                     {
                         _hosts.Pause(host, wait);
                     }
 
-                    await FailAsync(job, code, fetched.Detail!, fetched.IsTransient, fetched.RetryAfter, cancellationToken);
+                    await FailAsync(job, code, fetched.Detail!, fetched.IsTransient, pause, cancellationToken);
                     return null;
                 }
 
@@ -181,6 +246,18 @@ public sealed class FingerprintWorker(
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// How long the host asked the fetcher to stay away: its <c>Retry-After</c>, cut to
+    /// <see cref="WorkerOptions.MaxRetryAfter"/> and to the re-fetch interval (a host cannot push
+    /// its URLs' jobs past their schedule); after a 429 without one, the first backoff step.
+    /// </summary>
+    private TimeSpan? HostPause(FetchedImage fetched)
+    {
+        var longest = TimeSpan.FromTicks(Math.Min(_options.MaxRetryAfter.Ticks, _options.RefetchAfter.Ticks));
+        var asked = fetched.RetryAfter ?? (fetched.IsThrottled ? _options.RetryBackoff : (TimeSpan?)null);
+        return asked is { } wait ? TimeSpan.FromTicks(Math.Clamp(wait.Ticks, 0, longest.Ticks)) : null;
     }
 
     private async Task FailAsync(FingerprintJob job, string code, string detail, bool transient, TimeSpan? retryAfter, CancellationToken cancellationToken)

@@ -28,12 +28,20 @@ public static class FingerprintingServices
 }
 
 /// <summary>Starts and stops the worker with the host, when this process is to run it.</summary>
-internal sealed class FingerprintWorkerStarter(FingerprintWorker worker, IOptions<WorkerOptions> options, ILogger<FingerprintWorkerStarter> logger) : IHostedService
+internal sealed class FingerprintWorkerStarter(
+    FingerprintWorker worker, IOptions<WorkerOptions> options, IOptions<FetchOptions> fetchOptions, ILogger<FingerprintWorkerStarter> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         if (options.Value.Enabled)
         {
+            if (fetchOptions.Value.OperatorUrl is not { Length: > 0 })
+            {
+                logger.LogWarning(
+                    "Registry:Fetch:OperatorUrl is not set: the fetcher's User-Agent names {FallbackOperatorUrl}, which leads nowhere; set it to a page that says who runs this registry and why it fetches images",
+                    FetchOptions.FallbackOperatorUrl);
+            }
+
             return worker.StartAsync(cancellationToken);
         }
 

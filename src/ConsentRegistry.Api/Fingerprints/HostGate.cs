@@ -3,39 +3,20 @@ namespace ConsentRegistry.Api.Fingerprints;
 /// <summary>
 /// Politeness per host, within one worker: at most <c>Registry:Fetch:PerHostConcurrency</c>
 /// requests in flight to a host, and none before the time its last 429 or 503 asked for
-/// (<c>Retry-After</c>). A host is forgotten when nothing waits on it and it asked for no pause.
+/// (<c>Retry-After</c>, or a short default after a bare 429; the worker bounds both). A host is
+/// forgotten when nothing waits on it and it asked for no pause.
 /// </summary>
 internal sealed class HostGate(int perHost, TimeProvider time)
 {
     private readonly Dictionary<string, HostState> _hosts = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
-    /// <summary>When the host may be asked again, if it asked the fetcher to wait; null when it may be asked now.</summary>
-    public DateTimeOffset? WaitUntil(string host)
-    {
-        lock (_lock)
-        {
-            if (!_hosts.TryGetValue(host, out var state) || state.NotBefore is not { } notBefore)
-            {
-                return null;
-            }
-
-            if (notBefore > time.GetUtcNow())
-            {
-                return notBefore;
-            }
-
-            if (state.Users == 0)
-            {
-                _hosts.Remove(host); // a pause that has passed, kept by nobody
-            }
-
-            return null;
-        }
-    }
-
-    /// <summary>Waits for one of the host's slots; dispose the result to give it back.</summary>
-    public async Task<IDisposable> EnterAsync(string host, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for one of the host's slots (dispose it to give it back), unless the host has asked
+    /// for a pause: then returns no slot and the pause's end. The pause is checked again once a
+    /// slot is free, or the jobs queued behind the request that got the 429 would go ahead.
+    /// </summary>
+    public async Task<(IDisposable? Slot, DateTimeOffset? PausedUntil)> EnterAsync(string host, CancellationToken cancellationToken)
     {
         HostState state;
         lock (_lock)
@@ -43,6 +24,10 @@ internal sealed class HostGate(int perHost, TimeProvider time)
             if (!_hosts.TryGetValue(host, out state!))
             {
                 _hosts[host] = state = new HostState(perHost);
+            }
+            else if (PausedUntil(state) is { } until)
+            {
+                return (null, until);
             }
 
             state.Users++;
@@ -58,7 +43,20 @@ internal sealed class HostGate(int perHost, TimeProvider time)
             throw;
         }
 
-        return new Slot(this, host, state);
+        var slot = new Slot(this, host, state);
+        DateTimeOffset? pausedUntil;
+        lock (_lock)
+        {
+            pausedUntil = PausedUntil(state);
+        }
+
+        if (pausedUntil is not null)
+        {
+            slot.Dispose();
+            return (null, pausedUntil);
+        }
+
+        return (slot, null);
     }
 
     /// <summary>The host asked for a pause (HTTP 429 or 503 with Retry-After).</summary>
@@ -75,6 +73,10 @@ internal sealed class HostGate(int perHost, TimeProvider time)
             state.NotBefore = state.NotBefore is { } current && current > until ? current : until;
         }
     }
+
+    /// <summary>The end of the host's pause, while it lasts (called holding the lock).</summary>
+    private DateTimeOffset? PausedUntil(HostState state) =>
+        state.NotBefore is { } notBefore && notBefore > time.GetUtcNow() ? notBefore : null;
 
     private void Forget(string host, HostState state)
     {

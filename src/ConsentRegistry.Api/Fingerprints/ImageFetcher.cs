@@ -31,9 +31,7 @@ public sealed class ImageFetcher : IDisposable
     public ImageFetcher(IOptions<FetchOptions> options)
     {
         _options = options.Value;
-        _userAgent = _options.OperatorUrl is { Length: > 0 } operatorUrl
-            ? $"ConsentRegistry-Fetcher/{Version} (+{operatorUrl})"
-            : $"ConsentRegistry-Fetcher/{Version}";
+        _userAgent = $"ConsentRegistry-Fetcher/{Version} (+{_options.EffectiveOperatorUrl})";
         _client = new HttpClient(CreateHandler(), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
@@ -73,7 +71,10 @@ public sealed class ImageFetcher : IDisposable
 
                 if (status == 429 || status >= 500 || status == 408)
                 {
-                    return FetchedImage.Transient(FetchErrors.HttpStatus, $"The server answered HTTP {status}.", RetryAfter(response.Headers.RetryAfter));
+                    return FetchedImage.Transient(FetchErrors.HttpStatus, $"The server answered HTTP {status}.", RetryAfter(response.Headers.RetryAfter)) with
+                    {
+                        IsThrottled = status == 429,
+                    };
                 }
 
                 if (status != 200)
@@ -219,15 +220,20 @@ public static class FetchErrors
     public const string FetchFailed = "fetch-failed";
     public const string UndecodableImage = "undecodable-image";
     public const string Busy = "busy";
+    public const string UnsupportedUrl = "unsupported-url";
 }
 
 /// <summary>
 /// A fetch's result: the image (its bytes in native memory, for the decoder, and their SHA-256), or
 /// an error <see cref="Code"/> and <see cref="Detail"/>; <see cref="IsTransient"/> failures are
-/// retried, the others are final until the next re-fetch.
+/// retried, the others are final until the next re-fetch. <see cref="RetryAfter"/> is the server's,
+/// unbounded: the worker bounds it.
 /// </summary>
 public sealed record FetchedImage(SKData? Data, string? Sha256, string? Code, string? Detail, bool IsTransient, TimeSpan? RetryAfter) : IDisposable
 {
+    /// <summary>The server answered 429 Too Many Requests: it asks the fetcher to slow down, with or without <see cref="RetryAfter"/>.</summary>
+    public bool IsThrottled { get; init; }
+
     public static FetchedImage Fetched(SKData data, string sha256) => new(data, sha256, null, null, false, null);
 
     public static FetchedImage Transient(string code, string detail, TimeSpan? retryAfter = null) => new(null, null, code, detail, true, retryAfter);

@@ -19,9 +19,11 @@ public sealed class WorkerOptions
     public int Concurrency { get; set; } = 8;
 
     /// <summary>
-    /// How long a taken job stays this worker's; a job whose worker died is taken over after it.
-    /// Keep it well above <c>Registry:Fetch:Timeout</c> plus fingerprinting, or a slow job may be taken over while it runs
-    /// (its first result is then dropped, never written twice).
+    /// How long a taken job stays this worker's without word from it: the worker renews the leases of
+    /// the jobs it holds every quarter of this while they run, however long they wait for their host's
+    /// slot or fetch, and a job whose worker died is taken over once its lease passes. Should a job
+    /// be taken over all the same (the store unreachable for a lease), its first result is dropped,
+    /// never written twice.
     /// </summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -33,6 +35,12 @@ public sealed class WorkerOptions
 
     /// <summary>When a fetched (or finally failed) URL is fetched again: pictures change, and dead links come back.</summary>
     public TimeSpan RefetchAfter { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// The longest a host's <c>Retry-After</c> holds back its jobs (never past <see cref="RefetchAfter"/>):
+    /// a larger one, up to decades or an HTTP-date in year 9999, is cut to this.
+    /// </summary>
+    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>How often an idle worker looks for new claims and due jobs.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
@@ -50,7 +58,7 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
 
         if (options.Lease < TimeSpan.FromSeconds(5))
         {
-            failures.Add($"Registry:Worker:Lease is {options.Lease}; use at least 00:00:05, and more than Registry:Fetch:Timeout plus the time to fingerprint an image (default 00:02:00).");
+            failures.Add($"Registry:Worker:Lease is {options.Lease}; use at least 00:00:05 (default 00:02:00).");
         }
 
         if (options.RetryBackoff <= TimeSpan.Zero || options.RetryBackoff > TimeSpan.FromDays(1))
@@ -66,6 +74,11 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         if (options.RefetchAfter < TimeSpan.FromMinutes(1))
         {
             failures.Add($"Registry:Worker:RefetchAfter is {options.RefetchAfter}; use at least 00:01:00 (default 30.00:00:00).");
+        }
+
+        if (options.MaxRetryAfter < TimeSpan.FromSeconds(1) || options.MaxRetryAfter > TimeSpan.FromDays(1))
+        {
+            failures.Add($"Registry:Worker:MaxRetryAfter is {options.MaxRetryAfter}; use 00:00:01 to 1.00:00:00 (default 01:00:00).");
         }
 
         if (options.PollInterval < TimeSpan.FromMilliseconds(50) || options.PollInterval > TimeSpan.FromMinutes(5))
@@ -97,8 +110,23 @@ public sealed class FetchOptions
     /// <summary>Requests in flight to one host at once, per worker.</summary>
     public int PerHostConcurrency { get; set; } = 2;
 
-    /// <summary>A page about this registry's fetcher, named in its User-Agent so that site owners can find who fetches and why (empty: none).</summary>
+    /// <summary>
+    /// A page about this registry's fetcher, named in its User-Agent so that site owners can find who
+    /// fetches and why (empty: <see cref="FallbackOperatorUrl"/>, and a warning at start).
+    /// </summary>
     public string? OperatorUrl { get; set; }
+
+    /// <summary>
+    /// Named in the User-Agent while <see cref="OperatorUrl"/> is not set, so that it keeps the form
+    /// the fetcher promises (<c>ConsentRegistry-Fetcher/&lt;version&gt; (+&lt;url&gt;)</c>) and one
+    /// command still starts the registry. The service knows no public address of its own and the
+    /// project has no public page to name, so it is a reserved name that never resolves (RFC 2606)
+    /// rather than a page someone else may own.
+    /// </summary>
+    public const string FallbackOperatorUrl = "https://consent-registry.invalid/";
+
+    /// <summary>The operator page the User-Agent names: <see cref="OperatorUrl"/>, or <see cref="FallbackOperatorUrl"/>.</summary>
+    public string EffectiveOperatorUrl => OperatorUrl is { Length: > 0 } url ? url : FallbackOperatorUrl;
 }
 
 internal sealed class FetchOptionsValidator : IValidateOptions<FetchOptions>

@@ -62,10 +62,12 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         WHERE claim_id = @claimId AND url = @url
         """;
 
+    // A final failure starts the count again, like a success: the re-fetch it schedules gets
+    // every retry and the backoff from its first step, not a single try.
     private const string MarkFailed = """
         UPDATE fingerprint_jobs
-        SET status = CASE WHEN @final THEN 'failed' ELSE status END, attempts = attempts + 1, error = @error, due_at = @dueAt,
-            lease_owner = NULL, lease_until = NULL
+        SET status = CASE WHEN @final THEN 'failed' ELSE status END, attempts = CASE WHEN @final THEN 0 ELSE attempts + 1 END,
+            error = @error, due_at = @dueAt, lease_owner = NULL, lease_until = NULL
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
 
@@ -74,10 +76,18 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
 
+    private const string DeleteLeasedJobOfRevokedClaim = """
+        DELETE FROM fingerprint_jobs
+        WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
+          AND EXISTS (SELECT 1 FROM claims c WHERE c.id = @claimId AND c.revoked_seq IS NOT NULL)
+        """;
+
     // Rows a worker is writing a result for are passed by (PostgreSQL: SKIP LOCKED), so that this
     // pass and a result write never wait on each other. The result write checks the claim's
-    // revocation itself and drops the job; a job passed by while its failure was being written
-    // stays, inert, until it next succeeds (its claim's matches are revoked in every case).
+    // revocation itself and drops the job, and so do a failure's and a postponement's; a job
+    // passed by all the same (its write read the claim before the revocation committed) stays,
+    // inert: taking passes over the jobs of revoked claims (its claim's matches are revoked in
+    // every case).
     private readonly string _dropRevokedJobs = $"""
         DELETE FROM fingerprint_jobs WHERE (claim_id, url) IN (
             SELECT claim_id, url FROM fingerprint_jobs
@@ -89,13 +99,16 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     private readonly string _selectQueueForUpdate = $"{SelectQueue}{database.LockRows}";
 
     // The outer condition is checked again on each row taken: under PostgreSQL's READ COMMITTED a
-    // row leased by another worker between the inner SELECT and the UPDATE is left alone.
+    // row leased by another worker between the inner SELECT and the UPDATE is left alone. The
+    // jobs of revoked claims are never taken, whether or not the revocation pass has dropped
+    // them yet (one probe of claims' unique id per due job; the claims rows are not locked).
     private readonly string _take = $"""
         UPDATE fingerprint_jobs SET lease_owner = @owner, lease_until = @leaseUntil
         WHERE (claim_id, url) IN (
-            SELECT claim_id, url FROM fingerprint_jobs
-            WHERE due_at <= @now AND (lease_until IS NULL OR lease_until < @now)
-            ORDER BY due_at, claim_seq
+            SELECT j.claim_id, j.url FROM fingerprint_jobs j
+            WHERE j.due_at <= @now AND (j.lease_until IS NULL OR j.lease_until < @now)
+              AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id = j.claim_id AND c.revoked_seq IS NOT NULL)
+            ORDER BY j.due_at, j.claim_seq
             LIMIT @limit{database.TakeRows})
           AND due_at <= @now AND (lease_until IS NULL OR lease_until < @now)
         RETURNING claim_id, url, attempts, status, sha256, model
@@ -267,13 +280,42 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         return written;
     }
 
-    /// <summary>Records a failed try: retried from <paramref name="dueAt"/>, and shown as failed when <paramref name="final"/>.</summary>
+    /// <summary>
+    /// Records a failed try: retried from <paramref name="dueAt"/>; when <paramref name="final"/>,
+    /// shown as failed and its tries counted from zero again for the re-fetch at <paramref name="dueAt"/>.
+    /// </summary>
+    /// <remarks>A job whose claim has been revoked meanwhile is dropped instead.</remarks>
     public Task FailAsync(string owner, FingerprintJob job, string error, bool final, DateTimeOffset dueAt, CancellationToken cancellationToken) =>
-        ExecuteAsync(MarkFailed, new { claimId = job.ClaimId, url = job.Url, owner, error, final, dueAt = dueAt.ToUnixTimeMilliseconds() }, cancellationToken);
+        ReleaseAsync(MarkFailed, new { claimId = job.ClaimId, url = job.Url, owner, error, final, dueAt = dueAt.ToUnixTimeMilliseconds() }, cancellationToken);
 
-    /// <summary>Gives a job back untried, due at <paramref name="dueAt"/> (its host asked the fetcher to wait).</summary>
+    /// <summary>Gives a job back untried, due at <paramref name="dueAt"/> (its host asked the fetcher to wait); a job whose claim has been revoked meanwhile is dropped instead.</summary>
     public Task PostponeAsync(string owner, FingerprintJob job, DateTimeOffset dueAt, CancellationToken cancellationToken) =>
-        ExecuteAsync(Postpone, new { claimId = job.ClaimId, url = job.Url, owner, dueAt = dueAt.ToUnixTimeMilliseconds() }, cancellationToken);
+        ReleaseAsync(Postpone, new { claimId = job.ClaimId, url = job.Url, owner, dueAt = dueAt.ToUnixTimeMilliseconds() }, cancellationToken);
+
+    /// <summary>
+    /// Extends to <paramref name="leaseUntil"/> the leases of those of <paramref name="jobs"/> that
+    /// are still <paramref name="owner"/>'s (a job finished, given back or taken over is left alone).
+    /// </summary>
+    public async Task RenewAsync(string owner, IReadOnlyList<FingerprintJob> jobs, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))
+        {
+            var args = new DynamicParameters();
+            var rows = new string[chunk.Length];
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                rows[i] = $"(@c{i}, @u{i})";
+                args.Add($"c{i}", chunk[i].ClaimId);
+                args.Add($"u{i}", chunk[i].Url);
+            }
+
+            args.Add("owner", owner);
+            args.Add("leaseUntil", leaseUntil.ToUnixTimeMilliseconds());
+            var sql = $"UPDATE fingerprint_jobs SET lease_until = @leaseUntil WHERE lease_owner = @owner AND (claim_id, url) IN (VALUES {string.Join(", ", rows)})";
+            await connection.ExecuteAsync(Command(sql, args, null, cancellationToken));
+        }
+    }
 
     /// <summary>The jobs of one claim, as the fingerprints endpoint shows them.</summary>
     public async Task<IReadOnlyList<FingerprintJobRow>> ListAsync(string claimId, CancellationToken cancellationToken)
@@ -282,10 +324,17 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         return (await connection.QueryAsync<FingerprintJobRow>(Command(SelectJobs, new { claimId }, null, cancellationToken))).AsList();
     }
 
-    private async Task ExecuteAsync(string sql, object args, CancellationToken cancellationToken)
+    /// <summary>Hands a leased job back with <paramref name="sql"/>, or drops it when its claim has been revoked (the revocation pass may have passed it by).</summary>
+    private async Task ReleaseAsync(string sql, object args, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(Command(sql, args, null, cancellationToken));
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        if (await connection.ExecuteAsync(Command(DeleteLeasedJobOfRevokedClaim, args, transaction, cancellationToken)) == 0)
+        {
+            await connection.ExecuteAsync(Command(sql, args, transaction, cancellationToken));
+        }
+
+        await transaction.CommitAsync(cancellationToken);
     }
 
     private static async Task InsertJobsAsync(

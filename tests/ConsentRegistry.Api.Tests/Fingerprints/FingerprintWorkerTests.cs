@@ -3,9 +3,11 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
@@ -137,6 +139,106 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
         Assert.Equal(3, _images.RequestsFor("/down.jpg"));
         Assert.Equal((1, 1, 1), (_images.RequestsFor("/gone.jpg"), _images.RequestsFor("/page.html"), _images.RequestsFor("/broken.png")));
         Assert.Equal(1 + 5, _images.RequestsFor("/loop.jpg"));
+    }
+
+    [Fact]
+    public async Task A_url_the_canonicaliser_accepts_but_no_http_client_can_request_ends_failed_at_once_and_is_not_retried()
+    {
+        // WHATWG hosts may hold characters such as * that no DNS name has, and .NET's Uri refuses.
+        using var artist = new TestSigner();
+        var claim = await _client.ClaimAsync(artist.OptOut("https://*.example.com/a.jpg"));
+
+        var item = Assert.Single(await _client.SettledFingerprintsAsync(claim));
+
+        Assert.Equal("failed", item.GetProperty("status").GetString());
+        Assert.StartsWith("unsupported-url: ", item.GetProperty("error").GetString());
+        var nextTry = DateTimeOffset.FromUnixTimeMilliseconds(
+            await registry.App.Database.CountAsync("SELECT due_at FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
+        Assert.True(nextTry > DateTimeOffset.UtcNow.AddDays(29), $"The job is due again at {nextTry}, before the next re-fetch.");
+    }
+
+    [Fact]
+    public async Task A_re_fetch_of_a_url_that_failed_finally_gets_all_its_retries_again()
+    {
+        _images.Paths["/down-for-good.jpg"] = context =>
+        {
+            context.Response.StatusCode = 503;
+            return Task.CompletedTask;
+        };
+        using var artist = new TestSigner();
+        var claim = await _client.ClaimAsync(artist.OptOut(_images.Url("/down-for-good.jpg")));
+        Assert.Equal("failed", Assert.Single(await _client.SettledFingerprintsAsync(claim)).GetProperty("status").GetString());
+        Assert.Equal(3, _images.RequestsFor("/down-for-good.jpg"));
+
+        // The schedule's re-fetch, brought forward: it is tried Registry:Worker:MaxAttempts (3) times again, not once.
+        var database = registry.App.Database;
+        await database.ExecuteAsync("UPDATE fingerprint_jobs SET due_at = 0 WHERE claim_id = @claim", new { claim });
+        await Eventually.HoldsAsync(
+            async () => await database.CountAsync(
+                "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND lease_owner IS NULL AND due_at > @later",
+                new { claim, later = DateTimeOffset.UtcNow.AddDays(1).ToUnixTimeMilliseconds() }) == 1,
+            "the re-fetch fails finally again");
+
+        Assert.Equal(6, _images.RequestsFor("/down-for-good.jpg"));
+        Assert.StartsWith("http-status: The server answered HTTP 503", Assert.Single(await _client.FingerprintsAsync(claim)).GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_job_of_a_revoked_claim_that_the_revocation_pass_left_behind_is_never_taken()
+    {
+        using var artist = new TestSigner();
+        var url = _images.Url("/left-behind.jpg");
+        var claim = await _client.ClaimAsync(artist.OptOut(url));
+        await _client.SettledFingerprintsAsync(claim);
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostAsync($"/v1/claims/{claim}/revocation", Jose(artist.Revocation(claim)))).StatusCode);
+        var database = registry.App.Database;
+        await Eventually.HoldsAsync(
+            async () => await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }) == 0,
+            "the revocation pass drops the claim's job");
+        var requests = _images.RequestsFor("/left-behind.jpg");
+
+        // The job as PostgreSQL's pass leaves it when another transaction holds its row (SKIP LOCKED), and due now.
+        await database.ExecuteAsync(
+            "INSERT INTO fingerprint_jobs (claim_id, url, claim_seq, due_at) SELECT id, @url, seq, 0 FROM claims WHERE id = @claim",
+            new { claim, url });
+        var later = await _client.ClaimAsync(artist.OptOut(_images.Url("/after-left-behind.jpg")));
+        await _client.SettledFingerprintsAsync(later);
+
+        // Jobs are taken oldest first: the left-behind one would have gone with the later claim's or before it.
+        Assert.Equal(1, await database.CountAsync(
+            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND due_at = 0 AND lease_owner IS NULL", new { claim }));
+        Assert.Equal(requests, _images.RequestsFor("/left-behind.jpg"));
+    }
+
+    [Fact]
+    public async Task A_failure_or_postponement_recorded_for_a_job_whose_claim_was_revoked_drops_the_job()
+    {
+        using var artist = new TestSigner();
+        var claim = await _client.ClaimAsync(artist.Sign(TestSigner.Claim(
+            [TestSigner.Url(_images.Url("/revoked-a.jpg")), TestSigner.Url(_images.Url("/revoked-b.jpg"))], new JsonObject { ["train-ai"] = "n" })));
+        await _client.SettledFingerprintsAsync(claim);
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostAsync($"/v1/claims/{claim}/revocation", Jose(artist.Revocation(claim)))).StatusCode);
+        var database = registry.App.Database;
+        await Eventually.HoldsAsync(
+            async () => await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }) == 0,
+            "the revocation pass drops the claim's jobs");
+
+        // Two jobs that a worker held while the revocation pass ran (and passed by), their leases still this worker's.
+        const string owner = "a-worker-that-held-the-rows";
+        string[] urls = [_images.Url("/revoked-a.jpg"), _images.Url("/revoked-b.jpg")];
+        foreach (var url in urls)
+        {
+            await database.ExecuteAsync(
+                "INSERT INTO fingerprint_jobs (claim_id, url, claim_seq, due_at, lease_owner, lease_until) SELECT id, @url, seq, 0, @owner, @until FROM claims WHERE id = @claim",
+                new { claim, url, owner, until = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds() });
+        }
+
+        var store = registry.App.Services.GetRequiredService<FingerprintJobStore>();
+        var now = DateTimeOffset.UtcNow;
+        await store.FailAsync(owner, new FingerprintJob { ClaimId = claim, Url = urls[0] }, "http-status: The server answered HTTP 503.", final: false, now.AddMinutes(1), default);
+        await store.PostponeAsync(owner, new FingerprintJob { ClaimId = claim, Url = urls[1] }, now.AddMinutes(1), default);
+
+        Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
     }
 
     [Fact]

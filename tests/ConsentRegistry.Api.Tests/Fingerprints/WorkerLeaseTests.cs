@@ -54,6 +54,51 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         Assert.Equal(paths.Length, byFirst + bySecond);
     }
 
+    [Fact]
+    public async Task A_job_that_runs_longer_than_its_lease_stays_its_workers_and_is_fetched_once()
+    {
+        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _images.Paths["/long.jpg"] = async context =>
+        {
+            if (arrived.TrySetResult())
+            {
+                await release.Task; // the first fetch outlasts the lease it was taken with
+            }
+
+            context.Response.ContentType = "image/jpeg";
+            await context.Response.Body.WriteAsync(image);
+        };
+        var settings = new Dictionary<string, string?>(WorkerFixture.Settings)
+        {
+            ["Registry:Worker:Lease"] = "00:00:06",
+            ["Registry:Fetch:Timeout"] = "00:00:50",
+        };
+        await using var database = await TestDatabase.CreateAsync();
+        await using var first = new RegistryApp(database, settings);
+        await using var second = new RegistryApp(database, settings);
+        first.StartServer();
+        second.StartServer();
+        await first.WaitUntilReadyAsync();
+        await second.WaitUntilReadyAsync();
+        using var client = first.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/long.jpg")));
+
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var takenUntil = await database.CountAsync("SELECT lease_until FROM fingerprint_jobs WHERE claim_id = @claim", new { claim });
+        await Eventually.HoldsAsync(
+            () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() > takenUntil + 3000,
+            "the lease the job was taken with has passed");
+        release.SetResult();
+
+        var item = Assert.Single(await client.SettledFingerprintsAsync(claim));
+        Assert.Equal("done", item.GetProperty("status").GetString());
+        Assert.Equal(1, _images.RequestsFor("/long.jpg"));
+        Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }));
+    }
+
     private static long Derived(RegistryApp app) => app.Services.GetRequiredService<FingerprintWorker>().Progress.Derived;
 
     [Fact]

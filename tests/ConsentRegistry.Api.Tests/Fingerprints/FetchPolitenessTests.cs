@@ -1,0 +1,172 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using ConsentRegistry.Api.Fingerprints;
+using ConsentRegistry.Api.Tests.Images;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+
+namespace ConsentRegistry.Api.Tests.Fingerprints;
+
+/// <summary>
+/// How the fetcher behaves towards the sites it fetches from (docs/fingerprints.md): it names
+/// itself and its operator, and it slows down when a host asks, within bounds a host cannot push
+/// past. Each test has a registry of its own: a host's pause holds up every job on it.
+/// </summary>
+public sealed class FetchPolitenessTests : IAsyncLifetime
+{
+    private ImageServer _images = null!;
+
+    public async Task InitializeAsync() => _images = await ImageServer.StartAsync();
+
+    public async Task DisposeAsync() => await _images.DisposeAsync();
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("https://registry.example/about-our-fetcher")]
+    public async Task The_user_agent_names_the_fetcher_and_an_operator_page_configured_or_not(string? operatorUrl)
+    {
+        _images.Serve("/who.jpg", TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg"));
+        await using var app = await RegistryApp.StartAsync(Settings(new() { ["Registry:Fetch:OperatorUrl"] = operatorUrl }));
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+
+        await client.SettledFingerprintsAsync(await client.ClaimAsync(artist.OptOut(_images.Url("/who.jpg"))));
+
+        var agent = Assert.Single(_images.UserAgents);
+        var version = typeof(ImageFetcher).Assembly.GetName().Version!.ToString(2);
+        Assert.Matches($@"^ConsentRegistry-Fetcher/{Regex.Escape(version)} \(\+https?://[^\s()]+\)$", agent);
+        var warnings = app.Logs.Where(line => line.StartsWith("Warning", StringComparison.Ordinal) && line.Contains("Registry:Fetch:OperatorUrl", StringComparison.Ordinal));
+        if (operatorUrl is null)
+        {
+            Assert.Single(warnings);
+        }
+        else
+        {
+            Assert.EndsWith($"(+{operatorUrl})", agent);
+            Assert.Empty(warnings);
+        }
+    }
+
+    [Theory]
+    [InlineData("2147483647")]
+    [InlineData("Fri, 31 Dec 9999 23:59:59 GMT")]
+    public async Task A_retry_after_of_decades_holds_the_job_and_its_host_back_an_hour_at_most(string retryAfter)
+    {
+        _images.Paths["/come-back-never.jpg"] = context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.Headers.RetryAfter = retryAfter;
+            return Task.CompletedTask;
+        };
+        _images.Serve("/same-host.jpg", TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg"));
+        await using var app = await RegistryApp.StartAsync(Settings([]));
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var asked = DateTimeOffset.UtcNow;
+        var refused = await client.ClaimAsync(artist.OptOut(_images.Url("/come-back-never.jpg")));
+        await Eventually.HoldsAsync(
+            async () => await app.Database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @refused AND attempts = 1 AND lease_owner IS NULL", new { refused }) == 1,
+            "the 429 is recorded");
+        var postponed = await client.ClaimAsync(artist.OptOut(_images.Url("/same-host.jpg")));
+        await Eventually.HoldsAsync(
+            async () => await app.Database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @postponed AND due_at > @soon AND lease_owner IS NULL",
+                new { postponed, soon = DateTimeOffset.UtcNow.AddMinutes(30).ToUnixTimeMilliseconds() }) == 1,
+            "the job on the paused host is postponed");
+
+        // Registry:Worker:MaxRetryAfter (1 hour by default) caps both the job's wait and its host's pause.
+        var latest = DateTimeOffset.UtcNow.AddHours(1).AddMinutes(1);
+        foreach (var claim in new[] { refused, postponed })
+        {
+            var dueAt = DateTimeOffset.FromUnixTimeMilliseconds(await app.Database.CountAsync("SELECT due_at FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
+            Assert.InRange(dueAt, asked.AddMinutes(59), latest);
+        }
+
+        Assert.Equal(0, _images.RequestsFor("/same-host.jpg"));
+    }
+
+    [Fact]
+    public async Task A_429_without_retry_after_pauses_its_host_for_the_first_backoff_step()
+    {
+        _images.Paths["/slow-down.jpg"] = context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            return Task.CompletedTask;
+        };
+        _images.Serve("/next-on-host.jpg", TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg"));
+        await using var app = await RegistryApp.StartAsync(Settings(new() { ["Registry:Worker:RetryBackoff"] = "00:01:00" }));
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var refused = await client.ClaimAsync(artist.OptOut(_images.Url("/slow-down.jpg")));
+        await Eventually.HoldsAsync(
+            async () => await app.Database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @refused AND attempts = 1 AND lease_owner IS NULL", new { refused }) == 1,
+            "the 429 is recorded");
+
+        var next = await client.ClaimAsync(artist.OptOut(_images.Url("/next-on-host.jpg")));
+        await Eventually.HoldsAsync(
+            async () => await app.Database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @next AND due_at > @soon AND lease_owner IS NULL",
+                new { next, soon = DateTimeOffset.UtcNow.AddSeconds(30).ToUnixTimeMilliseconds() }) == 1,
+            "the next job on the host is settled for now");
+
+        Assert.Equal(0, _images.RequestsFor("/next-on-host.jpg"));
+        Assert.Equal("pending", Assert.Single(await client.FingerprintsAsync(next)).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_job_waiting_for_its_hosts_slot_when_the_host_asks_for_a_pause_does_not_fetch()
+    {
+        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
+        var requests = 0;
+        RequestDelegate handler = async context =>
+        {
+            if (Interlocked.Increment(ref requests) == 1)
+            {
+                // The other job has been taken with this one and waits for the host's one slot.
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                context.Response.Headers.RetryAfter = "60";
+                return;
+            }
+
+            context.Response.ContentType = "image/jpeg";
+            await context.Response.Body.WriteAsync(image);
+        };
+        _images.Paths["/one.jpg"] = handler;
+        _images.Paths["/two.jpg"] = handler;
+        await using var app = await RegistryApp.StartAsync(Settings(new() { ["Registry:Fetch:PerHostConcurrency"] = "1" }));
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.Sign(TestSigner.Claim(
+            [TestSigner.Url(_images.Url("/one.jpg")), TestSigner.Url(_images.Url("/two.jpg"))], new JsonObject { ["train-ai"] = "n" })));
+
+        await Eventually.HoldsAsync(
+            async () => await app.Database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND due_at > @soon AND lease_owner IS NULL",
+                new { claim, soon = DateTimeOffset.UtcNow.AddSeconds(30).ToUnixTimeMilliseconds() }) == 2,
+            "both jobs wait for the pause");
+
+        Assert.Equal(1, Volatile.Read(ref requests));
+        Assert.All(await client.FingerprintsAsync(claim), item => Assert.Equal("pending", item.GetProperty("status").GetString()));
+    }
+
+    [Fact]
+    public async Task A_retry_after_cap_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Worker:MaxRetryAfter"] = "2.00:00:00" });
+
+        var error = Assert.ThrowsAny<Exception>(app.StartServer);
+
+        Assert.Contains("Registry:Worker:MaxRetryAfter is 2.00:00:00; use 00:00:01 to 1.00:00:00", error.ToString());
+    }
+
+    /// <summary>The worker tests' settings, then <paramref name="changes"/>.</summary>
+    private static Dictionary<string, string?> Settings(Dictionary<string, string?> changes)
+    {
+        var settings = new Dictionary<string, string?>(WorkerFixture.Settings);
+        foreach (var (key, value) in changes)
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+}
