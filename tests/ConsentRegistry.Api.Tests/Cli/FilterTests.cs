@@ -240,6 +240,29 @@ public sealed class FilterTests : IDisposable
     }
 
     [Fact]
+    public async Task Outputs_that_would_overwrite_an_input_or_each_other_are_refused_and_the_input_stays_as_it_was()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        var registry = app.CreateClient().BaseAddress!.ToString();
+        var data = Directory.CreateDirectory(In("data")).FullName;
+        var input = Path.Combine(data, "laion.parquet");
+        MakeInput(input, 3_000);
+        var before = await File.ReadAllBytesAsync(input);
+
+        // A trailing separator names the same folder; so does --removed, whose files are replaced as the kept ones are.
+        var slash = Path.DirectorySeparatorChar.ToString();
+        await ExpectAsync(2, "is the folder of the input", "filter", data, "--out", data + slash, "--registry", registry, "-q");
+        await ExpectAsync(2, "is the folder of the input", "filter", input, "--out", data + slash, "--registry", registry, "-q");
+        await ExpectAsync(2, "is the folder of the input", "filter", data, "--out", In("kept"), "--removed", data, "--registry", registry, "-q");
+        await ExpectAsync(2, "is the folder of the input", "filter", data, "--out", In("kept"), "--removed", data + slash + "." + slash, "--registry", registry, "-q");
+        await ExpectAsync(2, "is the --out folder", "filter", data, "--out", In("both"), "--removed", In("both") + slash, "--registry", registry, "-q");
+
+        Assert.Equal(before, await File.ReadAllBytesAsync(input));
+        Assert.Equal([input], Directory.GetFiles(data));
+        Assert.False(Directory.Exists(In("kept")) || Directory.Exists(In("both")), "an output folder was made before the refusal");
+    }
+
+    [Fact]
     public async Task Bad_inputs_give_one_line_and_the_documented_exit_code()
     {
         var good = In("good.parquet");
@@ -269,6 +292,8 @@ public sealed class FilterTests : IDisposable
         await ExpectAsync(2, "no such snapshot file", "filter", good, "--out", In("o6"), "--snapshot", In("missing.snap"));
         await ExpectAsync(2, "not a usable index snapshot", "filter", good, "--out", In("o7"), "--snapshot", text);
         await ExpectAsync(3, "cannot reach the registry", "filter", good, "--out", In("o8"), "--registry", $"http://127.0.0.1:{closedPort}");
+        await ExpectAsync(2, $"--out {Path.Combine(text, "out")} cannot be created", "filter", good, "--out", Path.Combine(text, "out"), "--registry", $"http://127.0.0.1:{closedPort}");
+        await ExpectAsync(2, $"--removed {Path.Combine(text, "removed")} cannot be created", "filter", good, "--out", In("o12"), "--removed", Path.Combine(text, "removed"), "--registry", $"http://127.0.0.1:{closedPort}");
         await ExpectAsync(1, "--out", "filter", good, "--registry", $"http://127.0.0.1:{closedPort}");
         await ExpectAsync(1, "exactly one of --registry", "filter", good, "--out", In("o9"));
         await ExpectAsync(1, "exactly one of --registry", "filter", good, "--out", In("o9"), "--registry", "http://127.0.0.1:1", "--snapshot", good);
