@@ -263,6 +263,28 @@ public sealed class FilterTests : IDisposable
     }
 
     [Fact]
+    public async Task A_registry_that_refuses_a_batch_midway_through_a_file_of_many_row_groups_stops_the_run_with_exit_3()
+    {
+        // The registry takes batches of 500 rows; --chunk-rows 1000 is refused at the first row
+        // group, while the URLs of the next ones are already read and waiting. The command runs as
+        // a process of its own, so that a hang is a timeout here and not a test host that never ends.
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Lookup:MaxBatch"] = "500" });
+        var registry = app.CreateClient().BaseAddress!.ToString();
+        var input = In("groups.parquet");
+        MakeInput(input, 12_000);
+        Assert.True(Count($"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{input}')") >= 4);
+
+        var (exit, _, errors) = await RunProgramAsync(
+            "dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "consent-registry.dll"), "filter", input, "--out", In("out"), "--registry", registry, "--chunk-rows", "1000", "--in-flight", "1", "-q"],
+            TimeSpan.FromSeconds(60));
+
+        Assert.True(exit == 3, $"exit {exit}: {errors}");
+        Assert.Contains("--chunk-rows", errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
     public async Task Bad_inputs_give_one_line_and_the_documented_exit_code()
     {
         var good = In("good.parquet");
