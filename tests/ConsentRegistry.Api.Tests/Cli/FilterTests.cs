@@ -284,6 +284,29 @@ public sealed class FilterTests : IDisposable
         Assert.Single(errors.TrimEnd().Split('\n'));
     }
 
+    [Theory]
+    [InlineData("text/html", "<html><body>Service temporarily moved</body></html>")]
+    [InlineData("application/json", """{"seq":1,"results":[{"error":"invalid item"},{"error":"invalid item"}]}""")]
+    public async Task A_lookup_answered_200_with_something_that_is_not_the_registrys_JSON_is_a_registry_error(string contentType, string body)
+    {
+        // Something else answers at the registry's URL: its first answer (the connection check)
+        // is a registry's, the next (the lookup of the file's rows) is not.
+        var requests = 0;
+        await using var server = new RawHttpServer(_ =>
+        {
+            var (type, text) = Interlocked.Increment(ref requests) == 1 ? ("application/json", """{"seq":1,"results":[{}]}""") : (contentType, body);
+            var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+            return Task.FromResult<byte[]>([
+                .. System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: {type}\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n"),
+                .. bytes]);
+        });
+        var input = In("two.parquet");
+        MakeInput(input, 2);
+
+        await ExpectAsync(3, "answered its lookup API with something that is not a registry's answer", "filter", input, "--out", In("out"), "--registry", $"http://127.0.0.1:{server.Port}/", "-q");
+        Assert.Equal(2, requests);
+    }
+
     [Fact]
     public async Task Bad_inputs_give_one_line_and_the_documented_exit_code()
     {
