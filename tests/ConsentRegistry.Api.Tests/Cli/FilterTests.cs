@@ -336,6 +336,7 @@ public sealed class FilterTests : IDisposable
         await ExpectAsync(2, "no such file or folder", "filter", In("missing.parquet"), "--out", In("o5"), "--registry", $"http://127.0.0.1:{closedPort}");
         await ExpectAsync(2, "no such snapshot file", "filter", good, "--out", In("o6"), "--snapshot", In("missing.snap"));
         await ExpectAsync(2, "not a usable index snapshot", "filter", good, "--out", In("o7"), "--snapshot", text);
+        await ExpectAsync(2, "/proc/self/mem: cannot read the snapshot", "filter", good, "--out", In("o13"), "--snapshot", "/proc/self/mem"); // EIO, even for root
         await ExpectAsync(3, "cannot reach the registry", "filter", good, "--out", In("o8"), "--registry", $"http://127.0.0.1:{closedPort}");
         await ExpectAsync(2, $"--out {Path.Combine(text, "out")} cannot be created", "filter", good, "--out", Path.Combine(text, "out"), "--registry", $"http://127.0.0.1:{closedPort}");
         await ExpectAsync(2, $"--removed {Path.Combine(text, "removed")} cannot be created", "filter", good, "--out", In("o12"), "--removed", Path.Combine(text, "removed"), "--registry", $"http://127.0.0.1:{closedPort}");
