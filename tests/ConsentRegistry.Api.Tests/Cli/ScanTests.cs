@@ -316,6 +316,22 @@ public sealed class ScanTests : IDisposable
         Assert.True(code == ExitCodes.Done, errors);
     }
 
+    [Fact]
+    public async Task A_shard_folder_named_with_a_trailing_separator_gets_the_exclusions_file_named_after_it()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        var (pdqClaim, _) = await ClaimAsync(client);
+        WriteDataset();
+        var shard = Path.Combine(Images, "00000");
+
+        var (code, errors) = await RunAsync("scan", shard + Path.DirectorySeparatorChar, "--registry", client.BaseAddress!.ToString(), "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        Assert.Equal([("000000000", "disallow", pdqClaim, "pdq")], Query(Path.Combine(shard, "00000.exclusions.parquet")));
+        Assert.False(File.Exists(Path.Combine(shard, ".exclusions.parquet")));
+    }
+
     /// <summary>A 256×256 JPEG of coloured rectangles, different for every <paramref name="seed"/>.</summary>
     private static byte[] Drawing(int seed)
     {
