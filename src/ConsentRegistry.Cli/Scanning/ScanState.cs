@@ -32,7 +32,19 @@ public sealed class ScanState
     public static ScanState? Read(string folder) =>
         AtomicFile.ReadState(Path.Combine(folder, FileName), ScanJson.Default.ScanState, "run the scan without --resume to start again");
 
-    public void Save(string folder) => AtomicFile.WriteJson(Path.Combine(folder, FileName), this, ScanJson.Default.ScanState);
+    /// <summary>Replaces the state file in <paramref name="folder"/>; a folder that refuses it (read-only, say) is an input error naming it.</summary>
+    public void Save(string folder)
+    {
+        var path = Path.Combine(folder, FileName);
+        try
+        {
+            AtomicFile.WriteJson(path, this, ScanJson.Default.ScanState);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"cannot write {path}: {e.Message}; the scan keeps its state in the scanned folder and each shard's exclusions beside the shard, so they must be writable.", e);
+        }
+    }
 }
 
 /// <summary>The settings that decide which images a scan excludes.</summary>

@@ -332,6 +332,24 @@ public sealed class ScanTests : IDisposable
         Assert.False(File.Exists(Path.Combine(shard, ".exclusions.parquet")));
     }
 
+    [Fact]
+    public async Task A_dataset_folder_that_refuses_the_scans_state_file_is_an_input_error_naming_it()
+    {
+        // Tests may run as root, whom a read-only folder does not stop: a folder where the state
+        // file goes refuses it as surely.
+        WriteDataset();
+        var state = Directory.CreateDirectory(Path.Combine(Images, ".consent-registry-scan.json")).FullName;
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--quiet");
+
+        Assert.True(code == ExitCodes.InputError, errors);
+        Assert.StartsWith($"consent-registry: cannot write {state}: ", errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+        Assert.Empty(Directory.GetFiles(Images, "*.tmp"));
+    }
+
     /// <summary>A 256×256 JPEG of coloured rectangles, different for every <paramref name="seed"/>.</summary>
     private static byte[] Drawing(int seed)
     {
