@@ -219,13 +219,16 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     private static FilterState PrepareState(Settings settings, string output, string? removedFolder, SourceDescription source, DateTimeOffset started)
     {
         var current = new StateSource(source.Kind, source.Registry, source.SnapshotId);
+        var minTrustForGrants = settings.Snapshot is null ? null : settings.MinTrustForGrants;
         var existing = FilterState.Read(output);
         if (existing is not null && settings.Resume)
         {
-            if (existing.Source != current || existing.Use != settings.Use || existing.RemovedFolder != removedFolder)
+            if (existing.Source != current || existing.Use != settings.Use || existing.RemovedFolder != removedFolder
+                || existing.UrlColumn != settings.UrlColumn || existing.MinTrustForGrants != minTrustForGrants)
             {
                 throw CliException.Input(
-                    $"{output} holds a run against {Describe(existing.Source)} for {existing.Use}{(existing.RemovedFolder is null ? "" : " with --removed")}; --resume continues it only with the same source, --use and --removed. Start again with --overwrite.");
+                    $"{output} holds a run against {Describe(existing.Source)} for {existing.Use}{DescribeOptions(existing)}; "
+                    + "--resume continues it only with the same source, --use, --removed, --url-column and --min-trust-for-grants. Start again with --overwrite.");
             }
 
             return existing;
@@ -236,12 +239,28 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
             throw CliException.Input($"{output} holds an earlier filter run: add --resume to continue it, or --overwrite to start again.");
         }
 
-        var state = new FilterState { Source = current, Use = settings.Use, RemovedFolder = removedFolder, Started = started };
+        var state = new FilterState
+        {
+            Source = current, Use = settings.Use, RemovedFolder = removedFolder, UrlColumn = settings.UrlColumn, MinTrustForGrants = minTrustForGrants, Started = started,
+        };
         state.Save(output);
         return state;
     }
 
     private static string Describe(StateSource source) => source.Kind == "snapshot" ? $"snapshot {source.Snapshot}" : $"registry {source.Registry}";
+
+    /// <summary>The options a run recorded besides its source and use, as they were given: " with --removed --url-column link", or nothing.</summary>
+    private static string DescribeOptions(FilterState state)
+    {
+        string?[] options =
+        [
+            state.RemovedFolder is null ? null : "--removed",
+            state.UrlColumn is null ? null : $"--url-column {state.UrlColumn}",
+            state.MinTrustForGrants is null ? null : $"--min-trust-for-grants {state.MinTrustForGrants}",
+        ];
+        var given = options.OfType<string>().ToList();
+        return given.Count == 0 ? "" : $" with {string.Join(' ', given)}";
+    }
 
     private static FilterSummary Summarize(FilterState state, SourceDescription source, string use, string output, string? removedFolder, DateTimeOffset started)
     {

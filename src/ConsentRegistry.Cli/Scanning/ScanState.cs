@@ -47,14 +47,15 @@ public sealed class ScanState
     }
 }
 
-/// <summary>The settings that decide which images a scan excludes.</summary>
+/// <summary>The settings that decide which images a scan excludes (<paramref name="MinTrustForGrants"/> only from a snapshot: online the registry's own setting decides).</summary>
 public sealed record ScanSettings(
     [property: JsonPropertyName("use")] string Use,
     [property: JsonPropertyName("pdq_max_distance")] int PdqMaxDistance,
     [property: JsonPropertyName("min_quality")] int MinQuality,
     [property: JsonPropertyName("mode")] string Mode,
     [property: JsonPropertyName("embedding_model")] string? EmbeddingModel = null,
-    [property: JsonPropertyName("min_similarity")] float? MinSimilarity = null);
+    [property: JsonPropertyName("min_similarity")] float? MinSimilarity = null,
+    [property: JsonPropertyName("min_trust_for_grants")] string? MinTrustForGrants = null);
 
 /// <summary>One shard's counts, the errors met in it (the first <see cref="MaxListedErrors"/>), and whether its exclusions are written.</summary>
 public sealed class ShardProgress

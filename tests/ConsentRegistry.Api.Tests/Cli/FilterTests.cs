@@ -214,6 +214,36 @@ public sealed class FilterTests : IDisposable
     }
 
     [Fact]
+    public async Task Resume_is_refused_with_another_url_column_or_offline_another_trust_for_grants()
+    {
+        var snapshots = In("snapshots");
+        await using var app = await StartRegistryAsync(snapshots);
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        await SubmitAsync(client, signer, [TestSigner.Subject("host", "art11.example")], "train-ai");
+        var snapshot = await SnapshotAtAsync(client, snapshots, 1);
+        var registry = client.BaseAddress!.ToString();
+        var input = In("laion.parquet");
+        MakeInput(input, 3_000);
+
+        var (exit, errors) = await RunAsync("filter", input, "--out", In("online"), "--registry", registry, "-q");
+        Assert.True(exit == 0, errors);
+        (exit, errors) = await RunAsync("filter", input, "--out", In("offline"), "--snapshot", snapshot, "--url-column", "URL", "-q");
+        Assert.True(exit == 0, errors);
+
+        // The same column found by default and named are two settings: the run records what it was told.
+        await ExpectAsync(2, "--resume continues it only with the same source, --use, --removed, --url-column and --min-trust-for-grants", "filter", input, "--out", In("online"), "--registry", registry, "--url-column", "URL", "--resume", "-q");
+        await ExpectAsync(2, "for train-ai with --url-column URL --min-trust-for-grants domain;", "filter", input, "--out", In("offline"), "--snapshot", snapshot, "--resume", "-q");
+        await ExpectAsync(2, "for train-ai with --url-column URL --min-trust-for-grants domain;", "filter", input, "--out", In("offline"), "--snapshot", snapshot, "--url-column", "URL", "--min-trust-for-grants", "reviewed", "--resume", "-q");
+
+        // Online the registry's own setting decides: the option does not change the run.
+        (exit, errors) = await RunAsync("filter", input, "--out", In("online"), "--registry", registry, "--min-trust-for-grants", "reviewed", "--resume", "-q");
+        Assert.True(exit == 0, errors);
+        (exit, errors) = await RunAsync("filter", input, "--out", In("offline"), "--snapshot", snapshot, "--url-column", "URL", "--resume", "-q");
+        Assert.True(exit == 0, errors);
+    }
+
+    [Fact]
     public async Task Online_filtering_waits_out_the_registrys_rate_limit_and_names_a_batch_it_refuses_as_too_large()
     {
         // One lookup a second, batches of at most 500 rows: 3,000 rows in batches of 500 meet 429s

@@ -68,6 +68,12 @@ public sealed class ScanTests : IDisposable
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
         Assert.Equal("snapshot", (string)summary["source"]!["kind"]!);
         Assert.True((long)summary["source"]!["seq"]! >= 2);
+        Assert.Equal("domain", (string)summary["settings"]!["min_trust_for_grants"]!);
+
+        // Offline, the trust at which a consent counts decides too: a resume with another is refused.
+        var (refused, message) = await RunAsync("scan", Images, "--snapshot", snapshot, "--min-trust-for-grants", "reviewed", "--resume", "--quiet");
+        Assert.Equal(ExitCodes.InputError, refused);
+        Assert.Contains("--min-trust-for-grants domain; --resume continues it only with the same source and settings", message);
     }
 
     [Fact]
