@@ -90,9 +90,13 @@ public sealed class RegistrySource : IRegistrySource
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
-            throw CliException.Registry($"{_http.Registry} answered its lookup API with something that is not a registry's answer.");
+            throw NotAnAnswer(e);
         }
     }
+
+    /// <summary>A 200 to a lookup that is not the registry's JSON: another server, or a proxy's page, answers at that URL.</summary>
+    private CliException NotAnAnswer(Exception e) =>
+        CliException.Registry($"{_http.Registry} answered its lookup API with something that is not a registry's answer ({e.Message}).", e);
 
     public async Task CheckEmbeddingModelAsync(ImageVector probe, CancellationToken cancellationToken)
     {
@@ -229,8 +233,24 @@ public sealed class RegistrySource : IRegistrySource
         return buffer;
     }
 
-    /// <summary>Reads <c>{"seq":…,"results":[…]}</c> into <paramref name="verdicts"/> in order; false unless there is one result per row.</summary>
+    /// <summary>
+    /// Reads <c>{"seq":…,"results":[…]}</c> into <paramref name="verdicts"/> in order; false unless
+    /// there is one result per row. An answer that is not JSON, or not of that shape, is a registry
+    /// error (exit 3): sending it again would bring the same.
+    /// </summary>
     private bool ReadResults(ReadOnlySpan<byte> answer, Span<Verdict> verdicts)
+    {
+        try
+        {
+            return ReadResultsOrThrow(answer, verdicts);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw NotAnAnswer(e);
+        }
+    }
+
+    private bool ReadResultsOrThrow(ReadOnlySpan<byte> answer, Span<Verdict> verdicts)
     {
         var reader = new Utf8JsonReader(answer);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)

@@ -73,6 +73,10 @@ public sealed class SnapshotSource : IRegistrySource
         {
             throw CliException.Input($"{file.IndexPath}: not a usable index snapshot: the file ends early (truncated?).", e);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"{file.IndexPath}: cannot read the snapshot: {e.Message}", e);
+        }
     }
 
     public Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, bool listClaims, CancellationToken cancellationToken)

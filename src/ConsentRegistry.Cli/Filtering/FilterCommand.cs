@@ -16,6 +16,10 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
 {
     public const string SummaryFileName = "filter-summary.json";
 
+    /// <summary>Paths are compared as the file system does: without regard to case on Windows and macOS.</summary>
+    private static readonly StringComparison PathComparison =
+        OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
     public sealed class Settings : SourceSettings
     {
         [CommandArgument(0, "<INPUT>")]
@@ -72,19 +76,15 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     {
         var started = DateTimeOffset.UtcNow;
         var inputs = FindInputs(settings.Input);
-        var output = Path.GetFullPath(settings.Out!);
-        if (inputs.Any(input => Path.GetDirectoryName(input) == output))
-        {
-            throw CliException.Input($"--out {output} is the input's folder: choose another, so that no input file is overwritten.");
-        }
-
+        var output = FullPath(settings.Out!);
         var removedFolder = settings.Removed is { IsSet: true } removed
-            ? Path.GetFullPath(string.IsNullOrEmpty(removed.Value) ? Path.Combine(output, "removed") : removed.Value)
+            ? FullPath(string.IsNullOrEmpty(removed.Value) ? Path.Combine(output, "removed") : removed.Value)
             : null;
-        Directory.CreateDirectory(output);
+        CheckOutputs(inputs, output, removedFolder);
+        CreateFolder("--out", output);
         if (removedFolder is not null)
         {
-            Directory.CreateDirectory(removedFolder);
+            CreateFolder("--removed", removedFolder);
         }
 
         // The footers first: a file that is not Parquet fails before any work, and the total gives the ETA.
@@ -154,7 +154,7 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     /// <summary>The Parquet files named: one file, or a folder's <c>*.parquet</c> in name order.</summary>
     public static List<string> FindInputs(string input)
     {
-        var path = Path.GetFullPath(input);
+        var path = FullPath(input);
         if (File.Exists(path))
         {
             return [path];
@@ -169,16 +169,66 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
         return files.Count > 0 ? files : throw CliException.Input($"{input}: the folder holds no *.parquet file.");
     }
 
+    /// <summary>
+    /// A path as the checks below compare it: absolute, without <c>.</c> and <c>..</c> segments and
+    /// without a separator at its end (<c>data/</c> and <c>data</c> are one folder).
+    /// </summary>
+    private static string FullPath(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+
+    /// <summary>
+    /// Refuses, before any file is touched, outputs that would destroy an input or each other: an
+    /// output file is replaced (or, on a first run, deleted) before it is written, so a kept or
+    /// removed file at an input's path would lose that input, and kept and removed rows in one
+    /// folder would overwrite each other.
+    /// </summary>
+    private static void CheckOutputs(List<string> inputs, string output, string? removedFolder)
+    {
+        foreach (var input in inputs)
+        {
+            var name = Path.GetFileName(input);
+            if (string.Equals(Path.Combine(output, name), input, PathComparison))
+            {
+                throw CliException.Input($"--out {output} is the folder of the input {input}, which its output would overwrite: choose another folder.");
+            }
+
+            if (removedFolder is not null && string.Equals(Path.Combine(removedFolder, name), input, PathComparison))
+            {
+                throw CliException.Input($"--removed {removedFolder} is the folder of the input {input}, which its removed rows would overwrite: choose another folder.");
+            }
+        }
+
+        if (removedFolder is not null && string.Equals(removedFolder, output, PathComparison))
+        {
+            throw CliException.Input($"--removed {removedFolder} is the --out folder: the removed rows would overwrite the kept ones; choose another folder.");
+        }
+    }
+
+    /// <summary>Creates an output folder, or fails with one line naming it (a file in the way, a folder that refuses files).</summary>
+    private static void CreateFolder(string option, string folder)
+    {
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"{option} {folder} cannot be created: {e.Message}", e);
+        }
+    }
+
     private static FilterState PrepareState(Settings settings, string output, string? removedFolder, SourceDescription source, DateTimeOffset started)
     {
         var current = new StateSource(source.Kind, source.Registry, source.SnapshotId);
+        var minTrustForGrants = settings.Snapshot is null ? null : settings.MinTrustForGrants;
         var existing = FilterState.Read(output);
         if (existing is not null && settings.Resume)
         {
-            if (existing.Source != current || existing.Use != settings.Use || existing.RemovedFolder != removedFolder)
+            if (existing.Source != current || existing.Use != settings.Use || existing.RemovedFolder != removedFolder
+                || existing.UrlColumn != settings.UrlColumn || existing.MinTrustForGrants != minTrustForGrants)
             {
                 throw CliException.Input(
-                    $"{output} holds a run against {Describe(existing.Source)} for {existing.Use}{(existing.RemovedFolder is null ? "" : " with --removed")}; --resume continues it only with the same source, --use and --removed. Start again with --overwrite.");
+                    $"{output} holds a run against {Describe(existing.Source)} for {existing.Use}{DescribeOptions(existing)}; "
+                    + "--resume continues it only with the same source, --use, --removed, --url-column and --min-trust-for-grants. Start again with --overwrite.");
             }
 
             return existing;
@@ -189,12 +239,28 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
             throw CliException.Input($"{output} holds an earlier filter run: add --resume to continue it, or --overwrite to start again.");
         }
 
-        var state = new FilterState { Source = current, Use = settings.Use, RemovedFolder = removedFolder, Started = started };
+        var state = new FilterState
+        {
+            Source = current, Use = settings.Use, RemovedFolder = removedFolder, UrlColumn = settings.UrlColumn, MinTrustForGrants = minTrustForGrants, Started = started,
+        };
         state.Save(output);
         return state;
     }
 
     private static string Describe(StateSource source) => source.Kind == "snapshot" ? $"snapshot {source.Snapshot}" : $"registry {source.Registry}";
+
+    /// <summary>The options a run recorded besides its source and use, as they were given: " with --removed --url-column link", or nothing.</summary>
+    private static string DescribeOptions(FilterState state)
+    {
+        string?[] options =
+        [
+            state.RemovedFolder is null ? null : "--removed",
+            state.UrlColumn is null ? null : $"--url-column {state.UrlColumn}",
+            state.MinTrustForGrants is null ? null : $"--min-trust-for-grants {state.MinTrustForGrants}",
+        ];
+        var given = options.OfType<string>().ToList();
+        return given.Count == 0 ? "" : $" with {string.Join(' ', given)}";
+    }
 
     private static FilterSummary Summarize(FilterState state, SourceDescription source, string use, string output, string? removedFolder, DateTimeOffset started)
     {

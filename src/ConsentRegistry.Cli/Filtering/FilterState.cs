@@ -23,6 +23,14 @@ public sealed class FilterState
     [JsonPropertyName("removed")]
     public string? RemovedFolder { get; init; }
 
+    /// <summary>The <c>--url-column</c> named (null: the first of the usual names).</summary>
+    [JsonPropertyName("url_column")]
+    public string? UrlColumn { get; init; }
+
+    /// <summary>The <c>--min-trust-for-grants</c> of a run from a snapshot (null online, where the registry's own setting decides).</summary>
+    [JsonPropertyName("min_trust_for_grants")]
+    public string? MinTrustForGrants { get; init; }
+
     [JsonPropertyName("started")]
     public DateTimeOffset Started { get; init; }
 

@@ -96,7 +96,9 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
         // before is decided and the one before that is written, so that neither core waits on a
         // stage that uses one (reading URLs and writing do; deciding uses both). Memory holds at
         // most two row groups' URLs, three row groups' verdicts and one batch of one column,
-        // whatever the file's length.
+        // whatever the file's length. A stage that fails completes its output with its exception,
+        // so that the failure travels down to this loop, which then stops the stages still running
+        // (the reader may be waiting for room in a pipe that nobody empties any more).
         var read = Channel.CreateBounded<ReadGroup>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         var decided = Channel.CreateBounded<DecidedGroup>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -112,9 +114,9 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
                 }
             }
 
-            // Their failures, if that is why there are no more row groups.
-            await reading;
+            // Both ended well, or their failure would have come down the pipe; awaited for certainty.
             await deciding;
+            await reading;
         }
         finally
         {
@@ -208,7 +210,7 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
         public void Dispose() => Rows.Dispose();
     }
 
-    /// <summary>Reads the URL column of the row groups from <paramref name="first"/> on, in order, into <paramref name="output"/>; completes it however it ends.</summary>
+    /// <summary>Reads the URL column of the row groups from <paramref name="first"/> on, in order, into <paramref name="output"/>; completes it however it ends (with the exception, when it fails).</summary>
     private static async Task ReadAllAsync(string input, ParquetFileReader reader, int url, int first, int groups, ChannelWriter<ReadGroup> output, CancellationToken cancellationToken)
     {
         try
@@ -223,10 +225,13 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
                     throw new InvalidOperationException("The pipe of read row groups has one writer; it cannot be full here.");
                 }
             }
-        }
-        finally
-        {
+
             output.Complete();
+        }
+        catch (Exception e)
+        {
+            output.TryComplete(e);
+            throw;
         }
     }
 
@@ -247,7 +252,7 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
     /// <summary>
     /// Decides every row of the row groups <paramref name="input"/> brings, in order, into
     /// <paramref name="output"/> (with the matched claims when <paramref name="listClaims"/>: the
-    /// removed file names them); completes it however it ends.
+    /// removed file names them); completes it however it ends (with the exception, when it fails).
     /// </summary>
     private async Task DecideAllAsync(ChannelReader<ReadGroup> input, ChannelWriter<DecidedGroup> output, bool listClaims, CancellationToken cancellationToken)
     {
@@ -273,10 +278,13 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
                     }
                 }
             }
-        }
-        finally
-        {
+
             output.Complete();
+        }
+        catch (Exception e)
+        {
+            output.TryComplete(e);
+            throw;
         }
     }
 

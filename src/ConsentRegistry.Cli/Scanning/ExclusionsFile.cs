@@ -48,7 +48,15 @@ public static class ExclusionsFile
             writer.Close();
         }
 
-        AtomicFile.WriteAllBytes(path, buffer.ToArray());
+        try
+        {
+            AtomicFile.WriteAllBytes(path, buffer.ToArray());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"cannot write {path}: {e.Message}; a shard's exclusions go beside it, so its folder must be writable.", e);
+        }
+
         return Task.CompletedTask;
     }
 

@@ -108,13 +108,13 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
         }
 
         public ScanSettings Rules(ScanEmbedder? embedder) =>
-            new(Use, MaxDistance, MinQuality, Fast ? "fast" : "exact", embedder?.ModelId, embedder is null ? null : MinSimilarity);
+            new(Use, MaxDistance, MinQuality, Fast ? "fast" : "exact", embedder?.ModelId, embedder is null ? null : MinSimilarity, Snapshot is null ? null : MinTrustForGrants);
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        var root = Path.GetFullPath(settings.Folder);
+        var root = Shard.FullPath(settings.Folder);
         var shards = Shard.Find(settings.Folder);
         var note = CliOutput.Notes(settings.Quiet);
         await using var source = await settings.OpenSourceAsync(note, cancellationToken);
@@ -197,6 +197,7 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
 
     private static string Describe(ScanSettings rules) =>
         $"--use {rules.Use} --max-distance {rules.PdqMaxDistance} --min-quality {rules.MinQuality}{(rules.Mode == "fast" ? " --fast" : "")}"
+        + (rules.MinTrustForGrants is null ? "" : $" --min-trust-for-grants {rules.MinTrustForGrants}")
         + (rules.EmbeddingModel is null ? "" : $" --embeddings ({rules.EmbeddingModel}{(rules.MinSimilarity is { } similarity ? $", --min-similarity {similarity}" : "")})");
 
     /// <summary>Written into every exclusions file, so that a file moved away from its summary still says what decided it.</summary>

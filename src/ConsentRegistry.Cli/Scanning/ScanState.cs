@@ -32,17 +32,30 @@ public sealed class ScanState
     public static ScanState? Read(string folder) =>
         AtomicFile.ReadState(Path.Combine(folder, FileName), ScanJson.Default.ScanState, "run the scan without --resume to start again");
 
-    public void Save(string folder) => AtomicFile.WriteJson(Path.Combine(folder, FileName), this, ScanJson.Default.ScanState);
+    /// <summary>Replaces the state file in <paramref name="folder"/>; a folder that refuses it (read-only, say) is an input error naming it.</summary>
+    public void Save(string folder)
+    {
+        var path = Path.Combine(folder, FileName);
+        try
+        {
+            AtomicFile.WriteJson(path, this, ScanJson.Default.ScanState);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"cannot write {path}: {e.Message}; the scan keeps its state in the scanned folder and each shard's exclusions beside the shard, so they must be writable.", e);
+        }
+    }
 }
 
-/// <summary>The settings that decide which images a scan excludes.</summary>
+/// <summary>The settings that decide which images a scan excludes (<paramref name="MinTrustForGrants"/> only from a snapshot: online the registry's own setting decides).</summary>
 public sealed record ScanSettings(
     [property: JsonPropertyName("use")] string Use,
     [property: JsonPropertyName("pdq_max_distance")] int PdqMaxDistance,
     [property: JsonPropertyName("min_quality")] int MinQuality,
     [property: JsonPropertyName("mode")] string Mode,
     [property: JsonPropertyName("embedding_model")] string? EmbeddingModel = null,
-    [property: JsonPropertyName("min_similarity")] float? MinSimilarity = null);
+    [property: JsonPropertyName("min_similarity")] float? MinSimilarity = null,
+    [property: JsonPropertyName("min_trust_for_grants")] string? MinTrustForGrants = null);
 
 /// <summary>One shard's counts, the errors met in it (the first <see cref="MaxListedErrors"/>), and whether its exclusions are written.</summary>
 public sealed class ShardProgress

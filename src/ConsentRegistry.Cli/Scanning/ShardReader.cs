@@ -17,7 +17,8 @@ public sealed record ShardImage(string Member, string Key, string? Url, byte[]? 
 /// read as a stream (nothing is extracted, links are ignored), an image over
 /// <see cref="ImageLimits.MaxBytes"/> is hashed but not held or decoded, and a sidecar over
 /// <see cref="MaxSidecarBytes"/> is ignored. Problems that are not an image's are reported to
-/// <c>error</c>; a tar that ends early ends the shard there.
+/// <c>error</c>; a tar that ends early, or that the tar reader cannot make sense of from some
+/// header on, ends the shard there and the other shards are scanned.
 /// </summary>
 public static class ShardReader
 {
@@ -45,7 +46,7 @@ public static class ShardReader
                 count += IsFile(entry) && Shard.IsImage(entry.Name) ? 1 : 0;
             }
         }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException)
+        catch (Exception e) when (IsCorruptTar(e))
         {
             // Counted up to where it breaks; reading the shard reports the error.
         }
@@ -148,7 +149,7 @@ public static class ShardReader
                 ? TooLarge(name, stem, null, entry.DataStream)
                 : new ShardImage(name, stem, null, ReadExactly(entry.DataStream, (int)entry.Length));
         }
-        catch (Exception e) when (e is IOException or InvalidDataException)
+        catch (Exception e) when (IsCorruptTar(e))
         {
             error(name, $"{Path.GetFileName(path)} ends inside this member ({e.Message})");
             return null;
@@ -161,7 +162,7 @@ public static class ShardReader
         {
             return entry.DataStream is null ? [] : ReadExactly(entry.DataStream, (int)entry.Length);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException)
+        catch (Exception e) when (IsCorruptTar(e))
         {
             error(name, $"{Path.GetFileName(path)} ends inside this member ({e.Message})");
             return null;
@@ -174,12 +175,22 @@ public static class ShardReader
         {
             return tar.GetNextEntry();
         }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or IOException)
+        catch (Exception e) when (IsCorruptTar(e))
         {
             error(Path.GetFileName(path), $"the tar is truncated or corrupt; the shard ends here ({e.Message})");
             return null;
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="e"/>, thrown while reading a tar's headers or a member's data, says
+    /// the tar is unusable from there on. TarReader throws more than the I/O and format exceptions
+    /// for input it cannot read: <see cref="InvalidOperationException"/> for an oversized GNU long
+    /// name or PAX block, <see cref="NotSupportedException"/> for a sparse member,
+    /// <see cref="OverflowException"/> for a huge PAX size, and what else it may throw is not
+    /// documented. Only a cancellation, and running out of memory, are not the tar's fault.
+    /// </summary>
+    private static bool IsCorruptTar(Exception e) => e is not (OperationCanceledException or OutOfMemoryException);
 
     private static bool IsFile(TarEntry entry) => entry.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile;
 

@@ -37,7 +37,17 @@ public sealed record SnapshotFiles(string IndexPath, string? ManifestPath, Snaps
             return new SnapshotFiles(index, null, null);
         }
 
-        var manifest = SnapshotManifest.Parse(File.ReadAllBytes(manifestPath))
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(manifestPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"{manifestPath}: cannot read the snapshot's manifest: {e.Message}", e);
+        }
+
+        var manifest = SnapshotManifest.Parse(bytes)
             ?? throw CliException.Input($"{manifestPath}: not a snapshot manifest (JSON with id, seq, files).");
         return new SnapshotFiles(index, manifestPath, manifest);
     }

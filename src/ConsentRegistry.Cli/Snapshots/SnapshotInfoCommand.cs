@@ -77,6 +77,10 @@ public sealed class SnapshotInfoCommand : AsyncCommand<SnapshotInfoCommand.Setti
         {
             throw CliException.Input($"{files.IndexPath}: not a usable index snapshot: {e.Message}", e);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"{files.IndexPath}: cannot read the snapshot: {e.Message}", e);
+        }
 
         var sha256 = await FileSha256.OfAsync(files.IndexPath, cancellationToken);
         bool? matches = null;

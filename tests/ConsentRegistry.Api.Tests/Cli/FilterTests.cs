@@ -214,6 +214,36 @@ public sealed class FilterTests : IDisposable
     }
 
     [Fact]
+    public async Task Resume_is_refused_with_another_url_column_or_offline_another_trust_for_grants()
+    {
+        var snapshots = In("snapshots");
+        await using var app = await StartRegistryAsync(snapshots);
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        await SubmitAsync(client, signer, [TestSigner.Subject("host", "art11.example")], "train-ai");
+        var snapshot = await SnapshotAtAsync(client, snapshots, 1);
+        var registry = client.BaseAddress!.ToString();
+        var input = In("laion.parquet");
+        MakeInput(input, 3_000);
+
+        var (exit, errors) = await RunAsync("filter", input, "--out", In("online"), "--registry", registry, "-q");
+        Assert.True(exit == 0, errors);
+        (exit, errors) = await RunAsync("filter", input, "--out", In("offline"), "--snapshot", snapshot, "--url-column", "URL", "-q");
+        Assert.True(exit == 0, errors);
+
+        // The same column found by default and named are two settings: the run records what it was told.
+        await ExpectAsync(2, "--resume continues it only with the same source, --use, --removed, --url-column and --min-trust-for-grants", "filter", input, "--out", In("online"), "--registry", registry, "--url-column", "URL", "--resume", "-q");
+        await ExpectAsync(2, "for train-ai with --url-column URL --min-trust-for-grants domain;", "filter", input, "--out", In("offline"), "--snapshot", snapshot, "--resume", "-q");
+        await ExpectAsync(2, "for train-ai with --url-column URL --min-trust-for-grants domain;", "filter", input, "--out", In("offline"), "--snapshot", snapshot, "--url-column", "URL", "--min-trust-for-grants", "reviewed", "--resume", "-q");
+
+        // Online the registry's own setting decides: the option does not change the run.
+        (exit, errors) = await RunAsync("filter", input, "--out", In("online"), "--registry", registry, "--min-trust-for-grants", "reviewed", "--resume", "-q");
+        Assert.True(exit == 0, errors);
+        (exit, errors) = await RunAsync("filter", input, "--out", In("offline"), "--snapshot", snapshot, "--url-column", "URL", "--resume", "-q");
+        Assert.True(exit == 0, errors);
+    }
+
+    [Fact]
     public async Task Online_filtering_waits_out_the_registrys_rate_limit_and_names_a_batch_it_refuses_as_too_large()
     {
         // One lookup a second, batches of at most 500 rows: 3,000 rows in batches of 500 meet 429s
@@ -237,6 +267,74 @@ public sealed class FilterTests : IDisposable
 
         await Task.Delay(TimeSpan.FromSeconds(1.5)); // a token for the next run's first request
         await ExpectAsync(3, "--chunk-rows", "filter", input, "--out", In("too-large"), "--registry", client.BaseAddress!.ToString(), "--chunk-rows", "1000", "--in-flight", "1", "-q");
+    }
+
+    [Fact]
+    public async Task Outputs_that_would_overwrite_an_input_or_each_other_are_refused_and_the_input_stays_as_it_was()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        var registry = app.CreateClient().BaseAddress!.ToString();
+        var data = Directory.CreateDirectory(In("data")).FullName;
+        var input = Path.Combine(data, "laion.parquet");
+        MakeInput(input, 3_000);
+        var before = await File.ReadAllBytesAsync(input);
+
+        // A trailing separator names the same folder; so does --removed, whose files are replaced as the kept ones are.
+        var slash = Path.DirectorySeparatorChar.ToString();
+        await ExpectAsync(2, "is the folder of the input", "filter", data, "--out", data + slash, "--registry", registry, "-q");
+        await ExpectAsync(2, "is the folder of the input", "filter", input, "--out", data + slash, "--registry", registry, "-q");
+        await ExpectAsync(2, "is the folder of the input", "filter", data, "--out", In("kept"), "--removed", data, "--registry", registry, "-q");
+        await ExpectAsync(2, "is the folder of the input", "filter", data, "--out", In("kept"), "--removed", data + slash + "." + slash, "--registry", registry, "-q");
+        await ExpectAsync(2, "is the --out folder", "filter", data, "--out", In("both"), "--removed", In("both") + slash, "--registry", registry, "-q");
+
+        Assert.Equal(before, await File.ReadAllBytesAsync(input));
+        Assert.Equal([input], Directory.GetFiles(data));
+        Assert.False(Directory.Exists(In("kept")) || Directory.Exists(In("both")), "an output folder was made before the refusal");
+    }
+
+    [Fact]
+    public async Task A_registry_that_refuses_a_batch_midway_through_a_file_of_many_row_groups_stops_the_run_with_exit_3()
+    {
+        // The registry takes batches of 500 rows; --chunk-rows 1000 is refused at the first row
+        // group, while the URLs of the next ones are already read and waiting. The command runs as
+        // a process of its own, so that a hang is a timeout here and not a test host that never ends.
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Lookup:MaxBatch"] = "500" });
+        var registry = app.CreateClient().BaseAddress!.ToString();
+        var input = In("groups.parquet");
+        MakeInput(input, 12_000);
+        Assert.True(Count($"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{input}')") >= 4);
+
+        var (exit, _, errors) = await RunProgramAsync(
+            "dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "consent-registry.dll"), "filter", input, "--out", In("out"), "--registry", registry, "--chunk-rows", "1000", "--in-flight", "1", "-q"],
+            TimeSpan.FromSeconds(60));
+
+        Assert.True(exit == 3, $"exit {exit}: {errors}");
+        Assert.Contains("--chunk-rows", errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+    }
+
+    [Theory]
+    [InlineData("text/html", "<html><body>Service temporarily moved</body></html>")]
+    [InlineData("application/json", """{"seq":1,"results":[{"error":"invalid item"},{"error":"invalid item"}]}""")]
+    public async Task A_lookup_answered_200_with_something_that_is_not_the_registrys_JSON_is_a_registry_error(string contentType, string body)
+    {
+        // Something else answers at the registry's URL: its first answer (the connection check)
+        // is a registry's, the next (the lookup of the file's rows) is not.
+        var requests = 0;
+        await using var server = new RawHttpServer(_ =>
+        {
+            var (type, text) = Interlocked.Increment(ref requests) == 1 ? ("application/json", """{"seq":1,"results":[{}]}""") : (contentType, body);
+            var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+            return Task.FromResult<byte[]>([
+                .. System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: {type}\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n"),
+                .. bytes]);
+        });
+        var input = In("two.parquet");
+        MakeInput(input, 2);
+
+        await ExpectAsync(3, "answered its lookup API with something that is not a registry's answer", "filter", input, "--out", In("out"), "--registry", $"http://127.0.0.1:{server.Port}/", "-q");
+        Assert.Equal(2, requests);
     }
 
     [Fact]
@@ -268,7 +366,10 @@ public sealed class FilterTests : IDisposable
         await ExpectAsync(2, "no such file or folder", "filter", In("missing.parquet"), "--out", In("o5"), "--registry", $"http://127.0.0.1:{closedPort}");
         await ExpectAsync(2, "no such snapshot file", "filter", good, "--out", In("o6"), "--snapshot", In("missing.snap"));
         await ExpectAsync(2, "not a usable index snapshot", "filter", good, "--out", In("o7"), "--snapshot", text);
+        await ExpectAsync(2, "/proc/self/mem: cannot read the snapshot", "filter", good, "--out", In("o13"), "--snapshot", "/proc/self/mem"); // EIO, even for root
         await ExpectAsync(3, "cannot reach the registry", "filter", good, "--out", In("o8"), "--registry", $"http://127.0.0.1:{closedPort}");
+        await ExpectAsync(2, $"--out {Path.Combine(text, "out")} cannot be created", "filter", good, "--out", Path.Combine(text, "out"), "--registry", $"http://127.0.0.1:{closedPort}");
+        await ExpectAsync(2, $"--removed {Path.Combine(text, "removed")} cannot be created", "filter", good, "--out", In("o12"), "--removed", Path.Combine(text, "removed"), "--registry", $"http://127.0.0.1:{closedPort}");
         await ExpectAsync(1, "--out", "filter", good, "--registry", $"http://127.0.0.1:{closedPort}");
         await ExpectAsync(1, "exactly one of --registry", "filter", good, "--out", In("o9"));
         await ExpectAsync(1, "exactly one of --registry", "filter", good, "--out", In("o9"), "--registry", "http://127.0.0.1:1", "--snapshot", good);

@@ -68,6 +68,12 @@ public sealed class ScanTests : IDisposable
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
         Assert.Equal("snapshot", (string)summary["source"]!["kind"]!);
         Assert.True((long)summary["source"]!["seq"]! >= 2);
+        Assert.Equal("domain", (string)summary["settings"]!["min_trust_for_grants"]!);
+
+        // Offline, the trust at which a consent counts decides too: a resume with another is refused.
+        var (refused, message) = await RunAsync("scan", Images, "--snapshot", snapshot, "--min-trust-for-grants", "reviewed", "--resume", "--quiet");
+        Assert.Equal(ExitCodes.InputError, refused);
+        Assert.Contains("--min-trust-for-grants domain; --resume continues it only with the same source and settings", message);
     }
 
     [Fact]
@@ -276,6 +282,80 @@ public sealed class ScanTests : IDisposable
         Assert.Equal(ExitCodes.Usage, usage);
     }
 
+    [Theory]
+    [InlineData('L', "77777777777")] // a GNU long name said to be 8 GiB: TarReader throws InvalidOperationException
+    [InlineData('S', "00000000000")] // a GNU sparse member: NotSupportedException
+    public async Task A_tar_shard_the_tar_reader_cannot_read_past_a_header_ends_there_and_the_other_shards_are_scanned(char typeFlag, string size)
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        var (_, urlClaim) = await ClaimAsync(client);
+        Directory.CreateDirectory(Images);
+        using (var tar = new TarWriter(File.Create(Path.Combine(Images, "00000.tar")), TarEntryFormat.Pax))
+        {
+            WriteTarSample(tar, "000000000", ".png", TestImages.ReadPdqData("generated/shapes-a.png"), ClaimedUrl);
+        }
+
+        // Shard 00001: one sample, then a header the reader refuses, then the tar's end.
+        var broken = new MemoryStream();
+        using (var tar = new TarWriter(broken, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            WriteTarSample(tar, "000010000", ".png", TestImages.ReadPdqData("generated/wave-odd-size.png"), "https://cdn.example/wave.png");
+        }
+
+        broken.SetLength(broken.Length - 1024); // the two empty blocks that end a tar
+        File.WriteAllBytes(Path.Combine(Images, "00001.tar"), [.. broken.ToArray(), .. GnuHeader("././@LongLink", typeFlag, size), .. new byte[2048]]);
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        Assert.Equal([("000000000", "disallow", urlClaim, "url")], Query(Path.Combine(Images, "00000.exclusions.parquet")));
+        Assert.Empty(Query(Path.Combine(Images, "00001.exclusions.parquet")));
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
+        Assert.Equal(2, (long)summary["totals"]!["images"]!);
+        var error = Assert.Single(summary["shards"]!["00001.tar"]!["errors"]!.AsArray())!;
+        Assert.Equal("00001.tar", (string)error["member"]!);
+        Assert.Contains("the tar is truncated or corrupt; the shard ends here", (string)error["error"]!);
+
+        // The shard counts as scanned: a resume does not stumble on it again.
+        (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--resume", "--quiet");
+        Assert.True(code == ExitCodes.Done, errors);
+    }
+
+    [Fact]
+    public async Task A_shard_folder_named_with_a_trailing_separator_gets_the_exclusions_file_named_after_it()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        var (pdqClaim, _) = await ClaimAsync(client);
+        WriteDataset();
+        var shard = Path.Combine(Images, "00000");
+
+        var (code, errors) = await RunAsync("scan", shard + Path.DirectorySeparatorChar, "--registry", client.BaseAddress!.ToString(), "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        Assert.Equal([("000000000", "disallow", pdqClaim, "pdq")], Query(Path.Combine(shard, "00000.exclusions.parquet")));
+        Assert.False(File.Exists(Path.Combine(shard, ".exclusions.parquet")));
+    }
+
+    [Fact]
+    public async Task A_dataset_folder_that_refuses_the_scans_state_file_is_an_input_error_naming_it()
+    {
+        // Tests may run as root, whom a read-only folder does not stop: a folder where the state
+        // file goes refuses it as surely.
+        WriteDataset();
+        var state = Directory.CreateDirectory(Path.Combine(Images, ".consent-registry-scan.json")).FullName;
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--quiet");
+
+        Assert.True(code == ExitCodes.InputError, errors);
+        Assert.StartsWith($"consent-registry: cannot write {state}: ", errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+        Assert.Empty(Directory.GetFiles(Images, "*.tmp"));
+    }
+
     /// <summary>A 256×256 JPEG of coloured rectangles, different for every <paramref name="seed"/>.</summary>
     private static byte[] Drawing(int seed)
     {
@@ -404,6 +484,24 @@ public sealed class ScanTests : IDisposable
         {
             tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(bytes) });
         }
+    }
+
+    /// <summary>A tar header block in GNU format (magic <c>ustar  </c>) of <paramref name="typeFlag"/> whose size field says <paramref name="sizeOctal"/>.</summary>
+    private static byte[] GnuHeader(string name, char typeFlag, string sizeOctal)
+    {
+        var header = new byte[512];
+        void Put(int offset, string text) => Encoding.ASCII.GetBytes(text).CopyTo(header, offset);
+        Put(0, name);
+        Put(100, "0000644\0");
+        Put(108, "0000000\0");
+        Put(116, "0000000\0");
+        Put(124, sizeOctal + "\0");
+        Put(136, "00000000000\0");
+        header[156] = (byte)typeFlag;
+        Put(257, "ustar  \0");
+        Put(148, "        ");
+        Put(148, Convert.ToString(header.Sum(b => (int)b), 8).PadLeft(6, '0') + "\0 ");
+        return header;
     }
 
     private static string Sidecar(string key, string url) =>

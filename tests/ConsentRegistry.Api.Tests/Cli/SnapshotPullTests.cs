@@ -167,7 +167,7 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
     }
 
     [Fact]
-    public async Task Info_refuses_a_file_that_is_not_a_snapshot_and_a_truncated_one()
+    public async Task Info_refuses_a_file_that_is_not_a_snapshot_a_truncated_one_and_one_it_cannot_read()
     {
         var notSnapshot = Path.Combine(_folder, "data.parquet");
         await File.WriteAllBytesAsync(notSnapshot, [.. "PAR1"u8, .. new byte[200]]);
@@ -180,6 +180,12 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
             Assert.Equal(ExitCodes.InputError, exit);
             Assert.Contains("not a usable index snapshot", errors, StringComparison.Ordinal);
         }
+
+        // A file that cannot be read: reading /proc/self/mem from its start fails with EIO, even as
+        // root (who would read a file of mode 000).
+        var (ioExit, ioErrors) = await RunAsync("snapshot", "info", "/proc/self/mem");
+        Assert.Equal(ExitCodes.InputError, ioExit);
+        Assert.StartsWith("consent-registry: /proc/self/mem: cannot read the snapshot: ", ioErrors, StringComparison.Ordinal);
     }
 
     private static RegistryPublicKey ParseKey(byte[] jwk) =>

@@ -8,7 +8,7 @@ namespace ConsentRegistry.Api.Tests.Infrastructure;
 /// A loopback TCP server that answers each request with raw bytes and then closes the connection:
 /// for responses Kestrel will not produce, such as a body cut short of its Content-Length. The
 /// bytes are the same for every request, or made from the request's head (its request line and
-/// headers) by a handler.
+/// headers) by a handler; a request's body is read and dropped.
 /// </summary>
 public sealed class RawHttpServer : IAsyncDisposable
 {
@@ -57,24 +57,56 @@ public sealed class RawHttpServer : IAsyncDisposable
             var stream = client.GetStream();
             var request = new List<byte>();
             var buffer = new byte[4096];
-            while (!EndsWithBlankLine(request))
+            int headLength;
+            while ((headLength = HeadLength(request)) < 0)
             {
-                var read = await stream.ReadAsync(buffer, _stop.Token);
-                if (read == 0)
+                if (!await ReadAsync(stream, buffer, request))
                 {
                     return;
                 }
-
-                request.AddRange(buffer.AsSpan(0, read));
             }
 
-            await stream.WriteAsync(await _answer(Encoding.ASCII.GetString(request.ToArray())), _stop.Token);
+            // The body (a POST's) is read too before answering: a socket closed with bytes unread
+            // is reset, and the client might lose the answer.
+            var head = Encoding.ASCII.GetString(request.ToArray(), 0, headLength);
+            while (request.Count - headLength < ContentLength(head))
+            {
+                if (!await ReadAsync(stream, buffer, request))
+                {
+                    return;
+                }
+            }
+
+            await stream.WriteAsync(await _answer(head), _stop.Token);
             await stream.FlushAsync(_stop.Token);
         }
     }
 
-    private static bool EndsWithBlankLine(List<byte> bytes) =>
-        bytes.Count >= 4 && bytes[^4] == '\r' && bytes[^3] == '\n' && bytes[^2] == '\r' && bytes[^1] == '\n';
+    private async Task<bool> ReadAsync(NetworkStream stream, byte[] buffer, List<byte> request)
+    {
+        var read = await stream.ReadAsync(buffer, _stop.Token);
+        request.AddRange(buffer.AsSpan(0, read));
+        return read > 0;
+    }
+
+    /// <summary>The length of the request line and headers with the blank line after them; -1 until they have all come.</summary>
+    private static int HeadLength(List<byte> bytes)
+    {
+        for (var i = 3; i < bytes.Count; i++)
+        {
+            if (bytes[i - 3] == '\r' && bytes[i - 2] == '\n' && bytes[i - 1] == '\r' && bytes[i] == '\n')
+            {
+                return i + 1;
+            }
+        }
+
+        return -1;
+    }
+
+    private static long ContentLength(string head) =>
+        head.Split("\r\n").FirstOrDefault(line => line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)) is { } header
+            ? long.Parse(header["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture)
+            : 0;
 
     public async ValueTask DisposeAsync()
     {
