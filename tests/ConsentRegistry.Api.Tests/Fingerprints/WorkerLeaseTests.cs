@@ -36,10 +36,7 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         await using var database = await TestDatabase.CreateAsync();
         await using var first = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings) { ["Registry:Fetch:PerHostConcurrency"] = "16" });
         await using var second = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings) { ["Registry:Fetch:PerHostConcurrency"] = "16" });
-        first.StartServer();
-        second.StartServer();
-        await first.WaitUntilReadyAsync();
-        await second.WaitUntilReadyAsync();
+        await StartBothAsync(first, second);
         using var client = first.CreateClient();
         using var artist = new TestSigner();
         var claim = await client.ClaimAsync(artist.Sign(TestSigner.Claim(paths.Select(p => TestSigner.Url(_images.Url(p))), new JsonObject { ["train-ai"] = "n" })));
@@ -78,10 +75,7 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         await using var database = await TestDatabase.CreateAsync();
         await using var first = new RegistryApp(database, settings);
         await using var second = new RegistryApp(database, settings);
-        first.StartServer();
-        second.StartServer();
-        await first.WaitUntilReadyAsync();
-        await second.WaitUntilReadyAsync();
+        await StartBothAsync(first, second);
         using var client = first.CreateClient();
         using var artist = new TestSigner();
         var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/long.jpg")));
@@ -155,4 +149,13 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         ["Registry__Fetch__Timeout"] = "00:00:30",
         ["Registry__Embedding__LoadAtStart"] = "false",
     };
+
+    /// <summary>Starts two instances on one store (two workers sharing one queue) and waits until both are ready.</summary>
+    private static async Task StartBothAsync(RegistryApp first, RegistryApp second)
+    {
+        first.StartServer();
+        second.StartServer();
+        await first.WaitUntilReadyAsync();
+        await second.WaitUntilReadyAsync();
+    }
 }
