@@ -4,12 +4,30 @@ namespace ConsentRegistry.Api.Fingerprints;
 /// Politeness per host, within one worker: at most <c>Registry:Fetch:PerHostConcurrency</c>
 /// requests in flight to a host, and none before the time its last 429 or 503 asked for
 /// (<c>Retry-After</c>, or a short default after a bare 429; the worker bounds both). A host is
-/// forgotten when nothing waits on it and it asked for no pause.
+/// forgotten when nothing waits on it and it asked for no pause; hosts whose pauses have passed
+/// with nobody waiting are swept out as pauses are added, so that every host that ever paused is
+/// not kept for the process's life.
 /// </summary>
 internal sealed class HostGate(int perHost, TimeProvider time)
 {
+    /// <summary>Hosts tracked before the first sweep of passed pauses; after a sweep, twice those left.</summary>
+    private const int FirstSweepAt = 256;
+
     private readonly Dictionary<string, HostState> _hosts = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+    private int _sweepAt = FirstSweepAt;
+
+    /// <summary>Hosts tracked now: with a request in flight or waiting, or a pause (tests).</summary>
+    internal int TrackedHosts
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _hosts.Count;
+            }
+        }
+    }
 
     /// <summary>
     /// Waits for one of the host's slots (dispose it to give it back), unless the host has asked
@@ -71,6 +89,24 @@ internal sealed class HostGate(int perHost, TimeProvider time)
             }
 
             state.NotBefore = state.NotBefore is { } current && current > until ? current : until;
+            if (_hosts.Count >= _sweepAt)
+            {
+                SweepPassedPauses();
+                _sweepAt = Math.Max(FirstSweepAt, 2 * _hosts.Count);
+            }
+        }
+    }
+
+    /// <summary>Forgets the hosts nobody waits on whose pauses have passed (called holding the lock; linear, amortised by <see cref="_sweepAt"/>).</summary>
+    private void SweepPassedPauses()
+    {
+        var now = time.GetUtcNow();
+        foreach (var (host, state) in _hosts)
+        {
+            if (state.Users == 0 && (state.NotBefore is null || state.NotBefore <= now))
+            {
+                _hosts.Remove(host); // removing while enumerating a Dictionary is allowed
+            }
         }
     }
 
