@@ -3,7 +3,10 @@ using System.Text.Json.Serialization.Metadata;
 
 namespace ConsentRegistry.Cli;
 
-/// <summary>Small files replaced whole: written beside the target, fsynced, renamed over it.</summary>
+/// <summary>
+/// Small files replaced whole: written beside the target, fsynced, renamed over it. A folder that
+/// refuses the file (read-only, full, a directory in its place) is an input error naming it (exit 2).
+/// </summary>
 internal static class AtomicFile
 {
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
@@ -23,7 +26,7 @@ internal static class AtomicFile
         {
             // Not left beside the target when the rename (or the disk) refused it.
             DeleteQuietly(temporary);
-            throw;
+            throw CliException.Input($"cannot write {path}: {e.Message}", e);
         }
     }
 

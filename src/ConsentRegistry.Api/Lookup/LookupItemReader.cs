@@ -100,7 +100,7 @@ internal static class LookupItemReader
 
             return item;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        catch (JsonException)
         {
             return new ReadItem(null, InvalidJson);
         }

@@ -76,9 +76,9 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     {
         var started = DateTimeOffset.UtcNow;
         var inputs = FindInputs(settings.Input);
-        var output = FullPath(settings.Out!);
+        var output = CliPaths.Full(settings.Out!);
         var removedFolder = settings.Removed is { IsSet: true } removed
-            ? FullPath(string.IsNullOrEmpty(removed.Value) ? Path.Combine(output, "removed") : removed.Value)
+            ? CliPaths.Full(string.IsNullOrEmpty(removed.Value) ? Path.Combine(output, "removed") : removed.Value)
             : null;
         CheckOutputs(inputs, output, removedFolder);
         CreateFolder("--out", output);
@@ -154,7 +154,7 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     /// <summary>The Parquet files named: one file, or a folder's <c>*.parquet</c> in name order.</summary>
     public static List<string> FindInputs(string input)
     {
-        var path = FullPath(input);
+        var path = CliPaths.Full(input);
         if (File.Exists(path))
         {
             return [path];
@@ -168,12 +168,6 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
         var files = Directory.EnumerateFiles(path, "*.parquet").Order(StringComparer.Ordinal).ToList();
         return files.Count > 0 ? files : throw CliException.Input($"{input}: the folder holds no *.parquet file.");
     }
-
-    /// <summary>
-    /// A path as the checks below compare it: absolute, without <c>.</c> and <c>..</c> segments and
-    /// without a separator at its end (<c>data/</c> and <c>data</c> are one folder).
-    /// </summary>
-    private static string FullPath(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
 
     /// <summary>
     /// Refuses, before any file is touched, outputs that would destroy an input or each other: an

@@ -48,14 +48,7 @@ public static class ExclusionsFile
             writer.Close();
         }
 
-        try
-        {
-            AtomicFile.WriteAllBytes(path, buffer.ToArray());
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw CliException.Input($"cannot write {path}: {e.Message}; a shard's exclusions go beside it, so its folder must be writable.", e);
-        }
+        AtomicFile.WriteAllBytes(path, buffer.ToArray()); // a folder that refuses it: exit 2 naming it
 
         return Task.CompletedTask;
     }

@@ -114,7 +114,7 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        var root = Shard.FullPath(settings.Folder);
+        var root = CliPaths.Full(settings.Folder);
         var shards = Shard.Find(settings.Folder);
         var note = CliOutput.Notes(settings.Quiet);
         await using var source = await settings.OpenSourceAsync(note, cancellationToken);

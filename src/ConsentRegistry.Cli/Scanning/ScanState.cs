@@ -33,18 +33,7 @@ public sealed class ScanState
         AtomicFile.ReadState(Path.Combine(folder, FileName), ScanJson.Default.ScanState, "run the scan without --resume to start again");
 
     /// <summary>Replaces the state file in <paramref name="folder"/>; a folder that refuses it (read-only, say) is an input error naming it.</summary>
-    public void Save(string folder)
-    {
-        var path = Path.Combine(folder, FileName);
-        try
-        {
-            AtomicFile.WriteJson(path, this, ScanJson.Default.ScanState);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw CliException.Input($"cannot write {path}: {e.Message}; the scan keeps its state in the scanned folder and each shard's exclusions beside the shard, so they must be writable.", e);
-        }
-    }
+    public void Save(string folder) => AtomicFile.WriteJson(Path.Combine(folder, FileName), this, ScanJson.Default.ScanState);
 }
 
 /// <summary>The settings that decide which images a scan excludes (<paramref name="MinTrustForGrants"/> only from a snapshot: online the registry's own setting decides).</summary>

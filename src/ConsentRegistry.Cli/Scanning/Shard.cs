@@ -32,7 +32,7 @@ public sealed record Shard(string Name, string Path, ShardKind Kind, string Excl
     /// <exception cref="CliException">The folder is missing or holds no shard (exit code 2).</exception>
     public static List<Shard> Find(string root)
     {
-        var folder = FullPath(root);
+        var folder = CliPaths.Full(root);
         if (!Directory.Exists(folder))
         {
             throw CliException.Input(File.Exists(folder)
@@ -69,12 +69,6 @@ public sealed record Shard(string Name, string Path, ShardKind Kind, string Excl
 
         return shards;
     }
-
-    /// <summary>
-    /// <paramref name="path"/> made absolute, without a separator at its end: the name of
-    /// <c>images/00000/</c> is <c>00000</c>, as that of <c>images/00000</c>.
-    /// </summary>
-    public static string FullPath(string path) => System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(path));
 
     private static Shard Create(string root, string path, ShardKind kind)
     {

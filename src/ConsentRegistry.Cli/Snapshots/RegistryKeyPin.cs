@@ -55,10 +55,10 @@ internal static class RegistryKeyPin
         {
             AtomicFile.WriteJson(paths.PinnedKey, key!.Jwk, SnapshotCommandJson.Default.PublicJwk);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch
         {
-            key!.Dispose();
-            throw CliException.Input($"cannot write {paths.PinnedKey}: {e.Message}", e);
+            key!.Dispose(); // AtomicFile names the file it could not write (exit 2)
+            throw;
         }
 
         notice($"trusting the key {http.Registry} serves on first use: kid (RFC 7638 thumbprint) {key.Kid}; pinned in {paths.PinnedKey}. "
