@@ -64,14 +64,9 @@ public sealed class FetchPolitenessTests : IAsyncLifetime
         using var artist = new TestSigner();
         var asked = DateTimeOffset.UtcNow;
         var refused = await client.ClaimAsync(artist.OptOut(_images.Url("/come-back-never.jpg")));
-        await Eventually.HoldsAsync(
-            async () => await app.Database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @refused AND attempts = 1 AND lease_owner IS NULL", new { refused }) == 1,
-            "the 429 is recorded");
+        await FailedTryRecordedAsync(app, refused);
         var postponed = await client.ClaimAsync(artist.OptOut(_images.Url("/same-host.jpg")));
-        await Eventually.HoldsAsync(
-            async () => await app.Database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @postponed AND due_at > @soon AND lease_owner IS NULL",
-                new { postponed, soon = DateTimeOffset.UtcNow.AddMinutes(30).ToUnixTimeMilliseconds() }) == 1,
-            "the job on the paused host is postponed");
+        await JobsHeldBackAsync(app, postponed, TimeSpan.FromMinutes(30), 1);
 
         // Registry:Worker:MaxRetryAfter (1 hour by default) caps both the job's wait and its host's pause.
         var latest = DateTimeOffset.UtcNow.AddHours(1).AddMinutes(1);
@@ -97,15 +92,10 @@ public sealed class FetchPolitenessTests : IAsyncLifetime
         using var client = app.CreateClient();
         using var artist = new TestSigner();
         var refused = await client.ClaimAsync(artist.OptOut(_images.Url("/slow-down.jpg")));
-        await Eventually.HoldsAsync(
-            async () => await app.Database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @refused AND attempts = 1 AND lease_owner IS NULL", new { refused }) == 1,
-            "the 429 is recorded");
+        await FailedTryRecordedAsync(app, refused);
 
         var next = await client.ClaimAsync(artist.OptOut(_images.Url("/next-on-host.jpg")));
-        await Eventually.HoldsAsync(
-            async () => await app.Database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @next AND due_at > @soon AND lease_owner IS NULL",
-                new { next, soon = DateTimeOffset.UtcNow.AddSeconds(30).ToUnixTimeMilliseconds() }) == 1,
-            "the next job on the host is settled for now");
+        await JobsHeldBackAsync(app, next, TimeSpan.FromSeconds(30), 1);
 
         Assert.Equal(0, _images.RequestsFor("/next-on-host.jpg"));
         Assert.Equal("pending", Assert.Single(await client.FingerprintsAsync(next)).GetProperty("status").GetString());
@@ -138,10 +128,7 @@ public sealed class FetchPolitenessTests : IAsyncLifetime
         var claim = await client.ClaimAsync(artist.Sign(TestSigner.Claim(
             [TestSigner.Url(_images.Url("/one.jpg")), TestSigner.Url(_images.Url("/two.jpg"))], new JsonObject { ["train-ai"] = "n" })));
 
-        await Eventually.HoldsAsync(
-            async () => await app.Database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND due_at > @soon AND lease_owner IS NULL",
-                new { claim, soon = DateTimeOffset.UtcNow.AddSeconds(30).ToUnixTimeMilliseconds() }) == 2,
-            "both jobs wait for the pause");
+        await JobsHeldBackAsync(app, claim, TimeSpan.FromSeconds(30), 2);
 
         Assert.Equal(1, Volatile.Read(ref requests));
         Assert.All(await client.FingerprintsAsync(claim), item => Assert.Equal("pending", item.GetProperty("status").GetString()));
@@ -157,6 +144,19 @@ public sealed class FetchPolitenessTests : IAsyncLifetime
 
         Assert.Contains("Registry:Worker:MaxRetryAfter is 2.00:00:00; use 00:00:01 to 1.00:00:00", error.ToString());
     }
+
+    /// <summary>Waits until the claim's one job has a failed try recorded and is given back.</summary>
+    private static Task FailedTryRecordedAsync(RegistryApp app, string claim) => Eventually.HoldsAsync(
+        async () => await app.Database.CountAsync(
+            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 1 AND lease_owner IS NULL", new { claim }) == 1,
+        "the failed try is recorded");
+
+    /// <summary>Waits until <paramref name="count"/> of the claim's jobs are given back, due no sooner than <paramref name="atLeast"/> from now.</summary>
+    private static Task JobsHeldBackAsync(RegistryApp app, string claim, TimeSpan atLeast, int count) => Eventually.HoldsAsync(
+        async () => await app.Database.CountAsync(
+            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND due_at > @soon AND lease_owner IS NULL",
+            new { claim, soon = DateTimeOffset.UtcNow.Add(atLeast).ToUnixTimeMilliseconds() }) == count,
+        $"{count} job(s) held back by the host's pause");
 
     /// <summary>The worker tests' settings, then <paramref name="changes"/>.</summary>
     private static Dictionary<string, string?> Settings(Dictionary<string, string?> changes)
