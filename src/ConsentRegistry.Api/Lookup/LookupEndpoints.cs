@@ -46,13 +46,17 @@ public static class LookupEndpoints
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithMetadata(new DisableRequestSizeLimitAttribute());
 
-        // Routing ignores one trailing slash, so this serves /api/v2/query/urls/ as well.
+        // Routing ignores one trailing slash, so this serves /api/v2/query/urls/ as well. Spawning's
+        // clients send the lines as text/plain, as application/octet-stream (aiohttp with a bytes
+        // body) or with no Content-Type (Python's requests with a string body), all taken; a JSON,
+        // form or multipart body gets 415 from routing rather than being read as one "URL".
         group.MapPost("/api/v2/query/urls", SpawningQuery)
             .WithName("SpawningQueryUrls")
             .WithSummary("Spawning-compatible: text/plain, one URL per line (1 to 10,000); optOut = train-ai disallowed, optIn = train-ai allowed.")
-            .Accepts<string>("text/plain")
+            .Accepts<string>("text/plain", "application/octet-stream")
             .Produces<SpawningResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithMetadata(new RequestSizeLimitAttribute(MaxBatchBodyBytes));
 
         return app;

@@ -100,6 +100,36 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Theory]
+    [InlineData(null, HttpStatusCode.OK)] // Python's requests with a string body sends no Content-Type
+    [InlineData("text/plain; charset=utf-8", HttpStatusCode.OK)]
+    [InlineData("application/octet-stream", HttpStatusCode.OK)] // aiohttp with a bytes body
+    [InlineData("application/json", HttpStatusCode.UnsupportedMediaType)]
+    [InlineData("application/x-www-form-urlencoded", HttpStatusCode.UnsupportedMediaType)]
+    [InlineData("multipart/form-data; boundary=x", HttpStatusCode.UnsupportedMediaType)]
+    public async Task A_spawning_style_query_takes_the_bodies_spawning_clients_send_and_refuses_json_and_forms(string? contentType, HttpStatusCode expected)
+    {
+        await OptOutAsync(TestSigner.Url("https://spawning-types.example/a.png"));
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes("https://spawning-types.example/a.png\nhttps://spawning-types.example/b.png"));
+        if (contentType is not null)
+        {
+            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+
+        var response = await _client.PostAsync("/api/v2/query/urls", content);
+
+        if (expected == HttpStatusCode.OK)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var urls = (await response.JsonAsync()).GetProperty("urls");
+            Assert.Equal([true, false], urls.EnumerateArray().Select(u => u.GetProperty("optOut").GetBoolean()));
+        }
+        else
+        {
+            await AssertProblemAsync(response, expected, "unsupported-media-type");
+        }
+    }
+
+    [Theory]
     [InlineData("""{"items":[]}""")]
     [InlineData("""{"items":"https://a.example/"}""")]
     [InlineData("""{"items":{"url":"https://a.example/"}}""")]
