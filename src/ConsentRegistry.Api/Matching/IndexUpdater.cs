@@ -164,7 +164,7 @@ public sealed class IndexUpdater(
 
             i.MarkApplied(batch.LastSeq);
             applied = true;
-        }, OwnCommitWait);
+        }, OwnCommitWait, merge: false);
 
         if (applied)
         {
@@ -175,6 +175,13 @@ public sealed class IndexUpdater(
             Wake();
         }
     }
+
+    /// <summary>
+    /// The merges this instance's commits made due, run once the writer has answered their callers
+    /// (<see cref="ICommittedLogListener.OnCallersAnswered"/>). If another writer holds the index
+    /// (a snapshot being written), the merges wait for the next write or the next log pass.
+    /// </summary>
+    public void OnCallersAnswered() => index.TryMerge(OwnCommitWait);
 
     private static void InterlockedMax(ref long target, long value)
     {

@@ -53,7 +53,12 @@ public sealed class SharedMatchingIndex : IDisposable
     /// <paramref name="wait"/> (a snapshot being written, a large merge); false, and nothing
     /// applied, otherwise: the caller then leaves the change to be read from the log.
     /// </summary>
-    public bool TryWrite(Action<MatchingIndex> apply, TimeSpan wait)
+    /// <remarks>
+    /// With <paramref name="merge"/> false the merges and vector indexes the change makes due are
+    /// left for <see cref="TryMerge"/> (or the next write that merges): the claim writer applies its
+    /// commits so and merges once the callers waiting on it are answered.
+    /// </remarks>
+    public bool TryWrite(Action<MatchingIndex> apply, TimeSpan wait, bool merge = true)
     {
         if (!_writer.TryEnter(wait))
         {
@@ -62,7 +67,7 @@ public sealed class SharedMatchingIndex : IDisposable
 
         try
         {
-            WriteHoldingWriter(apply);
+            WriteHoldingWriter(apply, merge);
             return true;
         }
         finally
@@ -71,7 +76,29 @@ public sealed class SharedMatchingIndex : IDisposable
         }
     }
 
-    private void WriteHoldingWriter(Action<MatchingIndex> apply)
+    /// <summary>
+    /// Runs the merges and builds the vector indexes that are due, if no other writer holds the
+    /// index for longer than <paramref name="wait"/>; false, and nothing done, otherwise.
+    /// </summary>
+    public bool TryMerge(TimeSpan wait)
+    {
+        if (!_writer.TryEnter(wait))
+        {
+            return false;
+        }
+
+        try
+        {
+            MergeHoldingWriter();
+            return true;
+        }
+        finally
+        {
+            _writer.Exit();
+        }
+    }
+
+    private void WriteHoldingWriter(Action<MatchingIndex> apply, bool merge = true)
     {
         _lock.EnterWriteLock();
         try
@@ -84,6 +111,14 @@ public sealed class SharedMatchingIndex : IDisposable
             _lock.ExitWriteLock();
         }
 
+        if (merge)
+        {
+            MergeHoldingWriter();
+        }
+    }
+
+    private void MergeHoldingWriter()
+    {
         // A merge of PDQ or key segments rebuilds up to millions of entries (about 0.3 s a
         // million PDQ hashes); it reads only immutable segments, so lookups go on while it
         // runs and wait only for the swap.

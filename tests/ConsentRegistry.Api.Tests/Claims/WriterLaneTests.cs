@@ -82,6 +82,37 @@ public sealed class WriterLaneTests
     }
 
     /// <summary>
+    /// The index's merges wait until the writer has answered: after a large claim, a small one
+    /// already queued is written and answered first, and the listeners catch up
+    /// (<see cref="ICommittedLogListener.OnCallersAnswered"/>) only then.
+    /// </summary>
+    [Fact]
+    public async Task Listeners_catch_up_only_once_no_small_claim_waits()
+    {
+        var listener = new RecordingListener();
+        await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var writer = app.Services.GetRequiredService<ClaimWriter>();
+        writer.MaxLargeWait = TimeSpan.FromMilliseconds(100);
+        writer.MaxCatchUpDelay = TimeSpan.FromMinutes(1); // however slow this machine, never the reason to catch up
+
+        var first = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/catch-up/first.jpg")));
+        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
+        var large = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("catch-up"))));
+        await Eventually.HoldsAsync(() => writer.Queued.Large == 1, "the large claim queued");
+        var small = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/catch-up/second.jpg")));
+        await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the small claim queued");
+        await Task.Delay(300); // the large claim has now waited past MaxLargeWait: it goes next
+
+        listener.Release();
+        Assert.Equal([1L, 2L, 3L], await SeqsAsync(first, large, small));
+
+        await Eventually.HoldsAsync(() => listener.Events.Contains("caught up"), "the listeners caught up");
+        Assert.Equal(["committed 1", "committed 2", "committed 3", "caught up"], listener.Events);
+    }
+
+    /// <summary>
     /// SQLite's calls complete synchronously, so there the whole batch, its commit and its publishing
     /// run on the writer's thread (on the pool, the writer held a pool thread for a whole run of
     /// batches and the callers it completed waited in that thread's queue).
@@ -128,6 +159,31 @@ public sealed class WriterLaneTests
         public ConcurrentQueue<(string? Name, bool IsThreadPoolThread)> Threads { get; } = new();
 
         public void OnCommitted(CommittedBatch batch) => Threads.Enqueue((Thread.CurrentThread.Name, Thread.CurrentThread.IsThreadPoolThread));
+    }
+
+    /// <summary>Holds the writer inside the first commit it is told of, until released, and notes each commit and catch-up in order.</summary>
+    private sealed class RecordingListener : ICommittedLogListener
+    {
+        private readonly ManualResetEventSlim _released = new();
+        private readonly ConcurrentQueue<string> _events = new();
+
+        public ManualResetEventSlim Holding { get; } = new();
+
+        public List<string> Events => [.. _events];
+
+        public void OnCommitted(CommittedBatch batch)
+        {
+            _events.Enqueue($"committed {batch.FirstSeq}");
+            if (batch.FirstSeq == 1)
+            {
+                Holding.Set();
+                _released.Wait(TimeSpan.FromSeconds(60));
+            }
+        }
+
+        public void OnCallersAnswered() => _events.Enqueue("caught up");
+
+        public void Release() => _released.Set();
     }
 
     /// <summary>Holds the writer inside the first commit it is told of, until released.</summary>
