@@ -29,24 +29,29 @@ public sealed class WriteBudgetRequestValidator : AbstractValidator<WriteBudgetR
 
     public WriteBudgetRequestValidator()
     {
+        // WithMessage words the rule before it only: missing and out of range say the same.
+        var claims = $"claims_per_hour is a whole number from 1 to {MaxPerHour:N0}.";
         RuleFor(r => r.ClaimsPerHour)
-            .NotNull().InclusiveBetween(1, MaxPerHour)
-            .WithMessage($"claims_per_hour is a whole number from 1 to {MaxPerHour:N0}.")
+            .NotNull().WithMessage(claims)
+            .InclusiveBetween(1, MaxPerHour).WithMessage(claims)
             .OverridePropertyName("claims_per_hour");
+        var subjects = $"subjects_per_hour is a whole number from {ClaimPayloadValidator.MaxSubjects:N0} (one claim's most) to {MaxPerHour:N0}.";
         RuleFor(r => r.SubjectsPerHour)
-            .NotNull().InclusiveBetween(ClaimPayloadValidator.MaxSubjects, MaxPerHour)
-            .WithMessage($"subjects_per_hour is a whole number from {ClaimPayloadValidator.MaxSubjects:N0} (one claim's most) to {MaxPerHour:N0}.")
+            .NotNull().WithMessage(subjects)
+            .InclusiveBetween(ClaimPayloadValidator.MaxSubjects, MaxPerHour).WithMessage(subjects)
             .OverridePropertyName("subjects_per_hour");
     }
 }
 
 public sealed class CreateApiKeyRequestValidator : AbstractValidator<CreateApiKeyRequest>
 {
+    public const int MaxNameLength = 200;
+
     public CreateApiKeyRequestValidator()
     {
         RuleFor(r => r.Name)
             .NotEmpty().WithMessage("name is required: say who or what the key is for.")
-            .MaximumLength(200)
+            .MaximumLength(MaxNameLength).WithMessage($"name is at most {MaxNameLength} characters.")
             .Must(n => n is null || !n.Any(char.IsControl)).WithMessage("name must not contain control characters.")
             .OverridePropertyName("name");
         RuleFor(r => r.Role)

@@ -52,9 +52,11 @@ public static class ErrorHandling
         405 => ProblemCodes.MethodNotAllowed,
         406 => ProblemCodes.NotAcceptable,
         409 => ProblemCodes.Conflict,
+        412 => ProblemCodes.PreconditionFailed,
         413 => ProblemCodes.PayloadTooLarge,
         414 => ProblemCodes.UriTooLong,
         415 => ProblemCodes.UnsupportedMediaType,
+        416 => ProblemCodes.RangeNotSatisfiable,
         429 => ProblemCodes.TooManyRequests,
         431 => ProblemCodes.HeadersTooLarge,
         503 => ProblemCodes.Unavailable,
@@ -125,7 +127,7 @@ internal sealed partial class RegistryExceptionHandler(IProblemDetailsService pr
 
     /// <summary>
     /// The framework's words when a query, route or header value does not convert to its parameter's
-    /// type (stable since ASP.NET Core 6): <c>Failed to bind parameter "int? limit" from "abc".</c>
+    /// type (stable since ASP.NET Core 6): <c>Failed to bind parameter "Nullable&lt;int&gt; limit" from "abc".</c>
     /// </summary>
     [GeneratedRegex("""^Failed to bind parameter "(?<type>[^"]+) (?<name>[A-Za-z_][A-Za-z0-9_]*)" from ".*"\.$""", RegexOptions.Singleline)]
     private static partial Regex UnboundParameter();
@@ -135,7 +137,9 @@ internal sealed partial class RegistryExceptionHandler(IProblemDetailsService pr
     {
         var inQuery = context.Request.Query.ContainsKey(name);
         var code = inQuery ? ProblemCodes.InvalidQuery : ProblemCodes.InvalidPath;
-        var expected = type.TrimEnd('?') switch
+        // The framework writes an optional parameter's type as Nullable<int>.
+        var valueType = type.StartsWith("Nullable<", StringComparison.Ordinal) && type.EndsWith('>') ? type["Nullable<".Length..^1] : type.TrimEnd('?');
+        var expected = valueType switch
         {
             "int" or "long" or "short" or "Int32" or "Int64" => "a whole number (within range)",
             "double" or "float" or "decimal" => "a number",

@@ -15,6 +15,9 @@ public static class ProblemCodes
     public const string MethodNotAllowed = "method-not-allowed";
     public const string NotAcceptable = "not-acceptable";
     public const string Conflict = "conflict";
+
+    /// <summary>412: an If-Match or If-Unmodified-Since precondition does not hold for the resource.</summary>
+    public const string PreconditionFailed = "precondition-failed";
     public const string PayloadTooLarge = "payload-too-large";
 
     /// <summary>414: the request's path and query are longer than the registry reads.</summary>
@@ -23,6 +26,9 @@ public static class ProblemCodes
     /// <summary>431: the request's headers are larger than the registry reads.</summary>
     public const string HeadersTooLarge = "headers-too-large";
     public const string UnsupportedMediaType = "unsupported-media-type";
+
+    /// <summary>416: a Range that asks for no byte of the file; <c>Content-Range: bytes */length</c> says its length.</summary>
+    public const string RangeNotSatisfiable = "range-not-satisfiable";
     public const string TooManyRequests = "too-many-requests";
 
     /// <summary>503: a host's crawler document is being rendered for the first time (Retry-After).</summary>

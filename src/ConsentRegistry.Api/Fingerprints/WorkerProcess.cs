@@ -62,7 +62,7 @@ public static class WorkerProcess
             context => context.Request.Path.StartsWithSegments(MetricsOptions.Path) && !access.AllowsWithoutCredentials(context.Connection.RemoteIpAddress),
             refused => refused.Run(context => Problems.Create(StatusCodes.Status403Forbidden, ProblemCodes.Forbidden,
                 $"/metrics answers only {MetricsOptions.Section}:AllowedNetworks.").ExecuteAsync(context)));
-        app.MapPrometheusScrapingEndpoint(MetricsOptions.Path);
+        app.MapPrometheusScrapingEndpoint(MetricsOptions.Path).WithGetAndHeadOnly();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Storage;
 using Dapper;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -53,8 +54,8 @@ public static class HealthEndpoints
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
         // Live: the process answers. Ready: it can serve (store reachable and migrated).
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync });
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync }).WithGetAndHeadOnly();
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync }).WithGetAndHeadOnly();
         return app;
     }
 

@@ -9,6 +9,9 @@ namespace ConsentRegistry.Api.Hosting;
 /// </summary>
 internal static class HeadRequests
 {
+    /// <summary>The name routing gives the endpoint that answers 405 with the methods it found in <c>Allow</c>.</summary>
+    private const string MethodNotAllowedEndpoint = "405 HTTP Method Not Supported";
+
     private static readonly object WasHead = new();
 
     /// <summary>Before routing: a HEAD request is routed as GET.</summary>
@@ -27,7 +30,10 @@ internal static class HeadRequests
         return app;
     }
 
-    /// <summary>After routing: the request is HEAD again where the chosen endpoint declares HEAD.</summary>
+    /// <summary>
+    /// After routing: the request is HEAD again where the chosen endpoint declares HEAD; a 405
+    /// lists HEAD in <c>Allow</c> wherever it lists GET, as HEAD is answered there too.
+    /// </summary>
     public static WebApplication UseHeadWhereDeclared(this WebApplication app)
     {
         app.Use((context, next) =>
@@ -38,8 +44,23 @@ internal static class HeadRequests
                 context.Request.Method = HttpMethods.Head;
             }
 
-            return next(context);
+            return context.GetEndpoint() is { Metadata.Count: 0, DisplayName: MethodNotAllowedEndpoint } ? AllowHeadAsync(context, next) : next(context);
         });
         return app;
     }
+
+    private static async Task AllowHeadAsync(HttpContext context, RequestDelegate next)
+    {
+        await next(context);
+        var allow = context.Response.Headers.Allow.ToString();
+        var methods = allow.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (!context.Response.HasStarted && methods.Contains(HttpMethods.Get) && !methods.Contains(HttpMethods.Head))
+        {
+            context.Response.Headers.Allow = $"{allow}, {HttpMethods.Head}";
+        }
+    }
+
+    /// <summary>GET and HEAD only, for endpoints mapped for every method (health checks, the metrics scrape).</summary>
+    public static TBuilder WithGetAndHeadOnly<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]));
 }

@@ -53,6 +53,7 @@ public static class MetricsExtensions
         }
 
         app.MapPrometheusScrapingEndpoint(MetricsOptions.Path)
+            .WithGetAndHeadOnly()
             .RequireAuthorization(MetricsAccess.Policy)
             .DisableHttpMetrics() // scrapes would otherwise dominate the request series
             .ExcludeFromDescription();

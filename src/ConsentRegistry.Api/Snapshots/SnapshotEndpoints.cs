@@ -6,7 +6,6 @@ using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Matching;
 using ConsentRegistry.Core.Snapshots;
 using Microsoft.Extensions.Options;
-using Microsoft.Net.Http.Headers;
 
 namespace ConsentRegistry.Api.Snapshots;
 
@@ -53,7 +52,7 @@ public static class SnapshotEndpoints
                 : "Index snapshots are switched off on this registry (Registry:Snapshots:Enabled).");
     }
 
-    private static IResult File(string id, string name, SnapshotFolder folder, HttpContext context)
+    private static IResult File(string id, string name, SnapshotFolder folder)
     {
         if (!folder.TryGetFile(id, name, out var path, out var entry))
         {
@@ -61,10 +60,7 @@ public static class SnapshotEndpoints
                 "No such snapshot file: snapshots are kept only a while; GET /v1/snapshots/latest names the current one and its files.");
         }
 
-        // A snapshot's files never change: its SHA-256 is a strong validator.
-        context.Response.Headers.CacheControl = "private, max-age=86400, immutable";
-        return TypedResults.PhysicalFile(path, "application/octet-stream", lastModified: System.IO.File.GetLastWriteTimeUtc(path),
-            entityTag: new EntityTagHeaderValue($"\"{entry.Sha256}\""), enableRangeProcessing: true);
+        return new SnapshotFileResult(path, entry);
     }
 }
 

@@ -79,6 +79,18 @@ public sealed partial class ArtistPagesTests(RegistryFixture registry) : IClassF
         AssertSecurityHeaders(response);
     }
 
+    [Fact]
+    public async Task An_asset_range_past_its_end_is_a_416_problem_with_the_registrys_code_and_the_security_headers()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/assets/app.js");
+        request.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(10_000_000, null);
+
+        using var response = await registry.Client.SendAsync(request);
+
+        await TestHttp.AssertProblemAsync(response, HttpStatusCode.RequestedRangeNotSatisfiable, "range-not-satisfiable");
+        AssertSecurityHeaders(response);
+    }
+
     [Theory]
     [InlineData("/KEY")]
     [InlineData("/key/")]

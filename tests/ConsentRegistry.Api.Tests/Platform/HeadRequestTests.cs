@@ -37,4 +37,23 @@ public sealed class HeadRequestTests(RegistryFixture registry) : IClassFixture<R
         Assert.Equal(get.Content.Headers.ContentType?.MediaType, head.Content.Headers.ContentType?.MediaType);
         Assert.Empty(await head.Content.ReadAsByteArrayAsync());
     }
+
+    [Theory]
+    [InlineData("DELETE", "/v1/registry-key", "GET, HEAD")]
+    [InlineData("PUT", "/v1/policy?url=https://head.example/a.jpg", "GET, HEAD")]
+    [InlineData("POST", "/", "GET, HEAD")]
+    [InlineData("POST", "/v1/snapshots/000000000001-20260101T000000000Z/index.snap", "GET, HEAD")]
+    [InlineData("POST", "/health/live", "GET, HEAD")]
+    [InlineData("DELETE", "/health/ready", "GET, HEAD")]
+    [InlineData("POST", "/metrics", "GET, HEAD")]
+    [InlineData("GET", "/v1/lookup", "POST")]
+    public async Task A_405_lists_head_wherever_get_is_answered_and_health_and_metrics_answer_no_other_method(string method, string path, string allowed)
+    {
+        using var admin = registry.App.CreateAdminClient();
+
+        using var response = await admin.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+
+        await TestHttp.AssertProblemAsync(response, HttpStatusCode.MethodNotAllowed, "method-not-allowed");
+        Assert.Equal(allowed, string.Join(", ", response.Content.Headers.Allow));
+    }
 }

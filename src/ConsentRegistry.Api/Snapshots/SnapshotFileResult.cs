@@ -1,0 +1,47 @@
+using ConsentRegistry.Api.Errors;
+using ConsentRegistry.Core.Snapshots;
+using Microsoft.Net.Http.Headers;
+
+namespace ConsentRegistry.Api.Snapshots;
+
+/// <summary>
+/// A snapshot file as the framework's file result serves it (Range, If-Range, ETag, HEAD), with
+/// two corrections. A Range in another unit than bytes is ignored (RFC 9110 14.2), where the file
+/// result would read <c>items=0-9</c> as bytes. And the answers it makes without a body, 416 for a
+/// range that asks for no byte of the file and 412 for a failed If-Match, are problem+json in the
+/// registry's words, as every other client error is (the file result has set their status and
+/// headers, <c>Content-Range: bytes */length</c> included, and written nothing).
+/// </summary>
+internal sealed class SnapshotFileResult(string path, SnapshotFileEntry entry) : IResult
+{
+    /// <summary>A snapshot's files never change: its SHA-256 is a strong validator.</summary>
+    public const string CacheControl = "private, max-age=86400, immutable";
+
+    public async Task ExecuteAsync(HttpContext context)
+    {
+        if (context.Request.Headers.Range is [{ } range] && !range.StartsWith("bytes=", StringComparison.OrdinalIgnoreCase))
+        {
+            context.Request.Headers.Range = default;
+        }
+
+        var response = context.Response;
+        response.Headers.CacheControl = CacheControl;
+        await TypedResults.PhysicalFile(path, "application/octet-stream", lastModified: File.GetLastWriteTimeUtc(path),
+            entityTag: new EntityTagHeaderValue($"\"{entry.Sha256}\""), enableRangeProcessing: true).ExecuteAsync(context);
+        if (response.HasStarted || response.StatusCode is not (StatusCodes.Status416RangeNotSatisfiable or StatusCodes.Status412PreconditionFailed))
+        {
+            return;
+        }
+
+        response.ContentLength = null;
+        response.ContentType = null;
+        response.Headers.CacheControl = default; // an error is not kept a day
+        await (response.StatusCode == StatusCodes.Status416RangeNotSatisfiable
+            ? Problems.Create(StatusCodes.Status416RangeNotSatisfiable, ProblemCodes.RangeNotSatisfiable,
+                $"The range asks for no byte of {entry.Name}, which is {entry.Size} bytes long (positions 0 to {entry.Size - 1}; "
+                + "Content-Range says the length): a range starts within the file, and a suffix range (bytes=-N) asks for at least 1 byte.")
+            : Problems.Create(StatusCodes.Status412PreconditionFailed, ProblemCodes.PreconditionFailed,
+                $"If-Match or If-Unmodified-Since does not hold for {entry.Name}: its ETag is its SHA-256 as the manifest lists it, "
+                + $"\"{entry.Sha256}\", and it never changes.")).ExecuteAsync(context);
+    }
+}

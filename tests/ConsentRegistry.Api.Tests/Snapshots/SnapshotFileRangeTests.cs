@@ -1,0 +1,153 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
+
+namespace ConsentRegistry.Api.Tests.Snapshots;
+
+/// <summary>One registry with one snapshot written, whose file the tests ask for in parts.</summary>
+public sealed class SnapshotFileFixture : IAsyncLifetime
+{
+    public RegistryApp App { get; private set; } = null!;
+
+    /// <summary>The file's path under /v1/snapshots, its size and its ETag.</summary>
+    public (string Url, long Size, string ETag) File { get; private set; }
+
+    public async Task InitializeAsync()
+    {
+        App = await RegistryApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:Snapshots:EveryLogEntries"] = "1",
+            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+        });
+        using var client = App.CreateClient();
+        using var signer = new TestSigner();
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(signer.OptOut("https://range.example/a.jpg")))).StatusCode);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpResponseMessage latest;
+        while ((latest = await client.GetAsync("/v1/snapshots/latest")).StatusCode != HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "No snapshot within 30 s.");
+            await Task.Delay(50);
+        }
+
+        var manifest = await latest.Content.ReadFromJsonAsync<JsonElement>();
+        var file = manifest.GetProperty("files")[0];
+        File = ($"/v1/snapshots/{manifest.GetProperty("id").GetString()}/{file.GetProperty("name").GetString()}",
+            file.GetProperty("size").GetInt64(), $"\"{file.GetProperty("sha256").GetString()}\"");
+    }
+
+    public async Task DisposeAsync() => await App.DisposeAsync();
+}
+
+/// <summary>
+/// The edges of HTTP Range on snapshot files (RFC 9110 14): what no byte of the file can satisfy
+/// is a 416 problem naming the length, a Range the server does not understand is ignored, and a
+/// failed precondition is a 412 problem; HEAD answers as GET does.
+/// </summary>
+public sealed class SnapshotFileRangeTests(SnapshotFileFixture snapshot) : IClassFixture<SnapshotFileFixture>
+{
+    private readonly HttpClient _client = snapshot.App.CreateClient();
+
+    [Theory]
+    [InlineData("GET", "from-the-length")]
+    [InlineData("GET", "empty-suffix")]
+    [InlineData("HEAD", "from-the-length")]
+    [InlineData("HEAD", "empty-suffix")]
+    public async Task A_range_that_asks_for_no_byte_of_the_file_is_a_416_problem_that_says_the_files_length(string method, string range)
+    {
+        var (url, size, _) = snapshot.File;
+
+        using var response = await SendAsync(method, url, ("Range", range == "empty-suffix" ? "bytes=-0" : $"bytes={size}-"));
+
+        Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, response.StatusCode);
+        Assert.Equal($"bytes */{size}", response.Content.Headers.ContentRange?.ToString());
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Null(response.Headers.CacheControl);
+        if (method == "GET")
+        {
+            var problem = await AssertProblemAsync(response, HttpStatusCode.RequestedRangeNotSatisfiable, "range-not-satisfiable");
+            Assert.Contains($"{size} bytes long", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("items=0-9", null)] // another unit (RFC 9110 14.2)
+    [InlineData("Bytes=0-9", "0-9")] // the unit is case-insensitive
+    [InlineData("bytes=9-3", null)] // last before first: not a valid range
+    [InlineData("bytes=0-1,4-5", null)] // several ranges: served whole rather than as multipart
+    [InlineData("bytes=-16", "last-16")]
+    [InlineData("bytes=5-999999999", "5-last")] // past the end: up to the last byte
+    public async Task A_range_is_served_as_asked_or_ignored_for_the_whole_file_as_RFC_9110_says(string range, string? served)
+    {
+        var (url, size, _) = snapshot.File;
+        var whole = await _client.GetByteArrayAsync(url);
+
+        using var response = await SendAsync("GET", url, ("Range", range));
+        var body = await response.Content.ReadAsByteArrayAsync();
+
+        if (served is null)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Null(response.Content.Headers.ContentRange);
+            Assert.Equal(whole, body);
+            return;
+        }
+
+        var (first, last) = served switch
+        {
+            "0-9" => (0L, 9L),
+            "last-16" => (size - 16, size - 1),
+            _ => (5L, size - 1),
+        };
+        Assert.Equal(HttpStatusCode.PartialContent, response.StatusCode);
+        Assert.Equal($"bytes {first}-{last}/{size}", response.Content.Headers.ContentRange?.ToString());
+        Assert.Equal(whole[(int)first..(int)(last + 1)], body);
+    }
+
+    [Fact]
+    public async Task If_range_serves_the_part_only_for_the_files_own_strong_etag()
+    {
+        var (url, size, etag) = snapshot.File;
+
+        using var same = await SendAsync("GET", url, ("Range", "bytes=0-9"), ("If-Range", etag));
+        using var weak = await SendAsync("GET", url, ("Range", "bytes=0-9"), ("If-Range", $"W/{etag}"));
+        using var other = await SendAsync("GET", url, ("Range", "bytes=0-9"), ("If-Range", "\"another\""));
+
+        Assert.Equal(HttpStatusCode.PartialContent, same.StatusCode);
+        Assert.Equal(10, (await same.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal(HttpStatusCode.OK, weak.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        Assert.Equal(size, (await other.Content.ReadAsByteArrayAsync()).Length);
+    }
+
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("HEAD")]
+    public async Task If_match_with_another_etag_is_a_412_problem_in_the_registrys_words(string method)
+    {
+        var (url, _, etag) = snapshot.File;
+
+        using var response = await SendAsync(method, url, ("If-Match", "\"another\""));
+
+        Assert.Equal(HttpStatusCode.PreconditionFailed, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        if (method == "GET")
+        {
+            var problem = await AssertProblemAsync(response, HttpStatusCode.PreconditionFailed, "precondition-failed");
+            Assert.Contains(etag, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(string method, string url, params (string Name, string Value)[] headers)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), url);
+        foreach (var (name, value) in headers)
+        {
+            Assert.True(request.Headers.TryAddWithoutValidation(name, value));
+        }
+
+        return await _client.SendAsync(request);
+    }
+}
