@@ -24,7 +24,7 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
     {
         _models = embeddingModels ?? EmbeddingModels.None;
         RuleLevelCascadeMode = CascadeMode.Stop;
-        RuleFor(p => p.V).NotNull().Equal(1).WithMessage("v must be 1.").OverridePropertyName("v");
+        RuleFor(p => p.V).NotNull().WithMessage("v (the format version, 1) is required.").Equal(1).WithMessage("v must be 1.").OverridePropertyName("v");
         RuleFor(p => p.Iat).MustBeIssuedAtTime(time).OverridePropertyName("iat");
 
         RuleFor(p => p.Subjects)
@@ -41,16 +41,16 @@ public sealed class ClaimPayloadValidator : AbstractValidator<ClaimPayload>
         RuleFor(p => p.Usage).Custom(CheckUsage).When(p => p.Usage is { Count: > 0 } u && u.Count <= UseCategories.All.Count);
 
         RuleFor(p => p.Title)
-            .MaximumLength(MaxTitleLength)
+            .MaximumLength(MaxTitleLength).WithMessage($"title is at most {MaxTitleLength} characters.")
             .Must(t => !ContainsControlCharacters(t)).WithMessage("title must not contain control characters.")
             .OverridePropertyName("title");
         RuleFor(p => p.Terms!.License)
-            .MaximumLength(MaxLicenseLength)
+            .MaximumLength(MaxLicenseLength).WithMessage($"license is at most {MaxLicenseLength} characters.")
             .Must(BeAbsoluteWebUrl).WithMessage("license must be an absolute http or https URL.")
             .When(p => p.Terms?.License is not null)
             .OverridePropertyName("terms.license");
         RuleFor(p => p.Terms!.Contact)
-            .MaximumLength(MaxContactLength)
+            .MaximumLength(MaxContactLength).WithMessage($"contact is at most {MaxContactLength} characters.")
             .Must(BeContact).WithMessage("contact must be a mailto: address or an http or https URL.")
             .When(p => p.Terms?.Contact is not null)
             .OverridePropertyName("terms.contact");
@@ -134,7 +134,7 @@ public sealed class RevocationPayloadValidator : AbstractValidator<RevocationPay
 {
     public RevocationPayloadValidator(TimeProvider time)
     {
-        RuleFor(p => p.V).NotNull().Equal(1).WithMessage("v must be 1.").OverridePropertyName("v");
+        RuleFor(p => p.V).NotNull().WithMessage("v (the format version, 1) is required.").Equal(1).WithMessage("v must be 1.").OverridePropertyName("v");
         RuleFor(p => p.Iat).MustBeIssuedAtTime(time).OverridePropertyName("iat");
         RuleFor(p => p.Revokes)
             .NotNull().WithMessage("revokes (the claim id) is required.")

@@ -231,6 +231,21 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-payload");
     }
 
+    [Theory]
+    [InlineData("""{"iat":1700000000,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"train-ai":"n"}}""", "v", "v (the format version, 1) is required.")]
+    [InlineData("""{"v":1,"iat":1700000000,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"train-ai":"n"},"title":"TITLE"}""", "title", "title is at most 300 characters.")]
+    [InlineData("""{"v":1,"iat":1700000000,"subjects":[{"kind":"url","value":"https://a.example/"}],"usage":{"train-ai":"n"},"terms":{"contact":"mailto:CONTACT@a.example"}}""", "terms.contact", "contact is at most 512 characters.")]
+    public async Task A_missing_version_or_an_over_long_text_is_refused_in_the_registrys_words(string payload, string field, string message)
+    {
+        using var signer = new TestSigner();
+        payload = payload.Replace("TITLE", new string('t', 301), StringComparison.Ordinal).Replace("CONTACT", new string('c', 520), StringComparison.Ordinal);
+
+        var response = await _client.PostAsync("/v1/claims", Jose(signer.SignRaw(null, payload)));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-payload");
+        Assert.Equal([message], problem.GetProperty("errors").GetProperty(field).EnumerateArray().Select(e => e.GetString()));
+    }
+
     [Fact]
     public async Task The_same_signed_content_with_a_re_encoded_signature_is_the_same_claim()
     {
