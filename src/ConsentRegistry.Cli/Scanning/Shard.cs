@@ -67,6 +67,15 @@ public sealed record Shard(string Name, string Path, ShardKind Kind, string Excl
             throw CliException.Input($"{string.Join(" and ", clash.Select(shard => shard.Name))} would share {clash.Key}: move one of them elsewhere.");
         }
 
+        // The folders are walked through links to folders: one shard reached by two paths would be
+        // scanned twice, counted twice, and its exclusions written over each other.
+        var linked = shards.GroupBy(shard => CliPaths.Real(shard.ExclusionsPath), StringComparer.Ordinal).FirstOrDefault(group => group.Count() > 1);
+        if (linked is not null)
+        {
+            throw CliException.Input(
+                $"{string.Join(" and ", linked.Select(shard => shard.Name))} would share {linked.Key} through a symbolic link: remove the link, or move one of them elsewhere.");
+        }
+
         return shards;
     }
 

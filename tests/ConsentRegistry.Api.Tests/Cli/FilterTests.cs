@@ -293,6 +293,38 @@ public sealed class FilterTests : IDisposable
     }
 
     [Fact]
+    public async Task Outputs_that_lead_to_an_input_through_a_symbolic_link_are_refused_and_the_input_stays_as_it_was()
+    {
+        // Refused before the registry is asked: none answers at this address.
+        const string registry = "http://127.0.0.1:1";
+        var data = Directory.CreateDirectory(In("data")).FullName;
+        var input = Path.Combine(data, "laion.parquet");
+        MakeInput(input, 3_000);
+        var before = await File.ReadAllBytesAsync(input);
+        var linkToData = Directory.CreateSymbolicLink(In("link-to-data"), data).FullName;
+        var holdsLink = Directory.CreateDirectory(In("holds-link")).FullName;
+        File.CreateSymbolicLink(Path.Combine(holdsLink, "laion.parquet"), input);
+        var elsewhere = Directory.CreateDirectory(In("elsewhere")).FullName;
+        var linkedInput = File.CreateSymbolicLink(Path.Combine(elsewhere, "laion.parquet"), input).FullName;
+
+        // --out (or --removed) a link to the input's folder; an output file that is a link to the
+        // input; an input that is a link to the file the output would replace.
+        await ExpectAsync(2, $"--out {linkToData}: {Path.Combine(linkToData, "laion.parquet")} is the input {input} through a symbolic link", "filter", data, "--out", linkToData, "--registry", registry, "-q");
+        await ExpectAsync(2, $"--removed {linkToData}: {Path.Combine(linkToData, "laion.parquet")} is the input {input} through a symbolic link", "filter", data, "--out", In("kept"), "--removed", linkToData, "--registry", registry, "-q");
+        await ExpectAsync(2, "is the input", "filter", input, "--out", holdsLink, "--registry", registry, "-q");
+        await ExpectAsync(2, $"is the input {linkedInput} through a symbolic link (both are {input})", "filter", linkedInput, "--out", data, "--registry", registry, "-q");
+
+        // --removed a link to the --out folder (which does not exist yet).
+        var linkToKept = Directory.CreateSymbolicLink(In("link-to-kept"), In("kept")).FullName;
+        await ExpectAsync(2, "is the --out folder through a symbolic link", "filter", data, "--out", In("kept"), "--removed", linkToKept, "--registry", registry, "-q");
+
+        Assert.Equal(before, await File.ReadAllBytesAsync(input));
+        Assert.Equal([input], Directory.GetFiles(data));
+        Assert.Equal(input, new FileInfo(Path.Combine(holdsLink, "laion.parquet")).LinkTarget);
+        Assert.False(Directory.Exists(In("kept")), "an output folder was made before the refusal");
+    }
+
+    [Fact]
     public async Task A_registry_that_refuses_a_batch_midway_through_a_file_of_many_row_groups_stops_the_run_with_exit_3()
     {
         // The registry takes batches of 500 rows; --chunk-rows 1000 is refused at the first row

@@ -323,6 +323,22 @@ public sealed class ScanTests : IDisposable
     }
 
     [Fact]
+    public async Task A_shard_reached_twice_through_a_link_to_its_folder_is_refused_before_anything_is_scanned()
+    {
+        WriteDataset();
+        var sub = Directory.CreateDirectory(Path.Combine(Images, "sub")).FullName;
+        File.Copy(Path.Combine(Images, "00001.tar"), Path.Combine(sub, "00002.tar"));
+        Directory.CreateSymbolicLink(Path.Combine(Images, "alias"), sub);
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", "http://127.0.0.1:1", "--quiet");
+
+        Assert.True(code == ExitCodes.InputError, errors);
+        Assert.Contains($"alias/00002.tar and sub/00002.tar would share {Path.Combine(sub, "00002.exclusions.parquet")} through a symbolic link", errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+        Assert.Empty(Directory.GetFiles(Images, "*.parquet", SearchOption.AllDirectories));
+    }
+
+    [Fact]
     public async Task A_shard_folder_named_with_a_trailing_separator_gets_the_exclusions_file_named_after_it()
     {
         await using var app = await RegistryApp.StartAsync();
