@@ -167,7 +167,16 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
             throw CliException.Input($"{input}: no such file or folder.");
         }
 
-        var files = Directory.EnumerateFiles(path, "*.parquet").Order(StringComparer.Ordinal).ToList();
+        List<string> files;
+        try
+        {
+            files = Directory.EnumerateFiles(path, "*.parquet").Order(StringComparer.Ordinal).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"{input}: the folder cannot be listed: {e.Message}", e);
+        }
+
         return files.Count > 0 ? files : throw CliException.Input($"{input}: the folder holds no *.parquet file.");
     }
 
@@ -246,7 +255,9 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     {
         var current = new StateSource(source.Kind, source.Registry, source.SnapshotId);
         var minTrustForGrants = settings.Snapshot is null ? null : settings.MinTrustForGrants;
-        var existing = FilterState.Read(output);
+
+        // --overwrite replaces the state unread: it is what the error for a state that cannot be read advises.
+        var existing = settings.Overwrite ? null : FilterState.Read(output);
         if (existing is not null && settings.Resume)
         {
             if (existing.Source != current || existing.Use != settings.Use || existing.RemovedFolder != removedFolder
@@ -260,7 +271,7 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
             return existing;
         }
 
-        if (existing is not null && !settings.Overwrite)
+        if (existing is not null)
         {
             throw CliException.Input($"{output} holds an earlier filter run: add --resume to continue it, or --overwrite to start again.");
         }
