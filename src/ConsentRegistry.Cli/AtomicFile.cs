@@ -47,7 +47,8 @@ internal static class AtomicFile
 
     /// <summary>
     /// A run's resume state from <paramref name="path"/>; null when there is none. One that cannot
-    /// be read is an input error whose message ends with <paramref name="startAgain"/>.
+    /// be read (not JSON, or a file the system will not read) is an input error whose message ends
+    /// with <paramref name="startAgain"/>.
     /// </summary>
     public static T? ReadState<T>(string path, JsonTypeInfo<T> type, string startAgain)
         where T : class
@@ -61,7 +62,7 @@ internal static class AtomicFile
         {
             return JsonSerializer.Deserialize(File.ReadAllBytes(path), type) ?? throw CliException.Input($"{path}: empty resume state.");
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
             throw CliException.Input($"{path}: unreadable resume state ({e.Message}); {startAgain}.", e);
         }

@@ -20,6 +20,8 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     private static readonly StringComparison PathComparison =
         OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
 
+    private static readonly StringComparer PathComparer = StringComparer.FromComparison(PathComparison);
+
     public sealed class Settings : SourceSettings
     {
         [CommandArgument(0, "<INPUT>")]
@@ -165,7 +167,16 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
             throw CliException.Input($"{input}: no such file or folder.");
         }
 
-        var files = Directory.EnumerateFiles(path, "*.parquet").Order(StringComparer.Ordinal).ToList();
+        List<string> files;
+        try
+        {
+            files = Directory.EnumerateFiles(path, "*.parquet").Order(StringComparer.Ordinal).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CliException.Input($"{input}: the folder cannot be listed: {e.Message}", e);
+        }
+
         return files.Count > 0 ? files : throw CliException.Input($"{input}: the folder holds no *.parquet file.");
     }
 
@@ -173,27 +184,57 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     /// Refuses, before any file is touched, outputs that would destroy an input or each other: an
     /// output file is replaced (or, on a first run, deleted) before it is written, so a kept or
     /// removed file at an input's path would lose that input, and kept and removed rows in one
-    /// folder would overwrite each other.
+    /// folder would overwrite each other. Paths are compared as named and then with their symbolic
+    /// links resolved: an <c>--out</c> that links to the input's folder, or an output file that is
+    /// a link to an input (or the file an input links to), is the input all the same.
     /// </summary>
     private static void CheckOutputs(List<string> inputs, string output, string? removedFolder)
     {
+        var realInputs = new Dictionary<string, string>(PathComparer);
+        foreach (var input in inputs)
+        {
+            realInputs.TryAdd(CliPaths.Real(input), input); // two inputs may be one file
+        }
+
         foreach (var input in inputs)
         {
             var name = Path.GetFileName(input);
-            if (string.Equals(Path.Combine(output, name), input, PathComparison))
+            CheckOutput("--out", output, Path.Combine(output, name), input, realInputs, "its output");
+            if (removedFolder is not null)
             {
-                throw CliException.Input($"--out {output} is the folder of the input {input}, which its output would overwrite: choose another folder.");
-            }
-
-            if (removedFolder is not null && string.Equals(Path.Combine(removedFolder, name), input, PathComparison))
-            {
-                throw CliException.Input($"--removed {removedFolder} is the folder of the input {input}, which its removed rows would overwrite: choose another folder.");
+                CheckOutput("--removed", removedFolder, Path.Combine(removedFolder, name), input, realInputs, "its removed rows");
             }
         }
 
-        if (removedFolder is not null && string.Equals(removedFolder, output, PathComparison))
+        if (removedFolder is null)
+        {
+            return;
+        }
+
+        if (string.Equals(removedFolder, output, PathComparison))
         {
             throw CliException.Input($"--removed {removedFolder} is the --out folder: the removed rows would overwrite the kept ones; choose another folder.");
+        }
+
+        if (CliPaths.Real(removedFolder) is var realRemoved && string.Equals(realRemoved, CliPaths.Real(output), PathComparison))
+        {
+            throw CliException.Input($"--removed {removedFolder} is the --out folder through a symbolic link (both are {realRemoved}): the removed rows would overwrite the kept ones; choose another folder.");
+        }
+    }
+
+    /// <summary>Refuses the output file <paramref name="file"/> of <paramref name="input"/> when it is that input or, through links, any input.</summary>
+    private static void CheckOutput(string option, string folder, string file, string input, Dictionary<string, string> realInputs, string what)
+    {
+        if (string.Equals(file, input, PathComparison))
+        {
+            throw CliException.Input($"{option} {folder} is the folder of the input {input}, which {what} would overwrite: choose another folder.");
+        }
+
+        var real = CliPaths.Real(file);
+        if (realInputs.TryGetValue(real, out var overwritten))
+        {
+            throw CliException.Input(
+                $"{option} {folder}: {file} is the input {overwritten} through a symbolic link (both are {real}), which {what} would overwrite: choose another folder.");
         }
     }
 
@@ -214,7 +255,9 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     {
         var current = new StateSource(source.Kind, source.Registry, source.SnapshotId);
         var minTrustForGrants = settings.Snapshot is null ? null : settings.MinTrustForGrants;
-        var existing = FilterState.Read(output);
+
+        // --overwrite replaces the state unread: it is what the error for a state that cannot be read advises.
+        var existing = settings.Overwrite ? null : FilterState.Read(output);
         if (existing is not null && settings.Resume)
         {
             if (existing.Source != current || existing.Use != settings.Use || existing.RemovedFolder != removedFolder
@@ -228,7 +271,7 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
             return existing;
         }
 
-        if (existing is not null && !settings.Overwrite)
+        if (existing is not null)
         {
             throw CliException.Input($"{output} holds an earlier filter run: add --resume to continue it, or --overwrite to start again.");
         }

@@ -32,28 +32,35 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
     public void Restore(OutputCheckpoint? checkpoint)
     {
         Checkpoint = checkpoint;
-        if (checkpoint is null)
+        try
         {
-            File.Delete(Path);
-            return;
-        }
+            if (checkpoint is null)
+            {
+                File.Delete(Path);
+                return;
+            }
 
-        var footerStart = checkpoint.Length - checkpoint.Tail.Length;
-        if (!File.Exists(Path))
+            var footerStart = checkpoint.Length - checkpoint.Tail.Length;
+            if (!File.Exists(Path))
+            {
+                throw CliException.Input($"{Path} is gone since its last row group was recorded; it changed outside this tool. Start again with --overwrite.");
+            }
+
+            using var file = new FileStream(Path, FileMode.Open, FileAccess.ReadWrite);
+            if (file.Length < footerStart)
+            {
+                throw CliException.Input($"{Path} is shorter than when its last row group was recorded; it changed outside this tool. Start again with --overwrite.");
+            }
+
+            file.SetLength(footerStart);
+            file.Seek(footerStart, SeekOrigin.Begin);
+            file.Write(checkpoint.Tail);
+            file.Flush(flushToDisk: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw CliException.Input($"{Path} is gone since its last row group was recorded; it changed outside this tool. Start again with --overwrite.");
+            throw CannotWrite(e);
         }
-
-        using var file = new FileStream(Path, FileMode.Open, FileAccess.ReadWrite);
-        if (file.Length < footerStart)
-        {
-            throw CliException.Input($"{Path} is shorter than when its last row group was recorded; it changed outside this tool. Start again with --overwrite.");
-        }
-
-        file.SetLength(footerStart);
-        file.Seek(footerStart, SeekOrigin.Begin);
-        file.Write(checkpoint.Tail);
-        file.Flush(flushToDisk: true);
     }
 
     /// <summary>Appends one row group, whose columns <paramref name="writeColumns"/> writes in schema order, and records the new checkpoint.</summary>
@@ -75,35 +82,90 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
     private void Write(int rowGroups, Action<ParquetFileWriter> write)
     {
         var previous = Checkpoint;
-        using var file = new FileStream(Path, previous is null ? FileMode.Create : FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
-        var start = previous is null ? 0 : previous.Length - previous.Tail.Length;
-        file.SetLength(start);
-        file.Seek(start, SeekOrigin.Begin);
-        using (var sink = new ContinuingSink(file, continues: previous is not null))
-        using (var writer = new ParquetFileWriter(sink, schema, properties, metadata, leaveOpen: true))
+        FileStream file;
+        try
         {
-            write(writer);
-            writer.Close();
+            file = new FileStream(Path, previous is null ? FileMode.Create : FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw CannotWrite(e);
         }
 
-        var written = ReadTail(file);
-        var tail = written;
-        if (previous is not null)
+        // Every use of the file goes through the sink, which keeps its first failure: the writer
+        // passes a stream's exception on only as text, inside one of its own.
+        var sink = new ContinuingSink(file, continues: previous is not null);
+        try
         {
-            // The new writer's footer knows only its own row group: join it to the one before.
-            var footer = ParquetFooter.Join(previous.Tail.AsSpan(0, previous.Tail.Length - 8), written.AsSpan(0, written.Length - 8));
-            tail = new byte[footer.Length + 8];
-            footer.CopyTo(tail, 0);
-            BinaryPrimitives.WriteInt32LittleEndian(tail.AsSpan(footer.Length), footer.Length);
-            Magic.CopyTo(tail, footer.Length + 4);
-            file.SetLength(file.Length - written.Length);
-            file.Seek(0, SeekOrigin.End);
-            file.Write(tail);
-        }
+            var start = previous is null ? 0 : previous.Length - previous.Tail.Length;
+            sink.OnFile(() =>
+            {
+                file.SetLength(start);
+                file.Seek(start, SeekOrigin.Begin);
+            });
+            using (var writer = new ParquetFileWriter(sink, schema, properties, metadata, leaveOpen: true))
+            {
+                write(writer);
+                writer.Close();
+            }
 
-        file.Flush(flushToDisk: true);
-        Checkpoint = new OutputCheckpoint(file.Length, tail, (previous?.RowGroups ?? 0) + rowGroups);
+            var written = sink.OnFile(() => ReadTail(file));
+            var tail = written;
+            if (previous is not null)
+            {
+                // The new writer's footer knows only its own row group: join it to the one before.
+                var footer = ParquetFooter.Join(previous.Tail.AsSpan(0, previous.Tail.Length - 8), written.AsSpan(0, written.Length - 8));
+                tail = new byte[footer.Length + 8];
+                footer.CopyTo(tail, 0);
+                BinaryPrimitives.WriteInt32LittleEndian(tail.AsSpan(footer.Length), footer.Length);
+                Magic.CopyTo(tail, footer.Length + 4);
+                sink.OnFile(() =>
+                {
+                    file.SetLength(file.Length - written.Length);
+                    file.Seek(0, SeekOrigin.End);
+                    file.Write(tail);
+                });
+            }
+
+            sink.OnFile(() => file.Flush(flushToDisk: true));
+            var length = file.Length;
+            sink.OnFile(file.Dispose);
+            Checkpoint = new OutputCheckpoint(length, tail, (previous?.RowGroups ?? 0) + rowGroups);
+        }
+        catch (Exception) when (sink.Failure is { } failure)
+        {
+            throw CannotWrite(failure);
+        }
+        finally
+        {
+            try
+            {
+                file.Dispose(); // closed already when all went well
+            }
+            catch (Exception e) when (IsFileFailure(e))
+            {
+                // After a failure, closing writes what the buffer still holds and fails again: the
+                // first failure is the one on its way out.
+            }
+        }
     }
+
+    /// <summary>
+    /// What the file system says when it refuses the file: .NET reports EFBIG (past the file
+    /// system's largest file, or <c>ulimit -f</c>) as an <see cref="ArgumentOutOfRangeException"/>.
+    /// </summary>
+    private static bool IsFileFailure(Exception e) => e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException;
+
+    /// <summary>
+    /// The file refused (a folder in its place, a read-only folder, a full disk): an input error
+    /// naming it, as <see cref="AtomicFile"/> names the small files it cannot write (exit 2).
+    /// The last checkpoint still stands, so <c>--resume</c> continues from it once that is fixed.
+    /// </summary>
+    private CliException CannotWrite(Exception e) => CliException.Input(
+        e is ArgumentOutOfRangeException
+            ? $"cannot write {Path}: it would be larger than the file system, or the process's file size limit, allows."
+            : $"cannot write {Path}: {e.Message}",
+        e);
 
     /// <summary>A Parquet file ends with its footer, the footer's length (4 bytes) and "PAR1": those bytes.</summary>
     private static byte[] ReadTail(FileStream file)
@@ -127,6 +189,9 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
     {
         private int _toDrop = continues ? Magic.Length : 0;
 
+        /// <summary>The first failure of the file, kept for the one message that names it.</summary>
+        public Exception? Failure { get; private set; }
+
         public override bool CanRead => false;
 
         public override bool CanSeek => false;
@@ -140,6 +205,26 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
             get => _toDrop > 0 ? Magic.Length - _toDrop : file.Position;
             set => throw new NotSupportedException();
         }
+
+        /// <summary>Runs <paramref name="operation"/> on the file, keeping its failure.</summary>
+        public T OnFile<T>(Func<T> operation)
+        {
+            try
+            {
+                return operation();
+            }
+            catch (Exception e) when (IsFileFailure(e))
+            {
+                Failure ??= e;
+                throw;
+            }
+        }
+
+        public void OnFile(Action operation) => OnFile(() =>
+        {
+            operation();
+            return true;
+        });
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
@@ -155,12 +240,20 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
                 _toDrop -= dropped;
             }
 
-            file.Write(buffer);
+            try
+            {
+                file.Write(buffer); // a span: not through OnFile, whose lambda could not hold it
+            }
+            catch (Exception e) when (IsFileFailure(e))
+            {
+                Failure ??= e;
+                throw;
+            }
         }
 
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
-        public override void Flush() => file.Flush();
+        public override void Flush() => OnFile(file.Flush);
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 

@@ -49,7 +49,7 @@ public sealed record Shard(string Name, string Path, ShardKind Kind, string Excl
 
         foreach (var directory in Directory.EnumerateDirectories(folder, "*", options).Prepend(folder))
         {
-            if (Directory.EnumerateFiles(directory).Any(IsImage))
+            if (HoldsImages(directory))
             {
                 shards.Add(Create(folder, directory, ShardKind.Files));
             }
@@ -67,7 +67,29 @@ public sealed record Shard(string Name, string Path, ShardKind Kind, string Excl
             throw CliException.Input($"{string.Join(" and ", clash.Select(shard => shard.Name))} would share {clash.Key}: move one of them elsewhere.");
         }
 
+        // The folders are walked through links to folders: one shard reached by two paths would be
+        // scanned twice, counted twice, and its exclusions written over each other.
+        var linked = shards.GroupBy(shard => CliPaths.Real(shard.ExclusionsPath), StringComparer.Ordinal).FirstOrDefault(group => group.Count() > 1);
+        if (linked is not null)
+        {
+            throw CliException.Input(
+                $"{string.Join(" and ", linked.Select(shard => shard.Name))} would share {linked.Key} through a symbolic link: remove the link, or move one of them elsewhere.");
+        }
+
         return shards;
+    }
+
+    /// <summary>Whether <paramref name="directory"/> holds an image file; a folder that cannot be listed is passed over, as the walk passes over those below it.</summary>
+    private static bool HoldsImages(string directory)
+    {
+        try
+        {
+            return Directory.EnumerateFiles(directory).Any(IsImage);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     private static Shard Create(string root, string path, ShardKind kind)
@@ -82,8 +104,26 @@ public sealed record Shard(string Name, string Path, ShardKind Kind, string Excl
         return new Shard(name, path, kind, exclusions);
     }
 
-    /// <summary>What identifies the shard's content for <c>--resume</c>: the tar's length, or the folder's image count and bytes.</summary>
-    public long Size() => Kind == ShardKind.Tar
-        ? new FileInfo(Path).Length
-        : new DirectoryInfo(Path).EnumerateFiles().Where(file => IsImage(file.Name)).Sum(file => file.Length + 1);
+    /// <summary>
+    /// What identifies the shard's content for <c>--resume</c>: the tar's length, or the folder's
+    /// image count and bytes; -1 while it cannot be read (reading the shard reports why), so that
+    /// a resume scans a shard again once it can be read.
+    /// </summary>
+    public long Size()
+    {
+        try
+        {
+            if (Kind == ShardKind.Tar)
+            {
+                using var tar = File.OpenRead(Path);
+                return tar.Length;
+            }
+
+            return new DirectoryInfo(Path).EnumerateFiles().Where(file => IsImage(file.Name)).Sum(file => file.Length + 1);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
+    }
 }

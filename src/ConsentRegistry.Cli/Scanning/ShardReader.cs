@@ -18,7 +18,8 @@ public sealed record ShardImage(string Member, string Key, string? Url, byte[]? 
 /// <see cref="ImageLimits.MaxBytes"/> is hashed but not held or decoded, and a sidecar over
 /// <see cref="MaxSidecarBytes"/> is ignored. Problems that are not an image's are reported to
 /// <c>error</c>; a tar that ends early, or that the tar reader cannot make sense of from some
-/// header on, ends the shard there and the other shards are scanned.
+/// header on, ends the shard there, a shard that cannot be opened at all ends before its first
+/// image, and the other shards are scanned.
 /// </summary>
 public static class ShardReader
 {
@@ -33,7 +34,14 @@ public static class ShardReader
     {
         if (shard.Kind == ShardKind.Files)
         {
-            return Directory.EnumerateFiles(shard.Path).Count(Shard.IsImage);
+            try
+            {
+                return Directory.EnumerateFiles(shard.Path).Count(Shard.IsImage);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return 0; // reading the shard reports the error
+            }
         }
 
         long count = 0;
@@ -56,7 +64,17 @@ public static class ShardReader
 
     private static IEnumerable<ShardImage> ReadFolder(string folder, Action<string, string> error)
     {
-        var files = Directory.EnumerateFiles(folder).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+        List<string> files;
+        try
+        {
+            files = Directory.EnumerateFiles(folder).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error(Path.GetFileName(folder), $"the folder cannot be read; the shard ends here ({e.Message})");
+            yield break;
+        }
+
         var names = files.ToHashSet(StringComparer.Ordinal);
         foreach (var name in files.Where(Shard.IsImage))
         {
@@ -88,7 +106,12 @@ public static class ShardReader
 
     private static IEnumerable<ShardImage> ReadTar(string path, Action<string, string> error)
     {
-        using var stream = File.OpenRead(path);
+        using var stream = OpenTar(path, error);
+        if (stream is null)
+        {
+            yield break;
+        }
+
         using var tar = new TarReader(stream);
         string? sampleKey = null;
         ShardImage? pending = null;
@@ -133,6 +156,23 @@ public static class ShardReader
         if (pending is not null)
         {
             yield return WithSidecar(pending, sidecar);
+        }
+    }
+
+    /// <summary>
+    /// The tar's bytes; null, the error reported, when it cannot be opened (permission denied, a
+    /// link to nothing, gone since the scan began): the shard ends there, as a corrupt one does.
+    /// </summary>
+    private static FileStream? OpenTar(string path, Action<string, string> error)
+    {
+        try
+        {
+            return File.OpenRead(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error(Path.GetFileName(path), $"the tar cannot be opened; the shard ends here ({e.Message})");
+            return null;
         }
     }
 

@@ -293,6 +293,98 @@ public sealed class FilterTests : IDisposable
     }
 
     [Fact]
+    public async Task Outputs_that_lead_to_an_input_through_a_symbolic_link_are_refused_and_the_input_stays_as_it_was()
+    {
+        // Refused before the registry is asked: none answers at this address.
+        const string registry = "http://127.0.0.1:1";
+        var data = Directory.CreateDirectory(In("data")).FullName;
+        var input = Path.Combine(data, "laion.parquet");
+        MakeInput(input, 3_000);
+        var before = await File.ReadAllBytesAsync(input);
+        var linkToData = Directory.CreateSymbolicLink(In("link-to-data"), data).FullName;
+        var holdsLink = Directory.CreateDirectory(In("holds-link")).FullName;
+        File.CreateSymbolicLink(Path.Combine(holdsLink, "laion.parquet"), input);
+        var elsewhere = Directory.CreateDirectory(In("elsewhere")).FullName;
+        var linkedInput = File.CreateSymbolicLink(Path.Combine(elsewhere, "laion.parquet"), input).FullName;
+
+        // --out (or --removed) a link to the input's folder; an output file that is a link to the
+        // input; an input that is a link to the file the output would replace.
+        await ExpectAsync(2, $"--out {linkToData}: {Path.Combine(linkToData, "laion.parquet")} is the input {input} through a symbolic link", "filter", data, "--out", linkToData, "--registry", registry, "-q");
+        await ExpectAsync(2, $"--removed {linkToData}: {Path.Combine(linkToData, "laion.parquet")} is the input {input} through a symbolic link", "filter", data, "--out", In("kept"), "--removed", linkToData, "--registry", registry, "-q");
+        await ExpectAsync(2, "is the input", "filter", input, "--out", holdsLink, "--registry", registry, "-q");
+        await ExpectAsync(2, $"is the input {linkedInput} through a symbolic link (both are {input})", "filter", linkedInput, "--out", data, "--registry", registry, "-q");
+
+        // --removed a link to the --out folder (which does not exist yet).
+        var linkToKept = Directory.CreateSymbolicLink(In("link-to-kept"), In("kept")).FullName;
+        await ExpectAsync(2, "is the --out folder through a symbolic link", "filter", data, "--out", In("kept"), "--removed", linkToKept, "--registry", registry, "-q");
+
+        Assert.Equal(before, await File.ReadAllBytesAsync(input));
+        Assert.Equal([input], Directory.GetFiles(data));
+        Assert.Equal(input, new FileInfo(Path.Combine(holdsLink, "laion.parquet")).LinkTarget);
+        Assert.False(Directory.Exists(In("kept")), "an output folder was made before the refusal");
+    }
+
+    [Fact]
+    public async Task Output_files_that_cannot_be_written_and_a_resume_state_that_cannot_be_read_give_one_line_naming_the_file_and_exit_2()
+    {
+        // Tests may run as root, whom a read-only folder does not stop: a folder where the file
+        // goes refuses it as surely, and /proc/self/mem cannot be read even by root (EIO).
+        await using var app = await RegistryApp.StartAsync();
+        var registry = app.CreateClient().BaseAddress!.ToString();
+        var input = In("laion.parquet");
+        MakeInput(input, 3_000);
+
+        var kept = Directory.CreateDirectory(Path.Combine(In("kept-refused"), "laion.parquet")).FullName;
+        await ExpectAsync(2, $"consent-registry: cannot write {kept}: ", "filter", input, "--out", In("kept-refused"), "--registry", registry, "-q");
+
+        var removed = Directory.CreateDirectory(Path.Combine(In("removed-refused"), "laion.parquet")).FullName;
+        await ExpectAsync(2, $"consent-registry: cannot write {removed}: ", "filter", input, "--out", In("o1"), "--removed", In("removed-refused"), "--registry", registry, "-q");
+
+        var summary = Directory.CreateDirectory(Path.Combine(In("summary-refused"), "filter-summary.json")).FullName;
+        await ExpectAsync(2, $"consent-registry: cannot write {summary}: ", "filter", input, "--out", In("summary-refused"), "--registry", registry, "-q");
+
+        var state = Path.Combine(Directory.CreateDirectory(In("state-unreadable")).FullName, ".consent-registry-filter.json");
+        File.CreateSymbolicLink(state, "/proc/self/mem");
+        await ExpectAsync(2, $"consent-registry: {state}: unreadable resume state (", "filter", input, "--out", In("state-unreadable"), "--registry", registry, "--resume", "-q");
+        await ExpectAsync(2, "start again with --overwrite", "filter", input, "--out", In("state-unreadable"), "--registry", registry, "-q");
+
+        // As the message says: --overwrite starts again, without reading the state it replaces.
+        var (exit, errors) = await RunAsync("filter", input, "--out", In("state-unreadable"), "--registry", registry, "--overwrite", "-q");
+        Assert.True(exit == 0, errors);
+        Assert.Null(new FileInfo(state).LinkTarget);
+        Assert.Equal(3_000, Count($"SELECT count(*) FROM '{input}'"));
+        Assert.Equal(3_000, Count($"SELECT count(*) FROM '{Path.Combine(In("state-unreadable"), "laion.parquet")}'"));
+    }
+
+    [Fact]
+    public async Task A_disk_that_fills_up_while_the_kept_file_is_written_is_an_input_error_naming_it_and_resume_continues_once_there_is_room()
+    {
+        // A full disk, made here by a file size limit (ulimit -f, in KiB) with SIGXFSZ ignored,
+        // so that writing past it fails with EFBIG as a full disk fails with ENOSPC. The limit
+        // leaves room for the state file and the first row groups, not for the whole output. The
+        // runtime's W^X double mapping sizes a memory file past any such limit: it is turned off.
+        await using var app = await RegistryApp.StartAsync();
+        var registry = app.CreateClient().BaseAddress!.ToString();
+        var input = In("big.parquet");
+        MakeInput(input, 40_000);
+        var output = In("out");
+        var kept = Path.Combine(output, "big.parquet");
+        var command = string.Join(' ', new[] { Path.Combine(AppContext.BaseDirectory, "consent-registry.dll"), "filter", input, "--out", output, "--registry", registry, "-q" }.Select(arg => $"'{arg}'"));
+
+        var (exit, _, errors) = await RunProgramAsync("bash", ["-c", $"trap '' XFSZ; ulimit -f 256; DOTNET_EnableWriteXorExecute=0 exec dotnet {command}"], TimeSpan.FromSeconds(60));
+
+        Assert.True(exit == 2, $"exit {exit}: {errors}");
+        Assert.StartsWith($"consent-registry: cannot write {kept}: ", errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+        Assert.True(new FileInfo(kept).Length >= 256 * 1024, "the limit was not reached: nothing was refused");
+
+        // The row groups recorded before the failure stand; --resume writes the rest.
+        (exit, errors) = await RunAsync("filter", input, "--out", output, "--registry", registry, "--resume", "-q");
+        Assert.True(exit == 0, errors);
+        Assert.Equal(Enumerable.Range(0, 40_000).Select(i => (long)i), SampleIds(kept)); // the registry holds no claim: every row is kept
+    }
+
+    [Fact]
     public async Task A_registry_that_refuses_a_batch_midway_through_a_file_of_many_row_groups_stops_the_run_with_exit_3()
     {
         // The registry takes batches of 500 rows; --chunk-rows 1000 is refused at the first row

@@ -322,6 +322,60 @@ public sealed class ScanTests : IDisposable
         Assert.True(code == ExitCodes.Done, errors);
     }
 
+    [Theory]
+    [InlineData("nowhere.tar")] // a link to nothing: not found
+    [InlineData("00002.tar")] // a link to itself: too many levels of links (ELOOP), even for root
+    public async Task A_tar_shard_that_cannot_be_opened_is_listed_among_its_errors_and_the_other_shards_are_scanned(string linkTarget)
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        var (pdqClaim, urlClaim) = await ClaimAsync(client);
+        WriteDataset();
+        var unopenable = Path.Combine(Images, "00002.tar");
+        File.CreateSymbolicLink(unopenable, linkTarget);
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        AssertExclusions(pdqClaim, urlClaim);
+        Assert.Empty(Query(Path.Combine(Images, "00002.exclusions.parquet")));
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
+        Assert.Equal(5, (long)summary["totals"]!["images"]!);
+        var error = Assert.Single(summary["shards"]!["00002.tar"]!["errors"]!.AsArray())!;
+        Assert.Equal("00002.tar", (string)error["member"]!);
+        Assert.Contains("the tar cannot be opened; the shard ends here", (string)error["error"]!);
+
+        // Once it can be read, a resume scans it (and only it).
+        File.Delete(unopenable);
+        using (var tar = new TarWriter(File.Create(unopenable), TarEntryFormat.Pax))
+        {
+            WriteTarSample(tar, "000020000", ".png", TestImages.ReadPdqData("generated/shapes-a.png"), ClaimedUrl);
+        }
+
+        (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--resume", "--quiet");
+        Assert.True(code == ExitCodes.Done, errors);
+        Assert.Equal([("000020000", "disallow", urlClaim, "url")], Query(Path.Combine(Images, "00002.exclusions.parquet")));
+        summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
+        Assert.Equal(6, (long)summary["totals"]!["images"]!);
+        Assert.Equal(1, (long)summary["totals"]!["errors"]!); // shard 00000's file that is not an image; 00002's error went with its old record
+    }
+
+    [Fact]
+    public async Task A_shard_reached_twice_through_a_link_to_its_folder_is_refused_before_anything_is_scanned()
+    {
+        WriteDataset();
+        var sub = Directory.CreateDirectory(Path.Combine(Images, "sub")).FullName;
+        File.Copy(Path.Combine(Images, "00001.tar"), Path.Combine(sub, "00002.tar"));
+        Directory.CreateSymbolicLink(Path.Combine(Images, "alias"), sub);
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", "http://127.0.0.1:1", "--quiet");
+
+        Assert.True(code == ExitCodes.InputError, errors);
+        Assert.Contains($"alias/00002.tar and sub/00002.tar would share {Path.Combine(sub, "00002.exclusions.parquet")} through a symbolic link", errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+        Assert.Empty(Directory.GetFiles(Images, "*.parquet", SearchOption.AllDirectories));
+    }
+
     [Fact]
     public async Task A_shard_folder_named_with_a_trailing_separator_gets_the_exclusions_file_named_after_it()
     {
