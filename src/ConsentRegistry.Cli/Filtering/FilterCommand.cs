@@ -16,12 +16,6 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
 {
     public const string SummaryFileName = "filter-summary.json";
 
-    /// <summary>Paths are compared as the file system does: without regard to case on Windows and macOS.</summary>
-    private static readonly StringComparison PathComparison =
-        OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-
-    private static readonly StringComparer PathComparer = StringComparer.FromComparison(PathComparison);
-
     public sealed class Settings : SourceSettings
     {
         [CommandArgument(0, "<INPUT>")]
@@ -77,16 +71,16 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        var inputs = FindInputs(settings.Input);
+        var inputs = FilterPaths.FindInputs(settings.Input);
         var output = CliPaths.Full(settings.Out!);
         var removedFolder = settings.Removed is { IsSet: true } removed
             ? CliPaths.Full(string.IsNullOrEmpty(removed.Value) ? Path.Combine(output, "removed") : removed.Value)
             : null;
-        CheckOutputs(inputs, output, removedFolder);
-        CreateFolder("--out", output);
+        FilterPaths.CheckOutputs(inputs, output, removedFolder);
+        FilterPaths.CreateFolder("--out", output);
         if (removedFolder is not null)
         {
-            CreateFolder("--removed", removedFolder);
+            FilterPaths.CreateFolder("--removed", removedFolder);
         }
 
         // The footers first: a file that is not Parquet fails before any work, and the total gives the ETA.
@@ -151,104 +145,6 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
         }
 
         return ExitCodes.Done;
-    }
-
-    /// <summary>The Parquet files named: one file, or a folder's <c>*.parquet</c> in name order.</summary>
-    public static List<string> FindInputs(string input)
-    {
-        var path = CliPaths.Full(input);
-        if (File.Exists(path))
-        {
-            return [path];
-        }
-
-        if (!Directory.Exists(path))
-        {
-            throw CliException.Input($"{input}: no such file or folder.");
-        }
-
-        List<string> files;
-        try
-        {
-            files = Directory.EnumerateFiles(path, "*.parquet").Order(StringComparer.Ordinal).ToList();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw CliException.Input($"{input}: the folder cannot be listed: {e.Message}", e);
-        }
-
-        return files.Count > 0 ? files : throw CliException.Input($"{input}: the folder holds no *.parquet file.");
-    }
-
-    /// <summary>
-    /// Refuses, before any file is touched, outputs that would destroy an input or each other: an
-    /// output file is replaced (or, on a first run, deleted) before it is written, so a kept or
-    /// removed file at an input's path would lose that input, and kept and removed rows in one
-    /// folder would overwrite each other. Paths are compared as named and then with their symbolic
-    /// links resolved: an <c>--out</c> that links to the input's folder, or an output file that is
-    /// a link to an input (or the file an input links to), is the input all the same.
-    /// </summary>
-    private static void CheckOutputs(List<string> inputs, string output, string? removedFolder)
-    {
-        var realInputs = new Dictionary<string, string>(PathComparer);
-        foreach (var input in inputs)
-        {
-            realInputs.TryAdd(CliPaths.Real(input), input); // two inputs may be one file
-        }
-
-        foreach (var input in inputs)
-        {
-            var name = Path.GetFileName(input);
-            CheckOutput("--out", output, Path.Combine(output, name), input, realInputs, "its output");
-            if (removedFolder is not null)
-            {
-                CheckOutput("--removed", removedFolder, Path.Combine(removedFolder, name), input, realInputs, "its removed rows");
-            }
-        }
-
-        if (removedFolder is null)
-        {
-            return;
-        }
-
-        if (string.Equals(removedFolder, output, PathComparison))
-        {
-            throw CliException.Input($"--removed {removedFolder} is the --out folder: the removed rows would overwrite the kept ones; choose another folder.");
-        }
-
-        if (CliPaths.Real(removedFolder) is var realRemoved && string.Equals(realRemoved, CliPaths.Real(output), PathComparison))
-        {
-            throw CliException.Input($"--removed {removedFolder} is the --out folder through a symbolic link (both are {realRemoved}): the removed rows would overwrite the kept ones; choose another folder.");
-        }
-    }
-
-    /// <summary>Refuses the output file <paramref name="file"/> of <paramref name="input"/> when it is that input or, through links, any input.</summary>
-    private static void CheckOutput(string option, string folder, string file, string input, Dictionary<string, string> realInputs, string what)
-    {
-        if (string.Equals(file, input, PathComparison))
-        {
-            throw CliException.Input($"{option} {folder} is the folder of the input {input}, which {what} would overwrite: choose another folder.");
-        }
-
-        var real = CliPaths.Real(file);
-        if (realInputs.TryGetValue(real, out var overwritten))
-        {
-            throw CliException.Input(
-                $"{option} {folder}: {file} is the input {overwritten} through a symbolic link (both are {real}), which {what} would overwrite: choose another folder.");
-        }
-    }
-
-    /// <summary>Creates an output folder, or fails with one line naming it (a file in the way, a folder that refuses files).</summary>
-    private static void CreateFolder(string option, string folder)
-    {
-        try
-        {
-            Directory.CreateDirectory(folder);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw CliException.Input($"{option} {folder} cannot be created: {e.Message}", e);
-        }
     }
 
     private static FilterState PrepareState(Settings settings, string output, string? removedFolder, SourceDescription source, DateTimeOffset started)
