@@ -22,7 +22,7 @@ internal static class AtomicFile
 
             File.Move(temporary, path, overwrite: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             // Not left beside the target when the rename (or the disk) refused it.
             DeleteQuietly(temporary);
@@ -36,7 +36,7 @@ internal static class AtomicFile
         {
             File.Delete(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             // the failure that matters is the write's
         }

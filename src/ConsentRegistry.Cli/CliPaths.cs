@@ -16,6 +16,13 @@ internal static class CliPaths
     public static string Full(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
 
     /// <summary>
+    /// Whether <paramref name="e"/> is the file system refusing (a missing file or folder, a
+    /// permission, a file where a folder should be, a full disk): the commands name the path and
+    /// exit with an input error, never as for a bug.
+    /// </summary>
+    public static bool IsFileSystemFailure(Exception e) => e is IOException or UnauthorizedAccessException;
+
+    /// <summary>
     /// <paramref name="path"/> as <see cref="Full"/> gives it with every symbolic link on the way
     /// resolved, as the file system resolves them when the path is opened; the part that does not
     /// exist (yet) is kept as named. Two paths that lead to one file give one real path, so that
@@ -76,7 +83,7 @@ internal static class CliPaths
         {
             return new FileInfo(path).LinkTarget;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             return null;
         }

@@ -47,9 +47,9 @@ public sealed partial class ClaimWriter(
 
     /// <summary>
     /// How long small entries that keep arriving may put off the listeners' catching up
-    /// (<see cref="ICommittedLogListener.OnCallersAnswered"/>): the index's merges run between
-    /// batches at least this often, so that lookups never read an ever longer list of segments
-    /// (tests lengthen it).
+    /// (<see cref="ICommittedLogListener.OnCallersAnswered"/>): while batches keep coming, the
+    /// index's merges run between them at least this often, so that lookups never read an ever
+    /// longer list of segments (tests change it).
     /// </summary>
     internal TimeSpan MaxCatchUpDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 

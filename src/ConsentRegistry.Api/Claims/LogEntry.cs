@@ -70,7 +70,8 @@ public interface ICommittedLogListener
 
     /// <summary>
     /// Told on the writer's thread once a batch's callers are answered and no small entry waits
-    /// (or the oldest has waited <see cref="ClaimWriter.MaxCatchUpDelay"/>): work a commit made due
+    /// (or <see cref="ClaimWriter.MaxCatchUpDelay"/> has passed since the first batch it was put
+    /// off for): work a commit made due
     /// that no caller needs to wait for (the matching index's merges) is done here, not in
     /// <see cref="OnCommitted"/>, so that an artist's claim queued behind a large one is not held
     /// for it too.

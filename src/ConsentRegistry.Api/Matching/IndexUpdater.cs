@@ -40,6 +40,18 @@ public sealed class IndexUpdater(
 
     private long _lastCommittedSeq;
 
+    /// <summary>Guards the two fields after it: the merges this instance's commits put off.</summary>
+    private readonly Lock _putOff = new();
+
+    /// <summary>When the oldest commit whose merges wait was applied (<see cref="Stopwatch.GetTimestamp"/>), or 0: none wait.</summary>
+    private long _mergesPutOffSince;
+
+    /// <summary>Commits applied without merging: a merge clears the flag above only if none came since it started.</summary>
+    private long _putOffApplies;
+
+    /// <summary>How long merges a failed catch-up left (a snapshot was being written) wait before the log pass runs them.</summary>
+    private static readonly TimeSpan StaleMerges = TimeSpan.FromSeconds(1);
+
     /// <summary>The last seq this instance's writer has committed.</summary>
     public long LastCommittedSeq => Volatile.Read(ref _lastCommittedSeq);
 
@@ -113,6 +125,7 @@ public sealed class IndexUpdater(
                 }
 
                 resumeFrom = null;
+                MergePutOff(StaleMerges);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -168,6 +181,15 @@ public sealed class IndexUpdater(
 
         if (applied)
         {
+            lock (_putOff)
+            {
+                _putOffApplies++;
+                if (_mergesPutOffSince == 0)
+                {
+                    _mergesPutOffSince = Stopwatch.GetTimestamp();
+                }
+            }
+
             SignalAdvanced();
         }
         else
@@ -178,10 +200,40 @@ public sealed class IndexUpdater(
 
     /// <summary>
     /// The merges this instance's commits made due, run once the writer has answered their callers
-    /// (<see cref="ICommittedLogListener.OnCallersAnswered"/>). If another writer holds the index
-    /// (a snapshot being written), the merges wait for the next write or the next log pass.
+    /// (<see cref="ICommittedLogListener.OnCallersAnswered"/>), without waiting: if another writer
+    /// holds the index (a snapshot being written, a log pass), the log pass runs them once they
+    /// have waited <see cref="StaleMerges"/>.
     /// </summary>
-    public void OnCallersAnswered() => index.TryMerge(OwnCommitWait);
+    public void OnCallersAnswered() => MergePutOff(TimeSpan.Zero);
+
+    /// <summary>Runs the merges commits put off, if some have waited <paramref name="olderThan"/> and no other writer holds the index.</summary>
+    private void MergePutOff(TimeSpan olderThan)
+    {
+        long applies;
+        lock (_putOff)
+        {
+            if (_mergesPutOffSince == 0 || Stopwatch.GetElapsedTime(_mergesPutOffSince) < olderThan)
+            {
+                return;
+            }
+
+            applies = _putOffApplies;
+        }
+
+        if (!index.TryMerge(TimeSpan.Zero))
+        {
+            return;
+        }
+
+        lock (_putOff)
+        {
+            // A commit applied since the count was read may have left merges of its own: they still wait.
+            if (_putOffApplies == applies)
+            {
+                _mergesPutOffSince = 0;
+            }
+        }
+    }
 
     private static void InterlockedMax(ref long target, long value)
     {

@@ -38,6 +38,7 @@ public static class SnapshotEndpoints
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream")
             .Produces(StatusCodes.Status206PartialContent, contentType: "application/octet-stream")
             .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status416RangeNotSatisfiable);
         return app;
     }

@@ -26,8 +26,21 @@ internal sealed class SnapshotFileResult(string path, SnapshotFileEntry entry) :
 
         var response = context.Response;
         response.Headers.CacheControl = CacheControl;
-        await TypedResults.PhysicalFile(path, "application/octet-stream", lastModified: File.GetLastWriteTimeUtc(path),
-            entityTag: new EntityTagHeaderValue($"\"{entry.Sha256}\""), enableRangeProcessing: true).ExecuteAsync(context);
+        try
+        {
+            await TypedResults.PhysicalFile(path, "application/octet-stream", lastModified: File.GetLastWriteTimeUtc(path),
+                entityTag: new EntityTagHeaderValue($"\"{entry.Sha256}\""), enableRangeProcessing: true).ExecuteAsync(context);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException && !response.HasStarted)
+        {
+            // Removed (an older snapshot, past the ones kept) between finding it and sending it.
+            response.Headers.CacheControl = default;
+            await Problems.Create(StatusCodes.Status404NotFound, ProblemCodes.SnapshotNotFound,
+                $"{entry.Name} was removed with its snapshot just now: snapshots are kept only a while; GET /v1/snapshots/latest names the current one and its files.")
+                .ExecuteAsync(context);
+            return;
+        }
+
         if (response.HasStarted || response.StatusCode is not (StatusCodes.Status416RangeNotSatisfiable or StatusCodes.Status412PreconditionFailed))
         {
             return;

@@ -73,7 +73,7 @@ public sealed class SnapshotSource : IRegistrySource
         {
             throw CliException.Input($"{file.IndexPath}: not a usable index snapshot: the file ends early (truncated?).", e);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CliException.Input($"{file.IndexPath}: cannot read the snapshot: {e.Message}", e);
         }

@@ -28,7 +28,7 @@ internal static class FilterPaths
         {
             files = Directory.EnumerateFiles(path, "*.parquet").Order(StringComparer.Ordinal).ToList();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CliException.Input($"{input}: the folder cannot be listed: {e.Message}", e);
         }
@@ -101,7 +101,7 @@ internal static class FilterPaths
         {
             Directory.CreateDirectory(folder);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CliException.Input($"{option} {folder} cannot be created: {e.Message}", e);
         }

@@ -57,7 +57,7 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
             file.Write(checkpoint.Tail);
             file.Flush(flushToDisk: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CannotWrite(e);
         }
@@ -87,7 +87,7 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
         {
             file = new FileStream(Path, previous is null ? FileMode.Create : FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CannotWrite(e);
         }
@@ -154,7 +154,7 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
     /// What the file system says when it refuses the file: .NET reports EFBIG (past the file
     /// system's largest file, or <c>ulimit -f</c>) as an <see cref="ArgumentOutOfRangeException"/>.
     /// </summary>
-    private static bool IsFileFailure(Exception e) => e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException;
+    private static bool IsFileFailure(Exception e) => CliPaths.IsFileSystemFailure(e) || e is ArgumentOutOfRangeException;
 
     /// <summary>
     /// The file refused (a folder in its place, a read-only folder, a full disk): an input error

@@ -95,7 +95,7 @@ public sealed class ScanEmbedder : IDisposable
         {
             options = JsonSerializer.Deserialize(File.ReadAllBytes(path), EmbeddingConfigJson.Default.EmbeddingModelOptions);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CliException.Input($"--embedding-model {path}: {e.Message}", e);
         }

@@ -86,7 +86,7 @@ public sealed record Shard(string Name, string Path, ShardKind Kind, string Excl
         {
             return Directory.EnumerateFiles(directory).Any(IsImage);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             return false;
         }
@@ -121,7 +121,7 @@ public sealed record Shard(string Name, string Path, ShardKind Kind, string Excl
 
             return new DirectoryInfo(Path).EnumerateFiles().Where(file => IsImage(file.Name)).Sum(file => file.Length + 1);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             return -1;
         }

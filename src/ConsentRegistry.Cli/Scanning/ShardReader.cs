@@ -38,7 +38,7 @@ public static class ShardReader
             {
                 return Directory.EnumerateFiles(shard.Path).Count(Shard.IsImage);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
             {
                 return 0; // reading the shard reports the error
             }
@@ -69,7 +69,7 @@ public static class ShardReader
         {
             files = Directory.EnumerateFiles(folder).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             error(Path.GetFileName(folder), $"the folder cannot be read; the shard ends here ({e.Message})");
             yield break;
@@ -97,7 +97,7 @@ public static class ShardReader
                 ? TooLarge(name, key, url, stream)
                 : new ShardImage(name, key, url, ReadExactly(stream, (int)stream.Length));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             error(name, $"unreadable ({e.Message})");
             return null;
@@ -169,7 +169,7 @@ public static class ShardReader
         {
             return File.OpenRead(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             error(Path.GetFileName(path), $"the tar cannot be opened; the shard ends here ({e.Message})");
             return null;
@@ -265,7 +265,7 @@ public static class ShardReader
         {
             return new FileInfo(path).Length <= MaxSidecarBytes ? ParseSidecar(File.ReadAllBytes(path), name, error) : Ignored(name, error);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             error(name, $"sidecar unreadable ({e.Message}): the image is looked up without its URL");
             return default;

@@ -21,7 +21,7 @@ internal static class RegistryKeyPin
         {
             json = File.ReadAllBytes(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CliException.Input($"{from} {path}: cannot read it: {e.Message}", e);
         }

@@ -42,7 +42,7 @@ public sealed record SnapshotFiles(string IndexPath, string? ManifestPath, Snaps
         {
             bytes = File.ReadAllBytes(manifestPath);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CliException.Input($"{manifestPath}: cannot read the snapshot's manifest: {e.Message}", e);
         }

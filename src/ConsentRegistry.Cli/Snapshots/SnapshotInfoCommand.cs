@@ -77,7 +77,7 @@ public sealed class SnapshotInfoCommand : AsyncCommand<SnapshotInfoCommand.Setti
         {
             throw CliException.Input($"{files.IndexPath}: not a usable index snapshot: {e.Message}", e);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CliException.Input($"{files.IndexPath}: cannot read the snapshot: {e.Message}", e);
         }

@@ -103,7 +103,7 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
             await PulledFileCheck.VerifyAsync(paths, manifest, file, cancellationToken);
             paths.Install(manifest);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CliException.Input($"cannot read or write {paths.Out} or the files beside it: {e.Message}", e);
         }
@@ -135,7 +135,7 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
             File.WriteAllBytes(probe, []);
             File.Delete(probe);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
             throw CliException.Input($"cannot write {paths.Out}: {e.Message}", e);
         }

@@ -134,6 +134,7 @@ public sealed class RevocationPayloadValidator : AbstractValidator<RevocationPay
 {
     public RevocationPayloadValidator(TimeProvider time)
     {
+        RuleLevelCascadeMode = CascadeMode.Stop; // one message a member, as for claims
         RuleFor(p => p.V).NotNull().WithMessage("v (the format version, 1) is required.").Equal(1).WithMessage("v must be 1.").OverridePropertyName("v");
         RuleFor(p => p.Iat).MustBeIssuedAtTime(time).OverridePropertyName("iat");
         RuleFor(p => p.Revokes)

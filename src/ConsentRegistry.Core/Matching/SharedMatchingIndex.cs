@@ -67,6 +67,11 @@ public sealed class SharedMatchingIndex : IDisposable
 
         try
         {
+            if (IsDisposed)
+            {
+                return false;
+            }
+
             WriteHoldingWriter(apply, merge);
             return true;
         }
@@ -89,6 +94,11 @@ public sealed class SharedMatchingIndex : IDisposable
 
         try
         {
+            if (IsDisposed)
+            {
+                return false;
+            }
+
             MergeHoldingWriter();
             return true;
         }
@@ -237,25 +247,35 @@ public sealed class SharedMatchingIndex : IDisposable
     /// Frees the index's native memory once no reader holds it (the write lock waits for them); a
     /// reader that comes later meets the disposed lock, not freed memory.
     /// </summary>
+    /// <summary>
+    /// Frees the index once no writer holds it: merges run outside the read-write lock, so a
+    /// writer still draining at shutdown (the claim writer catching up) must not meet freed
+    /// memory; a write or merge that comes after finds the index disposed and does nothing.
+    /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        lock (_writer)
         {
-            return;
-        }
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
 
-        _lock.EnterWriteLock();
-        try
-        {
-            _index.Dispose();
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
+            _lock.EnterWriteLock();
+            try
+            {
+                _index.Dispose();
+            }
+            finally
+            {
+                _lock.ExitWriteLock();
+            }
 
-        _lock.Dispose();
+            _lock.Dispose();
+        }
     }
+
+    private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     public readonly struct ReadScope(SharedMatchingIndex owner) : IDisposable
     {

@@ -137,6 +137,18 @@ public sealed class RevocationTests(RegistryFixture registry) : IClassFixture<Re
     }
 
     [Fact]
+    public async Task A_revocation_missing_its_version_gets_one_message_in_the_registrys_words()
+    {
+        using var signer = new TestSigner();
+        var (id, _) = await SubmitAsync(signer, "https://a.example/revocation-without-v.jpg");
+
+        var response = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(signer.SignRaw(null, $$"""{"iat":1700000000,"revokes":"{{id}}"}""")));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid-payload");
+        Assert.Equal(["v (the format version, 1) is required."], problem.GetProperty("errors").GetProperty("v").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
     public async Task A_revocation_payload_with_extra_members_is_refused()
     {
         using var signer = new TestSigner();

@@ -84,18 +84,22 @@ public sealed class WriterLaneTests
     /// <summary>
     /// The index's merges wait until the writer has answered: after a large claim, a small one
     /// already queued is written and answered first, and the listeners catch up
-    /// (<see cref="ICommittedLogListener.OnCallersAnswered"/>) only then.
+    /// (<see cref="ICommittedLogListener.OnCallersAnswered"/>) only then, unless they have been put
+    /// off for <see cref="ClaimWriter.MaxCatchUpDelay"/> already (here zero: after every batch).
     /// </summary>
-    [Fact]
-    public async Task Listeners_catch_up_only_once_no_small_claim_waits()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Listeners_catch_up_once_no_small_claim_waits_or_once_put_off_too_long(bool noDelayAllowed)
     {
-        var listener = new RecordingListener();
+        var listener = new HoldingListener();
         await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
         using var client = app.CreateClient();
         using var signer = new TestSigner();
         var writer = app.Services.GetRequiredService<ClaimWriter>();
         writer.MaxLargeWait = TimeSpan.FromMilliseconds(100);
-        writer.MaxCatchUpDelay = TimeSpan.FromMinutes(1); // however slow this machine, never the reason to catch up
+        // A minute: however slow this machine, the delay is never why the listeners catch up.
+        writer.MaxCatchUpDelay = noDelayAllowed ? TimeSpan.Zero : TimeSpan.FromMinutes(1);
 
         var first = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/catch-up/first.jpg")));
         Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
@@ -108,8 +112,11 @@ public sealed class WriterLaneTests
         listener.Release();
         Assert.Equal([1L, 2L, 3L], await SeqsAsync(first, large, small));
 
-        await Eventually.HoldsAsync(() => listener.Events.Contains("caught up"), "the listeners caught up");
-        Assert.Equal(["committed 1", "committed 2", "committed 3", "caught up"], listener.Events);
+        string[] expected = noDelayAllowed
+            ? ["committed 1", "caught up", "committed 2", "caught up", "committed 3", "caught up"]
+            : ["committed 1", "committed 2", "committed 3", "caught up"];
+        await Eventually.HoldsAsync(() => listener.Events.Count == expected.Length, "the listeners caught up");
+        Assert.Equal(expected, listener.Events);
     }
 
     /// <summary>
@@ -162,10 +169,11 @@ public sealed class WriterLaneTests
     }
 
     /// <summary>Holds the writer inside the first commit it is told of, until released, and notes each commit and catch-up in order.</summary>
-    private sealed class RecordingListener : ICommittedLogListener
+    private sealed class HoldingListener : ICommittedLogListener
     {
         private readonly ManualResetEventSlim _released = new();
         private readonly ConcurrentQueue<string> _events = new();
+        private int _batches;
 
         public ManualResetEventSlim Holding { get; } = new();
 
@@ -174,7 +182,7 @@ public sealed class WriterLaneTests
         public void OnCommitted(CommittedBatch batch)
         {
             _events.Enqueue($"committed {batch.FirstSeq}");
-            if (batch.FirstSeq == 1)
+            if (Interlocked.Increment(ref _batches) == 1)
             {
                 Holding.Set();
                 _released.Wait(TimeSpan.FromSeconds(60));
@@ -182,26 +190,6 @@ public sealed class WriterLaneTests
         }
 
         public void OnCallersAnswered() => _events.Enqueue("caught up");
-
-        public void Release() => _released.Set();
-    }
-
-    /// <summary>Holds the writer inside the first commit it is told of, until released.</summary>
-    private sealed class HoldingListener : ICommittedLogListener
-    {
-        private readonly ManualResetEventSlim _released = new();
-        private int _batches;
-
-        public ManualResetEventSlim Holding { get; } = new();
-
-        public void OnCommitted(CommittedBatch batch)
-        {
-            if (Interlocked.Increment(ref _batches) == 1)
-            {
-                Holding.Set();
-                _released.Wait(TimeSpan.FromSeconds(60));
-            }
-        }
 
         public void Release() => _released.Set();
     }

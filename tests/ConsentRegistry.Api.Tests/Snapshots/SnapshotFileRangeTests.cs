@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using ConsentRegistry.Core.Snapshots;
+using Microsoft.AspNetCore.Http;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Snapshots;
@@ -70,6 +72,29 @@ public sealed class SnapshotFileRangeTests(SnapshotFileFixture snapshot) : IClas
             var problem = await AssertProblemAsync(response, HttpStatusCode.RequestedRangeNotSatisfiable, "range-not-satisfiable");
             Assert.Contains($"{size} bytes long", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>
+    /// A snapshot past the ones kept is deleted while a request for one of its files is between
+    /// finding it and sending it (too narrow a window to hit through the app): the answer is the
+    /// same 404 problem as for a file not found, not a 500.
+    /// </summary>
+    [Fact]
+    public async Task A_snapshot_file_removed_before_it_is_sent_is_a_404_problem()
+    {
+        var context = new DefaultHttpContext { RequestServices = snapshot.App.Services };
+        context.Request.Method = "GET";
+        context.Response.Body = new MemoryStream();
+        var removed = new ConsentRegistry.Api.Snapshots.SnapshotFileResult(
+            Path.Combine(Path.GetTempPath(), $"removed-{Guid.NewGuid():N}", "index.snap"), new SnapshotFileEntry("index.snap", 1_000, new string('a', 64)));
+
+        await removed.ExecuteAsync(context);
+
+        Assert.Equal(StatusCodes.Status404NotFound, context.Response.StatusCode);
+        Assert.Equal("application/problem+json", context.Response.ContentType?.Split(';')[0]);
+        context.Response.Body.Position = 0;
+        var problem = await JsonSerializer.DeserializeAsync<JsonElement>(context.Response.Body);
+        Assert.Equal("snapshot-not-found", problem.GetProperty("code").GetString());
     }
 
     [Theory]
