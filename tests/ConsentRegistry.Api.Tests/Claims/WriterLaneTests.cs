@@ -66,13 +66,7 @@ public sealed class WriterLaneTests
         var writer = app.Services.GetRequiredService<ClaimWriter>();
         writer.MaxLargeWait = TimeSpan.FromMilliseconds(100);
 
-        var first = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/first.jpg")));
-        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
-        var large = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("waiting"))));
-        await Eventually.HoldsAsync(() => writer.Queued.Large == 1, "the large claim queued");
-        var small = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/second.jpg")));
-        await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the small claim queued");
-        await Task.Delay(300); // the large claim has now waited past MaxLargeWait
+        var (first, large, small) = await LargeThenSmallBehindAHeldClaimAsync(client, signer, writer, listener, "waiting");
 
         listener.Release();
 
@@ -101,13 +95,7 @@ public sealed class WriterLaneTests
         // A minute: however slow this machine, the delay is never why the listeners catch up.
         writer.MaxCatchUpDelay = noDelayAllowed ? TimeSpan.Zero : TimeSpan.FromMinutes(1);
 
-        var first = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/catch-up/first.jpg")));
-        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
-        var large = client.PostAsync("/v1/claims", Jose(signer.Sign(Large("catch-up"))));
-        await Eventually.HoldsAsync(() => writer.Queued.Large == 1, "the large claim queued");
-        var small = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/catch-up/second.jpg")));
-        await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the small claim queued");
-        await Task.Delay(300); // the large claim has now waited past MaxLargeWait: it goes next
+        var (first, large, small) = await LargeThenSmallBehindAHeldClaimAsync(client, signer, writer, listener, "catch-up");
 
         listener.Release();
         Assert.Equal([1L, 2L, 3L], await SeqsAsync(first, large, small));
@@ -140,6 +128,24 @@ public sealed class WriterLaneTests
 
         Assert.Equal(3, listener.Threads.Count);
         Assert.All(listener.Threads, thread => Assert.Equal(("Claim log writer", false), thread));
+    }
+
+    /// <summary>
+    /// An artist's claim committed and the writer held inside it, then a large claim and a small
+    /// one queued behind it, the large one (with <see cref="ClaimWriter.MaxLargeWait"/> set short)
+    /// waiting past its limit: released, the writer takes the large one next.
+    /// </summary>
+    private static async Task<(Task<HttpResponseMessage> First, Task<HttpResponseMessage> Large, Task<HttpResponseMessage> Small)> LargeThenSmallBehindAHeldClaimAsync(
+        HttpClient client, TestSigner signer, ClaimWriter writer, HoldingListener listener, string name)
+    {
+        var first = client.PostAsync("/v1/claims", Jose(signer.OptOut($"https://artist.example/{name}/first.jpg")));
+        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
+        var large = client.PostAsync("/v1/claims", Jose(signer.Sign(Large(name))));
+        await Eventually.HoldsAsync(() => writer.Queued.Large == 1, "the large claim queued");
+        var small = client.PostAsync("/v1/claims", Jose(signer.OptOut($"https://artist.example/{name}/second.jpg")));
+        await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the small claim queued");
+        await Task.Delay(300); // the large claim has now waited past MaxLargeWait
+        return (first, large, small);
     }
 
     /// <summary>The seq each claim was written at, in the order given; each must have been created.</summary>
