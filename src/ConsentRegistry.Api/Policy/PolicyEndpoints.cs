@@ -5,6 +5,7 @@ using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Core.Matching;
 using ConsentRegistry.Core.Urls;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace ConsentRegistry.Api.Policy;
@@ -16,7 +17,14 @@ namespace ConsentRegistry.Api.Policy;
 /// </summary>
 public static class PolicyEndpoints
 {
+    /// <summary>How long crawlers and caches keep a host document before they revalidate it.</summary>
     public const string CacheControl = "public, max-age=3600";
+
+    /// <summary>
+    /// The same for a registry that answers keyed callers only (<c>Registry:Lookup:AllowAnonymous</c>
+    /// false): a shared cache must not hand a document fetched with one caller's key to others.
+    /// </summary>
+    public const string KeyedCacheControl = "private, max-age=3600";
 
     public static RouteGroupBuilder MapPolicy(this IEndpointRouteBuilder app)
     {
@@ -50,15 +58,15 @@ public static class PolicyEndpoints
     }
 
     internal static Task<Results<FileContentHttpResult, StatusCodeHttpResult, ProblemHttpResult>> RobotsTxtAsync(
-        string host, HttpContext context, HostPolicyDocuments documents, IndexUpdater updater, CancellationToken cancellationToken) =>
-        ServeAsync(host, context, documents, updater, HostDocumentKind.RobotsTxt, "text/plain; charset=utf-8", cancellationToken);
+        string host, HttpContext context, HostPolicyDocuments documents, IndexUpdater updater, IOptions<LookupOptions> lookup, CancellationToken cancellationToken) =>
+        ServeAsync(host, context, documents, updater, lookup.Value, HostDocumentKind.RobotsTxt, "text/plain; charset=utf-8", cancellationToken);
 
     internal static Task<Results<FileContentHttpResult, StatusCodeHttpResult, ProblemHttpResult>> TdmRepAsync(
-        string host, HttpContext context, HostPolicyDocuments documents, IndexUpdater updater, CancellationToken cancellationToken) =>
-        ServeAsync(host, context, documents, updater, HostDocumentKind.TdmRep, "application/json", cancellationToken);
+        string host, HttpContext context, HostPolicyDocuments documents, IndexUpdater updater, IOptions<LookupOptions> lookup, CancellationToken cancellationToken) =>
+        ServeAsync(host, context, documents, updater, lookup.Value, HostDocumentKind.TdmRep, "application/json", cancellationToken);
 
     private static async Task<Results<FileContentHttpResult, StatusCodeHttpResult, ProblemHttpResult>> ServeAsync(
-        string host, HttpContext context, HostPolicyDocuments documents, IndexUpdater updater,
+        string host, HttpContext context, HostPolicyDocuments documents, IndexUpdater updater, LookupOptions lookup,
         HostDocumentKind kind, string contentType, CancellationToken cancellationToken)
     {
         if (!HostCanonicalizer.TryCanonicalize(host, out var canonical, out var error))
@@ -69,7 +77,7 @@ public static class PolicyEndpoints
 
         await updater.WaitForOwnWritesAsync(cancellationToken);
         var headers = context.Response.GetTypedHeaders();
-        headers.CacheControl = CacheControlHeaderValue.Parse(CacheControl);
+        headers.CacheControl = CacheControlHeaderValue.Parse(lookup.AllowAnonymous ? CacheControl : KeyedCacheControl);
         var etag = new EntityTagHeaderValue(documents.ETagOf(documents.LastSeq(canonical)));
         if (context.Request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } ifNoneMatch
             && ifNoneMatch.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(etag, useStrongComparison: false)))

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using ConsentRegistry.Api.Tests.Infrastructure;
@@ -12,6 +13,29 @@ namespace ConsentRegistry.Api.Tests.Policy;
 public sealed partial class PolicyDocumentTests(RegistryFixture registry) : IClassFixture<RegistryFixture>
 {
     private readonly HttpClient _client = registry.Client;
+
+    /// <summary>A registry that answers keyed callers only: no shared cache may pass one caller's document on to others.</summary>
+    [Fact]
+    public async Task Where_lookups_need_a_key_the_host_documents_may_be_kept_by_the_caller_only()
+    {
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Lookup:AllowAnonymous"] = "false" });
+        using var admin = app.CreateAdminClient();
+        var key = (await (await admin.PostAsJsonAsync("/v1/admin/api-keys", new { name = "crawler" })).JsonAsync()).GetProperty("key").GetString();
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {key}");
+        using var artist = new TestSigner();
+        await SubmitAsync(client, artist, new() { ["train-ai"] = "n" }, Url("https://keyed.policy.example/a.jpg"));
+
+        foreach (var document in new[] { "robots.txt", "tdmrep.json" })
+        {
+            var response = await client.GetAsync($"/v1/hosts/keyed.policy.example/{document}");
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var cache = response.Headers.CacheControl!;
+            Assert.True(cache.Private && !cache.Public, cache.ToString());
+            Assert.Equal(TimeSpan.FromHours(1), cache.MaxAge);
+        }
+    }
 
     [Fact]
     public async Task A_url_policy_carries_the_decision_as_Content_Usage_X_Robots_Tag_and_tdm_reservation_headers()
