@@ -76,6 +76,15 @@ public sealed record Shard(string Name, string Path, ShardKind Kind, string Excl
                 $"{string.Join(" and ", linked.Select(shard => shard.Name))} would share {linked.Key} through a symbolic link: remove the link, or move one of them elsewhere.");
         }
 
+        // A link that is itself a shard (mirror -> 00000, or a.tar -> b.tar) names one shard twice:
+        // its images would be scanned and counted twice, under two names.
+        var aliased = shards.GroupBy(shard => CliPaths.Real(shard.Path), StringComparer.Ordinal).FirstOrDefault(group => group.Count() > 1);
+        if (aliased is not null)
+        {
+            throw CliException.Input(
+                $"{string.Join(" and ", aliased.Select(shard => shard.Name))} are one shard through a symbolic link (both are {aliased.Key}): remove the link.");
+        }
+
         return shards;
     }
 

@@ -376,6 +376,30 @@ public sealed class ScanTests : IDisposable
         Assert.Empty(Directory.GetFiles(Images, "*.parquet", SearchOption.AllDirectories));
     }
 
+    [Theory]
+    [InlineData("mirror", "00000")] // a link to a shard folder
+    [InlineData("00009.tar", "00001.tar")] // a link to a tar shard
+    public async Task A_link_that_is_itself_another_shard_is_refused_before_anything_is_scanned(string link, string shard)
+    {
+        WriteDataset();
+        var target = Path.Combine(Images, shard);
+        if (Directory.Exists(target))
+        {
+            Directory.CreateSymbolicLink(Path.Combine(Images, link), target);
+        }
+        else
+        {
+            File.CreateSymbolicLink(Path.Combine(Images, link), target);
+        }
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", "http://127.0.0.1:1", "--quiet");
+
+        Assert.True(code == ExitCodes.InputError, errors);
+        Assert.Contains($"are one shard through a symbolic link (both are {target})", errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+        Assert.Empty(Directory.GetFiles(Images, "*.parquet", SearchOption.AllDirectories));
+    }
+
     [Fact]
     public async Task A_shard_folder_named_with_a_trailing_separator_gets_the_exclusions_file_named_after_it()
     {
