@@ -17,8 +17,8 @@ internal static class CliPaths
 
     /// <summary>
     /// Whether <paramref name="e"/> is the file system refusing (a missing file or folder, a
-    /// permission, a file where a folder should be, a full disk): the commands name the path and
-    /// exit with an input error, never as for a bug.
+    /// permission, a file where a folder should be, a full disk): the commands report it, naming
+    /// the path, as an input's error (exit code 2) or a shard's, never as a bug (70).
     /// </summary>
     public static bool IsFileSystemFailure(Exception e) => e is IOException or UnauthorizedAccessException;
 
@@ -83,7 +83,7 @@ internal static class CliPaths
         {
             return new FileInfo(path).LinkTarget;
         }
-        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
+        catch (Exception e) when (IsFileSystemFailure(e))
         {
             return null;
         }
