@@ -22,7 +22,8 @@ public sealed record OutputCheckpoint(long Length, byte[] Tail, int RowGroups);
 /// </summary>
 public sealed class ParquetOutput(string path, GroupNode schema, WriterProperties properties, IReadOnlyDictionary<string, string> metadata)
 {
-    private static readonly byte[] Magic = "PAR1"u8.ToArray();
+    /// <summary>What every Parquet file starts and ends with.</summary>
+    internal static readonly byte[] Magic = "PAR1"u8.ToArray();
 
     public string Path { get; } = path;
 
@@ -154,7 +155,7 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
     /// What the file system says when it refuses the file: .NET reports EFBIG (past the file
     /// system's largest file, or <c>ulimit -f</c>) as an <see cref="ArgumentOutOfRangeException"/>.
     /// </summary>
-    private static bool IsFileFailure(Exception e) => CliPaths.IsFileSystemFailure(e) || e is ArgumentOutOfRangeException;
+    internal static bool IsFileFailure(Exception e) => CliPaths.IsFileSystemFailure(e) || e is ArgumentOutOfRangeException;
 
     /// <summary>
     /// The file refused (a folder in its place, a read-only folder, a full disk): an input error
@@ -177,88 +178,5 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
         file.Seek(-tail.Length, SeekOrigin.End);
         file.ReadExactly(tail);
         return tail;
-    }
-
-    /// <summary>
-    /// The stream a row group's writer writes to: the file from where its last footer began. The
-    /// writer starts every file with "PAR1" and refuses a stream not at position 0; where the file
-    /// already has them, those four bytes are dropped, and the writer is told positions from 0
-    /// until they are, then the file's real ones (every offset it records is taken after them).
-    /// </summary>
-    private sealed class ContinuingSink(FileStream file, bool continues) : Stream
-    {
-        private int _toDrop = continues ? Magic.Length : 0;
-
-        /// <summary>The first failure of the file, kept for the one message that names it.</summary>
-        public Exception? Failure { get; private set; }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => Position;
-
-        public override long Position
-        {
-            get => _toDrop > 0 ? Magic.Length - _toDrop : file.Position;
-            set => throw new NotSupportedException();
-        }
-
-        /// <summary>Runs <paramref name="operation"/> on the file, keeping its failure.</summary>
-        public T OnFile<T>(Func<T> operation)
-        {
-            try
-            {
-                return operation();
-            }
-            catch (Exception e) when (IsFileFailure(e))
-            {
-                Failure ??= e;
-                throw;
-            }
-        }
-
-        public void OnFile(Action operation) => OnFile(() =>
-        {
-            operation();
-            return true;
-        });
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            if (_toDrop > 0)
-            {
-                var dropped = Math.Min(_toDrop, buffer.Length);
-                if (!buffer[..dropped].SequenceEqual(Magic.AsSpan(Magic.Length - _toDrop, dropped)))
-                {
-                    throw new InvalidOperationException("The Parquet writer did not start with its magic bytes.");
-                }
-
-                buffer = buffer[dropped..];
-                _toDrop -= dropped;
-            }
-
-            try
-            {
-                file.Write(buffer); // a span: not through OnFile, whose lambda could not hold it
-            }
-            catch (Exception e) when (IsFileFailure(e))
-            {
-                Failure ??= e;
-                throw;
-            }
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Flush() => OnFile(file.Flush);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
