@@ -35,13 +35,22 @@ internal static class CliRun
         return process;
     }
 
-    /// <summary>Runs <paramref name="program"/> to its end (at most <paramref name="timeout"/>): its exit code, stdout and stderr.</summary>
-    public static async Task<(int Exit, string Out, string Errors)> RunProgramAsync(string program, IEnumerable<string> args, TimeSpan timeout, string? workingDirectory = null)
+    /// <summary>
+    /// Runs <paramref name="program"/> to its end (at most <paramref name="timeout"/>), with
+    /// <paramref name="environment"/> set over this process's: its exit code, stdout and stderr.
+    /// </summary>
+    public static async Task<(int Exit, string Out, string Errors)> RunProgramAsync(
+        string program, IEnumerable<string> args, TimeSpan timeout, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory ?? "" };
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
         }
 
         using var process = Process.Start(start)!;

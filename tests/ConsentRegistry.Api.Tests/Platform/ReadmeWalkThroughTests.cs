@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
+using ConsentRegistry.Api.Tests.Cli;
 using ConsentRegistry.Api.Tests.Infrastructure;
 
 namespace ConsentRegistry.Api.Tests.Platform;
@@ -42,7 +42,7 @@ public sealed class ReadmeWalkThroughTests : IDisposable
     /// link to the repository), with a signing key of their own and the README's python3 being the
     /// one with the cryptography package.
     /// </summary>
-    private async Task<(int ExitCode, string Output, string Errors)> RunAsync(IReadOnlyList<ReadmeWalkThrough.Step> steps, string registry)
+    private async Task<(int Exit, string Out, string Errors)> RunAsync(IReadOnlyList<ReadmeWalkThrough.Step> steps, string registry)
     {
         foreach (var folder in new[] { "scripts", "docs" })
         {
@@ -60,32 +60,13 @@ public sealed class ReadmeWalkThroughTests : IDisposable
             script.Append(steps[i].Commands.Replace("http://127.0.0.1:5099", registry, StringComparison.Ordinal)).Append('\n');
         }
 
-        var start = new ProcessStartInfo("bash")
+        var walk = Path.Combine(_directory, "walk-through.sh");
+        await File.WriteAllTextAsync(walk, script.ToString());
+        return await CliRun.RunProgramAsync("bash", [walk], TimeSpan.FromMinutes(2), _directory, new Dictionary<string, string>
         {
-            WorkingDirectory = _directory,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["PATH"] = $"{bin}:{Environment.GetEnvironmentVariable("PATH")}";
-        start.Environment["XDG_CONFIG_HOME"] = Path.Combine(_directory, "config");
-        using var process = Process.Start(start)!;
-        await process.StandardInput.WriteAsync(script.ToString());
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"The walk-through did not finish within 2 minutes; its output so far:\n{await output}");
-        }
-
-        return (process.ExitCode, await output, await errors);
+            ["PATH"] = $"{bin}:{Environment.GetEnvironmentVariable("PATH")}",
+            ["XDG_CONFIG_HOME"] = Path.Combine(_directory, "config"),
+        });
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
