@@ -9,7 +9,7 @@ public static class ExitCodes
     /// <summary>The command line is wrong: an unknown command or option, a missing argument, conflicting options.</summary>
     public const int Usage = 1;
 
-    /// <summary>An input cannot be used, or an output cannot be written: not Parquet, no URL column, a truncated file, not a snapshot, an output folder in use, a full disk.</summary>
+    /// <summary>An input cannot be used, or an output cannot be written: not Parquet, no URL column, a truncated file, not a snapshot, an output folder in use, a full disk; a shard <c>scan</c> could not read in full.</summary>
     public const int InputError = 2;
 
     /// <summary>The registry could not be reached, refused the API key, or kept failing after retries.</summary>

@@ -142,7 +142,7 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
                 state.Save(root);
                 await scanner.ScanAsync(shard, shardState, metadata, cancellationToken);
                 state.Save(root);
-                progress.Note($"{shard.Name}: {shardState.Images:N0} images, excluded {shardState.Excluded:N0}, undecodable {shardState.Undecodable:N0}");
+                progress.Note($"{shard.Name}: {shardState.Images:N0} images, excluded {shardState.Excluded:N0}, undecodable {shardState.Undecodable:N0}{(shardState.Incomplete ? "; not read in full" : "")}");
             }
 
             return 0;
@@ -158,13 +158,30 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
                 $"{totals.Images:N0} images in {totals.Shards:N0} shards: excluded {totals.Excluded:N0} ({settings.Use}), undecodable {totals.Undecodable:N0}, against {source.Description}; summary in {summaryPath}");
         }
 
+        if (summary.Totals.IncompleteShards > 0)
+        {
+            throw Incomplete(state, summaryPath);
+        }
+
         return ExitCodes.Done;
     }
 
+    /// <summary>
+    /// A shard read only in part must not pass for scanned: its unread images would go to training
+    /// unchecked. The other shards' exclusions are written; the run still fails, naming the shards.
+    /// </summary>
+    private static CliException Incomplete(ScanState state, string summaryPath)
+    {
+        var names = state.Shards.Where(shard => shard.Value.Incomplete).Select(shard => shard.Key).Order(StringComparer.Ordinal).ToList();
+        var listed = string.Join(", ", names.Take(5)) + (names.Count > 5 ? $" and {names.Count - 5} more" : "");
+        return CliException.Input(
+            $"{names.Count} shard(s) could not be scanned in full ({listed}): their exclusions files cover only the images read; the errors are in {summaryPath}. Run again with --resume once they can be read.");
+    }
 
-    /// <summary>A shard is skipped on resume when its exclusions were written and it has not changed since.</summary>
+
+    /// <summary>A shard is skipped on resume when its exclusions were written, cover every image, and it has not changed since.</summary>
     private static bool IsFinished(ScanState state, Shard shard) =>
-        state.Shards.TryGetValue(shard.Name, out var done) && done.Done && done.Size == shard.Size() && File.Exists(shard.ExclusionsPath);
+        state.Shards.TryGetValue(shard.Name, out var done) && done is { Done: true, Incomplete: false } && done.Size == shard.Size() && File.Exists(shard.ExclusionsPath);
 
     private static ScanState PrepareState(Settings settings, ScanSettings rules, string root, List<Shard> shards, SourceDescription source, DateTimeOffset started)
     {
@@ -213,7 +230,8 @@ public sealed class ScanCommand : AsyncCommand<ScanCommand.Settings>
         var shards = state.Shards;
         var totals = new ScanTotals(
             shards.Count, shards.Values.Sum(s => s.Images), shards.Values.Sum(s => s.Excluded), shards.Values.Sum(s => s.Undecodable),
-            shards.Values.Sum(s => s.LowQuality), shards.Values.Sum(s => s.InvalidUrls), shards.Values.Sum(s => s.Errors.Count + s.ErrorsLeftOff));
+            shards.Values.Sum(s => s.LowQuality), shards.Values.Sum(s => s.InvalidUrls), shards.Values.Sum(s => s.Errors.Count + s.ErrorsLeftOff),
+            shards.Values.Count(s => s.Incomplete));
         return new ScanSummary(
             "consent-registry", CliVersion.Current, "scan", state.Started == default ? started : state.Started, DateTimeOffset.UtcNow,
             new SummarySource(source.Kind, source.Registry, source.SnapshotId, source.Seq, source.SnapshotCreated), state.Settings, shards, totals);

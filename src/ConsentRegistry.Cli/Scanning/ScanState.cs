@@ -46,7 +46,7 @@ public sealed record ScanSettings(
     [property: JsonPropertyName("min_similarity")] float? MinSimilarity = null,
     [property: JsonPropertyName("min_trust_for_grants")] string? MinTrustForGrants = null);
 
-/// <summary>One shard's counts, the errors met in it (the first <see cref="MaxListedErrors"/>), and whether its exclusions are written.</summary>
+/// <summary>One shard's counts, the errors met in it (the first <see cref="MaxListedErrors"/>), whether its exclusions are written, and whether they cover every image.</summary>
 public sealed class ShardProgress
 {
     public const int MaxListedErrors = 100;
@@ -84,8 +84,17 @@ public sealed class ShardProgress
     [JsonPropertyName("done")]
     public bool Done { get; set; }
 
-    public void AddError(string member, string error)
+    /// <summary>
+    /// Some of the shard's images were not scanned (a file that could not be read, a tar that ends
+    /// early or could not be opened, an image the registry did not decide): its exclusions file covers
+    /// only the others, the scan ends with an input error, and <c>--resume</c> scans the shard again.
+    /// </summary>
+    [JsonPropertyName("incomplete")]
+    public bool Incomplete { get; set; }
+
+    public void AddError(string member, string error, bool unscanned = false)
     {
+        Incomplete |= unscanned;
         if (Errors.Count < MaxListedErrors)
         {
             Errors.Add(new ScanError(member, error));
@@ -121,7 +130,8 @@ public sealed record ScanTotals(
     [property: JsonPropertyName("undecodable")] long Undecodable,
     [property: JsonPropertyName("low_quality")] long LowQuality,
     [property: JsonPropertyName("invalid_urls")] long InvalidUrls,
-    [property: JsonPropertyName("errors")] long Errors);
+    [property: JsonPropertyName("errors")] long Errors,
+    [property: JsonPropertyName("incomplete_shards")] int IncompleteShards);
 
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ScanState))]

@@ -13,11 +13,18 @@ namespace ConsentRegistry.Cli.Scanning;
 public sealed record ShardImage(string Member, string Key, string? Url, byte[]? Bytes, string? Sha256 = null, string? Error = null);
 
 /// <summary>
+/// How a problem met while reading a shard is reported: <paramref name="unscanned"/> when some of the
+/// shard's images go unscanned for it (an image file that cannot be read, a tar that ends early or
+/// cannot be opened), false when the image is still looked up (without its sidecar's URL, say).
+/// </summary>
+public delegate void ShardErrorSink(string member, string error, bool unscanned);
+
+/// <summary>
 /// Reads the images of a shard in order, with their sidecars. Shards are untrusted input: a tar is
 /// read as a stream (nothing is extracted, links are ignored), an image over
 /// <see cref="ImageLimits.MaxBytes"/> is hashed but not held or decoded, and a sidecar over
 /// <see cref="MaxSidecarBytes"/> is ignored. Problems that are not an image's are reported to
-/// <c>error</c>; a tar that ends early, or that the tar reader cannot make sense of from some
+/// <c>error</c>, saying whether images went unscanned for them; a tar that ends early, or that the tar reader cannot make sense of from some
 /// header on, ends the shard there, a shard that cannot be opened at all ends before its first
 /// image, and the other shards are scanned.
 /// </summary>
@@ -26,7 +33,7 @@ public static class ShardReader
     /// <summary>img2dataset's sidecars are a few hundred bytes; anything this large is not one.</summary>
     public const int MaxSidecarBytes = 1024 * 1024;
 
-    public static IEnumerable<ShardImage> Read(Shard shard, Action<string, string> error) =>
+    public static IEnumerable<ShardImage> Read(Shard shard, ShardErrorSink error) =>
         shard.Kind == ShardKind.Tar ? ReadTar(shard.Path, error) : ReadFolder(shard.Path, error);
 
     /// <summary>How many images the shard holds: the folder's image files, or the tar's image members (headers only: the data is skipped).</summary>
@@ -62,7 +69,7 @@ public static class ShardReader
         return count;
     }
 
-    private static IEnumerable<ShardImage> ReadFolder(string folder, Action<string, string> error)
+    private static IEnumerable<ShardImage> ReadFolder(string folder, ShardErrorSink error)
     {
         List<string> files;
         try
@@ -71,7 +78,7 @@ public static class ShardReader
         }
         catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
-            error(Path.GetFileName(folder), $"the folder cannot be read; the shard ends here ({e.Message})");
+            error(Path.GetFileName(folder), $"the folder cannot be read; the shard ends here ({e.Message})", unscanned: true);
             yield break;
         }
 
@@ -88,7 +95,7 @@ public static class ShardReader
         }
     }
 
-    private static ShardImage? ReadFile(string path, string name, string key, string? url, Action<string, string> error)
+    private static ShardImage? ReadFile(string path, string name, string key, string? url, ShardErrorSink error)
     {
         try
         {
@@ -99,12 +106,12 @@ public static class ShardReader
         }
         catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
-            error(name, $"unreadable ({e.Message})");
+            error(name, $"unreadable ({e.Message})", unscanned: true);
             return null;
         }
     }
 
-    private static IEnumerable<ShardImage> ReadTar(string path, Action<string, string> error)
+    private static IEnumerable<ShardImage> ReadTar(string path, ShardErrorSink error)
     {
         using var stream = OpenTar(path, error);
         if (stream is null)
@@ -163,7 +170,7 @@ public static class ShardReader
     /// The tar's bytes; null, the error reported, when it cannot be opened (permission denied, a
     /// link to nothing, gone since the scan began): the shard ends there, as a corrupt one does.
     /// </summary>
-    private static FileStream? OpenTar(string path, Action<string, string> error)
+    private static FileStream? OpenTar(string path, ShardErrorSink error)
     {
         try
         {
@@ -171,12 +178,12 @@ public static class ShardReader
         }
         catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
-            error(Path.GetFileName(path), $"the tar cannot be opened; the shard ends here ({e.Message})");
+            error(Path.GetFileName(path), $"the tar cannot be opened; the shard ends here ({e.Message})", unscanned: true);
             return null;
         }
     }
 
-    private static ShardImage? ReadMember(TarEntry entry, string name, string stem, string path, Action<string, string> error)
+    private static ShardImage? ReadMember(TarEntry entry, string name, string stem, string path, ShardErrorSink error)
     {
         if (entry.DataStream is null)
         {
@@ -191,12 +198,12 @@ public static class ShardReader
         }
         catch (Exception e) when (IsCorruptTar(e))
         {
-            error(name, $"{Path.GetFileName(path)} ends inside this member ({e.Message})");
+            error(name, $"{Path.GetFileName(path)} ends inside this member ({e.Message})", unscanned: true);
             return null;
         }
     }
 
-    private static byte[]? ReadMemberBytes(TarEntry entry, string path, string name, Action<string, string> error)
+    private static byte[]? ReadMemberBytes(TarEntry entry, string path, string name, ShardErrorSink error)
     {
         try
         {
@@ -204,12 +211,12 @@ public static class ShardReader
         }
         catch (Exception e) when (IsCorruptTar(e))
         {
-            error(name, $"{Path.GetFileName(path)} ends inside this member ({e.Message})");
+            error(name, $"{Path.GetFileName(path)} ends inside this member ({e.Message})", unscanned: true);
             return null;
         }
     }
 
-    private static TarEntry? NextEntry(TarReader tar, string path, Action<string, string> error)
+    private static TarEntry? NextEntry(TarReader tar, string path, ShardErrorSink error)
     {
         try
         {
@@ -217,7 +224,7 @@ public static class ShardReader
         }
         catch (Exception e) when (IsCorruptTar(e))
         {
-            error(Path.GetFileName(path), $"the tar is truncated or corrupt; the shard ends here ({e.Message})");
+            error(Path.GetFileName(path), $"the tar is truncated or corrupt; the shard ends here ({e.Message})", unscanned: true);
             return null;
         }
     }
@@ -259,7 +266,7 @@ public static class ShardReader
     /// <summary>The fields of an img2dataset sidecar that the scan uses.</summary>
     private readonly record struct Sidecar(string? Key, string? Url);
 
-    private static Sidecar ReadSidecarFile(string path, string name, Action<string, string> error)
+    private static Sidecar ReadSidecarFile(string path, string name, ShardErrorSink error)
     {
         try
         {
@@ -267,18 +274,18 @@ public static class ShardReader
         }
         catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
-            error(name, $"sidecar unreadable ({e.Message}): the image is looked up without its URL");
+            error(name, $"sidecar unreadable ({e.Message}): the image is looked up without its URL", unscanned: false);
             return default;
         }
     }
 
-    private static Sidecar Ignored(string name, Action<string, string> error)
+    private static Sidecar Ignored(string name, ShardErrorSink error)
     {
-        error(name, $"sidecar over {MaxSidecarBytes / 1024} KiB ignored: the image is looked up without its URL");
+        error(name, $"sidecar over {MaxSidecarBytes / 1024} KiB ignored: the image is looked up without its URL", unscanned: false);
         return default;
     }
 
-    private static Sidecar ParseSidecar(byte[] bytes, string name, Action<string, string> error)
+    private static Sidecar ParseSidecar(byte[] bytes, string name, ShardErrorSink error)
     {
         try
         {
@@ -289,7 +296,7 @@ public static class ShardReader
         }
         catch (JsonException e)
         {
-            error(name, $"sidecar is not JSON ({e.Message}): the image is looked up without its URL");
+            error(name, $"sidecar is not JSON ({e.Message}): the image is looked up without its URL", unscanned: false);
             return default;
         }
     }

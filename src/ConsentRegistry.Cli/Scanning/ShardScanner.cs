@@ -51,7 +51,7 @@ internal sealed class ShardScanner(IRegistrySource source, ImageHasher hasher, S
             var (image, hashes) = (entries[i].Image, entries[i].Hashes);
             if (verdicts[i].Error is { } error)
             {
-                state.AddError(image.Member, $"not looked up: {error}");
+                state.AddError(image.Member, $"not looked up: {error}", unscanned: true);
             }
 
             if (verdicts[i].Decision[rules.UseCategory] == Permission.Disallow)

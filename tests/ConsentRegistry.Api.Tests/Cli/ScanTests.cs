@@ -49,6 +49,8 @@ public sealed class ScanTests : IDisposable
         Assert.Equal(2, (long)summary["totals"]!["excluded"]!);
         Assert.Equal(1, (long)summary["shards"]!["00000"]!["undecodable"]!);
         Assert.Equal("000000002.jpg", (string)summary["shards"]!["00000"]!["errors"]![0]!["member"]!);
+        Assert.False((bool)summary["shards"]!["00000"]!["incomplete"]!); // an image that does not decode is still looked up by SHA-256 and URL
+        Assert.Equal(0, (int)summary["totals"]!["incomplete_shards"]!);
     }
 
     [Fact]
@@ -308,18 +310,26 @@ public sealed class ScanTests : IDisposable
 
         var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--quiet");
 
-        Assert.True(code == ExitCodes.Done, errors);
+        // The other shard is scanned and written, but the run fails: what follows the header went unscanned.
+        Assert.True(code == ExitCodes.InputError, errors);
+        Assert.Contains("1 shard(s) could not be scanned in full (00001.tar)", errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
         Assert.Equal([("000000000", "disallow", urlClaim, "url")], Query(Path.Combine(Images, "00000.exclusions.parquet")));
         Assert.Empty(Query(Path.Combine(Images, "00001.exclusions.parquet")));
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
         Assert.Equal(2, (long)summary["totals"]!["images"]!);
+        Assert.Equal(1, (int)summary["totals"]!["incomplete_shards"]!);
+        Assert.True((bool)summary["shards"]!["00001.tar"]!["incomplete"]!);
+        Assert.False((bool)summary["shards"]!["00000.tar"]!["incomplete"]!);
         var error = Assert.Single(summary["shards"]!["00001.tar"]!["errors"]!.AsArray())!;
         Assert.Equal("00001.tar", (string)error["member"]!);
         Assert.Contains("the tar is truncated or corrupt; the shard ends here", (string)error["error"]!);
 
-        // The shard counts as scanned: a resume does not stumble on it again.
-        (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--resume", "--quiet");
-        Assert.True(code == ExitCodes.Done, errors);
+        // A resume reads the incomplete shard again (and only it), and fails the same way while it is unchanged.
+        (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--resume");
+        Assert.True(code == ExitCodes.InputError, errors);
+        Assert.Contains("00001.tar: 1 images", errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("00000.tar:", errors, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -336,7 +346,8 @@ public sealed class ScanTests : IDisposable
 
         var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--quiet");
 
-        Assert.True(code == ExitCodes.Done, errors);
+        Assert.True(code == ExitCodes.InputError, errors);
+        Assert.Contains("1 shard(s) could not be scanned in full (00002.tar)", errors, StringComparison.Ordinal);
         AssertExclusions(pdqClaim, urlClaim);
         Assert.Empty(Query(Path.Combine(Images, "00002.exclusions.parquet")));
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
@@ -357,6 +368,7 @@ public sealed class ScanTests : IDisposable
         Assert.Equal([("000020000", "disallow", urlClaim, "url")], Query(Path.Combine(Images, "00002.exclusions.parquet")));
         summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
         Assert.Equal(6, (long)summary["totals"]!["images"]!);
+        Assert.Equal(0, (int)summary["totals"]!["incomplete_shards"]!);
         Assert.Equal(1, (long)summary["totals"]!["errors"]!); // shard 00000's file that is not an image; 00002's error went with its old record
     }
 
