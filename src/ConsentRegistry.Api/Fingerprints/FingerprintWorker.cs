@@ -27,7 +27,9 @@ public sealed class FingerprintWorker(
     /// <summary>The longest a finished job's result waits to be written with others.</summary>
     private static readonly TimeSpan WriteDelay = TimeSpan.FromMilliseconds(100);
 
-    private readonly HostGate _hosts = new(fetchOptions.Value.PerHostConcurrency, time);
+    /// <summary>A host's pause is cut to MaxRetryAfter and to the re-fetch interval: a host cannot push its URLs' jobs past their schedule.</summary>
+    private readonly HostGate _hosts = new(fetchOptions.Value.PerHostConcurrency, time,
+        TimeSpan.FromTicks(Math.Min(options.Value.MaxRetryAfter.Ticks, options.Value.RefetchAfter.Ticks)), options.Value.RetryBackoff);
     private readonly int _batch = Math.Max(1, options.Value.Concurrency / 4);
     private long _derived;
     private long _failed;
@@ -192,44 +194,29 @@ public sealed class FingerprintWorker(
                 return null;
             }
 
-            var host = uri.Host;
             var started = Stopwatch.GetTimestamp();
-            var (slot, pausedUntil) = await _hosts.EnterAsync(host, cancellationToken);
-            if (slot is null)
+            using var fetched = await fetcher.FetchAsync(uri, _hosts, cancellationToken);
+            if (fetched.PausedUntil is { } pausedUntil)
             {
-                await store.PostponeAsync(Owner, job, pausedUntil!.Value, cancellationToken);
+                // Its host (or a host it redirects to) asked for a pause: the job waits, untried.
+                await store.PostponeAsync(Owner, job, pausedUntil, cancellationToken);
                 return null;
             }
 
-            FetchedImage fetched;
-            using (slot)
-            {
-                fetched = await fetcher.FetchAsync(job.Url, cancellationToken);
-            }
-
             metrics.Fetched(Stopwatch.GetElapsedTime(started));
-            using (fetched)
+            if (fetched.Code is { } code)
             {
-                if (fetched.Code is { } code)
-                {
-                    var pause = HostPause(fetched);
-                    if (pause is { } wait)
-                    {
-                        _hosts.Pause(host, wait);
-                    }
-
-                    await FailAsync(job, code, fetched.Detail!, fetched.IsTransient, pause, cancellationToken);
-                    return null;
-                }
-
-                started = Stopwatch.GetTimestamp();
-                var fingerprints = await fingerprinter.ComputeAsync(fetched, cancellationToken);
-                metrics.Fingerprinted(Stopwatch.GetElapsedTime(started));
-                metrics.JobFinished("derived");
-                var now = time.GetUtcNow();
-                return new JobCompletion(job, fingerprints.Subjects(), fingerprints.Sha256, fingerprints.Pdq, fingerprints.Quality,
-                    fingerprints.Embedding?.Model, now, now + _options.RefetchAfter);
+                await FailAsync(job, code, fetched.Detail!, fetched.IsTransient, fetched.HostPause, cancellationToken);
+                return null;
             }
+
+            started = Stopwatch.GetTimestamp();
+            var fingerprints = await fingerprinter.ComputeAsync(fetched, cancellationToken);
+            metrics.Fingerprinted(Stopwatch.GetElapsedTime(started));
+            metrics.JobFinished("derived");
+            var now = time.GetUtcNow();
+            return new JobCompletion(job, fingerprints.Subjects(), fingerprints.Sha256, fingerprints.Pdq, fingerprints.Quality,
+                fingerprints.Embedding?.Model, now, now + _options.RefetchAfter);
         }
         catch (ImageDecodeException e)
         {
@@ -246,18 +233,6 @@ public sealed class FingerprintWorker(
         }
 
         return null;
-    }
-
-    /// <summary>
-    /// How long the host asked the fetcher to stay away: its <c>Retry-After</c>, cut to
-    /// <see cref="WorkerOptions.MaxRetryAfter"/> and to the re-fetch interval (a host cannot push
-    /// its URLs' jobs past their schedule); after a 429 without one, the first backoff step.
-    /// </summary>
-    private TimeSpan? HostPause(FetchedImage fetched)
-    {
-        var longest = TimeSpan.FromTicks(Math.Min(_options.MaxRetryAfter.Ticks, _options.RefetchAfter.Ticks));
-        var asked = fetched.RetryAfter ?? (fetched.IsThrottled ? _options.RetryBackoff : (TimeSpan?)null);
-        return asked is { } wait ? TimeSpan.FromTicks(Math.Clamp(wait.Ticks, 0, longest.Ticks)) : null;
     }
 
     private async Task FailAsync(FingerprintJob job, string code, string detail, bool transient, TimeSpan? retryAfter, CancellationToken cancellationToken)

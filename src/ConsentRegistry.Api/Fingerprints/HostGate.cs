@@ -3,12 +3,12 @@ namespace ConsentRegistry.Api.Fingerprints;
 /// <summary>
 /// Politeness per host, within one worker: at most <c>Registry:Fetch:PerHostConcurrency</c>
 /// requests in flight to a host, and none before the time its last 429 or 503 asked for
-/// (<c>Retry-After</c>, or a short default after a bare 429; the worker bounds both). A host is
-/// forgotten when nothing waits on it and it asked for no pause; hosts whose pauses have passed
-/// with nobody waiting are swept out as pauses are added, so that every host that ever paused is
-/// not kept for the process's life.
+/// (<c>Retry-After</c>, or <paramref name="pauseWithoutRetryAfter"/> after a bare 429; both cut to
+/// <paramref name="longestPause"/>). A host is forgotten when nothing waits on it and it asked for
+/// no pause; hosts whose pauses have passed with nobody waiting are swept out as pauses are added,
+/// so that every host that ever paused is not kept for the process's life.
 /// </summary>
-internal sealed class HostGate(int perHost, TimeProvider time)
+internal sealed class HostGate(int perHost, TimeProvider time, TimeSpan longestPause, TimeSpan pauseWithoutRetryAfter)
 {
     /// <summary>Hosts tracked before the first sweep of passed pauses; after a sweep, twice those left.</summary>
     private const int FirstSweepAt = 256;
@@ -77,7 +77,18 @@ internal sealed class HostGate(int perHost, TimeProvider time)
         return (slot, null);
     }
 
-    /// <summary>The host asked for a pause (HTTP 429 or 503 with Retry-After).</summary>
+    /// <summary>
+    /// How long an answer asks the fetcher to stay away from its host: its <c>Retry-After</c>, cut
+    /// to the longest pause (a host cannot hold its URLs' jobs back without end); after a 429
+    /// without one, the default pause; otherwise none.
+    /// </summary>
+    public TimeSpan? PauseFor(TimeSpan? retryAfter, bool throttled)
+    {
+        var asked = retryAfter ?? (throttled ? pauseWithoutRetryAfter : null);
+        return asked is { } wait ? TimeSpan.FromTicks(Math.Clamp(wait.Ticks, 0, longestPause.Ticks)) : null;
+    }
+
+    /// <summary>The host asked for a pause (HTTP 429 or 503 with Retry-After): call it before giving back the slot the request held, so that no job waiting for the slot goes ahead.</summary>
     public void Pause(string host, TimeSpan wait)
     {
         var until = time.GetUtcNow() + wait;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
@@ -38,14 +39,23 @@ public sealed class ImageFetcher : IDisposable
     /// <summary>What the fetcher says in every request's User-Agent header.</summary>
     public string UserAgent => _userAgent;
 
-    /// <summary>Fetches <paramref name="url"/> (canonical, from a claim): the bytes, or why not.</summary>
-    public async Task<FetchedImage> FetchAsync(string url, CancellationToken cancellationToken)
+    /// <summary>
+    /// Fetches <paramref name="url"/> (canonical, from a claim): the bytes, or why not, or the pause
+    /// one of its hosts asked for. Every request, redirects included, waits for a turn of its own
+    /// host in <paramref name="hosts"/>: a claimed URL that redirects elsewhere takes the turns, and
+    /// honours the pauses, of the host that answers. A turn is held until the answer is read, and a
+    /// host's pause is recorded before its turn is given back. The time spent waiting for a turn is
+    /// not part of <see cref="FetchOptions.Timeout"/>.
+    /// </summary>
+    internal async Task<FetchedImage> FetchAsync(Uri url, HostGate hosts, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(_options.Timeout);
+        var spent = TimeSpan.Zero;
+        IDisposable? turn = null;
+        string? turnHost = null;
         try
         {
-            var uri = new Uri(url);
+            var uri = url;
             for (var hop = 0; ; hop++)
             {
                 if (uri.Scheme != Uri.UriSchemeHttps && !(_options.AllowInsecureHttp && uri.Scheme == Uri.UriSchemeHttp))
@@ -53,43 +63,40 @@ public sealed class ImageFetcher : IDisposable
                     return FetchedImage.Refused(FetchErrors.InsecureScheme, $"The registry fetches images over https only; {(hop == 0 ? "the URL is" : "a redirect went to")} {uri.Scheme}:.");
                 }
 
-                using var request = new HttpRequestMessage(HttpMethod.Get, uri);
-                request.Headers.TryAddWithoutValidation("User-Agent", _userAgent);
-                request.Headers.TryAddWithoutValidation("Accept", "image/*");
-                using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
-                var status = (int)response.StatusCode;
-                if (status is 301 or 302 or 303 or 307 or 308)
+                if (uri.Host != turnHost)
                 {
-                    if (hop == MaxRedirects || response.Headers.Location is not { } location)
+                    // One host's turn at a time: holding one while waiting for another, two URLs
+                    // redirecting to each other's hosts would each wait for the other's turn.
+                    turn?.Dispose();
+                    (turn, turnHost) = (null, null);
+                    var (slot, pausedUntil) = await hosts.EnterAsync(uri.Host, cancellationToken);
+                    if (slot is null)
                     {
-                        return FetchedImage.Refused(FetchErrors.RedirectRefused, $"More than {MaxRedirects} redirects, or a redirect without a Location.");
+                        return FetchedImage.HostPaused(pausedUntil!.Value);
                     }
 
-                    uri = new Uri(uri, location);
+                    (turn, turnHost) = (slot, uri.Host);
+                }
+
+                var since = Stopwatch.GetTimestamp();
+                deadline.CancelAfter(spent < _options.Timeout ? _options.Timeout - spent : TimeSpan.Zero);
+                var answer = await RequestAsync(uri, hop, deadline.Token);
+                deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+                spent += Stopwatch.GetElapsedTime(since);
+                if (answer.Redirect is { } next)
+                {
+                    uri = next;
                     continue;
                 }
 
-                if (status == 429 || status >= 500 || status == 408)
+                var fetched = answer.Result!;
+                if (fetched.IsTransient && hosts.PauseFor(fetched.RetryAfter, fetched.IsThrottled) is { } pause)
                 {
-                    return FetchedImage.Transient(FetchErrors.HttpStatus, $"The server answered HTTP {status}.", RetryAfter(response.Headers.RetryAfter)) with
-                    {
-                        IsThrottled = status == 429,
-                    };
+                    hosts.Pause(turnHost!, pause); // before the turn is given back: no job waiting for it goes ahead
+                    fetched = fetched with { HostPause = pause };
                 }
 
-                if (status != 200)
-                {
-                    return FetchedImage.Refused(FetchErrors.HttpStatus, $"The server answered HTTP {status}.");
-                }
-
-                if (response.Content.Headers.ContentType?.MediaType is not { } mediaType
-                    || !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase))
-                {
-                    return FetchedImage.Refused(FetchErrors.NotAnImage,
-                        $"The server sent {response.Content.Headers.ContentType?.MediaType ?? "no media type"}, not an image.");
-                }
-
-                return await ReadBodyAsync(response, deadline.Token);
+                return fetched;
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -116,9 +123,53 @@ public sealed class ImageFetcher : IDisposable
         {
             return FetchedImage.Refused(FetchErrors.FetchFailed, "The URL is not one the fetcher can request.");
         }
+        finally
+        {
+            turn?.Dispose();
+        }
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>One request's answer: where it redirects, or the fetch's result (the image, or why not).</summary>
+    private readonly record struct Answer(Uri? Redirect, FetchedImage? Result);
+
+    private async Task<Answer> RequestAsync(Uri uri, int hop, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        request.Headers.TryAddWithoutValidation("User-Agent", _userAgent);
+        request.Headers.TryAddWithoutValidation("Accept", "image/*");
+        using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        var status = (int)response.StatusCode;
+        if (status is 301 or 302 or 303 or 307 or 308)
+        {
+            return hop == MaxRedirects || response.Headers.Location is not { } location
+                ? new(null, FetchedImage.Refused(FetchErrors.RedirectRefused, $"More than {MaxRedirects} redirects, or a redirect without a Location."))
+                : new(new Uri(uri, location), null);
+        }
+
+        if (status == 429 || status >= 500 || status == 408)
+        {
+            return new(null, FetchedImage.Transient(FetchErrors.HttpStatus, $"The server answered HTTP {status}.", RetryAfter(response.Headers.RetryAfter)) with
+            {
+                IsThrottled = status == 429,
+            });
+        }
+
+        if (status != 200)
+        {
+            return new(null, FetchedImage.Refused(FetchErrors.HttpStatus, $"The server answered HTTP {status}."));
+        }
+
+        if (response.Content.Headers.ContentType?.MediaType is not { } mediaType
+            || !mediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase))
+        {
+            return new(null, FetchedImage.Refused(FetchErrors.NotAnImage,
+                $"The server sent {response.Content.Headers.ContentType?.MediaType ?? "no media type"}, not an image."));
+        }
+
+        return new(null, await ReadBodyAsync(response, cancellationToken));
+    }
 
     private async Task<FetchedImage> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
@@ -239,6 +290,15 @@ public sealed record FetchedImage(SKData? Data, string? Sha256, string? Code, st
     public static FetchedImage Transient(string code, string detail, TimeSpan? retryAfter = null) => new(null, null, code, detail, true, retryAfter);
 
     public static FetchedImage Refused(string code, string detail) => new(null, null, code, detail, false, null);
+
+    /// <summary>Not tried: the host of the URL, or of a redirect, asked for a pause that lasts until <paramref name="until"/>.</summary>
+    public static FetchedImage HostPaused(DateTimeOffset until) => new(null, null, null, null, false, null) { PausedUntil = until };
+
+    /// <summary>Set when the fetch was not tried because a host it needed is paused (no <see cref="Code"/>: nothing failed).</summary>
+    public DateTimeOffset? PausedUntil { get; init; }
+
+    /// <summary>The pause this answer put on its host (its <see cref="RetryAfter"/> bounded, or the default after a bare 429): the job waits at least as long.</summary>
+    public TimeSpan? HostPause { get; init; }
 
     public void Dispose() => Data?.Dispose();
 }

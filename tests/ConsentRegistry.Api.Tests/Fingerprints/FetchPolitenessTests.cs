@@ -135,6 +135,68 @@ public sealed class FetchPolitenessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_redirect_to_another_host_waits_for_a_turn_of_that_host()
+    {
+        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
+        int inFlight = 0, most = 0;
+        _images.Paths["/slow.jpg"] = async context =>
+        {
+            var now = Interlocked.Increment(ref inFlight);
+            InterlockedMax(ref most, now);
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                context.Response.ContentType = "image/jpeg";
+                await context.Response.Body.WriteAsync(image);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref inFlight);
+            }
+        };
+
+        // localhost and 127.0.0.1 are two hosts to the fetcher: the claimed URLs on localhost all lead to 127.0.0.1.
+        _images.Paths["/hop-1.jpg"] = _images.Paths["/hop-2.jpg"] = RedirectTo(_images.Url("/slow.jpg"));
+        await using var app = await RegistryApp.StartAsync(Settings(new() { ["Registry:Fetch:PerHostConcurrency"] = "1" }));
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.Sign(TestSigner.Claim(
+            [TestSigner.Url(OnLocalhost("/hop-1.jpg")), TestSigner.Url(OnLocalhost("/hop-2.jpg")), TestSigner.Url(_images.Url("/slow.jpg"))],
+            new JsonObject { ["train-ai"] = "n" })));
+
+        var settled = await client.SettledFingerprintsAsync(claim);
+
+        Assert.All(settled, item => Assert.Equal("done", item.GetProperty("status").GetString()));
+        Assert.Equal(3, _images.RequestsFor("/slow.jpg"));
+        Assert.Equal(1, Volatile.Read(ref most)); // one request at a time to 127.0.0.1, the redirected ones included
+    }
+
+    [Fact]
+    public async Task A_429_to_a_redirected_request_pauses_the_host_that_answered_it()
+    {
+        _images.Paths["/busy.jpg"] = context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.Headers.RetryAfter = "60";
+            return Task.CompletedTask;
+        };
+        _images.Paths["/hop.jpg"] = RedirectTo(_images.Url("/busy.jpg"));
+        _images.Serve("/next.jpg", TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg"));
+        await using var app = await RegistryApp.StartAsync(Settings([]));
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var refused = await client.ClaimAsync(artist.OptOut(OnLocalhost("/hop.jpg")));
+        await FailedTryRecordedAsync(app, refused);
+
+        // 127.0.0.1 asked for the pause, not localhost, whose URL was claimed.
+        var next = await client.ClaimAsync(artist.OptOut(_images.Url("/next.jpg")));
+        await JobsHeldBackAsync(app, next, TimeSpan.FromSeconds(30), 1);
+
+        Assert.Equal(0, _images.RequestsFor("/next.jpg"));
+        Assert.Equal(1, _images.RequestsFor("/busy.jpg"));
+    }
+
+    [Fact]
     public async Task A_retry_after_cap_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
     {
         await using var database = await TestDatabase.CreateAsync();
@@ -143,6 +205,22 @@ public sealed class FetchPolitenessTests : IAsyncLifetime
         var error = Assert.ThrowsAny<Exception>(app.StartServer);
 
         Assert.Contains("Registry:Worker:MaxRetryAfter is 2.00:00:00; use 00:00:01 to 1.00:00:00", error.ToString());
+    }
+
+    private string OnLocalhost(string path) => $"http://localhost:{_images.Port}{path}";
+
+    private static RequestDelegate RedirectTo(string url) => context =>
+    {
+        context.Response.StatusCode = StatusCodes.Status302Found;
+        context.Response.Headers.Location = url;
+        return Task.CompletedTask;
+    };
+
+    private static void InterlockedMax(ref int most, int value)
+    {
+        for (var seen = Volatile.Read(ref most); value > seen && Interlocked.CompareExchange(ref most, value, seen) != seen; seen = Volatile.Read(ref most))
+        {
+        }
     }
 
     /// <summary>Waits until the claim's one job has a failed try recorded and is given back.</summary>

@@ -9,7 +9,7 @@ public sealed class HostGateTests
     public async Task Hosts_whose_pauses_have_passed_are_forgotten_as_new_pauses_come()
     {
         var clock = new ManualClock();
-        var gate = new HostGate(perHost: 2, clock);
+        var gate = new HostGate(perHost: 2, clock, longestPause: TimeSpan.FromHours(1), pauseWithoutRetryAfter: TimeSpan.FromMinutes(1));
         for (var i = 0; i < 300; i++)
         {
             await PauseAfterAFetchAsync(gate, $"host{i}.example");
