@@ -112,7 +112,8 @@ public sealed partial class ClaimWriter
                 return new AppendResult(AppendStatus.AlreadyExists, same.Seq, RevocationId: same.Id);
             }
 
-            if (!Claims.TryGetValue(revocation.Revokes, out var claim))
+            // Claims holds the batch's claims by content hash too: a revocation names a claim by its id only.
+            if (!Claims.TryGetValue(revocation.Revokes, out var claim) || claim.Id != revocation.Revokes)
             {
                 return new AppendResult(AppendStatus.ClaimNotFound);
             }

@@ -159,7 +159,7 @@ public static class LookupEndpoints
             var buffer = read.Buffer;
             while (TryReadLine(ref buffer, out var bytes))
             {
-                run.Add(LookupItemReader.ReadLine(bytes));
+                run.Add(ReadStreamLine(bytes));
                 if (run.Count == LookupEngine.RunLength)
                 {
                     (line, var written) = WriteStreamResults(json, output, engine, run, line, buffers);
@@ -175,7 +175,7 @@ public static class LookupEndpoints
 
             if (read.IsCompleted && !buffer.IsEmpty)
             {
-                run.Add(LookupItemReader.ReadLine(buffer)); // last line without a newline
+                run.Add(ReadStreamLine(buffer)); // last line without a newline
                 buffer = buffer.Slice(buffer.End);
             }
 
@@ -184,7 +184,7 @@ public static class LookupEndpoints
             if (!read.IsCompleted && buffer.Length > NdjsonMaxLineBytes)
             {
                 // A line longer than any valid item: answer it and skip to its end.
-                LookupEngine.WriteInvalid(json, new LookupError("line-too-long", null, $"A line is at most {NdjsonMaxLineBytes} bytes."), line, buffers);
+                LookupEngine.WriteInvalid(json, LineTooLong, line, buffers);
                 json.Flush();
                 json.Reset();
                 output.Write("\n"u8);
@@ -214,6 +214,12 @@ public static class LookupEndpoints
             || parsed.MediaType.Equals("application/jsonl", StringComparison.OrdinalIgnoreCase));
 
     private const int NdjsonMaxLineBytes = 64 * 1024;
+
+    private static readonly LookupError LineTooLong = new("line-too-long", null, $"A line is at most {NdjsonMaxLineBytes} bytes.");
+
+    /// <summary>One line's item, or its error: a line over the limit is refused however it arrived (whole in one read, or over several).</summary>
+    private static ReadItem ReadStreamLine(in ReadOnlySequence<byte> bytes) =>
+        bytes.Length > NdjsonMaxLineBytes ? new ReadItem(null, LineTooLong) : LookupItemReader.ReadLine(bytes);
 
     /// <summary>URLs one <c>/api/v2/query/urls</c> request takes, as Spawning's API does.</summary>
     private const int SpawningMaxUrls = 10_000;

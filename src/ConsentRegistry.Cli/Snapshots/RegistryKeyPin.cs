@@ -86,9 +86,9 @@ internal static class RegistryKeyPin
                 ? kid.GetString()
                 : null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            return null;
+            return null; // InvalidOperationException: a kid escaping a lone surrogate ("\ud800") is no text
         }
     }
 }

@@ -113,8 +113,10 @@ public static class CompactJws
 
             document = JsonDocument.Parse(headerBytes, HeaderOptions);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: the duplicate-member check cannot compare a member name
+            // escaping a lone surrogate ("\ud800"), and says so with it rather than a JsonException.
             error = InvalidHeader(HeaderField, "The protected header is not valid UTF-8 JSON (duplicate members are refused).");
             return false;
         }

@@ -128,7 +128,8 @@ public sealed record Subject(string Kind, string Value, bool IncludeSubdomains =
         System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
 }
 
-/// <summary>A subject as it appears in a claim payload, before canonicalization.</summary>
+/// <summary>A subject as it appears in a claim payload, before canonicalization. Unknown members are refused (a misspelt <c>include_subdomains</c> would make a claim narrower than its signer meant).</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record SubjectInput
 {
     [JsonPropertyName("kind")]

@@ -154,6 +154,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     [InlineData("""{"v":1,"iat":"yesterday","subjects":[],"usage":{}}""", "iat")]
     [InlineData("""{"v":1,"iat":1700000000,"subjects":{"kind":"url"},"usage":{"train-ai":"n"}}""", "subjects")]
     [InlineData("""[1,2,3]""", "payload")]
+    [InlineData("""{"v":1,"iat":1700000000,"subjects":[{"kind":"host","value":"a.example","includeSubdomains":true}],"usage":{"train-ai":"n"}}""", "subjects[0].includeSubdomains")]
     public async Task Payloads_of_the_wrong_shape_are_refused_naming_the_member(string payload, string field)
     {
         using var signer = new TestSigner();
@@ -189,6 +190,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
         { """{"alg":"ES256","typ":"consent-claim","crit":["b64"],"b64":false,"jwk":JWK}""", "invalid-jws-header" },
         { """{"alg":"ES256","typ":"consent-claim","typ":"consent-claim","jwk":JWK}""", "invalid-jws-header" },
         { """{"alg":"ES256","typ":"\ud800","jwk":JWK}""", "invalid-jws-header" },
+        { """{"alg":"ES256","\ud800":0,"typ":"consent-claim","jwk":JWK}""", "invalid-jws-header" }, // a lone surrogate in a member's name
     };
 
     [Theory]

@@ -188,6 +188,31 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.StartsWith("consent-registry: /proc/self/mem: cannot read the snapshot: ", ioErrors, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"alg":"ES256","kid":"\ud800"}""")] // a lone surrogate: no text to show
+    [InlineData("""{"alg":"ES256","kid":"../../etc"}""")]
+    [InlineData("""[1]""")]
+    public async Task A_manifest_signed_under_a_hostile_header_is_refused_without_repeating_its_kid(string header)
+    {
+        var manifest = JsonNode.Parse(await registry.Client.GetStringAsync("/v1/snapshots/latest"))!;
+        var signature = (string)manifest["signature"]!;
+        manifest["signature"] = Base64Url(header) + signature[signature.IndexOf('.', StringComparison.Ordinal)..];
+        var body = System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString());
+        await using var hostile = new RawHttpServer(System.Text.Encoding.ASCII.GetString(
+            [.. System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"), .. body]));
+        var key = Path.Combine(_folder, "registry.jwk");
+        await File.WriteAllTextAsync(key, await registry.Client.GetStringAsync("/v1/registry-key"));
+
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", $"http://127.0.0.1:{hostile.Port}/", "--out", Path.Combine(_folder, "index.snap"), "--key", key, "-q");
+
+        Assert.True(exit == ExitCodes.VerificationFailed, errors);
+        Assert.Contains("not signed by the pinned registry key", errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("it names the key", errors, StringComparison.Ordinal);
+    }
+
+    private static string Base64Url(string text) =>
+        Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(text)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
     private static RegistryPublicKey ParseKey(byte[] jwk) =>
         RegistryPublicKey.TryParse(jwk, out var key, out var error) ? key! : throw new InvalidOperationException(error);
 

@@ -296,6 +296,56 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Fact]
+    public async Task A_stream_line_over_64_KiB_is_that_lines_error_whether_it_arrives_in_one_read_or_many()
+    {
+        await OptOutAsync(TestSigner.Url("https://long-line.example/a.jpg"));
+        var item = "{\"url\":\"https://long-line.example/a.jpg\"}";
+        var padded = "{\"url\":\"https://long-line.example/a.jpg\",\"pad\":\"" + new string('x', 100_000) + "\"}";
+        var body = Encoding.UTF8.GetBytes($"{item}\n{padded}\n{item}\n{padded}");
+
+        foreach (var chunk in new[] { body.Length, 4096 })
+        {
+            using var content = new ChunkedContent(body, chunk, "application/x-ndjson");
+            var response = await _client.PostAsync("/v1/lookup/stream", content);
+
+            var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+            Assert.Equal([0, 1, 2, 3], lines.Select(l => l.GetProperty("i").GetInt32()));
+            Assert.Equal("disallow", lines[0].GetProperty("decision").GetProperty("train-ai").GetString());
+            Assert.Equal("line-too-long", lines[1].GetProperty("error").GetProperty("code").GetString());
+            Assert.Equal("disallow", lines[2].GetProperty("decision").GetProperty("train-ai").GetString());
+            Assert.Equal("line-too-long", lines[3].GetProperty("error").GetProperty("code").GetString()); // the last line, without a newline
+        }
+    }
+
+    /// <summary>A body written <paramref name="chunk"/> bytes at a time, each flushed, so that the server reads it in pieces.</summary>
+    private sealed class ChunkedContent : HttpContent
+    {
+        private readonly byte[] _body;
+        private readonly int _chunk;
+
+        public ChunkedContent(byte[] body, int chunk, string mediaType)
+        {
+            (_body, _chunk) = (body, chunk);
+            Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(mediaType);
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            for (var at = 0; at < _body.Length; at += _chunk)
+            {
+                await stream.WriteAsync(_body.AsMemory(at, Math.Min(_chunk, _body.Length - at)));
+                await stream.FlushAsync();
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task The_stream_answers_each_line_in_order_with_errors_on_their_own_lines()
     {
         await OptOutAsync(TestSigner.Url("https://stream.example/a.jpg"));
