@@ -43,7 +43,7 @@ store_size() {
   if [[ $bench_engine == sqlite ]]; then
     du -cb "$work"/registry.db* | tail -n 1 | awk '{printf "%.1f MiB", $1/1048576}'
   else
-    "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "SELECT pg_database_size('postgres')" | awk '{printf "%.1f MiB", $1/1048576}'
+    PGPASSWORD="$pg_password" "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "SELECT pg_database_size('postgres')" | awk '{printf "%.1f MiB", $1/1048576}'
   fi
 }
 

@@ -1,5 +1,6 @@
-# A throwaway PostgreSQL cluster: temporary directory, free port on 127.0.0.1, trust auth for
-# user postgres, durable settings (fsync on). Sourced after common.sh.
+# A throwaway PostgreSQL cluster: temporary directory, free port on 127.0.0.1, user postgres with a
+# random password over TCP (SCRAM, as production servers ask; trust on its own Unix socket only),
+# durable settings (fsync on). Sourced after common.sh.
 #   start_postgres   sets pg_port and pg_connection_string; installs PostgreSQL when initdb is missing
 #   stop_postgres    stops it and removes its directory (also done on exit)
 
@@ -7,6 +8,7 @@ pg_bin=""
 pg_dir=""
 pg_port=""
 pg_connection_string=""
+pg_password=""
 pg_user_run=()
 
 find_pg_bin() {
@@ -48,10 +50,16 @@ start_postgres() {
   pg_port="$(free_port)"
 
   log "Starting a throwaway PostgreSQL cluster ($("$pg_bin/postgres" --version)) in $pg_dir on port $pg_port"
-  "${pg_user_run[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1 \
+  pg_password="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+  printf '%s\n' "$pg_password" >"$pg_dir/pwfile"
+  chmod 600 "$pg_dir/pwfile"
+  [[ $(id -u) -eq 0 ]] && chown postgres "$pg_dir/pwfile"
+  "${pg_user_run[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    --pwfile="$pg_dir/pwfile" -E UTF8 --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1 \
     || { cat "$pg_dir/initdb.log" >&2; exit 1; }
+  rm -f "$pg_dir/pwfile"
   "${pg_user_run[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$pg_dir -c max_connections=300 -c fsync=on -c synchronous_commit=on" start >/dev/null \
     || { cat "$pg_dir/server.log" >&2; exit 1; }
-  pg_connection_string="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres"
+  pg_connection_string="Host=127.0.0.1;Port=$pg_port;Username=postgres;Password=$pg_password;Database=postgres"
 }

@@ -136,7 +136,7 @@ public static class RegistryHostExtensions
                 builder.ConnectionStringBuilder.MinPoolSize = Math.Min(PostgresDatabase.DefaultMinPoolSize, builder.ConnectionStringBuilder.MaxPoolSize);
             }
 
-            return new PostgresDatabase(builder.Build());
+            return new PostgresDatabase(builder.Build(), options.ConnectionString!);
         }
 
         return new SqliteDatabase(string.IsNullOrWhiteSpace(options.ConnectionString)

@@ -8,9 +8,11 @@ namespace ConsentRegistry.Api.Storage;
 
 /// <summary>
 /// PostgreSQL through one <see cref="NpgsqlDataSource"/>. Writers of every instance serialize on
-/// the <c>registry_sequence</c> row; claims are bulk-copied.
+/// the <c>registry_sequence</c> row; claims are bulk-copied. Migrations connect with
+/// <paramref name="connectionString"/>, as configured: the data source's own copy has its password
+/// taken out, and a server that asks for one would refuse the migrator.
 /// </summary>
-public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryDatabase
+public sealed class PostgresDatabase(NpgsqlDataSource dataSource, string connectionString) : RegistryDatabase
 {
     /// <summary>Session advisory lock held while migrating, so two instances starting at once do not both migrate.</summary>
     private const long MigrationLockKey = 0x436f6e73656e74; // "Consent"
@@ -66,7 +68,7 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource) : RegistryData
         Task.FromResult<IReadOnlyList<string>>(Engine(new NoOpUpgradeLog()).GetScriptsToExecute().Select(s => s.Name).ToList());
 
     private DbUp.Engine.UpgradeEngine Engine(IUpgradeLog log) =>
-        DeployChanges.To.PostgresqlDatabase(dataSource.ConnectionString)
+        DeployChanges.To.PostgresqlDatabase(connectionString)
             .WithScripts(Scripts(Provider))
             .JournalToPostgresqlTable("public", JournalTable)
             .WithTransactionPerScript()
