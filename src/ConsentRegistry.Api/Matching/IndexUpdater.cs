@@ -152,7 +152,9 @@ public sealed class IndexUpdater(
         // seconds, and intake must not stall behind it; the log pass then brings the batch in.
         index.TryWrite(i =>
         {
-            if (!index.IsReady || i.AppliedSeq != batch.FirstSeq - 1)
+            // Mid-pass, the pass's older revocations and trust changes are still to come and would
+            // overwrite the batch's: the next pass brings the batch in, in order.
+            if (!index.IsReady || i.InLogPass || i.AppliedSeq != batch.FirstSeq - 1)
             {
                 return;
             }

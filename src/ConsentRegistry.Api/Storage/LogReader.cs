@@ -93,8 +93,7 @@ public sealed class LogReader(RegistryDatabase database)
                 index.SetTrust(claimId, trust, seq);
             }
 
-            index.MarkApplied(upTo);
-            index.EndLogPass();
+            index.EndLogPass(upTo);
         });
         return upTo;
     }

@@ -59,13 +59,22 @@ public sealed partial class MatchingIndex
             return true;
         }
 
-        var entry = AddEntry(_claims[claim], derived.Subjects);
+        var entry = AddEntry(_claims[claim] with { Trust = DerivedTrust(_claims[claim].Trust) }, derived.Subjects);
         _derivedEntries++;
         _derivedSources[entry] = new DerivedSource(derived.Url, derived.Seq);
         _stringBytes += StringBytes(derived.Url);
         sets.Add(entry);
         return true;
     }
+
+    /// <summary>
+    /// The trust of fingerprints derived from a claim at <paramref name="claim"/>: its own, except
+    /// that a domain-verified claim's count as signed. A verified host vouches for the URLs on it,
+    /// not for the picture wherever it is copied (decision record 6: no host vouches for a hash);
+    /// otherwise anyone who verified a throwaway domain could post a copy of another artist's
+    /// image there and make a consent count for its hashes everywhere. Opt-outs count either way.
+    /// </summary>
+    public static TrustLevel DerivedTrust(TrustLevel claim) => claim == TrustLevel.Domain ? TrustLevel.Signed : claim;
 
     /// <summary>A revocation or trust change of a claim, carried to its derived sets.</summary>
     private void UpdateDerived(int claim, Func<ClaimEntry, ClaimEntry> change)

@@ -42,18 +42,32 @@ public sealed partial class MatchingIndex
     /// <summary>The party (its key thumbprint) of party number <paramref name="party"/>, as <see cref="ClaimEntry.Party"/> holds it.</summary>
     public string PartyName(int party) => _partyNames[party];
 
-    public void MarkApplied(long seq) => AppliedSeq = Math.Max(AppliedSeq, seq);
+    /// <summary>Records that the log up to <paramref name="seq"/> is applied; ignored while a pass over the log is half applied (its end records it).</summary>
+    public void MarkApplied(long seq)
+    {
+        if (!InLogPass)
+        {
+            AppliedSeq = Math.Max(AppliedSeq, seq);
+        }
+    }
 
     /// <summary>
     /// True while a pass over the log is half applied: a pass applies claims first and their
-    /// revocations and trust changes last, so meanwhile <see cref="AppliedSeq"/> runs ahead of what
-    /// the index fully reflects, and no snapshot may be taken. Set and cleared by the log reader.
+    /// revocations and trust changes last, so meanwhile the index is at no one seq: no snapshot
+    /// may be taken, <see cref="AppliedSeq"/> stays where the pass began (lookups report no seq
+    /// whose revocations are not in yet), and nothing else may apply entries (an own commit applied
+    /// mid-pass would be overwritten by the pass's older trust changes). Set and cleared by the log reader.
     /// </summary>
     public bool InLogPass { get; private set; }
 
     public void BeginLogPass() => InLogPass = true;
 
-    public void EndLogPass() => InLogPass = false;
+    /// <summary>Ends a pass that applied the log up to <paramref name="upTo"/>.</summary>
+    public void EndLogPass(long upTo)
+    {
+        InLogPass = false;
+        MarkApplied(upTo);
+    }
 
     /// <summary>The number (for <see cref="Claim"/>) of the claim with id <paramref name="id"/>, if the index holds it.</summary>
     public bool TryFindClaim(string id, out int claim)
@@ -157,7 +171,7 @@ public sealed partial class MatchingIndex
         }
 
         Update(index, _claims[index] with { Trust = trust });
-        UpdateDerived(index, entry => entry with { Trust = trust });
+        UpdateDerived(index, entry => entry with { Trust = DerivedTrust(trust) });
         TouchClaimHosts(index, seq);
         return true;
     }

@@ -61,10 +61,28 @@ public sealed class DerivedFingerprintTests
 
         Assert.Equal(Permission.Unknown, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi); // a signed "y" is not counted
         index.SetTrust(TestClaimIds.Of("consent"), TrustLevel.Domain, 3);
-        Assert.Equal(Permission.Allow, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
-        index.Revoke(TestClaimIds.Of("consent"), 4);
+        Assert.Equal(Permission.Allow, index.Lookup(Canonical(Url), null, TrustLevel.Domain, matches).TrainAi); // the claimed URL: its host vouches for it
+        Assert.Equal(Permission.Unknown, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi); // its picture elsewhere: no host vouches for a hash
+        Assert.Equal(Permission.Allow, index.Lookup(null, FirstSha, TrustLevel.Signed, matches).TrainAi); // counted as signed
+        index.SetTrust(TestClaimIds.Of("consent"), TrustLevel.Reviewed, 4);
+        Assert.Equal(Permission.Allow, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi); // an operator's review covers it
+        index.Revoke(TestClaimIds.Of("consent"), 5);
         Assert.Equal(Permission.Unknown, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
         Assert.Empty(matches);
+    }
+
+    [Fact]
+    public void A_set_derived_from_a_domain_verified_consent_counts_as_signed()
+    {
+        var index = new MatchingIndex();
+        index.Add(Claim("consent", 1, Yes) with { Trust = TrustLevel.Domain });
+        index.AddDerived(new DerivedFingerprints(TestClaimIds.Of("consent"), Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
+        var matches = new List<Match>();
+
+        Assert.Equal(Permission.Allow, index.Lookup(Canonical(Url), null, TrustLevel.Domain, matches).TrainAi);
+        Assert.Equal(Permission.Unknown, index.Lookup(null, FirstSha, TrustLevel.Domain, matches).TrainAi);
+        Assert.Equal(Permission.Allow, index.Lookup(null, FirstSha, TrustLevel.Signed, matches).TrainAi);
+        Assert.Equal(TrustLevel.Signed, index.Claim(Assert.Single(matches).Claim).Trust); // what its match says
     }
 
     [Fact]
@@ -75,6 +93,24 @@ public sealed class DerivedFingerprintTests
         Assert.Equal(5, index.AppliedSeq);
         Assert.Equal(0, index.ClaimCount);
     }
+
+    [Fact]
+    public void Mid_pass_over_the_log_the_applied_seq_stays_until_the_pass_ends()
+    {
+        var index = new MatchingIndex();
+        index.Add(Claim("first", 1, No));
+        index.BeginLogPass();
+        index.Add(Claim("second", 2, No));
+        index.AddDerived(new DerivedFingerprints(TestClaimIds.Of("second"), Url, 3, [new(SubjectKinds.Sha256, FirstSha)]));
+        index.Revoke(TestClaimIds.Of("first"), 4);
+        Assert.Equal(1, index.AppliedSeq); // claims in, not everything up to 4 necessarily: no seq is reported that the index does not fully reflect
+
+        index.EndLogPass(4);
+        Assert.Equal(4, index.AppliedSeq);
+    }
+
+    private static ConsentRegistry.Core.Urls.CanonicalUrl? Canonical(string url) =>
+        ConsentRegistry.Core.Urls.UrlCanonicalizer.TryCanonicalize(url, out var canonical, out _) ? canonical : throw new ArgumentException(url);
 
     private static IndexedClaim Claim(string id, long seq, Usage usage) =>
         new(TestClaimIds.Of(id), seq, "artist", 100, usage, TrustLevel.Signed, Revoked: false, [new Subject(SubjectKinds.Url, Url)]);

@@ -193,7 +193,7 @@ public sealed class IndexSnapshotTests : IDisposable
         shared.Write(index => index.BeginLogPass());
         Assert.False(shared.TryWriteSnapshot(_ => Assert.Fail("written mid-pass")));
 
-        shared.Write(index => index.EndLogPass());
+        shared.Write(index => index.EndLogPass(0));
         var written = false;
         Assert.True(shared.TryWriteSnapshot(_ => written = true));
         Assert.True(written);

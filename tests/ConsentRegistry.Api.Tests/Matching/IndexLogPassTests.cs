@@ -1,0 +1,46 @@
+using ConsentRegistry.Api.Claims;
+using ConsentRegistry.Api.Matching;
+using ConsentRegistry.Api.Tests.Fingerprints;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Matching;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ConsentRegistry.Api.Tests.Matching;
+
+/// <summary>
+/// A pass over the log applies claims first and their revocations and trust changes last. An own
+/// commit applied in between would be overwritten by the pass's older trust changes, so it waits
+/// for the next pass; and the index reports no seq whose entries it has not all applied.
+/// </summary>
+public sealed class IndexLogPassTests
+{
+    [Fact]
+    public async Task An_own_commit_is_not_applied_while_a_pass_over_the_log_is_half_applied()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut("https://log-pass.example/a.jpg"));
+        var index = app.Services.GetRequiredService<SharedMatchingIndex>();
+        var updater = app.Services.GetRequiredService<IndexUpdater>();
+        var seq = index.AppliedSeq;
+        Assert.True(seq >= 1);
+
+        index.Write(i => i.BeginLogPass());
+        try
+        {
+            var raised = new LogEntry.TrustChange(claim, TrustLevel.Reviewed, "test");
+            updater.OnCommitted(new CommittedBatch(seq + 1, seq + 1, [new CommittedEntry(seq + 1, raised)]));
+
+            Assert.Equal(seq, index.AppliedSeq);
+            using var read = index.Read();
+            Assert.True(read.Index.TryFindClaim(claim, out var entry));
+            Assert.Equal(TrustLevel.Signed, read.Index.Claim(entry).Trust);
+        }
+        finally
+        {
+            index.Write(i => i.EndLogPass(seq));
+        }
+    }
+}
