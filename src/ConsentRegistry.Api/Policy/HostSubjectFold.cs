@@ -11,8 +11,10 @@ namespace ConsentRegistry.Api.Policy;
 /// the host. Exact while it fits: per party and subject the latest claim (iat, then seq) is kept,
 /// as <see cref="HostPolicy.Resolve"/> would. Past the limit, URL and URL-prefix subjects are cut
 /// to fewer path segments (url-prefix subjects at that depth) and what falls on one location is
-/// combined: any "n" stays "n", a "y" stays only where every claim there said "y". That covers
-/// more than was opted out, never less, as the documents' merged lines already may.
+/// combined: any "n" stays "n". A subject that was cut keeps its "n"s only: its "y"s would reach
+/// URLs nobody claimed (a crawler reading <c>/gallery/ train-ai=y</c> where only some files under
+/// it were granted), while a "y" stays on a subject kept whole where every claim there said "y".
+/// That covers more than was opted out, never less, and grants no more than was granted.
 /// </summary>
 internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectFold.DefaultMaxEntries)
 {
@@ -55,7 +57,13 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
     /// <summary>Files <paramref name="entry"/> under its subject, cut to the current depth; the subject is allocated only when the entry is new or differs.</summary>
     private void Put(Entry entry, string kind, ReadOnlySpan<char> value, bool includeSubdomains)
     {
+        var (wholeKind, wholeLength) = (kind, value.Length);
         value = Cut(ref kind, value);
+        if (value.Length != wholeLength || kind != wholeKind)
+        {
+            entry = entry with { Usage = OptOutsOnly(entry.Usage) };
+        }
+
         var lookup = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(lookup, ComposeKey(entry.Party, kind, value), out var exists);
         if (!exists || (!Coarsened && (entry.Iat, entry.Seq).CompareTo((slot.Iat, slot.Seq)) > 0))
@@ -134,6 +142,18 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
     {
         var start = value.IndexOf("://", StringComparison.Ordinal);
         return start < 0 ? 0 : value.AsSpan(start + 3).Count('/');
+    }
+
+    /// <summary>The "n"s of <paramref name="usage"/>, its "y"s unset.</summary>
+    private static Usage OptOutsOnly(Usage usage)
+    {
+        Span<Preference> values = stackalloc Preference[UseCategories.All.Count];
+        for (var category = 0; category < values.Length; category++)
+        {
+            values[category] = usage[category] == Preference.No ? Preference.No : Preference.Unset;
+        }
+
+        return Usage.FromValues(values);
     }
 
     private static Entry Combine(Entry a, Entry b)

@@ -151,6 +151,29 @@ public sealed class PolicyRenderBoundTests
         Assert.DoesNotContain(".jpg$", body);
     }
 
+    [Fact]
+    public async Task A_merged_document_grants_no_path_that_was_cut_but_keeps_its_opt_outs()
+    {
+        const string host = "granted.policy.example";
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Policy:MaxRenderEntries"] = "1000" });
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var consent = await SubmitAsync(client, artist, new() { ["tdm"] = "y", ["train-ai"] = "y" },
+            Enumerable.Range(0, 2_000).SelectMany(i => new[] { Url($"https://{host}/gallery/{i}.jpg"), Url($"http://{host}/gallery/{i}.jpg") }).ToArray()); // a host's documents grant what both schemes grant
+        using var admin = app.CreateAdminClient();
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"/v1/admin/claims/{consent}/review", null)).StatusCode); // so that its consents count
+        await SubmitAsync(client, artist, TrainAiNo, Enumerable.Range(0, 2_000).Select(i => Url($"https://{host}/private/{i}.jpg")).ToArray());
+
+        var robots = await (await client.GetAsync($"/v1/hosts/{host}/robots.txt")).Content.ReadAsStringAsync();
+        var tdmrep = await (await client.GetAsync($"/v1/hosts/{host}/tdmrep.json")).Content.ReadAsStringAsync();
+        var unclaimed = (await (await client.GetAsync($"/v1/policy?url=https://{host}/gallery/unclaimed.jpg")).JsonAsync()).GetProperty("decision");
+
+        Assert.Equal("unknown", unclaimed.GetProperty("train-ai").GetString());
+        Assert.DoesNotContain("=y", robots); // "/gallery/ train-ai=y" would grant the unclaimed file too
+        Assert.DoesNotContain("\"tdm-reservation\":0", tdmrep.Replace(" ", "", StringComparison.Ordinal));
+        Assert.Contains("Disallow: /private/", robots); // the opt-outs, merged, still cover every file
+    }
+
     private static MetricCollector<long> Metric(RegistryApp app, string name) =>
         new(app.Services.GetRequiredService<IMeterFactory>(), RegistryMetrics.MeterName, name);
 }
