@@ -24,6 +24,12 @@ public static class CanonicalParts
 
     public static bool IsHttps(ReadOnlySpan<char> url) => url.StartsWith("https:", StringComparison.Ordinal);
 
-    /// <summary>Whether <paramref name="host"/> has parent domains: a name does, an IP address does not.</summary>
-    public static bool HasParentDomains(ReadOnlySpan<char> host) => host.Length > 0 && host[0] != '[' && !char.IsAsciiDigit(host[^1]);
+    /// <summary>
+    /// Whether canonical <paramref name="host"/> has parent domains: a name does (<c>shop.example1</c>
+    /// included), an IP address does not. Canonical IPv4 is four decimal numbers: a host whose last
+    /// label is a number is parsed as IPv4 (WHATWG), so no domain is made of digits and dots only.
+    /// </summary>
+    public static bool HasParentDomains(ReadOnlySpan<char> host) => host.Length > 0 && host[0] != '[' && host.ContainsAnyExcept(DigitsAndDots);
+
+    private static readonly System.Buffers.SearchValues<char> DigitsAndDots = System.Buffers.SearchValues.Create("0123456789.");
 }
