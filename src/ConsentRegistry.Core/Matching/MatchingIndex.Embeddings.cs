@@ -75,10 +75,19 @@ public sealed partial class MatchingIndex : IDisposable
         }
     }
 
+    /// <summary>
+    /// Rows asked of the approximate index at most for one query vector. It is asked for its
+    /// configured number of candidates first, then for twice as many again while the farthest row it
+    /// gave still reaches the threshold: the decision counts every claimed vector at or above it (any
+    /// "n" wins), so other parties' claims of near-identical vectors, revoked ones included, cannot
+    /// crowd a claim out of the candidates unless there are more than this many of them.
+    /// </summary>
+    public const int MaxVectorCandidates = 4096;
+
     /// <summary>The rows the approximate index proposes for any of the query's vectors, each checked once, exactly.</summary>
     private void CollectCandidates(EmbeddingQuery query, ClaimedVectors vectors, IApproximateVectors approximate, ref CandidateList candidates)
     {
-        Span<int> rows = stackalloc int[_approximate!.Candidates];
+        Span<int> first = stackalloc int[_approximate!.Candidates];
         Span<float> widened = vectors.Dimensions <= MaxStackDimensions ? stackalloc float[vectors.Dimensions] : new float[vectors.Dimensions];
         HashSet<int>? seen = query.Vectors.Count > 1 ? [] : null;
         foreach (var vector in query.Vectors)
@@ -88,13 +97,26 @@ public sealed partial class MatchingIndex : IDisposable
                 continue;
             }
 
-            var found = approximate.Search(vector, rows);
-            foreach (var row in rows[..found])
+            var rows = first;
+            while (true)
             {
-                if ((uint)row < (uint)vectors.Count && (seen is null || seen.Add(row)))
+                var found = approximate.Search(vector, rows);
+                foreach (var row in rows[..found])
                 {
-                    Check(query, vectors, row, widened, ref candidates);
+                    if ((uint)row < (uint)vectors.Count && (seen is null || seen.Add(row)))
+                    {
+                        Check(query, vectors, row, widened, ref candidates);
+                    }
                 }
+
+                if (found < rows.Length || rows.Length >= MaxVectorCandidates || (uint)rows[found - 1] >= (uint)vectors.Count
+                    || BestSimilarity(query, vectors, rows[found - 1], widened) < query.MinSimilarity)
+                {
+                    break;
+                }
+
+                seen ??= [.. rows[..found]];
+                rows = new int[Math.Min(rows.Length * 2, MaxVectorCandidates)];
             }
         }
     }
@@ -108,6 +130,16 @@ public sealed partial class MatchingIndex : IDisposable
             return;
         }
 
+        var best = BestSimilarity(query, vectors, row, widened);
+        if (best >= query.MinSimilarity)
+        {
+            candidates.Add(new Candidate(claim, MatchKind.Embedding, vectors.Keys[row]) { Similarity = Math.Min(best, 1f) });
+        }
+    }
+
+    /// <summary>The best cosine similarity of claimed row <paramref name="row"/> to the query's vectors (exact).</summary>
+    private static float BestSimilarity(EmbeddingQuery query, ClaimedVectors vectors, int row, scoped Span<float> widened)
+    {
         var stored = vectors.Widen(row, widened);
         var best = float.NegativeInfinity;
         foreach (var vector in query.Vectors)
@@ -118,10 +150,7 @@ public sealed partial class MatchingIndex : IDisposable
             }
         }
 
-        if (best >= query.MinSimilarity)
-        {
-            candidates.Add(new Candidate(claim, MatchKind.Embedding, vectors.Keys[row]) { Similarity = Math.Min(best, 1f) });
-        }
+        return best;
     }
 
     /// <summary>

@@ -272,6 +272,39 @@ public sealed class ApproximateVectorTests
         Assert.NotNull(VectorIndexes.Settings(new VectorIndexOptions()));
     }
 
+    [Theory]
+    [InlineData(VectorIndexOptions.SignCodes)]
+    [InlineData(VectorIndexOptions.Hnsw)]
+    public void Claims_of_one_vector_past_the_candidate_count_do_not_crowd_another_partys_opt_out_out(string kind)
+    {
+        var random = new Random(23);
+        var settings = Settings(kind, minVectors: 1_000)!;
+        using var index = new MatchingIndex(settings);
+        for (var i = 0; i < 1_000; i++)
+        {
+            index.Add(Claim(i, Features(random)));
+        }
+
+        var artwork = Features(random);
+        index.Add(Claim(1_000, artwork)); // the artist's "n" (tdm)
+        index.BuildVectorIndexes();
+
+        // Later, three times the candidates asked for, on the same vector, saying nothing of tdm.
+        var search = new Usage(Preference.Unset, Preference.Unset, Preference.Unset, Preference.Unset, Preference.Yes);
+        for (var i = 0; i < 3 * settings.Candidates; i++)
+        {
+            var crowd = Claim(2_000 + i, artwork);
+            index.Add(crowd with { Usage = search });
+        }
+
+        index.BuildVectorIndexes();
+        var matches = new List<Match>();
+        var decision = index.Lookup(null, null, TrustLevel.Signed, matches, embeddings: new EmbeddingQuery(Model, [NearCopy(artwork, random)], Threshold));
+
+        Assert.Equal(Permission.Disallow, decision.Tdm);
+        Assert.Equal(Permission.Allow, decision.Search);
+    }
+
     internal static ApproximateVectorSettings? Settings(string kind, int minVectors) =>
         VectorIndexes.Settings(new VectorIndexOptions { Kind = kind, MinVectors = minVectors });
 
