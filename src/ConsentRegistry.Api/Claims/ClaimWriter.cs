@@ -229,6 +229,17 @@ public sealed partial class ClaimWriter(
                 batch[i].Completion.TrySetResult(results[i]);
             }
         }
+        catch (Exception e) when (batch.Count > 1 && TransientStoreErrors.IsTransient(e))
+        {
+            // The store is busy or out of reach, not at odds with one entry: one by one, each entry
+            // would wait out the same timeout in turn (a batch of 256 behind a 15 s connect timeout:
+            // an hour). Every caller gets the 503 with Retry-After now and sends again.
+            logger.LogWarning(e, "Writing a batch of {Count} log entries failed; the store is unavailable", batch.Count);
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetException(e);
+            }
+        }
         catch (Exception e) when (batch.Count > 1)
         {
             // Retry one by one so that only the entry at fault (if any) fails.

@@ -69,4 +69,32 @@ public sealed class StoreErrorTests
         Assert.DoesNotContain("lock", (await locked.JsonAsync()).GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v1/parties/{Party}/domains")).StatusCode);
     }
+
+    [PostgresFact("SQLite waits out its 30 s busy timeout before it reports a lock")]
+    public async Task Claims_written_in_one_batch_while_the_store_is_unavailable_all_get_503_at_once_not_one_timeout_each()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var withLockTimeout = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c lock_timeout=300" }.ConnectionString;
+        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Database:ConnectionString"] = withLockTimeout });
+        app.StartServer();
+        await app.WaitUntilReadyAsync();
+        using var client = app.CreateClient();
+        var signers = Enumerable.Range(0, 10).Select(_ => new TestSigner()).ToList();
+
+        HttpResponseMessage[] answers;
+        await using (var holder = new NpgsqlConnection(database.ConnectionString))
+        {
+            // The sequence row every append takes: the first batch waits out the lock timeout while the others queue behind it.
+            await holder.OpenAsync();
+            await using var transaction = await holder.BeginTransactionAsync();
+            await holder.ExecuteAsync("SELECT last_seq FROM registry_sequence WHERE id = 1 FOR UPDATE", transaction: transaction);
+
+            answers = await Task.WhenAll(signers.Select((signer, i) => client.PostAsync("/v1/claims", TestHttp.Jose(signer.OptOut($"https://unavailable.example/{i}.jpg")))));
+        }
+
+        Assert.All(answers, answer => Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode));
+        Assert.Contains(app.Logs, line => line.Contains("log entries failed; the store is unavailable", StringComparison.Ordinal)); // a batch of several was written
+        Assert.DoesNotContain(app.Logs, line => line.Contains("retrying them one at a time", StringComparison.Ordinal));
+        signers.ForEach(signer => signer.Dispose());
+    }
 }
