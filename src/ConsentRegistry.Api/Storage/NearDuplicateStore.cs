@@ -14,6 +14,9 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
     /// <summary>Claims read by one pass of the scan at most.</summary>
     public const int ClaimsPerPass = 64;
 
+    /// <summary>Derived sets read by one pass of the scan at most (a few KB each): a scan far behind the workers catches up in bounded steps.</summary>
+    public const int DerivedPerPass = 256;
+
     private const string SelectMark = "SELECT scanned_seq FROM near_duplicate_scan WHERE id = 1";
 
     private const string SelectClaims = """
@@ -21,7 +24,7 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         """;
 
     private const string SelectDerived = """
-        SELECT seq, claim_id, subjects FROM derived_fingerprints WHERE seq > @after AND seq <= @upTo ORDER BY seq
+        SELECT seq, claim_id, subjects FROM derived_fingerprints WHERE seq > @after AND seq <= @upTo ORDER BY seq LIMIT @limit
         """;
 
     // The latest set per URL, the first @limit URLs only: a 10,000-URL claim's sets are tens of MB,
@@ -56,7 +59,8 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
 
     /// <summary>
     /// The next stretch of the log to scan, up to <paramref name="upTo"/> (what the caller's index
-    /// reflects): its claims' and derived sets' subjects, at most <see cref="ClaimsPerPass"/> claims.
+    /// reflects): its claims' and derived sets' subjects, at most <see cref="ClaimsPerPass"/> claims
+    /// and <see cref="DerivedPerPass"/> derived sets (the stretch ends at the last one read).
     /// </summary>
     public async Task<ScanPass> ReadPassAsync(long upTo, CancellationToken cancellationToken)
     {
@@ -74,8 +78,14 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
             upTo = claims[^1].Seq;
         }
 
-        var derived = await connection.QueryAsync<(long Seq, string ClaimId, string Subjects)>(new CommandDefinition(
-            SelectDerived, new { after, upTo }, cancellationToken: cancellationToken));
+        var derived = (await connection.QueryAsync<(long Seq, string ClaimId, string Subjects)>(new CommandDefinition(
+            SelectDerived, new { after, upTo, limit = DerivedPerPass }, cancellationToken: cancellationToken))).AsList();
+        if (derived.Count == DerivedPerPass)
+        {
+            upTo = derived[^1].Seq;
+            claims.RemoveAll(c => c.Seq > upTo);
+        }
+
         var entries = claims.Select(c => new ScanEntry(c.Seq, c.Id, StoredSubjects.Decode(c.Subjects)))
             .Concat(derived.Select(d => new ScanEntry(d.Seq, d.ClaimId, StoredSubjects.Decode(d.Subjects))))
             .OrderBy(e => e.Seq)
