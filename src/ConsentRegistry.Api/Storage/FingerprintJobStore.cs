@@ -45,8 +45,6 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         SELECT url, status, error, fetched_at, sha256, pdq, quality FROM fingerprint_jobs WHERE claim_id = @claimId
         """;
 
-    private const string SelectLease = "SELECT lease_owner FROM fingerprint_jobs WHERE claim_id = @ClaimId AND url = @Url";
-
     private const string SelectRevoked = "SELECT revoked_seq FROM claims WHERE id = @ClaimId";
 
     private const string DeleteJob = "DELETE FROM fingerprint_jobs WHERE claim_id = @ClaimId AND url = @Url";
@@ -59,7 +57,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         UPDATE fingerprint_jobs
         SET status = 'done', attempts = 0, error = NULL, fetched_at = @fetchedAt, sha256 = @sha256, pdq = @pdq, quality = @quality,
             model = @model, due_at = @dueAt, lease_owner = NULL, lease_until = NULL
-        WHERE claim_id = @claimId AND url = @url
+        WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
 
     // A final failure starts the count again, like a success: the re-fetch it schedules gets
@@ -237,10 +235,25 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         foreach (var done in completions)
         {
             var job = done.Job;
-            var lease = await connection.ExecuteScalarAsync<string?>(Command(SelectLease, job, transaction, cancellationToken));
-            if (lease != owner)
+
+            // Checked and marked in one statement, whose row lock is held to the commit: a lease
+            // read first and written after could pass to another worker in between, and the row
+            // of the worker that took it over be cleared under it.
+            var marked = await connection.ExecuteAsync(Command(MarkDone, new
             {
-                continue;
+                claimId = job.ClaimId,
+                url = job.Url,
+                owner,
+                fetchedAt = done.FetchedAt.ToUnixTimeSeconds(),
+                sha256 = done.Sha256,
+                pdq = done.Pdq,
+                quality = done.Quality,
+                model = done.Model,
+                dueAt = done.RefetchAt.ToUnixTimeMilliseconds(),
+            }, transaction, cancellationToken));
+            if (marked == 0)
+            {
+                continue; // no longer ours: its lease passed and another worker took it
             }
 
             if (await connection.ExecuteScalarAsync<long?>(Command(SelectRevoked, job, transaction, cancellationToken)) is not null)
@@ -262,17 +275,6 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
                 }, transaction, cancellationToken));
             }
 
-            await connection.ExecuteAsync(Command(MarkDone, new
-            {
-                claimId = job.ClaimId,
-                url = job.Url,
-                fetchedAt = done.FetchedAt.ToUnixTimeSeconds(),
-                sha256 = done.Sha256,
-                pdq = done.Pdq,
-                quality = done.Quality,
-                model = done.Model,
-                dueAt = done.RefetchAt.ToUnixTimeMilliseconds(),
-            }, transaction, cancellationToken));
             written++;
         }
 
