@@ -10,8 +10,11 @@ namespace ConsentRegistry.Core.Snapshots;
 /// </summary>
 public readonly record struct SnapshotHeader(int FormatVersion, Guid StoreId, long Seq, DateTimeOffset Created)
 {
-    /// <summary>The format this code writes and reads.</summary>
-    public const int CurrentFormat = 4;
+    /// <summary>
+    /// The format this code writes and reads. Version 5: a derived entry of a <c>domain</c> claim
+    /// holds <c>signed</c> trust (version 4 repeated the claim's, which no reader may count).
+    /// </summary>
+    public const int CurrentFormat = 5;
 
     public const int Size = 64;
 

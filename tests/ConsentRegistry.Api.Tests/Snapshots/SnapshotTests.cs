@@ -39,7 +39,7 @@ public sealed partial class SnapshotTests : IDisposable
 
         Assert.Matches(IdPattern(), (string)manifest["id"]!);
         Assert.True((long)manifest["seq"]! >= 5);
-        Assert.Equal(4, (int)manifest["format"]!); // docs/snapshot-format.md: version 4 leaves the table of claim ids to the reader
+        Assert.Equal(5, (int)manifest["format"]!); // docs/snapshot-format.md: version 5 holds the trust a derived entry counts with
         var file = Assert.Single(manifest["files"]!.AsArray())!;
         Assert.Equal("index.snap", (string)file["name"]!);
         var url = $"/v1/snapshots/{manifest["id"]}/index.snap";
