@@ -229,11 +229,12 @@ public sealed partial class ClaimWriter(
                 batch[i].Completion.TrySetResult(results[i]);
             }
         }
-        catch (Exception e) when (batch.Count > 1 && TransientStoreErrors.IsTransient(e))
+        catch (Exception e) when (batch.Count > 1 && TransientStoreErrors.IsUnavailable(e))
         {
-            // The store is busy or out of reach, not at odds with one entry: one by one, each entry
-            // would wait out the same timeout in turn (a batch of 256 behind a 15 s connect timeout:
-            // an hour). Every caller gets the 503 with Retry-After now and sends again.
+            // The store cannot be used for now, whatever the entries: one by one, each would wait
+            // out the same timeout in turn (a batch of 256 behind a 15 s connect timeout: an hour).
+            // Every caller gets the 503 with Retry-After now and sends again. A statement timeout or
+            // a deadlock depends on the batch: those are retried one by one below.
             logger.LogWarning(e, "Writing a batch of {Count} log entries failed; the store is unavailable", batch.Count);
             foreach (var pending in batch)
             {

@@ -29,6 +29,25 @@ public static class TransientStoreErrors
     };
 
     /// <summary>
+    /// Whether <paramref name="exception"/> says the store cannot be used at all for now (out of
+    /// reach, shutting down or starting, out of connections, a lock not granted in time, SQLite
+    /// busy), whatever was asked of it: a subset of <see cref="IsTransient"/> that leaves out what
+    /// depends on the work itself (a statement that ran too long, a deadlock or serialization
+    /// failure between two transactions), which the same work split up may get past.
+    /// </summary>
+    public static bool IsUnavailable(Exception exception) => exception switch
+    {
+        PostgresException postgres => postgres.SqlState is "55P03" or "57P01" or "57P02" or "57P03" or "53300"
+            || (postgres.SqlState.StartsWith("08", StringComparison.Ordinal) && postgres.SqlState != "08P01"),
+        NpgsqlException { InnerException: TimeoutException } => false, // a command that ran past its timeout
+        NpgsqlException npgsql => npgsql.IsTransient, // connection failures and broken sockets
+        SqliteException sqlite => (sqlite.SqliteErrorCode & 0xFF) is SqliteBusy or SqliteLocked,
+        SocketException => true,
+        DbException { InnerException: SocketException or IOException } => true,
+        _ => false,
+    };
+
+    /// <summary>
     /// Server errors worth a retry: the transaction lost a race (serialization failure, deadlock,
     /// lock timeout), the server is shutting down, starting or out of connections, or the
     /// connection broke. Anything else (a missing table, a constraint, a syntax error) is a bug.

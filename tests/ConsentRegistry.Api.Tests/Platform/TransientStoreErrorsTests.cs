@@ -68,5 +68,29 @@ public sealed class TransientStoreErrorsTests
         Assert.False(TransientStoreErrors.IsTransient(new IOException("a file, not the store")));
     }
 
+    [Theory]
+    [InlineData("55P03", true)] // lock_not_available: another transaction holds what every write needs
+    [InlineData("57P01", true)] // admin_shutdown
+    [InlineData("57P03", true)] // cannot_connect_now
+    [InlineData("53300", true)] // too_many_connections
+    [InlineData("08006", true)] // connection_failure
+    [InlineData("40001", false)] // serialization_failure: this work against another's
+    [InlineData("40P01", false)] // deadlock_detected
+    [InlineData("57014", false)] // statement_timeout: this work ran too long
+    [InlineData("08P01", false)] // protocol_violation
+    [InlineData("23505", false)] // unique_violation
+    public void A_store_is_unavailable_only_for_errors_whatever_work_would_meet(string sqlState, bool unavailable) =>
+        Assert.Equal(unavailable, TransientStoreErrors.IsUnavailable(new PostgresException("message", "ERROR", "ERROR", sqlState)));
+
+    [Fact]
+    public void A_refused_connection_or_a_busy_sqlite_database_is_unavailable_and_a_command_timeout_is_not()
+    {
+        Assert.True(TransientStoreErrors.IsUnavailable(new NpgsqlException("Failed to connect", new SocketException((int)SocketError.ConnectionRefused))));
+        Assert.True(TransientStoreErrors.IsUnavailable(new SqliteException("message", 5)));
+        Assert.False(TransientStoreErrors.IsUnavailable(new NpgsqlException("Exception while reading from stream", new TimeoutException())));
+        Assert.False(TransientStoreErrors.IsUnavailable(new SqliteException("message", 19)));
+        Assert.False(TransientStoreErrors.IsUnavailable(new InvalidOperationException("a bug")));
+    }
+
     private sealed class OtherDbException(Exception? inner) : DbException("another provider's failure", inner);
 }
