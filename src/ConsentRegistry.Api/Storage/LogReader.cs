@@ -53,7 +53,15 @@ public sealed class LogReader(RegistryDatabase database)
         }
 
         var args = new { after, upTo };
-        write(static index => index.BeginLogPass());
+
+        // Own commits may have been applied since `after` was read, some of them past `upTo`: they
+        // were applied in order, so this pass must not apply their trust changes again after them.
+        var applied = after;
+        write(index =>
+        {
+            applied = index.AppliedSeq;
+            index.BeginLogPass();
+        });
         var batch = new List<IndexedClaim>(256);
         await foreach (var row in StreamAsync<ClaimRow>(connection, SelectClaims, args, snapshot, cancellationToken))
         {
@@ -83,12 +91,12 @@ public sealed class LogReader(RegistryDatabase database)
         write(index =>
         {
             derived.ForEach(set => index.AddDerived(set));
-            foreach (var (seq, claimId) in revocations)
+            foreach (var (seq, claimId) in revocations.Where(r => r.Seq > applied))
             {
                 index.Revoke(claimId, seq);
             }
 
-            foreach (var (seq, claimId, trust) in trustChanges)
+            foreach (var (seq, claimId, trust) in trustChanges.Where(t => t.Seq > applied))
             {
                 index.SetTrust(claimId, trust, seq);
             }

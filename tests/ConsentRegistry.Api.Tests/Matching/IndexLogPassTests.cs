@@ -43,4 +43,36 @@ public sealed class IndexLogPassTests
             index.Write(i => i.EndLogPass(seq));
         }
     }
+
+    [Fact]
+    public async Task A_pass_does_not_apply_again_a_trust_change_the_index_has_gone_past_since_the_pass_began()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut("https://log-pass.example/b.jpg"));
+        var claimSeq = app.Services.GetRequiredService<SharedMatchingIndex>().AppliedSeq;
+        using var admin = app.CreateAdminClient();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await admin.PostAsync($"/v1/admin/claims/{claim}/review", null)).StatusCode); // raised to reviewed at claimSeq + 1
+
+        // An index at the claim, which applies an own commit lowering it (past the store's last
+        // seq) just before the pass over claimSeq + 1 begins, as an own commit may.
+        var index = new MatchingIndex();
+        index.Add(new IndexedClaim(claim, claimSeq, artist.Party, 1, default, TrustLevel.Signed, false, [new Subject(SubjectKinds.Url, "https://log-pass.example/b.jpg")]));
+        var first = true;
+        await app.Services.GetRequiredService<ConsentRegistry.Api.Storage.LogReader>().ApplyAsync(claimSeq, apply =>
+        {
+            if (first)
+            {
+                first = false;
+                index.SetTrust(claim, TrustLevel.Signed, claimSeq + 2);
+            }
+
+            apply(index);
+        }, default);
+
+        Assert.True(index.TryFindClaim(claim, out var entry));
+        Assert.Equal(TrustLevel.Signed, index.Claim(entry).Trust); // the pass's older "reviewed" is not applied over it
+        Assert.Equal(claimSeq + 2, index.AppliedSeq);
+    }
 }
