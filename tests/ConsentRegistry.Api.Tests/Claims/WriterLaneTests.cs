@@ -175,6 +175,37 @@ public sealed class WriterLaneTests
     }
 
     /// <summary>Holds the writer inside the first commit it is told of, until released, and notes each commit and catch-up in order.</summary>
+    /// <summary>
+    /// A batch holds its claims by id and by content hash (to find a re-encoded twin); a revocation
+    /// naming a claim's content hash instead of its id, in the same batch as that claim sent again,
+    /// is refused as naming no claim, without failing the batch.
+    /// </summary>
+    [Fact]
+    public async Task A_revocation_naming_a_claims_content_hash_in_one_batch_with_that_claim_names_no_claim()
+    {
+        var listener = new HoldingListener();
+        await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var jws = signer.OptOut("https://artist.example/hash-named.jpg");
+        var contentHash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(jws[..jws.LastIndexOf('.')])));
+        var writer = app.Services.GetRequiredService<ClaimWriter>();
+
+        // A first claim is committed and the writer held inside it, so that the next two are written in one batch.
+        var first = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/first.jpg")));
+        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
+        var claim = client.PostAsync("/v1/claims", Jose(jws));
+        await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the claim queued");
+        var revocation = client.PostAsync($"/v1/claims/{contentHash}/revocation", Jose(signer.Revocation(contentHash)));
+        await Eventually.HoldsAsync(() => writer.Queued.Small == 2, "the revocation queued");
+        listener.Release();
+
+        Assert.Equal(HttpStatusCode.Created, (await first).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await claim).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await revocation).StatusCode);
+        Assert.DoesNotContain(app.Logs, line => line.Contains("retrying them one at a time", StringComparison.Ordinal));
+    }
+
     private sealed class HoldingListener : ICommittedLogListener
     {
         private readonly ManualResetEventSlim _released = new();
