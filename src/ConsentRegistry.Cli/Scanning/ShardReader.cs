@@ -24,9 +24,9 @@ public delegate void ShardErrorSink(string member, string error, bool unscanned)
 /// read as a stream (nothing is extracted, links are ignored), an image over
 /// <see cref="ImageLimits.MaxBytes"/> is hashed but not held or decoded, and a sidecar over
 /// <see cref="MaxSidecarBytes"/> is ignored. Problems that are not an image's are reported to
-/// <c>error</c>, saying whether images went unscanned for them; a tar that ends early, or that the tar reader cannot make sense of from some
-/// header on, ends the shard there, a shard that cannot be opened at all ends before its first
-/// image, and the other shards are scanned.
+/// <c>error</c>, saying whether images went unscanned for them; a tar that ends early, or that the
+/// tar reader cannot make sense of from some header on, ends the shard there, a shard that cannot
+/// be opened at all ends before its first image, and the other shards are scanned.
 /// </summary>
 public static class ShardReader
 {
