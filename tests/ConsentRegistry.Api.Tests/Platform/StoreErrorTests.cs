@@ -48,10 +48,7 @@ public sealed class StoreErrorTests
     public async Task A_lock_held_past_the_lock_timeout_is_a_503_store_unavailable_with_retry_after_and_then_passes()
     {
         await using var database = await TestDatabase.CreateAsync();
-        var withLockTimeout = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c lock_timeout=200" }.ConnectionString;
-        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Database:ConnectionString"] = withLockTimeout });
-        app.StartServer();
-        await app.WaitUntilReadyAsync();
+        await using var app = await StartWithLockTimeoutAsync(database, milliseconds: 200);
         using var client = app.CreateClient();
 
         HttpResponseMessage locked;
@@ -74,10 +71,7 @@ public sealed class StoreErrorTests
     public async Task Claims_written_in_one_batch_while_the_store_is_unavailable_all_get_503_at_once_not_one_timeout_each()
     {
         await using var database = await TestDatabase.CreateAsync();
-        var withLockTimeout = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c lock_timeout=300" }.ConnectionString;
-        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Database:ConnectionString"] = withLockTimeout });
-        app.StartServer();
-        await app.WaitUntilReadyAsync();
+        await using var app = await StartWithLockTimeoutAsync(database, milliseconds: 300);
         using var client = app.CreateClient();
         var signers = Enumerable.Range(0, 10).Select(_ => new TestSigner()).ToList();
 
@@ -96,5 +90,15 @@ public sealed class StoreErrorTests
         Assert.Contains(app.Logs, line => line.Contains("log entries failed; the store is unavailable", StringComparison.Ordinal)); // a batch of several was written
         Assert.DoesNotContain(app.Logs, line => line.Contains("retrying them one at a time", StringComparison.Ordinal));
         signers.ForEach(signer => signer.Dispose());
+    }
+
+    /// <summary>A registry whose PostgreSQL sessions give up waiting for a lock after <paramref name="milliseconds"/>.</summary>
+    private static async Task<RegistryApp> StartWithLockTimeoutAsync(TestDatabase database, int milliseconds)
+    {
+        var withLockTimeout = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = $"-c lock_timeout={milliseconds}" }.ConnectionString;
+        var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Database:ConnectionString"] = withLockTimeout });
+        app.StartServer();
+        await app.WaitUntilReadyAsync();
+        return app;
     }
 }
