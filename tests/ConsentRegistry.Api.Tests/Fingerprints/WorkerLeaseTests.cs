@@ -1,8 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Fingerprints;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace ConsentRegistry.Api.Tests.Fingerprints;
 
@@ -42,6 +45,8 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         await using var first = new RegistryApp(database, settings);
         await using var second = new RegistryApp(database, settings);
         await StartBothAsync(first, second);
+        using var firstJobs = JobOutcomes(first);
+        using var secondJobs = JobOutcomes(second);
         using var client = first.CreateClient();
         using var artist = new TestSigner();
         var claim = await client.ClaimAsync(artist.Sign(TestSigner.Claim(paths.Select(p => TestSigner.Url(_images.Url(p))), new JsonObject { ["train-ai"] = "n" })));
@@ -49,13 +54,20 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         var items = await client.SettledFingerprintsAsync(claim);
 
         Assert.All(items, item => Assert.Equal("done", item.GetProperty("status").GetString()));
+        var failedTries = string.Join(", ", firstJobs.GetMeasurementSnapshot().Concat(secondJobs.GetMeasurementSnapshot())
+            .Select(m => $"{m.Tags["outcome"]}").Where(outcome => outcome != "derived"));
         var warnings = string.Join(" | ", first.Logs.Concat(second.Logs).Where(line => line.StartsWith("Warning", StringComparison.Ordinal)));
-        Assert.All(paths, path => Assert.True(_images.RequestsFor(path) == 1, $"{path} was requested {_images.RequestsFor(path)} times; the workers' warnings: {warnings}"));
+        Assert.All(paths, path => Assert.True(_images.RequestsFor(path) == 1,
+            $"{path} was requested {_images.RequestsFor(path)} times; tries that failed: [{failedTries}]; the workers' warnings: {warnings}"));
         Assert.Equal(paths.Length, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints"));
         var (byFirst, bySecond) = (Derived(first), Derived(second));
         Assert.True(byFirst > 0 && bySecond > 0, $"Both workers take jobs: {byFirst} and {bySecond}.");
         Assert.Equal(paths.Length, byFirst + bySecond);
     }
+
+    /// <summary>Each job a worker finishes, by outcome ("derived", or the code of a failed try).</summary>
+    private static MetricCollector<long> JobOutcomes(RegistryApp app) =>
+        new(app.Services.GetRequiredService<IMeterFactory>(), RegistryMetrics.MeterName, "registry.worker.jobs");
 
     [Fact]
     public async Task A_job_that_runs_longer_than_its_lease_stays_its_workers_and_is_fetched_once()
