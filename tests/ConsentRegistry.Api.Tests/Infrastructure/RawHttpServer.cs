@@ -48,6 +48,10 @@ public sealed class RawHttpServer : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+        catch (Exception e) when (_stop.IsCancellationRequested && e is InvalidOperationException or ObjectDisposedException or SocketException)
+        {
+            // Disposed between two accepts: the loop asked a listener already stopped ("Not listening").
+        }
     }
 
     private async Task AnswerAsync(TcpClient client)
