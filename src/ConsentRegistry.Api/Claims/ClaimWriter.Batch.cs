@@ -42,7 +42,10 @@ public sealed partial class ClaimWriter
         private readonly List<RevocationRow> _newRevocations = [];
         private readonly List<(long Seq, LogEntry.TrustChange Change)> _trustChanges = [];
 
-        /// <summary>Stored and new claims, keyed by id and by content hash (both 64 hex digits of SHA-256 over different inputs: they cannot collide).</summary>
+        /// <summary>The ids of stored and new claims by content hash: a claim re-signed (a new signature over the same content) is the same claim.</summary>
+        private readonly Dictionary<string, string> _idsByContentHash = new(StringComparer.Ordinal);
+
+        /// <summary>Stored and new claims by id, as they stand after the batch's entries decided so far.</summary>
         public Dictionary<string, ExistingClaim> Claims { get; } = new(StringComparer.Ordinal);
 
         public long Last { get; private set; } = last;
@@ -62,7 +65,7 @@ public sealed partial class ClaimWriter
                 Claims[row.Id] = row;
                 if (row.ContentHash is not null)
                 {
-                    Claims[row.ContentHash] = row;
+                    _idsByContentHash[row.ContentHash] = row.Id;
                 }
             }
 
@@ -88,14 +91,16 @@ public sealed partial class ClaimWriter
         private AppendResult DecideClaim(LogEntry.Claim entry)
         {
             var claim = entry.Verified;
-            if (Claims.TryGetValue(claim.Id, out var existing) || Claims.TryGetValue(claim.ContentHash, out existing))
+            if (Claims.TryGetValue(claim.Id, out var existing)
+                || (_idsByContentHash.TryGetValue(claim.ContentHash, out var sameContent) && Claims.TryGetValue(sameContent, out existing)))
             {
                 return new AppendResult(AppendStatus.AlreadyExists, existing.Seq, existing.Trust, ClaimId: existing.Id);
             }
 
             var seq = ++Last;
             _newClaims.Add(ClaimsTable.ToRow(claim, seq, now));
-            Claims[claim.Id] = Claims[claim.ContentHash] = new ExistingClaim
+            _idsByContentHash[claim.ContentHash] = claim.Id;
+            Claims[claim.Id] = new ExistingClaim
             {
                 Id = claim.Id, ContentHash = claim.ContentHash, Seq = seq, Party = claim.Party, Trust = TrustLevel.Signed,
             };
@@ -112,8 +117,7 @@ public sealed partial class ClaimWriter
                 return new AppendResult(AppendStatus.AlreadyExists, same.Seq, RevocationId: same.Id);
             }
 
-            // Claims holds the batch's claims by content hash too: a revocation names a claim by its id only.
-            if (!Claims.TryGetValue(revocation.Revokes, out var claim) || claim.Id != revocation.Revokes)
+            if (!Claims.TryGetValue(revocation.Revokes, out var claim))
             {
                 return new AppendResult(AppendStatus.ClaimNotFound);
             }

@@ -174,9 +174,8 @@ public sealed class WriterLaneTests
         public void OnCommitted(CommittedBatch batch) => Threads.Enqueue((Thread.CurrentThread.Name, Thread.CurrentThread.IsThreadPoolThread));
     }
 
-    /// <summary>Holds the writer inside the first commit it is told of, until released, and notes each commit and catch-up in order.</summary>
     /// <summary>
-    /// A batch holds its claims by id and by content hash (to find a re-encoded twin); a revocation
+    /// A batch finds a claim by its content hash too (to find a re-encoded twin); a revocation
     /// naming a claim's content hash instead of its id, in the same batch as that claim sent again,
     /// is refused as naming no claim, without failing the batch.
     /// </summary>
@@ -206,6 +205,38 @@ public sealed class WriterLaneTests
         Assert.DoesNotContain(app.Logs, line => line.Contains("retrying them one at a time", StringComparison.Ordinal));
     }
 
+    /// <summary>A re-encoded twin sent in the batch that reviews its claim is answered with the claim as the review left it.</summary>
+    [Fact]
+    public async Task A_twin_in_the_batch_that_reviews_its_claim_is_answered_with_the_reviewed_trust()
+    {
+        var listener = new HoldingListener();
+        await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
+        using var client = app.CreateClient();
+        using var admin = app.CreateAdminClient();
+        using var signer = new TestSigner();
+        var jws = signer.OptOut("https://artist.example/reviewed.jpg");
+        var writer = app.Services.GetRequiredService<ClaimWriter>();
+
+        // The claim is committed and the writer held inside that commit, so that the review and the twin are written in one batch.
+        var stored = client.PostAsync("/v1/claims", Jose(jws));
+        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The claim was not committed within 30 s.");
+        var id = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(jws)));
+        var review = admin.PostAsync($"/v1/admin/claims/{id}/review", null);
+        await Eventually.HoldsAsync(() => writer.Queued.Small == 1, "the review queued");
+        var twin = client.PostAsync("/v1/claims", Jose(TestSigner.ReEncodeSignature(jws)));
+        await Eventually.HoldsAsync(() => writer.Queued.Small == 2, "the twin queued");
+        listener.Release();
+
+        Assert.Equal(HttpStatusCode.Created, (await stored).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await review).StatusCode);
+        var answer = await twin;
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        var body = await answer.JsonAsync();
+        Assert.Equal(id, body.GetProperty("id").GetString());
+        Assert.Equal("reviewed", body.GetProperty("trust").GetString());
+    }
+
+    /// <summary>Holds the writer inside the first commit it is told of, until released, and notes each commit and catch-up in order.</summary>
     private sealed class HoldingListener : ICommittedLogListener
     {
         private readonly ManualResetEventSlim _released = new();
