@@ -30,6 +30,10 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
         [Description("The registry's public key (JWK) the manifest must be signed by. Without it the registry's key is fetched once, pinned as <FILE>.registry-key.jwk, and used from then on.")]
         public string? Key { get; init; }
 
+        [CommandOption("--allow-older")]
+        [Description("Install the registry's newest snapshot even when it is older (a lower seq of the same store) than the one already in <FILE>, as from a replica that lags behind.")]
+        public bool AllowOlder { get; init; }
+
         [CommandOption("--api-key <KEY>")]
         [Description("An API key for the registry (sent as 'Authorization: API <key>'); default: the CONSENT_REGISTRY_API_KEY environment variable.")]
         public string? ApiKey { get; init; }
@@ -91,6 +95,7 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
 
         try
         {
+            RefuseOlder(settings, paths, key, manifest);
             if (await paths.IsUpToDateAsync(manifest, file, cancellationToken))
             {
                 Result(settings, $"{paths.Out} is already up to date: snapshot {manifest.Id} (seq {manifest.Seq}).");
@@ -117,6 +122,31 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
         if (!settings.Quiet)
         {
             System.Console.Out.WriteLine(line);
+        }
+    }
+
+    /// <summary>
+    /// A signed manifest can be replayed (by a mirror, a proxy or a replica that lags behind): one
+    /// older than the installed snapshot of the same store would bring back rows opted out since,
+    /// so it is refused unless asked for. The installed manifest counts only when the pinned key
+    /// signed it; another store's snapshot (a registry rebuilt from scratch) is taken, with a note.
+    /// </summary>
+    private static void RefuseOlder(Settings settings, PullPaths paths, RegistryPublicKey key, SnapshotManifest manifest)
+    {
+        if (!File.Exists(paths.Manifest) || SnapshotManifest.Parse(File.ReadAllBytes(paths.Manifest)) is not { } installed || !installed.IsSignedBy(key))
+        {
+            return;
+        }
+
+        if (installed.Store != manifest.Store)
+        {
+            CliOutput.Notes(settings.Quiet)($"the registry's snapshot {manifest.Id} is of store {manifest.Store}; {paths.Out} held snapshot {installed.Id} of store {installed.Store}");
+        }
+        else if (manifest.Seq < installed.Seq && !settings.AllowOlder)
+        {
+            throw CliException.Verification(
+                $"the registry's newest snapshot {manifest.Id} (seq {manifest.Seq}) is older than {paths.Out} (snapshot {installed.Id}, seq {installed.Seq}): refused, "
+                + "as it would bring back what was opted out since. A registry behind a load balancer may have answered from a replica that lags: try again, or pass --allow-older to install it.");
         }
     }
 

@@ -7,7 +7,8 @@ namespace ConsentRegistry.Api.Tests.Cli;
 /// A registry that misbehaves on purpose, on loopback (<see cref="RawHttpServer"/>): it passes
 /// every request through to a real registry, except the snapshot file's downloads, which it
 /// answers by <see cref="FileAnswer"/>s in turn: a 429 with Retry-After, a body cut off halfway, a
-/// whole file where a range was asked for. It records the file requests' ranges.
+/// whole file where a range was asked for. It records the file requests' ranges, and can replay
+/// an older manifest as the newest.
 /// </summary>
 internal sealed class ScriptedRegistry : IAsyncDisposable
 {
@@ -36,6 +37,9 @@ internal sealed class ScriptedRegistry : IAsyncDisposable
 
     public string Url => $"http://127.0.0.1:{_server.Port}/";
 
+    /// <summary>When set, the answer to <c>/v1/snapshots/latest</c> in place of the registry's (a manifest replayed).</summary>
+    public byte[]? LatestManifest { get; init; }
+
     /// <summary>The Range header of each request for the snapshot file, in order (null when none).</summary>
     public List<string?> FileRanges { get; } = [];
 
@@ -45,6 +49,11 @@ internal sealed class ScriptedRegistry : IAsyncDisposable
     {
         var lines = head.Split("\r\n");
         var path = lines[0].Split(' ')[1];
+        if (path == "/v1/snapshots/latest" && LatestManifest is { } replayed)
+        {
+            return Response(200, "application/json", replayed);
+        }
+
         if (!(path.StartsWith("/v1/snapshots/", StringComparison.Ordinal) && path.EndsWith(".snap", StringComparison.Ordinal)))
         {
             using var response = await _registry.GetAsync(path);

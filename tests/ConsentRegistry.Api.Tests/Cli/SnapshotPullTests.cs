@@ -113,6 +113,62 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.False(File.Exists(output + ".partial"));
     }
 
+    /// <summary>A signed manifest replayed (by a mirror, or a replica that lags) older than the installed snapshot would bring back what was opted out since.</summary>
+    [Fact]
+    public async Task An_older_snapshot_than_the_installed_one_is_refused_unless_allowed()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new RegistryApp(database, new Dictionary<string, string?>
+        {
+            ["Registry:Snapshots:EveryLogEntries"] = "1",
+            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+        });
+        app.StartServer();
+        await app.WaitUntilReadyAsync();
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var output = Path.Combine(_folder, "newest.snap");
+
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(signer.OptOut("https://older.example/1.jpg")))).StatusCode);
+        var older = await LatestAtAsync(client, 1);
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(signer.OptOut("https://older.example/2.jpg")))).StatusCode);
+        var newer = await LatestAtAsync(client, 2);
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", client.BaseAddress!.ToString(), "--out", output, "-q");
+        Assert.True(exit == ExitCodes.Done, errors);
+        var installed = await File.ReadAllBytesAsync(output);
+
+        await using var replaying = new ScriptedRegistry(client) { LatestManifest = older.Manifest };
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", replaying.Url, "--out", output, "-q");
+
+        Assert.Equal(ExitCodes.VerificationFailed, exit);
+        Assert.Contains($"is older than {output} (snapshot {newer.Id}", errors, StringComparison.Ordinal);
+        Assert.Equal(installed, await File.ReadAllBytesAsync(output));
+        Assert.Equal(newer.Id, SnapshotManifest.Parse(await File.ReadAllBytesAsync(output + ".manifest.json"))!.Id);
+        Assert.False(File.Exists(output + ".partial"));
+
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", replaying.Url, "--out", output, "-q", "--allow-older");
+        Assert.True(exit == ExitCodes.Done, errors);
+        Assert.Equal(older.Id, SnapshotManifest.Parse(await File.ReadAllBytesAsync(output + ".manifest.json"))!.Id);
+    }
+
+    /// <summary>The registry's newest manifest once its seq is at least <paramref name="seq"/>, as served, and its id.</summary>
+    private static async Task<(byte[] Manifest, string Id)> LatestAtAsync(HttpClient client, long seq)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            using var response = await client.GetAsync("/v1/snapshots/latest");
+            var body = await response.Content.ReadAsByteArrayAsync();
+            if (response.StatusCode == HttpStatusCode.OK && SnapshotManifest.Parse(body) is { } manifest && manifest.Seq >= seq)
+            {
+                return (body, manifest.Id);
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"No snapshot at seq {seq} within 30 s.");
+            await Task.Delay(50);
+        }
+    }
+
     [Fact]
     public async Task A_manifest_not_signed_by_the_pinned_key_is_refused_and_leaves_no_file()
     {
