@@ -226,14 +226,10 @@ public sealed class ApiKeyManagementTests(RegistryFixture registry) : IClassFixt
             Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/v1/admin/api-keys/{id}")).StatusCode);
         }
 
-        var clock = Stopwatch.StartNew();
-        HttpStatusCode status;
-        while ((status = (await onSecond.PostAsJsonAsync("/v1/lookup", LookupBody)).StatusCode) == HttpStatusCode.OK && clock.Elapsed < TimeSpan.FromSeconds(5))
+        await WithinBound.SeenAsync(async () =>
         {
-            await Task.Delay(20);
-        }
-
-        Assert.Equal(HttpStatusCode.Unauthorized, status);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"refused after {clock.ElapsedMilliseconds} ms");
+            using var response = await onSecond.PostAsJsonAsync("/v1/lookup", LookupBody);
+            return (response.StatusCode == HttpStatusCode.Unauthorized, ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }, TimeSpan.FromSeconds(1), "the revoked key on the other instance");
     }
 }
