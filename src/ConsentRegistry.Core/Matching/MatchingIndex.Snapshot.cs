@@ -286,13 +286,36 @@ public sealed partial class MatchingIndex
                 throw new SnapshotFormatException("The prefix-length lists overrun their lengths.");
             }
 
-            if (!_prefixLengths.TryAdd(keys[key], lengths[at..(at + counts[key])]))
+            var list = lengths[at..(at + counts[key])];
+            if (!IsAscendingUrlLengths(list))
+            {
+                throw new SnapshotFormatException("A prefix-length list is not of ascending positive lengths.");
+            }
+
+            if (!_prefixLengths.TryAdd(keys[key], list))
             {
                 throw new SnapshotFormatException("An authority has two prefix-length lists.");
             }
 
             at += counts[key];
         }
+    }
+
+    /// <summary>What lookups rely on: each length cuts a URL (at least 1), shortest first (a longer one ends the walk).</summary>
+    private static bool IsAscendingUrlLengths(ReadOnlySpan<int> lengths)
+    {
+        var last = 0;
+        foreach (var length in lengths)
+        {
+            if (length <= last)
+            {
+                return false;
+            }
+
+            last = length;
+        }
+
+        return true;
     }
 
     /// <summary>Hot keys by kind and key, in their numbering; their views are resolved again from the postings when read.</summary>

@@ -120,6 +120,46 @@ public sealed class IndexSnapshotTests : IDisposable
         Assert.Equal(index.ClaimCount, Read(broken).ClaimCount);
     }
 
+    /// <summary>
+    /// Lookups walk an authority's prefix lengths shortest first and cut the URL at each: a list
+    /// that is not ascending would skip opt-outs, and a negative length would throw mid-lookup. A
+    /// file whose checksums hold (as a crafted one's can) is refused for either.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { -1, 30 })]
+    [InlineData(new[] { 30, 25 })]
+    [InlineData(new[] { 25, 25 })]
+    public void A_prefix_length_list_that_is_not_ascending_and_positive_is_refused_though_its_checksum_holds(int[] lengths)
+    {
+        var index = new MatchingIndex();
+        index.Add(new IndexedClaim(TestClaimIds.Of("short"), 1, "party", 1_700_000_000, default, TrustLevel.Signed, false,
+            [new Subject(SubjectKinds.UrlPrefix, "https://p.example/a/")]));
+        index.Add(new IndexedClaim(TestClaimIds.Of("long"), 2, "party", 1_700_000_000, default, TrustLevel.Signed, false,
+            [new Subject(SubjectKinds.UrlPrefix, "https://p.example/a/bcdefghij/")]));
+        index.MarkApplied(2);
+        var path = Write(index, seq: 2);
+        var bytes = File.ReadAllBytes(path);
+
+        // The section: its name, padding, payload length, then the keys (count, one UInt128), the counts (count, one int, padding) and the lengths.
+        var name = "\u000eprefix-lengths"u8.ToArray();
+        var at = bytes.AsSpan().IndexOf(name);
+        Assert.True(at > 0);
+        var payload = at + ((name.Length + 7) & ~7) + 8;
+        var payloadLength = (int)BitConverter.ToInt64(bytes, payload - 8);
+        var lengthsAt = payload + 8 + 16 + 8 + 8 + 8;
+        Assert.Equal(2, BitConverter.ToInt64(bytes, lengthsAt - 8));
+        Assert.Equal([20, 30], [BitConverter.ToInt32(bytes, lengthsAt), BitConverter.ToInt32(bytes, lengthsAt + 4)]);
+        Assert.Equal(2, Read(path).SubjectsByKind.UrlPrefix); // the layout is as read above
+
+        BitConverter.TryWriteBytes(bytes.AsSpan(lengthsAt), lengths[0]);
+        BitConverter.TryWriteBytes(bytes.AsSpan(lengthsAt + 4), lengths[1]);
+        BitConverter.TryWriteBytes(bytes.AsSpan(payload + payloadLength), System.IO.Hashing.XxHash3.HashToUInt64(bytes.AsSpan(payload, payloadLength)));
+        File.WriteAllBytes(path, bytes);
+
+        var error = Assert.Throws<SnapshotFormatException>(() => Read(path));
+        Assert.Contains("prefix-length", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_snapshot_of_another_format_version_is_refused_naming_both_versions()
     {
