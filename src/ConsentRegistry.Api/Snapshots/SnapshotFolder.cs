@@ -88,17 +88,22 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
                 logger.LogInformation("Loaded index snapshot {Id} (seq {Seq}) in {Elapsed} ms", id, manifest.Seq, clock.ElapsedMilliseconds);
                 return manifest;
             }
-            catch (Exception e) when (e is SnapshotFormatException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is SnapshotFormatException or FileNotFoundException)
             {
                 logger.LogWarning("Discarding index snapshot {Id}: {Reason}", id, e.Message);
                 TryDelete(folder);
             }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The disk or its permissions, not the snapshot: it is kept for a start that can read it.
+                logger.LogWarning("Not starting from index snapshot {Id}, kept: it cannot be read: {Reason}", id, e.Message);
+            }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                // Not a known way for a file to be bad, so a defect of the reader: the store is the
-                // truth, and a snapshot that cannot be read must not stop every start.
-                logger.LogError(e, "Discarding index snapshot {Id}: reading it failed", id);
-                TryDelete(folder);
+                // Not a known way for a file to be bad (a defect of the reader, or memory running
+                // out): the store is the truth, and a snapshot that cannot be read must not stop
+                // every start. Kept, as nothing says it is bad.
+                logger.LogError(e, "Not starting from index snapshot {Id}, kept: reading it failed", id);
             }
         }
 
