@@ -103,8 +103,17 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
             }
 
             paths.PreparePartial(manifest, file, note);
-            await DownloadProgress.RunAsync(settings.Quiet, $"snapshot {manifest.Id}", file.Size,
-                progress => new SnapshotDownloader(http, progress).DownloadAsync(manifest, file, paths.Partial, cancellationToken));
+            try
+            {
+                await DownloadProgress.RunAsync(settings.Quiet, $"snapshot {manifest.Id}", file.Size,
+                    progress => new SnapshotDownloader(http, progress).DownloadAsync(manifest, file, paths.Partial, cancellationToken));
+            }
+            catch (CliException e) when (e.ExitCode == ExitCodes.VerificationFailed)
+            {
+                paths.DiscardPartial(); // what a registry sent against its signed manifest is not kept to continue
+                throw;
+            }
+
             await PulledFileCheck.VerifyAsync(paths, manifest, file, cancellationToken);
             paths.Install(manifest);
         }

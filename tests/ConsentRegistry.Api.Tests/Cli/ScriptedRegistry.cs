@@ -7,7 +7,7 @@ namespace ConsentRegistry.Api.Tests.Cli;
 /// A registry that misbehaves on purpose, on loopback (<see cref="RawHttpServer"/>): it passes
 /// every request through to a real registry, except the snapshot file's downloads, which it
 /// answers by <see cref="FileAnswer"/>s in turn: a 429 with Retry-After, a body cut off halfway, a
-/// whole file where a range was asked for. It records the file requests' ranges, and can replay
+/// whole file where a range was asked for, a byte too many. It records the file requests' ranges, and can replay
 /// an older manifest as the newest.
 /// </summary>
 internal sealed class ScriptedRegistry : IAsyncDisposable
@@ -33,6 +33,9 @@ internal sealed class ScriptedRegistry : IAsyncDisposable
 
         /// <summary>200 with the whole file, whatever range was asked for.</summary>
         WholeIgnoringRange,
+
+        /// <summary>200 with the whole file and one byte more.</summary>
+        OneByteTooMany,
     }
 
     public string Url => $"http://127.0.0.1:{_server.Port}/";
@@ -73,6 +76,7 @@ internal sealed class ScriptedRegistry : IAsyncDisposable
         {
             FileAnswer.TooManyRequests => Response(429, "application/problem+json", """{"status":429}"""u8.ToArray(), extraHeaders: "Retry-After: 1\r\n"),
             FileAnswer.CutOffHalfway => Response(200, "application/octet-stream", file[..(file.Length / 2)], file.Length),
+            FileAnswer.OneByteTooMany => Response(200, "application/octet-stream", [.. file, 0]),
             _ => Response(200, "application/octet-stream", file, file.Length),
         };
     }

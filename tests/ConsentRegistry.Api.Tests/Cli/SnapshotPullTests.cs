@@ -113,6 +113,19 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.False(File.Exists(output + ".partial"));
     }
 
+    [Fact]
+    public async Task A_download_longer_than_the_signed_size_is_refused_and_leaves_no_partial_file()
+    {
+        await using var scripted = new ScriptedRegistry(registry.Client, ScriptedRegistry.FileAnswer.OneByteTooMany);
+        var output = Path.Combine(_folder, "long.snap");
+
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", scripted.Url, "--out", output, "-q");
+
+        Assert.Equal(ExitCodes.VerificationFailed, exit);
+        Assert.Contains("more than the", errors, StringComparison.Ordinal);
+        Assert.Equal([Path.GetFileName(output) + ".registry-key.jwk"], Directory.GetFiles(_folder, "long.snap*").Select(Path.GetFileName));
+    }
+
     /// <summary>A signed manifest replayed (by a mirror, or a replica that lags) older than the installed snapshot would bring back what was opted out since.</summary>
     [Fact]
     public async Task An_older_snapshot_than_the_installed_one_is_refused_unless_allowed()
