@@ -148,6 +148,7 @@ public sealed class ImagesApiTests(ImagesFixture registry) : IClassFixture<Image
         {
             using var form = ImageUploads.Form(file);
             var response = await _client.PostAsync("/v1/images", form);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
             return (await response.JsonAsync()).GetProperty("pdq").GetString();
         }));
 
