@@ -20,7 +20,9 @@ internal enum RecheckState
 /// answers 404/410, lapses at once; any other failure (timeouts, connection errors, 5xx, a broken
 /// file) lapses only when it persists across <see cref="FailuresBeforeLapse"/> consecutive checks,
 /// so a host's bad hour does not cost an artist her consents. A lapse lowers the claims the
-/// verification raised (never reviewed ones) back to signed. A pass takes at most
+/// verification raised (never reviewed ones) back to signed; that lowering is owed in the lapse's
+/// own transaction, so one that fails or is cut short is finished by the next pass (or start).
+/// A pass takes at most
 /// <see cref="MaxPerPass"/> rows, oldest check first, so its length is bounded whatever the table holds.
 /// </summary>
 internal sealed class DomainRechecks(
@@ -34,6 +36,7 @@ internal sealed class DomainRechecks(
     public async Task<RecheckSummary> RecheckAsync(TimeSpan minAge, CancellationToken cancellationToken)
     {
         // Zero means every row, even one whose last_checked_at was nudged a second ahead of the clock (TryTakeForCheckAsync).
+        await SettleOwedAsync(cancellationToken);
         var dueBefore = minAge <= TimeSpan.Zero ? long.MaxValue : Now() - (long)minAge.TotalSeconds;
         var due = await store.DueAsync(dueBefore, MaxPerPass, cancellationToken);
         if (due.Count > 0)
@@ -129,7 +132,8 @@ internal sealed class DomainRechecks(
         var lapse = definitive || failures >= FailuresBeforeLapse;
         logger.LogInformation("Domain re-check of {Host} for party {Party}: {Outcome} ({Failures} in a row)", row.Host, row.Party, code, failures);
         var status = lapse ? DomainVerificationStore.Lapsed : DomainVerificationStore.Verified;
-        if (!await store.RecordFailureAsync(row, takenAt, status, failures, code, cancellationToken))
+        var (written, owed) = await store.RecordFailureAsync(row, takenAt, status, failures, code, cancellationToken);
+        if (!written)
         {
             // A verification succeeded while this check ran: its fresh proof stands, nothing is lowered.
             logger.LogInformation("Domain re-check of {Host} for party {Party} was superseded by a verification; left as it is", row.Host, row.Party);
@@ -142,8 +146,36 @@ internal sealed class DomainRechecks(
         }
 
         var (_, lowered) = await verifier.ReconcileAsync(row.Party, cancellationToken);
+        await store.SettleAsync(owed!, cancellationToken);
         logger.LogInformation("Domain verification of {Host} for party {Party} lapsed; {Lowered} claims lowered to signed", row.Host, row.Party, lowered);
         return (RecheckState.Lapsed, lowered);
+    }
+
+    /// <summary>
+    /// Finishes the lowerings that lapses and removals left owed (the writer failed, or the process
+    /// stopped, between the lapse's commit and the lowering): reconciles each party and settles
+    /// its debt. At most <see cref="MaxPerPass"/> parties; the rest wait for the next pass.
+    /// </summary>
+    public async Task<int> SettleOwedAsync(CancellationToken cancellationToken)
+    {
+        var owed = await store.OwedAsync(MaxPerPass, cancellationToken);
+        var settled = 0;
+        foreach (var debt in owed)
+        {
+            try
+            {
+                var (_, lowered) = await verifier.ReconcileAsync(debt.Party, cancellationToken);
+                await store.SettleAsync(debt, cancellationToken);
+                logger.LogInformation("Party {Party}: the lowering owed since a lapse or removal is done; {Lowered} claims lowered to signed", debt.Party, lowered);
+                settled++;
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning(e, "Reconciling party {Party}, owed since a lapse or removal, failed; the next pass tries again", debt.Party);
+            }
+        }
+
+        return settled;
     }
 
     private long Now() => time.GetUtcNow().ToUnixTimeSeconds();
@@ -156,6 +188,15 @@ internal sealed class DomainRecheckService(DomainRechecks rechecks, IOptions<Ver
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = options.Value.RecheckInterval;
+        try
+        {
+            await rechecks.SettleOwedAsync(stoppingToken); // what a stop cut short, at once rather than at the first pass
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Finishing the owed lowerings at start failed; the next re-check pass retries");
+        }
+
         // Wake at least hourly, so a verification is re-checked within an hour of falling due.
         using var timer = new PeriodicTimer(interval < TimeSpan.FromHours(1) ? interval : TimeSpan.FromHours(1), time);
         while (await timer.WaitForNextTickAsync(stoppingToken))

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Security.Cryptography;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
 using Dapper;
@@ -69,6 +70,15 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
         """;
 
     private const string Delete = "DELETE FROM domain_verifications WHERE party = @party AND host = @host";
+
+    private const string Owe = """
+        INSERT INTO domain_trust_owed (party, token) VALUES (@party, @token)
+        ON CONFLICT (party) DO UPDATE SET token = excluded.token
+        """;
+
+    private const string SelectOwed = "SELECT party, token FROM domain_trust_owed ORDER BY party LIMIT @limit";
+
+    private const string Settle = "DELETE FROM domain_trust_owed WHERE party = @party AND token = @token";
 
     // Subjects of claims the verifier may move between signed and domain; never revoked or reviewed ones.
     private const string SelectPartyClaims = """
@@ -161,16 +171,42 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
             cancellationToken);
 
     /// <summary>
-    /// A re-check failed: the row stays verified (failing) or lapses. False when the row changed
-    /// since the re-check took it at <paramref name="takenAt"/> (a verification succeeded in
-    /// between): superseded, nothing written.
+    /// A re-check failed: the row stays verified (failing) or lapses. Not written when the row
+    /// changed since the re-check took it at <paramref name="takenAt"/> (a verification succeeded
+    /// in between): superseded. A lapse also records, in the same transaction, that the party is
+    /// owed a reconciliation, and returns it.
     /// </summary>
-    public Task<bool> RecordFailureAsync(
+    public Task<(bool Written, OwedTrust? Owed)> RecordFailureAsync(
         DomainVerificationRow row, long takenAt, string status, long failures, string code, CancellationToken cancellationToken) =>
-        UnderLogLockAsync(async (connection, transaction) => await connection.ExecuteAsync(new CommandDefinition(
-            RecordFailure, new { party = row.Party, host = row.Host, takenAt, status, failures, lastFailure = code }, transaction,
-            cancellationToken: cancellationToken)) == 1,
-            cancellationToken);
+        UnderLogLockAsync(async (connection, transaction) =>
+        {
+            var written = await connection.ExecuteAsync(new CommandDefinition(
+                RecordFailure, new { party = row.Party, host = row.Host, takenAt, status, failures, lastFailure = code }, transaction,
+                cancellationToken: cancellationToken)) == 1;
+            return (written, written && status == Lapsed ? await OweAsync(connection, transaction, row.Party, cancellationToken) : null);
+        }, cancellationToken);
+
+    /// <summary>Parties owed a reconciliation (at most <paramref name="limit"/>), with the token that settles each.</summary>
+    public async Task<IReadOnlyList<OwedTrust>> OwedAsync(int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<OwedTrust>(new CommandDefinition(SelectOwed, new { limit }, cancellationToken: cancellationToken));
+        return rows.AsList();
+    }
+
+    /// <summary>The reconciliation is done: forgotten, unless another lapse or removal owed a new one since (another token).</summary>
+    public async Task SettleAsync(OwedTrust owed, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(Settle, new { party = owed.Party, token = owed.Token }, cancellationToken: cancellationToken));
+    }
+
+    private static async Task<OwedTrust> OweAsync(DbConnection connection, DbTransaction transaction, string party, CancellationToken cancellationToken)
+    {
+        var owed = new OwedTrust(party, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
+        await connection.ExecuteAsync(new CommandDefinition(Owe, new { party, token = owed.Token }, transaction, cancellationToken: cancellationToken));
+        return owed;
+    }
 
     /// <summary>
     /// Writes while holding the log writer's sequence lock. A claim batch that read the verified
@@ -190,13 +226,16 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
     }
 
     /// <summary>
-    /// Forgets the verification of (party, host), verified or lapsed; false when there was none.
+    /// Forgets the verification of (party, host), verified or lapsed; null when there was none.
     /// Under the log lock, like a lapse: a claim batch either sees the host still verified and
-    /// commits first, or sees it gone.
+    /// commits first, or sees it gone. The party is then owed a reconciliation, recorded in the
+    /// same transaction and returned.
     /// </summary>
-    public Task<bool> DeleteAsync(string party, string host, CancellationToken cancellationToken) =>
+    public Task<OwedTrust?> DeleteAsync(string party, string host, CancellationToken cancellationToken) =>
         UnderLogLockAsync(async (connection, transaction) => await connection.ExecuteAsync(new CommandDefinition(
-            Delete, new { party, host }, transaction, cancellationToken: cancellationToken)) == 1,
+            Delete, new { party, host }, transaction, cancellationToken: cancellationToken)) == 1
+                ? await OweAsync(connection, transaction, party, cancellationToken)
+                : null,
             cancellationToken);
 
     /// <summary>One page of a party's verifications, verified and lapsed, in host order after <paramref name="after"/> ("" for the first page).</summary>
@@ -226,6 +265,13 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
         return rows.AsList();
     }
 }
+
+/// <summary>
+/// A party's claims are owed a reconciliation of their trust: a verification of the party lapsed or
+/// was removed, and the lowering that follows its commit is not known to be done. <see cref="Token"/>
+/// names this debt, so that settling it leaves a newer one in place.
+/// </summary>
+public sealed record OwedTrust(string Party, string Token);
 
 public sealed record DomainVerificationRow
 {

@@ -122,12 +122,13 @@ internal sealed class DomainVerifier(
         try
         {
             // Started: finish the removal and the lowering even if the caller leaves now.
-            if (!await store.DeleteAsync(party, host, CancellationToken.None))
+            if (await store.DeleteAsync(party, host, CancellationToken.None) is not { } owed)
             {
                 return null;
             }
 
             var (_, lowered) = await ReconcileHeldAsync(party, CancellationToken.None, RemovalReason);
+            await store.SettleAsync(owed, CancellationToken.None);
             logger.LogInformation("Domain verification of {Host} for party {Party} removed by an operator; {Lowered} claims lowered to signed", host, party, lowered);
             return lowered;
         }

@@ -6,6 +6,7 @@ using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Api.Verification;
 using ConsentRegistry.Core.Claims;
+using Dapper;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -90,6 +91,52 @@ public sealed class DomainRecheckTests
 
         Assert.Equal(1, summary.Lapsed);
         Assert.Equal("signed", await registry.TrustOfAsync(claim));
+    }
+
+    /// <summary>
+    /// A lapse commits before the lowering it causes. A lowering that fails (here the store refuses
+    /// it, as a fault or a stop between the two would leave it) is owed, and the next pass finishes
+    /// it: the lapsed row is never checked again, so nothing else would.
+    /// </summary>
+    [Fact]
+    public async Task A_lowering_that_fails_after_a_lapse_is_finished_by_the_next_pass()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        registry.Publish("artist-f.test", artist.Party);
+        var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-f.test/a.jpg"));
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-f.test")).StatusCode);
+        Assert.Equal("domain", await registry.TrustOfAsync(claim));
+        registry.Plain.Sites.TryRemove("artist-f.test", out _);
+        var sqlite = registry.App.Database.Provider == "sqlite";
+        await using (var connection = await registry.App.Database.OpenAsync())
+        {
+            await connection.ExecuteAsync(sqlite
+                ? $"CREATE TRIGGER refuse_lowering BEFORE INSERT ON trust_changes WHEN NEW.reason = '{DomainVerifier.LapseReason}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                : $"""
+                  CREATE FUNCTION refuse_lowering() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+                  CREATE TRIGGER refuse_lowering BEFORE INSERT ON trust_changes FOR EACH ROW
+                  WHEN (NEW.reason = '{DomainVerifier.LapseReason}') EXECUTE FUNCTION refuse_lowering();
+                  """);
+        }
+
+        var failed = await registry.RecheckAllAsync();
+
+        Assert.Equal(0, failed.ClaimsLowered);
+        Assert.Equal("domain", await registry.TrustOfAsync(claim));
+        Assert.Equal("lapsed", (await registry.App.Services.GetRequiredService<DomainVerificationStore>().FindAsync(artist.Party, "artist-f.test", CancellationToken.None))!.Status);
+
+        await using (var connection = await registry.App.Database.OpenAsync())
+        {
+            await connection.ExecuteAsync(sqlite ? "DROP TRIGGER refuse_lowering" : "DROP TRIGGER refuse_lowering ON trust_changes");
+        }
+
+        var next = await registry.RecheckAllAsync();
+
+        Assert.Equal(0, next.Due); // the lapsed row is not checked again: the debt is what lowers the claim
+        Assert.Equal("signed", await registry.TrustOfAsync(claim));
+        Assert.Equal("unknown", await registry.TrainAiDecisionAsync("http://artist-f.test/a.jpg"));
+        Assert.Contains(registry.App.Logs, line => line.Contains("the lowering owed since a lapse or removal is done", StringComparison.Ordinal));
     }
 
     [Fact]
