@@ -58,8 +58,8 @@ public sealed class KeyBackupTests(BrowserFixture registry) : IClassFixture<Brow
 
         await newComputer.ImportBackupAsync(backup, "lighthouse keeper at dusk");
 
-        // Announced to screen readers too: the message sits in a live status region.
-        await Expect(newComputer.Page.GetByRole(AriaRole.Status).Filter(new() { HasText = "That passphrase does not open this backup." }))
+        // Announced to screen readers at once: an error goes to the page's alert region.
+        await Expect(newComputer.Page.GetByRole(AriaRole.Alert).Filter(new() { HasText = "That passphrase does not open this backup." }))
             .ToHaveCountAsync(1);
         await newComputer.GoToAsync("/key");
         await Expect(newComputer.Page.Locator("#create-key")).ToBeVisibleAsync();
@@ -113,7 +113,7 @@ public sealed class KeyBackupTests(BrowserFixture registry) : IClassFixture<Brow
 
         await newComputer.ImportBackupAsync(backup, Passphrase);
 
-        await Expect(newComputer.Page.Locator("#key-status")).ToContainTextAsync("That passphrase does not open this backup.");
+        await Expect(newComputer.Page.Locator("#key-error")).ToContainTextAsync("That passphrase does not open this backup.");
         await newComputer.GoToAsync("/key");
         await Expect(newComputer.Page.Locator("#create-key")).ToBeVisibleAsync();
     }
@@ -157,8 +157,8 @@ public sealed class KeyBackupTests(BrowserFixture registry) : IClassFixture<Brow
 
         await newComputer.ImportBackupAsync(path, Passphrase);
 
-        await Expect(newComputer.Page.Locator("#key-status")).ToContainTextAsync("not a valid backup file");
-        await Expect(newComputer.Page.Locator("#key-status")).Not.ToContainTextAsync("passphrase");
+        await Expect(newComputer.Page.Locator("#key-error")).ToContainTextAsync("not a valid backup file");
+        await Expect(newComputer.Page.Locator("#key-error")).Not.ToContainTextAsync("passphrase");
         await newComputer.GoToAsync("/key");
         await Expect(newComputer.Page.Locator("#create-key")).ToBeVisibleAsync();
     }

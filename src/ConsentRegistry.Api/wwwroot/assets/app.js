@@ -86,6 +86,18 @@ export function showMessage(element, lines, kind = 'info') {
   element.dataset.kind = kind;
 }
 
+/**
+ * A page's messages: news to its polite status region, errors to its alert region, which screen
+ * readers announce at once. Showing one empties the other, so no stale error sits beside news.
+ */
+export function messages(statusElement, alertElement) {
+  return (lines, kind = 'info') => {
+    const [target, other] = kind === 'error' ? [alertElement, statusElement] : [statusElement, alertElement];
+    showMessage(other, []);
+    showMessage(target, lines, kind);
+  };
+}
+
 /** Creates an element with text content and optional attributes. */
 export function el(tag, text, attributes = {}) {
   const element = document.createElement(tag);

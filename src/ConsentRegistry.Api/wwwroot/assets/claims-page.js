@@ -1,10 +1,10 @@
 // "My claims": the stored party's claims, and signed revocations.
-import { callApi, el, problemLines, showMessage } from './app.js';
+import { callApi, el, messages, problemLines } from './app.js';
 import { loadKey, now, signJws } from './signing-key.js';
 
 const table = document.getElementById('claims-table');
 const body = table.querySelector('tbody');
-const status = document.getElementById('claims-status');
+const say = messages(document.getElementById('claims-status'), document.getElementById('claims-error'));
 const noKey = document.getElementById('no-key');
 
 async function fetchAllClaims(party) {
@@ -47,20 +47,20 @@ async function revoke(row, claimId, record, button) {
     return;
   }
   button.disabled = true;
-  showMessage(status, 'Signing the revocation…');
+  say('Signing the revocation…');
   try {
     const jws = await signJws(record, { v: 1, iat: now(), revokes: claimId });
     const result = await callApi('POST', `/v1/claims/${encodeURIComponent(claimId)}/revocation`, { body: jws, contentType: 'application/jose' });
     if (result.ok || (result.data && result.data.code === 'already-revoked')) {
       setRevoked(row);
-      showMessage(status, `Claim “${name}” revoked${result.data && result.data.seq ? ` (seq ${result.data.seq})` : ''}.`, 'ok');
+      say(`Claim “${name}” revoked${result.data && result.data.seq ? ` (seq ${result.data.seq})` : ''}.`, 'ok');
       table.focus();
       return;
     }
-    showMessage(status, problemLines(result), 'error');
+    say(problemLines(result), 'error');
     button.disabled = false;
   } catch (error) {
-    showMessage(status, `The claim could not be revoked: ${error.message}`, 'error');
+    say(`The claim could not be revoked: ${error.message}`, 'error');
     button.disabled = false;
   }
 }
@@ -95,16 +95,16 @@ async function load() {
     table.hidden = true;
     return;
   }
-  showMessage(status, 'Loading your claims…');
+  say('Loading your claims…');
   try {
     const claims = await fetchAllClaims(record.party);
     claims.sort((a, b) => b.seq - a.seq);
     body.replaceChildren(...claims.map((claim) => row(claim, record)));
-    showMessage(status, claims.length === 0
+    say(claims.length === 0
       ? 'You have not registered any claims with this key yet.'
       : `${claims.length} claim${claims.length === 1 ? '' : 's'}.`);
   } catch (error) {
-    showMessage(status, `Your claims could not be loaded: ${error.message}`, 'error');
+    say(`Your claims could not be loaded: ${error.message}`, 'error');
   }
 }
 

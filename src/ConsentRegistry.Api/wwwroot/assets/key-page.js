@@ -1,11 +1,11 @@
 // "Your signing key": create the key, download its encrypted backup, restore a backup.
-import { showMessage } from './app.js';
+import { messages } from './app.js';
 import {
   BACKUP_FILE_NAME, BackupError, MAX_BACKUP_BYTES, MIN_PASSPHRASE_LENGTH, createKey, loadKey, makeBackup, restoreBackup,
 } from './signing-key.js';
 
 const partyId = document.getElementById('party-id');
-const status = document.getElementById('key-status');
+const say = messages(document.getElementById('key-status'), document.getElementById('key-error'));
 const createButton = document.getElementById('create-key');
 const noKeyText = document.getElementById('no-key-text');
 const backupPassphrase = document.getElementById('backup-passphrase');
@@ -31,7 +31,7 @@ async function busy(button, action) {
   try {
     await action();
   } catch (error) {
-    showMessage(status, `Something went wrong: ${error.message}`, 'error');
+    say(`Something went wrong: ${error.message}`, 'error');
   } finally {
     button.disabled = false;
     button.removeAttribute('aria-busy');
@@ -43,32 +43,32 @@ createButton.addEventListener('click', () => busy(createButton, async () => {
     const { record, privateJwk } = await createKey();
     exportable = privateJwk;
     show(record);
-    showMessage(status, [
+    say([
       'Key created. Your party id is shown above.',
       'Download your backup now: later the browser keeps your key locked and cannot export it.',
     ], 'ok');
     backupPassphrase.focus();
   } catch (error) {
-    showMessage(status, `The key could not be created: ${error.message}`, 'error');
+    say(`The key could not be created: ${error.message}`, 'error');
   }
 }));
 
 exportButton.addEventListener('click', () => busy(exportButton, async () => {
   if (!current) {
-    showMessage(status, 'There is no key to back up yet. Create your signing key first.', 'error');
+    say('There is no key to back up yet. Create your signing key first.', 'error');
     return;
   }
   if (!exportable) {
-    showMessage(status, 'This browser keeps your key locked, so it cannot be exported now. A backup can be downloaded right after you create or restore a key; if you have none, keep using this browser, or create a new key and back it up.', 'error');
+    say('This browser keeps your key locked, so it cannot be exported now. A backup can be downloaded right after you create or restore a key; if you have none, keep using this browser, or create a new key and back it up.', 'error');
     return;
   }
   const passphrase = backupPassphrase.value;
   if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
-    showMessage(status, `The backup passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters long.`, 'error');
+    say(`The backup passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters long.`, 'error');
     backupPassphrase.focus();
     return;
   }
-  showMessage(status, 'Encrypting the backup…');
+  say('Encrypting the backup…');
   const backup = await makeBackup(current, exportable, passphrase);
   const url = URL.createObjectURL(new Blob([JSON.stringify(backup, null, 2)], { type: 'application/json' }));
   const link = document.createElement('a');
@@ -78,51 +78,51 @@ exportButton.addEventListener('click', () => busy(exportButton, async () => {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
-  showMessage(status, `Backup downloaded as ${BACKUP_FILE_NAME}. Keep it, and its passphrase, somewhere safe.`, 'ok');
+  say(`Backup downloaded as ${BACKUP_FILE_NAME}. Keep it, and its passphrase, somewhere safe.`, 'ok');
 }));
 
 importButton.addEventListener('click', () => busy(importButton, async () => {
   const file = importFile.files && importFile.files[0];
   if (!file) {
-    showMessage(status, 'Choose your backup file first.', 'error');
+    say('Choose your backup file first.', 'error');
     importFile.focus();
     return;
   }
   if (!importPassphrase.value) {
-    showMessage(status, 'Enter the passphrase of the backup.', 'error');
+    say('Enter the passphrase of the backup.', 'error');
     importPassphrase.focus();
     return;
   }
   if (file.size > MAX_BACKUP_BYTES) {
     // Not read at all: a backup is a few hundred bytes.
-    showMessage(status, `This is not a valid backup file: it is larger than ${MAX_BACKUP_BYTES / 1024} KB.`, 'error');
+    say(`This is not a valid backup file: it is larger than ${MAX_BACKUP_BYTES / 1024} KB.`, 'error');
     return;
   }
   let backup;
   try {
     backup = JSON.parse(await file.text());
   } catch {
-    showMessage(status, 'This file is not a ConsentRegistry key backup.', 'error');
+    say('This file is not a ConsentRegistry key backup.', 'error');
     return;
   }
-  showMessage(status, 'Opening the backup…');
+  say('Opening the backup…');
   try {
     const restored = await restoreBackup(backup, importPassphrase.value, {
       confirmReplace: (storedParty) => window.confirm(
         `This replaces the key of party ${storedParty} in this browser. Without its backup you can no longer revoke its claims.`),
     });
     if (!restored) {
-      showMessage(status, 'Nothing restored: this browser keeps the key of the party shown above.', 'info');
+      say('Nothing restored: this browser keeps the key of the party shown above.', 'info');
       return;
     }
     const { record, privateJwk } = restored;
     exportable = privateJwk;
     show(record);
     importPassphrase.value = '';
-    showMessage(status, 'Key restored. This browser now signs as the party shown above.', 'ok');
+    say('Key restored. This browser now signs as the party shown above.', 'ok');
   } catch (error) {
     const text = error instanceof BackupError ? error.message : `The backup could not be restored: ${error.message}`;
-    showMessage(status, text, 'error');
+    say(text, 'error');
   }
 }));
 
@@ -130,5 +130,5 @@ try {
   show(await loadKey());
 } catch (error) {
   show(null);
-  showMessage(status, `This browser does not let the page keep a key (IndexedDB: ${error.message}). Private browsing modes often block it.`, 'error');
+  say(`This browser does not let the page keep a key (IndexedDB: ${error.message}). Private browsing modes often block it.`, 'error');
 }

@@ -1,12 +1,12 @@
 // "Verify your website": the file to publish, and the Verify button.
-import { callApi, problemLines, showMessage } from './app.js';
+import { callApi, messages, problemLines } from './app.js';
 import { loadKey } from './signing-key.js';
 
 const hostInput = document.getElementById('verify-host');
 const wellKnown = document.getElementById('well-known');
 const wellKnownUrl = document.getElementById('well-known-url');
 const button = document.getElementById('verify-button');
-const result = document.getElementById('verify-result');
+const say = messages(document.getElementById('verify-result'), document.getElementById('verify-error'));
 const noKey = document.getElementById('no-key');
 
 let record = null;
@@ -33,27 +33,27 @@ hostInput.addEventListener('input', update);
 
 button.addEventListener('click', async () => {
   if (!record) {
-    showMessage(result, 'This browser has no signing key. Create or restore your key first.', 'error');
+    say('This browser has no signing key. Create or restore your key first.', 'error');
     return;
   }
   const name = host();
   if (!name) {
-    showMessage(result, 'Enter your website\'s host name, e.g. artist.example.', 'error');
+    say('Enter your website\'s host name, e.g. artist.example.', 'error');
     hostInput.focus();
     return;
   }
   button.disabled = true;
-  showMessage(result, `Fetching https://${name}/.well-known/consent-registry.json…`);
+  say(`Fetching https://${name}/.well-known/consent-registry.json…`);
   try {
     const answer = await callApi('POST', `/v1/parties/${encodeURIComponent(record.party)}/domains/${encodeURIComponent(name)}/verify`);
     if (answer.ok) {
       const raised = answer.data.claims_raised;
-      showMessage(result, `Verified: ${answer.data.host} lists your key. ${raised} claim${raised === 1 ? '' : 's'} raised to trust “domain”.`, 'ok');
+      say(`Verified: ${answer.data.host} lists your key. ${raised} claim${raised === 1 ? '' : 's'} raised to trust “domain”.`, 'ok');
     } else {
-      showMessage(result, problemLines(answer), 'error');
+      say(problemLines(answer), 'error');
     }
   } catch (error) {
-    showMessage(result, `The website could not be verified: ${error.message}`, 'error');
+    say(`The website could not be verified: ${error.message}`, 'error');
   } finally {
     button.disabled = false;
   }
