@@ -89,7 +89,14 @@ function row(claim, record) {
 }
 
 async function load() {
-  const record = await loadKey();
+  let record;
+  try {
+    record = await loadKey();
+  } catch (error) {
+    table.hidden = true;
+    say(`This browser does not let the page read your signing key (IndexedDB: ${error.message}). Private browsing modes often block it.`, 'error');
+    return;
+  }
   if (!record) {
     noKey.hidden = false;
     table.hidden = true;
