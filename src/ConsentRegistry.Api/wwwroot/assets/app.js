@@ -30,7 +30,10 @@ export function fromBase64url(text) {
   return bytes;
 }
 
-/** Calls the API and returns {ok, status, data}; data is the parsed JSON body, or null. */
+/**
+ * Calls the API and returns {ok, status, data, retryAfter}; data is the parsed JSON body, or null;
+ * retryAfter is the seconds a 429 or 503 asks the page to wait, or null.
+ */
 export async function callApi(method, path, { body, contentType } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
   if (contentType) {
@@ -52,7 +55,32 @@ export async function callApi(method, path, { body, contentType } = {}) {
       data = null;
     }
   }
-  return { ok: response.ok, status: response.status, data };
+  return { ok: response.ok, status: response.status, data, retryAfter: retryAfterSeconds(response.headers.get('Retry-After')) };
+}
+
+/** Retry-After as seconds: a number of seconds or an HTTP date (RFC 9110 10.2.3); null when absent or unreadable. */
+function retryAfterSeconds(header) {
+  if (!header) {
+    return null;
+  }
+  const seconds = /^\s*\d+\s*$/.test(header) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, seconds) : null;
+}
+
+/** Runs task(item) for every item, at most limit at a time; resolves when all have settled. */
+export async function forEachLimited(items, limit, task) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      try {
+        await task(item);
+      } catch {
+        // one failed item must not stop the others; the task shows its own failures
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /**

@@ -1,5 +1,5 @@
 // "My claims": the stored party's claims, and signed revocations.
-import { callApi, el, messages, problemLines } from './app.js';
+import { callApi, el, forEachLimited, messages, problemLines } from './app.js';
 import { loadKey, now, signJws } from './signing-key.js';
 
 const table = document.getElementById('claims-table');
@@ -23,10 +23,27 @@ async function fetchAllClaims(party) {
   }
 }
 
-/** A claim without a title is named by its first subject, which only the claim's own page gives. */
+/**
+ * Claims without a title are named by their first subject, which only each claim's own page gives:
+ * one request per claim, a few at a time, since the registry limits reads per address (its bucket
+ * holds about a hundred) and answers 429 past that. A 429 is tried again after its Retry-After.
+ */
+const SUBJECT_REQUESTS_AT_ONCE = 4;
+const SUBJECT_TRIES = 5;
+const MAX_RETRY_WAIT_SECONDS = 30;
+
+const wait = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
 async function firstSubject(id) {
-  const result = await callApi('GET', `/v1/claims/${encodeURIComponent(id)}`);
-  const subject = result.ok && result.data.subjects && result.data.subjects[0];
+  let result;
+  for (let attempt = 1; ; attempt++) {
+    result = await callApi('GET', `/v1/claims/${encodeURIComponent(id)}`);
+    if (result.status !== 429 || attempt === SUBJECT_TRIES) {
+      break;
+    }
+    await wait(Math.min(result.retryAfter ?? attempt, MAX_RETRY_WAIT_SECONDS));
+  }
+  const subject = result.ok && result.data && result.data.subjects && result.data.subjects[0];
   if (!subject) {
     return id;
   }
@@ -77,9 +94,6 @@ function row(claim, record) {
     el('td', claim.trust, { class: 'claim-trust' }),
     el('td', claim.seq, { class: 'claim-seq' }),
     action);
-  if (!claim.title) {
-    firstSubject(claim.id).then((text) => { title.textContent = text; });
-  }
   if (!claim.revoked) {
     const button = el('button', 'Revoke', { type: 'button', class: 'revoke' });
     button.addEventListener('click', () => revoke(tr, claim.id, record, button));
@@ -106,7 +120,12 @@ async function load() {
   try {
     const claims = await fetchAllClaims(record.party);
     claims.sort((a, b) => b.seq - a.seq);
-    body.replaceChildren(...claims.map((claim) => row(claim, record)));
+    const rows = claims.map((claim) => row(claim, record));
+    body.replaceChildren(...rows);
+    const untitled = rows.filter((_, i) => !claims[i].title);
+    forEachLimited(untitled, SUBJECT_REQUESTS_AT_ONCE, async (tr) => {
+      tr.querySelector('.claim-title').textContent = await firstSubject(tr.dataset.claimId);
+    });
     say(claims.length === 0
       ? 'You have not registered any claims with this key yet.'
       : `${claims.length} claim${claims.length === 1 ? '' : 's'}.`);
