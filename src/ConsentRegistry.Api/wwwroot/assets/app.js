@@ -85,7 +85,8 @@ export async function forEachLimited(items, limit, task) {
 
 /**
  * The lines that explain a problem+json answer: its detail or title, then each field error,
- * its field named by nameField (field => text) where the page knows a plainer name.
+ * its field named by nameField (field => text) where the page knows a plainer name. A field error
+ * that only repeats the detail (a problem about one field says it in both) is left out.
  */
 export function problemLines(result, nameField = (field) => field) {
   const problem = result.data || {};
@@ -95,6 +96,9 @@ export function problemLines(result, nameField = (field) => field) {
   if (problem.errors && typeof problem.errors === 'object') {
     for (const [field, messages] of Object.entries(problem.errors)) {
       for (const message of [].concat(messages)) {
+        if (problem.detail && String(message) === String(problem.detail)) {
+          continue;
+        }
         const name = nameField(field);
         lines.push(name === field ? `${field}: ${message}` : `${name} (${field}): ${message}`);
       }

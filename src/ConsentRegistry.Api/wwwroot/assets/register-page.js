@@ -49,10 +49,17 @@ function subjectsFromFields() {
   return subjects;
 }
 
+/** The name of the file each image subject came from, for messages about it (a vector or hash says nothing to the artist). */
+const fileOfSubject = new WeakMap();
+
 /** The subjects of the chosen image files; notes receives what the artist should know about them. */
 async function subjectsFromFiles(notes) {
   const files = Array.from(field('files').files || []);
   const subjects = [];
+  const add = (subject, file) => {
+    subjects.push(subject);
+    fileOfSubject.set(subject, file.name);
+  };
   for (const [index, file] of files.entries()) {
     showMessage(progress, `Hashing image ${index + 1} of ${files.length}: ${file.name}…`);
     const body = new FormData();
@@ -67,7 +74,7 @@ async function subjectsFromFiles(notes) {
     if (!result.data || typeof result.data.sha256 !== 'string') {
       throw new FormError(`The image ${file.name} could not be hashed: the registry's answer holds no hash.`);
     }
-    subjects.push({ kind: 'sha256', value: result.data.sha256 });
+    add({ kind: 'sha256', value: result.data.sha256 }, file);
     const quality = Number(result.data.quality);
     if (!(quality >= MIN_PDQ_QUALITY)) {
       // A poor-quality perceptual hash would match unrelated pictures: only the exact file is claimed.
@@ -80,13 +87,13 @@ async function subjectsFromFiles(notes) {
     for (const pdq of [result.data.pdq, ...(result.data.pdq_dihedral || [])]) {
       if (pdq && !seen.has(pdq)) {
         seen.add(pdq);
-        subjects.push({ kind: 'pdq', value: pdq });
+        add({ kind: 'pdq', value: pdq }, file);
       }
     }
     // The image's vectors find copies that hashes miss (crops, borders); same rule for detail.
     for (const embedding of result.data.embeddings || []) {
       if (embedding && typeof embedding.model === 'string' && typeof embedding.value === 'string') {
-        subjects.push({ kind: 'embedding', model: embedding.model, value: embedding.value });
+        add({ kind: 'embedding', model: embedding.model, value: embedding.value }, file);
       }
     }
   }
@@ -227,9 +234,12 @@ function fieldName(payload) {
   return (field) => {
     const subject = /^subjects\[(\d+)\]/.exec(field);
     if (subject && payload && payload.subjects[Number(subject[1])]) {
-      const { kind, value } = payload.subjects[Number(subject[1])];
-      const name = { url: 'Image URL', 'url-prefix': 'Folder', host: 'Site', sha256: 'Image file', pdq: 'Image file' }[kind] || 'Work';
-      return `${name} “${value}”`;
+      const named = payload.subjects[Number(subject[1])];
+      if (fileOfSubject.has(named)) {
+        return `Image file “${fileOfSubject.get(named)}”`;
+      }
+      const name = { url: 'Image URL', 'url-prefix': 'Folder', host: 'Site' }[named.kind];
+      return name ? `${name} “${named.value}”` : 'Image file';
     }
     const usage = /^usage\.(.+)$/.exec(field);
     if (usage && LABELS[usage[1]]) {
