@@ -100,6 +100,69 @@ async function subjectsFromFiles(notes) {
   return subjects;
 }
 
+const FILE_KINDS = new Set(['sha256', 'pdq', 'embedding']);
+
+function namesPort(address) {
+  try {
+    return new URL(address).port !== ''; // empty for the scheme's default port, which the registry drops too
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why verifying a website can never raise a claim with these subjects to trust "domain", so that
+ * its "Yes" answers never count: the registry vouches only for addresses on the verified host
+ * itself (src/ConsentRegistry.Api/Verification/DomainScope.cs). Each reason comes with what to
+ * leave out of a claim whose "Yes" should count. Empty when verification can raise the claim.
+ */
+function whyYesNeverCounts(subjects, withFiles = false) {
+  const reasons = [];
+  if (withFiles || subjects.some((s) => FILE_KINDS.has(s.kind))) {
+    reasons.push({
+      why: 'this claim includes image files, and a file can be copied anywhere, so owning a website does not prove you made it',
+      fix: 'without image files',
+    });
+  }
+  const wide = subjects.find((s) => s.kind === 'host' && s.include_subdomains);
+  if (wide) {
+    reasons.push({
+      why: `this claim covers the subdomains of ${wide.value}, and verifying ${wide.value} does not show that they are yours`,
+      fix: 'without “and its subdomains”',
+    });
+  }
+  const ported = subjects.find((s) => (s.kind === 'url' || s.kind === 'url-prefix') && namesPort(s.value));
+  if (ported) {
+    reasons.push({
+      why: `the address ${ported.value} names a port, which may be another server than the one that publishes your verification file`,
+      fix: 'at addresses without a port',
+    });
+  }
+  return reasons;
+}
+
+/** The sentences that say a claim's "Yes" answers will never count, and how to register one that does. */
+function neverCountsText(reasons, lead) {
+  return `${lead}, not even once your website is verified: ${reasons.map((r) => r.why).join('; ')}. `
+    + '“No” answers count as usual. For a “Yes” that counts, register your image URLs, folder or site '
+    + `in a claim of their own, ${reasons.map((r) => r.fix).join(', ')}.`;
+}
+
+/** Before signing: says so when the "Yes" answers chosen cannot count with the works chosen. */
+function updateYesWarning() {
+  const warning = field('yes-warning');
+  const grants = Object.values(usageFromFields()).includes('y');
+  const reasons = grants ? whyYesNeverCounts(subjectsFromFields(), (field('files').files || []).length > 0) : [];
+  warning.textContent = reasons.length > 0 ? neverCountsText(reasons, 'Your “Yes” answers will not count') : '';
+  warning.hidden = reasons.length === 0;
+  // Read out with the button, so that nobody signs without hearing it.
+  if (reasons.length > 0) {
+    submit.setAttribute('aria-describedby', 'yes-warning');
+  } else {
+    submit.removeAttribute('aria-describedby');
+  }
+}
+
 function usageFromFields() {
   const usage = {};
   for (const category of CATEGORIES) {
@@ -215,8 +278,12 @@ function showReceipt(claim, payload) {
   field('receipt-seq').textContent = String(claim.seq);
   field('receipt-trust').textContent = claim.trust;
   field('receipt-lookup').replaceChildren(el('li', 'Looking up…'));
-  const grants = Object.values(payload.usage).includes('y');
-  field('receipt-note').hidden = !(grants && claim.trust === 'signed');
+  const pending = Object.values(payload.usage).includes('y') && claim.trust === 'signed';
+  const reasons = whyYesNeverCounts(payload.subjects);
+  field('receipt-note').hidden = !(pending && reasons.length === 0);
+  const never = field('receipt-note-never');
+  never.textContent = pending && reasons.length > 0 ? neverCountsText(reasons, 'Your “Yes” answers are recorded but will not count') : '';
+  never.hidden = !(pending && reasons.length > 0);
   receipt.hidden = false;
   receipt.focus();
 }
@@ -248,6 +315,9 @@ function fieldName(payload) {
     return { 'terms.license': 'Licence URL', 'terms.contact': 'Contact for permission', title: 'Title' }[field] || field;
   };
 }
+
+form.addEventListener('input', updateYesWarning);
+form.addEventListener('change', updateYesWarning);
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -298,6 +368,7 @@ try {
   const record = await loadKey();
   form.hidden = !record;
   noKey.hidden = Boolean(record);
+  updateYesWarning(); // a browser may restore the fields of an earlier visit
 } catch {
   noKey.hidden = false;
 }
