@@ -41,6 +41,19 @@ public sealed partial class ArtistPagesTests(RegistryFixture registry) : IClassF
         }
     }
 
+    [Fact]
+    public async Task The_verify_page_says_that_the_file_must_stay_published_and_which_claims_verification_never_raises()
+    {
+        var html = await registry.Client.GetStringAsync("/verify");
+
+        Assert.Contains("<h2>Keep the file published</h2>", html);
+        Assert.Contains("fetches the file again", html);
+        Assert.Contains("go back to trust “signed”", html);
+        Assert.Contains("<li>claims that include image files", html);
+        Assert.Contains("<li>claims for a site “and its subdomains”", html);
+        Assert.Contains("<li>claims with an address that names a port", html);
+    }
+
     [Theory]
     [InlineData("/")]
     [InlineData("/key")]
