@@ -14,7 +14,9 @@ namespace ConsentRegistry.Api.Policy;
 /// combined: any "n" stays "n". A subject that was cut keeps its "n"s only: its "y"s would reach
 /// URLs nobody claimed (a crawler reading <c>/gallery/ train-ai=y</c> where only some files under
 /// it were granted), while a "y" stays on a subject kept whole where every claim there said "y".
-/// That covers more than was opted out, never less, and grants no more than was granted.
+/// That covers more than was opted out, never less, and grants no more than was granted. The
+/// depth is chosen by halving (a few passes over the entries whatever the deepest subject), and
+/// with every path cut and the limit still passed (many parties), parties are merged too.
 /// </summary>
 internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectFold.DefaultMaxEntries)
 {
@@ -25,6 +27,7 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
     // text is looked up as a span: a render allocates for the entries it keeps, not per subject read.
     private Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private int _depth = int.MaxValue; // path segments kept; MaxValue: exact
+    private bool _partiesMerged; // every entry is filed under AnyParty
     private char[] _key = new char[256];
 
     public int MaxEntries => maxEntries;
@@ -44,11 +47,14 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         }
 
         Put(new Entry(claim.Party, claim.Iat, claim.Seq, claim.Usage, claim.CountsGrants, claim.Policy, null), kind, value, includeSubdomains);
-        while (_entries.Count > maxEntries && _depth > 0)
+        while (_entries.Count > maxEntries && !_partiesMerged)
         {
             Coarsen();
         }
     }
+
+    /// <summary>Times the entries were cut to fewer segments or merged (for tests).</summary>
+    public int Coarsenings { get; private set; }
 
     /// <summary>One claim per entry, for <see cref="HostPolicy.Resolve"/>.</summary>
     public List<PolicyClaim> ToClaims() =>
@@ -58,13 +64,14 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
     private void Put(Entry entry, string kind, ReadOnlySpan<char> value, bool includeSubdomains)
     {
         var (wholeKind, wholeLength) = (kind, value.Length);
-        value = Cut(ref kind, value);
+        value = Cut(ref kind, value, _depth);
         if (value.Length != wholeLength || kind != wholeKind)
         {
             entry = entry with { Usage = OptOutsOnly(entry.Usage) };
         }
 
         var lookup = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
+        entry = _partiesMerged ? entry with { Party = AnyParty } : entry;
         ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(lookup, ComposeKey(entry.Party, kind, value), out var exists);
         if (!exists || (!Coarsened && (entry.Iat, entry.Seq).CompareTo((slot.Iat, slot.Seq)) > 0))
         {
@@ -80,21 +87,53 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         }
     }
 
+    /// <summary>
+    /// Cuts the entries to the deepest depth at which they fill at most three quarters of the limit
+    /// (room for what comes next before the next cut), found by halving the depths between none
+    /// and the one held; with every path cut and still too many (each party holding its own
+    /// entries), merges parties: across parties any "n" stays "n".
+    /// </summary>
     private void Coarsen()
     {
-        var deepest = _entries.Values.Max(e => Depth(e.Subject!.Value));
-        _depth = Math.Min(_depth == int.MaxValue ? deepest : _depth, deepest) - 1;
-        if (_depth < 0)
+        Coarsenings++;
+        var target = Math.Max(1, maxEntries / 4 * 3);
+        var deepest = _entries.Values.Max(e => PathDepth(e.Subject!));
+        var (low, high) = (0, Math.Min(_depth, deepest) - 1); // cutting deeper than high changes nothing or was too many already
+        if (high < 0 || CountAt(0) > target)
         {
-            _depth = 0;
+            (_depth, _partiesMerged) = (0, true);
+        }
+        else
+        {
+            while (low < high)
+            {
+                var middle = low + ((high - low + 1) / 2);
+                (low, high) = CountAt(middle) <= target ? (middle, high) : (low, middle - 1);
+            }
+
+            _depth = low;
         }
 
         var old = _entries;
-        _entries = new Dictionary<string, Entry>(old.Count / 2, StringComparer.Ordinal);
+        _entries = new Dictionary<string, Entry>(Math.Min(old.Count, target), StringComparer.Ordinal);
         foreach (var entry in old.Values)
         {
             Put(entry, entry.Subject!.Kind, entry.Subject.Value, entry.Subject.IncludeSubdomains);
         }
+    }
+
+    /// <summary>How many entries there would be with paths cut to <paramref name="depth"/> segments (by 64-bit hashes of the keys: a collision only undercounts, and Add cuts again if it must).</summary>
+    private int CountAt(int depth)
+    {
+        var keys = new HashSet<ulong>(_entries.Count);
+        foreach (var entry in _entries.Values)
+        {
+            var kind = entry.Subject!.Kind;
+            var value = Cut(ref kind, entry.Subject.Value, depth);
+            keys.Add(System.IO.Hashing.XxHash3.HashToUInt64(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ComposeKey(entry.Party, kind, value))));
+        }
+
+        return keys.Count;
     }
 
     /// <summary>The party (as two chars), the kind and the value in one reused buffer: the dictionary's key.</summary>
@@ -114,16 +153,16 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         return _key.AsSpan(0, length);
     }
 
-    /// <summary>URL and URL-prefix subjects at the current depth (a cut URL becomes a URL prefix); host subjects as they are.</summary>
-    private ReadOnlySpan<char> Cut(scoped ref string kind, ReadOnlySpan<char> value)
+    /// <summary>URL and URL-prefix subjects cut to <paramref name="depth"/> path segments (a cut URL becomes a URL prefix); host subjects as they are.</summary>
+    private static ReadOnlySpan<char> Cut(scoped ref string kind, ReadOnlySpan<char> value, int depth)
     {
-        if (!Coarsened || kind is not (SubjectKinds.Url or SubjectKinds.UrlPrefix))
+        if (depth == int.MaxValue || kind is not (SubjectKinds.Url or SubjectKinds.UrlPrefix))
         {
             return value;
         }
 
         var end = CanonicalParts.PathStart(value) + 1; // after the leading "/"
-        for (var segment = 0; segment < _depth; segment++)
+        for (var segment = 0; segment < depth; segment++)
         {
             var slash = value[end..].IndexOfAny('/', '?');
             if (slash < 0 || value[end + slash] == '?')
@@ -138,10 +177,17 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         return value[..end];
     }
 
-    private static int Depth(string value)
+    /// <summary>The slashes of a URL or URL prefix's path before any query (the depth that <see cref="Cut"/> leaves it whole at, less one); 0 for a host.</summary>
+    private static int PathDepth(Subject subject)
     {
-        var start = value.IndexOf("://", StringComparison.Ordinal);
-        return start < 0 ? 0 : value.AsSpan(start + 3).Count('/');
+        if (subject.Kind is not (SubjectKinds.Url or SubjectKinds.UrlPrefix))
+        {
+            return 0;
+        }
+
+        var path = subject.Value.AsSpan(CanonicalParts.PathStart(subject.Value));
+        var query = path.IndexOf('?');
+        return (query < 0 ? path : path[..query]).Count('/');
     }
 
     /// <summary>The "n"s of <paramref name="usage"/>, its "y"s unset.</summary>
@@ -172,6 +218,9 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         var newer = (b.Iat, b.Seq).CompareTo((a.Iat, a.Seq)) > 0 ? b : a;
         return newer with { Usage = Usage.FromValues(values), CountsGrants = a.CountsGrants && b.CountsGrants };
     }
+
+    /// <summary>The party of entries once parties are merged.</summary>
+    private const int AnyParty = -1;
 
     /// <summary>What a claim brings to each of its subjects.</summary>
     public readonly record struct Claim(int Party, long Iat, long Seq, Usage Usage, bool CountsGrants, string? Policy);
