@@ -93,7 +93,13 @@ internal sealed class RegistryHttp : IDisposable
         }
     }
 
-    /// <summary>The body of a GET of <paramref name="path"/> that must succeed.</summary>
+    /// <summary>The most bytes read of a small answer (a manifest, a key): nothing is believed before it is verified, its size least of all.</summary>
+    public const int MaxSmallAnswerBytes = 1 << 20;
+
+    /// <summary>The most bytes of an error answer read for its problem detail.</summary>
+    private const int MaxProblemBytes = 64 << 10;
+
+    /// <summary>The body (at most <see cref="MaxSmallAnswerBytes"/>) of a GET of <paramref name="path"/> that must succeed.</summary>
     public async Task<byte[]> GetBytesAsync(string path, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, path), cancellationToken);
@@ -104,7 +110,8 @@ internal sealed class RegistryHttp : IDisposable
 
         try
         {
-            return await response.Content.ReadAsByteArrayAsync(cancellationToken);
+            return await ReadAtMostAsync(response.Content, MaxSmallAnswerBytes, cancellationToken)
+                ?? throw CliException.Registry($"the registry's answer to {path} is larger than {MaxSmallAnswerBytes:N0} bytes: refused.");
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
@@ -145,8 +152,13 @@ internal sealed class RegistryHttp : IDisposable
     {
         try
         {
-            var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            using var json = JsonDocument.Parse(text);
+            var body = await ReadAtMostAsync(response.Content, MaxProblemBytes, cancellationToken);
+            if (body is null)
+            {
+                return response.ReasonPhrase ?? "";
+            }
+
+            using var json = JsonDocument.Parse(body);
             return json.RootElement.TryGetProperty("detail", out var detail) ? detail.GetString() ?? ""
                 : json.RootElement.TryGetProperty("title", out var title) ? title.GetString() ?? ""
                 : response.ReasonPhrase ?? "";
@@ -155,6 +167,31 @@ internal sealed class RegistryHttp : IDisposable
         {
             return response.ReasonPhrase ?? "";
         }
+    }
+
+    /// <summary>The whole body, or null when it is longer than <paramref name="max"/> bytes (said or sent).</summary>
+    private static async Task<byte[]?> ReadAtMostAsync(HttpContent content, int max, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength > max)
+        {
+            return null;
+        }
+
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        var buffer = new MemoryStream();
+        var chunk = new byte[16 << 10];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > max)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
     }
 
     public void Dispose() => _http.Dispose();

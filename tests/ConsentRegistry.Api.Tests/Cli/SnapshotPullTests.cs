@@ -126,6 +126,19 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.Equal([Path.GetFileName(output) + ".registry-key.jwk"], Directory.GetFiles(_folder, "long.snap*").Select(Path.GetFileName));
     }
 
+    [Fact]
+    public async Task A_manifest_answer_larger_than_a_mebibyte_is_refused_unread()
+    {
+        await using var scripted = new ScriptedRegistry(registry.Client) { LatestManifest = new byte[(1 << 20) + 1] };
+        var output = Path.Combine(_folder, "huge.snap");
+
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", scripted.Url, "--out", output, "-q");
+
+        Assert.Equal(ExitCodes.RegistryUnreachable, exit);
+        Assert.Contains("larger than 1,048,576 bytes", errors, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
     /// <summary>A signed manifest replayed (by a mirror, or a replica that lags) older than the installed snapshot would bring back what was opted out since.</summary>
     [Fact]
     public async Task An_older_snapshot_than_the_installed_one_is_refused_unless_allowed()
