@@ -175,6 +175,7 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
         var state = new FilterState
         {
             Source = current, Use = settings.Use, RemovedFolder = removedFolder, UrlColumn = settings.UrlColumn, MinTrustForGrants = minTrustForGrants, Started = started,
+            Seq = source.Seq,
         };
         state.Save(output);
         return state;
@@ -206,6 +207,6 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
         var totals = new SummaryCounts(files.Sum(f => f.Counts.Rows), files.Sum(f => f.Counts.Kept), files.Sum(f => f.Counts.Removed), files.Sum(f => f.Counts.InvalidUrls));
         return new FilterSummary(
             "consent-registry", CliVersion.Current, "filter", state.Started == default ? started : state.Started, DateTimeOffset.UtcNow,
-            new SummarySource(source.Kind, source.Registry, source.SnapshotId, source.Seq, source.SnapshotCreated), use, files, totals);
+            new SummarySource(source.Kind, source.Registry, source.SnapshotId, state.Seq ?? source.Seq, source.SnapshotCreated), use, files, totals);
     }
 }

@@ -34,6 +34,10 @@ public sealed class FilterState
     [JsonPropertyName("started")]
     public DateTimeOffset Started { get; init; }
 
+    /// <summary>The source's seq when the run began (online: the registry's then; a resumed run keeps it). Null in a state written before it was kept.</summary>
+    [JsonPropertyName("seq")]
+    public long? Seq { get; init; }
+
     [JsonPropertyName("files")]
     public Dictionary<string, FileProgress> Files { get; init; } = new(StringComparer.Ordinal);
 

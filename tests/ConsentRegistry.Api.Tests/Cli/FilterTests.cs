@@ -99,6 +99,28 @@ public sealed class FilterTests : IDisposable
         Assert.Equal(Enumerable.Range(0, Rows).Where(i => !OptedOut(i) && !GenAiOnly(i)).Select(i => (long)i), SampleIds(Path.Combine(In("genai"), "laion.parquet")));
     }
 
+    /// <summary>The summary records the registry's seq when the run began, as the docs say: a resumed run keeps the first run's, though the registry moved on.</summary>
+    [Fact]
+    public async Task A_resumed_online_run_records_the_seq_its_first_run_began_at()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        await SubmitAsync(client, signer, [TestSigner.Subject("host", "art11.example")], "train-ai");
+        var input = In("resumed-online.parquet");
+        MakeInput(input, 2_000);
+        var output = In("resumed-online");
+        var (exit, errors) = await RunAsync("filter", input, "--out", output, "--registry", client.BaseAddress!.ToString(), "-q");
+        Assert.True(exit == 0, errors);
+        var began = (long)JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "filter-summary.json")))!["source"]!["seq"]!;
+
+        await SubmitAsync(client, signer, [TestSigner.Subject("host", "art12.example")], "train-ai");
+        (exit, errors) = await RunAsync("filter", input, "--out", output, "--registry", client.BaseAddress!.ToString(), "--resume", "-q");
+
+        Assert.True(exit == 0, errors);
+        Assert.Equal(began, (long)JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "filter-summary.json")))!["source"]!["seq"]!);
+    }
+
     [Fact]
     public async Task A_required_URL_column_of_non_ASCII_URLs_comes_through_unchanged()
     {
