@@ -44,8 +44,7 @@ internal sealed class SnapshotDownloader(RegistryHttp http, IDownloadProgress pr
 
                     break;
                 case HttpStatusCode.NotFound:
-                    throw CliException.Registry(
-                        $"snapshot {manifest.Id} is gone from the registry (it keeps only its last few): run snapshot pull again; it starts from the newest one.");
+                    throw new SnapshotGoneException(manifest.Id);
                 case HttpStatusCode.RequestedRangeNotSatisfiable when offset > 0 && ++failures < RegistryHttp.MaxAttempts:
                     progress.Note($"the registry cannot continue {file.Name} from byte {offset:N0}; starting over");
                     partial.SetLength(0);
@@ -143,4 +142,8 @@ internal sealed class SnapshotDownloader(RegistryHttp http, IDownloadProgress pr
             }
         }
     }
+
+    /// <summary>The registry answered 404 for the snapshot's file: replaced since its manifest was read, or not held by the instance that answered.</summary>
+    internal sealed class SnapshotGoneException(string id)
+        : Exception($"snapshot {id} is gone from the registry (it keeps only its last few, and behind a load balancer another instance may have answered)");
 }

@@ -89,6 +89,34 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
 
         // Trust on first use is said even with --quiet: it is the one moment the user can check the key.
         using var key = await RegistryKeyPin.ResolveAsync(settings.Key, paths, http, CliOutput.Notes(quiet: false), cancellationToken);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await PullNewestAsync(settings, paths, http, key, note, cancellationToken);
+            }
+            catch (SnapshotDownloader.SnapshotGoneException gone)
+            {
+                if (attempt >= MaxTriesWhenGone)
+                {
+                    throw CliException.Registry($"{gone.Message}, {MaxTriesWhenGone} times: run snapshot pull again; it starts from the newest one.", gone);
+                }
+
+                note($"{gone.Message}; reading the registry's newest snapshot again");
+            }
+        }
+    }
+
+    /// <summary>
+    /// How often a snapshot that is gone (404) sends the pull back to the newest manifest: it may
+    /// have been replaced during a long download, or, behind a load balancer, the file was asked of
+    /// an instance that does not hold it (each instance keeps its own snapshots).
+    /// </summary>
+    private const int MaxTriesWhenGone = 3;
+
+    private static async Task<int> PullNewestAsync(
+        Settings settings, PullPaths paths, RegistryHttp http, RegistryPublicKey key, Action<string> note, CancellationToken cancellationToken)
+    {
         var manifest = await LatestVerifiedAsync(http, key, cancellationToken);
         var file = manifest.Files?.FirstOrDefault(f => f.Name == SnapshotManifest.IndexFileName)
             ?? throw CliException.Registry($"snapshot {manifest.Id} lists no {SnapshotManifest.IndexFileName}.");

@@ -7,7 +7,7 @@ namespace ConsentRegistry.Api.Tests.Cli;
 /// A registry that misbehaves on purpose, on loopback (<see cref="RawHttpServer"/>): it passes
 /// every request through to a real registry, except the snapshot file's downloads, which it
 /// answers by <see cref="FileAnswer"/>s in turn: a 429 with Retry-After, a body cut off halfway, a
-/// whole file where a range was asked for, a byte too many. It records the file requests' ranges, and can replay
+/// whole file where a range was asked for, a byte too many, a 404. It records the file requests' ranges, and can replay
 /// an older manifest as the newest.
 /// </summary>
 internal sealed class ScriptedRegistry : IAsyncDisposable
@@ -36,6 +36,9 @@ internal sealed class ScriptedRegistry : IAsyncDisposable
 
         /// <summary>200 with the whole file and one byte more.</summary>
         OneByteTooMany,
+
+        /// <summary>404, as from an instance behind the same balancer that does not hold the snapshot.</summary>
+        NotFound,
     }
 
     public string Url => $"http://127.0.0.1:{_server.Port}/";
@@ -77,6 +80,7 @@ internal sealed class ScriptedRegistry : IAsyncDisposable
             FileAnswer.TooManyRequests => Response(429, "application/problem+json", """{"status":429}"""u8.ToArray(), extraHeaders: "Retry-After: 1\r\n"),
             FileAnswer.CutOffHalfway => Response(200, "application/octet-stream", file[..(file.Length / 2)], file.Length),
             FileAnswer.OneByteTooMany => Response(200, "application/octet-stream", [.. file, 0]),
+            FileAnswer.NotFound => Response(404, "application/problem+json", """{"status":404}"""u8.ToArray()),
             _ => Response(200, "application/octet-stream", file, file.Length),
         };
     }

@@ -113,6 +113,31 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.False(File.Exists(output + ".partial"));
     }
 
+    /// <summary>Behind a balancer, the file may be asked of an instance that does not hold the snapshot: the pull reads the newest manifest again and tries again, a few times.</summary>
+    [Fact]
+    public async Task A_snapshot_file_answered_404_is_tried_again_from_the_newest_manifest_a_few_times()
+    {
+        await using (var scripted = new ScriptedRegistry(registry.Client, ScriptedRegistry.FileAnswer.NotFound, ScriptedRegistry.FileAnswer.NotFound))
+        {
+            var output = Path.Combine(_folder, "balanced.snap");
+
+            var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", scripted.Url, "--out", output);
+
+            Assert.True(exit == ExitCodes.Done, errors);
+            Assert.Equal(2, errors.Split("reading the registry's newest snapshot again").Length - 1);
+            Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(output));
+        }
+
+        await using (var gone = new ScriptedRegistry(registry.Client, ScriptedRegistry.FileAnswer.NotFound, ScriptedRegistry.FileAnswer.NotFound, ScriptedRegistry.FileAnswer.NotFound))
+        {
+            var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", gone.Url, "--out", Path.Combine(_folder, "gone.snap"), "-q");
+
+            Assert.Equal(ExitCodes.RegistryUnreachable, exit);
+            Assert.Contains("is gone from the registry", errors, StringComparison.Ordinal);
+            Assert.Contains("run snapshot pull again", errors, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task A_download_longer_than_the_signed_size_is_refused_and_leaves_no_partial_file()
     {
