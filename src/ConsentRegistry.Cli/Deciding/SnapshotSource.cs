@@ -57,10 +57,13 @@ public sealed class SnapshotSource : IRegistrySource
             var index = MatchingIndex.ReadSnapshotForLookups(reader, SignCodeVectors.SavedOnly(candidates: 16));
             var header = reader.Header;
             var id = file.Manifest?.Id ?? SnapshotManifest.IdFor(header.Seq, header.Created);
-            if (file.Manifest is { } manifest && (manifest.Seq != header.Seq || manifest.Store != header.StoreId))
+            // The manifest names the snapshot in the run's summary: it must be this file's (its SHA-256 is left to `snapshot info`, a read of the whole file).
+            if (file.Manifest is { } manifest && (manifest.Seq != header.Seq || manifest.Store != header.StoreId || manifest.Created != header.Created
+                || manifest.Files?.FirstOrDefault(f => f.Name == SnapshotManifest.IndexFileName)?.Size != new FileInfo(file.IndexPath).Length))
             {
                 index.Dispose();
-                throw CliException.Input($"{file.IndexPath}: its manifest ({file.ManifestPath}) is of another snapshot (seq {manifest.Seq}, the file's is {header.Seq}).");
+                throw CliException.Input(
+                    $"{file.IndexPath}: its manifest ({file.ManifestPath}) is of another snapshot (seq {manifest.Seq}, created {manifest.Created:O}; the file's are {header.Seq}, {header.Created:O}), or of another size.");
             }
 
             return new SnapshotSource(index, new SourceDescription("snapshot", null, id, header.Seq, header.Created), minTrustForGrants, pdqMaxDistance);

@@ -99,6 +99,40 @@ public sealed class FilterTests : IDisposable
         Assert.Equal(Enumerable.Range(0, Rows).Where(i => !OptedOut(i) && !GenAiOnly(i)).Select(i => (long)i), SampleIds(Path.Combine(In("genai"), "laion.parquet")));
     }
 
+    /// <summary>The manifest beside a snapshot names it in the run's summary: one of another creation time or size than the file is refused, not recorded.</summary>
+    [Theory]
+    [InlineData("created")]
+    [InlineData("size")]
+    public async Task A_snapshot_whose_manifest_is_of_another_snapshot_is_refused(string changed)
+    {
+        var snapshots = In("snapshots");
+        await using var app = await StartRegistryAsync(snapshots);
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        await SubmitAsync(client, signer, [TestSigner.Subject("host", "art11.example")], "train-ai");
+        var snapshot = await SnapshotAtAsync(client, snapshots, 1);
+        var copy = Directory.CreateDirectory(In("mismatched")).FullName;
+        File.Copy(Path.Combine(snapshot, "index.snap"), Path.Combine(copy, "index.snap"));
+        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(snapshot, "manifest.json")))!;
+        if (changed == "created")
+        {
+            manifest["created"] = DateTimeOffset.Parse((string)manifest["created"]!, System.Globalization.CultureInfo.InvariantCulture).AddSeconds(1).ToString("O");
+        }
+        else
+        {
+            manifest["files"]![0]!["size"] = (long)manifest["files"]![0]!["size"]! + 8;
+        }
+
+        await File.WriteAllTextAsync(Path.Combine(copy, "manifest.json"), manifest.ToJsonString());
+        var input = In("small.parquet");
+        MakeInput(input, 100);
+
+        var (exit, errors) = await RunAsync("filter", input, "--out", In("out"), "--snapshot", copy, "-q");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("is of another snapshot", errors, StringComparison.Ordinal);
+    }
+
     /// <summary>The summary records the registry's seq when the run began, as the docs say: a resumed run keeps the first run's, though the registry moved on.</summary>
     [Fact]
     public async Task A_resumed_online_run_records_the_seq_its_first_run_began_at()
