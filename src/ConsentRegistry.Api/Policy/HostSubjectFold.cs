@@ -177,7 +177,11 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         return value[..end];
     }
 
-    /// <summary>The slashes of a URL or URL prefix's path before any query (the depth that <see cref="Cut"/> leaves it whole at, less one); 0 for a host.</summary>
+    /// <summary>
+    /// The slashes of a URL or URL prefix's path before any query; 0 for a host. <see cref="Cut"/>
+    /// leaves a URL whole at this depth and deeper (a prefix ending in "/" at one less), so no cut
+    /// deeper than the largest of these, less one, changes anything.
+    /// </summary>
     private static int PathDepth(Subject subject)
     {
         if (subject.Kind is not (SubjectKinds.Url or SubjectKinds.UrlPrefix))

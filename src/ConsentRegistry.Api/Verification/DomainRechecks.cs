@@ -35,8 +35,16 @@ internal sealed class DomainRechecks(
     /// <summary>Checks every verification last checked at least <paramref name="minAge"/> ago (zero: all of them).</summary>
     public async Task<RecheckSummary> RecheckAsync(TimeSpan minAge, CancellationToken cancellationToken)
     {
+        try
+        {
+            await SettleOwedAsync(cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Reading the lowerings owed since lapses or removals failed; this pass checks the verifications, the next retries them");
+        }
+
         // Zero means every row, even one whose last_checked_at was nudged a second ahead of the clock (TryTakeForCheckAsync).
-        await SettleOwedAsync(cancellationToken);
         var dueBefore = minAge <= TimeSpan.Zero ? long.MaxValue : Now() - (long)minAge.TotalSeconds;
         var due = await store.DueAsync(dueBefore, MaxPerPass, cancellationToken);
         if (due.Count > 0)
@@ -146,7 +154,11 @@ internal sealed class DomainRechecks(
         }
 
         var (_, lowered) = await verifier.ReconcileAsync(row.Party, cancellationToken);
-        await store.SettleAsync(owed!, cancellationToken);
+        if (owed is not null)
+        {
+            await verifier.SettleAsync(owed, cancellationToken);
+        }
+
         logger.LogInformation("Domain verification of {Host} for party {Party} lapsed; {Lowered} claims lowered to signed", row.Host, row.Party, lowered);
         return (RecheckState.Lapsed, lowered);
     }
@@ -165,7 +177,7 @@ internal sealed class DomainRechecks(
             try
             {
                 var (_, lowered) = await verifier.ReconcileAsync(debt.Party, cancellationToken);
-                await store.SettleAsync(debt, cancellationToken);
+                await verifier.SettleAsync(debt, cancellationToken);
                 logger.LogInformation("Party {Party}: the lowering owed since a lapse or removal is done; {Lowered} claims lowered to signed", debt.Party, lowered);
                 settled++;
             }

@@ -128,13 +128,29 @@ internal sealed class DomainVerifier(
             }
 
             var (_, lowered) = await ReconcileHeldAsync(party, CancellationToken.None, RemovalReason);
-            await store.SettleAsync(owed, CancellationToken.None);
+            await SettleAsync(owed, CancellationToken.None);
             logger.LogInformation("Domain verification of {Host} for party {Party} removed by an operator; {Lowered} claims lowered to signed", host, party, lowered);
             return lowered;
         }
         finally
         {
             stripe.Release();
+        }
+    }
+
+    /// <summary>
+    /// Forgets a debt whose lowering is done. A failure to forget it is logged, not thrown: the
+    /// lowering stands, and the next pass reconciles the party again, which changes nothing.
+    /// </summary>
+    public async Task SettleAsync(OwedTrust owed, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.SettleAsync(owed, cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Party {Party}: its claims are reconciled, but forgetting that they were owed it failed; the next re-check pass reconciles them again", owed.Party);
         }
     }
 

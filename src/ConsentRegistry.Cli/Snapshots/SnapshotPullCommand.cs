@@ -165,12 +165,14 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
     /// <summary>
     /// A signed manifest can be replayed (by a mirror, a proxy or a replica that lags behind): one
     /// older than the installed snapshot of the same store would bring back rows opted out since,
-    /// so it is refused unless asked for. The installed manifest counts only when the pinned key
-    /// signed it; another store's snapshot (a registry rebuilt from scratch) is taken, with a note.
+    /// so it is refused unless asked for. What is installed is told by its manifest when the pinned
+    /// key signed it, else by the file's own header (a pull stopped between installing the file and
+    /// its manifest leaves none). Another store's snapshot (a registry rebuilt from scratch) is
+    /// taken, with a note.
     /// </summary>
     private static void RefuseOlder(Settings settings, PullPaths paths, RegistryPublicKey key, SnapshotManifest manifest)
     {
-        if (!File.Exists(paths.Manifest) || SnapshotManifest.Parse(File.ReadAllBytes(paths.Manifest)) is not { } installed || !installed.IsSignedBy(key))
+        if (Installed(paths, key) is not { } installed)
         {
             return;
         }
@@ -184,6 +186,36 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
             throw CliException.Verification(
                 $"the registry's newest snapshot {manifest.Id} (seq {manifest.Seq}) is older than {paths.Out} (snapshot {installed.Id}, seq {installed.Seq}): refused, "
                 + "as it would bring back what was opted out since. A registry behind a load balancer may have answered from a replica that lags: try again, or pass --allow-older to install it.");
+        }
+    }
+
+    /// <summary>The snapshot in <c>--out</c>: by its signed manifest, else by the file's header; null when there is none to read.</summary>
+    private static (string Id, long Seq, Guid Store)? Installed(PullPaths paths, RegistryPublicKey key)
+    {
+        if (File.Exists(paths.Manifest) && SnapshotManifest.Parse(File.ReadAllBytes(paths.Manifest)) is { } signed && signed.IsSignedBy(key))
+        {
+            return (signed.Id, signed.Seq, signed.Store);
+        }
+
+        if (!File.Exists(paths.Out))
+        {
+            return null;
+        }
+
+        var bytes = new byte[SnapshotHeader.Size];
+        using (var file = File.OpenRead(paths.Out))
+        {
+            file.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        }
+
+        try
+        {
+            var header = SnapshotHeader.Read(bytes);
+            return (SnapshotManifest.IdFor(header.Seq, header.Created), header.Seq, header.StoreId);
+        }
+        catch (SnapshotFormatException)
+        {
+            return null; // not a snapshot: nothing to go back from
         }
     }
 

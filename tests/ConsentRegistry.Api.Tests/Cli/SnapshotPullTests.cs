@@ -197,6 +197,13 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.Equal(newer.Id, SnapshotManifest.Parse(await File.ReadAllBytesAsync(output + ".manifest.json"))!.Id);
         Assert.False(File.Exists(output + ".partial"));
 
+        // Without its manifest (a pull stopped between installing the file and the manifest), the file's own header tells.
+        File.Delete(output + ".manifest.json");
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", replaying.Url, "--out", output, "-q");
+        Assert.Equal(ExitCodes.VerificationFailed, exit);
+        Assert.Contains($"is older than {output} (snapshot {newer.Id}", errors, StringComparison.Ordinal);
+        Assert.Equal(installed, await File.ReadAllBytesAsync(output));
+
         (exit, errors) = await RunAsync("snapshot", "pull", "--registry", replaying.Url, "--out", output, "-q", "--allow-older");
         Assert.True(exit == ExitCodes.Done, errors);
         Assert.Equal(older.Id, SnapshotManifest.Parse(await File.ReadAllBytesAsync(output + ".manifest.json"))!.Id);
