@@ -22,8 +22,8 @@ internal enum RecheckState
 /// so a host's bad hour does not cost an artist her consents. A lapse lowers the claims the
 /// verification raised (never reviewed ones) back to signed; that lowering is owed in the lapse's
 /// own transaction, so one that fails or is cut short is finished by the next pass (or start).
-/// A pass takes at most
-/// <see cref="MaxPerPass"/> rows, oldest check first, so its length is bounded whatever the table holds.
+/// A pass takes at most <see cref="MaxPerPass"/> rows, oldest check first, so its length is
+/// bounded whatever the table holds.
 /// </summary>
 internal sealed class DomainRechecks(
     WellKnownFetcher fetcher, DomainVerificationStore store, DomainVerifier verifier, TimeProvider time, ILogger<DomainRechecks> logger)
