@@ -15,8 +15,8 @@ namespace ConsentRegistry.Api.Policy;
 /// URLs nobody claimed (a crawler reading <c>/gallery/ train-ai=y</c> where only some files under
 /// it were granted), while a "y" stays on a subject kept whole where every claim there said "y".
 /// That covers more than was opted out, never less, and grants no more than was granted. The
-/// depth is chosen by halving (a few passes over the entries whatever the deepest subject), and
-/// with every path cut and the limit still passed (many parties), parties are merged too.
+/// depth is chosen by halving (a few passes over the entries whatever the deepest subject); when
+/// the parties' entries would not fit even cut to the root (many parties), parties are merged.
 /// </summary>
 internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectFold.DefaultMaxEntries)
 {
@@ -47,7 +47,7 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         }
 
         Put(new Entry(claim.Party, claim.Iat, claim.Seq, claim.Usage, claim.CountsGrants, claim.Policy, null), kind, value, includeSubdomains);
-        while (_entries.Count > maxEntries && !_partiesMerged)
+        while (_entries.Count > maxEntries && !(_partiesMerged && _depth == 0))
         {
             Coarsen();
         }
@@ -89,31 +89,23 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
 
     /// <summary>
     /// Cuts the entries to the deepest depth at which they fill at most three quarters of the limit
-    /// (room for what comes next before the next cut), found by halving the depths between none
-    /// and the one held; with every path cut and still too many (each party holding its own
-    /// entries), merges parties: across parties any "n" stays "n".
+    /// (room for what comes next before the next cut), found by halving. When the parties' own
+    /// entries would not fit even with every path cut to the root (many parties), parties are
+    /// merged first, across them any "n" staying "n", and paths cut only as far as still needed.
     /// </summary>
     private void Coarsen()
     {
         Coarsenings++;
         var target = Math.Max(1, maxEntries / 4 * 3);
         var deepest = _entries.Values.Max(e => PathDepth(e.Subject!));
-        var (low, high) = (0, Math.Min(_depth, deepest) - 1); // cutting deeper than high changes nothing or was too many already
-        if (high < 0 || CountAt(0) > target)
+        var top = Math.Min(_depth, deepest) - 1; // cutting deeper changes nothing, or was too many already
+        if (!_partiesMerged && (top < 0 || CountAt(0, mergeParties: false) > target))
         {
-            (_depth, _partiesMerged) = (0, true);
-        }
-        else
-        {
-            while (low < high)
-            {
-                var middle = low + ((high - low + 1) / 2);
-                (low, high) = CountAt(middle) <= target ? (middle, high) : (low, middle - 1);
-            }
-
-            _depth = low;
+            _partiesMerged = true;
+            top = Math.Min(_depth, deepest); // merging may be enough where they stand
         }
 
+        _depth = Math.Max(0, DeepestFitting(top, target));
         var old = _entries;
         _entries = new Dictionary<string, Entry>(Math.Min(old.Count, target), StringComparer.Ordinal);
         foreach (var entry in old.Values)
@@ -122,15 +114,28 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         }
     }
 
+    /// <summary>The deepest depth up to <paramref name="top"/> whose count fits <paramref name="target"/> (counts grow with depth), or 0 when none does.</summary>
+    private int DeepestFitting(int top, int target)
+    {
+        var (low, high) = (0, top);
+        while (low < high)
+        {
+            var middle = low + ((high - low + 1) / 2);
+            (low, high) = CountAt(middle, _partiesMerged) <= target ? (middle, high) : (low, middle - 1);
+        }
+
+        return low;
+    }
+
     /// <summary>How many entries there would be with paths cut to <paramref name="depth"/> segments (by 64-bit hashes of the keys: a collision only undercounts, and Add cuts again if it must).</summary>
-    private int CountAt(int depth)
+    private int CountAt(int depth, bool mergeParties)
     {
         var keys = new HashSet<ulong>(_entries.Count);
         foreach (var entry in _entries.Values)
         {
             var kind = entry.Subject!.Kind;
             var value = Cut(ref kind, entry.Subject.Value, depth);
-            keys.Add(System.IO.Hashing.XxHash3.HashToUInt64(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ComposeKey(entry.Party, kind, value))));
+            keys.Add(System.IO.Hashing.XxHash3.HashToUInt64(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ComposeKey(mergeParties ? AnyParty : entry.Party, kind, value))));
         }
 
         return keys.Count;

@@ -55,6 +55,24 @@ public sealed class HostSubjectFoldTests
         Assert.Contains(claims, claim => IsRootOptOut(claim));
     }
 
+    [Fact]
+    public void Many_parties_opting_out_of_the_same_deep_url_are_merged_without_cutting_it()
+    {
+        var fold = new HostSubjectFold(Host, maxEntries: 1_000);
+        var url = $"https://{Host}/gallery/2026/piece.jpg";
+
+        for (var party = 0; party < 5_000; party++)
+        {
+            fold.Add(Claim(party, seq: party + 1), SubjectKinds.Url, url, includeSubdomains: false);
+        }
+
+        var claims = fold.ToClaims();
+        Assert.InRange(fold.PeakEntries, 1, 1_001);
+        var only = Assert.Single(claims);
+        Assert.Equal(new Subject(SubjectKinds.Url, url), Assert.Single(only.Subjects));
+        Assert.Equal(Preference.No, only.Usage.TrainAi);
+    }
+
     /// <summary>Every path cut to the host's root: an opt-out of the whole host's https URLs.</summary>
     private static bool IsRootOptOut(PolicyClaim claim) =>
         claim.Subjects is [{ Kind: SubjectKinds.UrlPrefix, Value: $"https://{Host}/" }] && claim.Usage.TrainAi == Preference.No;
