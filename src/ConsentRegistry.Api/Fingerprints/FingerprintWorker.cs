@@ -63,8 +63,7 @@ public sealed class FingerprintWorker(
                 var free = _options.Concurrency - running.Count;
                 if (free >= _batch || running.Count == 0)
                 {
-                    var now = time.GetUtcNow();
-                    foreach (var job in await store.TakeAsync(Owner, free, now, now + _options.Lease, stoppingToken))
+                    foreach (var job in await store.TakeAsync(Owner, free, _options.Lease, stoppingToken))
                     {
                         running.Add((job, RunAsync(job, stoppingToken)));
                     }
@@ -145,7 +144,7 @@ public sealed class FingerprintWorker(
 
                 try
                 {
-                    await store.RenewAsync(Owner, held, time.GetUtcNow() + _options.Lease, stoppingToken);
+                    await store.RenewAsync(Owner, held, _options.Lease, stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -164,7 +163,7 @@ public sealed class FingerprintWorker(
         var total = 0;
         while (true)
         {
-            var (added, caughtUp) = await store.EnqueueAsync(time.GetUtcNow(), cancellationToken);
+            var (added, caughtUp) = await store.EnqueueAsync(cancellationToken);
             total += added;
             metrics.Enqueued(added);
             if (caughtUp)
@@ -199,7 +198,7 @@ public sealed class FingerprintWorker(
             if (fetched.PausedUntil is { } pausedUntil)
             {
                 // Its host (or a host it redirects to) asked for a pause: the job waits, untried.
-                await store.PostponeAsync(Owner, job, pausedUntil, cancellationToken);
+                await store.PostponeAsync(Owner, job, pausedUntil - time.GetUtcNow(), cancellationToken);
                 return null;
             }
 
@@ -214,9 +213,8 @@ public sealed class FingerprintWorker(
             var fingerprints = await fingerprinter.ComputeAsync(fetched, cancellationToken);
             metrics.Fingerprinted(Stopwatch.GetElapsedTime(started));
             metrics.JobFinished("derived");
-            var now = time.GetUtcNow();
             return new JobCompletion(job, fingerprints.Subjects(), fingerprints.Sha256, fingerprints.Pdq, fingerprints.Quality,
-                fingerprints.Embedding?.Model, now, now + _options.RefetchAfter);
+                fingerprints.Embedding?.Model, time.GetUtcNow(), _options.RefetchAfter);
         }
         catch (ImageDecodeException e)
         {
@@ -250,7 +248,7 @@ public sealed class FingerprintWorker(
         metrics.JobFinished(code, final);
         try
         {
-            await store.FailAsync(Owner, job, $"{code}: {detail}", final, time.GetUtcNow() + wait, cancellationToken);
+            await store.FailAsync(Owner, job, $"{code}: {detail}", final, wait, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -53,24 +53,24 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         INSERT INTO derived_fingerprints (seq, claim_id, url, subjects, fetched_at) VALUES (@seq, @claimId, @url, @subjects, @fetchedAt)
         """;
 
-    private const string MarkDone = """
+    private readonly string _markDone = $"""
         UPDATE fingerprint_jobs
         SET status = 'done', attempts = 0, error = NULL, fetched_at = @fetchedAt, sha256 = @sha256, pdq = @pdq, quality = @quality,
-            model = @model, due_at = @dueAt, lease_owner = NULL, lease_until = NULL
+            model = @model, due_at = {database.NowMilliseconds} + @waitMs, lease_owner = NULL, lease_until = NULL
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
 
     // A final failure starts the count again, like a success: the re-fetch it schedules gets
     // every retry and the backoff from its first step, not a single try.
-    private const string MarkFailed = """
+    private readonly string _markFailed = $"""
         UPDATE fingerprint_jobs
         SET status = CASE WHEN @final THEN 'failed' ELSE status END, attempts = CASE WHEN @final THEN 0 ELSE attempts + 1 END,
-            error = @error, due_at = @dueAt, lease_owner = NULL, lease_until = NULL
+            error = @error, due_at = {database.NowMilliseconds} + @waitMs, lease_owner = NULL, lease_until = NULL
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
 
-    private const string Postpone = """
-        UPDATE fingerprint_jobs SET due_at = @dueAt, lease_owner = NULL, lease_until = NULL
+    private readonly string _postpone = $"""
+        UPDATE fingerprint_jobs SET due_at = {database.NowMilliseconds} + @waitMs, lease_owner = NULL, lease_until = NULL
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
 
@@ -100,15 +100,17 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     // row leased by another worker between the inner SELECT and the UPDATE is left alone. The
     // jobs of revoked claims are never taken, whether or not the revocation pass has dropped
     // them yet (one probe of claims' unique id per due job; the claims rows are not locked).
+    // Every time is the store's (RegistryDatabase.NowMilliseconds), so workers agree on when a
+    // lease has passed whatever their own clocks say.
     private readonly string _take = $"""
-        UPDATE fingerprint_jobs SET lease_owner = @owner, lease_until = @leaseUntil
+        UPDATE fingerprint_jobs SET lease_owner = @owner, lease_until = {database.NowMilliseconds} + @leaseMs
         WHERE (claim_id, url) IN (
             SELECT j.claim_id, j.url FROM fingerprint_jobs j
-            WHERE j.due_at <= @now AND (j.lease_until IS NULL OR j.lease_until < @now)
+            WHERE j.due_at <= {database.NowMilliseconds} AND (j.lease_until IS NULL OR j.lease_until < {database.NowMilliseconds})
               AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id = j.claim_id AND c.revoked_seq IS NOT NULL)
             ORDER BY j.due_at, j.claim_seq
             LIMIT @limit{database.TakeRows})
-          AND due_at <= @now AND (lease_until IS NULL OR lease_until < @now)
+          AND due_at <= {database.NowMilliseconds} AND (lease_until IS NULL OR lease_until < {database.NowMilliseconds})
         RETURNING claim_id, url, attempts, status, sha256, model
         """;
 
@@ -126,7 +128,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     /// NOTHING); a pass that finds the mark moved by another instance's pass stops there (each
     /// insert checks it, holding the queue's row).
     /// </remarks>
-    public async Task<(int Added, bool CaughtUp)> EnqueueAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<(int Added, bool CaughtUp)> EnqueueAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         if (await connection.ExecuteScalarAsync<int>(Command(SelectAnythingToEnqueue, null, null, cancellationToken)) == 0)
@@ -156,7 +158,6 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             }
         }
 
-        var dueAt = now.ToUnixTimeMilliseconds();
         foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))
         {
             // Each insert holds the queue's row and checks the mark: once another pass has moved it
@@ -168,7 +169,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
                 return (0, false);
             }
 
-            await InsertJobsAsync(connection, insert, chunk, dueAt, cancellationToken);
+            await InsertJobsAsync(connection, insert, chunk, cancellationToken);
             await insert.CommitAsync(cancellationToken);
         }
 
@@ -205,8 +206,8 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         return sizes.Count == EnqueueClaimsPerPass ? sizes[^1].Seq : last;
     }
 
-    /// <summary>Takes up to <paramref name="limit"/> due jobs for <paramref name="owner"/> until <paramref name="leaseUntil"/>.</summary>
-    public async Task<IReadOnlyList<FingerprintJob>> TakeAsync(string owner, int limit, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    /// <summary>Takes up to <paramref name="limit"/> due jobs for <paramref name="owner"/>, leased for <paramref name="lease"/> from now on the store's clock.</summary>
+    public async Task<IReadOnlyList<FingerprintJob>> TakeAsync(string owner, int limit, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
@@ -214,8 +215,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         {
             owner,
             limit,
-            now = now.ToUnixTimeMilliseconds(),
-            leaseUntil = leaseUntil.ToUnixTimeMilliseconds(),
+            leaseMs = Milliseconds(lease),
         }, transaction, cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return taken.AsList();
@@ -239,7 +239,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             // Checked and marked in one statement, whose row lock is held to the commit: a lease
             // read first and written after could pass to another worker in between, and the row
             // of the worker that took it over be cleared under it.
-            var marked = await connection.ExecuteAsync(Command(MarkDone, new
+            var marked = await connection.ExecuteAsync(Command(_markDone, new
             {
                 claimId = job.ClaimId,
                 url = job.Url,
@@ -249,7 +249,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
                 pdq = done.Pdq,
                 quality = done.Quality,
                 model = done.Model,
-                dueAt = done.RefetchAt.ToUnixTimeMilliseconds(),
+                waitMs = Milliseconds(done.RefetchAfter),
             }, transaction, cancellationToken));
             if (marked == 0)
             {
@@ -283,22 +283,22 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     }
 
     /// <summary>
-    /// Records a failed try: retried from <paramref name="dueAt"/>; when <paramref name="final"/>,
-    /// shown as failed and its tries counted from zero again for the re-fetch at <paramref name="dueAt"/>.
+    /// Records a failed try: retried <paramref name="retryIn"/> from now; when <paramref name="final"/>,
+    /// shown as failed and its tries counted from zero again for the re-fetch then.
     /// </summary>
     /// <remarks>A job whose claim has been revoked meanwhile is dropped instead.</remarks>
-    public Task FailAsync(string owner, FingerprintJob job, string error, bool final, DateTimeOffset dueAt, CancellationToken cancellationToken) =>
-        ReleaseAsync(MarkFailed, new { claimId = job.ClaimId, url = job.Url, owner, error, final, dueAt = dueAt.ToUnixTimeMilliseconds() }, cancellationToken);
+    public Task FailAsync(string owner, FingerprintJob job, string error, bool final, TimeSpan retryIn, CancellationToken cancellationToken) =>
+        ReleaseAsync(_markFailed, new { claimId = job.ClaimId, url = job.Url, owner, error, final, waitMs = Milliseconds(retryIn) }, cancellationToken);
 
-    /// <summary>Gives a job back untried, due at <paramref name="dueAt"/> (its host asked the fetcher to wait); a job whose claim has been revoked meanwhile is dropped instead.</summary>
-    public Task PostponeAsync(string owner, FingerprintJob job, DateTimeOffset dueAt, CancellationToken cancellationToken) =>
-        ReleaseAsync(Postpone, new { claimId = job.ClaimId, url = job.Url, owner, dueAt = dueAt.ToUnixTimeMilliseconds() }, cancellationToken);
+    /// <summary>Gives a job back untried, due <paramref name="wait"/> from now (its host asked the fetcher to wait); a job whose claim has been revoked meanwhile is dropped instead.</summary>
+    public Task PostponeAsync(string owner, FingerprintJob job, TimeSpan wait, CancellationToken cancellationToken) =>
+        ReleaseAsync(_postpone, new { claimId = job.ClaimId, url = job.Url, owner, waitMs = Milliseconds(wait) }, cancellationToken);
 
     /// <summary>
-    /// Extends to <paramref name="leaseUntil"/> the leases of those of <paramref name="jobs"/> that
+    /// Extends to <paramref name="lease"/> from now the leases of those of <paramref name="jobs"/> that
     /// are still <paramref name="owner"/>'s (a job finished, given back or taken over is left alone).
     /// </summary>
-    public async Task RenewAsync(string owner, IReadOnlyList<FingerprintJob> jobs, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    public async Task RenewAsync(string owner, IReadOnlyList<FingerprintJob> jobs, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))
@@ -313,8 +313,8 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             }
 
             args.Add("owner", owner);
-            args.Add("leaseUntil", leaseUntil.ToUnixTimeMilliseconds());
-            var sql = $"UPDATE fingerprint_jobs SET lease_until = @leaseUntil WHERE lease_owner = @owner AND (claim_id, url) IN (VALUES {string.Join(", ", rows)})";
+            args.Add("leaseMs", Milliseconds(lease));
+            var sql = $"UPDATE fingerprint_jobs SET lease_until = {database.NowMilliseconds} + @leaseMs WHERE lease_owner = @owner AND (claim_id, url) IN (VALUES {string.Join(", ", rows)})";
             await connection.ExecuteAsync(Command(sql, args, null, cancellationToken));
         }
     }
@@ -339,8 +339,8 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         await transaction.CommitAsync(cancellationToken);
     }
 
-    private static async Task InsertJobsAsync(
-        DbConnection connection, DbTransaction transaction, IReadOnlyList<(string ClaimId, string Url, long Seq)> jobs, long dueAt, CancellationToken cancellationToken)
+    private async Task InsertJobsAsync(
+        DbConnection connection, DbTransaction transaction, IReadOnlyList<(string ClaimId, string Url, long Seq)> jobs, CancellationToken cancellationToken)
     {
         // Multi-row INSERTs: one statement per 500 jobs on both engines (a 10,000-url claim is 20 round trips, not 10,000).
         foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))
@@ -349,17 +349,19 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             var rows = new string[chunk.Length];
             for (var i = 0; i < chunk.Length; i++)
             {
-                rows[i] = $"(@c{i}, @u{i}, @s{i}, @d)";
+                rows[i] = $"(@c{i}, @u{i}, @s{i}, {database.NowMilliseconds})";
                 args.Add($"c{i}", chunk[i].ClaimId);
                 args.Add($"u{i}", chunk[i].Url);
                 args.Add($"s{i}", chunk[i].Seq);
             }
 
-            args.Add("d", dueAt);
             var sql = $"INSERT INTO fingerprint_jobs (claim_id, url, claim_seq, due_at) VALUES {string.Join(", ", rows)} ON CONFLICT DO NOTHING";
             await connection.ExecuteAsync(Command(sql, args, transaction, cancellationToken));
         }
     }
+
+    /// <summary>A wait in whole milliseconds, never below zero (a pause already over is due now).</summary>
+    private static long Milliseconds(TimeSpan wait) => Math.Max(0, (long)wait.TotalMilliseconds);
 
     private static CommandDefinition Command(string sql, object? args, DbTransaction? transaction, CancellationToken cancellationToken) =>
         new(sql, args, transaction, cancellationToken: cancellationToken);
@@ -385,7 +387,7 @@ public sealed record FingerprintJob
 
 /// <summary>A job's fingerprints, as the worker hands them to <see cref="FingerprintJobStore.CompleteAsync"/>.</summary>
 public sealed record JobCompletion(
-    FingerprintJob Job, IReadOnlyList<Subject> Subjects, string Sha256, string Pdq, int Quality, string? Model, DateTimeOffset FetchedAt, DateTimeOffset RefetchAt);
+    FingerprintJob Job, IReadOnlyList<Subject> Subjects, string Sha256, string Pdq, int Quality, string? Model, DateTimeOffset FetchedAt, TimeSpan RefetchAfter);
 
 /// <summary>One row of <c>fingerprint_jobs</c>, as <c>GET /v1/claims/{id}/fingerprints</c> shows it.</summary>
 public sealed record FingerprintJobRow

@@ -51,6 +51,14 @@ public abstract class RegistryDatabase : IAsyncDisposable
     /// <summary>Appended to a SELECT that takes queued rows, so that concurrent takers pass each other's by (PostgreSQL: FOR UPDATE SKIP LOCKED).</summary>
     internal virtual string TakeRows => string.Empty;
 
+    /// <summary>
+    /// The store's clock as a SQL expression, in Unix milliseconds. The fingerprint queue's leases
+    /// and due times are written and compared on it, never on a worker's clock: a worker whose
+    /// clock ran ahead would otherwise find other workers' live leases passed and run their jobs
+    /// a second time.
+    /// </summary>
+    internal abstract string NowMilliseconds { get; }
+
     /// <summary>A read-only transaction that sees one consistent state of the log.</summary>
     internal abstract Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken);
 

@@ -108,6 +108,9 @@ public sealed class SqliteDatabase : RegistryDatabase
         // BEGIN IMMEDIATE: the write lock now, so that what the transaction reads stays true until it commits.
         Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
 
+    // julianday works on every SQLite version (unixepoch('subsec') needs 3.42); 2440587.5 is the Unix epoch's Julian day.
+    internal override string NowMilliseconds => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+
     internal override Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
         // Deferred: a WAL reader's snapshot starts at its first read and never blocks the writer.
         Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));

@@ -234,9 +234,8 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
         }
 
         var store = registry.App.Services.GetRequiredService<FingerprintJobStore>();
-        var now = DateTimeOffset.UtcNow;
-        await store.FailAsync(owner, new FingerprintJob { ClaimId = claim, Url = urls[0] }, "http-status: The server answered HTTP 503.", final: false, now.AddMinutes(1), default);
-        await store.PostponeAsync(owner, new FingerprintJob { ClaimId = claim, Url = urls[1] }, now.AddMinutes(1), default);
+        await store.FailAsync(owner, new FingerprintJob { ClaimId = claim, Url = urls[0] }, "http-status: The server answered HTTP 503.", final: false, TimeSpan.FromMinutes(1), default);
+        await store.PostponeAsync(owner, new FingerprintJob { ClaimId = claim, Url = urls[1] }, TimeSpan.FromMinutes(1), default);
 
         Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
     }

@@ -60,6 +60,9 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         Assert.All(paths, path => Assert.True(_images.RequestsFor(path) == 1,
             $"{path} was requested {_images.RequestsFor(path)} times; tries that failed: [{failedTries}]; the workers' warnings: {warnings}"));
         Assert.Equal(paths.Length, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints"));
+
+        // A worker counts what it wrote once the commit has returned, a moment after a client can see it.
+        await Eventually.HoldsAsync(() => Derived(first) + Derived(second) >= paths.Length, "both workers have counted what they wrote");
         var (byFirst, bySecond) = (Derived(first), Derived(second));
         Assert.True(byFirst > 0 && bySecond > 0, $"Both workers take jobs: {byFirst} and {bySecond}.");
         Assert.Equal(paths.Length, byFirst + bySecond);
@@ -109,6 +112,52 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         Assert.Equal("done", item.GetProperty("status").GetString());
         Assert.Equal(1, _images.RequestsFor("/long.jpg"));
         Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }));
+    }
+
+    [Fact]
+    public async Task A_worker_whose_clock_runs_an_hour_ahead_leaves_another_workers_live_lease_alone()
+    {
+        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _images.Paths["/skewed.jpg"] = async context =>
+        {
+            if (arrived.TrySetResult())
+            {
+                await release.Task;
+            }
+
+            context.Response.ContentType = "image/jpeg";
+            await context.Response.Body.WriteAsync(image);
+        };
+        var settings = new Dictionary<string, string?>(WorkerFixture.Settings);
+        await using var database = await TestDatabase.CreateAsync();
+        await using var first = new RegistryApp(database, settings);
+        await using var ahead = new RegistryApp(database, settings, services => services.AddSingleton<TimeProvider>(new ClockAhead(TimeSpan.FromHours(1))));
+        first.StartServer();
+        await first.WaitUntilReadyAsync();
+        using var client = first.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/skewed.jpg")));
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the first worker holds the job, under a two-minute lease
+
+        ahead.StartServer();
+        await ahead.WaitUntilReadyAsync();
+        Assert.IsType<ClockAhead>(ahead.Services.GetRequiredService<TimeProvider>());
+        var aheadWorker = ahead.Services.GetRequiredService<FingerprintWorker>();
+        await Task.Delay(TimeSpan.FromSeconds(2)); // forty of its polls
+        release.SetResult();
+
+        var item = Assert.Single(await client.SettledFingerprintsAsync(claim));
+        Assert.Equal("done", item.GetProperty("status").GetString());
+        Assert.Equal(1, _images.RequestsFor("/skewed.jpg"));
+        Assert.Equal(0, aheadWorker.Progress.Derived + aheadWorker.Progress.Failed);
+    }
+
+    /// <summary>A machine clock set wrong: the time is <paramref name="ahead"/> later than it is.</summary>
+    private sealed class ClockAhead(TimeSpan ahead) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + ahead;
     }
 
     private static long Derived(RegistryApp app) => app.Services.GetRequiredService<FingerprintWorker>().Progress.Derived;
