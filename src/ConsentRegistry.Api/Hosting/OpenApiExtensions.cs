@@ -23,6 +23,7 @@ public static class OpenApiExtensions
                 Name = "Authorization",
                 Description = "Authorization: API <key>",
             });
+            options.OperationFilter<JoseBodySchema>();
         });
         return services;
     }

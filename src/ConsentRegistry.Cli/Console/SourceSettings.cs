@@ -10,7 +10,7 @@ namespace ConsentRegistry.Cli.Console;
 public class SourceSettings : CommonSettings
 {
     [CommandOption("--registry <URL>")]
-    [Description("Decide online, against the registry at this URL (its bulk lookup stream).")]
+    [Description("Decide online, against the registry at this URL (batches of its bulk lookup, POST /v1/lookup).")]
     public string? Registry { get; init; }
 
     [CommandOption("--api-key <KEY>")]

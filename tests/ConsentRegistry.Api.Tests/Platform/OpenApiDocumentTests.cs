@@ -31,6 +31,18 @@ public sealed class OpenApiDocumentTests(RegistryFixture registry) : IClassFixtu
             + "UPDATE_OPENAPI=1 scripts/test.sh sqlite -- --filter OpenApi and commit the file.");
     }
 
+    [Theory]
+    [InlineData("/v1/claims")]
+    [InlineData("/v1/claims/{id}/revocation")]
+    public async Task A_jose_body_is_described_as_the_compact_jws_string_and_a_json_body_as_the_envelope(string path)
+    {
+        var served = JsonNode.Parse(await registry.Client.GetStringAsync("/swagger/v1/swagger.json"))!;
+        var content = served["paths"]![path]!["post"]!["requestBody"]!["content"]!;
+
+        Assert.Equal("string", content["application/jose"]!["schema"]!["type"]!.GetValue<string>());
+        Assert.Equal("#/components/schemas/JwsEnvelope", content["application/json"]!["schema"]!["$ref"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Swagger_ui_is_served()
     {
