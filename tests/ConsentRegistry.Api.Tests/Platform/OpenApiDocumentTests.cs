@@ -43,6 +43,19 @@ public sealed class OpenApiDocumentTests(RegistryFixture registry) : IClassFixtu
         Assert.Equal("#/components/schemas/JwsEnvelope", content["application/json"]!["schema"]!["$ref"]!.GetValue<string>());
     }
 
+    [Theory]
+    [InlineData("ClaimResponse", "id", false)]
+    [InlineData("LookupMatch", "claim", false)]
+    [InlineData("LookupMatch", "derived_from", true)]
+    [InlineData("LookupItem", "url", true)]
+    public async Task A_field_is_marked_nullable_only_where_the_code_lets_it_be_null(string schema, string field, bool nullable)
+    {
+        var served = JsonNode.Parse(await registry.Client.GetStringAsync("/swagger/v1/swagger.json"))!;
+        var property = served["components"]!["schemas"]![schema]!["properties"]![field]!;
+
+        Assert.Equal(nullable, property["nullable"]?.GetValue<bool>() ?? false);
+    }
+
     [Fact]
     public async Task Swagger_ui_is_served()
     {
