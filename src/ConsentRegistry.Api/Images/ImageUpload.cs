@@ -48,9 +48,9 @@ internal static class ImageUpload
         return (boundary, null);
     }
 
-    /// <summary>Reads the first <c>file</c> part; other parts are skipped.</summary>
+    /// <summary>Reads the first <c>file</c> part, holding its bytes in <paramref name="upload"/> as they arrive; other parts are skipped.</summary>
     public static async Task<(UploadedFile? File, ProblemHttpResult? Problem)> ReadFileAsync(
-        HttpRequest request, string boundary, CancellationToken cancellationToken)
+        HttpRequest request, string boundary, UploadReservation upload, CancellationToken cancellationToken)
     {
         try
         {
@@ -61,7 +61,7 @@ internal static class ImageUpload
                     && disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase)
                     && HeaderUtilities.RemoveQuotes(disposition.Name).Equals(FilePart, StringComparison.Ordinal))
                 {
-                    return await CopyAsync(section.Body, cancellationToken);
+                    return await CopyAsync(section.Body, upload, request.HttpContext, cancellationToken);
                 }
             }
 
@@ -79,7 +79,7 @@ internal static class ImageUpload
         }
     }
 
-    private static async Task<(UploadedFile?, ProblemHttpResult?)> CopyAsync(Stream body, CancellationToken cancellationToken)
+    private static async Task<(UploadedFile?, ProblemHttpResult?)> CopyAsync(Stream body, UploadReservation upload, HttpContext context, CancellationToken cancellationToken)
     {
         byte[] chunk = ArrayPool<byte>.Shared.Rent(64 * 1024);
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -96,6 +96,11 @@ internal static class ImageUpload
                     return (null, TooLarge());
                 }
 
+                if (!upload.TryHold(total))
+                {
+                    return (null, Busy(context));
+                }
+
                 sha256.AppendData(chunk, 0, read);
                 memory.Write(chunk, read);
             }
@@ -106,6 +111,14 @@ internal static class ImageUpload
         }
 
         return (new UploadedFile(memory.DetachAsData(), Convert.ToHexStringLower(sha256.GetHashAndReset())), null);
+    }
+
+    /// <summary>503 with Retry-After: the decoders, or the memory that uploads may hold, are all taken.</summary>
+    public static ProblemHttpResult Busy(HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        return Problems.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.Busy,
+            "Every image decoder is busy; retry in a moment.");
     }
 
     private static ProblemHttpResult InvalidForm(string detail) =>

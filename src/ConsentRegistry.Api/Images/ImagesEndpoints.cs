@@ -69,13 +69,13 @@ public static class ImagesEndpoints
             return problem;
         }
 
-        using var upload = gate.TryReserveUpload(request.ContentLength ?? ImageLimits.MaxBytes + ImageLimits.MultipartOverheadBytes);
-        if (upload is null)
+        using var upload = new UploadReservation(gate);
+        if (!upload.TryHold(Math.Min(request.ContentLength ?? UploadReservation.Step, UploadReservation.Step)))
         {
-            return Busy(request.HttpContext);
+            return ImageUpload.Busy(request.HttpContext);
         }
 
-        var (file, uploadProblem) = await ImageUpload.ReadFileAsync(request, boundary!, cancellationToken);
+        var (file, uploadProblem) = await ImageUpload.ReadFileAsync(request, boundary!, upload, cancellationToken);
         if (uploadProblem is not null)
         {
             return uploadProblem;
@@ -88,7 +88,7 @@ public static class ImagesEndpoints
             if (slot is null)
             {
                 metrics.ImageDecoded("busy");
-                return Busy(request.HttpContext);
+                return ImageUpload.Busy(request.HttpContext);
             }
 
             // Decoding is CPU work done synchronously; the gate keeps it to one image per core and its pixels to a budget.
@@ -148,11 +148,4 @@ public static class ImagesEndpoints
         ImageDecodeError.Truncated => Problems.Create(StatusCodes.Status422UnprocessableEntity, ProblemCodes.TruncatedImage, e.Message),
         _ => Problems.Create(StatusCodes.Status422UnprocessableEntity, ProblemCodes.CorruptImage, e.Message),
     };
-
-    private static ProblemHttpResult Busy(HttpContext context)
-    {
-        context.Response.Headers.RetryAfter = "1";
-        return Problems.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.Busy,
-            "Every image decoder is busy; retry in a moment.");
-    }
 }

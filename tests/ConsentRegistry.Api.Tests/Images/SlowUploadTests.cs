@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using ConsentRegistry.Api.Images;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using ConsentRegistry.Imaging;
+
+namespace ConsentRegistry.Api.Tests.Images;
+
+/// <summary>
+/// The memory that uploads may hold (<see cref="ImageHashingGate.UploadBudgetBytes"/>) is taken as
+/// the bytes arrive, not as Content-Length announces them: slow clients cannot hold it from others.
+/// </summary>
+public sealed class SlowUploadTests
+{
+    [Fact]
+    public async Task Clients_announcing_large_uploads_and_sending_a_trickle_leave_room_for_other_uploads()
+    {
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Lookup:RequestsPerSecondPerAddress"] = "100000" });
+        using var client = app.CreateClient();
+        var server = app.ClientOptions.BaseAddress;
+        var slow = new List<TcpClient>();
+        try
+        {
+            // Eleven announced uploads of 46.5 MiB each: the whole 512 MiB budget, had each been taken whole.
+            const int clients = 11;
+            const long announced = ImageHashingGate.UploadBudgetBytes / clients;
+            for (var i = 0; i < clients; i++)
+            {
+                var socket = new TcpClient();
+                await socket.ConnectAsync(server.Host, server.Port);
+                var head = $"POST /v1/images HTTP/1.1\r\nHost: {server.Authority}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                    + $"Content-Length: {announced}\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\n";
+                await socket.GetStream().WriteAsync(Encoding.ASCII.GetBytes(head + new string('x', 4096)));
+                slow.Add(socket);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1)); // each has reached the endpoint and taken its share
+
+            var answer = await client.HashImageAsync(TestImages.ReadPdqData("generated/shapes-a.png"));
+
+            Assert.Equal(64, answer.GetProperty("pdq").GetString()!.Length);
+            Assert.All(slow, socket => Assert.True(socket.Connected));
+        }
+        finally
+        {
+            slow.ForEach(socket => socket.Dispose());
+        }
+    }
+
+    [Fact]
+    public void A_reservation_grows_by_doubling_and_takes_just_what_it_needs_when_doubling_does_not_fit()
+    {
+        const long mib = UploadReservation.Step;
+        var gate = new ImageHashingGate(decodeSlots: 1, uploadBudget: 4 * mib + mib / 2);
+        using var first = new UploadReservation(gate);
+
+        Assert.True(first.TryHold(10));
+        Assert.Equal(mib, first.Held);
+        Assert.True(first.TryHold(mib + 1));
+        Assert.Equal(2 * mib, first.Held);
+        Assert.True(first.TryHold(3 * mib));
+        Assert.Equal(4 * mib, first.Held); // half a MiB of the budget is left
+
+        using var second = new UploadReservation(gate);
+        Assert.True(second.TryHold(100)); // a first step of 1 MiB does not fit; 100 bytes do
+        Assert.Equal(100, second.Held);
+        Assert.False(second.TryHold(mib)); // neither does the rest of a MiB
+        Assert.Equal(100, second.Held);
+
+        first.Dispose();
+        Assert.True(second.TryHold(mib));
+        Assert.Equal(100 + mib, second.Held);
+
+        using var large = new UploadReservation(new ImageHashingGate(decodeSlots: 1, uploadBudget: 2 * UploadReservation.Most));
+        Assert.True(large.TryHold(UploadReservation.Most + 1));
+        Assert.Equal(UploadReservation.Most, large.Held); // never more than one upload can need
+    }
+}
