@@ -37,6 +37,12 @@ public sealed class ClaimVerifier(TimeProvider time, EmbeddingModels? embeddingM
 
         if (!TryDeserialize(jws!.Payload, PayloadJsonContext.Default.ClaimPayload, ClaimTitle, out var payload, out error))
         {
+            // Members of the wrong type are listed with what the rest of the payload gets wrong.
+            if (ReadWithoutMistypedMembers(jws.Payload, PayloadJsonContext.Default.ClaimPayload) is ({ } rest, { } mistyped))
+            {
+                error = Combine(mistyped, _claimValidator.Validate(rest), ClaimTitle);
+            }
+
             return false;
         }
 
@@ -73,9 +79,18 @@ public sealed class ClaimVerifier(TimeProvider time, EmbeddingModels? embeddingM
     public bool TryVerifyRevocation(string compact, out VerifiedRevocation? revocation, out ClaimError? error)
     {
         revocation = null;
-        if (!CompactJws.TryVerify(compact, out var jws, out error)
-            || !TryDeserialize(jws!.Payload, PayloadJsonContext.Default.RevocationPayload, RevocationTitle, out var payload, out error))
+        if (!CompactJws.TryVerify(compact, out var jws, out error))
         {
+            return false;
+        }
+
+        if (!TryDeserialize(jws!.Payload, PayloadJsonContext.Default.RevocationPayload, RevocationTitle, out var payload, out error))
+        {
+            if (ReadWithoutMistypedMembers(jws.Payload, PayloadJsonContext.Default.RevocationPayload) is ({ } rest, { } mistyped))
+            {
+                error = Combine(mistyped, _revocationValidator.Validate(rest), RevocationTitle);
+            }
+
             return false;
         }
 
@@ -116,6 +131,93 @@ public sealed class ClaimVerifier(TimeProvider time, EmbeddingModels? embeddingM
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// The reader stops at the first member of the wrong type (or unknown), so the payload is read
+    /// again member by member: each member that cannot be read alone is a field error of its own,
+    /// and the others are read together for the validator. Null when the payload is not a JSON
+    /// object at all, or repeats a member (the first error, as reported, is all there is to say).
+    /// </summary>
+    private static (T? Others, Dictionary<string, (string Field, string Message)>? Mistyped) ReadWithoutMistypedMembers<T>(byte[] json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, null);
+            }
+
+            var mistyped = new Dictionary<string, (string Field, string Message)>(StringComparer.Ordinal);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var good = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var writer = new Utf8JsonWriter(good))
+            {
+                writer.WriteStartObject();
+                foreach (var member in document.RootElement.EnumerateObject())
+                {
+                    if (!seen.Add(member.Name))
+                    {
+                        return (null, null);
+                    }
+
+                    if (ReadsAlone(member, type) is { } error)
+                    {
+                        mistyped[member.Name] = error;
+                        continue;
+                    }
+
+                    member.WriteTo(writer);
+                }
+
+                writer.WriteEndObject();
+            }
+
+            return mistyped.Count == 0 ? (null, null) : (JsonSerializer.Deserialize(good.WrittenSpan, type), mistyped);
+        }
+        catch (JsonException)
+        {
+            return (null, null);
+        }
+    }
+
+    /// <summary>Null when <paramref name="member"/> reads as a member of <typeparamref name="T"/> on its own; otherwise where and why not.</summary>
+    private static (string Field, string Message)? ReadsAlone<T>(JsonProperty member, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    {
+        var alone = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(alone))
+        {
+            writer.WriteStartObject();
+            member.WriteTo(writer);
+            writer.WriteEndObject();
+        }
+
+        try
+        {
+            JsonSerializer.Deserialize(alone.WrittenSpan, type);
+            return null;
+        }
+        catch (JsonException e)
+        {
+            return (e.Path is null or "$" ? member.Name : e.Path.TrimStart('$', '.'), DescribeJsonError(e));
+        }
+    }
+
+    /// <summary>The mistyped members' errors and the validator's, less what the validator says of the members left out (such as "required").</summary>
+    private static ClaimError Combine(Dictionary<string, (string Field, string Message)> mistyped, FluentValidation.Results.ValidationResult others, string title)
+    {
+        var errors = mistyped.Values.ToDictionary(e => e.Field, e => new[] { e.Message }, StringComparer.Ordinal);
+        foreach (var group in others.Errors.GroupBy(e => e.PropertyName, StringComparer.Ordinal))
+        {
+            if (!mistyped.Keys.Any(name => group.Key == name || group.Key.StartsWith(name + ".", StringComparison.Ordinal) || group.Key.StartsWith(name + "[", StringComparison.Ordinal)))
+            {
+                errors[group.Key] = group.Select(e => e.ErrorMessage).Distinct().ToArray();
+            }
+        }
+
+        return new ClaimError(ClaimErrorCodes.InvalidPayload, title, errors);
     }
 
     private static string DescribeJsonError(JsonException e) =>

@@ -109,6 +109,59 @@ public sealed class ClaimVerifierTests : IDisposable
         Assert.Equal(["subjects[1].value"], error!.Errors.Keys);
     }
 
+    [Fact]
+    public void Members_of_the_wrong_type_are_listed_with_every_other_failing_field()
+    {
+        var payload = Payload();
+        payload["v"] = "y";
+        payload["iat"] = "x";
+        payload["subjects"] = new JsonArray(new JsonObject { ["kind"] = "url", ["value"] = "data:image/png;base64,AAAA" }, new JsonObject { ["kind"] = "pdq", ["value"] = "abc" });
+        payload["usage"] = new JsonObject { ["train-ai"] = "maybe" };
+        payload["colour"] = "blue";
+
+        Assert.False(_verifier.TryVerifyClaim(Sign(payload), out _, out var error));
+
+        Assert.Equal(ClaimErrorCodes.InvalidPayload, error!.Code);
+        Assert.Equal(["colour", "iat", "subjects[0].value", "subjects[1].value", "usage.train-ai", "v"], error.Errors.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains("wrong type", error.Errors["iat"][0]);
+        Assert.Contains("Unknown member", error.Errors["colour"][0]);
+    }
+
+    [Fact]
+    public void A_member_of_the_wrong_type_inside_a_subject_is_named_by_its_path()
+    {
+        var payload = Payload();
+        payload["subjects"] = new JsonArray(new JsonObject { ["kind"] = "url", ["value"] = 7 });
+        payload["usage"] = new JsonObject { ["train-ai"] = "maybe" };
+
+        Assert.False(_verifier.TryVerifyClaim(Sign(payload), out _, out var error));
+
+        Assert.Equal(["subjects[0].value", "usage.train-ai"], error!.Errors.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_revocation_with_a_mistyped_member_also_names_its_other_failing_fields()
+    {
+        Assert.False(_verifier.TryVerifyRevocation(Sign(new JsonObject { ["v"] = "1", ["iat"] = Now.ToUnixTimeSeconds(), ["revokes"] = "ABC" }), out _, out var error));
+
+        Assert.Equal(["revokes", "v"], error!.Errors.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_repeated_member_is_still_refused_as_such()
+    {
+        var jws = Sign(Payload());
+        var parts = jws.Split('.');
+        var repeated = """{"v":1,"v":"x","iat":1764158400,"subjects":[],"usage":{}}""";
+        var input = parts[0] + "." + B64(Encoding.UTF8.GetBytes(repeated));
+        var signed = input + "." + B64(_key.SignData(Encoding.ASCII.GetBytes(input), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation));
+
+        Assert.False(_verifier.TryVerifyClaim(signed, out _, out var error));
+
+        Assert.Equal(ClaimErrorCodes.InvalidPayload, error!.Code);
+        Assert.Single(error.Errors);
+    }
+
     public void Dispose() => _key.Dispose();
 
     private sealed class FixedTime(DateTimeOffset now) : TimeProvider
