@@ -27,8 +27,9 @@ public sealed class EncodedImage : IDisposable
     private readonly SKData _data;
     private readonly SKCodec _codec;
     private readonly bool _decodesByRows;
+    private readonly long _decoderBufferBytes;
 
-    private EncodedImage(SKData data, SKCodec codec, string format, bool decodesByRows)
+    private EncodedImage(SKData data, SKCodec codec, string format, bool decodesByRows, long decoderBufferBytes)
     {
         _data = data;
         _codec = codec;
@@ -36,6 +37,7 @@ public sealed class EncodedImage : IDisposable
         Width = codec.Info.Width;
         Height = codec.Info.Height;
         _decodesByRows = decodesByRows;
+        _decoderBufferBytes = decoderBufferBytes;
         ExifOrientation = codec.EncodedOrigin is >= SKEncodedOrigin.TopLeft and <= SKEncodedOrigin.LeftBottom
             ? (int)codec.EncodedOrigin
             : 1;
@@ -75,14 +77,22 @@ public sealed class EncodedImage : IDisposable
             var bytes = data.AsSpan();
             ImagePlausibility.Check(bytes, format, codec.Info.Width, codec.Info.Height);
             bool byRows = DecodesByRows(format);
-            if (IsGifOrInterlacedPng(bytes, format) && (long)codec.Info.Width * codec.Info.Height > ImageLimits.MaxWholeDecodePixels)
+            var jpeg = format == ImageFormats.Jpeg ? JpegScans.Read(bytes) : default;
+            if (jpeg.Count > JpegScans.MaxScans)
+            {
+                throw new ImageDecodeException(ImageDecodeError.Implausible,
+                    $"The JPEG has {jpeg.Count:N0} scans; at most {JpegScans.MaxScans} are decoded (encoders write far fewer), so the file is forged.");
+            }
+
+            string? wholeKind = DecodedWholeKind(bytes, format, jpeg);
+            if (wholeKind is not null && (long)codec.Info.Width * codec.Info.Height > ImageLimits.MaxWholeDecodePixels)
             {
                 throw new ImageDecodeException(ImageDecodeError.TooManyPixels,
-                    $"The image is {codec.Info.Width}×{codec.Info.Height} pixels; {(format == ImageFormats.Gif ? "GIF" : "interlaced PNG")} images "
+                    $"The image is {codec.Info.Width}×{codec.Info.Height} pixels; {wholeKind} images "
                     + $"are decoded whole, so at most {ImageLimits.MaxWholeDecodePixels:N0} pixels.");
             }
 
-            return new EncodedImage(data, codec, format, byRows);
+            return new EncodedImage(data, codec, format, byRows, jpeg.CoefficientBytes);
         }
         catch
         {
@@ -111,16 +121,18 @@ public sealed class EncodedImage : IDisposable
 
     /// <summary>
     /// The most bytes of pixels the decode holds at once: the whole image when its decoder cannot deliver rows
-    /// (PNG, GIF, WebP, or anything within the 512 grid), else one row and the 512×512 grid.
+    /// (PNG, GIF, WebP, or anything within the 512 grid), else one row and the 512×512 grid; and what the decoder
+    /// buffers of the whole image on top (a progressive JPEG's coefficients, whatever the scale or rows wanted).
     /// </summary>
     public long DecodeBytes(ImageHashMode mode)
     {
         var size = DecodeSize(mode);
         int bytesPerPixel = _codec.Info.ColorType == SKColorType.Gray8 ? 1 : 4;
         bool onGrid = Width > GridSize || Height > GridSize;
-        return onGrid && _decodesByRows
+        long pixels = onGrid && _decodesByRows
             ? (long)bytesPerPixel * (size.Width + GridSize * GridSize)
             : (long)bytesPerPixel * size.Width * size.Height + (onGrid ? bytesPerPixel * GridSize * GridSize : 0);
+        return pixels + _decoderBufferBytes;
     }
 
     /// <summary>
@@ -197,11 +209,17 @@ public sealed class EncodedImage : IDisposable
     private static bool DecodesByRows(string format) => format is ImageFormats.Jpeg or ImageFormats.Bmp;
 
     /// <summary>
-    /// Formats decoded whole at up to 4 bytes a pixel whose large images are rare or forged: GIF (its canvas) and
-    /// interlaced PNG (interlacing is for showing small web images early).
+    /// The images whose decode holds the whole image however few rows are wanted, and whose large images are rare or
+    /// forged: GIF (its canvas), interlaced PNG (its pixels) and progressive JPEG (its coefficients); interlacing and
+    /// progressive scans are for showing small web images early. Null for the others.
     /// </summary>
-    private static bool IsGifOrInterlacedPng(ReadOnlySpan<byte> bytes, string format) =>
-        format == ImageFormats.Gif || (format == ImageFormats.Png && bytes.Length > 28 && bytes[28] != 0); // IHDR interlace method
+    private static string? DecodedWholeKind(ReadOnlySpan<byte> bytes, string format, JpegScans jpeg) => format switch
+    {
+        ImageFormats.Gif => "GIF",
+        ImageFormats.Png when bytes.Length > 28 && bytes[28] != 0 => "interlaced PNG", // IHDR interlace method
+        ImageFormats.Jpeg when jpeg.Buffered => "progressive JPEG",
+        _ => null,
+    };
 
     private SKSizeI DecodeSize(ImageHashMode mode)
     {

@@ -12,7 +12,10 @@ public enum ImageDecodeError
     /// <summary>The header claims more than <see cref="ImageLimits.MaxPixels"/> pixels.</summary>
     TooManyPixels,
 
-    /// <summary>The header declares more pixels than a file of its size could hold (docs/pdq.md, "Limits").</summary>
+    /// <summary>
+    /// The header declares more pixels than a file of its size could hold, or a JPEG has more scans than encoders write
+    /// (docs/pdq.md, "Limits").
+    /// </summary>
     Implausible,
 
     /// <summary>The file starts like an image but its data is invalid.</summary>

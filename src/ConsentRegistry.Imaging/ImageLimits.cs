@@ -16,7 +16,7 @@ public static class ImageLimits
     public const long MaxPixels = 100_000_000;
 
     /// <summary>
-    /// The most pixels of a GIF or interlaced PNG (decoded whole, large ones rare or forged); more is refused. A WebP
+    /// The most pixels of a GIF, interlaced PNG or progressive JPEG (decoded whole, large ones rare or forged); more is refused. A WebP
     /// over it is decoded at a reduced scale that fits. 64 MB at 4 bytes a pixel.
     /// </summary>
     public const long MaxWholeDecodePixels = 16_000_000;

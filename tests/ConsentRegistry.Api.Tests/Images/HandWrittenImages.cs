@@ -6,7 +6,7 @@ namespace ConsentRegistry.Api.Tests.Images;
 
 /// <summary>
 /// Image files written byte by byte, as simply as their formats allow: GIF and BMP (which Skia decodes but cannot
-/// encode), bare headers claiming huge sizes, and an EXIF orientation tag added to a JPEG.
+/// encode), progressive JPEG, bare headers claiming huge sizes, and an EXIF orientation tag added to a JPEG.
 /// </summary>
 internal static class HandWrittenImages
 {
@@ -179,6 +179,49 @@ internal static class HandWrittenImages
     }
 
     /// <summary>
+    /// A flat grey progressive JPEG (SOF2) whose components have the given sampling factors: its first scan holds
+    /// every block's DC coefficient, each a 1-bit Huffman code for "no change", as small as a progressive JPEG gets;
+    /// then <paramref name="acScans"/> scans of one AC coefficient of one component, each block a 1-bit end-of-block.
+    /// </summary>
+    public static byte[] ProgressiveJpeg(int width, int height, (int H, int V)[] sampling, int acScans = 0)
+    {
+        using var jpeg = new MemoryStream();
+        jpeg.Write([0xFF, 0xD8]);
+        WriteSegment(jpeg, 0xDB, [0, .. Enumerable.Repeat((byte)1, 64)]); // quantisation table 0
+        byte[] frame = [8, (byte)(height >> 8), (byte)height, (byte)(width >> 8), (byte)width, (byte)sampling.Length];
+        for (int c = 0; c < sampling.Length; c++)
+        {
+            frame = [.. frame, (byte)(c + 1), (byte)(sampling[c].H << 4 | sampling[c].V), 0];
+        }
+
+        WriteSegment(jpeg, 0xC2, frame);
+        WriteSegment(jpeg, 0xC4, [0x00, 1, .. new byte[15], 0x00]); // DC table 0: one 1-bit code, difference 0
+        WriteSegment(jpeg, 0xC4, [0x10, 1, .. new byte[15], 0x00]); // AC table 0: one 1-bit code, end of block
+        byte[] scan = [(byte)sampling.Length];
+        for (int c = 0; c < sampling.Length; c++)
+        {
+            scan = [.. scan, (byte)(c + 1), 0];
+        }
+
+        WriteSegment(jpeg, 0xDA, [.. scan, 0, 0, 0]);
+        int maxH = sampling.Max(s => s.H), maxV = sampling.Max(s => s.V);
+        long dcBlocks = sampling.Length == 1
+            ? (long)((width + 7) / 8) * ((height + 7) / 8)
+            : (long)((width + 8 * maxH - 1) / (8 * maxH)) * ((height + 8 * maxV - 1) / (8 * maxV)) * sampling.Sum(s => s.H * s.V);
+        WriteZeroBits(jpeg, dcBlocks);
+        for (int i = 0; i < acScans; i++)
+        {
+            int c = i % sampling.Length, coefficient = 1 + i / sampling.Length % 63;
+            WriteSegment(jpeg, 0xDA, [1, (byte)(c + 1), 0, (byte)coefficient, (byte)coefficient, 0]);
+            long columns = ((long)width * sampling[c].H + maxH - 1) / maxH, rows = ((long)height * sampling[c].V + maxV - 1) / maxV;
+            WriteZeroBits(jpeg, (columns + 7) / 8 * ((rows + 7) / 8));
+        }
+
+        jpeg.Write([0xFF, 0xD9]);
+        return jpeg.ToArray();
+    }
+
+    /// <summary>
     /// A JPEG with an EXIF APP1 segment holding only the orientation tag, inserted after SOI of
     /// <paramref name="jpeg"/>.
     /// </summary>
@@ -249,6 +292,22 @@ internal static class HandWrittenImages
         Span<byte> crc = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32.HashToUInt32(typed));
         png.Write(crc);
+    }
+
+    private static void WriteSegment(Stream jpeg, byte marker, byte[] data)
+    {
+        jpeg.Write([0xFF, marker, (byte)((data.Length + 2) >> 8), (byte)(data.Length + 2)]);
+        jpeg.Write(data);
+    }
+
+    // Entropy-coded data of that many 0 bits, padded with 1 bits to a whole byte.
+    private static void WriteZeroBits(Stream jpeg, long bits)
+    {
+        jpeg.Write(new byte[bits / 8]);
+        if (bits % 8 != 0)
+        {
+            jpeg.WriteByte((byte)(0xFF >> (int)(bits % 8)));
+        }
     }
 
     private static void WriteUInt16(Stream stream, int value)

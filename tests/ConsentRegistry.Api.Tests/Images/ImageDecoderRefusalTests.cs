@@ -101,6 +101,41 @@ public sealed class ImageDecoderRefusalTests
         Assert.Equal(hash, a.Hash());
     }
 
+    [Fact]
+    public void A_progressive_jpeg_reserves_its_coefficient_buffer_for_every_block_of_every_component()
+    {
+        using var image = EncodedImage.Open(HandWrittenImages.ProgressiveJpeg(2_050, 1_030, [(2, 2), (1, 1), (1, 1)]));
+        using var pixels = image.Decode();
+
+        // 4:2:0, in blocks rounded up to whole MCUs: luma 258×130, each chroma 129×65; 128 bytes a block, at any scale.
+        long coefficients = (258 * 130 + 2 * 129 * 65) * 128;
+        Assert.Equal(4L * (2_050 + 512 * 512) + coefficients, image.DecodeBytes(ImageHashMode.Exact)); // and a row, the grid
+        Assert.True(image.DecodeBytes(ImageHashMode.Fast) > coefficients);
+        Assert.Equal((512, 512), (pixels.Width, pixels.Height));
+    }
+
+    [Fact]
+    public void A_progressive_jpeg_over_16_megapixels_is_refused_because_its_coefficients_are_held_whole()
+    {
+        var error = Assert.Throws<ImageDecodeException>(() => EncodedImage.Open(HandWrittenImages.ProgressiveJpeg(5_000, 4_000, [(1, 1), (1, 1), (1, 1)])));
+
+        Assert.Equal(ImageDecodeError.TooManyPixels, error.Error);
+        Assert.Contains("progressive JPEG", error.Message);
+    }
+
+    [Fact]
+    public void A_jpeg_of_more_than_64_scans_is_refused_before_decoding()
+    {
+        using (var image = EncodedImage.Open(HandWrittenImages.ProgressiveJpeg(600, 600, [(1, 1)], acScans: 63)))
+        using (var pixels = image.Decode())
+        {
+            Assert.Equal((512, 512), (pixels.Width, pixels.Height));
+        }
+
+        var error = Assert.Throws<ImageDecodeException>(() => EncodedImage.Open(HandWrittenImages.ProgressiveJpeg(600, 600, [(1, 1)], acScans: 64)));
+        Assert.Equal(ImageDecodeError.Implausible, error.Error);
+    }
+
     [Theory]
     [InlineData(1_600, 1_000, true)] // 1.6 MP: over the free 1 MP, within 16 × 400×300
     [InlineData(2_000, 1_000, false)] // 2 MP: over 16 × 400×300
