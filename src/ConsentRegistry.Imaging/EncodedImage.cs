@@ -92,7 +92,8 @@ public sealed class EncodedImage : IDisposable
                     + $"are decoded whole, so at most {ImageLimits.MaxWholeDecodePixels:N0} pixels.");
             }
 
-            return new EncodedImage(data, codec, format, byRows, jpeg.CoefficientBytes);
+            long decoderBuffer = wholeKind == "interlaced PNG" ? InterlaceBufferBytes(bytes, codec.Info) : jpeg.CoefficientBytes;
+            return new EncodedImage(data, codec, format, byRows, decoderBuffer);
         }
         catch
         {
@@ -122,7 +123,8 @@ public sealed class EncodedImage : IDisposable
     /// <summary>
     /// The most bytes of pixels the decode holds at once: the whole image when its decoder cannot deliver rows
     /// (PNG, GIF, WebP, or anything within the 512 grid), else one row and the 512×512 grid; and what the decoder
-    /// buffers of the whole image on top (a progressive JPEG's coefficients, whatever the scale or rows wanted).
+    /// buffers of the whole image on top (a progressive JPEG's coefficients, whatever the scale or rows wanted; an
+    /// interlaced PNG's rows as libpng delivers them).
     /// </summary>
     public long DecodeBytes(ImageHashMode mode)
     {
@@ -220,6 +222,19 @@ public sealed class EncodedImage : IDisposable
         ImageFormats.Jpeg when jpeg.Buffered => "progressive JPEG",
         _ => null,
     };
+
+    /// <summary>
+    /// The copy of the whole image Skia's interlaced PNG decoder fills, pass by pass, before converting it into the
+    /// destination: libpng's rows after Skia's transforms (samples under 8 bits widened to a byte, alpha added for a
+    /// tRNS chunk, 16-bit samples kept).
+    /// </summary>
+    private static long InterlaceBufferBytes(ReadOnlySpan<byte> png, SKImageInfo info)
+    {
+        byte bitDepth = png[24], colourType = png[25];
+        int samples = colourType switch { 2 => 3, 4 => 2, 6 => 4, _ => 1 }
+            + (colourType is 0 or 2 && info.AlphaType != SKAlphaType.Opaque ? 1 : 0);
+        return (long)info.Width * info.Height * samples * (bitDepth == 16 ? 2 : 1);
+    }
 
     private SKSizeI DecodeSize(ImageHashMode mode)
     {

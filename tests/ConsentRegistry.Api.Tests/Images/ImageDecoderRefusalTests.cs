@@ -136,6 +136,17 @@ public sealed class ImageDecoderRefusalTests
         Assert.Equal(ImageDecodeError.Implausible, error.Error);
     }
 
+    [Fact]
+    public void An_interlaced_png_reserves_the_whole_image_copy_its_decoder_keeps_besides_the_pixels()
+    {
+        using var interlaced = EncodedImage.Open(HandWrittenImages.GreyPng(4_000, 3_000, interlaced: true));
+        using var plain = EncodedImage.Open(HandWrittenImages.GreyPng(4_000, 3_000, interlaced: false));
+
+        // Grey: a byte a pixel decoded, and the 1-bit rows widened to a byte a pixel in the decoder's copy.
+        Assert.Equal(12_000_000L + 512 * 512, plain.DecodeBytes(ImageHashMode.Exact));
+        Assert.Equal(2 * 12_000_000L + 512 * 512, interlaced.DecodeBytes(ImageHashMode.Exact));
+    }
+
     [Theory]
     [InlineData(1_600, 1_000, true)] // 1.6 MP: over the free 1 MP, within 16 × 400×300
     [InlineData(2_000, 1_000, false)] // 2 MP: over 16 × 400×300
