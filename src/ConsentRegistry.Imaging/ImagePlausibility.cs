@@ -16,7 +16,10 @@ internal static class ImagePlausibility
     /// <summary>GIF: an LZW code of at least 12 bits stands for at most 4,096 pixels once strings get that long.</summary>
     public const int GifPixelsPerByte = 4096 * 8 / 12;
 
-    /// <summary>BMP RLE4/RLE8: an encoded run of 2 bytes paints at most 255 pixels (deltas and end-of-line skips paint none).</summary>
+    /// <summary>
+    /// BMP RLE4/RLE8/RLE24: an encoded run of 2 bytes (4 in RLE24) paints at most 255 pixels (deltas and end-of-line
+    /// skips paint none).
+    /// </summary>
     public const double BmpRlePixelsPerByte = 255 / 2.0;
 
     /// <summary>JPEG: every 8×8 block costs at least one bit (its DC code), so a grey image holds at most 512 pixels a byte.</summary>
@@ -163,7 +166,7 @@ internal static class ImagePlausibility
 
         int bits = Math.Max(1, (int)BinaryPrimitives.ReadUInt16LittleEndian(file[28..]));
         uint compression = BinaryPrimitives.ReadUInt32LittleEndian(file[30..]);
-        if (compression is 1 or 2) // RLE8, RLE4
+        if (compression is 1 or 2 or 4) // RLE8, RLE4, and RLE24 in an OS/2 2.x header (Skia decodes it)
         {
             Require(pixels <= BmpRlePixelsPerByte * file.Length, pixels, file.Length, "RLE BMP", BmpRlePixelsPerByte);
         }

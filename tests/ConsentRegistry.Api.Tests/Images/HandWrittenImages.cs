@@ -125,6 +125,21 @@ internal static class HandWrittenImages
     }
 
     /// <summary>
+    /// An 80-byte 24-bit RLE BMP with an OS/2 2.x header (64 bytes, compression 4: RLE24) declaring
+    /// <paramref name="width"/>×<paramref name="height"/>, whose only RLE code is end-of-bitmap.
+    /// </summary>
+    public static byte[] Os2Rle24Bmp(int width, int height)
+    {
+        var bmp = BmpHeader(width, height, 2);
+        Array.Resize(ref bmp, 14 + 64);
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(2), 14 + 64 + 2);
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(10), 14 + 64);
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(14), 64);
+        BinaryPrimitives.WriteInt32LittleEndian(bmp.AsSpan(30), 4); // RLE24
+        return [.. bmp, 0, 1];
+    }
+
+    /// <summary>
     /// A 1-bit greyscale PNG, interlaced (Adam7) or not, black or with the white pixels <paramref name="white"/> names,
     /// its image data compressed as tightly as zlib can: a black one is as small as a valid PNG of that size gets.
     /// </summary>

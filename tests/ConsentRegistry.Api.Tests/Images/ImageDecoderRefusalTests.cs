@@ -45,6 +45,7 @@ public sealed class ImageDecoderRefusalTests
     {
         { "43-byte GIF: 10000×10000 screen, 1×1 frame", HandWrittenImages.GifTinyFrameOnHugeCanvas() },
         { "1,080-byte RLE BMP declaring 10000×10000", HandWrittenImages.RleBmp(10_000, 10_000) },
+        { "80-byte OS/2 RLE24 BMP declaring 10000×10000", HandWrittenImages.Os2Rle24Bmp(10_000, 10_000) },
         { "PNG declaring 10000×10000 with one row of data", HandWrittenImages.PngHeaderOnly(10_000, 10_000) },
         { "JPEG header of 10000×10000 cut short", JpegHeaderOnly(10_000, 10_000) },
     };
