@@ -158,9 +158,11 @@ public sealed class EncodedImage : IDisposable
             info.Width, info.Height, onGrid ? GridSize : info.Width, onGrid ? GridSize : info.Height,
             info.BytesPerPixel, compositeAlpha: !gray && _codec.Info.AlphaType != SKAlphaType.Opaque);
 
-        if (onGrid && _decodesByRows && _codec.StartScanlineDecode(info) == SKCodecResult.Success
-            && _codec.ScanlineOrder is SKCodecScanlineOrder.TopDown or SKCodecScanlineOrder.BottomUp)
+        if (onGrid && _decodesByRows)
         {
+            // Reserved for rows, so refused when its rows cannot start: decoded whole, it would hold the whole image
+            // unreserved (and read a progressive JPEG through a second time only to fail again).
+            GridDecoder.Check(_codec.StartScanlineDecode(info), Format);
             return GridDecoder.DecodeScanlines(_codec, info, sampler, format, Format, bottomUp: _codec.ScanlineOrder == SKCodecScanlineOrder.BottomUp);
         }
 
@@ -205,8 +207,8 @@ public sealed class EncodedImage : IDisposable
     }
 
     /// <summary>
-    /// JPEG and BMP deliver rows; PNG (SkiaSharp's PNG codec answers Unimplemented to a scanline decode), GIF and
-    /// WebP only whole images.
+    /// JPEG and BMP deliver rows (top down, or bottom up for most BMPs); PNG (SkiaSharp's PNG codec answers
+    /// Unimplemented to a scanline decode), GIF and WebP only whole images.
     /// </summary>
     private static bool DecodesByRows(string format) => format is ImageFormats.Jpeg or ImageFormats.Bmp;
 

@@ -137,7 +137,8 @@ internal static class GridDecoder
         }
     }
 
-    private static void Check(SKCodecResult result, string formatName)
+    /// <summary>Throws the decode error for a codec result other than success: truncated for incomplete input, else corrupt.</summary>
+    public static void Check(SKCodecResult result, string formatName)
     {
         if (result != SKCodecResult.Success)
         {
