@@ -175,10 +175,14 @@ public sealed class ClaimVerifier(TimeProvider time, EmbeddingModels? embeddingM
                 writer.WriteEndObject();
             }
 
-            return mistyped.Count == 0 ? (null, null) : (JsonSerializer.Deserialize(good.WrittenSpan, type), mistyped);
+            // A field named with a lone surrogate could not be written in the answer: the first error stands.
+            return mistyped.Count == 0 || mistyped.Values.Any(e => !IsWellFormed(e.Field))
+                ? (null, null)
+                : (JsonSerializer.Deserialize(good.WrittenSpan, type), mistyped);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a name escaping a lone surrogate, which cannot be read as a string.
             return (null, null);
         }
     }
@@ -203,6 +207,23 @@ public sealed class ClaimVerifier(TimeProvider time, EmbeddingModels? embeddingM
         {
             return (e.Path is null or "$" ? member.Name : e.Path.TrimStart('$', '.'), DescribeJsonError(e));
         }
+    }
+
+    private static bool IsWellFormed(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The mistyped members' errors and the validator's, less what the validator says of the members left out (such as "required").</summary>

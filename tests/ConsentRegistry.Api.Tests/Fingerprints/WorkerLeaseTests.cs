@@ -30,7 +30,9 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         {
             _images.Paths[path] = async context =>
             {
-                await Task.Delay(50);
+                // Long enough that neither worker can finish all forty before the other has polled
+                // a few times, however the machine schedules them.
+                await Task.Delay(250);
                 context.Response.ContentType = "image/jpeg";
                 await context.Response.Body.WriteAsync(image);
             };
