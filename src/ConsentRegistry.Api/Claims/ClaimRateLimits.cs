@@ -78,7 +78,7 @@ internal sealed class ClaimWriteRateLimitPolicy(IOptions<WriteBudgetOptions> opt
     }
 
     private static string WriterOf(HttpContext httpContext, WriteBudgetOptions budgets) =>
-        RateLimitRejections.KeyPartition(httpContext) ?? ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress, budgets.Ipv6PrefixLength);
+        WriteBudgets.WriterKey(httpContext, budgets.Ipv6PrefixLength);
 }
 
 internal static class ClaimRateLimits

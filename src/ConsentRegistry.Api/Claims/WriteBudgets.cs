@@ -10,7 +10,7 @@ namespace ConsentRegistry.Api.Claims;
 
 /// <summary>
 /// Charges each claim or revocation to two budgets, its writer's (the API key, else the client
-/// address with IPv6 grouped by prefix) and its party's (sized by <see cref="PartyStanding"/>), as
+/// address with IPv6 grouped by prefix, also for a bearer token) and its party's (sized by <see cref="PartyStanding"/>), as
 /// token buckets of claims and of subjects that refill evenly over an hour. A write that either
 /// budget cannot pay for is refused whole with 429, Retry-After and the budget's name; a write the
 /// log then does not store (a duplicate) is refunded. Per instance: N replicas behind a balancer
@@ -143,15 +143,22 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
         }
     }
 
+    /// <summary>
+    /// "key:&lt;id&gt;" for a request with an API key, else its client address's partition. Only an
+    /// API key, which an operator issued, writes on a budget of its own: a bearer token writes as
+    /// its address, since a multi-tenant registration lets anyone mint principals.
+    /// </summary>
+    internal static string WriterKey(HttpContext context, int ipv6PrefixLength) =>
+        context.Items[typeof(ApiKeyInfo)] is ApiKeyInfo key
+            ? "key:" + key.Id
+            : ClientAddress.PartitionKey(context.Connection.RemoteIpAddress, ipv6PrefixLength);
+
     private (string Key, WriteBudget Budget, string Name) Writer(HttpContext context)
     {
-        if (RateLimitRejections.KeyPartition(context) is { } key)
-        {
-            var keyInfo = context.Items[typeof(ApiKeyInfo)] as ApiKeyInfo;
-            return (key, keyInfo?.WriteBudget ?? _options.ApiKey.ToBudget(), "api-key");
-        }
-
-        return (ClientAddress.PartitionKey(context.Connection.RemoteIpAddress, _options.Ipv6PrefixLength), _options.Address.ToBudget(), "address");
+        var writerKey = WriterKey(context, _options.Ipv6PrefixLength);
+        return context.Items[typeof(ApiKeyInfo)] is ApiKeyInfo key
+            ? (writerKey, key.WriteBudget ?? _options.ApiKey.ToBudget(), "api-key")
+            : (writerKey, _options.Address.ToBudget(), "address");
     }
 
     private TokenBucket Bucket(string key)

@@ -9,6 +9,7 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Protocols;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Auth;
 
@@ -36,6 +37,9 @@ public sealed class BearerTokenTests : IAsyncLifetime
                 ["AzureAd:Instance"] = "https://login.microsoftonline.com/",
                 ["AzureAd:TenantId"] = TenantId,
                 ["AzureAd:ClientId"] = ClientId,
+                // Small write budgets for an address and a new party, so a write on any other budget shows.
+                ["Registry:WriteBudgets:Address:ClaimsPerHour"] = "2",
+                ["Registry:WriteBudgets:NewParty:ClaimsPerHour"] = "1",
             },
             services => services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
             {
@@ -53,7 +57,7 @@ public sealed class BearerTokenTests : IAsyncLifetime
         _otherKey.Dispose();
     }
 
-    private string Token(string[] roles, string? audience = null, RSA? key = null, DateTime? expires = null, string? issuer = null)
+    private string Token(string[] roles, string? audience = null, RSA? key = null, DateTime? expires = null, string? issuer = null, string? scope = null)
     {
         var now = DateTime.UtcNow;
         var descriptor = new SecurityTokenDescriptor
@@ -69,10 +73,19 @@ public sealed class BearerTokenTests : IAsyncLifetime
                 ["oid"] = "00000000-0000-0000-0000-00000000000a",
                 ["sub"] = "operator",
                 ["ver"] = "2.0",
-                ["roles"] = roles,
             },
             SigningCredentials = new SigningCredentials(new RsaSecurityKey(key ?? _tenantKey) { KeyId = "tenant-key" }, SecurityAlgorithms.RsaSha256),
         };
+        if (roles.Length > 0)
+        {
+            descriptor.Claims["roles"] = roles;
+        }
+
+        if (scope is not null)
+        {
+            descriptor.Claims["scp"] = scope;
+        }
+
         return new JsonWebTokenHandler().CreateToken(descriptor);
     }
 
@@ -106,6 +119,29 @@ public sealed class BearerTokenTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, (await CreateKeyWith(Token(["Registry.Admin"], key: _otherKey))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await CreateKeyWith(Token(["Registry.Admin"], expires: DateTime.UtcNow.AddMinutes(-6)))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await CreateKeyWith(Token(["Registry.Admin"], issuer: "https://login.microsoftonline.com/11111111-1111-1111-1111-111111111111/v2.0"))).StatusCode);
+    }
+
+    /// <summary>
+    /// A token names someone in a tenant, not someone the operator gave a key: in a multi-tenant
+    /// registration anyone can make a tenant and many principals. Its writes draw from the address's
+    /// and the party's budgets, as anonymous ones do.
+    /// </summary>
+    [Fact]
+    public async Task A_tokens_claims_draw_from_its_address_and_party_budgets_not_from_an_api_keys()
+    {
+        using var client = _app.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token([], scope: "user_impersonation"));
+        using var party = new TestSigner();
+        using var another = new TestSigner();
+        using var third = new TestSigner();
+
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(party.OptOut("https://token.example/1.jpg")))).StatusCode);
+        var partySpent = await client.PostAsync("/v1/claims", Jose(party.OptOut("https://token.example/2.jpg")));
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(another.OptOut("https://token.example/3.jpg")))).StatusCode);
+        var addressSpent = await client.PostAsync("/v1/claims", Jose(third.OptOut("https://token.example/4.jpg")));
+
+        Assert.Equal("party-claims", (await AssertProblemAsync(partySpent, HttpStatusCode.TooManyRequests, "write-budget-exceeded")).GetProperty("budget").GetString());
+        Assert.Equal("address-claims", (await AssertProblemAsync(addressSpent, HttpStatusCode.TooManyRequests, "write-budget-exceeded")).GetProperty("budget").GetString());
     }
 
     [Fact]

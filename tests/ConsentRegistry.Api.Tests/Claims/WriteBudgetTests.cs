@@ -1,9 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
+using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Auth;
 using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Infrastructure;
@@ -197,6 +199,18 @@ public sealed class WriteBudgetTests
         Assert.Equal(HttpStatusCode.BadRequest, tooSmall.StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/v1/admin/api-keys/{keyId}/write-budget")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync("/v1/admin/api-keys/0000000000000000/write-budget")).StatusCode);
+    }
+
+    [Fact]
+    public void Only_an_api_key_makes_a_writer_of_its_own_a_bearer_token_writes_as_its_address()
+    {
+        var token = new DefaultHttpContext { User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, "token-subject")], "Bearer")) };
+        token.Connection.RemoteIpAddress = IPAddress.Parse("2001:db8:1:2::1");
+        var key = new DefaultHttpContext { User = token.User };
+        key.Items[typeof(ApiKeyInfo)] = new ApiKeyInfo("key-1", "platform", ApiKeyRoles.Client);
+
+        Assert.Equal("ip6:2001:db8:1:2::/64", WriteBudgets.WriterKey(token, 64)); // its write rate and budget are the address's
+        Assert.Equal("key:key-1", WriteBudgets.WriterKey(key, 64));
     }
 
     [Fact]
