@@ -124,9 +124,11 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
                 writer.Give(hold.Subjects);
             }
 
-            var owner = Bucket("party:" + party);
+            // A key's write neither charges its party's budget nor refunds it.
+            var ownerKey = partyStanding == PartyTier.ApiKey ? null : "party:" + party;
+            var owner = ownerKey is null ? null : Bucket(ownerKey);
             var refusal = writer.Refusal(writerBudget, subjects, now, time, writerName)
-                ?? (partyStanding == PartyTier.ApiKey ? null : owner.Refusal(partyBudget, subjects, now, time, "party"));
+                ?? owner?.Refusal(partyBudget, subjects, now, time, "party");
             if (refusal is not null)
             {
                 metrics.WriteBudgetRefused(refusal.Budget);
@@ -134,12 +136,8 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
             }
 
             writer.Take(subjects);
-            if (partyStanding != PartyTier.ApiKey)
-            {
-                owner.Take(subjects);
-            }
-
-            return new WriteCharge(null, () => Refund(subjects, writerKey, "party:" + party));
+            owner?.Take(subjects);
+            return new WriteCharge(null, ownerKey is null ? () => Refund(subjects, writerKey) : () => Refund(subjects, writerKey, ownerKey));
         }
     }
 

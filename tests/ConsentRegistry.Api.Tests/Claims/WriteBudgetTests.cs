@@ -201,6 +201,27 @@ public sealed class WriteBudgetTests
         Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync("/v1/admin/api-keys/0000000000000000/write-budget")).StatusCode);
     }
 
+    /// <summary>A party's claims are public (GET /v1/claims/{id} has the JWS): sent again with a key, one must not give the party's budget back.</summary>
+    [Fact]
+    public async Task A_partys_claim_sent_again_with_an_api_key_gives_back_no_party_budget_the_key_did_not_charge()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:NewParty:ClaimsPerHour"] = "1" });
+        using var admin = app.CreateAdminClient();
+        var created = await (await admin.PostAsJsonAsync("/v1/admin/api-keys", new { name = "platform" })).JsonAsync();
+        using var platform = app.CreateClient();
+        platform.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {created.GetProperty("key").GetString()}");
+        using var anonymous = app.CreateClient();
+        using var signer = new TestSigner();
+        var jws = signer.OptOut("https://refund.example/a.jpg");
+
+        Assert.Equal(HttpStatusCode.Created, (await anonymous.PostAsync("/v1/claims", Jose(jws))).StatusCode); // the party's one claim
+        Assert.Equal(HttpStatusCode.OK, (await platform.PostAsync("/v1/claims", Jose(jws))).StatusCode); // the same claim again: refunded to the key
+
+        var (refused, _) = await PostOptOutAsync(anonymous, "https://refund.example/b.jpg", signer: signer);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("party-claims", (await refused.JsonAsync()).GetProperty("budget").GetString());
+    }
+
     [Fact]
     public void Only_an_api_key_makes_a_writer_of_its_own_a_bearer_token_writes_as_its_address()
     {
