@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Serialization;
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Observability;
@@ -43,8 +44,11 @@ public static class DomainVerificationEndpoints
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
-        // Reading costs the registry no fetch: not under the verification rate limit, like a party's claim list.
+        // Reading costs the registry no fetch: not under the verification rate limit but, like a
+        // party's claim list, under the claim-read limit per address.
         app.MapGet("/v1/parties/{party}/domains", PartyDomains.List)
+            .RequireRateLimiting(ClaimReadRateLimitPolicy.Name)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithSingleQueryValues()
             .WithTags("Domains")
             .WithName("ListPartyDomains")

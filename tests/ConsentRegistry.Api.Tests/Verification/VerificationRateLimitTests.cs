@@ -27,6 +27,26 @@ public sealed class VerificationRateLimitTests
         Assert.DoesNotContain("batches", problem.GetProperty("detail").GetString());
     }
 
+    [Fact]
+    public async Task A_partys_domain_list_is_rate_limited_per_address_like_its_claim_list()
+    {
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:WriteBudgets:ReadsPerSecondPerAddress"] = "1" });
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+
+        var responses = new List<HttpResponseMessage>();
+        for (var i = 0; i < 6; i++)
+        {
+            responses.Add(await client.GetAsync($"/v1/parties/{signer.Party}/domains"));
+        }
+
+        Assert.Equal(HttpStatusCode.OK, responses[0].StatusCode);
+        var refused = responses.FirstOrDefault(r => r.StatusCode == HttpStatusCode.TooManyRequests);
+        Assert.NotNull(refused);
+        await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too-many-requests");
+        Assert.NotNull(refused.Headers.RetryAfter);
+    }
+
     [Theory]
     [InlineData("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", true)]
     [InlineData("2001:db8:1:2::1", "2001:db8:1:3::1", false)]
