@@ -7,7 +7,8 @@ using Microsoft.Extensions.Options;
 namespace ConsentRegistry.Api.Claims;
 
 /// <summary>
-/// Reads of single claims and of party listings per second per client address (IPv6 per /64):
+/// Reads of single claims and of party listings per second per client address (IPv6 per
+/// <see cref="WriteBudgetOptions.Ipv6PrefixLength"/>):
 /// each is a store read, and bulk questions belong on the lookup endpoints.
 /// </summary>
 internal sealed class ClaimReadRateLimitPolicy(IOptions<WriteBudgetOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>
@@ -23,12 +24,13 @@ internal sealed class ClaimReadRateLimitPolicy(IOptions<WriteBudgetOptions> opti
     };
 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext) =>
-        RateLimitRejections.PerSecond(ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress), options.Value.ReadsPerSecondPerAddress);
+        RateLimitRejections.PerSecond(
+            ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress, options.Value.Ipv6PrefixLength), options.Value.ReadsPerSecondPerAddress);
 }
 
 /// <summary>
 /// Claim and revocation requests per second per writer (API key, else client address with IPv6 per
-/// /64), ahead of the write budgets: a request refused here is refused before its body is read,
+/// <see cref="WriteBudgetOptions.Ipv6PrefixLength"/>), ahead of the write budgets: a request refused here is refused before its body is read,
 /// and the connection closes. The first refusals in a second get a clean close (Kestrel reads the rest of the body,
 /// so the client surely reads its 429); a writer that keeps sending before its Retry-After has
 /// passed gets its answer a second later and is cut off after it without its body being read,

@@ -32,7 +32,10 @@ public sealed class WriteBudgetOptions
     /// <summary>Reads of one claim or of a party's listing per second per client address (a token bucket twice as deep).</summary>
     public int ReadsPerSecondPerAddress { get; set; } = 50;
 
-    /// <summary>IPv6 clients share a budget per prefix of this length (IPv4 clients per address).</summary>
+    /// <summary>
+    /// IPv6 clients share a budget per prefix of this length (IPv4 clients per address): in the write
+    /// budgets and every per-address rate limit (writes, claim reads, lookups, domain verification).
+    /// </summary>
     public int Ipv6PrefixLength { get; set; } = 64;
 
     public TimeSpan EstablishedAfter { get; set; } = TimeSpan.FromDays(1);

@@ -4,16 +4,17 @@ using System.Net.Sockets;
 namespace ConsentRegistry.Api.Hosting;
 
 /// <summary>
-/// Which budget a client address draws from in the per-address rate limits. IPv6 clients are counted
-/// per /64, the block one subscriber usually holds, so cycling through its addresses buys nothing;
-/// IPv4 clients (also IPv4-mapped IPv6, as a dual-stack socket reports them) per address.
+/// Which budget a client address draws from in the per-address rate limits and write budgets. IPv6
+/// clients are counted per prefix (Registry:WriteBudgets:Ipv6PrefixLength, 64 by default: the
+/// block one subscriber usually holds), so cycling through its addresses buys nothing; IPv4
+/// clients (also IPv4-mapped IPv6, as a dual-stack socket reports them) per address.
 /// </summary>
 internal static class ClientAddress
 {
-    /// <summary>"ip:a.b.c.d" for IPv4 (also IPv4-mapped IPv6), "ip6:&lt;first 64 bits&gt;::/64" for IPv6.</summary>
-    public static string PartitionKey(IPAddress? address) => PartitionKey(address, 64);
-
-    /// <summary>As <see cref="PartitionKey(IPAddress?)"/>, with IPv6 grouped by its first <paramref name="ipv6PrefixLength"/> bits (1 to 128).</summary>
+    /// <summary>
+    /// "ip:a.b.c.d" for IPv4 (also IPv4-mapped IPv6), "ip6:&lt;prefix&gt;/&lt;length&gt;" for IPv6
+    /// grouped by its first <paramref name="ipv6PrefixLength"/> bits (1 to 128).
+    /// </summary>
     public static string PartitionKey(IPAddress? address, int ipv6PrefixLength)
     {
         if (address is null)

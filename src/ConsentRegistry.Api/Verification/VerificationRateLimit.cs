@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Hosting;
 using ConsentRegistry.Api.Observability;
 using Microsoft.AspNetCore.RateLimiting;
@@ -8,10 +9,11 @@ namespace ConsentRegistry.Api.Verification;
 
 /// <summary>
 /// Verify calls per client per minute: each makes the registry fetch from the internet. Clients are
-/// grouped by <see cref="ClientAddress.PartitionKey"/> (IPv6 per /64), so cycling through the
-/// addresses of one block buys no extra calls.
+/// grouped by <see cref="ClientAddress.PartitionKey"/> (IPv6 per <see cref="WriteBudgetOptions.Ipv6PrefixLength"/>),
+/// so cycling through the addresses of one block buys no extra calls.
 /// </summary>
-internal sealed class VerificationRateLimitPolicy(IOptions<VerificationOptions> options, RegistryMetrics metrics) : IRateLimiterPolicy<string>
+internal sealed class VerificationRateLimitPolicy(IOptions<VerificationOptions> options, IOptions<WriteBudgetOptions> budgets, RegistryMetrics metrics)
+    : IRateLimiterPolicy<string>
 {
     // A policy's own OnRejected replaces RateLimiterOptions.OnRejected, so it counts the rejection itself.
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = (rejected, _) =>
@@ -25,7 +27,8 @@ internal sealed class VerificationRateLimitPolicy(IOptions<VerificationOptions> 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
         var perMinute = options.Value.RequestsPerMinutePerAddress;
-        return RateLimitPartition.GetTokenBucketLimiter(ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress), _ => new TokenBucketRateLimiterOptions
+        var client = ClientAddress.PartitionKey(httpContext.Connection.RemoteIpAddress, budgets.Value.Ipv6PrefixLength);
+        return RateLimitPartition.GetTokenBucketLimiter(client, _ => new TokenBucketRateLimiterOptions
         {
             TokenLimit = perMinute,
             TokensPerPeriod = perMinute,

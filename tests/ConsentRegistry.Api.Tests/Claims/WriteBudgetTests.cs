@@ -134,6 +134,38 @@ public sealed class WriteBudgetTests
     }
 
     [Fact]
+    public async Task The_configured_ipv6_prefix_groups_clients_in_claim_reads_lookups_and_domain_verification_too()
+    {
+        await using var app = await StartAsync(new()
+        {
+            ["Registry:WriteBudgets:Ipv6PrefixLength"] = "48",
+            ["Registry:WriteBudgets:ReadsPerSecondPerAddress"] = "1",
+            ["Registry:Lookup:RequestsPerSecondPerAddress"] = "1",
+            ["Registry:Verification:RequestsPerMinutePerAddress"] = "1",
+        });
+        using var client = app.CreateClient();
+
+        // Each request from another /64 of one /48: grouped by /64, none would be refused.
+        async Task<List<HttpStatusCode>> FromOneBlockAsync(Func<HttpRequestMessage> request, int count)
+        {
+            var statuses = new List<HttpStatusCode>();
+            for (var i = 0; i < count; i++)
+            {
+                using var message = request();
+                message.Headers.Add(TestAddressHeader, $"2001:db8:1:{i:x}::1");
+                statuses.Add((await client.SendAsync(message)).StatusCode);
+            }
+
+            return statuses;
+        }
+
+        Assert.Contains(HttpStatusCode.TooManyRequests, await FromOneBlockAsync(() => new(HttpMethod.Get, $"/v1/claims/{new string('a', 64)}"), 6));
+        Assert.Contains(HttpStatusCode.TooManyRequests, await FromOneBlockAsync(
+            () => new(HttpMethod.Post, "/v1/lookup") { Content = JsonContent.Create(new { items = new[] { new { url = "https://prefix.example/a.jpg" } } }) }, 6));
+        Assert.Contains(HttpStatusCode.TooManyRequests, await FromOneBlockAsync(() => new(HttpMethod.Post, "/v1/parties/not-a-party/domains/artist.test/verify"), 2));
+    }
+
+    [Fact]
     public async Task A_new_party_gets_a_smaller_budget_than_an_established_or_domain_verified_one()
     {
         var settings = new Dictionary<string, string?>

@@ -14,7 +14,7 @@ public sealed class LookupRateLimitPartitionTests
     {
         var context = new DefaultHttpContext();
         context.Connection.RemoteIpAddress = IPAddress.Parse(address);
-        return LookupRateLimits.Partition(context, Options);
+        return LookupRateLimits.Partition(context, Options, 64);
     }
 
     [Fact]
@@ -42,7 +42,7 @@ public sealed class LookupRateLimitPartitionTests
         var context = new DefaultHttpContext { User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, "key-1")], "test")) };
         context.Connection.RemoteIpAddress = IPAddress.Parse("2001:db8::1");
 
-        Assert.Equal(("key:key-1", 200), LookupRateLimits.Partition(context, Options));
+        Assert.Equal(("key:key-1", 200), LookupRateLimits.Partition(context, Options, 64));
     }
 
     [Theory]
@@ -50,5 +50,5 @@ public sealed class LookupRateLimitPartitionTests
     [InlineData("::ffff:198.51.100.1", "ip:198.51.100.1")]
     [InlineData("198.51.100.1", "ip:198.51.100.1")]
     public void The_client_address_partition_key_names_the_ipv4_host_or_the_ipv6_64_block(string address, string key) =>
-        Assert.Equal(key, ClientAddress.PartitionKey(IPAddress.Parse(address)));
+        Assert.Equal(key, ClientAddress.PartitionKey(IPAddress.Parse(address), 64));
 }

@@ -53,7 +53,7 @@ public sealed class VerificationRateLimitTests
     [InlineData("203.0.113.7", "::ffff:203.0.113.7", true)]
     [InlineData("203.0.113.7", "203.0.113.8", false)]
     public void Ipv6_clients_share_one_verification_budget_per_64_block(string first, string second, bool shared) =>
-        Assert.Equal(shared, ClientAddress.PartitionKey(IPAddress.Parse(first)) == ClientAddress.PartitionKey(IPAddress.Parse(second)));
+        Assert.Equal(shared, ClientAddress.PartitionKey(IPAddress.Parse(first), 64) == ClientAddress.PartitionKey(IPAddress.Parse(second), 64));
 
     [Fact]
     public async Task A_recheck_interval_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
