@@ -84,7 +84,16 @@ public sealed class EncodedImage : IDisposable
                     $"The JPEG has {jpeg.Count:N0} scans; at most {JpegScans.MaxScans} are decoded (encoders write far fewer), so the file is forged.");
             }
 
-            string? wholeKind = DecodedWholeKind(bytes, format, jpeg);
+            // Camera-sized progressive JPEGs are common, unlike large interlaced PNGs: the coefficients are bounded like the
+            // largest whole decode rather than refused over 16 MP.
+            if (jpeg.CoefficientBytes > ImageLimits.MaxDecoderBufferBytes)
+            {
+                throw new ImageDecodeException(ImageDecodeError.TooManyPixels,
+                    $"The image is {codec.Info.Width}×{codec.Info.Height} pixels; a progressive JPEG's decoder holds all its coefficients, "
+                    + $"{jpeg.CoefficientBytes / 1_000_000:N0} MB here, and at most {ImageLimits.MaxDecoderBufferBytes / 1_000_000:N0} MB are allowed.");
+            }
+
+            string? wholeKind = DecodedWholeKind(bytes, format);
             if (wholeKind is not null && (long)codec.Info.Width * codec.Info.Height > ImageLimits.MaxWholeDecodePixels)
             {
                 throw new ImageDecodeException(ImageDecodeError.TooManyPixels,
@@ -213,15 +222,13 @@ public sealed class EncodedImage : IDisposable
     private static bool DecodesByRows(string format) => format is ImageFormats.Jpeg or ImageFormats.Bmp;
 
     /// <summary>
-    /// The images whose decode holds the whole image however few rows are wanted, and whose large images are rare or
-    /// forged: GIF (its canvas), interlaced PNG (its pixels) and progressive JPEG (its coefficients); interlacing and
-    /// progressive scans are for showing small web images early. Null for the others.
+    /// Formats decoded whole at up to 4 bytes a pixel whose large images are rare or forged: GIF (its canvas) and
+    /// interlaced PNG (interlacing is for showing small web images early). Null for the others.
     /// </summary>
-    private static string? DecodedWholeKind(ReadOnlySpan<byte> bytes, string format, JpegScans jpeg) => format switch
+    private static string? DecodedWholeKind(ReadOnlySpan<byte> bytes, string format) => format switch
     {
         ImageFormats.Gif => "GIF",
         ImageFormats.Png when bytes.Length > 28 && bytes[28] != 0 => "interlaced PNG", // IHDR interlace method
-        ImageFormats.Jpeg when jpeg.Buffered => "progressive JPEG",
         _ => null,
     };
 

@@ -116,9 +116,15 @@ public sealed class ImageDecoderRefusalTests
     }
 
     [Fact]
-    public void A_progressive_jpeg_over_16_megapixels_is_refused_because_its_coefficients_are_held_whole()
+    public void A_progressive_jpeg_whose_coefficients_would_outweigh_the_largest_whole_decode_is_refused()
     {
-        var error = Assert.Throws<ImageDecodeException>(() => EncodedImage.Open(HandWrittenImages.ProgressiveJpeg(5_000, 4_000, [(1, 1), (1, 1), (1, 1)])));
+        // A camera's 20 MP at 4:4:4 holds 120 MB of coefficients: decoded. 72 MP at 4:4:4 would hold 432 MB: refused.
+        using (var camera = EncodedImage.Open(HandWrittenImages.ProgressiveJpeg(5_000, 4_000, [(1, 1), (1, 1), (1, 1)])))
+        {
+            Assert.Equal(120_000_000 + 4 * (5_000 + 512 * 512), camera.DecodeBytes(ImageHashMode.Exact));
+        }
+
+        var error = Assert.Throws<ImageDecodeException>(() => EncodedImage.Open(HandWrittenImages.ProgressiveJpeg(9_000, 8_000, [(1, 1), (1, 1), (1, 1)])));
 
         Assert.Equal(ImageDecodeError.TooManyPixels, error.Error);
         Assert.Contains("progressive JPEG", error.Message);
