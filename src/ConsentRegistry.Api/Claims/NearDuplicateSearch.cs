@@ -12,10 +12,13 @@ namespace ConsentRegistry.Api.Claims;
 /// subjects and their derived sets alike. Shared by <c>GET /v1/claims/{id}/near-duplicates</c>
 /// and the recorder of pairs.
 /// </summary>
-internal sealed class NearDuplicateSearch(SharedMatchingIndex index, TrustLevel minTrustForGrants, int pdqMaxDistance, double minSimilarity)
+internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxDistance, double minSimilarity)
 {
     /// <summary>Image subjects of one claim searched at most (a claim may hold 10,000).</summary>
     public const int MaxSubjectsSearched = 256;
+
+    /// <summary>Other parties' claims taken at most per subject searched, strongest trust and newest first.</summary>
+    public const int MaxMatchesPerSubject = 256;
 
     /// <summary>
     /// The best match per other claim and kind; empty when the index does not hold <paramref name="claimId"/>,
@@ -23,6 +26,17 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, TrustLevel 
     /// </summary>
     public List<NearDuplicate> Find(string claimId, IEnumerable<Subject> subjects, bool evenIfRevoked = true)
     {
+        int party;
+        using (var first = index.Read())
+        {
+            if (!first.Index.TryFindClaim(claimId, out var number))
+            {
+                return [];
+            }
+
+            party = first.Index.Claim(number).Party;
+        }
+
         var images = subjects.Where(s => s.Kind is SubjectKinds.Pdq or SubjectKinds.Embedding).Take(MaxSubjectsSearched).ToList();
         var found = new Dictionary<(int Claim, MatchKind By), Match>();
         var matches = new List<Match>();
@@ -33,13 +47,13 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, TrustLevel 
             {
                 if (subject.Kind == SubjectKinds.Pdq)
                 {
-                    scope.Index.Lookup(null, null, minTrustForGrants, matches, PdqHash.ParseHex(subject.Value), pdqMaxDistance);
+                    scope.Index.FindOtherParties(PdqHash.ParseHex(subject.Value), pdqMaxDistance, null, party, MaxMatchesPerSubject, matches);
                 }
                 else
                 {
                     var (model, value) = Subject.EmbeddingParts(subject.Value);
-                    scope.Index.Lookup(null, null, minTrustForGrants, matches,
-                        embeddings: new EmbeddingQuery(model, [EmbeddingVector.DecodeStored(value)], (float)minSimilarity));
+                    scope.Index.FindOtherParties(null, 0,
+                        new EmbeddingQuery(model, [EmbeddingVector.DecodeStored(value)], (float)minSimilarity), party, MaxMatchesPerSubject, matches);
                 }
             }
 

@@ -68,7 +68,6 @@ public static class RegistryHostExtensions
         services.AddSingleton<NearDuplicateStore>();
         services.AddSingleton(sp => new NearDuplicateSearch(
             sp.GetRequiredService<SharedMatchingIndex>(),
-            sp.GetRequiredService<LookupEngine>().MinTrustForGrants,
             sp.GetRequiredService<IOptions<MatchingOptions>>().Value.PdqMaxDistance,
             sp.GetRequiredService<IOptions<MatchingOptions>>().Value.EmbeddingMinSimilarity));
         services.AddHostedService<NearDuplicateRecorder>();

@@ -216,6 +216,19 @@ public sealed partial class MatchingIndex
     public Decision Decide(in UrlProbe url, TrustLevel minTrustForGrants, out int deciding) =>
         Find(url, null, null, 0, null, minTrustForGrants, null, out deciding);
 
+    /// <summary>
+    /// Near-duplicate search (DESIGN.md 5.7): the claims other than <paramref name="party"/>'s that an
+    /// image fingerprint matches, as a lookup finds them (superseded ones left out), at most
+    /// <paramref name="limit"/>, strongest trust and newest first. Unlike a lookup's listing, the
+    /// party's own claims are left out before the cut: sixteen of them on nearby hashes filled a
+    /// lookup's listing, and another party's claim on the same picture was never seen.
+    /// </summary>
+    public void FindOtherParties(PdqHash? pdq, int pdqMaxDistance, EmbeddingQuery? embeddings, int party, int limit, List<Match> matches)
+    {
+        matches.Clear();
+        Find(default, null, pdq, pdqMaxDistance, embeddings, TrustLevel.Signed, matches, out _, party, limit);
+    }
+
     /// <summary>Lookups ahead of the current one whose cache lines <see cref="PrefetchAhead"/> asks for, per step.</summary>
     public const int PrefetchDistance = 2;
 
@@ -297,7 +310,8 @@ public sealed partial class MatchingIndex
     // more time than a lookup that finds nothing (docs/benchmarks.md, "consent-registry filter").
     [SkipLocalsInit]
     private Decision Find(
-        in UrlProbe url, string? sha256, PdqHash? pdq, int pdqMaxDistance, EmbeddingQuery? embeddings, TrustLevel minTrustForGrants, List<Match>? matches, out int more)
+        in UrlProbe url, string? sha256, PdqHash? pdq, int pdqMaxDistance, EmbeddingQuery? embeddings, TrustLevel minTrustForGrants, List<Match>? matches, out int more,
+        int leftOutParty = -1, int listLimit = MaxListedMatches)
     {
         Span<Candidate> buffer = stackalloc Candidate[32];
         Span<HotRef> hotBuffer = stackalloc HotRef[8];
@@ -326,7 +340,7 @@ public sealed partial class MatchingIndex
                 CollectEmbeddings(embeddings, ref candidates);
             }
 
-            return Resolve(candidates.Items, candidates.HotKeys, minTrustForGrants, matches, out more);
+            return Resolve(candidates.Items, candidates.HotKeys, minTrustForGrants, matches, out more, leftOutParty, listLimit);
         }
         finally
         {
@@ -334,8 +348,13 @@ public sealed partial class MatchingIndex
         }
     }
 
-    /// <summary>The decision from the candidates and hot keys; with <paramref name="matches"/>, the listing too (else <paramref name="more"/> counts every deciding pair).</summary>
-    private Decision Resolve(Span<Candidate> candidates, ReadOnlySpan<HotRef> hotKeys, TrustLevel minTrustForGrants, List<Match>? matches, out int more)
+    /// <summary>
+    /// The decision from the candidates and hot keys; with <paramref name="matches"/>, the listing too (else <paramref name="more"/> counts every deciding pair):
+    /// at most <paramref name="listLimit"/>, none of <paramref name="leftOutParty"/>'s claims.
+    /// </summary>
+    private Decision Resolve(
+        Span<Candidate> candidates, ReadOnlySpan<HotRef> hotKeys, TrustLevel minTrustForGrants, List<Match>? matches, out int more,
+        int leftOutParty = -1, int listLimit = MaxListedMatches)
     {
         more = 0;
         if (candidates.IsEmpty && hotKeys.IsEmpty)
@@ -373,7 +392,10 @@ public sealed partial class MatchingIndex
                 }
             }
 
-            matches?.Add(new Match(candidate.Claim, candidate.By, candidate.Distance, candidate.Similarity));
+            if (leftOutParty < 0 || _claims.Party(candidate.Claim) != leftOutParty)
+            {
+                matches?.Add(new Match(candidate.Claim, candidate.By, candidate.Distance, candidate.Similarity));
+            }
         }
 
         var hotLeftOut = false;
@@ -383,7 +405,7 @@ public sealed partial class MatchingIndex
             var view = hotRef.SubdomainsOnly ? hot.SubdomainsOnly : hot.All;
             view.AddVotes(permissions, minTrustForGrants);
             total += view.Count;
-            hotLeftOut |= view.Count > MaxListedMatches;
+            hotLeftOut |= view.Count > listLimit;
             if (matches is null)
             {
                 continue;
@@ -392,7 +414,12 @@ public sealed partial class MatchingIndex
             var taken = 0;
             foreach (var claim in view.Ordered)
             {
-                if (taken++ == MaxListedMatches)
+                if (leftOutParty >= 0 && _claims.Party(claim) == leftOutParty)
+                {
+                    continue;
+                }
+
+                if (taken++ == listLimit)
                 {
                     break;
                 }
@@ -413,10 +440,10 @@ public sealed partial class MatchingIndex
             matches.Sort(_listingOrder ??= CompareListing);
         }
 
-        var truncated = matches.Count > MaxListedMatches;
+        var truncated = matches.Count > listLimit;
         if (truncated)
         {
-            matches.RemoveRange(MaxListedMatches, matches.Count - MaxListedMatches);
+            matches.RemoveRange(listLimit, matches.Count - listLimit);
         }
 
         if (truncated || hotLeftOut || total > matches.Count)

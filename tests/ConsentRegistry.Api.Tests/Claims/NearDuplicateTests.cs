@@ -38,6 +38,27 @@ public sealed class NearDuplicateTests(ImagesFixture registry) : IClassFixture<I
     }
 
     [Fact]
+    public async Task Another_partys_claim_is_listed_however_many_claims_of_ones_own_match_the_same_picture()
+    {
+        var hash = PdqLookupTests.Near(new PdqHash(0x1111222233334444, 0x5555666677778888, 0x99990000aaaabbbb, 0xccccddddeeeeffff), 5);
+        using var artist = new TestSigner();
+        using var platform = new TestSigner();
+        var optOut = await ClaimAsync(artist, "n", Pdq(hash));
+        var consent = await ClaimAsync(platform, "y", Pdq(PdqLookupTests.Near(hash, 2)));
+
+        // Newer, so listed first by a lookup: sixteen of them filled its listing before another party's claim was reached.
+        for (var i = 0; i < 17; i++)
+        {
+            await ClaimAsync(artist, "n", Pdq(PdqLookupTests.Near(hash, 4 + i)));
+        }
+
+        var items = await NearDuplicatesAsync(optOut);
+
+        var item = Assert.Single(items);
+        Assert.Equal((consent, true), (item.GetProperty("claim").GetString(), item.GetProperty("conflict").GetBoolean()));
+    }
+
+    [Fact]
     public async Task Claims_on_the_same_pictures_embedding_are_listed_by_similarity_and_a_revoked_one_drops_out()
     {
         var image = (await _client.HashImageAsync(TestImages.ReadPdqData("reg-test-input/labelme-subset/q0003.jpg"))).GetProperty("embeddings")[0];
