@@ -92,10 +92,10 @@ def main() -> None:
     p.add_argument("--key", default=default_key_path(),
                    help="PEM file of your EC P-256 key, created (mode 0600) if missing; default: %(default)s")
     p.add_argument("--url", action="append", default=[], help="an image URL (repeatable)")
-    p.add_argument("--prefix", action="append", default=[], help="a URL prefix, e.g. https://me.example/art/")
-    p.add_argument("--host", action="append", default=[], help="a whole host, subdomains included")
-    p.add_argument("--sha256", action="append", default=[], help="SHA-256 of an image file, 64 hex")
-    p.add_argument("--pdq", action="append", default=[], help="PDQ hash of an image, 64 hex")
+    p.add_argument("--prefix", action="append", default=[], help="a URL prefix, e.g. https://me.example/art/ (repeatable)")
+    p.add_argument("--host", action="append", default=[], help="a whole host, subdomains included (repeatable)")
+    p.add_argument("--sha256", action="append", default=[], help="SHA-256 of an image file, 64 hex (repeatable)")
+    p.add_argument("--pdq", action="append", default=[], help="PDQ hash of an image, 64 hex (repeatable: give all 8 dihedral variants POST /v1/images answers)")
     p.add_argument("--usage", default="train-ai=n",
                    help="comma-separated category=y|n (tdm, train-ai, train-genai, ai-use, search)")
     p.add_argument("--title")

@@ -62,7 +62,7 @@ internal static class RegistryKeyPin
         }
 
         notice($"trusting the key {http.Registry} serves on first use: kid (RFC 7638 thumbprint) {key.Kid}; pinned in {paths.PinnedKey}. "
-            + $"Compare the kid with the one the registry's operator publishes, and pass --key {paths.PinnedKey} from now on.");
+            + $"Compare the kid with the one the registry's operator publishes; later pulls to the same --out use it (elsewhere, pass --key {paths.PinnedKey}).");
         return key;
     }
 
