@@ -17,10 +17,23 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
     /// <summary>Derived sets read by one pass of the scan at most (a few KB each): a scan far behind the workers catches up in bounded steps.</summary>
     public const int DerivedPerPass = 256;
 
+    /// <summary>
+    /// Subjects of the claims one pass reads at most (one claim may exceed it alone): 64 claims of
+    /// 10,000 subjects are up to 512 MB of packed text, read for the few image subjects among them.
+    /// </summary>
+    public const int SubjectsPerPass = 20_000;
+
+    /// <summary>Image subjects kept of each claim or set read, as many as the search takes.</summary>
+    public const int ImageSubjectsPerEntry = 256;
+
     private const string SelectMark = "SELECT scanned_seq FROM near_duplicate_scan WHERE id = 1";
 
+    private const string SelectClaimSizes = """
+        SELECT seq, subject_count FROM claims WHERE seq > @after AND seq <= @upTo AND revoked_seq IS NULL ORDER BY seq LIMIT @limit
+        """;
+
     private const string SelectClaims = """
-        SELECT seq, id, subjects FROM claims WHERE seq > @after AND seq <= @upTo AND revoked_seq IS NULL ORDER BY seq LIMIT @limit
+        SELECT seq, id, subjects FROM claims WHERE seq > @after AND seq <= @upTo AND revoked_seq IS NULL ORDER BY seq
         """;
 
     private const string SelectDerived = """
@@ -59,8 +72,10 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
 
     /// <summary>
     /// The next stretch of the log to scan, up to <paramref name="upTo"/> (what the caller's index
-    /// reflects): its claims' and derived sets' subjects, at most <see cref="ClaimsPerPass"/> claims
-    /// and <see cref="DerivedPerPass"/> derived sets (the stretch ends at the last one read).
+    /// reflects): its claims' and derived sets' image subjects (the first
+    /// <see cref="ImageSubjectsPerEntry"/> of each), at most <see cref="ClaimsPerPass"/> claims of about
+    /// <see cref="SubjectsPerPass"/> subjects in all, and <see cref="DerivedPerPass"/> derived sets (the
+    /// stretch ends at the last one read).
     /// </summary>
     public async Task<ScanPass> ReadPassAsync(long upTo, CancellationToken cancellationToken)
     {
@@ -71,12 +86,27 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
             return new ScanPass(after, after, []);
         }
 
-        var claims = (await connection.QueryAsync<(long Seq, string Id, string Subjects)>(new CommandDefinition(
-            SelectClaims, new { after, upTo, limit = ClaimsPerPass }, cancellationToken: cancellationToken))).AsList();
-        if (claims.Count == ClaimsPerPass)
+        // The sizes first, so that the stretch ends before its claims' subjects outgrow the pass.
+        var sizes = (await connection.QueryAsync<(long Seq, long Subjects)>(new CommandDefinition(
+            SelectClaimSizes, new { after, upTo, limit = ClaimsPerPass }, cancellationToken: cancellationToken))).AsList();
+        long subjects = 0;
+        for (var i = 0; i < sizes.Count; i++)
         {
-            upTo = claims[^1].Seq;
+            subjects += sizes[i].Subjects;
+            if (i > 0 && subjects > SubjectsPerPass)
+            {
+                upTo = sizes[i - 1].Seq;
+                break;
+            }
+
+            if (i == ClaimsPerPass - 1)
+            {
+                upTo = sizes[i].Seq;
+            }
         }
+
+        var claims = (await connection.QueryAsync<(long Seq, string Id, string Subjects)>(new CommandDefinition(
+            SelectClaims, new { after, upTo }, cancellationToken: cancellationToken))).AsList();
 
         var derived = (await connection.QueryAsync<(long Seq, string ClaimId, string Subjects)>(new CommandDefinition(
             SelectDerived, new { after, upTo, limit = DerivedPerPass }, cancellationToken: cancellationToken))).AsList();
@@ -86,11 +116,30 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
             claims.RemoveAll(c => c.Seq > upTo);
         }
 
-        var entries = claims.Select(c => new ScanEntry(c.Seq, c.Id, StoredSubjects.Decode(c.Subjects)))
-            .Concat(derived.Select(d => new ScanEntry(d.Seq, d.ClaimId, StoredSubjects.Decode(d.Subjects))))
+        var entries = claims.Select(c => new ScanEntry(c.Seq, c.Id, ImageSubjects(c.Subjects)))
+            .Concat(derived.Select(d => new ScanEntry(d.Seq, d.ClaimId, ImageSubjects(d.Subjects))))
             .OrderBy(e => e.Seq)
             .ToList();
         return new ScanPass(after, upTo, entries);
+    }
+
+    /// <summary>The PDQ and embedding subjects of a packed column, the first <see cref="ImageSubjectsPerEntry"/>: the others are never searched.</summary>
+    private static List<Subject> ImageSubjects(string packed)
+    {
+        var images = new List<Subject>();
+        foreach (var line in packed.AsSpan().EnumerateLines())
+        {
+            if (StoredSubjects.TryReadLine(line, out var kind, out var value, out var includeSubdomains) && kind is SubjectKinds.Pdq or SubjectKinds.Embedding)
+            {
+                images.Add(new Subject(kind, value.ToString(), includeSubdomains));
+                if (images.Count == ImageSubjectsPerEntry)
+                {
+                    break;
+                }
+            }
+        }
+
+        return images;
     }
 
     /// <summary>Writes the pairs a pass found and moves the mark to its end; false (nothing written) when another instance moved it first.</summary>
