@@ -75,6 +75,9 @@ public sealed class ImageHashingGate
         return new Lease(() => Interlocked.Add(ref _uploadBytes, -bytes));
     }
 
+    /// <summary>Bytes of the upload budget held now.</summary>
+    public long UploadBytesReserved => Interlocked.Read(ref _uploadBytes);
+
     /// <summary>Requests waiting for a decode slot or for decode bytes now.</summary>
     public int Waiting => Volatile.Read(ref _waiting);
 

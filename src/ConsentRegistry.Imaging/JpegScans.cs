@@ -24,8 +24,22 @@ internal readonly record struct JpegScans(bool Buffered, int Count, long Coeffic
         int components = 0, scans = 0;
         long coefficientBytes = 0;
         int at = 2; // after SOI
-        while (at + 4 <= file.Length && file[at] == 0xFF)
+        while (at + 4 <= file.Length)
         {
+            if (file[at] != 0xFF)
+            {
+                // Bytes between segments, which libjpeg skips with a warning and decodes on: so does this
+                // reading, or one junk byte would hide the frame header and the scans from it.
+                int next = file[at..].IndexOf((byte)0xFF);
+                if (next < 0)
+                {
+                    break;
+                }
+
+                at += next;
+                continue;
+            }
+
             byte marker = file[at + 1];
             if (marker == 0xFF) // fill byte before a marker
             {

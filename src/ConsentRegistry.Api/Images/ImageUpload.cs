@@ -98,7 +98,7 @@ internal static class ImageUpload
 
                 if (!upload.TryHold(total))
                 {
-                    return (null, Busy(context));
+                    return (null, Busy(context, "The memory for uploads in progress is taken; retry in a moment."));
                 }
 
                 sha256.AppendData(chunk, 0, read);
@@ -114,11 +114,10 @@ internal static class ImageUpload
     }
 
     /// <summary>503 with Retry-After: the decoders, or the memory that uploads may hold, are all taken.</summary>
-    public static ProblemHttpResult Busy(HttpContext context)
+    public static ProblemHttpResult Busy(HttpContext context, string detail = "Every image decoder is busy; retry in a moment.")
     {
         context.Response.Headers.RetryAfter = "1";
-        return Problems.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.Busy,
-            "Every image decoder is busy; retry in a moment.");
+        return Problems.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.Busy, detail);
     }
 
     private static ProblemHttpResult InvalidForm(string detail) =>

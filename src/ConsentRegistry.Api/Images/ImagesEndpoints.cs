@@ -70,11 +70,6 @@ public static class ImagesEndpoints
         }
 
         using var upload = new UploadReservation(gate);
-        if (!upload.TryHold(Math.Min(request.ContentLength ?? UploadReservation.Step, UploadReservation.Step)))
-        {
-            return ImageUpload.Busy(request.HttpContext);
-        }
-
         var (file, uploadProblem) = await ImageUpload.ReadFileAsync(request, boundary!, upload, cancellationToken);
         if (uploadProblem is not null)
         {

@@ -5,14 +5,15 @@ namespace ConsentRegistry.Api.Images;
 /// <summary>
 /// The share of the upload budget (<see cref="ImageHashingGate.TryReserveUpload"/>) that one upload
 /// holds, grown as its bytes arrive rather than taken whole from its Content-Length: a client that
-/// announces 50 MiB and then sends a trickle holds what it has sent. Taken whole, eleven such
+/// announces 50 MiB and then sends a trickle holds what it has sent (at most twice that, as the
+/// share doubles), nothing before its first bytes. Taken whole, eleven such
 /// clients held the 512 MiB budget for as long as Kestrel's minimum data rate let them (days for
 /// 50 MiB), and every other upload was answered 503.
 /// </summary>
 internal sealed class UploadReservation(ImageHashingGate gate) : IDisposable
 {
-    /// <summary>The first step, and the least the reservation grows by: a step for every MiB would be a lease each.</summary>
-    public const long Step = 1024 * 1024;
+    /// <summary>The first step (a read's worth), and the least the reservation grows by; it doubles from there.</summary>
+    public const long Step = 64 * 1024;
 
     /// <summary>The most one upload can hold: the file limit plus the form around it.</summary>
     public const long Most = ImageLimits.MaxBytes + ImageLimits.MultipartOverheadBytes;

@@ -119,7 +119,7 @@ public sealed class ClaimVerifier(TimeProvider time, EmbeddingModels? embeddingM
         catch (JsonException e)
         {
             value = null;
-            var field = e.Path is null or "$" ? "payload" : e.Path.TrimStart('$', '.');
+            var field = FieldOf(e.Path) ?? "payload";
             error = ClaimError.Field(ClaimErrorCodes.InvalidPayload, title, field, DescribeJsonError(e));
             return false;
         }
@@ -145,7 +145,7 @@ public sealed class ClaimVerifier(TimeProvider time, EmbeddingModels? embeddingM
         try
         {
             using var document = JsonDocument.Parse(json);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            if (document.RootElement.ValueKind != JsonValueKind.Object || document.RootElement.EnumerateObject().Count() > MaxMembersReadAlone)
             {
                 return (null, null);
             }
@@ -205,9 +205,24 @@ public sealed class ClaimVerifier(TimeProvider time, EmbeddingModels? embeddingM
         }
         catch (JsonException e)
         {
-            return (e.Path is null or "$" ? member.Name : e.Path.TrimStart('$', '.'), DescribeJsonError(e));
+            return (FieldOf(e.Path) ?? member.Name, DescribeJsonError(e));
         }
     }
+
+    /// <summary>
+    /// Members read one by one at most: a payload has six, so more are unknown ones, each of which
+    /// would cost an exception; past this the first error is all that is said.
+    /// </summary>
+    private const int MaxMembersReadAlone = 32;
+
+    /// <summary>The field a reader's JSON path names ("$.subjects[2].value" → "subjects[2].value"); null for the payload itself.</summary>
+    private static string? FieldOf(string? path) => path switch
+    {
+        null or "$" => null,
+        _ when path.StartsWith("$.", StringComparison.Ordinal) => path[2..],
+        _ when path.StartsWith('$') => path[1..],
+        _ => path,
+    };
 
     private static bool IsWellFormed(string text)
     {
@@ -229,7 +244,12 @@ public sealed class ClaimVerifier(TimeProvider time, EmbeddingModels? embeddingM
     /// <summary>The mistyped members' errors and the validator's, less what the validator says of the members left out (such as "required").</summary>
     private static ClaimError Combine(Dictionary<string, (string Field, string Message)> mistyped, FluentValidation.Results.ValidationResult others, string title)
     {
-        var errors = mistyped.Values.ToDictionary(e => e.Field, e => new[] { e.Message }, StringComparer.Ordinal);
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (var (field, message) in mistyped.Values)
+        {
+            errors[field] = errors.TryGetValue(field, out var said) ? [.. said, message] : [message];
+        }
+
         foreach (var group in others.Errors.GroupBy(e => e.PropertyName, StringComparer.Ordinal))
         {
             if (!mistyped.Keys.Any(name => group.Key == name || group.Key.StartsWith(name + ".", StringComparison.Ordinal) || group.Key.StartsWith(name + "[", StringComparison.Ordinal)))

@@ -4,6 +4,7 @@ using System.Text;
 using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Imaging;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ConsentRegistry.Api.Tests.Images;
 
@@ -35,12 +36,13 @@ public sealed class SlowUploadTests
                 slow.Add(socket);
             }
 
-            await Task.Delay(TimeSpan.FromSeconds(1)); // each has reached the endpoint and taken its share
+            // Each has reached the endpoint and holds its share: a step for its first bytes, or, taken whole, its announcement.
+            var gate = app.Services.GetRequiredService<ImageHashingGate>();
+            await Eventually.HoldsAsync(() => gate.UploadBytesReserved >= clients * UploadReservation.Step, "the slow uploads hold their shares");
 
             var answer = await client.HashImageAsync(TestImages.ReadPdqData("generated/shapes-a.png"));
 
             Assert.Equal(64, answer.GetProperty("pdq").GetString()!.Length);
-            Assert.All(slow, socket => Assert.True(socket.Connected));
         }
         finally
         {
@@ -51,26 +53,26 @@ public sealed class SlowUploadTests
     [Fact]
     public void A_reservation_grows_by_doubling_and_takes_just_what_it_needs_when_doubling_does_not_fit()
     {
-        const long mib = UploadReservation.Step;
-        var gate = new ImageHashingGate(decodeSlots: 1, uploadBudget: 4 * mib + mib / 2);
+        const long step = UploadReservation.Step;
+        var gate = new ImageHashingGate(decodeSlots: 1, uploadBudget: 4 * step + step / 2);
         using var first = new UploadReservation(gate);
 
         Assert.True(first.TryHold(10));
-        Assert.Equal(mib, first.Held);
-        Assert.True(first.TryHold(mib + 1));
-        Assert.Equal(2 * mib, first.Held);
-        Assert.True(first.TryHold(3 * mib));
-        Assert.Equal(4 * mib, first.Held); // half a MiB of the budget is left
+        Assert.Equal(step, first.Held);
+        Assert.True(first.TryHold(step + 1));
+        Assert.Equal(2 * step, first.Held);
+        Assert.True(first.TryHold(3 * step));
+        Assert.Equal(4 * step, first.Held); // half a step of the budget is left
 
         using var second = new UploadReservation(gate);
-        Assert.True(second.TryHold(100)); // a first step of 1 MiB does not fit; 100 bytes do
+        Assert.True(second.TryHold(100)); // a whole first step does not fit; 100 bytes do
         Assert.Equal(100, second.Held);
-        Assert.False(second.TryHold(mib)); // neither does the rest of a MiB
+        Assert.False(second.TryHold(step)); // neither does the rest of a step
         Assert.Equal(100, second.Held);
 
         first.Dispose();
-        Assert.True(second.TryHold(mib));
-        Assert.Equal(100 + mib, second.Held);
+        Assert.True(second.TryHold(step));
+        Assert.Equal(100 + step, second.Held);
 
         using var large = new UploadReservation(new ImageHashingGate(decodeSlots: 1, uploadBudget: 2 * UploadReservation.Most));
         Assert.True(large.TryHold(UploadReservation.Most + 1));

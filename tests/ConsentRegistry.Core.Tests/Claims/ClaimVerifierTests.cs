@@ -148,6 +148,32 @@ public sealed class ClaimVerifierTests : IDisposable
     }
 
     [Fact]
+    public void An_unknown_member_named_with_a_dollar_is_named_as_sent_beside_the_member_it_resembles()
+    {
+        var payload = Payload();
+        payload["v"] = "x";
+        payload["$v"] = 1;
+
+        Assert.False(_verifier.TryVerifyClaim(Sign(payload), out _, out var error));
+
+        Assert.Equal(["$v", "v"], error!.Errors.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_payload_of_many_unknown_members_is_refused_with_its_first_error_only()
+    {
+        var payload = Payload();
+        for (var i = 0; i < 100; i++)
+        {
+            payload[$"extra{i}"] = i;
+        }
+
+        Assert.False(_verifier.TryVerifyClaim(Sign(payload), out _, out var error));
+
+        Assert.Equal(["extra0"], error!.Errors.Keys);
+    }
+
+    [Fact]
     public void A_repeated_member_is_still_refused_as_such()
     {
         var jws = Sign(Payload());
