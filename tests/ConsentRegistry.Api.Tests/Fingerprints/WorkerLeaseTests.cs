@@ -56,11 +56,17 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         var items = await client.SettledFingerprintsAsync(claim);
 
         Assert.All(items, item => Assert.Equal("done", item.GetProperty("status").GetString()));
-        var failedTries = string.Join(", ", firstJobs.GetMeasurementSnapshot().Concat(secondJobs.GetMeasurementSnapshot())
-            .Select(m => $"{m.Tags["outcome"]}").Where(outcome => outcome != "derived"));
+        var failed = firstJobs.GetMeasurementSnapshot().Concat(secondJobs.GetMeasurementSnapshot())
+            .Select(m => $"{m.Tags["outcome"]}").Where(outcome => outcome != "derived").ToList();
         var warnings = string.Join(" | ", first.Logs.Concat(second.Logs).Where(line => line.StartsWith("Warning", StringComparison.Ordinal)));
-        Assert.All(paths, path => Assert.True(_images.RequestsFor(path) == 1,
-            $"{path} was requested {_images.RequestsFor(path)} times; tries that failed: [{failedTries}]; the workers' warnings: {warnings}"));
+
+        // Every request is one try: the first of each job, and one more for each try that failed and
+        // was retried (under CI's load, decodes that waited past the gate's 10 s were retried as
+        // "busy"). A job run by both workers at once would be a request beyond that count.
+        var requests = paths.Sum(_images.RequestsFor);
+        Assert.True(requests <= paths.Length + failed.Count,
+            $"{requests} requests for {paths.Length} images and {failed.Count} failed tries [{string.Join(", ", failed)}]; the workers' warnings: {warnings}");
+        Assert.All(paths, path => Assert.True(_images.RequestsFor(path) >= 1, $"{path} was never requested"));
         Assert.Equal(paths.Length, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints"));
 
         // A worker counts what it wrote once the commit has returned, a moment after a client can see it.
