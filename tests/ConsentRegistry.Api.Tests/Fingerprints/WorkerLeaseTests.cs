@@ -83,19 +83,7 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
     [Fact]
     public async Task A_job_that_runs_longer_than_its_lease_stays_its_workers_and_is_fetched_once()
     {
-        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _images.Paths["/long.jpg"] = async context =>
-        {
-            if (arrived.TrySetResult())
-            {
-                await release.Task; // the first fetch outlasts the lease it was taken with
-            }
-
-            context.Response.ContentType = "image/jpeg";
-            await context.Response.Body.WriteAsync(image);
-        };
+        var (arrived, release) = HoldFirstRequest("/long.jpg"); // the first fetch outlasts the lease it was taken with
         var settings = new Dictionary<string, string?>(WorkerFixture.Settings)
         {
             ["Registry:Worker:Lease"] = "00:00:06",
@@ -125,19 +113,7 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
     [Fact]
     public async Task A_worker_whose_clock_runs_an_hour_ahead_leaves_another_workers_live_lease_alone()
     {
-        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _images.Paths["/skewed.jpg"] = async context =>
-        {
-            if (arrived.TrySetResult())
-            {
-                await release.Task;
-            }
-
-            context.Response.ContentType = "image/jpeg";
-            await context.Response.Body.WriteAsync(image);
-        };
+        var (arrived, release) = HoldFirstRequest("/skewed.jpg");
         var settings = new Dictionary<string, string?>(WorkerFixture.Settings);
         await using var database = await TestDatabase.CreateAsync();
         await using var first = new RegistryApp(database, settings);
@@ -160,6 +136,28 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         Assert.Equal("done", item.GetProperty("status").GetString());
         Assert.Equal(1, _images.RequestsFor("/skewed.jpg"));
         Assert.Equal(0, aheadWorker.Progress.Derived + aheadWorker.Progress.Failed);
+    }
+
+    /// <summary>
+    /// Serves an image at <paramref name="path"/> whose first request is held until <c>release</c> is
+    /// set (<c>arrived</c> says it came); later requests are answered at once.
+    /// </summary>
+    private (TaskCompletionSource Arrived, TaskCompletionSource Release) HoldFirstRequest(string path)
+    {
+        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _images.Paths[path] = async context =>
+        {
+            if (arrived.TrySetResult())
+            {
+                await release.Task;
+            }
+
+            context.Response.ContentType = "image/jpeg";
+            await context.Response.Body.WriteAsync(image);
+        };
+        return (arrived, release);
     }
 
     /// <summary>A machine clock set wrong: the time is <paramref name="ahead"/> later than it is.</summary>
