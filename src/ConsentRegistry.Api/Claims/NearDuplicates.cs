@@ -28,8 +28,8 @@ internal static class NearDuplicates
             return problem!;
         }
 
-        var derived = await pairs.DerivedSubjectsAsync(stored.Claim.Id, NearDuplicateSearch.MaxSubjectsSearched, cancellationToken);
-        var items = search.Find(stored.Claim.Id, stored.Subjects.Concat(derived))
+        var (subjects, _) = await pairs.SearchedSubjectsAsync(stored.Claim.Id, cancellationToken);
+        var items = search.Find(stored.Claim.Id, subjects)
             .Select(d => new NearDuplicateItem(d.Claim, d.Party, d.By.ToWire(), d.Distance, d.Similarity, d.Conflict))
             .OrderByDescending(i => i.Conflict).ThenBy(i => i.Distance ?? 0).ThenByDescending(i => i.Similarity ?? 0).ThenBy(i => i.Claim, StringComparer.Ordinal)
             .ToList();

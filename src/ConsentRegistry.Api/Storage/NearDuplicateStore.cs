@@ -1,3 +1,4 @@
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Core.Claims;
 using Dapper;
 
@@ -56,14 +57,19 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
 
     private const string AdvanceMark = "UPDATE near_duplicate_scan SET scanned_seq = @upTo WHERE id = 1";
 
+    private const string SelectClaimSubjects = "SELECT subjects FROM claims WHERE id = @claimId";
+
+    // One row per pair of claims (the first recorded: a pair that PDQ and an embedding both found
+    // has a row for each), through the (claim_a, claim_b, match_kind) key.
     private const string SelectConflicts = """
-        SELECT p.id, p.match_kind, p.distance, p.similarity, p.found_at,
+        SELECT p.id, p.match_kind, p.distance, p.similarity, p.found_seq, p.found_at,
                a.id AS a_id, a.party AS a_party, a.tdm AS a_tdm, a.train_ai AS a_train_ai, a.train_genai AS a_train_genai, a.ai_use AS a_ai_use, a.search AS a_search,
                b.id AS b_id, b.party AS b_party, b.tdm AS b_tdm, b.train_ai AS b_train_ai, b.train_genai AS b_train_genai, b.ai_use AS b_ai_use, b.search AS b_search
         FROM near_duplicate_pairs p
         JOIN claims a ON a.id = p.claim_a
         JOIN claims b ON b.id = p.claim_b
         WHERE p.conflict = 1 AND p.id > @after AND a.revoked_seq IS NULL AND b.revoked_seq IS NULL
+          AND NOT EXISTS (SELECT 1 FROM near_duplicate_pairs q WHERE q.claim_a = p.claim_a AND q.claim_b = p.claim_b AND q.conflict = 1 AND q.id < p.id)
         ORDER BY p.id
         LIMIT @limit
         """;
@@ -123,16 +129,21 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         return new ScanPass(after, upTo, entries);
     }
 
-    /// <summary>The PDQ and embedding subjects of a packed column, the first <see cref="ImageSubjectsPerEntry"/>: the others are never searched.</summary>
-    private static List<Subject> ImageSubjects(string packed)
+    /// <summary>The PDQ and embedding subjects of a packed column, the first <paramref name="limit"/>: the others are never searched.</summary>
+    private static List<Subject> ImageSubjects(string packed, int limit = ImageSubjectsPerEntry)
     {
         var images = new List<Subject>();
+        if (limit <= 0)
+        {
+            return images;
+        }
+
         foreach (var line in packed.AsSpan().EnumerateLines())
         {
             if (StoredSubjects.TryReadLine(line, out var kind, out var value, out var includeSubdomains) && kind is SubjectKinds.Pdq or SubjectKinds.Embedding)
             {
                 images.Add(new Subject(kind, value.ToString(), includeSubdomains));
-                if (images.Count == ImageSubjectsPerEntry)
+                if (images.Count == limit)
                 {
                     break;
                 }
@@ -158,15 +169,30 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         return true;
     }
 
-    /// <summary>The subjects of the latest set derived from each of the claim's URLs, for the first <paramref name="limit"/> URLs fetched.</summary>
-    public async Task<IReadOnlyList<Subject>> DerivedSubjectsAsync(string claimId, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// What <c>GET /v1/claims/{id}/near-duplicates</c> searches for a claim: the image subjects of its
+    /// own and of the latest set derived from each of its first URLs fetched, as many as
+    /// <see cref="NearDuplicateSearch"/> takes; <c>Complete</c> is false when the claim has more
+    /// (the search then covers only part of it). Empty for a claim not in the store.
+    /// </summary>
+    public async Task<(IReadOnlyList<Subject> Subjects, bool Complete)> SearchedSubjectsAsync(string claimId, CancellationToken cancellationToken)
     {
+        const int Limit = NearDuplicateSearch.MaxSubjectsSearched;
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        var sets = await connection.QueryAsync<string>(new CommandDefinition(SelectLatestDerived, new { claimId, limit }, cancellationToken: cancellationToken));
-        return sets.SelectMany(StoredSubjects.Decode).ToList();
+        var own = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(SelectClaimSubjects, new { claimId }, cancellationToken: cancellationToken));
+        var sets = (await connection.QueryAsync<string>(new CommandDefinition(
+            SelectLatestDerived, new { claimId, limit = Limit }, cancellationToken: cancellationToken))).AsList();
+        var subjects = ImageSubjects(own ?? "", Limit + 1);
+        foreach (var set in sets)
+        {
+            subjects.AddRange(ImageSubjects(set, Limit + 1 - subjects.Count));
+        }
+
+        var complete = subjects.Count <= Limit && sets.Count < Limit;
+        return (subjects.Count > Limit ? subjects[..Limit] : subjects, complete);
     }
 
-    /// <summary>Recorded pairs that disagree, neither claim revoked, after pair <paramref name="after"/>.</summary>
+    /// <summary>Recorded pairs that disagree, neither claim revoked, after pair <paramref name="after"/>; one row per pair of claims.</summary>
     public async Task<IReadOnlyList<ConflictRow>> ListConflictsAsync(long after, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
@@ -190,6 +216,7 @@ public sealed record ConflictRow
     public required string MatchKind { get; init; }
     public int? Distance { get; init; }
     public double? Similarity { get; init; }
+    public long FoundSeq { get; init; }
     public long FoundAt { get; init; }
     public required string AId { get; init; }
     public required string AParty { get; init; }

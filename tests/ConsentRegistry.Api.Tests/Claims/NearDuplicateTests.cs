@@ -113,6 +113,51 @@ public sealed class NearDuplicateTests(ImagesFixture registry) : IClassFixture<I
     }
 
     [Fact]
+    public async Task A_conflict_is_left_out_while_a_newer_claim_of_the_same_party_on_the_picture_agrees_and_listed_again_once_that_one_is_revoked()
+    {
+        var hash = PdqLookupTests.Near(new PdqHash(0x2468ace013579bdf, 0x0011223344556677, 0x8899aabbccddeeff, 0x7766554433221100), 5);
+        using var artist = new TestSigner();
+        using var platform = new TestSigner();
+        var near = PdqLookupTests.Near(hash, 4);
+        var optOut = await ClaimAsync(artist, "n", Pdq(hash));
+        var consent = await ClaimAsync(platform, "y", Pdq(near));
+        using var admin = registry.App.CreateAdminClient();
+        await Eventually.HoldsAsync(async () => (await ConflictsAsync(admin)).Any(c => Claims(c).Contains(consent)), "the recorder lists the conflict");
+
+        // The platform changes its mind: its newer claim on the same hash opts out too, and supersedes the consent.
+        var changed = await ClaimAsync(platform, "n", Pdq(near));
+        Assert.DoesNotContain(await NearDuplicatesAsync(optOut), i => i.GetProperty("claim").GetString() == consent);
+        Assert.DoesNotContain(await ConflictsAsync(admin), c => Claims(c).Contains(consent));
+
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostAsync($"/v1/claims/{changed}/revocation", Jose(platform.Revocation(changed)))).StatusCode);
+        var conflict = Assert.Single(await ConflictsAsync(admin), c => Claims(c).Contains(consent));
+        Assert.Equal((Pair(optOut, consent), "pdq", 4),
+            (string.Join(' ', Claims(conflict)), conflict.GetProperty("by").GetString(), conflict.GetProperty("distance").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Two_claims_that_disagree_on_a_picture_both_hash_and_embedding_find_are_one_conflict()
+    {
+        var image = await _client.HashImageAsync(TestImages.ReadPdqData("reg-test-input/labelme-subset/q0746.jpg"));
+        var embedding = image.GetProperty("embeddings")[0];
+        JsonObject[] Subjects() =>
+        [
+            Pdq(PdqHash.ParseHex(image.GetProperty("pdq").GetString()!)),
+            new JsonObject { ["kind"] = "embedding", ["model"] = embedding.GetProperty("model").GetString(), ["value"] = embedding.GetProperty("value").GetString() },
+        ];
+        using var artist = new TestSigner();
+        using var platform = new TestSigner();
+        var optOut = await ClaimAsync(artist, "n", Subjects());
+        var consent = await ClaimAsync(platform, "y", Subjects());
+        Assert.Equal(["embedding", "pdq"], (await NearDuplicatesAsync(optOut)).Select(i => i.GetProperty("by").GetString()).Order(StringComparer.Ordinal));
+        using var admin = registry.App.CreateAdminClient();
+
+        await Eventually.HoldsAsync(async () => (await ConflictsAsync(admin)).Any(c => Claims(c).Contains(consent)), "the recorder lists the conflict");
+
+        Assert.Single(await ConflictsAsync(admin), c => Claims(c).Contains(consent));
+    }
+
+    [Fact]
     public async Task The_conflicts_list_is_for_admins_and_checks_its_paging()
     {
         Assert.Equal(HttpStatusCode.Unauthorized, (await _client.GetAsync("/v1/admin/conflicts")).StatusCode);
@@ -131,9 +176,9 @@ public sealed class NearDuplicateTests(ImagesFixture registry) : IClassFixture<I
 
     private static JsonObject Pdq(PdqHash hash) => TestSigner.Subject("pdq", hash.ToHex());
 
-    private async Task<string> ClaimAsync(TestSigner signer, string trainAi, JsonObject subject)
+    private async Task<string> ClaimAsync(TestSigner signer, string trainAi, params JsonObject[] subjects)
     {
-        var response = await _client.PostAsync("/v1/claims", Jose(signer.Sign(TestSigner.Claim([subject], new JsonObject { ["train-ai"] = trainAi }))));
+        var response = await _client.PostAsync("/v1/claims", Jose(signer.Sign(TestSigner.Claim(subjects, new JsonObject { ["train-ai"] = trainAi }))));
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
         return (await response.JsonAsync()).GetProperty("id").GetString()!;
     }
