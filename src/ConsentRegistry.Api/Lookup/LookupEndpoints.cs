@@ -41,7 +41,7 @@ public static class LookupEndpoints
         group.MapPost("/v1/lookup/stream", LookupStream)
             .WithName("LookupStream")
             .WithSummary("NDJSON in, NDJSON out: one item per line, one result per line with \"i\" (the line number), streamed both ways.")
-            .Accepts<LookupItem>("application/x-ndjson")
+            .Accepts<LookupItem>("application/x-ndjson", "application/jsonl")
             .Produces<LookupResult>(contentType: "application/x-ndjson")
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithMetadata(new DisableRequestSizeLimitAttribute());

@@ -146,6 +146,12 @@ public sealed class LookupEngine(
     internal static readonly LookupError InvalidMaxDistance = new("invalid-max-distance", "max_distance",
         $"max_distance is an integer from 0 to {PdqIndex.MaxProbedRadius}, sent with a pdq hash.");
 
+    /// <summary>Items one lookup request (a batch or a stream) may send with a max_distance above the registry's default.</summary>
+    public const int MaxWidePdqSearchesPerRequest = 256;
+
+    private static readonly LookupError TooManyWidePdqSearches = new("too-many-wide-pdq", "max_distance",
+        $"A request brings at most {MaxWidePdqSearchesPerRequest} items with a max_distance above the registry's default; send the others in another request.");
+
     internal static readonly LookupError InvalidQuality =
         new("invalid-quality", "quality", "quality is an integer from 0 to 100, as POST /v1/images gives it.");
 
@@ -208,7 +214,7 @@ public sealed class LookupEngine(
             sha256 = subject!.Value;
         }
 
-        if (!TryReadPdq(item, out var pdq, out var maxDistance, out error) || !TryReadEmbeddings(item, buffers, out var embeddings, out error))
+        if (!TryReadPdq(item, buffers, out var pdq, out var maxDistance, out error) || !TryReadEmbeddings(item, buffers, out var embeddings, out error))
         {
             return false;
         }
@@ -250,7 +256,7 @@ public sealed class LookupEngine(
         }
     }
 
-    private bool TryReadPdq(LookupItem item, out PdqHash? pdq, out int maxDistance, out LookupError error)
+    private bool TryReadPdq(LookupItem item, LookupBuffers buffers, out PdqHash? pdq, out int maxDistance, out LookupError error)
     {
         pdq = null;
         maxDistance = _pdqMaxDistance;
@@ -272,6 +278,19 @@ public sealed class LookupEngine(
             {
                 error = InvalidMaxDistance;
                 return false;
+            }
+
+            // A search wider than the default checks many more candidates (a radius of 63 scans the
+            // large segments: 16 times the work of 31 at a million hashes), so a request's are bounded.
+            if (distance > _pdqMaxDistance)
+            {
+                if (buffers.WidePdqSearches == MaxWidePdqSearchesPerRequest)
+                {
+                    error = TooManyWidePdqSearches;
+                    return false;
+                }
+
+                buffers.WidePdqSearches++;
             }
 
             maxDistance = distance;
@@ -397,6 +416,9 @@ public sealed class LookupBuffers
 
     /// <summary>Embedding vectors this request's items have brought so far.</summary>
     internal int EmbeddingVectors { get; set; }
+
+    /// <summary>Items of this request so far that asked for a PDQ radius above the default.</summary>
+    internal int WidePdqSearches { get; set; }
 
     /// <summary>The run <see cref="LookupEngine.Prepare"/> checked last: its items and their URLs.</summary>
     internal PreparedItem[] Run { get; } = new PreparedItem[LookupEngine.RunLength];

@@ -237,6 +237,17 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Theory]
+    [InlineData("application/x-ndjson")]
+    [InlineData("application/jsonl")]
+    public async Task The_stream_takes_ndjson_and_jsonl(string mediaType)
+    {
+        var response = await _client.PostAsync("/v1/lookup/stream", new StringContent("{\"url\":\"https://a.example/\"}\n", Encoding.UTF8, mediaType));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(0, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("i").GetInt32());
+    }
+
+    [Theory]
     [InlineData("application/json")]
     [InlineData("text/plain")]
     public async Task The_stream_refuses_a_body_that_is_not_ndjson_with_415(string mediaType)

@@ -38,6 +38,24 @@ public sealed class PdqLookupTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Fact]
+    public async Task A_request_brings_at_most_256_items_wider_than_the_default_radius_and_the_items_past_that_are_told_to_come_again()
+    {
+        var claimed = RandomHash();
+        var id = await ClaimAsync(new JsonObject { ["train-ai"] = "n" }, [claimed]);
+        var wide = new JsonObject { ["pdq"] = Near(claimed, 40).ToHex(), ["max_distance"] = 63 };
+
+        var results = await LookupAsync(Enumerable.Range(0, 257).Select(_ => (JsonNode)wide.DeepClone())
+            .Append(new JsonObject { ["pdq"] = Near(claimed, 20).ToHex(), ["max_distance"] = 31 })
+            .Append(new JsonObject { ["pdq"] = Near(claimed, 20).ToHex() })
+            .ToArray());
+
+        Assert.All(results[..256], r => Assert.Equal(40, PdqMatch(r, id).GetProperty("distance").GetInt32()));
+        Assert.Equal(("too-many-wide-pdq", "max_distance"),
+            (results[256].GetProperty("error").GetProperty("code").GetString(), results[256].GetProperty("error").GetProperty("field").GetString()));
+        Assert.All(results[257..], r => Assert.Equal(20, PdqMatch(r, id).GetProperty("distance").GetInt32())); // the default radius is not counted
+    }
+
+    [Fact]
     public async Task An_item_with_a_url_and_a_pdq_hash_is_decided_by_the_claims_on_both()
     {
         var hash = RandomHash();
