@@ -7,8 +7,8 @@ namespace ConsentRegistry.Api.Policy;
 
 /// <summary>
 /// Folds a host's subjects, claim chunk by claim chunk, into at most <see cref="MaxEntries"/>
-/// (subject, party) entries, so a render holds memory for the answer, not for every subject on
-/// the host. Exact while it fits: per party and subject the latest claim (iat, then seq) is kept,
+/// (subject, party) entries of <see cref="CharsPerEntry"/> characters on average, so a render holds
+/// memory for the answer, not for every subject on the host (nor for 8 KiB URLs at the entry limit). Exact while it fits: per party and subject the latest claim (iat, then seq) is kept,
 /// as <see cref="HostPolicy.Resolve"/> would. Past the limit, URL and URL-prefix subjects are cut
 /// to fewer path segments (url-prefix subjects at that depth) and what falls on one location is
 /// combined: any "n" stays "n". A subject that was cut keeps its "n"s only: its "y"s would reach
@@ -23,12 +23,20 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
     /// <summary>About 200 bytes an entry: some 20 MB at most, whatever the host holds.</summary>
     public const int DefaultMaxEntries = 100_000;
 
+    /// <summary>
+    /// The subjects' characters the entries hold on average at most: a URL may be 8,192 characters,
+    /// and 100,000 of them would be 1.6 GB held twice (the subject and its key), and more rendered.
+    /// </summary>
+    public const int CharsPerEntry = 100;
+
     // Keyed by party and subject, packed into one string (see ComposeKey) so that a subject read as
     // text is looked up as a span: a render allocates for the entries it keeps, not per subject read.
     private Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private int _depth = int.MaxValue; // path segments kept; MaxValue: exact
     private bool _partiesMerged; // every entry is filed under AnyParty
     private char[] _key = new char[256];
+    private long _chars; // the kept subjects' values
+    private readonly long _maxChars = (long)maxEntries * CharsPerEntry;
 
     public int MaxEntries => maxEntries;
 
@@ -47,7 +55,7 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         }
 
         Put(new Entry(claim.Party, claim.Iat, claim.Seq, claim.Usage, claim.CountsGrants, claim.Policy, null), kind, value, includeSubdomains);
-        while (_entries.Count > maxEntries && !(_partiesMerged && _depth == 0))
+        while ((_entries.Count > maxEntries || _chars > _maxChars) && !(_partiesMerged && _depth == 0))
         {
             Coarsen();
         }
@@ -78,8 +86,10 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
             var subject = entry.Subject is { } held && held.Kind == kind && value.SequenceEqual(held.Value)
                 ? held
                 : new Subject(kind, value.ToString(), includeSubdomains);
+            _chars += exists ? 0 : value.Length;
             slot = entry with { Subject = subject };
             PeakEntries = Math.Max(PeakEntries, _entries.Count);
+            PeakChars = Math.Max(PeakChars, _chars);
         }
         else if (Coarsened)
         {
@@ -87,8 +97,11 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
         }
     }
 
+    /// <summary>The most characters the kept subjects have held at once (for tests).</summary>
+    public long PeakChars { get; private set; }
+
     /// <summary>
-    /// Cuts the entries to the deepest depth at which they fill at most three quarters of the limit
+    /// Cuts the entries to the deepest depth at which they fill at most three quarters of the limits
     /// (room for what comes next before the next cut), found by halving. When the parties' own
     /// entries would not fit even with every path cut to the root (many parties), parties are
     /// merged first, across them any "n" staying "n", and paths cut only as far as still needed.
@@ -96,10 +109,10 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
     private void Coarsen()
     {
         Coarsenings++;
-        var target = Math.Max(1, maxEntries / 4 * 3);
+        var target = new Size(Math.Max(1, maxEntries / 4 * 3), _maxChars / 4 * 3);
         var deepest = _entries.Values.Max(e => PathDepth(e.Subject!));
         var top = Math.Min(_depth, deepest) - 1; // cutting deeper changes nothing, or was too many already
-        if (!_partiesMerged && (top < 0 || CountAt(0, mergeParties: false) > target))
+        if (!_partiesMerged && (top < 0 || !SizeAt(0, mergeParties: false).Fits(target)))
         {
             _partiesMerged = true;
             top = Math.Min(_depth, deepest); // merging may be enough where they stand
@@ -107,38 +120,49 @@ internal sealed class HostSubjectFold(string host, int maxEntries = HostSubjectF
 
         _depth = Math.Max(0, DeepestFitting(top, target));
         var old = _entries;
-        _entries = new Dictionary<string, Entry>(Math.Min(old.Count, target), StringComparer.Ordinal);
+        _entries = new Dictionary<string, Entry>(Math.Min(old.Count, target.Entries), StringComparer.Ordinal);
+        _chars = 0;
         foreach (var entry in old.Values)
         {
             Put(entry, entry.Subject!.Kind, entry.Subject.Value, entry.Subject.IncludeSubdomains);
         }
     }
 
-    /// <summary>The deepest depth up to <paramref name="top"/> whose count fits <paramref name="target"/> (counts grow with depth), or 0 when none does.</summary>
-    private int DeepestFitting(int top, int target)
+    /// <summary>The deepest depth up to <paramref name="top"/> whose size fits <paramref name="target"/> (sizes grow with depth), or 0 when none does.</summary>
+    private int DeepestFitting(int top, Size target)
     {
         var (low, high) = (0, top);
         while (low < high)
         {
             var middle = low + ((high - low + 1) / 2);
-            (low, high) = CountAt(middle, _partiesMerged) <= target ? (middle, high) : (low, middle - 1);
+            (low, high) = SizeAt(middle, _partiesMerged).Fits(target) ? (middle, high) : (low, middle - 1);
         }
 
         return low;
     }
 
-    /// <summary>How many entries there would be with paths cut to <paramref name="depth"/> segments (by 64-bit hashes of the keys: a collision only undercounts, and Add cuts again if it must).</summary>
-    private int CountAt(int depth, bool mergeParties)
+    /// <summary>The entries and characters there would be with paths cut to <paramref name="depth"/> segments (by 64-bit hashes of the keys: a collision only undercounts, and Add cuts again if it must).</summary>
+    private Size SizeAt(int depth, bool mergeParties)
     {
         var keys = new HashSet<ulong>(_entries.Count);
+        long chars = 0;
         foreach (var entry in _entries.Values)
         {
             var kind = entry.Subject!.Kind;
             var value = Cut(ref kind, entry.Subject.Value, depth);
-            keys.Add(System.IO.Hashing.XxHash3.HashToUInt64(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ComposeKey(mergeParties ? AnyParty : entry.Party, kind, value))));
+            if (keys.Add(System.IO.Hashing.XxHash3.HashToUInt64(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ComposeKey(mergeParties ? AnyParty : entry.Party, kind, value)))))
+            {
+                chars += value.Length;
+            }
         }
 
-        return keys.Count;
+        return new Size(keys.Count, chars);
+    }
+
+    /// <summary>What the entries hold: how many, and their subjects' characters.</summary>
+    private readonly record struct Size(int Entries, long Chars)
+    {
+        public bool Fits(Size target) => Entries <= target.Entries && Chars <= target.Chars;
     }
 
     /// <summary>The party (as two chars), the kind and the value in one reused buffer: the dictionary's key.</summary>

@@ -73,6 +73,25 @@ public sealed class HostSubjectFoldTests
         Assert.Equal(Preference.No, only.Usage.TrainAi);
     }
 
+    [Fact]
+    public void Long_urls_are_cut_when_their_characters_pass_the_limit_before_their_count_does()
+    {
+        var fold = new HostSubjectFold(Host, maxEntries: 1_000);
+        var name = new string('n', 8_000);
+
+        for (var i = 0; i < 500; i++)
+        {
+            fold.Add(Claim(party: 1, seq: i + 1), SubjectKinds.Url, $"https://{Host}/gallery/{i}/{name}.jpg", includeSubdomains: false);
+        }
+
+        // 1,000 entries of 100 characters on average: one URL of 8,000 may pass it before the cut.
+        Assert.InRange(fold.PeakChars, 1, (1_000 * HostSubjectFold.CharsPerEntry) + 8_100);
+        Assert.True(fold.Coarsened);
+        Assert.Equal( // cut to the deepest folders that fit, each still opted out
+            Enumerable.Range(0, 500).Select(i => ($"https://{Host}/gallery/{i}/", Preference.No)).Order(),
+            fold.ToClaims().Select(c => (Assert.Single(c.Subjects, s => s.Kind == SubjectKinds.UrlPrefix).Value, c.Usage.TrainAi)).Order());
+    }
+
     /// <summary>Every path cut to the host's root: an opt-out of the whole host's https URLs.</summary>
     private static bool IsRootOptOut(PolicyClaim claim) =>
         claim.Subjects is [{ Kind: SubjectKinds.UrlPrefix, Value: $"https://{Host}/" }] && claim.Usage.TrainAi == Preference.No;
