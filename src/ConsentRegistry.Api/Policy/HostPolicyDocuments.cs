@@ -44,9 +44,9 @@ public sealed class HostPolicyDocuments(
     /// <summary>Each document is at most 500 KiB (RobotsTxt.MaxBytes, TdmRep.MaxBytes): the cache holds 64 of the largest.</summary>
     private const long CacheBytes = 64L * 1024 * 1024;
 
-    /// <summary>Bump the "r2" when the documents' format changes; the crawler tokens count by themselves.</summary>
+    /// <summary>Bump the "r3" when the documents' format changes; the crawler tokens count by themselves.</summary>
     private static readonly string RenderingVersion = Convert.ToHexStringLower(
-        SHA256.HashData(Encoding.UTF8.GetBytes("r2\n" + string.Join('\n', AiCrawlers.All.Select(c => c.Token))))).AsSpan(0, 8).ToString();
+        SHA256.HashData(Encoding.UTF8.GetBytes("r3\n" + string.Join('\n', AiCrawlers.All.Select(c => c.Token))))).AsSpan(0, 8).ToString();
 
     private readonly PolicyOptions _options = options.Value;
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = CacheBytes });

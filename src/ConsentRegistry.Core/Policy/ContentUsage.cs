@@ -39,9 +39,13 @@ public static class ContentUsage
     public static Decision Combine(Decision a, Decision b) => new(
         Max(a.Tdm, b.Tdm), Max(a.TrainAi, b.TrainAi), Max(a.TrainGenAi, b.TrainGenAi), Max(a.AiUse, b.AiUse), Max(a.Search, b.Search));
 
-    /// <summary>What drives robots.txt <c>Disallow</c> and <c>X-Robots-Tag</c>: training or mining disallowed.</summary>
+    /// <summary>
+    /// What drives robots.txt <c>Disallow</c> for the AI crawlers: training, generative training or
+    /// mining disallowed (most of those crawlers gather for generative models, so a <c>train-genai=n</c>
+    /// alone keeps them out too; their <c>Content-Usage</c> lines carry the finer preference).
+    /// </summary>
     public static bool DisallowsTraining(Decision decision) =>
-        decision.TrainAi == Permission.Disallow || decision.Tdm == Permission.Disallow;
+        decision.TrainAi == Permission.Disallow || decision.TrainGenAi == Permission.Disallow || decision.Tdm == Permission.Disallow;
 
     private static Permission Max(Permission a, Permission b) => a > b ? a : b;
 }

@@ -5,8 +5,10 @@ namespace ConsentRegistry.Core.Policy;
 
 /// <summary>
 /// Renders a host's rules as an RFC 9309 robots.txt: one group for the AI-training crawlers
-/// (<see cref="AiCrawlers"/>) that disallows what training or mining is disallowed for, and a
-/// <c>*</c> group with IETF aipref <c>Content-Usage</c> lines. Only <c>Disallow</c> lines are
+/// (<see cref="AiCrawlers"/>) that disallows what training, generative training or mining is
+/// disallowed for, and a <c>*</c> group, each with the IETF aipref <c>Content-Usage</c> lines (a
+/// crawler named in a group reads that group only, RFC 9309 2.2.1, so the AI crawlers' group
+/// repeats them). Only <c>Disallow</c> lines are
 /// written, and each only where a shorter one does not already cover it, so first-match parsers
 /// (CPython's) and longest-match parsers (RFC 9309) read the same thing, except that first-match
 /// parsers without <c>$</c> support never match an exact-URL rule (docs/crawlers.md).
@@ -76,7 +78,7 @@ public static class RobotsTxt
 
     private static string Write(string host, long seq, List<Line> disallows, List<Line> usages, string? note)
     {
-        var text = new StringBuilder(256 + (disallows.Count * 32) + (usages.Count * 64));
+        var text = new StringBuilder(256 + (disallows.Count * 32) + (usages.Count * 128));
         text.Append("# Crawler policy for ");
         RobotsPath.Append(text, host);
         text.Append(" from ConsentRegistry, as of seq ").Append(seq).Append(".\n")
@@ -98,8 +100,17 @@ public static class RobotsTxt
             }
         }
 
-        // A group ends with a rule; without one, the next User-agent line would join this group.
-        text.Append(disallows.Count > 0 ? "" : "Disallow:\n").Append("\nUser-agent: *\n");
+        // A group ends with a rule that every parser knows; without one, the next User-agent line
+        // would join this group for parsers that skip Content-Usage.
+        text.Append(disallows.Count > 0 ? "" : "Disallow:\n");
+        AppendUsages(text, usages);
+        text.Append("\nUser-agent: *\n");
+        AppendUsages(text, usages);
+        return text.ToString();
+    }
+
+    private static void AppendUsages(StringBuilder text, List<Line> usages)
+    {
         foreach (var line in usages)
         {
             if (line.Usage != Decision.Unknown)
@@ -112,8 +123,6 @@ public static class RobotsTxt
                 text.Append('\n');
             }
         }
-
-        return text.ToString();
     }
 
     private static void AppendRule(StringBuilder text, string directive, Line line, PatternForm form)

@@ -32,6 +32,15 @@ internal static class PolicyTestClaims
     public static string Robots(string host, params PolicyClaim[] claims) =>
         System.Text.Encoding.UTF8.GetString(RobotsTxt.Render(host, 7, HostPolicy.Resolve(host, claims)));
 
+    /// <summary>The file's lines of one directive; the Content-Usage lines of the <c>*</c> group (the AI crawlers' group repeats them).</summary>
     public static string[] Rules(string robots, string directive) =>
-        robots.Split('\n').Where(l => l.StartsWith(directive + ":", StringComparison.Ordinal)).ToArray();
+        (directive == "Content-Usage" ? robots[robots.IndexOf("User-agent: *", StringComparison.Ordinal)..] : robots)
+            .Split('\n').Where(l => l.StartsWith(directive + ":", StringComparison.Ordinal)).ToArray();
+
+    /// <summary>The lines of the AI crawlers' group, from its first User-agent line to the blank line that ends it.</summary>
+    public static string[] AiGroup(string robots)
+    {
+        var start = robots.IndexOf("User-agent: ", StringComparison.Ordinal);
+        return robots[start..robots.IndexOf("\n\n", start, StringComparison.Ordinal)].Split('\n');
+    }
 }

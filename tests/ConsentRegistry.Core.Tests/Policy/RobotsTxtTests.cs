@@ -1,4 +1,5 @@
 using System.Text;
+using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Policy;
 using static ConsentRegistry.Core.Tests.Policy.PolicyTestClaims;
 
@@ -40,6 +41,20 @@ public sealed class RobotsTxtTests
         Assert.Equal(
             ["Content-Usage: /a/ train-ai=n, train-genai=n", "Content-Usage: /blog/ search=y", "Content-Usage: /one.jpg?w=1$ train-ai=n, train-genai=n"],
             Rules(robots, "Content-Usage"));
+    }
+
+    [Fact]
+    public void The_AI_crawlers_group_carries_the_content_usage_lines_too_and_a_generative_training_opt_out_disallows()
+    {
+        var robots = Robots(Host,
+            Claim(1, new Usage(Preference.Unset, Preference.Unset, Preference.No, Preference.Unset, Preference.Unset), ("url-prefix", "https://artist.example/art/")),
+            Claim(2, new Usage(Preference.Unset, Preference.Unset, Preference.Unset, Preference.No, Preference.Unset), ("url-prefix", "https://artist.example/notes/")));
+
+        // A crawler named in a group reads that group only (RFC 9309 2.2.1), not the * group.
+        var aiGroup = AiGroup(robots);
+        Assert.Equal(["Disallow: /art/"], aiGroup.Where(l => l.StartsWith("Disallow:", StringComparison.Ordinal)));
+        Assert.Equal(["Content-Usage: /art/ train-genai=n", "Content-Usage: /notes/ ai-use=n"], aiGroup.Where(l => l.StartsWith("Content-Usage:", StringComparison.Ordinal)));
+        Assert.Equal(["Content-Usage: /art/ train-genai=n", "Content-Usage: /notes/ ai-use=n"], Rules(robots, "Content-Usage"));
     }
 
     [Theory]
