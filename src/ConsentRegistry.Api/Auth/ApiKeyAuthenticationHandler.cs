@@ -1,8 +1,12 @@
+using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
+using ConsentRegistry.Api.Claims;
+using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Observability;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
@@ -17,7 +21,10 @@ public sealed class ApiKeyAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     ApiKeyStore keys,
-    IOptions<AuthOptions> auth)
+    UnknownKeyLimiter unknownKeys,
+    IOptions<AuthOptions> auth,
+    IOptions<WriteBudgetOptions> budgets,
+    RegistryMetrics metrics)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -43,11 +50,19 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         var bootstrap = IsBootstrapAdminKey(key);
+        var address = ClientAddress.PartitionKey(Context.Connection.RemoteIpAddress, budgets.Value.Ipv6PrefixLength);
+        if (!bootstrap && unknownKeys.IsSpent(address) && !keys.WasValidLately(key))
+        {
+            Context.Items[typeof(UnknownKeyLimiter)] = unknownKeys.RetryAfterSeconds; // answered 429 by the challenge
+            return AuthenticateResult.Fail("Too many unknown API keys from this address.");
+        }
+
         ApiKeyInfo? info = bootstrap
             ? new ApiKeyInfo(BootstrapKeyId, "Registry:Auth:AdminKey", ApiKeyRoles.Admin)
             : await keys.FindAsync(key, Context.RequestAborted);
         if (info is null)
         {
+            unknownKeys.CountUnknown(address);
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }
 
@@ -65,6 +80,22 @@ public sealed class ApiKeyAuthenticationHandler(
             ],
             SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    /// <summary>An address past its unknown keys gets 429 with Retry-After rather than 401: its key may be good, the store was not asked.</summary>
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        if (Context.Items.TryGetValue(typeof(UnknownKeyLimiter), out var value) && value is int seconds)
+        {
+            metrics.RateLimitRejected("unknown-api-keys");
+            Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            await Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
+                $"Too many unknown API keys from this address; retry after {seconds} s.").ExecuteAsync(Context);
+            return;
+        }
+
+        await base.HandleChallengeAsync(properties);
     }
 
     private bool IsBootstrapAdminKey(string key)

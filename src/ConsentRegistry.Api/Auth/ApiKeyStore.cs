@@ -128,6 +128,10 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
         }
     }
 
+    /// <summary>Whether this replica's store answered lately (within <see cref="LastAnswerThroughOutage"/>) that the key is valid; no store read.</summary>
+    public bool WasValidLately(string key) =>
+        cache.TryGetValue(LastAnswerKey(Hash(key)), out LastAnswer? last) && last!.Info is not null;
+
     /// <summary>
     /// Notes that the key was just used: writes <c>last_used_at</c> when this replica has not written
     /// it for a minute. A failed write is logged and does not fail the request it came with.

@@ -26,6 +26,7 @@ public static class AuthExtensions
         var azureAd = builder.Configuration.GetSection("AzureAd");
         var bearerEnabled = !string.IsNullOrWhiteSpace(azureAd["ClientId"]);
 
+        builder.Services.AddSingleton<UnknownKeyLimiter>();
         var authentication = builder.Services
             .AddAuthentication(RegistryScheme)
             .AddPolicyScheme(RegistryScheme, "API key or Entra ID bearer token", options =>

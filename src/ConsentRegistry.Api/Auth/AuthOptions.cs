@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 
 namespace ConsentRegistry.Api.Auth;
 
-/// <summary><c>Registry:Auth</c>: the bootstrap admin key and the Entra ID admin role.</summary>
+/// <summary><c>Registry:Auth</c>: the bootstrap admin key, the Entra ID admin role, the limit on unknown API keys.</summary>
 public sealed class AuthOptions
 {
     public const string Section = "Registry:Auth";
@@ -13,6 +13,9 @@ public sealed class AuthOptions
 
     /// <summary>The Entra ID app role that grants admin rights to bearer tokens.</summary>
     public string AdminRole { get; set; } = "Registry.Admin";
+
+    /// <summary>Unknown API keys one client address may send a minute (then 429 for keys not found valid lately); see <see cref="UnknownKeyLimiter"/>.</summary>
+    public int UnknownKeysPerMinutePerAddress { get; set; } = 60;
 }
 
 internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
@@ -28,6 +31,11 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
         if (string.IsNullOrWhiteSpace(options.AdminRole))
         {
             failures.Add("Registry:Auth:AdminRole is empty; leave it unset for 'Registry.Admin' or name the Entra ID app role that grants admin rights.");
+        }
+
+        if (options.UnknownKeysPerMinutePerAddress is < 1 or > 60_000)
+        {
+            failures.Add($"Registry:Auth:UnknownKeysPerMinutePerAddress is {options.UnknownKeysPerMinutePerAddress}; use 1 to 60,000.");
         }
 
         return failures.Result();

@@ -1,0 +1,65 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
+
+namespace ConsentRegistry.Api.Tests.Auth;
+
+/// <summary>
+/// Unknown API keys per client address (Registry:Auth:UnknownKeysPerMinutePerAddress): each one
+/// costs a store read before any rate limit, so past the limit a key this replica has not found
+/// valid lately is refused with 429 without asking the store.
+/// </summary>
+public sealed class UnknownKeyLimitTests
+{
+    [Fact]
+    public async Task Past_its_unknown_keys_an_address_gets_429_for_keys_not_found_valid_lately_and_known_keys_still_work()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Auth:UnknownKeysPerMinutePerAddress"] = "3" });
+        using var admin = app.CreateAdminClient();
+        var used = await CreateKeyAsync(admin, "used");
+        var fresh = await CreateKeyAsync(admin, "fresh");
+        Assert.Equal(HttpStatusCode.OK, (await LookupAsync(app, used)).StatusCode);
+
+        for (var i = 0; i < 3; i++)
+        {
+            await AssertProblemAsync(await LookupAsync(app, $"crk_{i:D16}_unknown"), HttpStatusCode.Unauthorized, "unauthorized");
+        }
+
+        var refused = await LookupAsync(app, "crk_0000000000000003_unknown");
+        await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too-many-requests");
+        Assert.Equal("20", Assert.Single(refused.Headers.GetValues("Retry-After"))); // a minute's 3 keys: one refills in 20 s
+
+        // Valid, but never used here: refused without a store read. Used a moment ago, or the bootstrap key: answered.
+        await AssertProblemAsync(await LookupAsync(app, fresh), HttpStatusCode.TooManyRequests, "too-many-requests");
+        Assert.Equal(HttpStatusCode.OK, (await LookupAsync(app, used)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await LookupAsync(app, RegistryApp.AdminKey)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_limit_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Auth:UnknownKeysPerMinutePerAddress"] = "0" });
+
+        var error = Assert.ThrowsAny<Exception>(app.StartServer);
+
+        Assert.Contains("Registry:Auth:UnknownKeysPerMinutePerAddress is 0; use 1 to 60,000", error.ToString());
+    }
+
+    private static async Task<string> CreateKeyAsync(HttpClient admin, string name)
+    {
+        var response = await admin.PostAsJsonAsync("/v1/admin/api-keys", new { name });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.JsonAsync()).GetProperty("key").GetString()!;
+    }
+
+    private static async Task<HttpResponseMessage> LookupAsync(RegistryApp app, string key)
+    {
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {key}");
+        return await client.PostAsync("/v1/lookup", new StringContent("""{"items":[{"url":"https://a.example/"}]}""", Encoding.UTF8, "application/json"));
+    }
+}
