@@ -32,6 +32,7 @@ public static class RegistryHostExtensions
 
         services.AddRegistryStore();
         services.AddRegistryOptions<AuthOptions, AuthOptionsValidator>(AuthOptions.Section);
+        services.AddRegistryOptions<ProxyOptions, ProxyOptionsValidator>(ProxyOptions.Section);
         services.AddRegistryOptions<LookupOptions, LookupOptionsValidator>(LookupOptions.Section);
         services.AddRegistryOptions<MatchingOptions, MatchingOptionsValidator>(MatchingOptions.Section);
         services.AddRegistryOptions<TrustOptions, TrustOptionsValidator>(TrustOptions.Section);
@@ -102,6 +103,7 @@ public static class RegistryHostExtensions
     /// <summary>Error handling, body limits and auth, in the order they must run.</summary>
     public static WebApplication UseRegistry(this WebApplication app)
     {
+        app.UseForwardedClients();
         app.UseRegistryErrorHandling();
         app.UseRequestHeadLimits();
         app.UseHeadAsGet();

@@ -1,5 +1,6 @@
 using System.Net;
 using ConsentRegistry.Api.Auth;
+using ConsentRegistry.Api.Hosting;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 
@@ -15,14 +16,13 @@ public sealed class MetricsAccess(IOptions<MetricsOptions> options)
     public const string Policy = "metrics";
 
     private readonly IPNetwork[] _networks = options.Value.EffectiveNetworks
-        .Select(text => MetricsOptions.TryParseNetwork(text, out var network) ? network : throw new OptionsValidationException(
+        .Select(text => Networks.TryParse(text, out var network) ? network : throw new OptionsValidationException(
             MetricsOptions.Section, typeof(MetricsOptions), [$"'{text}' is not a network in CIDR form."]))
         .ToArray();
 
     /// <summary>
-    /// <paramref name="address"/> is the connection's peer as the app sees it. No forwarded-headers
-    /// middleware is configured, so an X-Forwarded-For header changes nothing here; behind a reverse
-    /// proxy the peer is the proxy (docs/metrics.md).
+    /// <paramref name="address"/> is the client as the app sees it: the connection's peer, or the
+    /// address a proxy in <see cref="ProxyOptions.TrustedNetworks"/> forwarded (docs/metrics.md).
     /// </summary>
     public bool AllowsWithoutCredentials(IPAddress? address)
     {
