@@ -109,7 +109,7 @@ public sealed partial class MatchingIndex
     private void ReadFrom(SnapshotReader reader)
     {
         reader.BeginSection("index");
-        AppliedSeq = reader.ReadInt64();
+        var seq = reader.ReadInt64();
         var entries = reader.ReadCount();
         SubjectCount = reader.ReadCount();
         var counts = reader.ReadArray<int>(6);
@@ -122,6 +122,7 @@ public sealed partial class MatchingIndex
         _derivedEntries = reader.ReadCount(entries);
         _stringBytes = reader.ReadInt64();
         reader.EndSection();
+        AppliedSeq = SeqAsInHeader(reader, seq);
 
         ReadClaims(reader, entries); // ClaimCount from here on
 
@@ -177,6 +178,15 @@ public sealed partial class MatchingIndex
         ReadVectorIndexes(reader);
         reader.ReadEnd();
     }
+
+    /// <summary>
+    /// The index section's seq, which must be the header's: the service checks the header against
+    /// the signed manifest, then applies the log after <see cref="AppliedSeq"/>, so a seq past the
+    /// header's would skip log entries and one before it would apply them twice.
+    /// </summary>
+    private static long SeqAsInHeader(SnapshotReader reader, long seq) => seq == reader.Header.Seq
+        ? seq
+        : throw new SnapshotFormatException($"The index section is at seq {seq}; the header says {reader.Header.Seq}.");
 
     private void ReadHostLists(SnapshotReader reader)
     {

@@ -21,6 +21,11 @@ public readonly record struct SnapshotHeader(int FormatVersion, Guid StoreId, lo
     /// <summary>The name of the last section, whose payload is empty: a file without it is incomplete.</summary>
     public const string EndSection = "end";
 
+    /// <summary>The Unix times in milliseconds that a <see cref="DateTimeOffset"/> holds (years 1 to 9999).</summary>
+    private static readonly long EarliestCreated = DateTimeOffset.MinValue.ToUnixTimeMilliseconds();
+
+    private static readonly long LatestCreated = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
+
     private static ReadOnlySpan<byte> Magic => "CRINDEX\0"u8;
 
     /// <summary>The store id as 16 bytes in the order of its text form (RFC 9562).</summary>
@@ -52,8 +57,18 @@ public readonly record struct SnapshotHeader(int FormatVersion, Guid StoreId, lo
             BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]),
             new Guid(bytes[16..32], bigEndian: true),
             BinaryPrimitives.ReadInt64LittleEndian(bytes[32..]),
-            DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(bytes[40..])));
+            ReadCreated(BinaryPrimitives.ReadInt64LittleEndian(bytes[40..])));
     }
+
+    /// <summary>
+    /// The creation time, refused as the rest of a bad header is: a checksum is no proof of a sane
+    /// value (a crafted file recomputes it), and an out-of-range time would otherwise throw an
+    /// <see cref="ArgumentOutOfRangeException"/> that callers do not read as a bad snapshot.
+    /// </summary>
+    private static DateTimeOffset ReadCreated(long unixMilliseconds) =>
+        unixMilliseconds >= EarliestCreated && unixMilliseconds <= LatestCreated
+            ? DateTimeOffset.FromUnixTimeMilliseconds(unixMilliseconds)
+            : throw new SnapshotFormatException($"The snapshot header's creation time ({unixMilliseconds} ms) is outside the years 1 to 9999.");
 }
 
 /// <summary>A snapshot file that is corrupt, incomplete, or of another format version.</summary>

@@ -133,6 +133,44 @@ public sealed class FilterTests : IDisposable
         Assert.Contains("is of another snapshot", errors, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The offline filter reads a snapshot through the same checks as the service's start: an index
+    /// section at another seq than its header, or a creation time no date holds, is refused as a
+    /// corrupt file (exit 2, one line), though every checksum was recomputed.
+    /// </summary>
+    [Theory]
+    [InlineData("index-seq", "is at seq 5000; the header says")]
+    [InlineData("created", "creation time")]
+    public async Task A_snapshot_crafted_with_a_seq_or_a_time_that_does_not_hold_is_refused(string crafted, string why)
+    {
+        var snapshots = In("snapshots");
+        await using var app = await StartRegistryAsync(snapshots);
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        await SubmitAsync(client, signer, [TestSigner.Subject("host", "art11.example")], "train-ai");
+        var bytes = await File.ReadAllBytesAsync(Path.Combine(await SnapshotAtAsync(client, snapshots, 1), "index.snap"));
+        if (crafted == "index-seq")
+        {
+            CraftedSnapshots.SetIndexSeq(bytes, 5_000);
+        }
+        else
+        {
+            CraftedSnapshots.SetCreated(bytes, long.MinValue);
+        }
+
+        var file = In("crafted.snap");
+        await File.WriteAllBytesAsync(file, bytes);
+        var input = In("small.parquet");
+        MakeInput(input, 100);
+
+        var (exit, errors) = await RunAsync("filter", input, "--out", In("out"), "--snapshot", file, "-q");
+
+        Assert.True(exit == 2, errors);
+        Assert.Contains($"{file}: not a usable index snapshot: ", errors, StringComparison.Ordinal);
+        Assert.Contains(why, errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+    }
+
     /// <summary>The summary records the registry's seq when the run began, as the docs say: a resumed run keeps the first run's, though the registry moved on.</summary>
     [Fact]
     public async Task A_resumed_online_run_records_the_seq_its_first_run_began_at()

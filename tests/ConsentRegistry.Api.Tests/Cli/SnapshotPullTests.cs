@@ -164,6 +164,26 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.False(File.Exists(output));
     }
 
+    /// <summary>
+    /// Without a manifest beside it, the file at <c>--out</c> is judged by its header: one whose
+    /// creation time no date holds (its checksum recomputed) is no snapshot to go back from, and the
+    /// pull replaces it as it does any other file that is not one.
+    /// </summary>
+    [Fact]
+    public async Task A_file_at_the_output_whose_header_time_no_date_holds_is_replaced_by_the_registrys_snapshot()
+    {
+        var output = Path.Combine(_folder, "crafted.snap");
+        var crafted = registry.Bytes.ToArray();
+        CraftedSnapshots.SetCreated(crafted, long.MaxValue);
+        await File.WriteAllBytesAsync(output, crafted);
+
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "-q");
+
+        Assert.True(exit == ExitCodes.Done, errors);
+        Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(output));
+        Assert.Equal(registry.Id, SnapshotManifest.Parse(await File.ReadAllBytesAsync(output + ".manifest.json"))!.Id);
+    }
+
     /// <summary>A signed manifest replayed (by a mirror, or a replica that lags) older than the installed snapshot would bring back what was opted out since.</summary>
     [Fact]
     public async Task An_older_snapshot_than_the_installed_one_is_refused_unless_allowed()

@@ -187,6 +187,56 @@ public sealed partial class SnapshotTests : IDisposable
         Assert.Equal("unknown", results[0].GetProperty("decision").GetProperty("train-ai").GetString());
     }
 
+    /// <summary>
+    /// A file crafted with its checksums recomputed: its index section ahead of the seq its header
+    /// and signed manifest give (a start would skip the log between them, here two claims), or a
+    /// creation time no date holds. Each is discarded as a corrupt file is, and the index is built
+    /// from the store with every claim.
+    /// </summary>
+    [Theory]
+    [InlineData("index-seq")]
+    [InlineData("created")]
+    public async Task A_snapshot_crafted_with_a_seq_or_a_time_that_does_not_hold_is_discarded_and_the_store_is_used(string crafted)
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        using var signer = new TestSigner();
+        await using (var first = await StartAsync(database))
+        {
+            using var client = first.CreateClient();
+            await SubmitAsync(client, signer, count: 5);
+            await LatestAsync(client, minSeq: 5);
+        }
+
+        // After the snapshot: claims that only the log holds.
+        await using (var writer = await StartAsync(database, every: 1_000_000))
+        {
+            using var client = writer.CreateClient();
+            await SubmitAsync(client, signer, count: 2, from: 100);
+        }
+
+        var folder = Assert.Single(Directory.GetDirectories(SnapshotPath));
+        var index = Path.Combine(folder, "index.snap");
+        var bytes = await File.ReadAllBytesAsync(index);
+        if (crafted == "index-seq")
+        {
+            CraftedSnapshots.SetIndexSeq(bytes, CraftedSnapshots.IndexSeq(bytes) + 2);
+        }
+        else
+        {
+            CraftedSnapshots.SetCreated(bytes, long.MaxValue);
+        }
+
+        await File.WriteAllBytesAsync(index, bytes);
+
+        await using var restarted = await StartAsync(database, every: 1_000_000);
+        var why = crafted == "index-seq" ? "the header says" : "creation time";
+        Assert.Contains(restarted.Logs, line => line.Contains($"Discarding index snapshot {Path.GetFileName(folder)}", StringComparison.Ordinal) && line.Contains(why, StringComparison.Ordinal));
+        Assert.False(Directory.Exists(folder));
+        using var again = restarted.CreateClient();
+        Assert.False(await StartedFromSnapshotAsync(again));
+        await AssertAllOptedOutAsync(again, [.. Enumerable.Range(0, 5), .. Enumerable.Range(100, 2)]);
+    }
+
     [Fact]
     public async Task Kill_9_at_any_moment_of_snapshot_writing_leaves_a_start_from_a_whole_snapshot_or_the_store_with_every_claim()
     {

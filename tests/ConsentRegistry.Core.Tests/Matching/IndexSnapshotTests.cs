@@ -175,6 +175,62 @@ public sealed class IndexSnapshotTests : IDisposable
         Assert.Contains($"version {SnapshotHeader.CurrentFormat}.", error.Message);
     }
 
+    /// <summary>
+    /// A start applies the log after the index section's seq, while the header's is the one the
+    /// signed manifest vouches for: a section ahead of its header would skip log entries, one behind
+    /// it would apply them again. A file whose checksums hold (as a crafted one's can) is refused for
+    /// either, read in full or for lookups (the command's filter).
+    /// </summary>
+    [Theory]
+    [InlineData(4_000)]
+    [InlineData(-1)]
+    [InlineData(long.MinValue)]
+    public void An_index_section_at_another_seq_than_its_header_is_refused_though_its_checksum_holds(long sectionSeq)
+    {
+        var index = new World(seed: 17).Build(claims: 60);
+        var path = Write(index, seq: index.AppliedSeq);
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal(index.AppliedSeq, CraftedSnapshots.IndexSeq(bytes)); // the layout is as the helper reads it
+        Assert.Equal(index.AppliedSeq, Read(path).AppliedSeq);
+
+        CraftedSnapshots.SetIndexSeq(bytes, index.AppliedSeq + sectionSeq);
+        File.WriteAllBytes(path, bytes);
+
+        var error = Assert.Throws<SnapshotFormatException>(() => Read(path));
+        Assert.Contains($"seq {index.AppliedSeq + sectionSeq}; the header says {index.AppliedSeq}", error.Message, StringComparison.Ordinal);
+        using var reader = new SnapshotReader(path);
+        Assert.Throws<SnapshotFormatException>(() => MatchingIndex.ReadSnapshotForLookups(reader));
+    }
+
+    /// <summary>
+    /// A creation time no date holds is a bad header, refused as one (a SnapshotFormatException, which
+    /// the service's start discards and the command reports), not an ArgumentOutOfRangeException
+    /// that neither reads as a bad file. The first and last millisecond of years 1 to 9999 read back.
+    /// </summary>
+    [Theory]
+    [InlineData(long.MaxValue)]
+    [InlineData(long.MinValue)]
+    [InlineData(253_402_300_800_000)] // 10000-01-01T00:00:00Z
+    [InlineData(-62_135_596_800_001)] // a millisecond before 0001-01-01
+    public void A_header_whose_creation_time_no_date_holds_is_refused_though_its_checksum_holds(long created)
+    {
+        var index = new World(seed: 19).Build(claims: 10);
+        var path = Write(index, seq: index.AppliedSeq);
+        var bytes = File.ReadAllBytes(path);
+
+        CraftedSnapshots.SetCreated(bytes, created);
+        File.WriteAllBytes(path, bytes);
+
+        var error = Assert.Throws<SnapshotFormatException>(() => new SnapshotReader(path));
+        Assert.Contains("creation time", error.Message, StringComparison.Ordinal);
+        Assert.Throws<SnapshotFormatException>(() => SnapshotHeader.Read(bytes));
+        foreach (var edge in new[] { DateTimeOffset.MinValue, DateTimeOffset.MaxValue })
+        {
+            CraftedSnapshots.SetCreated(bytes, edge.ToUnixTimeMilliseconds());
+            Assert.Equal(edge.ToUnixTimeMilliseconds(), SnapshotHeader.Read(bytes).Created.ToUnixTimeMilliseconds());
+        }
+    }
+
     [Fact]
     public void A_large_array_read_on_every_core_reads_back_whole_and_a_changed_byte_in_it_is_detected()
     {

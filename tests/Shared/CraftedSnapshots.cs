@@ -1,0 +1,40 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
+namespace ConsentRegistry.TestSupport;
+
+/// <summary>
+/// Index snapshot files changed as a crafted one would be (docs/snapshot-format.md): a value
+/// rewritten and its checksum recomputed, so that nothing but the reader's checks of the value
+/// itself stands between the file and the index. Linked into each test project that needs it.
+/// </summary>
+internal static class CraftedSnapshots
+{
+    private const int HeaderSize = 64;
+
+    /// <summary>Where the <c>index</c> section's payload starts: after the header, the name (a length byte and "index", padded to 8) and the payload length.</summary>
+    private const int IndexPayload = HeaderSize + 8 + 8;
+
+    /// <summary>Rewrites the <c>index</c> section's seq, its first field, and the section's checksum.</summary>
+    public static void SetIndexSeq(byte[] snapshot, long seq)
+    {
+        if (!snapshot.AsSpan(HeaderSize, 6).SequenceEqual("\u0005index"u8))
+        {
+            throw new InvalidOperationException("The file does not start with an index section where the format puts it.");
+        }
+
+        var length = checked((int)BinaryPrimitives.ReadInt64LittleEndian(snapshot.AsSpan(IndexPayload - 8)));
+        BinaryPrimitives.WriteInt64LittleEndian(snapshot.AsSpan(IndexPayload), seq);
+        BinaryPrimitives.WriteUInt64LittleEndian(snapshot.AsSpan(IndexPayload + length), XxHash3.HashToUInt64(snapshot.AsSpan(IndexPayload, length)));
+    }
+
+    /// <summary>The <c>index</c> section's seq as the file holds it.</summary>
+    public static long IndexSeq(byte[] snapshot) => BinaryPrimitives.ReadInt64LittleEndian(snapshot.AsSpan(IndexPayload));
+
+    /// <summary>Rewrites the header's creation time (Unix milliseconds, at byte 40) and the header's checksum.</summary>
+    public static void SetCreated(byte[] snapshot, long unixMilliseconds)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(snapshot.AsSpan(40), unixMilliseconds);
+        BinaryPrimitives.WriteUInt64LittleEndian(snapshot.AsSpan(56), XxHash3.HashToUInt64(snapshot.AsSpan(0, 56)));
+    }
+}
