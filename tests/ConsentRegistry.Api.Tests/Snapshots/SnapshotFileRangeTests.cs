@@ -3,7 +3,12 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Core.Snapshots;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Snapshots;
@@ -18,11 +23,13 @@ public sealed class SnapshotFileFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        App = await RegistryApp.StartAsync(new Dictionary<string, string?>
-        {
-            ["Registry:Snapshots:EveryLogEntries"] = "1",
-            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
-        });
+        App = await RegistryApp.StartAsync(
+            new Dictionary<string, string?>
+            {
+                ["Registry:Snapshots:EveryLogEntries"] = "1",
+                ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+            },
+            services => services.AddSingleton<IStartupFilter, RemovedBeforeSend>());
         using var client = App.CreateClient();
         using var signer = new TestSigner();
         Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", Jose(signer.OptOut("https://range.example/a.jpg")))).StatusCode);
@@ -41,6 +48,65 @@ public sealed class SnapshotFileFixture : IAsyncLifetime
     }
 
     public async Task DisposeAsync() => await App.DisposeAsync();
+
+    /// <summary>
+    /// For a request with the header <see cref="Header"/>: the file is moved away as the response
+    /// is asked to send it, and back after. That is a snapshot pruned between the file result's look
+    /// at the file (its length, range and validators set) and its send, made to happen every time.
+    /// </summary>
+    public sealed class RemovedBeforeSend : IStartupFilter
+    {
+        public const string Header = "X-Test-Removed-Before-Send";
+
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, nextMiddleware) =>
+            {
+                var body = context.Features.Get<IHttpResponseBodyFeature>()!;
+                if (context.Request.Headers.ContainsKey(Header))
+                {
+                    context.Features.Set<IHttpResponseBodyFeature>(new MovingBody(body));
+                }
+
+                try
+                {
+                    await nextMiddleware(context);
+                }
+                finally
+                {
+                    context.Features.Set(body);
+                }
+            });
+            next(app);
+        };
+
+        private sealed class MovingBody(IHttpResponseBodyFeature inner) : IHttpResponseBodyFeature
+        {
+            public Stream Stream => inner.Stream;
+
+            public PipeWriter Writer => inner.Writer;
+
+            public void DisableBuffering() => inner.DisableBuffering();
+
+            public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+
+            public Task CompleteAsync() => inner.CompleteAsync();
+
+            public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+            {
+                var away = $"{path}.away";
+                System.IO.File.Move(path, away);
+                try
+                {
+                    await inner.SendFileAsync(path, offset, count, cancellationToken);
+                }
+                finally
+                {
+                    System.IO.File.Move(away, path);
+                }
+            }
+        }
+    }
 }
 
 /// <summary>
@@ -75,9 +141,8 @@ public sealed class SnapshotFileRangeTests(SnapshotFileFixture snapshot) : IClas
     }
 
     /// <summary>
-    /// A snapshot past the ones kept is deleted while a request for one of its files is between
-    /// finding it and sending it (too narrow a window to hit through the app): the answer is the
-    /// same 404 problem as for a file not found, not a 500.
+    /// A snapshot past the ones kept is deleted after its file was found and before the file result
+    /// looks at it: the answer is the same 404 problem as for a file not found, not a 500.
     /// </summary>
     [Fact]
     public async Task A_snapshot_file_removed_before_it_is_sent_is_a_404_problem()
@@ -95,6 +160,33 @@ public sealed class SnapshotFileRangeTests(SnapshotFileFixture snapshot) : IClas
         context.Response.Body.Position = 0;
         var problem = await JsonSerializer.DeserializeAsync<JsonElement>(context.Response.Body);
         Assert.Equal("snapshot-not-found", problem.GetProperty("code").GetString());
+    }
+
+    /// <summary>
+    /// Deleted later still, once the file result has set the file's length, range and validators and
+    /// only the send is left: the answer is the 404 problem with none of them, where the file's
+    /// Content-Length made a range's answer a 500 and cut the whole file's connection.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("bytes=10-99")]
+    public async Task A_snapshot_file_removed_between_its_headers_and_its_send_is_a_404_problem_with_none_of_the_files_headers(string? range)
+    {
+        var (url, size, _) = snapshot.File;
+        (string, string)[] headers = range is null
+            ? [(SnapshotFileFixture.RemovedBeforeSend.Header, "1")]
+            : [(SnapshotFileFixture.RemovedBeforeSend.Header, "1"), ("Range", range)];
+
+        using var response = await SendAsync("GET", url, headers);
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.NotFound, "snapshot-not-found");
+        Assert.Contains("removed with its snapshot just now", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Null(response.Content.Headers.ContentRange);
+        Assert.Null(response.Content.Headers.LastModified);
+        Assert.Null(response.Headers.ETag);
+        Assert.Empty(response.Headers.AcceptRanges);
+        Assert.Null(response.Headers.CacheControl);
+        Assert.Equal(size, (await _client.GetByteArrayAsync(url)).Length); // moved back: the file is served again
     }
 
     [Theory]
