@@ -122,6 +122,8 @@ public static class AddressPolicy
             >= 0xFC00 and < 0xFE00 => AddressKind.Private,            // fc00::/7 unique local
             0x2001 when (high >> 32 & 0xFFFF) is 0x0000 or 0x0DB8 => AddressKind.Reserved, // Teredo, documentation
             0x2001 when (high >> 36 & 0xFFF) is 0x001 or 0x002 => AddressKind.Reserved,   // 2001:10::/28, 2001:20::/28 ORCHID
+            0x2001 when high >> 16 == 0x2001_0002_0000 => AddressKind.Reserved,         // 2001:2::/48 benchmarking (RFC 5180)
+            0x3FFF when high >> 44 == 0x3FFF0 => AddressKind.Reserved,                   // 3fff::/20 documentation (RFC 9637)
             >= 0x2000 and < 0x4000 => AddressKind.Public,             // 2000::/3 global unicast
             _ => AddressKind.Reserved,                                // 100::/64 discard, 64:ff9b:1::/48, fec0::/10, unassigned
         };

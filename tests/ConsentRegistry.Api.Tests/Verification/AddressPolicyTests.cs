@@ -47,6 +47,11 @@ public sealed class AddressPolicyTests
     [InlineData("febf::1", AddressKind.LinkLocal)]
     [InlineData("ff02::1", AddressKind.Multicast)]
     [InlineData("2001:db8::1", AddressKind.Reserved)]
+    [InlineData("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", AddressKind.Reserved)] // documentation, 2001:db8::/32
+    [InlineData("2001:2::1", AddressKind.Reserved)] // benchmarking, 2001:2::/48 (RFC 5180)
+    [InlineData("2001:2:0:ffff:ffff:ffff:ffff:ffff", AddressKind.Reserved)]
+    [InlineData("3fff::1", AddressKind.Reserved)] // documentation, 3fff::/20 (RFC 9637)
+    [InlineData("3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", AddressKind.Reserved)]
     [InlineData("2001::1", AddressKind.Reserved)]
     [InlineData("100::1", AddressKind.Reserved)]
     [InlineData("fec0::1", AddressKind.Reserved)]
@@ -68,6 +73,10 @@ public sealed class AddressPolicyTests
     [InlineData("::ffff:8.8.8.8")]
     [InlineData("64:ff9b::8.8.8.8")]
     [InlineData("2002:0808:0808::1")]
+    [InlineData("2001:2:1::1")] // just past 2001:2::/48
+    [InlineData("2001:3::1")]
+    [InlineData("3fff:1000::1")] // just past 3fff::/20
+    [InlineData("3ffe:ffff::1")]
     public void Public_addresses_are_allowed(string address) =>
         Assert.True(AddressPolicy.IsPublic(IPAddress.Parse(address)));
 }
