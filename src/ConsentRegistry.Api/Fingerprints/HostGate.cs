@@ -1,3 +1,5 @@
+using ConsentRegistry.Core.Urls;
+
 namespace ConsentRegistry.Api.Fingerprints;
 
 /// <summary>
@@ -28,6 +30,18 @@ internal sealed class HostGate(int perHost, TimeProvider time, TimeSpan longestP
             }
         }
     }
+
+    /// <summary>
+    /// The key <paramref name="uri"/>'s host is gated under: its canonical form (lowercase, IDNA to
+    /// punycode, no trailing dot), as a claimed URL writes it. A redirect names its target's host as
+    /// it likes, and <c>Victim.example.</c>, <c>victim.example</c> and their Unicode and punycode
+    /// forms are one origin: under keys of their own, each would have its own slots and pauses.
+    /// A host the canonicaliser refuses (none that <see cref="Uri"/> takes is known) is lowercased
+    /// without its trailing dots.
+    /// </summary>
+    public static string KeyOf(Uri uri) => HostCanonicalizer.TryCanonicalize(uri.Host, out var host, out _)
+        ? host
+        : uri.IdnHost.TrimEnd('.').ToLowerInvariant();
 
     /// <summary>
     /// Waits for one of the host's slots (dispose it to give it back), unless the host has asked

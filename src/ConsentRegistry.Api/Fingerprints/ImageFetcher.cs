@@ -63,19 +63,20 @@ public sealed class ImageFetcher : IDisposable
                     return FetchedImage.Refused(FetchErrors.InsecureScheme, $"The registry fetches images over https only; {(hop == 0 ? "the URL is" : "a redirect went to")} {uri.Scheme}:.");
                 }
 
-                if (uri.Host != turnHost)
+                var host = HostGate.KeyOf(uri);
+                if (host != turnHost)
                 {
                     // One host's turn at a time: holding one while waiting for another, two URLs
                     // redirecting to each other's hosts would each wait for the other's turn.
                     turn?.Dispose();
                     (turn, turnHost) = (null, null);
-                    var (slot, pausedUntil) = await hosts.EnterAsync(uri.Host, cancellationToken);
+                    var (slot, pausedUntil) = await hosts.EnterAsync(host, cancellationToken);
                     if (slot is null)
                     {
                         return FetchedImage.HostPaused(pausedUntil!.Value);
                     }
 
-                    (turn, turnHost) = (slot, uri.Host);
+                    (turn, turnHost) = (slot, host);
                 }
 
                 var since = Stopwatch.GetTimestamp();

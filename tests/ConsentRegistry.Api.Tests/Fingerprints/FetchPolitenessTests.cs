@@ -196,6 +196,37 @@ public sealed class FetchPolitenessTests : IAsyncLifetime
         Assert.Equal(1, _images.RequestsFor("/busy.jpg"));
     }
 
+    /// <summary>
+    /// A redirect names its target's host as it likes: <c>LocalHost.</c> is the origin claimed URLs
+    /// write as <c>localhost</c>, and shares its turns and pauses. Under a key of its own, a site
+    /// could double the requests in flight to it, and walk past the pause it asked for, by
+    /// redirecting to its own name with a trailing dot.
+    /// </summary>
+    [Fact]
+    public async Task A_redirect_to_a_paused_host_spelled_with_a_trailing_dot_and_capitals_waits_out_that_hosts_pause()
+    {
+        _images.Paths["/busy.jpg"] = context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.Headers.RetryAfter = "60";
+            return Task.CompletedTask;
+        };
+        _images.Paths["/hop.jpg"] = RedirectTo($"http://LocalHost.:{_images.Port}/next.jpg");
+        await using var app = await RegistryApp.StartAsync(Settings([]));
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var refused = await client.ClaimAsync(artist.OptOut(OnLocalhost("/busy.jpg")));
+        await FailedTryRecordedAsync(app, refused); // localhost asked for a minute's pause
+
+        var redirected = await client.ClaimAsync(artist.OptOut(_images.Url("/hop.jpg")));
+        await JobsHeldBackAsync(app, redirected, TimeSpan.FromSeconds(30), 1);
+
+        Assert.Equal(1, _images.RequestsFor("/hop.jpg"));
+        // Put off untried: no request to localhost. was made, so none failed (here it would, as localhost. is not in DNS).
+        Assert.Equal(1, await app.Database.CountAsync(
+            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 0 AND error IS NULL", new { claim = redirected }));
+    }
+
     [Fact]
     public async Task A_retry_after_cap_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
     {

@@ -2,9 +2,22 @@ using ConsentRegistry.Api.Fingerprints;
 
 namespace ConsentRegistry.Api.Tests.Fingerprints;
 
-/// <summary>The per-host gate's memory: a host kept for its pause is forgotten once the pause has passed.</summary>
+/// <summary>
+/// The per-host gate's memory: a host kept for its pause is forgotten once the pause has passed;
+/// and its keys: each spelling of one host is gated as one.
+/// </summary>
 public sealed class HostGateTests
 {
+    [Theory]
+    [InlineData("https://victim.example/a.jpg", "victim.example")]
+    [InlineData("https://Victim.EXAMPLE./a.jpg", "victim.example")]
+    [InlineData("https://bücher.example/a.jpg", "xn--bcher-kva.example")]
+    [InlineData("https://XN--BCHER-KVA.example./a.jpg", "xn--bcher-kva.example")]
+    [InlineData("http://[0:0::1]:8080/a.jpg", "[::1]")]
+    [InlineData("http://127.0.0.1:8080/a.jpg", "127.0.0.1")]
+    public void A_host_is_gated_under_its_canonical_form_as_claimed_urls_write_it(string url, string key) =>
+        Assert.Equal(key, HostGate.KeyOf(new Uri(url)));
+
     [Fact]
     public async Task Hosts_whose_pauses_have_passed_are_forgotten_as_new_pauses_come()
     {
