@@ -97,9 +97,14 @@ public static class ClaimsEndpoints
 
         // Counting the subjects (the payload decoded whole), holding the writer's budget for that
         // many, then the signature and every subject: for a large claim, work for the large-claim
-        // gate's threads. The hold is given back unless the charge below takes it over.
+        // gate's threads. The hold is given back unless the charge below takes it over. A request
+        // that ends while its check runs stops waiting for it, but the check runs on: it reads no
+        // more of the request, and gives back a hold it takes after the request ended (whichever
+        // of the two sees the other's mark releases it; a second release does nothing).
         var context = request.HttpContext;
+        var writer = budgets.Writer(context);
         WriterHold? hold = null;
+        var ended = 0;
         WriteCharge charge;
         VerifiedClaim? claim;
         try
@@ -110,7 +115,14 @@ public static class ClaimsEndpoints
                 // a 429 would send the client back with the same claim forever.
                 if (SubjectCount.Of(jws) is { } subjects && subjects <= ClaimPayloadValidator.MaxSubjects)
                 {
-                    (var refusal, hold) = budgets.Reserve(context, subjects);
+                    var (refusal, reserved) = budgets.Reserve(writer, subjects);
+                    Interlocked.Exchange(ref hold, reserved);
+                    if (Volatile.Read(ref ended) == 1)
+                    {
+                        reserved?.Release();
+                        return (null, null, null);
+                    }
+
                     if (refusal is not null)
                     {
                         return (null, null, refusal);
@@ -135,7 +147,8 @@ public static class ClaimsEndpoints
         }
         finally
         {
-            hold?.Release(); // nothing once the charge took it over
+            Interlocked.Exchange(ref ended, 1);
+            Volatile.Read(ref hold)?.Release(); // nothing once the charge took it over
         }
 
         if (charge.Refusal is { } refusal)

@@ -65,14 +65,20 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
     /// hold goes to <see cref="ChargeAsync"/>, or back with <see cref="WriterHold.Release"/> when the
     /// claim fails its checks.
     /// </summary>
-    public (WriteRefusal? Refusal, WriterHold? Hold) Reserve(HttpContext context, int subjects)
+    public (WriteRefusal? Refusal, WriterHold? Hold) Reserve(HttpContext context, int subjects) => Reserve(Writer(context), subjects);
+
+    /// <summary>
+    /// <see cref="Reserve(HttpContext, int)"/> for a writer read from its request beforehand: for work
+    /// that may still run after its request ended, when the request's context must not be read.
+    /// </summary>
+    public (WriteRefusal? Refusal, WriterHold? Hold) Reserve(BudgetWriter from, int subjects)
     {
         if (!_options.Enabled)
         {
             return (null, null);
         }
 
-        var (writerKey, writerBudget, writerName) = Writer(context);
+        var (writerKey, writerBudget, writerName) = from;
         var now = time.GetTimestamp();
         lock (_lock)
         {
@@ -151,12 +157,13 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
             ? "key:" + key.Id
             : ClientAddress.PartitionKey(context.Connection.RemoteIpAddress, ipv6PrefixLength);
 
-    private (string Key, WriteBudget Budget, string Name) Writer(HttpContext context)
+    /// <summary>Whose budget a request's writes come from: its API key's, or its address's.</summary>
+    public BudgetWriter Writer(HttpContext context)
     {
         var writerKey = WriterKey(context, _options.Ipv6PrefixLength);
         return context.Items[typeof(ApiKeyInfo)] is ApiKeyInfo key
-            ? (writerKey, key.WriteBudget ?? _options.ApiKey.ToBudget(), "api-key")
-            : (writerKey, _options.Address.ToBudget(), "address");
+            ? new(writerKey, key.WriteBudget ?? _options.ApiKey.ToBudget(), "api-key")
+            : new(writerKey, _options.Address.ToBudget(), "address");
     }
 
     private TokenBucket Bucket(string key)
@@ -281,6 +288,9 @@ public sealed record WriteRefusal(string Budget, long PerHour, string Unit, int 
 }
 
 /// <summary>What <see cref="WriteBudgets.Reserve"/> took from a writer's budget for a claim being checked; ended by the charge or by <see cref="Release"/>.</summary>
+/// <summary>A writer's bucket key, its budget and the budget's name in refusals.</summary>
+public readonly record struct BudgetWriter(string Key, WriteBudget Budget, string Name);
+
 public sealed class WriterHold
 {
     private readonly WriteBudgets _budgets;

@@ -402,7 +402,65 @@ public sealed class WriteBudgetTests
         Assert.NotNull(refused.Headers.RetryAfter);
     }
 
-    private static Task<RegistryApp> StartAsync(Dictionary<string, string?> settings)
+    /// <summary>
+    /// A large claim's check runs on the gate's threads; its request may end while it runs (the
+    /// client timed out). The hold the check takes after that is given back: it was kept, for a
+    /// claim never stored, and the writer paid for it until the bucket refilled.
+    /// </summary>
+    [Fact]
+    public async Task A_hold_taken_by_a_check_whose_request_ended_meanwhile_is_given_back()
+    {
+        var clock = new HeldInReserve();
+        var all = new Dictionary<string, string?> { ["Registry:WriteBudgets:Address:SubjectsPerHour"] = "10000" };
+        await using var app = await StartAsync(all, services => services.AddSingleton<TimeProvider>(clock));
+        using var client = app.CreateClient();
+        const string Address = "203.0.113.10";
+        using var signer = new TestSigner();
+        var jws = signer.Sign(TestSigner.Claim(Urls("left", 6000).Select(TestSigner.Url), new JsonObject { ["train-ai"] = "n" }));
+
+        using var leaving = new CancellationTokenSource();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/claims") { Content = Jose(jws) };
+        request.Headers.Add(TestAddressHeader, Address);
+        clock.Armed = true;
+        var sending = client.SendAsync(request, leaving.Token);
+        await clock.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the check is in Reserve, before it takes anything
+        await leaving.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sending);
+        await Task.Delay(TimeSpan.FromSeconds(1)); // the server sees the request end and stops waiting for the check
+        clock.Armed = false;
+        clock.Release.Set();
+
+        // The 6,000 subjects come back to the address (without the fix they stayed taken: 4,000 left for an hour).
+        var budgets = app.Services.GetRequiredService<WriteBudgets>();
+        await Eventually.HoldsAsync(
+            () => budgets.PreCheck(new DefaultHttpContext { Connection = { RemoteIpAddress = IPAddress.Parse(Address) } }, 10_000) is null,
+            "the hold is given back");
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/claims/{TestSigner.IdOf(jws)}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await PostOptOutAsync(client, Urls("after", 6000), Address)).Response.StatusCode);
+    }
+
+    /// <summary>Stops a large claim's check in the budget's Reserve (its first reading of the clock on the gate's threads) until released.</summary>
+    private sealed class HeldInReserve : TimeProvider
+    {
+        public volatile bool Armed;
+
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public override long GetTimestamp()
+        {
+            if (Armed && Thread.CurrentThread.Name?.StartsWith("Large claim checker", StringComparison.Ordinal) == true)
+            {
+                Entered.TrySetResult();
+                Release.Wait(TimeSpan.FromSeconds(60));
+            }
+
+            return base.GetTimestamp();
+        }
+    }
+
+    private static Task<RegistryApp> StartAsync(Dictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {
         // Every budget the test does not set is large, so only the one under test can refuse.
         var all = new Dictionary<string, string?>
@@ -419,7 +477,11 @@ public sealed class WriteBudgetTests
             all[key] = value;
         }
 
-        return RegistryApp.StartAsync(all, services => services.AddTransient<IStartupFilter, TestClientAddress>());
+        return RegistryApp.StartAsync(all, collection =>
+        {
+            collection.AddTransient<IStartupFilter, TestClientAddress>();
+            services?.Invoke(collection);
+        });
     }
 
     private static async Task<int[]> WriteManyAsync(HttpClient client, TestSigner signer, int count)
