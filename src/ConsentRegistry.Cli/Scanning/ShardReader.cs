@@ -294,9 +294,10 @@ public static class ShardReader
                 ? new Sidecar(Text(json.RootElement, "key"), Text(json.RootElement, "url"))
                 : default;
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            error(name, $"sidecar is not JSON ({e.Message}): the image is looked up without its URL", unscanned: false);
+            // InvalidOperationException: JSON that escapes a lone surrogate ("\ud800") is valid, but no text.
+            error(name, $"sidecar is not usable JSON ({e.Message}): the image is looked up without its URL", unscanned: false);
             return default;
         }
     }

@@ -373,6 +373,39 @@ public sealed class ScanTests : IDisposable
     }
 
     [Fact]
+    public async Task An_image_whose_sidecar_is_valid_JSON_but_no_text_is_still_looked_up_by_its_hashes_in_a_folder_and_in_a_tar()
+    {
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        var (pdqClaim, urlClaim) = await ClaimAsync(client);
+        WriteDataset();
+
+        // JSON may escape a lone surrogate; it is no text, and System.Text.Json refuses to read it as a string.
+        var sidecar = """{"key":"000000000","url":"\ud800"}"""u8.ToArray();
+        File.WriteAllBytes(Path.Combine(Images, "00000", "000000000.json"), sidecar);
+        using (var tar = new TarWriter(File.Create(Path.Combine(Images, "00002.tar")), TarEntryFormat.Pax))
+        {
+            var copy = ReEncode(TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg"), quality: 70);
+            tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "000020000.jpg") { DataStream = new MemoryStream(copy) });
+            tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "000020000.json") { DataStream = new MemoryStream(sidecar) });
+        }
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        Assert.Equal([("000000000", "disallow", pdqClaim, "pdq")], Query(Path.Combine(Images, "00000.exclusions.parquet")));
+        Assert.Equal([("000010000", "disallow", urlClaim, "url")], Query(Path.Combine(Images, "00001.exclusions.parquet")));
+        Assert.Equal([("000020000", "disallow", pdqClaim, "pdq")], Query(Path.Combine(Images, "00002.exclusions.parquet")));
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
+        Assert.Equal(0, (int)summary["totals"]!["incomplete_shards"]!);
+        foreach (var (shard, member) in new[] { ("00000", "000000000.json"), ("00002.tar", "000020000.json") })
+        {
+            var error = Assert.Single(summary["shards"]![shard]!["errors"]!.AsArray(), e => (string)e!["member"]! == member)!;
+            Assert.Contains("sidecar is not usable JSON", (string)error["error"]!, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_shard_reached_twice_through_a_link_to_its_folder_is_refused_before_anything_is_scanned()
     {
         WriteDataset();
