@@ -24,6 +24,11 @@ internal sealed class SnapshotDownloader(RegistryHttp http, IDownloadProgress pr
         // FileShare.None: a second pull into the same file fails at once instead of writing over this one.
         await using var partial = new FileStream(partialPath, FileMode.OpenOrCreate, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.Asynchronous);
         var failures = 0;
+
+        // The most bytes held at once so far: only bytes past it are progress. A server that
+        // ignores Range and cuts the connection at the same place starts the file over each time,
+        // and the file growing back to that place is no progress (else it would never give up).
+        var reached = partial.Length;
         while (partial.Length < file.Size)
         {
             var offset = partial.Length;
@@ -58,7 +63,6 @@ internal sealed class SnapshotDownloader(RegistryHttp http, IDownloadProgress pr
                 throw CliException.Verification($"the registry serves {url} with ETag {served.Tag}, not the SHA-256 its signed manifest gives ({file.Sha256}).");
             }
 
-            var before = partial.Length;
             var cutOff = await CopyAsync(response, partial, file.Size, cancellationToken);
             if (partial.Length == file.Size)
             {
@@ -66,7 +70,8 @@ internal sealed class SnapshotDownloader(RegistryHttp http, IDownloadProgress pr
             }
 
             cutOff ??= "the answer ended early";
-            failures = partial.Length > before ? 1 : failures + 1;
+            failures = partial.Length > reached ? 1 : failures + 1;
+            reached = Math.Max(reached, partial.Length);
             if (failures >= RegistryHttp.MaxAttempts)
             {
                 throw CliException.Registry($"the download of {url} kept being cut off ({cutOff}); run snapshot pull again to continue it.");

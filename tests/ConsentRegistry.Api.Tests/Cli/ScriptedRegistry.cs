@@ -39,6 +39,9 @@ internal sealed class ScriptedRegistry : IAsyncDisposable
 
         /// <summary>404, as from an instance behind the same balancer that does not hold the snapshot.</summary>
         NotFound,
+
+        /// <summary>416 Range Not Satisfiable, whatever range was asked for.</summary>
+        RangeNotSatisfiable,
     }
 
     public string Url => $"http://127.0.0.1:{_server.Port}/";
@@ -81,6 +84,7 @@ internal sealed class ScriptedRegistry : IAsyncDisposable
             FileAnswer.CutOffHalfway => Response(200, "application/octet-stream", file[..(file.Length / 2)], file.Length),
             FileAnswer.OneByteTooMany => Response(200, "application/octet-stream", [.. file, 0]),
             FileAnswer.NotFound => Response(404, "application/problem+json", """{"status":404}"""u8.ToArray()),
+            FileAnswer.RangeNotSatisfiable => Response(416, "application/problem+json", """{"status":416}"""u8.ToArray(), extraHeaders: $"Content-Range: bytes */{file.Length}\r\n"),
             _ => Response(200, "application/octet-stream", file, file.Length),
         };
     }

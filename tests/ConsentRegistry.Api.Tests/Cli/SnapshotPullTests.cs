@@ -113,6 +113,32 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.False(File.Exists(output + ".partial"));
     }
 
+    /// <summary>
+    /// A server (or proxy) that ignores Range and cuts every answer at the same byte starts the file
+    /// over each time, and one that answers 416 to the range does too: the file growing back to
+    /// where it was cut is no progress, so the pull gives up after 8 answers (about a minute of
+    /// backoff) with exit 3, instead of downloading the same half for ever.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "kept being cut off")]
+    [InlineData(true, "with 416")]
+    public async Task A_download_cut_off_at_the_same_byte_every_time_gives_up_with_exit_3(bool everyOtherAnswerA416, string message)
+    {
+        // More answers than the pull may take: past them, the scripted registry sends the whole file.
+        var answers = Enumerable.Range(0, 40)
+            .Select(i => everyOtherAnswerA416 && i % 2 == 1 ? ScriptedRegistry.FileAnswer.RangeNotSatisfiable : ScriptedRegistry.FileAnswer.CutOffHalfway)
+            .ToArray();
+        await using var scripted = new ScriptedRegistry(registry.Client, answers);
+        var output = Path.Combine(_folder, "looping.snap");
+
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", scripted.Url, "--out", output, "-q");
+
+        Assert.True(exit == ExitCodes.RegistryUnreachable, $"exit {exit}: {errors}");
+        Assert.Contains(message, errors, StringComparison.Ordinal);
+        Assert.Equal(8, scripted.FileRanges.Count);
+        Assert.False(File.Exists(output));
+    }
+
     /// <summary>Behind a balancer, the file may be asked of an instance that does not hold the snapshot: the pull reads the newest manifest again and tries again, a few times.</summary>
     [Fact]
     public async Task A_snapshot_file_answered_404_is_tried_again_from_the_newest_manifest_a_few_times()
