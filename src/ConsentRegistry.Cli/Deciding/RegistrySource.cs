@@ -30,6 +30,9 @@ public sealed class RegistrySource : IRegistrySource
     /// <summary>Embedding vectors the registry takes in one lookup request; chunks of images with vectors are cut to this many rows.</summary>
     public const int MaxVectorsPerRequest = 256;
 
+    /// <summary>The bytes of answer allowed per row looked up (<see cref="MaxAnswerBytes"/>).</summary>
+    public const int MaxAnswerBytesPerRow = 8 << 10;
+
     /// <summary>Claim ids remembered as strings (about 200 bytes each, 20 MB at most); past this, new ones are made per row.</summary>
     private const int MaxRememberedClaims = 100_000;
 
@@ -83,14 +86,15 @@ public sealed class RegistrySource : IRegistrySource
             throw await _http.FailureAsync(response, cancellationToken);
         }
 
+        var body = await _http.ReadSmallAnswerAsync(response, "/v1/lookup", cancellationToken);
         try
         {
-            using var json = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken));
+            using var json = JsonDocument.Parse(body);
             return json.RootElement.GetProperty("seq").GetInt64();
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
-            throw NotAnAnswer(e);
+            throw NotAnAnswer(e); // FormatException: a seq that is a number but not an integer (1.5)
         }
     }
 
@@ -158,7 +162,15 @@ public sealed class RegistrySource : IRegistrySource
             try
             {
                 using var answer = new PooledBuffer(body.WrittenSpan.Length * 3);
-                await answer.ReadToEndAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken);
+                var max = MaxAnswerBytes(keys.Length);
+                using (var reader = await BodyReader.OpenAsync(response.Content, cancellationToken))
+                {
+                    if (response.Content.Headers.ContentLength > max || !await answer.ReadToEndAsync(reader, max))
+                    {
+                        throw CliException.Registry($"{_http.Registry} answered a lookup of {keys.Length:N0} rows with more than {max:N0} bytes, which is not a registry's answer.");
+                    }
+                }
+
                 if (ReadResults(answer.WrittenSpan, verdicts.Span))
                 {
                     return;
@@ -169,14 +181,30 @@ public sealed class RegistrySource : IRegistrySource
                     throw CliException.Registry($"{_http.Registry} kept answering fewer lines than it was sent ({keys.Length}).");
                 }
             }
-            catch (Exception e) when (e is HttpRequestException or IOException && attempt < MaxAttempts)
+            catch (Exception e) when (e is HttpRequestException or IOException)
             {
+                if (attempt >= MaxAttempts)
+                {
+                    throw CliException.Registry($"{_http.Registry} kept cutting off its answers to {keys.Length:N0} rows ({e.Message}), {MaxAttempts} times.", e);
+                }
+
                 _note($"the registry's answer was cut off ({e.Message}); sending {keys.Length:N0} rows again");
             }
 
             await Task.Delay(RegistryHttp.Backoff(attempt), cancellationToken);
         }
     }
+
+    /// <summary>
+    /// The most bytes an answer to <paramref name="rows"/> rows may hold. A row's result is its
+    /// decision and at most 16 matches (the registry's MatchingIndex.MaxListedMatches) of about
+    /// 120 bytes each (claim id, kind, trust, distance): 2 KiB. <see cref="MaxAnswerBytesPerRow"/>
+    /// leaves room for matches that name a long URL (derived_from) on every row, and the mebibyte
+    /// over it for a few rows whose every match names one of 8,192 characters. Anything larger is
+    /// not the registry's answer (a proxy's page with no end), and would grow until memory ran out.
+    /// </summary>
+    private static int MaxAnswerBytes(int rows) =>
+        (int)Math.Min(RegistryHttp.MaxSmallAnswerBytes + ((long)rows * MaxAnswerBytesPerRow), 1L << 30);
 
     /// <summary>
     /// <c>{"items":[…]}</c>: each row's <c>"url"</c>, with <c>"sha256"</c>, <c>"pdq"</c> (and its

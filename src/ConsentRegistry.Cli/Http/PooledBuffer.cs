@@ -30,16 +30,26 @@ internal sealed class PooledBuffer(int initialSize) : IBufferWriter<byte>, IDisp
         return _array.AsSpan(_written);
     }
 
-    /// <summary>Appends all of <paramref name="stream"/>.</summary>
-    public async Task ReadToEndAsync(Stream stream, CancellationToken cancellationToken)
+    /// <summary>
+    /// Appends all of <paramref name="body"/>; false, as soon as it is known, when that is more than
+    /// <paramref name="max"/> bytes (an answer with no end would otherwise grow until memory runs out).
+    /// </summary>
+    public async Task<bool> ReadToEndAsync(BodyReader body, int max)
     {
+        var start = _written;
         int read;
         do
         {
-            read = await stream.ReadAsync(GetMemory(64 * 1024), cancellationToken);
+            read = await body.ReadAsync(GetMemory(64 * 1024));
             _written += read;
+            if (_written - start > max)
+            {
+                return false;
+            }
         }
         while (read > 0);
+
+        return true;
     }
 
     private void Reserve(int sizeHint)

@@ -108,12 +108,22 @@ internal sealed class RegistryHttp : IDisposable
             throw await FailureAsync(response, cancellationToken);
         }
 
+        return await ReadSmallAnswerAsync(response, path, cancellationToken);
+    }
+
+    /// <summary>
+    /// The body of <paramref name="response"/>, an answer to <paramref name="path"/> that must be
+    /// small: a registry error (exit 3) when it is larger than <see cref="MaxSmallAnswerBytes"/>,
+    /// cut off or stalled.
+    /// </summary>
+    public async Task<byte[]> ReadSmallAnswerAsync(HttpResponseMessage response, string path, CancellationToken cancellationToken)
+    {
         try
         {
             return await ReadAtMostAsync(response.Content, MaxSmallAnswerBytes, cancellationToken)
                 ?? throw CliException.Registry($"the registry's answer to {path} is larger than {MaxSmallAnswerBytes:N0} bytes: refused.");
         }
-        catch (Exception e) when (e is HttpRequestException or IOException)
+        catch (Exception e) when (e is HttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
         {
             throw CliException.Registry($"the registry's answer to {path} was cut off: {e.Message}", e);
         }
@@ -177,11 +187,11 @@ internal sealed class RegistryHttp : IDisposable
             return null;
         }
 
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        using var body = await BodyReader.OpenAsync(content, cancellationToken);
         var buffer = new MemoryStream();
         var chunk = new byte[16 << 10];
         int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        while ((read = await body.ReadAsync(chunk)) > 0)
         {
             if (buffer.Length + read > max)
             {

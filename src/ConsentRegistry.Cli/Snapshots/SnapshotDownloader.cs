@@ -13,9 +13,6 @@ namespace ConsentRegistry.Cli.Snapshots;
 /// </summary>
 internal sealed class SnapshotDownloader(RegistryHttp http, IDownloadProgress progress)
 {
-    /// <summary>How long a read may wait for the next bytes before the connection counts as stalled.</summary>
-    private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60);
-
     /// <summary>Brings <paramref name="partialPath"/> to the whole of <paramref name="file"/>; its size is checked, its content is not (the caller hashes it).</summary>
     public async Task DownloadAsync(SnapshotManifest manifest, SnapshotFileEntry file, string partialPath, CancellationToken cancellationToken)
     {
@@ -101,50 +98,38 @@ internal sealed class SnapshotDownloader(RegistryHttp http, IDownloadProgress pr
 
     /// <summary>
     /// Appends the body to <paramref name="partial"/> as it comes; null when the body ended, else why
-    /// it was cut off. Only reading is retried: a failed write (a full disk) is the caller's error.
+    /// it was cut off (or stalled: <see cref="BodyReader.StallTimeout"/>). Only reading is retried:
+    /// a failed write (a full disk) is the caller's error.
     /// </summary>
     private async Task<string?> CopyAsync(HttpResponseMessage response, FileStream partial, long size, CancellationToken cancellationToken)
     {
         var buffer = new byte[1 << 20];
-        using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         partial.Seek(0, SeekOrigin.End);
-        Stream? body = null;
-        try
+        using var body = await BodyReader.OpenAsync(response.Content, cancellationToken);
+        while (true)
         {
-            while (true)
+            int read;
+            try
             {
-                int read;
-                try
-                {
-                    stall.CancelAfter(StallTimeout);
-                    body ??= await response.Content.ReadAsStreamAsync(stall.Token);
-                    read = await body.ReadAsync(buffer, stall.Token);
-                }
-                catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-                {
-                    return e is OperationCanceledException ? $"no bytes for {StallTimeout.TotalSeconds:F0} s" : e.Message;
-                }
-
-                if (read == 0)
-                {
-                    return null;
-                }
-
-                if (partial.Length + read > size)
-                {
-                    throw CliException.Verification($"the registry sent more than the {size:N0} bytes the signed manifest gives.");
-                }
-
-                await partial.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                progress.Report(partial.Length);
+                read = await body.ReadAsync(buffer);
             }
-        }
-        finally
-        {
-            if (body is not null)
+            catch (Exception e) when (e is HttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
             {
-                await body.DisposeAsync();
+                return e.Message;
             }
+
+            if (read == 0)
+            {
+                return null;
+            }
+
+            if (partial.Length + read > size)
+            {
+                throw CliException.Verification($"the registry sent more than the {size:N0} bytes the signed manifest gives.");
+            }
+
+            await partial.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            progress.Report(partial.Length);
         }
     }
 

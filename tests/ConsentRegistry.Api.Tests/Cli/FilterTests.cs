@@ -523,6 +523,56 @@ public sealed class FilterTests : IDisposable
         Assert.Equal(2, requests);
     }
 
+    /// <summary>
+    /// Answers no registry gives, each a registry error (exit 3, one line), neither a crash (exit 70)
+    /// nor a hang: the connection check's answer cut off, stalled (60 s), with a seq that is no
+    /// integer, or with no length and no end short of a mebibyte; a batch's answer past its bound (a
+    /// mebibyte and 8 KiB a row), or cut off each of the 8 times it is sent (a minute of backoff).
+    /// The command runs as a process of its own, so that a hang is a timeout here.
+    /// </summary>
+    [Theory]
+    [InlineData("check cut off", "the registry's answer to /v1/lookup was cut off")]
+    [InlineData("check stalled", "the registry's answer to /v1/lookup was cut off: no bytes for 60 s")]
+    [InlineData("check seq 1.5", "answered its lookup API with something that is not a registry's answer")]
+    [InlineData("check past a mebibyte", "larger than 1,048,576 bytes")]
+    [InlineData("batch past its bound", "answered a lookup of 2 rows with more than 1,064,960 bytes")]
+    [InlineData("batch cut off every time", "kept cutting off its answers to 2 rows")]
+    public async Task An_answer_cut_off_stalled_malformed_or_without_end_is_a_registry_error_not_a_crash_or_a_hang(string answer, string message)
+    {
+        const string check = """{"seq":1,"results":[{}]}""";
+        const string twoRows = """{"seq":1,"results":[{},{}]}""";
+        var huge = $$"""{"seq":1,"results":[{},{}],"padding":"{{new string('x', 1_100_000)}}"}""";
+        var (first, then) = answer switch
+        {
+            "check cut off" or "check stalled" => (Ok(check, sent: 10), Ok(twoRows)),
+            "check seq 1.5" => (Ok("""{"seq":1.5,"results":[{}]}"""), Ok(twoRows)),
+            "check past a mebibyte" => (Ok(huge, withLength: false), Ok(huge, withLength: false)),
+            "batch past its bound" => (Ok(check), Ok(huge, withLength: false)),
+            _ => (Ok(check), Ok(twoRows, sent: 10)),
+        };
+        var requests = 0;
+        await using var server = new RawHttpServer(_ => Task.FromResult(Interlocked.Increment(ref requests) == 1 ? first : then), holdOpen: answer == "check stalled");
+        var input = In("two.parquet");
+        MakeInput(input, 2);
+
+        var (exit, _, errors) = await RunProgramAsync(
+            "dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "consent-registry.dll"), "filter", input, "--out", In("out"), "--registry", $"http://127.0.0.1:{server.Port}/", "-q"],
+            TimeSpan.FromSeconds(150));
+
+        Assert.True(exit == 3, $"exit {exit}: {errors}");
+        Assert.Contains(message, errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+    }
+
+    /// <summary>A 200 of <paramref name="body"/>, with its length or none (its end is the connection's), cut after <paramref name="sent"/> bytes when given.</summary>
+    private static byte[] Ok(string body, bool withLength = true, int? sent = null)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(body);
+        var length = withLength ? $"Content-Length: {bytes.Length}\r\n" : "";
+        return [.. System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{length}Connection: close\r\n\r\n"), .. bytes[..(sent ?? bytes.Length)]];
+    }
+
     [Fact]
     public async Task Bad_inputs_give_one_line_and_the_documented_exit_code()
     {

@@ -8,13 +8,15 @@ namespace ConsentRegistry.Api.Tests.Infrastructure;
 /// A loopback TCP server that answers each request with raw bytes and then closes the connection:
 /// for responses Kestrel will not produce, such as a body cut short of its Content-Length. The
 /// bytes are the same for every request, or made from the request's head (its request line and
-/// headers) by a handler; a request's body is read and dropped.
+/// headers) by a handler; a request's body is read and dropped. With <c>holdOpen</c>, the
+/// connection then stays open and silent until the server is disposed: an answer that stalls.
 /// </summary>
 public sealed class RawHttpServer : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Func<string, Task<byte[]>> _answer;
+    private readonly bool _holdOpen;
     private readonly Task _accepting;
 
     public RawHttpServer(string response)
@@ -22,16 +24,21 @@ public sealed class RawHttpServer : IAsyncDisposable
     {
     }
 
-    public RawHttpServer(Func<string, Task<byte[]>> answer)
+    public RawHttpServer(Func<string, Task<byte[]>> answer, bool holdOpen = false)
     {
         _answer = answer;
+        _holdOpen = holdOpen;
         _listener.Start();
         _accepting = AcceptAsync();
     }
 
+    private const string TenOfHundredBytes = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"keys\": [";
+
     /// <summary>Headers promise 100 bytes of body; 10 come, then the connection closes.</summary>
-    public static RawHttpServer BreaksMidBody() =>
-        new("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"keys\": [");
+    public static RawHttpServer BreaksMidBody() => new(TenOfHundredBytes);
+
+    /// <summary>Headers promise 100 bytes of body; 10 come, then nothing more, the connection open.</summary>
+    public static RawHttpServer StallsMidBody() => new(_ => Task.FromResult(Encoding.ASCII.GetBytes(TenOfHundredBytes)), holdOpen: true);
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
@@ -83,6 +90,10 @@ public sealed class RawHttpServer : IAsyncDisposable
 
             await stream.WriteAsync(await _answer(head), _stop.Token);
             await stream.FlushAsync(_stop.Token);
+            if (_holdOpen)
+            {
+                await Task.Delay(Timeout.Infinite, _stop.Token);
+            }
         }
     }
 
