@@ -4,7 +4,10 @@ using ConsentRegistry.Core.Matching;
 
 namespace ConsentRegistry.Cli.Filtering;
 
-/// <summary>A row group's verdicts and which rows are kept, in pooled arrays.</summary>
+/// <summary>
+/// A row group's verdicts and which rows are kept, in pooled arrays, for the rows its URL column
+/// held as read (<see cref="UrlRows"/>), never for the count its footer claims.
+/// </summary>
 internal sealed class DecidedRows(int rows) : IDisposable
 {
     private readonly Verdict[] _verdicts = ArrayPool<Verdict>.Shared.Rent(rows);

@@ -16,6 +16,9 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
 {
     public const string SummaryFileName = "filter-summary.json";
 
+    /// <summary>A file's row count taken for the ETA at most: more than any file holds, and a sum of millions of them cannot overflow.</summary>
+    private const long MaxRowsCounted = 1L << 40;
+
     public sealed class Settings : SourceSettings
     {
         [CommandArgument(0, "<INPUT>")]
@@ -89,7 +92,8 @@ public sealed class FilterCommand : AsyncCommand<FilterCommand.Settings>
         {
             using var reader = ParquetFileFilter.Open(input);
             ParquetFileFilter.FindUrlColumn(input, reader.FileMetaData.Schema, settings.UrlColumn);
-            rowCounts[input] = reader.FileMetaData.NumRows;
+            // Only for the ETA, and unverified: a footer may claim any count (each row group's is checked as it is read).
+            rowCounts[input] = Math.Clamp(reader.FileMetaData.NumRows, 0, MaxRowsCounted);
         }
 
         await using var source = await settings.OpenSourceAsync(CliOutput.Notes(settings.Quiet), cancellationToken);

@@ -26,6 +26,8 @@ internal static class ParquetColumns
     /// <summary>
     /// Reads a flat string column of <paramref name="rows"/> rows, about <paramref name="bytes"/>
     /// bytes of values, as lookup keys; a row without a value has an empty URL and is not present.
+    /// Both counts come from the footer, unverified: they only hint at sizes (<see cref="UrlRows"/>),
+    /// and a column that does not hold exactly <paramref name="rows"/> values is refused.
     /// </summary>
     public static UrlRows ReadUrls(ColumnReader reader, int rows, long bytes)
     {
@@ -36,27 +38,30 @@ internal static class ParquetColumns
             var definitions = new short[Batch];
             var values = new ByteArray[Batch];
             var optional = reader.ColumnDescriptor.MaxDefinitionLevel > 0;
-            var row = 0;
             while (HasNext(column))
             {
                 var levels = (int)Read(column, definitions, [], values);
-                if (levels > rows - row)
+                if (levels > rows - urls.Count)
                 {
                     throw new InvalidDataException($"the URL column holds more values than the row group's {rows} rows");
                 }
 
-                for (int entry = 0, next = 0; entry < levels; entry++, row++)
+                for (int entry = 0, next = 0; entry < levels; entry++)
                 {
                     if (!optional || definitions[entry] > 0)
                     {
-                        urls.Add(row, values[next++]);
+                        urls.Add(values[next++]);
+                    }
+                    else
+                    {
+                        urls.AddMissing();
                     }
                 }
             }
 
-            if (row != rows)
+            if (urls.Count != rows)
             {
-                throw new InvalidDataException($"the URL column holds {row} values for {rows} rows");
+                throw new InvalidDataException($"the URL column holds {urls.Count} values for {rows} rows");
             }
 
             return urls;
@@ -235,36 +240,46 @@ internal static class ParquetColumns
 }
 
 /// <summary>
-/// A row group's URLs as lookup keys, their characters decoded into one pooled buffer (grown,
-/// should the column's bytes outnumber the hint, by a new buffer of its own: keys already made
-/// keep pointing into the old one, which is returned with the rest).
+/// A row group's URLs as lookup keys, their characters decoded into pooled buffers. The footer's
+/// counts are untrusted (a file of a few kilobytes can claim 400 million rows, 19 GB of keys), so
+/// they size the arrays up front only up to <see cref="MaxRowsUpFront"/> rows and
+/// <see cref="MaxCharsUpFront"/> characters; past that, the keys grow as rows are read, and a
+/// full character buffer is followed by a new one (keys already made keep pointing into the old
+/// one, which is returned with the rest).
 /// </summary>
 internal sealed class UrlRows : IDisposable
 {
-    private readonly int _rows;
-    private readonly LookupKey[] _keys;
-    private readonly bool[] _present;
+    /// <summary>Rows sized up front at most (48 MiB of keys): a row group of up to a million rows never grows its arrays.</summary>
+    private const int MaxRowsUpFront = 1 << 20;
+
+    /// <summary>Characters sized up front at most (32 MiB).</summary>
+    private const int MaxCharsUpFront = 16 << 20;
+
     private readonly List<char[]> _buffers = [];
+    private LookupKey[] _keys;
+    private bool[] _present;
+    private int _rows;
     private int _used;
 
-    /// <param name="rows">The row group's rows.</param>
+    /// <param name="rows">The rows the footer gives the row group.</param>
     /// <param name="chars">About how many characters its URLs hold (their bytes are enough: UTF-8 never decodes to more characters than bytes).</param>
     public UrlRows(int rows, long chars)
     {
-        _rows = rows;
-        _keys = ArrayPool<LookupKey>.Shared.Rent(rows);
-        _present = ArrayPool<bool>.Shared.Rent(rows);
-        Array.Clear(_keys, 0, rows);
-        Array.Clear(_present, 0, rows);
-        _buffers.Add(ArrayPool<char>.Shared.Rent((int)Math.Clamp(chars, 1024, Array.MaxLength)));
+        _keys = ArrayPool<LookupKey>.Shared.Rent(Math.Min(rows, MaxRowsUpFront));
+        _present = ArrayPool<bool>.Shared.Rent(_keys.Length);
+        _buffers.Add(ArrayPool<char>.Shared.Rent((int)Math.Clamp(chars, 1024, MaxCharsUpFront)));
     }
+
+    /// <summary>The rows read so far.</summary>
+    public int Count => _rows;
 
     public ReadOnlyMemory<LookupKey> Keys => _keys.AsMemory(0, _rows);
 
     /// <summary>Whether each row has a URL at all (a null is kept and counted as invalid).</summary>
     public ReadOnlySpan<bool> Present => _present.AsSpan(0, _rows);
 
-    public unsafe void Add(int row, ByteArray value)
+    /// <summary>The next row, with <paramref name="value"/> as its URL.</summary>
+    public unsafe void Add(ByteArray value)
     {
         var bytes = new ReadOnlySpan<byte>((void*)value.Pointer, value.Length);
         var buffer = _buffers[^1];
@@ -276,9 +291,34 @@ internal sealed class UrlRows : IDisposable
         }
 
         var chars = System.Text.Encoding.UTF8.GetChars(bytes, buffer.AsSpan(_used));
-        _keys[row] = new LookupKey(buffer.AsMemory(_used, chars));
-        _present[row] = true;
+        Next(new LookupKey(buffer.AsMemory(_used, chars)), present: true);
         _used += chars;
+    }
+
+    /// <summary>The next row, with no URL (a null).</summary>
+    public void AddMissing() => Next(default, present: false);
+
+    private void Next(LookupKey key, bool present)
+    {
+        if (_rows == _keys.Length)
+        {
+            Grow();
+        }
+
+        _keys[_rows] = key;
+        _present[_rows++] = present;
+    }
+
+    private void Grow()
+    {
+        var length = (int)Math.Min(Math.Max(2L * _keys.Length, 1024), Array.MaxLength);
+        var keys = ArrayPool<LookupKey>.Shared.Rent(length);
+        var present = ArrayPool<bool>.Shared.Rent(length);
+        Keys.Span.CopyTo(keys);
+        Present.CopyTo(present);
+        ArrayPool<LookupKey>.Shared.Return(_keys, clearArray: true);
+        ArrayPool<bool>.Shared.Return(_present);
+        (_keys, _present) = (keys, present);
     }
 
     public void Dispose()

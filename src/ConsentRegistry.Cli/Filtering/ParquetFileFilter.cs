@@ -240,8 +240,16 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
         using var group = OpenRowGroup(input, reader, index);
         try
         {
+            // The footer's count is the file's word, unverified until the column is read: one that
+            // no row group can hold here is refused, and any other only hints at sizes.
+            var rows = group.MetaData.NumRows;
+            if (rows is < 0 or > int.MaxValue)
+            {
+                throw new InvalidDataException($"its footer gives it {rows:N0} rows; a row group holds 0 to {int.MaxValue:N0} here");
+            }
+
             using var column = ParquetColumns.Column(group, url);
-            return ParquetColumns.ReadUrls(column, checked((int)group.MetaData.NumRows), group.MetaData.GetColumnChunkMetaData(url).TotalUncompressedSize);
+            return ParquetColumns.ReadUrls(column, (int)rows, group.MetaData.GetColumnChunkMetaData(url).TotalUncompressedSize);
         }
         catch (Exception e) when (e is ParquetException or InvalidDataException)
         {

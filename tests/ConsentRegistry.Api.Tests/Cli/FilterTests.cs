@@ -565,6 +565,76 @@ public sealed class FilterTests : IDisposable
         Assert.Single(errors.TrimEnd().Split('\n'));
     }
 
+    /// <summary>
+    /// A footer is the file's word, read before its data: a row group said to hold a negative
+    /// count, more rows than an array holds, or 400 million rows in a file of a few kilobytes (19 GB
+    /// of keys, were they sized by it) is refused as a corrupt file, within a heap of 512 MiB; and
+    /// files that claim long.MaxValue rows each do not overflow the total the ETA is reckoned from.
+    /// </summary>
+    [Theory]
+    [InlineData(-5L, "its footer gives it -5 rows")]
+    [InlineData(3_000_000_000L, "its footer gives it 3,000,000,000 rows")]
+    [InlineData(400_000_000L, "the URL column holds 3 values for 400000000 rows")]
+    [InlineData(long.MaxValue, "its footer gives it 9,223,372,036,854,775,807 rows")]
+    public async Task A_footer_that_claims_an_impossible_or_unbacked_row_count_is_an_input_error_in_little_memory(long rows, string reason)
+    {
+        var honest = In("honest.parquet");
+        MakeInput(honest, 3);
+        var lying = TwoCopies(LyingParquet.ClaimingRows(await File.ReadAllBytesAsync(honest), rows));
+        await using var server = new RawHttpServer(System.Text.Encoding.ASCII.GetString(Ok("""{"seq":1,"results":[{}]}""")));
+
+        var (exit, _, errors) = await RunProgramAsync(
+            "dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "consent-registry.dll"), "filter", lying, "--out", In("out"), "--registry", $"http://127.0.0.1:{server.Port}/", "-q"],
+            TimeSpan.FromSeconds(60),
+            environment: new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x20000000" });
+
+        Assert.True(exit == 2, $"exit {exit}: {errors}");
+        Assert.Contains($"{Path.Combine(lying, "a.parquet")}: row group 0 cannot be read ({reason}", errors, StringComparison.Ordinal);
+        Assert.Single(errors.TrimEnd().Split('\n'));
+    }
+
+    /// <summary>
+    /// A row group of more rows than its arrays are sized for up front (1,048,576) grows them as it
+    /// is read: the row opted out past that point is removed, and the rows without a URL on either
+    /// side of it are kept and counted.
+    /// </summary>
+    [Fact]
+    public async Task A_row_group_of_more_rows_than_are_sized_up_front_is_decided_whole()
+    {
+        const int rows = 1_100_000;
+        var snapshots = In("snapshots");
+        await using var app = await StartRegistryAsync(snapshots);
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var claim = await SubmitAsync(client, signer, [TestSigner.Url("https://big.example/1050000.jpg")], "train-ai");
+        var snapshot = await SnapshotAtAsync(client, snapshots, 1);
+        var input = In("big.parquet");
+        Execute($"""
+            COPY (SELECT i::BIGINT AS id, CASE WHEN i IN (7, 1048576, {rows - 1}) THEN NULL ELSE 'https://big.example/' || i || '.jpg' END AS url FROM range(0, {rows}) t(i))
+            TO '{input}' (FORMAT PARQUET, ROW_GROUP_SIZE {rows})
+            """);
+        Assert.Equal(rows, Count($"SELECT max(row_group_num_rows) FROM parquet_metadata('{input}')"));
+
+        var (exit, errors) = await RunAsync("filter", input, "--out", In("out"), "--snapshot", snapshot, "--removed", "-q");
+
+        Assert.True(exit == 0, errors);
+        Assert.Equal(rows - 1, Count($"SELECT count(*) FROM '{In("out/big.parquet")}'"));
+        var removed = Assert.Single(Query($"SELECT id, registry_claims FROM '{In("out/removed/big.parquet")}'"));
+        Assert.Equal((1_050_000L, claim), ((long)removed[0]!, (string)removed[1]!));
+        var summary = JsonNode.Parse(await File.ReadAllTextAsync(In("out/filter-summary.json")))!;
+        Assert.Equal(3, (long)summary["files"]![0]!["counts"]!["invalid_urls"]!);
+    }
+
+    /// <summary>A folder of two copies of <paramref name="file"/>, a.parquet and b.parquet.</summary>
+    private string TwoCopies(byte[] file)
+    {
+        var folder = Directory.CreateDirectory(In("lying")).FullName;
+        File.WriteAllBytes(Path.Combine(folder, "a.parquet"), file);
+        File.WriteAllBytes(Path.Combine(folder, "b.parquet"), file);
+        return folder;
+    }
+
     /// <summary>A 200 of <paramref name="body"/>, with its length or none (its end is the connection's), cut after <paramref name="sent"/> bytes when given.</summary>
     private static byte[] Ok(string body, bool withLength = true, int? sent = null)
     {
