@@ -53,6 +53,7 @@ internal static class RegistryKeyPin
 
         try
         {
+            RefuseOtherThanInstalledSigner(key!, paths, http.Registry);
             AtomicFile.WriteJson(paths.PinnedKey, key!.Jwk, SnapshotCommandJson.Default.PublicJwk);
         }
         catch
@@ -64,6 +65,37 @@ internal static class RegistryKeyPin
         notice($"trusting the key {http.Registry} serves on first use: kid (RFC 7638 thumbprint) {key.Kid}; pinned in {paths.PinnedKey}. "
             + $"Compare the kid with the one the registry's operator publishes; later pulls to the same --out use it (elsewhere, pass --key {paths.PinnedKey}).");
         return key;
+    }
+
+    /// <summary>
+    /// A key taken on first use must be the one that signed the snapshot already installed in
+    /// <c>--out</c>, when there is one (pulled with <c>--key</c>, which pins nothing, or its pin
+    /// deleted since): that manifest was verified when it was installed, and a registry, or whoever
+    /// stands in for it, must not swap the key along with the next snapshot.
+    /// </summary>
+    private static void RefuseOtherThanInstalledSigner(RegistryPublicKey key, PullPaths paths, Uri registry)
+    {
+        byte[] installed;
+        try
+        {
+            if (!File.Exists(paths.Manifest))
+            {
+                return;
+            }
+
+            installed = File.ReadAllBytes(paths.Manifest);
+        }
+        catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
+        {
+            throw CliException.Input($"{paths.Manifest}: cannot read it: {e.Message}", e);
+        }
+
+        if (SnapshotManifest.Parse(installed)?.Signature is { } signature && KidOf(signature) is { } signer && signer != key.Kid)
+        {
+            throw CliException.Verification(
+                $"the registry at {registry} serves the key {key.Kid}, but the snapshot in {paths.Out} was signed by the key {signer} ({paths.Manifest}): "
+                + "refused, and not pinned. If the registry's key was replaced, get the new one from its operator and pass it with --key.");
+        }
     }
 
     /// <summary>

@@ -8,7 +8,7 @@ namespace ConsentRegistry.Api.Tests.Cli;
 /// every request through to a real registry, except the snapshot file's downloads, which it
 /// answers by <see cref="FileAnswer"/>s in turn: a 429 with Retry-After, a body cut off halfway, a
 /// whole file where a range was asked for, a byte too many, a 404. It records the file requests' ranges, and can replay
-/// an older manifest as the newest.
+/// an older manifest as the newest, or serve another key as the registry's.
 /// </summary>
 internal sealed class ScriptedRegistry : IAsyncDisposable
 {
@@ -49,6 +49,9 @@ internal sealed class ScriptedRegistry : IAsyncDisposable
     /// <summary>When set, the answer to <c>/v1/snapshots/latest</c> in place of the registry's (a manifest replayed).</summary>
     public byte[]? LatestManifest { get; init; }
 
+    /// <summary>When set, the answer to <c>/v1/registry-key</c> in place of the registry's (a key swapped).</summary>
+    public byte[]? RegistryKey { get; init; }
+
     /// <summary>The Range header of each request for the snapshot file, in order (null when none).</summary>
     public List<string?> FileRanges { get; } = [];
 
@@ -61,6 +64,11 @@ internal sealed class ScriptedRegistry : IAsyncDisposable
         if (path == "/v1/snapshots/latest" && LatestManifest is { } replayed)
         {
             return Response(200, "application/json", replayed);
+        }
+
+        if (path == "/v1/registry-key" && RegistryKey is { } swapped)
+        {
+            return Response(200, "application/json", swapped);
         }
 
         if (!(path.StartsWith("/v1/snapshots/", StringComparison.Ordinal) && path.EndsWith(".snap", StringComparison.Ordinal)))

@@ -295,6 +295,37 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.False(File.Exists(output));
     }
 
+    /// <summary>
+    /// Pulled with --key (which pins nothing beside the output), then without: the key the registry
+    /// serves is trusted on first use only when it is the one that signed the snapshot already there.
+    /// </summary>
+    [Fact]
+    public async Task A_first_use_key_other_than_the_one_that_signed_the_installed_snapshot_is_refused_and_not_pinned()
+    {
+        var output = Path.Combine(_folder, "index.snap");
+        var key = Path.Combine(_folder, "registry.jwk");
+        await File.WriteAllTextAsync(key, await registry.Client.GetStringAsync("/v1/registry-key"));
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "--key", key, "-q");
+        Assert.True(exit == ExitCodes.Done, errors);
+        Assert.False(File.Exists(output + ".registry-key.jwk"));
+
+        using var other = new TestSigner();
+        await using var swapped = new ScriptedRegistry(registry.Client) { RegistryKey = System.Text.Encoding.UTF8.GetBytes(other.Jwk().ToJsonString()) };
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", swapped.Url, "--out", output, "-q");
+
+        Assert.Equal(ExitCodes.VerificationFailed, exit);
+        using var signer = ParseKey(await File.ReadAllBytesAsync(key));
+        Assert.Contains($"serves the key {other.Party}, but the snapshot in {output} was signed by the key {signer.Kid}", errors, StringComparison.Ordinal);
+        Assert.False(File.Exists(output + ".registry-key.jwk"));
+        Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(output));
+
+        // The key that signed it is taken on first use, as before.
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "-q");
+        Assert.True(exit == ExitCodes.Done, errors);
+        using var pinned = ParseKey(await File.ReadAllBytesAsync(output + ".registry-key.jwk"));
+        Assert.Equal(signer.Kid, pinned.Kid);
+    }
+
     [Fact]
     public async Task A_registry_that_does_not_answer_an_unusable_key_file_an_unwritable_output_and_Ctrl_C_are_told_apart_by_exit_code()
     {
