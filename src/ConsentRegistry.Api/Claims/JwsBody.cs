@@ -63,7 +63,8 @@ internal static class JwsBody
             "The JSON body must be an object with a string member \"jws\".", field: "jws"));
     }
 
-    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNameCaseInsensitive = false };
+    // Two "jws" members are refused: a proxy or log that read the first would see another claim than the one stored.
+    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNameCaseInsensitive = false, AllowDuplicateProperties = false };
 
     private static async Task<ReadOnlyMemory<byte>> ReadAsync(Stream body, CancellationToken cancellationToken)
     {

@@ -162,7 +162,8 @@ public static class CompactJws
             return false;
         }
 
-        if (!string.Equals(StringMember(header, "typ"), ClaimType, StringComparison.OrdinalIgnoreCase))
+        // RFC 7515 4.1.9: compared ignoring ASCII case only (OrdinalIgnoreCase would take "conſent-claım").
+        if (StringMember(header, "typ") is not { } typ || !Ascii.EqualsIgnoreCase(typ, ClaimType))
         {
             errors["jws.header.typ"] = [$"typ must be '{ClaimType}'."];
         }
@@ -172,10 +173,11 @@ public static class CompactJws
             errors["jws.header.crit"] = ["No header extensions are understood; remove crit."];
         }
 
-        // RFC 7797: b64 false means an unencoded payload (and belongs in crit). Only the default is supported.
-        if (header.TryGetProperty("b64", out var b64) && b64.ValueKind != JsonValueKind.True)
+        // RFC 7797: b64 must be listed in crit, which is refused, so any b64 is malformed (b64 true
+        // would also sign the same claim under another header: a second id for one claim).
+        if (header.TryGetProperty("b64", out _))
         {
-            errors["jws.header.b64"] = ["Unencoded payloads (RFC 7797, b64 false) are not supported; sign the base64url-encoded payload and leave b64 out."];
+            errors["jws.header.b64"] = ["b64 (RFC 7797 unencoded payloads) is not supported; sign the base64url-encoded payload and leave b64 out."];
         }
 
         if (!header.TryGetProperty("jwk", out var jwk) || jwk.ValueKind != JsonValueKind.Object)

@@ -185,6 +185,7 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
         { """{"alg":"none","typ":"consent-claim","jwk":JWK}""", "unsupported-algorithm" },
         { """{"alg":"HS256","typ":"consent-claim","jwk":JWK}""", "unsupported-algorithm" },
         { """{"alg":"ES256","typ":"JWT","jwk":JWK}""", "invalid-jws-header" },
+        { """{"alg":"ES256","typ":"con\u017Fent-cla\u0131m","jwk":JWK}""", "invalid-jws-header" }, // long s and dotless i: equal to "consent-claim" only ignoring Unicode case
         { """{"alg":"ES256","typ":"consent-claim"}""", "invalid-jws-header" },
         { """{"alg":"ES256","typ":"consent-claim","jwk":{"kty":"RSA","n":"AQAB","e":"AQAB"}}""", "invalid-jws-header" },
         { """{"alg":"ES256","typ":"consent-claim","crit":["b64"],"b64":false,"jwk":JWK}""", "invalid-jws-header" },
@@ -267,12 +268,13 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_header_with_b64_false_is_refused_with_or_without_crit(bool listedInCrit)
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)] // b64 true changes nothing but the header: the same claim would be stored again under another id
+    public async Task A_header_with_b64_is_refused_with_or_without_crit(bool b64, bool listedInCrit)
     {
         using var signer = new TestSigner();
-        var header = new JsonObject { ["alg"] = "ES256", ["typ"] = "consent-claim", ["jwk"] = signer.Jwk(), ["b64"] = false };
+        var header = new JsonObject { ["alg"] = "ES256", ["typ"] = "consent-claim", ["jwk"] = signer.Jwk(), ["b64"] = b64 };
         if (listedInCrit)
         {
             header["crit"] = new JsonArray("b64");
@@ -433,6 +435,19 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
         var response = await _client.PostAsync("/v1/claims", new StringContent(body, Encoding.UTF8, "application/json"));
 
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed-jws");
+    }
+
+    [Fact]
+    public async Task An_envelope_with_two_jws_members_is_refused_even_when_each_holds_a_good_claim()
+    {
+        using var signer = new TestSigner();
+        var first = signer.Sign(TestSigner.Claim([TestSigner.Url("https://a.example/first.jpg")], new JsonObject { ["train-ai"] = "n" }));
+        var second = signer.Sign(TestSigner.Claim([TestSigner.Url("https://a.example/second.jpg")], new JsonObject { ["train-ai"] = "y" }));
+
+        var response = await _client.PostAsync("/v1/claims", new StringContent($$"""{"jws":"{{first}}","jws":"{{second}}"}""", Encoding.UTF8, "application/json"));
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "malformed-jws");
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync($"/v1/claims/{TestSigner.IdOf(second)}")).StatusCode);
     }
 
     [Fact]
