@@ -1,4 +1,5 @@
-// Shared helpers of the artist pages: base64url, calls to the /v1 API, and status messages.
+// Shared helpers of the artist pages: base64url, calls to the /v1 API, host names as people type
+// them, and status messages.
 // Text from users and from the API is only ever set with textContent (the CSP forbids inline
 // script, and nothing here parses HTML).
 
@@ -65,6 +66,19 @@ function retryAfterSeconds(header) {
   }
   const seconds = /^\s*\d+\s*$/.test(header) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
   return Number.isFinite(seconds) ? Math.max(0, seconds) : null;
+}
+
+/** The bare host name in what was typed: people often paste a whole address, or a host with a path. */
+export function bareHost(text) {
+  let value = text.trim();
+  if (value.includes('://')) {
+    try {
+      value = new URL(value).hostname;
+    } catch {
+      return value; // left as typed: the registry explains what is wrong
+    }
+  }
+  return value.replace(/\/.*$/, '').toLowerCase();
 }
 
 /** Runs task(item) for every item, at most limit at a time; resolves when all have settled. */

@@ -1,5 +1,5 @@
 // "Register works": build the claim from the form, sign it here, submit it, show the receipt.
-import { callApi, el, problemLines, showMessage } from './app.js';
+import { bareHost, callApi, el, problemLines, showMessage } from './app.js';
 import { loadKey, now, signJws } from './signing-key.js';
 
 const CATEGORIES = ['tdm', 'train-ai', 'train-genai', 'ai-use', 'search'];
@@ -34,16 +34,9 @@ function subjectsFromFields() {
   if (prefix) {
     subjects.push({ kind: 'url-prefix', value: prefix });
   }
-  let site = field('site').value.trim();
+  // People paste addresses; the registry wants the bare host name, as the Verify page does.
+  const site = bareHost(field('site').value);
   if (site) {
-    // People paste addresses; the registry wants the bare host name.
-    if (site.includes('://')) {
-      try {
-        site = new URL(site).hostname;
-      } catch {
-        // left as typed: the registry explains what is wrong
-      }
-    }
     subjects.push({ kind: 'host', value: site, include_subdomains: field('include-subdomains').checked });
   }
   return subjects;

@@ -1,5 +1,5 @@
 // "Verify your website": the file to publish, and the Verify button.
-import { callApi, messages, problemLines } from './app.js';
+import { bareHost, callApi, messages, problemLines } from './app.js';
 import { loadKey } from './signing-key.js';
 
 const hostInput = document.getElementById('verify-host');
@@ -11,18 +11,7 @@ const noKey = document.getElementById('no-key');
 
 let record = null;
 
-/** The bare host name from what was typed: people often paste a whole address. */
-function host() {
-  let value = hostInput.value.trim();
-  if (value.includes('://')) {
-    try {
-      value = new URL(value).hostname;
-    } catch {
-      return value;
-    }
-  }
-  return value.replace(/\/.*$/, '').toLowerCase();
-}
+const host = () => bareHost(hostInput.value);
 
 function update() {
   const name = host();
