@@ -98,6 +98,25 @@ public sealed class ClaimsPageTests(BrowserFixture registry) : IClassFixture<Bro
         }
     }
 
+    [Fact]
+    public async Task Each_revoke_button_is_named_after_its_claim_and_revokes_that_claim()
+    {
+        await using var artist = await registry.NewProfileAsync();
+        await artist.CreateKeyAsync();
+        var titled = (await artist.RegisterAsync(Work.Url("https://named-buttons.example/harbour.jpg", "Harbour at dawn"))).Id;
+        var untitled = (await RegisterUntitledAsync(artist.Page, 1))[0];
+        await artist.GoToAsync("/claims");
+        var page = artist.Page;
+
+        // An untitled claim's button takes the name of its first subject once the page has it.
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = $"Revoke {UntitledUrl(0)}", Exact = true })).ToHaveCountAsync(1);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Revoke Harbour at dawn", Exact = true }).ClickAsync();
+
+        await Expect(await artist.ClaimRowAsync(titled, reload: false)).ToContainTextAsync("revoked");
+        await Expect(await artist.ClaimRowAsync(untitled, reload: false)).ToContainTextAsync("active");
+        Assert.Empty(artist.Errors);
+    }
+
     private static string UntitledUrl(int i) => $"https://untitled-works.example/sketches/{i}.jpg";
 
     /// <summary>

@@ -86,7 +86,7 @@ function row(claim, record) {
   const tr = document.createElement('tr');
   tr.dataset.claimId = claim.id;
   tr.dataset.status = claim.revoked ? 'revoked' : 'active';
-  const title = el('td', claim.title || claim.id, { class: 'claim-title wrap' });
+  const title = el('td', claim.title || claim.id, { class: 'claim-title wrap', id: `title-${claim.id}` });
   const action = el('td', null, { class: 'claim-action' });
   tr.append(
     title,
@@ -95,7 +95,11 @@ function row(claim, record) {
     el('td', claim.seq, { class: 'claim-seq' }),
     action);
   if (!claim.revoked) {
-    const button = el('button', 'Revoke', { type: 'button', class: 'revoke' });
+    // Named "Revoke" and the claim's title cell, so that a list of buttons read out (or a voice
+    // command) tells the claims apart, and follows an untitled claim's name once it is known.
+    const button = el('button', 'Revoke', {
+      type: 'button', class: 'revoke', id: `revoke-${claim.id}`, 'aria-labelledby': `revoke-${claim.id} title-${claim.id}`,
+    });
     button.addEventListener('click', () => revoke(tr, claim.id, record, button));
     action.append(button);
   }
