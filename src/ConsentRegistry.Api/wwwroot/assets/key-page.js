@@ -40,7 +40,16 @@ async function busy(button, action) {
 
 createButton.addEventListener('click', () => busy(createButton, async () => {
   try {
-    const { record, privateJwk } = await createKey();
+    const created = await createKey();
+    if (!created) {
+      show(await loadKey());
+      say([
+        'This browser already has a signing key, made in another tab or window: it is shown above, and nothing was replaced.',
+        'Download its backup in the tab where it was made, while that tab is open.',
+      ], 'info');
+      return;
+    }
+    const { record, privateJwk } = created;
     exportable = privateJwk;
     show(record);
     say([

@@ -54,19 +54,34 @@ async function withStore(mode, action) {
   }
 }
 
+const usable = (record) => Boolean(record && record.privateKey && record.publicJwk && record.party);
+
 /** The stored key record {privateKey, publicJwk, party, created}, or null when there is none. */
 export async function loadKey() {
   const record = await withStore('readonly', (store) => store.get(RECORD));
-  return record && record.privateKey && record.publicJwk && record.party ? record : null;
+  return usable(record) ? record : null;
 }
 
-async function storeKey(privateJwk, created) {
+/**
+ * Stores the key and returns its record; with keep, a key already stored is kept instead and null
+ * is returned. The check and the write are one transaction, so that a key another tab stores
+ * meanwhile is never overwritten.
+ */
+async function storeKey(privateJwk, created, { keep = false } = {}) {
   const publicJwk = { kty: 'EC', crv: 'P-256', x: privateJwk.x, y: privateJwk.y };
   // Re-imported without extractable: from here on the browser signs with it but never hands it out.
   const privateKey = await crypto.subtle.importKey('jwk', { ...publicJwk, d: privateJwk.d }, ALGORITHM, false, ['sign']);
   const record = { privateKey, publicJwk, party: await thumbprint(publicJwk), created };
-  await withStore('readwrite', (store) => store.put(record, RECORD));
-  return record;
+  const stored = await withStore('readwrite', (store) => {
+    const read = store.get(RECORD);
+    read.onsuccess = () => {
+      if (!(keep && usable(read.result))) {
+        store.put(record, RECORD);
+      }
+    };
+    return read;
+  });
+  return keep && usable(stored) ? null : record;
 }
 
 /** RFC 7638 JWK thumbprint (SHA-256, base64url): the party id. */
@@ -75,13 +90,17 @@ export async function thumbprint(publicJwk) {
   return base64url(await crypto.subtle.digest('SHA-256', utf8(canonical)));
 }
 
-/** Makes and stores a new key; returns {record, privateJwk} (privateJwk only for the backup). */
+/**
+ * Makes and stores a new key; returns {record, privateJwk} (privateJwk only for the backup), or
+ * null when this browser already keeps a key (made in another tab since this page loaded, say):
+ * that key is never replaced, since without its backup its claims could never be revoked.
+ */
 export async function createKey() {
   const pair = await crypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
   const jwk = await crypto.subtle.exportKey('jwk', pair.privateKey);
   const privateJwk = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d };
-  const record = await storeKey(privateJwk, new Date().toISOString());
-  return { record, privateJwk };
+  const record = await storeKey(privateJwk, new Date().toISOString(), { keep: true });
+  return record ? { record, privateJwk } : null;
 }
 
 async function backupKey(passphrase, salt, iterations) {
