@@ -59,6 +59,29 @@ export async function callApi(method, path, { body, contentType } = {}) {
   return { ok: response.ok, status: response.status, data, retryAfter: retryAfterSeconds(response.headers.get('Retry-After')) };
 }
 
+/** The most times callApiRetrying sends one request, and the longest it waits between two. */
+const RETRY_TRIES = 5;
+const MAX_RETRY_WAIT_SECONDS = 30;
+
+/**
+ * callApi, sent again after the Retry-After of a 429 (a rate limit; without one, a second more each
+ * time) or of a 503 (busy: a 503 without Retry-After says nothing about when it ends), at most five
+ * times in all; the last answer is returned. onWait(seconds) is told before each wait, so that the
+ * page can say why it pauses.
+ */
+export async function callApiRetrying(method, path, options = {}, onWait = () => {}) {
+  for (let attempt = 1; ; attempt++) {
+    const result = await callApi(method, path, options);
+    const again = result.status === 429 || (result.status === 503 && typeof result.retryAfter === 'number');
+    if (!again || attempt === RETRY_TRIES) {
+      return result;
+    }
+    const seconds = Math.min(result.retryAfter ?? attempt, MAX_RETRY_WAIT_SECONDS);
+    onWait(seconds);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  }
+}
+
 /** Retry-After as seconds: a number of seconds or an HTTP date (RFC 9110 10.2.3); null when absent or unreadable. */
 function retryAfterSeconds(header) {
   if (!header) {

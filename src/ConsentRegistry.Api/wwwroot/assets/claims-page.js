@@ -1,5 +1,5 @@
 // "My claims": the stored party's claims, and signed revocations.
-import { callApi, el, forEachLimited, messages, problemLines } from './app.js';
+import { callApi, callApiRetrying, el, forEachLimited, messages, problemLines } from './app.js';
 import { loadKey, now, signJws } from './signing-key.js';
 
 const table = document.getElementById('claims-table');
@@ -26,23 +26,12 @@ async function fetchAllClaims(party) {
 /**
  * Claims without a title are named by their first subject, which only each claim's own page gives:
  * one request per claim, a few at a time, since the registry limits reads per address (its bucket
- * holds about a hundred) and answers 429 past that. A 429 is tried again after its Retry-After.
+ * holds about a hundred) and answers 429 past that, which callApiRetrying waits out.
  */
 const SUBJECT_REQUESTS_AT_ONCE = 4;
-const SUBJECT_TRIES = 5;
-const MAX_RETRY_WAIT_SECONDS = 30;
-
-const wait = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
 async function firstSubject(id) {
-  let result;
-  for (let attempt = 1; ; attempt++) {
-    result = await callApi('GET', `/v1/claims/${encodeURIComponent(id)}`);
-    if (result.status !== 429 || attempt === SUBJECT_TRIES) {
-      break;
-    }
-    await wait(Math.min(result.retryAfter ?? attempt, MAX_RETRY_WAIT_SECONDS));
-  }
+  const result = await callApiRetrying('GET', `/v1/claims/${encodeURIComponent(id)}`);
   const subject = result.ok && result.data && result.data.subjects && result.data.subjects[0];
   if (!subject) {
     return id;

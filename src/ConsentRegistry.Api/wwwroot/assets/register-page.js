@@ -1,5 +1,5 @@
 // "Register works": build the claim from the form, sign it here, submit it, show the receipt.
-import { bareHost, callApi, el, problemLines, showMessage } from './app.js';
+import { bareHost, callApi, callApiRetrying, el, problemLines, showMessage } from './app.js';
 import { loadKey, now, signJws } from './signing-key.js';
 
 const CATEGORIES = ['tdm', 'train-ai', 'train-genai', 'ai-use', 'search'];
@@ -45,50 +45,128 @@ function subjectsFromFields() {
 /** The name of the file each image subject came from, for messages about it (a vector or hash says nothing to the artist). */
 const fileOfSubject = new WeakMap();
 
-/** The subjects of the chosen image files; notes receives what the artist should know about them. */
-async function subjectsFromFiles(notes) {
-  const files = Array.from(field('files').files || []);
+/**
+ * The image types POST /v1/images reads (src/ConsentRegistry.Imaging/ImageFormats.cs), as the file
+ * field's accept attribute lists them, and the largest file it takes (ImageLimits.MaxBytes). A larger
+ * upload is refused with a 413 that the page may never read, when the server closes the connection
+ * while the browser is still sending.
+ */
+const IMAGE_TYPES = field('files').accept.split(',');
+const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
+
+/** Why the registry would refuse to hash the file, before it is sent; null when it may take it. */
+function refusal(file) {
+  // A type the browser cannot name (no or an unknown extension) is left to the registry, which reads the file's first bytes.
+  if (file.type && !IMAGE_TYPES.includes(file.type)) {
+    const names = IMAGE_TYPES.map((type) => type.replace('image/', '').toUpperCase());
+    return `it is ${file.type}, and the registry reads only ${names.slice(0, -1).join(', ')} and ${names.at(-1)} images. `
+      + 'Save it in one of those formats, or leave it out.';
+  }
+  if (file.size > MAX_IMAGE_BYTES) {
+    return `it is larger than ${MAX_IMAGE_BYTES / (1024 * 1024)} MiB, the most the registry takes. Save a smaller copy, or leave it out.`;
+  }
+  return null;
+}
+
+/**
+ * What POST /v1/images answered for each file hashed since the page was opened, so that registering
+ * again after one file (or the claim) was refused does not send the others again. Choosing the files
+ * again gives new File objects: they are known by name, size and modification time.
+ */
+const hashes = new Map();
+const fileKey = (file) => `${file.name}\u0000${file.size}\u0000${file.lastModified}`;
+
+/** Hashes the file, or says why it could not be hashed (lines for the page's error). */
+async function hashFile(file, index, count) {
+  const hashing = `Hashing image ${index + 1} of ${count}: ${file.name}…`;
+  showMessage(progress, hashing);
+  const body = new FormData();
+  body.append('file', file, file.name);
+  const result = await callApiRetrying('POST', '/v1/images', { body },
+    (seconds) => showMessage(progress, `${hashing} The registry is busy; trying again in ${Math.ceil(seconds)} s.`));
+  if (result.status === 401) {
+    // Every file would meet the same answer: the artist learns it once, at once.
+    throw new FormError(`The image ${file.name} could not be hashed.\n${LOOKUP_NEEDS_KEY}`);
+  }
+  if (!result.ok) {
+    return { failure: [`The image ${file.name} could not be hashed.`, ...problemLines(result)] };
+  }
+  if (!result.data || typeof result.data.sha256 !== 'string') {
+    return { failure: [`The image ${file.name} could not be hashed: the registry's answer holds no hash.`] };
+  }
+  return { data: result.data };
+}
+
+/** The subjects that name one hashed file; notes receives what the artist should know about it. */
+function fileSubjects(file, data, notes) {
   const subjects = [];
-  const add = (subject, file) => {
+  const add = (subject) => {
     subjects.push(subject);
     fileOfSubject.set(subject, file.name);
   };
+  add({ kind: 'sha256', value: data.sha256 });
+  const quality = Number(data.quality);
+  if (!(quality >= MIN_PDQ_QUALITY)) {
+    // A poor-quality perceptual hash would match unrelated pictures: only the exact file is claimed.
+    notes.push(`The image ${file.name} has too little detail for a perceptual hash (quality ${data.quality} of 100, `
+      + `${MIN_PDQ_QUALITY} needed): only its exact file (SHA-256) is registered, so changed copies of it will not match.`);
+    return subjects;
+  }
+  // One perceptual hash per distinct rotation or mirror image, so that turned copies match too.
+  const seen = new Set();
+  for (const pdq of [data.pdq, ...(data.pdq_dihedral || [])]) {
+    if (pdq && !seen.has(pdq)) {
+      seen.add(pdq);
+      add({ kind: 'pdq', value: pdq });
+    }
+  }
+  // The image's vectors find copies that hashes miss (crops, borders); same rule for detail.
+  for (const embedding of data.embeddings || []) {
+    if (embedding && typeof embedding.model === 'string' && typeof embedding.value === 'string') {
+      add({ kind: 'embedding', model: embedding.model, value: embedding.value });
+    }
+  }
+  return subjects;
+}
+
+/**
+ * The subjects of the chosen image files; notes receives what the artist should know about them.
+ * Files the registry would refuse are named before any is sent; a file it refuses is named after
+ * the others are hashed, whose hashes are kept for the next try.
+ */
+async function subjectsFromFiles(notes) {
+  const files = Array.from(field('files').files || []);
+  const refused = files.flatMap((file) => {
+    const why = refusal(file);
+    return why ? [`The image ${file.name} cannot be hashed: ${why}`] : [];
+  });
+  if (refused.length > 0) {
+    throw new FormError(refused.join('\n'));
+  }
+  const subjects = [];
+  const failures = [];
+  let failed = 0;
   for (const [index, file] of files.entries()) {
-    showMessage(progress, `Hashing image ${index + 1} of ${files.length}: ${file.name}…`);
-    const body = new FormData();
-    body.append('file', file, file.name);
-    const result = await callApi('POST', '/v1/images', { body });
-    if (result.status === 401) {
-      throw new FormError(`The image ${file.name} could not be hashed.\n${LOOKUP_NEEDS_KEY}`);
-    }
-    if (!result.ok) {
-      throw new FormError([`The image ${file.name} could not be hashed.`, ...problemLines(result)].join('\n'));
-    }
-    if (!result.data || typeof result.data.sha256 !== 'string') {
-      throw new FormError(`The image ${file.name} could not be hashed: the registry's answer holds no hash.`);
-    }
-    add({ kind: 'sha256', value: result.data.sha256 }, file);
-    const quality = Number(result.data.quality);
-    if (!(quality >= MIN_PDQ_QUALITY)) {
-      // A poor-quality perceptual hash would match unrelated pictures: only the exact file is claimed.
-      notes.push(`The image ${file.name} has too little detail for a perceptual hash (quality ${result.data.quality} of 100, `
-        + `${MIN_PDQ_QUALITY} needed): only its exact file (SHA-256) is registered, so changed copies of it will not match.`);
-      continue;
-    }
-    // One perceptual hash per distinct rotation or mirror image, so that turned copies match too.
-    const seen = new Set();
-    for (const pdq of [result.data.pdq, ...(result.data.pdq_dihedral || [])]) {
-      if (pdq && !seen.has(pdq)) {
-        seen.add(pdq);
-        add({ kind: 'pdq', value: pdq }, file);
+    let data = hashes.get(fileKey(file));
+    if (!data) {
+      const hashed = await hashFile(file, index, files.length);
+      if (hashed.failure) {
+        failures.push(...hashed.failure);
+        failed += 1;
+        continue;
       }
+      data = hashed.data;
+      hashes.set(fileKey(file), data);
     }
-    // The image's vectors find copies that hashes miss (crops, borders); same rule for detail.
-    for (const embedding of result.data.embeddings || []) {
-      if (embedding && typeof embedding.model === 'string' && typeof embedding.value === 'string') {
-        add({ kind: 'embedding', model: embedding.model, value: embedding.value }, file);
-      }
+    subjects.push(...fileSubjects(file, data, notes));
+  }
+  if (failed > 0) {
+    const done = files.length - failed;
+    if (done > 0) {
+      failures.push(`Nothing was registered. The other image${done === 1 ? ' is' : 's are'} hashed and not sent again: `
+        + `replace or leave out the file${failed === 1 ? '' : 's'} named above and register again.`);
     }
+    throw new FormError(failures.join('\n'));
   }
   return subjects;
 }
