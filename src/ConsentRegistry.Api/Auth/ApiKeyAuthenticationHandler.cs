@@ -51,7 +51,7 @@ public sealed class ApiKeyAuthenticationHandler(
 
         var bootstrap = IsBootstrapAdminKey(key);
         var address = ClientAddress.PartitionKey(Context.Connection.RemoteIpAddress, budgets.Value.Ipv6PrefixLength);
-        if (!bootstrap && unknownKeys.IsSpent(address) && !keys.WasValidLately(key))
+        if (!bootstrap && !keys.WasFoundValid(key) && !unknownKeys.TryTake(address))
         {
             Context.Items[typeof(UnknownKeyLimiter)] = unknownKeys.RetryAfterSeconds; // answered 429 by the challenge
             return AuthenticateResult.Fail("Too many unknown API keys from this address.");
@@ -62,7 +62,6 @@ public sealed class ApiKeyAuthenticationHandler(
             : await keys.FindAsync(key, Context.RequestAborted);
         if (info is null)
         {
-            unknownKeys.CountUnknown(address);
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }
 
@@ -82,7 +81,7 @@ public sealed class ApiKeyAuthenticationHandler(
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
 
-    /// <summary>An address past its unknown keys gets 429 with Retry-After rather than 401: its key may be good, the store was not asked.</summary>
+    /// <summary>An address out of tokens for keys not yet found valid gets 429 with Retry-After rather than 401: its key may be good, the store was not asked.</summary>
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         if (Context.Items.TryGetValue(typeof(UnknownKeyLimiter), out var value) && value is int seconds)

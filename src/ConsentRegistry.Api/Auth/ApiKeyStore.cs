@@ -128,9 +128,16 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
         }
     }
 
-    /// <summary>Whether this replica's store answered lately (within <see cref="LastAnswerThroughOutage"/>) that the key is valid; no store read.</summary>
-    public bool WasValidLately(string key) =>
-        cache.TryGetValue(LastAnswerKey(Hash(key)), out LastAnswer? last) && last!.Info is not null;
+    /// <summary>Keys (as hashes) remembered as once found valid, at most (keys are made by admins: a few thousand at most in practice).</summary>
+    public const int MaxRememberedValid = 100_000;
+
+    private readonly ConcurrentDictionary<string, bool> _foundValid = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whether this instance's store once answered that the key is valid (revoked since or not): such
+    /// a key is not held back by <see cref="UnknownKeyLimiter"/>. No store read.
+    /// </summary>
+    public bool WasFoundValid(string key) => _foundValid.ContainsKey(Hash(key));
 
     /// <summary>
     /// Notes that the key was just used: writes <c>last_used_at</c> when this replica has not written
@@ -208,6 +215,11 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
         await using var connection = await database.OpenConnectionAsync(CancellationToken.None);
         var row = await connection.QuerySingleOrDefaultAsync<ApiKeyRow>(new CommandDefinition(SelectByHash, new { keyHash }));
         var info = row is null ? null : new ApiKeyInfo(row.Id, row.Name, row.Role, BudgetOf(row));
+        if (info is not null && _foundValid.Count < MaxRememberedValid)
+        {
+            _foundValid.TryAdd(keyHash, true);
+        }
+
         cache.Set(LastAnswerKey(keyHash), new LastAnswer(info), new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = LastAnswerThroughOutage, Size = 1 });
         return info;
     }

@@ -14,7 +14,7 @@ public sealed class AuthOptions
     /// <summary>The Entra ID app role that grants admin rights to bearer tokens.</summary>
     public string AdminRole { get; set; } = "Registry.Admin";
 
-    /// <summary>Unknown API keys one client address may send a minute (then 429 for keys not found valid lately); see <see cref="UnknownKeyLimiter"/>.</summary>
+    /// <summary>API keys not yet found valid that one client address may send a minute (then 429 for such keys); see <see cref="UnknownKeyLimiter"/>.</summary>
     public int UnknownKeysPerMinutePerAddress { get; set; } = 60;
 }
 

@@ -4,12 +4,14 @@ using Microsoft.Extensions.Options;
 namespace ConsentRegistry.Api.Auth;
 
 /// <summary>
-/// Unknown API keys per client address. Authentication runs before every rate limit, and each key
-/// the registry has not seen costs a store read and two entries in the shared cache, so a client
-/// sending random keys could read the store at will and push other entries out of the cache. An
-/// address (IPv6 by prefix, as every per-address limit) that sent
-/// <see cref="AuthOptions.UnknownKeysPerMinutePerAddress"/> unknown keys within a minute gets 429
-/// for any key this replica did not find valid lately, until its bucket refills; per replica.
+/// API keys this instance has not yet found valid, per client address. Authentication runs before
+/// every rate limit, and each such key costs a store read and two entries in the shared cache, so
+/// a client sending random keys could read the store at will and push other entries out of the
+/// cache. Each one takes a token of its address's bucket (IPv6 by prefix, as every per-address
+/// limit; <see cref="AuthOptions.UnknownKeysPerMinutePerAddress"/> a minute) before the store is
+/// read, and none left is a 429. A key once found valid here takes none, so a client sharing the
+/// address with someone sending bogus keys is not locked out (only a key's first use can be
+/// refused, until a token refills). Per instance.
 /// </summary>
 public sealed class UnknownKeyLimiter : IDisposable
 {
@@ -33,13 +35,11 @@ public sealed class UnknownKeyLimiter : IDisposable
     /// <summary>When a refused client may try again: the time one more unknown key takes to refill.</summary>
     public int RetryAfterSeconds { get; }
 
-    /// <summary>Whether the address has sent as many unknown keys as it may for now.</summary>
-    public bool IsSpent(string address) => _limiter.GetStatistics(address)?.CurrentAvailablePermits is 0;
-
-    /// <summary>Counts one unknown key against the address.</summary>
-    public void CountUnknown(string address)
+    /// <summary>Takes one key's token of the address's bucket before the store is read for it; false when none is left.</summary>
+    public bool TryTake(string address)
     {
         using var lease = _limiter.AttemptAcquire(address);
+        return lease.IsAcquired;
     }
 
     public void Dispose() => _limiter.Dispose();

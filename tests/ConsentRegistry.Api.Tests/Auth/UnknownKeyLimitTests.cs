@@ -7,35 +7,49 @@ using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 namespace ConsentRegistry.Api.Tests.Auth;
 
 /// <summary>
-/// Unknown API keys per client address (Registry:Auth:UnknownKeysPerMinutePerAddress): each one
-/// costs a store read before any rate limit, so past the limit a key this replica has not found
-/// valid lately is refused with 429 without asking the store.
+/// API keys not yet found valid, per client address (Registry:Auth:UnknownKeysPerMinutePerAddress):
+/// each costs a store read before any rate limit, so each takes a token first, and with none left
+/// it is refused with 429 without asking the store; a key once found valid takes none.
 /// </summary>
 public sealed class UnknownKeyLimitTests
 {
     [Fact]
-    public async Task Past_its_unknown_keys_an_address_gets_429_for_keys_not_found_valid_lately_and_known_keys_still_work()
+    public async Task Past_its_unknown_keys_an_address_gets_429_for_keys_not_yet_found_valid_and_keys_found_valid_still_work()
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Auth:UnknownKeysPerMinutePerAddress"] = "3" });
         using var admin = app.CreateAdminClient();
         var used = await CreateKeyAsync(admin, "used");
         var fresh = await CreateKeyAsync(admin, "fresh");
-        Assert.Equal(HttpStatusCode.OK, (await LookupAsync(app, used)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await LookupAsync(app, used)).StatusCode); // its first use here takes one of the 3 tokens
 
-        for (var i = 0; i < 3; i++)
+        for (var i = 0; i < 2; i++)
         {
             await AssertProblemAsync(await LookupAsync(app, $"crk_{i:D16}_unknown"), HttpStatusCode.Unauthorized, "unauthorized");
         }
 
         var refused = await LookupAsync(app, "crk_0000000000000003_unknown");
         await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too-many-requests");
-        Assert.Equal("20", Assert.Single(refused.Headers.GetValues("Retry-After"))); // a minute's 3 keys: one refills in 20 s
+        Assert.Equal("20", Assert.Single(refused.Headers.GetValues("Retry-After"))); // 3 keys a minute: one refills in 20 s
 
-        // Valid, but never used here: refused without a store read. Used a moment ago, or the bootstrap key: answered.
+        // Valid, but never used here: refused without a store read. Found valid before, or the bootstrap key: answered.
         await AssertProblemAsync(await LookupAsync(app, fresh), HttpStatusCode.TooManyRequests, "too-many-requests");
         Assert.Equal(HttpStatusCode.OK, (await LookupAsync(app, used)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await LookupAsync(app, RegistryApp.AdminKey)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_keys_sent_at_once_take_their_tokens_before_the_store_is_read()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Auth:UnknownKeysPerMinutePerAddress"] = "1" });
+        app.StartServer();
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => LookupAsync(app, $"crk_{i:D16}_unknown")));
+
+        // One token: one key is asked of the store (401), the others are refused first (429), however many were in flight.
+        Assert.Equal(1, answers.Count(a => a.StatusCode == HttpStatusCode.Unauthorized));
+        Assert.Equal(19, answers.Count(a => a.StatusCode == HttpStatusCode.TooManyRequests));
     }
 
     [Fact]
