@@ -22,6 +22,13 @@ internal static class ConflictAdmin
     public const int DefaultPageSize = 100;
     public const int MaxPageSize = 500;
 
+    /// <summary>
+    /// Subjects of the claims a page reads to check its pairs, about, at most (a page always checks
+    /// its first pair): as a recorder's pass, so that a page of catalogue claims is not gigabytes.
+    /// A page that reaches it ends early, its next_after at the last pair it checked.
+    /// </summary>
+    public const int SubjectsPerPage = 20_000;
+
     public static async Task<Results<Ok<ConflictListResponse>, ValidationProblem>> ListConflicts(
         NearDuplicateStore pairs, NearDuplicateSearch search, SharedMatchingIndex index, IndexUpdater updater,
         CancellationToken cancellationToken, long? after = null, int? limit = null)
@@ -47,14 +54,22 @@ internal static class ConflictAdmin
         var rows = await pairs.ListConflictsAsync(after ?? 0, pageSize, cancellationToken);
         var check = new PairCheck(pairs, search);
         var items = new List<ConflictItem>(rows.Count);
-        foreach (var r in rows)
+        long? nextAfter = rows.Count == pageSize ? rows[^1].Id : null; // the page ends where the rows read end: it may list fewer items than its limit
+        for (var i = 0; i < rows.Count; i++)
         {
+            var r = rows[i];
+            if (i > 0 && check.SubjectsRead >= SubjectsPerPage)
+            {
+                nextAfter = rows[i - 1].Id;
+                break;
+            }
+
             var (by, distance, similarity) = (r.MatchKind, r.Distance, r.Similarity);
 
             // An index behind the row's entry cannot check it yet (another instance recorded it): listed as recorded.
             if (index.AppliedSeq >= r.FoundSeq)
             {
-                var (holds, now) = await check.HoldsAsync(r.AId, r.BId, r.MatchKind, cancellationToken);
+                var (holds, now) = await check.HoldsAsync(r, cancellationToken);
                 if (!holds)
                 {
                     continue;
@@ -74,36 +89,46 @@ internal static class ConflictAdmin
                 ]));
         }
 
-        // The page ends where the rows read end: a page may list fewer items than its limit.
-        return TypedResults.Ok(new ConflictListResponse(items, rows.Count == pageSize ? rows[^1].Id : null));
+        return TypedResults.Ok(new ConflictListResponse(items, nextAfter));
     }
 
     /// <summary>
     /// Whether a recorded pair still holds: each claim's search finds the other, disagreeing. A
-    /// claim with more image subjects than one search takes is searched in part only, so its side
-    /// cannot disprove the pair and counts as holding. Each claim is searched once a page.
+    /// search that is not complete (a claim with more image subjects than one search takes, or a
+    /// subject whose matches were cut at the search's limit) cannot disprove the pair, so that side
+    /// counts as holding. Each claim is searched once a page.
     /// </summary>
     private sealed class PairCheck(NearDuplicateStore pairs, NearDuplicateSearch search)
     {
         private readonly Dictionary<string, List<NearDuplicate>?> _found = new(StringComparer.Ordinal);
 
+        /// <summary>The subjects of the claims searched so far (their whole subject lists are read).</summary>
+        public long SubjectsRead { get; private set; }
+
         /// <summary>Whether the pair holds, and the match as the first claim's search finds it now (null when not searched in full).</summary>
-        public async Task<(bool Holds, NearDuplicate? Now)> HoldsAsync(string a, string b, string recordedBy, CancellationToken cancellationToken)
+        public async Task<(bool Holds, NearDuplicate? Now)> HoldsAsync(ConflictRow row, CancellationToken cancellationToken)
         {
-            var fromA = await FindAsync(a, cancellationToken);
-            var fromB = await FindAsync(b, cancellationToken);
-            var now = fromA?.Where(d => d.Claim == b && d.Conflict).OrderBy(d => d.By.ToWire() == recordedBy ? 0 : 1).FirstOrDefault();
-            var holds = (fromA is null || now is not null) && (fromB is null || fromB.Any(d => d.Claim == a && d.Conflict));
+            var fromA = await FindAsync(row.AId, row.ASubjectCount, cancellationToken);
+            var fromB = await FindAsync(row.BId, row.BSubjectCount, cancellationToken);
+            var now = fromA?.Where(d => d.Claim == row.BId && d.Conflict).OrderBy(d => d.By.ToWire() == row.MatchKind ? 0 : 1).FirstOrDefault();
+            var holds = (fromA is null || now is not null) && (fromB is null || fromB.Any(d => d.Claim == row.AId && d.Conflict));
             return (holds, now);
         }
 
-        /// <summary>What the claim's search finds; null when it searches only part of the claim.</summary>
-        private async Task<List<NearDuplicate>?> FindAsync(string claim, CancellationToken cancellationToken)
+        /// <summary>What the claim's search finds; null when the search is not complete.</summary>
+        private async Task<List<NearDuplicate>?> FindAsync(string claim, long subjectCount, CancellationToken cancellationToken)
         {
             if (!_found.TryGetValue(claim, out var found))
             {
-                var (subjects, complete) = await pairs.SearchedSubjectsAsync(claim, cancellationToken);
-                found = complete ? search.Find(claim, subjects, evenIfRevoked: false) : null;
+                SubjectsRead += subjectCount;
+                var (subjects, allSubjects) = await pairs.SearchedSubjectsAsync(claim, cancellationToken);
+                found = null;
+                if (allSubjects)
+                {
+                    var searched = search.Find(claim, subjects, evenIfRevoked: false, out var allMatches);
+                    found = allMatches ? searched : null;
+                }
+
                 _found[claim] = found;
             }
 

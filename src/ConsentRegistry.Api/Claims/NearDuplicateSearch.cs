@@ -24,8 +24,17 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxD
     /// The best match per other claim and kind; empty when the index does not hold <paramref name="claimId"/>,
     /// or holds it revoked and <paramref name="evenIfRevoked"/> is false.
     /// </summary>
-    public List<NearDuplicate> Find(string claimId, IEnumerable<Subject> subjects, bool evenIfRevoked = true)
+    public List<NearDuplicate> Find(string claimId, IEnumerable<Subject> subjects, bool evenIfRevoked = true) =>
+        Find(claimId, subjects, evenIfRevoked, out _);
+
+    /// <summary>
+    /// <see cref="Find(string, IEnumerable{Subject}, bool)"/>; <paramref name="complete"/> is false when
+    /// a subject's matches were cut at <see cref="MaxMatchesPerSubject"/> (or more subjects than are
+    /// searched were given): another claim missing from the answer may still match.
+    /// </summary>
+    public List<NearDuplicate> Find(string claimId, IEnumerable<Subject> subjects, bool evenIfRevoked, out bool complete)
     {
+        complete = true;
         int party;
         using (var first = index.Read())
         {
@@ -37,7 +46,13 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxD
             party = first.Index.Claim(number).Party;
         }
 
-        var images = subjects.Where(s => s.Kind is SubjectKinds.Pdq or SubjectKinds.Embedding).Take(MaxSubjectsSearched).ToList();
+        var images = subjects.Where(s => s.Kind is SubjectKinds.Pdq or SubjectKinds.Embedding).Take(MaxSubjectsSearched + 1).ToList();
+        if (images.Count > MaxSubjectsSearched)
+        {
+            images.RemoveAt(MaxSubjectsSearched);
+            complete = false;
+        }
+
         var found = new Dictionary<(int Claim, MatchKind By), Match>();
         var matches = new List<Match>();
         foreach (var subject in images)
@@ -57,6 +72,7 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxD
                 }
             }
 
+            complete &= matches.Count < MaxMatchesPerSubject;
             foreach (var match in matches)
             {
                 var key = (match.Claim, match.By);

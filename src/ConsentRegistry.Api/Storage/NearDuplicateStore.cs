@@ -63,7 +63,7 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
     // has a row for each), through the (claim_a, claim_b, match_kind) key.
     private const string SelectConflicts = """
         SELECT p.id, p.match_kind, p.distance, p.similarity, p.found_seq, p.found_at,
-               a.id AS a_id, a.party AS a_party, a.tdm AS a_tdm, a.train_ai AS a_train_ai, a.train_genai AS a_train_genai, a.ai_use AS a_ai_use, a.search AS a_search,
+               a.id AS a_id, a.subject_count AS a_subject_count, b.subject_count AS b_subject_count, a.party AS a_party, a.tdm AS a_tdm, a.train_ai AS a_train_ai, a.train_genai AS a_train_genai, a.ai_use AS a_ai_use, a.search AS a_search,
                b.id AS b_id, b.party AS b_party, b.tdm AS b_tdm, b.train_ai AS b_train_ai, b.train_genai AS b_train_genai, b.ai_use AS b_ai_use, b.search AS b_search
         FROM near_duplicate_pairs p
         JOIN claims a ON a.id = p.claim_a
@@ -219,6 +219,8 @@ public sealed record ConflictRow
     public long FoundSeq { get; init; }
     public long FoundAt { get; init; }
     public required string AId { get; init; }
+    public long ASubjectCount { get; init; }
+    public long BSubjectCount { get; init; }
     public required string AParty { get; init; }
     public string? ATdm { get; init; }
     public string? ATrainAi { get; init; }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Api.Tests.Lookup;
@@ -133,6 +134,26 @@ public sealed class NearDuplicateTests(ImagesFixture registry) : IClassFixture<I
         var conflict = Assert.Single(await ConflictsAsync(admin), c => Claims(c).Contains(consent));
         Assert.Equal((Pair(optOut, consent), "pdq", 4),
             (string.Join(' ', Claims(conflict)), conflict.GetProperty("by").GetString(), conflict.GetProperty("distance").GetInt32()));
+    }
+
+    [Fact]
+    public async Task A_conflict_stays_listed_when_newer_claims_on_the_picture_fill_a_search_past_its_limit()
+    {
+        var hash = PdqLookupTests.Near(new PdqHash(0x0f1e2d3c4b5a6978, 0x8796a5b4c3d2e1f0, 0x1357924680acebdf, 0xfdb97531eca86420), 5);
+        using var artist = new TestSigner();
+        using var platform = new TestSigner();
+        var optOut = await ClaimAsync(artist, "n", Pdq(hash));
+        var consent = await ClaimAsync(platform, "y", Pdq(PdqLookupTests.Near(hash, 4)));
+        using var admin = registry.App.CreateAdminClient();
+        await Eventually.HoldsAsync(async () => (await ConflictsAsync(admin)).Any(c => Claims(c).Contains(consent)), "the recorder lists the conflict");
+
+        // The opt-out's search takes 256 other parties' claims a hash, the newest first: these push the consent out of it.
+        for (var i = 0; i < NearDuplicateSearch.MaxMatchesPerSubject; i++)
+        {
+            await ClaimAsync(platform, "n", Pdq(PdqLookupTests.Near(hash, 6)));
+        }
+
+        Assert.Single(await ConflictsAsync(admin), c => Claims(c).Contains(consent)); // a search cut at its limit disproves nothing
     }
 
     [Fact]
