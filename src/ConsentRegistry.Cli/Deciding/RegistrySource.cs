@@ -27,11 +27,22 @@ public sealed class RegistrySource : IRegistrySource
 
     private static readonly MediaTypeHeaderValue Json = new("application/json");
 
-    /// <summary>Embedding vectors the registry takes in one lookup request; chunks of images with vectors are cut to this many rows.</summary>
-    public const int MaxVectorsPerRequest = 256;
+    /// <summary>
+    /// Rows of images (SHA-256, PDQ, embeddings) sent in one lookup request at most: the registry takes
+    /// 256 embedding vectors and 256 PDQ items wider than its default radius a request (a scan sends
+    /// its radius with every hash, and the registry's default may be narrower). A scan hashes images
+    /// far slower than they are looked up, so the smaller requests cost it nothing.
+    /// </summary>
+    public const int MaxImageRowsPerRequest = 256;
 
-    /// <summary>The bytes of answer allowed per row looked up (<see cref="MaxAnswerBytes"/>).</summary>
+    /// <summary>The bytes of answer allowed per URL row looked up (<see cref="MaxAnswerBytes"/>).</summary>
     public const int MaxAnswerBytesPerRow = 8 << 10;
+
+    /// <summary>
+    /// The same per image row: each of its 16 matches may name the claimed URL (up to 8,192
+    /// characters) its derived fingerprint came from.
+    /// </summary>
+    public const int MaxAnswerBytesPerImageRow = 16 * (9 << 10);
 
     /// <summary>Claim ids remembered as strings (about 200 bytes each, 20 MB at most); past this, new ones are made per row.</summary>
     private const int MaxRememberedClaims = 100_000;
@@ -116,7 +127,7 @@ public sealed class RegistrySource : IRegistrySource
 
     public async Task DecideAsync(ReadOnlyMemory<LookupKey> keys, Memory<Verdict> verdicts, bool listClaims, CancellationToken cancellationToken)
     {
-        var chunkRows = HasEmbeddings(keys.Span) ? Math.Min(_chunkRows, MaxVectorsPerRequest) : _chunkRows;
+        var chunkRows = HasImageKeys(keys.Span) ? Math.Min(_chunkRows, MaxImageRowsPerRequest) : _chunkRows;
         var chunks = (keys.Length + chunkRows - 1) / chunkRows;
         await Parallel.ForAsync(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = _inFlight, CancellationToken = cancellationToken }, async (chunk, token) =>
         {
@@ -126,11 +137,11 @@ public sealed class RegistrySource : IRegistrySource
         });
     }
 
-    private static bool HasEmbeddings(ReadOnlySpan<LookupKey> keys)
+    private static bool HasImageKeys(ReadOnlySpan<LookupKey> keys)
     {
         foreach (ref readonly var key in keys)
         {
-            if (key.Embedding is not null)
+            if (key.Embedding is not null || key.Pdq is not null || key.Sha256 is not null)
             {
                 return true;
             }
@@ -162,7 +173,7 @@ public sealed class RegistrySource : IRegistrySource
             try
             {
                 using var answer = new PooledBuffer(body.WrittenSpan.Length * 3);
-                var max = MaxAnswerBytes(keys.Length);
+                var max = MaxAnswerBytes(keys.Length, HasImageKeys(keys.Span));
                 using (var reader = await BodyReader.OpenAsync(response.Content, cancellationToken))
                 {
                     if (response.Content.Headers.ContentLength > max || !await answer.ReadToEndAsync(reader, max))
@@ -198,13 +209,14 @@ public sealed class RegistrySource : IRegistrySource
     /// <summary>
     /// The most bytes an answer to <paramref name="rows"/> rows may hold. A row's result is its
     /// decision and at most 16 matches (the registry's MatchingIndex.MaxListedMatches) of about
-    /// 120 bytes each (claim id, kind, trust, distance): 2 KiB. <see cref="MaxAnswerBytesPerRow"/>
-    /// leaves room for matches that name a long URL (derived_from) on every row, and the mebibyte
-    /// over it for a few rows whose every match names one of 8,192 characters. Anything larger is
-    /// not the registry's answer (a proxy's page with no end), and would grow until memory ran out.
+    /// 120 bytes each (claim id, kind, trust, distance): 2 KiB, within <see cref="MaxAnswerBytesPerRow"/>.
+    /// An image row's matches may each name the claimed URL of a derived fingerprint
+    /// (<c>derived_from</c>, up to 8,192 characters): <see cref="MaxAnswerBytesPerImageRow"/>, at
+    /// most 256 rows a request. Anything larger is not the registry's answer (a proxy's page with no
+    /// end), and would grow until memory ran out.
     /// </summary>
-    private static int MaxAnswerBytes(int rows) =>
-        (int)Math.Min(RegistryHttp.MaxSmallAnswerBytes + ((long)rows * MaxAnswerBytesPerRow), 1L << 30);
+    private static int MaxAnswerBytes(int rows, bool images) =>
+        (int)Math.Min(RegistryHttp.MaxSmallAnswerBytes + ((long)rows * (images ? MaxAnswerBytesPerImageRow : MaxAnswerBytesPerRow)), 1L << 30);
 
     /// <summary>
     /// <c>{"items":[…]}</c>: each row's <c>"url"</c>, with <c>"sha256"</c>, <c>"pdq"</c> (and its

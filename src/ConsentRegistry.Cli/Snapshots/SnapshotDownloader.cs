@@ -105,7 +105,17 @@ internal sealed class SnapshotDownloader(RegistryHttp http, IDownloadProgress pr
     {
         var buffer = new byte[1 << 20];
         partial.Seek(0, SeekOrigin.End);
-        using var body = await BodyReader.OpenAsync(response.Content, cancellationToken);
+        BodyReader body;
+        try
+        {
+            body = await BodyReader.OpenAsync(response.Content, cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
+        {
+            return e.Message;
+        }
+
+        using var owned = body;
         while (true)
         {
             int read;

@@ -53,6 +53,34 @@ public sealed class ScanTests : IDisposable
         Assert.Equal(0, (int)summary["totals"]!["incomplete_shards"]!);
     }
 
+    /// <summary>
+    /// A scan sends its radius (31 by default) with every hash; a registry whose default is narrower
+    /// takes 256 such searches a request, so the scan sends images 256 to a request (in one of
+    /// 10,000 rows, the images past the 256th were answered too-many-wide-pdq and kept unlooked-up).
+    /// </summary>
+    [Fact]
+    public async Task Online_against_a_registry_with_a_narrower_default_radius_every_image_of_a_large_shard_is_looked_up()
+    {
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Matching:PdqMaxDistance"] = "24" });
+        using var client = app.CreateClient();
+        var (pdqClaim, _) = await ClaimAsync(client);
+        var files = Directory.CreateDirectory(Path.Combine(Images, "00000")).FullName;
+        for (var i = 0; i < 300; i++)
+        {
+            WriteSample(files, $"{i:D9}", ".jpg", Drawing(i), $"https://cdn.example/drawing-{i}.jpg");
+        }
+
+        WriteSample(files, "000000300", ".jpg", ReEncode(TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg"), quality: 55), "https://cdn.example/bridge.jpg");
+
+        var (code, errors) = await RunAsync("scan", Images, "--registry", client.BaseAddress!.ToString(), "--quiet");
+
+        Assert.True(code == ExitCodes.Done, errors);
+        Assert.Equal([("000000300", "disallow", pdqClaim, "pdq")], Query(Path.Combine(Images, "00000.exclusions.parquet")));
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(Images, "scan-summary.json")))!;
+        Assert.Equal(301, (long)summary["totals"]!["images"]!);
+        Assert.Equal(0, (int)summary["totals"]!["incomplete_shards"]!);
+    }
+
     [Fact]
     public async Task Offline_from_the_registrys_snapshot_the_same_images_are_excluded()
     {
