@@ -287,10 +287,10 @@ public sealed record WriteRefusal(string Budget, long PerHour, string Unit, int 
     }
 }
 
-/// <summary>What <see cref="WriteBudgets.Reserve"/> took from a writer's budget for a claim being checked; ended by the charge or by <see cref="Release"/>.</summary>
 /// <summary>A writer's bucket key, its budget and the budget's name in refusals.</summary>
 public readonly record struct BudgetWriter(string Key, WriteBudget Budget, string Name);
 
+/// <summary>What <see cref="WriteBudgets.Reserve(BudgetWriter, int)"/> took from a writer's budget for a claim being checked; ended by the charge or by <see cref="Release"/>.</summary>
 public sealed class WriterHold
 {
     private readonly WriteBudgets _budgets;
