@@ -54,7 +54,7 @@ public sealed class ApiKeyAuthenticationHandler(
         if (!bootstrap && !keys.WasFoundValid(key) && !unknownKeys.TryTake(address))
         {
             Context.Items[typeof(UnknownKeyLimiter)] = unknownKeys.RetryAfterSeconds; // answered 429 by the challenge
-            return AuthenticateResult.Fail("Too many unknown API keys from this address.");
+            return AuthenticateResult.Fail("Too many API keys not yet found valid from this address.");
         }
 
         ApiKeyInfo? info = bootstrap
@@ -90,7 +90,7 @@ public sealed class ApiKeyAuthenticationHandler(
             Response.StatusCode = StatusCodes.Status429TooManyRequests;
             Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
             await Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
-                $"Too many unknown API keys from this address; retry after {seconds} s.").ExecuteAsync(Context);
+                $"Too many API keys this instance has not found valid came from this address; retry after {seconds} s.").ExecuteAsync(Context);
             return;
         }
 

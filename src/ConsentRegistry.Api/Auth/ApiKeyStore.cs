@@ -134,8 +134,8 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
     private readonly ConcurrentDictionary<string, bool> _foundValid = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Whether this instance's store once answered that the key is valid (revoked since or not): such
-    /// a key is not held back by <see cref="UnknownKeyLimiter"/>. No store read.
+    /// Whether this instance's store answered that the key is valid, and has not answered since that
+    /// it is revoked: such a key is not held back by <see cref="UnknownKeyLimiter"/>. No store read.
     /// </summary>
     public bool WasFoundValid(string key) => _foundValid.ContainsKey(Hash(key));
 
@@ -199,6 +199,7 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
 
         cache.Remove(ReadKey(keyHash));
         cache.Remove(LastAnswerKey(keyHash));
+        _foundValid.TryRemove(keyHash, out _);
         _lastUseWritten.TryRemove(id, out _);
         return revoked == 1 ? ApiKeyRevocation.Revoked : ApiKeyRevocation.AlreadyRevoked;
     }
@@ -215,7 +216,11 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
         await using var connection = await database.OpenConnectionAsync(CancellationToken.None);
         var row = await connection.QuerySingleOrDefaultAsync<ApiKeyRow>(new CommandDefinition(SelectByHash, new { keyHash }));
         var info = row is null ? null : new ApiKeyInfo(row.Id, row.Name, row.Role, BudgetOf(row));
-        if (info is not null && _foundValid.Count < MaxRememberedValid)
+        if (info is null)
+        {
+            _foundValid.TryRemove(keyHash, out _); // revoked: held back again, as any key not valid
+        }
+        else if (_foundValid.Count < MaxRememberedValid)
         {
             _foundValid.TryAdd(keyHash, true);
         }

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 
 namespace ConsentRegistry.Api.Auth;
 
-/// <summary><c>Registry:Auth</c>: the bootstrap admin key, the Entra ID admin role, the limit on unknown API keys.</summary>
+/// <summary><c>Registry:Auth</c>: the bootstrap admin key, the Entra ID admin role, the limit on API keys not yet found valid.</summary>
 public sealed class AuthOptions
 {
     public const string Section = "Registry:Auth";

@@ -40,9 +40,10 @@ public sealed class RegistrySource : IRegistrySource
 
     /// <summary>
     /// The same per image row: each of its 16 matches may name the claimed URL (up to 8,192
-    /// characters) its derived fingerprint came from.
+    /// characters, each written as up to 6 bytes of escaped JSON, as an ampersand is) its derived
+    /// fingerprint came from.
     /// </summary>
-    public const int MaxAnswerBytesPerImageRow = 16 * (9 << 10);
+    public const int MaxAnswerBytesPerImageRow = 16 * ((8_192 * 6) + (1 << 10));
 
     /// <summary>Claim ids remembered as strings (about 200 bytes each, 20 MB at most); past this, new ones are made per row.</summary>
     private const int MaxRememberedClaims = 100_000;

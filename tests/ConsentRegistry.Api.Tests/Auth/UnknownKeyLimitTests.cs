@@ -19,8 +19,8 @@ public sealed class UnknownKeyLimitTests
         await using var database = await TestDatabase.CreateAsync();
         await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Auth:UnknownKeysPerMinutePerAddress"] = "3" });
         using var admin = app.CreateAdminClient();
-        var used = await CreateKeyAsync(admin, "used");
-        var fresh = await CreateKeyAsync(admin, "fresh");
+        var (usedId, used) = await CreateKeyAsync(admin, "used");
+        var (_, fresh) = await CreateKeyAsync(admin, "fresh");
         Assert.Equal(HttpStatusCode.OK, (await LookupAsync(app, used)).StatusCode); // its first use here takes one of the 3 tokens
 
         for (var i = 0; i < 2; i++)
@@ -36,6 +36,10 @@ public sealed class UnknownKeyLimitTests
         await AssertProblemAsync(await LookupAsync(app, fresh), HttpStatusCode.TooManyRequests, "too-many-requests");
         Assert.Equal(HttpStatusCode.OK, (await LookupAsync(app, used)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await LookupAsync(app, RegistryApp.AdminKey)).StatusCode);
+
+        // Revoked, it is held back again as any key not valid (an abuser keeps sending a leaked key).
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/v1/admin/api-keys/{usedId}")).StatusCode);
+        await AssertProblemAsync(await LookupAsync(app, used), HttpStatusCode.TooManyRequests, "too-many-requests");
     }
 
     [Fact]
@@ -63,11 +67,12 @@ public sealed class UnknownKeyLimitTests
         Assert.Contains("Registry:Auth:UnknownKeysPerMinutePerAddress is 0; use 1 to 60,000", error.ToString());
     }
 
-    private static async Task<string> CreateKeyAsync(HttpClient admin, string name)
+    private static async Task<(string Id, string Key)> CreateKeyAsync(HttpClient admin, string name)
     {
         var response = await admin.PostAsJsonAsync("/v1/admin/api-keys", new { name });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (await response.JsonAsync()).GetProperty("key").GetString()!;
+        var body = await response.JsonAsync();
+        return (body.GetProperty("id").GetString()!, body.GetProperty("key").GetString()!);
     }
 
     private static async Task<HttpResponseMessage> LookupAsync(RegistryApp app, string key)
