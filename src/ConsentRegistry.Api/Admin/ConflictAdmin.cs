@@ -121,9 +121,8 @@ internal static class ConflictAdmin
             if (!_found.TryGetValue(claim, out var found))
             {
                 SubjectsRead += subjectCount;
-                var (subjects, allSubjects) = await pairs.SearchedSubjectsAsync(claim, cancellationToken);
                 found = null;
-                if (allSubjects)
+                if (await pairs.SearchedSubjectsAsync(claim, cancellationToken) is (var subjects, true))
                 {
                     var searched = search.Find(claim, subjects, evenIfRevoked: false, out var allMatches);
                     found = allMatches ? searched : null;

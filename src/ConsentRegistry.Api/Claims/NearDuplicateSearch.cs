@@ -29,8 +29,8 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxD
 
     /// <summary>
     /// <see cref="Find(string, IEnumerable{Subject}, bool)"/>; <paramref name="complete"/> is false when
-    /// a subject's matches were cut at <see cref="MaxMatchesPerSubject"/> (or more subjects than are
-    /// searched were given): another claim missing from the answer may still match.
+    /// a subject's matches were cut at <see cref="MaxMatchesPerSubject"/>: another claim missing from
+    /// the answer may still match. (Callers cut the subjects to <see cref="MaxSubjectsSearched"/> themselves.)
     /// </summary>
     public List<NearDuplicate> Find(string claimId, IEnumerable<Subject> subjects, bool evenIfRevoked, out bool complete)
     {
@@ -46,13 +46,7 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxD
             party = first.Index.Claim(number).Party;
         }
 
-        var images = subjects.Where(s => s.Kind is SubjectKinds.Pdq or SubjectKinds.Embedding).Take(MaxSubjectsSearched + 1).ToList();
-        if (images.Count > MaxSubjectsSearched)
-        {
-            images.RemoveAt(MaxSubjectsSearched);
-            complete = false;
-        }
-
+        var images = subjects.Where(s => s.Kind is SubjectKinds.Pdq or SubjectKinds.Embedding).Take(MaxSubjectsSearched).ToList();
         var found = new Dictionary<(int Claim, MatchKind By), Match>();
         var matches = new List<Match>();
         foreach (var subject in images)

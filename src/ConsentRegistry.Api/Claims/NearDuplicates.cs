@@ -1,6 +1,8 @@
 using System.Text.Json.Serialization;
+using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Claims;
 using ConsentRegistry.Core.Matching;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -16,20 +18,24 @@ namespace ConsentRegistry.Api.Claims;
 internal static class NearDuplicates
 {
     public static async Task<Results<Ok<NearDuplicatesResponse>, ProblemHttpResult>> Get(
-        string id, ClaimStore store, NearDuplicateStore pairs, NearDuplicateSearch search, IndexUpdater updater, CancellationToken cancellationToken)
+        string id, NearDuplicateStore pairs, NearDuplicateSearch search, IndexUpdater updater, CancellationToken cancellationToken)
     {
         // Read-your-writes, as lookups: a claim this instance just wrote is searched against. (Its own
         // commit goes into the index directly unless a worker's derived set came first; then the
         // index catches up from the store, and this waits for it.)
         await updater.WaitForOwnWritesAsync(cancellationToken);
-        var (stored, problem) = await store.LoadAsync(id, cancellationToken);
-        if (stored is null)
+        if (!ClaimId.IsWellFormed(id))
         {
-            return problem!;
+            return Problems.InvalidClaimId();
         }
 
-        var (subjects, _) = await pairs.SearchedSubjectsAsync(stored.Claim.Id, cancellationToken);
-        var items = search.Find(stored.Claim.Id, subjects)
+        // Its image subjects and derived sets only: the claim's JWS (up to 8 MB) is not read.
+        if (await pairs.SearchedSubjectsAsync(id, cancellationToken) is not var (subjects, _))
+        {
+            return Problems.ClaimNotFound(id);
+        }
+
+        var items = search.Find(id, subjects)
             .Select(d => new NearDuplicateItem(d.Claim, d.Party, d.By.ToWire(), d.Distance, d.Similarity, d.Conflict))
             .OrderByDescending(i => i.Conflict).ThenBy(i => i.Distance ?? 0).ThenByDescending(i => i.Similarity ?? 0).ThenBy(i => i.Claim, StringComparer.Ordinal)
             .ToList();

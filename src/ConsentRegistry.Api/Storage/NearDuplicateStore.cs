@@ -173,16 +173,22 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
     /// What <c>GET /v1/claims/{id}/near-duplicates</c> searches for a claim: the image subjects of its
     /// own and of the latest set derived from each of its first URLs fetched, as many as
     /// <see cref="NearDuplicateSearch"/> takes; <c>Complete</c> is false when the claim has more
-    /// (the search then covers only part of it). Empty for a claim not in the store.
+    /// (the search then covers only part of it). Null for a claim not in the store. Reads the
+    /// subjects column and the derived sets only, not the claim's JWS.
     /// </summary>
-    public async Task<(IReadOnlyList<Subject> Subjects, bool Complete)> SearchedSubjectsAsync(string claimId, CancellationToken cancellationToken)
+    public async Task<(IReadOnlyList<Subject> Subjects, bool Complete)?> SearchedSubjectsAsync(string claimId, CancellationToken cancellationToken)
     {
         const int Limit = NearDuplicateSearch.MaxSubjectsSearched;
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         var own = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(SelectClaimSubjects, new { claimId }, cancellationToken: cancellationToken));
+        if (own is null)
+        {
+            return null;
+        }
+
         var sets = (await connection.QueryAsync<string>(new CommandDefinition(
             SelectLatestDerived, new { claimId, limit = Limit }, cancellationToken: cancellationToken))).AsList();
-        var subjects = ImageSubjects(own ?? "", Limit + 1);
+        var subjects = ImageSubjects(own, Limit + 1);
         foreach (var set in sets)
         {
             subjects.AddRange(ImageSubjects(set, Limit + 1 - subjects.Count));
