@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using ConsentRegistry.Api.Errors;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Core.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -9,23 +10,27 @@ namespace ConsentRegistry.Api.Claims;
 /// <c>GET /v1/claims/{id}/fingerprints</c> (DESIGN.md 5.7): for each url subject of the claim, what
 /// the worker found behind it: pending (not fetched yet, or its first tries failed and will be
 /// retried), done (with the SHA-256, PDQ and quality derived), or failed (with the reason; the
-/// fingerprints of an earlier success stay in use). Subjects are listed in the claim's order.
+/// fingerprints of an earlier success stay in use). Subjects are listed in the claim's order, read
+/// from the stored subjects without the claim's JWS.
 /// </summary>
 internal static class ClaimFingerprints
 {
     public static async Task<Results<Ok<FingerprintsResponse>, ProblemHttpResult>> Get(
         string id, ClaimStore claims, FingerprintJobStore jobs, CancellationToken cancellationToken)
     {
-        var (stored, problem) = await claims.LoadAsync(id, cancellationToken);
-        if (stored is null)
+        if (!ClaimId.IsWellFormed(id))
         {
-            return problem!;
+            return Problems.InvalidClaimId();
         }
 
-        var rows = (await jobs.ListAsync(stored.Claim.Id, cancellationToken)).ToDictionary(row => row.Url, StringComparer.Ordinal);
-        var items = stored.Subjects
-            .Where(subject => subject.Kind == SubjectKinds.Url)
-            .Select(subject => rows.TryGetValue(subject.Value, out var row) ? ToItem(row) : new FingerprintItem(subject.Value, JobStatus.Pending))
+        if (await claims.UrlSubjectsAsync(id, cancellationToken) is not { } urls)
+        {
+            return Problems.ClaimNotFound(id);
+        }
+
+        var rows = (await jobs.ListAsync(id, cancellationToken)).ToDictionary(row => row.Url, StringComparer.Ordinal);
+        var items = urls
+            .Select(url => rows.TryGetValue(url, out var row) ? ToItem(row) : new FingerprintItem(url, JobStatus.Pending))
             .ToList();
         return TypedResults.Ok(new FingerprintsResponse(items));
     }

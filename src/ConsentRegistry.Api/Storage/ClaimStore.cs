@@ -8,6 +8,8 @@ public sealed class ClaimStore(RegistryDatabase database)
 {
     private const string SelectClaim = $"SELECT {ClaimsTable.Select} FROM claims WHERE id = @id";
 
+    private const string SelectSubjects = "SELECT subjects FROM claims WHERE id = @id";
+
     private const string SelectRevocation = "SELECT seq, id, claim_id, party, iat, jws, received_at FROM revocations WHERE claim_id = @id";
 
     // Subjects and JWS are left out of lists: a 10,000-subject claim's are megabytes.
@@ -32,6 +34,28 @@ public sealed class ClaimStore(RegistryDatabase database)
             ? null
             : await connection.QuerySingleOrDefaultAsync<RevocationRow>(new CommandDefinition(SelectRevocation, new { id }, cancellationToken: cancellationToken));
         return new StoredClaim(claim, StoredSubjects.Decode(claim.Subjects), revocation);
+    }
+
+    /// <summary>The claim's url subjects in its order, read from the subjects column alone (not its JWS, up to megabytes); null for a claim not in the store.</summary>
+    internal async Task<IReadOnlyList<string>?> UrlSubjectsAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var packed = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(SelectSubjects, new { id }, cancellationToken: cancellationToken));
+        if (packed is null)
+        {
+            return null;
+        }
+
+        var urls = new List<string>();
+        foreach (var line in packed.AsSpan().EnumerateLines())
+        {
+            if (StoredSubjects.TryReadLine(line, out var kind, out var value, out _) && kind == SubjectKinds.Url)
+            {
+                urls.Add(value.ToString());
+            }
+        }
+
+        return urls;
     }
 
     internal async Task<IReadOnlyList<ClaimRow>> ListByPartyAsync(string party, long after, int limit, CancellationToken cancellationToken)
