@@ -11,13 +11,16 @@
 #   3. policy re-renders: N subjects on one host (an API key with a large budget), robots.txt
 #      first and served, then (tiny claim, GET robots.txt) for 30 s: renders, CPU
 #   4. image bombs: benchmarks/images-rss.sh (its own server): RSS after the set and 30 s later
+#   5. PDQ lookup flood: PDQ_HASHES (1,000,000) hashes claimed, then for 30 s two anonymous
+#      addresses × 4 connections send 10,000-hash /v1/lookup batches, resending at once: searches
+#      answered (bounded by the addresses' pace), server CPU (runs before the image bombs)
 # Rotating IPv6 addresses cannot be shown on loopback (one ::1): the API tests send writes from
 # several addresses of one /64 and of another (WriteBudgetTests).
 #
 #   benchmarks/abuse.sh [sqlite|postgres]                      # policy phase at 300,000 subjects
 #   POLICY_SUBJECTS=3000000 benchmarks/abuse.sh sqlite         # the full 3 M figure
 #   PHASES="policy" benchmarks/abuse.sh sqlite                 # some phases only (baseline always runs;
-#                                                              # flood amplify policy images)
+#                                                              # flood amplify policy pdq images)
 #   PHASES="burst" BURSTS=20 benchmarks/abuse.sh sqlite        # not a verdict: the flood's opening burst
 #                                                              # N times, the artist's claim sent with each
 #   ARTISTS=1 benchmarks/abuse.sh sqlite                       # one artist, as before (p99 = the slowest claim)
@@ -41,7 +44,7 @@ export Registry__Auth__AdminKey="$admin_key" Logging__LogLevel__Default=Warning
 start_api
 wait_ready
 
-phases="${PHASES:-flood amplify policy images}"
+phases="${PHASES:-flood amplify policy pdq images}"
 wants() { [[ " $phases " == *" $1 "* ]]; }
 phase() {
   loadgen abuse --phase "$1" --target "$target" --server-pid "$api_pid" --admin-key "$admin_key" --artists "${ARTISTS:-10}" "${@:2}"
@@ -66,6 +69,10 @@ fi
 if wants policy; then
   log "$engine: 3. policy re-renders at $policy_subjects subjects"
   phase policy --seconds 30 --policy-subjects "$policy_subjects" || status=1
+fi
+if wants pdq; then
+  log "$engine: 5. PDQ lookup flood at ${PDQ_HASHES:-1000000} hashes"
+  phase pdq --seconds 30 --pdq-hashes "${PDQ_HASHES:-1000000}" || status=1
 fi
 log "$engine: store at the end: $(store_size); API RSS $(ps -o rss= -p "$api_pid" | awk '{printf "%.0f MiB", $1/1024}')"
 bench_finish

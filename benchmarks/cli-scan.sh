@@ -25,7 +25,7 @@ work="$(mktemp -d -t registry-bench.XXXXXX)"
 api_pid=""
 trap bench_finish EXIT INT TERM
 export Registry__Database__Provider=sqlite Registry__Database__ConnectionString="Data Source=$work/registry.db" \
-  Registry__Worker__Enabled=false Registry__Lookup__RequestsPerSecondPerAddress=100000 Logging__LogLevel__Default=Warning
+  Registry__Worker__Enabled=false Registry__Lookup__RequestsPerSecondPerAddress=100000 Registry__Lookup__ImageSearchesPerSecondPerAddress=10000000 Logging__LogLevel__Default=Warning
 port="$(free_port)"
 target="http://127.0.0.1:$port"
 start_api

@@ -25,7 +25,7 @@ source scripts/lib/benchmark.sh
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (Debian package time)" >&2; exit 2; }
 
 bench_setup sqlite
-export Registry__Lookup__RequestsPerSecondPerAddress=100000 Logging__LogLevel__Default=Warning Registry__WriteBudgets__Enabled=false
+export Registry__Lookup__RequestsPerSecondPerAddress=100000 Registry__Lookup__ImageSearchesPerSecondPerAddress=10000000 Logging__LogLevel__Default=Warning Registry__WriteBudgets__Enabled=false
 cli=(dotnet src/ConsentRegistry.Cli/bin/Release/net10.0/consent-registry.dll)
 
 # Runs the command given, then reports its rows per second (of <n> rows) and peak memory.

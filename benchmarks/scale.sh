@@ -30,7 +30,7 @@ pdq=$(( subjects / 100 ))
 universe=$(( subjects - sha256 - pdq ))
 
 bench_setup "$engine"
-export Registry__Lookup__RequestsPerSecondPerAddress=100000 Logging__LogLevel__Default=Warning Registry__WriteBudgets__Enabled=false
+export Registry__Lookup__RequestsPerSecondPerAddress=100000 Registry__Lookup__ImageSearchesPerSecondPerAddress=10000000 Logging__LogLevel__Default=Warning Registry__WriteBudgets__Enabled=false
 # Information from the index and snapshot writers: their lines carry the times reported below
 # (category names have dots, which environment variable names cannot, so on the command line).
 start_api() {

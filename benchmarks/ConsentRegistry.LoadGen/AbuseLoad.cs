@@ -17,7 +17,7 @@ namespace ConsentRegistry.LoadGen;
 internal static class AbuseLoad
 {
     public static async Task<int> RunAsync(
-        string phase, Uri target, int seconds, int serverPid, string adminKey, int policySubjects, int trials, int attackersNice, int artists)
+        string phase, Uri target, int seconds, int serverPid, string adminKey, int policySubjects, int trials, int attackersNice, int artists, int pdqHashes = 1_000_000)
     {
         if (phase == "flood-attackers")
         {
@@ -33,6 +33,7 @@ internal static class AbuseLoad
             "burst" => await BurstAsync(target, trials),
             "amplify" => await AmplifyAsync(target, background),
             "policy" => await PolicyAsync(target, background, server, adminKey, policySubjects, seconds),
+            "pdq" => await PdqFloodAsync(target, background, server, adminKey, pdqHashes, seconds),
             _ => throw new ArgumentException($"unknown phase {phase}"),
         };
         return ok ? 0 : 1;
@@ -454,6 +455,104 @@ internal static class AbuseLoad
         // The goal says 100 MB extra memory: 95 MiB.
         return Verdicts(report, served[^1] <= 200 && renders / seconds <= 3 && renderMiB <= 95,
             $"robots.txt ≤ 200 ms, at most a few renders a second, render peak {renderMiB} MiB ≤ 100 MB");
+    }
+
+    private static readonly string[] PdqFloodAddresses = ["127.0.0.50", "127.0.0.51"];
+
+    /// <summary>
+    /// Lookups that cost: <paramref name="hashes"/> PDQ hashes claimed (through a platform key), then
+    /// for <paramref name="seconds"/> two anonymous addresses × 4 connections send 10,000-item batches
+    /// of random PDQ hashes (each a radius search that finds nothing, so every candidate is checked),
+    /// resending at once whatever the answer. Bounded when the searches answered stay within the two
+    /// addresses' pace (Registry:Lookup:ImageSearchesPerSecondPerAddress, read from the server's
+    /// answers rather than assumed), and the well-behaved clients keep their p99.
+    /// </summary>
+    private static async Task<bool> PdqFloodAsync(Uri target, WellBehaved background, Server server, string adminKey, int hashes, int seconds)
+    {
+        using var admin = Http(target, IPAddress.Loopback);
+        admin.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {adminKey}");
+        var created = await (await admin.PostAsJsonAsync("/v1/admin/api-keys",
+            new { name = "abuse benchmark pdq platform", write_budget = new { claims_per_hour = 1_000_000, subjects_per_hour = 1_000_000_000 } })).Content.ReadFromJsonAsync<JsonElement>();
+        using var platform = Http(target, IPAddress.Parse("127.0.0.31"));
+        platform.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {created.GetProperty("key").GetString()}");
+        using var signer = new ClaimSigner();
+        var planted = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(Enumerable.Range(0, (hashes + 9_999) / 10_000), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (c, _) =>
+        {
+            var random = new Random(c);
+            var subjects = Enumerable.Range(0, Math.Min(10_000, hashes - (c * 10_000))).Select(_ => ("pdq", RandomPdq(random), false)).ToList();
+            var jws = signer.SignOptOut(subjects, Now());
+            while (true)
+            {
+                using var response = await platform.PostAsync("/v1/claims", new StringContent(jws, Encoding.ASCII, "application/jose"));
+                if (response.StatusCode != HttpStatusCode.TooManyRequests)
+                {
+                    response.EnsureSuccessStatusCode();
+                    break;
+                }
+
+                await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+            }
+        });
+        while (await server.MetricAsync("registry_index_lag", "") > 0)
+        {
+            await Task.Delay(200);
+        }
+
+        Console.WriteLine($"planted {hashes:N0} PDQ hashes in {planted.Elapsed.TotalSeconds:F0} s; server RSS {server.RssMiB()} MiB");
+
+        var bodies = Enumerable.Range(0, 8).Select(b =>
+        {
+            var random = new Random(1_000 + b);
+            return JsonSerializer.SerializeToUtf8Bytes(new { items = Enumerable.Range(0, 10_000).Select(_ => new { pdq = RandomPdq(random) }).ToArray() });
+        }).ToArray();
+        var statuses = new Dictionary<int, int>();
+        long answered = 0;
+        await background.WarmUpAsync();
+        var cpuBefore = server.CpuSeconds();
+        var clock = Stopwatch.StartNew();
+        var attack = Task.WhenAll(PdqFloodAddresses.SelectMany(a => Enumerable.Range(0, 4).Select(connection => Task.Run(async () =>
+        {
+            using var client = Http(target, IPAddress.Parse(a));
+            client.Timeout = TimeSpan.FromSeconds(seconds + 60);
+            for (var n = connection; clock.Elapsed.TotalSeconds < seconds; n++)
+            {
+                var status = 0;
+                try
+                {
+                    using var response = await client.PostAsync("/v1/lookup", new ByteArrayContent(bodies[n % bodies.Length]) { Headers = { ContentType = new("application/json") } });
+                    await response.Content.ReadAsByteArrayAsync();
+                    status = (int)response.StatusCode;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                }
+
+                lock (statuses)
+                {
+                    statuses[status] = statuses.GetValueOrDefault(status) + 1;
+                    answered += status == 200 && clock.Elapsed.TotalSeconds <= seconds ? 10_000 : 0;
+                }
+            }
+        }))));
+        var report = await background.RunAsync(attack);
+        await attack;
+        var cpu = server.CpuSeconds() - cpuBefore;
+        var elapsed = clock.Elapsed.TotalSeconds;
+        Console.WriteLine($"PDQ lookup flood, {seconds} s from 2 addresses × 4 connections of 10,000-hash batches: "
+            + $"{string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {s.Key}"))}; {answered:N0} searches answered within the {seconds} s "
+            + $"({answered / (double)seconds:N0}/s); server CPU {cpu:F1} s over {elapsed:F0} s");
+        report.Print("during the PDQ lookup flood");
+        // The default pace, 500 searches a second an address, plus each bucket's first second and one batch in flight an address.
+        var bound = 2 * ((500L * (seconds + 1)) + 10_000);
+        return Verdicts(report, answered <= bound, $"searches answered {answered:N0} ≤ {bound:N0} (two addresses at the default 500 a second)");
+    }
+
+    private static string RandomPdq(Random random)
+    {
+        Span<byte> bytes = stackalloc byte[32];
+        random.NextBytes(bytes);
+        return Convert.ToHexStringLower(bytes);
     }
 
     private static bool Verdicts(Report during, bool attackBounded, string what)

@@ -28,9 +28,9 @@ if (options is null)
                         --file FILE
           policy        opt N url-prefixes out on a fresh host, then time its robots.txt: first, cached 200s, 304s
                         --target URL --prefixes N (default 10,000) --requests N (default 2,000)
-          abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy, beside well-behaved clients,
+          abuse         one phase of benchmarks/abuse.sh: baseline | flood | amplify | policy | pdq, beside well-behaved clients,
                         or burst (the flood's opening burst N times, the artist's claim sent with each)
-                        --phase P --target URL --server-pid PID --admin-key K [--seconds N] [--policy-subjects N] [--trials N (default 20)]
+                        --phase P --target URL --server-pid PID --admin-key K [--seconds N] [--policy-subjects N] [--pdq-hashes N] [--trials N (default 20)]
                         [--attackers-nice N: the flood's attackers in a process of their own at nice N (0: in this one)]
                         [--artists N (default 10): well-behaved artists, each a 20-URL claim every 3 s from its own address]
         """);
@@ -56,7 +56,7 @@ return options.Command switch
     "policy" => await PolicyLoad.RunAsync(options.Target, options.Int("--prefixes", 10_000), options.Int("--requests", 2_000)),
     "abuse" => await AbuseLoad.RunAsync(options.Value("--phase", "baseline"), options.Target, options.Int("--seconds", 30), options.Int("--server-pid", 0),
         options.Value("--admin-key", ""), options.Int("--policy-subjects", 300_000), options.Int("--trials", 20),
-        options.Int("--attackers-nice", 0), options.Int("--artists", 10)),
+        options.Int("--attackers-nice", 0), options.Int("--artists", 10), options.Int("--pdq-hashes", 1_000_000)),
     _ => 2,
 };
 

@@ -65,6 +65,7 @@ public static class RegistryHostExtensions
         services.AddSingleton<ICommittedLogListener>(sp => sp.GetRequiredService<IndexUpdater>());
         services.AddHostedService(sp => sp.GetRequiredService<IndexUpdater>());
         services.AddSingleton<LookupEngine>();
+        services.AddSingleton<ImageSearchPacing>();
         services.AddSingleton<HostPolicyDocuments>();
         services.AddSingleton<NearDuplicateStore>();
         services.AddSingleton(sp => new NearDuplicateSearch(

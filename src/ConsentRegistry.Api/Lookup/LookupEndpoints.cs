@@ -36,6 +36,7 @@ public static class LookupEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithMetadata(new RequestSizeLimitAttribute(MaxBatchBodyBytes));
 
         group.MapPost("/v1/lookup/stream", LookupStream)
@@ -63,7 +64,7 @@ public static class LookupEndpoints
     }
 
     internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> LookupBatch(
-        HttpContext context, LookupEngine engine, IndexUpdater updater,
+        HttpContext context, LookupEngine engine, IndexUpdater updater, ImageSearchPacing pacing,
         IOptions<LookupOptions> options, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
         if (!context.Request.HasJsonContentType())
@@ -93,6 +94,23 @@ public static class LookupEndpoints
         if (items is null)
         {
             return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidBatch, problem!, field: "items");
+        }
+
+        // The batch's PDQ and embedding searches are taken before its answer starts: waited for
+        // while the bucket has them coming, refused while too many already wait in it.
+        var searches = 0;
+        foreach (var item in items)
+        {
+            searches += pacing.CostOf(item);
+        }
+
+        if (await pacing.TakeAsync(context, searches, cancellationToken) is ( > 0, var retryAfter))
+        {
+            metrics.RateLimitRejected(ImageSearchPacing.PolicyName);
+            var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
+                $"Too many PDQ and embedding searches are waiting for this client's budget; retry after {seconds} s.");
         }
 
         await updater.WaitForOwnWritesAsync(cancellationToken);
@@ -133,7 +151,7 @@ public static class LookupEndpoints
     }
 
     internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> LookupStream(
-        HttpContext context, LookupEngine engine, IndexUpdater updater, RegistryMetrics metrics, CancellationToken cancellationToken)
+        HttpContext context, LookupEngine engine, IndexUpdater updater, ImageSearchPacing pacing, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
         if (!IsNdjson(context.Request.ContentType))
         {
@@ -162,6 +180,7 @@ public static class LookupEndpoints
                 run.Add(ReadStreamLine(bytes));
                 if (run.Count == LookupEngine.RunLength)
                 {
+                    await PaceAsync(context, pacing, run, output, cancellationToken);
                     (line, var written) = WriteStreamResults(json, output, engine, run, line, buffers);
                     unflushed += written;
                     if (unflushed >= FlushBytes)
@@ -180,6 +199,7 @@ public static class LookupEndpoints
             }
 
             // Every line read so far is answered before waiting for more.
+            await PaceAsync(context, pacing, run, output, cancellationToken);
             (line, _) = WriteStreamResults(json, output, engine, run, line, buffers);
             if (!read.IsCompleted && buffer.Length > NdjsonMaxLineBytes)
             {
@@ -206,6 +226,36 @@ public static class LookupEndpoints
         }
 
         return TypedResults.Empty;
+    }
+
+    /// <summary>
+    /// Takes the run's PDQ and embedding searches from the client's budget, waiting as long as it
+    /// takes: a stream is never refused for them, it slows down. Answers already written go out first.
+    /// </summary>
+    private static async ValueTask PaceAsync(HttpContext context, ImageSearchPacing pacing, List<ReadItem> run, PipeWriter output, CancellationToken cancellationToken)
+    {
+        var searches = 0;
+        foreach (var item in run)
+        {
+            searches += pacing.CostOf(item);
+        }
+
+        if (searches == 0)
+        {
+            return;
+        }
+
+        await output.FlushAsync(cancellationToken);
+        while (true)
+        {
+            (searches, var retryAfter) = await pacing.TakeAsync(context, searches, cancellationToken);
+            if (searches == 0)
+            {
+                return;
+            }
+
+            await Task.Delay(retryAfter, cancellationToken);
+        }
     }
 
     private static bool IsNdjson(string? contentType) =>

@@ -17,6 +17,15 @@ public sealed class LookupOptions
 
     /// <summary>Lookup requests per second for one client address without a key.</summary>
     public int RequestsPerSecondPerAddress { get; set; } = 50;
+
+    /// <summary>
+    /// PDQ hashes and embedding vectors of lookup items one API key may have searched a second (a PDQ
+    /// search wider than the default radius counts 16); a request short of them waits (<see cref="ImageSearchPacing"/>).
+    /// </summary>
+    public int ImageSearchesPerSecondPerKey { get; set; } = 5_000;
+
+    /// <summary>The same for one client address without a key.</summary>
+    public int ImageSearchesPerSecondPerAddress { get; set; } = 500;
 }
 
 internal sealed class LookupOptionsValidator : IValidateOptions<LookupOptions>
@@ -32,6 +41,11 @@ internal sealed class LookupOptionsValidator : IValidateOptions<LookupOptions>
         if (options.RequestsPerSecondPerKey < 1 || options.RequestsPerSecondPerAddress < 1)
         {
             failures.Add("Registry:Lookup:RequestsPerSecondPerKey and RequestsPerSecondPerAddress must be 1 or more.");
+        }
+
+        if (options.ImageSearchesPerSecondPerKey < 1 || options.ImageSearchesPerSecondPerAddress < 1)
+        {
+            failures.Add("Registry:Lookup:ImageSearchesPerSecondPerKey and ImageSearchesPerSecondPerAddress must be 1 or more.");
         }
 
         return failures.Result();

@@ -43,6 +43,9 @@ public sealed class RegistryApp : WebApplicationFactory<Program>
             ["Registry:WriteBudgets:ReadsPerSecondPerAddress"] = "100000",
             ["Registry:WriteBudgets:WritesPerSecondPerAddress"] = "100000",
             ["Registry:WriteBudgets:WritesPerSecondPerKey"] = "100000",
+            // The same for the PDQ and embedding searches of lookups; the pacing tests set their own.
+            ["Registry:Lookup:ImageSearchesPerSecondPerAddress"] = "10000000",
+            ["Registry:Lookup:ImageSearchesPerSecondPerKey"] = "10000000",
             // Most test apps never see an image: the model loads at the first one (ImageEmbeddingTests
             // checks the default, loading at start).
             ["Registry:Embedding:LoadAtStart"] = "false",
