@@ -45,6 +45,7 @@ public static class LookupEndpoints
             .Accepts<LookupItem>("application/x-ndjson", "application/jsonl")
             .Produces<LookupResult>(contentType: "application/x-ndjson")
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithMetadata(new DisableRequestSizeLimitAttribute());
 
         // Routing ignores one trailing slash, so this serves /api/v2/query/urls/ as well. Spawning's
@@ -73,6 +74,13 @@ public static class LookupEndpoints
                 "Send {\"items\": […]} as application/json.");
         }
 
+        // A client whose searches already wait for 30 s of its pace is refused before its body is read.
+        if (pacing.IsSaturated(context, out var saturatedFor))
+        {
+            RefusedRequestBodies.CloseWithoutReading(context);
+            return SearchesRefused(context, metrics, saturatedFor);
+        }
+
         // The whole body is read (within MaxBatchBodyBytes, which the server enforces) and parsed in place.
         var input = context.Request.BodyReader;
         ReadResult read;
@@ -96,23 +104,14 @@ public static class LookupEndpoints
             return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidBatch, problem!, field: "items");
         }
 
-        // The batch's PDQ and embedding searches are taken before its answer starts: waited for
-        // while the bucket has them coming, refused while too many already wait in it.
-        var searches = 0;
-        foreach (var item in items)
+        // PDQ and embedding searches are paced per client: the batch waits for its own, run by run,
+        // unless its client already has more waiting than the pace clears in 30 s.
+        if (!pacing.TryAdmit(context, pacing.CostOf(CollectionsMarshal.AsSpan(items)), out var searches, out var retryAfter))
         {
-            searches += pacing.CostOf(item);
+            return SearchesRefused(context, metrics, retryAfter);
         }
 
-        if (await pacing.TakeAsync(context, searches, cancellationToken) is ( > 0, var retryAfter))
-        {
-            metrics.RateLimitRejected(ImageSearchPacing.PolicyName);
-            var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
-                $"Too many PDQ and embedding searches are waiting for this client's budget; retry after {seconds} s.");
-        }
-
+        using var admitted = searches;
         await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/json; charset=utf-8";
         var buffers = new LookupBuffers();
@@ -124,7 +123,9 @@ public static class LookupEndpoints
             json.WriteStartArray("results");
             for (var start = 0; start < items.Count; start += LookupEngine.RunLength)
             {
-                var run = CollectionsMarshal.AsSpan(items).Slice(start, Math.Min(LookupEngine.RunLength, items.Count - start));
+                var count = Math.Min(LookupEngine.RunLength, items.Count - start);
+                await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(items).Slice(start, count)), FlushAsync, cancellationToken);
+                var run = CollectionsMarshal.AsSpan(items).Slice(start, count);
                 engine.Prepare(run, buffers);
                 for (var i = 0; i < run.Length; i++)
                 {
@@ -136,14 +137,19 @@ public static class LookupEndpoints
                 // would wait in memory until the last item.
                 if (json.BytesCommitted + json.BytesPending - flushed >= FlushBytes)
                 {
-                    await json.FlushAsync(cancellationToken);
-                    await context.Response.BodyWriter.FlushAsync(cancellationToken);
-                    flushed = json.BytesCommitted;
+                    await FlushAsync();
                 }
             }
 
             json.WriteEndArray();
             json.WriteEndObject();
+
+            async ValueTask FlushAsync()
+            {
+                await json.FlushAsync(cancellationToken);
+                await context.Response.BodyWriter.FlushAsync(cancellationToken);
+                flushed = json.BytesCommitted;
+            }
         }
 
         metrics.LookupItems(LookupEndpointNames.Batch, buffers.TakeTally());
@@ -159,6 +165,15 @@ public static class LookupEndpoints
                 "Send one item per line as application/x-ndjson (or application/jsonl).");
         }
 
+        // A stream's searches are paced as its runs come; it is refused only at the start, while its
+        // client already has more waiting than the pace clears in 30 s.
+        if (!pacing.TryAdmit(context, 0, out var searches, out var retryAfter))
+        {
+            RefusedRequestBodies.CloseWithoutReading(context);
+            return SearchesRefused(context, metrics, retryAfter);
+        }
+
+        using var admitted = searches;
         await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/x-ndjson";
         context.Response.Headers["X-Registry-Seq"] = engine.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -180,7 +195,7 @@ public static class LookupEndpoints
                 run.Add(ReadStreamLine(bytes));
                 if (run.Count == LookupEngine.RunLength)
                 {
-                    await PaceAsync(context, pacing, run, output, cancellationToken);
+                    await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(run)), () => FlushAsync(output, cancellationToken), cancellationToken);
                     (line, var written) = WriteStreamResults(json, output, engine, run, line, buffers);
                     unflushed += written;
                     if (unflushed >= FlushBytes)
@@ -199,7 +214,7 @@ public static class LookupEndpoints
             }
 
             // Every line read so far is answered before waiting for more.
-            await PaceAsync(context, pacing, run, output, cancellationToken);
+            await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(run)), () => FlushAsync(output, cancellationToken), cancellationToken);
             (line, _) = WriteStreamResults(json, output, engine, run, line, buffers);
             if (!read.IsCompleted && buffer.Length > NdjsonMaxLineBytes)
             {
@@ -228,34 +243,15 @@ public static class LookupEndpoints
         return TypedResults.Empty;
     }
 
-    /// <summary>
-    /// Takes the run's PDQ and embedding searches from the client's budget, waiting as long as it
-    /// takes: a stream is never refused for them, it slows down. Answers already written go out first.
-    /// </summary>
-    private static async ValueTask PaceAsync(HttpContext context, ImageSearchPacing pacing, List<ReadItem> run, PipeWriter output, CancellationToken cancellationToken)
+    private static async ValueTask FlushAsync(PipeWriter output, CancellationToken cancellationToken) => await output.FlushAsync(cancellationToken);
+
+    private static ProblemHttpResult SearchesRefused(HttpContext context, RegistryMetrics metrics, TimeSpan retryAfter)
     {
-        var searches = 0;
-        foreach (var item in run)
-        {
-            searches += pacing.CostOf(item);
-        }
-
-        if (searches == 0)
-        {
-            return;
-        }
-
-        await output.FlushAsync(cancellationToken);
-        while (true)
-        {
-            (searches, var retryAfter) = await pacing.TakeAsync(context, searches, cancellationToken);
-            if (searches == 0)
-            {
-                return;
-            }
-
-            await Task.Delay(retryAfter, cancellationToken);
-        }
+        metrics.RateLimitRejected(ImageSearchPacing.PolicyName);
+        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+        context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
+            $"This client's PDQ and embedding searches already wait for {ImageSearchPacing.MaxQueue.TotalSeconds:F0} s of its pace; retry after {seconds} s.");
     }
 
     private static bool IsNdjson(string? contentType) =>

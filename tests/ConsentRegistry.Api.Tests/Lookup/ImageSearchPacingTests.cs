@@ -82,7 +82,7 @@ public sealed class ImageSearchPacingTests
     }
 
     [Fact]
-    public async Task A_batch_is_refused_with_retry_after_while_its_client_has_thirty_seconds_of_searches_waiting()
+    public async Task Lookups_are_refused_with_retry_after_while_their_client_has_thirty_seconds_of_searches_waiting()
     {
         await using var app = await StartAsync(perSecond: 1);
         using var client = app.CreateClient();
@@ -105,11 +105,16 @@ public sealed class ImageSearchPacingTests
             }
         }
 
+        // While the others still wait, a stream is refused at its start too, even one that brings no
+        // image search (it could bring some).
+        using var stream = await client.PostAsync("/v1/lookup/stream", new StringContent("{\"url\":\"https://pace.example/a.jpg\"}", Encoding.UTF8, "application/x-ndjson"));
         stop.Cancel();
+
         Assert.NotNull(refused);
         var problem = await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too-many-requests");
         Assert.Contains("PDQ and embedding searches", problem.GetProperty("detail").GetString());
         Assert.True(int.Parse(refused.Headers.GetValues("Retry-After").Single()) >= 1);
+        await AssertProblemAsync(stream, HttpStatusCode.TooManyRequests, "too-many-requests");
         await Task.WhenAll(batches.Select(b => b.ContinueWith(_ => { }, TaskScheduler.Default)));
     }
 
