@@ -22,8 +22,8 @@ public sealed class EmbeddingModels
 
     /// <summary>
     /// Reads one vector as sent (<c>{"model","value"}</c>): the model must be one of these, the
-    /// value that model's length, finite and of length 1. <paramref name="field"/> is "model" or
-    /// "value", the member the error is about.
+    /// value that model's length, finite and of length 1 (within 0.01; the vector returned is scaled
+    /// to exactly 1). <paramref name="field"/> is "model" or "value", the member the error is about.
     /// </summary>
     public bool TryRead(string? model, string? value, out float[] vector, out string? field, out string? error)
     {
@@ -57,6 +57,7 @@ public sealed class EmbeddingModels
             return false;
         }
 
+        EmbeddingVector.Normalise(vector);
         field = null;
         return true;
     }

@@ -65,9 +65,44 @@ public static class EmbeddingVector
     /// <summary>The number of dimensions a well-formed value of <paramref name="length"/> characters holds (unpadded base64url: 4 characters a 3 bytes, 2 bytes a dimension).</summary>
     public static int DimensionsOf(int length) => length * 3 / 4 / 2;
 
-    /// <summary>Reads a value already checked (a stored subject) as however many dimensions it holds; empty if it is not well formed.</summary>
-    public static float[] DecodeStored(string value) =>
-        TryDecode(value, DimensionsOf(value.Length), out var vector, out _) ? vector : [];
+    /// <summary>
+    /// How far below a threshold a similarity may fall and still reach it: a vector kept in half
+    /// precision after it was scaled to length 1 moves a dot product by about 10⁻⁵, and an image's
+    /// own vector must still reach a <c>min_similarity</c> of 1.
+    /// </summary>
+    public const float SimilarityTolerance = 1e-4f;
+
+    /// <summary>Reads a value already checked (a stored subject) as however many dimensions it holds, scaled to length 1; empty if it is not well formed.</summary>
+    public static float[] DecodeStored(string value)
+    {
+        if (!TryDecode(value, DimensionsOf(value.Length), out var vector, out _))
+        {
+            return [];
+        }
+
+        Normalise(vector);
+        return vector;
+    }
+
+    /// <summary>
+    /// Scales <paramref name="vector"/> to length 1 (a zero vector stays zero). Vectors are taken
+    /// within 0.01 of length 1, which half precision cannot do better than; compared as sent, a
+    /// claim's vector of length 1.0099 would reach 0.98 against pictures only 0.970 alike.
+    /// </summary>
+    public static void Normalise(Span<float> vector)
+    {
+        var length = Length(vector);
+        if (length == 0)
+        {
+            return;
+        }
+
+        var scale = (float)(1 / length);
+        foreach (ref var x in vector)
+        {
+            x *= scale;
+        }
+    }
 
     /// <summary>The Euclidean length of <paramref name="vector"/>.</summary>
     public static double Length(ReadOnlySpan<float> vector)
@@ -81,7 +116,7 @@ public static class EmbeddingVector
         return Math.Sqrt(squares);
     }
 
-    /// <summary>The dot product of two vectors of equal length: their cosine similarity when both have length 1.</summary>
+    /// <summary>The dot product of two vectors of equal length: their cosine similarity when both have length 1 (<see cref="Normalise"/>).</summary>
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         var sum = Vector<float>.Zero;

@@ -110,7 +110,7 @@ public sealed partial class MatchingIndex : IDisposable
                 }
 
                 if (found < rows.Length || rows.Length >= MaxVectorCandidates || (uint)rows[found - 1] >= (uint)vectors.Count
-                    || BestSimilarity(query, vectors, rows[found - 1], widened) < query.MinSimilarity)
+                    || BestSimilarity(query, vectors, rows[found - 1], widened) < query.MinSimilarity - EmbeddingVector.SimilarityTolerance)
                 {
                     break;
                 }
@@ -131,7 +131,7 @@ public sealed partial class MatchingIndex : IDisposable
         }
 
         var best = BestSimilarity(query, vectors, row, widened);
-        if (best >= query.MinSimilarity)
+        if (best >= query.MinSimilarity - EmbeddingVector.SimilarityTolerance)
         {
             candidates.Add(new Candidate(claim, MatchKind.Embedding, vectors.Keys[row]) { Similarity = Math.Min(best, 1f) });
         }

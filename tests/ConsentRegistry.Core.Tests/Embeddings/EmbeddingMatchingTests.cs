@@ -101,6 +101,38 @@ public sealed class EmbeddingMatchingTests
         Assert.Equal(["second"], Listed());
     }
 
+    [Fact]
+    public void Vectors_taken_near_length_1_are_compared_as_unit_vectors_so_a_longer_claim_vector_reaches_no_further()
+    {
+        // Both are accepted (within 0.01 of length 1); as sent, their dot product would be 1.0099 × 0.975 = 0.985.
+        var probe = Unit(1);
+        var claimed = Towards(probe, Unit(2), 0.975f).Select(v => v * 1.0099f).ToArray();
+        Assert.True(Subject.TryCreate(SubjectKinds.Embedding, EmbeddingVector.Encode(claimed), null, Model, Models, out _, out _, out var error), error);
+        var index = new MatchingIndex();
+        index.Add(Claim("long", 1, "artist", No, claimed));
+
+        Assert.Empty(Lookup(index, new EmbeddingQuery(Model, [Read(probe)], 0.98f)));
+        Assert.InRange(Assert.Single(Lookup(index, new EmbeddingQuery(Model, [Read(probe)], 0.97f))).Similarity, 0.974f, 0.976f);
+    }
+
+    [Fact]
+    public void An_images_own_vector_reaches_a_min_similarity_of_1_whatever_the_lengths_sent()
+    {
+        var vector = Unit(5);
+        var index = new MatchingIndex();
+        index.Add(Claim("own", 1, "artist", No, vector.Select(v => v * 0.995f).ToArray()));
+
+        var match = Assert.Single(Lookup(index, new EmbeddingQuery(Model, [Read(vector.Select(v => v * 0.995f).ToArray())], 1f)));
+        Assert.Equal(1f, match.Similarity);
+    }
+
+    /// <summary>A vector as a lookup item brings it: encoded, then read by the registry's models.</summary>
+    private static float[] Read(float[] vector)
+    {
+        Assert.True(Models.TryRead(Model, EmbeddingVector.Encode(vector), out var read, out _, out var error), error);
+        return read;
+    }
+
     private static List<Match> Lookup(MatchingIndex index, EmbeddingQuery query)
     {
         var matches = new List<Match>();
