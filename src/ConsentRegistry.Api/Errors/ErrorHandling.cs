@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
+using ConsentRegistry.Api.Images;
 using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Core.Embeddings;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -100,6 +102,7 @@ internal sealed partial class RegistryExceptionHandler(IProblemDetailsService pr
             BadHttpRequestException bad => (bad.StatusCode, "The request could not be read.", Describe(bad.StatusCode)),
             JsonException => (400, "The request body is not valid JSON.", (string?)null),
             ChannelClosedException => (503, "The service is shutting down.", "Retry against another instance or in a moment."),
+            EmbeddingModelUnavailableException => (503, "The embedding model is not available.", "Retry later; GET /health/ready says why."),
             _ when storeUnavailable => (503, "The store is unavailable.", "Retry in a moment."),
             _ => (500, "An unexpected error occurred.", (string?)null),
         };
@@ -110,6 +113,11 @@ internal sealed partial class RegistryExceptionHandler(IProblemDetailsService pr
             problem.Extensions["code"] = ProblemCodes.StoreUnavailable;
             problem.Type = ProblemTypes.Of(ProblemCodes.StoreUnavailable);
             context.Response.Headers.RetryAfter = RetryAfterSeconds;
+        }
+
+        if (exception is EmbeddingModelUnavailableException)
+        {
+            context.Response.Headers.RetryAfter = ((int)ImageEmbeddings.RetryLoadAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         if (status >= 500)

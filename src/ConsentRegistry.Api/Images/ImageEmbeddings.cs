@@ -17,10 +17,18 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
 {
     public const string Section = "Registry:Embedding";
 
+    /// <summary>
+    /// How long a failed load stands before a use tries again: each try reads and rewrites the model
+    /// (hundreds of MB) while every other use waits, and a model that will not load would otherwise
+    /// be loaded again for every lookup item, claim and image that needs it.
+    /// </summary>
+    public static readonly TimeSpan RetryLoadAfter = TimeSpan.FromSeconds(30);
+
     private readonly Lock _loading = new();
     private ImageEmbedder? _loaded;
     private EmbeddingBatcher? _batcher; // set before _loaded is published
     private Exception? _failed;
+    private long _failedAt;
 
     /// <summary>The id the vectors carry.</summary>
     public string ModelId => options.Value.Id;
@@ -30,7 +38,7 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
 
     public bool Loaded => Volatile.Read(ref _loaded) is not null;
 
-    /// <summary>Why the last try to load the model failed, while it has not loaded since; a later use tries again.</summary>
+    /// <summary>Why the last try to load the model failed, while it has not loaded since; a use after <see cref="RetryLoadAfter"/> tries again.</summary>
     public string? LoadFailure => Loaded ? null : Volatile.Read(ref _failed)?.Message;
 
     /// <summary>The length of the vectors (loads the model).</summary>
@@ -56,7 +64,11 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
 
     public void Dispose() => _loaded?.Dispose();
 
-    /// <summary>The loaded model, loading it first if need be (one load at a time; a failed load is tried again at the next use).</summary>
+    /// <summary>
+    /// The loaded model, loading it first if need be (one load at a time). A failed load throws
+    /// <see cref="EmbeddingModelUnavailableException"/>, and so does every use for
+    /// <see cref="RetryLoadAfter"/> after it, without trying again.
+    /// </summary>
     private ImageEmbedder Embedder()
     {
         if (Volatile.Read(ref _loaded) is { } loaded)
@@ -66,22 +78,31 @@ public sealed class ImageEmbeddings(IOptions<EmbeddingModelOptions> options, ILo
 
         lock (_loading)
         {
-            if (_loaded is null)
+            if (_loaded is not null)
             {
-                try
-                {
-                    var embedder = Load(options.Value, logger);
-                    _batcher = new EmbeddingBatcher(embedder.Embed, options.Value.EffectiveMaxBatch);
-                    Volatile.Write(ref _loaded, embedder);
-                }
-                catch (Exception e)
-                {
-                    Volatile.Write(ref _failed, e);
-                    throw;
-                }
+                return _loaded;
             }
 
-            return _loaded!;
+            if (_failed is { } failed && Stopwatch.GetElapsedTime(_failedAt) < RetryLoadAfter)
+            {
+                throw new EmbeddingModelUnavailableException(ModelId, failed);
+            }
+
+            try
+            {
+                var embedder = Load(options.Value, logger);
+                _batcher = new EmbeddingBatcher(embedder.Embed, options.Value.EffectiveMaxBatch);
+                Volatile.Write(ref _loaded, embedder);
+                return embedder;
+            }
+            catch (Exception e)
+            {
+                _failedAt = Stopwatch.GetTimestamp();
+                Volatile.Write(ref _failed, e);
+                logger.LogWarning("Embedding model {Model} failed to load ({Reason}); uses in the next {Seconds:F0} s are refused without trying again",
+                    ModelId, e.Message, RetryLoadAfter.TotalSeconds);
+                throw new EmbeddingModelUnavailableException(ModelId, e);
+            }
         }
     }
 
@@ -144,7 +165,7 @@ internal sealed class EmbeddingHealthCheck(ImageEmbeddings embeddings) : IHealth
         var description = $"{embeddings.ModelId} on {embeddings.Provider}";
         // Degraded, not unhealthy: lookups and claims go on; only POST /v1/images needs the model.
         return Task.FromResult(embeddings.LoadFailure is { } failure
-            ? HealthCheckResult.Degraded($"{description}: the model failed to load ({failure}); until it loads, POST /v1/images answers 500 and the worker derives fingerprints without embeddings", data: data)
+            ? HealthCheckResult.Degraded($"{description}: the model failed to load ({failure}); until it loads, POST /v1/images answers 503, lookup items with embeddings get their own error and the worker derives fingerprints without embeddings", data: data)
             : HealthCheckResult.Healthy(embeddings.Loaded ? description : $"{description} (loads at its first image)", data));
     }
 }

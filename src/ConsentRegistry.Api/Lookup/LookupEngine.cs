@@ -163,6 +163,9 @@ public sealed class LookupEngine(
     private static readonly LookupError TooManyEmbeddings = new("too-many-embeddings", "embeddings",
         $"A request brings at most {MaxEmbeddingVectorsPerRequest} embedding vectors in all; send the other items in another request.");
 
+    internal static readonly LookupError EmbeddingModelUnavailable = new("embedding-model-unavailable", "embeddings",
+        "The registry cannot compare embeddings now: its model is not loaded (GET /health/ready says why). Retry later, or send the item without embeddings.");
+
     internal static readonly LookupError InvalidMinSimilarity = new("invalid-min-similarity", "min_similarity",
         "min_similarity is a number from 0.5 to 1, sent with embeddings.");
 
@@ -340,9 +343,19 @@ public sealed class LookupEngine(
         for (var i = 0; i < item.Embeddings.Count; i++)
         {
             var (model, value) = item.Embeddings[i];
-            if (!embeddingModels.TryRead(model, value, out var vector, out var field, out var detail))
+            float[] vector;
+            try
             {
-                error = new LookupError(InvalidEmbeddingCode, $"embeddings[{i}].{field}", detail!);
+                if (!embeddingModels.TryRead(model, value, out vector, out var field, out var detail))
+                {
+                    error = new LookupError(InvalidEmbeddingCode, $"embeddings[{i}].{field}", detail!);
+                    return false;
+                }
+            }
+            catch (EmbeddingModelUnavailableException)
+            {
+                // A vector's length is known once the model is loaded: this item gets its own error, the other items are answered.
+                error = EmbeddingModelUnavailable;
                 return false;
             }
 

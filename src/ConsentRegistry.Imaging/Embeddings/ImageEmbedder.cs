@@ -26,17 +26,28 @@ public sealed class ImageEmbedder : IDisposable
 
         Provider = options.Device.ToLowerInvariant();
         using var sessionOptions = SessionOptionsFor(options);
-        if (preprocessPath is not null)
+        try
         {
-            var (preprocess, _) = OnnxGraph.PrepareForEmbedding(Read(preprocessPath), null);
-            _preprocess = new InferenceSession(preprocess, sessionOptions);
-        }
+            if (preprocessPath is not null)
+            {
+                var (preprocess, _) = OnnxGraph.PrepareForEmbedding(Read(preprocessPath), null);
+                _preprocess = new InferenceSession(preprocess, sessionOptions);
+            }
 
-        var (model, output) = OnnxGraph.PrepareForEmbedding(Read(modelPath), string.IsNullOrEmpty(options.OutputName) ? null : options.OutputName);
-        _model = new InferenceSession(model, sessionOptions);
-        _modelInput = _model.InputMetadata.Keys.Single();
-        _output = output;
-        Dimensions = Embed([Blank(options.InputSize)])[0].Length;
+            var (model, output) = OnnxGraph.PrepareForEmbedding(Read(modelPath), string.IsNullOrEmpty(options.OutputName) ? null : options.OutputName);
+            _model = new InferenceSession(model, sessionOptions);
+            _modelInput = _model.InputMetadata.Keys.Single();
+            _output = output;
+            Dimensions = Embed([Blank(options.InputSize)])[0].Length;
+        }
+        catch
+        {
+            // A model that loads but does not run here (several inputs, another input size, a
+            // missing output) would otherwise keep its sessions' native memory, hundreds of MB.
+            _model?.Dispose();
+            _preprocess?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The id every vector of this embedder carries.</summary>

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Core.Embeddings;
 using SkiaSharp;
@@ -118,6 +119,38 @@ public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<
             var embedding = ready.GetProperty("checks").GetProperty("embedding");
             Assert.Equal("Degraded", embedding.GetProperty("status").GetString());
             Assert.Contains("failed to load", embedding.GetProperty("description").GetString());
+        }
+        finally
+        {
+            File.Delete(broken);
+        }
+    }
+
+    [Fact]
+    public async Task While_the_model_will_not_load_images_answer_503_lookup_items_with_embeddings_their_own_error_and_it_is_not_reloaded_at_every_use()
+    {
+        var broken = Path.Combine(Path.GetTempPath(), $"broken-model-{Guid.NewGuid():N}.onnx");
+        await File.WriteAllBytesAsync(broken, "this is not an ONNX model"u8.ToArray());
+        try
+        {
+            await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Embedding:ModelPath"] = broken });
+            using var client = app.CreateClient();
+            var vector = new float[512];
+            vector[0] = 1;
+
+            using var image = await client.PostAsync("/v1/images", ImageUploads.Form(TestImages.ReadPdqData("generated/shapes-a.png")));
+            var results = await client.LookupItemsAsync(
+                new JsonObject { ["embeddings"] = new JsonArray(new JsonObject { ["model"] = "resnet18-gem-v1", ["value"] = EmbeddingVector.Encode(vector) }) },
+                new JsonObject { ["url"] = "https://model-down.example/a.jpg" });
+            using var again = await client.PostAsync("/v1/images", ImageUploads.Form(TestImages.ReadPdqData("generated/shapes-a.png")));
+
+            await TestHttp.AssertProblemAsync(image, System.Net.HttpStatusCode.ServiceUnavailable, "unavailable");
+            Assert.Equal(TimeSpan.FromSeconds(30), image.Headers.RetryAfter?.Delta);
+            Assert.Equal(("embedding-model-unavailable", "embeddings"),
+                (results[0].GetProperty("error").GetProperty("code").GetString(), results[0].GetProperty("error").GetProperty("field").GetString()));
+            Assert.Equal("unknown", results[1].GetProperty("decision").GetProperty("train-ai").GetString());
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, again.StatusCode);
+            Assert.Single(app.Logs, line => line.Contains("failed to load", StringComparison.Ordinal)); // one try for the three uses
         }
         finally
         {
