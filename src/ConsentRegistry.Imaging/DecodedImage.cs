@@ -11,11 +11,12 @@ public sealed class DecodedImage : IDisposable
 {
     private byte[]? _pixels;
 
-    internal DecodedImage(byte[] pixels, int width, int height, int strideBytes, PdqPixelFormat format)
+    internal DecodedImage(byte[] pixels, int width, int height, int strideBytes, PdqPixelFormat format, double? sourceAspect = null)
     {
         _pixels = pixels;
         Width = width;
         Height = height;
+        SourceAspect = sourceAspect ?? (double)width / height;
         StrideBytes = strideBytes;
         Format = format;
     }
@@ -25,6 +26,12 @@ public sealed class DecodedImage : IDisposable
 
     /// <summary>Rows in <see cref="Pixels"/>.</summary>
     public int Height { get; }
+
+    /// <summary>
+    /// The picture's width over its height as encoded: <see cref="Width"/> over <see cref="Height"/>,
+    /// unless the pixels are the 512×512 grid of a larger picture, whose shape they no longer show.
+    /// </summary>
+    public double SourceAspect { get; }
 
     /// <summary>Bytes from one row to the next.</summary>
     public int StrideBytes { get; }

@@ -46,7 +46,7 @@ internal static class GridDecoder
                 sampler.SampleRow(row.AsSpan(0, info.RowBytes), grid.AsSpan(y * sampler.RowBytes, sampler.RowBytes));
             }
 
-            return new DecodedImage(grid, sampler.Width, sampler.Height, sampler.RowBytes, format);
+            return new DecodedImage(grid, sampler.Width, sampler.Height, sampler.RowBytes, format, sampler.SourceAspect);
         }
         catch
         {
@@ -124,7 +124,7 @@ internal static class GridDecoder
                 sampler.SampleRow(row.AsSpan(0, info.RowBytes), grid.AsSpan(y * sampler.RowBytes, sampler.RowBytes));
             }
 
-            return new DecodedImage(grid, sampler.Width, sampler.Height, sampler.RowBytes, format);
+            return new DecodedImage(grid, sampler.Width, sampler.Height, sampler.RowBytes, format, sampler.SourceAspect);
         }
         finally
         {

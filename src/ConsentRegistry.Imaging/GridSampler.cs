@@ -19,6 +19,7 @@ internal sealed class GridSampler
     {
         Width = width;
         Height = height;
+        SourceAspect = (double)sourceWidth / sourceHeight;
         _sourceHeight = sourceHeight;
         _bytesPerPixel = bytesPerPixel;
         _compositeAlpha = compositeAlpha;
@@ -28,6 +29,9 @@ internal sealed class GridSampler
             _sourceColumns[x] = width == sourceWidth ? x : (int)((double)x * sourceWidth / width);
         }
     }
+
+    /// <summary>The source's width over its height: the picture's shape, which a 512×512 grid does not keep.</summary>
+    public double SourceAspect { get; }
 
     public int Width { get; }
 

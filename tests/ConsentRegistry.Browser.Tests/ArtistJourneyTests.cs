@@ -23,7 +23,7 @@ public sealed class ArtistJourneyTests(BrowserFixture registry) : IClassFixture<
         var imageClaim = await registry.Api.ClaimAsync(image.Id);
         Assert.Equal(party, imageClaim.GetProperty("party").GetString());
         Assert.Contains(imageClaim.GetProperty("subjects").EnumerateArray(),
-            s => s.GetProperty("kind").GetString() == "embedding" && s.GetProperty("model").GetString() == "resnet18-gem-v1");
+            s => s.GetProperty("kind").GetString() == "embedding" && s.GetProperty("model").GetString() == "resnet18-gem-v2");
         var bySha256 = await registry.Api.LookupSha256Async(imageSha256);
         Assert.Equal("disallow", bySha256.TrainAi);
         Assert.Contains(image.Id, bySha256.Claims);

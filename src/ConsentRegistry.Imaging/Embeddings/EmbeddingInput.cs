@@ -5,7 +5,9 @@ namespace ConsentRegistry.Imaging.Embeddings;
 /// <summary>
 /// A decoded image as an embedder's input: 3 planes (R, G, B) of size×size samples, 0–255. The
 /// picture is scaled to fit the square whole (area averaging when shrinking) and centred on a
-/// mid-grey background, so its shape is kept rather than stretched.
+/// mid-grey background, so its shape is kept rather than stretched: the shape it was encoded in
+/// (<see cref="DecodedImage.SourceAspect"/>), also when a large picture is held on the 512×512
+/// grid, so that a picture and its thumbnail give the same input.
 /// </summary>
 public static class EmbeddingInput
 {
@@ -24,9 +26,12 @@ public static class EmbeddingInput
 
         var planes = new float[3 * size * size];
         Array.Fill(planes, Background);
-        var scale = (double)size / Math.Max(region.Width, region.Height);
-        var width = Math.Max(1, (int)Math.Round(region.Width * scale));
-        var height = Math.Max(1, (int)Math.Round(region.Height * scale));
+        // The region's width as the picture was encoded: the grid of a large picture is squeezed or
+        // stretched across, by its aspect over the grid's.
+        var encodedWidth = region.Width * image.SourceAspect * image.Height / image.Width;
+        var scale = size / Math.Max(encodedWidth, region.Height);
+        var width = Math.Clamp((int)Math.Round(encodedWidth * scale), 1, size);
+        var height = Math.Clamp((int)Math.Round(region.Height * scale), 1, size);
         var left = (size - width) / 2;
         var top = (size - height) / 2;
         var pixels = image.Pixels;

@@ -11,7 +11,7 @@ namespace ConsentRegistry.Imaging.Embeddings;
 public sealed partial class EmbeddingModelOptions
 {
     /// <summary>The bundled model's id; a vector carries its model's id and is compared only with vectors of the same id.</summary>
-    public const string DefaultModelId = "resnet18-gem-v1";
+    public const string DefaultModelId = "resnet18-gem-v2";
 
     /// <summary>Stored with every vector; change it whenever the model, its input or its pooling changes.</summary>
     public string Id { get; set; } = DefaultModelId;

@@ -19,7 +19,7 @@ public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<
         var body = await _client.HashImageAsync(TestImages.ReadPdqData("reg-test-input/dih/bridge-1-original.jpg"));
 
         var embedding = Assert.Single(body.GetProperty("embeddings").EnumerateArray());
-        Assert.Equal("resnet18-gem-v1", embedding.GetProperty("model").GetString());
+        Assert.Equal("resnet18-gem-v2", embedding.GetProperty("model").GetString());
         Assert.True(EmbeddingVector.TryDecode(embedding.GetProperty("value").GetString(), ResNet18Dimensions, out var vector, out var error), error);
         Assert.InRange(MathF.Sqrt(vector.Sum(v => v * v)), 0.99f, 1.01f); // float16 rounding
     }
@@ -69,7 +69,7 @@ public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<
         var ready = await _client.GetFromJsonAsync<JsonElement>("/health/ready");
 
         var description = ready.GetProperty("checks").GetProperty("embedding").GetProperty("description").GetString();
-        Assert.StartsWith("resnet18-gem-v1 on cpu", description);
+        Assert.StartsWith("resnet18-gem-v2 on cpu", description);
     }
 
     [Fact]
@@ -79,14 +79,14 @@ public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<
         using var client = app.CreateClient();
 
         string? description = null;
-        for (var attempt = 0; attempt < 120 && description != "resnet18-gem-v1 on cpu"; attempt++)
+        for (var attempt = 0; attempt < 120 && description != "resnet18-gem-v2 on cpu"; attempt++)
         {
             await Task.Delay(250);
             var ready = await client.GetFromJsonAsync<JsonElement>("/health/ready");
             description = ready.GetProperty("checks").GetProperty("embedding").GetProperty("description").GetString();
         }
 
-        Assert.Equal("resnet18-gem-v1 on cpu", description); // no "(loads at its first image)": loaded, no image sent
+        Assert.Equal("resnet18-gem-v2 on cpu", description); // no "(loads at its first image)": loaded, no image sent
     }
 
     [Fact]
@@ -140,7 +140,7 @@ public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<
 
             using var image = await client.PostAsync("/v1/images", ImageUploads.Form(TestImages.ReadPdqData("generated/shapes-a.png")));
             var results = await client.LookupItemsAsync(
-                new JsonObject { ["embeddings"] = new JsonArray(new JsonObject { ["model"] = "resnet18-gem-v1", ["value"] = EmbeddingVector.Encode(vector) }) },
+                new JsonObject { ["embeddings"] = new JsonArray(new JsonObject { ["model"] = "resnet18-gem-v2", ["value"] = EmbeddingVector.Encode(vector) }) },
                 new JsonObject { ["url"] = "https://model-down.example/a.jpg" });
             using var again = await client.PostAsync("/v1/images", ImageUploads.Form(TestImages.ReadPdqData("generated/shapes-a.png")));
 

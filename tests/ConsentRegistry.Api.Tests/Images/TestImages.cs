@@ -60,6 +60,16 @@ internal static class TestImages
         return bitmap;
     }
 
+    /// <summary>The middle <paramref name="fraction"/> of <paramref name="source"/> in each side, as a bitmap of its own.</summary>
+    public static SKBitmap CentreCrop(SKBitmap source, double fraction)
+    {
+        var width = (int)(source.Width * fraction);
+        var height = (int)(source.Height * fraction);
+        using var subset = new SKBitmap();
+        Assert.True(source.ExtractSubset(subset, SKRectI.Create((source.Width - width) / 2, (source.Height - height) / 2, width, height)));
+        return subset.Copy();
+    }
+
     public static byte[] Encode(SKBitmap bitmap, SKEncodedImageFormat format, int quality = 100)
     {
         using var data = bitmap.Encode(format, quality) ?? throw new InvalidOperationException($"Skia cannot encode {format}.");

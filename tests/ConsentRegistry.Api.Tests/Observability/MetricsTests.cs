@@ -77,7 +77,7 @@ public sealed class MetricsTests
         Assert.Equal(1, Moved("registry_pdq_search_duration_seconds_count"));
         Assert.True(Moved("registry_pdq_search_duration_seconds_sum") > 0);
         Assert.Equal(1, Moved("registry_pdq_search_duration_seconds_bucket", ("le", "+Inf")));
-        Assert.Equal(1, Moved("registry_images_embedding_duration_seconds_count", ("model", "resnet18-gem-v1"), ("provider", "cpu")));
+        Assert.Equal(1, Moved("registry_images_embedding_duration_seconds_count", ("model", "resnet18-gem-v2"), ("provider", "cpu")));
 
         Assert.Equal(1, Moved("registry_images_decodes_total", ("outcome", "hashed")));
         Assert.Equal(1, Moved("registry_images_decodes_total", ("outcome", "unsupported-image-format")));

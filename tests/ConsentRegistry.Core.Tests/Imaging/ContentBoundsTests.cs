@@ -61,6 +61,31 @@ public sealed class ContentBoundsTests
     }
 
     [Fact]
+    public void A_picture_larger_than_the_512_grid_keeps_its_shape_and_gives_its_thumbnails_input()
+    {
+        // Two halves side by side: 1024×512 is held on the 512×512 grid, 256×128 as it is.
+        static void Halves(SKCanvas canvas, float width, float height)
+        {
+            using var red = new SKPaint { Color = new SKColor(200, 30, 30) };
+            using var blue = new SKPaint { Color = new SKColor(20, 40, 190) };
+            canvas.DrawRect(0, 0, width / 2, height, red);
+            canvas.DrawRect(width / 2, 0, width / 2, height, blue);
+        }
+
+        using var large = Decode(Png(1024, 512, SKColors.White, c => Halves(c, 1024, 512)));
+        using var thumbnail = Decode(Png(256, 128, SKColors.White, c => Halves(c, 256, 128)));
+        Assert.Equal((512, 512, 2.0), (large.Width, large.Height, large.SourceAspect));
+
+        var fromLarge = EmbeddingInput.From(large, 64);
+        var fromThumbnail = EmbeddingInput.From(thumbnail, 64);
+
+        // 64×32 of picture between 16-row bands of background, as the thumbnail's.
+        Assert.All(fromLarge.AsSpan(0, 64 * 16).ToArray(), v => Assert.Equal(128f, v));
+        Assert.Equal(200f, fromLarge[(20 * 64) + 10]);
+        Assert.Equal(fromThumbnail, fromLarge);
+    }
+
+    [Fact]
     public void A_region_outside_the_image_is_refused()
     {
         using var image = Decode(Png(100, 100, SKColors.White, _ => { }));
