@@ -12,8 +12,9 @@ namespace ConsentRegistry.Api.Lookup;
 /// per-address limit). A URL or SHA-256 item costs about a microsecond, but a PDQ hash is a radius
 /// search (about 0.1 ms at a million hashes, 0.8 ms at 10 million) and an embedding vector a
 /// vector-index search: the request rate alone let one anonymous client keep every core busy with
-/// 10,000-hash batches. Each PDQ hash and each embedding vector of an item is one search (a PDQ
-/// search wider than the registry's default radius counts <see cref="WideSearchCost"/>), taken
+/// 10,000-hash batches. Each PDQ hash and each embedding vector of an item is one search (a search
+/// wider than the registry's default, a PDQ radius above it or a similarity below it, counts
+/// <see cref="WideSearchCost"/>), taken
 /// from a bucket refilled with <see cref="LookupOptions.ImageSearchesPerSecondPerAddress"/> (or
 /// <c>…PerKey</c>) a second, run by run as the request is answered, so that the work is spread
 /// evenly rather than done in bursts. A request is admitted (<see cref="TryAdmit"/>) unless its
@@ -26,7 +27,7 @@ public sealed class ImageSearchPacing : IDisposable
     /// <summary>The <c>policy</c> label of the 429s it causes in <c>registry_rate_limit_rejections_total</c>.</summary>
     public const string PolicyName = "image-searches";
 
-    /// <summary>What a PDQ search above the default radius counts: a radius of 63 checks about 16 times the candidates of 31.</summary>
+    /// <summary>What a search wider than the default counts: a PDQ radius of 63 checks about 16 times the candidates of 31.</summary>
     public const int WideSearchCost = 16;
 
     /// <summary>How long a client's admitted searches may take to refill before its next request is refused.</summary>
@@ -37,12 +38,14 @@ public sealed class ImageSearchPacing : IDisposable
     private readonly LookupOptions _lookup;
     private readonly int _ipv6PrefixLength;
     private readonly int _pdqMaxDistance;
+    private readonly double _embeddingMinSimilarity;
 
     public ImageSearchPacing(IOptions<LookupOptions> lookup, IOptions<WriteBudgetOptions> budgets, IOptions<MatchingOptions> matching)
     {
         _lookup = lookup.Value;
         _ipv6PrefixLength = budgets.Value.Ipv6PrefixLength;
         _pdqMaxDistance = matching.Value.PdqMaxDistance;
+        _embeddingMinSimilarity = matching.Value.EmbeddingMinSimilarity;
         // Admission bounds what waits; the limiter's own queue only orders it.
         _limiter = PartitionedRateLimiter.Create<(string Partition, int PerSecond), (string, int)>(key =>
             RateLimitPartition.GetTokenBucketLimiter(key, k => new TokenBucketRateLimiterOptions
@@ -72,7 +75,9 @@ public sealed class ImageSearchPacing : IDisposable
 
         if (item.Embeddings is { } embeddings)
         {
-            cost += Math.Min(embeddings.Count, EmbeddingModels.MaxVectorsPerImage);
+            // Below the default similarity, each vector's search checks many more candidates (at 0.5, thousands).
+            var each = item.MinSimilarity < _embeddingMinSimilarity ? WideSearchCost : 1;
+            cost += Math.Min(embeddings.Count, EmbeddingModels.MaxVectorsPerImage) * each;
         }
 
         return cost;

@@ -19,8 +19,8 @@ public sealed class LookupOptions
     public int RequestsPerSecondPerAddress { get; set; } = 50;
 
     /// <summary>
-    /// PDQ hashes and embedding vectors of lookup items one API key may have searched a second (a PDQ
-    /// search wider than the default radius counts 16); a request short of them waits (<see cref="ImageSearchPacing"/>).
+    /// PDQ hashes and embedding vectors of lookup items one API key may have searched a second (a search
+    /// wider than the default, a PDQ radius above it or a similarity below it, counts 16); a request short of them waits (<see cref="ImageSearchPacing"/>).
     /// </summary>
     public int ImageSearchesPerSecondPerKey { get; set; } = 5_000;
 

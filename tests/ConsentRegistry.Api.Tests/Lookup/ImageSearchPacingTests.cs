@@ -34,7 +34,7 @@ public sealed class ImageSearchPacingTests
     private static JsonObject PdqItem(int seed) => new() { ["pdq"] = Pdq(seed) };
 
     [Fact]
-    public void Each_pdq_hash_and_embedding_vector_is_a_search_and_a_wide_pdq_search_counts_sixteen()
+    public void Each_pdq_hash_and_embedding_vector_is_a_search_and_one_wider_than_the_default_counts_sixteen()
     {
         var pacing = new ImageSearchPacing(
             Microsoft.Extensions.Options.Options.Create(new LookupOptions()),
@@ -48,6 +48,8 @@ public sealed class ImageSearchPacingTests
         Assert.Equal(ImageSearchPacing.WideSearchCost, pacing.CostOf(new ReadItem(new LookupItem(null, null, Pdq(1), 32), null)));
         Assert.Equal(4, pacing.CostOf(new ReadItem(new LookupItem(null, null, Pdq(1), null, Embeddings: Vectors(3)), null)));
         Assert.Equal(16, pacing.CostOf(new ReadItem(new LookupItem(null, null, null, null, Embeddings: Vectors(500)), null)));
+        Assert.Equal(2, pacing.CostOf(new ReadItem(new LookupItem(null, null, null, null, Embeddings: Vectors(2), MinSimilarity: 0.99), null)));
+        Assert.Equal(2 * ImageSearchPacing.WideSearchCost, pacing.CostOf(new ReadItem(new LookupItem(null, null, null, null, Embeddings: Vectors(2), MinSimilarity: 0.5), null)));
         Assert.Equal(0, pacing.CostOf(new ReadItem(null, new LookupError("invalid-item", null, "bad line"))));
     }
 
