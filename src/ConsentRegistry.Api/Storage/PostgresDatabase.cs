@@ -41,8 +41,23 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource, string connect
         }
     }
 
-    public override async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
-        await dataSource.OpenConnectionAsync(cancellationToken);
+    /// <summary>
+    /// A failure is marked as one of opening (<see cref="TransientStoreErrors.FailedToOpen"/>): a
+    /// connect timeout or an exhausted pool says the store is unavailable, though Npgsql shapes
+    /// them as it does a command timeout.
+    /// </summary>
+    public override async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await dataSource.OpenConnectionAsync(cancellationToken);
+        }
+        catch (NpgsqlException e)
+        {
+            TransientStoreErrors.FailedToOpen(e);
+            throw;
+        }
+    }
 
     public override async Task MigrateAsync(ILogger logger, CancellationToken cancellationToken)
     {

@@ -17,6 +17,26 @@ public static class TransientStoreErrors
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
 
+    /// <summary>The key of <see cref="Exception.Data"/> that <see cref="FailedToOpen"/> sets.</summary>
+    private const string OpeningConnectionKey = "ConsentRegistry.Storage.OpeningConnection";
+
+    /// <summary>
+    /// Marks <paramref name="exception"/> as thrown while a connection was being opened, before
+    /// any work was sent, and returns it. Npgsql reports a connect timeout ("Failed to connect to
+    /// …", a server whose packets are dropped) and an exhausted pool just as it reports a command
+    /// that ran past its timeout: an <see cref="NpgsqlException"/> wrapping a
+    /// <see cref="TimeoutException"/>. Only where it happened tells them apart, and a failure to
+    /// open depends on nothing the work asked.
+    /// </summary>
+    public static Exception FailedToOpen(Exception exception)
+    {
+        exception.Data[OpeningConnectionKey] = true;
+        return exception;
+    }
+
+    /// <summary>Whether <see cref="FailedToOpen"/> marked <paramref name="exception"/>.</summary>
+    public static bool WhileOpening(Exception exception) => exception.Data[OpeningConnectionKey] is true;
+
     public static bool IsTransient(Exception exception) => exception switch
     {
         TimeoutException or SocketException => true,
@@ -39,6 +59,8 @@ public static class TransientStoreErrors
     {
         PostgresException postgres => postgres.SqlState is "55P03" or "57P01" or "57P02" or "57P03" or "53300"
             || (postgres.SqlState.StartsWith("08", StringComparison.Ordinal) && postgres.SqlState != "08P01"),
+        // No connection to run the work on (connect timeout, pool exhausted): whatever the work, it would wait the same.
+        NpgsqlException npgsql when WhileOpening(npgsql) => npgsql.IsTransient,
         NpgsqlException { InnerException: TimeoutException } => false, // a command that ran past its timeout
         NpgsqlException npgsql => npgsql.IsTransient, // connection failures and broken sockets
         SqliteException sqlite => (sqlite.SqliteErrorCode & 0xFF) is SqliteBusy or SqliteLocked,

@@ -1,6 +1,8 @@
 using System.Data.Common;
+using System.Net;
 using System.Net.Sockets;
 using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -90,6 +92,68 @@ public sealed class TransientStoreErrorsTests
         Assert.False(TransientStoreErrors.IsUnavailable(new NpgsqlException("Exception while reading from stream", new TimeoutException())));
         Assert.False(TransientStoreErrors.IsUnavailable(new SqliteException("message", 19)));
         Assert.False(TransientStoreErrors.IsUnavailable(new InvalidOperationException("a bug")));
+    }
+
+    [Fact]
+    public void A_timeout_while_opening_a_connection_is_unavailable_and_the_same_timeout_of_a_command_is_not()
+    {
+        Assert.True(TransientStoreErrors.IsUnavailable(TransientStoreErrors.FailedToOpen(
+            new NpgsqlException("Failed to connect to 10.0.0.1:5432", new TimeoutException("Timeout during connection attempt")))));
+        Assert.True(TransientStoreErrors.IsUnavailable(TransientStoreErrors.FailedToOpen(
+            new NpgsqlException("The connection pool has been exhausted", new TimeoutException()))));
+        Assert.False(TransientStoreErrors.IsUnavailable(new NpgsqlException("Failed to connect to 10.0.0.1:5432", new TimeoutException())));
+        // Opening does not make a failure no retry fixes transient.
+        Assert.False(TransientStoreErrors.IsUnavailable(TransientStoreErrors.FailedToOpen(new NpgsqlException("The connection string is invalid"))));
+        Assert.False(TransientStoreErrors.IsUnavailable(TransientStoreErrors.FailedToOpen(new PostgresException("password authentication failed", "FATAL", "FATAL", "28P01"))));
+    }
+
+    [Fact]
+    public async Task A_server_whose_packets_are_dropped_is_unavailable_once_the_connect_timeout_passes()
+    {
+        // A listener whose accept queue is full: the kernel drops further connection attempts, as
+        // a firewall that drops packets does, and Npgsql waits out its connect timeout.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(0);
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var fillers = Enumerable.Range(0, 4).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToList();
+        using var disposeFillers = new DisposeAll(fillers);
+        var filling = fillers.Select(filler => filler.ConnectAsync(IPAddress.Loopback, port)).ToList();
+        await Task.WhenAny(Task.WhenAll(filling), Task.Delay(500));
+
+        var connectionString = $"Host=127.0.0.1;Port={port};Username=nobody;Password=x;Database=nothing;Timeout=1;Minimum Pool Size=0";
+        await using var database = new PostgresDatabase(NpgsqlDataSource.Create(connectionString), connectionString);
+        var failure = await Assert.ThrowsAsync<NpgsqlException>(async () => await database.OpenConnectionAsync(default));
+
+        Assert.IsType<TimeoutException>(failure.InnerException); // the shape of a command timeout
+        Assert.True(TransientStoreErrors.IsTransient(failure));
+        Assert.True(TransientStoreErrors.IsUnavailable(failure));
+    }
+
+    [PostgresFact("an exhausted pool of server connections")]
+    public async Task An_exhausted_pool_is_unavailable()
+    {
+        await using var testDatabase = await TestDatabase.CreateAsync();
+        var connectionString = new NpgsqlConnectionStringBuilder(testDatabase.ConnectionString) { MaxPoolSize = 1, MinPoolSize = 0, Timeout = 1 }.ConnectionString;
+        await using var database = new PostgresDatabase(NpgsqlDataSource.Create(connectionString), connectionString);
+        await using var held = await database.OpenConnectionAsync(default);
+
+        var failure = await Assert.ThrowsAsync<NpgsqlException>(async () => await database.OpenConnectionAsync(default));
+
+        Assert.IsType<TimeoutException>(failure.InnerException); // the shape of a command timeout
+        Assert.True(TransientStoreErrors.IsTransient(failure));
+        Assert.True(TransientStoreErrors.IsUnavailable(failure));
+    }
+
+    private sealed class DisposeAll(IEnumerable<IDisposable> disposables) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var disposable in disposables)
+            {
+                disposable.Dispose();
+            }
+        }
     }
 
     private sealed class OtherDbException(Exception? inner) : DbException("another provider's failure", inner);
