@@ -58,6 +58,46 @@ public sealed class TestDatabase : IAsyncDisposable
         return connection;
     }
 
+    /// <summary>
+    /// Takes the store out of reach until the result is disposed: the SQLite file's folder moves
+    /// away (opens fail), or the PostgreSQL database refuses connections and its sessions are ended.
+    /// </summary>
+    public async Task<IAsyncDisposable> TakeAwayAsync()
+    {
+        if (_sqliteDirectory is not null)
+        {
+            var away = _sqliteDirectory + "-away";
+            Directory.Move(_sqliteDirectory, away);
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            return new Restore(() =>
+            {
+                Directory.Move(away, _sqliteDirectory);
+                return Task.CompletedTask;
+            });
+        }
+
+        await AdminExecuteAsync(
+            $"ALTER DATABASE \"{_postgresName}\" WITH ALLOW_CONNECTIONS false",
+            $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{_postgresName}'");
+        return new Restore(() => AdminExecuteAsync($"ALTER DATABASE \"{_postgresName}\" WITH ALLOW_CONNECTIONS true"));
+    }
+
+    private static async Task AdminExecuteAsync(params string[] statements)
+    {
+        await using var connection = new NpgsqlConnection(AdminConnectionString());
+        await connection.OpenAsync();
+        foreach (var statement in statements)
+        {
+            await using var command = new NpgsqlCommand(statement, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+    }
+
+    private sealed class Restore(Func<Task> restore) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await restore();
+    }
+
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
