@@ -52,6 +52,29 @@ public sealed class IndexUpdater(
     /// <summary>How long merges a failed catch-up left (a snapshot was being written) wait before the log pass runs them.</summary>
     private static readonly TimeSpan StaleMerges = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// When the last pass over the log succeeded (the build counts as one; until it ends, when the
+    /// updater was made), <see cref="Stopwatch.GetTimestamp"/>. A pass runs at least every
+    /// <see cref="PollInterval"/> whether or not the log grew, so its age is how stale the index
+    /// may be: the index lag only counts this instance's own commits, and a failing pass only logs.
+    /// </summary>
+    private long _lastPass = Stopwatch.GetTimestamp();
+
+    /// <summary>How long since the last pass over the log succeeded (see <see cref="StaleAfter"/>).</summary>
+    public TimeSpan SinceLastPass => Stopwatch.GetElapsedTime(Volatile.Read(ref _lastPass));
+
+    /// <summary>
+    /// Past this without a successful pass, /health/ready reports the index Degraded: it still
+    /// answers lookups, but other instances' claims and revocations no longer reach it. Settable
+    /// for tests only.
+    /// </summary>
+    internal TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Whether no pass has succeeded for longer than <see cref="StaleAfter"/>.</summary>
+    public bool IsStale => SinceLastPass > StaleAfter;
+
+    private void PassSucceeded() => Volatile.Write(ref _lastPass, Stopwatch.GetTimestamp());
+
     /// <summary>The last seq this instance's writer has committed.</summary>
     public long LastCommittedSeq => Volatile.Read(ref _lastCommittedSeq);
 
@@ -125,6 +148,7 @@ public sealed class IndexUpdater(
                 }
 
                 resumeFrom = null;
+                PassSucceeded();
                 MergePutOff(StaleMerges);
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -290,6 +314,7 @@ public sealed class IndexUpdater(
         }
 
         index.MarkReady(compact: false);
+        PassSucceeded();
         SignalAdvanced();
         var (claims, subjects) = index.Size();
         logger.LogInformation(
@@ -320,14 +345,28 @@ public sealed class IndexUpdater(
     }
 }
 
-/// <summary>Ready only once the matching index has been built.</summary>
-internal sealed class MatchingIndexHealthCheck(SharedMatchingIndex index, SnapshotFolder snapshots) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
+/// <summary>
+/// Ready only once the matching index has been built; Degraded (still HTTP 200) while no pass over
+/// the log has succeeded for <see cref="IndexUpdater.StaleAfter"/>: lookups are still answered,
+/// from an index that no longer sees other instances' claims and revocations.
+/// </summary>
+internal sealed class MatchingIndexHealthCheck(SharedMatchingIndex index, IndexUpdater updater, SnapshotFolder snapshots)
+    : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
 {
     public Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> CheckHealthAsync(
-        Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(index.IsReady
-            ? Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy(snapshots.StartedFrom is { } snapshot
-                ? $"built, at seq {index.AppliedSeq}; started from snapshot {snapshot.Id}"
-                : $"built, at seq {index.AppliedSeq}; started from the store")
-            : Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("building"));
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (!index.IsReady)
+        {
+            return Task.FromResult(Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("building"));
+        }
+
+        var built = snapshots.StartedFrom is { } snapshot
+            ? $"built, at seq {index.AppliedSeq}; started from snapshot {snapshot.Id}"
+            : $"built, at seq {index.AppliedSeq}; started from the store";
+        return Task.FromResult(updater.IsStale
+            ? Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Degraded(
+                $"{built}; not updated from the store for {updater.SinceLastPass.TotalSeconds:0} s")
+            : Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy(built));
+    }
 }

@@ -72,6 +72,8 @@ public sealed class RegistryMetrics
             "The last seq the matching index reflects.");
         meter.CreateObservableGauge("registry.index.lag", () => LogSeq(updater, index) - index.AppliedSeq, "{entry}",
             "Log entries committed by this instance that the matching index does not reflect yet.");
+        meter.CreateObservableGauge("registry.index.last_update.age", () => updater.SinceLastPass.TotalSeconds, "s",
+            "Seconds since the last successful pass of the matching index over the log (one runs every 250 ms); the build counts as one.");
         meter.CreateObservableGauge("registry.index.ready", () => index.IsReady ? 1 : 0, null,
             "1 once the matching index is built from the store and lookups are served, else 0.");
         meter.CreateObservableGauge("registry.index.claims", () => index.Measure().Claims, "{claim}",

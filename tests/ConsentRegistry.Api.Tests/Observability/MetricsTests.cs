@@ -264,6 +264,33 @@ public sealed class MetricsTests
         Assert.Contains("10.0.0.7/32", error.ToString());
     }
 
+    [Fact]
+    public async Task An_index_that_cannot_read_the_log_shows_in_its_last_update_age_and_makes_ready_degraded()
+    {
+        await using var app = await StartAsync();
+        using var client = app.CreateClient();
+        var updater = app.Services.GetRequiredService<ConsentRegistry.Api.Matching.IndexUpdater>();
+        updater.StaleAfter = TimeSpan.FromSeconds(1); // 60 s in production
+        Assert.True((await ScrapeAsync(client)).Single("registry_index_last_update_age_seconds") < 1);
+
+        await using (await app.Database.TakeAwayAsync())
+        {
+            await Eventually.HoldsAsync(
+                async () => (await ScrapeAsync(client)).Single("registry_index_last_update_age_seconds") > 1.5,
+                "the last update ages while the store is out of reach");
+
+            var ready = await client.GetAsync("/health/ready");
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            var index = (await ready.JsonAsync()).GetProperty("checks").GetProperty("matching-index");
+            Assert.Equal("Degraded", index.GetProperty("status").GetString());
+            Assert.Contains("not updated from the store", index.GetProperty("description").GetString());
+        }
+
+        await Eventually.HoldsAsync(
+            async () => (await ScrapeAsync(client)).Single("registry_index_last_update_age_seconds") < 1,
+            "the index reads the log again once the store is back");
+    }
+
     /// <summary>A registry whose scrapes are never served from the exporter's cache (300 ms by default).</summary>
     private static Task<RegistryApp> StartAsync(Dictionary<string, string?>? settings = null) =>
         RegistryApp.StartAsync(settings, services => services.Configure<PrometheusAspNetCoreOptions>(options => options.ScrapeResponseCacheDurationMilliseconds = 0));
