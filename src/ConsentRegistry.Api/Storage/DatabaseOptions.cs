@@ -13,6 +13,11 @@ public sealed class DatabaseOptions
 
     public string Provider { get; set; } = Sqlite;
 
+    /// <summary>
+    /// None by default: SQLite then uses <see cref="DefaultSqliteConnectionString"/>, and PostgreSQL
+    /// is refused with a message that says to set one. appsettings.json must not supply it either,
+    /// or a PostgreSQL start without one gets the SQLite string and fails inside Npgsql instead.
+    /// </summary>
     public string? ConnectionString { get; set; }
 
     public bool IsPostgres => string.Equals(Provider, Postgres, StringComparison.OrdinalIgnoreCase);
