@@ -31,6 +31,9 @@ COPY --from=build --chown=app:app /data ./data
 USER app
 ENV ASPNETCORE_URLS=http://+:8080
 EXPOSE 8080
+# Liveness, not readiness: a start without an index snapshot builds the index for minutes, and an
+# orchestrator that replaces unhealthy containers would restart it before it ever got there.
+# /health/ready is for load balancers (and docker-compose.yml, whose healthcheck asks it).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["dotnet", "ConsentRegistry.Api.dll", "--healthcheck"]
+  CMD ["dotnet", "ConsentRegistry.Api.dll", "--healthcheck", "http://127.0.0.1:8080/health/live"]
 ENTRYPOINT ["dotnet", "ConsentRegistry.Api.dll"]

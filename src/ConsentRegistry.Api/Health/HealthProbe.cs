@@ -2,7 +2,9 @@ namespace ConsentRegistry.Api.Health;
 
 /// <summary>
 /// <c>dotnet ConsentRegistry.Api.dll --healthcheck [url]</c>: asks a running instance's
-/// /health/ready and exits 0 when ready. Container images have no curl; this is their healthcheck.
+/// /health/ready (or the URL given) and exits 0 when it answers 2xx. Container images have no curl;
+/// this is their healthcheck: the Dockerfile's asks /health/live (an index build of minutes must not
+/// get the container replaced), docker-compose.yml's asks /health/ready.
 /// </summary>
 public static class HealthProbe
 {
