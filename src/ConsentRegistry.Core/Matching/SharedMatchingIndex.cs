@@ -28,6 +28,9 @@ public sealed class SharedMatchingIndex : IDisposable
         _index.BeginBulkLoad(); // until MarkReady compacts it
     }
 
+    /// <summary>Whether approximate vector indexes are built as models reach the threshold: from <see cref="MarkReady"/> on.</summary>
+    private bool _vectorIndexesBuilt;
+
     /// <summary>True once the index has been built from the store.</summary>
     public bool IsReady => Volatile.Read(ref _ready);
 
@@ -145,8 +148,11 @@ public sealed class SharedMatchingIndex : IDisposable
             }
         }
 
-        // Likewise a model's approximate vector index, first built or built again (seconds for 20,000 vectors).
-        if (_index.PrepareVectorIndexes() is { Count: > 0 } vectors)
+        // Likewise a model's approximate vector index, first built or built again (seconds for 20,000
+        // vectors), once the index serves: during the build from the store, one built at the
+        // threshold would then take every later vector one at a time under the write lock (a million
+        // into an HNSW graph: half an hour); built once at the end, it adds them from every core.
+        if (_vectorIndexesBuilt && _index.PrepareVectorIndexes() is { Count: > 0 } vectors)
         {
             _lock.EnterWriteLock();
             try
@@ -217,6 +223,7 @@ public sealed class SharedMatchingIndex : IDisposable
     /// </summary>
     public void MarkReady(bool compact = true)
     {
+        Volatile.Write(ref _vectorIndexesBuilt, true);
         // A write even without compacting: its merges and approximate vector indexes follow.
         Write(index =>
         {

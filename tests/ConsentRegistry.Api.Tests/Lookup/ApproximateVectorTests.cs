@@ -68,6 +68,8 @@ public sealed class ApproximateVectorTests
         var vectors = Enumerable.Range(0, 20).Select(_ => Features(random)).ToArray();
         using var shared = new SharedMatchingIndex(Settings(kind, minVectors: 10));
         using var exact = new SharedMatchingIndex();
+        shared.MarkReady();
+        exact.MarkReady();
         long ApproximateBytes() => shared.Measure().Bytes - exact.Measure().Bytes;
 
         shared.Write(index => { for (var i = 0; i < 9; i++) index.Add(Claim(i, vectors[i])); });
@@ -80,6 +82,34 @@ public sealed class ApproximateVectorTests
 
         using var read = shared.Read();
         Assert.Contains(Id(15), Found(read.Index, new EmbeddingQuery(Model, [vectors[15]], Threshold)));
+    }
+
+    [Theory]
+    [InlineData(VectorIndexOptions.SignCodes)]
+    [InlineData(VectorIndexOptions.Hnsw)]
+    public void During_the_build_from_the_store_the_vector_index_waits_for_the_end_and_is_built_once_from_every_vector(string kind)
+    {
+        var random = new Random(23);
+        var vectors = Enumerable.Range(0, 40).Select(_ => Features(random)).ToArray();
+        using var shared = new SharedMatchingIndex(Settings(kind, minVectors: 10));
+        using var exact = new SharedMatchingIndex();
+        long ApproximateBytes() => shared.Measure().Bytes - exact.Measure().Bytes;
+
+        for (var start = 0; start < 40; start += 8)
+        {
+            var from = start;
+            shared.Write(index => { for (var i = from; i < from + 8; i++) index.Add(Claim(i, vectors[i])); });
+            exact.Write(index => { for (var i = from; i < from + 8; i++) index.Add(Claim(i, vectors[i])); });
+        }
+
+        Assert.Equal(0, ApproximateBytes()); // past the threshold, but not serving yet: exact scans only
+
+        shared.MarkReady();
+        exact.MarkReady();
+
+        Assert.True(ApproximateBytes() > 0);
+        using var read = shared.Read();
+        Assert.Contains(Id(33), Found(read.Index, new EmbeddingQuery(Model, [vectors[33]], Threshold)));
     }
 
     [Theory]
