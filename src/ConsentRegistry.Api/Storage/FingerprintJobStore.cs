@@ -14,10 +14,17 @@ namespace ConsentRegistry.Api.Storage;
 /// </summary>
 public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore log)
 {
-    /// <summary>Subjects of claims turned into jobs in one transaction at most (one claim may exceed it alone).</summary>
+    /// <summary>
+    /// Subjects of the claims one pass turns into jobs, and of the claims whose jobs its revocations
+    /// drop, at most (one claim or revocation may exceed it alone): revoking a hundred claims of
+    /// 10,000 URLs each is a million rows to delete, spread over fifty passes, not one.
+    /// </summary>
     public const int EnqueueSubjectsPerPass = 20_000;
 
-    private const int EnqueueClaimsPerPass = 1_000;
+    /// <summary>Claims, and revocations, one pass reads the sizes of at most.</summary>
+    private const int EnqueueEntriesPerPass = 1_000;
+
+    /// <summary>Job rows one write transaction inserts or deletes at most.</summary>
     private const int InsertRowsPerStatement = 500;
 
     private const string SelectLastSeq = "SELECT last_seq FROM registry_sequence WHERE id = 1";
@@ -32,6 +39,12 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
 
     private const string SelectClaimSizes = """
         SELECT seq, subject_count FROM claims WHERE seq > @after AND seq <= @last ORDER BY seq LIMIT @limit
+        """;
+
+    // A revocation's size is its claim's: the jobs it drops are that claim's url subjects.
+    private const string SelectRevocationSizes = """
+        SELECT r.seq, c.subject_count FROM revocations r JOIN claims c ON c.id = r.claim_id
+        WHERE r.seq > @after AND r.seq <= @last ORDER BY r.seq LIMIT @limit
         """;
 
     private const string SelectClaimSubjects = """
@@ -85,11 +98,13 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     // revocation itself and drops the job, and so do a failure's and a postponement's; a job
     // passed by all the same (its write read the claim before the revocation committed) stays,
     // inert: taking passes over the jobs of revoked claims (its claim's matches are revoked in
-    // every case).
+    // every case). One statement deletes @limit rows at most: a stretch's revocations may name
+    // claims of 10,000 URLs each, and on SQLite each transaction holds the one write lock.
     private readonly string _dropRevokedJobs = $"""
         DELETE FROM fingerprint_jobs WHERE (claim_id, url) IN (
             SELECT claim_id, url FROM fingerprint_jobs
-            WHERE claim_id IN (SELECT claim_id FROM revocations WHERE seq > @after AND seq <= @upTo){database.TakeRows})
+            WHERE claim_id IN (SELECT claim_id FROM revocations WHERE seq > @after AND seq <= @upTo)
+            LIMIT @limit{database.TakeRows})
         """;
 
     private const string SelectQueue = "SELECT enqueued_seq FROM fingerprint_queue WHERE id = 1";
@@ -115,18 +130,20 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         """;
 
     /// <summary>
-    /// Turns the next stretch of the log into jobs: the url subjects of its unrevoked claims (at
-    /// most about <see cref="EnqueueSubjectsPerPass"/>), and drops the jobs of claims it revokes.
-    /// Returns the jobs added and whether the queue has caught up with the log.
+    /// Turns the next stretch of the log into jobs: the url subjects of its unrevoked claims, and
+    /// drops the jobs of claims it revokes, the subjects of both counting toward about
+    /// <see cref="EnqueueSubjectsPerPass"/>. Returns the jobs added and whether the queue has
+    /// caught up with the log.
     /// </summary>
     /// <remarks>
-    /// The jobs go in by <see cref="InsertRowsPerStatement"/> rows a transaction, and only the last,
-    /// short one advances the queue's mark: on SQLite each write transaction holds the one write
-    /// lock, and a pass of 10,000 jobs in one took about a second from the log's writer (an
-    /// artist's claim waited behind it; docs/benchmarks.md, abuse resistance). A pass cut short
-    /// leaves jobs ahead of the mark, which the next pass inserts again as no-ops (ON CONFLICT DO
-    /// NOTHING); a pass that finds the mark moved by another instance's pass stops there (each
-    /// insert checks it, holding the queue's row).
+    /// The jobs go in, and the revoked claims' jobs go out, by <see cref="InsertRowsPerStatement"/>
+    /// rows a transaction, and only the last, short one advances the queue's mark: on SQLite each
+    /// write transaction holds the one write lock, and a pass of 10,000 jobs in one took about a
+    /// second from the log's writer (an artist's claim waited behind it; docs/benchmarks.md, abuse
+    /// resistance). A pass cut short leaves jobs ahead of the mark, which the next pass inserts
+    /// again as no-ops (ON CONFLICT DO NOTHING), or revoked claims' jobs already dropped, which it
+    /// finds gone; a pass that finds the mark moved by another instance's pass stops there (each
+    /// transaction checks it, holding the queue's row).
     /// </remarks>
     public async Task<(int Added, bool CaughtUp)> EnqueueAsync(CancellationToken cancellationToken)
     {
@@ -173,13 +190,30 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             await insert.CommitAsync(cancellationToken);
         }
 
+        // A revoked claim's jobs are never needed again, so dropping them ahead of the mark is safe
+        // whichever pass does it; a chunk short of the limit has dropped all there were (on
+        // PostgreSQL, all but rows a result write holds, which it drops itself).
+        int dropped;
+        do
+        {
+            await using var drop = await database.BeginWriteAsync(connection, cancellationToken);
+            if (!await MarkIsAsync(connection, drop, after, cancellationToken))
+            {
+                return (0, false);
+            }
+
+            dropped = await connection.ExecuteAsync(
+                Command(_dropRevokedJobs, new { after, upTo, limit = InsertRowsPerStatement }, drop, cancellationToken));
+            await drop.CommitAsync(cancellationToken);
+        }
+        while (dropped == InsertRowsPerStatement);
+
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         if (!await MarkIsAsync(connection, transaction, after, cancellationToken))
         {
             return (0, false); // another pass got there first, with the same jobs
         }
 
-        await connection.ExecuteAsync(Command(_dropRevokedJobs, new { after, upTo }, transaction, cancellationToken));
         await connection.ExecuteAsync(Command(AdvanceQueue, new { upTo }, transaction, cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return (jobs.Count, upTo == last);
@@ -188,11 +222,29 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     private async Task<bool> MarkIsAsync(DbConnection connection, DbTransaction transaction, long after, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long>(Command(_selectQueueForUpdate, null, transaction, cancellationToken)) == after;
 
-    /// <summary>The last seq of the stretch after <paramref name="after"/> one pass takes: claims of about <see cref="EnqueueSubjectsPerPass"/> subjects (one at least).</summary>
+    /// <summary>
+    /// The last seq of the stretch after <paramref name="after"/> one pass takes: claims to enqueue
+    /// and revocations to drop the jobs of, of about <see cref="EnqueueSubjectsPerPass"/> subjects
+    /// together (one entry at least). A revocation counts its claim's subjects: counting claims
+    /// alone let one pass drop the jobs of any number of revoked claims in one go.
+    /// </summary>
     private static async Task<long> StretchEndAsync(DbConnection connection, long after, long last, CancellationToken cancellationToken)
     {
-        var sizes = (await connection.QueryAsync<(long Seq, long Subjects)>(
-            Command(SelectClaimSizes, new { after, last, limit = EnqueueClaimsPerPass }, null, cancellationToken))).AsList();
+        var args = new { after, last, limit = EnqueueEntriesPerPass };
+        var claims = (await connection.QueryAsync<(long Seq, long Subjects)>(Command(SelectClaimSizes, args, null, cancellationToken))).AsList();
+        var revocations = (await connection.QueryAsync<(long Seq, long Subjects)>(Command(SelectRevocationSizes, args, null, cancellationToken))).AsList();
+
+        // A list cut at the limit is complete only up to its last seq.
+        var end = last;
+        foreach (var list in (List<(long Seq, long Subjects)>[])[claims, revocations])
+        {
+            if (list.Count == EnqueueEntriesPerPass)
+            {
+                end = Math.Min(end, list[^1].Seq);
+            }
+        }
+
+        var sizes = claims.Concat(revocations).Where(e => e.Seq <= end).OrderBy(e => e.Seq).ToList();
         long subjects = 0;
         for (var i = 0; i < sizes.Count; i++)
         {
@@ -203,7 +255,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             }
         }
 
-        return sizes.Count == EnqueueClaimsPerPass ? sizes[^1].Seq : last;
+        return end;
     }
 
     /// <summary>Takes up to <paramref name="limit"/> due jobs for <paramref name="owner"/>, leased for <paramref name="lease"/> from now on the store's clock.</summary>

@@ -1,0 +1,55 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Storage;
+using ConsentRegistry.Api.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
+
+namespace ConsentRegistry.Api.Tests.Fingerprints;
+
+/// <summary>
+/// The passes that turn the log into jobs, driven by hand on an instance whose worker is off: each
+/// is bounded by the subjects it touches, the jobs it drops as much as the jobs it adds.
+/// </summary>
+public sealed class EnqueuePassTests
+{
+    [Fact]
+    public async Task Revocations_of_claims_with_more_subjects_than_one_pass_takes_drop_their_jobs_over_several_passes()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new RegistryApp(database);
+        app.StartServer();
+        await app.WaitUntilReadyAsync();
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var store = app.Services.GetRequiredService<FingerprintJobStore>();
+
+        // Three claims of 10,000 URLs each: 30,000 subjects, half again what one pass takes.
+        var claims = new List<string>();
+        for (var c = 0; c < 3; c++)
+        {
+            var urls = Enumerable.Range(0, 10_000).Select(i => TestSigner.Url($"https://artist.example/{c}/{i}.jpg"));
+            claims.Add(await client.ClaimAsync(artist.Sign(TestSigner.Claim(urls, new JsonObject { ["train-ai"] = "n" }))));
+        }
+
+        while (!(await store.EnqueueAsync(default)).CaughtUp)
+        {
+        }
+
+        Assert.Equal(30_000, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs"));
+        foreach (var claim in claims)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await client.PostAsync($"/v1/claims/{claim}/revocation", Jose(artist.Revocation(claim)))).StatusCode);
+        }
+
+        // The first pass drops the jobs of the first two revoked claims (20,000 rows), not all 30,000.
+        var (added, caughtUp) = await store.EnqueueAsync(default);
+        Assert.Equal(0, added);
+        Assert.False(caughtUp, "One pass dropped the jobs of 30,000 subjects.");
+        Assert.Equal(10_000, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs"));
+        Assert.Equal(10_000, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim = claims[2] }));
+
+        Assert.True((await store.EnqueueAsync(default)).CaughtUp);
+        Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs"));
+    }
+}
