@@ -185,6 +185,15 @@ public sealed class FingerprintWorker(
         await Task.Yield();
         try
         {
+            // Taken once more than it may be tried: every try so far ended without a result, its
+            // worker stopped (an image that crashes the process or exhausts its memory does that
+            // every time). It is not fetched again until the next re-fetch.
+            if (job.Attempts > _options.MaxAttempts)
+            {
+                await FailAsync(job, FetchErrors.Interrupted, $"Each of its {_options.MaxAttempts} tries ended without a result: the worker that took it stopped (crashed, killed, out of memory).", transient: false, null, cancellationToken);
+                return null;
+            }
+
             // The canonical URL follows WHATWG, whose hosts may hold characters (such as *) that no
             // DNS name has and .NET's Uri refuses: no request can be made for such a URL, ever.
             if (!Uri.TryCreate(job.Url, UriKind.Absolute, out var uri))
@@ -235,10 +244,11 @@ public sealed class FingerprintWorker(
 
     private async Task FailAsync(FingerprintJob job, string code, string detail, bool transient, TimeSpan? retryAfter, CancellationToken cancellationToken)
     {
-        var final = !transient || job.Attempts + 1 >= _options.MaxAttempts;
+        // Attempts counts this try: the store counts each as the job is taken.
+        var final = !transient || job.Attempts >= _options.MaxAttempts;
         var wait = final
             ? _options.RefetchAfter
-            : TimeSpan.FromTicks(Math.Min(_options.RefetchAfter.Ticks, _options.RetryBackoff.Ticks * (1L << (2 * Math.Min(job.Attempts, 10)))));
+            : TimeSpan.FromTicks(Math.Min(_options.RefetchAfter.Ticks, _options.RetryBackoff.Ticks * (1L << (2 * Math.Clamp(job.Attempts - 1, 0, 10)))));
         if (!final && retryAfter > wait)
         {
             wait = retryAfter.Value;

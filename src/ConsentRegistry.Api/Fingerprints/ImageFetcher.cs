@@ -273,6 +273,9 @@ public static class FetchErrors
     public const string UndecodableImage = "undecodable-image";
     public const string Busy = "busy";
     public const string UnsupportedUrl = "unsupported-url";
+
+    /// <summary>Every try of the job ended without a result: the worker that took it stopped (killed, crashed, out of memory) each time.</summary>
+    public const string Interrupted = "interrupted";
 }
 
 /// <summary>

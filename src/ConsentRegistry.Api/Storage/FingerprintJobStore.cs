@@ -1,4 +1,5 @@
 using System.Data.Common;
+using ConsentRegistry.Api.Fingerprints;
 using ConsentRegistry.Core.Claims;
 using Dapper;
 
@@ -73,17 +74,21 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
 
-    // A final failure starts the count again, like a success: the re-fetch it schedules gets
-    // every retry and the backoff from its first step, not a single try.
+    // The try was counted when the job was taken. A final failure starts the count again, like a
+    // success: the re-fetch it schedules gets every retry and the backoff from its first step,
+    // not a single try.
     private readonly string _markFailed = $"""
         UPDATE fingerprint_jobs
-        SET status = CASE WHEN @final THEN 'failed' ELSE status END, attempts = CASE WHEN @final THEN 0 ELSE attempts + 1 END,
+        SET status = CASE WHEN @final THEN 'failed' ELSE status END, attempts = CASE WHEN @final THEN 0 ELSE attempts END,
             error = @error, due_at = {database.NowMilliseconds} + @waitMs, lease_owner = NULL, lease_until = NULL
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
 
+    // A postponed job was not tried: the try its taking counted is given back.
     private readonly string _postpone = $"""
-        UPDATE fingerprint_jobs SET due_at = {database.NowMilliseconds} + @waitMs, lease_owner = NULL, lease_until = NULL
+        UPDATE fingerprint_jobs
+        SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+            due_at = {database.NowMilliseconds} + @waitMs, lease_owner = NULL, lease_until = NULL
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
 
@@ -116,9 +121,15 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     // jobs of revoked claims are never taken, whether or not the revocation pass has dropped
     // them yet (one probe of claims' unique id per due job; the claims rows are not locked).
     // Every time is the store's (RegistryDatabase.NowMilliseconds), so workers agree on when a
-    // lease has passed whatever their own clocks say.
+    // lease has passed whatever their own clocks say. Taking a job counts its try, before the
+    // fetch: an image that crashes its worker (or gets it killed for its memory) records no
+    // failure, and would otherwise be taken over after each lease for ever. A job still leased
+    // when taken (SET reads the row as it was) is one whose worker stopped without a result,
+    // and says so until its try ends.
     private readonly string _take = $"""
-        UPDATE fingerprint_jobs SET lease_owner = @owner, lease_until = {database.NowMilliseconds} + @leaseMs
+        UPDATE fingerprint_jobs
+        SET lease_owner = @owner, lease_until = {database.NowMilliseconds} + @leaseMs, attempts = attempts + 1,
+            error = CASE WHEN lease_owner IS NOT NULL THEN @interrupted ELSE error END
         WHERE (claim_id, url) IN (
             SELECT j.claim_id, j.url FROM fingerprint_jobs j
             WHERE j.due_at <= {database.NowMilliseconds} AND (j.lease_until IS NULL OR j.lease_until < {database.NowMilliseconds})
@@ -258,7 +269,14 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         return end;
     }
 
-    /// <summary>Takes up to <paramref name="limit"/> due jobs for <paramref name="owner"/>, leased for <paramref name="lease"/> from now on the store's clock.</summary>
+    /// <summary>The error a job shows once taken over from a worker that held it until its lease passed.</summary>
+    public const string InterruptedError = $"{FetchErrors.Interrupted}: The worker that took it stopped before its try ended.";
+
+    /// <summary>
+    /// Takes up to <paramref name="limit"/> due jobs for <paramref name="owner"/>, leased for
+    /// <paramref name="lease"/> from now on the store's clock. Each job's try is counted here
+    /// (<see cref="FingerprintJob.Attempts"/> includes it), whether or not a result is ever recorded.
+    /// </summary>
     public async Task<IReadOnlyList<FingerprintJob>> TakeAsync(string owner, int limit, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
@@ -268,6 +286,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             owner,
             limit,
             leaseMs = Milliseconds(lease),
+            interrupted = InterruptedError,
         }, transaction, cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return taken.AsList();
@@ -335,14 +354,15 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     }
 
     /// <summary>
-    /// Records a failed try: retried <paramref name="retryIn"/> from now; when <paramref name="final"/>,
-    /// shown as failed and its tries counted from zero again for the re-fetch then.
+    /// Records a failed try (counted when the job was taken): retried <paramref name="retryIn"/> from
+    /// now; when <paramref name="final"/>, shown as failed and its tries counted from zero again for
+    /// the re-fetch then.
     /// </summary>
     /// <remarks>A job whose claim has been revoked meanwhile is dropped instead.</remarks>
     public Task FailAsync(string owner, FingerprintJob job, string error, bool final, TimeSpan retryIn, CancellationToken cancellationToken) =>
         ReleaseAsync(_markFailed, new { claimId = job.ClaimId, url = job.Url, owner, error, final, waitMs = Milliseconds(retryIn) }, cancellationToken);
 
-    /// <summary>Gives a job back untried, due <paramref name="wait"/> from now (its host asked the fetcher to wait); a job whose claim has been revoked meanwhile is dropped instead.</summary>
+    /// <summary>Gives a job back untried (its try not counted), due <paramref name="wait"/> from now (its host asked the fetcher to wait); a job whose claim has been revoked meanwhile is dropped instead.</summary>
     public Task PostponeAsync(string owner, FingerprintJob job, TimeSpan wait, CancellationToken cancellationToken) =>
         ReleaseAsync(_postpone, new { claimId = job.ClaimId, url = job.Url, owner, waitMs = Milliseconds(wait) }, cancellationToken);
 
@@ -431,6 +451,8 @@ public sealed record FingerprintJob
 {
     public required string ClaimId { get; init; }
     public required string Url { get; init; }
+
+    /// <summary>Tries since the last success or final failure, this one included (counted as the job is taken).</summary>
     public int Attempts { get; init; }
     public string Status { get; init; } = JobStatus.Pending;
     public string? Sha256 { get; init; }

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Fingerprints;
 using ConsentRegistry.Api.Observability;
+using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -211,6 +212,53 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         Assert.Equal("done", item.GetProperty("status").GetString());
         Assert.Equal(2, Volatile.Read(ref requests));
         Assert.True(DateTime.UtcNow - killedAt > TimeSpan.FromSeconds(2), "The job was taken over before its lease passed.");
+    }
+
+    /// <summary>
+    /// An image that crashes its worker (or gets it killed for its memory) records no failure. Each
+    /// taking counts a try, so the crash loop ends: once the job has been taken
+    /// Registry:Worker:MaxAttempts (3) times without a result, the next worker records it failed
+    /// without fetching it again.
+    /// </summary>
+    [Fact]
+    public async Task A_job_whose_lease_passes_without_a_result_max_attempts_times_ends_failed_without_another_fetch()
+    {
+        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
+        _images.Paths["/poison.jpg"] = async context =>
+        {
+            context.Response.ContentType = "image/jpeg";
+            await context.Response.Body.WriteAsync(image);
+        };
+        await using var database = await TestDatabase.CreateAsync();
+        await using var api = new RegistryApp(database); // the worker is off here: the test plays the workers that die
+        api.StartServer();
+        await api.WaitUntilReadyAsync();
+        using var client = api.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/poison.jpg")));
+        var store = api.Services.GetRequiredService<FingerprintJobStore>();
+        Assert.True((await store.EnqueueAsync(default)).CaughtUp);
+
+        // Three workers take the job in turn and die with it: each lease passes without a result.
+        for (var taking = 1; taking <= 3; taking++)
+        {
+            await Task.Delay(20); // past the last lease, of a millisecond
+            var job = Assert.Single(await store.TakeAsync($"dying-{taking}", 1, TimeSpan.FromMilliseconds(1), default));
+            Assert.Equal(taking, job.Attempts);
+        }
+
+        var interrupted = Assert.Single(await client.FingerprintsAsync(claim));
+        Assert.Equal("pending", interrupted.GetProperty("status").GetString());
+        Assert.StartsWith("interrupted: The worker that took it stopped", interrupted.GetProperty("error").GetString());
+
+        await using var successor = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
+        successor.StartServer();
+        var item = Assert.Single(await client.SettledFingerprintsAsync(claim));
+
+        Assert.Equal("failed", item.GetProperty("status").GetString());
+        Assert.StartsWith("interrupted: Each of its 3 tries ended without a result", item.GetProperty("error").GetString());
+        Assert.Equal(0, _images.RequestsFor("/poison.jpg"));
+        Assert.Equal(0, await database.CountAsync("SELECT attempts FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
     }
 
     private static readonly Dictionary<string, string> WorkerProcessSettings = new()
