@@ -53,9 +53,12 @@ public sealed class FingerprintWorker(
         var renewing = RenewLeasesAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
+            var writing = false;
             try
             {
-                await EnqueueAsync(stoppingToken);
+                // One pass a turn: a backlog of millions of subjects is enqueued pass by pass while
+                // the jobs already queued are fetched, not before the first of them is taken.
+                var caughtUp = await EnqueueAsync(stoppingToken);
 
                 // Jobs are taken, and results written, a quarter of the slots at a time (or when
                 // idle, or a result has waited WriteDelay): each is a commit, and commits, not
@@ -71,7 +74,7 @@ public sealed class FingerprintWorker(
                     Hold(running, finished);
                 }
 
-                var poll = Task.Delay(finished.Count > 0 ? WriteDelay : _options.PollInterval, time, stoppingToken);
+                var poll = Task.Delay(finished.Count > 0 || !caughtUp ? WriteDelay : _options.PollInterval, time, stoppingToken);
                 await (running.Count == 0 ? poll : Task.WhenAny(Task.WhenAny(running.Select(r => r.Task)), poll));
                 running.RemoveAll(r =>
                 {
@@ -93,7 +96,9 @@ public sealed class FingerprintWorker(
 
                 if (finished.Count > 0 && (finished.Count >= _batch || running.Count == 0 || Stopwatch.GetElapsedTime(firstFinishedAt) >= WriteDelay))
                 {
+                    writing = true;
                     var written = await store.CompleteAsync(Owner, finished, stoppingToken);
+                    writing = false;
                     Interlocked.Add(ref _derived, written);
                     finished.Clear();
                 }
@@ -106,9 +111,15 @@ public sealed class FingerprintWorker(
             }
             catch (Exception e)
             {
-                // The store is down or busy: what is unwritten is fetched again once its lease passes.
+                // The store is down or busy. Results whose write failed are let go: they are fetched
+                // again once their leases pass. Results the failed step never touched (enqueueing,
+                // taking) stay held, and are written with the next batch.
                 logger.LogWarning(e, "The fingerprint worker could not reach the store; retrying");
-                finished.Clear();
+                if (writing)
+                {
+                    finished.Clear();
+                }
+
                 Hold(running, finished);
                 await Task.Delay(_options.PollInterval, time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
@@ -157,27 +168,25 @@ public sealed class FingerprintWorker(
         }
     }
 
-    /// <summary>Turns the log into jobs until the queue has caught up, logging progress on long stretches.</summary>
-    private async Task EnqueueAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Turns one stretch of the log into jobs (<see cref="FingerprintJobStore.EnqueueSubjectsPerPass"/>
+    /// subjects at most) and says whether the queue has caught up with the log; the loop runs the
+    /// next pass on its next turn, after taking jobs, so a long backlog holds no fetching up.
+    /// </summary>
+    private async Task<bool> EnqueueAsync(CancellationToken cancellationToken)
     {
-        var total = 0;
-        while (true)
+        var (added, caughtUp) = await store.EnqueueAsync(cancellationToken);
+        metrics.Enqueued(added);
+        if (!caughtUp)
         {
-            var (added, caughtUp) = await store.EnqueueAsync(cancellationToken);
-            total += added;
-            metrics.Enqueued(added);
-            if (caughtUp)
-            {
-                break;
-            }
-
-            logger.LogInformation("Queued {Jobs} image fetches so far from the log", total);
+            logger.LogInformation("Queued {Jobs} image fetches from the log; more to come", added);
+        }
+        else if (added > 0)
+        {
+            logger.LogDebug("Queued {Jobs} image fetches", added);
         }
 
-        if (total > 0)
-        {
-            logger.LogDebug("Queued {Jobs} image fetches", total);
-        }
+        return caughtUp;
     }
 
     private async Task<JobCompletion?> RunAsync(FingerprintJob job, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
@@ -51,5 +52,46 @@ public sealed class EnqueuePassTests
 
         Assert.True((await store.EnqueueAsync(default)).CaughtUp);
         Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs"));
+    }
+
+    /// <summary>
+    /// A worker that starts behind a backlog (here 40,001 subjects, three passes) takes the jobs
+    /// of its first pass before it runs the next: it used to enqueue the whole log first, which
+    /// for a backlog of millions held every fetch back for hours.
+    /// </summary>
+    [Fact]
+    public async Task A_worker_behind_a_backlog_fetches_its_first_jobs_before_the_rest_is_queued()
+    {
+        await using var images = await ImageServer.StartAsync();
+        await using var database = await TestDatabase.CreateAsync();
+        long last;
+        await using (var api = new RegistryApp(database))
+        {
+            api.StartServer();
+            await api.WaitUntilReadyAsync();
+            using var client = api.CreateClient();
+            using var artist = new TestSigner();
+            await client.ClaimAsync(artist.OptOut(images.Url("/first.jpg")));
+            for (var c = 0; c < 4; c++)
+            {
+                var urls = Enumerable.Range(0, 10_000).Select(i => TestSigner.Url(images.Url($"/backlog/{c}/{i}.jpg"))); // 404s
+                await client.ClaimAsync(artist.Sign(TestSigner.Claim(urls, new JsonObject { ["train-ai"] = "n" })));
+            }
+
+            last = await database.CountAsync("SELECT last_seq FROM registry_sequence");
+        }
+
+        // The oldest job, so among the first taken; where the queue's mark stood when it was fetched.
+        var markAtFirstFetch = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        images.Paths["/first.jpg"] = async context =>
+        {
+            markAtFirstFetch.TrySetResult(await database.CountAsync("SELECT enqueued_seq FROM fingerprint_queue"));
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+        };
+        await using var worker = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
+        worker.StartServer();
+
+        var mark = await markAtFirstFetch.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(mark < last, $"The first job was fetched once the queue had caught up with the whole log (seq {mark} of {last}).");
     }
 }
