@@ -100,6 +100,7 @@ public sealed class FingerprintWorker(
                     var written = await store.CompleteAsync(Owner, finished, stoppingToken);
                     writing = false;
                     Interlocked.Add(ref _derived, written);
+                    metrics.Derived(written); // what the store took: not results whose lease had passed, nor revoked claims' results
                     finished.Clear();
                 }
 
@@ -211,7 +212,6 @@ public sealed class FingerprintWorker(
                 return null;
             }
 
-            var started = Stopwatch.GetTimestamp();
             using var fetched = await fetcher.FetchAsync(uri, _hosts, cancellationToken);
             if (fetched.PausedUntil is { } pausedUntil)
             {
@@ -220,17 +220,16 @@ public sealed class FingerprintWorker(
                 return null;
             }
 
-            metrics.Fetched(Stopwatch.GetElapsedTime(started));
+            metrics.Fetched(fetched.Took); // its requests' time, not its wait for the host's turn
             if (fetched.Code is { } code)
             {
                 await FailAsync(job, code, fetched.Detail!, fetched.IsTransient, fetched.HostPause, cancellationToken);
                 return null;
             }
 
-            started = Stopwatch.GetTimestamp();
+            var started = Stopwatch.GetTimestamp();
             var fingerprints = await fingerprinter.ComputeAsync(fetched, cancellationToken);
             metrics.Fingerprinted(Stopwatch.GetElapsedTime(started));
-            metrics.JobFinished("derived");
             return new JobCompletion(job, fingerprints.Subjects(), fingerprints.Sha256, fingerprints.Pdq, fingerprints.Quality,
                 fingerprints.Embedding?.Model, time.GetUtcNow(), _options.RefetchAfter);
         }

@@ -45,12 +45,18 @@ public sealed class ImageFetcher : IDisposable
     /// host in <paramref name="hosts"/>: a claimed URL that redirects elsewhere takes the turns, and
     /// honours the pauses, of the host that answers. A turn is held until the answer is read, and a
     /// host's pause is recorded before its turn is given back. The time spent waiting for a turn is
-    /// not part of <see cref="FetchOptions.Timeout"/>.
+    /// not part of <see cref="FetchOptions.Timeout"/>, nor of the result's <see cref="FetchedImage.Took"/>.
     /// </summary>
     internal async Task<FetchedImage> FetchAsync(Uri url, HostGate hosts, CancellationToken cancellationToken)
     {
+        var clock = new RequestClock();
+        var fetched = await FetchThroughAsync(url, hosts, clock, cancellationToken);
+        return fetched with { Took = clock.Spent };
+    }
+
+    private async Task<FetchedImage> FetchThroughAsync(Uri url, HostGate hosts, RequestClock clock, CancellationToken cancellationToken)
+    {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var spent = TimeSpan.Zero;
         IDisposable? turn = null;
         string? turnHost = null;
         try
@@ -79,11 +85,12 @@ public sealed class ImageFetcher : IDisposable
                     (turn, turnHost) = (slot, host);
                 }
 
-                var since = Stopwatch.GetTimestamp();
+                var spent = clock.Spent;
+                clock.Start();
                 deadline.CancelAfter(spent < _options.Timeout ? _options.Timeout - spent : TimeSpan.Zero);
                 var answer = await RequestAsync(uri, hop, deadline.Token);
                 deadline.CancelAfter(Timeout.InfiniteTimeSpan);
-                spent += Stopwatch.GetElapsedTime(since);
+                clock.Stop();
                 if (answer.Redirect is { } next)
                 {
                     uri = next;
@@ -131,6 +138,23 @@ public sealed class ImageFetcher : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>
+    /// The time a fetch has spent in its requests, redirects included, and not waiting for a host's
+    /// turn: what the timeout bounds and the fetch duration metric shows. A request cut short by an
+    /// error counts up to the moment it failed.
+    /// </summary>
+    private sealed class RequestClock
+    {
+        private TimeSpan _done;
+        private long _since;
+
+        public TimeSpan Spent => _since == 0 ? _done : _done + Stopwatch.GetElapsedTime(_since);
+
+        public void Start() => _since = Stopwatch.GetTimestamp();
+
+        public void Stop() => (_done, _since) = (Spent, 0);
+    }
 
     /// <summary>One request's answer: where it redirects, or the fetch's result (the image, or why not).</summary>
     private readonly record struct Answer(Uri? Redirect, FetchedImage? Result);
@@ -303,6 +327,9 @@ public sealed record FetchedImage(SKData? Data, string? Sha256, string? Code, st
 
     /// <summary>The pause this answer put on its host (its <see cref="RetryAfter"/> bounded, or the default after a bare 429): the job waits at least as long.</summary>
     public TimeSpan? HostPause { get; init; }
+
+    /// <summary>Time spent in the fetch's requests, redirects included; waits for a host's turn are not (zero when nothing was requested).</summary>
+    public TimeSpan Took { get; init; }
 
     public void Dispose() => Data?.Dispose();
 }

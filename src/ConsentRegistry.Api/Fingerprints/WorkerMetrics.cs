@@ -22,19 +22,29 @@ public sealed class WorkerMetrics
         _jobs = meter.CreateCounter<long>("registry.worker.jobs", "{job}",
             "Fingerprint jobs finished, by outcome: derived, or the fetch error code (retried or final).");
         _enqueued = meter.CreateCounter<long>("registry.worker.enqueued", "{job}",
-            "Fingerprint jobs queued from the log (one per url subject of a claim).");
+            "Fingerprint jobs queued from the log (one per url subject of a claim), as inserted.");
         _fetch = meter.CreateHistogram("registry.worker.fetch.duration", "s",
-            "Time to fetch one claimed image (redirects included), successful or not.",
+            "Time in the requests of one claimed image's fetch (redirects included, waits for a host's turn not), successful or not.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Seconds });
         _fingerprint = meter.CreateHistogram("registry.worker.fingerprint.duration", "s",
             "Time to decode one fetched image and derive its SHA-256, PDQ and embedding.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Seconds });
     }
 
+    /// <summary>Jobs a pass inserted: a job already queued (a pass cut short and run again) is not counted twice.</summary>
     public void Enqueued(int jobs) => _enqueued.Add(jobs);
 
-    /// <summary><paramref name="outcome"/>: "derived", or a <see cref="FetchErrors"/> code; <paramref name="final"/> for failures not retried.</summary>
-    public void JobFinished(string outcome, bool final = false) => _jobs.Add(1,
+    /// <summary>
+    /// Jobs whose fingerprints the store took (<see cref="Storage.FingerprintJobStore.CompleteAsync"/>'s
+    /// count), counted once the write has committed: a result dropped there, or lost with a failed
+    /// write and fetched again, is not counted.
+    /// </summary>
+    public void Derived(int jobs) => Add(jobs, "derived", final: false);
+
+    /// <summary>A failed try: <paramref name="outcome"/> is a <see cref="FetchErrors"/> code; <paramref name="final"/> for failures not retried.</summary>
+    public void JobFinished(string outcome, bool final = false) => Add(1, outcome, final);
+
+    private void Add(int jobs, string outcome, bool final) => _jobs.Add(jobs,
         new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("final", final));
 
     public void Fetched(TimeSpan took) => _fetch.Record(took.TotalSeconds);

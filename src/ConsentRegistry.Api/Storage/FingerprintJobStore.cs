@@ -143,8 +143,9 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     /// <summary>
     /// Turns the next stretch of the log into jobs: the url subjects of its unrevoked claims, and
     /// drops the jobs of claims it revokes, the subjects of both counting toward about
-    /// <see cref="EnqueueSubjectsPerPass"/>. Returns the jobs added and whether the queue has
-    /// caught up with the log.
+    /// <see cref="EnqueueSubjectsPerPass"/>. Returns the jobs inserted (rows already queued, by a
+    /// pass cut short or another instance's, not counted) and whether the queue has caught up with
+    /// the log.
     /// </summary>
     /// <remarks>
     /// The jobs go in, and the revoked claims' jobs go out, by <see cref="InsertRowsPerStatement"/>
@@ -186,6 +187,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             }
         }
 
+        var added = 0;
         foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))
         {
             // Each insert holds the queue's row and checks the mark: once another pass has moved it
@@ -194,10 +196,10 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             await using var insert = await database.BeginWriteAsync(connection, cancellationToken);
             if (!await MarkIsAsync(connection, insert, after, cancellationToken))
             {
-                return (0, false);
+                return (added, false);
             }
 
-            await InsertJobsAsync(connection, insert, chunk, cancellationToken);
+            added += await InsertJobsAsync(connection, insert, chunk, cancellationToken);
             await insert.CommitAsync(cancellationToken);
         }
 
@@ -210,7 +212,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             await using var drop = await database.BeginWriteAsync(connection, cancellationToken);
             if (!await MarkIsAsync(connection, drop, after, cancellationToken))
             {
-                return (0, false);
+                return (added, false);
             }
 
             dropped = await connection.ExecuteAsync(
@@ -222,12 +224,12 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         if (!await MarkIsAsync(connection, transaction, after, cancellationToken))
         {
-            return (0, false); // another pass got there first, with the same jobs
+            return (added, false); // another pass got there first, with the same jobs
         }
 
         await connection.ExecuteAsync(Command(AdvanceQueue, new { upTo }, transaction, cancellationToken));
         await transaction.CommitAsync(cancellationToken);
-        return (jobs.Count, upTo == last);
+        return (added, upTo == last);
     }
 
     private async Task<bool> MarkIsAsync(DbConnection connection, DbTransaction transaction, long after, CancellationToken cancellationToken) =>
@@ -411,10 +413,12 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         await transaction.CommitAsync(cancellationToken);
     }
 
-    private async Task InsertJobsAsync(
+    /// <summary>Inserts <paramref name="jobs"/> and returns how many were new (ON CONFLICT DO NOTHING passes the rest by).</summary>
+    private async Task<int> InsertJobsAsync(
         DbConnection connection, DbTransaction transaction, IReadOnlyList<(string ClaimId, string Url, long Seq)> jobs, CancellationToken cancellationToken)
     {
         // Multi-row INSERTs: one statement per 500 jobs on both engines (a 10,000-url claim is 20 round trips, not 10,000).
+        var inserted = 0;
         foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))
         {
             var args = new DynamicParameters();
@@ -428,8 +432,10 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             }
 
             var sql = $"INSERT INTO fingerprint_jobs (claim_id, url, claim_seq, due_at) VALUES {string.Join(", ", rows)} ON CONFLICT DO NOTHING";
-            await connection.ExecuteAsync(Command(sql, args, transaction, cancellationToken));
+            inserted += await connection.ExecuteAsync(Command(sql, args, transaction, cancellationToken));
         }
+
+        return inserted;
     }
 
     /// <summary>A wait in whole milliseconds, never below zero (a pause already over is due now).</summary>

@@ -55,6 +55,33 @@ public sealed class EnqueuePassTests
     }
 
     /// <summary>
+    /// A job already queued (a pass cut short leaves its jobs ahead of the mark, and the next pass
+    /// inserts them again as no-ops) is not counted again: registry_worker_enqueued_total adds what
+    /// a pass returns.
+    /// </summary>
+    [Fact]
+    public async Task A_pass_counts_the_jobs_it_inserted_not_those_already_queued()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new RegistryApp(database);
+        app.StartServer();
+        await app.WaitUntilReadyAsync();
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var urls = Enumerable.Range(0, 3).Select(i => $"https://artist.example/counted/{i}.jpg").ToArray();
+        var claim = await client.ClaimAsync(artist.Sign(TestSigner.Claim(urls.Select(TestSigner.Url), new JsonObject { ["train-ai"] = "n" })));
+        await database.ExecuteAsync(
+            "INSERT INTO fingerprint_jobs (claim_id, url, claim_seq, due_at) SELECT id, @url, seq, 0 FROM claims WHERE id = @claim",
+            new { claim, url = urls[0] });
+
+        var (added, caughtUp) = await app.Services.GetRequiredService<FingerprintJobStore>().EnqueueAsync(default);
+
+        Assert.True(caughtUp);
+        Assert.Equal(2, added);
+        Assert.Equal(3, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs"));
+    }
+
+    /// <summary>
     /// A worker that starts behind a backlog (here 40,001 subjects, three passes) takes the jobs
     /// of its first pass before it runs the next: it used to enqueue the whole log first, which
     /// for a backlog of millions held every fetch back for hours.
