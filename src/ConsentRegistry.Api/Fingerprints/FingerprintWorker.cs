@@ -216,7 +216,7 @@ public sealed class FingerprintWorker(
             if (fetched.PausedUntil is { } pausedUntil)
             {
                 // Its host (or a host it redirects to) asked for a pause: the job waits, untried.
-                await store.PostponeAsync(Owner, job, pausedUntil - time.GetUtcNow(), cancellationToken);
+                await PostponeAsync(job, pausedUntil - time.GetUtcNow(), cancellationToken);
                 return null;
             }
 
@@ -243,11 +243,31 @@ public sealed class FingerprintWorker(
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
+            // Only the fetch and the fingerprinting get here: the store's errors are caught where
+            // it is called (PostponeAsync, FailAsync) and never recorded as the image's failure.
             logger.LogWarning(e, "A fingerprint job failed unexpectedly");
             await FailAsync(job, FetchErrors.FetchFailed, "The image could not be fingerprinted.", transient: true, null, cancellationToken);
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Gives the job back untried. A store error here is the store's, not the image's: it is
+    /// logged, not recorded as a failed fetch (it was a fetch-failed try, counted in the metrics
+    /// and the job's error). The job stays leased and is taken again once its lease passes, which
+    /// counts a try like any lease that passes without a result.
+    /// </summary>
+    private async Task PostponeAsync(FingerprintJob job, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.PostponeAsync(Owner, job, wait, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Postponing a fingerprint job for its host's pause failed; it is taken again once its lease passes");
+        }
     }
 
     private async Task FailAsync(FingerprintJob job, string code, string detail, bool transient, TimeSpan? retryAfter, CancellationToken cancellationToken)

@@ -1,9 +1,13 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using System.Diagnostics.Metrics;
 using ConsentRegistry.Api.Fingerprints;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace ConsentRegistry.Api.Tests.Fingerprints;
 
@@ -225,6 +229,47 @@ public sealed class FetchPolitenessTests : IAsyncLifetime
         // Put off untried: no request to localhost. was made, so none failed (here it would, as localhost. is not in DNS).
         Assert.Equal(1, await app.Database.CountAsync(
             "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 0 AND error IS NULL", new { claim = redirected }));
+    }
+
+    /// <summary>
+    /// A job put off for its host's pause whose postponement the store refuses: the store's error is
+    /// logged as such, and not recorded as the image's fetch failure (it was a fetch-failed try).
+    /// </summary>
+    [Fact]
+    public async Task A_store_error_while_postponing_a_job_is_not_recorded_as_a_failed_fetch()
+    {
+        _images.Paths["/busy.jpg"] = context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.Headers.RetryAfter = "60";
+            return Task.CompletedTask;
+        };
+        await using var app = await RegistryApp.StartAsync(Settings([]));
+        using var jobs = new MetricCollector<long>(app.Services.GetRequiredService<IMeterFactory>(), RegistryMetrics.MeterName, "registry.worker.jobs");
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var refused = await client.ClaimAsync(artist.OptOut(_images.Url("/busy.jpg")));
+        await FailedTryRecordedAsync(app, refused); // the host asked for a minute's pause
+
+        // The store refuses any release of the next job's lease (its postponement), as a store that is down would.
+        var url = _images.Url("/put-off.jpg");
+        await app.Database.ExecuteAsync(app.Database.Provider == "sqlite"
+            ? $"CREATE TRIGGER refuse_release BEFORE UPDATE ON fingerprint_jobs WHEN OLD.url = '{url}' AND NEW.lease_owner IS NULL BEGIN SELECT RAISE(ABORT, 'the store refuses'); END"
+            : "CREATE FUNCTION refuse_release() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the store refuses'; END $$");
+        if (app.Database.Provider != "sqlite")
+        {
+            await app.Database.ExecuteAsync(
+                $"CREATE TRIGGER refuse_release BEFORE UPDATE ON fingerprint_jobs FOR EACH ROW WHEN (OLD.url = '{url}' AND NEW.lease_owner IS NULL) EXECUTE FUNCTION refuse_release()");
+        }
+
+        await client.ClaimAsync(artist.OptOut(url));
+        await Eventually.HoldsAsync(
+            () => app.Logs.Any(line => line.Contains("Postponing a fingerprint job", StringComparison.Ordinal) || line.Contains("failed unexpectedly", StringComparison.Ordinal)),
+            "the worker meets the store's error");
+
+        Assert.Equal(0, _images.RequestsFor("/put-off.jpg"));
+        Assert.DoesNotContain(jobs.GetMeasurementSnapshot(), m => $"{m.Tags["outcome"]}" == FetchErrors.FetchFailed);
+        Assert.Contains(app.Logs, line => line.Contains("Postponing a fingerprint job for its host's pause failed", StringComparison.Ordinal));
     }
 
     [Fact]
