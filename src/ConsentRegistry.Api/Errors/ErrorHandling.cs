@@ -125,8 +125,17 @@ internal sealed partial class RegistryExceptionHandler(IProblemDetailsService pr
             // The id in the answer finds this line in the log; the answer itself tells nothing of the failure.
             var correlationId = Activity.Current?.Id ?? context.TraceIdentifier;
             problem.Extensions["correlation_id"] = correlationId;
-            logger.Log(storeUnavailable ? LogLevel.Warning : LogLevel.Error, exception,
-                "Request {Method} {Path} failed with {Status} (correlation id {CorrelationId})", context.Request.Method, context.Request.Path, status, correlationId);
+            if (exception is EmbeddingModelUnavailableException unavailable)
+            {
+                // Every image while the model is down: one line each, without the load's stack (logged when it failed).
+                logger.LogWarning("Request {Method} {Path} answered {Status}: {Reason} (correlation id {CorrelationId})",
+                    context.Request.Method, context.Request.Path, status, unavailable.Message, correlationId);
+            }
+            else
+            {
+                logger.Log(storeUnavailable ? LogLevel.Warning : LogLevel.Error, exception,
+                    "Request {Method} {Path} failed with {Status} (correlation id {CorrelationId})", context.Request.Method, context.Request.Path, status, correlationId);
+            }
         }
 
         context.Response.StatusCode = status;

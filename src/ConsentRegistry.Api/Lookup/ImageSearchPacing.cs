@@ -19,8 +19,8 @@ namespace ConsentRegistry.Api.Lookup;
 /// <c>…PerKey</c>) a second, run by run as the request is answered, so that the work is spread
 /// evenly rather than done in bursts. A request is admitted (<see cref="TryAdmit"/>) unless its
 /// client's admitted searches not yet taken, its own included, would take longer than
-/// <see cref="MaxQueue"/> to refill: that bounds the requests that wait, and the memory they hold.
-/// Per instance.
+/// <see cref="MaxQueue"/> to refill, or <see cref="MaxWaitingRequests"/> of its requests wait
+/// already: that bounds the time and the memory (parsed bodies) that waiting holds. Per instance.
 /// </summary>
 public sealed class ImageSearchPacing : IDisposable
 {
@@ -33,8 +33,12 @@ public sealed class ImageSearchPacing : IDisposable
     /// <summary>How long a client's admitted searches may take to refill before its next request is refused.</summary>
     public static readonly TimeSpan MaxQueue = TimeSpan.FromSeconds(30);
 
+    /// <summary>Requests of one client that may wait for searches at once (a batch waits holding its parsed body, up to 16 MB).</summary>
+    public const int MaxWaitingRequests = 4;
+
     private readonly PartitionedRateLimiter<(string Partition, int PerSecond)> _limiter;
-    private readonly Dictionary<string, long> _outstanding = new(StringComparer.Ordinal);
+    /// <summary>Per partition with searches admitted and not yet taken: how many, and of how many requests.</summary>
+    private readonly Dictionary<string, Waiting> _partitions = new(StringComparer.Ordinal);
     private readonly LookupOptions _lookup;
     private readonly int _ipv6PrefixLength;
     private readonly int _pdqMaxDistance;
@@ -59,8 +63,15 @@ public sealed class ImageSearchPacing : IDisposable
             }));
     }
 
-    /// <summary>The searches an item asks for, before it is checked (a malformed field costs as a good one; an item's vectors count up to the most an image has).</summary>
-    public int CostOf(in ReadItem read)
+    /// <summary>
+    /// The searches an item will make, counted as the engine makes them: a PDQ hash one (wider than
+    /// the default radius, <see cref="WideSearchCost"/>), each embedding vector one (below the
+    /// default similarity, <see cref="WideSearchCost"/>). Items the engine refuses for its
+    /// per-request caps (more than <see cref="LookupEngine.MaxEmbeddingVectorsPerRequest"/> vectors,
+    /// more than <see cref="LookupEngine.MaxWidePdqSearchesPerRequest"/> wide PDQ searches) or for
+    /// their number of vectors cost none; <paramref name="request"/> keeps the request's counts.
+    /// </summary>
+    public int CostOf(in ReadItem read, ref RequestSearches request)
     {
         if (read.Item is not { } item)
         {
@@ -70,26 +81,35 @@ public sealed class ImageSearchPacing : IDisposable
         var cost = 0;
         if (item.Pdq is not null)
         {
-            cost += item.MaxDistance > _pdqMaxDistance ? WideSearchCost : 1;
+            if (item.MaxDistance <= _pdqMaxDistance || item.MaxDistance is null)
+            {
+                cost += 1;
+            }
+            else if (request.WidePdq < LookupEngine.MaxWidePdqSearchesPerRequest)
+            {
+                request.WidePdq++;
+                cost += WideSearchCost;
+            }
         }
 
-        if (item.Embeddings is { } embeddings)
+        if (item.Embeddings is { Count: > 0 and <= EmbeddingModels.MaxVectorsPerImage } embeddings
+            && request.Vectors + embeddings.Count <= LookupEngine.MaxEmbeddingVectorsPerRequest)
         {
+            request.Vectors += embeddings.Count;
             // Below the default similarity, each vector's search checks many more candidates (at 0.5, thousands).
-            var each = item.MinSimilarity < _embeddingMinSimilarity ? WideSearchCost : 1;
-            cost += Math.Min(embeddings.Count, EmbeddingModels.MaxVectorsPerImage) * each;
+            cost += embeddings.Count * (item.MinSimilarity < _embeddingMinSimilarity ? WideSearchCost : 1);
         }
 
         return cost;
     }
 
-    /// <summary>The searches of <paramref name="items"/>.</summary>
-    public int CostOf(ReadOnlySpan<ReadItem> items)
+    /// <summary>The searches of <paramref name="items"/>, the next items of a request.</summary>
+    public int CostOf(ReadOnlySpan<ReadItem> items, ref RequestSearches request)
     {
         var cost = 0;
         foreach (var item in items)
         {
-            cost += CostOf(item);
+            cost += CostOf(item, ref request);
         }
 
         return cost;
@@ -97,81 +117,103 @@ public sealed class ImageSearchPacing : IDisposable
 
     /// <summary>
     /// Whether <see cref="TryAdmit"/> would refuse even a request of one search: asked before a
-    /// batch's body is read, so that a client sending past its pace does not have each body read
-    /// and parsed only to be refused.
+    /// batch's body is read, so that a client sending past its pace does not have each body parsed
+    /// only to be refused.
     /// </summary>
     public bool IsSaturated(HttpContext context, out TimeSpan retryAfter)
     {
         var key = Partition(context);
-        long outstanding;
-        lock (_outstanding)
+        lock (_partitions)
         {
-            outstanding = _outstanding.GetValueOrDefault(key.Partition);
+            return Refuses(key, _partitions.GetValueOrDefault(key.Partition), 1, out retryAfter);
         }
-
-        return Refuses(key, outstanding, 1, out retryAfter);
     }
 
-    private static bool Refuses((string Partition, int PerSecond) key, long outstanding, long asking, out TimeSpan retryAfter)
+    /// <summary>
+    /// Refused: its client has <see cref="MaxWaitingRequests"/> requests waiting already (each holds
+    /// its parsed body), or searches admitted and not yet taken that, with its own, would take longer
+    /// than <see cref="MaxQueue"/> to refill. A request alone is admitted however large; one larger
+    /// than the window is told to come back when the searches before it are taken.
+    /// </summary>
+    private static bool Refuses((string Partition, int PerSecond) key, Waiting? waiting, long asking, out TimeSpan retryAfter)
     {
+        retryAfter = TimeSpan.Zero;
+        if (waiting is not { Searches: > 0 } client)
+        {
+            return false;
+        }
+
         var limit = (long)(key.PerSecond * MaxQueue.TotalSeconds);
-        var refused = outstanding > 0 && outstanding + asking > limit;
-        retryAfter = refused ? TimeSpan.FromSeconds(Math.Ceiling((double)(outstanding + asking - limit) / key.PerSecond)) : TimeSpan.Zero;
-        return refused;
+        if (client.Requests < MaxWaitingRequests && client.Searches + asking <= limit)
+        {
+            return false;
+        }
+
+        var over = asking > limit || client.Requests >= MaxWaitingRequests ? client.Searches : client.Searches + asking - limit;
+        retryAfter = TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling((double)over / key.PerSecond)));
+        return true;
     }
 
     /// <summary>
     /// Admits a request that will ask for <paramref name="searches"/> (a stream: 0, its runs add
-    /// theirs as they come), unless its client already has more admitted than the bucket refills in
-    /// <see cref="MaxQueue"/> (a request alone is always admitted, however large); then
-    /// <paramref name="retryAfter"/> says when that will have drained.
+    /// theirs as they come) unless <see cref="Refuses"/> says no; then <paramref name="retryAfter"/>
+    /// says when the searches waiting before it will have been taken.
     /// </summary>
     public bool TryAdmit(HttpContext context, int searches, out Ticket ticket, out TimeSpan retryAfter)
     {
         var key = Partition(context);
-        lock (_outstanding)
+        lock (_partitions)
         {
             // A stream is admitted as if it brought one search: it may bring many.
-            var outstanding = _outstanding.GetValueOrDefault(key.Partition);
-            if (Refuses(key, outstanding, Math.Max(searches, 1), out retryAfter))
+            if (Refuses(key, _partitions.GetValueOrDefault(key.Partition), Math.Max(searches, 1), out retryAfter))
             {
                 ticket = null!;
                 return false;
             }
-
-            _outstanding[key.Partition] = outstanding + searches;
         }
 
-        ticket = new Ticket(this, key, searches);
+        ticket = new Ticket(this, key);
+        ticket.Admit(searches);
         return true;
     }
 
-    private void Release(string partition, long searches)
+    /// <summary>The searches admitted and not yet taken in <paramref name="partition"/> (for tests).</summary>
+    internal long WaitingSearches(string partition)
     {
-        if (searches == 0)
+        lock (_partitions)
+        {
+            return _partitions.GetValueOrDefault(partition)?.Searches ?? 0;
+        }
+    }
+
+    /// <summary>Moves a request's searches admitted and not yet taken by <paramref name="change"/>; <paramref name="before"/> is what it had.</summary>
+    private void Move(string partition, long before, long change)
+    {
+        if (change == 0)
         {
             return;
         }
 
-        lock (_outstanding)
+        lock (_partitions)
         {
-            var left = _outstanding.GetValueOrDefault(partition) - searches;
-            if (left > 0)
+            if (!_partitions.TryGetValue(partition, out var waiting))
             {
-                _outstanding[partition] = left;
+                waiting = new Waiting();
+                _partitions[partition] = waiting;
             }
-            else
-            {
-                _outstanding.Remove(partition);
-            }
-        }
-    }
 
-    private void Add(string partition, long searches)
-    {
-        lock (_outstanding)
-        {
-            _outstanding[partition] = _outstanding.GetValueOrDefault(partition) + searches;
+            var after = before + change;
+            waiting.Searches += change;
+            waiting.Requests += (before, after) switch
+            {
+                (0, > 0) => 1,
+                ( > 0, 0) => -1,
+                _ => 0,
+            };
+            if (waiting.Searches <= 0 && waiting.Requests <= 0)
+            {
+                _partitions.Remove(partition);
+            }
         }
     }
 
@@ -183,6 +225,14 @@ public sealed class ImageSearchPacing : IDisposable
 
     public void Dispose() => _limiter.Dispose();
 
+    /// <summary>A partition's searches admitted and not yet taken, and the requests they belong to.</summary>
+    private sealed class Waiting
+    {
+        public long Searches { get; set; }
+
+        public int Requests { get; set; }
+    }
+
     /// <summary>An admitted request's searches: taken run by run; what is left when it ends is given back to the admission count.</summary>
     public sealed class Ticket : IDisposable
     {
@@ -190,11 +240,16 @@ public sealed class ImageSearchPacing : IDisposable
         private readonly (string Partition, int PerSecond) _key;
         private long _admitted;
 
-        internal Ticket(ImageSearchPacing pacing, (string Partition, int PerSecond) key, long admitted)
+        internal Ticket(ImageSearchPacing pacing, (string Partition, int PerSecond) key)
         {
             _pacing = pacing;
             _key = key;
-            _admitted = admitted;
+        }
+
+        internal void Admit(long searches)
+        {
+            _pacing.Move(_key.Partition, _admitted, searches);
+            _admitted += searches;
         }
 
         /// <summary>
@@ -206,8 +261,7 @@ public sealed class ImageSearchPacing : IDisposable
         {
             if (searches > _admitted)
             {
-                _pacing.Add(_key.Partition, searches - _admitted);
-                _admitted = searches;
+                Admit(searches - _admitted);
             }
 
             var waited = false;
@@ -236,15 +290,22 @@ public sealed class ImageSearchPacing : IDisposable
                 }
 
                 searches -= chunk;
+                _pacing.Move(_key.Partition, _admitted, -chunk);
                 _admitted -= chunk;
-                _pacing.Release(_key.Partition, chunk);
             }
         }
 
         public void Dispose()
         {
-            _pacing.Release(_key.Partition, _admitted);
+            _pacing.Move(_key.Partition, _admitted, -_admitted);
             _admitted = 0;
         }
     }
+}
+
+/// <summary>What a request's items have brought so far toward the engine's per-request caps (<see cref="ImageSearchPacing.CostOf(in ReadItem, ref RequestSearches)"/>).</summary>
+public struct RequestSearches
+{
+    internal int Vectors;
+    internal int WidePdq;
 }

@@ -74,10 +74,9 @@ public static class LookupEndpoints
                 "Send {\"items\": […]} as application/json.");
         }
 
-        // A client whose searches already wait for 30 s of its pace is refused before its body is read.
+        // A client whose searches already wait for 30 s of its pace is refused before its body is parsed.
         if (pacing.IsSaturated(context, out var saturatedFor))
         {
-            RefusedRequestBodies.CloseWithoutReading(context);
             return SearchesRefused(context, metrics, saturatedFor);
         }
 
@@ -106,12 +105,14 @@ public static class LookupEndpoints
 
         // PDQ and embedding searches are paced per client: the batch waits for its own, run by run,
         // unless its client already has more waiting than the pace clears in 30 s.
-        if (!pacing.TryAdmit(context, pacing.CostOf(CollectionsMarshal.AsSpan(items)), out var searches, out var retryAfter))
+        var counted = default(RequestSearches);
+        if (!pacing.TryAdmit(context, pacing.CostOf(CollectionsMarshal.AsSpan(items), ref counted), out var searches, out var retryAfter))
         {
             return SearchesRefused(context, metrics, retryAfter);
         }
 
         using var admitted = searches;
+        var taken = default(RequestSearches); // counted again run by run, as for the admission
         await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/json; charset=utf-8";
         var buffers = new LookupBuffers();
@@ -124,7 +125,7 @@ public static class LookupEndpoints
             for (var start = 0; start < items.Count; start += LookupEngine.RunLength)
             {
                 var count = Math.Min(LookupEngine.RunLength, items.Count - start);
-                await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(items).Slice(start, count)), FlushAsync, cancellationToken);
+                await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(items).Slice(start, count), ref taken), FlushAsync, cancellationToken);
                 var run = CollectionsMarshal.AsSpan(items).Slice(start, count);
                 engine.Prepare(run, buffers);
                 for (var i = 0; i < run.Length; i++)
@@ -169,11 +170,11 @@ public static class LookupEndpoints
         // client already has more waiting than the pace clears in 30 s.
         if (!pacing.TryAdmit(context, 0, out var searches, out var retryAfter))
         {
-            RefusedRequestBodies.CloseWithoutReading(context);
             return SearchesRefused(context, metrics, retryAfter);
         }
 
         using var admitted = searches;
+        var counted = default(RequestSearches);
         await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/x-ndjson";
         context.Response.Headers["X-Registry-Seq"] = engine.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -195,7 +196,7 @@ public static class LookupEndpoints
                 run.Add(ReadStreamLine(bytes));
                 if (run.Count == LookupEngine.RunLength)
                 {
-                    await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(run)), () => FlushAsync(output, cancellationToken), cancellationToken);
+                    await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(run), ref counted), () => FlushAsync(output, cancellationToken), cancellationToken);
                     (line, var written) = WriteStreamResults(json, output, engine, run, line, buffers);
                     unflushed += written;
                     if (unflushed >= FlushBytes)
@@ -214,7 +215,7 @@ public static class LookupEndpoints
             }
 
             // Every line read so far is answered before waiting for more.
-            await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(run)), () => FlushAsync(output, cancellationToken), cancellationToken);
+            await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(run), ref counted), () => FlushAsync(output, cancellationToken), cancellationToken);
             (line, _) = WriteStreamResults(json, output, engine, run, line, buffers);
             if (!read.IsCompleted && buffer.Length > NdjsonMaxLineBytes)
             {
@@ -251,7 +252,8 @@ public static class LookupEndpoints
         var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
         context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
-            $"This client's PDQ and embedding searches already wait for {ImageSearchPacing.MaxQueue.TotalSeconds:F0} s of its pace; retry after {seconds} s.");
+            $"This client's PDQ and embedding searches already wait for up to {ImageSearchPacing.MaxQueue.TotalSeconds:F0} s of its pace, "
+            + $"or {ImageSearchPacing.MaxWaitingRequests} of its requests do; retry after {seconds} s.");
     }
 
     private static bool IsNdjson(string? contentType) =>

@@ -23,16 +23,8 @@ public static class LookupRateLimits
                 var (partition, perSecond) = Partition(context, lookup, ipv6PrefixLength);
                 return RateLimitRejections.PerSecond(partition, perSecond);
             });
-            limiter.OnRejected = (rejected, _) =>
-            {
-                // A refused batch, stream or image upload is not received: its connection closes after the 429.
-                if (rejected.HttpContext.Request.ContentLength is > 0 || rejected.HttpContext.Request.Headers.TransferEncoding.Count > 0)
-                {
-                    RefusedRequestBodies.CloseWithoutReading(rejected.HttpContext);
-                }
-
-                return RateLimitRejections.WriteAsync(rejected, 1, seconds => $"Rate limit reached; retry after {seconds} s, or send larger batches.");
-            };
+            limiter.OnRejected = (rejected, _) => RateLimitRejections.WriteAsync(rejected, 1,
+                seconds => $"Rate limit reached; retry after {seconds} s, or send larger batches.");
         });
         return services;
     }

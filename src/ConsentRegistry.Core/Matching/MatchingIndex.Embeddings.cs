@@ -19,7 +19,8 @@ public sealed record EmbeddingQuery(string Model, IReadOnlyList<float[]> Vectors
 
 /// <summary>
 /// Embedding subjects: per model, the claimed vectors side by side in one array of float16, the
-/// values claims carry (so holding them so is exact, at half the memory of float32). A model with few
+/// values claims carry scaled to length 1 (half the memory of float32; the scaling moves a value by
+/// less than half precision's own rounding of it). A model with few
 /// vectors is searched exactly (a dot product per claimed vector and query vector, O(vectors) per
 /// item); from <see cref="ApproximateVectorSettings.MinVectors"/> on, an approximate index proposes
 /// candidates and each is re-checked exactly against the stored vector.
@@ -133,7 +134,8 @@ public sealed partial class MatchingIndex : IDisposable
         var best = BestSimilarity(query, vectors, row, widened);
         if (best >= query.MinSimilarity - EmbeddingVector.SimilarityTolerance)
         {
-            candidates.Add(new Candidate(claim, MatchKind.Embedding, vectors.Keys[row]) { Similarity = Math.Min(best, 1f) });
+            // Within the tolerance below the threshold counts as reaching it, and is said so.
+            candidates.Add(new Candidate(claim, MatchKind.Embedding, vectors.Keys[row]) { Similarity = Math.Clamp(best, query.MinSimilarity, 1f) });
         }
     }
 
@@ -337,6 +339,21 @@ public sealed partial class MatchingIndex : IDisposable
                 || claimNumbers.Any(claim => (uint)claim >= (uint)claims))
             {
                 throw new SnapshotFormatException("A model's claimed vectors do not match their dimensions or claims.");
+            }
+
+            // Rows written before vectors were scaled to length 1 as they came in (claims took them
+            // within 0.01 of it) are scaled here; rows already of length 1 come out as they went in.
+            var widened = new float[dimensions];
+            for (var row = 0; row < claimNumbers.Length; row++)
+            {
+                var stored = values.AsSpan(row * dimensions, dimensions);
+                TensorPrimitives.ConvertToSingle(stored, widened);
+                var length = EmbeddingVector.Length(widened);
+                if (Math.Abs(length - 1) > 1e-3)
+                {
+                    EmbeddingVector.Normalise(widened);
+                    TensorPrimitives.ConvertToHalf(widened, stored);
+                }
             }
 
             var vectors = new ClaimedVectors(dimensions, settings) { _values = values };

@@ -8,6 +8,7 @@ using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
 namespace ConsentRegistry.Api.Tests.Lookup;
@@ -36,22 +37,45 @@ public sealed class ImageSearchPacingTests
     [Fact]
     public void Each_pdq_hash_and_embedding_vector_is_a_search_and_one_wider_than_the_default_counts_sixteen()
     {
-        var pacing = new ImageSearchPacing(
-            Microsoft.Extensions.Options.Options.Create(new LookupOptions()),
-            Microsoft.Extensions.Options.Options.Create(new WriteBudgetOptions()),
-            Microsoft.Extensions.Options.Options.Create(new MatchingOptions()));
-        LookupEmbedding[] Vectors(int count) => Enumerable.Range(0, count).Select(_ => new LookupEmbedding("m", "v")).ToArray();
+        var pacing = Pacing();
+        int Cost(LookupItem? item)
+        {
+            var request = default(RequestSearches);
+            return pacing.CostOf(new ReadItem(item, item is null ? new LookupError("invalid-item", null, "bad line") : null), ref request);
+        }
 
-        Assert.Equal(0, pacing.CostOf(new ReadItem(new LookupItem("https://a.example/x.jpg", new string('a', 64), null, null), null)));
-        Assert.Equal(1, pacing.CostOf(new ReadItem(new LookupItem(null, null, Pdq(1), null), null)));
-        Assert.Equal(1, pacing.CostOf(new ReadItem(new LookupItem(null, null, Pdq(1), 31), null)));
-        Assert.Equal(ImageSearchPacing.WideSearchCost, pacing.CostOf(new ReadItem(new LookupItem(null, null, Pdq(1), 32), null)));
-        Assert.Equal(4, pacing.CostOf(new ReadItem(new LookupItem(null, null, Pdq(1), null, Embeddings: Vectors(3)), null)));
-        Assert.Equal(16, pacing.CostOf(new ReadItem(new LookupItem(null, null, null, null, Embeddings: Vectors(500)), null)));
-        Assert.Equal(2, pacing.CostOf(new ReadItem(new LookupItem(null, null, null, null, Embeddings: Vectors(2), MinSimilarity: 0.99), null)));
-        Assert.Equal(2 * ImageSearchPacing.WideSearchCost, pacing.CostOf(new ReadItem(new LookupItem(null, null, null, null, Embeddings: Vectors(2), MinSimilarity: 0.5), null)));
-        Assert.Equal(0, pacing.CostOf(new ReadItem(null, new LookupError("invalid-item", null, "bad line"))));
+        Assert.Equal(0, Cost(new LookupItem("https://a.example/x.jpg", new string('a', 64), null, null)));
+        Assert.Equal(1, Cost(new LookupItem(null, null, Pdq(1), null)));
+        Assert.Equal(1, Cost(new LookupItem(null, null, Pdq(1), 31)));
+        Assert.Equal(ImageSearchPacing.WideSearchCost, Cost(new LookupItem(null, null, Pdq(1), 32)));
+        Assert.Equal(4, Cost(new LookupItem(null, null, Pdq(1), null, Embeddings: Vectors(3))));
+        Assert.Equal(2, Cost(new LookupItem(null, null, null, null, Embeddings: Vectors(2), MinSimilarity: 0.99)));
+        Assert.Equal(2 * ImageSearchPacing.WideSearchCost, Cost(new LookupItem(null, null, null, null, Embeddings: Vectors(2), MinSimilarity: 0.5)));
+        Assert.Equal(0, Cost(new LookupItem(null, null, null, null, Embeddings: Vectors(17)))); // refused by the engine: more than an image has
+        Assert.Equal(0, Cost(null));
     }
+
+    [Fact]
+    public void Items_past_the_engines_per_request_caps_cost_nothing_as_the_engine_refuses_them()
+    {
+        var pacing = Pacing();
+        var request = default(RequestSearches);
+        ReadItem[] items =
+        [
+            .. Enumerable.Range(0, 300).Select(i => new ReadItem(new LookupItem(null, null, Pdq(i), 63), null)),
+            .. Enumerable.Range(0, 20).Select(_ => new ReadItem(new LookupItem(null, null, null, null, Embeddings: Vectors(16), MinSimilarity: 0.5), null)),
+        ];
+
+        // 256 wide PDQ searches and 16 items of 16 vectors (256 in all) are made; the rest are items' errors.
+        Assert.Equal((256 * ImageSearchPacing.WideSearchCost) + (256 * ImageSearchPacing.WideSearchCost), pacing.CostOf(items, ref request));
+    }
+
+    private static ImageSearchPacing Pacing() => new(
+        Microsoft.Extensions.Options.Options.Create(new LookupOptions()),
+        Microsoft.Extensions.Options.Options.Create(new WriteBudgetOptions()),
+        Microsoft.Extensions.Options.Options.Create(new MatchingOptions()));
+
+    private static LookupEmbedding[] Vectors(int count) => Enumerable.Range(0, count).Select(_ => new LookupEmbedding("m", "v")).ToArray();
 
     [Fact]
     public async Task A_batch_of_more_pdq_hashes_than_a_second_of_budget_waits_for_them_and_is_answered_whole()
@@ -84,15 +108,38 @@ public sealed class ImageSearchPacingTests
     }
 
     [Fact]
-    public async Task Lookups_are_refused_with_retry_after_while_their_client_has_thirty_seconds_of_searches_waiting()
+    public async Task A_lookup_is_refused_with_retry_after_while_its_clients_waiting_searches_and_its_own_would_take_over_thirty_seconds()
     {
         await using var app = await StartAsync(perSecond: 1);
         using var client = app.CreateClient();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
 
-        // One search a second: one batch takes the bucket's token, the next 30 wait in its queue
-        // (30 seconds' worth), and those after them are refused at once.
-        var batches = Enumerable.Range(0, 40)
+        // One search a second: the first batch takes one and waits for its other 19.
+        var waiting = client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 20).Select(i => new { pdq = Pdq(i) }).ToArray() }, stop.Token);
+        var pacing = app.Services.GetRequiredService<ImageSearchPacing>();
+        await Eventually.HoldsAsync(() => pacing.WaitingSearches("ip:127.0.0.1") >= 17, "the first batch admitted and waiting");
+
+        using var tooMany = await client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 15).Select(i => new { pdq = Pdq(100 + i) }).ToArray() });
+        using var fewer = await client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 3).Select(i => new { pdq = Pdq(200 + i) }).ToArray() }, stop.Token);
+        stop.Cancel();
+
+        var problem = await AssertProblemAsync(tooMany, HttpStatusCode.TooManyRequests, "too-many-requests");
+        Assert.Contains("PDQ and embedding searches", problem.GetProperty("detail").GetString());
+        Assert.InRange(int.Parse(tooMany.Headers.GetValues("Retry-After").Single()), 1, 4); // 17 to 19 waiting + 15 - 30: a few seconds to go
+        Assert.Equal(HttpStatusCode.OK, fewer.StatusCode); // 19 + 3 fit in the 30 s
+        await waiting.ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    [Fact]
+    public async Task Lookups_are_refused_while_four_of_their_clients_requests_wait_streams_at_their_start_too()
+    {
+        await using var app = await StartAsync(perSecond: 1);
+        using var client = app.CreateClient();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        // One search a second: one batch takes the bucket's token, the next four wait (each holding
+        // its parsed body), and those after them are refused at once.
+        var batches = Enumerable.Range(0, 12)
             .Select(i => client.PostAsJsonAsync("/v1/lookup", new { items = new[] { new { pdq = Pdq(i) } } }, stop.Token))
             .ToList();
         HttpResponseMessage? refused = null;
@@ -114,7 +161,7 @@ public sealed class ImageSearchPacingTests
 
         Assert.NotNull(refused);
         var problem = await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too-many-requests");
-        Assert.Contains("PDQ and embedding searches", problem.GetProperty("detail").GetString());
+        Assert.Contains($"{ImageSearchPacing.MaxWaitingRequests} of its requests", problem.GetProperty("detail").GetString());
         Assert.True(int.Parse(refused.Headers.GetValues("Retry-After").Single()) >= 1);
         await AssertProblemAsync(stream, HttpStatusCode.TooManyRequests, "too-many-requests");
         await Task.WhenAll(batches.Select(b => b.ContinueWith(_ => { }, TaskScheduler.Default)));
