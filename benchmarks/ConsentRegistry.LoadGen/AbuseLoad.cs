@@ -361,31 +361,11 @@ internal static class AbuseLoad
     private static async Task<bool> PolicyAsync(Uri target, WellBehaved background, Server server, string adminKey, int subjects, int seconds)
     {
         const string host = "bighost.example";
-        using var admin = Http(target, IPAddress.Loopback);
-        admin.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {adminKey}");
-        var created = await (await admin.PostAsJsonAsync("/v1/admin/api-keys",
-            new { name = "abuse benchmark platform", write_budget = new { claims_per_hour = 1_000_000, subjects_per_hour = 1_000_000_000 } })).Content.ReadFromJsonAsync<JsonElement>();
-        using var platform = Http(target, IPAddress.Parse("127.0.0.30"));
-        platform.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {created.GetProperty("key").GetString()}");
+        using var platform = await PlatformAsync(target, adminKey, IPAddress.Parse("127.0.0.30"));
         using var signer = new ClaimSigner();
         var planted = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, (subjects + 9_999) / 10_000), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (c, _) =>
-        {
-            var urls = Enumerable.Range(c * 10_000, Math.Min(10_000, subjects - (c * 10_000))).Select(i => $"https://{host}/p{i / 1_000}/{i}.jpg").ToList();
-            var jws = signer.SignOptOut(urls, Now());
-            while (true)
-            {
-                // Four at a time can pass the key's write rate (20 a second): wait as told and resend.
-                using var response = await platform.PostAsync("/v1/claims", new StringContent(jws, Encoding.ASCII, "application/jose"));
-                if (response.StatusCode != HttpStatusCode.TooManyRequests)
-                {
-                    response.EnsureSuccessStatusCode();
-                    break;
-                }
-
-                await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
-            }
-        });
+        await PlantAsync(platform, signer, subjects, c =>
+            Enumerable.Range(c * 10_000, Math.Min(10_000, subjects - (c * 10_000))).Select(i => ("url", $"https://{host}/p{i / 1_000}/{i}.jpg", false)).ToList());
         Console.WriteLine($"planted {subjects:N0} subjects on {host} in {planted.Elapsed.TotalSeconds:F0} s; server RSS {server.RssMiB()} MiB");
 
         using var crawler = Http(target, IPAddress.Parse("127.0.0.40"));
@@ -469,30 +449,13 @@ internal static class AbuseLoad
     /// </summary>
     private static async Task<bool> PdqFloodAsync(Uri target, WellBehaved background, Server server, string adminKey, int hashes, int seconds)
     {
-        using var admin = Http(target, IPAddress.Loopback);
-        admin.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {adminKey}");
-        var created = await (await admin.PostAsJsonAsync("/v1/admin/api-keys",
-            new { name = "abuse benchmark pdq platform", write_budget = new { claims_per_hour = 1_000_000, subjects_per_hour = 1_000_000_000 } })).Content.ReadFromJsonAsync<JsonElement>();
-        using var platform = Http(target, IPAddress.Parse("127.0.0.31"));
-        platform.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {created.GetProperty("key").GetString()}");
+        using var platform = await PlatformAsync(target, adminKey, IPAddress.Parse("127.0.0.31"));
         using var signer = new ClaimSigner();
         var planted = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, (hashes + 9_999) / 10_000), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (c, _) =>
+        await PlantAsync(platform, signer, hashes, c =>
         {
             var random = new Random(c);
-            var subjects = Enumerable.Range(0, Math.Min(10_000, hashes - (c * 10_000))).Select(_ => ("pdq", RandomPdq(random), false)).ToList();
-            var jws = signer.SignOptOut(subjects, Now());
-            while (true)
-            {
-                using var response = await platform.PostAsync("/v1/claims", new StringContent(jws, Encoding.ASCII, "application/jose"));
-                if (response.StatusCode != HttpStatusCode.TooManyRequests)
-                {
-                    response.EnsureSuccessStatusCode();
-                    break;
-                }
-
-                await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
-            }
+            return Enumerable.Range(0, Math.Min(10_000, hashes - (c * 10_000))).Select(_ => ("pdq", RandomPdq(random), false)).ToList();
         });
         while (await server.MetricAsync("registry_index_lag", "") > 0)
         {
@@ -549,6 +512,39 @@ internal static class AbuseLoad
         var bound = 2 * 500L * (seconds + 1);
         return Verdicts(report, searched <= bound, $"PDQ hashes searched {searched:N0} ≤ {bound:N0} (two addresses at the default 500 a second)");
     }
+
+    /// <summary>A client at <paramref name="from"/> with an API key of a large write budget, made by an admin for the purpose.</summary>
+    private static async Task<HttpClient> PlatformAsync(Uri target, string adminKey, IPAddress from)
+    {
+        using var admin = Http(target, IPAddress.Loopback);
+        admin.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {adminKey}");
+        var created = await (await admin.PostAsJsonAsync("/v1/admin/api-keys",
+            new { name = $"abuse benchmark platform {from}", write_budget = new { claims_per_hour = 1_000_000, subjects_per_hour = 1_000_000_000 } })).Content.ReadFromJsonAsync<JsonElement>();
+        var platform = Http(target, from);
+        platform.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"API {created.GetProperty("key").GetString()}");
+        return platform;
+    }
+
+    /// <summary>
+    /// Claims <paramref name="subjects"/> subjects in claims of 10,000 (<paramref name="claim"/> gives
+    /// claim c's), four at a time; a 429 (four at a time can pass the key's write rate) is waited out as told.
+    /// </summary>
+    private static Task PlantAsync(HttpClient platform, ClaimSigner signer, int subjects, Func<int, IReadOnlyList<(string Kind, string Value, bool IncludeSubdomains)>> claim) =>
+        Parallel.ForEachAsync(Enumerable.Range(0, (subjects + 9_999) / 10_000), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (c, _) =>
+        {
+            var jws = signer.SignOptOut(claim(c), Now());
+            while (true)
+            {
+                using var response = await platform.PostAsync("/v1/claims", new StringContent(jws, Encoding.ASCII, "application/jose"));
+                if (response.StatusCode != HttpStatusCode.TooManyRequests)
+                {
+                    response.EnsureSuccessStatusCode();
+                    break;
+                }
+
+                await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+            }
+        });
 
     private static string RandomPdq(Random random)
     {
