@@ -14,10 +14,9 @@ namespace ConsentRegistry.Api.Lookup;
 /// vector-index search: the request rate alone let one anonymous client keep every core busy with
 /// 10,000-hash batches. Each PDQ hash and each embedding vector of an item is one search (a search
 /// wider than the registry's default, a PDQ radius above it or a similarity below it, counts
-/// <see cref="WideSearchCost"/>), taken
-/// from a bucket refilled with <see cref="LookupOptions.ImageSearchesPerSecondPerAddress"/> (or
-/// <c>…PerKey</c>) a second, run by run as the request is answered, so that the work is spread
-/// evenly rather than done in bursts. A request is admitted (<see cref="TryAdmit"/>) unless its
+/// <see cref="WideSearchCost"/>), taken from a bucket refilled with
+/// <see cref="LookupOptions.ImageSearchesPerSecondPerAddress"/> (or <c>…PerKey</c>) a second, run by
+/// run as the request is answered, so that the work is spread evenly rather than done in bursts. A request is admitted (<see cref="TryAdmit"/>) unless its
 /// client's admitted searches not yet taken, its own included, would take longer than
 /// <see cref="MaxQueue"/> to refill, or <see cref="MaxWaitingRequests"/> of its requests wait
 /// already: that bounds the time and the memory (parsed bodies) that waiting holds. Per instance.
@@ -37,6 +36,7 @@ public sealed class ImageSearchPacing : IDisposable
     public const int MaxWaitingRequests = 4;
 
     private readonly PartitionedRateLimiter<(string Partition, int PerSecond)> _limiter;
+
     /// <summary>Per partition with searches admitted and not yet taken: how many, and of how many requests.</summary>
     private readonly Dictionary<string, Waiting> _partitions = new(StringComparer.Ordinal);
     private readonly LookupOptions _lookup;
