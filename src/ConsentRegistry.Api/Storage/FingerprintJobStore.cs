@@ -76,10 +76,12 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
 
     // The try was counted when the job was taken. A final failure starts the count again, like a
     // success: the re-fetch it schedules gets every retry and the backoff from its first step,
-    // not a single try.
+    // not a single try. A failure to be retried leaves a done job done (its fingerprints stay in
+    // use) and makes a failed one pending: failed so far, due for a retry.
     private readonly string _markFailed = $"""
         UPDATE fingerprint_jobs
-        SET status = CASE WHEN @final THEN 'failed' ELSE status END, attempts = CASE WHEN @final THEN 0 ELSE attempts END,
+        SET status = CASE WHEN @final THEN 'failed' WHEN status = 'failed' THEN 'pending' ELSE status END,
+            attempts = CASE WHEN @final THEN 0 ELSE attempts END,
             error = @error, due_at = {database.NowMilliseconds} + @waitMs, lease_owner = NULL, lease_until = NULL
         WHERE claim_id = @claimId AND url = @url AND lease_owner = @owner
         """;
@@ -335,8 +337,9 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
                 continue;
             }
 
-            // A re-fetch that found the same bytes, fingerprinted by the same model, adds nothing to the log.
-            if (job.Status != JobStatus.Done || job.Sha256 != done.Sha256 || job.Model != done.Model)
+            // A re-fetch that found the bytes of the last success, fingerprinted by the same model,
+            // adds nothing to the log: that success's set is still in use, failures since or not.
+            if (job.Sha256 is null || job.Sha256 != done.Sha256 || job.Model != done.Model)
             {
                 await connection.ExecuteAsync(Command(InsertDerived, new
                 {

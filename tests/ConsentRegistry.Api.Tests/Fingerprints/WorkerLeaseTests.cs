@@ -5,6 +5,7 @@ using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using ConsentRegistry.Core.Claims;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
@@ -259,6 +260,44 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         Assert.StartsWith("interrupted: Each of its 3 tries ended without a result", item.GetProperty("error").GetString());
         Assert.Equal(0, _images.RequestsFor("/poison.jpg"));
         Assert.Equal(0, await database.CountAsync("SELECT attempts FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
+    }
+
+    [Fact]
+    public async Task After_a_final_failure_a_retried_re_fetch_shows_pending_and_the_same_image_back_adds_nothing_to_the_log()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var api = new RegistryApp(database); // the worker is off here: the test plays the worker
+        api.StartServer();
+        await api.WaitUntilReadyAsync();
+        using var client = api.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut("https://flaky.example/picture.jpg"));
+        var store = api.Services.GetRequiredService<FingerprintJobStore>();
+        Assert.True((await store.EnqueueAsync(default)).CaughtUp);
+        var sha256 = new string('5', 64);
+        async Task<FingerprintJob> TakeAsync()
+        {
+            await database.ExecuteAsync("UPDATE fingerprint_jobs SET due_at = 0 WHERE claim_id = @claim", new { claim });
+            return Assert.Single(await store.TakeAsync("worker", 1, TimeSpan.FromMinutes(1), default));
+        }
+
+        async Task SucceedAsync() => Assert.Equal(1, await store.CompleteAsync("worker",
+            [new JobCompletion(await TakeAsync(), [new Subject(SubjectKinds.Sha256, sha256)], sha256, new string('a', 64), 100, null, DateTimeOffset.UtcNow, TimeSpan.FromDays(30))],
+            default));
+
+        await SucceedAsync();
+        await store.FailAsync("worker", await TakeAsync(), "http-status: The server answered HTTP 404.", final: true, TimeSpan.FromDays(30), default);
+        Assert.Equal("failed", Assert.Single(await client.FingerprintsAsync(claim)).GetProperty("status").GetString());
+
+        // The re-fetch after it fails again, to be retried: failed so far, due for a retry.
+        await store.FailAsync("worker", await TakeAsync(), "http-status: The server answered HTTP 503.", final: false, TimeSpan.FromMinutes(1), default);
+        var retried = Assert.Single(await client.FingerprintsAsync(claim));
+        Assert.Equal(("pending", "http-status: The server answered HTTP 503."), (retried.GetProperty("status").GetString(), retried.GetProperty("error").GetString()));
+
+        // The same bytes back: the first success's set stayed in use through the failures, none is added.
+        await SucceedAsync();
+        Assert.Equal("done", Assert.Single(await client.FingerprintsAsync(claim)).GetProperty("status").GetString());
+        Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }));
     }
 
     private static readonly Dictionary<string, string> WorkerProcessSettings = new()
