@@ -46,16 +46,7 @@ public sealed class ClaimStore(RegistryDatabase database)
             return null;
         }
 
-        var urls = new List<string>();
-        foreach (var line in packed.AsSpan().EnumerateLines())
-        {
-            if (StoredSubjects.TryReadLine(line, out var kind, out var value, out _) && kind == SubjectKinds.Url)
-            {
-                urls.Add(value.ToString());
-            }
-        }
-
-        return urls;
+        return StoredSubjects.Decode(packed, static kind => kind == SubjectKinds.Url).ConvertAll(subject => subject.Value);
     }
 
     internal async Task<IReadOnlyList<ClaimRow>> ListByPartyAsync(string party, long after, int limit, CancellationToken cancellationToken)

@@ -130,28 +130,8 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
     }
 
     /// <summary>The PDQ and embedding subjects of a packed column, the first <paramref name="limit"/>: the others are never searched.</summary>
-    private static List<Subject> ImageSubjects(string packed, int limit = ImageSubjectsPerEntry)
-    {
-        var images = new List<Subject>();
-        if (limit <= 0)
-        {
-            return images;
-        }
-
-        foreach (var line in packed.AsSpan().EnumerateLines())
-        {
-            if (StoredSubjects.TryReadLine(line, out var kind, out var value, out var includeSubdomains) && kind is SubjectKinds.Pdq or SubjectKinds.Embedding)
-            {
-                images.Add(new Subject(kind, value.ToString(), includeSubdomains));
-                if (images.Count == limit)
-                {
-                    break;
-                }
-            }
-        }
-
-        return images;
-    }
+    private static List<Subject> ImageSubjects(string packed, int limit = ImageSubjectsPerEntry) =>
+        StoredSubjects.Decode(packed, static kind => kind is SubjectKinds.Pdq or SubjectKinds.Embedding, limit);
 
     /// <summary>Writes the pairs a pass found and moves the mark to its end; false (nothing written) when another instance moved it first.</summary>
     public async Task<bool> WritePassAsync(ScanPass pass, IReadOnlyList<PairRow> pairs, CancellationToken cancellationToken)

@@ -37,14 +37,26 @@ internal static class StoredSubjects
         return text.ToString();
     }
 
-    public static List<Subject> Decode(string packed)
+    public static List<Subject> Decode(string packed) => Decode(packed, static _ => true);
+
+    /// <summary>The subjects of the kinds <paramref name="keep"/> takes, the first <paramref name="limit"/>; the others are never allocated.</summary>
+    public static List<Subject> Decode(string packed, Func<string, bool> keep, int limit = int.MaxValue)
     {
         var subjects = new List<Subject>();
+        if (limit <= 0)
+        {
+            return subjects;
+        }
+
         foreach (var line in packed.AsSpan().EnumerateLines())
         {
-            if (TryReadLine(line, out var kind, out var value, out var includeSubdomains))
+            if (TryReadLine(line, out var kind, out var value, out var includeSubdomains) && keep(kind))
             {
                 subjects.Add(new Subject(kind, value.ToString(), includeSubdomains));
+                if (subjects.Count == limit)
+                {
+                    break;
+                }
             }
         }
 

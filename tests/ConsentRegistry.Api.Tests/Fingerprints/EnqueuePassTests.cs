@@ -17,10 +17,8 @@ public sealed class EnqueuePassTests
     [Fact]
     public async Task Revocations_of_claims_with_more_subjects_than_one_pass_takes_drop_their_jobs_over_several_passes()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var app = new RegistryApp(database);
-        app.StartServer();
-        await app.WaitUntilReadyAsync();
+        await using var app = await RegistryApp.StartAsync();
+        var database = app.Database;
         using var client = app.CreateClient();
         using var artist = new TestSigner();
         var store = app.Services.GetRequiredService<FingerprintJobStore>();
@@ -62,10 +60,8 @@ public sealed class EnqueuePassTests
     [Fact]
     public async Task A_pass_counts_the_jobs_it_inserted_not_those_already_queued()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var app = new RegistryApp(database);
-        app.StartServer();
-        await app.WaitUntilReadyAsync();
+        await using var app = await RegistryApp.StartAsync();
+        var database = app.Database;
         using var client = app.CreateClient();
         using var artist = new TestSigner();
         var urls = Enumerable.Range(0, 3).Select(i => $"https://artist.example/counted/{i}.jpg").ToArray();

@@ -265,10 +265,8 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
     [Fact]
     public async Task After_a_final_failure_a_retried_re_fetch_shows_pending_and_the_same_image_back_adds_nothing_to_the_log()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var api = new RegistryApp(database); // the worker is off here: the test plays the worker
-        api.StartServer();
-        await api.WaitUntilReadyAsync();
+        await using var api = await RegistryApp.StartAsync(); // the worker is off here: the test plays the worker
+        var database = api.Database;
         using var client = api.CreateClient();
         using var artist = new TestSigner();
         var claim = await client.ClaimAsync(artist.OptOut("https://flaky.example/picture.jpg"));
