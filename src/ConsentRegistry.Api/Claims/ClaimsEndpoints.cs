@@ -21,7 +21,7 @@ public static class ClaimsEndpoints
         group.MapPost("/claims", SubmitClaim)
             .RequireRateLimiting(ClaimWriteRateLimitPolicy.Name)
             .WithName("SubmitClaim")
-            .WithSummary("Submit a signed claim (compact JWS, ES256, jwk in the protected header).")
+            .WithSummary("Submit a signed claim (compact JWS, ES256 or EdDSA, jwk in the protected header).")
             .Accepts<JwsEnvelope>("application/json", JwsBody.JoseMediaType)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)

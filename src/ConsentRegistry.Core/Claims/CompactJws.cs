@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Org.BouncyCastle.Math.EC.Rfc8032;
 
 namespace ConsentRegistry.Core.Claims;
 
@@ -32,12 +33,20 @@ public sealed record VerifiedJws(string Compact, string Algorithm, string Party,
 
 /// <summary>
 /// RFC 7515 compact serialization with the signer's public key in the protected header (<c>jwk</c>).
-/// ES256 only: the signature is the raw r||s pair (RFC 7518 section 3.4). The party id is the
-/// RFC 7638 thumbprint of that key, so no account or key registry is needed.
+/// ES256 (an EC P-256 key; the signature is the raw r||s pair, RFC 7518 section 3.4) or EdDSA (an
+/// Ed25519 key, RFC 8037; RFC 8032 verification with S below the group order and the key refused
+/// when it is not a point of the prime-order subgroup). The party id is the RFC 7638 thumbprint of
+/// that key, so no account or key registry is needed.
 /// </summary>
 public static class CompactJws
 {
     public const string ClaimType = "consent-claim";
+
+    /// <summary>ECDSA on P-256 with SHA-256 (RFC 7518 section 3.4).</summary>
+    public const string Es256 = "ES256";
+
+    /// <summary>EdDSA (RFC 8037), with an Ed25519 key: the key's <c>crv</c> names the curve.</summary>
+    public const string EdDsa = "EdDSA";
 
     /// <summary>Large enough for 10,000 long URLs; anything bigger is refused before parsing.</summary>
     public const int MaxLength = 8 * 1024 * 1024;
@@ -78,15 +87,14 @@ public static class CompactJws
 
         using (key)
         {
-            if (signature.Length != 64)
+            if (signature.Length != SignatureLength)
             {
-                error = ClaimError.Field(ClaimErrorCodes.BadSignature, "The signature is not valid.", "jws.signature",
-                    "An ES256 signature is 64 bytes: r and s, 32 bytes each (not DER).");
+                error = ClaimError.Field(ClaimErrorCodes.BadSignature, "The signature is not valid.", "jws.signature", key!.SignatureShape);
                 return false;
             }
 
             var signingInput = Encoding.ASCII.GetBytes(compact, 0, secondDot);
-            if (!key!.Key.VerifyData(signingInput, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation))
+            if (!key!.Verify(signingInput, signature))
             {
                 error = ClaimError.Field(ClaimErrorCodes.BadSignature, "The signature is not valid.", "jws.signature",
                     "The signature does not verify with the key in the protected header.");
@@ -98,7 +106,10 @@ public static class CompactJws
         }
     }
 
-    private static bool TryReadHeader(byte[] headerBytes, out string? algorithm, out EcKey? key, out ClaimError? error)
+    /// <summary>Both algorithms sign with 64 bytes: ES256's r and s, Ed25519's R and S.</summary>
+    private const int SignatureLength = 64;
+
+    private static bool TryReadHeader(byte[] headerBytes, out string? algorithm, out SignerKey? key, out ClaimError? error)
     {
         algorithm = null;
         key = null;
@@ -141,7 +152,7 @@ public static class CompactJws
 
     private static readonly JsonDocumentOptions HeaderOptions = new() { AllowDuplicateProperties = false, MaxDepth = 8 };
 
-    private static bool ReadHeader(JsonDocument document, out string? algorithm, out EcKey? key, out ClaimError? error)
+    private static bool ReadHeader(JsonDocument document, out string? algorithm, out SignerKey? key, out ClaimError? error)
     {
         algorithm = null;
         key = null;
@@ -155,10 +166,12 @@ public static class CompactJws
 
         var errors = new Dictionary<string, string[]>();
         algorithm = StringMember(header, "alg");
-        if (algorithm != "ES256")
+        if (algorithm is not (Es256 or EdDsa))
         {
             error = ClaimError.Field(ClaimErrorCodes.UnsupportedAlgorithm, "The signing algorithm is not supported.",
-                "jws.header.alg", algorithm is null ? "alg is required; use ES256." : $"alg '{Truncate(algorithm)}' is not supported; use ES256.");
+                "jws.header.alg", algorithm is null
+                    ? $"alg is required; use {Es256} or {EdDsa}."
+                    : $"alg '{Truncate(algorithm)}' is not supported; use {Es256} or {EdDsa}.");
             return false;
         }
 
@@ -186,7 +199,7 @@ public static class CompactJws
         }
         else
         {
-            key = EcKey.TryImport(jwk, errors);
+            key = algorithm == Es256 ? EcKey.TryImport(jwk, errors) : Ed25519Key.TryImport(jwk, errors);
         }
 
         if (errors.Count > 0)
@@ -211,12 +224,28 @@ public static class CompactJws
     private static ClaimError InvalidHeader(string field, string message) =>
         ClaimError.Field(ClaimErrorCodes.InvalidHeader, "The JWS protected header is not valid.", field, message);
 
-    /// <summary>An EC P-256 public key and its RFC 7638 thumbprint.</summary>
-    private sealed class EcKey(ECDsa key, string thumbprint) : IDisposable
+    /// <summary>The signer's public key from the protected header, and its RFC 7638 thumbprint (the party id).</summary>
+    private abstract class SignerKey(string thumbprint) : IDisposable
     {
-        public ECDsa Key { get; } = key;
-
         public string Thumbprint { get; } = thumbprint;
+
+        /// <summary>What a signature of this algorithm looks like, for a signature of the wrong length.</summary>
+        public abstract string SignatureShape { get; }
+
+        public abstract bool Verify(byte[] signingInput, byte[] signature);
+
+        public virtual void Dispose()
+        {
+        }
+    }
+
+    /// <summary>An EC P-256 public key (ES256).</summary>
+    private sealed class EcKey(ECDsa key, string thumbprint) : SignerKey(thumbprint)
+    {
+        public override string SignatureShape => "An ES256 signature is 64 bytes: r and s, 32 bytes each (not DER).";
+
+        public override bool Verify(byte[] signingInput, byte[] signature) =>
+            key.VerifyData(signingInput, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
 
         public static EcKey? TryImport(JsonElement jwk, Dictionary<string, string[]> errors)
         {
@@ -269,6 +298,47 @@ public static class CompactJws
             return new EcKey(ecdsa, PartyId.FromEcP256(x!, y!));
         }
 
-        public void Dispose() => Key.Dispose();
+        public override void Dispose() => key.Dispose();
+    }
+
+    /// <summary>An Ed25519 public key (EdDSA, RFC 8037 section 2: <c>kty</c> "OKP", <c>crv</c> "Ed25519", <c>x</c>).</summary>
+    private sealed class Ed25519Key(Ed25519.PublicPoint point, string thumbprint) : SignerKey(thumbprint)
+    {
+        public override string SignatureShape => "An EdDSA (Ed25519) signature is 64 bytes: R and S, 32 bytes each.";
+
+        /// <summary>RFC 8032 section 5.1.7: the library refuses an S at or above the group order and an R that is not a canonical point encoding.</summary>
+        public override bool Verify(byte[] signingInput, byte[] signature) => Ed25519.Verify(signature, point, signingInput);
+
+        public static Ed25519Key? TryImport(JsonElement jwk, Dictionary<string, string[]> errors)
+        {
+            if (StringMember(jwk, "kty") != "OKP" || StringMember(jwk, "crv") != "Ed25519")
+            {
+                errors["jws.header.jwk"] = ["EdDSA needs an Ed25519 key (kty 'OKP', crv 'Ed25519'); Ed448 is not supported."];
+                return null;
+            }
+
+            if (jwk.TryGetProperty("d", out _))
+            {
+                errors["jws.header.jwk.d"] = ["The header carries a private key. Remove 'd', and treat that key as exposed."];
+                return null;
+            }
+
+            var x = StringMember(jwk, "x");
+            if (x is null || !Base64Url.TryDecode(x, out var xBytes) || xBytes.Length != Ed25519.PublicKeySize)
+            {
+                errors["jws.header.jwk.x"] = ["x must be the 32-byte public key in base64url."];
+                return null;
+            }
+
+            // The full check: a point on the curve, in canonical form, of the prime order. A key of small
+            // order would verify one signature for many messages.
+            if (Ed25519.ValidatePublicKeyFullExport(xBytes) is not { } point)
+            {
+                errors["jws.header.jwk.x"] = ["x is not an Ed25519 public key (not a point of the curve's prime-order group)."];
+                return null;
+            }
+
+            return new Ed25519Key(point, PartyId.FromEd25519(x));
+        }
     }
 }

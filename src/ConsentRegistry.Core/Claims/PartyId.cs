@@ -16,6 +16,13 @@ public static class PartyId
         return Base64Url.Encode(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
     }
 
+    /// <summary>The thumbprint of an Ed25519 key (RFC 8037 section 2: its required members are crv, kty and x).</summary>
+    public static string FromEd25519(string x)
+    {
+        var canonical = $$"""{"crv":"Ed25519","kty":"OKP","x":"{{x}}"}""";
+        return Base64Url.Encode(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+    }
+
     public static bool IsWellFormed(ReadOnlySpan<char> party) =>
         party.Length == Length && Base64Url.TryDecode(party, out var bytes) && bytes.Length == SHA256.HashSizeInBytes;
 }

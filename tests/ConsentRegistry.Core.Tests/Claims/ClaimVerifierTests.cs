@@ -189,9 +189,4 @@ public sealed class ClaimVerifierTests : IDisposable
     }
 
     public void Dispose() => _key.Dispose();
-
-    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
 }
