@@ -68,11 +68,28 @@ internal sealed class ClaimTable
 
     public long Iat(int claim) => _rows[claim].Iat != int.MinValue ? IatBase + _rows[claim].Iat : _iatsAside[claim];
 
-    /// <summary>True when claim <paramref name="claim"/> was issued after <paramref name="than"/>: the later iat, then the later seq.</summary>
+    /// <summary>
+    /// True when entry <paramref name="claim"/> takes precedence over <paramref name="than"/>: the later iat, then
+    /// the later seq. A derived set carries its claim's iat and seq, so between a claim and its own derived
+    /// sets the higher trust goes first, then the earlier entry (the claim's own subjects): a strict order,
+    /// so which answers does not depend on the order a key table or a hot key met them in.
+    /// </summary>
     public bool IsNewer(int claim, int than)
     {
         var (x, y) = (Iat(claim), Iat(than));
-        return x != y ? x > y : Seq(claim) > Seq(than);
+        if (x != y)
+        {
+            return x > y;
+        }
+
+        var (a, b) = (Seq(claim), Seq(than));
+        if (a != b)
+        {
+            return a > b;
+        }
+
+        var (ta, tb) = (_rows[claim].State & TrustMask, _rows[than].State & TrustMask);
+        return ta != tb ? ta > tb : claim < than;
     }
 
     /// <summary>Appends a claim and returns its number. Ids are not checked for uniqueness here (see <see cref="AddWithId"/>).</summary>

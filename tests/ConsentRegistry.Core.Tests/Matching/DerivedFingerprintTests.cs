@@ -109,6 +109,37 @@ public sealed class DerivedFingerprintTests
         Assert.Equal(4, index.AppliedSeq);
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void A_hash_both_claimed_and_derived_by_one_claim_is_answered_by_the_claims_own_subject_wherever_the_postings_sit(bool compacted, bool hot)
+    {
+        // The derived set carries its claim's iat and seq: neither is newer, and the two must not be
+        // told apart by the order the key table returns them in (the tail newest first, a segment
+        // oldest first) or by the order a hot key was offered them.
+        var index = new MatchingIndex(hotKeyPostings: hot ? 2 : int.MaxValue);
+        index.Add(Claim("c", 1, No) with { Subjects = [new Subject(SubjectKinds.Url, Url), new Subject(SubjectKinds.Sha256, FirstSha)] });
+        index.AddDerived(new DerivedFingerprints(TestClaimIds.Of("c"), Url, 2, [new(SubjectKinds.Sha256, FirstSha)]));
+        if (hot)
+        {
+            index.Add(Claim("other", 3, No) with { Party = "someone else", Subjects = [new Subject(SubjectKinds.Sha256, FirstSha)] });
+        }
+
+        if (compacted)
+        {
+            index.Compact();
+        }
+
+        var matches = new List<Match>();
+        Assert.Equal(Permission.Disallow, index.Lookup(null, FirstSha, TrustLevel.Signed, matches).TrainAi);
+
+        var own = matches.Where(m => TestClaimIds.Name(index.Claim(m.Claim).Id) == "c").ToList();
+        Assert.Null(index.DerivedFrom(Assert.Single(own).Claim));
+        Assert.Equal(hot, index.HotKeyCount > 0);
+    }
+
     private static ConsentRegistry.Core.Urls.CanonicalUrl? Canonical(string url) =>
         ConsentRegistry.Core.Urls.UrlCanonicalizer.TryCanonicalize(url, out var canonical, out _) ? canonical : throw new ArgumentException(url);
 
