@@ -35,7 +35,18 @@ public sealed class ImageSearchPacing : IDisposable
     /// <summary>Requests of one client that may wait for searches at once (a batch waits holding its parsed body, up to 16 MB).</summary>
     public const int MaxWaitingRequests = 4;
 
+    /// <summary>
+    /// How long a refusal waits before it is answered when its client was refused already within the
+    /// second (a timer, no work): a client that resends as soon as it is answered slows to about one
+    /// refusal a second per connection, instead of costing the server a request for each.
+    /// </summary>
+    public static readonly TimeSpan RepeatedRefusalDelay = TimeSpan.FromSeconds(1);
+
     private readonly PartitionedRateLimiter<(string Partition, int PerSecond)> _limiter;
+
+    /// <summary>Refusals answered at once per client: one a second, two at once.</summary>
+    private readonly PartitionedRateLimiter<string> _promptRefusals =
+        PartitionedRateLimiter.Create<string, string>(partition => RateLimitRejections.PerSecond(partition, 1));
 
     /// <summary>Per partition with searches admitted and not yet taken: how many, and of how many requests.</summary>
     private readonly Dictionary<string, Waiting> _partitions = new(StringComparer.Ordinal);
@@ -177,6 +188,17 @@ public sealed class ImageSearchPacing : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Whether a refusal of this client's request should wait <see cref="RepeatedRefusalDelay"/> before it is
+    /// answered: its first refusals in a second are answered at once, later ones wait. The answer is the same
+    /// 429 either way, on a connection left open, so a client just past its pace still reads it.
+    /// </summary>
+    public bool DelaysRefusal(HttpContext context)
+    {
+        using var prompt = _promptRefusals.AttemptAcquire(Partition(context).Partition);
+        return !prompt.IsAcquired;
+    }
+
     /// <summary>The searches admitted and not yet taken in <paramref name="partition"/> (for tests).</summary>
     internal long WaitingSearches(string partition)
     {
@@ -223,7 +245,11 @@ public sealed class ImageSearchPacing : IDisposable
             ? (key, _lookup.ImageSearchesPerSecondPerKey)
             : (ClientAddress.PartitionKey(context.Connection.RemoteIpAddress, _ipv6PrefixLength), _lookup.ImageSearchesPerSecondPerAddress);
 
-    public void Dispose() => _limiter.Dispose();
+    public void Dispose()
+    {
+        _limiter.Dispose();
+        _promptRefusals.Dispose();
+    }
 
     /// <summary>A partition's searches admitted and not yet taken, and the requests they belong to.</summary>
     private sealed class Waiting

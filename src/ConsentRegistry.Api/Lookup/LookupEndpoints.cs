@@ -74,9 +74,11 @@ public static class LookupEndpoints
                 "Send {\"items\": […]} as application/json.");
         }
 
-        // A client whose searches already wait for 30 s of its pace is refused before its body is parsed.
+        // A client whose searches already wait for 30 s of its pace is refused before its body is parsed
+        // (and, refused again within the second, a second later: see ImageSearchPacing.DelaysRefusal).
         if (pacing.IsSaturated(context, out var saturatedFor))
         {
+            await DelayRepeatedRefusalAsync(context, pacing, cancellationToken);
             return SearchesRefused(context, metrics, saturatedFor);
         }
 
@@ -170,6 +172,7 @@ public static class LookupEndpoints
         // client already has more waiting than the pace clears in 30 s.
         if (!pacing.TryAdmit(context, 0, out var searches, out var retryAfter))
         {
+            await DelayRepeatedRefusalAsync(context, pacing, cancellationToken);
             return SearchesRefused(context, metrics, retryAfter);
         }
 
@@ -245,6 +248,14 @@ public static class LookupEndpoints
     }
 
     private static async ValueTask FlushAsync(PipeWriter output, CancellationToken cancellationToken) => await output.FlushAsync(cancellationToken);
+
+    /// <summary>
+    /// Waits before a refusal that is not the client's first in the second. Only where nothing of the
+    /// request is held yet (before a batch's body is read, at a stream's start): a refusal after a body
+    /// was parsed is answered at once, so that no parsed body waits on a timer.
+    /// </summary>
+    private static Task DelayRepeatedRefusalAsync(HttpContext context, ImageSearchPacing pacing, CancellationToken cancellationToken) =>
+        pacing.DelaysRefusal(context) ? Task.Delay(ImageSearchPacing.RepeatedRefusalDelay, cancellationToken) : Task.CompletedTask;
 
     private static ProblemHttpResult SearchesRefused(HttpContext context, RegistryMetrics metrics, TimeSpan retryAfter)
     {

@@ -8,6 +8,7 @@ using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
@@ -128,6 +129,52 @@ public sealed class ImageSearchPacingTests
         Assert.InRange(int.Parse(tooMany.Headers.GetValues("Retry-After").Single()), 1, 4); // 17 to 19 waiting + 15 - 30: a few seconds to go
         Assert.Equal(HttpStatusCode.OK, fewer.StatusCode); // 19 + 3 fit in the 30 s
         await waiting.ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    [Fact]
+    public void A_clients_first_refusals_in_a_second_are_answered_at_once_and_later_ones_wait()
+    {
+        using var pacing = Pacing();
+        HttpContext From(string address) => new DefaultHttpContext { Connection = { RemoteIpAddress = IPAddress.Parse(address) } };
+
+        var first = new[] { pacing.DelaysRefusal(From("192.0.2.1")), pacing.DelaysRefusal(From("192.0.2.1")) };
+        var third = pacing.DelaysRefusal(From("192.0.2.1"));
+        var otherClient = pacing.DelaysRefusal(From("192.0.2.2"));
+        var sameIpv6Prefix = new[] { pacing.DelaysRefusal(From("2001:db8::1")), pacing.DelaysRefusal(From("2001:db8::2")), pacing.DelaysRefusal(From("2001:db8::3")) };
+
+        Assert.Equal([false, false], first); // one a second, two at once
+        Assert.True(third);
+        Assert.False(otherClient);
+        Assert.Equal([false, false, true], sameIpv6Prefix); // one /64 is one client
+    }
+
+    [Fact]
+    public async Task A_client_resending_at_once_while_saturated_gets_each_429_whole_but_a_second_later()
+    {
+        await using var app = await StartAsync(perSecond: 1);
+        using var client = app.CreateClient();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        // One search a second: a batch of 40 leaves the client more than 30 s of waiting searches.
+        var waiting = client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 40).Select(i => new { pdq = Pdq(i) }).ToArray() }, stop.Token);
+        var pacing = app.Services.GetRequiredService<ImageSearchPacing>();
+        await Eventually.HoldsAsync(() => pacing.WaitingSearches("ip:127.0.0.1") >= 31, "the first batch admitted and waiting");
+
+        var took = new List<TimeSpan>();
+        for (var i = 0; i < 4; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using var refused = await client.PostAsJsonAsync("/v1/lookup", new { items = new[] { new { pdq = Pdq(100 + i) } } });
+            took.Add(clock.Elapsed);
+            await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too-many-requests");
+            Assert.True(int.Parse(refused.Headers.GetValues("Retry-After").Single()) >= 1);
+        }
+
+        stop.Cancel();
+        await waiting.ContinueWith(_ => { }, TaskScheduler.Default);
+        // The first two at once; of the next two at least one waited (the bucket may have refilled one
+        // token while they were answered), and none was answered by a dropped connection.
+        Assert.True(took.Skip(2).Max() >= TimeSpan.FromSeconds(0.9), string.Join(", ", took));
     }
 
     [Fact]
