@@ -34,9 +34,25 @@ public sealed partial class EmbeddingModelOptions
     /// <summary>Each 0–255 sample is multiplied by this, then <see cref="Mean"/> is subtracted and the result divided by <see cref="Std"/>, per channel (in <see cref="ChannelOrder"/>).</summary>
     public float Scale { get; set; } = 1f;
 
-    public float[] Mean { get; set; } = [0f, 0f, 0f];
+    /// <summary>The channel means used when <see cref="Mean"/> is not set.</summary>
+    public static readonly IReadOnlyList<float> DefaultMean = [0f, 0f, 0f];
 
-    public float[] Std { get; set; } = [1f, 1f, 1f];
+    /// <summary>The channel standard deviations used when <see cref="Std"/> is not set.</summary>
+    public static readonly IReadOnlyList<float> DefaultStd = [1f, 1f, 1f];
+
+    /// <summary>
+    /// Per channel; null (not configured) means <see cref="DefaultMean"/>. The defaults live outside
+    /// these properties because the configuration binder appends configured items
+    /// (<c>Registry:Embedding:Mean:0</c>, …) to an initial array instead of replacing it.
+    /// </summary>
+    public float[]? Mean { get; set; }
+
+    /// <summary>Per channel; null (not configured) means <see cref="DefaultStd"/>.</summary>
+    public float[]? Std { get; set; }
+
+    public IReadOnlyList<float> EffectiveMean => Mean ?? DefaultMean;
+
+    public IReadOnlyList<float> EffectiveStd => Std ?? DefaultStd;
 
     /// <summary>The power of generalised-mean pooling over a feature map's positions (1: average; larger leans towards the maximum).</summary>
     public float GemPower { get; set; } = 3f;
@@ -101,7 +117,7 @@ public sealed partial class EmbeddingModelOptions
             failures.Add($"{section}:ChannelOrder is '{ChannelOrder}'; use rgb or bgr.");
         }
 
-        if (Mean is not { Length: 3 } || Std is not { Length: 3 } || Std.Any(s => !(s > 0)) || Mean.Any(float.IsNaN))
+        if (EffectiveMean is not { Count: 3 } || EffectiveStd is not { Count: 3 } || EffectiveStd.Any(s => !(s > 0)) || EffectiveMean.Any(float.IsNaN))
         {
             failures.Add($"{section}:Mean and Std take 3 values each (Std above 0).");
         }

@@ -122,12 +122,14 @@ public sealed class ImageEmbedder : IDisposable
     private void Normalise(float[] rgb, Span<float> target, int plane)
     {
         var bgr = string.Equals(_options.ChannelOrder, "bgr", StringComparison.OrdinalIgnoreCase);
+        var mean = _options.EffectiveMean;
+        var std = _options.EffectiveStd;
         for (var channel = 0; channel < 3; channel++)
         {
             var source = rgb.AsSpan((bgr ? 2 - channel : channel) * plane, plane);
             var into = target.Slice(channel * plane, plane);
-            var scale = _options.Scale / _options.Std[channel];
-            var offset = _options.Mean[channel] / _options.Std[channel];
+            var scale = _options.Scale / std[channel];
+            var offset = mean[channel] / std[channel];
             for (var i = 0; i < plane; i++)
             {
                 into[i] = (source[i] * scale) - offset;

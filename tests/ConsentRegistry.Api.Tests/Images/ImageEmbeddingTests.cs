@@ -3,6 +3,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Core.Embeddings;
+using ConsentRegistry.Imaging.Embeddings;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using SkiaSharp;
 
 namespace ConsentRegistry.Api.Tests.Images;
@@ -87,6 +90,31 @@ public sealed class ImageEmbeddingTests(ImagesFixture registry) : IClassFixture<
         }
 
         Assert.Equal("resnet18-gem-v2 on cpu", description); // no "(loads at its first image)": loaded, no image sent
+    }
+
+    [Fact]
+    public async Task Configured_mean_and_std_replace_the_defaults_rather_than_adding_to_them()
+    {
+        // As docs/embeddings.md sets them for SSCD, one environment variable per channel.
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["Registry:Embedding:Scale"] = "0.00392156863",
+            ["Registry:Embedding:Mean:0"] = "0.485",
+            ["Registry:Embedding:Mean:1"] = "0.456",
+            ["Registry:Embedding:Mean:2"] = "0.406",
+            ["Registry:Embedding:Std:0"] = "0.229",
+            ["Registry:Embedding:Std:1"] = "0.224",
+            ["Registry:Embedding:Std:2"] = "0.225",
+        });
+
+        var options = app.Services.GetRequiredService<IOptions<EmbeddingModelOptions>>().Value;
+        Assert.NotNull(options.Mean);
+        Assert.NotNull(options.Std);
+        Assert.Equal([0.485f, 0.456f, 0.406f], options.Mean);
+        Assert.Equal([0.229f, 0.224f, 0.225f], options.Std);
+        using var client = app.CreateClient();
+        var body = await client.HashImageAsync(TestImages.ReadPdqData("reg-test-input/dih/bridge-1-original.jpg"));
+        Assert.Equal("resnet18-gem-v2", Assert.Single(body.GetProperty("embeddings").EnumerateArray()).GetProperty("model").GetString());
     }
 
     [Fact]
