@@ -31,9 +31,11 @@ Options:
 Everything after -- goes to dotnet test, e.g.
   scripts/test.sh sqlite -- --filter "FullyQualifiedName~Revocation"
 
-Run as root on Debian or Ubuntu, it installs what is missing (so it needs the package registries
-the first time): PostgreSQL's server binaries (initdb), Debian's Chromium and fonts for the
-browser tests, the Node packages of tests/policy-parsers (npm ci), Python's cryptography package.
+Run as root on Debian, it installs what is missing (so it needs the package registries the
+first time): PostgreSQL's server binaries (initdb), Debian's Chromium and fonts for the browser
+tests, the Node packages of tests/policy-parsers (npm ci), Python's cryptography package. The
+package names are Debian's (Ubuntu's Chromium is a snap: put one at /usr/bin/chromium first).
+Through sudo, keep the .NET SDK on PATH: sudo env "PATH=$PATH" bash scripts/test.sh (README.md).
 At the end it prints "N passed, N failed, N skipped", counted from the TRX reports in TestResults/;
 a full run that lacks a test project's report on an engine (its test host died) fails, and so does
 a run stopped by Ctrl-C or SIGTERM, whatever the reports so far say.
