@@ -13,6 +13,12 @@ public sealed partial class EmbeddingModelOptions
     /// <summary>The bundled model's id; a vector carries its model's id and is compared only with vectors of the same id.</summary>
     public const string DefaultModelId = "resnet18-gem-v2";
 
+    /// <summary>
+    /// Ids the bundled model's vectors carried before its input or pooling changed: the bundled model
+    /// no longer makes such vectors, so it may not label its own with them.
+    /// </summary>
+    public static readonly IReadOnlyList<string> RetiredBundledIds = ["resnet18-gem-v1"];
+
     /// <summary>Stored with every vector; change it whenever the model, its input or its pooling changes.</summary>
     public string Id { get; set; } = DefaultModelId;
 
@@ -95,6 +101,12 @@ public sealed partial class EmbeddingModelOptions
         if (!ModelIdPattern().IsMatch(Id ?? ""))
         {
             failures.Add($"{section}:Id is '{Id}'; use 1 to 64 of a-z, 0-9, '.', '_' and '-'.");
+        }
+        else if (string.IsNullOrEmpty(ModelPath) && RetiredBundledIds.Contains(Id))
+        {
+            failures.Add($"{section}:Id is '{Id}', an id the bundled model's vectors had before its input changed; "
+                + $"its vectors are now '{DefaultModelId}', and under the old id they would be compared with vectors made the old way. "
+                + $"Remove {section}:Id (docs/embeddings.md).");
         }
 
         foreach (var path in new[] { ResolvedModelPath, ResolvedPreprocessModelPath })

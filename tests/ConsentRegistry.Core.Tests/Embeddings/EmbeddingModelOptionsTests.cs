@@ -29,4 +29,15 @@ public sealed class EmbeddingModelOptionsTests
         options.Mean = [0f, 0f, 0f, 0.485f, 0.456f, 0.406f];
         Assert.Contains("Registry:Embedding:Mean and Std take 3 values each (Std above 0).", options.Problems("Registry:Embedding"));
     }
+
+    [Fact]
+    public void The_bundled_model_may_not_label_its_vectors_with_an_id_its_earlier_input_had()
+    {
+        var pinned = new EmbeddingModelOptions { Id = "resnet18-gem-v1" };
+        var custom = new EmbeddingModelOptions { Id = "resnet18-gem-v1", ModelPath = typeof(EmbeddingModelOptionsTests).Assembly.Location };
+
+        Assert.Contains(pinned.Problems("Registry:Embedding"), p => p.StartsWith("Registry:Embedding:Id is 'resnet18-gem-v1'", StringComparison.Ordinal));
+        Assert.DoesNotContain(new EmbeddingModelOptions().Problems("Registry:Embedding"), p => p.Contains(":Id is"));
+        Assert.DoesNotContain(custom.Problems("Registry:Embedding"), p => p.Contains(":Id is")); // another model's own id is its operator's choice
+    }
 }
