@@ -91,30 +91,43 @@ internal sealed class DomainRechecks(
 
     /// <summary>
     /// Checks a row this replica took at <paramref name="takenAt"/>. Whatever goes wrong with one row
-    /// counts as a failed check of that row and never ends the pass for the others.
+    /// before its outcome is recorded counts as a failed check of that row (when even that cannot be
+    /// recorded, the row is given back, due again at the next pass); what goes wrong after it, in
+    /// the reconciliation that follows, is logged and left to the next pass. Neither ends the pass
+    /// for the others.
     /// </summary>
     internal async Task<(RecheckState State, int Lowered)> CheckOrCountFailureAsync(DomainVerificationRow row, long takenAt, CancellationToken cancellationToken)
     {
+        (RecheckState State, OwedTrust? Owed) recorded;
         try
         {
-            return await CheckAsync(row, takenAt, cancellationToken);
+            recorded = await CheckAsync(row, takenAt, cancellationToken);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             logger.LogWarning(e, "Domain re-check of {Host} for party {Party} failed unexpectedly; counted as a failed check", row.Host, row.Party);
             try
             {
-                return await RecordFailureAsync(row, takenAt, VerificationCodes.FetchFailed, definitive: false, cancellationToken);
+                recorded = await RecordFailureAsync(row, takenAt, VerificationCodes.FetchFailed, definitive: false, cancellationToken);
             }
             catch (Exception again) when (!cancellationToken.IsCancellationRequested)
             {
-                logger.LogError(again, "Recording the failed re-check of {Host} for party {Party} failed; the next pass checks it again", row.Host, row.Party);
+                await GiveBackAsync(row, takenAt, again, cancellationToken);
                 return (RecheckState.Failing, 0);
             }
         }
+
+        // The outcome is recorded (and the row's token moved on, so no later write for this take
+        // can land): nothing below counts as a check of the host any more.
+        return recorded.State switch
+        {
+            RecheckState.Verified => await HealAsync(row, cancellationToken),
+            RecheckState.Lapsed => (RecheckState.Lapsed, await LowerAsync(row, recorded.Owed!, cancellationToken)),
+            _ => (recorded.State, 0),
+        };
     }
 
-    private async Task<(RecheckState State, int Lowered)> CheckAsync(DomainVerificationRow row, long takenAt, CancellationToken cancellationToken)
+    private async Task<(RecheckState State, OwedTrust? Owed)> CheckAsync(DomainVerificationRow row, long takenAt, CancellationToken cancellationToken)
     {
         var outcome = await fetcher.FetchAsync(row.Host, cancellationToken);
         var failure = DomainVerifier.Judge(outcome, row.Party, row.Host);
@@ -124,43 +137,85 @@ internal sealed class DomainRechecks(
             return await RecordFailureAsync(row, takenAt, failure.Code!, definitive, cancellationToken);
         }
 
-        if (!await store.RecordSuccessAsync(row, takenAt, Now(), cancellationToken))
-        {
-            return (RecheckState.Superseded, 0);
-        }
-
-        await verifier.ReconcileAsync(row.Party, cancellationToken); // heals any claim a crash left behind
-        return (RecheckState.Verified, 0);
+        return await store.RecordSuccessAsync(row, takenAt, Now(), cancellationToken)
+            ? (RecheckState.Verified, null)
+            : (RecheckState.Superseded, null);
     }
 
-    private async Task<(RecheckState State, int Lowered)> RecordFailureAsync(
+    private async Task<(RecheckState State, OwedTrust? Owed)> RecordFailureAsync(
         DomainVerificationRow row, long takenAt, string code, bool definitive, CancellationToken cancellationToken)
     {
         var failures = row.Failures + 1;
         var lapse = definitive || failures >= FailuresBeforeLapse;
         logger.LogInformation("Domain re-check of {Host} for party {Party}: {Outcome} ({Failures} in a row)", row.Host, row.Party, code, failures);
         var status = lapse ? DomainVerificationStore.Lapsed : DomainVerificationStore.Verified;
-        var (written, owed) = await store.RecordFailureAsync(row, takenAt, status, failures, code, cancellationToken);
+        var (written, owed) = await store.RecordFailureAsync(row, takenAt, Now(), status, failures, code, cancellationToken);
         if (!written)
         {
-            // A verification succeeded while this check ran: its fresh proof stands, nothing is lowered.
-            logger.LogInformation("Domain re-check of {Host} for party {Party} was superseded by a verification; left as it is", row.Host, row.Party);
-            return (RecheckState.Superseded, 0);
+            // A verification succeeded while this check ran (its fresh proof stands, nothing is
+            // lowered), or this check's own outcome is recorded already (a commit whose answer was lost).
+            logger.LogInformation("Domain re-check of {Host} for party {Party} was superseded: the row was written since the check took it; left as it is", row.Host, row.Party);
+            return (RecheckState.Superseded, null);
         }
 
-        if (!lapse)
+        return lapse ? (RecheckState.Lapsed, owed) : (RecheckState.Failing, null);
+    }
+
+    /// <summary>The host is still verified: raises any claim a crash left behind. A failure here is no failed check.</summary>
+    private async Task<(RecheckState State, int Lowered)> HealAsync(DomainVerificationRow row, CancellationToken cancellationToken)
+    {
+        try
         {
-            return (RecheckState.Failing, 0);
+            await verifier.ReconcileAsync(row.Party, cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Domain re-check of {Host} for party {Party} found the key, but reconciling the party's claims failed; the host stays verified and the next pass reconciles them again", row.Host, row.Party);
         }
 
-        var (_, lowered) = await verifier.ReconcileAsync(row.Party, cancellationToken);
-        if (owed is not null)
+        return (RecheckState.Verified, 0);
+    }
+
+    /// <summary>
+    /// The lapse is recorded, and with it the lowering the party is owed: lowers the claims and
+    /// settles the debt. A failure here leaves the debt to the next pass (or start).
+    /// </summary>
+    private async Task<int> LowerAsync(DomainVerificationRow row, OwedTrust owed, CancellationToken cancellationToken)
+    {
+        try
         {
+            var (_, lowered) = await verifier.ReconcileAsync(row.Party, cancellationToken);
             await verifier.SettleAsync(owed, cancellationToken);
+            logger.LogInformation("Domain verification of {Host} for party {Party} lapsed; {Lowered} claims lowered to signed", row.Host, row.Party, lowered);
+            return lowered;
         }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Domain verification of {Host} for party {Party} lapsed, but lowering its claims failed; the lowering is owed and the next pass (or start) finishes it", row.Host, row.Party);
+            return 0;
+        }
+    }
 
-        logger.LogInformation("Domain verification of {Host} for party {Party} lapsed; {Lowered} claims lowered to signed", row.Host, row.Party, lowered);
-        return (RecheckState.Lapsed, lowered);
+    /// <summary>
+    /// No outcome of the check could be recorded: the row gets its old last_checked_at back, so the
+    /// next pass checks it again (rather than a whole RecheckInterval later).
+    /// </summary>
+    private async Task GiveBackAsync(DomainVerificationRow row, long takenAt, Exception cause, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var givenBack = await store.GiveBackAsync(row, takenAt, cancellationToken);
+            logger.LogError(cause, givenBack
+                    ? "Recording the failed re-check of {Host} for party {Party} failed; the next pass checks it again"
+                    : "Recording the failed re-check of {Host} for party {Party} failed, and the row has changed since; left as it is",
+                row.Host, row.Party);
+        }
+        catch (Exception again) when (!cancellationToken.IsCancellationRequested)
+        {
+            logger.LogError(new AggregateException(cause, again),
+                "Recording the failed re-check of {Host} for party {Party} failed, and so did giving the row back; it is checked again once due, a RecheckInterval after this check",
+                row.Host, row.Party);
+        }
     }
 
     /// <summary>

@@ -16,8 +16,9 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
         SELECT count(*) FROM domain_verifications WHERE party = @party AND status = '{Verified}' AND host <> @host
         """;
 
-    // last_checked_at only ever grows, by at least 1 per write, even within one second: a re-check
-    // that took the row before this write then sees it changed and leaves the row alone.
+    // Every write of a row moves last_checked_at forward, by at least 1 even within one second: a
+    // re-check that took the row before this write then sees it changed and leaves the row alone.
+    // (The one step back is GiveBack's, which only undoes a take that nothing followed.)
     private const string Upsert = $"""
         INSERT INTO domain_verifications (party, host, status, verified_at, last_checked_at, failures, last_failure)
         VALUES (@party, @host, '{Verified}', @now, @now, 0, NULL)
@@ -50,14 +51,23 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
         """;
 
     // Both only land if nothing wrote the row since the re-check took it (a verification in between
-    // moves last_checked_at): a stale re-check never overwrites a fresh success.
+    // moves last_checked_at): a stale re-check never overwrites a fresh success. Both move
+    // last_checked_at on too, so an outcome lands at most once: a later write for the same take (a
+    // failure counted after the success was recorded) finds the row changed and is dropped.
     private const string RecordSuccess = $"""
-        UPDATE domain_verifications SET verified_at = @now, failures = 0, last_failure = NULL
+        UPDATE domain_verifications SET verified_at = @now, last_checked_at = @checkedAt, failures = 0, last_failure = NULL
         WHERE party = @party AND host = @host AND status = '{Verified}' AND last_checked_at = @takenAt
         """;
 
     private const string RecordFailure = $"""
-        UPDATE domain_verifications SET status = @status, failures = @failures, last_failure = @lastFailure
+        UPDATE domain_verifications SET status = @status, last_checked_at = @checkedAt, failures = @failures, last_failure = @lastFailure
+        WHERE party = @party AND host = @host AND status = '{Verified}' AND last_checked_at = @takenAt
+        """;
+
+    // A take whose check recorded no outcome: the row gets its old last_checked_at back, so it is
+    // due again at once, unless anything wrote it since the take.
+    private const string GiveBack = $"""
+        UPDATE domain_verifications SET last_checked_at = @lastCheckedAt
         WHERE party = @party AND host = @host AND status = '{Verified}' AND last_checked_at = @takenAt
         """;
 
@@ -154,7 +164,8 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
 
     /// <summary>
     /// Claims the row for one re-check. Returns the <c>last_checked_at</c> it wrote (the token
-    /// <see cref="RecordCheckAsync"/> needs), or null when another replica or a verification got there first.
+    /// <see cref="RecordSuccessAsync"/>, <see cref="RecordFailureAsync"/> and <see cref="GiveBackAsync"/> need),
+    /// or null when another replica or a verification got there first.
     /// </summary>
     public async Task<long?> TryTakeForCheckAsync(DomainVerificationRow row, long now, CancellationToken cancellationToken)
     {
@@ -164,27 +175,47 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
         return await connection.ExecuteAsync(new CommandDefinition(TakeForCheck, args, cancellationToken: cancellationToken)) == 1 ? takenAt : null;
     }
 
-    /// <summary>A re-check found the key: verified_at moves to <paramref name="now"/>. False when superseded (see <see cref="RecordFailureAsync"/>).</summary>
+    /// <summary>
+    /// A re-check found the key: verified_at moves to <paramref name="now"/>, the failures are
+    /// forgotten and last_checked_at moves past <paramref name="takenAt"/>. False when superseded
+    /// (see <see cref="RecordFailureAsync"/>).
+    /// </summary>
     public Task<bool> RecordSuccessAsync(DomainVerificationRow row, long takenAt, long now, CancellationToken cancellationToken) =>
         UnderLogLockAsync(async (connection, transaction) => await connection.ExecuteAsync(new CommandDefinition(
-            RecordSuccess, new { party = row.Party, host = row.Host, takenAt, now }, transaction, cancellationToken: cancellationToken)) == 1,
+            RecordSuccess, new { party = row.Party, host = row.Host, takenAt, now, checkedAt = CheckedAt(takenAt, now) }, transaction,
+            cancellationToken: cancellationToken)) == 1,
             cancellationToken);
 
     /// <summary>
-    /// A re-check failed: the row stays verified (failing) or lapses. Not written when the row
-    /// changed since the re-check took it at <paramref name="takenAt"/> (a verification succeeded
-    /// in between): superseded. A lapse also records, in the same transaction, that the party is
-    /// owed a reconciliation, and returns it.
+    /// A re-check failed: the row stays verified (failing) or lapses, and last_checked_at moves past
+    /// <paramref name="takenAt"/>. Not written when the row changed since the re-check took it at
+    /// <paramref name="takenAt"/> (a verification succeeded in between, or this take's outcome is
+    /// already recorded): superseded. A lapse also records, in the same transaction, that the party
+    /// is owed a reconciliation, and returns it.
     /// </summary>
     public Task<(bool Written, OwedTrust? Owed)> RecordFailureAsync(
-        DomainVerificationRow row, long takenAt, string status, long failures, string code, CancellationToken cancellationToken) =>
+        DomainVerificationRow row, long takenAt, long now, string status, long failures, string code, CancellationToken cancellationToken) =>
         UnderLogLockAsync(async (connection, transaction) =>
         {
-            var written = await connection.ExecuteAsync(new CommandDefinition(
-                RecordFailure, new { party = row.Party, host = row.Host, takenAt, status, failures, lastFailure = code }, transaction,
-                cancellationToken: cancellationToken)) == 1;
+            var args = new { party = row.Party, host = row.Host, takenAt, checkedAt = CheckedAt(takenAt, now), status, failures, lastFailure = code };
+            var written = await connection.ExecuteAsync(new CommandDefinition(RecordFailure, args, transaction, cancellationToken: cancellationToken)) == 1;
             return (written, written && status == Lapsed ? await OweAsync(connection, transaction, row.Party, cancellationToken) : null);
         }, cancellationToken);
+
+    /// <summary>
+    /// Undoes <see cref="TryTakeForCheckAsync"/> for a check whose outcome could not be recorded: the
+    /// row is due again at once rather than a whole interval later. False when anything wrote the
+    /// row since the take (then it is not this check's to give back).
+    /// </summary>
+    public async Task<bool> GiveBackAsync(DomainVerificationRow row, long takenAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        var args = new { party = row.Party, host = row.Host, lastCheckedAt = row.LastCheckedAt, takenAt };
+        return await connection.ExecuteAsync(new CommandDefinition(GiveBack, args, cancellationToken: cancellationToken)) == 1;
+    }
+
+    // An outcome's last_checked_at: the time of the check, and always past the take's token.
+    private static long CheckedAt(long takenAt, long now) => Math.Max(now, takenAt + 1);
 
     /// <summary>Parties owed a reconciliation (at most <paramref name="limit"/>), with the token that settles each.</summary>
     public async Task<IReadOnlyList<OwedTrust>> OwedAsync(int limit, CancellationToken cancellationToken)

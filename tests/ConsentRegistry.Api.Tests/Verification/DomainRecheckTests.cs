@@ -139,6 +139,89 @@ public sealed class DomainRecheckTests
         Assert.Contains(registry.App.Logs, line => line.Contains("the lowering owed since a lapse or removal is done", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A re-check that finds the key records that success first. A fault in what follows (here the
+    /// raise of a claim a failed verification left signed is refused, as a busy store or a dropped
+    /// connection would fail it) is no failed check of the host: one with two failures in a row
+    /// whose third check succeeds stays verified, with its failures forgotten.
+    /// </summary>
+    [Fact]
+    public async Task A_fault_after_a_successful_recheck_is_recorded_does_not_count_as_a_failed_check()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        registry.Publish("artist-k.test", artist.Party);
+        var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-k.test/a.jpg"));
+        await RefuseAsync(registry, "refuse_raise", "INSERT", "trust_changes", $"NEW.reason = '{DomainVerifier.RaiseReason}'");
+        await registry.VerifyAsync(artist.Party, "artist-k.test"); // recorded, but its raise is refused: the call fails
+        Assert.Equal(DomainVerificationStore.Verified, (await registry.Store.FindAsync(artist.Party, "artist-k.test", CancellationToken.None))!.Status);
+        Assert.Equal("signed", await registry.TrustOfAsync(claim));
+        registry.Plain.Serve("artist-k.test", context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        });
+        Assert.Equal(1, (await registry.RecheckAllAsync()).Failing);
+        Assert.Equal(1, (await registry.RecheckAllAsync()).Failing);
+        registry.Plain.ServeKeys("artist-k.test", artist.Party);
+
+        var summary = await registry.RecheckAllAsync();
+
+        Assert.Equal(new RecheckSummary(Due: 1, Checked: 1, StillVerified: 1, Failing: 0, Lapsed: 0, Superseded: 0, ClaimsLowered: 0), summary);
+        var stored = (await registry.Store.FindAsync(artist.Party, "artist-k.test", CancellationToken.None))!;
+        Assert.Equal(DomainVerificationStore.Verified, stored.Status);
+        Assert.Equal(0, stored.Failures);
+        Assert.Null(stored.LastFailure);
+
+        await AllowAsync(registry, "refuse_raise", "trust_changes");
+        await registry.RecheckAllAsync();
+
+        Assert.Equal("domain", await registry.TrustOfAsync(claim)); // the raise left behind is done once the store takes it
+    }
+
+    /// <summary>
+    /// A check takes its row by moving last_checked_at to now. When not even its failure can be
+    /// recorded (here the store refuses every count of a failure), the row is given back: the next
+    /// pass checks it again, not one a whole RecheckInterval later.
+    /// </summary>
+    [Fact]
+    public async Task A_recheck_whose_outcome_cannot_be_recorded_is_checked_again_by_the_next_pass()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        registry.Publish("artist-l.test", artist.Party);
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-l.test")).StatusCode);
+        var interval = TimeSpan.FromDays(1);
+        var lastChecked = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - (long)(2 * interval).TotalSeconds;
+        await using (var connection = await registry.App.Database.OpenAsync())
+        {
+            await connection.ExecuteAsync("UPDATE domain_verifications SET last_checked_at = @lastChecked", new { lastChecked });
+        }
+
+        registry.Plain.Serve("artist-l.test", context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return Task.CompletedTask;
+        });
+        await RefuseAsync(registry, "refuse_failure", "UPDATE", "domain_verifications", "NEW.failures <> OLD.failures");
+
+        var unrecorded = await registry.Rechecks.RecheckAsync(interval, CancellationToken.None);
+
+        Assert.Equal(new RecheckSummary(Due: 1, Checked: 1, StillVerified: 0, Failing: 1, Lapsed: 0, Superseded: 0, ClaimsLowered: 0), unrecorded);
+        var stored = (await registry.Store.FindAsync(artist.Party, "artist-l.test", CancellationToken.None))!;
+        Assert.Equal(lastChecked, stored.LastCheckedAt);
+        Assert.Equal(0, stored.Failures);
+        Assert.Contains(registry.App.Logs, line => line.Contains("the next pass checks it again", StringComparison.Ordinal));
+
+        await AllowAsync(registry, "refuse_failure", "domain_verifications");
+        var next = await registry.Rechecks.RecheckAsync(interval, CancellationToken.None);
+
+        Assert.Equal(new RecheckSummary(Due: 1, Checked: 1, StillVerified: 0, Failing: 1, Lapsed: 0, Superseded: 0, ClaimsLowered: 0), next);
+        stored = (await registry.Store.FindAsync(artist.Party, "artist-l.test", CancellationToken.None))!;
+        Assert.Equal(1, stored.Failures);
+        Assert.True(stored.LastCheckedAt > lastChecked);
+    }
+
     [Fact]
     public async Task A_successful_recheck_moves_verified_at_to_the_time_of_the_check()
     {
@@ -233,5 +316,23 @@ public sealed class DomainRecheckTests
         var updater = registry.App.Services.GetRequiredService<IndexUpdater>();
         await updater.WaitForAsync(updater.LastCommittedSeq, TimeSpan.FromSeconds(30), CancellationToken.None);
         Assert.Equal("unknown", await registry.TrainAiDecisionAsync("http://lapses.test/a.jpg"));
+    }
+
+    /// <summary>Makes the store refuse each <paramref name="operation"/> on <paramref name="table"/> whose row matches <paramref name="when"/>, as a fault would.</summary>
+    private static async Task RefuseAsync(VerificationFixture registry, string name, string operation, string table, string when)
+    {
+        await using var connection = await registry.App.Database.OpenAsync();
+        await connection.ExecuteAsync(registry.App.Database.Provider == "sqlite"
+            ? $"CREATE TRIGGER {name} BEFORE {operation} ON {table} WHEN {when} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            : $"""
+              CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+              CREATE TRIGGER {name} BEFORE {operation} ON {table} FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION {name}();
+              """);
+    }
+
+    private static async Task AllowAsync(VerificationFixture registry, string name, string table)
+    {
+        await using var connection = await registry.App.Database.OpenAsync();
+        await connection.ExecuteAsync(registry.App.Database.Provider == "sqlite" ? $"DROP TRIGGER {name}" : $"DROP TRIGGER {name} ON {table}");
     }
 }
