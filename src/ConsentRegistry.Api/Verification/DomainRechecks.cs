@@ -22,6 +22,8 @@ internal enum RecheckState
 /// so a host's bad hour does not cost an artist her consents. A lapse lowers the claims the
 /// verification raised (never reviewed ones) back to signed; that lowering is owed in the lapse's
 /// own transaction, so one that fails or is cut short is finished by the next pass (or start).
+/// A check that leaves the host verified reconciles nothing: the party's verified hosts did not
+/// change, and a raise that a verification left undone is owed since that verification's commit.
 /// A pass takes at most <see cref="MaxPerPass"/> rows, oldest check first, so its length is
 /// bounded whatever the table holds.
 /// </summary>
@@ -41,7 +43,7 @@ internal sealed class DomainRechecks(
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
-            logger.LogWarning(e, "Reading the lowerings owed since lapses or removals failed; this pass checks the verifications, the next retries them");
+            logger.LogWarning(e, "Reading the reconciliations owed since changes of verified hosts failed; this pass checks the verifications, the next retries them");
         }
 
         // Zero means every row, even one whose last_checked_at was nudged a second ahead of the clock (TryTakeForCheckAsync).
@@ -118,13 +120,12 @@ internal sealed class DomainRechecks(
         }
 
         // The outcome is recorded (and the row's token moved on, so no later write for this take
-        // can land): nothing below counts as a check of the host any more.
-        return recorded.State switch
-        {
-            RecheckState.Verified => await HealAsync(row, cancellationToken),
-            RecheckState.Lapsed => (RecheckState.Lapsed, await LowerAsync(row, recorded.Owed!, cancellationToken)),
-            _ => (recorded.State, 0),
-        };
+        // can land): nothing below counts as a check of the host any more. A host that stays
+        // verified (failing or not) changes nothing its party's claims depend on: only a lapse has
+        // claims to reconcile.
+        return recorded.State == RecheckState.Lapsed
+            ? (RecheckState.Lapsed, await LowerAsync(row, recorded.Owed!, cancellationToken))
+            : (recorded.State, 0);
     }
 
     private async Task<(RecheckState State, OwedTrust? Owed)> CheckAsync(DomainVerificationRow row, long takenAt, CancellationToken cancellationToken)
@@ -159,21 +160,6 @@ internal sealed class DomainRechecks(
         }
 
         return lapse ? (RecheckState.Lapsed, owed) : (RecheckState.Failing, null);
-    }
-
-    /// <summary>The host is still verified: raises any claim a crash left behind. A failure here is no failed check.</summary>
-    private async Task<(RecheckState State, int Lowered)> HealAsync(DomainVerificationRow row, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await verifier.ReconcileAsync(row.Party, cancellationToken);
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-        {
-            logger.LogWarning(e, "Domain re-check of {Host} for party {Party} found the key, but reconciling the party's claims failed; the host stays verified and the next pass reconciles them again", row.Host, row.Party);
-        }
-
-        return (RecheckState.Verified, 0);
     }
 
     /// <summary>
@@ -219,9 +205,10 @@ internal sealed class DomainRechecks(
     }
 
     /// <summary>
-    /// Finishes the lowerings that lapses and removals left owed (the writer failed, or the process
-    /// stopped, between the lapse's commit and the lowering): reconciles each party and settles
-    /// its debt. At most <see cref="MaxPerPass"/> parties; the rest wait for the next pass.
+    /// Finishes the reconciliations that changes of verified hosts left owed (the writer failed, or
+    /// the process stopped, between a verification's, lapse's or removal's commit and the raise or
+    /// lowering after it): reconciles each party and settles its debt. At most
+    /// <see cref="MaxPerPass"/> parties; the rest wait for the next pass.
     /// </summary>
     public async Task<int> SettleOwedAsync(CancellationToken cancellationToken)
     {
@@ -231,14 +218,16 @@ internal sealed class DomainRechecks(
         {
             try
             {
-                var (_, lowered) = await verifier.ReconcileAsync(debt.Party, cancellationToken);
+                var (raised, lowered) = await verifier.ReconcileAsync(debt.Party, cancellationToken);
                 await verifier.SettleAsync(debt, cancellationToken);
-                logger.LogInformation("Party {Party}: the lowering owed since a lapse or removal is done; {Lowered} claims lowered to signed", debt.Party, lowered);
+                logger.LogInformation(
+                    "Party {Party}: the reconciliation owed since its verified hosts changed is done; {Raised} claims raised to domain, {Lowered} lowered to signed",
+                    debt.Party, raised, lowered);
                 settled++;
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
-                logger.LogWarning(e, "Reconciling party {Party}, owed since a lapse or removal, failed; the next pass tries again", debt.Party);
+                logger.LogWarning(e, "Reconciling party {Party}, owed since its verified hosts changed, failed; the next pass tries again", debt.Party);
             }
         }
 
@@ -261,7 +250,7 @@ internal sealed class DomainRecheckService(DomainRechecks rechecks, IOptions<Ver
         }
         catch (Exception e) when (!stoppingToken.IsCancellationRequested)
         {
-            logger.LogWarning(e, "Finishing the owed lowerings at start failed; the next re-check pass retries");
+            logger.LogWarning(e, "Finishing the owed reconciliations at start failed; the next re-check pass retries");
         }
 
         // Wake at least hourly, so a verification is re-checked within an hour of falling due.

@@ -16,6 +16,8 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
         SELECT count(*) FROM domain_verifications WHERE party = @party AND status = '{Verified}' AND host <> @host
         """;
 
+    private const string SelectStatus = "SELECT status FROM domain_verifications WHERE party = @party AND host = @host";
+
     // Every write of a row moves last_checked_at forward, by at least 1 even within one second: a
     // re-check that took the row before this write then sees it changed and leaves the row alone.
     // (The one step back is GiveBack's, which only undoes a take that nothing followed.)
@@ -88,6 +90,8 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
 
     private const string SelectOwed = "SELECT party, token FROM domain_trust_owed ORDER BY party LIMIT @limit";
 
+    private const string SelectOwedOf = "SELECT party, token FROM domain_trust_owed WHERE party = @party";
+
     private const string Settle = "DELETE FROM domain_trust_owed WHERE party = @party AND token = @token";
 
     // Subjects of claims the verifier may move between signed and domain; never revoked or reviewed ones.
@@ -102,21 +106,30 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
 
     /// <summary>
     /// Records (party, host) as verified now, unless the party already has <paramref name="maxHosts"/>
-    /// other verified hosts: false then, and nothing is written. Count and write share one
+    /// other verified hosts: not written then, and nothing is written. Count and write share one
     /// transaction under the log lock, so concurrent verifications cannot overshoot the cap.
+    /// When the write adds the host to the party's verified hosts (a new row, or a lapsed one), the
+    /// party is owed a reconciliation, recorded in the same transaction; when the host was verified
+    /// already, nothing changed that its claims depend on. Returns the debt the party holds after
+    /// the write, new or older (null: none, and nothing to reconcile).
     /// </summary>
-    public Task<bool> TryUpsertVerifiedAsync(string party, string host, long now, int maxHosts, CancellationToken cancellationToken) =>
+    public Task<(bool Written, OwedTrust? Owed)> TryUpsertVerifiedAsync(string party, string host, long now, int maxHosts, CancellationToken cancellationToken) =>
         UnderLogLockAsync(async (connection, transaction) =>
         {
             var others = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
                 CountOtherVerifiedHosts, new { party, host }, transaction, cancellationToken: cancellationToken));
             if (others >= maxHosts)
             {
-                return false;
+                return (false, (OwedTrust?)null);
             }
 
+            var status = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+                SelectStatus, new { party, host }, transaction, cancellationToken: cancellationToken));
             await connection.ExecuteAsync(new CommandDefinition(Upsert, new { party, host, now }, transaction, cancellationToken: cancellationToken));
-            return true;
+            return (true, status == Verified
+                ? await connection.QuerySingleOrDefaultAsync<OwedTrust>(new CommandDefinition(
+                    SelectOwedOf, new { party }, transaction, cancellationToken: cancellationToken))
+                : await OweAsync(connection, transaction, party, cancellationToken));
         }, cancellationToken);
 
     public async Task<HashSet<string>> VerifiedHostsAsync(string party, CancellationToken cancellationToken)
@@ -298,9 +311,9 @@ public sealed class DomainVerificationStore(RegistryDatabase database)
 }
 
 /// <summary>
-/// A party's claims are owed a reconciliation of their trust: a verification of the party lapsed or
-/// was removed, and the lowering that follows its commit is not known to be done. <see cref="Token"/>
-/// names this debt, so that settling it leaves a newer one in place.
+/// A party's claims are owed a reconciliation of their trust: its verified hosts changed (a host
+/// was verified anew, lapsed or was removed), and the raise or lowering that follows that commit is
+/// not known to be done. <see cref="Token"/> names this debt, so that settling it leaves a newer one in place.
 /// </summary>
 public sealed record OwedTrust(string Party, string Token);
 

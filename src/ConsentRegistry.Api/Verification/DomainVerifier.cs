@@ -39,7 +39,11 @@ internal sealed class DomainVerifier(
     // comes from the log writer's judgement of each move, not from this lock.
     private readonly SemaphoreSlim[] _stripes = Enumerable.Range(0, LockStripes).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
-    /// <summary>Fetches the host's document; on success records the verification and raises the party's claims on it.</summary>
+    /// <summary>
+    /// Fetches the host's document; on success records the verification and, when that adds the host
+    /// to the party's verified hosts (or the party is still owed an earlier reconciliation), raises
+    /// the party's claims on it. A repeat of a verified host's verification reads no claims.
+    /// </summary>
     public async Task<VerificationResult> VerifyAsync(string party, string host, CancellationToken cancellationToken)
     {
         var maxHosts = options.Value.MaxHostsPerParty;
@@ -64,12 +68,22 @@ internal sealed class DomainVerifier(
         try
         {
             // Proven: finish the change even if the caller leaves now.
-            if (!await store.TryUpsertVerifiedAsync(party, host, time.GetUtcNow().ToUnixTimeSeconds(), maxHosts, CancellationToken.None))
+            var (written, owed) = await store.TryUpsertVerifiedAsync(party, host, time.GetUtcNow().ToUnixTimeSeconds(), maxHosts, CancellationToken.None);
+            if (!written)
             {
                 return TooManyHosts(party, maxHosts);
             }
 
-            var (raised, _) = await ReconcileHeldAsync(party, CancellationToken.None);
+            // A host verified already vouches for nothing new: claims submitted since were judged at
+            // intake. Anything a failure left undone since the last change is owed, and done here
+            // (or by the next re-check pass or start, should this fail too).
+            var raised = 0;
+            if (owed is not null)
+            {
+                (raised, _) = await ReconcileHeldAsync(party, CancellationToken.None);
+                await SettleAsync(owed, CancellationToken.None);
+            }
+
             return new VerificationResult(null, "verified", raised, await reader.LastSeqAsync(CancellationToken.None));
         }
         finally
@@ -164,6 +178,7 @@ internal sealed class DomainVerifier(
     {
         // A first cut only: the log writer judges each move again in its transaction (WhenVouchedFor).
         var hosts = await store.VerifiedHostsAsync(party, cancellationToken);
+        logger.LogDebug("Party {Party}: reconciling its claims' trust with its {Hosts} verified hosts", party, hosts.Count);
         var raised = await MoveAsync(party, TrustLevel.Signed, TrustLevel.Domain, RaiseReason, qualify: true, hosts, cancellationToken);
         var lowered = await MoveAsync(party, TrustLevel.Domain, TrustLevel.Signed, lowerReason, qualify: false, hosts, cancellationToken);
         if (raised + lowered > 0)

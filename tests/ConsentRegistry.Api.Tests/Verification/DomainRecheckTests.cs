@@ -136,7 +136,7 @@ public sealed class DomainRecheckTests
         Assert.Equal(0, next.Due); // the lapsed row is not checked again: the debt is what lowers the claim
         Assert.Equal("signed", await registry.TrustOfAsync(claim));
         Assert.Equal("unknown", await registry.TrainAiDecisionAsync("http://artist-f.test/a.jpg"));
-        Assert.Contains(registry.App.Logs, line => line.Contains("the lowering owed since a lapse or removal is done", StringComparison.Ordinal));
+        Assert.Contains(registry.App.Logs, line => line.Contains("the reconciliation owed since its verified hosts changed is done", StringComparison.Ordinal));
     }
 
     /// <summary>
@@ -220,6 +220,73 @@ public sealed class DomainRecheckTests
         stored = (await registry.Store.FindAsync(artist.Party, "artist-l.test", CancellationToken.None))!;
         Assert.Equal(1, stored.Failures);
         Assert.True(stored.LastCheckedAt > lastChecked);
+    }
+
+    /// <summary>
+    /// Anyone may repeat a verification (10 a minute per address), and every verified host is
+    /// re-checked daily. Only a change of the party's verified hosts has claims to reconcile, so a
+    /// repeat, or a re-check that keeps the host verified, reads none of the party's claims.
+    /// </summary>
+    [Fact]
+    public async Task Repeating_a_verification_or_rechecking_a_verified_host_does_not_rescan_the_partys_claims()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        registry.Publish("artist-m.test", artist.Party);
+        var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-m.test/a.jpg"));
+        int Reconciles() => registry.App.Logs.Count(line => line.Contains($"Party {artist.Party}: reconciling", StringComparison.Ordinal));
+        Assert.Equal(1, (await (await registry.VerifyAsync(artist.Party, "artist-m.test")).JsonAsync()).GetProperty("claims_raised").GetInt32());
+        Assert.Equal(1, Reconciles());
+
+        var again = await registry.VerifyAsync(artist.Party, "artist-m.test");
+        var summary = await registry.RecheckAllAsync();
+
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(0, (await again.JsonAsync()).GetProperty("claims_raised").GetInt32());
+        Assert.Equal(1, summary.StillVerified);
+        Assert.Equal(1, Reconciles());
+        Assert.Equal("domain", await registry.TrustOfAsync(claim));
+    }
+
+    [Fact]
+    public async Task Verifying_a_lapsed_host_again_raises_its_claims_again()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        registry.Publish("artist-n.test", artist.Party);
+        var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-n.test/a.jpg"));
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-n.test")).StatusCode);
+        registry.Plain.ServeKeys("artist-n.test", "some-other-key");
+        Assert.Equal(1, (await registry.RecheckAllAsync()).Lapsed);
+        Assert.Equal("signed", await registry.TrustOfAsync(claim));
+        registry.Plain.ServeKeys("artist-n.test", artist.Party);
+
+        var response = await registry.VerifyAsync(artist.Party, "artist-n.test");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, (await response.JsonAsync()).GetProperty("claims_raised").GetInt32());
+        Assert.Equal("domain", await registry.TrustOfAsync(claim));
+        Assert.Equal("allow", await registry.TrainAiDecisionAsync("http://artist-n.test/a.jpg"));
+    }
+
+    /// <summary>A verification is recorded before its raise; a raise that fails is owed, and calling the endpoint again finishes it.</summary>
+    [Fact]
+    public async Task A_verification_whose_raise_failed_is_finished_by_verifying_again()
+    {
+        await using var registry = await VerificationFixture.StartAsync<LoopbackVerificationFixture>();
+        using var artist = new TestSigner();
+        registry.Publish("artist-o.test", artist.Party);
+        var (claim, _) = await registry.SubmitAsync(artist, Consent.DeepClone().AsObject(), TestSigner.Url("http://artist-o.test/a.jpg"));
+        await RefuseAsync(registry, "refuse_raise", "INSERT", "trust_changes", $"NEW.reason = '{DomainVerifier.RaiseReason}'");
+        Assert.NotEqual(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "artist-o.test")).StatusCode);
+        Assert.Equal("signed", await registry.TrustOfAsync(claim));
+        await AllowAsync(registry, "refuse_raise", "trust_changes");
+
+        var response = await registry.VerifyAsync(artist.Party, "artist-o.test");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, (await response.JsonAsync()).GetProperty("claims_raised").GetInt32());
+        Assert.Equal("domain", await registry.TrustOfAsync(claim));
     }
 
     [Fact]
