@@ -27,6 +27,11 @@ public sealed class DomainScopeTests
         Assert.False(DomainScope.Qualifies([S("url", "https://artist.example/a.jpg"), S(kind, new string('a', 64))], Verified));
 
     [Fact]
+    public void An_embedding_subject_disqualifies_a_claim_even_beside_a_url_on_a_verified_host() =>
+        // A vector, like a hash, names an image wherever it is copied (only the kind is judged, so any vector will do).
+        Assert.False(DomainScope.Qualifies([S("url", "https://artist.example/a.jpg"), new Subject(SubjectKinds.Embedding, "some-model AAAA")], Verified));
+
+    [Fact]
     public void One_subject_on_another_host_disqualifies_the_claim() =>
         Assert.False(DomainScope.Qualifies([S("url", "https://artist.example/a.jpg"), S("url", "https://other.example/b.jpg")], Verified));
 
