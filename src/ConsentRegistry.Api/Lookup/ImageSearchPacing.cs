@@ -127,6 +127,37 @@ public sealed class ImageSearchPacing : IDisposable
     }
 
     /// <summary>
+    /// The searches of the run the engine prepared in <paramref name="buffers"/>, the items it accepted only,
+    /// counted as <see cref="CostOf(in ReadItem, ref RequestSearches)"/> counts them. What a run takes from
+    /// the bucket: an item the engine refuses for any reason (a bad url beside its vectors, say) costs
+    /// nothing, and does not use up the request's allowance of vectors or wide searches in the reckoning
+    /// while the engine still runs them (the estimate from the items as read can be off both ways).
+    /// </summary>
+    internal int CostOfPrepared(LookupBuffers buffers)
+    {
+        var cost = 0;
+        foreach (ref readonly var prepared in buffers.Run.AsSpan(0, buffers.RunCount))
+        {
+            if (prepared.Error is not null)
+            {
+                continue;
+            }
+
+            if (prepared.Pdq is not null)
+            {
+                cost += prepared.MaxDistance > _pdqMaxDistance ? WideSearchCost : 1;
+            }
+
+            if (prepared.Embeddings is { } query)
+            {
+                cost += query.Vectors.Count * (query.MinSimilarity < _embeddingMinSimilarity ? WideSearchCost : 1);
+            }
+        }
+
+        return cost;
+    }
+
+    /// <summary>
     /// Whether <see cref="TryAdmit"/> would refuse even a request of one search: asked before a
     /// batch's body is read, so that a client sending past its pace does not have each body parsed
     /// only to be refused.
@@ -181,11 +212,12 @@ public sealed class ImageSearchPacing : IDisposable
                 ticket = null!;
                 return false;
             }
-        }
 
-        ticket = new Ticket(this, key);
-        ticket.Admit(searches);
-        return true;
+            // Counted before the lock is let go: requests checked at once cannot all pass one check.
+            ticket = new Ticket(this, key);
+            ticket.Admit(searches);
+            return true;
+        }
     }
 
     /// <summary>

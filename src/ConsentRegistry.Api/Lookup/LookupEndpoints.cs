@@ -106,7 +106,8 @@ public static class LookupEndpoints
         }
 
         // PDQ and embedding searches are paced per client: the batch waits for its own, run by run,
-        // unless its client already has more waiting than the pace clears in 30 s.
+        // unless its client already has more waiting than the pace clears in 30 s (reckoned from the
+        // items as read; each run then takes what the engine accepted of it).
         var counted = default(RequestSearches);
         if (!pacing.TryAdmit(context, pacing.CostOf(CollectionsMarshal.AsSpan(items), ref counted), out var searches, out var retryAfter))
         {
@@ -114,7 +115,6 @@ public static class LookupEndpoints
         }
 
         using var admitted = searches;
-        var taken = default(RequestSearches); // counted again run by run, as for the admission
         await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/json; charset=utf-8";
         var buffers = new LookupBuffers();
@@ -127,10 +127,9 @@ public static class LookupEndpoints
             for (var start = 0; start < items.Count; start += LookupEngine.RunLength)
             {
                 var count = Math.Min(LookupEngine.RunLength, items.Count - start);
-                await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(items).Slice(start, count), ref taken), FlushAsync, cancellationToken);
-                var run = CollectionsMarshal.AsSpan(items).Slice(start, count);
-                engine.Prepare(run, buffers);
-                for (var i = 0; i < run.Length; i++)
+                engine.Prepare(CollectionsMarshal.AsSpan(items).Slice(start, count), buffers);
+                await admitted.TakeAsync(pacing.CostOfPrepared(buffers), FlushAsync, cancellationToken);
+                for (var i = 0; i < count; i++)
                 {
                     engine.WriteResult(json, i, null, buffers);
                 }
@@ -177,7 +176,6 @@ public static class LookupEndpoints
         }
 
         using var admitted = searches;
-        var counted = default(RequestSearches);
         await updater.WaitForOwnWritesAsync(cancellationToken);
         context.Response.ContentType = "application/x-ndjson";
         context.Response.Headers["X-Registry-Seq"] = engine.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -199,7 +197,8 @@ public static class LookupEndpoints
                 run.Add(ReadStreamLine(bytes));
                 if (run.Count == LookupEngine.RunLength)
                 {
-                    await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(run), ref counted), () => FlushAsync(output, cancellationToken), cancellationToken);
+                    engine.Prepare(CollectionsMarshal.AsSpan(run), buffers);
+                    await admitted.TakeAsync(pacing.CostOfPrepared(buffers), () => FlushAsync(output, cancellationToken), cancellationToken);
                     (line, var written) = WriteStreamResults(json, output, engine, run, line, buffers);
                     unflushed += written;
                     if (unflushed >= FlushBytes)
@@ -218,15 +217,20 @@ public static class LookupEndpoints
             }
 
             // Every line read so far is answered before waiting for more.
-            await admitted.TakeAsync(pacing.CostOf(CollectionsMarshal.AsSpan(run), ref counted), () => FlushAsync(output, cancellationToken), cancellationToken);
+            engine.Prepare(CollectionsMarshal.AsSpan(run), buffers);
+            await admitted.TakeAsync(pacing.CostOfPrepared(buffers), () => FlushAsync(output, cancellationToken), cancellationToken);
             (line, _) = WriteStreamResults(json, output, engine, run, line, buffers);
             if (!read.IsCompleted && buffer.Length > NdjsonMaxLineBytes)
             {
-                // A line longer than any valid item: answer it and skip to its end.
+                // A line longer than any valid item: answer it and skip to its end. What is answered goes
+                // out first: a client may wait for it before it sends the rest of the long line or the next.
                 LookupEngine.WriteInvalid(json, LineTooLong, line, buffers);
                 json.Flush();
                 json.Reset();
                 output.Write("\n"u8);
+                metrics.LookupItems(LookupEndpointNames.Stream, buffers.TakeTally());
+                await output.FlushAsync(cancellationToken);
+                unflushed = 0;
                 await SkipLineAsync(input, buffer, cancellationToken);
                 line++;
                 continue;
@@ -323,7 +327,7 @@ public static class LookupEndpoints
     }
 
     /// <summary>
-    /// Answers the lines read (<paramref name="run"/>, then emptied), numbered from <paramref name="line"/>;
+    /// Answers the lines read (<paramref name="run"/>, prepared in <paramref name="buffers"/>, then emptied), numbered from <paramref name="line"/>;
     /// returns the next line's number and the bytes written (not yet flushed).
     /// </summary>
     private static (long Line, long Written) WriteStreamResults(
@@ -335,7 +339,6 @@ public static class LookupEndpoints
         }
 
         var written = 0L;
-        engine.Prepare(CollectionsMarshal.AsSpan(run), buffers);
         for (var i = 0; i < run.Count; i++)
         {
             engine.WriteResult(json, i, line++, buffers);
@@ -351,31 +354,68 @@ public static class LookupEndpoints
         return (line, written);
     }
 
+    /// <summary>
+    /// The lines of a Spawning-style body, split at each <c>\n</c> (a <c>\r</c> before it is part of the
+    /// line ending): as Spawning's clients join their URLs, so <c>"a\nb"</c> is two lines and <c>"a\n"</c>
+    /// two, the second blank (Hugging Face's dataset viewer sends a lone URL that way and reads two
+    /// answers). A final blank line, the newline that ends a text file, is not counted toward the
+    /// 10,000. Null when there are more: reading stops one line past them, so a 16 MiB body of short
+    /// lines costs what 10,001 URLs cost, not millions of strings that are then refused.
+    /// </summary>
+    private static async Task<List<string>?> ReadSpawningLinesAsync(Stream body, CancellationToken cancellationToken)
+    {
+        var lines = new List<string>();
+        var line = new StringBuilder();
+        var buffer = new char[8192];
+        using var reader = new StreamReader(body, new UTF8Encoding(false, throwOnInvalidBytes: false));
+        int read;
+        while ((read = await reader.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            var rest = buffer.AsSpan(0, read);
+            for (var end = rest.IndexOf('\n'); end >= 0; end = rest.IndexOf('\n'))
+            {
+                line.Append(rest[..end]);
+                lines.Add(EndLine(line));
+                rest = rest[(end + 1)..];
+                if (lines.Count > SpawningMaxUrls)
+                {
+                    return null;
+                }
+            }
+
+            line.Append(rest);
+        }
+
+        lines.Add(EndLine(line));
+        return lines.Count <= SpawningMaxUrls || lines[^1].Length == 0 ? lines : null;
+
+        static string EndLine(StringBuilder line)
+        {
+            if (line.Length > 0 && line[^1] == '\r')
+            {
+                line.Length--;
+            }
+
+            var text = line.ToString();
+            line.Clear();
+            return text;
+        }
+    }
+
     internal static async Task<Results<Ok<SpawningResponse>, ValidationProblem>> SpawningQuery(
         HttpRequest request, LookupEngine engine, IndexUpdater updater, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
-        // Line by line, and no further than one URL past the most a query takes: a 16 MiB body of
-        // short lines costs what 10,001 URLs cost, not millions of strings that are then refused.
-        var urls = new List<string>();
-        using (var reader = new StreamReader(request.Body, new UTF8Encoding(false, throwOnInvalidBytes: false)))
-        {
-            while (urls.Count <= SpawningMaxUrls && await reader.ReadLineAsync(cancellationToken) is { } line)
-            {
-                var url = line.AsSpan().Trim();
-                if (!url.IsEmpty)
-                {
-                    urls.Add(url.Length == line.Length ? line : url.ToString());
-                }
-            }
-        }
-
-        if (urls.Count is 0 or > SpawningMaxUrls)
+        var lines = await ReadSpawningLinesAsync(request.Body, cancellationToken);
+        if (lines is null || !lines.Exists(line => !string.IsNullOrWhiteSpace(line)))
         {
             return Problems.Validation(
                 new Dictionary<string, string[]> { ["urls"] = ["Send 1 to 10,000 URLs, one per line, as text/plain."] },
                 ProblemCodes.InvalidBatch);
         }
 
+        // Every line is answered in its place, as sent: clients pair the answers with what they sent
+        // by position (a blank line is neither opted out nor in). Each is decided trimmed.
+        var urls = lines.ConvertAll(line => line.AsSpan().Trim() is var trimmed && trimmed.Length == line.Length ? line : trimmed.ToString());
         await updater.WaitForOwnWritesAsync(cancellationToken);
         var buffers = new LookupBuffers();
         var trainAi = new Permission[urls.Count];
@@ -383,7 +423,7 @@ public static class LookupEndpoints
         var answers = new SpawningUrl[urls.Count];
         for (var i = 0; i < urls.Count; i++)
         {
-            answers[i] = new SpawningUrl(urls[i], trainAi[i] == Permission.Disallow, trainAi[i] == Permission.Allow);
+            answers[i] = new SpawningUrl(lines[i], trainAi[i] == Permission.Disallow, trainAi[i] == Permission.Allow);
         }
 
         metrics.LookupItems(LookupEndpointNames.Spawning, buffers.TakeTally());

@@ -132,6 +132,41 @@ public sealed class ImageSearchPacingTests
     }
 
     [Fact]
+    public async Task A_run_takes_the_searches_the_engine_runs_not_those_of_items_it_refuses()
+    {
+        // Items the engine refuses (a bad url beside 16 vectors) must not use up the request's vector
+        // allowance in the reckoning while the engine runs the wide searches that follow in full.
+        await using var app = await StartAsync(perSecond: 1000);
+        var engine = app.Services.GetRequiredService<LookupEngine>();
+        var pacing = app.Services.GetRequiredService<ImageSearchPacing>();
+        var vector = UnitVector(512);
+        LookupEmbedding[] Sixteen() => Enumerable.Range(0, 16).Select(_ => new LookupEmbedding("resnet18-gem-v2", vector)).ToArray();
+        var refused = Enumerable.Range(0, 16).Select(_ => new ReadItem(new LookupItem("ftp://refused.example/x.jpg", null, null, null, Embeddings: Sixteen()), null));
+        var wide = Enumerable.Range(0, 16).Select(_ => new ReadItem(new LookupItem(null, null, null, null, Embeddings: Sixteen(), MinSimilarity: 0.5), null));
+        var run = refused.Concat(wide).ToArray();
+        var buffers = new LookupBuffers();
+
+        engine.Prepare(run, buffers);
+
+        Assert.All(buffers.Run.Take(16), item => Assert.Equal("invalid-url", item.Error?.Code));
+        Assert.All(buffers.Run.Skip(16).Take(16), item => Assert.Null(item.Error));
+        Assert.Equal(16 * 16 * ImageSearchPacing.WideSearchCost, pacing.CostOfPrepared(buffers));
+    }
+
+    /// <summary>A vector of length 1 with every component alike, as base64url of little-endian float16.</summary>
+    private static string UnitVector(int dimensions)
+    {
+        var bytes = new byte[dimensions * 2];
+        var component = (Half)(1 / Math.Sqrt(dimensions));
+        for (var i = 0; i < dimensions; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(i * 2), component);
+        }
+
+        return Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
+    [Fact]
     public void A_clients_first_refusals_in_a_second_are_answered_at_once_and_later_ones_wait()
     {
         using var pacing = Pacing();

@@ -82,21 +82,62 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Fact]
-    public async Task A_spawning_style_query_takes_blank_lines_and_crlf_and_refuses_more_than_ten_thousand_urls()
+    public async Task A_spawning_style_query_answers_every_line_in_its_place_as_sent_blank_and_crlf_lines_included()
     {
-        await OptOutAsync(TestSigner.Url("https://spawning-lines.example/a.png"));
-        var padded = "\r\n\r\n  https://spawning-lines.example/a.png  \r\n\n\nhttps://spawning-lines.example/b.png\r\n" + new string('\n', 100_000);
-        var tooMany = string.Join('\n', Enumerable.Range(0, 10_001).Select(i => $"https://spawning-lines.example/{i}.png")) + "\n" + new string('\n', 100_000) + "x\n";
+        // Clients pair the answers with the URLs they joined by position: a dropped blank line would
+        // shift every answer after it, and an opted-out URL would take its neighbour's "optOut": false.
+        await OptOutAsync(TestSigner.Url("https://spawning-lines.example/a.png"), TestSigner.Url("https://spawning-lines.example/c.png"));
+        var body = "\r\n  https://spawning-lines.example/a.png  \r\n\nhttps://spawning-lines.example/b.png\r\nhttps://spawning-lines.example/c.png";
 
-        var answered = await _client.PostAsync("/api/v2/query/urls", new StringContent(padded, Encoding.UTF8, "text/plain"));
-        var refused = await _client.PostAsync("/api/v2/query/urls", new StringContent(tooMany, Encoding.UTF8, "text/plain"));
+        var answered = await _client.PostAsync("/api/v2/query/urls", new StringContent(body, Encoding.UTF8, "text/plain"));
 
         Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
-        var urls = (await answered.JsonAsync()).GetProperty("urls");
-        Assert.Equal(["https://spawning-lines.example/a.png", "https://spawning-lines.example/b.png"], urls.EnumerateArray().Select(u => u.GetProperty("url").GetString()));
-        Assert.Equal([true, false], urls.EnumerateArray().Select(u => u.GetProperty("optOut").GetBoolean()));
-        var problem = await AssertProblemAsync(refused, HttpStatusCode.BadRequest, "invalid-batch");
-        Assert.True(problem.GetProperty("errors").TryGetProperty("urls", out _));
+        var urls = (await answered.JsonAsync()).GetProperty("urls").EnumerateArray().ToList();
+        Assert.Equal(["", "  https://spawning-lines.example/a.png  ", "", "https://spawning-lines.example/b.png", "https://spawning-lines.example/c.png"],
+            urls.Select(u => u.GetProperty("url").GetString()));
+        Assert.Equal([false, true, false, false, true], urls.Select(u => u.GetProperty("optOut").GetBoolean()));
+        Assert.All(urls, u => Assert.False(u.GetProperty("optIn").GetBoolean()));
+    }
+
+    [Fact]
+    public async Task A_lone_url_sent_with_a_blank_second_line_gets_two_answers_as_spawning_clients_read_them()
+    {
+        // Hugging Face's dataset viewer sends one URL as "\n".join([url, ""]) and reads two answers.
+        await OptOutAsync(TestSigner.Url("https://spawning-lone.example/a.png"));
+
+        var answered = await _client.PostAsync("/api/v2/query/urls", new StringContent("https://spawning-lone.example/a.png\n", Encoding.UTF8, "text/plain"));
+
+        var urls = (await answered.JsonAsync()).GetProperty("urls").EnumerateArray().ToList();
+        Assert.Equal(["https://spawning-lone.example/a.png", ""], urls.Select(u => u.GetProperty("url").GetString()));
+        Assert.Equal([true, false], urls.Select(u => u.GetProperty("optOut").GetBoolean()));
+    }
+
+    [Fact]
+    public async Task A_spawning_style_query_takes_ten_thousand_urls_with_a_final_newline_and_refuses_more_lines_or_none()
+    {
+        var tenThousand = string.Join('\n', Enumerable.Range(0, 10_000).Select(i => $"https://spawning-limit.example/{i}.png"));
+        var bodies = new[]
+        {
+            tenThousand + "\n", // a text file's final newline is no line of its own toward the 10,000
+            tenThousand + "\nhttps://spawning-limit.example/10000.png",
+            tenThousand + "\n\n",
+            new string('\n', 100_000) + "https://spawning-limit.example/x.png",
+            "\n\r\n  \n",
+        };
+
+        var answers = new List<HttpResponseMessage>();
+        foreach (var body in bodies)
+        {
+            answers.Add(await _client.PostAsync("/api/v2/query/urls", new StringContent(body, Encoding.UTF8, "text/plain")));
+        }
+
+        Assert.Equal(HttpStatusCode.OK, answers[0].StatusCode);
+        Assert.Equal(10_001, (await answers[0].JsonAsync()).GetProperty("urls").GetArrayLength());
+        foreach (var refused in answers.Skip(1))
+        {
+            var problem = await AssertProblemAsync(refused, HttpStatusCode.BadRequest, "invalid-batch");
+            Assert.True(problem.GetProperty("errors").TryGetProperty("urls", out _));
+        }
     }
 
     [Theory]
@@ -326,6 +367,44 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
             Assert.Equal("disallow", lines[2].GetProperty("decision").GetProperty("train-ai").GetString());
             Assert.Equal("line-too-long", lines[3].GetProperty("error").GetProperty("code").GetString()); // the last line, without a newline
         }
+    }
+
+    [Fact]
+    public async Task A_stream_answers_a_line_over_64_KiB_before_the_client_sends_the_rest_of_it()
+    {
+        // A client that waits for the answers so far before it sends more: the long line's error (and
+        // the answers before it) must go out while the server skips the rest of that line. A raw
+        // connection, so that the test, not an HTTP client, decides when each part is sent.
+        await OptOutAsync(TestSigner.Url("https://long-wait.example/a.jpg"));
+        var item = "{\"url\":\"https://long-wait.example/a.jpg\"}";
+        var first = Encoding.UTF8.GetBytes($"{item}\n{{\"url\":\"https://long-wait.example/a.jpg\",\"pad\":\"{new string('x', 100_000)}");
+        var rest = Encoding.UTF8.GetBytes($"\"}}\n{item}\n");
+        var server = registry.App.ClientOptions.BaseAddress;
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(server.Host, server.Port);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /v1/lookup/stream HTTP/1.1\r\nHost: {server.Authority}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {first.Length + rest.Length}\r\n\r\n"));
+        await stream.WriteAsync(first);
+
+        var received = new StringBuilder();
+        async Task ReadUntilAsync(string what)
+        {
+            var buffer = new byte[8192];
+            using var waiting = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            while (!received.ToString().Contains(what, StringComparison.Ordinal))
+            {
+                var read = await stream.ReadAsync(buffer, waiting.Token);
+                Assert.NotEqual(0, read);
+                received.Append(Encoding.UTF8.GetString(buffer, 0, read));
+            }
+        }
+
+        await ReadUntilAsync("\"line-too-long\"");
+        Assert.Contains("\"i\":0", received.ToString());
+        Assert.Contains("\"train-ai\":\"disallow\"", received.ToString());
+        await stream.WriteAsync(rest);
+        await ReadUntilAsync("\"i\":2");
     }
 
     /// <summary>A body written <paramref name="chunk"/> bytes at a time, each flushed, so that the server reads it in pieces.</summary>
