@@ -98,7 +98,7 @@ internal sealed class ClaimTable
         var seq = new Seq40(entry.Seq); // before anything changes: a refused seq leaves no half-added row
         if (Count == _keys.Length)
         {
-            Resize(checked(Math.Max(Count + 1, Count + (Count / 2)))); // 1.5×: less slack than doubling
+            Resize(GrownCapacity(Count));
         }
 
         var claim = Count++;
@@ -111,9 +111,9 @@ internal sealed class ClaimTable
     public int AddWithId(in ClaimEntry entry)
     {
         var claim = Add(entry);
-        if ((long)Count * 4 > (long)_slots.Length * 3)
+        if (IdSlotsAfterAdd(Count, _slots.Length) is { } slots)
         {
-            Rehash(SlotsFor(Count, load: 0.5)); // half full again: 5.3 to 8 bytes a claim as it grows
+            Rehash(slots);
         }
 
         Insert(claim);
@@ -237,6 +237,16 @@ internal sealed class ClaimTable
         row.Usage = usage;
         row.State = state;
     }
+
+    /// <summary>The capacity the columns grow to when <paramref name="count"/> claims fill them: 1.5×, less slack than doubling.</summary>
+    internal static int GrownCapacity(int count) => checked(Math.Max(count + 1, count + (count / 2)));
+
+    /// <summary>
+    /// The slots the id table is rebuilt with once it holds <paramref name="count"/> claims in
+    /// <paramref name="slots"/> slots, or null while it is at most three quarters full: half full
+    /// again, 5.3 to 8 bytes a claim as it grows.
+    /// </summary>
+    internal static int? IdSlotsAfterAdd(int count, int slots) => (long)count * 4 > (long)slots * 3 ? SlotsFor(count, load: 0.5) : null;
 
     /// <summary>Slots for <paramref name="claims"/> at <paramref name="load"/>; one more, so that a probe always meets an empty slot.</summary>
     private static int SlotsFor(long claims, double load = 0.75) => (int)Math.Min(Math.Max((long)Math.Ceiling(claims / load) + 1, 16), Array.MaxLength);

@@ -149,13 +149,7 @@ internal sealed class KeySegment
             runs.Add(Build(unsorted.ToArray()));
         }
 
-        var count = 0;
-        foreach (var run in runs)
-        {
-            count += run.Count;
-        }
-
-        var merged = GC.AllocateUninitializedArray<SegmentEntry>(count);
+        var merged = GC.AllocateUninitializedArray<SegmentEntry>(MergedLength([.. runs.Select(run => run.Count)]));
         var groupStarts = ArrayPool<int>.Shared.Rent(Groups + 1);
         var merge = new GroupMerge(runs);
         var at = 0;
@@ -169,6 +163,18 @@ internal sealed class KeySegment
         var segment = new KeySegment(merged, groupStarts);
         ArrayPool<int>.Shared.Return(groupStarts);
         return segment;
+    }
+
+    /// <summary>Entries of a segment merged from runs of <paramref name="counts"/> entries.</summary>
+    internal static int MergedLength(ReadOnlySpan<int> counts)
+    {
+        var count = 0;
+        foreach (var run in counts)
+        {
+            count += run;
+        }
+
+        return count;
     }
 
     public ref readonly SegmentEntry Entry(int at) => ref _entries[at];

@@ -99,4 +99,30 @@ public record struct SubjectCounts(int Url, int UrlPrefix, int Host, int Sha256,
         SubjectKinds.Embedding => Embedding,
         _ => 0,
     };
+
+    /// <summary>Counts one more subject of <paramref name="kind"/>, one of <see cref="SubjectKinds.All"/>.</summary>
+    internal void Add(string kind)
+    {
+        switch (kind)
+        {
+            case SubjectKinds.Url:
+                Url++;
+                break;
+            case SubjectKinds.UrlPrefix:
+                UrlPrefix++;
+                break;
+            case SubjectKinds.Host:
+                Host++;
+                break;
+            case SubjectKinds.Sha256:
+                Sha256++;
+                break;
+            case SubjectKinds.Pdq:
+                Pdq++;
+                break;
+            case SubjectKinds.Embedding:
+                Embedding++;
+                break;
+        }
+    }
 }

@@ -217,7 +217,7 @@ public sealed partial class MatchingIndex
         writer.WriteArray<long>(Column(ClaimCount, claims.Seq));
         writer.WriteArray<int>(Column(ClaimCount, claims.Party));
         writer.WriteArray<long>(Column(ClaimCount, claims.Iat));
-        var usage = new byte[ClaimCount * UseCategories.All.Count];
+        var usage = new byte[UsageColumnLength(ClaimCount)];
         for (var claim = 0; claim < ClaimCount; claim++)
         {
             var preferences = claims.Usage(claim);
@@ -233,6 +233,9 @@ public sealed partial class MatchingIndex
         writer.EndSection();
     }
 
+    /// <summary>Bytes of the claims' usage column: a byte a category, five a claim.</summary>
+    internal static int UsageColumnLength(int claims) => claims * UseCategories.All.Count;
+
     private void ReadClaims(SnapshotReader reader, int count)
     {
         reader.BeginSection("claims");
@@ -240,11 +243,11 @@ public sealed partial class MatchingIndex
         var seqs = reader.ReadArray<long>(count);
         var parties = reader.ReadArray<int>(count);
         var iats = reader.ReadArray<long>(count);
-        var usage = reader.ReadArray<byte>(count * UseCategories.All.Count);
+        var usage = reader.ReadArray<byte>(UsageColumnLength(count));
         var trust = reader.ReadArray<byte>(count);
         var revoked = reader.ReadArray<byte>(count);
         if (keys.Length != count || seqs.Length != count || parties.Length != count || iats.Length != count
-            || usage.Length != count * UseCategories.All.Count || trust.Length != count || revoked.Length != count)
+            || usage.Length != UsageColumnLength(count) || trust.Length != count || revoked.Length != count)
         {
             throw new SnapshotFormatException("The claim columns are not all as long as the claim count.");
         }

@@ -113,32 +113,27 @@ public sealed partial class MatchingIndex
             {
                 case SubjectKinds.Url:
                     Post(_urls, Fingerprint.Of(subject.Value), MatchKind.Url, index, false);
-                    _subjectCounts.Url++;
                     break;
                 case SubjectKinds.UrlPrefix:
                     AddPrefix(subject.Value, index);
-                    _subjectCounts.UrlPrefix++;
                     break;
                 case SubjectKinds.Host:
                     Post(_hosts, Fingerprint.Of(subject.Value), MatchKind.Host, index, subject.IncludeSubdomains);
-                    _subjectCounts.Host++;
                     break;
                 case SubjectKinds.Sha256:
                     Post(_sha256, Fingerprint.Of(subject.Value), MatchKind.Sha256, index, false);
-                    _subjectCounts.Sha256++;
                     break;
                 case SubjectKinds.Pdq:
                     AddPdq(subject.Value, index);
-                    _subjectCounts.Pdq++;
                     break;
                 case SubjectKinds.Embedding:
                     AddEmbedding(subject.Value, index);
-                    _subjectCounts.Embedding++;
                     break;
                 default:
                     continue;
             }
 
+            _subjectCounts.Add(subject.Kind);
             SubjectCount++;
         }
 

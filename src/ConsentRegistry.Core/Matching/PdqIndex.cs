@@ -194,7 +194,7 @@ public sealed class PdqIndex
         writer.WriteInt64(_segments.Count);
         foreach (var segment in _segments)
         {
-            var hashes = GC.AllocateUninitializedArray<ulong>(segment.Count * 4);
+            var hashes = GC.AllocateUninitializedArray<ulong>(HashWords(segment.Count));
             var values = GC.AllocateUninitializedArray<int>(segment.Count);
             segment.CopyTo(hashes, values);
             writer.WriteArray<ulong>(hashes);
@@ -245,12 +245,15 @@ public sealed class PdqIndex
         }
     }
 
+    /// <summary>The ulongs that hold <paramref name="entries"/> full hashes, four each.</summary>
+    internal static int HashWords(int entries) => entries * 4;
+
     /// <summary>Builds one segment from the newest <paramref name="segments"/> segments and, if asked, the tail.</summary>
     private PdqSegment Merge(int segments, bool withTail)
     {
         var sources = _segments[^segments..];
         var count = sources.Sum(segment => segment.Count) + (withTail ? _tailCount : 0);
-        var hashes = GC.AllocateUninitializedArray<ulong>(count * 4);
+        var hashes = GC.AllocateUninitializedArray<ulong>(HashWords(count));
         var values = GC.AllocateUninitializedArray<int>(count);
         var at = 0;
         foreach (var segment in sources)

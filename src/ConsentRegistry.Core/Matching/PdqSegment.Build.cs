@@ -16,12 +16,15 @@ internal sealed partial class PdqSegment
 
     private PdqSegment(int count, int firstBits)
     {
-        _records = GC.AllocateUninitializedArray<byte>(count * RecordBytes);
+        _records = GC.AllocateUninitializedArray<byte>(RecordArrayLength(count));
         _values = GC.AllocateUninitializedArray<int>(count);
         _firstBits = firstBits;
         _firstWords = firstBits < FullWordBits ? new ushort[count] : null;
         _postings = new PdqPostings[Slots - 1];
     }
+
+    /// <summary>Bytes of the record array of a segment of <paramref name="count"/> entries.</summary>
+    internal static int RecordArrayLength(int count) => count * RecordBytes;
 
     /// <summary>Indexes the entries given as full hashes (four ulongs an entry) and values, in any order.</summary>
     public static PdqSegment Build(ReadOnlySpan<ulong> hashes, ReadOnlySpan<int> values)
