@@ -165,16 +165,18 @@ internal sealed class KeySegment
         return segment;
     }
 
-    /// <summary>Entries of a segment merged from runs of <paramref name="counts"/> entries.</summary>
+    /// <summary>Entries of a segment merged from runs of <paramref name="counts"/> entries; more than one array holds are refused.</summary>
     internal static int MergedLength(ReadOnlySpan<int> counts)
     {
-        var count = 0;
+        long count = 0;
         foreach (var run in counts)
         {
             count += run;
         }
 
-        return count;
+        return count <= Array.MaxLength
+            ? (int)count
+            : throw new InvalidOperationException($"A merged key segment of {count:N0} entries would outgrow one array ({Array.MaxLength:N0}).");
     }
 
     public ref readonly SegmentEntry Entry(int at) => ref _entries[at];
@@ -244,6 +246,63 @@ internal sealed class KeySegment
                 }
 
                 start = end;
+            }
+        }
+
+        return keys;
+    }
+
+    /// <summary>
+    /// The keys with at least <paramref name="count"/> entries in <paramref name="segments"/>
+    /// together (a key's entries may be in several): their groups walked in step, each key's
+    /// entries counted in every segment.
+    /// </summary>
+    public static List<Key80> KeysWithAtLeast(IReadOnlyList<KeySegment> segments, int count)
+    {
+        var keys = new List<Key80>();
+        var heads = new int[segments.Count];
+        var ends = new int[segments.Count];
+        for (var group = 0; group < Groups; group++)
+        {
+            for (var segment = 0; segment < segments.Count; segment++)
+            {
+                heads[segment] = segments[segment].GroupStart(group);
+                ends[segment] = segments[segment].GroupStart(group + 1);
+            }
+
+            while (true)
+            {
+                ulong? least = null; // the least key at the segments' heads
+                for (var segment = 0; segment < segments.Count; segment++)
+                {
+                    if (heads[segment] < ends[segment])
+                    {
+                        var head = segments[segment]._entries[heads[segment]].Rest;
+                        if (least is not { } current || head < current)
+                        {
+                            least = head;
+                        }
+                    }
+                }
+
+                if (least is not { } rest)
+                {
+                    break;
+                }
+
+                var entries = 0;
+                for (var segment = 0; segment < segments.Count; segment++)
+                {
+                    for (; heads[segment] < ends[segment] && segments[segment]._entries[heads[segment]].Rest == rest; heads[segment]++)
+                    {
+                        entries++;
+                    }
+                }
+
+                if (entries >= count)
+                {
+                    keys.Add(Key80.FromParts(group, rest));
+                }
             }
         }
 

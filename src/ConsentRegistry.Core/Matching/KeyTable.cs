@@ -10,7 +10,8 @@ namespace ConsentRegistry.Core.Matching;
 /// a full tail becomes an immutable <see cref="KeySegment"/> (entries sorted by key, found
 /// through a bucket directory on the key's top bits), and segments merge as the PDQ index's do
 /// (<see cref="SegmentMerges"/>), so a lookup visits a few segments, and one after
-/// <see cref="Compact"/>. Entries are never removed: the index marks claims revoked instead.
+/// <see cref="Compact"/> (several past <see cref="MaxSegmentEntries"/>, what one array holds).
+/// Entries are never removed: the index marks claims revoked instead.
 /// Not thread-safe: one writer, or many readers, at a time.
 /// </summary>
 public sealed class KeyTable
@@ -29,6 +30,7 @@ public sealed class KeyTable
     private readonly int[] _tailPrevious = new int[TailLimit]; // entry → the same key's previous entry + 1; 0: none
     private int _tailCount;
     private readonly List<Key80> _crowded = [];
+    private readonly int _maxSegmentEntries = Array.MaxLength;
 
     /// <summary>
     /// When above 0, each full tail made into a segment is searched for keys with this many
@@ -38,10 +40,25 @@ public sealed class KeyTable
     internal int CrowdedAt { get; set; }
 
     /// <summary>Entries added.</summary>
-    public int Count { get; private set; }
+    public long Count { get; private set; }
+
+    /// <summary>
+    /// The most entries one segment holds: <see cref="Array.MaxLength"/>, what its entry array can;
+    /// set lower (at least <see cref="TailLimit"/>) only to test what the cap does.
+    /// </summary>
+    internal int MaxSegmentEntries
+    {
+        get => _maxSegmentEntries;
+        init => _maxSegmentEntries = value is >= TailLimit && value <= Array.MaxLength
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, $"A segment's cap is {TailLimit} to {Array.MaxLength} entries.");
+    }
 
     /// <summary>Immutable segments (the tail aside).</summary>
     public int SegmentCount => _segments.Count;
+
+    /// <summary>Entries in each segment, oldest first.</summary>
+    internal IEnumerable<int> SegmentSizes => _segments.Select(segment => segment.Count);
 
     /// <summary>As <see cref="PdqIndex.DeferMerges"/>: merges wait for <see cref="PrepareMerge"/> and <see cref="CommitMerge"/>.</summary>
     public bool DeferMerges { get; init; }
@@ -154,28 +171,37 @@ public sealed class KeyTable
     /// <summary>The values under <paramref name="key"/>, in no particular order.</summary>
     public Values Find(in Key80 key) => new(this, key);
 
-    /// <summary>The keys holding at least <paramref name="count"/> values; only once <see cref="Compact"/> has left one segment and no tail.</summary>
+    /// <summary>The keys holding at least <paramref name="count"/> values; only once <see cref="Compact"/> has left no tail.</summary>
     public List<Key80> KeysWithAtLeast(int count)
     {
-        if (_tailCount > 0 || _segments.Count > 1)
+        if (_tailCount > 0)
         {
             throw new InvalidOperationException("Compact the table first.");
         }
 
-        return _segments.Count == 0 ? [] : _segments[0].KeysWithAtLeast(count);
+        return _segments.Count switch
+        {
+            0 => [],
+            1 => _segments[0].KeysWithAtLeast(count),
+            _ => KeySegment.KeysWithAtLeast(_segments, count), // past what one segment holds
+        };
     }
 
     /// <summary>Builds the merge that is due, if any (<see cref="SegmentMerges.Due"/>): safe beside lookups, not beside another writer.</summary>
     internal SegmentMerge<KeySegment>? PrepareMerge()
     {
-        var sources = SegmentMerges.Due(_segments, static segment => segment.Count, TailLimit);
+        var sources = SegmentMerges.Due(_segments, static segment => segment.Count, TailLimit, MaxSegmentEntries);
         return sources == 0 ? null : new SegmentMerge<KeySegment>(_segments[^sources], sources, KeySegment.Merge(_segments[^sources..], []));
     }
 
     /// <summary>Puts a merge from <see cref="PrepareMerge"/> in place of the segments it was built from.</summary>
     internal void CommitMerge(SegmentMerge<KeySegment> merge) => merge.SwapInto(_segments, "key table");
 
-    /// <summary>Merges every segment and the tail into one segment: the smallest and fastest shape, worth its cost once a bulk load is done.</summary>
+    /// <summary>
+    /// Merges every segment and the tail into one segment: the smallest and fastest shape, worth its
+    /// cost once a bulk load is done. Past <see cref="MaxSegmentEntries"/> entries, into as few as
+    /// hold them (<see cref="SegmentMerges.CompactRuns"/>).
+    /// </summary>
     public void Compact()
     {
         if (_tailCount == 0 && _segments.Count <= 1)
@@ -183,9 +209,14 @@ public sealed class KeyTable
             return;
         }
 
-        var merged = KeySegment.Merge(_segments, _tail.AsSpan(0, _tailCount));
+        var compacted = SegmentMerges.Compacted(
+            _segments,
+            static segment => segment.Count,
+            _tailCount,
+            MaxSegmentEntries,
+            (first, segments, withTail) => KeySegment.Merge(_segments.GetRange(first, segments), withTail ? _tail.AsSpan(0, _tailCount) : []));
         _segments.Clear();
-        _segments.Add(merged);
+        _segments.AddRange(compacted);
         _tailCount = 0;
         Array.Clear(_tailSlots);
     }

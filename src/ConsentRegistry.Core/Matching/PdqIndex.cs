@@ -13,8 +13,9 @@ namespace ConsentRegistry.Core.Matching;
 /// hash. Entries are appended to a tail that searches scan; a full tail becomes an immutable
 /// <see cref="PdqSegment"/> (30 bytes of record an entry, plus postings), and every
 /// <see cref="Fanout"/> segments of one size class merge into one of the next (a log-structured
-/// merge), so adds cost amortised O(log n) and a search visits few segments. Not thread-safe:
-/// one writer, or many readers, at a time.
+/// merge), so adds cost amortised O(log n) and a search visits few segments. A segment holds at
+/// most <see cref="PdqSegment.MaxEntries"/> entries (its records are one array): past that, merges
+/// and <see cref="Compact"/> leave several. Not thread-safe: one writer, or many readers, at a time.
 /// </summary>
 public sealed class PdqIndex
 {
@@ -50,12 +51,25 @@ public sealed class PdqIndex
     private readonly ulong[] _tailHashes = new ulong[TailLimit * 4];
     private readonly int[] _tailValues = new int[TailLimit];
     private int _tailCount;
+    private readonly int _maxSegmentEntries = PdqSegment.MaxEntries;
+
+    /// <summary>
+    /// The most entries one segment holds: <see cref="PdqSegment.MaxEntries"/>, what its record array
+    /// can; set lower (at least <see cref="TailLimit"/>) only to test what the cap does.
+    /// </summary>
+    internal int MaxSegmentEntries
+    {
+        get => _maxSegmentEntries;
+        init => _maxSegmentEntries = value is >= TailLimit && value <= PdqSegment.MaxEntries
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, $"A segment's cap is {TailLimit} to {PdqSegment.MaxEntries} entries.");
+    }
 
     /// <summary>How searches choose between probing the slots and scanning; <see cref="PdqSearchStrategy.Auto"/> unless measuring.</summary>
     public PdqSearchStrategy Strategy { get; set; }
 
     /// <summary>Number of hashes added.</summary>
-    public int Count { get; private set; }
+    public long Count { get; private set; }
 
     /// <summary>Number of immutable segments (the tail aside).</summary>
     public int SegmentCount => _segments.Count;
@@ -117,33 +131,37 @@ public sealed class PdqIndex
     /// mid-sized ones cost a search several times their share, and this keeps them few (a
     /// geometric series: each entry is rebuilt about four times more). Otherwise, when the newest
     /// <see cref="Fanout"/> segments share a size class (<see cref="TailLimit"/> ·
-    /// <see cref="Fanout"/>^c entries or a little more), they become one of the next. Safe beside
+    /// <see cref="Fanout"/>^c entries or a little more), they become one of the next. No merge
+    /// outgrows <see cref="MaxSegmentEntries"/> (<see cref="SegmentMerges.Due"/>). Safe beside
     /// searches; not beside another writer.
     /// </summary>
     internal SegmentMerge<PdqSegment>? PrepareMerge()
     {
         var sources = MergeDue();
-        return sources == 0 ? null : new SegmentMerge<PdqSegment>(_segments[^sources], sources, Merge(sources, withTail: false));
+        return sources == 0 ? null : new SegmentMerge<PdqSegment>(_segments[^sources], sources, Merge(_segments.Count - sources, sources, withTail: false));
     }
 
     /// <summary>Puts a merge from <see cref="PrepareMerge"/> in place of the segments it was built from.</summary>
     internal void CommitMerge(SegmentMerge<PdqSegment> merge) => merge.SwapInto(_segments, "PDQ index");
 
-    private int MergeDue() => SegmentMerges.Due(_segments, static segment => segment.Count, TailLimit);
+    private int MergeDue() => SegmentMerges.Due(_segments, static segment => segment.Count, TailLimit, MaxSegmentEntries);
 
     /// <summary>
     /// Merges every segment and the tail into one segment: the fastest and smallest shape to
-    /// search, worth its cost once a bulk load is done.
+    /// search, worth its cost once a bulk load is done. Past <see cref="MaxSegmentEntries"/>
+    /// entries, into as few as hold them (<see cref="SegmentMerges.CompactRuns"/>).
     /// </summary>
     public void Compact()
     {
-        if (_tailCount > 0 || _segments.Count > 1)
+        if (_tailCount == 0 && _segments.Count <= 1)
         {
-            var merged = Merge(_segments.Count, withTail: true);
-            _segments.Clear();
-            _segments.Add(merged);
-            _tailCount = 0;
+            return;
         }
+
+        var compacted = SegmentMerges.Compacted(_segments, static segment => segment.Count, _tailCount, MaxSegmentEntries, Merge);
+        _segments.Clear();
+        _segments.AddRange(compacted);
+        _tailCount = 0;
     }
 
     /// <summary>
@@ -212,14 +230,14 @@ public sealed class PdqIndex
         var entries = new (ulong[] Hashes, int[] Values)[count];
         for (var segment = 0; segment < count; segment++)
         {
-            entries[segment] = (reader.ReadArray<ulong>(), reader.ReadArray<int>());
+            entries[segment] = (reader.ReadArray<ulong>(HashWords(PdqSegment.MaxEntries)), reader.ReadArray<int>(PdqSegment.MaxEntries));
             CheckEntries(entries[segment].Hashes, entries[segment].Values, claims);
         }
 
         var built = new PdqSegment[count];
         Parallel.For(0, count, segment => built[segment] = PdqSegment.Build(entries[segment].Hashes, entries[segment].Values));
         _segments.AddRange(built);
-        Count = built.Sum(segment => segment.Count);
+        Count = built.Sum(segment => (long)segment.Count);
         var tailHashes = reader.ReadArray<ulong>((TailLimit - 1) * 4);
         var tailValues = reader.ReadArray<int>(TailLimit - 1);
         CheckEntries(tailHashes, tailValues, claims);
@@ -245,26 +263,38 @@ public sealed class PdqIndex
         }
     }
 
-    /// <summary>The ulongs that hold <paramref name="entries"/> full hashes, four each.</summary>
-    internal static int HashWords(int entries) => entries * 4;
-
-    /// <summary>Builds one segment from the newest <paramref name="segments"/> segments and, if asked, the tail.</summary>
-    private PdqSegment Merge(int segments, bool withTail)
+    /// <summary>The ulongs that hold <paramref name="entries"/> full hashes, four each; more than one array holds are refused.</summary>
+    internal static int HashWords(int entries)
     {
-        var sources = _segments[^segments..];
-        var count = sources.Sum(segment => segment.Count) + (withTail ? _tailCount : 0);
+        var words = (long)entries * 4;
+        return words <= Array.MaxLength
+            ? (int)words
+            : throw new ArgumentOutOfRangeException(nameof(entries), entries, "More PDQ hashes than one array holds.");
+    }
+
+    /// <summary>Builds one segment from <paramref name="segments"/> segments from <paramref name="first"/> on and, if asked, the tail.</summary>
+    private PdqSegment Merge(int first, int segments, bool withTail)
+    {
+        var sources = _segments.GetRange(first, segments);
+        var total = sources.Sum(segment => (long)segment.Count) + (withTail ? _tailCount : 0);
+        if (total > MaxSegmentEntries)
+        {
+            throw new InvalidOperationException($"A merged PDQ segment of {total:N0} entries would pass the cap of {MaxSegmentEntries:N0}.");
+        }
+
+        var count = (int)total;
         var hashes = GC.AllocateUninitializedArray<ulong>(HashWords(count));
         var values = GC.AllocateUninitializedArray<int>(count);
         var at = 0;
         foreach (var segment in sources)
         {
-            segment.CopyTo(hashes.AsSpan(at * 4, segment.Count * 4), values.AsSpan(at, segment.Count));
+            segment.CopyTo(hashes.AsSpan(HashWords(at), HashWords(segment.Count)), values.AsSpan(at, segment.Count));
             at += segment.Count;
         }
 
         if (withTail)
         {
-            _tailHashes.AsSpan(0, _tailCount * 4).CopyTo(hashes.AsSpan(at * 4));
+            _tailHashes.AsSpan(0, _tailCount * 4).CopyTo(hashes.AsSpan(HashWords(at)));
             _tailValues.AsSpan(0, _tailCount).CopyTo(values.AsSpan(at));
         }
 

@@ -14,9 +14,16 @@ internal sealed partial class PdqSegment
 
     private const int FullWordBits = 16;
 
+    /// <summary>
+    /// The most entries a segment holds: its records are one array of <see cref="RecordBytes"/>
+    /// an entry (71,582,786 entries); <see cref="PdqIndex"/> keeps its merges within it.
+    /// </summary>
+    internal static readonly int MaxEntries = Array.MaxLength / RecordBytes;
+
     private PdqSegment(int count, int firstBits)
     {
-        _records = GC.AllocateUninitializedArray<byte>(RecordArrayLength(count));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxEntries);
+        _records = GC.AllocateUninitializedArray<byte>((int)RecordArrayLength(count));
         _values = GC.AllocateUninitializedArray<int>(count);
         _firstBits = firstBits;
         _firstWords = firstBits < FullWordBits ? new ushort[count] : null;
@@ -24,7 +31,7 @@ internal sealed partial class PdqSegment
     }
 
     /// <summary>Bytes of the record array of a segment of <paramref name="count"/> entries.</summary>
-    internal static int RecordArrayLength(int count) => count * RecordBytes;
+    internal static long RecordArrayLength(int count) => (long)count * RecordBytes;
 
     /// <summary>Indexes the entries given as full hashes (four ulongs an entry) and values, in any order.</summary>
     public static PdqSegment Build(ReadOnlySpan<ulong> hashes, ReadOnlySpan<int> values)

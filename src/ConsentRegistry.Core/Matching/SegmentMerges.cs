@@ -25,11 +25,14 @@ internal static class SegmentMerges
     /// claim of 10,000 subjects adds two or three): a merged segment then sat after smaller ones,
     /// the newest run never again held <see cref="Fanout"/> of a class, and a serving index
     /// collected dozens of segments, each read by every lookup (docs/benchmarks.md, "Merges after
-    /// large claims").
+    /// large claims"). Only the newest segments whose entries fit in one segment of
+    /// <paramref name="maxEntries"/> are weighed: older ones, full or nearly so, stay as they are, so
+    /// that no merge outgrows what one array holds.
     /// </summary>
     /// <param name="segments">The segments, oldest first.</param>
     /// <param name="count">A segment's entry count.</param>
-    public static int Due<TSegment>(List<TSegment> segments, Func<TSegment, int> count, int tailLimit)
+    /// <param name="maxEntries">The most entries one segment may hold.</param>
+    public static int Due<TSegment>(List<TSegment> segments, Func<TSegment, int> count, int tailLimit, long maxEntries)
     {
         Span<int> sizes = segments.Count <= 64 ? stackalloc int[segments.Count] : new int[segments.Count];
         for (var i = 0; i < sizes.Length; i++)
@@ -37,11 +40,78 @@ internal static class SegmentMerges
             sizes[i] = count(segments[i]);
         }
 
-        return Due(sizes, tailLimit);
+        return Due(sizes, tailLimit, maxEntries);
     }
 
-    private static int Due(ReadOnlySpan<int> sizes, int tailLimit)
+    /// <summary>
+    /// How <c>Compact</c> groups the segments (oldest first, and the tail last, as one more of
+    /// <paramref name="sizes"/>): runs of consecutive ones of at most <paramref name="maxEntries"/>
+    /// entries each, filled in order, each to become one segment. One run of all of them unless
+    /// their entries outgrow one segment.
+    /// </summary>
+    /// <returns>How many of <paramref name="sizes"/> each run takes, in order.</returns>
+    public static List<int> CompactRuns(ReadOnlySpan<int> sizes, long maxEntries)
     {
+        var runs = new List<int>();
+        long entries = 0;
+        var length = 0;
+        foreach (var size in sizes)
+        {
+            if (length > 0 && entries + size > maxEntries)
+            {
+                runs.Add(length);
+                (entries, length) = (0, 0);
+            }
+
+            entries += size;
+            length++;
+        }
+
+        if (length > 0)
+        {
+            runs.Add(length);
+        }
+
+        return runs;
+    }
+
+    /// <summary>
+    /// The segments a compaction leaves of <paramref name="segments"/> (oldest first) and a tail of
+    /// <paramref name="tailCount"/> entries: each run of <see cref="CompactRuns"/> becomes one segment
+    /// through <paramref name="merge"/> (its first segment, how many segments, whether the tail
+    /// joins them); a run of one segment alone stays as it is.
+    /// </summary>
+    public static List<TSegment> Compacted<TSegment>(
+        List<TSegment> segments, Func<TSegment, int> count, int tailCount, long maxEntries, Func<int, int, bool, TSegment> merge)
+    {
+        var sizes = new int[segments.Count + (tailCount > 0 ? 1 : 0)];
+        for (var segment = 0; segment < segments.Count; segment++)
+        {
+            sizes[segment] = count(segments[segment]);
+        }
+
+        if (tailCount > 0)
+        {
+            sizes[^1] = tailCount; // the tail is the last run's last part
+        }
+
+        var compacted = new List<TSegment>();
+        var first = 0;
+        foreach (var run in CompactRuns(sizes, maxEntries))
+        {
+            var withTail = tailCount > 0 && first + run == sizes.Length;
+            var merged = withTail ? run - 1 : run;
+            compacted.Add(merged == 1 && !withTail ? segments[first] : merge(first, merged, withTail));
+            first += run;
+        }
+
+        return compacted;
+    }
+
+    /// <summary>As <see cref="Due{TSegment}"/>, on the segments' sizes, oldest first.</summary>
+    internal static int Due(ReadOnlySpan<int> sizes, int tailLimit, long maxEntries)
+    {
+        sizes = sizes[FirstMergeable(sizes, maxEntries)..];
         if (sizes.Length < 2)
         {
             return 0;
@@ -87,6 +157,18 @@ internal static class SegmentMerges
         }
 
         return count;
+    }
+
+    /// <summary>Where the newest segments whose entries together fit in one of <paramref name="maxEntries"/> start.</summary>
+    private static int FirstMergeable(ReadOnlySpan<int> sizes, long maxEntries)
+    {
+        var first = sizes.Length;
+        for (long entries = 0; first > 0 && entries + sizes[first - 1] <= maxEntries; first--)
+        {
+            entries += sizes[first - 1];
+        }
+
+        return first;
     }
 
     private static int SizeClass(long count, int tailLimit)

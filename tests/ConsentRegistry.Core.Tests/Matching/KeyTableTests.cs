@@ -193,6 +193,53 @@ public sealed class KeyTableTests
         Assert.Empty(Values(table, new Key80(9, 7)));
     }
 
+    /// <summary>
+    /// A segment holds at most what one array can (<see cref="Array.MaxLength"/> entries): past it
+    /// merges and compaction leave several segments, every key still finds its values, and the keys
+    /// crowded across segments are all found. Shown with the cap lowered to a little over
+    /// <see cref="SegmentMerges.Fanout"/> tails.
+    /// </summary>
+    [Fact]
+    public void With_segments_capped_merges_and_compaction_keep_within_the_cap_and_every_key_finds_its_values()
+    {
+        const int Cap = (SegmentMerges.Fanout * KeyTable.TailLimit) + 100;
+        const int Entries = 60_000;
+        var random = new Random(29);
+        var table = new KeyTable { MaxSegmentEntries = Cap };
+        var model = new Dictionary<Key80, List<uint>>();
+        var keys = new List<Key80>();
+        for (var i = 0; i < Entries; i++)
+        {
+            var key = keys.Count > 0 && random.Next(3) == 0 ? keys[random.Next(keys.Count)] : RandomKey(random);
+            table.Add(key, (uint)i);
+            if (!model.TryGetValue(key, out var values))
+            {
+                model[key] = values = [];
+                keys.Add(key);
+            }
+
+            values.Add((uint)i);
+        }
+
+        Assert.All(table.SegmentSizes, size => Assert.InRange(size, 1, Cap));
+        Assert.Contains(SegmentMerges.Fanout * KeyTable.TailLimit, table.SegmentSizes); // tails still merge below the cap
+        AssertSameAsModel(table, model, random);
+
+        table.Compact();
+
+        Assert.InRange(table.SegmentCount, 2, 2 * Entries / Cap);
+        Assert.All(table.SegmentSizes, size => Assert.InRange(size, 1, Cap));
+        Assert.Equal(Entries, table.SegmentSizes.Sum()); // the tail too
+        Assert.Equal(Entries, table.Count);
+        AssertSameAsModel(table, model, random);
+        foreach (var least in new[] { 2, 3, 5 })
+        {
+            Assert.Equal(model.Where(key => key.Value.Count >= least).Select(key => key.Key).Order(), table.KeysWithAtLeast(least).Order());
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => new KeyTable { MaxSegmentEntries = KeyTable.TailLimit - 1 });
+    }
+
     private static void AssertSameAsModel(KeyTable table, Dictionary<Key80, List<uint>> model, Random random)
     {
         foreach (var (key, expected) in model)

@@ -166,6 +166,41 @@ public sealed class PdqIndexTests
         }
     }
 
+    /// <summary>
+    /// A segment holds at most what one record array can (<see cref="PdqSegment.MaxEntries"/>,
+    /// 71,582,786 entries): past it merges and compaction leave several segments, and searches stay
+    /// exact. Shown with the cap lowered to a little over <see cref="PdqIndex.Fanout"/> tails.
+    /// </summary>
+    [Fact]
+    public void With_segments_capped_merges_and_compaction_keep_within_the_cap_and_searches_stay_exact()
+    {
+        const int Cap = (PdqIndex.Fanout * PdqIndex.TailLimit) + 1_000;
+        var random = new Random(21);
+        var (index, hashes, queries) = RandomWithPlantedNeighbours(random, 60_000, new PdqIndex { MaxSegmentEntries = Cap });
+
+        Assert.All(index.SegmentSizes, size => Assert.InRange(size, 1, Cap));
+        Assert.Contains(PdqIndex.Fanout * PdqIndex.TailLimit, index.SegmentSizes); // tails still merge below the cap
+        foreach (var query in queries)
+        {
+            AssertSameAsBruteForce(index, hashes, query, 31);
+            AssertSameAsBruteForce(index, hashes, query, 47);
+        }
+
+        index.Compact();
+
+        Assert.All(index.SegmentSizes, size => Assert.InRange(size, 1, Cap));
+        Assert.InRange(index.SegmentCount, 60_000 / Cap, 2 * 60_000 / Cap);
+        Assert.Equal(60_000, index.SegmentSizes.Sum()); // the tail too
+        foreach (var query in queries)
+        {
+            AssertSameAsBruteForce(index, hashes, query, 31);
+            AssertSameAsBruteForce(index, hashes, query, 47);
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PdqIndex { MaxSegmentEntries = PdqIndex.TailLimit - 1 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PdqIndex { MaxSegmentEntries = PdqSegment.MaxEntries + 1 });
+    }
+
     [Fact]
     public void An_empty_index_finds_nothing()
     {
@@ -239,9 +274,9 @@ public sealed class PdqIndexTests
         Assert.Throws<ArgumentOutOfRangeException>(() => index.Search(queries[0], -1, []));
     }
 
-    private static (PdqIndex Index, List<PdqHash> Hashes, List<PdqHash> Queries) RandomWithPlantedNeighbours(Random random, int count)
+    private static (PdqIndex Index, List<PdqHash> Hashes, List<PdqHash> Queries) RandomWithPlantedNeighbours(Random random, int count, PdqIndex? index = null)
     {
-        var index = new PdqIndex();
+        index ??= new PdqIndex();
         var hashes = new List<PdqHash>();
         var queries = Enumerable.Range(0, 6).Select(_ => RandomHash(random)).ToList();
         var planted = queries.SelectMany(q => Enumerable.Range(0, 72).Select(d => Flip(q, RandomBits(random, d)))).ToList();
