@@ -145,12 +145,12 @@ public sealed class RegistryMetrics
 
     private static long LogSeq(IndexUpdater updater, SharedMatchingIndex index) => Math.Max(updater.LastCommittedSeq, index.AppliedSeq);
 
-    private static IEnumerable<Measurement<int>> SubjectsByKind(SharedMatchingIndex index)
+    private static IEnumerable<Measurement<long>> SubjectsByKind(SharedMatchingIndex index)
     {
         var subjects = index.Measure().Subjects;
         foreach (var kind in SubjectKinds.All)
         {
-            yield return new Measurement<int>(subjects.Of(kind), new KeyValuePair<string, object?>("kind", kind));
+            yield return new Measurement<long>(subjects.Of(kind), new KeyValuePair<string, object?>("kind", kind));
         }
     }
 }

@@ -63,7 +63,8 @@ public sealed class SnapshotInfoCommand : AsyncCommand<SnapshotInfoCommand.Setti
     {
         var size = new FileInfo(files.IndexPath).Length;
         SnapshotHeader header;
-        int claims, subjects;
+        int claims;
+        long subjects;
         SubjectCounts byKind;
         long indexBytes;
         try
@@ -132,15 +133,15 @@ internal sealed record SnapshotInfoReport(
     [property: JsonPropertyName("manifest")] string? Manifest,
     [property: JsonPropertyName("manifest_matches")] bool? ManifestMatches,
     [property: JsonPropertyName("claims")] int Claims,
-    [property: JsonPropertyName("subjects")] int Subjects,
+    [property: JsonPropertyName("subjects")] long Subjects,
     [property: JsonPropertyName("subjects_by_kind")] SubjectsByKind SubjectsByKind,
     [property: JsonPropertyName("index_bytes")] long IndexBytes);
 
 /// <summary>Subjects by kind, named as the registry's API names them.</summary>
 internal sealed record SubjectsByKind(
-    [property: JsonPropertyName("url")] int Url,
-    [property: JsonPropertyName("url-prefix")] int UrlPrefix,
-    [property: JsonPropertyName("host")] int Host,
-    [property: JsonPropertyName("sha256")] int Sha256,
-    [property: JsonPropertyName("pdq")] int Pdq,
-    [property: JsonPropertyName("embedding")] int Embedding);
+    [property: JsonPropertyName("url")] long Url,
+    [property: JsonPropertyName("url-prefix")] long UrlPrefix,
+    [property: JsonPropertyName("host")] long Host,
+    [property: JsonPropertyName("sha256")] long Sha256,
+    [property: JsonPropertyName("pdq")] long Pdq,
+    [property: JsonPropertyName("embedding")] long Embedding);

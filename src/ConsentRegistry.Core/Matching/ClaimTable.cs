@@ -27,6 +27,12 @@ internal sealed class ClaimTable
     /// <summary>Every usage by its code (<see cref="EncodeUsage"/>): 3⁵ = 243 of them.</summary>
     private static readonly Usage[] Usages = [.. Enumerable.Range(0, 243).Select(DecodeUsage)];
 
+    /// <summary>
+    /// The most entries the table holds: its columns are arrays, and its id table, of at most
+    /// <see cref="Array.MaxLength"/> slots, must keep a slot empty so that a probe for an absent id ends.
+    /// </summary>
+    internal static readonly int MaxCount = Array.MaxLength - 1;
+
     private readonly ulong _seed = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
     private readonly Dictionary<int, long> _iatsAside = [];
     private ClaimKey[] _keys;
@@ -169,7 +175,7 @@ internal sealed class ClaimTable
     /// Ids are taken as unique: a snapshot is checksummed, and a repeated id would only leave a
     /// claim that is never found by id.
     /// </summary>
-    /// <param name="usage">Five preferences a claim (<see cref="UseCategories.All"/> order), each 0, 1 or 2.</param>
+    /// <param name="usage">A claim's five preferences as one code (<see cref="UsageCode"/>), each preference 0, 1 or 2.</param>
     /// <param name="trust">Trust ranks, each 0, 1 or 2.</param>
     /// <param name="revoked">0 or 1 a claim.</param>
     public static ClaimTable FromColumns(ClaimKey[] keys, long[] seqs, int[] parties, long[] iats, byte[] usage, byte[] trust, byte[] revoked)
@@ -177,9 +183,7 @@ internal sealed class ClaimTable
         var table = new ClaimTable(0) { _keys = keys, _rows = GC.AllocateUninitializedArray<ClaimRow>(Math.Max(keys.Length, 1)), Count = keys.Length };
         for (var claim = 0; claim < keys.Length; claim++)
         {
-            var preferences = usage.AsSpan(claim * UseCategories.All.Count, UseCategories.All.Count);
-            var code = preferences[0] + (3 * preferences[1]) + (9 * preferences[2]) + (27 * preferences[3]) + (81 * preferences[4]); // as EncodeUsage
-            table.SetRow(claim, new Seq40(seqs[claim]), parties[claim], iats[claim], (byte)code, (byte)(trust[claim] | (revoked[claim] != 0 ? RevokedBit : 0)));
+            table.SetRow(claim, new Seq40(seqs[claim]), parties[claim], iats[claim], usage[claim], (byte)(trust[claim] | (revoked[claim] != 0 ? RevokedBit : 0)));
         }
 
         table._slots = new uint[SlotsFor(keys.Length, load: 0.7)];
@@ -202,6 +206,10 @@ internal sealed class ClaimTable
 
         return (byte)code;
     }
+
+    /// <summary>Five preferences (<see cref="UseCategories.All"/> order, each 0, 1 or 2) as one code, as <see cref="EncodeUsage"/> makes it.</summary>
+    public static byte UsageCode(ReadOnlySpan<byte> preferences) =>
+        (byte)(preferences[0] + (3 * preferences[1]) + (9 * preferences[2]) + (27 * preferences[3]) + (81 * preferences[4]));
 
     private static Usage DecodeUsage(int code)
     {
@@ -238,15 +246,22 @@ internal sealed class ClaimTable
         row.State = state;
     }
 
-    /// <summary>The capacity the columns grow to when <paramref name="count"/> claims fill them: 1.5×, less slack than doubling.</summary>
-    internal static int GrownCapacity(int count) => checked(Math.Max(count + 1, count + (count / 2)));
+    /// <summary>
+    /// The capacity the columns grow to when <paramref name="count"/> claims fill them: 1.5×, less
+    /// slack than doubling, up to <see cref="MaxCount"/>; a table that holds that many is full.
+    /// </summary>
+    internal static int GrownCapacity(int count) => count < MaxCount
+        ? (int)Math.Min(Math.Max(count + 1L, count + (count / 2L)), MaxCount)
+        : throw new InvalidOperationException($"The claim table is full: it holds {MaxCount:N0} entries, as many as its arrays can.");
 
     /// <summary>
     /// The slots the id table is rebuilt with once it holds <paramref name="count"/> claims in
     /// <paramref name="slots"/> slots, or null while it is at most three quarters full: half full
-    /// again, 5.3 to 8 bytes a claim as it grows.
+    /// again, 5.3 to 8 bytes a claim as it grows. Null too once it cannot grow (it has
+    /// <see cref="Array.MaxLength"/> slots): rebuilding it the same size on every add would only cost.
     /// </summary>
-    internal static int? IdSlotsAfterAdd(int count, int slots) => (long)count * 4 > (long)slots * 3 ? SlotsFor(count, load: 0.5) : null;
+    internal static int? IdSlotsAfterAdd(int count, int slots) =>
+        (long)count * 4 > (long)slots * 3 && SlotsFor(count, load: 0.5) is var grown && grown > slots ? grown : null;
 
     /// <summary>Slots for <paramref name="claims"/> at <paramref name="load"/>; one more, so that a probe always meets an empty slot.</summary>
     private static int SlotsFor(long claims, double load = 0.75) => (int)Math.Min(Math.Max((long)Math.Ceiling(claims / load) + 1, 16), Array.MaxLength);

@@ -86,10 +86,10 @@ public sealed partial class MatchingIndex
 }
 
 /// <summary>Subjects of the matching index by kind (<see cref="SubjectKinds"/>).</summary>
-public record struct SubjectCounts(int Url, int UrlPrefix, int Host, int Sha256, int Pdq, int Embedding = 0)
+public record struct SubjectCounts(long Url, long UrlPrefix, long Host, long Sha256, long Pdq, long Embedding = 0)
 {
     /// <summary>The count for <paramref name="kind"/>, one of <see cref="SubjectKinds.All"/>; 0 for any other.</summary>
-    public readonly int Of(string kind) => kind switch
+    public readonly long Of(string kind) => kind switch
     {
         SubjectKinds.Url => Url,
         SubjectKinds.UrlPrefix => UrlPrefix,

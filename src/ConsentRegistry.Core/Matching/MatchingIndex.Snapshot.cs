@@ -15,6 +15,9 @@ public sealed partial class MatchingIndex
 {
     private static readonly string[] TableSections = ["urls", "url-prefixes", "hosts", "sha256"];
 
+    /// <summary>Claims a part of the usage column holds as it is written and read: the column (five bytes a claim) may be longer than one array.</summary>
+    private const int UsagePartClaims = 1 << 10;
+
     /// <summary>
     /// Writes the whole index. It only reads the index, so lookups may run beside it; the caller
     /// keeps writers out (<see cref="SharedMatchingIndex.WriteSnapshot"/>).
@@ -26,7 +29,7 @@ public sealed partial class MatchingIndex
         writer.WriteInt64(AppliedSeq);
         writer.WriteInt64(ClaimCount);
         writer.WriteInt64(SubjectCount);
-        writer.WriteArray<int>([_subjectCounts.Url, _subjectCounts.UrlPrefix, _subjectCounts.Host, _subjectCounts.Sha256, _subjectCounts.Pdq, _subjectCounts.Embedding]);
+        writer.WriteArray<int>(SubjectCountsAsWritten(_subjectCounts));
         writer.WriteInt64(_derivedEntries);
         writer.WriteInt64(_stringBytes);
         writer.EndSection();
@@ -110,12 +113,22 @@ public sealed partial class MatchingIndex
     {
         reader.BeginSection("index");
         var seq = reader.ReadInt64();
-        var entries = reader.ReadCount();
-        SubjectCount = reader.ReadCount();
+        var entries = reader.ReadCount(ClaimTable.MaxCount);
+        SubjectCount = reader.ReadInt64();
+        if (SubjectCount < 0)
+        {
+            throw new SnapshotFormatException($"A subject count of {SubjectCount} is out of range.");
+        }
+
         var counts = reader.ReadArray<int>(6);
         if (counts.Length != 6)
         {
             throw new SnapshotFormatException("The index section's subject counts are not six.");
+        }
+
+        if (counts.AsSpan().IndexOfAnyInRange(int.MinValue, -1) >= 0)
+        {
+            throw new SnapshotFormatException("A subject count by kind is negative.");
         }
 
         _subjectCounts = new SubjectCounts(counts[0], counts[1], counts[2], counts[3], counts[4], counts[5]);
@@ -180,6 +193,26 @@ public sealed partial class MatchingIndex
     }
 
     /// <summary>
+    /// The subjects by kind as the index section holds them: i32 each (docs/snapshot-format.md). A
+    /// kind past 2^31 - 1 subjects cannot be written in this format version; it is refused, never
+    /// written wrapped to a negative count that every reader would refuse.
+    /// </summary>
+    internal static int[] SubjectCountsAsWritten(SubjectCounts counts)
+    {
+        string[] kinds = [SubjectKinds.Url, SubjectKinds.UrlPrefix, SubjectKinds.Host, SubjectKinds.Sha256, SubjectKinds.Pdq, SubjectKinds.Embedding]; // the format's order
+        var written = new int[kinds.Length];
+        for (var kind = 0; kind < kinds.Length; kind++)
+        {
+            var count = counts.Of(kinds[kind]);
+            written[kind] = count <= int.MaxValue
+                ? (int)count
+                : throw new InvalidOperationException($"The index holds {count:N0} {kinds[kind]} subjects: snapshot format version {SnapshotHeader.CurrentFormat} holds at most {int.MaxValue:N0} of a kind.");
+        }
+
+        return written;
+    }
+
+    /// <summary>
     /// The index section's seq, which must be the header's: the service checks the header against
     /// the signed manifest, then applies the log after <see cref="AppliedSeq"/>, so a seq past the
     /// header's would skip log entries and one before it would apply them twice.
@@ -217,24 +250,70 @@ public sealed partial class MatchingIndex
         writer.WriteArray<long>(Column(ClaimCount, claims.Seq));
         writer.WriteArray<int>(Column(ClaimCount, claims.Party));
         writer.WriteArray<long>(Column(ClaimCount, claims.Iat));
-        var usage = new byte[UsageColumnLength(ClaimCount)];
-        for (var claim = 0; claim < ClaimCount; claim++)
-        {
-            var preferences = claims.Usage(claim);
-            for (var category = 0; category < UseCategories.All.Count; category++)
-            {
-                usage[(claim * UseCategories.All.Count) + category] = (byte)preferences[category];
-            }
-        }
-
-        writer.WriteArray<byte>(usage);
+        WriteUsage(writer, claims);
         writer.WriteArray<byte>(Column(ClaimCount, claim => claims.Trust(claim).Rank));
         writer.WriteArray<byte>(Column(ClaimCount, claim => (byte)(claims.IsRevoked(claim) ? 1 : 0)));
         writer.EndSection();
     }
 
-    /// <summary>Bytes of the claims' usage column: a byte a category, five a claim.</summary>
-    internal static int UsageColumnLength(int claims) => claims * UseCategories.All.Count;
+    /// <summary>Bytes of the claims' usage column: a byte a category, five a claim; past 429,496,729 claims, more than one array holds.</summary>
+    internal static long UsageColumnLength(int claims) => (long)claims * UseCategories.All.Count;
+
+    /// <summary>The usage column, a part of <see cref="UsagePartClaims"/> claims at a time: as one array it would outgrow an array's length.</summary>
+    private void WriteUsage(SnapshotWriter writer, ClaimTable claims)
+    {
+        var categories = UseCategories.All.Count;
+        var part = new byte[UsagePartClaims * categories];
+        writer.BeginArray<byte>(UsageColumnLength(ClaimCount));
+        for (var first = 0; first < ClaimCount; first += UsagePartClaims)
+        {
+            var partClaims = Math.Min(UsagePartClaims, ClaimCount - first);
+            for (var claim = 0; claim < partClaims; claim++)
+            {
+                var preferences = claims.Usage(first + claim);
+                for (var category = 0; category < categories; category++)
+                {
+                    part[(claim * categories) + category] = (byte)preferences[category];
+                }
+            }
+
+            writer.WriteArrayPart<byte>(part.AsSpan(0, partClaims * categories));
+        }
+
+        writer.EndArray();
+    }
+
+    /// <summary>
+    /// The usage column as one code a claim (<see cref="ClaimTable.UsageCode"/>), read a part at a
+    /// time; <paramref name="inRange"/> says whether every preference was 0, 1 or 2 (a code made
+    /// of others means nothing, and must not be used).
+    /// </summary>
+    private static byte[] ReadUsage(SnapshotReader reader, int count, out bool inRange)
+    {
+        var categories = UseCategories.All.Count;
+        if (reader.BeginArray<byte>(UsageColumnLength(count)) != UsageColumnLength(count))
+        {
+            throw new SnapshotFormatException("The claim columns are not all as long as the claim count.");
+        }
+
+        var codes = GC.AllocateUninitializedArray<byte>(count);
+        var part = new byte[UsagePartClaims * categories];
+        inRange = true;
+        for (var first = 0; first < count; first += UsagePartClaims)
+        {
+            var partClaims = Math.Min(UsagePartClaims, count - first);
+            var preferences = part.AsSpan(0, partClaims * categories);
+            reader.ReadArrayPart(preferences);
+            inRange &= preferences.IndexOfAnyExceptInRange((byte)Preference.Unset, (byte)Preference.No) < 0;
+            for (var claim = 0; claim < partClaims; claim++)
+            {
+                codes[first + claim] = ClaimTable.UsageCode(preferences.Slice(claim * categories, categories));
+            }
+        }
+
+        reader.EndArray();
+        return codes;
+    }
 
     private void ReadClaims(SnapshotReader reader, int count)
     {
@@ -243,17 +322,17 @@ public sealed partial class MatchingIndex
         var seqs = reader.ReadArray<long>(count);
         var parties = reader.ReadArray<int>(count);
         var iats = reader.ReadArray<long>(count);
-        var usage = reader.ReadArray<byte>(UsageColumnLength(count));
+        var usage = ReadUsage(reader, count, out var usageInRange);
         var trust = reader.ReadArray<byte>(count);
         var revoked = reader.ReadArray<byte>(count);
         if (keys.Length != count || seqs.Length != count || parties.Length != count || iats.Length != count
-            || usage.Length != UsageColumnLength(count) || trust.Length != count || revoked.Length != count)
+            || trust.Length != count || revoked.Length != count)
         {
             throw new SnapshotFormatException("The claim columns are not all as long as the claim count.");
         }
 
         reader.EndSection(); // checked before any value is taken for what it says
-        if (usage.AsSpan().IndexOfAnyExceptInRange((byte)Preference.Unset, (byte)Preference.No) >= 0
+        if (!usageInRange
             || trust.AsSpan().IndexOfAnyExceptInRange((byte)0, TrustLevel.Reviewed.Rank) >= 0
             || revoked.AsSpan().IndexOfAnyExceptInRange((byte)0, (byte)1) >= 0)
         {
@@ -456,7 +535,7 @@ public sealed partial class MatchingIndex
     private void ReadEmbeddings(SnapshotReader reader)
     {
         reader.BeginSection("embeddings");
-        var models = reader.ReadCount(SubjectCount);
+        var models = reader.ReadCount((int)Math.Min(SubjectCount, int.MaxValue));
         var read = new List<(string Name, ClaimedVectors.Rows Rows)>();
         for (var model = 0; model < models; model++)
         {

@@ -35,7 +35,7 @@ public sealed partial class MatchingIndex
     /// <summary>Entries: claims and derived sets (<see cref="DerivedEntryCount"/>).</summary>
     public int ClaimCount => _claims.Count;
 
-    public int SubjectCount { get; private set; }
+    public long SubjectCount { get; private set; }
 
     public ClaimEntry Claim(int index) => _claims[index];
 

@@ -236,7 +236,7 @@ public sealed class SharedMatchingIndex : IDisposable
         Volatile.Write(ref _ready, true);
     }
 
-    public (int Claims, int Subjects) Size()
+    public (int Claims, long Subjects) Size()
     {
         using var scope = Read();
         return (scope.Index.ClaimCount - scope.Index.DerivedEntryCount, scope.Index.SubjectCount);

@@ -19,6 +19,9 @@ public sealed class SnapshotReader : IDisposable
     private readonly FileStream _file;
     private readonly XxHash3 _sectionHash = new();
     private long _payloadEnd = -1;
+    private long _arrayLeft = -1; // elements an array read in parts still holds; -1: none open
+    private long _arrayBytes;
+    private int _arrayElementBytes;
 
     /// <summary>Opens <paramref name="path"/> and reads its header (<see cref="Header"/>); checks the format version.</summary>
     public SnapshotReader(string path)
@@ -158,14 +161,65 @@ public sealed class SnapshotReader : IDisposable
         }
 
         var items = GC.AllocateUninitializedArray<T>(count, pinned: PinLargeArrays && (long)count * size > PinnedArrayBytes);
-        var elementsPerChunk = Math.Max(1, ChunkBytes / size);
-        for (var at = 0; at < count; at += elementsPerChunk)
-        {
-            Payload(MemoryMarshal.AsBytes(items.AsSpan(at, Math.Min(elementsPerChunk, count - at))));
-        }
-
+        ReadElements<T>(items);
         SkipPadding((long)count * size);
         return items;
+    }
+
+    /// <summary>
+    /// Starts reading an array field in parts (<see cref="ReadArrayPart{T}"/>, then
+    /// <see cref="EndArray"/>), for a column longer than one array may be; returns its element
+    /// count, which must be at most <paramref name="max"/>.
+    /// </summary>
+    public long BeginArray<T>(long max = long.MaxValue)
+        where T : unmanaged
+    {
+        if (_arrayLeft >= 0)
+        {
+            throw new InvalidOperationException("An array is still open.");
+        }
+
+        var count = ReadInt64();
+        var size = Unsafe.SizeOf<T>();
+        if (count < 0 || count > max)
+        {
+            throw new SnapshotFormatException($"A count of {count} is out of range (0 to {max}).");
+        }
+
+        if (count > (_payloadEnd - _file.Position) / size)
+        {
+            throw new SnapshotFormatException("An array runs past the end of its section.");
+        }
+
+        _arrayElementBytes = size;
+        _arrayBytes = count * size;
+        _arrayLeft = count;
+        return count;
+    }
+
+    /// <summary>Fills <paramref name="into"/> with the next elements of the array that <see cref="BeginArray{T}"/> started.</summary>
+    public void ReadArrayPart<T>(Span<T> into)
+        where T : unmanaged
+    {
+        if (_arrayLeft < 0 || Unsafe.SizeOf<T>() != _arrayElementBytes || into.Length > _arrayLeft)
+        {
+            throw new InvalidOperationException("The part does not belong to an open array, or runs past its count.");
+        }
+
+        ReadElements(into);
+        _arrayLeft -= into.Length;
+    }
+
+    /// <summary>Ends the array that <see cref="BeginArray{T}"/> started, once all its elements are read.</summary>
+    public void EndArray()
+    {
+        if (_arrayLeft != 0)
+        {
+            throw new InvalidOperationException(_arrayLeft < 0 ? "No array is open." : $"The array still holds {_arrayLeft} elements.");
+        }
+
+        SkipPadding(_arrayBytes);
+        _arrayLeft = -1;
     }
 
     /// <summary>An array of bytes written by <see cref="SnapshotWriter.WriteBytes"/> (or as an array), read outside the managed heap.</summary>
@@ -219,6 +273,16 @@ public sealed class SnapshotReader : IDisposable
 
         ReadExactly(into);
         _sectionHash.Append(into);
+    }
+
+    private void ReadElements<T>(Span<T> into)
+        where T : unmanaged
+    {
+        var elementsPerChunk = Math.Max(1, ChunkBytes / Unsafe.SizeOf<T>());
+        for (var at = 0; at < into.Length; at += elementsPerChunk)
+        {
+            Payload(MemoryMarshal.AsBytes(into.Slice(at, Math.Min(elementsPerChunk, into.Length - at))));
+        }
     }
 
     private void SkipPadding(long written)

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -18,6 +19,9 @@ public sealed class SnapshotWriter : IDisposable
     private readonly XxHash3 _sectionHash = new();
     private long _lengthAt = -1;
     private long _payloadStart;
+    private long _arrayLeft = -1; // elements an array written in parts still owes; -1: none open
+    private long _arrayBytes;
+    private int _arrayElementBytes;
 
     /// <summary>Creates <paramref name="path"/> (which must not exist) and writes its header.</summary>
     public SnapshotWriter(string path, SnapshotHeader header)
@@ -80,13 +84,53 @@ public sealed class SnapshotWriter : IDisposable
         where T : unmanaged
     {
         WriteInt64(items.Length);
-        var elementsPerChunk = Math.Max(1, ChunkBytes / System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
-        for (var at = 0; at < items.Length; at += elementsPerChunk)
+        WriteElements(items);
+        Pad((long)items.Length * Unsafe.SizeOf<T>(), hash: true);
+    }
+
+    /// <summary>
+    /// Starts an array field of <paramref name="count"/> elements that follow in parts
+    /// (<see cref="WriteArrayPart{T}"/>), then <see cref="EndArray"/>: the same bytes as
+    /// <see cref="WriteArray{T}"/>, for a column longer than one array may be.
+    /// </summary>
+    public void BeginArray<T>(long count)
+        where T : unmanaged
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (_arrayLeft >= 0)
         {
-            Payload(MemoryMarshal.AsBytes(items.Slice(at, Math.Min(elementsPerChunk, items.Length - at))));
+            throw new InvalidOperationException("An array is still open.");
         }
 
-        Pad((long)items.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>(), hash: true);
+        WriteInt64(count);
+        _arrayElementBytes = Unsafe.SizeOf<T>();
+        _arrayBytes = checked(count * _arrayElementBytes);
+        _arrayLeft = count;
+    }
+
+    /// <summary>The next elements of the array that <see cref="BeginArray{T}"/> started.</summary>
+    public void WriteArrayPart<T>(ReadOnlySpan<T> items)
+        where T : unmanaged
+    {
+        if (_arrayLeft < 0 || Unsafe.SizeOf<T>() != _arrayElementBytes || items.Length > _arrayLeft)
+        {
+            throw new InvalidOperationException("The part does not belong to an open array, or runs past its count.");
+        }
+
+        WriteElements(items);
+        _arrayLeft -= items.Length;
+    }
+
+    /// <summary>Ends the array that <see cref="BeginArray{T}"/> started, once all its elements are written.</summary>
+    public void EndArray()
+    {
+        if (_arrayLeft != 0)
+        {
+            throw new InvalidOperationException(_arrayLeft < 0 ? "No array is open." : $"The array still owes {_arrayLeft} elements.");
+        }
+
+        Pad(_arrayBytes, hash: true);
+        _arrayLeft = -1;
     }
 
     /// <summary>A field of bytes held outside the managed heap, laid out as an array of bytes.</summary>
@@ -113,6 +157,16 @@ public sealed class SnapshotWriter : IDisposable
     }
 
     public void Dispose() => _file.Dispose();
+
+    private void WriteElements<T>(ReadOnlySpan<T> items)
+        where T : unmanaged
+    {
+        var elementsPerChunk = Math.Max(1, ChunkBytes / Unsafe.SizeOf<T>());
+        for (var at = 0; at < items.Length; at += elementsPerChunk)
+        {
+            Payload(MemoryMarshal.AsBytes(items.Slice(at, Math.Min(elementsPerChunk, items.Length - at))));
+        }
+    }
 
     private void Payload(ReadOnlySpan<byte> bytes)
     {

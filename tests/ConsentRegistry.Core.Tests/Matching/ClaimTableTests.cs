@@ -151,7 +151,8 @@ public sealed class ClaimTableTests
         var trust = Enumerable.Range(0, n).Select(i => (byte)(i % 3)).ToArray();
         var revoked = Enumerable.Range(0, n).Select(i => (byte)(i % 2)).ToArray();
         var iats = Enumerable.Range(0, n).Select(i => i == 7 ? 1L : i == 8 ? long.MaxValue : 1_700_000_000L + i).ToArray();
-        var table = ClaimTable.FromColumns(keys, [.. Enumerable.Range(0, n).Select(i => (long)i)], [.. Enumerable.Range(0, n).Select(i => i % 13)], iats, usage, trust, revoked);
+        var codes = Enumerable.Range(0, n).Select(i => ClaimTable.UsageCode(usage.AsSpan(i * 5, 5))).ToArray();
+        var table = ClaimTable.FromColumns(keys, [.. Enumerable.Range(0, n).Select(i => (long)i)], [.. Enumerable.Range(0, n).Select(i => i % 13)], iats, codes, trust, revoked);
 
         Assert.Equal(n, table.Count);
         for (var i = 0; i < n; i++)

@@ -295,6 +295,35 @@ public sealed class IndexSnapshotTests : IDisposable
         Assert.True(written);
     }
 
+    /// <summary>
+    /// The index section holds the subject count as an i64: a registry past 2^31 - 1 subjects
+    /// writes it as it is, and it reads back (an int count wrapped negative, which every reader
+    /// refused). A negative count, in all or of a kind, is refused.
+    /// </summary>
+    [Fact]
+    public void A_subject_count_past_int_range_reads_back_and_a_negative_one_is_refused()
+    {
+        var index = new World(seed: 23).Build(claims: 20);
+        var path = Write(index, seq: index.AppliedSeq);
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal(index.SubjectCount, CraftedSnapshots.IndexSubjectCount(bytes)); // the layout is as the helper reads it
+        Assert.Equal(index.SubjectsByKind.Url, CraftedSnapshots.IndexSubjectsOfKind(bytes, 0));
+        Assert.Equal(index.SubjectsByKind.Pdq, CraftedSnapshots.IndexSubjectsOfKind(bytes, 4));
+
+        CraftedSnapshots.SetIndexSubjects(bytes, 3_000_000_000);
+        File.WriteAllBytes(path, bytes);
+        Assert.Equal(3_000_000_000L, Read(path).SubjectCount);
+
+        CraftedSnapshots.SetIndexSubjects(bytes, -1);
+        File.WriteAllBytes(path, bytes);
+        Assert.Throws<SnapshotFormatException>(() => Read(path));
+
+        CraftedSnapshots.SetIndexSubjects(bytes, index.SubjectCount);
+        CraftedSnapshots.SetIndexSubjectsOfKind(bytes, 0, int.MinValue);
+        File.WriteAllBytes(path, bytes);
+        Assert.Throws<SnapshotFormatException>(() => Read(path));
+    }
+
     private string Write(MatchingIndex index, long seq, string name = "index.snap")
     {
         var path = Path.Combine(_folder, name);
