@@ -199,14 +199,15 @@ public sealed class SharedMatchingIndex : IDisposable
     /// <summary>
     /// Runs <paramref name="write"/> (a snapshot writer) with the index as it stands, unless a pass
     /// over the log is half applied (<see cref="MatchingIndex.InLogPass"/>: its claims may be in
-    /// and its revocations not yet, so the index is at no one seq); false then, and nothing ran.
-    /// Other writers wait until it is done, so the index holds still, while lookups go on beside it.
+    /// and its revocations not yet, so the index is at no one seq) or the index is disposed (its
+    /// native vector indexes freed); false then, and nothing ran. Other writers wait until it is
+    /// done, so the index holds still, while lookups go on beside it.
     /// </summary>
     public bool TryWriteSnapshot(Action<MatchingIndex> write)
     {
         lock (_writer)
         {
-            if (_index.InLogPass)
+            if (IsDisposed || _index.InLogPass)
             {
                 return false;
             }

@@ -295,6 +295,16 @@ public sealed class IndexSnapshotTests : IDisposable
         Assert.True(written);
     }
 
+    [Fact]
+    public void No_snapshot_is_taken_of_a_disposed_index()
+    {
+        var shared = new SharedMatchingIndex();
+        shared.MarkReady();
+        shared.Dispose();
+
+        Assert.False(shared.TryWriteSnapshot(_ => Assert.Fail("written after the index was disposed")));
+    }
+
     /// <summary>
     /// The index section holds the subject count as an i64: a registry past 2^31 - 1 subjects
     /// writes it as it is, and it reads back (an int count wrapped negative, which every reader
