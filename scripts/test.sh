@@ -36,9 +36,10 @@ first time): PostgreSQL's server binaries (initdb), Debian's Chromium and fonts 
 tests, the Node packages of tests/policy-parsers (npm ci), Python's cryptography package. The
 package names are Debian's (Ubuntu's Chromium is a snap: put one at /usr/bin/chromium first).
 Through sudo, keep the .NET SDK on PATH: sudo env "PATH=$PATH" bash scripts/test.sh (README.md).
-At the end it prints "N passed, N failed, N skipped", counted from the TRX reports in TestResults/;
-a full run that lacks a test project's report on an engine (its test host died) fails, and so does
-a run stopped by Ctrl-C or SIGTERM, whatever the reports so far say.
+At the end it prints "N passed, N failed, N skipped", counted from the TRX reports in TestResults/.
+A run fails when an engine ran no test (a --filter that selects none on it included); a full run
+(no --filter) also fails when it lacks a test project's report on an engine (its test host died) or
+a report holds no test; and so does a run stopped by Ctrl-C or SIGTERM, whatever the reports say.
 USAGE
 }
 
@@ -163,38 +164,57 @@ for engine in "${engines[@]}"; do
   fi
 done
 
-# One closing line over both runs, counted from the TRX reports. A full run (no arguments for
-# dotnet test) must have one report per test project and engine: a test host that died leaves none.
-projects=0
-if [[ ${#extra_args[@]} -eq 0 ]]; then projects=$(find "$repo/tests" -mindepth 2 -maxdepth 2 -name '*.Tests.csproj' | wc -l); fi
-python3 - "$repo/TestResults" "$projects" "${engines[@]}" <<'PY' || status=1
-import glob, sys, xml.etree.ElementTree as ET
+# One closing line over both runs, counted from the TRX reports. Each engine must have run tests
+# (a filter that selects none on an engine fails). A run without a filter must also have one report
+# per test project and engine (a test host that died leaves none), and no report without a test.
+filtered=false
+for arg in "${extra_args[@]}"; do
+  case "$arg" in --filter|--filter=*|*TestCaseFilter*) filtered=true ;; esac
+done
+projects=$(find "$repo/tests" -mindepth 2 -maxdepth 2 -name '*.Tests.csproj' | wc -l)
+python3 - "$repo/TestResults" "$projects" "$filtered" "${extra_args[*]}" "${engines[@]}" <<'PY' || status=1
+import glob, os, sys, xml.etree.ElementTree as ET
+NS = "{http://microsoft.com/schemas/VisualStudio/TeamTest/2010}"
 passed = failed = skipped = 0
 failures = []
-missing = []
+problems = []
 expected = int(sys.argv[2])
-for engine in sys.argv[3:]:
-    reports = glob.glob(f"{sys.argv[1]}/{engine}/*.trx")
-    if len(reports) < expected:
-        missing.append(f"  {engine}: {len(reports)} reports for {expected} test projects (a test run stopped before it wrote its report)")
+filtered = sys.argv[3] == "true"
+arguments = sys.argv[4]
+for engine in sys.argv[5:]:
+    reports = sorted(glob.glob(f"{sys.argv[1]}/{engine}/*.trx"))
+    if not filtered and len(reports) < expected:
+        problems.append(f"  {engine}: {len(reports)} reports for {expected} test projects (a test run stopped before it wrote its report)")
+    engine_ran = 0
     for path in reports:
         root = ET.parse(path).getroot()
-        counters = root.find("{*}ResultSummary/{*}Counters")
-        passed += int(counters.get("passed", 0))
-        failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
+        summary = root.find(f"{NS}ResultSummary")
+        counters = summary.find(f"{NS}Counters")
+        report_passed = int(counters.get("passed", 0))
+        report_failed = int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
+        passed += report_passed
+        failed += report_failed
         skipped += int(counters.get("notExecuted", 0))
-        for result in root.iter("{http://microsoft.com/schemas/VisualStudio/TeamTest/2010}UnitTestResult"):
+        engine_ran += report_passed + report_failed
+        if not filtered and int(counters.get("total", 0)) == 0:
+            problems.append(f"  {engine}: {os.path.basename(path)} holds no test (a test project ran none)")
+        for result in root.iter(f"{NS}UnitTestResult"):
             if result.get("outcome") not in ("Passed", "NotExecuted"):
-                message = result.find("{*}Output/{*}ErrorInfo/{*}Message")
+                message = result.find(f"{NS}Output/{NS}ErrorInfo/{NS}Message")
                 first_line = (message.text or "").strip().splitlines()[:1] if message is not None else []
                 failures.append(f"  {engine}: {result.get('testName')}: {' '.join(first_line)[:300]}")
+    if engine_ran == 0:
+        if filtered:
+            problems.append(f"  {engine}: no test ran: the filter selected none on this engine (dotnet test arguments: {arguments})")
+        else:
+            problems.append(f"  {engine}: no test ran")
 # The failures are named again last, so that a log's tail (all CI keeps) says which failed and why.
 if failures:
     print("\nFailed:\n" + "\n".join(failures))
-if missing:
-    print("\nMissing reports:\n" + "\n".join(missing))
+if problems:
+    print("\nIncomplete run:\n" + "\n".join(problems))
 print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
-sys.exit(1 if missing else 0)
+sys.exit(1 if problems or failed else 0)
 PY
 
 if [[ $status -eq 0 ]]; then log "All tests passed on: ${engines[*]}"; fi
