@@ -40,6 +40,9 @@ At the end it prints "N passed, N failed, N skipped", counted from the TRX repor
 A run fails when an engine ran no test (a --filter that selects none on it included); a full run
 (no --filter) also fails when it lacks a test project's report on an engine (its test host died) or
 a report holds no test; and so does a run stopped by Ctrl-C or SIGTERM, whatever the reports say.
+A test host in which no test starts or finishes for 10 minutes (REGISTRY_TEST_HANG_TIMEOUT, in
+dotnet test's --blame-hang-timeout format: 90s, 10m) is killed and the tests it was running are
+named and counted as failed.
 USAGE
 }
 
@@ -145,6 +148,7 @@ fi
 trap 'echo "Interrupted: the tests did not finish." >&2; exit 130' INT
 trap 'echo "Terminated: the tests did not finish." >&2; exit 143' TERM
 
+hang_timeout="${REGISTRY_TEST_HANG_TIMEOUT:-10m}"
 status=0
 for engine in "${engines[@]}"; do
   export REGISTRY_TEST_PROVIDER="$engine"
@@ -154,7 +158,10 @@ for engine in "${engines[@]}"; do
   fi
   log "Testing on $engine"
   rm -rf "$repo/TestResults/$engine"
+  # --blame-hang-timeout: a test host with no test starting or finishing for that long is killed
+  # (no dump) and the test it was running is named, rather than the run going on to CI's limit.
   if ! dotnet test ConsentRegistry.sln -c Release --no-build --nologo \
+      --blame-hang-timeout "$hang_timeout" --blame-hang-dump-type none \
       --logger "console;verbosity=normal" --logger trx --results-directory "$repo/TestResults/$engine" "${extra_args[@]}"; then
     echo "Tests FAILED on $engine" >&2
     status=1
@@ -167,6 +174,7 @@ done
 # One closing line over both runs, counted from the TRX reports. Each engine must have run tests
 # (a filter that selects none on an engine fails). A run without a filter must also have one report
 # per test project and engine (a test host that died leaves none), and no report without a test.
+# A test host killed mid-run (hang timeout, crash) counts the tests it had not finished as failed.
 filtered=false
 for arg in "${extra_args[@]}"; do
   case "$arg" in --filter|--filter=*|*TestCaseFilter*) filtered=true ;; esac
@@ -203,6 +211,23 @@ for engine in sys.argv[5:]:
                 message = result.find(f"{NS}Output/{NS}ErrorInfo/{NS}Message")
                 first_line = (message.text or "").strip().splitlines()[:1] if message is not None else []
                 failures.append(f"  {engine}: {result.get('testName')}: {' '.join(first_line)[:300]}")
+        # A test host killed mid-run (blame's hang timeout, or a crash): the run is aborted and the
+        # tests that had started but not finished are in blame's sequence file, marked Completed="False".
+        infos = [(info.get("outcome"), (info.findtext(f"{NS}Text") or "").strip()) for info in summary.iter(f"{NS}RunInfo")]
+        if any(outcome == "Error" and "aborted" in text.lower() for outcome, text in infos):
+            reason = "; ".join(text.splitlines()[0] for _, text in infos if text)[:300]
+            deployment = root.find(f"{NS}TestSettings/{NS}Deployment")
+            base = os.path.join(os.path.dirname(path), deployment.get("runDeploymentRoot", "") if deployment is not None else "", "In")
+            unfinished = []
+            for attachment in summary.iter(f"{NS}A"):
+                href = attachment.get("href", "")
+                sequence = os.path.join(base, href)
+                if os.path.basename(href).startswith("Sequence_") and os.path.isfile(sequence):
+                    unfinished += [test.get("Name") for test in ET.parse(sequence).getroot().iter("Test") if test.get("Completed") == "False"]
+            for name in unfinished or ["(no test named: the run was aborted)"]:
+                failures.append(f"  {engine}: {name}: did not finish: {reason}")
+            failed += max(1, len(unfinished))
+            engine_ran += max(1, len(unfinished))
     if engine_ran == 0:
         if filtered:
             problems.append(f"  {engine}: no test ran: the filter selected none on this engine (dotnet test arguments: {arguments})")
