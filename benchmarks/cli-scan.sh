@@ -23,7 +23,7 @@ dotnet build src/ConsentRegistry.Api -c Release --nologo -v quiet
 dotnet build src/ConsentRegistry.Cli -c Release --nologo -v quiet
 work="$(mktemp -d -t registry-bench.XXXXXX)"
 api_pid=""
-trap bench_finish EXIT INT TERM
+bench_traps
 export Registry__Database__Provider=sqlite Registry__Database__ConnectionString="Data Source=$work/registry.db" \
   Registry__Worker__Enabled=false Registry__Lookup__RequestsPerSecondPerAddress=100000 Registry__Lookup__ImageSearchesPerSecondPerAddress=10000000 Logging__LogLevel__Default=Warning
 port="$(free_port)"

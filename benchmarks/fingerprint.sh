@@ -43,7 +43,11 @@ du -shL "$work/images" | awk '{print "  " $1 " in all"}'
 image_port="$(free_port)"
 (cd "$work/images" && exec python3 -m http.server "$image_port" --bind 0.0.0.0 >"$work/images.log" 2>&1) &
 server_pid=$!
-trap 'kill $server_pid 2>/dev/null; bench_finish' EXIT INT TERM
+finish() {
+  if [[ -n ${server_pid:-} ]]; then kill "$server_pid" 2>/dev/null || true; server_pid=""; fi
+  bench_finish
+}
+trap finish EXIT   # bench_setup's INT and TERM traps end the script, and so run this
 
 start_api
 wait_ready

@@ -1,6 +1,7 @@
 # Shared set-up of the benchmark scripts (sourced after common.sh and postgres.sh): a Release
 # build, a temporary work folder, the store for the chosen engine, the API started on a free
-# loopback port, and everything torn down on exit. The caller sets `usage` first.
+# loopback port, and everything torn down on exit (Ctrl-C and SIGTERM end the script, and so tear
+# down too). The caller sets `usage` first.
 
 bench_setup() {
   local engine="$1"
@@ -8,7 +9,7 @@ bench_setup() {
   dotnet build ConsentRegistry.sln -c Release --nologo -v quiet
   work="$(mktemp -d -t registry-bench.XXXXXX)"
   api_pid=""
-  trap bench_finish EXIT INT TERM
+  bench_traps
   case "$engine" in
     sqlite) export Registry__Database__Provider=sqlite Registry__Database__ConnectionString="Data Source=$work/registry.db" ;;
     postgres)
@@ -23,7 +24,20 @@ bench_setup() {
   target="http://127.0.0.1:$port"
 }
 
-bench_finish() { [[ -n $api_pid ]] && kill "$api_pid" 2>/dev/null; stop_postgres; rm -rf "$work"; }
+# Cleans up on exit; a signal ends the script (a trap that only cleaned up would let the benchmark
+# go on against a server it had just stopped, and exit 0).
+bench_traps() {
+  trap bench_finish EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# Stops the API and PostgreSQL and removes the work folder; safe to run again.
+bench_finish() {
+  if [[ -n ${api_pid:-} ]]; then kill "$api_pid" 2>/dev/null || true; api_pid=""; fi
+  stop_postgres
+  if [[ -n ${work:-} ]]; then rm -rf "$work"; fi
+}
 
 # Starts the Release API in the background on $target, logging to $work/api.log.
 start_api() {

@@ -2,7 +2,8 @@
 # random password over TCP (SCRAM, as production servers ask; trust on its own Unix socket only),
 # durable settings (fsync on). Sourced after common.sh.
 #   start_postgres   sets pg_port and pg_connection_string; installs PostgreSQL when initdb is missing
-#   stop_postgres    stops it and removes its directory (also done on exit)
+#   stop_postgres    stops it and removes its directory (also done on exit, and so on Ctrl-C or
+#                    SIGTERM, which end the script)
 
 pg_bin=""
 pg_dir=""
@@ -27,7 +28,11 @@ stop_postgres() {
   fi
   pg_dir=""
 }
-trap stop_postgres EXIT INT TERM
+# A signal ends the script (a trap that only cleaned up would let it go on without its server);
+# the EXIT trap then stops the cluster.
+trap stop_postgres EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 start_postgres() {
   find_pg_bin
