@@ -27,6 +27,7 @@ case "$source_kind" in
   *) echo "usage: $usage" >&2; exit 2 ;;
 esac
 dpkg -s "$package" >/dev/null 2>&1 || { log "Installing $package"; apt_install "$package"; }
+need_crypto_python   # scripts/sign-claim.py signs the claim: a python3 with 'cryptography' (common.sh)
 
 bench_setup "$engine"
 export Registry__Worker__Enabled=true Registry__Fetch__AllowPrivateAddresses=true Registry__Fetch__AllowInsecureHttp=true \
@@ -60,7 +61,7 @@ for f in "$work"/images/*; do
   urls+=(--url "http://127.0.0.$((i % 16 + 1)):$image_port/${f##*/}")
   i=$((i + 1))
 done
-python3 scripts/sign-claim.py --key "$work/key.pem" "${urls[@]}" --usage train-ai=n > "$work/claim.jws" 2>/dev/null
+"$crypto_python" scripts/sign-claim.py --key "$work/key.pem" "${urls[@]}" --usage train-ai=n > "$work/claim.jws"
 claim=$(python3 -c "import hashlib,sys;print(hashlib.sha256(open(sys.argv[1]).read().strip().encode()).hexdigest())" "$work/claim.jws")
 cpu() { awk '{print $14 + $15}' "/proc/$api_pid/stat"; }
 

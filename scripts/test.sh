@@ -98,22 +98,8 @@ fi
 command -v dotnet >/dev/null || { echo "The .NET 10 SDK is required (https://dot.net)." >&2; exit 1; }
 
 # --- Python with the 'cryptography' package (the independent JOSE signer in the tests) ---------
-find_python() {
-  local candidate
-  for candidate in python3 /usr/bin/python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c 'import cryptography' 2>/dev/null; then
-      command -v "$candidate"
-      return 0
-    fi
-  done
-  return 1
-}
-if ! REGISTRY_TEST_PYTHON="$(find_python)"; then
-  log "Installing Python's cryptography package"
-  apt_install python3 python3-cryptography
-  REGISTRY_TEST_PYTHON="$(find_python)" || { echo "No python3 with the cryptography package." >&2; exit 1; }
-fi
-export REGISTRY_TEST_PYTHON
+need_crypto_python   # scripts/lib/common.sh
+export REGISTRY_TEST_PYTHON="$crypto_python"
 
 # --- Node with the npm robots.txt parser (the policy tests' second, independent parser) --------
 if [[ ! -d "$repo/tests/policy-parsers/node_modules" ]]; then
