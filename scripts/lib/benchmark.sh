@@ -45,10 +45,17 @@ start_api() {
   api_pid=$!
 }
 
-# Waits for /health/ready: 60 s, or the seconds given (a build from a large store takes minutes).
+# Waits for /health/ready: 60 s, or the seconds given (a build from a large store takes minutes);
+# gives up at once when the API's process has exited.
 wait_ready() {
   local tries=$(( ${1:-60} * 20 ))
-  for _ in $(seq "$tries"); do curl -sf "$target/health/ready" >/dev/null && return 0; sleep 0.05; done
+  for _ in $(seq "$tries"); do
+    curl -sf "$target/health/ready" >/dev/null && return 0
+    if ! kill -0 "$api_pid" 2>/dev/null; then
+      echo "the API exited before it got ready; the end of its log:" >&2; tail -50 "$work/api.log" >&2; return 1
+    fi
+    sleep 0.05
+  done
   echo "the API did not get ready; the end of its log:" >&2; tail -50 "$work/api.log" >&2; return 1
 }
 
