@@ -52,9 +52,8 @@ start_postgres() {
   else
     pg_user_run=(env)
   fi
-  pg_port="$(free_port)"
 
-  log "Starting a throwaway PostgreSQL cluster ($("$pg_bin/postgres" --version)) in $pg_dir on port $pg_port"
+  log "Starting a throwaway PostgreSQL cluster ($("$pg_bin/postgres" --version)) in $pg_dir"
   pg_password="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
   printf '%s\n' "$pg_password" >"$pg_dir/pwfile"
   chmod 600 "$pg_dir/pwfile"
@@ -63,8 +62,23 @@ start_postgres() {
     --pwfile="$pg_dir/pwfile" -E UTF8 --locale=C.UTF-8 >"$pg_dir/initdb.log" 2>&1 \
     || { cat "$pg_dir/initdb.log" >&2; exit 1; }
   rm -f "$pg_dir/pwfile"
-  "${pg_user_run[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$pg_dir -c max_connections=300 -c fsync=on -c synchronous_commit=on" start >/dev/null \
-    || { cat "$pg_dir/server.log" >&2; exit 1; }
+  # free_port's port is free when asked, not when the server binds it: another process may take
+  # it in between, so a failed start is tried again on a new port, three times in all. The
+  # socket directory is quoted for pg_ctl's shell (a temporary directory may have spaces).
+  local attempt
+  for attempt in 1 2 3; do
+    pg_port="$(free_port)"
+    if "${pg_user_run[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories='$pg_dir' -c max_connections=300 -c fsync=on -c synchronous_commit=on" start >/dev/null; then
+      break
+    fi
+    echo "PostgreSQL did not start on port $pg_port (attempt $attempt of 3); its log:" >&2
+    cat "$pg_dir/server.log" >&2 || true
+    # A server still starting when pg_ctl gave up must not hold the data directory.
+    "${pg_user_run[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -f "$pg_dir/server.log"
+    [[ $attempt -lt 3 ]] || exit 1
+  done
+  log "PostgreSQL listening on 127.0.0.1:$pg_port"
   pg_connection_string="Host=127.0.0.1;Port=$pg_port;Username=postgres;Password=$pg_password;Database=postgres"
 }
