@@ -80,11 +80,18 @@ trap - EXIT INT TERM
 
 wants images || exit "$status"
 log "4. image bombs (benchmarks/images-rss.sh 20 4 30, its own server on SQLite)"
-images="$(benchmarks/images-rss.sh 20 4 30 2>&1)"
-echo "$images" | grep -E "==>|status|uploads"
-after="$(grep -o 'RSS right after the burst: [0-9]*' <<<"$images" | grep -o '[0-9]*$')"
-idle="$(grep -o 'RSS after 30 s idle: [0-9]*' <<<"$images" | grep -o '[0-9]*$')"
-if [[ -n $after && -n $idle && $after -le 600 && $idle -lt 400 ]]; then
+# Under set -e a failing images-rss.sh (or a grep that finds nothing) would end this script with
+# its output unseen: its status is kept, and a failure shows the end of its output.
+images_status=0
+images="$(benchmarks/images-rss.sh 20 4 30 2>&1)" || images_status=$?
+echo "$images" | grep -E "==>|status|uploads" || true
+after="$(grep -o 'RSS right after the burst: [0-9]*' <<<"$images" | grep -o '[0-9]*$' || true)"
+idle="$(grep -o 'RSS after 30 s idle: [0-9]*' <<<"$images" | grep -o '[0-9]*$' || true)"
+if [[ $images_status -ne 0 ]]; then
+  echo "  FAIL image bombs: benchmarks/images-rss.sh exited with status $images_status; the end of its output:"
+  tail -n 40 <<<"$images" | sed 's/^/    /'
+  status=1
+elif [[ -n $after && -n $idle && $after -le 600 && $idle -lt 400 ]]; then
   echo "  PASS image bombs: RSS $after MiB after the set (≤ 600), $idle MiB 30 s later (< 400)"
 else
   echo "  FAIL image bombs: RSS ${after:-?} MiB after the set (≤ 600), ${idle:-?} MiB 30 s later (< 400)"
