@@ -102,10 +102,16 @@ need_crypto_python   # scripts/lib/common.sh
 export REGISTRY_TEST_PYTHON="$crypto_python"
 
 # --- Node with the npm robots.txt parser (the policy tests' second, independent parser) --------
-if [[ ! -d "$repo/tests/policy-parsers/node_modules" ]]; then
+# The parser's own folder, not node_modules: an interrupted npm ci leaves node_modules without it.
+if [[ ! -f "$repo/tests/policy-parsers/node_modules/robots-parser/package.json" ]]; then
   command -v npm >/dev/null || apt_install nodejs npm
   log "Installing the robots.txt parser for the policy tests"
-  (cd "$repo/tests/policy-parsers" && npm ci --no-audit --no-fund --silent)
+  npm_ci() { (cd "$repo/tests/policy-parsers" && npm ci --no-audit --no-fund --silent --prefer-offline); }
+  if ! npm_ci; then
+    log "npm ci failed; trying once more in 10 s"
+    sleep 10
+    npm_ci
+  fi
 fi
 
 # --- Debian's Chromium for the browser tests (Playwright drives it and never downloads one) -------
