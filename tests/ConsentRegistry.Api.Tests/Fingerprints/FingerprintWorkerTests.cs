@@ -1,13 +1,17 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Observability;
 using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using ConsentRegistry.Core.Claims;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using SkiaSharp;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 
@@ -240,6 +244,40 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
         Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
     }
 
+    /// <summary>
+    /// The result of a job whose claim was revoked after the job was taken, with no revocation pass
+    /// in between (the pass runs on the worker's next turn, or passes a row a result write holds):
+    /// the result write itself finds the revocation, drops the job and appends nothing to the log.
+    /// Driven through the store on an instance whose worker is off, so no pass can drop the job first.
+    /// </summary>
+    [Fact]
+    public async Task A_result_written_for_a_job_whose_claim_was_revoked_after_it_was_taken_drops_the_job_and_derives_nothing()
+    {
+        await using var app = await RegistryApp.StartAsync(); // the worker is off: the test plays it
+        var database = app.Database;
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut("https://revoked-mid-fetch.example/picture.jpg"));
+        var store = app.Services.GetRequiredService<FingerprintJobStore>();
+        Assert.True((await store.EnqueueAsync(default)).CaughtUp);
+        var job = Assert.Single(await store.TakeAsync("worker", 1, TimeSpan.FromMinutes(1), default));
+        Assert.Equal(claim, job.ClaimId);
+
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync($"/v1/claims/{claim}/revocation", Jose(artist.Revocation(claim)))).StatusCode);
+        Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND lease_owner = 'worker'", new { claim }));
+        var lastSeq = await database.CountAsync("SELECT last_seq FROM registry_sequence");
+
+        var sha256 = new string('7', 64);
+        var written = await store.CompleteAsync("worker",
+            [new JobCompletion(job, [new Subject(SubjectKinds.Sha256, sha256)], sha256, new string('b', 64), 100, null, DateTimeOffset.UtcNow, TimeSpan.FromDays(30))],
+            default);
+
+        Assert.Equal(0, written);
+        Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }));
+        Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
+        Assert.Equal(lastSeq, await database.CountAsync("SELECT last_seq FROM registry_sequence"));
+    }
+
     [Fact]
     public async Task A_claim_revoked_while_its_image_is_being_fetched_gets_no_derived_fingerprints()
     {
@@ -255,6 +293,8 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
         var claim = await _client.ClaimAsync(artist.OptOut(_images.Url("/slow.jpg")));
         await Eventually.HoldsAsync(() => Task.FromResult(_images.RequestsFor("/slow.jpg") == 1), "the worker asks for the image");
 
+        using var fingerprinted = new MetricCollector<double>(
+            registry.App.Services.GetRequiredService<IMeterFactory>(), RegistryMetrics.MeterName, "registry.worker.fingerprint.duration");
         var revoked = await _client.PostAsync($"/v1/claims/{claim}/revocation", Jose(artist.Revocation(claim)));
         Assert.Equal(HttpStatusCode.Created, revoked.StatusCode);
         release.SetResult();
@@ -263,6 +303,17 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
         await Eventually.HoldsAsync(
             async () => await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }) == 0,
             "the revoked claim's job is dropped");
+
+        // The job can be gone before the worker has the image: wait until its fetch has ended in
+        // fingerprints, then until a later claim's result is written. The worker writes the results
+        // it holds in order, so by then the revoked claim's result has been written (or dropped).
+        await Eventually.HoldsAsync(() => fingerprinted.GetMeasurementSnapshot().Count >= 1, "the revoked claim's image is fingerprinted");
+        using var later = TestImages.Bitmap(640, 480, seed: 29);
+        _images.Serve("/after-revoked-fetch.png", TestImages.Encode(later, SKEncodedImageFormat.Png), "image/png");
+        var laterClaim = await _client.ClaimAsync(artist.OptOut(_images.Url("/after-revoked-fetch.png")));
+        Assert.Equal("done", Assert.Single(await _client.SettledFingerprintsAsync(laterClaim)).GetProperty("status").GetString());
+        Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @laterClaim", new { laterClaim }));
+
         Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }));
         var result = (await _client.LookupItemsAsync(new JsonObject { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(image)) }))[0];
         Assert.Empty(result.GetProperty("matches").EnumerateArray());
