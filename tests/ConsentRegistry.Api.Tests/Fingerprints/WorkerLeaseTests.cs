@@ -112,32 +112,53 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM derived_fingerprints WHERE claim_id = @claim", new { claim }));
     }
 
+    /// <summary>
+    /// Leases are compared on the store's clock (RegistryDatabase.NowMilliseconds), not the worker's:
+    /// a job leased for ten more minutes by the store's clock is left alone by a worker whose own
+    /// clock (its TimeProvider) runs an hour ahead, by which that lease passed fifty minutes ago.
+    /// A later job, due and free, shows the skewed worker polls and takes jobs meanwhile: the
+    /// leased one is older, so it would have been taken first, or with it.
+    /// </summary>
     [Fact]
-    public async Task A_worker_whose_clock_runs_an_hour_ahead_leaves_another_workers_live_lease_alone()
+    public async Task A_worker_whose_clock_runs_an_hour_ahead_leaves_a_lease_live_by_the_stores_clock_alone()
     {
-        var (arrived, release) = HoldFirstRequest("/skewed.jpg");
-        var settings = new Dictionary<string, string?>(WorkerFixture.Settings);
+        var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
+        foreach (var path in new[] { "/skewed.jpg", "/after-skewed.jpg" })
+        {
+            _images.Serve(path, image);
+        }
+
         await using var database = await TestDatabase.CreateAsync();
-        await using var first = new RegistryApp(database, settings);
-        await using var ahead = new RegistryApp(database, settings, services => services.AddSingleton<TimeProvider>(new ClockAhead(TimeSpan.FromHours(1))));
-        first.StartServer();
-        await first.WaitUntilReadyAsync();
-        using var client = first.CreateClient();
+        await using var api = new RegistryApp(database); // the worker is off here: the test plays the worker that holds the lease
+        api.StartServer();
+        await api.WaitUntilReadyAsync();
+        using var client = api.CreateClient();
         using var artist = new TestSigner();
         var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/skewed.jpg")));
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the first worker holds the job, under a two-minute lease
+        var store = api.Services.GetRequiredService<FingerprintJobStore>();
+        Assert.True((await store.EnqueueAsync(default)).CaughtUp);
+        var held = Assert.Single(await store.TakeAsync("a-worker-elsewhere", 1, TimeSpan.FromMinutes(10), default));
+        Assert.Equal(claim, held.ClaimId);
+        var leaseUntil = await database.CountAsync("SELECT lease_until FROM fingerprint_jobs WHERE claim_id = @claim", new { claim });
+        await database.ExecuteAsync("UPDATE fingerprint_jobs SET due_at = 0 WHERE claim_id = @claim", new { claim }); // due, and first in line
+        var laterClaim = await client.ClaimAsync(artist.OptOut(_images.Url("/after-skewed.jpg")));
 
+        await using var ahead = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings),
+            services => services.AddSingleton<TimeProvider>(new ClockAhead(TimeSpan.FromHours(1))));
         ahead.StartServer();
-        await ahead.WaitUntilReadyAsync();
         Assert.IsType<ClockAhead>(ahead.Services.GetRequiredService<TimeProvider>());
-        var aheadWorker = ahead.Services.GetRequiredService<FingerprintWorker>();
-        await Task.Delay(TimeSpan.FromSeconds(2)); // forty of its polls
-        release.SetResult();
+        Assert.True(ahead.Services.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeMilliseconds() > leaseUntil + (long)TimeSpan.FromMinutes(45).TotalMilliseconds,
+            "By the skewed worker's own clock the lease has long passed.");
 
-        var item = Assert.Single(await client.SettledFingerprintsAsync(claim));
-        Assert.Equal("done", item.GetProperty("status").GetString());
-        Assert.Equal(1, _images.RequestsFor("/skewed.jpg"));
-        Assert.Equal(0, aheadWorker.Progress.Derived + aheadWorker.Progress.Failed);
+        var later = Assert.Single(await client.SettledFingerprintsAsync(laterClaim));
+
+        Assert.Equal(0, _images.RequestsFor("/skewed.jpg"));
+        Assert.Equal(1, await database.CountAsync(
+            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND lease_owner = 'a-worker-elsewhere' AND lease_until = @leaseUntil AND attempts = 1",
+            new { claim, leaseUntil }));
+        Assert.Equal("pending", Assert.Single(await client.FingerprintsAsync(claim)).GetProperty("status").GetString());
+        Assert.True(later.GetProperty("status").GetString() == "done", $"The skewed worker's own job: {later}");
+        Assert.Equal(1, _images.RequestsFor("/after-skewed.jpg"));
     }
 
     /// <summary>
@@ -176,6 +197,7 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
         var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var requests = 0;
+        long takenOverAt = 0;
         _images.Paths["/held.jpg"] = async context =>
         {
             if (Interlocked.Increment(ref requests) == 1)
@@ -185,6 +207,7 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
                 return;
             }
 
+            Interlocked.CompareExchange(ref takenOverAt, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 0);
             context.Response.ContentType = "image/jpeg";
             await context.Response.Body.WriteAsync(image);
         };
@@ -202,8 +225,11 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
             worker.Kill();
         }
 
-        var killedAt = DateTime.UtcNow;
+        // The lease as the killed worker last wrote it (the kill waits for the process to exit, so
+        // no renewal comes after this read): the store's clock, on this machine.
         Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE lease_owner IS NOT NULL"));
+        var leaseUntil = await database.CountAsync("SELECT lease_until FROM fingerprint_jobs WHERE claim_id = @claim", new { claim });
+        Assert.True(leaseUntil > DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), $"The lease had passed before the successor started (lease until {leaseUntil}).");
         Assert.Equal("pending", Assert.Single(await client.FingerprintsAsync(claim)).GetProperty("status").GetString());
 
         await using var successor = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
@@ -212,7 +238,8 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
 
         Assert.Equal("done", item.GetProperty("status").GetString());
         Assert.Equal(2, Volatile.Read(ref requests));
-        Assert.True(DateTime.UtcNow - killedAt > TimeSpan.FromSeconds(2), "The job was taken over before its lease passed.");
+        var retriedAt = Interlocked.Read(ref takenOverAt);
+        Assert.True(retriedAt >= leaseUntil, $"The successor asked for the image {leaseUntil - retriedAt} ms before the killed worker's lease passed.");
     }
 
     /// <summary>
