@@ -63,14 +63,30 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
         Assert.DoesNotContain("elsewhere.test", registry.Network.Lookups);
     }
 
+    /// <summary>
+    /// A redirect to a loopback address literal is another host: the same-host rule refuses it
+    /// before any address is looked at (each hop resolves and vets the verified host itself; the
+    /// vetting of a redirect's addresses is the rebinding test's below).
+    /// </summary>
     [Fact]
-    public async Task A_public_host_that_redirects_to_a_loopback_address_is_refused()
+    public async Task A_public_host_that_redirects_to_a_loopback_address_literal_is_refused_as_another_host_without_connecting_to_it()
     {
+        registry.Network.StandIn("127.0.0.1", registry.Plain.Port);
         registry.Site("to-loopback.test", "151.101.0.2", WellKnownServer.Redirect("http://127.0.0.1" + WellKnownServer.DocumentPath));
+        int LoopbackConnections() => registry.Network.Connections.Count(endpoint => IPAddress.IsLoopback(endpoint.Address));
+        var before = LoopbackConnections();
 
-        await FailureAsync("to-loopback.test", "redirect-refused");
+        var problem = await FailureAsync("to-loopback.test", "redirect-refused");
+
+        Assert.Contains("redirected the registry to another host", problem.GetProperty("detail").GetString());
+        Assert.Equal(before, LoopbackConnections());
     }
 
+    /// <summary>
+    /// The address check on a redirect's hop: the redirect stays on the same host, which the
+    /// registry resolves again, and this time the name answers loopback. Refused for its address,
+    /// before connecting, not followed round to the redirect limit.
+    /// </summary>
     [Fact]
     public async Task A_same_host_redirect_is_vetted_again_so_a_name_rebound_to_loopback_is_refused()
     {
