@@ -140,6 +140,7 @@ public sealed class ApproximateVectorTests
 
         var queries = Enumerable.Range(0, 400).Select(i => new EmbeddingQuery(Model, [NearCopy(vectors[i * 5], random)], Threshold)).ToArray();
         var alone = queries.Select(q => Found(index, q)).ToArray();
+        Assert.All(Enumerable.Range(0, queries.Length), i => Assert.Contains(Id(i * 5), alone[i])); // each finds at least the claim it copies
 
         // More threads than cores (and than USearch's search contexts), each searching every query.
         var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();

@@ -341,6 +341,7 @@ public sealed partial class SnapshotTests : IDisposable
         foreach (var chunk in works.Chunk(1_000))
         {
             var results = await client.LookupItemsAsync([.. chunk.Select(i => (JsonNode)new JsonObject { ["url"] = $"https://snap.example/{i}.jpg" })]);
+            Assert.Equal(chunk.Length, results.Length);
             Assert.All(results, result => Assert.Equal("disallow", result.GetProperty("decision").GetProperty("train-ai").GetString()));
         }
     }
