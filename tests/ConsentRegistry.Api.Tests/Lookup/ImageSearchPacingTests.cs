@@ -120,13 +120,20 @@ public sealed class ImageSearchPacingTests
         var pacing = app.Services.GetRequiredService<ImageSearchPacing>();
         await Eventually.HoldsAsync(() => pacing.WaitingSearches("ip:127.0.0.1") >= 17, "the first batch admitted and waiting");
 
-        using var tooMany = await client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 15).Select(i => new { pdq = Pdq(100 + i) }).ToArray() });
+        // 28 more are over the 30 s while 3 or more still wait: the first batch drains one a second,
+        // so only a stall of a quarter of a minute would let them in. The searches waiting when the
+        // lookup was answered were between those before and after it; its Retry-After says when
+        // the 28 would fit: the seconds those waiting searches and its own take past 30.
+        const int asking = 28;
+        var waitingBefore = pacing.WaitingSearches("ip:127.0.0.1");
+        using var tooMany = await client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, asking).Select(i => new { pdq = Pdq(100 + i) }).ToArray() });
+        var waitingAfter = pacing.WaitingSearches("ip:127.0.0.1");
         using var fewer = await client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 3).Select(i => new { pdq = Pdq(200 + i) }).ToArray() }, stop.Token);
         stop.Cancel();
 
         var problem = await AssertProblemAsync(tooMany, HttpStatusCode.TooManyRequests, "too-many-requests");
         Assert.Contains("PDQ and embedding searches", problem.GetProperty("detail").GetString());
-        Assert.InRange(int.Parse(tooMany.Headers.GetValues("Retry-After").Single()), 1, 4); // 17 to 19 waiting + 15 - 30: a few seconds to go
+        Assert.InRange(long.Parse(tooMany.Headers.GetValues("Retry-After").Single()), waitingAfter + asking - 30, waitingBefore + asking - 30);
         Assert.Equal(HttpStatusCode.OK, fewer.StatusCode); // 19 + 3 fit in the 30 s
         await waiting.ContinueWith(_ => { }, TaskScheduler.Default);
     }
