@@ -163,13 +163,14 @@ for engine in "${engines[@]}"; do
   fi
 done
 
-# One closing line over both runs, counted from the TRX reports. Each engine must have run tests
-# (a filter that selects none on an engine fails). A run without a filter must also have one report
+# One closing line over both runs, counted from the TRX reports. Each engine must have selected
+# tests (a filter that selects none on an engine fails; one that selects only tests of the other
+# engine, skipped here, does not). A run without a filter must also have one report
 # per test project and engine (a test host that died leaves none), and no report without a test.
 # A test host killed mid-run (hang timeout, crash) counts the tests it had not finished as failed.
 filtered=false
 for arg in "${extra_args[@]}"; do
-  case "$arg" in --filter|--filter=*|*TestCaseFilter*) filtered=true ;; esac
+  case "$arg" in --filter|--filter=*|--filter:*|*TestCaseFilter*) filtered=true ;; esac
 done
 projects=$(find "$repo/tests" -mindepth 2 -maxdepth 2 -name '*.Tests.csproj' | wc -l)
 python3 - "$repo/TestResults" "$projects" "$filtered" "${extra_args[*]}" "${engines[@]}" <<'PY' || status=1
@@ -185,7 +186,7 @@ for engine in sys.argv[5:]:
     reports = sorted(glob.glob(f"{sys.argv[1]}/{engine}/*.trx"))
     if not filtered and len(reports) < expected:
         problems.append(f"  {engine}: {len(reports)} reports for {expected} test projects (a test run stopped before it wrote its report)")
-    engine_ran = 0
+    engine_selected = 0
     for path in reports:
         root = ET.parse(path).getroot()
         summary = root.find(f"{NS}ResultSummary")
@@ -195,7 +196,7 @@ for engine in sys.argv[5:]:
         passed += report_passed
         failed += report_failed
         skipped += int(counters.get("notExecuted", 0))
-        engine_ran += report_passed + report_failed
+        engine_selected += report_passed + report_failed + int(counters.get("notExecuted", 0))
         if not filtered and int(counters.get("total", 0)) == 0:
             problems.append(f"  {engine}: {os.path.basename(path)} holds no test (a test project ran none)")
         for result in root.iter(f"{NS}UnitTestResult"):
@@ -219,8 +220,8 @@ for engine in sys.argv[5:]:
             for name in unfinished or ["(no test named: the run was aborted)"]:
                 failures.append(f"  {engine}: {name}: did not finish: {reason}")
             failed += max(1, len(unfinished))
-            engine_ran += max(1, len(unfinished))
-    if engine_ran == 0:
+            engine_selected += max(1, len(unfinished))
+    if engine_selected == 0:
         if filtered:
             problems.append(f"  {engine}: no test ran: the filter selected none on this engine (dotnet test arguments: {arguments})")
         else:

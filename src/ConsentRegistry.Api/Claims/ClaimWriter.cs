@@ -13,7 +13,8 @@ namespace ConsentRegistry.Api.Claims;
 /// answered only after its commit and after <see cref="ICommittedLogListener"/> (this instance's
 /// matching index) has been told. Small entries (an artist's claim, a revocation, a trust change)
 /// queue apart from large claims and are written first, and large claims are written at most
-/// 10,000 subjects a batch (one claim at least): a small claim waits behind that much at most (a
+/// 10,000 subjects a batch (one claim at least; a claim weighs its subjects or its size, whichever is
+/// more, <see cref="WeightOf"/>): a small claim waits behind that much at most (a
 /// 10,000-subject claim takes 100 to 300 ms to write and index), never behind a queue of them.
 /// A large claim waits for small ones <see cref="MaxLargeWait"/> at most; past that, large and small
 /// batches take turns, so that neither lane starves the other.
@@ -28,11 +29,14 @@ public sealed partial class ClaimWriter(
     private const int MaxBatchEntries = 256;
     private const int MaxBatchSubjects = 50_000;
 
-    /// <summary>Claims of more subjects than this are large: they queue apart and go after the small entries.</summary>
+    /// <summary>Claims that weigh more than this (<see cref="WeightOf"/>) are large: they queue apart and go after the small entries.</summary>
     public const int MaxSmallEntrySubjects = 1_000;
 
-    /// <summary>Subjects of large claims written together: a batch takes no claim that would bring it past this (but always one).</summary>
+    /// <summary>The weight of large claims written together: a batch takes no claim that would bring it past this (but always one).</summary>
     private const int MaxLargeBatchSubjects = 10_000;
+
+    /// <summary>Characters of signed claim that weigh as much as a subject: a long URL, signed, takes about half as many.</summary>
+    private const int CharsPerSubject = 256;
 
     private readonly ICommittedLogListener[] _listeners = listeners.ToArray();
 
@@ -60,7 +64,15 @@ public sealed partial class ClaimWriter(
     internal (int Small, int Large) Queued => (_small.Reader.Count, _large.Reader.Count);
 
     public Task<AppendResult> AppendClaimAsync(VerifiedClaim claim, CancellationToken cancellationToken) =>
-        EnqueueAsync(new Pending(new LogEntry.Claim(claim), claim.Subjects.Count), cancellationToken);
+        EnqueueAsync(new Pending(new LogEntry.Claim(claim), WeightOf(claim.Subjects.Count, claim.Jws.Length)), cancellationToken);
+
+    /// <summary>
+    /// What a claim weighs in the writer's queues and batches: its subjects, or its size in
+    /// <see cref="CharsPerSubject"/>, whichever is more. By subjects alone, a claim of a few hundred
+    /// very long URLs (several MB) was small, and a small batch could hold hundreds of them: far more
+    /// than the one large batch an artist's claim may wait behind.
+    /// </summary>
+    internal static int WeightOf(int subjects, int jwsChars) => Math.Max(subjects, (jwsChars + CharsPerSubject - 1) / CharsPerSubject);
 
     public Task<AppendResult> AppendRevocationAsync(VerifiedRevocation revocation, CancellationToken cancellationToken) =>
         EnqueueAsync(new Pending(new LogEntry.Revocation(revocation), 0), cancellationToken);
@@ -78,7 +90,7 @@ public sealed partial class ClaimWriter(
 
     private async Task<AppendResult> EnqueueAsync(Pending pending, CancellationToken cancellationToken)
     {
-        await (pending.SubjectCount > MaxSmallEntrySubjects ? _large : _small).Writer.WriteAsync(pending, cancellationToken);
+        await (pending.Weight > MaxSmallEntrySubjects ? _large : _small).Writer.WriteAsync(pending, cancellationToken);
         // Once queued the entry is written even if this caller goes away: the client may retry
         // with the same JWS and will get the same id and seq.
         return await pending.Completion.Task;
@@ -130,13 +142,13 @@ public sealed partial class ClaimWriter(
         {
             batch.Clear();
             _lastWasLarge = LargeGoesNext();
-            var (queue, maxSubjects) = _lastWasLarge ? (_large, MaxLargeBatchSubjects) : (_small, MaxBatchSubjects);
-            var subjects = 0;
-            while (batch.Count < MaxBatchEntries && queue.Reader.TryPeek(out var next) && (batch.Count == 0 || subjects + next.SubjectCount <= maxSubjects))
+            var (queue, maxWeight) = _lastWasLarge ? (_large, MaxLargeBatchSubjects) : (_small, MaxBatchSubjects);
+            var weight = 0;
+            while (batch.Count < MaxBatchEntries && queue.Reader.TryPeek(out var next) && (batch.Count == 0 || weight + next.Weight <= maxWeight))
             {
                 queue.Reader.TryRead(out _);
                 batch.Add(next);
-                subjects += next.SubjectCount;
+                weight += next.Weight;
             }
 
             WriteAsync(batch).GetAwaiter().GetResult();
@@ -273,7 +285,8 @@ public sealed partial class ClaimWriter(
         }
     }
 
-    private sealed record Pending(LogEntry Entry, int SubjectCount)
+    /// <summary>An entry waiting to be written; <see cref="Weight"/>: a claim's <see cref="WeightOf"/>, 0 for the rest.</summary>
+    private sealed record Pending(LogEntry Entry, int Weight)
     {
         public TaskCompletionSource<AppendResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -150,7 +150,9 @@ public sealed class ImageSearchPacing : IDisposable
 
             if (prepared.Embeddings is { } query)
             {
-                cost += query.Vectors.Count * (query.MinSimilarity < _embeddingMinSimilarity ? WideSearchCost : 1);
+                // The engine holds thresholds as float: the default compared in double would make 0.95
+                // (0.9499999881 as a float) a wide search.
+                cost += query.Vectors.Count * (query.MinSimilarity < (float)_embeddingMinSimilarity ? WideSearchCost : 1);
             }
         }
 

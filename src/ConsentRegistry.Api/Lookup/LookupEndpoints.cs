@@ -415,15 +415,25 @@ public static class LookupEndpoints
 
         // Every line is answered in its place, as sent: clients pair the answers with what they sent
         // by position (a blank line is neither opted out nor in). Each is decided trimmed.
-        var urls = lines.ConvertAll(line => line.AsSpan().Trim() is var trimmed && trimmed.Length == line.Length ? line : trimmed.ToString());
+        // A blank line is answered without a lookup (nor counted as an invalid item).
+        var urls = new List<string>(lines.Count);
+        foreach (var line in lines)
+        {
+            if (line.AsSpan().Trim() is { IsEmpty: false } trimmed)
+            {
+                urls.Add(trimmed.Length == line.Length ? line : trimmed.ToString());
+            }
+        }
+
         await updater.WaitForOwnWritesAsync(cancellationToken);
         var buffers = new LookupBuffers();
         var trainAi = new Permission[urls.Count];
         engine.TrainAi(urls, trainAi, buffers);
-        var answers = new SpawningUrl[urls.Count];
-        for (var i = 0; i < urls.Count; i++)
+        var answers = new SpawningUrl[lines.Count];
+        for (int i = 0, decided = 0; i < lines.Count; i++)
         {
-            answers[i] = new SpawningUrl(lines[i], trainAi[i] == Permission.Disallow, trainAi[i] == Permission.Allow);
+            var permission = string.IsNullOrWhiteSpace(lines[i]) ? Permission.Unknown : trainAi[decided++];
+            answers[i] = new SpawningUrl(lines[i], permission == Permission.Disallow, permission == Permission.Allow);
         }
 
         metrics.LookupItems(LookupEndpointNames.Spawning, buffers.TakeTally());

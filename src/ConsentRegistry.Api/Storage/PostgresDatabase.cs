@@ -90,10 +90,20 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource, string connect
             .LogTo(log)
             .Build();
 
+    /// <summary>How long a log append waits for the log's lock (and any row lock in its transaction) before it gives up.</summary>
+    internal static readonly TimeSpan LogLockTimeout = TimeSpan.FromSeconds(10);
+
     internal override async Task<(DbTransaction Transaction, long LastSeq)> BeginAppendAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // The row lock is held until commit: every writer, on every instance, takes its numbers in turn.
+        // A writer that cannot have it within LogLockTimeout (a peer stalled mid-transaction) gives up with
+        // lock_not_available, which the claim writer answers at once for the whole batch (503, Retry-After),
+        // as SQLite's busy timeout is; past the 30 s command timeout it would instead retry each entry
+        // of the batch in turn, each waiting the same 30 s. A lock_timeout the operator set is kept.
+        await connection.ExecuteAsync(new CommandDefinition(
+            "SELECT set_config('lock_timeout', @timeout, true) WHERE current_setting('lock_timeout') = '0'",
+            new { timeout = $"{(int)LogLockTimeout.TotalMilliseconds}ms" }, transaction, cancellationToken: cancellationToken));
         var last = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT last_seq FROM registry_sequence WHERE id = 1 FOR UPDATE", transaction: transaction, cancellationToken: cancellationToken));
         return (transaction, last);

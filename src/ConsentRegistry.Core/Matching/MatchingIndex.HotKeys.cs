@@ -92,7 +92,7 @@ public sealed partial class MatchingIndex
     /// </summary>
     public void BeginBulkLoad() => _bulkLoading = true;
 
-    /// <summary>Turns hot every key with enough postings; called by <see cref="Compact"/>, once every table is one segment.</summary>
+    /// <summary>Turns hot every key with enough postings; called by <see cref="Compact"/>, once every table is compacted (into one segment, or a few where one would pass its cap: a key's postings are counted across them).</summary>
     private void MakeCompactedKeysHot()
     {
         _bulkLoading = false;

@@ -57,6 +57,28 @@ public sealed class WriterLaneTests
     }
 
     [Fact]
+    public async Task A_claim_of_few_but_very_long_urls_queues_with_the_large_claims()
+    {
+        // 40 subjects, but 320 KB signed: by its subjects alone it would be small, and a small batch
+        // could hold hundreds of such claims.
+        var listener = new HoldingListener();
+        await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton<ICommittedLogListener>(listener));
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var writer = app.Services.GetRequiredService<ClaimWriter>();
+        var first = client.PostAsync("/v1/claims", Jose(signer.OptOut("https://artist.example/portfolio/first.jpg")));
+        Assert.True(listener.Holding.Wait(TimeSpan.FromSeconds(30)), "The first claim was not committed within 30 s.");
+
+        var longUrls = TestSigner.Claim(
+            Enumerable.Range(0, 40).Select(i => TestSigner.Url($"https://platform.example/{i}/{new string('a', 8_000)}.jpg")), new JsonObject { ["train-ai"] = "n" });
+        var heavy = client.PostAsync("/v1/claims", Jose(signer.Sign(longUrls)));
+        await Eventually.HoldsAsync(() => writer.Queued == (0, 1), "the claim of long URLs queued as a large claim");
+        listener.Release();
+
+        Assert.Equal([1L, 2L], await SeqsAsync(first, heavy));
+    }
+
+    [Fact]
     public async Task A_large_claim_that_has_waited_long_enough_goes_before_small_ones()
     {
         var listener = new HoldingListener();

@@ -160,6 +160,24 @@ public sealed class ImageSearchPacingTests
         Assert.Equal(16 * 16 * ImageSearchPacing.WideSearchCost, pacing.CostOfPrepared(buffers));
     }
 
+    [Theory]
+    [InlineData("0.95")]
+    [InlineData("0.9")]
+    [InlineData("0.98")]
+    public async Task A_vector_searched_at_the_registrys_own_threshold_is_one_search_whatever_the_threshold(string threshold)
+    {
+        // The engine holds the threshold as a float: 0.95 is 0.9499999881 there, below 0.95 as a double.
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Matching:EmbeddingMinSimilarity"] = threshold });
+        var engine = app.Services.GetRequiredService<LookupEngine>();
+        var pacing = app.Services.GetRequiredService<ImageSearchPacing>();
+        var buffers = new LookupBuffers();
+
+        engine.Prepare([new ReadItem(new LookupItem(null, null, null, null, Embeddings: [new LookupEmbedding("resnet18-gem-v2", UnitVector(512))]), null)], buffers);
+
+        Assert.Null(buffers.Run[0].Error);
+        Assert.Equal(1, pacing.CostOfPrepared(buffers));
+    }
+
     /// <summary>A vector of length 1 with every component alike, as base64url of little-endian float16.</summary>
     private static string UnitVector(int dimensions)
     {

@@ -92,6 +92,33 @@ public sealed class StoreErrorTests
         signers.ForEach(signer => signer.Dispose());
     }
 
+    [PostgresFact("SQLite waits out its 30 s busy timeout before it reports a lock")]
+    public async Task Without_a_lock_timeout_of_its_own_a_claim_behind_a_stalled_writer_gets_503_after_the_logs_lock_timeout()
+    {
+        // No lock_timeout in the connection string: past the 30 s command timeout the writer used to
+        // retry each entry of the batch in turn, each waiting the same 30 s behind the stalled peer.
+        await using var app = await RegistryApp.StartAsync();
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+
+        HttpResponseMessage answer;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        await using (var holder = new NpgsqlConnection(app.Database.ConnectionString))
+        {
+            await holder.OpenAsync();
+            await using var transaction = await holder.BeginTransactionAsync();
+            await holder.ExecuteAsync("SELECT last_seq FROM registry_sequence WHERE id = 1 FOR UPDATE", transaction: transaction);
+
+            answer = await client.PostAsync("/v1/claims", TestHttp.Jose(signer.OptOut("https://stalled.example/a.jpg")));
+            waited.Stop();
+        }
+
+        await TestHttp.AssertProblemAsync(answer, HttpStatusCode.ServiceUnavailable, "store-unavailable");
+        Assert.True(answer.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
+        Assert.InRange(waited.Elapsed, PostgresDatabase.LogLockTimeout - TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(29)); // before the command timeout
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", TestHttp.Jose(signer.OptOut("https://stalled.example/b.jpg")))).StatusCode);
+    }
+
     /// <summary>A registry whose PostgreSQL sessions give up waiting for a lock after <paramref name="milliseconds"/>.</summary>
     private static async Task<RegistryApp> StartWithLockTimeoutAsync(TestDatabase database, int milliseconds)
     {
