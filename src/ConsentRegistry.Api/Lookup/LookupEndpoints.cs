@@ -111,6 +111,10 @@ public static class LookupEndpoints
         var counted = default(RequestSearches);
         if (!pacing.TryAdmit(context, pacing.CostOf(CollectionsMarshal.AsSpan(items), ref counted), out var searches, out var retryAfter))
         {
+            // The parsed items are let go before a repeated refusal waits: a timer holds no body.
+            items.Clear();
+            items.TrimExcess();
+            await DelayRepeatedRefusalAsync(context, pacing, cancellationToken);
             return SearchesRefused(context, metrics, retryAfter);
         }
 
@@ -254,9 +258,10 @@ public static class LookupEndpoints
     private static async ValueTask FlushAsync(PipeWriter output, CancellationToken cancellationToken) => await output.FlushAsync(cancellationToken);
 
     /// <summary>
-    /// Waits before a refusal that is not the client's first in the second. Only where nothing of the
-    /// request is held yet (before a batch's body is read, at a stream's start): a refusal after a body
-    /// was parsed is answered at once, so that no parsed body waits on a timer.
+    /// Waits before a refusal that is not the client's first in the second, wherever it is refused:
+    /// before a batch's body is read, after it (its parsed items let go first), at a stream's start.
+    /// A client that resends as soon as it is answered then costs a parse a second per connection,
+    /// not one per refusal.
     /// </summary>
     private static Task DelayRepeatedRefusalAsync(HttpContext context, ImageSearchPacing pacing, CancellationToken cancellationToken) =>
         pacing.DelaysRefusal(context) ? Task.Delay(ImageSearchPacing.RepeatedRefusalDelay, cancellationToken) : Task.CompletedTask;
