@@ -238,6 +238,33 @@ public sealed class ImageSearchPacingTests
     }
 
     [Fact]
+    public async Task A_batch_refused_after_its_body_was_read_is_answered_a_second_later_when_its_client_was_refused_already()
+    {
+        await using var app = await StartAsync(perSecond: 1);
+        using var client = app.CreateClient();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        // One search a second: 20 waiting leave room for one more search (the check before the body),
+        // not for 28 (the check after it), for many seconds yet.
+        var waiting = client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 20).Select(i => new { pdq = Pdq(i) }).ToArray() }, stop.Token);
+        var pacing = app.Services.GetRequiredService<ImageSearchPacing>();
+        await Eventually.HoldsAsync(() => pacing.WaitingSearches("ip:127.0.0.1") >= 18, "the first batch admitted and waiting");
+
+        var took = new List<TimeSpan>();
+        for (var i = 0; i < 4; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using var refused = await client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 28).Select(j => new { pdq = Pdq(100 + (i * 30) + j) }).ToArray() });
+            took.Add(clock.Elapsed);
+            await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too-many-requests");
+        }
+
+        stop.Cancel();
+        await waiting.ContinueWith(_ => { }, TaskScheduler.Default);
+        Assert.True(took.Skip(2).Max() >= TimeSpan.FromSeconds(0.9), string.Join(", ", took));
+    }
+
+    [Fact]
     public async Task Lookups_are_refused_while_four_of_their_clients_requests_wait_streams_at_their_start_too()
     {
         await using var app = await StartAsync(perSecond: 1);
