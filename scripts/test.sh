@@ -195,9 +195,11 @@ for engine in sys.argv[5:]:
         report_failed = int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0))
         passed += report_passed
         failed += report_failed
-        skipped += int(counters.get("notExecuted", 0))
-        engine_selected += report_passed + report_failed + int(counters.get("notExecuted", 0))
-        if not filtered and int(counters.get("total", 0)) == 0:
+        # A skipped test (another engine's only) counts in total but not in executed; notExecuted stays 0.
+        report_total = int(counters.get("total", 0))
+        skipped += max(report_total - int(counters.get("executed", 0)), int(counters.get("notExecuted", 0)))
+        engine_selected += report_total
+        if not filtered and report_total == 0:
             problems.append(f"  {engine}: {os.path.basename(path)} holds no test (a test project ran none)")
         for result in root.iter(f"{NS}UnitTestResult"):
             if result.get("outcome") not in ("Passed", "NotExecuted"):

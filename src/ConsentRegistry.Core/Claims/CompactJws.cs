@@ -237,6 +237,24 @@ public static class CompactJws
         public virtual void Dispose()
         {
         }
+
+        /// <summary>Whether <paramref name="jwk"/> is a public key of the kind the algorithm needs; otherwise says why in <paramref name="errors"/>.</summary>
+        protected static bool IsPublicKeyOf(JsonElement jwk, string kty, string crv, string wrongKind, Dictionary<string, string[]> errors)
+        {
+            if (StringMember(jwk, "kty") != kty || StringMember(jwk, "crv") != crv)
+            {
+                errors["jws.header.jwk"] = [wrongKind];
+                return false;
+            }
+
+            if (jwk.TryGetProperty("d", out _))
+            {
+                errors["jws.header.jwk.d"] = ["The header carries a private key. Remove 'd', and treat that key as exposed."];
+                return false;
+            }
+
+            return true;
+        }
     }
 
     /// <summary>An EC P-256 public key (ES256).</summary>
@@ -249,15 +267,8 @@ public static class CompactJws
 
         public static EcKey? TryImport(JsonElement jwk, Dictionary<string, string[]> errors)
         {
-            if (StringMember(jwk, "kty") != "EC" || StringMember(jwk, "crv") != "P-256")
+            if (!IsPublicKeyOf(jwk, "EC", "P-256", "ES256 needs an EC key on P-256 (kty 'EC', crv 'P-256').", errors))
             {
-                errors["jws.header.jwk"] = ["ES256 needs an EC key on P-256 (kty 'EC', crv 'P-256')."];
-                return null;
-            }
-
-            if (jwk.TryGetProperty("d", out _))
-            {
-                errors["jws.header.jwk.d"] = ["The header carries a private key. Remove 'd', and treat that key as exposed."];
                 return null;
             }
 
@@ -311,15 +322,8 @@ public static class CompactJws
 
         public static Ed25519Key? TryImport(JsonElement jwk, Dictionary<string, string[]> errors)
         {
-            if (StringMember(jwk, "kty") != "OKP" || StringMember(jwk, "crv") != "Ed25519")
+            if (!IsPublicKeyOf(jwk, "OKP", "Ed25519", "EdDSA needs an Ed25519 key (kty 'OKP', crv 'Ed25519'); Ed448 is not supported.", errors))
             {
-                errors["jws.header.jwk"] = ["EdDSA needs an Ed25519 key (kty 'OKP', crv 'Ed25519'); Ed448 is not supported."];
-                return null;
-            }
-
-            if (jwk.TryGetProperty("d", out _))
-            {
-                errors["jws.header.jwk.d"] = ["The header carries a private key. Remove 'd', and treat that key as exposed."];
                 return null;
             }
 
