@@ -89,30 +89,22 @@ public sealed class ImageSearchPacing : IDisposable
             return 0;
         }
 
-        var cost = 0;
-        if (item.Pdq is not null)
-        {
-            if (item.MaxDistance <= _pdqMaxDistance || item.MaxDistance is null)
-            {
-                cost += 1;
-            }
-            else if (request.WidePdq < LookupEngine.MaxWidePdqSearchesPerRequest)
-            {
-                request.WidePdq++;
-                cost += WideSearchCost;
-            }
-        }
-
-        if (item.Embeddings is { Count: > 0 and <= EmbeddingModels.MaxVectorsPerImage } embeddings
-            && request.Vectors + embeddings.Count <= LookupEngine.MaxEmbeddingVectorsPerRequest)
-        {
-            request.Vectors += embeddings.Count;
-            // Below the default similarity, each vector's search checks many more candidates (at 0.5, thousands).
-            cost += embeddings.Count * (item.MinSimilarity < _embeddingMinSimilarity ? WideSearchCost : 1);
-        }
-
-        return cost;
+        var widePdq = item.MaxDistance > _pdqMaxDistance;
+        var pdq = item.Pdq is not null && (!widePdq || request.WidePdq++ < LookupEngine.MaxWidePdqSearchesPerRequest);
+        var vectors = item.Embeddings is { Count: > 0 and <= EmbeddingModels.MaxVectorsPerImage } embeddings
+            && request.Vectors + embeddings.Count <= LookupEngine.MaxEmbeddingVectorsPerRequest
+                ? embeddings.Count
+                : 0;
+        request.Vectors += vectors;
+        return SearchCost(pdq, widePdq, vectors, item.MinSimilarity < _embeddingMinSimilarity);
     }
+
+    /// <summary>
+    /// A PDQ search costs one, or <see cref="WideSearchCost"/> past the default radius; each vector one, or
+    /// <see cref="WideSearchCost"/> below the default similarity (at 0.5 it checks thousands of candidates).
+    /// </summary>
+    private static int SearchCost(bool pdq, bool widePdq, int vectors, bool wideVectors) =>
+        (pdq ? (widePdq ? WideSearchCost : 1) : 0) + (vectors * (wideVectors ? WideSearchCost : 1));
 
     /// <summary>The searches of <paramref name="items"/>, the next items of a request.</summary>
     public int CostOf(ReadOnlySpan<ReadItem> items, ref RequestSearches request)
@@ -143,17 +135,11 @@ public sealed class ImageSearchPacing : IDisposable
                 continue;
             }
 
-            if (prepared.Pdq is not null)
-            {
-                cost += prepared.MaxDistance > _pdqMaxDistance ? WideSearchCost : 1;
-            }
-
-            if (prepared.Embeddings is { } query)
-            {
-                // The engine holds thresholds as float: the default compared in double would make 0.95
-                // (0.9499999881 as a float) a wide search.
-                cost += query.Vectors.Count * (query.MinSimilarity < (float)_embeddingMinSimilarity ? WideSearchCost : 1);
-            }
+            // The engine holds thresholds as float: the default compared in double would make 0.95
+            // (0.9499999881 as a float) a wide search.
+            var query = prepared.Embeddings;
+            cost += SearchCost(prepared.Pdq is not null, prepared.MaxDistance > _pdqMaxDistance, query?.Vectors.Count ?? 0,
+                query is not null && query.MinSimilarity < (float)_embeddingMinSimilarity);
         }
 
         return cost;

@@ -178,18 +178,9 @@ public sealed class ImageSearchPacingTests
         Assert.Equal(1, pacing.CostOfPrepared(buffers));
     }
 
-    /// <summary>A vector of length 1 with every component alike, as base64url of little-endian float16.</summary>
-    private static string UnitVector(int dimensions)
-    {
-        var bytes = new byte[dimensions * 2];
-        var component = (Half)(1 / Math.Sqrt(dimensions));
-        for (var i = 0; i < dimensions; i++)
-        {
-            System.Buffers.Binary.BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(i * 2), component);
-        }
-
-        return Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-    }
+    /// <summary>A vector of length 1 with every component alike, as claims and lookups carry it.</summary>
+    private static string UnitVector(int dimensions) =>
+        ConsentRegistry.Core.Embeddings.EmbeddingVector.Encode(Enumerable.Repeat((float)(1 / Math.Sqrt(dimensions)), dimensions).ToArray());
 
     [Fact]
     public void A_clients_first_refusals_in_a_second_are_answered_at_once_and_later_ones_wait()
