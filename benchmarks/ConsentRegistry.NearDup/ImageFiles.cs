@@ -33,13 +33,17 @@ public static partial class ImageFiles
     private static partial Regex GeneratedStar();
 
     /// <summary>The 8 dihedral PDQ hashes of a file, or null when the registry's decoder rejects it.</summary>
-    public static PdqDihedral? TryHashDihedral(string path)
+    public static PdqDihedral? TryHashDihedral(string path) =>
+        TryDecode(path, decoded => (object)decoded.HashDihedral()) is PdqDihedral dihedral ? dihedral : null;
+
+    /// <summary>Something made from a file's decoded pixels, or null when the registry's decoder rejects it.</summary>
+    public static T? TryDecode<T>(string path, Func<DecodedImage, T> make) where T : class
     {
         try
         {
             using var encoded = EncodedImage.Open(File.ReadAllBytes(path));
             using var decoded = encoded.Decode(ImageHashMode.Exact);
-            return decoded.HashDihedral();
+            return make(decoded);
         }
         catch (Exception e) when (e is ImageDecodeException or IOException or ArgumentException or InvalidOperationException)
         {

@@ -17,6 +17,9 @@ the recall per edit kind and the distractors matched, best rules first among tho
     python3 benchmarks/ConsentRegistry.NearDup/analysis/aligned.py <another set> --rule 16,6,0,12,0.98,2
         (one rule, chosen on the first set, checked on another: pdq, inliers, overlap, aligned pdq,
         correlation, cells agreeing; -1 or 2 leaves a test out)
+    ... --pairs verified
+        (the pairs of `evaluate --method verified`, the registry's own verifier, in pairs-verified.tsv;
+        its pairs have no cell scores)
 
 Standard library only. A study tool: nothing in the service runs it.
 """
@@ -29,10 +32,10 @@ from collections import defaultdict
 KINDS = ["crop", "caption-border", "watermark", "colour-blur", "small-jpeg", "mirror-crop", "screenshot", "rotate"]
 
 
-def load(folder):
+def load(folder, method="aligned"):
     manifest = json.load(open(f"{folder}/manifest.json"))
     pairs = defaultdict(list)
-    with open(f"{folder}/pairs-aligned.tsv") as f:
+    with open(f"{folder}/pairs-{method}.tsv") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             pairs[row["probe"]].append((row["claim"], int(row["inliers"]), float(row["overlap"]),
                                         int(row["pdq"]), float(row["correlation"]), float(row["cells_agreeing"])))
@@ -74,7 +77,8 @@ def evaluate(manifest, pairs, whole, rule):
 def main():
     folder = sys.argv[1]
     max_false = int(sys.argv[sys.argv.index("--max-false") + 1]) if "--max-false" in sys.argv else 1
-    manifest, pairs, whole = load(folder)
+    method = sys.argv[sys.argv.index("--pairs") + 1] if "--pairs" in sys.argv else "aligned"
+    manifest, pairs, whole = load(folder, method)
     if "--rule" in sys.argv:
         # one rule chosen elsewhere (on another set), reported whatever it matches
         rule = tuple(float(x) for x in sys.argv[sys.argv.index("--rule") + 1].split(","))

@@ -67,7 +67,8 @@ internal static class ConflictAdmin
             var (by, distance, similarity) = (r.MatchKind, r.Distance, r.Similarity);
 
             // An index behind the row's entry cannot check it yet (another instance recorded it): listed as recorded.
-            if (index.AppliedSeq >= r.FoundSeq)
+            // So is a pair that aligned verification found: the worker compared the pictures, which no search can redo.
+            if (index.AppliedSeq >= r.FoundSeq && r.MatchKind != NearDuplicates.AlignedBy)
             {
                 var (holds, now) = await check.HoldsAsync(r, cancellationToken);
                 if (!holds)

@@ -1,4 +1,6 @@
+using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Storage;
+using Microsoft.Extensions.Options;
 using ConsentRegistry.Core.Matching;
 
 namespace ConsentRegistry.Api.Claims;
@@ -10,14 +12,20 @@ namespace ConsentRegistry.Api.Claims;
 /// stored as a pair, marked as a conflict when the two disagree. Every API instance runs it; the
 /// scan's mark in the store makes each stretch of the log recorded once. The search runs outside
 /// any transaction; only writing the pairs and the mark takes the store's write lock.
+/// Each derived set also proposes aligned verifications: other parties' fetched pictures whose
+/// embeddings are alike to it below the pair threshold (<see cref="MatchingOptions.AlignedCandidateSimilarity"/>,
+/// at most <see cref="MatchingOptions.AlignedCandidates"/>), queued for the worker with the pairs.
 /// </summary>
 internal sealed class NearDuplicateRecorder(
     NearDuplicateStore store,
     NearDuplicateSearch search,
     SharedMatchingIndex index,
+    IOptions<MatchingOptions> options,
     TimeProvider time,
     ILogger<NearDuplicateRecorder> logger) : BackgroundService
 {
+    private readonly MatchingOptions _options = options.Value;
+
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -54,6 +62,7 @@ internal sealed class NearDuplicateRecorder(
 
         var now = time.GetUtcNow().ToUnixTimeSeconds();
         var pairs = new List<PairRow>();
+        var checks = new List<CheckRow>();
         foreach (var entry in pass.Entries)
         {
             foreach (var found in search.Find(entry.ClaimId, entry.Subjects, evenIfRevoked: false))
@@ -61,12 +70,29 @@ internal sealed class NearDuplicateRecorder(
                 var (a, b) = string.CompareOrdinal(entry.ClaimId, found.Claim) < 0 ? (entry.ClaimId, found.Claim) : (found.Claim, entry.ClaimId);
                 pairs.Add(new PairRow(a, b, found.By.ToWire(), found.Distance, found.Similarity, found.Conflict ? 1 : 0, entry.Seq, now));
             }
+
+            if (entry.Url is { } url && _options.AlignedCandidates > 0)
+            {
+                foreach (var candidate in search.Candidates(entry.ClaimId, entry.Subjects, _options.AlignedCandidateSimilarity, _options.AlignedCandidates))
+                {
+                    checks.Add(new CheckRow
+                    {
+                        ClaimA = entry.ClaimId,
+                        UrlA = url,
+                        ClaimB = candidate.Claim,
+                        UrlB = candidate.Url,
+                        Similarity = candidate.Similarity,
+                        Conflict = candidate.Conflict ? 1 : 0,
+                        FoundSeq = entry.Seq,
+                    });
+                }
+            }
         }
 
-        if (await store.WritePassAsync(pass, pairs, cancellationToken) && pairs.Count > 0)
+        if (await store.WritePassAsync(pass, pairs, checks, cancellationToken) && pairs.Count + checks.Count > 0)
         {
-            logger.LogInformation("Recorded {Pairs} near-duplicate pairs ({Conflicts} conflicts) up to seq {Seq}",
-                pairs.Count, pairs.Count(p => p.Conflict == 1), pass.UpTo);
+            logger.LogInformation("Recorded {Pairs} near-duplicate pairs ({Conflicts} conflicts) and proposed {Checks} aligned verifications up to seq {Seq}",
+                pairs.Count, pairs.Count(p => p.Conflict == 1), checks.Count, pass.UpTo);
         }
 
         return true;

@@ -14,6 +14,7 @@ namespace ConsentRegistry.Api.Claims;
 /// </summary>
 internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxDistance, double minSimilarity)
 {
+
     /// <summary>Image subjects of one claim searched at most (a claim may hold 10,000).</summary>
     public const int MaxSubjectsSearched = 256;
 
@@ -112,6 +113,75 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxD
         return [.. best.Values];
     }
 
+    /// <summary>
+    /// Candidates for aligned verification (DESIGN.md 5.7): the images of other parties' live claims, fetched by
+    /// the worker from their URLs, whose embeddings are alike to one of <paramref name="subjects"/> at
+    /// <paramref name="candidateSimilarity"/> or more but under the near-duplicate threshold (at or over it they are a
+    /// pair already), the <paramref name="limit"/> most alike, one per claim; empty when the index does not hold
+    /// <paramref name="claimId"/> or holds it revoked. Claims' own embedding subjects are left out: no URL
+    /// gives the picture behind them.
+    /// </summary>
+    public List<VerificationCandidate> Candidates(string claimId, IEnumerable<Subject> subjects, double candidateSimilarity, int limit)
+    {
+        var best = new Dictionary<string, (Match Match, string Url)>(StringComparer.Ordinal);
+        var paired = new HashSet<string>(StringComparer.Ordinal);
+        var matches = new List<Match>();
+        int party;
+        using (var first = index.Read())
+        {
+            if (!first.Index.TryFindClaim(claimId, out var number) || first.Index.Claim(number).Revoked)
+            {
+                return [];
+            }
+
+            party = first.Index.Claim(number).Party;
+        }
+
+        foreach (var subject in subjects.Where(s => s.Kind == SubjectKinds.Embedding).Take(MaxSubjectsSearched))
+        {
+            var (model, value) = Subject.EmbeddingParts(subject.Value);
+            using var scope = index.Read();
+            var registry = scope.Index;
+            registry.FindOtherParties(null, 0,
+                new EmbeddingQuery(model, [EmbeddingVector.DecodeStored(value)], (float)candidateSimilarity), party, MaxMatchesPerSubject, matches);
+            foreach (var match in matches)
+            {
+                // An entry of a derived set names the URL its picture came from; a claim's own entry names none.
+                var other = registry.Claim(match.Claim).Id;
+                if (match.Similarity >= minSimilarity)
+                {
+                    paired.Add(other);
+                    continue;
+                }
+
+                if (registry.DerivedFrom(match.Claim) is not { } url)
+                {
+                    continue;
+                }
+
+                if (!best.TryGetValue(other, out var kept) || match.Similarity > kept.Match.Similarity)
+                {
+                    best[other] = (match, url);
+                }
+            }
+        }
+
+        using var read = index.Read();
+        if (!read.Index.TryFindClaim(claimId, out var self) || read.Index.Claim(self).Revoked)
+        {
+            return [];
+        }
+
+        var own = read.Index.Claim(self);
+        return best.Where(b => !paired.Contains(b.Key)).Select(b => b.Value)
+            .Select(b => (b.Match, b.Url, Other: read.Index.Claim(b.Match.Claim)))
+            .Where(b => !b.Other.Revoked && b.Other.Party != own.Party)
+            .OrderByDescending(b => b.Match.Similarity).ThenBy(b => b.Other.Id, StringComparer.Ordinal)
+            .Take(limit)
+            .Select(b => new VerificationCandidate(b.Other.Id, b.Url, Math.Round(b.Match.Similarity, 4), Disagree(own.Usage, b.Other.Usage)))
+            .ToList();
+    }
+
     /// <summary>Whether one says "y" where the other says "n", in any category (after each one's hierarchy).</summary>
     public static bool Disagree(Usage a, Usage b)
     {
@@ -127,6 +197,9 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxD
         return false;
     }
 }
+
+/// <summary>Another party's claim whose picture, at <see cref="Url"/>, is to be laid over a claim's to see whether it is a copy.</summary>
+internal sealed record VerificationCandidate(string Claim, string Url, double Similarity, bool Conflict);
 
 /// <summary>Another party's claim that one of a claim's image fingerprints matches.</summary>
 internal sealed record NearDuplicate(string Claim, string Party, MatchKind By, int? Distance, double? Similarity, bool Conflict);

@@ -13,10 +13,15 @@ namespace ConsentRegistry.Api.Claims;
 /// claim's image fingerprints match (its own PDQ and embedding subjects, and the fingerprints the
 /// worker derived from its URLs), each marked <c>conflict</c> when the two disagree on a category
 /// (one's "y" against the other's "n"). Computed from the matching index when asked, so it is as
-/// current as the index. The resolution rule does not change: any "n" wins.
+/// current as the index; the pairs aligned verification found (the worker laid one claimed picture
+/// over the other) are read from the store, <c>"by": "aligned"</c>, as the worker recorded them.
+/// The resolution rule does not change: any "n" wins.
 /// </summary>
 internal static class NearDuplicates
 {
+    /// <summary>The <c>by</c> of a pair found by aligned verification (no <see cref="MatchKind"/>: lookups never match this way).</summary>
+    public const string AlignedBy = "aligned";
+
     public static async Task<Results<Ok<NearDuplicatesResponse>, ProblemHttpResult>> Get(
         string id, NearDuplicateStore pairs, NearDuplicateSearch search, IndexUpdater updater, CancellationToken cancellationToken)
     {
@@ -35,8 +40,10 @@ internal static class NearDuplicates
             return Problems.ClaimNotFound(id);
         }
 
+        var aligned = await pairs.AlignedPairsAsync(id, NearDuplicateSearch.MaxMatchesPerSubject, cancellationToken);
         var items = search.Find(id, subjects)
             .Select(d => new NearDuplicateItem(d.Claim, d.Party, d.By.ToWire(), d.Distance, d.Similarity, d.Conflict))
+            .Concat(aligned.Select(a => new NearDuplicateItem(a.Claim, a.Party, AlignedBy, a.Distance, null, a.Conflict == 1)))
             .OrderByDescending(i => i.Conflict).ThenBy(i => i.Distance ?? 0).ThenByDescending(i => i.Similarity ?? 0).ThenBy(i => i.Claim, StringComparer.Ordinal)
             .ToList();
         return TypedResults.Ok(new NearDuplicatesResponse(items));

@@ -13,9 +13,10 @@ namespace ConsentRegistry.Api.Fingerprints;
 /// backoff (four times longer each time) up to <see cref="WorkerOptions.MaxAttempts"/>; a final
 /// failure is kept with its reason until the next scheduled re-fetch.
 /// </summary>
-public sealed class FingerprintWorker(
+internal sealed class FingerprintWorker(
     FingerprintJobStore store,
     ImageFetcher fetcher,
+    HostGate hosts,
     ImageFingerprinter fingerprinter,
     WorkerMetrics metrics,
     IOptions<WorkerOptions> options,
@@ -27,9 +28,6 @@ public sealed class FingerprintWorker(
     /// <summary>The longest a finished job's result waits to be written with others.</summary>
     private static readonly TimeSpan WriteDelay = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>A host's pause is cut to MaxRetryAfter and to the re-fetch interval: a host cannot push its URLs' jobs past their schedule.</summary>
-    private readonly HostGate _hosts = new(fetchOptions.Value.PerHostConcurrency, time,
-        TimeSpan.FromTicks(Math.Min(options.Value.MaxRetryAfter.Ticks, options.Value.RefetchAfter.Ticks)), options.Value.RetryBackoff);
     private readonly int _batch = Math.Max(1, options.Value.Concurrency / 4);
     private long _derived;
     private long _failed;
@@ -212,7 +210,7 @@ public sealed class FingerprintWorker(
                 return null;
             }
 
-            using var fetched = await fetcher.FetchAsync(uri, _hosts, cancellationToken);
+            using var fetched = await fetcher.FetchAsync(uri, hosts, cancellationToken);
             if (fetched.PausedUntil is { } pausedUntil)
             {
                 // Its host (or a host it redirects to) asked for a pause: the job waits, untried.

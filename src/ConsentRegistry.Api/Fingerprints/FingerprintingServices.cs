@@ -18,9 +18,19 @@ public static class FingerprintingServices
         services.AddRegistryOptions<FetchOptions, FetchOptionsValidator>(FetchOptions.Section);
         services.AddSingleton<FingerprintJobStore>();
         services.AddSingleton<ImageFetcher>();
+        // One per process, shared by the fetches of fingerprint jobs and of aligned verifications. A host's pause
+        // is cut to MaxRetryAfter and to the re-fetch interval: a host cannot push its URLs' jobs past their schedule.
+        services.AddSingleton(sp =>
+        {
+            var (worker, fetch) = (sp.GetRequiredService<IOptions<WorkerOptions>>().Value, sp.GetRequiredService<IOptions<FetchOptions>>().Value);
+            return new HostGate(fetch.PerHostConcurrency, sp.GetRequiredService<TimeProvider>(),
+                TimeSpan.FromTicks(Math.Min(worker.MaxRetryAfter.Ticks, worker.RefetchAfter.Ticks)), worker.RetryBackoff);
+        });
         services.AddSingleton<ImageFingerprinter>();
         services.AddSingleton<WorkerMetrics>();
         services.AddSingleton<FingerprintWorker>();
+        services.AddSingleton<NearDuplicateCheckStore>();
+        services.AddSingleton<AlignedVerificationWorker>();
         services.AddHostedService<FingerprintWorkerStarter>();
         services.AddHealthChecks().AddCheck<FingerprintWorkerHealthCheck>("fingerprint-worker", tags: [HealthEndpoints.ReadyTag]);
         return services;
@@ -29,7 +39,8 @@ public static class FingerprintingServices
 
 /// <summary>Starts and stops the worker with the host, when this process is to run it.</summary>
 internal sealed class FingerprintWorkerStarter(
-    FingerprintWorker worker, IOptions<WorkerOptions> options, IOptions<FetchOptions> fetchOptions, ILogger<FingerprintWorkerStarter> logger) : IHostedService
+    FingerprintWorker worker, AlignedVerificationWorker aligned, IOptions<WorkerOptions> options, IOptions<FetchOptions> fetchOptions,
+    ILogger<FingerprintWorkerStarter> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -42,7 +53,7 @@ internal sealed class FingerprintWorkerStarter(
                     FetchOptions.FallbackOperatorUrl);
             }
 
-            return worker.StartAsync(cancellationToken);
+            return Task.WhenAll(worker.StartAsync(cancellationToken), aligned.StartAsync(cancellationToken));
         }
 
         logger.LogInformation("The fingerprint worker does not run in this process (Registry:Worker:Enabled is false)");
@@ -50,7 +61,7 @@ internal sealed class FingerprintWorkerStarter(
     }
 
     public Task StopAsync(CancellationToken cancellationToken) =>
-        options.Value.Enabled ? worker.StopAsync(cancellationToken) : Task.CompletedTask;
+        options.Value.Enabled ? Task.WhenAll(worker.StopAsync(cancellationToken), aligned.StopAsync(cancellationToken)) : Task.CompletedTask;
 }
 
 /// <summary>Says whether this process runs the worker and what it has done; never unhealthy (a failed fetch is the remote host's matter).</summary>

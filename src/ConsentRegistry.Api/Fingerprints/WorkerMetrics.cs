@@ -15,6 +15,8 @@ public sealed class WorkerMetrics
     private readonly Histogram<double> _fetch;
     private readonly Histogram<double> _fingerprint;
     private readonly Counter<long> _enqueued;
+    private readonly Counter<long> _checks;
+    private readonly Histogram<double> _verify;
 
     public WorkerMetrics(IMeterFactory meters)
     {
@@ -29,7 +31,23 @@ public sealed class WorkerMetrics
         _fingerprint = meter.CreateHistogram("registry.worker.fingerprint.duration", "s",
             "Time to decode one fetched image and derive its SHA-256, PDQ and embedding.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Seconds });
+        _checks = meter.CreateCounter<long>("registry.worker.aligned_checks", "{check}",
+            "Aligned verifications finished, by outcome: copy, different, or the fetch error code (retried or final).");
+        _verify = meter.CreateHistogram("registry.worker.aligned.duration", "s",
+            "Time to lay one fetched picture over another and compare them, once both are decoded and their features found.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Seconds });
     }
+
+    /// <summary>An aligned verification that compared both pictures: <paramref name="copy"/> when one is a copy of the other.</summary>
+    public void Verified(bool copy, TimeSpan took)
+    {
+        _checks.Add(1, new KeyValuePair<string, object?>("outcome", copy ? "copy" : "different"), new KeyValuePair<string, object?>("final", true));
+        _verify.Record(took.TotalSeconds);
+    }
+
+    /// <summary>An aligned verification whose try failed: <paramref name="outcome"/> is a <see cref="FetchErrors"/> code.</summary>
+    public void VerificationFailed(string outcome, bool final) =>
+        _checks.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("final", final));
 
     /// <summary>Jobs a pass inserted: a job already queued (a pass cut short and run again) is not counted twice.</summary>
     public void Enqueued(int jobs) => _enqueued.Add(jobs);

@@ -19,6 +19,16 @@ public sealed class MatchingOptions
     /// </summary>
     public double EmbeddingMinSimilarity { get; set; } = EmbeddingQuery.DefaultMinSimilarity;
 
+    /// <summary>
+    /// The cosine similarity at or above which the embeddings of two claimed images (derived by the worker from
+    /// their URLs) propose an aligned verification: the worker fetches both and lays one over the other to see
+    /// whether it is a copy (DESIGN.md 5.7). Lower finds more copies and fetches more pictures that are not.
+    /// </summary>
+    public double AlignedCandidateSimilarity { get; set; } = 0.75;
+
+    /// <summary>Aligned verifications one image proposes at most, the most alike first; 0 turns aligned verification off.</summary>
+    public int AlignedCandidates { get; set; } = 4;
+
     /// <summary><c>Registry:Matching:VectorIndex</c>: when embeddings are searched approximately.</summary>
     public VectorIndexOptions VectorIndex { get; set; } = new();
 }
@@ -87,6 +97,16 @@ internal sealed class MatchingOptionsValidator : IValidateOptions<MatchingOption
         if (!(options.EmbeddingMinSimilarity is >= 0.5 and <= 1))
         {
             failures.Add($"Registry:Matching:EmbeddingMinSimilarity is {options.EmbeddingMinSimilarity}; use 0.5 to 1.");
+        }
+
+        if (!(options.AlignedCandidateSimilarity is >= 0.5 and <= 1))
+        {
+            failures.Add($"Registry:Matching:AlignedCandidateSimilarity is {options.AlignedCandidateSimilarity}; use 0.5 to 1.");
+        }
+
+        if (options.AlignedCandidates is < 0 or > 64)
+        {
+            failures.Add($"Registry:Matching:AlignedCandidates is {options.AlignedCandidates}; use 0 (off) to 64.");
         }
 
         var vectors = options.VectorIndex;

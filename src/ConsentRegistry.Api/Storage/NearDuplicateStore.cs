@@ -10,7 +10,7 @@ namespace ConsentRegistry.Api.Storage;
 /// pairs found, written with the mark moved on, once (a scan that finds the mark moved by another
 /// instance meanwhile writes nothing).
 /// </summary>
-public sealed class NearDuplicateStore(RegistryDatabase database)
+public sealed class NearDuplicateStore(RegistryDatabase database, NearDuplicateCheckStore checkStore)
 {
     /// <summary>Claims read by one pass of the scan at most.</summary>
     public const int ClaimsPerPass = 64;
@@ -38,7 +38,7 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         """;
 
     private const string SelectDerived = """
-        SELECT seq, claim_id, subjects FROM derived_fingerprints WHERE seq > @after AND seq <= @upTo ORDER BY seq LIMIT @limit
+        SELECT seq, claim_id, url, subjects FROM derived_fingerprints WHERE seq > @after AND seq <= @upTo ORDER BY seq LIMIT @limit
         """;
 
     // The latest set per URL, the first @limit URLs only: a 10,000-URL claim's sets are tens of MB,
@@ -70,6 +70,16 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         JOIN claims b ON b.id = p.claim_b
         WHERE p.conflict = 1 AND p.id > @after AND a.revoked_seq IS NULL AND b.revoked_seq IS NULL
           AND NOT EXISTS (SELECT 1 FROM near_duplicate_pairs q WHERE q.claim_a = p.claim_a AND q.claim_b = p.claim_b AND q.conflict = 1 AND q.id < p.id)
+        ORDER BY p.id
+        LIMIT @limit
+        """;
+
+    // Pairs found by aligned verification: the live search cannot find them again (the worker compared pictures).
+    private const string SelectAlignedPairs = """
+        SELECT o.id AS claim, o.party, p.distance, p.conflict
+        FROM near_duplicate_pairs p
+        JOIN claims o ON o.id = CASE WHEN p.claim_a = @claimId THEN p.claim_b ELSE p.claim_a END
+        WHERE (p.claim_a = @claimId OR p.claim_b = @claimId) AND p.match_kind = 'aligned' AND o.revoked_seq IS NULL
         ORDER BY p.id
         LIMIT @limit
         """;
@@ -114,7 +124,7 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         var claims = (await connection.QueryAsync<(long Seq, string Id, string Subjects)>(new CommandDefinition(
             SelectClaims, new { after, upTo }, cancellationToken: cancellationToken))).AsList();
 
-        var derived = (await connection.QueryAsync<(long Seq, string ClaimId, string Subjects)>(new CommandDefinition(
+        var derived = (await connection.QueryAsync<(long Seq, string ClaimId, string Url, string Subjects)>(new CommandDefinition(
             SelectDerived, new { after, upTo, limit = DerivedPerPass }, cancellationToken: cancellationToken))).AsList();
         if (derived.Count == DerivedPerPass)
         {
@@ -123,7 +133,7 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         }
 
         var entries = claims.Select(c => new ScanEntry(c.Seq, c.Id, ImageSubjects(c.Subjects)))
-            .Concat(derived.Select(d => new ScanEntry(d.Seq, d.ClaimId, ImageSubjects(d.Subjects))))
+            .Concat(derived.Select(d => new ScanEntry(d.Seq, d.ClaimId, ImageSubjects(d.Subjects), d.Url)))
             .OrderBy(e => e.Seq)
             .ToList();
         return new ScanPass(after, upTo, entries);
@@ -133,8 +143,11 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
     private static List<Subject> ImageSubjects(string packed, int limit = ImageSubjectsPerEntry) =>
         StoredSubjects.Decode(packed, static kind => kind is SubjectKinds.Pdq or SubjectKinds.Embedding, limit);
 
-    /// <summary>Writes the pairs a pass found and moves the mark to its end; false (nothing written) when another instance moved it first.</summary>
-    public async Task<bool> WritePassAsync(ScanPass pass, IReadOnlyList<PairRow> pairs, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the pairs a pass found, then the aligned verifications it proposes (those of two claims now paired
+    /// left out), and moves the mark to its end; false (nothing written) when another instance moved it first.
+    /// </summary>
+    public async Task<bool> WritePassAsync(ScanPass pass, IReadOnlyList<PairRow> pairs, IReadOnlyList<CheckRow> checks, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
@@ -144,6 +157,7 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         }
 
         await connection.ExecuteAsync(new CommandDefinition(InsertPair, pairs, transaction, cancellationToken: cancellationToken));
+        await checkStore.InsertAsync(connection, transaction, checks, cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(AdvanceMark, new { upTo = pass.UpTo }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return true;
@@ -178,6 +192,16 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
         return (subjects.Count > Limit ? subjects[..Limit] : subjects, complete);
     }
 
+    /// <summary>
+    /// The other claims, not revoked, that aligned verification found to hold a copy of this claim's picture (or whose
+    /// picture this claim's is a copy of), the first <paramref name="limit"/> found.
+    /// </summary>
+    public async Task<IReadOnlyList<AlignedPairRow>> AlignedPairsAsync(string claimId, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        return (await connection.QueryAsync<AlignedPairRow>(new CommandDefinition(SelectAlignedPairs, new { claimId, limit }, cancellationToken: cancellationToken))).AsList();
+    }
+
     /// <summary>Recorded pairs that disagree, neither claim revoked, after pair <paramref name="after"/>; one row per pair of claims.</summary>
     public async Task<IReadOnlyList<ConflictRow>> ListConflictsAsync(long after, int limit, CancellationToken cancellationToken)
     {
@@ -189,11 +213,20 @@ public sealed class NearDuplicateStore(RegistryDatabase database)
 /// <summary>One stretch of the log to scan: past <see cref="After"/>, up to <see cref="UpTo"/>.</summary>
 public sealed record ScanPass(long After, long UpTo, IReadOnlyList<ScanEntry> Entries);
 
-/// <summary>A claim's own subjects, or one derived set of it, at its seq.</summary>
-public sealed record ScanEntry(long Seq, string ClaimId, IReadOnlyList<Subject> Subjects);
+/// <summary>A claim's own subjects, or one derived set of it (<see cref="Url"/>: the claimed URL whose picture gave it), at its seq.</summary>
+public sealed record ScanEntry(long Seq, string ClaimId, IReadOnlyList<Subject> Subjects, string? Url = null);
 
 /// <summary>A pair as stored: <see cref="ClaimA"/> sorts before <see cref="ClaimB"/>.</summary>
 public sealed record PairRow(string ClaimA, string ClaimB, string MatchKind, int? Distance, double? Similarity, int Conflict, long FoundSeq, long FoundAt);
+
+/// <summary>Another claim that aligned verification paired with a claim: its party, the overlapping parts' PDQ distance, whether they disagree.</summary>
+public sealed record AlignedPairRow
+{
+    public required string Claim { get; init; }
+    public required string Party { get; init; }
+    public int Distance { get; init; }
+    public int Conflict { get; init; }
+}
 
 /// <summary>An open conflict as <c>GET /v1/admin/conflicts</c> lists it, with both claims' parties and usage columns.</summary>
 public sealed record ConflictRow

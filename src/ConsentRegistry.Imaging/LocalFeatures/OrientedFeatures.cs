@@ -1,0 +1,374 @@
+namespace ConsentRegistry.Imaging.LocalFeatures;
+
+/// <summary>A corner found in an image: where it is on the full-size image, its orientation and its strength.</summary>
+public readonly record struct Keypoint(float X, float Y, float Angle, float Response, int Level);
+
+/// <summary>The keypoints of an image and their 256-bit binary descriptors, four 64-bit words each, in the same order.</summary>
+public sealed class FeatureSet(Keypoint[] points, ulong[] descriptors)
+{
+    public const int DescriptorWords = 4;
+
+    public Keypoint[] Points { get; } = points;
+
+    public ulong[] Descriptors { get; } = descriptors;
+
+    public int Count => Points.Length;
+
+    public ReadOnlySpan<ulong> Descriptor(int i) => Descriptors.AsSpan(i * DescriptorWords, DescriptorWords);
+}
+
+/// <summary>
+/// Oriented corners with rotated binary descriptors, after Rublee et al., "ORB: an efficient alternative to
+/// SIFT or SURF" (ICCV 2011), in managed code: FAST-9 corners on a pyramid of 8 levels 1.2 apart, ranked by
+/// their Harris response and spread over the levels by area, each oriented by its patch's intensity
+/// centroid, and described by 256 comparisons of smoothed pixel pairs drawn once from a Gaussian around the
+/// corner (BRIEF) and turned with it. What it finds survives scaling, rotation, cropping and re-encoding, so
+/// two copies of a picture share many of them in the same geometric arrangement.
+/// </summary>
+public static class OrientedFeatures
+{
+    public const int Levels = 8;
+    public const double LevelScale = 1.2;
+
+    /// <summary>The descriptor's patch radius: a corner closer than this (plus one) to an edge is not described.</summary>
+    private const int PatchRadius = 15;
+    private const int Border = PatchRadius + 1;
+    private const int Bits = FeatureSet.DescriptorWords * 64;
+    private const int AngleBins = 30;
+    private const double HarrisK = 0.04;
+
+    // The 16 pixels of the Bresenham circle of radius 3 around a FAST candidate, clockwise from the top.
+    private static readonly (int X, int Y)[] Circle =
+    [
+        (0, -3), (1, -3), (2, -2), (3, -1), (3, 0), (3, 1), (2, 2), (1, 3),
+        (0, 3), (-1, 3), (-2, 2), (-3, 1), (-3, 0), (-3, -1), (-2, -2), (-1, -3),
+    ];
+
+    // The comparison pairs, turned for each angle bin: [bin][bit] = (x1, y1, x2, y2), all within the patch.
+    private static readonly (sbyte X1, sbyte Y1, sbyte X2, sbyte Y2)[][] Patterns = BuildPatterns();
+
+    // Half-widths of the patch's rows, for the intensity centroid over a disc.
+    private static readonly int[] DiscRows = Enumerable.Range(0, PatchRadius + 1)
+        .Select(dy => (int)Math.Floor(Math.Sqrt(PatchRadius * PatchRadius - dy * dy))).ToArray();
+
+    /// <summary>
+    /// At most <paramref name="maxFeatures"/> keypoints of <paramref name="image"/> and their descriptors; a lower
+    /// <paramref name="fastThreshold"/> (the grey-level step a corner's arc must make) finds corners in flatter pictures.
+    /// </summary>
+    public static FeatureSet Detect(GrayImage image, int maxFeatures = 1000, int fastThreshold = 7)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxFeatures, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(fastThreshold, 1);
+        var points = new List<Keypoint>(maxFeatures);
+        var descriptors = new List<ulong>(maxFeatures * FeatureSet.DescriptorWords);
+        var factor = 1 / LevelScale;
+        var perLevel = maxFeatures * (1 - factor) / (1 - Math.Pow(factor, Levels));
+        var level = image;
+        Span<ulong> words = stackalloc ulong[FeatureSet.DescriptorWords];
+        for (var l = 0; l < Levels; l++, perLevel *= factor)
+        {
+            if (l > 0)
+            {
+                var scale = Math.Pow(LevelScale, l);
+                var (w, h) = ((int)Math.Round(image.Width / scale), (int)Math.Round(image.Height / scale));
+                if (w <= 2 * Border || h <= 2 * Border)
+                {
+                    break;
+                }
+
+                level = image.Resized(w, h);
+            }
+
+            var quota = l == Levels - 1 ? maxFeatures - points.Count : (int)Math.Round(perLevel);
+            var corners = Corners(level, fastThreshold, Math.Max(0, Math.Min(quota, maxFeatures - points.Count)));
+            if (corners.Count == 0)
+            {
+                continue;
+            }
+
+            var smoothed = Smoothed(level);
+            var (sx, sy) = ((double)image.Width / level.Width, (double)image.Height / level.Height);
+            foreach (var (x, y, response) in corners)
+            {
+                var angle = Orientation(level, x, y);
+                Describe(smoothed, x, y, angle, words);
+                points.Add(new Keypoint((float)((x + 0.5) * sx - 0.5), (float)((y + 0.5) * sy - 0.5), (float)angle, response, l));
+                foreach (var word in words)
+                {
+                    descriptors.Add(word);
+                }
+            }
+        }
+
+        return new FeatureSet([.. points], [.. descriptors]);
+    }
+
+    /// <summary>The strongest FAST-9 corners of one level by Harris response, after 3×3 non-maximum suppression of their FAST scores.</summary>
+    private static List<(int X, int Y, float Response)> Corners(GrayImage image, int threshold, int quota)
+    {
+        var found = new List<(int X, int Y, float Response)>();
+        if (quota == 0)
+        {
+            return found;
+        }
+
+        int width = image.Width, height = image.Height;
+        var scores = new int[width * height];
+        var pixels = image.Pixels;
+        Span<int> offsets = stackalloc int[Circle.Length];
+        for (var i = 0; i < Circle.Length; i++)
+        {
+            offsets[i] = Circle[i].Y * width + Circle[i].X;
+        }
+
+        for (var y = Border; y < height - Border; y++)
+        {
+            for (var x = Border; x < width - Border; x++)
+            {
+                scores[y * width + x] = FastScore(pixels, y * width + x, offsets, threshold);
+            }
+        }
+
+        for (var y = Border; y < height - Border; y++)
+        {
+            for (var x = Border; x < width - Border; x++)
+            {
+                var at = y * width + x;
+                var score = scores[at];
+                if (score > 0 && IsPeak(scores, at, width, score))
+                {
+                    found.Add((x, y, Harris(image, x, y)));
+                }
+            }
+        }
+
+        found.Sort((a, b) => b.Response.CompareTo(a.Response));
+        if (found.Count > quota)
+        {
+            found.RemoveRange(quota, found.Count - quota);
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// 0 unless 9 contiguous pixels of the circle are all brighter than the centre by more than the threshold, or all
+    /// darker; otherwise how far, beyond the threshold, the circle's pixels on that side differ from the centre in all.
+    /// </summary>
+    private static int FastScore(byte[] pixels, int at, ReadOnlySpan<int> offsets, int threshold)
+    {
+        int centre = pixels[at];
+        int high = centre + threshold, low = centre - threshold;
+
+        // Of the four compass pixels, an arc of 9 covers at least two: fewer than two on one side rules that side out.
+        int p0 = pixels[at + offsets[0]], p4 = pixels[at + offsets[4]], p8 = pixels[at + offsets[8]], p12 = pixels[at + offsets[12]];
+        var brighter = (p0 > high ? 1 : 0) + (p4 > high ? 1 : 0) + (p8 > high ? 1 : 0) + (p12 > high ? 1 : 0);
+        var darker = (p0 < low ? 1 : 0) + (p4 < low ? 1 : 0) + (p8 < low ? 1 : 0) + (p12 < low ? 1 : 0);
+        if (brighter < 2 && darker < 2)
+        {
+            return 0;
+        }
+
+        int brighterRun = 0, darkerRun = 0, bestBrighter = 0, bestDarker = 0, brighterSum = 0, darkerSum = 0;
+        for (var i = 0; i < offsets.Length + 8; i++)
+        {
+            int value = pixels[at + offsets[i % offsets.Length]];
+            brighterRun = value > high ? brighterRun + 1 : 0;
+            darkerRun = value < low ? darkerRun + 1 : 0;
+            bestBrighter = Math.Max(bestBrighter, brighterRun);
+            bestDarker = Math.Max(bestDarker, darkerRun);
+            if (i < offsets.Length)
+            {
+                brighterSum += Math.Max(0, value - high);
+                darkerSum += Math.Max(0, low - value);
+            }
+        }
+
+        return bestBrighter >= 9 ? brighterSum + 1 : bestDarker >= 9 ? darkerSum + 1 : 0;
+    }
+
+    private static bool IsPeak(int[] scores, int at, int width, int score)
+    {
+        for (var dy = -1; dy <= 1; dy++)
+        {
+            for (var dx = -1; dx <= 1; dx++)
+            {
+                var other = scores[at + dy * width + dx];
+                // Ties go to the first in reading order, so a plateau keeps one corner.
+                if (other > score || (other == score && dy * width + dx < 0 && (dx, dy) != (0, 0)))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The Harris corner response over the 7×7 block around a pixel, from Sobel gradients.</summary>
+    private static float Harris(GrayImage image, int x, int y)
+    {
+        double a = 0, b = 0, c = 0;
+        var p = image.Pixels;
+        var w = image.Width;
+        for (var v = y - 3; v <= y + 3; v++)
+        {
+            for (var u = x - 3; u <= x + 3; u++)
+            {
+                var at = v * w + u;
+                double gx = (p[at - w + 1] + 2 * p[at + 1] + p[at + w + 1]) - (p[at - w - 1] + 2 * p[at - 1] + p[at + w - 1]);
+                double gy = (p[at + w - 1] + 2 * p[at + w] + p[at + w + 1]) - (p[at - w - 1] + 2 * p[at - w] + p[at - w + 1]);
+                a += gx * gx;
+                b += gy * gy;
+                c += gx * gy;
+            }
+        }
+
+        return (float)(a * b - c * c - HarrisK * (a + b) * (a + b));
+    }
+
+    /// <summary>The direction, in radians, from a corner to the intensity centroid of the disc of the patch around it.</summary>
+    private static double Orientation(GrayImage image, int x, int y)
+    {
+        long m10 = 0, m01 = 0;
+        for (var dy = -PatchRadius; dy <= PatchRadius; dy++)
+        {
+            var half = DiscRows[Math.Abs(dy)];
+            var row = (y + dy) * image.Width + x;
+            for (var dx = -half; dx <= half; dx++)
+            {
+                int value = image.Pixels[row + dx];
+                m10 += dx * value;
+                m01 += dy * value;
+            }
+        }
+
+        return Math.Atan2(m01, m10);
+    }
+
+    private static void Describe(GrayImage smoothed, int x, int y, double angle, Span<ulong> words)
+    {
+        var bin = (int)Math.Round(angle / (2 * Math.PI / AngleBins));
+        var pattern = Patterns[((bin % AngleBins) + AngleBins) % AngleBins];
+        words.Clear();
+        var p = smoothed.Pixels;
+        var w = smoothed.Width;
+        var centre = y * w + x;
+        for (var i = 0; i < Bits; i++)
+        {
+            var (x1, y1, x2, y2) = pattern[i];
+            if (p[centre + y1 * w + x1] < p[centre + y2 * w + x2])
+            {
+                words[i >> 6] |= 1UL << (i & 63);
+            }
+        }
+    }
+
+    /// <summary>The image smoothed by a Gaussian of σ 2 (9 taps each way), which the descriptor's comparisons need to be stable.</summary>
+    private static GrayImage Smoothed(GrayImage image)
+    {
+        ReadOnlySpan<int> kernel = [7, 17, 32, 46, 52, 46, 32, 17, 7]; // e^(-k²/8), scaled to a sum of 256
+        int width = image.Width, height = image.Height;
+        var across = new int[width * height];
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                var sum = 0;
+                for (var k = -4; k <= 4; k++)
+                {
+                    sum += kernel[k + 4] * image.Pixels[y * width + Math.Clamp(x + k, 0, width - 1)];
+                }
+
+                across[y * width + x] = sum;
+            }
+        }
+
+        var output = new byte[width * height];
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                var sum = 0;
+                for (var k = -4; k <= 4; k++)
+                {
+                    sum += kernel[k + 4] * across[Math.Clamp(y + k, 0, height - 1) * width + x];
+                }
+
+                output[y * width + x] = (byte)((sum + 32768) >> 16);
+            }
+        }
+
+        return new GrayImage(width, height, output);
+    }
+
+    /// <summary>
+    /// 256 point pairs drawn from an isotropic Gaussian of σ = 31/5 around the corner (Calonder et al.'s best
+    /// sampling for BRIEF), each point kept within the patch's disc, by a fixed generator so that every process
+    /// draws the same; then turned for each angle bin.
+    /// </summary>
+    private static (sbyte, sbyte, sbyte, sbyte)[][] BuildPatterns()
+    {
+        var random = new SplitMix64(0x436F6E73656E7452); // fixed: descriptors are only ever compared within one build
+        var pairs = new (double X1, double Y1, double X2, double Y2)[Bits];
+        const double sigma = (2 * PatchRadius + 1) / 5.0;
+        for (var i = 0; i < Bits; i++)
+        {
+            var (x1, y1) = InDisc(ref random, sigma);
+            var (x2, y2) = InDisc(ref random, sigma);
+            pairs[i] = (x1, y1, x2, y2);
+        }
+
+        var patterns = new (sbyte, sbyte, sbyte, sbyte)[AngleBins][];
+        for (var bin = 0; bin < AngleBins; bin++)
+        {
+            var theta = bin * 2 * Math.PI / AngleBins;
+            var (cos, sin) = (Math.Cos(theta), Math.Sin(theta));
+            patterns[bin] = pairs.Select(p => (Turn(p.X1, p.Y1, cos, sin, across: true), Turn(p.X1, p.Y1, cos, sin, across: false),
+                Turn(p.X2, p.Y2, cos, sin, across: true), Turn(p.X2, p.Y2, cos, sin, across: false))).ToArray();
+        }
+
+        return patterns;
+
+        // One coordinate of (x, y) turned by the angle: across (x) or down (y).
+        static sbyte Turn(double x, double y, double cos, double sin, bool across) => (sbyte)Math.Clamp(
+            Math.Round(across ? x * cos - y * sin : x * sin + y * cos), -PatchRadius, PatchRadius);
+    }
+
+    private static (double X, double Y) InDisc(ref SplitMix64 random, double sigma)
+    {
+        while (true)
+        {
+            var (x, y) = (random.NextGaussian() * sigma, random.NextGaussian() * sigma);
+            if (x * x + y * y <= (PatchRadius - 0.5) * (PatchRadius - 0.5))
+            {
+                return (x, y);
+            }
+        }
+    }
+}
+
+/// <summary>A small deterministic generator (Steele, Lea and Flood's SplitMix64), the same in every .NET version.</summary>
+internal struct SplitMix64(ulong seed)
+{
+    private ulong _state = seed;
+
+    public ulong Next()
+    {
+        var z = _state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>A uniform double in [0, 1).</summary>
+    public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>A standard normal value (Box–Muller).</summary>
+    public double NextGaussian()
+    {
+        var u = 1 - NextDouble();
+        var v = NextDouble();
+        return Math.Sqrt(-2 * Math.Log(u)) * Math.Cos(2 * Math.PI * v);
+    }
+}
