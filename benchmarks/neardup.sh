@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Near-duplicate measurement: builds a set of originals (openclipart illustrations and wallpaper
 # photographs from Debian packages), our own edits of each (8 kinds) and distractors, then reports per
-# edit kind how often each method (PDQ, the embedder, local features, aligned verification) matches an
-# edit to its original, and how often a distractor matches any original.
+# edit kind how often each method (PDQ, the embedder, local features, aligned verification with OpenCV's
+# ORB and with the registry's own verifier) matches an edit to its original, and how often a distractor
+# matches any original.
 #
 #   benchmarks/neardup.sh [--originals 150] [--distractors 1000] [--seed 1]
 #
@@ -56,6 +57,12 @@ timeout 1800 "${tool[@]}" evaluate "$out" --method aligned --orb-fast 7
 python3 benchmarks/ConsentRegistry.NearDup/analysis/aligned.py "$out" --max-false 1 --top 5
 log "The rule chosen on the seed-1 set (PDQ <= 16, or >= 6 inliers and aligned PDQ <= 12 or correlation >= 0.98)"
 python3 benchmarks/ConsentRegistry.NearDup/analysis/aligned.py "$out" --rule 16,6,0,12,0.98,2
+
+log "The registry's own aligned verification (managed local features, as the worker runs it; about 6 minutes)"
+timeout 1800 "${tool[@]}" evaluate "$out" --method verified
+log "What the registry's pairs find: PDQ within 31, or aligned verification of the candidates the embedding proposes"
+python3 benchmarks/ConsentRegistry.NearDup/analysis/gated.py "$out" --radius 31
+python3 benchmarks/ConsentRegistry.NearDup/analysis/gated.py "$out" --radius 16 --similarity 0.75
 
 log "PDQ or embedding, PDQ or local features (a copy counts as found when either finds it)"
 "${tool[@]}" either "$out" pdq:31 embedding:0.02

@@ -3,12 +3,14 @@
 -- screenshot, a small rotation, or merely another picture of the same kind) propose a check: the
 -- worker fetches both images, lays one over the other by the local features they share and compares
 -- them where they overlap. A check that finds a copy records the pair as match_kind 'aligned'.
--- Taken like fingerprint jobs: a lease, retries with backoff, the last failure kept.
+-- One row per pair of claimed URLs, the claims in text order, whichever proposed it. Taken like
+-- fingerprint jobs: a lease, retries with backoff, the last failure kept and tried again after the
+-- re-fetch interval.
 CREATE TABLE near_duplicate_checks (
-    claim_a     TEXT    NOT NULL REFERENCES claims (id), -- the claim whose derived set proposed the check
-    url_a       TEXT    NOT NULL,                        -- the URL of claim_a's that gave that set
-    claim_b     TEXT    NOT NULL REFERENCES claims (id), -- another party's claim, alike by embedding
-    url_b       TEXT    NOT NULL,                        -- the URL of claim_b's whose set was alike
+    claim_a     TEXT    NOT NULL REFERENCES claims (id), -- the two claims of different parties, in text order
+    url_a       TEXT    NOT NULL,                        -- the claimed URL of claim_a's whose picture is compared
+    claim_b     TEXT    NOT NULL REFERENCES claims (id),
+    url_b       TEXT    NOT NULL,                        -- the claimed URL of claim_b's
     similarity  REAL    NOT NULL,                        -- the embeddings' cosine similarity
     conflict    INTEGER NOT NULL CHECK (conflict IN (0, 1)),
     status      TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'failed')),
@@ -18,10 +20,10 @@ CREATE TABLE near_duplicate_checks (
     lease_owner TEXT,
     lease_until INTEGER,                                 -- unix ms
     error       TEXT,
-    found_seq   INTEGER NOT NULL,                        -- the derived set that proposed it
+    found_seq   INTEGER NOT NULL,                        -- the derived set that last proposed it
     PRIMARY KEY (claim_a, url_a, claim_b, url_b)
 );
-CREATE INDEX near_duplicate_checks_due ON near_duplicate_checks (due_at) WHERE status = 'pending';
+CREATE INDEX near_duplicate_checks_due ON near_duplicate_checks (due_at, found_seq) WHERE status <> 'done';
 
 -- SQLite cannot change a CHECK constraint in place: the pairs move to a table that allows 'aligned'.
 CREATE TABLE near_duplicate_pairs_new (
@@ -41,3 +43,5 @@ SELECT id, claim_a, claim_b, match_kind, distance, similarity, conflict, found_s
 DROP TABLE near_duplicate_pairs;
 ALTER TABLE near_duplicate_pairs_new RENAME TO near_duplicate_pairs;
 CREATE INDEX near_duplicate_pairs_conflicts ON near_duplicate_pairs (conflict, id);
+-- GET /v1/claims/{id}/near-duplicates reads a claim's aligned pairs from either side.
+CREATE INDEX near_duplicate_pairs_claim_b ON near_duplicate_pairs (claim_b);

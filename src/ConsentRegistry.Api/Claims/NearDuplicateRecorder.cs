@@ -75,12 +75,16 @@ internal sealed class NearDuplicateRecorder(
             {
                 foreach (var candidate in search.Candidates(entry.ClaimId, entry.Subjects, _options.AlignedCandidateSimilarity, _options.AlignedCandidates))
                 {
+                    // One row per pair of URLs, whichever claim's set proposed it: the claims in text order.
+                    var (a, b) = string.CompareOrdinal(entry.ClaimId, candidate.Claim) < 0
+                        ? ((entry.ClaimId, url), (candidate.Claim, candidate.Url))
+                        : ((candidate.Claim, candidate.Url), (entry.ClaimId, url));
                     checks.Add(new CheckRow
                     {
-                        ClaimA = entry.ClaimId,
-                        UrlA = url,
-                        ClaimB = candidate.Claim,
-                        UrlB = candidate.Url,
+                        ClaimA = a.Item1,
+                        UrlA = a.Item2,
+                        ClaimB = b.Item1,
+                        UrlB = b.Item2,
                         Similarity = candidate.Similarity,
                         Conflict = candidate.Conflict ? 1 : 0,
                         FoundSeq = entry.Seq,

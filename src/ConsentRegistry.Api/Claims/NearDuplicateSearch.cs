@@ -22,6 +22,13 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxD
     public const int MaxMatchesPerSubject = 256;
 
     /// <summary>
+    /// Other parties' claims taken at most per embedding when proposing aligned verifications, before the most alike
+    /// are kept: the index cuts by trust and age, not by similarity, and at the candidates' lower threshold many
+    /// unrelated pictures of the same kind are alike.
+    /// </summary>
+    public const int MaxCandidatesPerSubject = 2048;
+
+    /// <summary>
     /// The best match per other claim and kind; empty when the index does not hold <paramref name="claimId"/>,
     /// or holds it revoked and <paramref name="evenIfRevoked"/> is false.
     /// </summary>
@@ -143,7 +150,7 @@ internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxD
             using var scope = index.Read();
             var registry = scope.Index;
             registry.FindOtherParties(null, 0,
-                new EmbeddingQuery(model, [EmbeddingVector.DecodeStored(value)], (float)candidateSimilarity), party, MaxMatchesPerSubject, matches);
+                new EmbeddingQuery(model, [EmbeddingVector.DecodeStored(value)], (float)candidateSimilarity), party, MaxCandidatesPerSubject, matches);
             foreach (var match in matches)
             {
                 // An entry of a derived set names the URL its picture came from; a claim's own entry names none.

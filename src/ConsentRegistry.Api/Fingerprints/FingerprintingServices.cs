@@ -65,7 +65,7 @@ internal sealed class FingerprintWorkerStarter(
 }
 
 /// <summary>Says whether this process runs the worker and what it has done; never unhealthy (a failed fetch is the remote host's matter).</summary>
-internal sealed class FingerprintWorkerHealthCheck(FingerprintWorker worker, IOptions<WorkerOptions> options) : IHealthCheck
+internal sealed class FingerprintWorkerHealthCheck(FingerprintWorker worker, AlignedVerificationWorker aligned, IOptions<WorkerOptions> options) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -75,6 +75,8 @@ internal sealed class FingerprintWorkerHealthCheck(FingerprintWorker worker, IOp
         }
 
         var (derived, failed) = worker.Progress;
-        return Task.FromResult(HealthCheckResult.Healthy($"running as {worker.Owner}: {derived} images fingerprinted, {failed} fetches failed since start"));
+        var (compared, checksFailed) = aligned.Progress;
+        return Task.FromResult(HealthCheckResult.Healthy(
+            $"running as {worker.Owner}: {derived} images fingerprinted, {failed} fetches failed; {compared} aligned verifications done, {checksFailed} failed since start"));
     }
 }

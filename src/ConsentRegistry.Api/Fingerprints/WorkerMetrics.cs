@@ -38,15 +38,14 @@ public sealed class WorkerMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Seconds });
     }
 
-    /// <summary>An aligned verification that compared both pictures: <paramref name="copy"/> when one is a copy of the other.</summary>
-    public void Verified(bool copy, TimeSpan took)
-    {
-        _checks.Add(1, new KeyValuePair<string, object?>("outcome", copy ? "copy" : "different"), new KeyValuePair<string, object?>("final", true));
-        _verify.Record(took.TotalSeconds);
-    }
+    /// <summary>The time one comparison took (fit, overlay, PDQ and correlation), once both pictures were ready.</summary>
+    public void AlignedCompared(TimeSpan took) => _verify.Record(took.TotalSeconds);
 
-    /// <summary>An aligned verification whose try failed: <paramref name="outcome"/> is a <see cref="FetchErrors"/> code.</summary>
-    public void VerificationFailed(string outcome, bool final) =>
+    /// <summary>
+    /// An aligned verification finished: <paramref name="outcome"/> is <c>copy</c> or <c>different</c> (counted once the
+    /// store took it), or a <see cref="FetchErrors"/> code for a failed try (<paramref name="final"/> when not retried).
+    /// </summary>
+    public void AlignedFinished(string outcome, bool final) =>
         _checks.Add(1, new KeyValuePair<string, object?>("outcome", outcome), new KeyValuePair<string, object?>("final", final));
 
     /// <summary>Jobs a pass inserted: a job already queued (a pass cut short and run again) is not counted twice.</summary>

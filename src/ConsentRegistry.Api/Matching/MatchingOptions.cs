@@ -104,6 +104,11 @@ internal sealed class MatchingOptionsValidator : IValidateOptions<MatchingOption
             failures.Add($"Registry:Matching:AlignedCandidateSimilarity is {options.AlignedCandidateSimilarity}; use 0.5 to 1.");
         }
 
+        else if (options.AlignedCandidateSimilarity >= options.EmbeddingMinSimilarity)
+        {
+            failures.Add($"Registry:Matching:AlignedCandidateSimilarity ({options.AlignedCandidateSimilarity}) must be below EmbeddingMinSimilarity ({options.EmbeddingMinSimilarity}): embeddings alike at that threshold are a pair already, and none would be left to verify.");
+        }
+
         if (options.AlignedCandidates is < 0 or > 64)
         {
             failures.Add($"Registry:Matching:AlignedCandidates is {options.AlignedCandidates}; use 0 (off) to 64.");

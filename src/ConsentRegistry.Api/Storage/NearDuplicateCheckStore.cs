@@ -5,40 +5,71 @@ namespace ConsentRegistry.Api.Storage;
 
 /// <summary>
 /// The queue of aligned verifications (<c>near_duplicate_checks</c>, DESIGN.md 5.7): candidate pairs of claimed
-/// images that the embeddings propose, written by the pair recorder with its pass; taken by the workers under a
-/// lease (PostgreSQL: <c>FOR UPDATE SKIP LOCKED</c>, so several workers share it and none runs a check another
-/// holds), retried with backoff, the last failure kept. A check that finds a copy writes its pair, match kind
-/// <c>aligned</c>, in the transaction that marks it done.
+/// pictures that the embeddings propose, written by the pair recorder with its pass, one row per pair of claimed
+/// URLs whichever proposed it (claims in text order); taken by the workers under a lease (PostgreSQL:
+/// <c>FOR UPDATE SKIP LOCKED</c>, so several workers share it and none runs a check another holds), retried with
+/// backoff, a final failure kept with its reason and tried again after the re-fetch interval. A check that finds a
+/// copy writes its pair, match kind <c>aligned</c>, in the transaction that marks it done; the checks of revoked
+/// claims are dropped.
 /// </summary>
 public sealed class NearDuplicateCheckStore(RegistryDatabase database)
 {
-    // Checks of revoked claims are passed by, whenever the revocation came; a pair already recorded for
-    // the two claims (by PDQ or an embedding, or by another check) leaves nothing to verify.
+    /// <summary>Checks of revoked claims one take drops at most, before it takes.</summary>
+    private const int DropsPerTake = 500;
+
+    public const string InterruptedError = "interrupted: The worker that took it stopped before its try ended.";
+
+    // Not yet done and due, and not leased (or the lease has passed: its worker died). A check still leased when
+    // taken says so until its try ends. Checks of revoked claims are passed by (and dropped by the take before).
     private readonly string _take = $"""
         UPDATE near_duplicate_checks
-        SET lease_owner = @owner, lease_until = {database.NowMilliseconds} + @leaseMs, attempts = attempts + 1
+        SET lease_owner = @owner, lease_until = {database.NowMilliseconds} + @leaseMs, attempts = attempts + 1,
+            error = CASE WHEN lease_owner IS NOT NULL THEN @interrupted ELSE error END
         WHERE (claim_a, url_a, claim_b, url_b) IN (
             SELECT k.claim_a, k.url_a, k.claim_b, k.url_b FROM near_duplicate_checks k
-            WHERE k.status = 'pending' AND k.due_at <= {database.NowMilliseconds}
+            WHERE k.status <> 'done' AND k.due_at <= {database.NowMilliseconds}
               AND (k.lease_until IS NULL OR k.lease_until < {database.NowMilliseconds})
               AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id IN (k.claim_a, k.claim_b) AND c.revoked_seq IS NOT NULL)
-            ORDER BY k.due_at
+            ORDER BY k.due_at, k.found_seq
             LIMIT @limit{database.TakeRows})
-          AND status = 'pending' AND due_at <= {database.NowMilliseconds} AND (lease_until IS NULL OR lease_until < {database.NowMilliseconds})
+          AND status <> 'done' AND due_at <= {database.NowMilliseconds} AND (lease_until IS NULL OR lease_until < {database.NowMilliseconds})
         RETURNING claim_a, url_a, claim_b, url_b, similarity, conflict, attempts, found_seq
+        """;
+
+    private readonly string _dropRevoked = $"""
+        DELETE FROM near_duplicate_checks WHERE (claim_a, url_a, claim_b, url_b) IN (
+            SELECT k.claim_a, k.url_a, k.claim_b, k.url_b FROM near_duplicate_checks k
+            WHERE k.status <> 'done'
+              AND EXISTS (SELECT 1 FROM claims c WHERE c.id IN (k.claim_a, k.claim_b) AND c.revoked_seq IS NOT NULL)
+            LIMIT {DropsPerTake}{database.TakeRows})
+        """;
+
+    private const string EitherRevoked = """
+        SELECT COUNT(*) FROM claims WHERE id IN (@ClaimA, @ClaimB) AND revoked_seq IS NOT NULL
+        """;
+
+    private const string DeleteLeased = """
+        DELETE FROM near_duplicate_checks
+        WHERE claim_a = @ClaimA AND url_a = @UrlA AND claim_b = @ClaimB AND url_b = @UrlB AND lease_owner = @owner
         """;
 
     private const string MarkDone = """
         UPDATE near_duplicate_checks
-        SET status = 'done', is_copy = @isCopy, error = NULL, lease_owner = NULL, lease_until = NULL
+        SET status = 'done', is_copy = @isCopy, attempts = 0, error = NULL, lease_owner = NULL, lease_until = NULL
         WHERE claim_a = @ClaimA AND url_a = @UrlA AND claim_b = @ClaimB AND url_b = @UrlB AND lease_owner = @owner
         """;
 
+    // A final failure starts the count again for the try after the re-fetch interval, as a fingerprint job's does.
     private readonly string _markFailed = $"""
         UPDATE near_duplicate_checks
-        SET status = CASE WHEN @final THEN 'failed' ELSE 'pending' END,
-            attempts = CASE WHEN @givenBack AND attempts > 0 THEN attempts - 1 ELSE attempts END,
+        SET status = CASE WHEN @final THEN 'failed' ELSE status END,
+            attempts = CASE WHEN @final THEN 0 WHEN @givenBack AND attempts > 0 THEN attempts - 1 ELSE attempts END,
             error = @error, due_at = {database.NowMilliseconds} + @waitMs, lease_owner = NULL, lease_until = NULL
+        WHERE claim_a = @ClaimA AND url_a = @UrlA AND claim_b = @ClaimB AND url_b = @UrlB AND lease_owner = @owner
+        """;
+
+    private readonly string _renew = $"""
+        UPDATE near_duplicate_checks SET lease_until = {database.NowMilliseconds} + @leaseMs
         WHERE claim_a = @ClaimA AND url_a = @UrlA AND claim_b = @ClaimB AND url_b = @UrlB AND lease_owner = @owner
         """;
 
@@ -48,37 +79,50 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
         ON CONFLICT DO NOTHING
         """;
 
-    // Pairs are stored with their claims in text order; a check names its claims as proposed.
+    // Two claims already recorded as a pair leave nothing to verify. A check proposed again by a newer derived set
+    // (one of the pictures changed) is due again if it had been done or had failed; one still to run keeps its place.
     private readonly string _insert = $"""
         INSERT INTO near_duplicate_checks (claim_a, url_a, claim_b, url_b, similarity, conflict, due_at, found_seq)
         SELECT @ClaimA, @UrlA, @ClaimB, @UrlB, @Similarity, @Conflict, {database.NowMilliseconds}, @FoundSeq
-        WHERE NOT EXISTS (SELECT 1 FROM near_duplicate_pairs p
-                          WHERE (p.claim_a = @ClaimA AND p.claim_b = @ClaimB) OR (p.claim_a = @ClaimB AND p.claim_b = @ClaimA))
-        ON CONFLICT DO NOTHING
+        WHERE NOT EXISTS (SELECT 1 FROM near_duplicate_pairs p WHERE p.claim_a = @ClaimA AND p.claim_b = @ClaimB)
+        ON CONFLICT (claim_a, url_a, claim_b, url_b) DO UPDATE
+        SET status = 'pending', is_copy = NULL, attempts = 0, error = NULL, similarity = excluded.similarity,
+            due_at = excluded.due_at, found_seq = excluded.found_seq
+        WHERE near_duplicate_checks.status <> 'pending' AND near_duplicate_checks.found_seq < excluded.found_seq
         """;
 
     /// <summary>
-    /// Queues <paramref name="checks"/> in the recorder's transaction, due now; a check already queued (whatever its
-    /// state) and two claims already recorded as a pair are passed by. Returns how many were queued.
+    /// Queues <paramref name="checks"/> (their claims in text order) in the recorder's transaction, due now; two
+    /// claims already recorded as a pair are passed by, and so is a check already queued, unless it was done or had
+    /// failed and this one was proposed by a newer derived set. Returns how many rows were written.
     /// </summary>
     internal async Task<int> InsertAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<CheckRow> checks, CancellationToken cancellationToken)
     {
         var inserted = 0;
         foreach (var check in checks)
         {
+            if (string.CompareOrdinal(check.ClaimA, check.ClaimB) >= 0)
+            {
+                throw new ArgumentException("A check names its claims in text order.", nameof(checks));
+            }
+
             inserted += await connection.ExecuteAsync(new CommandDefinition(_insert, check, transaction, cancellationToken: cancellationToken));
         }
 
         return inserted;
     }
 
-    /// <summary>Leases up to <paramref name="limit"/> due checks to <paramref name="owner"/> for <paramref name="lease"/>, counting a try of each.</summary>
+    /// <summary>
+    /// Leases up to <paramref name="limit"/> due checks to <paramref name="owner"/> for <paramref name="lease"/>, counting a
+    /// try of each, those one derived set proposed together; drops checks of revoked claims first.
+    /// </summary>
     public async Task<IReadOnlyList<CheckRow>> TakeAsync(string owner, int limit, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(_dropRevoked, transaction: transaction, cancellationToken: cancellationToken));
         var taken = await connection.QueryAsync<CheckRow>(new CommandDefinition(_take,
-            new { owner, limit, leaseMs = (long)lease.TotalMilliseconds }, transaction, cancellationToken: cancellationToken));
+            new { owner, limit, leaseMs = (long)lease.TotalMilliseconds, interrupted = InterruptedError }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         return taken.AsList();
     }
@@ -86,7 +130,8 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
     /// <summary>
     /// Marks a check done and, when the images were found to be copies, records the pair (match kind
     /// <c>aligned</c>, the aligned PDQ distance) in the same transaction. False, and nothing written, when the
-    /// check is no longer <paramref name="owner"/>'s (its lease passed and another worker took it).
+    /// check is no longer <paramref name="owner"/>'s (its lease passed and another worker took it) or one of its
+    /// claims has been revoked meanwhile (the check is dropped).
     /// </summary>
     public async Task<bool> CompleteAsync(string owner, CheckRow check, int? alignedDistance, long foundAt, CancellationToken cancellationToken)
     {
@@ -95,6 +140,13 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
         var args = new DynamicParameters(check);
         args.Add("owner", owner);
         args.Add("isCopy", alignedDistance is null ? 0 : 1);
+        if (await connection.ExecuteScalarAsync<long>(new CommandDefinition(EitherRevoked, args, transaction, cancellationToken: cancellationToken)) > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(DeleteLeased, args, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            return false;
+        }
+
         if (await connection.ExecuteAsync(new CommandDefinition(MarkDone, args, transaction, cancellationToken: cancellationToken)) == 0)
         {
             return false;
@@ -127,6 +179,19 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
         await connection.ExecuteAsync(new CommandDefinition(_markFailed, args, cancellationToken: cancellationToken));
     }
 
+    /// <summary>Extends to <paramref name="lease"/> from now the leases of those of <paramref name="checks"/> still <paramref name="owner"/>'s.</summary>
+    public async Task RenewAsync(string owner, IReadOnlyList<CheckRow> checks, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        foreach (var check in checks)
+        {
+            var args = new DynamicParameters(check);
+            args.Add("owner", owner);
+            args.Add("leaseMs", (long)lease.TotalMilliseconds);
+            await connection.ExecuteAsync(new CommandDefinition(_renew, args, cancellationToken: cancellationToken));
+        }
+    }
+
     /// <summary>The checks a claim took part in, either side, as tests and operators read them.</summary>
     public async Task<IReadOnlyList<CheckState>> ListAsync(string claimId, CancellationToken cancellationToken)
     {
@@ -138,7 +203,7 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
     }
 }
 
-/// <summary>A check as queued and taken: claim A's image (at <see cref="UrlA"/>) against claim B's (at <see cref="UrlB"/>).</summary>
+/// <summary>A check as queued and taken: claim A's picture (at <see cref="UrlA"/>) against claim B's (at <see cref="UrlB"/>); A sorts before B.</summary>
 public sealed record CheckRow
 {
     public required string ClaimA { get; init; }

@@ -44,6 +44,9 @@ public static class AlignedVerifier
     private const int MinOverlapSide = 32;
     private const int CorrelationSide = 32;
 
+    /// <summary>Cells of the 32×32 grid the probe must cover whole for the correlation to count (a quarter of them).</summary>
+    private const int MinCorrelationCells = CorrelationSide * CorrelationSide / 4;
+
     public static AlignedImage Prepare(DecodedImage image) => Prepare(GrayImage.From(image, Side));
 
     public static AlignedImage Prepare(GrayImage gray) => new(gray, OrientedFeatures.Detect(gray, MaxFeatures, FastThreshold));
@@ -119,6 +122,7 @@ public static class AlignedVerifier
 
         var claimPart = new byte[boxWidth * boxHeight];
         var probePart = new byte[boxWidth * boxHeight];
+        var coverPart = new byte[boxWidth * boxHeight];
         for (var y = 0; y < boxHeight; y++)
         {
             for (var x = 0; x < boxWidth; x++)
@@ -126,12 +130,13 @@ public static class AlignedVerifier
                 var at = (top + y) * width + left + x;
                 claimPart[y * boxWidth + x] = covered[at] ? claim.Pixels[at] : (byte)255;
                 probePart[y * boxWidth + x] = warped[at];
+                coverPart[y * boxWidth + x] = covered[at] ? (byte)255 : (byte)0;
             }
         }
 
         var a = new GrayImage(boxWidth, boxHeight, claimPart);
         var b = new GrayImage(boxWidth, boxHeight, probePart);
-        return (overlap, Hash(a).HammingDistance(Hash(b)), Correlation(a, b));
+        return (overlap, Hash(a).HammingDistance(Hash(b)), Correlation(a, b, new GrayImage(boxWidth, boxHeight, coverPart)));
     }
 
     private static PdqHash Hash(GrayImage gray)
@@ -145,26 +150,44 @@ public static class AlignedVerifier
         return PdqHasher.HashLuma(luma, gray.Width, gray.Height).Hash;
     }
 
-    private static double Correlation(GrayImage a, GrayImage b)
+    /// <summary>
+    /// The correlation of the two parts scaled to 32×32, over the cells the probe covers whole: the white both parts
+    /// hold where the probe does not reach (the corners of a turned copy) would otherwise count as agreement.
+    /// </summary>
+    private static double Correlation(GrayImage a, GrayImage b, GrayImage covered)
     {
         var pa = a.Resized(CorrelationSide, CorrelationSide).Pixels;
         var pb = b.Resized(CorrelationSide, CorrelationSide).Pixels;
+        var cells = covered.Resized(CorrelationSide, CorrelationSide).Pixels;
         double ma = 0, mb = 0;
+        var count = 0;
         for (var i = 0; i < pa.Length; i++)
         {
-            ma += pa[i];
-            mb += pb[i];
+            if (cells[i] == 255)
+            {
+                ma += pa[i];
+                mb += pb[i];
+                count++;
+            }
         }
 
-        ma /= pa.Length;
-        mb /= pb.Length;
+        if (count < MinCorrelationCells)
+        {
+            return 0;
+        }
+
+        ma /= count;
+        mb /= count;
         double ab = 0, aa = 0, bb = 0;
         for (var i = 0; i < pa.Length; i++)
         {
-            double da = pa[i] - ma, db = pb[i] - mb;
-            ab += da * db;
-            aa += da * da;
-            bb += db * db;
+            if (cells[i] == 255)
+            {
+                double da = pa[i] - ma, db = pb[i] - mb;
+                ab += da * db;
+                aa += da * da;
+                bb += db * db;
+            }
         }
 
         return aa == 0 || bb == 0 ? 0 : ab / Math.Sqrt(aa * bb);

@@ -44,6 +44,9 @@ public static class OrientedFeatures
         (0, 3), (-1, 3), (-2, 2), (-3, 1), (-3, 0), (-3, -1), (-2, -2), (-1, -3),
     ];
 
+    // The first pixels of the circle's 8 opposite pairs, in the order FAST tests them: far-apart pairs first reject soonest.
+    private static readonly int[] OppositePairs = [0, 4, 2, 6, 1, 5, 3, 7];
+
     // The comparison pairs, turned for each angle bin: [bin][bit] = (x1, y1, x2, y2), all within the patch.
     private static readonly (sbyte X1, sbyte Y1, sbyte X2, sbyte Y2)[][] Patterns = BuildPatterns();
 
@@ -103,7 +106,10 @@ public static class OrientedFeatures
         return new FeatureSet([.. points], [.. descriptors]);
     }
 
-    /// <summary>The strongest FAST-9 corners of one level by Harris response, after 3×3 non-maximum suppression of their FAST scores.</summary>
+    /// <summary>
+    /// The strongest FAST-9 corners of one level by Harris response, after 3×3 non-maximum suppression of their FAST
+    /// scores; only the 2 × <paramref name="quota"/> best by FAST score have their Harris response computed.
+    /// </summary>
     private static List<(int X, int Y, float Response)> Corners(GrayImage image, int threshold, int quota)
     {
         var found = new List<(int X, int Y, float Response)>();
@@ -111,6 +117,8 @@ public static class OrientedFeatures
         {
             return found;
         }
+
+        var peaks = new List<(int X, int Y, int Score)>();
 
         int width = image.Width, height = image.Height;
         var scores = new int[width * height];
@@ -137,12 +145,19 @@ public static class OrientedFeatures
                 var score = scores[at];
                 if (score > 0 && IsPeak(scores, at, width, score))
                 {
-                    found.Add((x, y, Harris(image, x, y)));
+                    peaks.Add((x, y, score));
                 }
             }
         }
 
-        found.Sort((a, b) => b.Response.CompareTo(a.Response));
+        // Ties by position, so that the cut does not depend on the sort's order for equal scores.
+        peaks.Sort((a, b) => b.Score != a.Score ? b.Score.CompareTo(a.Score) : a.Y != b.Y ? a.Y.CompareTo(b.Y) : a.X.CompareTo(b.X));
+        foreach (var (x, y, _) in peaks.Take(2 * quota))
+        {
+            found.Add((x, y, Harris(image, x, y)));
+        }
+
+        found.Sort((a, b) => b.Response != a.Response ? b.Response.CompareTo(a.Response) : a.Y != b.Y ? a.Y.CompareTo(b.Y) : a.X.CompareTo(b.X));
         if (found.Count > quota)
         {
             found.RemoveRange(quota, found.Count - quota);
@@ -160,31 +175,54 @@ public static class OrientedFeatures
         int centre = pixels[at];
         int high = centre + threshold, low = centre - threshold;
 
-        // Of the four compass pixels, an arc of 9 covers at least two: fewer than two on one side rules that side out.
-        int p0 = pixels[at + offsets[0]], p4 = pixels[at + offsets[4]], p8 = pixels[at + offsets[8]], p12 = pixels[at + offsets[12]];
-        var brighter = (p0 > high ? 1 : 0) + (p4 > high ? 1 : 0) + (p8 > high ? 1 : 0) + (p12 > high ? 1 : 0);
-        var darker = (p0 < low ? 1 : 0) + (p4 < low ? 1 : 0) + (p8 < low ? 1 : 0) + (p12 < low ? 1 : 0);
-        if (brighter < 2 && darker < 2)
+        // An arc of 9 of the 16 pixels holds one of any two opposite pixels: unless, for each of the 8 opposite
+        // pairs, one pixel of the pair is brighter (or one is darker), there is no corner. Most pixels fail early.
+        var sides = 3;
+        foreach (var pair in OppositePairs)
+        {
+            sides &= Side(pixels[at + offsets[pair]], low, high) | Side(pixels[at + offsets[pair + 8]], low, high);
+            if (sides == 0)
+            {
+                return 0;
+            }
+        }
+
+        // One bit per circle pixel on each side; an arc of 9 is a run of 9 set bits, read around the circle.
+        uint brighterBits = 0, darkerBits = 0;
+        for (var i = 0; i < offsets.Length; i++)
+        {
+            int value = pixels[at + offsets[i]];
+            brighterBits |= (value > high ? 1u : 0u) << i;
+            darkerBits |= (value < low ? 1u : 0u) << i;
+        }
+
+        var side = HasArcOfNine(brighterBits) ? 1 : HasArcOfNine(darkerBits) ? -1 : 0;
+        if (side == 0)
         {
             return 0;
         }
 
-        int brighterRun = 0, darkerRun = 0, bestBrighter = 0, bestDarker = 0, brighterSum = 0, darkerSum = 0;
-        for (var i = 0; i < offsets.Length + 8; i++)
+        var sum = 1;
+        for (var i = 0; i < offsets.Length; i++)
         {
-            int value = pixels[at + offsets[i % offsets.Length]];
-            brighterRun = value > high ? brighterRun + 1 : 0;
-            darkerRun = value < low ? darkerRun + 1 : 0;
-            bestBrighter = Math.Max(bestBrighter, brighterRun);
-            bestDarker = Math.Max(bestDarker, darkerRun);
-            if (i < offsets.Length)
-            {
-                brighterSum += Math.Max(0, value - high);
-                darkerSum += Math.Max(0, low - value);
-            }
+            int value = pixels[at + offsets[i]];
+            sum += side > 0 ? Math.Max(0, value - high) : Math.Max(0, low - value);
         }
 
-        return bestBrighter >= 9 ? brighterSum + 1 : bestDarker >= 9 ? darkerSum + 1 : 0;
+        return sum;
+    }
+
+    /// <summary>1 when <paramref name="value"/> is darker than <paramref name="low"/>, 2 when brighter than <paramref name="high"/>, else 0.</summary>
+    private static int Side(int value, int low, int high) => (value < low ? 1 : 0) | (value > high ? 2 : 0);
+
+    /// <summary>Whether 9 consecutive of the 16 bits are set, counting around from bit 15 to bit 0.</summary>
+    private static bool HasArcOfNine(uint bits)
+    {
+        var around = bits | (bits << 16);
+        var two = around & (around >> 1);
+        var four = two & (two >> 2);
+        var eight = four & (four >> 4);
+        return (eight & (around >> 8) & 0xFFFF) != 0;
     }
 
     private static bool IsPeak(int[] scores, int at, int width, int score)
@@ -267,35 +305,40 @@ public static class OrientedFeatures
     /// <summary>The image smoothed by a Gaussian of σ 2 (9 taps each way), which the descriptor's comparisons need to be stable.</summary>
     private static GrayImage Smoothed(GrayImage image)
     {
-        ReadOnlySpan<int> kernel = [7, 17, 32, 46, 52, 46, 32, 17, 7]; // e^(-k²/8), scaled to a sum of 256
+        // e^(-k²/8) for k = 0 to 4, scaled so that the nine taps sum to 256; edges repeat their last pixel.
+        const int k0 = 52, k1 = 46, k2 = 32, k3 = 17, k4 = 7;
         int width = image.Width, height = image.Height;
+        var source = image.Pixels;
         var across = new int[width * height];
+        var row = new int[width + 8];
         for (var y = 0; y < height; y++)
         {
+            var line = y * width;
+            for (var x = -4; x < width + 4; x++)
+            {
+                row[x + 4] = source[line + Math.Clamp(x, 0, width - 1)];
+            }
+
             for (var x = 0; x < width; x++)
             {
-                var sum = 0;
-                for (var k = -4; k <= 4; k++)
-                {
-                    sum += kernel[k + 4] * image.Pixels[y * width + Math.Clamp(x + k, 0, width - 1)];
-                }
-
-                across[y * width + x] = sum;
+                var c = x + 4;
+                across[line + x] = k0 * row[c] + k1 * (row[c - 1] + row[c + 1]) + k2 * (row[c - 2] + row[c + 2])
+                    + k3 * (row[c - 3] + row[c + 3]) + k4 * (row[c - 4] + row[c + 4]);
             }
         }
 
         var output = new byte[width * height];
         for (var y = 0; y < height; y++)
         {
+            int m1 = Math.Max(y - 1, 0) * width, m2 = Math.Max(y - 2, 0) * width, m3 = Math.Max(y - 3, 0) * width, m4 = Math.Max(y - 4, 0) * width;
+            int p1 = Math.Min(y + 1, height - 1) * width, p2 = Math.Min(y + 2, height - 1) * width;
+            int p3 = Math.Min(y + 3, height - 1) * width, p4 = Math.Min(y + 4, height - 1) * width;
+            var line = y * width;
             for (var x = 0; x < width; x++)
             {
-                var sum = 0;
-                for (var k = -4; k <= 4; k++)
-                {
-                    sum += kernel[k + 4] * across[Math.Clamp(y + k, 0, height - 1) * width + x];
-                }
-
-                output[y * width + x] = (byte)((sum + 32768) >> 16);
+                var sum = k0 * across[line + x] + k1 * (across[m1 + x] + across[p1 + x]) + k2 * (across[m2 + x] + across[p2 + x])
+                    + k3 * (across[m3 + x] + across[p3 + x]) + k4 * (across[m4 + x] + across[p4 + x]);
+                output[line + x] = (byte)((sum + 32768) >> 16);
             }
         }
 

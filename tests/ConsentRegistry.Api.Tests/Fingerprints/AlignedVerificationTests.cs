@@ -80,7 +80,7 @@ public sealed class AlignedVerificationTests(WorkerFixture registry) : IClassFix
     }
 
     [Fact]
-    public async Task A_check_whose_picture_is_gone_fails_with_the_reason_and_is_not_retried_for_ever()
+    public async Task A_check_whose_picture_is_gone_fails_with_the_reason_and_is_tried_again_after_the_refetch_interval()
     {
         using var artist = new TestSigner();
         using var other = new TestSigner();
@@ -98,27 +98,32 @@ public sealed class AlignedVerificationTests(WorkerFixture registry) : IClassFix
         await Eventually.HoldsAsync(async () => await registry.App.Database.CountAsync(
             "SELECT COUNT(*) FROM near_duplicate_checks WHERE claim_a = @first AND status = 'failed' AND error LIKE 'http-status: %/gone/q0746.jpg%404%'",
             new { first }) == 1, "the check failed for good, naming the URL and the status");
+
+        // Tried again after the re-fetch interval (30 days by default), as the fingerprint job of a URL that failed is.
+        var dueIn = await registry.App.Database.CountAsync("SELECT due_at FROM near_duplicate_checks WHERE claim_a = @first", new { first })
+            - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Assert.InRange(dueIn, TimeSpan.FromDays(29).TotalMilliseconds, TimeSpan.FromDays(31).TotalMilliseconds);
     }
 
     [Fact]
-    public async Task The_checks_of_a_revoked_claim_are_never_taken()
+    public async Task The_checks_of_a_revoked_claim_are_dropped_untried()
     {
         using var artist = new TestSigner();
         using var other = new TestSigner();
         _images.Serve("/kept/q2821.jpg", TestImages.ReadPdqData("reg-test-input/labelme-subset/q2821.jpg"));
         _images.Serve("/withdrawn/q0291.jpg", TestImages.ReadPdqData("reg-test-input/labelme-subset/q0291.jpg"));
+        _images.Serve("/withdrawn/only-checked.jpg", TestImages.ReadPdqData("reg-test-input/labelme-subset/q0291.jpg"));
         var kept = await _client.ClaimAsync(artist.OptOut(_images.Url("/kept/q2821.jpg")));
         var withdrawn = await _client.ClaimAsync(other.OptOut(_images.Url("/withdrawn/q0291.jpg")));
         await _client.SettledFingerprintsAsync(kept);
         var revoked = await _client.PostAsync($"/v1/claims/{withdrawn}/revocation", TestHttp.Jose(other.Revocation(withdrawn)));
         Assert.Equal(HttpStatusCode.Created, revoked.StatusCode);
 
+        // Due first (due_at 0), then a later check that the worker takes and finishes.
         await registry.App.Database.ExecuteAsync("""
             INSERT INTO near_duplicate_checks (claim_a, url_a, claim_b, url_b, similarity, conflict, due_at, found_seq)
             VALUES (@withdrawn, @urlA, @kept, @urlB, 0.9, 0, 0, 1)
-            """, new { withdrawn, urlA = _images.Url("/withdrawn/q0291.jpg"), kept, urlB = _images.Url("/kept/q2821.jpg") });
-
-        // A later check, due after it, is taken and done: the revoked claim's, due first, was passed by.
+            """, new { withdrawn, urlA = _images.Url("/withdrawn/only-checked.jpg"), kept, urlB = _images.Url("/kept/q2821.jpg") });
         _images.Serve("/third/q0122.jpg", TestImages.ReadPdqData("reg-test-input/labelme-subset/q0122.jpg"));
         using var third = new TestSigner();
         var later = await _client.ClaimAsync(third.OptOut(_images.Url("/third/q0122.jpg")));
@@ -130,8 +135,8 @@ public sealed class AlignedVerificationTests(WorkerFixture registry) : IClassFix
         await Eventually.HoldsAsync(async () => await registry.App.Database.CountAsync(
             "SELECT COUNT(*) FROM near_duplicate_checks WHERE claim_a = @later AND status = 'done'", new { later }) == 1, "the later check is done");
 
-        Assert.Equal(1, await registry.App.Database.CountAsync(
-            "SELECT COUNT(*) FROM near_duplicate_checks WHERE claim_a = @withdrawn AND status = 'pending' AND attempts = 0 AND lease_owner IS NULL", new { withdrawn }));
+        Assert.Equal(0, await registry.App.Database.CountAsync("SELECT COUNT(*) FROM near_duplicate_checks WHERE claim_a = @withdrawn", new { withdrawn }));
+        Assert.Equal(0, _images.RequestsFor("/withdrawn/only-checked.jpg"));
     }
 
     private async Task<JsonNode[]> NearDuplicatesAsync(string claim)
