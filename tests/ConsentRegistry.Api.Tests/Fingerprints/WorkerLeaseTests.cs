@@ -78,6 +78,68 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         Assert.Equal(paths.Length, byFirst + bySecond);
     }
 
+    [Fact]
+    public async Task Two_workers_sharing_one_queue_run_every_aligned_verification_once()
+    {
+        // Twelve checks between two claims, each naming two pictures of its own (the worker fetches what a
+        // check names): a check run by both workers would fetch its pictures twice.
+        var image = TestImages.ReadPdqData("reg-test-input/labelme-subset/q1050.jpg");
+        var paths = Enumerable.Range(0, 12).SelectMany(i => new[] { $"/checked/{i}-a.jpg", $"/checked/{i}-b.jpg" }).ToArray();
+        foreach (var path in paths.Append("/claimed/a.jpg").Append("/claimed/b.jpg"))
+        {
+            _images.Paths[path] = async context =>
+            {
+                await Task.Delay(250);
+                context.Response.ContentType = "image/jpeg";
+                await context.Response.Body.WriteAsync(image);
+            };
+        }
+
+        var settings = new Dictionary<string, string?>(WorkerFixture.Settings) { ["Registry:Fetch:PerHostConcurrency"] = "16", ["Registry:Fetch:Timeout"] = "00:01:00" };
+        await using var database = await TestDatabase.CreateAsync();
+        await using var first = new RegistryApp(database, settings);
+        await using var second = new RegistryApp(database, settings);
+        await StartBothAsync(first, second);
+        using var firstChecks = CheckOutcomes(first);
+        using var secondChecks = CheckOutcomes(second);
+        using var client = first.CreateClient();
+        using var artist = new TestSigner();
+        using var other = new TestSigner();
+        var a = await client.ClaimAsync(artist.OptOut(_images.Url("/claimed/a.jpg")));
+        var b = await client.ClaimAsync(other.OptOut(_images.Url("/claimed/b.jpg")));
+        await client.SettledFingerprintsAsync(a);
+        await client.SettledFingerprintsAsync(b);
+        var (claimA, claimB) = string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a);
+        for (var i = 0; i < 12; i++)
+        {
+            await database.ExecuteAsync("""
+                INSERT INTO near_duplicate_checks (claim_a, url_a, claim_b, url_b, similarity, conflict, due_at, found_seq)
+                VALUES (@claimA, @urlA, @claimB, @urlB, 0.9, 0, 0, 1)
+                """, new { claimA, urlA = _images.Url($"/checked/{i}-a.jpg"), claimB, urlB = _images.Url($"/checked/{i}-b.jpg") });
+        }
+
+        await Eventually.HoldsAsync(async () => await database.CountAsync("SELECT COUNT(*) FROM near_duplicate_checks WHERE status = 'done'") == 12,
+            "every check is done");
+        var outcomes = firstChecks.GetMeasurementSnapshot().Concat(secondChecks.GetMeasurementSnapshot()).Select(m => $"{m.Tags["outcome"]}").ToList();
+        var failed = outcomes.Count(o => o is not ("copy" or "different"));
+        var requests = paths.Sum(_images.RequestsFor);
+        Assert.True(requests <= paths.Length + 2 * failed, $"{requests} requests for {paths.Length} pictures and {failed} failed tries [{string.Join(", ", outcomes)}]");
+        Assert.All(paths, path => Assert.True(_images.RequestsFor(path) >= 1, $"{path} was never requested"));
+
+        // The same picture under every name: each check finds a copy, and the two claims are one pair.
+        Assert.Equal(12, await database.CountAsync("SELECT COUNT(*) FROM near_duplicate_checks WHERE is_copy = 1"));
+        Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM near_duplicate_pairs WHERE match_kind = 'aligned'"));
+        await Eventually.HoldsAsync(() => Compared(first) + Compared(second) >= 12, "both workers have counted what they wrote");
+        Assert.Equal(12, Compared(first) + Compared(second));
+        Assert.True(Compared(first) > 0 && Compared(second) > 0, $"Both workers take checks: {Compared(first)} and {Compared(second)}.");
+    }
+
+    /// <summary>Each aligned verification a worker finishes, by outcome ("copy", "different", or the code of a failed try).</summary>
+    private static MetricCollector<long> CheckOutcomes(RegistryApp app) =>
+        new(app.Services.GetRequiredService<IMeterFactory>(), RegistryMetrics.MeterName, "registry.worker.aligned_checks");
+
+    private static long Compared(RegistryApp app) => app.Services.GetRequiredService<AlignedVerificationWorker>().Progress.Compared;
+
     /// <summary>Each job a worker finishes, by outcome ("derived", or the code of a failed try).</summary>
     private static MetricCollector<long> JobOutcomes(RegistryApp app) =>
         new(app.Services.GetRequiredService<IMeterFactory>(), RegistryMetrics.MeterName, "registry.worker.jobs");
