@@ -2,7 +2,7 @@ using ConsentRegistry.NearDup;
 
 // build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]
 //       [--exclude <set folder>]   (no original within PDQ 10 of that set's originals and distractors: a training set)
-// evaluate <folder> [--method pdq|embedding|embedding-centred|local|aligned|verified] [--radius 31] [--orb-features 1000 --orb-fast 20]
+// evaluate <folder> [--method pdq|embedding|embedding-centred|local|aligned|verified|verified-reversed] [--radius 31] [--orb-features 1000 --orb-fast 20]
 //          [--background <dirs> --background-count 500 --seed 2]   (embedding-centred: images outside the set to average)
 // features <folder> [--background <dirs> --background-count 3000 --seed 2]   (feature maps for offline pooling studies)
 // either <folder> <method>:<threshold> <method>:<threshold>   (a copy is found when either method finds it, from saved scores)
@@ -35,9 +35,10 @@ switch (args[0])
             "local" => new LocalFeatureMethod([-6, -8, -10, -12, -15, -20, -30]),
             "aligned" => new AlignedMethod([16, 24, 31, 40, 48, 64, 80]),
             "verified" => new VerifiedMethod(),
+            "verified-reversed" => new VerifiedMethod(reversed: true),
             "embedding-centred" => new CentredEmbeddingMethod([0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5],
                 Background(folder, opts.Many("background"), opts.Int("background-count", 500), opts.Int("seed", 2))),
-            _ => throw new ArgumentException($"Unknown method {name}: pdq, embedding, embedding-centred, local, aligned or verified."),
+            _ => throw new ArgumentException($"Unknown method {name}: pdq, embedding, embedding-centred, local, aligned, verified or verified-reversed."),
         };
         var evaluator = new Evaluator(method);
         var summary = evaluator.Run(folder);
@@ -89,7 +90,7 @@ static (string Method, double Threshold) Threshold(string arg)
 static int Usage()
 {
     Console.Error.WriteLine("usage: build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N] [--exclude <set folder>]");
-    Console.Error.WriteLine("       evaluate <folder> [--method pdq|embedding|embedding-centred|local|aligned|verified] [--radius 31] [--orb-features 1000 --orb-fast 20]");
+    Console.Error.WriteLine("       evaluate <folder> [--method pdq|embedding|embedding-centred|local|aligned|verified|verified-reversed] [--radius 31] [--orb-features 1000 --orb-fast 20]");
     Console.Error.WriteLine("       either <folder> <method>:<threshold> <method>:<threshold>");
     Console.Error.WriteLine("       features <folder> [--background <dirs> --background-count 3000 --seed 2]");
     return 2;

@@ -10,29 +10,34 @@ namespace ConsentRegistry.NearDup;
 /// by the registry's decoder as the worker decodes them. Scores 0 for a pair its rule calls a copy, 256 otherwise,
 /// and writes every pair with at least <see cref="AlignedVerifier.MinInliers"/> inliers to
 /// <c>pairs-verified.tsv</c> in the columns of <c>pairs-aligned.tsv</c> (no cell scores), for
-/// <c>analysis/aligned.py --pairs verified</c>.
+/// <c>analysis/aligned.py --pairs verified</c>. With <paramref name="reversed"/>, each pair is compared the other way
+/// round (the probe laid under, with its mirror image, the original over it), as the worker compares half of its
+/// checks (it lays the claim whose id sorts later under); scores go to <c>scores-verified-reversed.json</c>.
 /// </summary>
-public sealed class VerifiedMethod : IMatchMethod
+public sealed class VerifiedMethod(bool reversed = false) : IMatchMethod
 {
     private readonly ConcurrentBag<string> _pairs = [];
 
     private sealed record Claimed(string Path, AlignedClaim Claim);
 
-    private sealed record Probed(string Path, AlignedImage Image);
+    private sealed record Probed(string Path, AlignedImage Image, AlignedClaim? AsClaim);
 
-    public string Name => "verified";
+    public string Name => reversed ? "verified-reversed" : "verified";
 
     public IReadOnlyList<double> Thresholds => [0];
 
     public object? Claim(string path) => ImageFiles.TryDecode(path, d => new Claimed(path, AlignedVerifier.PrepareClaim(d)));
 
-    public object? Probe(string path) => ImageFiles.TryDecode(path, d => new Probed(path, AlignedVerifier.Prepare(d)));
+    public object? Probe(string path) => ImageFiles.TryDecode(path, d => reversed
+        ? AlignedVerifier.PrepareClaim(d) is var both ? new Probed(path, both.Plain, both) : null
+        : new Probed(path, AlignedVerifier.Prepare(d), null));
 
     public double Score(object claim, object probe)
     {
         var (c, p) = ((Claimed)claim, (Probed)probe);
-        var plain = AlignedVerifier.Compare(c.Claim.Plain, p.Image, mirrored: false);
-        var mirrored = AlignedVerifier.Compare(c.Claim.Mirrored, p.Image, mirrored: true);
+        var (under, over) = reversed ? (p.AsClaim!, c.Claim.Plain) : (c.Claim, p.Image);
+        var plain = AlignedVerifier.Compare(under.Plain, over, mirrored: false);
+        var mirrored = AlignedVerifier.Compare(under.Mirrored, over, mirrored: true);
         foreach (var found in new[] { plain, mirrored })
         {
             if (found is not null)
@@ -48,7 +53,7 @@ public sealed class VerifiedMethod : IMatchMethod
 
     public void SavePairs(string folder)
     {
-        var path = System.IO.Path.Combine(folder, "pairs-verified.tsv");
+        var path = System.IO.Path.Combine(folder, $"pairs-{Name}.tsv");
         File.WriteAllLines(path, _pairs.Order(StringComparer.Ordinal)
             .Prepend("probe\tclaim\tmirrored\tinliers\toverlap\tpdq\tcorrelation\tcells\tcell_median\tcells_agreeing"));
         Console.WriteLine($"pairs: {path} ({_pairs.Count})");

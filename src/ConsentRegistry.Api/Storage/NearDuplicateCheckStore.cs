@@ -14,13 +14,13 @@ namespace ConsentRegistry.Api.Storage;
 /// </summary>
 public sealed class NearDuplicateCheckStore(RegistryDatabase database)
 {
-    /// <summary>Checks of revoked claims one take drops at most, before it takes.</summary>
-    private const int DropsPerTake = 500;
+    /// <summary>Checks of revoked claims one <see cref="DropRevokedAsync"/> drops at most.</summary>
+    private const int DropsPerPass = 500;
 
     public const string InterruptedError = "interrupted: The worker that took it stopped before its try ended.";
 
     // Not yet done and due, and not leased (or the lease has passed: its worker died). A check still leased when
-    // taken says so until its try ends. Checks of revoked claims are passed by (and dropped by the take before).
+    // taken says so until its try ends. Checks of revoked claims are passed by (DropRevokedAsync drops them).
     private readonly string _take = $"""
         UPDATE near_duplicate_checks
         SET lease_owner = @owner, lease_until = {database.NowMilliseconds} + @leaseMs, attempts = attempts + 1,
@@ -41,7 +41,7 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
             SELECT k.claim_a, k.url_a, k.claim_b, k.url_b FROM near_duplicate_checks k
             WHERE k.status <> 'done'
               AND EXISTS (SELECT 1 FROM claims c WHERE c.id IN (k.claim_a, k.claim_b) AND c.revoked_seq IS NOT NULL)
-            LIMIT {DropsPerTake}{database.TakeRows})
+            LIMIT {DropsPerPass}{database.TakeRows})
         """;
 
     private const string EitherRevoked = """
@@ -53,9 +53,16 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
         WHERE claim_a = @ClaimA AND url_a = @UrlA AND claim_b = @ClaimB AND url_b = @UrlB AND lease_owner = @owner
         """;
 
+    // A result for a check proposed again while it ran (found_seq moved on: one of the pictures changed) is not
+    // the new pictures': the check only gives its lease back, and is taken again, due at once.
     private const string MarkDone = """
         UPDATE near_duplicate_checks
         SET status = 'done', is_copy = @isCopy, attempts = 0, error = NULL, lease_owner = NULL, lease_until = NULL
+        WHERE claim_a = @ClaimA AND url_a = @UrlA AND claim_b = @ClaimB AND url_b = @UrlB AND lease_owner = @owner AND found_seq = @FoundSeq
+        """;
+
+    private const string Release = """
+        UPDATE near_duplicate_checks SET lease_owner = NULL, lease_until = NULL
         WHERE claim_a = @ClaimA AND url_a = @UrlA AND claim_b = @ClaimB AND url_b = @UrlB AND lease_owner = @owner
         """;
 
@@ -65,7 +72,7 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
         SET status = CASE WHEN @final THEN 'failed' ELSE status END,
             attempts = CASE WHEN @final THEN 0 WHEN @givenBack AND attempts > 0 THEN attempts - 1 ELSE attempts END,
             error = @error, due_at = {database.NowMilliseconds} + @waitMs, lease_owner = NULL, lease_until = NULL
-        WHERE claim_a = @ClaimA AND url_a = @UrlA AND claim_b = @ClaimB AND url_b = @UrlB AND lease_owner = @owner
+        WHERE claim_a = @ClaimA AND url_a = @UrlA AND claim_b = @ClaimB AND url_b = @UrlB AND lease_owner = @owner AND found_seq = @FoundSeq
         """;
 
     private readonly string _renew = $"""
@@ -80,7 +87,8 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
         """;
 
     // Two claims already recorded as a pair leave nothing to verify. A check proposed again by a newer derived set
-    // (one of the pictures changed) is due again if it had been done or had failed; one still to run keeps its place.
+    // (one of the pictures changed) is due again, whatever its state: one running meanwhile (leased) keeps its lease,
+    // and its result, for the older pictures, is not recorded (MarkDone and _markFailed check found_seq).
     private readonly string _insert = $"""
         INSERT INTO near_duplicate_checks (claim_a, url_a, claim_b, url_b, similarity, conflict, due_at, found_seq)
         SELECT @ClaimA, @UrlA, @ClaimB, @UrlB, @Similarity, @Conflict, {database.NowMilliseconds}, @FoundSeq
@@ -88,7 +96,7 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
         ON CONFLICT (claim_a, url_a, claim_b, url_b) DO UPDATE
         SET status = 'pending', is_copy = NULL, attempts = 0, error = NULL, similarity = excluded.similarity,
             due_at = excluded.due_at, found_seq = excluded.found_seq
-        WHERE near_duplicate_checks.status <> 'pending' AND near_duplicate_checks.found_seq < excluded.found_seq
+        WHERE near_duplicate_checks.found_seq < excluded.found_seq
         """;
 
     /// <summary>
@@ -113,14 +121,26 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
     }
 
     /// <summary>
+    /// Drops up to 500 checks, not yet done, of claims revoked since they were proposed (the take passes them by
+    /// meanwhile); returns how many. Reads every check not yet done: the worker runs it now and then, not every take.
+    /// </summary>
+    public async Task<int> DropRevokedAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
+        var dropped = await connection.ExecuteAsync(new CommandDefinition(_dropRevoked, transaction: transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return dropped;
+    }
+
+    /// <summary>
     /// Leases up to <paramref name="limit"/> due checks to <paramref name="owner"/> for <paramref name="lease"/>, counting a
-    /// try of each, those one derived set proposed together; drops checks of revoked claims first.
+    /// try of each, those one derived set proposed together first.
     /// </summary>
     public async Task<IReadOnlyList<CheckRow>> TakeAsync(string owner, int limit, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(_dropRevoked, transaction: transaction, cancellationToken: cancellationToken));
         var taken = await connection.QueryAsync<CheckRow>(new CommandDefinition(_take,
             new { owner, limit, leaseMs = (long)lease.TotalMilliseconds, interrupted = InterruptedError }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
@@ -149,6 +169,9 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
 
         if (await connection.ExecuteAsync(new CommandDefinition(MarkDone, args, transaction, cancellationToken: cancellationToken)) == 0)
         {
+            // Not ours any more, or proposed again while it ran: give the lease back (if still ours) and record nothing.
+            await connection.ExecuteAsync(new CommandDefinition(Release, args, transaction, cancellationToken: cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
             return false;
         }
 
@@ -176,7 +199,10 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
         args.Add("final", final);
         args.Add("givenBack", givenBack);
         args.Add("waitMs", Math.Max(0, (long)retryIn.TotalMilliseconds));
-        await connection.ExecuteAsync(new CommandDefinition(_markFailed, args, cancellationToken: cancellationToken));
+        if (await connection.ExecuteAsync(new CommandDefinition(_markFailed, args, cancellationToken: cancellationToken)) == 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(Release, args, cancellationToken: cancellationToken)); // proposed again while it ran
+        }
     }
 
     /// <summary>Extends to <paramref name="lease"/> from now the leases of those of <paramref name="checks"/> still <paramref name="owner"/>'s.</summary>

@@ -19,8 +19,8 @@ public sealed class FeatureSet(Keypoint[] points, ulong[] descriptors)
 
 /// <summary>
 /// Oriented corners with rotated binary descriptors, after Rublee et al., "ORB: an efficient alternative to
-/// SIFT or SURF" (ICCV 2011), in managed code: FAST-9 corners on a pyramid of 8 levels 1.2 apart, ranked by
-/// their Harris response and spread over the levels by area, each oriented by its patch's intensity
+/// SIFT or SURF" (ICCV 2011), in managed code: FAST-9 corners on a pyramid of 8 levels 1.2 apart, spread over
+/// the levels by area (each level's share: the twice as many best by FAST score, ranked again by Harris response), each oriented by its patch's intensity
 /// centroid, and described by 256 comparisons of smoothed pixel pairs drawn once from a Gaussian around the
 /// corner (BRIEF) and turned with it. What it finds survives scaling, rotation, cropping and re-encoding, so
 /// two copies of a picture share many of them in the same geometric arrangement.
@@ -166,6 +166,18 @@ public static class OrientedFeatures
         return found;
     }
 
+    /// <summary><see cref="FastScore(byte[], int, ReadOnlySpan{int}, int)"/> of the pixel at (<paramref name="x"/>, <paramref name="y"/>), 3 or more pixels from every edge.</summary>
+    internal static int FastScore(GrayImage image, int x, int y, int threshold)
+    {
+        Span<int> offsets = stackalloc int[Circle.Length];
+        for (var i = 0; i < Circle.Length; i++)
+        {
+            offsets[i] = Circle[i].Y * image.Width + Circle[i].X;
+        }
+
+        return FastScore(image.Pixels, y * image.Width + x, offsets, threshold);
+    }
+
     /// <summary>
     /// 0 unless 9 contiguous pixels of the circle are all brighter than the centre by more than the threshold, or all
     /// darker; otherwise how far, beyond the threshold, the circle's pixels on that side differ from the centre in all.
@@ -216,7 +228,7 @@ public static class OrientedFeatures
     private static int Side(int value, int low, int high) => (value < low ? 1 : 0) | (value > high ? 2 : 0);
 
     /// <summary>Whether 9 consecutive of the 16 bits are set, counting around from bit 15 to bit 0.</summary>
-    private static bool HasArcOfNine(uint bits)
+    internal static bool HasArcOfNine(uint bits)
     {
         var around = bits | (bits << 16);
         var two = around & (around >> 1);

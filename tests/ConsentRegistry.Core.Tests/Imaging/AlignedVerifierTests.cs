@@ -153,3 +153,63 @@ public sealed class AlignedVerifierTests
         return data.ToArray();
     }
 }
+
+/// <summary>The corner test against plain reference implementations of FAST-9.</summary>
+public sealed class FastCornerTests
+{
+    // The Bresenham circle of radius 3, clockwise from the top: written out here, not taken from the code under test.
+    private static readonly (int X, int Y)[] Circle =
+    [
+        (0, -3), (1, -3), (2, -2), (3, -1), (3, 0), (3, 1), (2, 2), (1, 3),
+        (0, 3), (-1, 3), (-2, 2), (-3, 1), (-3, 0), (-3, -1), (-2, -2), (-1, -3),
+    ];
+
+    [Fact]
+    public void An_arc_of_nine_is_found_in_every_one_of_the_65536_circles_that_hold_one_and_no_other()
+    {
+        for (uint bits = 0; bits < 1 << 16; bits++)
+        {
+            var expected = Enumerable.Range(0, 16).Any(start => Enumerable.Range(0, 9).All(k => (bits >> ((start + k) % 16) & 1) == 1));
+            Assert.True(expected == OrientedFeatures.HasArcOfNine(bits), $"bits {bits:x4}: expected {expected}");
+        }
+    }
+
+    [Fact]
+    public void The_corner_score_agrees_with_a_plain_segment_test_on_random_patches()
+    {
+        var random = new Random(20261207);
+        var corners = 0;
+        for (var trial = 0; trial < 20_000; trial++)
+        {
+            // Mostly two levels around the centre, so that arcs of every length occur, not only noise.
+            var pixels = new byte[7 * 7];
+            int low = random.Next(0, 200), high = low + random.Next(0, 56);
+            for (var i = 0; i < pixels.Length; i++)
+            {
+                pixels[i] = (byte)(random.Next(4) == 0 ? random.Next(256) : random.Next(2) == 0 ? low : high);
+            }
+
+            var threshold = random.Next(1, 30);
+            var image = new GrayImage(7, 7, pixels);
+            var expected = Reference(image, threshold);
+            Assert.Equal(expected, OrientedFeatures.FastScore(image, 3, 3, threshold));
+            corners += expected > 0 ? 1 : 0;
+        }
+
+        Assert.InRange(corners, 2_000, 18_000); // both outcomes well represented
+    }
+
+    /// <summary>0 unless 9 contiguous circle pixels are all brighter than centre + t, or all darker than centre − t; else 1 + the sum of how far past the threshold that side's pixels are.</summary>
+    private static int Reference(GrayImage image, int threshold)
+    {
+        int centre = image[3, 3];
+        var values = Circle.Select(c => (int)image[3 + c.X, 3 + c.Y]).ToArray();
+        bool Arc(Func<int, bool> side) => Enumerable.Range(0, 16).Any(start => Enumerable.Range(0, 9).All(k => side(values[(start + k) % 16])));
+        if (Arc(v => v > centre + threshold))
+        {
+            return 1 + values.Sum(v => Math.Max(0, v - centre - threshold));
+        }
+
+        return Arc(v => v < centre - threshold) ? 1 + values.Sum(v => Math.Max(0, centre - threshold - v)) : 0;
+    }
+}
