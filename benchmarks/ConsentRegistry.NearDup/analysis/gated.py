@@ -12,6 +12,7 @@ for each candidate similarity s given. The verifier's false matches are an upper
 few most alike candidates (Registry:Matching:AlignedCandidates) is not modelled: the set has 150 originals.
 
     python3 benchmarks/ConsentRegistry.NearDup/analysis/gated.py benchmarks/.neardup [--radius 31] [--similarity 0.7,0.75,0.8]
+        [--verified verified-reversed]   (the pairs compared the other way round, as the worker compares half of them)
 
 Standard library only. A study tool: nothing in the service runs it.
 """
@@ -30,7 +31,8 @@ def main():
     radius = int(option("--radius", "31"))
     similarities = [float(s) for s in option("--similarity", "0.7,0.75,0.8,0.85").split(",")]
     manifest = json.load(open(f"{folder}/manifest.json"))
-    scores = {m: json.load(open(f"{folder}/scores-{m}.json")) for m in ("pdq", "embedding", "verified")}
+    verified_method = option("--verified", "verified")
+    scores = {m: json.load(open(f"{folder}/scores-{verified_method if m == 'verified' else m}.json")) for m in ("pdq", "embedding", "verified")}
     pdq, embedding, verified = (scores[m]["Edits"] for m in ("pdq", "embedding", "verified"))
     print(f"| pdq ≤ {radius} or (embedding ≥ s and verified) | all edits | " + " | ".join(KINDS) + " |")
     print("|---:|---:|" + "---:|" * len(KINDS))
