@@ -261,14 +261,7 @@ internal sealed class AlignedVerificationWorker(
     {
         // Attempts counts this try: the store counts each as the check is taken.
         // A final failure is tried again after the re-fetch interval, as the fingerprint job of a URL that failed is.
-        var final = !transient || check.Attempts >= _options.MaxAttempts;
-        var wait = final
-            ? _options.RefetchAfter
-            : TimeSpan.FromTicks(Math.Min(_options.RefetchAfter.Ticks, _options.RetryBackoff.Ticks * (1L << (2 * Math.Clamp(check.Attempts - 1, 0, 10)))));
-        if (!final && retryAfter > wait)
-        {
-            wait = retryAfter.Value;
-        }
+        var (final, wait) = _options.Retry(check.Attempts, transient, retryAfter);
 
         Interlocked.Increment(ref _failed);
         metrics.AlignedFinished(code, final);

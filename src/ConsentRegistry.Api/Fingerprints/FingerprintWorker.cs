@@ -271,14 +271,7 @@ internal sealed class FingerprintWorker(
     private async Task FailAsync(FingerprintJob job, string code, string detail, bool transient, TimeSpan? retryAfter, CancellationToken cancellationToken)
     {
         // Attempts counts this try: the store counts each as the job is taken.
-        var final = !transient || job.Attempts >= _options.MaxAttempts;
-        var wait = final
-            ? _options.RefetchAfter
-            : TimeSpan.FromTicks(Math.Min(_options.RefetchAfter.Ticks, _options.RetryBackoff.Ticks * (1L << (2 * Math.Clamp(job.Attempts - 1, 0, 10)))));
-        if (!final && retryAfter > wait)
-        {
-            wait = retryAfter.Value;
-        }
+        var (final, wait) = _options.Retry(job.Attempts, transient, retryAfter);
 
         Interlocked.Increment(ref _failed);
         metrics.JobFinished(code, final);

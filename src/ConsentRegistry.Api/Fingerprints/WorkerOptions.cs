@@ -44,6 +44,23 @@ public sealed class WorkerOptions
 
     /// <summary>How often an idle worker looks for new claims and due jobs.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Whether a failed try of <paramref name="attempts"/> (this one counted) is final, and when it is tried again: a
+    /// transient failure with backoff four times longer each time (at least the host's <paramref name="retryAfter"/>),
+    /// up to <see cref="MaxAttempts"/>; a final failure after <see cref="RefetchAfter"/>, its tries counted afresh then.
+    /// </summary>
+    public (bool Final, TimeSpan Wait) Retry(int attempts, bool transient, TimeSpan? retryAfter)
+    {
+        var final = !transient || attempts >= MaxAttempts;
+        if (final)
+        {
+            return (true, RefetchAfter);
+        }
+
+        var backoff = TimeSpan.FromTicks(Math.Min(RefetchAfter.Ticks, RetryBackoff.Ticks * (1L << (2 * Math.Clamp(attempts - 1, 0, 10)))));
+        return (false, retryAfter > backoff ? retryAfter.Value : backoff);
+    }
 }
 
 internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>

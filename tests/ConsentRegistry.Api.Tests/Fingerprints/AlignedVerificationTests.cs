@@ -70,10 +70,7 @@ public sealed class AlignedVerificationTests(WorkerFixture registry) : IClassFix
 
         // Proposed at any similarity (the setting's floor is 0.5: these two street scenes may be below it), so
         // force the check in, as the recorder writes it, and let the worker take it.
-        await registry.App.Database.ExecuteAsync("""
-            INSERT INTO near_duplicate_checks (claim_a, url_a, claim_b, url_b, similarity, conflict, due_at, found_seq)
-            VALUES (@first, @urlA, @second, @urlB, 0.6, 0, 0, 1) ON CONFLICT DO NOTHING
-            """, new { first = second, urlA = _images.Url("/b/street.jpg"), second = first, urlB = _images.Url("/a/street.jpg") });
+        await InsertCheckAsync(second, _images.Url("/b/street.jpg"), first, _images.Url("/a/street.jpg"), 0.6, dueAt: 0, foundSeq: 1);
 
         await Eventually.HoldsAsync(async () => await registry.App.Database.CountAsync(
             "SELECT COUNT(*) FROM near_duplicate_checks WHERE claim_a = @second AND claim_b = @first AND status = 'done' AND is_copy = 0",
@@ -92,10 +89,7 @@ public sealed class AlignedVerificationTests(WorkerFixture registry) : IClassFix
         await _client.SettledFingerprintsAsync(first);
         await _client.SettledFingerprintsAsync(second);
 
-        await registry.App.Database.ExecuteAsync("""
-            INSERT INTO near_duplicate_checks (claim_a, url_a, claim_b, url_b, similarity, conflict, due_at, found_seq)
-            VALUES (@first, @urlA, @second, @urlB, 0.9, 0, 0, 1) ON CONFLICT DO NOTHING
-            """, new { first, urlA = _images.Url("/here/q0746.jpg"), second, urlB = _images.Url("/gone/q0746.jpg") });
+        await InsertCheckAsync(first, _images.Url("/here/q0746.jpg"), second, _images.Url("/gone/q0746.jpg"), 0.9, dueAt: 0, foundSeq: 1);
 
         await Eventually.HoldsAsync(async () => await registry.App.Database.CountAsync(
             "SELECT COUNT(*) FROM near_duplicate_checks WHERE claim_a = @first AND status = 'failed' AND error LIKE 'http-status: %/gone/q0746.jpg%404%'",
@@ -123,18 +117,12 @@ public sealed class AlignedVerificationTests(WorkerFixture registry) : IClassFix
         Assert.Equal(HttpStatusCode.Created, revoked.StatusCode);
 
         // Due first (due_at 0), then a later check that the worker takes and finishes.
-        await registry.App.Database.ExecuteAsync("""
-            INSERT INTO near_duplicate_checks (claim_a, url_a, claim_b, url_b, similarity, conflict, due_at, found_seq)
-            VALUES (@withdrawn, @urlA, @kept, @urlB, 0.9, 0, 0, 1) ON CONFLICT DO NOTHING
-            """, new { withdrawn, urlA = _images.Url("/withdrawn/only-checked.jpg"), kept, urlB = _images.Url("/kept/q2821.jpg") });
+        await InsertCheckAsync(withdrawn, _images.Url("/withdrawn/only-checked.jpg"), kept, _images.Url("/kept/q2821.jpg"), 0.9, dueAt: 0, foundSeq: 1);
         _images.Serve("/third/q0122.jpg", TestImages.ReadPdqData("reg-test-input/labelme-subset/q0122.jpg"));
         using var third = new TestSigner();
         var later = await _client.ClaimAsync(third.OptOut(_images.Url("/third/q0122.jpg")));
         await _client.SettledFingerprintsAsync(later);
-        await registry.App.Database.ExecuteAsync("""
-            INSERT INTO near_duplicate_checks (claim_a, url_a, claim_b, url_b, similarity, conflict, due_at, found_seq)
-            VALUES (@later, @urlA, @kept, @urlB, 0.9, 0, 1, 2) ON CONFLICT DO NOTHING
-            """, new { later, urlA = _images.Url("/third/q0122.jpg"), kept, urlB = _images.Url("/kept/q2821.jpg") });
+        await InsertCheckAsync(later, _images.Url("/third/q0122.jpg"), kept, _images.Url("/kept/q2821.jpg"), 0.9, dueAt: 1, foundSeq: 2);
         await Eventually.HoldsAsync(async () => await registry.App.Database.CountAsync(
             "SELECT COUNT(*) FROM near_duplicate_checks WHERE claim_a = @later AND url_a = @urlA AND status = 'done'",
             new { later, urlA = _images.Url("/third/q0122.jpg") }) == 1, "the later check is done");
@@ -146,6 +134,13 @@ public sealed class AlignedVerificationTests(WorkerFixture registry) : IClassFix
         Assert.Equal(1, await registry.App.Services.GetRequiredService<NearDuplicateCheckStore>().DropRevokedAsync(CancellationToken.None));
         Assert.Equal(0, await registry.App.Database.CountAsync("SELECT COUNT(*) FROM near_duplicate_checks WHERE claim_a = @withdrawn", new { withdrawn }));
     }
+
+    /// <summary>Queues a check as the recorder would (or passes it by when one is queued for the same two URLs).</summary>
+    private Task InsertCheckAsync(string claimA, string urlA, string claimB, string urlB, double similarity, long dueAt, long foundSeq) =>
+        registry.App.Database.ExecuteAsync("""
+            INSERT INTO near_duplicate_checks (claim_a, url_a, claim_b, url_b, similarity, conflict, due_at, found_seq)
+            VALUES (@claimA, @urlA, @claimB, @urlB, @similarity, 0, @dueAt, @foundSeq) ON CONFLICT DO NOTHING
+            """, new { claimA, urlA, claimB, urlB, similarity, dueAt, foundSeq });
 
     private async Task<JsonNode[]> NearDuplicatesAsync(string claim)
     {
