@@ -101,8 +101,8 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
 
     /// <summary>
     /// Queues <paramref name="checks"/> (their claims in text order) in the recorder's transaction, due now; two
-    /// claims already recorded as a pair are passed by, and so is a check already queued, unless it was done or had
-    /// failed and this one was proposed by a newer derived set. Returns how many rows were written.
+    /// claims already recorded as a pair are passed by, and so is a check already queued, unless this one was
+    /// proposed by a newer derived set (it is then due again, whatever its state). Returns how many rows were written.
     /// </summary>
     internal async Task<int> InsertAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<CheckRow> checks, CancellationToken cancellationToken)
     {
