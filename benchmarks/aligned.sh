@@ -75,8 +75,10 @@ url() { echo "http://127.0.0.$(( $2 % 16 + 1 )):$image_port/$1"; }
 claim_id() { python3 -c "import hashlib,sys;print(hashlib.sha256(sys.stdin.read().strip().encode()).hexdigest())"; }
 post() { curl -sf -o /dev/null -X POST "$target/v1/claims" -H 'Content-Type: application/jose' --data-binary @"$1"; }
 settle() {
+  local body
   while sleep 1; do
-    curl -s "$target/v1/claims/$1/fingerprints" | grep -q '"status":"pending"' || break
+    body=$(curl -s "$target/v1/claims/$1/fingerprints")
+    [[ $body == *'"status":"pending"'* ]] || break
   done
 }
 
@@ -108,12 +110,16 @@ checks() {
     PGPASSWORD="$pg_password" "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "SELECT COUNT(*) FROM near_duplicate_checks WHERE $where"
   fi
 }
-# Drained: no check pending for 3 polls in a row (the recorder proposes within a second of a set).
+# Drained: no check pending for 3 polls in a row (the recorder proposes within a second of a set); 30 minutes at most.
 idle=0
-while sleep 1; do
-  if [[ $(checks "status = 'pending'") == 0 ]]; then idle=$((idle + 1)); else idle=0; fi
+for _ in $(seq 1800); do
+  sleep 1
+  kill -0 "$api_pid" 2>/dev/null || { echo "the API exited; the end of its log:" >&2; tail -20 "$work/api.log" >&2; exit 1; }
+  pending=$(checks "status = 'pending'") || { echo "could not read the store's checks" >&2; exit 1; }
+  if [[ $pending == 0 ]]; then idle=$((idle + 1)); else idle=0; fi
   (( idle >= 3 )) && break
 done
+(( idle >= 3 )) || { echo "checks still pending after 30 minutes" >&2; exit 1; }
 elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 cpu_s=$(awk -v t=$(( $(cpu) - cpu_before )) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz}')
 
@@ -135,12 +141,12 @@ for i in others:
 done < "$work/joined.tsv"
 
 log "Aligned verification of $pairs $kind edits ($engine)"
-echo "  checks: $(checks) queued, $(checks "status = 'done'") done ($(checks "is_copy = 1") copies), $(checks "status = 'failed'") failed; from the first edit posted: edits fingerprinted in $(awk -v ms=$fingerprinted_ms 'BEGIN {printf "%.1f", ms / 1000}') s, checks drained in $(awk -v ms=$elapsed_ms 'BEGIN {printf "%.1f", (ms - 3000) / 1000}') s (3 s of idle polls left out); server CPU meanwhile $cpu_s s"
+echo "  checks: $(checks) queued, $(checks "status = 'done'") done ($(checks "is_copy = 1") copies), $(checks "status = 'failed'") failed, $(checks "attempts > 1 OR error IS NOT NULL") retried; from the first edit posted: edits fingerprinted in $(awk -v ms=$fingerprinted_ms 'BEGIN {printf "%.1f", ms / 1000}') s, checks drained in $(awk -v ms=$elapsed_ms 'BEGIN {printf "%.1f", (ms - 3000) / 1000}') s (3 s of idle polls left out); server CPU meanwhile $cpu_s s"
 awk -v n="$pairs" '{ by[$1]++; if ($1 != "-") found++; other += $2 }
   END {
     printf "  paired with their own original: %d of %d (%.1f %%)\n", found, n, 100 * found / n
     for (k in by) printf "    by %s: %d\n", k, by[k]
-    printf "  pairs with another original: %d\n", other
+    printf "  pairs made with another original: %d\n", other
   }' "$work/found.txt"
 cat "$work/others.txt"
 curl -s "$target/metrics" | awk '

@@ -28,9 +28,16 @@ public sealed class VerifiedMethod(bool reversed = false) : IMatchMethod
 
     public object? Claim(string path) => ImageFiles.TryDecode(path, d => new Claimed(path, AlignedVerifier.PrepareClaim(d)));
 
-    public object? Probe(string path) => ImageFiles.TryDecode(path, d => reversed
-        ? AlignedVerifier.PrepareClaim(d) is var both ? new Probed(path, both.Plain, both) : null
-        : new Probed(path, AlignedVerifier.Prepare(d), null));
+    public object? Probe(string path) => ImageFiles.TryDecode(path, d =>
+    {
+        if (!reversed)
+        {
+            return new Probed(path, AlignedVerifier.Prepare(d), null);
+        }
+
+        var both = AlignedVerifier.PrepareClaim(d);
+        return new Probed(path, both.Plain, both);
+    });
 
     public double Score(object claim, object probe)
     {

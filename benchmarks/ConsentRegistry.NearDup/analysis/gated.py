@@ -11,7 +11,7 @@ for each candidate similarity s given. The verifier's false matches are an upper
 (gating can only remove them); the distractors that PDQ matches at the radius are printed too. The cut to the
 few most alike candidates (Registry:Matching:AlignedCandidates) is not modelled: the set has 150 originals.
 
-    python3 benchmarks/ConsentRegistry.NearDup/analysis/gated.py benchmarks/.neardup [--radius 31] [--similarity 0.7,0.75,0.8]
+    python3 benchmarks/ConsentRegistry.NearDup/analysis/gated.py benchmarks/.neardup [--radius 31] [--similarity 0.7,0.75,0.8,0.85]
         [--verified verified-reversed]   (the pairs compared the other way round, as the worker compares half of them)
 
 Standard library only. A study tool: nothing in the service runs it.

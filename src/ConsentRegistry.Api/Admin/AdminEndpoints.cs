@@ -136,7 +136,7 @@ public static class AdminEndpoints
             .WithSingleQueryValues()
             .WithName("ListConflicts")
             .WithSummary("Open conflicts: recorded near-duplicate pairs of two parties' claims in force that disagree on a category, "
-                + "oldest first, one per pair of claims, checked again in the matching index; paged with ?after=<id>&limit=<1..500> (a page may hold fewer "
+                + "oldest first, one per pair of claims, checked again in the matching index (pairs found by aligned verification as recorded); paged with ?after=<id>&limit=<1..500> (a page may hold fewer "
                 + "items than its limit: follow next_after until null). For review; lookups still let any \"n\" win.")
             .ProducesValidationProblem();
 

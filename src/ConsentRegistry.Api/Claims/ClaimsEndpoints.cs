@@ -41,6 +41,7 @@ public static class ClaimsEndpoints
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithName("GetNearDuplicates")
             .WithSummary("Other parties' claims that this claim's PDQ or embedding subjects match (the first 256 searched), "
+                + "and those whose picture aligned verification found a copy of this claim's (by: aligned), "
                 + "each with conflict: true when the two disagree on a category. Any \"n\" still wins in lookups.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound);

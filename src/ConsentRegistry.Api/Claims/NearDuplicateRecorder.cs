@@ -1,7 +1,7 @@
 using ConsentRegistry.Api.Matching;
 using ConsentRegistry.Api.Storage;
-using Microsoft.Extensions.Options;
 using ConsentRegistry.Core.Matching;
+using Microsoft.Extensions.Options;
 
 namespace ConsentRegistry.Api.Claims;
 

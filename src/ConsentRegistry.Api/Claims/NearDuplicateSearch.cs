@@ -14,7 +14,6 @@ namespace ConsentRegistry.Api.Claims;
 /// </summary>
 internal sealed class NearDuplicateSearch(SharedMatchingIndex index, int pdqMaxDistance, double minSimilarity)
 {
-
     /// <summary>Image subjects of one claim searched at most (a claim may hold 10,000).</summary>
     public const int MaxSubjectsSearched = 256;
 

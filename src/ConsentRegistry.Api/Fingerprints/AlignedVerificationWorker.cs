@@ -182,7 +182,7 @@ internal sealed class AlignedVerificationWorker(
         {
             if (!await store.CompleteAsync(Owner, check, copy ? comparison!.Distance : null, time.GetUtcNow().ToUnixTimeSeconds(), cancellationToken))
             {
-                return; // taken over by another worker, or a claim was revoked meanwhile
+                return; // taken over by another worker, a claim revoked, or proposed again meanwhile: no verdict recorded
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)

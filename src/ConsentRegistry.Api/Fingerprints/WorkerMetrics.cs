@@ -4,7 +4,7 @@ using ConsentRegistry.Api.Observability;
 namespace ConsentRegistry.Api.Fingerprints;
 
 /// <summary>
-/// The fingerprint worker's instruments (docs/metrics.md), on the registry's meter; every label
+/// The fingerprint worker's instruments, its aligned verifications' included (docs/metrics.md), on the registry's meter; every label
 /// value is a closed set (outcomes, fetch error codes), never a URL or host.
 /// </summary>
 public sealed class WorkerMetrics
@@ -31,7 +31,7 @@ public sealed class WorkerMetrics
         _fingerprint = meter.CreateHistogram("registry.worker.fingerprint.duration", "s",
             "Time to decode one fetched image and derive its SHA-256, PDQ and embedding.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = Seconds });
-        _checks = meter.CreateCounter<long>("registry.worker.aligned_checks", "{check}",
+        _checks = meter.CreateCounter<long>("registry.worker.aligned.checks", "{check}",
             "Aligned verifications finished, by outcome: copy, different, or the fetch error code (retried or final).");
         _verify = meter.CreateHistogram("registry.worker.aligned.duration", "s",
             "Time to lay one fetched picture over another and compare them, once both are decoded and their features found.",

@@ -11,7 +11,7 @@ namespace ConsentRegistry.Api.Fingerprints;
 
 /// <summary>
 /// The worker as a process of its own (<c>dotnet run --project src/ConsentRegistry.Worker</c>, DESIGN.md 4):
-/// the store, the embedder and the fingerprint worker, with <c>/health/live</c>, <c>/health/ready</c>
+/// the store, the embedder and the fingerprint worker (its aligned verifications too), with <c>/health/live</c>, <c>/health/ready</c>
 /// and <c>/metrics</c> and none of the API's routes or its matching index. Any number of them
 /// share one PostgreSQL queue; the API instances then run with <c>Registry:Worker:Enabled=false</c>.
 /// </summary>

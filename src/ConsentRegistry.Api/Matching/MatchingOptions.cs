@@ -103,7 +103,6 @@ internal sealed class MatchingOptionsValidator : IValidateOptions<MatchingOption
         {
             failures.Add($"Registry:Matching:AlignedCandidateSimilarity is {options.AlignedCandidateSimilarity}; use 0.5 to 1.");
         }
-
         else if (options.AlignedCandidates > 0 && options.AlignedCandidateSimilarity >= options.EmbeddingMinSimilarity)
         {
             failures.Add($"Registry:Matching:AlignedCandidateSimilarity ({options.AlignedCandidateSimilarity}) must be below EmbeddingMinSimilarity ({options.EmbeddingMinSimilarity}): embeddings alike at that threshold are a pair already, and none would be left to verify (AlignedCandidates = 0 turns aligned verification off).");

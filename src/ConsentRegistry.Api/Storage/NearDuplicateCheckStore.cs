@@ -149,9 +149,10 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
 
     /// <summary>
     /// Marks a check done and, when the images were found to be copies, records the pair (match kind
-    /// <c>aligned</c>, the aligned PDQ distance) in the same transaction. False, and nothing written, when the
-    /// check is no longer <paramref name="owner"/>'s (its lease passed and another worker took it) or one of its
-    /// claims has been revoked meanwhile (the check is dropped).
+    /// <c>aligned</c>, the aligned PDQ distance) in the same transaction. False, and no verdict recorded, when the
+    /// check is no longer <paramref name="owner"/>'s (its lease passed and another worker took it), when one of its
+    /// claims has been revoked meanwhile (the check is dropped), or when it was proposed again while it ran (its
+    /// lease is given back and it is due again).
     /// </summary>
     public async Task<bool> CompleteAsync(string owner, CheckRow check, int? alignedDistance, long foundAt, CancellationToken cancellationToken)
     {

@@ -8,10 +8,6 @@ namespace ConsentRegistry.Imaging.LocalFeatures;
 /// </summary>
 public readonly record struct SimilarityFit(double A, double B, double Tx, double Ty, int Inliers)
 {
-    public double Scale => Math.Sqrt(A * A + B * B);
-
-    public (double X, double Y) Apply(double x, double y) => (A * x - B * y + Tx, B * x + A * y + Ty);
-
     /// <summary>Where a point of the claimed image comes from in the probe.</summary>
     public (double X, double Y) Invert(double x, double y)
     {

@@ -32,7 +32,7 @@ public sealed class AlignedVerificationTests(WorkerFixture registry) : IClassFix
             [TestSigner.Url(_images.Url("/platform/bridge-cropped.jpg"))], new JsonObject { ["train-ai"] = "y" })));
         await _client.SettledFingerprintsAsync(consent);
 
-        // Both pictures are fetched once more for the check: first the claim proposed earlier, then the new one.
+        // Both pictures are fetched once more for the check: the picture of the claim whose id sorts later (laid under), then the other's.
         await Eventually.HoldsAsync(async () => await NearDuplicatesAsync(optOut) is [_], "the worker verifies the pair");
         var item = Assert.Single(await NearDuplicatesAsync(optOut));
         Assert.Equal((consent, platform.Party, "aligned", true),

@@ -136,7 +136,7 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
 
     /// <summary>Each aligned verification a worker finishes, by outcome ("copy", "different", or the code of a failed try).</summary>
     private static MetricCollector<long> CheckOutcomes(RegistryApp app) =>
-        new(app.Services.GetRequiredService<IMeterFactory>(), RegistryMetrics.MeterName, "registry.worker.aligned_checks");
+        new(app.Services.GetRequiredService<IMeterFactory>(), RegistryMetrics.MeterName, "registry.worker.aligned.checks");
 
     private static long Compared(RegistryApp app) => app.Services.GetRequiredService<AlignedVerificationWorker>().Progress.Compared;
 

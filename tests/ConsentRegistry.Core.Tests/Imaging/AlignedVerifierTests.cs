@@ -106,7 +106,7 @@ public sealed class AlignedVerifierTests
         using var ink = new SKPaint { Color = SKColors.Black };
         return edit switch
         {
-            // 20 % of the area removed: 10 % of each side's length from the left and the top.
+            // 19 % of the area removed: a tenth of the width from the left and a tenth of the height from the top.
             "crop" => Encode((int)(w * 0.9), (int)(h * 0.9), c => c.DrawImage(image, new SKRect(-w * 0.1f, -h * 0.1f, w * 0.9f, h * 0.9f), sampling)),
             "caption-border" => Encode(w + 80, h + 120, c =>
             {
