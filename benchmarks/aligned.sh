@@ -43,28 +43,7 @@ for e in edits:
 PYEOF
 pairs=$(wc -l < "$work/pairs.tsv")
 
-server_pid=""
-finish() {
-  if [[ -n ${server_pid:-} ]]; then kill "$server_pid" 2>/dev/null || true; server_pid=""; fi
-  bench_finish
-}
-trap finish EXIT
-for attempt in 1 2 3; do
-  image_port="$(free_port)"
-  (cd "$set_folder" && exec python3 -m http.server "$image_port" --bind 0.0.0.0 >"$work/images.log" 2>&1) &
-  server_pid=$!
-  for _ in $(seq 100); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    curl -sf -o /dev/null "http://127.0.0.1:$image_port/manifest.json" && break
-    sleep 0.1
-  done
-  if kill -0 "$server_pid" 2>/dev/null && curl -sf -o /dev/null "http://127.0.0.1:$image_port/manifest.json"; then break; fi
-  echo "the image server did not serve on port $image_port (attempt $attempt of 3); its log:" >&2
-  cat "$work/images.log" >&2
-  kill "$server_pid" 2>/dev/null || true
-  server_pid=""
-  [[ $attempt -lt 3 ]] || exit 1
-done
+serve_images "$set_folder" manifest.json
 
 start_api
 wait_ready

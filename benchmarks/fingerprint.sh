@@ -41,30 +41,7 @@ for ((i = 0; i < count; i++)); do
   ln -s "$src" "$work/images/$(printf '%05d' "$i").${src##*.}"
 done
 du -shL "$work/images" | awk '{print "  " $1 " in all"}'
-server_pid=""
-finish() {
-  if [[ -n ${server_pid:-} ]]; then kill "$server_pid" 2>/dev/null || true; server_pid=""; fi
-  bench_finish
-}
-trap finish EXIT   # bench_setup's INT and TERM traps end the script, and so run this
-# free_port's port can be taken before the server binds it, and then the server exits: each try
-# waits until it answers (up to 10 s) or has exited, and a new port is tried, three times in all.
-for attempt in 1 2 3; do
-  image_port="$(free_port)"
-  (cd "$work/images" && exec python3 -m http.server "$image_port" --bind 0.0.0.0 >"$work/images.log" 2>&1) &
-  server_pid=$!
-  for _ in $(seq 100); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    curl -sf -o /dev/null "http://127.0.0.1:$image_port/" && break
-    sleep 0.1
-  done
-  if kill -0 "$server_pid" 2>/dev/null && curl -sf -o /dev/null "http://127.0.0.1:$image_port/"; then break; fi
-  echo "the image server did not serve on port $image_port (attempt $attempt of 3); its log:" >&2
-  cat "$work/images.log" >&2
-  kill "$server_pid" 2>/dev/null || true
-  server_pid=""
-  [[ $attempt -lt 3 ]] || exit 1
-done
+serve_images "$work/images" ""
 
 start_api
 wait_ready

@@ -32,9 +32,10 @@ bench_traps() {
   trap 'exit 143' TERM
 }
 
-# Stops the API and PostgreSQL and removes the work folder; safe to run again.
+# Stops the API, the image server and PostgreSQL and removes the work folder; safe to run again.
 bench_finish() {
   if [[ -n ${api_pid:-} ]]; then kill "$api_pid" 2>/dev/null || true; api_pid=""; fi
+  if [[ -n ${image_server_pid:-} ]]; then kill "$image_server_pid" 2>/dev/null || true; image_server_pid=""; fi
   stop_postgres
   if [[ -n ${work:-} ]]; then rm -rf "$work"; fi
 }
@@ -69,3 +70,27 @@ store_size() {
 }
 
 loadgen() { dotnet benchmarks/ConsentRegistry.LoadGen/bin/Release/net10.0/ConsentRegistry.LoadGen.dll "$@"; }
+
+# Serves a folder over HTTP on every loopback address (Python's http.server) and sets $image_port once it
+# answers for <path>; bench_finish stops it. free_port's port can be taken before the server binds it, and then
+# the server exits: each try waits until it answers (up to 10 s) or has exited, and a new port is tried, three
+# times in all.
+serve_images() {
+  local folder="$1" probe="$2" attempt
+  for attempt in 1 2 3; do
+    image_port="$(free_port)"
+    (cd "$folder" && exec python3 -m http.server "$image_port" --bind 0.0.0.0 >"$work/images.log" 2>&1) &
+    image_server_pid=$!
+    for _ in $(seq 100); do
+      kill -0 "$image_server_pid" 2>/dev/null || break
+      curl -sf -o /dev/null "http://127.0.0.1:$image_port/$probe" && break
+      sleep 0.1
+    done
+    if kill -0 "$image_server_pid" 2>/dev/null && curl -sf -o /dev/null "http://127.0.0.1:$image_port/$probe"; then return 0; fi
+    echo "the image server did not serve on port $image_port (attempt $attempt of 3); its log:" >&2
+    cat "$work/images.log" >&2
+    kill "$image_server_pid" 2>/dev/null || true
+    image_server_pid=""
+  done
+  return 1
+}

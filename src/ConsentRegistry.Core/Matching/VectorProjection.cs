@@ -82,14 +82,14 @@ public sealed class VectorProjection
     /// <summary><paramref name="count"/> orthonormal rows of length <paramref name="length"/>, from ±1 rows.</summary>
     private static float[] Orthonormal(int count, int length)
     {
-        var state = Seed;
+        var random = new SplitMix64(Seed);
         var rows = new double[count][];
         for (var row = 0; row < count; row++)
         {
             var v = new double[length];
             for (var i = 0; i < length; i++)
             {
-                v[i] = (SplitMix64(ref state) & 1) == 0 ? 1.0 : -1.0;
+                v[i] = (random.Next() & 1) == 0 ? 1.0 : -1.0;
             }
 
             // Modified Gram–Schmidt, two passes: one leaves errors of order machine epsilon times the
@@ -137,13 +137,5 @@ public sealed class VectorProjection
         }
 
         return flat;
-    }
-
-    private static ulong SplitMix64(ref ulong state)
-    {
-        var z = state += 0x9E37_79B9_7F4A_7C15;
-        z = (z ^ (z >> 30)) * 0xBF58_476D_1CE4_E5B9;
-        z = (z ^ (z >> 27)) * 0x94D0_49BB_1331_11EB;
-        return z ^ (z >> 31);
     }
 }

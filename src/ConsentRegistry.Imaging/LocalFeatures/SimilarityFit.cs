@@ -1,3 +1,4 @@
+using ConsentRegistry.Core;
 using System.Numerics;
 
 namespace ConsentRegistry.Imaging.LocalFeatures;

@@ -28,17 +28,9 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
     {
         var image = TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg");
         var paths = Enumerable.Range(0, 40).Select(i => $"/shared/{i}.jpg").ToArray();
-        foreach (var path in paths)
-        {
-            _images.Paths[path] = async context =>
-            {
-                // Long enough that neither worker can finish all forty before the other has polled
-                // a few times, however the machine schedules them.
-                await Task.Delay(250);
-                context.Response.ContentType = "image/jpeg";
-                await context.Response.Body.WriteAsync(image);
-            };
-        }
+        // Slow enough that neither worker can finish all forty before the other has polled a few
+        // times, however the machine schedules them.
+        ServeSlowly(paths, image);
 
         // A fetch that times out is tried again: a second request, but no job taken twice. Under the
         // whole suite's load on two cores two images were once requested twice (its log was not
@@ -85,15 +77,7 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         // check names): a check run by both workers would fetch its pictures twice.
         var image = TestImages.ReadPdqData("reg-test-input/labelme-subset/q1050.jpg");
         var paths = Enumerable.Range(0, 12).SelectMany(i => new[] { $"/checked/{i}-a.jpg", $"/checked/{i}-b.jpg" }).ToArray();
-        foreach (var path in paths.Append("/claimed/a.jpg").Append("/claimed/b.jpg"))
-        {
-            _images.Paths[path] = async context =>
-            {
-                await Task.Delay(250);
-                context.Response.ContentType = "image/jpeg";
-                await context.Response.Body.WriteAsync(image);
-            };
-        }
+        ServeSlowly([.. paths, "/claimed/a.jpg", "/claimed/b.jpg"], image);
 
         var settings = new Dictionary<string, string?>(WorkerFixture.Settings) { ["Registry:Fetch:PerHostConcurrency"] = "16", ["Registry:Fetch:Timeout"] = "00:01:00" };
         await using var database = await TestDatabase.CreateAsync();
@@ -132,6 +116,20 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         await Eventually.HoldsAsync(() => Compared(first) + Compared(second) >= 12, "both workers have counted what they wrote");
         Assert.Equal(12, Compared(first) + Compared(second));
         Assert.True(Compared(first) > 0 && Compared(second) > 0, $"Both workers take checks: {Compared(first)} and {Compared(second)}.");
+    }
+
+    /// <summary>Serves the JPEG at each path after a quarter of a second.</summary>
+    private void ServeSlowly(IEnumerable<string> paths, byte[] image)
+    {
+        foreach (var path in paths)
+        {
+            _images.Paths[path] = async context =>
+            {
+                await Task.Delay(250);
+                context.Response.ContentType = "image/jpeg";
+                await context.Response.Body.WriteAsync(image);
+            };
+        }
     }
 
     /// <summary>Each aligned verification a worker finishes, by outcome ("copy", "different", or the code of a failed try).</summary>
