@@ -218,16 +218,6 @@ public sealed class NearDuplicateCheckStore(RegistryDatabase database)
             await connection.ExecuteAsync(new CommandDefinition(_renew, args, cancellationToken: cancellationToken));
         }
     }
-
-    /// <summary>The checks a claim took part in, either side, as tests and operators read them.</summary>
-    public async Task<IReadOnlyList<CheckState>> ListAsync(string claimId, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return (await connection.QueryAsync<CheckState>(new CommandDefinition("""
-            SELECT claim_a, url_a, claim_b, url_b, status, is_copy, attempts, error FROM near_duplicate_checks
-            WHERE claim_a = @claimId OR claim_b = @claimId ORDER BY found_seq, claim_b, url_b
-            """, new { claimId }, cancellationToken: cancellationToken))).AsList();
-    }
 }
 
 /// <summary>A check as queued and taken: claim A's picture (at <see cref="UrlA"/>) against claim B's (at <see cref="UrlB"/>); A sorts before B.</summary>
@@ -241,17 +231,4 @@ public sealed record CheckRow
     public int Conflict { get; init; }
     public int Attempts { get; init; }
     public long FoundSeq { get; init; }
-}
-
-/// <summary>Where a check stands.</summary>
-public sealed record CheckState
-{
-    public required string ClaimA { get; init; }
-    public required string UrlA { get; init; }
-    public required string ClaimB { get; init; }
-    public required string UrlB { get; init; }
-    public required string Status { get; init; }
-    public int? IsCopy { get; init; }
-    public int Attempts { get; init; }
-    public string? Error { get; init; }
 }
