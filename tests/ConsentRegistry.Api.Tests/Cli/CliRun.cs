@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Cli;
@@ -7,7 +8,7 @@ using DuckDB.NET.Data;
 namespace ConsentRegistry.Api.Tests.Cli;
 
 /// <summary>Runs the consent-registry command in this process (or as a process of its own) and reads Parquet with DuckDB.</summary>
-internal static class CliRun
+internal static partial class CliRun
 {
     /// <summary>Runs the command with <paramref name="args"/>; its exit code and what it wrote to stderr.</summary>
     public static async Task<(int Exit, string Errors)> RunAsync(params string[] args)
@@ -83,16 +84,68 @@ internal static class CliRun
         }
     }
 
-    /// <summary>Waits (60 s at most) until a running command's state file says <paramref name="reached"/>; fails if the command ends first.</summary>
-    public static async Task WaitForStateAsync(Process process, string path, Func<JsonNode, bool> reached, string what)
+    /// <summary>
+    /// Lets a running command go on in steps of a few milliseconds, stopped (SIGSTOP) between them,
+    /// until its state file says <paramref name="reached"/> (60 s at most; fails if the command ends
+    /// first), and leaves it stopped there. What the test does next (an interrupt, a kill) then meets
+    /// the command where its state says, however late this process's own threads are scheduled: a
+    /// command left to run while a loaded test host polls can finish before the test acts.
+    /// </summary>
+    public static void StopWhen(Process process, string path, Func<JsonNode, bool> reached, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
+        Signal(process, Sigstop);
         while (ReadState(path) is not { } state || !reached(state))
         {
             Assert.True(DateTime.UtcNow < deadline && !process.HasExited, $"the command did not record {what}");
-            await Task.Delay(5);
+            Signal(process, Sigcont);
+            Thread.Sleep(5);
+            Signal(process, Sigstop);
         }
     }
+
+    /// <summary>Ctrl-C (SIGINT) to a command that <see cref="StopWhen"/> left stopped, which then goes on to handle it.</summary>
+    public static void Interrupt(Process process)
+    {
+        Signal(process, Sigint);
+        Signal(process, Sigcont);
+    }
+
+    private const int Sigint = 2;
+    private const int Sigcont = 18;
+    private const int Sigstop = 19;
+
+    /// <summary>Sends <paramref name="signal"/>; for SIGSTOP, waits until the command is stopped (or gone).</summary>
+    private static void Signal(Process process, int signal)
+    {
+        if (Kill(process.Id, signal) != 0)
+        {
+            Assert.True(process.HasExited, $"signal {signal} could not be sent: errno {Marshal.GetLastPInvokeError()}");
+            return;
+        }
+
+        while (signal == Sigstop && ProcessState(process.Id) is not ('T' or 'Z' or null))
+        {
+            Thread.Yield();
+        }
+    }
+
+    /// <summary>The state letter of /proc/<paramref name="pid"/>/stat (R, S, T, Z, ...); null once the process is gone.</summary>
+    private static char? ProcessState(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[stat.LastIndexOf(')') + 2];
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    [LibraryImport("libc.so.6", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     /// <summary>Runs <paramref name="sql"/> in a fresh in-memory DuckDB and returns its rows.</summary>
     public static List<object?[]> Query(string sql)

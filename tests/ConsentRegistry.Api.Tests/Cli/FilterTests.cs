@@ -265,12 +265,8 @@ public sealed class FilterTests : IDisposable
         var state = Path.Combine(resumed, ".consent-registry-filter.json");
         using (var process = Start("filter", input, "--out", resumed, "--snapshot", snapshot, "--removed", "-q"))
         {
-            await WaitForRowGroupsAsync(process, state, 3);
-            using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-            {
-                await interrupt.WaitForExitAsync();
-            }
-
+            StopAtRowGroups(process, state, 3);
+            Interrupt(process);
             await process.WaitForExitAsync();
             Assert.Equal(130, process.ExitCode);
         }
@@ -278,7 +274,7 @@ public sealed class FilterTests : IDisposable
         var interrupted = RowGroupsDone(state);
         using (var process = Start("filter", input, "--out", resumed, "--snapshot", snapshot, "--removed", "--resume", "-q"))
         {
-            await WaitForRowGroupsAsync(process, state, interrupted + 3);
+            StopAtRowGroups(process, state, interrupted + 3);
             process.Kill();
             await process.WaitForExitAsync();
         }
@@ -733,8 +729,8 @@ public sealed class FilterTests : IDisposable
 
     private static List<long> SampleIds(string path) => [.. Query($"SELECT SAMPLE_ID FROM '{path}'").Select(row => (long)row[0]!)];
 
-    private static Task WaitForRowGroupsAsync(System.Diagnostics.Process process, string state, int groups) =>
-        WaitForStateAsync(process, state, json => RowGroupsDone(json) >= groups, $"{groups} row groups");
+    private static void StopAtRowGroups(System.Diagnostics.Process process, string state, int groups) =>
+        StopWhen(process, state, json => RowGroupsDone(json) >= groups, $"{groups} row groups");
 
     private static int RowGroupsDone(string state) => ReadState(state) is { } json ? RowGroupsDone(json) : 0;
 

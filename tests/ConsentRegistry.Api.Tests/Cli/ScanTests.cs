@@ -269,13 +269,8 @@ public sealed class ScanTests : IDisposable
         var state = Path.Combine(resumed, ".consent-registry-scan.json");
         using (var process = Start("scan", resumed, "--registry", registry, "--embeddings", "--threads", "1", "--quiet"))
         {
-            await WaitForStateAsync(process, state, json => ShardsDone(json) >= 1, "a finished shard");
-
-            using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-            {
-                await interrupt.WaitForExitAsync();
-            }
-
+            StopWhen(process, state, json => ShardsDone(json) >= 1, "a finished shard");
+            Interrupt(process);
             await process.WaitForExitAsync();
             Assert.Equal(ExitCodes.Interrupted, process.ExitCode);
         }
