@@ -339,8 +339,9 @@ public sealed class FilterTests : IDisposable
     [Fact]
     public async Task Online_filtering_waits_out_the_registrys_rate_limit_and_names_a_batch_it_refuses_as_too_large()
     {
-        // One lookup a second, batches of at most 500 rows: 3,000 rows in batches of 500 meet 429s
-        // and go through after Retry-After; batches of 1,000 are refused with the registry's reason.
+        // One lookup a second, batches of at most 500 rows: 3,000 rows in batches of 500, all six sent at
+        // once, meet 429s and go through after Retry-After; batches of 1,000 are refused with the registry's
+        // reason. (Sent one at a time, a slow test host could space them a second apart and meet no 429.)
         await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?>
         {
             ["Registry:Lookup:RequestsPerSecondPerAddress"] = "1",
@@ -352,7 +353,7 @@ public sealed class FilterTests : IDisposable
         var input = In("limited.parquet");
         MakeInput(input, 3_000);
 
-        var (exit, errors) = await RunAsync("filter", input, "--out", In("limited"), "--registry", client.BaseAddress!.ToString(), "--chunk-rows", "500", "--in-flight", "1");
+        var (exit, errors) = await RunAsync("filter", input, "--out", In("limited"), "--registry", client.BaseAddress!.ToString(), "--chunk-rows", "500", "--in-flight", "6");
         Assert.True(exit == 0, errors);
         Assert.Contains("answered 429", errors, StringComparison.Ordinal);
         var expected = Enumerable.Range(0, 3_000).Count(i => UrlOf(i) is { } url && url.StartsWith("https://", StringComparison.Ordinal) && i % 50 == 11);

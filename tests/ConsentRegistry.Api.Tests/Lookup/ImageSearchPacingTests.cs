@@ -241,29 +241,24 @@ public sealed class ImageSearchPacingTests
         using var client = app.CreateClient();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
 
-        // One search a second: one batch takes the bucket's token, the next four wait (each holding
-        // its parsed body), and those after them are refused at once.
-        var batches = Enumerable.Range(0, 12)
-            .Select(i => client.PostAsJsonAsync("/v1/lookup", new { items = new[] { new { pdq = Pdq(i) } } }, stop.Token))
-            .ToList();
-        HttpResponseMessage? refused = null;
-        var pending = batches.ToList();
-        while (refused is null && pending.Count > 0)
+        // One search a second: four batches of seven searches (28, within the 30 s a client's admitted
+        // searches may take) wait together, each holding its parsed body, for at least six seconds: the
+        // first takes the bucket's token and waits for six more. A fifth request is refused at once. (Long
+        // waits leave a slow test host seconds to send the last two while the four still wait.)
+        var batches = new List<Task<HttpResponseMessage>>();
+        for (var i = 0; i < 4; i++)
         {
-            var done = await Task.WhenAny(pending);
-            pending.Remove(done);
-            if ((await done).StatusCode == HttpStatusCode.TooManyRequests)
-            {
-                refused = done.Result;
-            }
+            batches.Add(client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 7).Select(j => new { pdq = Pdq((i * 7) + j) }).ToArray() }, stop.Token));
+            await Task.Delay(100);
         }
+
+        using var refused = await client.PostAsJsonAsync("/v1/lookup", new { items = new[] { new { pdq = Pdq(99) } } }, stop.Token);
 
         // While the others still wait, a stream is refused at its start too, even one that brings no
         // image search (it could bring some).
         using var stream = await client.PostAsync("/v1/lookup/stream", new StringContent("{\"url\":\"https://pace.example/a.jpg\"}", Encoding.UTF8, "application/x-ndjson"));
         stop.Cancel();
 
-        Assert.NotNull(refused);
         var problem = await AssertProblemAsync(refused, HttpStatusCode.TooManyRequests, "too-many-requests");
         Assert.Contains($"{ImageSearchPacing.MaxWaitingRequests} of its requests", problem.GetProperty("detail").GetString());
         Assert.True(int.Parse(refused.Headers.GetValues("Retry-After").Single()) >= 1);
