@@ -2,8 +2,8 @@
 # Near-duplicate measurement: builds a set of originals (openclipart illustrations and wallpaper
 # photographs from Debian packages), our own edits of each (8 kinds) and distractors, then reports per
 # edit kind how often each method (PDQ, the embedder, local features, aligned verification with OpenCV's
-# ORB and with the registry's own verifier) matches an edit to its original, and how often a distractor
-# matches any original.
+# ORB and with the registry's own verifier) matches an edit to its original, how often a distractor
+# matches any original, and how often an edit matches another original that is not the same picture.
 #
 #   benchmarks/neardup.sh [--originals 150] [--distractors 1000] [--seed 1]
 #
@@ -63,6 +63,11 @@ timeout 1800 "${tool[@]}" evaluate "$out" --method verified
 log "What the registry's pairs find: PDQ within 31, or aligned verification of the candidates the embedding proposes"
 python3 benchmarks/ConsentRegistry.NearDup/analysis/gated.py "$out" --radius 31
 python3 benchmarks/ConsentRegistry.NearDup/analysis/gated.py "$out" --radius 16 --similarity 0.75
+
+log "Every edit against every other original too: the edits matched to another picture (about 11 minutes)"
+timeout 1800 "${tool[@]}" evaluate "$out" --method pdq --cross
+timeout 1800 "${tool[@]}" evaluate "$out" --method verified --cross
+python3 benchmarks/ConsentRegistry.NearDup/analysis/aligned.py "$out" --pairs verified-cross --rule 31,6,0,12,0.98,2
 
 log "PDQ or embedding, PDQ or local features (a copy counts as found when either finds it)"
 "${tool[@]}" either "$out" pdq:31 embedding:0.02

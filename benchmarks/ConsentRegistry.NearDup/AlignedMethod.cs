@@ -66,9 +66,9 @@ public sealed class AlignedMethod(IReadOnlyList<double> thresholds) : IMatchMeth
     /// Writes the logged pairs (probe, claim, mirrored, inliers, overlap, aligned PDQ distance, correlation, and the
     /// cells' count, median correlation and share agreeing).
     /// </summary>
-    public void SavePairs(string folder)
+    public void SavePairs(string folder, string suffix = "")
     {
-        var path = System.IO.Path.Combine(folder, "pairs-aligned.tsv");
+        var path = System.IO.Path.Combine(folder, $"pairs-aligned{suffix}.tsv");
         File.WriteAllLines(path, _pairs.Order(StringComparer.Ordinal)
             .Prepend("probe\tclaim\tmirrored\tinliers\toverlap\tpdq\tcorrelation\tcells\tcell_median\tcells_agreeing"));
         Console.WriteLine($"pairs: {path} ({_pairs.Count})");

@@ -5,17 +5,28 @@ namespace ConsentRegistry.NearDup;
 
 /// <summary>
 /// Scores every edit against its own original's claim and every distractor against all claims, then reports
-/// per edit kind the recall and the distractor false-match rate at each threshold of the method.
+/// per edit kind the recall and the distractor false-match rate at each threshold of the method. With
+/// <see cref="Cross"/>, every edit is also scored against every other original's claim, as the service meets
+/// it (a claimed copy meets every other party's pictures): the share of edits matched to another picture, leaving
+/// out the other originals that are the same picture as the edit's own (<see cref="SamePictures"/>).
 /// </summary>
 public sealed class Evaluator(IMatchMethod method)
 {
     public sealed record Row(string Name, int Count, double[] Rates);
 
     public sealed record Summary(string Method, double[] Thresholds, List<Row> Recall, Row AllEdits, Row Distractors,
-        int Originals, int UnreadableEdits, int UnreadableDistractors, string DedupRule, int DistractorsDropped);
+        int Originals, int UnreadableEdits, int UnreadableDistractors, string DedupRule, int DistractorsDropped, Row? OtherPictures = null);
 
-    /// <summary>Each scored image's score (edits: against their own original; distractors: the closest original).</summary>
-    public sealed record Scores(string Method, Dictionary<string, double> Edits, Dictionary<string, double> Distractors);
+    /// <summary>
+    /// Each scored image's score (edits: against their own original; distractors: the closest original; with
+    /// <see cref="Cross"/>, <paramref name="OtherOriginals"/>: each edit against the closest original that is another
+    /// picture than its own, and <paramref name="SamePictures"/>: the pairs of originals left out as one picture).
+    /// </summary>
+    public sealed record Scores(string Method, Dictionary<string, double> Edits, Dictionary<string, double> Distractors,
+        Dictionary<string, double>? OtherOriginals = null, List<string[]>? SamePictures = null);
+
+    /// <summary>Also score every edit against every other original's claim.</summary>
+    public bool Cross { get; init; }
 
     /// <summary>The scores behind the last <see cref="Run"/>, for combining methods (<see cref="Either"/>).</summary>
     public Scores? Last { get; private set; }
@@ -39,8 +50,21 @@ public sealed class Evaluator(IMatchMethod method)
             .Select(p => (p.Path, Score: claims.Values.Min(c => method.Score(c, p.Probe!)))).ToList();
         var distractors = scoredDistractors.Select(x => x.Score).ToList();
         Console.WriteLine($"distractors: {distractors.Count} scored");
+        List<(string Path, double Score)>? others = null;
+        HashSet<(string, string)>? sameAs = null;
+        if (Cross)
+        {
+            // Another original that is the same picture is no false match for an edit.
+            sameAs = SamePictures(manifest);
+            others = editScores.Where(x => x.Probe is not null).AsParallel()
+                .Select(x => (x.Path, Score: claims.Where(c => c.Key != x.Original && !sameAs.Contains((c.Key, x.Original)))
+                    .Min(c => method.Score(c.Value, x.Probe!)))).ToList();
+            Console.WriteLine($"edits against the other originals: {others.Count} scored ({sameAs.Count / 2} pairs of originals left out as one picture)");
+        }
+
         Last = new Scores(method.Name, scoredEdits.ToDictionary(x => x.Path, x => x.Score),
-            scoredDistractors.ToDictionary(x => x.Path, x => x.Score));
+            scoredDistractors.ToDictionary(x => x.Path, x => x.Score), others?.ToDictionary(x => x.Path, x => x.Score),
+            sameAs?.OrderBy(p => p.Item1, StringComparer.Ordinal).ThenBy(p => p.Item2, StringComparer.Ordinal).Select(p => new[] { p.Item1, p.Item2 }).ToList());
 
         var t = method.Thresholds;
         Row Rate(string name, List<double> scores) =>
@@ -48,7 +72,29 @@ public sealed class Evaluator(IMatchMethod method)
         var perKind = Edits.Kinds.Select(k => Rate(k, edits.Where(e => e.Kind == k).Select(e => e.Score).ToList())).ToList();
         return new Summary(method.Name, t.ToArray(), perKind, Rate("all edits", edits.Select(e => e.Score).ToList()),
             Rate("distractors (false match)", distractors), claims.Count, editScores.Count - edits.Count,
-            distractorProbes.Count - distractors.Count, manifest.DedupRule, manifest.DistractorsDropped);
+            distractorProbes.Count - distractors.Count, manifest.DedupRule, manifest.DistractorsDropped,
+            others is null ? null : Rate("edits matched to another picture", others.Select(x => x.Score).ToList()));
+    }
+
+    /// <summary>
+    /// Both orders of every pair of the set's originals that are one picture by the rule the set's distractors were
+    /// chosen by: equal bytes, PDQ within <see cref="SetBuilder.DedupDistance"/> of any of the other's 8 dihedral
+    /// hashes, or listed in reviewed-copies.tsv. (The builder applies it to distractors only: a set may hold one
+    /// picture twice as originals, under two names.)
+    /// </summary>
+    private static HashSet<(string, string)> SamePictures(Manifest manifest)
+    {
+        var reviewed = ReviewedCopies.Load();
+        var sources = manifest.Sources ?? throw new InvalidDataException("The manifest names no sources: build the set again.");
+        var sha = sources.Select(ImageFiles.Sha256).ToList();
+        var hashes = manifest.Originals.AsParallel().AsOrdered().Select(ImageFiles.TryHashDihedral).ToList();
+        bool Same(int a, int b) =>
+            sha[a] == sha[b] || reviewed.Contains((sources[a], sources[b]))
+            || (hashes[a] is { } ha && hashes[b] is { } hb && SetBuilder.MinDistance(ha, hb.Original) <= SetBuilder.DedupDistance);
+        return [.. from a in Enumerable.Range(0, manifest.Originals.Count)
+                   from b in Enumerable.Range(0, manifest.Originals.Count)
+                   where a != b && (Same(a, b) || Same(b, a))
+                   select (manifest.Originals[a], manifest.Originals[b])];
     }
 
     public static string Table(Summary s)
@@ -57,7 +103,7 @@ public sealed class Evaluator(IMatchMethod method)
         sb.Append($"| {s.Method} | n |");
         foreach (var th in s.Thresholds) sb.Append($" ≤ {th} |");
         sb.AppendLine().Append("|---|---:|").Append(string.Concat(s.Thresholds.Select(_ => "---:|"))).AppendLine();
-        foreach (var row in s.Recall.Append(s.AllEdits).Append(s.Distractors))
+        foreach (var row in s.Recall.Append(s.AllEdits).Append(s.Distractors).Concat(s.OtherPictures is { } other ? [other] : []))
         {
             sb.Append($"| {row.Name} | {row.Count} |");
             foreach (var r in row.Rates) sb.Append($" {r * 100:0.0} % |");

@@ -22,6 +22,9 @@ public sealed class Options
     public string[] Many(string name) =>
         _named.TryGetValue(name, out var v) && v.Count > 0 ? v.ToArray() : throw new ArgumentException($"--{name} is required.");
 
+    /// <summary>Whether <c>--name</c> was given (a flag: values after it are positionals' business).</summary>
+    public bool Has(string name) => _named.ContainsKey(name);
+
     public string One(string name) => Many(name)[0];
 
     public string OneOr(string name, string fallback) => _named.TryGetValue(name, out var v) && v.Count > 0 ? v[0] : fallback;

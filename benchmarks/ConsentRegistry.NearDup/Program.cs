@@ -3,6 +3,7 @@ using ConsentRegistry.NearDup;
 // build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N]
 //       [--exclude <set folder>]   (no original within PDQ 10 of that set's originals and distractors: a training set)
 // evaluate <folder> [--method pdq|embedding|embedding-centred|local|aligned|verified|verified-reversed] [--radius 31] [--orb-features 1000 --orb-fast 20]
+//          [--cross]   (every edit scored against the other originals too; scores and pairs go to files named -cross)
 //          [--background <dirs> --background-count 500 --seed 2]   (embedding-centred: images outside the set to average)
 // features <folder> [--background <dirs> --background-count 3000 --seed 2]   (feature maps for offline pooling studies)
 // either <folder> <method>:<threshold> <method>:<threshold>   (a copy is found when either method finds it, from saved scores)
@@ -40,15 +41,18 @@ switch (args[0])
                 Background(folder, opts.Many("background"), opts.Int("background-count", 500), opts.Int("seed", 2))),
             _ => throw new ArgumentException($"Unknown method {name}: pdq, embedding, embedding-centred, local, aligned, verified or verified-reversed."),
         };
-        var evaluator = new Evaluator(method);
+        var cross = opts.Has("cross");
+        var evaluator = new Evaluator(method) { Cross = cross };
         var summary = evaluator.Run(folder);
         Console.WriteLine();
         Console.Write(Evaluator.Table(summary));
-        string json = Path.Combine(folder, $"summary-{name}.json");
+        var suffix = cross ? "-cross" : "";
+        string json = Path.Combine(folder, $"summary-{name}{suffix}.json");
         Evaluator.Save(summary, json);
-        Evaluator.Save(evaluator.Last!, Path.Combine(folder, $"scores-{method.Name}.json"));
-        (method as AlignedMethod)?.SavePairs(folder);
-        (method as VerifiedMethod)?.SavePairs(folder);
+        Evaluator.Save(evaluator.Last!, Path.Combine(folder, $"scores-{method.Name}{suffix}.json"));
+        (method as PdqMethod)?.SavePairs(folder, suffix);
+        (method as AlignedMethod)?.SavePairs(folder, suffix);
+        (method as VerifiedMethod)?.SavePairs(folder, suffix);
         Console.WriteLine($"summary: {json}");
         return 0;
     case "either":
@@ -90,7 +94,7 @@ static (string Method, double Threshold) Threshold(string arg)
 static int Usage()
 {
     Console.Error.WriteLine("usage: build --originals <dirs> --distractors <dirs> --out <folder> [--originals-count 150] [--distractors-count 1000] [--seed N] [--exclude <set folder>]");
-    Console.Error.WriteLine("       evaluate <folder> [--method pdq|embedding|embedding-centred|local|aligned|verified|verified-reversed] [--radius 31] [--orb-features 1000 --orb-fast 20]");
+    Console.Error.WriteLine("       evaluate <folder> [--method pdq|embedding|embedding-centred|local|aligned|verified|verified-reversed] [--radius 31] [--orb-features 1000 --orb-fast 20] [--cross]");
     Console.Error.WriteLine("       either <folder> <method>:<threshold> <method>:<threshold>");
     Console.Error.WriteLine("       features <folder> [--background <dirs> --background-count 3000 --seed 2]");
     return 2;

@@ -58,9 +58,9 @@ public sealed class VerifiedMethod(bool reversed = false) : IMatchMethod
         return AlignedVerifier.IsCopy(plain) || AlignedVerifier.IsCopy(mirrored) ? 0 : 256;
     }
 
-    public void SavePairs(string folder)
+    public void SavePairs(string folder, string suffix = "")
     {
-        var path = System.IO.Path.Combine(folder, $"pairs-{Name}.tsv");
+        var path = System.IO.Path.Combine(folder, $"pairs-{Name}{suffix}.tsv");
         File.WriteAllLines(path, _pairs.Order(StringComparer.Ordinal)
             .Prepend("probe\tclaim\tmirrored\tinliers\toverlap\tpdq\tcorrelation\tcells\tcell_median\tcells_agreeing"));
         Console.WriteLine($"pairs: {path} ({_pairs.Count})");

@@ -20,6 +20,11 @@ the recall per edit kind and the distractors matched, best rules first among tho
     ... --pairs verified
         (the pairs of `evaluate --method verified`, the registry's own verifier, in pairs-verified.tsv;
         its pairs have no cell scores)
+    ... --pairs verified-cross
+        (the pairs of `evaluate --method verified --cross`: every edit against every original; the table
+        then counts too the edits a rule matches to another picture than their original, and --rule lists
+        them; originals that are one picture (equal bytes, PDQ within 10, reviewed-copies.tsv) count as one;
+        whole-image PDQ from scores-pdq-cross.json, which `evaluate --method pdq --cross` writes)
 
 Standard library only. A study tool: nothing in the service runs it.
 """
@@ -39,12 +44,16 @@ def load(folder, method="aligned"):
         for row in csv.DictReader(f, delimiter="\t"):
             pairs[row["probe"]].append((row["claim"], int(row["inliers"]), float(row["overlap"]),
                                         int(row["pdq"]), float(row["correlation"]), float(row["cells_agreeing"])))
+    cross = method.endswith("-cross")
     try:
-        pdq = json.load(open(f"{folder}/scores-pdq.json"))
+        pdq = json.load(open(f"{folder}/scores-pdq{'-cross' if cross else ''}.json"))
         whole = {**pdq["Edits"], **pdq["Distractors"]}
+        # an edit's whole-image PDQ against the closest original not its own, and the originals that are one picture
+        others = pdq.get("OtherOriginals") or {}
+        manifest["SamePictures"] = {tuple(p) for p in pdq.get("SamePictures") or ()}
     except FileNotFoundError:
-        whole = {}
-    return manifest, pairs, whole
+        whole, others = {}, {}
+    return manifest, pairs, whole, (others if cross else None)
 
 
 def matcher(pairs, whole, radius, i, o, d, c, a):
@@ -58,6 +67,26 @@ def matcher(pairs, whole, radius, i, o, d, c, a):
                 return True
         return False
     return found
+
+
+def crossed(manifest, pairs, others, rule):
+    """The edits the rule matches to another picture than their own original: (edit, how). Another original
+    that is the same picture (equal bytes, PDQ within 10, or reviewed-copies.tsv: the pairs evaluate --cross
+    leaves out and lists in its scores) does not count."""
+    radius, i, o, d, c, a = rule
+    source = dict(zip(manifest["Originals"], manifest.get("Sources", [])))
+    same = manifest.get("SamePictures", set())
+    matched = []
+    for e in manifest["Edits"]:
+        if others.get(e["Path"], 256) <= radius:
+            matched.append((e, f"whole-image PDQ {others[e['Path']]:g}"))
+            continue
+        for (cl, inl, ov, dist, corr, agree) in pairs.get(e["Path"], ()):
+            if (cl != e["Original"] and (cl, e["Original"]) not in same
+                    and inl >= i and ov >= o and (dist <= d or corr >= c or agree >= a)):
+                matched.append((e, f"{source.get(cl, cl)}: {inl} inliers, aligned PDQ {dist}, correlation {corr:.3f}"))
+                break
+    return matched
 
 
 def evaluate(manifest, pairs, whole, rule):
@@ -78,7 +107,7 @@ def main():
     folder = sys.argv[1]
     max_false = int(sys.argv[sys.argv.index("--max-false") + 1]) if "--max-false" in sys.argv else 1
     method = sys.argv[sys.argv.index("--pairs") + 1] if "--pairs" in sys.argv else "aligned"
-    manifest, pairs, whole = load(folder, method)
+    manifest, pairs, whole, others = load(folder, method)
     if "--rule" in sys.argv:
         # one rule chosen elsewhere (on another set), reported whatever it matches
         rule = tuple(float(x) for x in sys.argv[sys.argv.index("--rule") + 1].split(","))
@@ -90,22 +119,26 @@ def main():
     for rule in rules:
         total, per_kind, false = evaluate(manifest, pairs, whole, rule)
         if false <= max_false:
-            results.append((total, rule, per_kind, false))
+            other = len(crossed(manifest, pairs, others, rule)) if others is not None else None
+            results.append((total, rule, per_kind, false, other))
     results.sort(key=lambda r: -r[0])
     print("| pdq ≤ | inliers ≥ | overlap ≥ | aligned pdq ≤ | correlation ≥ | cells agreeing ≥ | all edits | " +
-          " | ".join(KINDS) + " | distractors |")
-    print("|" + "---:|" * (8 + len(KINDS)))
-    for total, rule, per_kind, false in results[:int(sys.argv[sys.argv.index("--top") + 1]) if "--top" in sys.argv else 10]:
+          " | ".join(KINDS) + " | distractors |" + (" edits matched to another picture |" if others is not None else ""))
+    print("|" + "---:|" * (8 + len(KINDS) + (1 if others is not None else 0)))
+    for total, rule, per_kind, false, other in results[:int(sys.argv[sys.argv.index("--top") + 1]) if "--top" in sys.argv else 10]:
         cells = ["–" if rule[0] < 0 else f"{rule[0]:g}", f"{rule[1]:g}", f"{rule[2]:g}",
                  "–" if rule[3] < 0 else f"{rule[3]:g}", "–" if rule[4] > 1 else f"{rule[4]:g}",
                  "–" if rule[5] > 1 else f"{rule[5]:g}"]
         print("| " + " | ".join(cells) + f" | {total * 100:.1f} % | " +
-              " | ".join(f"{per_kind[k] * 100:.0f}" for k in KINDS) + f" | {false} |")
+              " | ".join(f"{per_kind[k] * 100:.0f}" for k in KINDS) + f" | {false} |" + (f" {other} |" if other is not None else ""))
     if "--rule" in sys.argv:
         found = matcher(pairs, whole, *rules[0])
         for path in manifest["Distractors"]:
             if found(path):
                 print(f"matched distractor: {path} (whole-image PDQ {whole.get(path, 256)})")
+        source = dict(zip(manifest["Originals"], manifest.get("Sources", [])))
+        for e, how in crossed(manifest, pairs, others, rules[0]) if others is not None else ():
+            print(f"matched another picture: {e['Kind']} of {source.get(e['Original'], e['Original'])}, {how}")
 
 
 if __name__ == "__main__":
