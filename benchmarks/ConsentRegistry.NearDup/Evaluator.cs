@@ -58,7 +58,7 @@ public sealed class Evaluator(IMatchMethod method)
             sameAs = SamePictures(manifest);
             others = editScores.Where(x => x.Probe is not null).AsParallel()
                 .Select(x => (x.Path, Score: claims.Where(c => c.Key != x.Original && !sameAs.Contains((c.Key, x.Original)))
-                    .Min(c => method.Score(c.Value, x.Probe!)))).ToList();
+                    .Select(c => method.Score(c.Value, x.Probe!)).DefaultIfEmpty(double.MaxValue).Min())).ToList();
             Console.WriteLine($"edits against the other originals: {others.Count} scored ({sameAs.Count / 2} pairs of originals left out as one picture)");
         }
 
@@ -78,22 +78,17 @@ public sealed class Evaluator(IMatchMethod method)
 
     /// <summary>
     /// Both orders of every pair of the set's originals that are one picture by the rule the set's distractors were
-    /// chosen by: equal bytes, PDQ within <see cref="SetBuilder.DedupDistance"/> of any of the other's 8 dihedral
-    /// hashes, or listed in reviewed-copies.tsv. (The builder applies it to distractors only: a set may hold one
-    /// picture twice as originals, under two names.)
+    /// chosen by (<see cref="SetBuilder.SamePicture"/>). The builder applies it to distractors only: a set may hold
+    /// one picture twice as originals, under two names.
     /// </summary>
     private static HashSet<(string, string)> SamePictures(Manifest manifest)
     {
         var reviewed = ReviewedCopies.Load();
         var sources = manifest.Sources ?? throw new InvalidDataException("The manifest names no sources: build the set again.");
-        var sha = sources.Select(ImageFiles.Sha256).ToList();
-        var hashes = manifest.Originals.AsParallel().AsOrdered().Select(ImageFiles.TryHashDihedral).ToList();
-        bool Same(int a, int b) =>
-            sha[a] == sha[b] || reviewed.Contains((sources[a], sources[b]))
-            || (hashes[a] is { } ha && hashes[b] is { } hb && SetBuilder.MinDistance(ha, hb.Original) <= SetBuilder.DedupDistance);
-        return [.. from a in Enumerable.Range(0, manifest.Originals.Count)
-                   from b in Enumerable.Range(0, manifest.Originals.Count)
-                   where a != b && (Same(a, b) || Same(b, a))
+        var pictures = SetBuilder.OriginalPictures(manifest.Originals, sources);
+        return [.. from a in Enumerable.Range(0, pictures.Count)
+                   from b in Enumerable.Range(0, pictures.Count)
+                   where a != b && (SetBuilder.SamePicture(pictures[a], pictures[b], reviewed) || SetBuilder.SamePicture(pictures[b], pictures[a], reviewed))
                    select (manifest.Originals[a], manifest.Originals[b])];
     }
 

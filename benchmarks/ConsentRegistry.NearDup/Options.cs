@@ -22,7 +22,7 @@ public sealed class Options
     public string[] Many(string name) =>
         _named.TryGetValue(name, out var v) && v.Count > 0 ? v.ToArray() : throw new ArgumentException($"--{name} is required.");
 
-    /// <summary>Whether <c>--name</c> was given (a flag: values after it are positionals' business).</summary>
+    /// <summary>Whether <c>--name</c> was given, as a flag (words after it count as its values: write flags after the positionals).</summary>
     public bool Has(string name) => _named.ContainsKey(name);
 
     public string One(string name) => Many(name)[0];

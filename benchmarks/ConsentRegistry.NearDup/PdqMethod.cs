@@ -7,7 +7,7 @@ namespace ConsentRegistry.NearDup;
 /// <summary>
 /// PDQ as the registry matches it: a claim holds the 8 dihedral hashes of the original. Writes every pair within
 /// <see cref="PairRadius"/> to <c>pairs-pdq.tsv</c> (probe, claim, distance), for rules that look at the pair
-/// PDQ matched (<c>analysis/aligned.py --pdq-pairs</c>).
+/// PDQ matched (<c>analysis/gated.py --veto</c>).
 /// </summary>
 public sealed class PdqMethod(IReadOnlyList<double> radii) : IMatchMethod
 {

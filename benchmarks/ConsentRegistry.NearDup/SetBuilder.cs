@@ -96,8 +96,7 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
     private (List<string> Kept, int Dropped) PickDistractors(List<string> originals, List<string> sources, List<string> pool)
     {
         var reviewed = ReviewedCopies.Load();
-        var origHashes = originals.Select(ImageFiles.TryHashDihedral).Where(h => h is not null).Select(h => h!).ToList();
-        var origSha = originals.Select(ImageFiles.Sha256).ToHashSet();
+        var pictures = OriginalPictures(originals, sources);
         var kept = new List<string>();
         int dropped = 0;
         foreach (var chunk in pool.Chunk(64))
@@ -107,15 +106,31 @@ public sealed class SetBuilder(string[] originalDirs, string[] distractorDirs, s
             foreach (var (file, hash) in verdicts)
             {
                 if (hash is null || kept.Count >= distractorsCount) continue;
-                bool copy = origSha.Contains(ImageFiles.Sha256(file))
-                    || origHashes.Any(o => MinDistance(o, hash.Original) <= DedupDistance)
-                    || sources.Any(s => reviewed.Contains((file, s)));
-                if (copy) dropped++; else kept.Add(file);
+                var distractor = new Picture(file, ImageFiles.Sha256(file), hash);
+                if (pictures.Any(o => SamePicture(o, distractor, reviewed))) dropped++; else kept.Add(file);
             }
             Console.WriteLine($"  distractors: {kept.Count}/{distractorsCount}");
         }
         return (kept, dropped);
     }
+
+    /// <summary>A picture of the packages: its file, that file's SHA-256, and the PDQ hashes of what the set holds of it.</summary>
+    public sealed record Picture(string Source, string Sha256, PdqDihedral? Hashes);
+
+    /// <summary>The set's originals as pictures: the SHA-256 of the package file each was made from, the PDQ of the copy the set holds.</summary>
+    public static List<Picture> OriginalPictures(IReadOnlyList<string> originals, IReadOnlyList<string> sources) =>
+        [.. originals.Zip(sources).AsParallel().AsOrdered()
+            .Select(x => new Picture(x.Second, ImageFiles.Sha256(x.Second), ImageFiles.TryHashDihedral(x.First)))];
+
+    /// <summary>
+    /// Whether <paramref name="other"/> is the picture <paramref name="original"/> is, by the set's rule: equal bytes,
+    /// PDQ within <see cref="DedupDistance"/> of any of the original's 8 dihedral hashes, or listed in
+    /// <see cref="ReviewedCopies.FileName"/>.
+    /// </summary>
+    public static bool SamePicture(Picture original, Picture other, HashSet<(string, string)> reviewed) =>
+        original.Sha256 == other.Sha256
+        || reviewed.Contains((other.Source, original.Source))
+        || (original.Hashes is { } a && other.Hashes is { } b && MinDistance(a, b.Original) <= DedupDistance);
 
     public static int MinDistance(PdqDihedral claim, PdqHash probe)
     {

@@ -47,12 +47,15 @@ def load(folder, method="aligned"):
     cross = method.endswith("-cross")
     try:
         pdq = json.load(open(f"{folder}/scores-pdq{'-cross' if cross else ''}.json"))
-        whole = {**pdq["Edits"], **pdq["Distractors"]}
-        # an edit's whole-image PDQ against the closest original not its own, and the originals that are one picture
-        others = pdq.get("OtherOriginals") or {}
-        manifest["SamePictures"] = {tuple(p) for p in pdq.get("SamePictures") or ()}
     except FileNotFoundError:
-        whole, others = {}, {}
+        if cross:
+            # without it, originals that are one picture would count as false matches
+            sys.exit(f"{folder}/scores-pdq-cross.json is missing: run evaluate {folder} --method pdq --cross first.")
+        return manifest, pairs, {}, None
+    whole = {**pdq["Edits"], **pdq["Distractors"]}
+    # an edit's whole-image PDQ against the closest original that is another picture, and the originals that are one picture
+    others = pdq.get("OtherOriginals") or {}
+    manifest["SamePictures"] = {tuple(p) for p in pdq.get("SamePictures") or ()}
     return manifest, pairs, whole, (others if cross else None)
 
 
@@ -69,12 +72,17 @@ def matcher(pairs, whole, radius, i, o, d, c, a):
     return found
 
 
+def sources(manifest):
+    """Each original of the set and the package file it was made from."""
+    return dict(zip(manifest["Originals"], manifest.get("Sources", [])))
+
+
 def crossed(manifest, pairs, others, rule):
     """The edits the rule matches to another picture than their own original: (edit, how). Another original
     that is the same picture (equal bytes, PDQ within 10, or reviewed-copies.tsv: the pairs evaluate --cross
     leaves out and lists in its scores) does not count."""
     radius, i, o, d, c, a = rule
-    source = dict(zip(manifest["Originals"], manifest.get("Sources", [])))
+    source = sources(manifest)
     same = manifest.get("SamePictures", set())
     matched = []
     for e in manifest["Edits"]:
@@ -136,7 +144,7 @@ def main():
         for path in manifest["Distractors"]:
             if found(path):
                 print(f"matched distractor: {path} (whole-image PDQ {whole.get(path, 256)})")
-        source = dict(zip(manifest["Originals"], manifest.get("Sources", [])))
+        source = sources(manifest)
         for e, how in crossed(manifest, pairs, others, rules[0]) if others is not None else ():
             print(f"matched another picture: {e['Kind']} of {source.get(e['Original'], e['Original'])}, {how}")
 

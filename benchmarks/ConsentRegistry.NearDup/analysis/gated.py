@@ -66,9 +66,15 @@ def main():
             for row in csv.DictReader(f, delimiter="\t"):
                 pdq_pairs[row["probe"]].append((row["claim"], int(row["distance"])))
 
+    if veto and radius > 48:
+        sys.exit("--veto reads pairs-pdq.tsv, which holds the pairs within 48 only: keep --radius at 48 or below.")
+
+    def kept(probe, claim, distance):
+        """A PDQ match at the radius that the veto leaves standing."""
+        return distance <= radius and (distance <= band or not vetoed(probe, claim))
+
     def pdq_found(path, original):
-        distance = pdq.get(path, 256)
-        return distance <= radius and (distance <= band or not vetoed(path, original))
+        return kept(path, original, pdq.get(path, 256))
     rule = f"pdq ≤ {radius}" + (f" (past {band} unless the verifier finds the pair different)" if veto else "")
     print(f"| {rule} or (embedding ≥ s and verified) | all edits | " + " | ".join(KINDS) + " |")
     print("|---:|---:|" + "---:|" * len(KINDS))
@@ -83,8 +89,7 @@ def main():
         total = sum(map(found, manifest["Edits"])) / len(manifest["Edits"])
         print(f"| {s:g} | {total * 100:.1f} % | " + " | ".join(f"{k * 100:.1f}" for k in per_kind) + " |")
     if veto:
-        false_pdq = sum(1 for d in manifest["Distractors"]
-                        if any(distance <= radius and (distance <= band or not vetoed(d, claim)) for claim, distance in pdq_pairs[d]))
+        false_pdq = sum(1 for d in manifest["Distractors"] if any(kept(d, claim, distance) for claim, distance in pdq_pairs[d]))
     else:
         false_pdq = sum(1 for d in manifest["Distractors"] if scores["pdq"]["Distractors"].get(d, 256) <= radius)
     false_verified = sum(1 for d in manifest["Distractors"] if scores["verified"]["Distractors"].get(d, 256) <= 0)

@@ -228,6 +228,15 @@ public sealed class ImageSearchPacing : IDisposable
         }
     }
 
+    /// <summary>The requests in <paramref name="partition"/> with searches admitted and not yet taken (for tests).</summary>
+    internal int WaitingRequests(string partition)
+    {
+        lock (_partitions)
+        {
+            return _partitions.GetValueOrDefault(partition)?.Requests ?? 0;
+        }
+    }
+
     /// <summary>Moves a request's searches admitted and not yet taken by <paramref name="change"/>; <paramref name="before"/> is what it had.</summary>
     private void Move(string partition, long before, long change)
     {

@@ -94,13 +94,26 @@ internal static partial class CliRun
     public static void StopWhen(Process process, string path, Func<JsonNode, bool> reached, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        Signal(process, Sigstop);
-        while (ReadState(path) is not { } state || !reached(state))
+        try
         {
-            Assert.True(DateTime.UtcNow < deadline && !process.HasExited, $"the command did not record {what}");
-            Signal(process, Sigcont);
-            Thread.Sleep(5);
             Signal(process, Sigstop);
+            while (ReadState(path) is not { } state || !reached(state))
+            {
+                Assert.True(DateTime.UtcNow < deadline && !process.HasExited, $"the command did not record {what}");
+                Signal(process, Sigcont);
+                Thread.Sleep(5);
+                Signal(process, Sigstop);
+            }
+        }
+        catch
+        {
+            // Disposing a Process does not end it: a failed test would leave it stopped for good.
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            throw;
         }
     }
 
@@ -120,7 +133,8 @@ internal static partial class CliRun
     {
         if (Kill(process.Id, signal) != 0)
         {
-            Assert.True(process.HasExited, $"signal {signal} could not be sent: errno {Marshal.GetLastPInvokeError()}");
+            var errno = Marshal.GetLastPInvokeError();
+            Assert.True(process.HasExited, $"signal {signal} could not be sent: errno {errno}");
             return;
         }
 

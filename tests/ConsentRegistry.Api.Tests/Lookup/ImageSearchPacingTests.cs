@@ -245,12 +245,11 @@ public sealed class ImageSearchPacingTests
         // searches may take) wait together, each holding its parsed body, for at least six seconds: the
         // first takes the bucket's token and waits for six more. A fifth request is refused at once. (Long
         // waits leave a slow test host seconds to send the last two while the four still wait.)
-        var batches = new List<Task<HttpResponseMessage>>();
-        for (var i = 0; i < 4; i++)
-        {
-            batches.Add(client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 7).Select(j => new { pdq = Pdq((i * 7) + j) }).ToArray() }, stop.Token));
-            await Task.Delay(100);
-        }
+        var batches = Enumerable.Range(0, 4)
+            .Select(i => client.PostAsJsonAsync("/v1/lookup", new { items = Enumerable.Range(0, 7).Select(j => new { pdq = Pdq((i * 7) + j) }).ToArray() }, stop.Token))
+            .ToList();
+        var pacing = app.Services.GetRequiredService<ImageSearchPacing>();
+        await Eventually.HoldsAsync(() => pacing.WaitingRequests("ip:127.0.0.1") == ImageSearchPacing.MaxWaitingRequests, "four batches admitted and waiting");
 
         using var refused = await client.PostAsJsonAsync("/v1/lookup", new { items = new[] { new { pdq = Pdq(99) } } }, stop.Token);
 

@@ -6,9 +6,10 @@ using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
 namespace ConsentRegistry.Api.Tests.Lookup;
 
 /// <summary>
-/// The promise that a replica sees a claim within a second, on two instances over one store. It runs alone
-/// (<see cref="TimedBoundsCollection"/>): the second instance's index update runs on its timer and the thread pool
-/// the other tests load, and a 2-core machine running them all at once can hold it past the second.
+/// The promise that a replica sees a claim within a second, on two instances over one store. No other test of this
+/// assembly runs beside it (<see cref="TimedBoundsCollection"/>): the second instance's index update runs on its
+/// timer and the thread pool the other tests load, and a 2-core machine running them all at once can hold it past
+/// the second.
 /// </summary>
 [Collection(TimedBoundsCollection.Name)]
 public sealed class ReplicaVisibilityTests
