@@ -105,10 +105,22 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
         return (new ApiKeyInfo(id, name, role, writeBudget), key);
     }
 
+    /// <summary>
+    /// How long this instance remembers a key it revoked, whatever its caches say: longer than a read
+    /// begun before the revocation can take (the command timeout) plus the life of the answer it
+    /// leaves behind (<see cref="LastAnswerThroughOutage"/>).
+    /// </summary>
+    public static readonly TimeSpan RevokedHereFor = TimeSpan.FromMinutes(5);
+
     /// <summary>The key's facts, or null when it is unknown or revoked.</summary>
     public async Task<ApiKeyInfo?> FindAsync(string key, CancellationToken cancellationToken)
     {
         var keyHash = Hash(key);
+        if (_revokedHere.ContainsKey(keyHash))
+        {
+            return null; // whatever a read begun before the revocation left in the caches
+        }
+
         // The task is cached, not its result: concurrent requests with one key share one read, which
         // no single request may cancel. A failed read is kept for the same half second, so a store
         // outage is not hammered by every request either.
@@ -133,11 +145,22 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
 
     private readonly ConcurrentDictionary<string, bool> _foundValid = new(StringComparer.Ordinal);
 
+    // Key hash → when this instance revoked it (unix seconds). A revocation removes the key from the
+    // caches, but a read that began before it may end after it and put the key back as valid (in
+    // the read cache for a quarter of a second, as the last answer through an outage for 30 s); a
+    // key is never un-revoked, so this instance checks here first. Entries older than
+    // RevokedHereFor are dropped at the next revocation.
+    private readonly ConcurrentDictionary<string, long> _revokedHere = new(StringComparer.Ordinal);
+
     /// <summary>
     /// Whether this instance's store answered that the key is valid, and has not answered since that
     /// it is revoked: such a key is not held back by <see cref="UnknownKeyLimiter"/>. No store read.
     /// </summary>
-    public bool WasFoundValid(string key) => _foundValid.ContainsKey(Hash(key));
+    public bool WasFoundValid(string key)
+    {
+        var keyHash = Hash(key);
+        return _foundValid.ContainsKey(keyHash) && !_revokedHere.ContainsKey(keyHash);
+    }
 
     /// <summary>
     /// Notes that the key was just used: writes <c>last_used_at</c> when this replica has not written
@@ -197,6 +220,8 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
             return ApiKeyRevocation.NotFound;
         }
 
+        ForgetOldRevocations();
+        _revokedHere[keyHash] = Now();
         cache.Remove(ReadKey(keyHash));
         cache.Remove(LastAnswerKey(keyHash));
         _foundValid.TryRemove(keyHash, out _);
@@ -251,14 +276,26 @@ public sealed class ApiKeyStore(RegistryDatabase database, IMemoryCache cache, T
         return keyHash is not null;
     }
 
+    private void ForgetOldRevocations()
+    {
+        var before = Now() - (long)RevokedHereFor.TotalSeconds;
+        foreach (var (keyHash, revokedAt) in _revokedHere)
+        {
+            if (revokedAt < before)
+            {
+                _revokedHere.TryRemove(keyHash, out _);
+            }
+        }
+    }
+
     internal static WriteBudget? BudgetOf(ApiKeyRow row) =>
         row is { WriteClaimsPerHour: { } claims, WriteSubjectsPerHour: { } subjects } ? new WriteBudget(claims, subjects) : null;
 
-    private static string ReadKey(string keyHash) => "api-key-read:" + keyHash;
+    internal static string ReadKey(string keyHash) => "api-key-read:" + keyHash;
 
-    private static string LastAnswerKey(string keyHash) => "api-key-last:" + keyHash;
+    internal static string LastAnswerKey(string keyHash) => "api-key-last:" + keyHash;
 
-    private sealed record LastAnswer(ApiKeyInfo? Info);
+    internal sealed record LastAnswer(ApiKeyInfo? Info);
 
     private long Now() => time.GetUtcNow().ToUnixTimeSeconds();
 }

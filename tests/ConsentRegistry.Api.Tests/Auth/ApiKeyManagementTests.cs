@@ -6,6 +6,7 @@ using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using Dapper;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ConsentRegistry.Api.Tests.Auth;
@@ -151,6 +152,30 @@ public sealed class ApiKeyManagementTests(RegistryFixture registry) : IClassFixt
         Assert.InRange((await ListedAsync(_app, id)).GetProperty("revoked_at").GetInt64(), before, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         var logged = Assert.Single(_app.Logs, line => line.Contains($"Revoked API key {id}", StringComparison.Ordinal));
         Assert.DoesNotContain(key.Split('_', 3)[2], logged, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_read_of_the_key_that_ends_after_its_revocation_cannot_put_it_back()
+    {
+        var (id, key) = await CreateKeyAsync(_app, "read in flight", "admin");
+        using var revokedAdmin = ClientWithKey(_app, key);
+        Assert.Equal(HttpStatusCode.OK, (await revokedAdmin.GetAsync("/v1/admin/api-keys?limit=1")).StatusCode);
+        using var admin = _app.CreateAdminClient();
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/v1/admin/api-keys/{id}")).StatusCode);
+
+        // What a read of the key begun before the revocation leaves in the caches when it ends after
+        // it: the key as valid for the read cache's quarter second and as the last answer through an
+        // outage of the store.
+        var cache = _app.Services.GetRequiredService<IMemoryCache>();
+        var keyHash = ApiKeyStore.Hash(key);
+        var before = new ApiKeyInfo(id, "read in flight", ApiKeyRoles.Admin);
+        var forAMinute = new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(1), Size = 1 };
+        _ = cache.Set(ApiKeyStore.ReadKey(keyHash), Task.FromResult<ApiKeyInfo?>(before), forAMinute);
+        cache.Set(ApiKeyStore.LastAnswerKey(keyHash), new ApiKeyStore.LastAnswer(before), forAMinute);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await revokedAdmin.GetAsync("/v1/admin/api-keys?limit=1")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await revokedAdmin.PostAsJsonAsync("/v1/lookup", LookupBody)).StatusCode);
+        Assert.False(_app.Services.GetRequiredService<ApiKeyStore>().WasFoundValid(key));
     }
 
     [Fact]
