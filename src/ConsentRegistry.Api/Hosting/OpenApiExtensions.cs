@@ -24,6 +24,7 @@ public static class OpenApiExtensions
                 Description = "Authorization: API <key>",
             });
             options.OperationFilter<JoseBodySchema>();
+            options.SchemaFilter<WireValueSchemas>();
             options.SupportNonNullableReferenceTypes();
         });
         return services;

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConsentRegistry.Api.Tests.Infrastructure;
@@ -55,6 +56,35 @@ public sealed class OpenApiDocumentTests(RegistryFixture registry) : IClassFixtu
 
         Assert.Equal(nullable, property["nullable"]?.GetValue<bool>() ?? false);
     }
+
+    [Fact]
+    public async Task A_lookup_answer_uses_only_the_words_the_document_lists_for_its_decision_and_matches()
+    {
+        using var signer = new TestSigner();
+        var claim = TestSigner.Claim([TestSigner.Url("https://words.example/a.jpg")], new JsonObject { ["train-ai"] = "n", ["search"] = "y" });
+        Assert.Equal(HttpStatusCode.Created, (await registry.Client.PostAsync("/v1/claims", TestHttp.Jose(signer.Sign(claim)))).StatusCode);
+        var served = JsonNode.Parse(await registry.Client.GetStringAsync("/swagger/v1/swagger.json"))!;
+        var schemas = served["components"]!["schemas"]!;
+
+        var response = await registry.Client.PostAsJsonAsync("/v1/lookup", new { items = new[] { new { url = "https://words.example/a.jpg" } } });
+
+        var result = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["results"]![0]!;
+        var decision = schemas["LookupResult"]!["properties"]!["decision"]!;
+        var categories = decision["properties"]!.AsObject();
+        Assert.Equal(categories.Select(c => c.Key).Order(), result["decision"]!.AsObject().Select(c => c.Key).Order());
+        Assert.Equal(categories.Select(c => c.Key).Order(), decision["required"]!.AsArray().Select(c => c!.GetValue<string>()).Order());
+        foreach (var (category, word) in result["decision"]!.AsObject())
+        {
+            Assert.Contains(word!.GetValue<string>(), Words(categories[category]!));
+        }
+
+        Assert.Equal(["allow", "disallow", "unknown"], Words(categories["tdm"]!).Order());
+        var match = result["matches"]![0]!;
+        Assert.Contains(match["by"]!.GetValue<string>(), Words(schemas["LookupMatch"]!["properties"]!["by"]!));
+        Assert.Contains(match["trust"]!.GetValue<string>(), Words(schemas["LookupMatch"]!["properties"]!["trust"]!));
+    }
+
+    private static string[] Words(JsonNode schema) => [.. schema["enum"]!.AsArray().Select(word => word!.GetValue<string>())];
 
     [Fact]
     public async Task Swagger_ui_is_served()
