@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json.Serialization;
 using ConsentRegistry.Api.Claims;
@@ -42,7 +43,8 @@ public static class DomainVerificationEndpoints
             .WithName("VerifyDomain")
             .WithSummary("Fetch https://{host}/.well-known/consent-registry.json; if it lists the party's key, raise the party's claims on that host to trust 'domain'.")
             .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         // Reading costs the registry no fetch: not under the verification rate limit but, like a
         // party's claim list, under the claim-read limit per address.
@@ -59,7 +61,7 @@ public static class DomainVerificationEndpoints
     }
 
     internal static async Task<Results<Ok<DomainVerificationResponse>, ProblemHttpResult, ValidationProblem>> Verify(
-        string party, string host, DomainVerifier verifier, RegistryMetrics metrics, CancellationToken cancellationToken)
+        string party, string host, DomainVerifier verifier, RegistryMetrics metrics, HttpContext context, CancellationToken cancellationToken)
     {
         if (InvalidPath(party, host, out var canonical) is { } invalid)
         {
@@ -71,6 +73,12 @@ public static class DomainVerificationEndpoints
         if (result.Verified)
         {
             return TypedResults.Ok(new DomainVerificationResponse(party, canonical!, true, result.ClaimsRaised, result.Seq));
+        }
+
+        if (result.Code == VerificationCodes.Busy)
+        {
+            context.Response.Headers.RetryAfter = DomainVerifier.BusyRetrySeconds.ToString(CultureInfo.InvariantCulture);
+            return Problems.Create(StatusCodes.Status503ServiceUnavailable, result.Code, result.Detail);
         }
 
         var problem = Problems.Create(StatusCodes.Status422UnprocessableEntity, result.Code!, result.Detail, title: "Domain verification failed");

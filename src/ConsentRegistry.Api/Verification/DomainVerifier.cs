@@ -34,6 +34,9 @@ internal sealed class DomainVerifier(
     private const int PageSize = 500;
     private const int LockStripes = 64;
 
+    /// <summary>Retry-After of a verification refused because every fetch slot is taken: about one fetch's time.</summary>
+    public const int BusyRetrySeconds = 5;
+
     // In this process, reconciles of one party run one at a time (parties that hash to the same
     // stripe wait for each other too). This only saves duplicate work: correctness across replicas
     // comes from the log writer's judgement of each move, not from this lock.
@@ -53,7 +56,14 @@ internal sealed class DomainVerifier(
             return TooManyHosts(party, maxHosts); // before fetching: no request to the host at all
         }
 
-        var outcome = await fetcher.FetchAsync(host, cancellationToken);
+        if (await fetcher.TryFetchAsync(host, cancellationToken) is not { } outcome)
+        {
+            logger.LogWarning("Domain verification of {Host} for party {Party} refused: {Fetches} fetches under way (Registry:Verification:MaxConcurrentFetches)",
+                host, party, options.Value.MaxConcurrentFetches);
+            return new VerificationResult(VerificationCodes.Busy,
+                $"The registry is fetching {options.Value.MaxConcurrentFetches} hosts' files already, the most it fetches at once; retry after {BusyRetrySeconds} s.");
+        }
+
         var failure = Judge(outcome, party, host);
         logger.LogInformation("Domain verification of {Host} for party {Party}: {Outcome}", host, party, failure?.Code ?? "verified");
         if (failure is not null)

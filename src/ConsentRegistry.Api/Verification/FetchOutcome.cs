@@ -14,6 +14,9 @@ public static class VerificationCodes
 
     /// <summary>Not a fetch failure: the party already holds Registry:Verification:MaxHostsPerParty verified hosts.</summary>
     public const string TooManyHosts = "too-many-hosts";
+
+    /// <summary>Not a fetch failure: this instance is making Registry:Verification:MaxConcurrentFetches fetches already (503, Retry-After).</summary>
+    public const string Busy = "verification-busy";
 }
 
 /// <summary>

@@ -20,6 +20,13 @@ public sealed class VerificationOptions
 
     /// <summary>Verified hosts one party may hold: each is re-checked, and anyone can ask to verify any party on any host that lists its key.</summary>
     public int MaxHostsPerParty { get; set; } = 100;
+
+    /// <summary>
+    /// Fetches of hosts' files this instance makes at once, verifications and re-checks together: the
+    /// per-address limit bounds one client, this bounds all of them (sockets, memory, and the
+    /// registry's use as a fetcher of whatever hosts its callers name).
+    /// </summary>
+    public int MaxConcurrentFetches { get; set; } = 16;
 }
 
 internal sealed class VerificationOptionsValidator : IValidateOptions<VerificationOptions>
@@ -40,6 +47,11 @@ internal sealed class VerificationOptionsValidator : IValidateOptions<Verificati
         if (options.MaxHostsPerParty is < 1 or > 10_000)
         {
             failures.Add($"Registry:Verification:MaxHostsPerParty is {options.MaxHostsPerParty}; use 1 to 10000 (default 100).");
+        }
+
+        if (options.MaxConcurrentFetches is < 1 or > 1024)
+        {
+            failures.Add($"Registry:Verification:MaxConcurrentFetches is {options.MaxConcurrentFetches}; use 1 to 1024 (default 16).");
         }
 
         return failures.Result();

@@ -23,8 +23,45 @@ internal sealed class WellKnownFetcher(IOptions<VerificationOptions> verificatio
 
     private static readonly HttpRequestOptionsKey<IPAddress[]> VettedAddresses = new("vetted-addresses");
 
-    /// <summary><paramref name="host"/> is canonical (HostCanonicalizer): lowercase, punycode, IPv6 in brackets.</summary>
+    private readonly SemaphoreSlim _slots = new(verificationOptions.Value.MaxConcurrentFetches, verificationOptions.Value.MaxConcurrentFetches);
+
+    /// <summary>
+    /// Fetches as soon as one of the instance's <see cref="VerificationOptions.MaxConcurrentFetches"/>
+    /// slots is free (the re-checks wait their turn). <paramref name="host"/> is canonical
+    /// (HostCanonicalizer): lowercase, punycode, IPv6 in brackets.
+    /// </summary>
     public async Task<FetchOutcome> FetchAsync(string host, CancellationToken cancellationToken)
+    {
+        await _slots.WaitAsync(cancellationToken);
+        try
+        {
+            return await FetchInSlotAsync(host, cancellationToken);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    /// <summary>Fetches if a slot is free now; null when every slot is taken (a caller's request, answered 503).</summary>
+    public async Task<FetchOutcome?> TryFetchAsync(string host, CancellationToken cancellationToken)
+    {
+        if (!_slots.Wait(0, CancellationToken.None))
+        {
+            return null;
+        }
+
+        try
+        {
+            return await FetchInSlotAsync(host, cancellationToken);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    private async Task<FetchOutcome> FetchInSlotAsync(string host, CancellationToken cancellationToken)
     {
         var options = fetch.Value;
         var verification = verificationOptions.Value;

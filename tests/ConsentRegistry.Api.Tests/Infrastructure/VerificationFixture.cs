@@ -183,3 +183,14 @@ public sealed class HostCapVerificationFixture : VerificationFixture
     protected override void AddSettings(IDictionary<string, string?> settings) =>
         settings["Registry:Verification:MaxHostsPerParty"] = "2";
 }
+
+/// <summary>Loopback settings, and one fetch at a time on the instance.</summary>
+public sealed class OneFetchVerificationFixture : VerificationFixture
+{
+    protected override bool AllowInsecureHttp => true;
+
+    protected override bool AllowPrivateAddresses => true;
+
+    protected override void AddSettings(IDictionary<string, string?> settings) =>
+        settings["Registry:Verification:MaxConcurrentFetches"] = "1";
+}

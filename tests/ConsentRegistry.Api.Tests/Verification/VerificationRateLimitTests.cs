@@ -76,4 +76,15 @@ public sealed class VerificationRateLimitTests
 
         Assert.Contains("Registry:Verification:MaxHostsPerParty is 0; use 1 to 10000", error.ToString());
     }
+
+    [Fact]
+    public async Task A_fetch_limit_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Verification:MaxConcurrentFetches"] = "0" });
+
+        var error = Assert.ThrowsAny<Exception>(app.StartServer);
+
+        Assert.Contains("Registry:Verification:MaxConcurrentFetches is 0; use 1 to 1024", error.ToString());
+    }
 }
