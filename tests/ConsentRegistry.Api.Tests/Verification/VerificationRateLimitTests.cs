@@ -55,36 +55,17 @@ public sealed class VerificationRateLimitTests
     public void Ipv6_clients_share_one_verification_budget_per_64_block(string first, string second, bool shared) =>
         Assert.Equal(shared, ClientAddress.PartitionKey(IPAddress.Parse(first), 64) == ClientAddress.PartitionKey(IPAddress.Parse(second), 64));
 
-    [Fact]
-    public async Task A_recheck_interval_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
+    [Theory]
+    [InlineData("RecheckInterval", "00:00:05", "Registry:Verification:RecheckInterval is 00:00:05; use 00:01:00 to 30.00:00:00")]
+    [InlineData("MaxHostsPerParty", "0", "Registry:Verification:MaxHostsPerParty is 0; use 1 to 10000")]
+    [InlineData("MaxConcurrentFetches", "0", "Registry:Verification:MaxConcurrentFetches is 0; use 1 to 1024")]
+    public async Task A_setting_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it(string setting, string value, string message)
     {
         await using var database = await TestDatabase.CreateAsync();
-        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Verification:RecheckInterval"] = "00:00:05" });
+        await using var app = new RegistryApp(database, new Dictionary<string, string?> { [$"Registry:Verification:{setting}"] = value });
 
         var error = Assert.ThrowsAny<Exception>(app.StartServer);
 
-        Assert.Contains("Registry:Verification:RecheckInterval is 00:00:05; use 00:01:00 to 30.00:00:00", error.ToString());
-    }
-
-    [Fact]
-    public async Task A_host_cap_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
-    {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Verification:MaxHostsPerParty"] = "0" });
-
-        var error = Assert.ThrowsAny<Exception>(app.StartServer);
-
-        Assert.Contains("Registry:Verification:MaxHostsPerParty is 0; use 1 to 10000", error.ToString());
-    }
-
-    [Fact]
-    public async Task A_fetch_limit_out_of_range_stops_the_start_with_a_message_saying_how_to_fix_it()
-    {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Verification:MaxConcurrentFetches"] = "0" });
-
-        var error = Assert.ThrowsAny<Exception>(app.StartServer);
-
-        Assert.Contains("Registry:Verification:MaxConcurrentFetches is 0; use 1 to 1024", error.ToString());
+        Assert.Contains(message, error.ToString());
     }
 }
