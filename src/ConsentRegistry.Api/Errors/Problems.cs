@@ -33,8 +33,22 @@ public static class Problems
     public static ProblemHttpResult ClaimNotFound(string id) =>
         Create(StatusCodes.Status404NotFound, ProblemCodes.ClaimNotFound, $"No claim has id {id}.");
 
-    /// <summary>400 with every failing field, as FluentValidation reports them.</summary>
-    public static ValidationProblem Validation(IDictionary<string, string[]> errors, string code, string? title = null) =>
-        TypedResults.ValidationProblem(errors, title: title, type: ProblemTypes.Of(code),
+    /// <summary>The title of a validation problem that names none of its own.</summary>
+    public const string ValidationTitle = "The request has fields that are not valid.";
+
+    /// <summary>
+    /// 400 with every failing field, as FluentValidation reports them, in the registry's words: a
+    /// <c>detail</c> that is the one message when there is one (so a client that shows only the
+    /// detail shows what to fix) or names the fields, and <see cref="ValidationTitle"/> unless the
+    /// caller has a title of its own (the framework's default title is not this service's words).
+    /// </summary>
+    public static ValidationProblem Validation(IDictionary<string, string[]> errors, string code, string? title = null)
+    {
+        var messages = errors.SelectMany(error => error.Value).ToList();
+        var detail = messages.Count == 1
+            ? messages[0]
+            : $"{messages.Count} problems with {string.Join(", ", errors.Keys)}; each field's are under errors.";
+        return TypedResults.ValidationProblem(errors, detail: detail, title: title ?? ValidationTitle, type: ProblemTypes.Of(code),
             extensions: new Dictionary<string, object?> { ["code"] = code });
+    }
 }
