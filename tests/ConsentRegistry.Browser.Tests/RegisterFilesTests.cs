@@ -77,6 +77,41 @@ public sealed class RegisterFilesTests(BrowserFixture registry) : IClassFixture<
     }
 
     [Fact]
+    public async Task While_files_are_hashed_the_form_cannot_be_changed_so_the_claim_signed_is_the_one_shown_when_registering()
+    {
+        await using var artist = await registry.NewProfileAsync();
+        await artist.CreateKeyAsync();
+        var hashing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await artist.Page.RouteAsync($"**{ImagesPath}", async route =>
+        {
+            hashing.TrySetResult();
+            await release.Task; // a slow registry: hashing several files may take minutes
+            await route.FallbackAsync();
+        });
+        await artist.GoToAsync("/register");
+        await artist.Page.Locator("#files").SetInputFilesAsync([Pictures.Shapes]);
+        await artist.Page.Locator("#title").FillAsync("Shapes, as shown");
+        await artist.Page.Locator("#use-search").SelectOptionAsync("n");
+
+        await artist.Page.Locator("#submit-claim").ClickAsync();
+        await hashing.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        foreach (var control in new[] { "#title", "#use-search", "#urls", "#files", "#submit-claim" })
+        {
+            await Expect(artist.Page.Locator(control)).ToBeDisabledAsync();
+        }
+
+        release.TrySetResult();
+        var claim = await registry.Api.ClaimAsync((await artist.ReadReceiptAsync()).Id);
+        Assert.Equal("Shapes, as shown", claim.GetProperty("title").GetString());
+        Assert.Equal("n", claim.GetProperty("usage").GetProperty("search").GetString());
+        await Expect(artist.Page.Locator("#title")).ToBeEnabledAsync();
+        await Expect(artist.Page.Locator("#submit-claim")).ToBeEnabledAsync();
+        Assert.Empty(artist.Errors);
+    }
+
+    [Fact]
     public async Task When_one_file_is_refused_the_page_names_it_and_registering_again_does_not_send_the_others_again()
     {
         var broken = Path.Combine(_folder, "broken.png");

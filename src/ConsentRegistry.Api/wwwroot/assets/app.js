@@ -123,25 +123,31 @@ export async function forEachLimited(items, limit, task) {
 /**
  * The lines that explain a problem+json answer: its detail or title, then each field error,
  * its field named by nameField (field => text) where the page knows a plainer name. A field error
- * that only repeats the detail (a problem about one field says it in both) is left out.
+ * that only repeats the detail (a problem about one field says it in both) is said once: as the
+ * detail, or, where the page has a plainer name for its field, as that field's line.
  */
 export function problemLines(result, nameField = (field) => field) {
   const problem = result.data || {};
-  const lines = [];
-  const head = problem.detail || problem.title || `The registry answered with status ${result.status}.`;
-  lines.push(String(head));
-  if (problem.errors && typeof problem.errors === 'object') {
-    for (const [field, messages] of Object.entries(problem.errors)) {
-      for (const message of [].concat(messages)) {
-        if (problem.detail && String(message) === String(problem.detail)) {
-          continue;
-        }
-        const name = nameField(field);
-        lines.push(name === field ? `${field}: ${message}` : `${name} (${field}): ${message}`);
+  const errors = problem.errors && typeof problem.errors === 'object' ? Object.entries(problem.errors) : [];
+  const fieldLines = [];
+  let detailNamed = false;
+  for (const [field, messages] of errors) {
+    const name = nameField(field);
+    for (const message of [].concat(messages)) {
+      const repeatsDetail = Boolean(problem.detail) && String(message) === String(problem.detail);
+      if (repeatsDetail && name === field) {
+        continue;
       }
+      detailNamed ||= repeatsDetail;
+      fieldLines.push(name === field ? `${field}: ${message}` : `${name} (${field}): ${message}`);
     }
   }
-  return lines;
+  const head = detailNamed ? problem.title : problem.detail || problem.title;
+  const lines = head ? [String(head)] : [];
+  if (!head && fieldLines.length === 0) {
+    lines.push(`The registry answered with status ${result.status}.`);
+  }
+  return [...lines, ...fieldLines];
 }
 
 /** Replaces an element's content with one paragraph per line of text. */

@@ -11,7 +11,8 @@ async function fetchAllClaims(party) {
   const claims = [];
   let after = 0;
   for (;;) {
-    const result = await callApi('GET', `/v1/parties/${encodeURIComponent(party)}/claims?after=${after}&limit=500`);
+    // The titles of a long list are read a few at a time from the same per-address bucket: a reload may meet a 429.
+    const result = await callApiRetrying('GET', `/v1/parties/${encodeURIComponent(party)}/claims?after=${after}&limit=500`);
     if (!result.ok) {
       throw new Error(problemLines(result).join(' '));
     }

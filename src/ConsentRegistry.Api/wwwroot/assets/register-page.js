@@ -134,8 +134,7 @@ function fileSubjects(file, data, notes) {
  * Files the registry would refuse are named before any is sent; a file it refuses is named after
  * the others are hashed, whose hashes are kept for the next try.
  */
-async function subjectsFromFiles(notes) {
-  const files = Array.from(field('files').files || []);
+async function subjectsFromFiles(files, notes) {
   const refused = files.flatMap((file) => {
     const why = refusal(file);
     return why ? [`The image ${file.name} cannot be hashed: ${why}`] : [];
@@ -261,27 +260,45 @@ function termsFromFields() {
   return terms;
 }
 
+/**
+ * The claim the form describes. Every field is read before the first file is hashed (which may take
+ * minutes), and the form's controls stay disabled until the claim is answered: what is signed is
+ * what the artist saw when pressing the button.
+ */
 async function buildPayload(notes) {
   const usage = usageFromFields();
   if (Object.keys(usage).length === 0) {
     throw new FormError('Choose “Yes” or “No” for at least one use.');
   }
   const fieldSubjects = subjectsFromFields();
-  const hasFiles = (field('files').files || []).length > 0;
-  if (fieldSubjects.length === 0 && !hasFiles) {
+  const files = Array.from(field('files').files || []);
+  if (fieldSubjects.length === 0 && files.length === 0) {
     throw new FormError('Name at least one work: an image URL, a folder, your site, or an image file.');
   }
-  const subjects = [...fieldSubjects, ...(await subjectsFromFiles(notes))];
-  const payload = { v: 1, iat: now(), subjects, usage };
   const terms = termsFromFields();
+  const title = field('title').value.trim();
+  const subjects = [...fieldSubjects, ...(await subjectsFromFiles(files, notes))];
+  const payload = { v: 1, iat: now(), subjects, usage };
   if (Object.keys(terms).length > 0) {
     payload.terms = terms;
   }
-  const title = field('title').value.trim();
   if (title) {
     payload.title = title;
   }
   return payload;
+}
+
+/** Disables the form's enabled controls; the function returned enables them again. */
+function freezeForm() {
+  const enabled = Array.from(form.elements).filter((control) => !control.disabled);
+  for (const control of enabled) {
+    control.disabled = true;
+  }
+  return () => {
+    for (const control of enabled) {
+      control.disabled = false;
+    }
+  };
 }
 
 /** What to look up to show the claim working: its first URL (or folder, or site) and first file. */
@@ -399,14 +416,14 @@ form.addEventListener('submit', async (event) => {
   try {
     record = await loadKey();
   } catch (error) {
-    showMessage(status, `This browser does not let the page read your signing key (IndexedDB: ${error.message}).`, 'error');
+    showMessage(status, `This browser does not let the page read your signing key (IndexedDB: ${error.message}). Private browsing modes often block it.`, 'error');
     return;
   }
   if (!record) {
     showMessage(status, 'This browser has no signing key any more. Create or restore it on the “Your signing key” page.', 'error');
     return;
   }
-  submit.disabled = true;
+  const thaw = freezeForm();
   let payload = null;
   const notes = [];
   try {
@@ -431,7 +448,7 @@ form.addEventListener('submit', async (event) => {
     showMessage(progress, []);
     showMessage(status, error instanceof FormError ? error.message.split('\n') : `Something went wrong: ${error.message}`, 'error');
   } finally {
-    submit.disabled = false;
+    thaw();
   }
 });
 
@@ -440,6 +457,9 @@ try {
   form.hidden = !record;
   noKey.hidden = Boolean(record);
   updateYesWarning(); // a browser may restore the fields of an earlier visit
-} catch {
+} catch (error) {
+  // Not "you need a key": it may well be there, in storage this browser will not open to the page
+  // (the form, and the messages inside it, stay hidden).
+  noKey.textContent = `This browser does not let the page read your signing key (IndexedDB: ${error.message}). Private browsing modes often block it.`;
   noKey.hidden = false;
 }

@@ -39,7 +39,7 @@ button.addEventListener('click', async () => {
       const raised = answer.data.claims_raised;
       say(`Verified: ${answer.data.host} lists your key. ${raised} claim${raised === 1 ? '' : 's'} raised to trust “domain”.`, 'ok');
     } else {
-      say(problemLines(answer), 'error');
+      say(problemLines(answer, (field) => ({ host: 'Host name', party: 'Your key' }[field] || field)), 'error');
     }
   } catch (error) {
     say(`The website could not be verified: ${error.message}`, 'error');
