@@ -65,7 +65,12 @@ public static class SnapshotEndpoints
     }
 }
 
-/// <summary>Writes a snapshot whenever the log has grown by <see cref="SnapshotOptions.EveryLogEntries"/> since the newest one.</summary>
+/// <summary>
+/// Writes a snapshot whenever the log has grown by <see cref="SnapshotOptions.EveryLogEntries"/> since
+/// the newest one. A write that fails (a full disk, a folder gone) is tried again after twice the
+/// check interval, then four times, and so on up to <see cref="MaxRetryWait"/>: each try writes the
+/// whole index, and trying every check would spend that much work, and disk, every interval.
+/// </summary>
 internal sealed class SnapshotScheduler(
     SharedMatchingIndex index,
     SnapshotFolder folder,
@@ -73,6 +78,13 @@ internal sealed class SnapshotScheduler(
     IOptions<SnapshotOptions> options,
     ILogger<SnapshotScheduler> logger) : BackgroundService
 {
+    /// <summary>The longest wait after failed writes before the next try.</summary>
+    public static readonly TimeSpan MaxRetryWait = TimeSpan.FromHours(1);
+
+    /// <summary>The wait after <paramref name="failures"/> failed writes in a row (1 or more): the check interval doubled that many times, at most <see cref="MaxRetryWait"/>.</summary>
+    internal static TimeSpan RetryWait(TimeSpan checkInterval, int failures) =>
+        TimeSpan.FromTicks((long)Math.Min(checkInterval.Ticks * Math.Pow(2, Math.Min(failures, 30)), Math.Max(checkInterval.Ticks, MaxRetryWait.Ticks)));
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -83,9 +95,11 @@ internal sealed class SnapshotScheduler(
 
         using var timer = new PeriodicTimer(settings.CheckInterval);
         Guid? store = null;
+        var failures = 0;
+        var retryAt = 0L;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            if (!index.IsReady || index.AppliedSeq - (folder.Latest?.Seq ?? 0) < settings.EveryLogEntries)
+            if (!index.IsReady || index.AppliedSeq - (folder.Latest?.Seq ?? 0) < settings.EveryLogEntries || Stopwatch.GetTimestamp() < retryAt)
             {
                 continue;
             }
@@ -100,13 +114,16 @@ internal sealed class SnapshotScheduler(
                     continue; // a pass over the log was half applied every time: the next check tries again
                 }
 
+                failures = 0;
                 logger.LogInformation(
                     "Wrote index snapshot {Id} at seq {Seq}: {Bytes} bytes in {Elapsed} ms",
                     manifest.Id, manifest.Seq, manifest.Files.Sum(file => file.Size), clock.ElapsedMilliseconds);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogWarning(e, "Writing an index snapshot failed; trying again at the next check");
+                var wait = RetryWait(settings.CheckInterval, ++failures);
+                retryAt = Stopwatch.GetTimestamp() + (long)(wait.TotalSeconds * Stopwatch.Frequency);
+                logger.LogWarning(e, "Writing an index snapshot failed ({Failures} in a row); trying again in {Wait}", failures, wait);
             }
         }
     }

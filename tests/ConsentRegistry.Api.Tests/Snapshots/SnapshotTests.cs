@@ -286,6 +286,37 @@ public sealed partial class SnapshotTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_snapshot_write_that_fails_is_tried_again_after_longer_and_longer_waits_not_at_every_check()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var app = await StartAsync(database, every: 1);
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        await SubmitAsync(client, signer, 2);
+        await LatestAsync(client, 2);
+
+        // The folder turned into a file: every write fails from now on (as on a full disk), checked every 100 ms.
+        Directory.Delete(SnapshotPath, recursive: true);
+        await File.WriteAllTextAsync(SnapshotPath, "not a folder");
+        await SubmitAsync(client, signer, 1, from: 2);
+        static bool Failed(string line) => line.Contains("Writing an index snapshot failed", StringComparison.Ordinal);
+        await Eventually.HoldsAsync(() => app.Logs.Any(Failed), "a failed snapshot write");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        // Waits of 0.2, 0.4, 0.8 and 1.6 s: at most five tries in those 3 s (thirty at every check).
+        Assert.InRange(app.Logs.Count(Failed), 2, 5);
+        Assert.Contains(app.Logs, line => Failed(line) && line.Contains("(2 in a row); trying again in 00:00:00.4", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(30, 1, 60)]
+    [InlineData(30, 6, 1920)]
+    [InlineData(30, 7, 3600)]
+    [InlineData(30, 1000, 3600)]
+    public void The_wait_after_failed_writes_doubles_from_the_check_interval_up_to_an_hour(int checkSeconds, int failures, int waitSeconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(waitSeconds), Api.Snapshots.SnapshotScheduler.RetryWait(TimeSpan.FromSeconds(checkSeconds), failures));
+
     private async Task<RegistryApp> StartAsync(TestDatabase database, long every = 5, int keep = 3)
     {
         var app = new RegistryApp(database, new Dictionary<string, string?>
