@@ -53,7 +53,7 @@ public sealed class SnapshotInfoCommand : AsyncCommand<SnapshotInfoCommand.Setti
 
         if (report.ManifestMatches == false)
         {
-            throw CliException.Verification($"{files.IndexPath}: the manifest beside it ({files.ManifestPath}) is not of this file (its size, SHA-256, seq or store differ).");
+            throw CliException.Verification($"{files.IndexPath}: the manifest beside it ({files.ManifestPath}) is not of this file (its size, SHA-256, seq, store, time or id differ).");
         }
 
         return ExitCodes.Done;
@@ -67,12 +67,17 @@ public sealed class SnapshotInfoCommand : AsyncCommand<SnapshotInfoCommand.Setti
         long subjects;
         SubjectCounts byKind;
         long indexBytes;
+        string sha256;
         try
         {
-            using var reader = new SnapshotReader(files.IndexPath);
-            using var index = MatchingIndex.ReadSnapshot(reader);
-            header = reader.Header;
-            (claims, subjects, byKind, indexBytes) = (index.ClaimCount, index.SubjectCount, index.SubjectsByKind, index.EstimatedBytes);
+            using (var reader = new SnapshotReader(files.IndexPath))
+            using (var index = MatchingIndex.ReadSnapshot(reader))
+            {
+                header = reader.Header;
+                (claims, subjects, byKind, indexBytes) = (index.ClaimCount, index.SubjectCount, index.SubjectsByKind, index.EstimatedBytes);
+            }
+
+            sha256 = await FileSha256.OfAsync(files.IndexPath, cancellationToken);
         }
         catch (SnapshotFormatException e)
         {
@@ -83,17 +88,18 @@ public sealed class SnapshotInfoCommand : AsyncCommand<SnapshotInfoCommand.Setti
             throw CliException.Input($"{files.IndexPath}: cannot read the snapshot: {e.Message}", e);
         }
 
-        var sha256 = await FileSha256.OfAsync(files.IndexPath, cancellationToken);
+        // The id is the header's (seq and time): a manifest beside the file matches only if it names that id too.
+        var id = SnapshotManifest.IdFor(header.Seq, header.Created);
         bool? matches = null;
         if (files.Manifest is { } manifest)
         {
             var entry = manifest.Files?.FirstOrDefault(f => f.Name == SnapshotManifest.IndexFileName);
             matches = entry is not null && entry.Size == size && string.Equals(entry.Sha256, sha256, StringComparison.OrdinalIgnoreCase)
-                && manifest.Seq == header.Seq && manifest.Store == header.StoreId;
+                && manifest.Seq == header.Seq && manifest.Store == header.StoreId && manifest.Created == header.Created && manifest.Id == id;
         }
 
         return new SnapshotInfoReport(
-            files.Manifest?.Id ?? SnapshotManifest.IdFor(header.Seq, header.Created), header.Seq, header.Created, header.StoreId, header.FormatVersion,
+            id, header.Seq, header.Created, header.StoreId, header.FormatVersion,
             Path.GetFullPath(files.IndexPath), size, sha256, files.ManifestPath is null ? null : Path.GetFullPath(files.ManifestPath), matches,
             claims, subjects, new SubjectsByKind(byKind.Url, byKind.UrlPrefix, byKind.Host, byKind.Sha256, byKind.Pdq, byKind.Embedding), indexBytes);
     }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ConsentRegistry.Core.Snapshots;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using static ConsentRegistry.Api.Tests.Cli.CliRun;
 using static ConsentRegistry.Api.Tests.Infrastructure.TestHttp;
@@ -102,10 +103,11 @@ public sealed class FilterTests : IDisposable
         Assert.Equal(Enumerable.Range(0, Rows).Where(i => !OptedOut(i) && !GenAiOnly(i)).Select(i => (long)i), SampleIds(Path.Combine(In("genai"), "laion.parquet")));
     }
 
-    /// <summary>The manifest beside a snapshot names it in the run's summary: one of another creation time or size than the file is refused, not recorded.</summary>
+    /// <summary>The manifest beside a snapshot names it in the run's summary: one of another creation time, size or id than the file is refused, not recorded.</summary>
     [Theory]
     [InlineData("created")]
     [InlineData("size")]
+    [InlineData("id")]
     public async Task A_snapshot_whose_manifest_is_of_another_snapshot_is_refused(string changed)
     {
         var snapshots = In("snapshots");
@@ -120,6 +122,10 @@ public sealed class FilterTests : IDisposable
         if (changed == "created")
         {
             manifest["created"] = DateTimeOffset.Parse((string)manifest["created"]!, System.Globalization.CultureInfo.InvariantCulture).AddSeconds(1).ToString("O");
+        }
+        else if (changed == "id")
+        {
+            manifest["id"] = SnapshotManifest.IdFor((long)manifest["seq"]! + 1, DateTimeOffset.UnixEpoch.AddYears(55));
         }
         else
         {

@@ -358,6 +358,25 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
     }
 
     [Fact]
+    public async Task Info_refuses_a_manifest_that_names_another_id_than_the_files_seq_and_time_give()
+    {
+        var output = Path.Combine(_folder, "renamed.snap");
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "-q");
+        Assert.True(exit == ExitCodes.Done, errors);
+        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(output + ".manifest.json"))!;
+        manifest["id"] = SnapshotManifest.IdFor(registry.Seq + 1, DateTimeOffset.UnixEpoch.AddYears(55));
+        await File.WriteAllTextAsync(output + ".manifest.json", manifest.ToJsonString());
+
+        var info = await RunProcessAsync("snapshot", "info", output, "--json");
+
+        Assert.Equal(ExitCodes.VerificationFailed, info.Exit);
+        Assert.Contains("is not of this file", info.Errors, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(info.Out);
+        Assert.Equal(registry.Id, json.RootElement.GetProperty("id").GetString()); // the file's own, not the manifest's
+        Assert.False(json.RootElement.GetProperty("manifest_matches").GetBoolean());
+    }
+
+    [Fact]
     public async Task Info_refuses_a_file_that_is_not_a_snapshot_a_truncated_one_and_one_it_cannot_read()
     {
         var notSnapshot = Path.Combine(_folder, "data.parquet");
