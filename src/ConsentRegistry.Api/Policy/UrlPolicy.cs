@@ -16,6 +16,19 @@ internal static class UrlPolicy
     public static async Task<Results<Ok<PolicyResponse>, ProblemHttpResult>> GetAsync(
         string? url, HttpContext context, LookupEngine engine, IndexUpdater updater, RegistryMetrics metrics, CancellationToken cancellationToken)
     {
+        // Most often a URL's own query string sent unencoded (?url=https://a.example/i.jpg?w=1&h=2):
+        // answering for the URL cut at the '&' would decide another URL than the caller's.
+        foreach (var (name, _) in context.Request.Query)
+        {
+            if (name != "url")
+            {
+                metrics.LookupItems(LookupEndpointNames.Policy, new LookupTally(Matched: 0, Unmatched: 0, Errors: 1));
+                return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidQuery,
+                    $"{(name.Length > 64 ? name[..64] + "…" : name)} is not a parameter of /v1/policy, which takes url alone; percent-encode the URL "
+                    + "(its ? as %3F, & as %26, = as %3D) when it has a query string of its own.", field: name);
+            }
+        }
+
         if (string.IsNullOrEmpty(url))
         {
             return InvalidUrl(metrics, "url is required: the http(s) URL to decide.");

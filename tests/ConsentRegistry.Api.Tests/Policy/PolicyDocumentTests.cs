@@ -89,6 +89,19 @@ public sealed partial class PolicyDocumentTests(RegistryFixture registry) : ICla
     }
 
     [Fact]
+    public async Task A_url_whose_own_query_string_was_not_percent_encoded_is_refused_not_decided_cut_short()
+    {
+        var cut = await _client.GetAsync("/v1/policy?url=https://query.policy.example/a.jpg?w=1&h=2");
+        var encoded = await _client.GetAsync("/v1/policy?url=" + Uri.EscapeDataString("https://query.policy.example/a.jpg?w=1&h=2"));
+
+        var problem = await AssertProblemAsync(cut, HttpStatusCode.BadRequest, "invalid-query");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("h", out _));
+        Assert.Contains("percent-encode", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, encoded.StatusCode);
+        Assert.Equal("https://query.policy.example/a.jpg?w=1&h=2", (await encoded.JsonAsync()).GetProperty("url").GetString());
+    }
+
+    [Fact]
     public async Task Robots_txt_is_cached_by_ETag_and_changes_at_once_with_a_claim_a_revocation_or_a_trust_change()
     {
         const string host = "cache.policy.example";
