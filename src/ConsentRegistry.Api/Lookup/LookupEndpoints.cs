@@ -198,7 +198,7 @@ public static class LookupEndpoints
             var buffer = read.Buffer;
             while (TryReadLine(ref buffer, out var bytes))
             {
-                run.Add(ReadStreamLine(bytes));
+                run.Add(ReadStreamLine(bytes, first: line + run.Count == 0));
                 if (run.Count == LookupEngine.RunLength)
                 {
                     engine.Prepare(CollectionsMarshal.AsSpan(run), buffers);
@@ -216,7 +216,7 @@ public static class LookupEndpoints
 
             if (read.IsCompleted && !buffer.IsEmpty)
             {
-                run.Add(ReadStreamLine(buffer)); // last line without a newline
+                run.Add(ReadStreamLine(buffer, first: line + run.Count == 0)); // last line without a newline
                 buffer = buffer.Slice(buffer.End);
             }
 
@@ -281,13 +281,24 @@ public static class LookupEndpoints
         && (parsed.MediaType.Equals("application/x-ndjson", StringComparison.OrdinalIgnoreCase)
             || parsed.MediaType.Equals("application/jsonl", StringComparison.OrdinalIgnoreCase));
 
-    private const int NdjsonMaxLineBytes = 64 * 1024;
+    /// <summary>
+    /// The longest stream line: room for the largest item the batch endpoint takes (16 vectors of the
+    /// largest model, 4,096 dimensions: about 175 KB of base64url, beside a URL and hashes), so that
+    /// no valid item is refused on the stream alone; the buffer a client can make the server hold for
+    /// one line stays bounded.
+    /// </summary>
+    internal const int NdjsonMaxLineBytes = 256 * 1024;
 
     private static readonly LookupError LineTooLong = new("line-too-long", null, $"A line is at most {NdjsonMaxLineBytes} bytes.");
 
-    /// <summary>One line's item, or its error: a line over the limit is refused however it arrived (whole in one read, or over several).</summary>
-    private static ReadItem ReadStreamLine(in ReadOnlySequence<byte> bytes) =>
-        bytes.Length > NdjsonMaxLineBytes ? new ReadItem(null, LineTooLong) : LookupItemReader.ReadLine(bytes);
+    /// <summary>
+    /// One line's item, or its error: a line over the limit is refused however it arrived (whole in
+    /// one read, or over several). The first line may begin with a UTF-8 byte order mark, as files
+    /// some editors and tools write do.
+    /// </summary>
+    private static ReadItem ReadStreamLine(in ReadOnlySequence<byte> bytes, bool first) =>
+        bytes.Length > NdjsonMaxLineBytes ? new ReadItem(null, LineTooLong)
+        : LookupItemReader.ReadLine(first ? LookupItemReader.WithoutByteOrderMark(bytes) : bytes);
 
     /// <summary>URLs one <c>/api/v2/query/urls</c> request takes, as Spawning's API does.</summary>
     private const int SpawningMaxUrls = 10_000;

@@ -18,7 +18,7 @@ internal static class LookupItemReader
     /// <summary>Reads <c>{"items": [...]}</c>; <paramref name="problem"/> says why the body as a whole is refused.</summary>
     public static List<ReadItem>? ReadBatch(in ReadOnlySequence<byte> body, int maxBatch, out string? problem)
     {
-        var reader = new Utf8JsonReader(body);
+        var reader = new Utf8JsonReader(WithoutByteOrderMark(body));
         List<ReadItem>? items = null;
         try
         {
@@ -78,6 +78,19 @@ internal static class LookupItemReader
 
         problem = null;
         return items;
+    }
+
+    /// <summary><paramref name="text"/> without the UTF-8 byte order mark it may begin with (which <see cref="Utf8JsonReader"/> refuses).</summary>
+    public static ReadOnlySequence<byte> WithoutByteOrderMark(in ReadOnlySequence<byte> text)
+    {
+        if (text.Length < 3)
+        {
+            return text;
+        }
+
+        Span<byte> start = stackalloc byte[3];
+        text.Slice(0, 3).CopyTo(start);
+        return start.SequenceEqual("\uFEFF"u8) ? text.Slice(3) : text;
     }
 
     /// <summary>Reads one NDJSON line: a single JSON object, nothing after it but whitespace.</summary>

@@ -348,11 +348,11 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Fact]
-    public async Task A_stream_line_over_64_KiB_is_that_lines_error_whether_it_arrives_in_one_read_or_many()
+    public async Task A_stream_line_over_256_KiB_is_that_lines_error_whether_it_arrives_in_one_read_or_many()
     {
         await OptOutAsync(TestSigner.Url("https://long-line.example/a.jpg"));
         var item = "{\"url\":\"https://long-line.example/a.jpg\"}";
-        var padded = "{\"url\":\"https://long-line.example/a.jpg\",\"pad\":\"" + new string('x', 100_000) + "\"}";
+        var padded = "{\"url\":\"https://long-line.example/a.jpg\",\"pad\":\"" + new string('x', 300_000) + "\"}";
         var body = Encoding.UTF8.GetBytes($"{item}\n{padded}\n{item}\n{padded}");
 
         foreach (var chunk in new[] { body.Length, 4096 })
@@ -370,14 +370,35 @@ public sealed class LookupApiTests(RegistryFixture registry) : IClassFixture<Reg
     }
 
     [Fact]
-    public async Task A_stream_answers_a_line_over_64_KiB_before_the_client_sends_the_rest_of_it()
+    public async Task A_stream_line_as_long_as_the_largest_item_the_batch_takes_is_answered_and_a_byte_order_mark_is_skipped()
+    {
+        // 16 vectors of a 4,096-dimension model are about 175 KB of base64url: such a line is an item, not an error.
+        await OptOutAsync(TestSigner.Url("https://long-item.example/a.jpg"));
+        var item = "{\"url\":\"https://long-item.example/a.jpg\"}";
+        var longItem = "{\"url\":\"https://long-item.example/a.jpg\",\"pad\":\"" + new string('x', 200_000) + "\"}";
+        byte[] body = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes($"{item}\n{longItem}\n")];
+
+        var stream = await _client.PostAsync("/v1/lookup/stream", new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/x-ndjson") } });
+        var batch = await _client.PostAsync("/v1/lookup", new ByteArrayContent([0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes($"{{\"items\":[{item}]}}")])
+        {
+            Headers = { ContentType = new MediaTypeHeaderValue("application/json") },
+        });
+
+        var lines = (await stream.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["disallow", "disallow"], lines.Select(l => l.GetProperty("decision").GetProperty("train-ai").GetString()));
+        Assert.Equal(HttpStatusCode.OK, batch.StatusCode);
+        Assert.Equal("disallow", (await batch.JsonAsync()).GetProperty("results")[0].GetProperty("decision").GetProperty("train-ai").GetString());
+    }
+
+    [Fact]
+    public async Task A_stream_answers_a_line_over_256_KiB_before_the_client_sends_the_rest_of_it()
     {
         // A client that waits for the answers so far before it sends more: the long line's error (and
         // the answers before it) must go out while the server skips the rest of that line. A raw
         // connection, so that the test, not an HTTP client, decides when each part is sent.
         await OptOutAsync(TestSigner.Url("https://long-wait.example/a.jpg"));
         var item = "{\"url\":\"https://long-wait.example/a.jpg\"}";
-        var first = Encoding.UTF8.GetBytes($"{item}\n{{\"url\":\"https://long-wait.example/a.jpg\",\"pad\":\"{new string('x', 100_000)}");
+        var first = Encoding.UTF8.GetBytes($"{item}\n{{\"url\":\"https://long-wait.example/a.jpg\",\"pad\":\"{new string('x', 300_000)}");
         var rest = Encoding.UTF8.GetBytes($"\"}}\n{item}\n");
         var server = registry.App.ClientOptions.BaseAddress;
         using var socket = new System.Net.Sockets.TcpClient();
