@@ -47,6 +47,9 @@ public static class ProblemCodes
     public const string MissingBody = "missing-body";
     public const string InvalidBody = "invalid-body";
     public const string InvalidQuery = "invalid-query";
+
+    /// <summary>A stream item's image searches found no room beside its client's other waiting requests; send it again later.</summary>
+    public const string TooManySearches = "too-many-searches";
     public const string InvalidPath = "invalid-path";
     public const string InvalidForm = "invalid-form";
     public const string Busy = "busy";

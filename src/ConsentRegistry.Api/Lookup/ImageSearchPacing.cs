@@ -308,6 +308,40 @@ public sealed class ImageSearchPacing : IDisposable
         }
 
         /// <summary>
+        /// Admits a stream's next run of <paramref name="searches"/> as <see cref="TryAdmit"/> admits a
+        /// request: not while its client's other requests hold <see cref="MaxWaitingRequests"/> places,
+        /// or searches that with these would take longer than <see cref="MaxQueue"/>. Streams admitted
+        /// at once (each brought no search yet) would otherwise all wait, each holding its connection's
+        /// unread lines; a refused run's image items are answered with an error, the stream goes on.
+        /// A run alone (nothing else of its client waiting) is always admitted.
+        /// </summary>
+        public bool TryAdmitRun(int searches, out TimeSpan retryAfter)
+        {
+            retryAfter = TimeSpan.Zero;
+            if (searches <= _admitted)
+            {
+                return true;
+            }
+
+            lock (_pacing._partitions)
+            {
+                var waiting = _pacing._partitions.GetValueOrDefault(_key.Partition);
+                var others = waiting is null ? null : new Waiting
+                {
+                    Searches = waiting.Searches - _admitted,
+                    Requests = waiting.Requests - (_admitted > 0 ? 1 : 0),
+                };
+                if (Refuses(_key, others, searches - _admitted, out retryAfter))
+                {
+                    return false;
+                }
+
+                Admit(searches - _admitted);
+                return true;
+            }
+        }
+
+        /// <summary>
         /// Waits until the bucket has given <paramref name="searches"/>, a second's worth at a time;
         /// <paramref name="beforeWaiting"/> runs once if it has to wait (to send the answers written so far).
         /// Searches past those admitted (a stream's next run) are admitted first.

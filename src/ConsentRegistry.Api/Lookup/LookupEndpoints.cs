@@ -184,6 +184,9 @@ public static class LookupEndpoints
         context.Response.ContentType = "application/x-ndjson";
         context.Response.Headers["X-Registry-Seq"] = engine.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
         await context.Response.StartAsync(cancellationToken);
+        // The status and headers go out now, not with the first answers: a client learns at once that
+        // its stream was admitted (and the seq it reflects) before it sends its lines.
+        await context.Response.BodyWriter.FlushAsync(cancellationToken);
 
         var buffers = new LookupBuffers();
         var output = context.Response.BodyWriter;
@@ -202,7 +205,7 @@ public static class LookupEndpoints
                 if (run.Count == LookupEngine.RunLength)
                 {
                     engine.Prepare(CollectionsMarshal.AsSpan(run), buffers);
-                    await admitted.TakeAsync(pacing.CostOfPrepared(buffers), () => FlushAsync(output, cancellationToken), cancellationToken);
+                    await TakeRunSearchesAsync(admitted, pacing, metrics, buffers, () => FlushAsync(output, cancellationToken), cancellationToken);
                     (line, var written) = WriteStreamResults(json, output, engine, run, line, buffers);
                     unflushed += written;
                     if (unflushed >= FlushBytes)
@@ -222,7 +225,7 @@ public static class LookupEndpoints
 
             // Every line read so far is answered before waiting for more.
             engine.Prepare(CollectionsMarshal.AsSpan(run), buffers);
-            await admitted.TakeAsync(pacing.CostOfPrepared(buffers), () => FlushAsync(output, cancellationToken), cancellationToken);
+            await TakeRunSearchesAsync(admitted, pacing, metrics, buffers, () => FlushAsync(output, cancellationToken), cancellationToken);
             (line, _) = WriteStreamResults(json, output, engine, run, line, buffers);
             if (!read.IsCompleted && buffer.Length > NdjsonMaxLineBytes)
             {
@@ -256,6 +259,29 @@ public static class LookupEndpoints
     }
 
     private static async ValueTask FlushAsync(PipeWriter output, CancellationToken cancellationToken) => await output.FlushAsync(cancellationToken);
+
+    /// <summary>
+    /// Takes the image searches of a stream's prepared run, waiting for its client's pace; a run its
+    /// client's other waiting requests leave no room for (<see cref="ImageSearchPacing.Ticket.TryAdmitRun"/>)
+    /// has its image items answered with <c>too-many-searches</c> instead (their URLs and hashes too:
+    /// the item is sent again whole), and the stream goes on with its next lines.
+    /// </summary>
+    private static async ValueTask TakeRunSearchesAsync(
+        ImageSearchPacing.Ticket admitted, ImageSearchPacing pacing, RegistryMetrics metrics, LookupBuffers buffers, Func<ValueTask> beforeWaiting, CancellationToken cancellationToken)
+    {
+        var searches = pacing.CostOfPrepared(buffers);
+        if (admitted.TryAdmitRun(searches, out var retryAfter))
+        {
+            await admitted.TakeAsync(searches, beforeWaiting, cancellationToken);
+            return;
+        }
+
+        metrics.RateLimitRejected(ImageSearchPacing.PolicyName);
+        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+        LookupEngine.RefuseImageSearches(buffers, new LookupError(ProblemCodes.TooManySearches, null,
+            $"This client's PDQ and embedding searches already wait for up to {ImageSearchPacing.MaxQueue.TotalSeconds:F0} s of its pace, "
+            + $"or {ImageSearchPacing.MaxWaitingRequests} of its requests do; send this item again after {seconds} s."));
+    }
 
     /// <summary>
     /// Waits before a refusal that is not the client's first in the second, wherever it is refused:

@@ -54,6 +54,18 @@ public sealed class LookupEngine(
         }
     }
 
+    /// <summary>Makes <paramref name="error"/> the answer of every prepared item of the run that would search by PDQ or embedding.</summary>
+    internal static void RefuseImageSearches(LookupBuffers buffers, LookupError error)
+    {
+        foreach (ref var prepared in buffers.Run.AsSpan(0, buffers.RunCount))
+        {
+            if (prepared.Error is null && (prepared.Pdq is not null || prepared.Embeddings is not null))
+            {
+                prepared.Error = error;
+            }
+        }
+    }
+
     /// <summary>Resolves the prepared item <paramref name="at"/> and writes <c>{"decision":…,"matches":[…]}</c> or <c>{"error":…}</c>.</summary>
     public void WriteResult(Utf8JsonWriter json, int at, long? lineNumber, LookupBuffers buffers)
     {

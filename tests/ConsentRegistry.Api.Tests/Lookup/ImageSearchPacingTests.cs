@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using ConsentRegistry.Api.Claims;
 using ConsentRegistry.Api.Lookup;
 using ConsentRegistry.Api.Matching;
@@ -263,6 +264,92 @@ public sealed class ImageSearchPacingTests
         Assert.True(int.Parse(refused.Headers.GetValues("Retry-After").Single()) >= 1);
         await AssertProblemAsync(stream, HttpStatusCode.TooManyRequests, "too-many-requests");
         await Task.WhenAll(batches.Select(b => b.ContinueWith(_ => { }, TaskScheduler.Default)));
+    }
+
+    [Fact]
+    public async Task Streams_admitted_at_once_wait_for_searches_at_most_four_at_a_time_the_others_runs_get_too_many_searches()
+    {
+        // Six streams opened at once are all admitted (none has a search waiting yet); then each sends
+        // seven PDQ lines at one search a second. Four may wait (28 searches, 28 s); the other runs are
+        // answered at once with an error per item, instead of waiting with their connections' unread lines.
+        await using var app = await StartAsync(perSecond: 1);
+        var pacing = app.Services.GetRequiredService<ImageSearchPacing>();
+        var server = app.ClientOptions.BaseAddress;
+        var sockets = new List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            var streams = new List<System.Net.Sockets.NetworkStream>();
+            for (var i = 0; i < 6; i++)
+            {
+                var socket = new System.Net.Sockets.TcpClient();
+                sockets.Add(socket);
+                await socket.ConnectAsync(server.Host, server.Port);
+                var stream = socket.GetStream();
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                    $"POST /v1/lookup/stream HTTP/1.1\r\nHost: {server.Authority}\r\nContent-Type: application/x-ndjson\r\nContent-Length: 1000000\r\n\r\n"));
+                Assert.StartsWith("HTTP/1.1 200", await ReadUntilAsync(stream, "\r\n\r\n"), StringComparison.Ordinal);
+                streams.Add(stream);
+            }
+
+            foreach (var (stream, i) in streams.Select((stream, i) => (stream, i)))
+            {
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 7).Select(j => PdqItem((i * 7) + j).ToJsonString() + "\n"))));
+            }
+
+            // A refused run is answered at once; a waiting one says nothing for seconds (the first for six).
+            var answers = await Task.WhenAll(streams.Select(stream => ReadForAsync(stream, TimeSpan.FromSeconds(3))));
+            var refused = answers.Select(answer => answer.Contains("too-many-searches", StringComparison.Ordinal)).ToArray();
+
+            Assert.InRange(refused.Count(r => r), 1, 2); // two, unless a slow host let the first finish its seven seconds
+            Assert.All(answers.Where(answer => answer.Contains("too-many-searches", StringComparison.Ordinal)),
+                answer => Assert.Equal(7, Regex.Matches(answer, "\"code\":\"too-many-searches\"").Count));
+            Assert.InRange(pacing.WaitingRequests("ip:127.0.0.1"), 1, ImageSearchPacing.MaxWaitingRequests);
+            Assert.DoesNotContain(answers, answer => answer.Contains("[closed]", StringComparison.Ordinal));
+        }
+        finally
+        {
+            sockets.ForEach(socket => socket.Dispose());
+        }
+    }
+
+    private static async Task<string> ReadForAsync(System.Net.Sockets.NetworkStream stream, TimeSpan time)
+    {
+        var received = new StringBuilder();
+        var buffer = new byte[8192];
+        using var waiting = new CancellationTokenSource(time);
+        try
+        {
+            while (true)
+            {
+                var read = await stream.ReadAsync(buffer, waiting.Token);
+                if (read == 0)
+                {
+                    return received + "[closed]";
+                }
+
+                received.Append(Encoding.UTF8.GetString(buffer, 0, read));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return received.ToString();
+        }
+    }
+
+    /// <summary>What <paramref name="stream"/> sends until <paramref name="what"/> has come (within <paramref name="within"/>, 20 s by default).</summary>
+    private static async Task<string> ReadUntilAsync(System.Net.Sockets.NetworkStream stream, string what, TimeSpan? within = null)
+    {
+        var received = new StringBuilder();
+        var buffer = new byte[8192];
+        using var waiting = new CancellationTokenSource(within ?? TimeSpan.FromSeconds(20));
+        while (!received.ToString().Contains(what, StringComparison.Ordinal))
+        {
+            var read = await stream.ReadAsync(buffer, waiting.Token);
+            Assert.True(read != 0, "closed after: " + received);
+            received.Append(Encoding.UTF8.GetString(buffer, 0, read));
+        }
+
+        return received.ToString();
     }
 
     [Fact]
