@@ -44,6 +44,25 @@ public sealed class KeyBackupTests(BrowserFixture registry) : IClassFixture<Brow
     }
 
     [Fact]
+    public async Task A_backup_is_not_made_until_the_passphrase_is_typed_the_same_twice()
+    {
+        await using var laptop = await registry.NewProfileAsync();
+        await laptop.CreateKeyAsync();
+        var downloads = 0;
+        laptop.Page.Download += (_, _) => Interlocked.Increment(ref downloads);
+
+        await laptop.Page.Locator("#backup-passphrase").FillAsync(Passphrase);
+        await laptop.Page.Locator("#backup-passphrase-again").FillAsync(Passphrase + "s");
+        await laptop.Page.Locator("#export-backup").ClickAsync();
+
+        await Expect(laptop.Page.GetByRole(AriaRole.Alert).Filter(new() { HasText = "The two passphrases differ" })).ToHaveCountAsync(1);
+        await Expect(laptop.Page.Locator("#backup-passphrase-again")).ToBeFocusedAsync();
+        Assert.Equal(0, downloads);
+        await laptop.ExportBackupAsync(Passphrase, Path.Combine(_folder, "typed-twice.json")); // the same twice: made
+        Assert.Empty(laptop.Errors);
+    }
+
+    [Fact]
     public async Task A_wrong_passphrase_is_refused_and_leaves_the_browser_without_a_key()
     {
         var backup = Path.Combine(_folder, "consent-registry-key-backup.json");

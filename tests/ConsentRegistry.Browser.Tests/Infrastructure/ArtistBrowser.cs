@@ -79,6 +79,7 @@ public sealed class ArtistBrowser : IAsyncDisposable
     public async Task<string> ExportBackupAsync(string passphrase, string saveTo)
     {
         await Page.Locator("#backup-passphrase").FillAsync(passphrase);
+        await Page.Locator("#backup-passphrase-again").FillAsync(passphrase);
         var download = await Page.RunAndWaitForDownloadAsync(() => Page.Locator("#export-backup").ClickAsync());
         Assert.Equal("consent-registry-key-backup.json", download.SuggestedFilename);
         await download.SaveAsAsync(saveTo);

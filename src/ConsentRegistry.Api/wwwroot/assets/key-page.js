@@ -9,6 +9,7 @@ const say = messages(document.getElementById('key-status'), document.getElementB
 const createButton = document.getElementById('create-key');
 const noKeyText = document.getElementById('no-key-text');
 const backupPassphrase = document.getElementById('backup-passphrase');
+const backupPassphraseAgain = document.getElementById('backup-passphrase-again');
 const exportButton = document.getElementById('export-backup');
 const importFile = document.getElementById('import-file');
 const importPassphrase = document.getElementById('import-passphrase');
@@ -75,6 +76,11 @@ exportButton.addEventListener('click', () => busy(exportButton, async () => {
   if (passphrase.length < MIN_PASSPHRASE_LENGTH) {
     say(`The backup passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters long.`, 'error');
     backupPassphrase.focus();
+    return;
+  }
+  if (backupPassphraseAgain.value !== passphrase) {
+    say('The two passphrases differ: type the same passphrase in both fields, so that the backup opens with the one you keep.', 'error');
+    backupPassphraseAgain.focus();
     return;
   }
   say('Encrypting the backup…');

@@ -34,12 +34,56 @@ function subjectsFromFields() {
   if (prefix) {
     subjects.push({ kind: 'url-prefix', value: prefix });
   }
-  // People paste addresses; the registry wants the bare host name, as the Verify page does.
+  // People paste addresses; the registry wants the bare host name, as the Verify page does
+  // (checkSiteField refuses a path before anything is signed).
   const site = bareHost(field('site').value);
   if (site) {
     subjects.push({ kind: 'host', value: site, include_subdomains: field('include-subdomains').checked });
   }
   return subjects;
+}
+
+/** A path in the Site field would have the whole site claimed where a folder was meant: refused, pointing to the Folder field. */
+function checkSiteField() {
+  const typed = field('site').value.trim();
+  const path = pathOf(typed);
+  if (path) {
+    const site = bareHost(typed);
+    throw new FormError(`“${typed}” names a folder (${path}), and “Your whole site” claims every address on ${site}. `
+      + `For that folder only, clear this field and use “A folder of your site”: https://${site}${path.endsWith('/') ? path : `${path}/`}`);
+  }
+}
+
+/** The path typed after a host name ("artist.example/portfolio" → "/portfolio"), or "" when there is none beyond "/". */
+function pathOf(typed) {
+  let path = '';
+  try {
+    path = typed.includes('://') ? new URL(typed).pathname : (/^[^/]*(\/.*)$/.exec(typed) || [])[1] || '';
+  } catch {
+    return ''; // not an address: the registry names what is wrong with it
+  }
+  return path === '/' ? '' : path;
+}
+
+/**
+ * Under the Folder field: a prefix whose path does not end with "/" covers every address that starts
+ * with it, other folders and files of the same beginning included (…/art covers …/artwork-of-others/).
+ */
+function updatePrefixNote() {
+  const note = field('prefix-note');
+  let text = '';
+  try {
+    const prefix = field('prefix').value.trim();
+    const url = prefix ? new URL(prefix) : null;
+    if (url && !url.pathname.endsWith('/') && !url.search) {
+      text = `Every address that starts with “${prefix}” counts, such as ${prefix}-other/… or ${prefix}.html, not only that folder. `
+        + `End it with “/” (${prefix}/) for the folder alone.`;
+    }
+  } catch {
+    // not an address yet: the registry names what is wrong with it
+  }
+  note.textContent = text;
+  note.hidden = text === '';
 }
 
 /** The name of the file each image subject came from, for messages about it (a vector or hash says nothing to the artist). */
@@ -270,6 +314,7 @@ async function buildPayload(notes) {
   if (Object.keys(usage).length === 0) {
     throw new FormError('Choose “Yes” or “No” for at least one use.');
   }
+  checkSiteField();
   const fieldSubjects = subjectsFromFields();
   const files = Array.from(field('files').files || []);
   if (fieldSubjects.length === 0 && files.length === 0) {
@@ -406,6 +451,7 @@ function fieldName(payload) {
 
 form.addEventListener('input', updateYesWarning);
 form.addEventListener('change', updateYesWarning);
+field('prefix').addEventListener('input', updatePrefixNote);
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -457,6 +503,7 @@ try {
   form.hidden = !record;
   noKey.hidden = Boolean(record);
   updateYesWarning(); // a browser may restore the fields of an earlier visit
+  updatePrefixNote();
 } catch (error) {
   // Not "you need a key": it may well be there, in storage this browser will not open to the page
   // (the form, and the messages inside it, stay hidden).
