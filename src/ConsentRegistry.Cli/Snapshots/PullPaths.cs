@@ -21,6 +21,26 @@ internal sealed record PullPaths(string Out)
     /// <summary>The registry key fetched on first use when no <c>--key</c> is given, and trusted from then on.</summary>
     public string PinnedKey => Out + ".registry-key.jwk";
 
+    /// <summary>Held, never written, for the whole of a pull into <see cref="Out"/>; gone when it ends.</summary>
+    public string Lock => Out + ".lock";
+
+    /// <summary>
+    /// Takes <see cref="Lock"/> (FileShare.None, an exclusive lock on Unix too) before any file beside
+    /// the output is touched: two pulls into one place (two cron jobs, say) would otherwise discard or
+    /// verify each other's partial downloads. Fails at once when another pull holds it.
+    /// </summary>
+    public FileStream TakeLock()
+    {
+        try
+        {
+            return new FileStream(Lock, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 1, FileOptions.DeleteOnClose);
+        }
+        catch (IOException e) when (File.Exists(Lock))
+        {
+            throw CliException.Input($"another snapshot pull into {Out} is running (it holds {Lock}); let it finish, or pull into another file.", e);
+        }
+    }
+
     /// <summary>Removes the download in progress and its state.</summary>
     public void DiscardPartial()
     {

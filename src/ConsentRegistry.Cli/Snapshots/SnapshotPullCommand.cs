@@ -77,6 +77,7 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
     private static async Task<int> PullAsync(Settings settings, PullPaths paths, CancellationToken cancellationToken)
     {
         CheckWritable(paths);
+        using var pulling = paths.TakeLock();
         var apiKey = settings.ApiKey ?? Environment.GetEnvironmentVariable("CONSENT_REGISTRY_API_KEY");
         if (apiKey is not null && (apiKey.Length == 0 || apiKey.Any(c => c is < '!' or > '~')))
         {

@@ -358,6 +358,28 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
     }
 
     [Fact]
+    public async Task A_pull_into_a_file_another_pull_is_writing_stops_at_once_touching_nothing_beside_it()
+    {
+        var output = Path.Combine(_folder, "shared.snap");
+        await File.WriteAllBytesAsync(output + ".partial", registry.Bytes[..1000]); // the other pull's download so far
+        string? refusal;
+        using (new FileStream(output + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "-q");
+            Assert.Equal(ExitCodes.InputError, exit);
+            refusal = errors;
+            Assert.Equal(registry.Bytes[..1000], await File.ReadAllBytesAsync(output + ".partial"));
+            Assert.False(File.Exists(output));
+        }
+
+        Assert.Contains("another snapshot pull into", refusal, StringComparison.Ordinal);
+        var (again, againErrors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "-q");
+        Assert.True(again == ExitCodes.Done, againErrors);
+        Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(output));
+        Assert.False(File.Exists(output + ".lock"));
+    }
+
+    [Fact]
     public async Task Info_refuses_a_manifest_that_names_another_id_than_the_files_seq_and_time_give()
     {
         var output = Path.Combine(_folder, "renamed.snap");
