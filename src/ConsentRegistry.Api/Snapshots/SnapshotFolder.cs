@@ -163,7 +163,9 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
     private SnapshotManifest Check(string folder, Guid store, long storeLastSeq)
     {
         var id = Path.GetFileName(folder);
-        var manifest = ReadManifest(folder) ?? throw new SnapshotFormatException("its manifest.json is missing or unreadable.");
+        // A manifest that cannot be read (permissions, a disk error) throws: the snapshot is kept, as
+        // its index file is when it cannot be read; one missing or not a manifest is discarded.
+        var manifest = ReadManifest(folder, throwReadErrors: true) ?? throw new SnapshotFormatException("its manifest.json is missing or not a manifest.");
         if (manifest.Id != id)
         {
             throw new SnapshotFormatException($"its manifest names the snapshot {manifest.Id}.");
@@ -202,7 +204,8 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
         }
     }
 
-    private static SnapshotManifest? ReadManifest(string folder)
+    /// <summary>The manifest in <paramref name="folder"/>; null when it is missing, too large or not a manifest, or (unless <paramref name="throwReadErrors"/>) cannot be read.</summary>
+    private static SnapshotManifest? ReadManifest(string folder, bool throwReadErrors = false)
     {
         try
         {
@@ -211,7 +214,7 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
                 ? SnapshotManifest.Parse(File.ReadAllBytes(path))
                 : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && !throwReadErrors)
         {
             return null;
         }

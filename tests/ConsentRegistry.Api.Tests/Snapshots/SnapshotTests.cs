@@ -187,6 +187,41 @@ public sealed partial class SnapshotTests : IDisposable
         Assert.Equal("unknown", results[0].GetProperty("decision").GetProperty("train-ai").GetString());
     }
 
+    [Fact]
+    public async Task A_snapshot_whose_manifest_cannot_be_read_is_kept_and_the_store_is_used()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        using var signer = new TestSigner();
+        await using (var first = await StartAsync(database))
+        {
+            using var client = first.CreateClient();
+            await SubmitAsync(client, signer, count: 5);
+            await LatestAsync(client, minSeq: 5);
+        }
+
+        // Reading /proc/self/mem from its start fails with EIO, even as root (who reads a file of
+        // mode 000): a disk error, not a bad snapshot.
+        var folder = Assert.Single(Directory.GetDirectories(SnapshotPath));
+        var manifest = Path.Combine(folder, "manifest.json");
+        var saved = await File.ReadAllBytesAsync(manifest);
+        File.Delete(manifest);
+        File.CreateSymbolicLink(manifest, "/proc/self/mem");
+
+        await using (var second = await StartAsync(database, every: 1_000_000))
+        {
+            Assert.Contains(second.Logs, line => line.Contains($"Not starting from index snapshot {Path.GetFileName(folder)}, kept", StringComparison.Ordinal));
+            Assert.Contains(second.Logs, line => line.Contains("from the store", StringComparison.Ordinal));
+            Assert.True(Directory.Exists(folder));
+            using var client = second.CreateClient();
+            await AssertAllOptedOutAsync(client, [.. Enumerable.Range(0, 5)]);
+        }
+
+        File.Delete(manifest);
+        await File.WriteAllBytesAsync(manifest, saved);
+        await using var third = await StartAsync(database, every: 1_000_000);
+        Assert.Contains(third.Logs, line => line.Contains($"from snapshot {Path.GetFileName(folder)}", StringComparison.Ordinal));
+    }
+
     /// <summary>
     /// A file crafted with its checksums recomputed: its index section ahead of the seq its header
     /// and signed manifest give (a start would skip the log between them, here two claims), or a
