@@ -25,8 +25,12 @@ public static class ArtistPagesEndpoints
         ["/verify"] = "verify.html",
     };
 
-    /// <summary>Asset names are not fingerprinted, so a browser keeps them briefly and then revalidates (ETag).</summary>
-    public const string AssetCacheControl = "public, max-age=300";
+    /// <summary>
+    /// Asset names are not fingerprinted, and a page's modules import each other: a browser keeps them
+    /// but revalidates each on every load (ETag, 304), so that after a deploy no page runs a new
+    /// module beside an old one it imports (a name missing from the cached one stops the page).
+    /// </summary>
+    public const string AssetCacheControl = "public, no-cache";
 
     public static WebApplication MapArtistPages(this WebApplication app)
     {
