@@ -15,6 +15,41 @@ public sealed class RegisterProblemTests(BrowserFixture registry) : IClassFixtur
     private readonly string _folder = Directory.CreateTempSubdirectory("registry-register-").FullName;
 
     [Fact]
+    public async Task Registering_again_after_an_answer_lost_on_the_way_sends_the_same_claim_not_a_second_one()
+    {
+        await using var artist = await registry.NewProfileAsync();
+        await artist.CreateKeyAsync();
+        var party = await artist.PartyIdAsync();
+        var sent = new List<string>();
+        var lost = 0;
+        await artist.Page.RouteAsync("**/v1/claims", async route =>
+        {
+            sent.Add(route.Request.PostData ?? "");
+            if (Interlocked.Increment(ref lost) == 1)
+            {
+                await route.FetchAsync(); // the registry stores it...
+                await route.AbortAsync(); // ...and the connection fails before the answer arrives
+                return;
+            }
+
+            await route.FallbackAsync();
+        });
+        await artist.GoToAsync("/register");
+        await artist.Page.Locator("#urls").FillAsync("https://lost-answer.example/heron.jpg");
+
+        await artist.Page.Locator("#submit-claim").ClickAsync();
+        await Expect(artist.Page.GetByRole(AriaRole.Alert)).ToContainTextAsync("could not be reached");
+        await artist.Page.Locator("#submit-claim").ClickAsync();
+        var receipt = await artist.ReadReceiptAsync();
+
+        Assert.Equal(2, sent.Count);
+        Assert.Equal(sent[0], sent[1]); // the very JWS again
+        await Expect(artist.Page.Locator("#register-progress")).ToContainTextAsync("This exact claim was already registered.");
+        var claims = await registry.Api.GetFromJsonAsync<JsonElement>($"/v1/parties/{party}/claims");
+        Assert.Equal(receipt.Id, Assert.Single(claims.GetProperty("claims").EnumerateArray()).GetProperty("id").GetString());
+    }
+
+    [Fact]
     public async Task An_empty_image_file_is_refused_and_the_reason_is_said_once()
     {
         var empty = Path.Combine(_folder, "blank.png");

@@ -333,6 +333,17 @@ async function buildPayload(notes) {
   return payload;
 }
 
+/**
+ * The last claim sent without a definite answer (the connection failed, or the registry answered
+ * 5xx): it may be stored. Registering the same works and answers again sends that very JWS, which the
+ * registry stores at most once ("already registered" when the first try was stored), rather than a
+ * claim signed anew, whose new iat would make it a second claim beside the first.
+ */
+let unanswered = null;
+
+/** A claim's content apart from its time of signing. */
+const contentOf = (payload) => JSON.stringify({ ...payload, iat: 0 });
+
 /** Disables the form's enabled controls; the function returned enables them again. */
 function freezeForm() {
   const enabled = Array.from(form.elements).filter((control) => !control.disabled);
@@ -475,8 +486,15 @@ form.addEventListener('submit', async (event) => {
   try {
     payload = await buildPayload(notes);
     showMessage(progress, 'Signing and registering…');
-    const jws = await signJws(record, payload);
+    const again = unanswered && unanswered.party === record.party && unanswered.content === contentOf(payload) ? unanswered : null;
+    if (again) {
+      payload.iat = again.iat;
+    }
+    const jws = again ? again.jws : await signJws(record, payload);
     const result = await callApi('POST', '/v1/claims', { body: jws, contentType: 'application/jose' });
+    unanswered = result.status === 0 || result.status >= 500
+      ? { party: record.party, content: contentOf(payload), iat: payload.iat, jws }
+      : null;
     if (!result.ok) {
       showMessage(progress, []);
       showMessage(status, problemLines(result, fieldName(payload)), 'error');
