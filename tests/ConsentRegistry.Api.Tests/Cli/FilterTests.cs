@@ -278,6 +278,8 @@ public sealed class FilterTests : IDisposable
         }
 
         var interrupted = RowGroupsDone(state);
+        var groups = Count($"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{input}')");
+        Assert.True(interrupted + 3 < groups, $"the interrupt was seen only after {interrupted} of {groups} row groups: nothing left to kill and resume");
         using (var process = Start("filter", input, "--out", resumed, "--snapshot", snapshot, "--removed", "--resume", "-q"))
         {
             StopAtRowGroups(process, state, interrupted + 3);
@@ -285,7 +287,6 @@ public sealed class FilterTests : IDisposable
             await process.WaitForExitAsync();
         }
 
-        var groups = Count($"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{input}')");
         Assert.True(RowGroupsDone(Path.Combine(resumed, ".consent-registry-filter.json")) < groups, "the run finished before the kill: nothing was resumed");
         (exit, errors) = await RunAsync("filter", input, "--out", resumed, "--snapshot", snapshot, "--removed", "--resume", "-q");
         Assert.True(exit == 0, errors);
