@@ -39,15 +39,19 @@ public static class Problems
     /// <summary>
     /// 400 with every failing field, as FluentValidation reports them, in the registry's words: a
     /// <c>detail</c> that is the one message when there is one (so a client that shows only the
-    /// detail shows what to fix) or names the fields, and <see cref="ValidationTitle"/> unless the
+    /// detail shows what to fix) or names the first five fields, and <see cref="ValidationTitle"/> unless the
     /// caller has a title of its own (the framework's default title is not this service's words).
     /// </summary>
     public static ValidationProblem Validation(IDictionary<string, string[]> errors, string code, string? title = null)
     {
         var messages = errors.SelectMany(error => error.Value).ToList();
-        var detail = messages.Count == 1
-            ? messages[0]
-            : $"{messages.Count} problems with {string.Join(", ", errors.Keys)}; each field's are under errors.";
+        var named = string.Join(", ", errors.Keys.Take(5)) + (errors.Count > 5 ? $" and {errors.Count - 5} more" : "");
+        var detail = messages.Count switch
+        {
+            0 => title ?? ValidationTitle,
+            1 => messages[0],
+            _ => $"{messages.Count} problems, with {named}: see errors.",
+        };
         return TypedResults.ValidationProblem(errors, detail: detail, title: title ?? ValidationTitle, type: ProblemTypes.Of(code),
             extensions: new Dictionary<string, object?> { ["code"] = code });
     }

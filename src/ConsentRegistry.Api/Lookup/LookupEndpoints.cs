@@ -205,7 +205,7 @@ public static class LookupEndpoints
                 if (run.Count == LookupEngine.RunLength)
                 {
                     engine.Prepare(CollectionsMarshal.AsSpan(run), buffers);
-                    await TakeRunSearchesAsync(admitted, pacing, metrics, buffers, () => FlushAsync(output, cancellationToken), cancellationToken);
+                    await TakeRunSearchesAsync(admitted, engine, pacing, metrics, buffers, () => FlushAsync(output, cancellationToken), cancellationToken);
                     (line, var written) = WriteStreamResults(json, output, engine, run, line, buffers);
                     unflushed += written;
                     if (unflushed >= FlushBytes)
@@ -225,7 +225,7 @@ public static class LookupEndpoints
 
             // Every line read so far is answered before waiting for more.
             engine.Prepare(CollectionsMarshal.AsSpan(run), buffers);
-            await TakeRunSearchesAsync(admitted, pacing, metrics, buffers, () => FlushAsync(output, cancellationToken), cancellationToken);
+            await TakeRunSearchesAsync(admitted, engine, pacing, metrics, buffers, () => FlushAsync(output, cancellationToken), cancellationToken);
             (line, _) = WriteStreamResults(json, output, engine, run, line, buffers);
             if (!read.IsCompleted && buffer.Length > NdjsonMaxLineBytes)
             {
@@ -267,7 +267,7 @@ public static class LookupEndpoints
     /// the item is sent again whole), and the stream goes on with its next lines.
     /// </summary>
     private static async ValueTask TakeRunSearchesAsync(
-        ImageSearchPacing.Ticket admitted, ImageSearchPacing pacing, RegistryMetrics metrics, LookupBuffers buffers, Func<ValueTask> beforeWaiting, CancellationToken cancellationToken)
+        ImageSearchPacing.Ticket admitted, LookupEngine engine, ImageSearchPacing pacing, RegistryMetrics metrics, LookupBuffers buffers, Func<ValueTask> beforeWaiting, CancellationToken cancellationToken)
     {
         var searches = pacing.CostOfPrepared(buffers);
         if (admitted.TryAdmitRun(searches, out var retryAfter))
@@ -278,7 +278,7 @@ public static class LookupEndpoints
 
         metrics.RateLimitRejected(ImageSearchPacing.PolicyName);
         var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-        LookupEngine.RefuseImageSearches(buffers, new LookupError(ProblemCodes.TooManySearches, null,
+        engine.RefuseImageSearches(buffers, new LookupError(ProblemCodes.TooManySearches, null,
             $"This client's PDQ and embedding searches already wait for up to {ImageSearchPacing.MaxQueue.TotalSeconds:F0} s of its pace, "
             + $"or {ImageSearchPacing.MaxWaitingRequests} of its requests do; send this item again after {seconds} s."));
     }

@@ -54,14 +54,20 @@ public sealed class LookupEngine(
         }
     }
 
-    /// <summary>Makes <paramref name="error"/> the answer of every prepared item of the run that would search by PDQ or embedding.</summary>
-    internal static void RefuseImageSearches(LookupBuffers buffers, LookupError error)
+    /// <summary>
+    /// Makes <paramref name="error"/> the answer of every prepared item of the run that would search by
+    /// PDQ or embedding, and gives back what they took of the request's caps (vectors, wide searches):
+    /// the items are sent again later, and must not find those used up.
+    /// </summary>
+    internal void RefuseImageSearches(LookupBuffers buffers, LookupError error)
     {
         foreach (ref var prepared in buffers.Run.AsSpan(0, buffers.RunCount))
         {
             if (prepared.Error is null && (prepared.Pdq is not null || prepared.Embeddings is not null))
             {
                 prepared.Error = error;
+                buffers.EmbeddingVectors -= prepared.Embeddings?.Vectors.Count ?? 0;
+                buffers.WidePdqSearches -= prepared.Pdq is not null && prepared.MaxDistance > _pdqMaxDistance ? 1 : 0;
             }
         }
     }

@@ -20,7 +20,7 @@ internal static class UrlPolicy
         // answering for the URL cut at the '&' would decide another URL than the caller's.
         foreach (var (name, _) in context.Request.Query)
         {
-            if (name != "url")
+            if (!name.Equals("url", StringComparison.OrdinalIgnoreCase)) // binding takes URL= too
             {
                 metrics.LookupItems(LookupEndpointNames.Policy, new LookupTally(Matched: 0, Unmatched: 0, Errors: 1));
                 return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidQuery,

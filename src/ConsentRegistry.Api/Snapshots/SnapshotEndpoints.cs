@@ -99,7 +99,8 @@ internal sealed class SnapshotScheduler(
         var retryAt = 0L;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            if (!index.IsReady || index.AppliedSeq - (folder.Latest?.Seq ?? 0) < settings.EveryLogEntries || Stopwatch.GetTimestamp() < retryAt)
+            var tick = Stopwatch.GetTimestamp();
+            if (!index.IsReady || index.AppliedSeq - (folder.Latest?.Seq ?? 0) < settings.EveryLogEntries || tick < retryAt)
             {
                 continue;
             }
@@ -121,8 +122,10 @@ internal sealed class SnapshotScheduler(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
+                // From the tick that tried, less half an interval: the tick that comes the wait later is
+                // the one that tries again, however long the failed write took.
                 var wait = RetryWait(settings.CheckInterval, ++failures);
-                retryAt = Stopwatch.GetTimestamp() + (long)(wait.TotalSeconds * Stopwatch.Frequency);
+                retryAt = tick + (long)((wait - (settings.CheckInterval / 2)).TotalSeconds * Stopwatch.Frequency);
                 logger.LogWarning(e, "Writing an index snapshot failed ({Failures} in a row); trying again in {Wait}", failures, wait);
             }
         }

@@ -210,9 +210,13 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
         try
         {
             var path = Path.Combine(folder, ManifestFile);
-            return File.Exists(path) && new FileInfo(path).Length < 1 << 20
-                ? SnapshotManifest.Parse(File.ReadAllBytes(path))
-                : null;
+            // Not File.Exists: it says false for a file it may not look at too, which is not a missing manifest.
+            File.GetAttributes(path);
+            return new FileInfo(path).Length < 1 << 20 ? SnapshotManifest.Parse(File.ReadAllBytes(path)) : null;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException && !throwReadErrors)
         {

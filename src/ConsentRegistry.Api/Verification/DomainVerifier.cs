@@ -58,7 +58,8 @@ internal sealed class DomainVerifier(
 
         if (await fetcher.TryFetchAsync(host, cancellationToken) is not { } outcome)
         {
-            logger.LogWarning("Domain verification of {Host} for party {Party} refused: {Fetches} fetches under way (Registry:Verification:MaxConcurrentFetches)",
+            // Debug, not a warning: a flood of verify calls would flood the log too; registry_domain_verifications_total counts them.
+            logger.LogDebug("Domain verification of {Host} for party {Party} refused: {Fetches} fetches under way (Registry:Verification:MaxConcurrentFetches)",
                 host, party, options.Value.MaxConcurrentFetches);
             return new VerificationResult(VerificationCodes.Busy,
                 $"The registry is fetching {options.Value.MaxConcurrentFetches} hosts' files already, the most it fetches at once; retry after {BusyRetrySeconds} s.");

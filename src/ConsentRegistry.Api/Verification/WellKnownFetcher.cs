@@ -25,21 +25,33 @@ internal sealed class WellKnownFetcher(IOptions<VerificationOptions> verificatio
 
     private readonly SemaphoreSlim _slots = new(verificationOptions.Value.MaxConcurrentFetches, verificationOptions.Value.MaxConcurrentFetches);
 
+    /// <summary>The slots waiting fetches (re-checks) may hold at once: half of them, at least one, so that a verify call finds one free whenever there are two or more.</summary>
+    private readonly SemaphoreSlim _waitingSlots = new(Math.Max(1, verificationOptions.Value.MaxConcurrentFetches / 2));
+
     /// <summary>
-    /// Fetches as soon as one of the instance's <see cref="VerificationOptions.MaxConcurrentFetches"/>
-    /// slots is free (the re-checks wait their turn). <paramref name="host"/> is canonical
+    /// Fetches as soon as a slot is free, holding at most half of the instance's
+    /// <see cref="VerificationOptions.MaxConcurrentFetches"/> with other waiting fetches (re-checks
+    /// wait their turn, and leave the rest to verify calls). <paramref name="host"/> is canonical
     /// (HostCanonicalizer): lowercase, punycode, IPv6 in brackets.
     /// </summary>
     public async Task<FetchOutcome> FetchAsync(string host, CancellationToken cancellationToken)
     {
-        await _slots.WaitAsync(cancellationToken);
+        await _waitingSlots.WaitAsync(cancellationToken);
         try
         {
-            return await FetchInSlotAsync(host, cancellationToken);
+            await _slots.WaitAsync(cancellationToken);
+            try
+            {
+                return await FetchInSlotAsync(host, cancellationToken);
+            }
+            finally
+            {
+                _slots.Release();
+            }
         }
         finally
         {
-            _slots.Release();
+            _waitingSlots.Release();
         }
     }
 

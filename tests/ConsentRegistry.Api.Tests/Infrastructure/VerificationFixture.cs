@@ -184,13 +184,28 @@ public sealed class HostCapVerificationFixture : VerificationFixture
         settings["Registry:Verification:MaxHostsPerParty"] = "2";
 }
 
-/// <summary>Loopback settings, and one fetch at a time on the instance.</summary>
+/// <summary>Loopback settings, and one fetch at a time on the instance (a long timeout: a test holds a fetch open while it asks again).</summary>
 public sealed class OneFetchVerificationFixture : VerificationFixture
 {
     protected override bool AllowInsecureHttp => true;
 
     protected override bool AllowPrivateAddresses => true;
 
+    protected override TimeSpan FetchTimeout => TimeSpan.FromSeconds(30);
+
     protected override void AddSettings(IDictionary<string, string?> settings) =>
         settings["Registry:Verification:MaxConcurrentFetches"] = "1";
+}
+
+/// <summary>Loopback settings, and two fetches at a time on the instance (re-checks hold at most one); a long timeout, as above.</summary>
+public sealed class TwoFetchVerificationFixture : VerificationFixture
+{
+    protected override bool AllowInsecureHttp => true;
+
+    protected override bool AllowPrivateAddresses => true;
+
+    protected override TimeSpan FetchTimeout => TimeSpan.FromSeconds(30);
+
+    protected override void AddSettings(IDictionary<string, string?> settings) =>
+        settings["Registry:Verification:MaxConcurrentFetches"] = "2";
 }

@@ -44,3 +44,46 @@ public sealed class FetchLimitTests(OneFetchVerificationFixture registry) : ICla
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
     }
 }
+
+/// <summary>Re-checks take at most half the fetch slots: a pass over slow hosts leaves verify calls one.</summary>
+public sealed class RecheckFetchShareTests
+{
+    [Fact]
+    public async Task A_recheck_pass_over_slow_hosts_leaves_a_fetch_slot_to_verify_calls()
+    {
+        await using var registry = await VerificationFixture.StartAsync<TwoFetchVerificationFixture>();
+        using var artist = new TestSigner();
+        string[] slow = ["slow-a.recheckshare.test", "slow-b.recheckshare.test"];
+        foreach (var host in slow)
+        {
+            registry.Publish(host, artist.Party);
+            Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, host)).StatusCode);
+        }
+
+        var reached = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (var host in slow)
+        {
+            registry.Plain.Serve(host, async context =>
+            {
+                Interlocked.Increment(ref reached);
+                await release.Task;
+                await context.Response.WriteAsJsonAsync(new { keys = new[] { artist.Party } });
+            });
+        }
+
+        registry.Publish("new.recheckshare.test", artist.Party);
+        var pass = registry.RecheckAllAsync();
+        await Eventually.HoldsAsync(() => Volatile.Read(ref reached) >= 1, "a re-check fetching");
+        await Task.Delay(TimeSpan.FromMilliseconds(300)); // time for a second re-check to take a slot, were it allowed one
+
+        var verify = await registry.VerifyAsync(artist.Party, "new.recheckshare.test");
+        var reachedWhileVerifying = Volatile.Read(ref reached);
+        release.TrySetResult();
+        var summary = await pass;
+
+        Assert.Equal(HttpStatusCode.OK, verify.StatusCode);
+        Assert.Equal(1, reachedWhileVerifying);
+        Assert.Equal(2, summary.StillVerified);
+    }
+}

@@ -48,9 +48,10 @@ function checkSiteField() {
   const typed = field('site').value.trim();
   const path = pathOf(typed);
   if (path) {
-    const site = bareHost(typed);
-    throw new FormError(`“${typed}” names a folder (${path}), and “Your whole site” claims every address on ${site}. `
-      + `For that folder only, clear this field and use “A folder of your site”: https://${site}${path.endsWith('/') ? path : `${path}/`}`);
+    // The folder keeps the scheme and port typed (a pasted address may have both).
+    const origin = typed.includes('://') ? new URL(typed).origin : `https://${typed.split('/')[0].toLowerCase()}`;
+    throw new FormError(`“${typed}” names a folder (${path}), and “Your whole site” claims every address on ${bareHost(typed)}. `
+      + `For that folder only, clear this field and use “A folder of your site”: ${origin}${path.endsWith('/') ? path : `${path}/`}`);
   }
 }
 
