@@ -23,9 +23,10 @@ internal static class UrlPolicy
             if (!name.Equals("url", StringComparison.OrdinalIgnoreCase)) // binding takes URL= too
             {
                 metrics.LookupItems(LookupEndpointNames.Policy, new LookupTally(Matched: 0, Unmatched: 0, Errors: 1));
+                var shown = name.Length > 64 ? name[..64] + "…" : name; // the caller's text, echoed: bounded
                 return Problems.Create(StatusCodes.Status400BadRequest, ProblemCodes.InvalidQuery,
-                    $"{(name.Length > 64 ? name[..64] + "…" : name)} is not a parameter of /v1/policy, which takes url alone; percent-encode the URL "
-                    + "(its ? as %3F, & as %26, = as %3D) when it has a query string of its own.", field: name);
+                    $"{shown} is not a parameter of /v1/policy, which takes url alone; percent-encode the URL "
+                    + "(its ? as %3F, & as %26, = as %3D) when it has a query string of its own.", field: shown);
             }
         }
 

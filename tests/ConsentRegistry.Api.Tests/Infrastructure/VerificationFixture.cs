@@ -184,9 +184,11 @@ public sealed class HostCapVerificationFixture : VerificationFixture
         settings["Registry:Verification:MaxHostsPerParty"] = "2";
 }
 
-/// <summary>Loopback settings, and one fetch at a time on the instance (a long timeout: a test holds a fetch open while it asks again).</summary>
-public sealed class OneFetchVerificationFixture : VerificationFixture
+/// <summary>Loopback settings, <see cref="Fetches"/> fetches at a time on the instance, and a long timeout: a test holds fetches open while it asks again.</summary>
+public abstract class FetchLimitVerificationFixture : VerificationFixture
 {
+    protected abstract int Fetches { get; }
+
     protected override bool AllowInsecureHttp => true;
 
     protected override bool AllowPrivateAddresses => true;
@@ -194,18 +196,17 @@ public sealed class OneFetchVerificationFixture : VerificationFixture
     protected override TimeSpan FetchTimeout => TimeSpan.FromSeconds(30);
 
     protected override void AddSettings(IDictionary<string, string?> settings) =>
-        settings["Registry:Verification:MaxConcurrentFetches"] = "1";
+        settings["Registry:Verification:MaxConcurrentFetches"] = Fetches.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
-/// <summary>Loopback settings, and two fetches at a time on the instance (re-checks hold at most one); a long timeout, as above.</summary>
-public sealed class TwoFetchVerificationFixture : VerificationFixture
+/// <summary>One fetch at a time.</summary>
+public sealed class OneFetchVerificationFixture : FetchLimitVerificationFixture
 {
-    protected override bool AllowInsecureHttp => true;
+    protected override int Fetches => 1;
+}
 
-    protected override bool AllowPrivateAddresses => true;
-
-    protected override TimeSpan FetchTimeout => TimeSpan.FromSeconds(30);
-
-    protected override void AddSettings(IDictionary<string, string?> settings) =>
-        settings["Registry:Verification:MaxConcurrentFetches"] = "2";
+/// <summary>Two fetches at a time (re-checks hold at most one).</summary>
+public sealed class TwoFetchVerificationFixture : FetchLimitVerificationFixture
+{
+    protected override int Fetches => 2;
 }
