@@ -277,11 +277,15 @@ public static class LookupEndpoints
         }
 
         metrics.RateLimitRejected(ImageSearchPacing.PolicyName);
-        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-        engine.RefuseImageSearches(buffers, new LookupError(ProblemCodes.TooManySearches, null,
-            $"This client's PDQ and embedding searches already wait for up to {ImageSearchPacing.MaxQueue.TotalSeconds:F0} s of its pace, "
-            + $"or {ImageSearchPacing.MaxWaitingRequests} of its requests do; send this item again after {seconds} s."));
+        engine.RefuseImageSearches(buffers, new LookupError(ProblemCodes.TooManySearches, null, SearchesWaiting(retryAfter, "send this item again")));
     }
+
+    /// <summary>Why a lookup (or a stream's item) is refused for its client's waiting searches, and when to <paramref name="then"/>.</summary>
+    private static string SearchesWaiting(TimeSpan retryAfter, string then) =>
+        $"This client's PDQ and embedding searches already wait for up to {ImageSearchPacing.MaxQueue.TotalSeconds:F0} s of its pace, "
+        + $"or {ImageSearchPacing.MaxWaitingRequests} of its requests do; {then} after {RetrySeconds(retryAfter)} s.";
+
+    private static int RetrySeconds(TimeSpan retryAfter) => Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
 
     /// <summary>
     /// Waits before a refusal that is not the client's first in the second, wherever it is refused:
@@ -295,11 +299,8 @@ public static class LookupEndpoints
     private static ProblemHttpResult SearchesRefused(HttpContext context, RegistryMetrics metrics, TimeSpan retryAfter)
     {
         metrics.RateLimitRejected(ImageSearchPacing.PolicyName);
-        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
-        context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests,
-            $"This client's PDQ and embedding searches already wait for up to {ImageSearchPacing.MaxQueue.TotalSeconds:F0} s of its pace, "
-            + $"or {ImageSearchPacing.MaxWaitingRequests} of its requests do; retry after {seconds} s.");
+        context.Response.Headers.RetryAfter = RetrySeconds(retryAfter).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests, SearchesWaiting(retryAfter, "retry"));
     }
 
     private static bool IsNdjson(string? contentType) =>

@@ -198,7 +198,7 @@ public sealed partial class SnapshotFolder(IOptions<SnapshotOptions> options, Re
 
     private static void CheckHeader(SnapshotHeader header, SnapshotManifest manifest)
     {
-        if (header.Seq != manifest.Seq || header.StoreId != manifest.Store || header.Created != manifest.Created)
+        if (!manifest.Describes(header))
         {
             throw new SnapshotFormatException("index.snap's header does not match its manifest.");
         }

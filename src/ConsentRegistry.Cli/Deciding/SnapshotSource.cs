@@ -58,8 +58,7 @@ public sealed class SnapshotSource : IRegistrySource
             var header = reader.Header;
             var id = file.Manifest?.Id ?? SnapshotManifest.IdFor(header.Seq, header.Created);
             // The manifest names the snapshot in the run's summary: it must be this file's (its SHA-256 is left to `snapshot info`, a read of the whole file).
-            if (file.Manifest is { } manifest && (manifest.Seq != header.Seq || manifest.Store != header.StoreId || manifest.Created != header.Created
-                || manifest.Id != SnapshotManifest.IdFor(header.Seq, header.Created)
+            if (file.Manifest is { } manifest && (!manifest.Describes(header)
                 || manifest.Files?.FirstOrDefault(f => f.Name == SnapshotManifest.IndexFileName)?.Size != new FileInfo(file.IndexPath).Length))
             {
                 index.Dispose();

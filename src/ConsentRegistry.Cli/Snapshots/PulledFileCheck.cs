@@ -35,7 +35,7 @@ internal static class PulledFileCheck
             throw Discard(paths, $"the download is not a usable index snapshot: {e.Message}");
         }
 
-        if (header.Seq != manifest.Seq || header.StoreId != manifest.Store || header.Created.ToUnixTimeMilliseconds() != manifest.Created.ToUnixTimeMilliseconds())
+        if (!manifest.Describes(header))
         {
             throw Discard(paths, $"the file's header (seq {header.Seq}, store {header.StoreId}, created {header.Created:O}) does not agree with the signed manifest (seq {manifest.Seq}, store {manifest.Store}, created {manifest.Created:O})");
         }

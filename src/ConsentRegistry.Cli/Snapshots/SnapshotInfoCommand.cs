@@ -95,7 +95,7 @@ public sealed class SnapshotInfoCommand : AsyncCommand<SnapshotInfoCommand.Setti
         {
             var entry = manifest.Files?.FirstOrDefault(f => f.Name == SnapshotManifest.IndexFileName);
             matches = entry is not null && entry.Size == size && string.Equals(entry.Sha256, sha256, StringComparison.OrdinalIgnoreCase)
-                && manifest.Seq == header.Seq && manifest.Store == header.StoreId && manifest.Created == header.Created && manifest.Id == id;
+                && manifest.Describes(header);
         }
 
         return new SnapshotInfoReport(

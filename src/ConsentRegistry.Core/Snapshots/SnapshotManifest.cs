@@ -29,6 +29,14 @@ public sealed record SnapshotManifest(
     public static string IdFor(long seq, DateTimeOffset created) =>
         string.Create(CultureInfo.InvariantCulture, $"{seq:D12}-{created.UtcDateTime:yyyyMMdd'T'HHmmssfff'Z'}");
 
+    /// <summary>
+    /// Whether this manifest is of the file whose header is <paramref name="header"/>: the same seq,
+    /// store and creation time (to the millisecond, as the id has it), and the id those give.
+    /// </summary>
+    public bool Describes(SnapshotHeader header) =>
+        Seq == header.Seq && Store == header.StoreId && Created.ToUnixTimeMilliseconds() == header.Created.ToUnixTimeMilliseconds()
+        && Id == IdFor(header.Seq, header.Created);
+
     /// <summary>The bytes that are signed: the manifest as JSON without its signature.</summary>
     public byte[] SignedBytes() => JsonSerializer.SerializeToUtf8Bytes(this with { Signature = null }, SnapshotJson.Default.SnapshotManifest);
 

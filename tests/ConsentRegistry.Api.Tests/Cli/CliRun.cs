@@ -93,53 +93,39 @@ internal static partial class CliRun
     /// </summary>
     public static void StopWhen(Process process, string path, Func<JsonNode, bool> reached, string what)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        try
-        {
-            Signal(process, Sigstop);
-            while (ReadState(path) is not { } state || !reached(state))
-            {
-                Assert.True(DateTime.UtcNow < deadline && !process.HasExited, $"the command did not record {what}");
-                Signal(process, Sigcont);
-                Thread.Sleep(5);
-                Signal(process, Sigstop);
-            }
-        }
-        catch
-        {
-            // Disposing a Process does not end it: a failed test would leave it stopped for good.
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
-            throw;
-        }
+        Signal(process, Sigstop);
+        Step(process, () => ReadState(path) is { } state && reached(state), $"the command did not record {what}", mayExit: false);
     }
 
     /// <summary>
     /// Ctrl-C (SIGINT) to a command that <see cref="StopWhen"/> left stopped, which then goes on to
-    /// handle it in steps of a few milliseconds, as before, until it ends (60 s at most). Continued
-    /// freely, its workers could run on while its signal-handling thread waited for a core on a
-    /// loaded test host: a filter of 600,000 rows is about half a second of work, and one run
-    /// recorded nearly every row group before it saw the interrupt, leaving nothing to resume.
+    /// handle it in the same steps, until it ends. Continued freely, its workers could run on while
+    /// its signal-handling thread waited for a core on a loaded test host: a filter of 600,000 rows
+    /// is about half a second of work, and one run recorded nearly every row group before it saw the
+    /// interrupt, leaving nothing to resume.
     /// </summary>
     public static void Interrupt(Process process)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
         Signal(process, Sigint);
+        Step(process, () => process.HasExited, "the command did not end after its interrupt", mayExit: true);
+    }
+
+    /// <summary>
+    /// Lets a stopped command run for a few milliseconds at a time, stopped again between the steps,
+    /// until <paramref name="done"/> (60 s at most; a command that ends first fails the test unless
+    /// <paramref name="mayExit"/>). On failure the command is killed: disposing a Process does not end
+    /// it, and a failed test would leave it stopped for good.
+    /// </summary>
+    private static void Step(Process process, Func<bool> done, string failure, bool mayExit)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         try
         {
-            while (true)
+            while (!done())
             {
+                Assert.True(DateTime.UtcNow < deadline && (mayExit || !process.HasExited), failure);
                 Signal(process, Sigcont);
                 Thread.Sleep(5);
-                if (process.HasExited)
-                {
-                    return;
-                }
-
-                Assert.True(DateTime.UtcNow < deadline, "the command did not end after its interrupt");
                 Signal(process, Sigstop);
             }
         }
