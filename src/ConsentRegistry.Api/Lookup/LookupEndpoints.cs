@@ -163,7 +163,8 @@ public static class LookupEndpoints
     }
 
     internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> LookupStream(
-        HttpContext context, LookupEngine engine, IndexUpdater updater, ImageSearchPacing pacing, RegistryMetrics metrics, CancellationToken cancellationToken)
+        HttpContext context, LookupEngine engine, IndexUpdater updater, ImageSearchPacing pacing, IOptions<LookupOptions> options,
+        RegistryMetrics metrics, ILogger<IdleTimedReader> logger, CancellationToken cancellationToken)
     {
         if (!IsNdjson(context.Request.ContentType))
         {
@@ -190,14 +191,21 @@ public static class LookupEndpoints
 
         var buffers = new LookupBuffers();
         var output = context.Response.BodyWriter;
-        var input = context.Request.BodyReader;
+        using var reader = new IdleTimedReader(context, options.Value.StreamIdleTimeout, cancellationToken);
+        var input = reader.Input;
         await using var json = new Utf8JsonWriter(output, WriterOptions);
         var line = 0L;
         var unflushed = 0L;
         var run = new List<ReadItem>(LookupEngine.RunLength);
         while (true)
         {
-            var read = await input.ReadAsync(cancellationToken);
+            if (await reader.ReadAsync() is not { } read)
+            {
+                // Silent past the idle timeout: every complete line is answered; a partial one is left.
+                logger.LogDebug("A lookup stream ended after {Lines} lines: its client sent nothing for {Idle}.", line, options.Value.StreamIdleTimeout);
+                break;
+            }
+
             var buffer = read.Buffer;
             while (TryReadLine(ref buffer, out var bytes))
             {
@@ -238,8 +246,12 @@ public static class LookupEndpoints
                 metrics.LookupItems(LookupEndpointNames.Stream, buffers.TakeTally());
                 await output.FlushAsync(cancellationToken);
                 unflushed = 0;
-                await SkipLineAsync(input, buffer, cancellationToken);
                 line++;
+                if (!await SkipLineAsync(reader, buffer))
+                {
+                    break;
+                }
+
                 continue;
             }
 
@@ -333,24 +345,29 @@ public static class LookupEndpoints
     /// <summary>Answer bytes written before the response is flushed (Kestrel's response buffer is 64 KiB by default).</summary>
     private const int FlushBytes = 64 * 1024;
 
-    private static async Task SkipLineAsync(PipeReader input, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+    /// <summary>Skips the rest of a line too long to answer; false when its client fell silent first.</summary>
+    private static async Task<bool> SkipLineAsync(IdleTimedReader reader, ReadOnlySequence<byte> buffer)
     {
         while (true)
         {
             var newline = buffer.PositionOf((byte)'\n');
             if (newline is not null)
             {
-                input.AdvanceTo(buffer.GetPosition(1, newline.Value));
-                return;
+                reader.Input.AdvanceTo(buffer.GetPosition(1, newline.Value));
+                return true;
             }
 
-            input.AdvanceTo(buffer.End);
-            var read = await input.ReadAsync(cancellationToken);
+            reader.Input.AdvanceTo(buffer.End);
+            if (await reader.ReadAsync() is not { } read)
+            {
+                return false;
+            }
+
             buffer = read.Buffer;
             if (read.IsCompleted && buffer.PositionOf((byte)'\n') is null)
             {
-                input.AdvanceTo(buffer.End);
-                return;
+                reader.Input.AdvanceTo(buffer.End);
+                return true;
             }
         }
     }

@@ -26,6 +26,13 @@ public sealed class LookupOptions
 
     /// <summary>The same for one client address without a key.</summary>
     public int ImageSearchesPerSecondPerAddress { get; set; } = 500;
+
+    /// <summary>
+    /// How long a stream waits for its client's next bytes; past it the stream ends, every complete
+    /// line answered. It takes the place of the server's minimum body rate, which would cut a client
+    /// that sends a line, waits for its answer and pauses.
+    /// </summary>
+    public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromMinutes(2);
 }
 
 internal sealed class LookupOptionsValidator : IValidateOptions<LookupOptions>
@@ -46,6 +53,11 @@ internal sealed class LookupOptionsValidator : IValidateOptions<LookupOptions>
         if (options.ImageSearchesPerSecondPerKey < 1 || options.ImageSearchesPerSecondPerAddress < 1)
         {
             failures.Add("Registry:Lookup:ImageSearchesPerSecondPerKey and ImageSearchesPerSecondPerAddress must be 1 or more.");
+        }
+
+        if (options.StreamIdleTimeout < TimeSpan.FromSeconds(1) || options.StreamIdleTimeout > TimeSpan.FromHours(1))
+        {
+            failures.Add($"Registry:Lookup:StreamIdleTimeout is {options.StreamIdleTimeout}; use 00:00:01 to 01:00:00.");
         }
 
         return failures.Result();
