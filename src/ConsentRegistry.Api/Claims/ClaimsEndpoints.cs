@@ -26,6 +26,7 @@ public static class ClaimsEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .WithMetadata(new RequestSizeLimitAttribute(JwsBody.MaxBytes));
 
         group.MapGet("/claims/{id}", GetClaim)
@@ -66,7 +67,7 @@ public static class ClaimsEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .WithMetadata(new RequestSizeLimitAttribute(JwsBody.MaxBytes));
+            .WithMetadata(new RequestSizeLimitAttribute(JwsBody.MaxRevocationBytes));
 
         group.MapGet("/parties/{party}/claims", ListPartyClaims)
             .RequireRateLimiting(ClaimReadRateLimitPolicy.Name)
@@ -110,13 +111,13 @@ public static class ClaimsEndpoints
         VerifiedClaim? claim;
         try
         {
-            (claim, var error, var spent) = await largeClaims.CheckAsync(jws!.Length, () =>
+            var checking = largeClaims.TryCheckAsync(jws!.Length, () =>
             {
                 // More subjects than a claim may hold is the payload's error (below), not a budget's:
                 // a 429 would send the client back with the same claim forever.
                 if (SubjectCount.Of(jws) is { } subjects && subjects <= ClaimPayloadValidator.MaxSubjects)
                 {
-                    var (refusal, reserved) = budgets.Reserve(writer, subjects);
+                    var (refusal, reserved) = budgets.Reserve(writer, SubjectCount.Charged(subjects, jws.Length));
                     Interlocked.Exchange(ref hold, reserved);
                     if (Volatile.Read(ref ended) == 1)
                     {
@@ -132,6 +133,15 @@ public static class ClaimsEndpoints
 
                 return verifier.TryVerifyClaim(jws, out var verified, out var refused) ? (verified, (ClaimError?)null, (WriteRefusal?)null) : (null, refused, null);
             }, cancellationToken);
+            if (checking is null)
+            {
+                metrics.ClaimRefused(ProblemCodes.Busy);
+                context.Response.Headers.RetryAfter = "2";
+                return Problems.Create(StatusCodes.Status503ServiceUnavailable, ProblemCodes.Busy,
+                    "Large claims are queued for their checks beyond what this instance holds at once; send this one again in 2 s.");
+            }
+
+            (claim, var error, var spent) = await checking;
             if (spent is not null)
             {
                 metrics.ClaimRefused(ProblemCodes.WriteBudgetExceeded);
@@ -144,7 +154,7 @@ public static class ClaimsEndpoints
                 return Rejected(error);
             }
 
-            charge = await budgets.ChargeAsync(context, claim!.Party, claim.Subjects.Count, cancellationToken, hold);
+            charge = await budgets.ChargeAsync(context, claim!.Party, SubjectCount.Charged(claim.Subjects.Count, jws.Length), cancellationToken, hold);
         }
         finally
         {
@@ -227,7 +237,7 @@ public static class ClaimsEndpoints
             return spent.ToProblem(request.HttpContext);
         }
 
-        var (jws, problem) = await JwsBody.ReadAsync(request, cancellationToken);
+        var (jws, problem) = await JwsBody.ReadAsync(request, cancellationToken, revocation: true);
         if (problem is not null)
         {
             return problem;

@@ -18,7 +18,10 @@ internal static class JwsBody
     /// <summary>The compact JWS limit plus room for the JSON envelope.</summary>
     public const int MaxBytes = CompactJws.MaxLength + 1024;
 
-    public static async Task<(string? Jws, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>A revocation's body: its JWS (a key, an id and a time) is a few hundred characters.</summary>
+    public const int MaxRevocationBytes = 16 * 1024;
+
+    public static async Task<(string? Jws, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken, bool revocation = false)
     {
         var mediaType = request.ContentType is { } contentType && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var parsed)
             ? parsed.MediaType.Value?.ToLowerInvariant()
@@ -38,7 +41,7 @@ internal static class JwsBody
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return (null, TooLarge());
+            return (null, revocation ? RevocationTooLarge() : TooLarge());
         }
 
         if (mediaType == JoseMediaType)
@@ -81,5 +84,9 @@ internal static class JwsBody
     private static ProblemHttpResult TooLarge() =>
         Problems.Create(StatusCodes.Status413PayloadTooLarge, ProblemCodes.PayloadTooLarge,
             $"The body exceeds {MaxBytes} bytes; split the subjects over several claims (at most 10,000 each).");
+
+    private static ProblemHttpResult RevocationTooLarge() =>
+        Problems.Create(StatusCodes.Status413PayloadTooLarge, ProblemCodes.PayloadTooLarge,
+            $"A revocation's body is at most {MaxRevocationBytes} bytes: its JWS holds a key, the claim id and a time.");
 
 }

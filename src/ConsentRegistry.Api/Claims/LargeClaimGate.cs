@@ -1,4 +1,5 @@
 using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Core.Claims;
 
 namespace ConsentRegistry.Api.Claims;
 
@@ -37,15 +38,46 @@ public sealed class LargeClaimGate : IDisposable
     public static bool IsLarge(int jwsChars) => jwsChars >= LargeJwsChars;
 
     /// <summary>
-    /// Runs <paramref name="check"/>: on the caller's thread when <paramref name="jwsChars"/> makes
-    /// the claim small, otherwise on one of the gate's threads in turn. A check whose caller is
-    /// cancelled while it queues is not run.
+    /// Characters of large claims queued or being checked at most: each queued claim holds its JWS
+    /// (two bytes a character) until a checker takes it, and bodies arrive faster than one thread
+    /// checks them. Eight claims of the largest size; one claim is always taken, whatever its size.
     /// </summary>
-    public Task<T> CheckAsync<T>(int jwsChars, Func<T> check, CancellationToken cancellationToken)
+    public const long MaxQueuedChars = 8L * CompactJws.MaxLength;
+
+    private long _queuedChars;
+
+    /// <summary>Characters of large claims queued or under check now.</summary>
+    public long QueuedChars => Interlocked.Read(ref _queuedChars);
+
+    /// <summary>
+    /// Runs <paramref name="check"/>: on the caller's thread when <paramref name="jwsChars"/> makes
+    /// the claim small, otherwise on one of the gate's threads in turn; null, with nothing run, when
+    /// the large claims already queued hold <see cref="MaxQueuedChars"/> (the caller answers 503). A
+    /// check whose caller is cancelled while it queues is not run.
+    /// </summary>
+    public Task<T>? TryCheckAsync<T>(int jwsChars, Func<T> check, CancellationToken cancellationToken)
     {
         if (IsLarge(jwsChars))
         {
-            return _checkers.Run(check, cancellationToken);
+            var queued = Interlocked.Add(ref _queuedChars, jwsChars);
+            if (queued > MaxQueuedChars && queued != jwsChars)
+            {
+                Interlocked.Add(ref _queuedChars, -jwsChars);
+                return null;
+            }
+
+            // Counted until a checker takes it off the queue, run or not: the queue holds it till then.
+            return _checkers.Run(() =>
+            {
+                try
+                {
+                    return cancellationToken.IsCancellationRequested ? default! : check();
+                }
+                finally
+                {
+                    Interlocked.Add(ref _queuedChars, -jwsChars);
+                }
+            }, CancellationToken.None).WaitAsync(cancellationToken);
         }
 
         try

@@ -17,6 +17,14 @@ internal static class SubjectCount
     public static int AtLeast(long? contentLength) =>
         contentLength is { } length ? (int)Math.Min(ClaimPayloadValidator.MaxSubjects, Math.Max(0, (length - 4_096) / MaxBytesPerSubject)) : 0;
 
+    /// <summary>
+    /// What a claim of <paramref name="subjects"/> subjects and <paramref name="jwsChars"/> characters
+    /// costs a subjects budget: its subjects, or as many as its length could hold when that is more.
+    /// A subject's worth of JWS is what its storage and its readers pay for: padding (whitespace, header
+    /// members) would otherwise store megabytes for one subject's charge.
+    /// </summary>
+    public static int Charged(int subjects, int jwsChars) => Math.Max(subjects, AtLeast(jwsChars));
+
     public static int? Of(string jws)
     {
         var first = jws.IndexOf('.');

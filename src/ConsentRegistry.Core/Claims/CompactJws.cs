@@ -53,6 +53,14 @@ public static class CompactJws
 
     private const string HeaderField = "jws.header";
 
+    /// <summary>
+    /// The protected header's most: it is stored and served with every claim, and a claim is charged
+    /// by its subjects, so a header padded with members of no use would be storage nobody pays for.
+    /// </summary>
+    public const int MaxHeaderBytes = 4 * 1024;
+
+    private const int MaxHeaderChars = (MaxHeaderBytes * 4 + 2) / 3;
+
     public static bool TryVerify(string compact, out VerifiedJws? jws, out ClaimError? error)
     {
         jws = null;
@@ -68,6 +76,12 @@ public static class CompactJws
         if (firstDot < 0 || secondDot < 0 || compact.IndexOf('.', secondDot + 1) >= 0)
         {
             error = Malformed("A compact JWS has exactly three base64url parts separated by dots.");
+            return false;
+        }
+
+        if (firstDot > MaxHeaderChars)
+        {
+            error = InvalidHeader(HeaderField, $"The protected header is at most {MaxHeaderBytes} bytes: alg, typ and the signer's jwk need a few hundred.");
             return false;
         }
 
@@ -175,8 +189,9 @@ public static class CompactJws
             return false;
         }
 
-        // RFC 7515 4.1.9: compared ignoring ASCII case only (OrdinalIgnoreCase would take "conſent-claım").
-        if (StringMember(header, "typ") is not { } typ || !Ascii.EqualsIgnoreCase(typ, ClaimType))
+        // RFC 7515 4.1.9: compared ignoring ASCII case only (OrdinalIgnoreCase would take "conſent-claım"),
+        // and "application/" may be left out, so the full media type names the same type.
+        if (StringMember(header, "typ") is not { } typ || !(Ascii.EqualsIgnoreCase(typ, ClaimType) || Ascii.EqualsIgnoreCase(typ, "application/" + ClaimType)))
         {
             errors["jws.header.typ"] = [$"typ must be '{ClaimType}'."];
         }

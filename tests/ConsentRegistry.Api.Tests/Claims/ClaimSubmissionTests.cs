@@ -477,6 +477,22 @@ public sealed class ClaimSubmissionTests(RegistryFixture registry) : IClassFixtu
         Assert.Contains(headers, h => h.StartsWith("Content-Type: application/problem+json", StringComparison.OrdinalIgnoreCase));
     }
 
+    [Fact]
+    public async Task A_revocation_body_past_16_KiB_gets_413_saying_what_a_revocation_holds()
+    {
+        using var signer = new TestSigner();
+        var stored = signer.OptOut("https://a.example/revoked-large.jpg");
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostAsync("/v1/claims", Jose(stored))).StatusCode);
+        var id = TestSigner.IdOf(stored);
+        var padded = signer.SignRaw(null, $"{{\"v\":1,\"iat\":{TestSigner.Now},\"revokes\":\"{id}\"{new string(' ', 20_000)}}}");
+
+        var response = await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(padded));
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "payload-too-large");
+        Assert.Contains("revocation", problem.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostAsync($"/v1/claims/{id}/revocation", Jose(signer.Revocation(id)))).StatusCode);
+    }
+
     [Theory]
     [InlineData("text/plain")]
     [InlineData("application/x-www-form-urlencoded")]

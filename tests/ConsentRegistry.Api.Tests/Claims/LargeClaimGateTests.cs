@@ -24,7 +24,7 @@ public sealed class LargeClaimGateTests
         var gate = app.Services.GetRequiredService<LargeClaimGate>();
         using var release = new ManualResetEventSlim();
         using var started = new CountdownEvent(gate.Checkers);
-        var held = Enumerable.Range(0, gate.Checkers).Select(_ => gate.CheckAsync(LargeClaimGate.LargeJwsChars, () =>
+        var held = Enumerable.Range(0, gate.Checkers).Select(_ => CheckAsync(gate, LargeClaimGate.LargeJwsChars, () =>
         {
             started.Signal();
             return release.Wait(TimeSpan.FromSeconds(60));
@@ -61,7 +61,7 @@ public sealed class LargeClaimGateTests
     {
         using var gate = new LargeClaimGate(checkers: 1);
         var callerNice = ThreadNiceness.Current();
-        var large = await gate.CheckAsync(LargeClaimGate.LargeJwsChars, () =>
+        var large = await CheckAsync(gate, LargeClaimGate.LargeJwsChars, () =>
             (Thread.CurrentThread.IsThreadPoolThread, Thread.CurrentThread.Name, Nice: ThreadNiceness.Current()), CancellationToken.None);
         Assert.False(large.IsThreadPoolThread);
         Assert.Equal("Large claim checker 1", large.Name);
@@ -72,11 +72,11 @@ public sealed class LargeClaimGateTests
         }
 
         var caller = Environment.CurrentManagedThreadId;
-        var small = gate.CheckAsync(LargeClaimGate.LargeJwsChars - 1, () => Environment.CurrentManagedThreadId, CancellationToken.None);
+        var small = CheckAsync(gate, LargeClaimGate.LargeJwsChars - 1, () => Environment.CurrentManagedThreadId, CancellationToken.None);
         Assert.True(small.IsCompleted);
         Assert.Equal(caller, await small);
 
-        var failing = gate.CheckAsync<int>(LargeClaimGate.LargeJwsChars, () => throw new InvalidOperationException("refused"), CancellationToken.None);
+        var failing = CheckAsync<int>(gate, LargeClaimGate.LargeJwsChars, () => throw new InvalidOperationException("refused"), CancellationToken.None);
         Assert.Equal("refused", (await Assert.ThrowsAsync<InvalidOperationException>(() => failing)).Message);
     }
 
@@ -86,7 +86,7 @@ public sealed class LargeClaimGateTests
         using var gate = new LargeClaimGate(checkers: 1);
         using var release = new ManualResetEventSlim();
         using var started = new ManualResetEventSlim();
-        var busy = gate.CheckAsync(LargeClaimGate.LargeJwsChars, () =>
+        var busy = CheckAsync(gate, LargeClaimGate.LargeJwsChars, () =>
         {
             started.Set();
             return release.Wait(TimeSpan.FromSeconds(60));
@@ -95,8 +95,8 @@ public sealed class LargeClaimGateTests
 
         var checks = 0;
         using var giveUp = new CancellationTokenSource();
-        var cancelled = gate.CheckAsync(LargeClaimGate.LargeJwsChars, () => Interlocked.Increment(ref checks), giveUp.Token);
-        var waiting = gate.CheckAsync(LargeClaimGate.LargeJwsChars, () => Interlocked.Increment(ref checks), CancellationToken.None);
+        var cancelled = CheckAsync(gate, LargeClaimGate.LargeJwsChars, () => Interlocked.Increment(ref checks), giveUp.Token);
+        var waiting = CheckAsync(gate, LargeClaimGate.LargeJwsChars, () => Interlocked.Increment(ref checks), CancellationToken.None);
         await Task.Delay(200);
         Assert.Equal(0, Volatile.Read(ref checks));
         await giveUp.CancelAsync();
@@ -106,6 +106,57 @@ public sealed class LargeClaimGateTests
         Assert.True(await busy);
         Assert.Equal(1, await waiting);
         Assert.Equal(1, Volatile.Read(ref checks));
+    }
+
+    [Fact]
+    public async Task Large_claims_past_the_queued_characters_bound_are_refused_and_one_alone_is_always_taken()
+    {
+        using var gate = new LargeClaimGate(checkers: 1);
+        using var release = new ManualResetEventSlim();
+        var largest = Core.Claims.CompactJws.MaxLength;
+        var queued = Enumerable.Range(0, (int)(LargeClaimGate.MaxQueuedChars / largest))
+            .Select(_ => CheckAsync(gate, largest, () => release.Wait(TimeSpan.FromSeconds(60)), CancellationToken.None)).ToList();
+        Assert.Equal(LargeClaimGate.MaxQueuedChars, gate.QueuedChars);
+
+        Assert.Null(gate.TryCheckAsync(LargeClaimGate.LargeJwsChars, () => true, CancellationToken.None));
+        Assert.True(gate.TryCheckAsync(LargeClaimGate.LargeJwsChars - 1, () => true, CancellationToken.None)!.IsCompletedSuccessfully); // small: never queued
+
+        release.Set();
+        Assert.All(await Task.WhenAll(queued), Assert.True);
+        await WaitUntilAsync(() => gate.QueuedChars == 0);
+        Assert.True(await CheckAsync(gate, largest, () => true, CancellationToken.None));
+        using var alone = new LargeClaimGate(checkers: 1);
+        Assert.True(await CheckAsync(alone, int.MaxValue, () => true, CancellationToken.None)); // larger than the bound, but nothing else queued
+    }
+
+    [Fact]
+    public async Task A_large_claim_cancelled_while_it_queues_stops_counting_when_its_turn_comes()
+    {
+        using var gate = new LargeClaimGate(checkers: 1);
+        using var release = new ManualResetEventSlim();
+        var busy = CheckAsync(gate, LargeClaimGate.LargeJwsChars, () => release.Wait(TimeSpan.FromSeconds(60)), CancellationToken.None);
+        using var giveUp = new CancellationTokenSource();
+        var cancelled = CheckAsync(gate, LargeClaimGate.LargeJwsChars, () => true, giveUp.Token);
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.Equal(2L * LargeClaimGate.LargeJwsChars, gate.QueuedChars); // still queued: its JWS is held until a checker takes it
+
+        release.Set();
+        Assert.True(await busy);
+        await WaitUntilAsync(() => gate.QueuedChars == 0);
+    }
+
+    private static Task<T> CheckAsync<T>(LargeClaimGate gate, int jwsChars, Func<T> check, CancellationToken cancellationToken) =>
+        gate.TryCheckAsync(jwsChars, check, cancellationToken) ?? throw new InvalidOperationException("refused: the gate's queue is full");
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 30 s");
+            await Task.Delay(10);
+        }
     }
 
     private static JsonObject Large(string name) =>

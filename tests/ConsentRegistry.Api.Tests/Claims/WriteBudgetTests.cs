@@ -64,6 +64,26 @@ public sealed class WriteBudgetTests
         Assert.Equal("invalid-payload", (await refused.JsonAsync()).GetProperty("code").GetString());
     }
 
+    /// <summary>
+    /// A claim padded with whitespace stores megabytes for one subject: it is charged as many subjects
+    /// as its length could hold (an 8,192-character URL's worth each), not one.
+    /// </summary>
+    [Fact]
+    public async Task A_claim_padded_past_its_subjects_is_charged_for_its_length()
+    {
+        await using var app = await StartAsync(new() { ["Registry:WriteBudgets:Address:SubjectsPerHour"] = "10000" });
+        using var client = app.CreateClient();
+        using var signer = new TestSigner();
+        var payload = TestSigner.Claim([TestSigner.Url("https://padded.example/one.jpg")], new JsonObject { ["train-ai"] = "n" }).ToJsonString();
+        var padded = signer.SignRaw(null, payload[..^1] + new string(' ', 2_000_000) + "}");
+        Assert.Equal(HttpStatusCode.Created, (await PostJwsAsync(client, padded, null)).StatusCode);
+
+        var (refused, _) = await PostOptOutAsync(client, Urls("after-padding", 9_900)); // 9,999 left if it cost one subject
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("address-subjects", (await refused.JsonAsync()).GetProperty("budget").GetString());
+    }
+
     [Fact]
     public async Task Subjects_are_budgeted_as_well_as_claims()
     {

@@ -81,6 +81,34 @@ public sealed class ClaimVerifierTests : IDisposable
         Assert.Equal(ClaimErrorCodes.InvalidHeader, error!.Code);
     }
 
+    [Theory]
+    [InlineData("consent-claim", true)]
+    [InlineData("Consent-Claim", true)]
+    [InlineData("application/consent-claim", true)] // RFC 7515 4.1.9: "application/" may be left out, so both name one type
+    [InlineData("APPLICATION/consent-claim", true)]
+    [InlineData("text/consent-claim", false)]
+    [InlineData("application/consent-claim+json", false)]
+    [InlineData("jwt", false)]
+    public void The_typ_names_the_claim_type_with_or_without_its_media_type_prefix(string typ, bool accepted)
+    {
+        var jws = Sign(Payload(), new JsonObject { ["alg"] = "ES256", ["typ"] = typ, ["jwk"] = Jwk() });
+
+        Assert.Equal(accepted, _verifier.TryVerifyClaim(jws, out _, out var error));
+        Assert.True(accepted || error!.Errors.ContainsKey("jws.header.typ"));
+    }
+
+    [Fact]
+    public void A_protected_header_past_4_KiB_is_refused_before_it_is_decoded()
+    {
+        var padded = new JsonObject { ["alg"] = "ES256", ["typ"] = "consent-claim", ["jwk"] = Jwk(), ["pad"] = new string('x', 4_000) };
+        var within = new JsonObject { ["alg"] = "ES256", ["typ"] = "consent-claim", ["jwk"] = Jwk(), ["kid"] = new string('x', 3_000) };
+
+        Assert.False(_verifier.TryVerifyClaim(Sign(Payload(), padded), out _, out var error));
+        Assert.Equal(ClaimErrorCodes.InvalidHeader, error!.Code);
+        Assert.Contains("at most 4096 bytes", error.Errors["jws.header"][0]);
+        Assert.True(_verifier.TryVerifyClaim(Sign(Payload(), within), out _, out error), error?.ToString());
+    }
+
     [Fact]
     public void A_revocation_names_the_claim_it_revokes()
     {
