@@ -47,5 +47,11 @@ public static class ContentUsage
     public static bool DisallowsTraining(Decision decision) =>
         decision.TrainAi == Permission.Disallow || decision.TrainGenAi == Permission.Disallow || decision.Tdm == Permission.Disallow;
 
+    /// <summary>The categories <paramref name="decision"/> disallows, the others unknown.</summary>
+    public static Decision RefusalsOf(Decision decision) => new(
+        Refusal(decision.Tdm), Refusal(decision.TrainAi), Refusal(decision.TrainGenAi), Refusal(decision.AiUse), Refusal(decision.Search));
+
+    private static Permission Refusal(Permission permission) => permission == Permission.Disallow ? permission : Permission.Unknown;
+
     private static Permission Max(Permission a, Permission b) => a > b ? a : b;
 }

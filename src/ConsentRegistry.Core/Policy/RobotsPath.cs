@@ -5,13 +5,14 @@ namespace ConsentRegistry.Core.Policy;
 /// <summary>
 /// Writes a canonical path (and query) as a robots.txt or TDMRep path pattern. Only what would break
 /// the line or change its meaning is percent-encoded (UTF-8, upper-case hex): controls, whitespace,
-/// <c>#</c>, non-ASCII, and a <c>%</c> that does not start an escape. Other ASCII punctuation stays as
+/// <c>#</c>, non-ASCII, and (in the exact form) a <c>%</c> that does not start an escape. Other ASCII punctuation stays as
 /// it is, because crawlers compare the URL as the page wrote it: Google's robotstxt and the npm
 /// robots-parser do not percent-encode <c>*</c>, <c>$</c>, <c>[</c> … in it, so <c>%2A</c> in a rule
 /// would never match a <c>*</c> in a URL.
 /// </summary>
 /// <remarks>
-/// <c>*</c> and <c>$</c> are the pattern's own wildcard and end anchor, so a path holding them has two
+/// <c>*</c> and <c>$</c> are the pattern's own wildcard and end anchor, so a path holding them (or a
+/// <c>%</c> that starts no escape: <c>%25</c> in the exact form, as it is in the literal one) has two
 /// forms: <see cref="PatternForm.Encoded"/> (<c>%2A</c>, <c>%24</c>: the literal match RFC 9309 2.2.3
 /// and TDMRep describe, exact but missed by parsers that leave the URL as it is) and
 /// <see cref="PatternForm.Literal"/> (<c>*</c> as a wildcard also matches itself; <c>$</c> inside a
@@ -21,7 +22,28 @@ namespace ConsentRegistry.Core.Policy;
 /// </remarks>
 public static class RobotsPath
 {
-    public static bool HasPatternCharacters(ReadOnlySpan<char> path) => path.IndexOfAny('*', '$') >= 0;
+    /// <summary>
+    /// Whether <paramref name="path"/> is written differently in the two <see cref="PatternForm"/>s: it
+    /// holds <c>*</c>, <c>$</c>, or a <c>%</c> that starts no escape (<c>%25</c> in the exact form, which
+    /// parsers that decode only what they must, such as npm's robots-parser, never match to the URL's <c>%</c>).
+    /// </summary>
+    public static bool HasTwoForms(ReadOnlySpan<char> path)
+    {
+        if (path.IndexOfAny('*', '$') >= 0)
+        {
+            return true;
+        }
+
+        for (var i = 0; i < path.Length; i++)
+        {
+            if (path[i] == '%' && !IsEscape(path, i))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Appends <paramref name="path"/> in <paramref name="form"/>, ending in <c>$</c> when <paramref name="exact"/>.</summary>
     public static void Append(StringBuilder text, ReadOnlySpan<char> path, bool exact, PatternForm form)
@@ -49,7 +71,7 @@ public static class RobotsPath
                 continue;
             }
 
-            if (c == '%' && IsEscape(path, i))
+            if (c == '%' && (form == PatternForm.Literal || IsEscape(path, i)))
             {
                 text.Append(c);
                 continue;
@@ -91,6 +113,6 @@ public enum PatternForm : byte
     /// <summary><c>%2A</c> and <c>%24</c>: matches exactly, for parsers that percent-encode the URL.</summary>
     Encoded,
 
-    /// <summary>As they are: matches in every parser, and may match sibling URLs too.</summary>
+    /// <summary>As they are (a stray <c>%</c> too): matches in every parser, and may match sibling URLs too.</summary>
     Literal,
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using ConsentRegistry.Core.Matching;
 
@@ -50,10 +51,11 @@ public static class RobotsTxt
     private static string WriteMerged(string host, long seq, IReadOnlyList<PolicyRule> rules, List<Line> disallows, List<Line> usages, int maxBytes) =>
         Write(host, seq, disallows, usages, Merged(rules.Count, disallows.Count, usages.Count, maxBytes));
 
-    private static string Merged(int rules, int disallows, int usages, int maxBytes) =>
+    // The invariant culture: every instance writes the same bytes under one ETag, in ASCII.
+    private static string Merged(int rules, int disallows, int usages, int maxBytes) => string.Create(CultureInfo.InvariantCulture,
         $"# This host's {rules:N0} rules were merged into {disallows:N0} Disallow and {usages:N0} Content-Usage lines on shorter\n" +
         $"# path prefixes to keep this file under {maxBytes / 1024:N0} KiB (RFC 9309 2.5): merged lines say only what is disallowed\n" +
-        "# and may cover more than was opted out. GET /v1/policy?url= answers exactly, per URL.\n";
+        $"# and may cover more than was opted out. GET /v1/policy?url= answers exactly, per URL.\n");
 
     private static List<Line> Lines(IReadOnlyList<PolicyRule> rules)
     {
@@ -94,7 +96,7 @@ public static class RobotsTxt
         {
             // A path with * or $ gets its exact form and a literal one that every parser matches (RobotsPath).
             AppendRule(text, "Disallow: ", line, PatternForm.Encoded);
-            if (RobotsPath.HasPatternCharacters(line.Path))
+            if (RobotsPath.HasTwoForms(line.Path))
             {
                 AppendRule(text, "Disallow: ", line, PatternForm.Literal);
             }
@@ -115,14 +117,26 @@ public static class RobotsTxt
         {
             if (line.Usage != Decision.Unknown)
             {
-                // Only the exact form: a broader line would hand this location's "y"s to its siblings.
-                text.Append("Content-Usage: ");
-                RobotsPath.Append(text, line.Path, line.Exact, PatternForm.Encoded);
-                text.Append(' ');
-                ContentUsage.Append(text, line.Usage);
-                text.Append('\n');
+                AppendUsage(text, line, line.Usage, PatternForm.Encoded);
+
+                // Parsers that leave the URL as it is never match the exact form of a path with * or $
+                // (or a stray %), and would take an ancestor's line, maybe a "y". The literal form may
+                // match siblings too, so it carries this location's "n"s only.
+                if (RobotsPath.HasTwoForms(line.Path) && ContentUsage.RefusalsOf(line.Usage) is var refusals && refusals != Decision.Unknown)
+                {
+                    AppendUsage(text, line, refusals, PatternForm.Literal);
+                }
             }
         }
+    }
+
+    private static void AppendUsage(StringBuilder text, Line line, Decision usage, PatternForm form)
+    {
+        text.Append("Content-Usage: ");
+        RobotsPath.Append(text, line.Path, line.Exact, form);
+        text.Append(' ');
+        ContentUsage.Append(text, usage);
+        text.Append('\n');
     }
 
     private static void AppendRule(StringBuilder text, string directive, Line line, PatternForm form)

@@ -68,7 +68,7 @@ public static class TdmRep
     private static void Add(List<Entry> entries, string path, bool exact, bool reserved, string? policy)
     {
         entries.Add(new Entry(Location(path, exact, PatternForm.Encoded), exact, reserved, policy));
-        if (reserved && RobotsPath.HasPatternCharacters(path))
+        if (reserved && RobotsPath.HasTwoForms(path))
         {
             entries.Add(new Entry(Location(path, exact, PatternForm.Literal), exact, reserved, policy));
         }
@@ -91,7 +91,8 @@ public static class TdmRep
         entries.Sort(static (a, b) =>
             b.Location.Length != a.Location.Length ? b.Location.Length.CompareTo(a.Location.Length)
             : a.Exact != b.Exact ? (a.Exact ? -1 : 1)
-            : string.CompareOrdinal(a.Location, b.Location));
+            : string.CompareOrdinal(a.Location, b.Location) is var order and not 0 ? order
+            : b.Reserved.CompareTo(a.Reserved)); // one location twice (a literal form, a consent's exact one): reserved first
 
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))

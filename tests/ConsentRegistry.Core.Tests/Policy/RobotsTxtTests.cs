@@ -62,15 +62,52 @@ public sealed class RobotsTxtTests
     [InlineData("https://artist.example/a\r\nb#c", "/a%0D%0Ab%23c", null)]
     [InlineData("https://artist.example/*$", "/%2A%24", "/*$*")]
     [InlineData("https://artist.example/caf\u00e9/\U0001F3A8", "/caf%C3%A9/%F0%9F%8E%A8", null)]
-    [InlineData("https://artist.example/100%/ok%2F", "/100%25/ok%2F", null)]
+    [InlineData("https://artist.example/100%/ok%2F", "/100%25/ok%2F", "/100%/ok%2F")]
+    [InlineData("https://artist.example/sale/50%off/", "/sale/50%25off/", "/sale/50%off/")]
     [InlineData("https://artist.example/[a]^b|c{d}`e\"f<g>\\h/", "/[a]^b|c{d}`e\"f<g>\\h/", null)]
     public void Paths_that_are_not_canonical_still_cannot_add_a_line_and_keep_their_punctuation(string url, string encoded, string? literal)
     {
         var robots = Robots(Host, Claim(1, TrainAiNo, ("url-prefix", url)));
 
-        // A path with * or $ gets a second, literal line: parsers that leave the URL as it is match only that one.
+        // A path with * or $ (or a stray %) gets a second, literal line: parsers that leave the URL as it is match only that one.
         Assert.Equal(literal is null ? ["Disallow: " + encoded] : ["Disallow: " + encoded, "Disallow: " + literal], Rules(robots, "Disallow"));
         Assert.All(robots.Split('\n'), line => Assert.Matches(@"^(|#.*|User-agent: [A-Za-z0-9*-]+|Disallow: [!-~]*|Content-Usage: [!-~]+ [a-z=, -]+)$", line));
+    }
+
+    [Fact]
+    public void A_content_usage_line_for_a_path_with_two_forms_gets_a_literal_line_with_its_refusals_only()
+    {
+        // A host consent and an opt-out under a path holding a star: a parser that misses the %2A line
+        // would take the host's "y"; the literal line keeps the "n" for it, and no "y" spreads to siblings.
+        var robots = Robots(Host,
+            Claim(1, TrainAiYes, BothSchemes(("host", Host))),
+            Claim(2, new Usage(Preference.Unset, Preference.No, Preference.Unset, Preference.Unset, Preference.Yes).WithHierarchyApplied(),
+                BothSchemes(("url-prefix", "https://artist.example/weird*dir/"))));
+
+        Assert.Equal(
+            ["Content-Usage: / train-ai=y, train-genai=y", "Content-Usage: /weird%2Adir/ train-ai=n, train-genai=n, search=y", "Content-Usage: /weird*dir/ train-ai=n, train-genai=n"],
+            Rules(robots, "Content-Usage").Distinct());
+    }
+
+    [Fact]
+    public void The_merge_note_is_written_in_ascii_whatever_the_servers_culture()
+    {
+        var claim = Claim(1, TrainAiNo, Enumerable.Range(0, 10_000).Select(i => ("url-prefix", $"https://artist.example/a/{i}/")).ToArray());
+        var culture = System.Globalization.CultureInfo.CurrentCulture;
+        try
+        {
+            var french = (System.Globalization.CultureInfo)System.Globalization.CultureInfo.InvariantCulture.Clone();
+            french.NumberFormat.NumberGroupSeparator = "\u202F"; // as fr-FR groups digits (a clone: machines without ICU have no fr-FR)
+            System.Globalization.CultureInfo.CurrentCulture = french;
+            var robots = Encoding.UTF8.GetString(RobotsTxt.Render(Host, 7, HostPolicy.Resolve(Host, [claim])));
+
+            Assert.Contains("merged into 10,000 Disallow", robots);
+            Assert.True(Ascii.IsValid(robots));
+        }
+        finally
+        {
+            System.Globalization.CultureInfo.CurrentCulture = culture;
+        }
     }
 
     [Fact]

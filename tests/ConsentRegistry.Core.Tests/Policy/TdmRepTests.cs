@@ -54,6 +54,28 @@ public sealed class TdmRepTests
     }
 
     [Fact]
+    public void A_reserved_path_with_a_stray_percent_is_also_written_with_the_percent_as_it_is()
+    {
+        var entries = Entries(TdmRep.Render(HostPolicy.Resolve(Host, [Claim(1, TdmNo, ("url-prefix", "https://artist.example/sale/50%off/"))])));
+
+        Assert.Equal(["/sale/50%25off/*", "/sale/50%off/*"], entries.Select(e => e.Location));
+    }
+
+    [Fact]
+    public void One_location_written_both_reserved_and_not_lists_the_reservation_first()
+    {
+        // A consent on /a/ and an opt-out on the prefix "/a/*" (a literal star): the opt-out's literal
+        // form is the consent's location too. A reader taking the first match must get the reservation.
+        var entries = Entries(TdmRep.Render(HostPolicy.Resolve(Host,
+        [
+            Claim(1, AllYes, BothSchemes(("url-prefix", "https://artist.example/a/"))),
+            Claim(2, TdmNo, ("url-prefix", "https://artist.example/a/*")),
+        ])));
+
+        Assert.Equal([1, 0], entries.Where(e => e.Location == "/a/*").Select(e => e.Reservation));
+    }
+
+    [Fact]
     public void Ten_thousand_long_prefixes_stay_under_500_KiB_by_merging_and_every_reserved_path_is_still_covered()
     {
         var subjects = Enumerable.Range(0, 10_000)
