@@ -95,7 +95,7 @@ internal sealed class FingerprintWorker(
                 if (finished.Count > 0 && (finished.Count >= _batch || running.Count == 0 || Stopwatch.GetElapsedTime(firstFinishedAt) >= WriteDelay))
                 {
                     writing = true;
-                    var written = await store.CompleteAsync(Owner, finished, stoppingToken);
+                    var written = await store.CompleteAsync(finished, stoppingToken);
                     writing = false;
                     Interlocked.Add(ref _derived, written);
                     metrics.Derived(written); // what the store took: not results whose lease had passed, nor revoked claims' results
@@ -154,7 +154,7 @@ internal sealed class FingerprintWorker(
 
                 try
                 {
-                    await store.RenewAsync(Owner, held, _options.Lease, stoppingToken);
+                    await store.RenewAsync(held, _options.Lease, stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -260,7 +260,7 @@ internal sealed class FingerprintWorker(
     {
         try
         {
-            await store.PostponeAsync(Owner, job, wait, cancellationToken);
+            await store.PostponeAsync(job, wait, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -277,7 +277,7 @@ internal sealed class FingerprintWorker(
         metrics.JobFinished(code, final);
         try
         {
-            await store.FailAsync(Owner, job, $"{code}: {detail}", final, wait, cancellationToken);
+            await store.FailAsync(job, $"{code}: {detail}", final, wait, cancellationToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -116,6 +116,8 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
 
     private const string SelectQueue = "SELECT enqueued_seq FROM fingerprint_queue WHERE id = 1";
 
+    private long _takes;
+
     private readonly string _selectQueueForUpdate = $"{SelectQueue}{database.LockRows}";
 
     // The outer condition is checked again on each row taken: under PostgreSQL's READ COMMITTED a
@@ -139,7 +141,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             ORDER BY j.due_at, j.claim_seq
             LIMIT @limit{database.TakeRows})
           AND due_at <= {database.NowMilliseconds} AND (lease_until IS NULL OR lease_until < {database.NowMilliseconds})
-        RETURNING claim_id, url, attempts, status, sha256, model
+        RETURNING claim_id, url, attempts, status, sha256, model, lease_owner
         """;
 
     /// <summary>
@@ -278,7 +280,10 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
 
     /// <summary>
     /// Takes up to <paramref name="limit"/> due jobs for <paramref name="owner"/>, leased for
-    /// <paramref name="lease"/> from now on the store's clock. Each job's try is counted here
+    /// <paramref name="lease"/> from now on the store's clock, under a lease of this take's own
+    /// (<see cref="FingerprintJob.LeaseOwner"/>: the owner and a take number): a worker that takes
+    /// a job again after its lease passed (a store outage held its renewals up) while its first run
+    /// still goes on cannot have that run's result, failure or postponement count for the new one. Each job's try is counted here
     /// (<see cref="FingerprintJob.Attempts"/> includes it), whether or not a result is ever recorded.
     /// </summary>
     public async Task<IReadOnlyList<FingerprintJob>> TakeAsync(string owner, int limit, TimeSpan lease, CancellationToken cancellationToken)
@@ -287,7 +292,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
         var taken = await connection.QueryAsync<FingerprintJob>(Command(_take, new
         {
-            owner,
+            owner = $"{owner}#{Interlocked.Increment(ref _takes)}",
             limit,
             leaseMs = Milliseconds(lease),
             interrupted = InterruptedError,
@@ -298,10 +303,10 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
 
     /// <summary>
     /// Writes finished jobs in one transaction of the log: each new derived set gets the next seq.
-    /// A job no longer leased to <paramref name="owner"/> (its lease passed and another worker
-    /// took it) is skipped, and a job whose claim was revoked meanwhile is dropped.
+    /// A job no longer under the lease it was taken with (the lease passed and another take has it)
+    /// is skipped, and a job whose claim was revoked meanwhile is dropped.
     /// </summary>
-    public async Task<int> CompleteAsync(string owner, IReadOnlyList<JobCompletion> completions, CancellationToken cancellationToken)
+    public async Task<int> CompleteAsync(IReadOnlyList<JobCompletion> completions, CancellationToken cancellationToken)
     {
         await using var append = await log.BeginAsync(cancellationToken);
         var (connection, transaction) = (append.Connection, append.Transaction);
@@ -318,7 +323,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             {
                 claimId = job.ClaimId,
                 url = job.Url,
-                owner,
+                owner = job.LeaseOwner,
                 fetchedAt = done.FetchedAt.ToUnixTimeSeconds(),
                 sha256 = done.Sha256,
                 pdq = done.Pdq,
@@ -328,7 +333,7 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             }, transaction, cancellationToken));
             if (marked == 0)
             {
-                continue; // no longer ours: its lease passed and another worker took it
+                continue; // no longer this take's: its lease passed and another take has it
             }
 
             if (await connection.ExecuteScalarAsync<long?>(Command(SelectRevoked, job, transaction, cancellationToken)) is not null)
@@ -364,18 +369,18 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     /// the re-fetch then.
     /// </summary>
     /// <remarks>A job whose claim has been revoked meanwhile is dropped instead.</remarks>
-    public Task FailAsync(string owner, FingerprintJob job, string error, bool final, TimeSpan retryIn, CancellationToken cancellationToken) =>
-        ReleaseAsync(_markFailed, new { claimId = job.ClaimId, url = job.Url, owner, error, final, waitMs = Milliseconds(retryIn) }, cancellationToken);
+    public Task FailAsync(FingerprintJob job, string error, bool final, TimeSpan retryIn, CancellationToken cancellationToken) =>
+        ReleaseAsync(_markFailed, new { claimId = job.ClaimId, url = job.Url, owner = job.LeaseOwner, error, final, waitMs = Milliseconds(retryIn) }, cancellationToken);
 
     /// <summary>Gives a job back untried (its try not counted), due <paramref name="wait"/> from now (its host asked the fetcher to wait); a job whose claim has been revoked meanwhile is dropped instead.</summary>
-    public Task PostponeAsync(string owner, FingerprintJob job, TimeSpan wait, CancellationToken cancellationToken) =>
-        ReleaseAsync(_postpone, new { claimId = job.ClaimId, url = job.Url, owner, waitMs = Milliseconds(wait) }, cancellationToken);
+    public Task PostponeAsync(FingerprintJob job, TimeSpan wait, CancellationToken cancellationToken) =>
+        ReleaseAsync(_postpone, new { claimId = job.ClaimId, url = job.Url, owner = job.LeaseOwner, waitMs = Milliseconds(wait) }, cancellationToken);
 
     /// <summary>
-    /// Extends to <paramref name="lease"/> from now the leases of those of <paramref name="jobs"/> that
-    /// are still <paramref name="owner"/>'s (a job finished, given back or taken over is left alone).
+    /// Extends to <paramref name="lease"/> from now the leases of those of <paramref name="jobs"/> still
+    /// under the lease they were taken with (a job finished, given back or taken again is left alone).
     /// </summary>
-    public async Task RenewAsync(string owner, IReadOnlyList<FingerprintJob> jobs, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task RenewAsync(IReadOnlyList<FingerprintJob> jobs, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         foreach (var chunk in jobs.Chunk(InsertRowsPerStatement))
@@ -384,14 +389,14 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
             var rows = new string[chunk.Length];
             for (var i = 0; i < chunk.Length; i++)
             {
-                rows[i] = $"(@c{i}, @u{i})";
+                rows[i] = $"(@c{i}, @u{i}, @o{i})";
                 args.Add($"c{i}", chunk[i].ClaimId);
                 args.Add($"u{i}", chunk[i].Url);
+                args.Add($"o{i}", chunk[i].LeaseOwner);
             }
 
-            args.Add("owner", owner);
             args.Add("leaseMs", Milliseconds(lease));
-            var sql = $"UPDATE fingerprint_jobs SET lease_until = {database.NowMilliseconds} + @leaseMs WHERE lease_owner = @owner AND (claim_id, url) IN (VALUES {string.Join(", ", rows)})";
+            var sql = $"UPDATE fingerprint_jobs SET lease_until = {database.NowMilliseconds} + @leaseMs WHERE (claim_id, url, lease_owner) IN (VALUES {string.Join(", ", rows)})";
             await connection.ExecuteAsync(Command(sql, args, null, cancellationToken));
         }
     }
@@ -466,6 +471,9 @@ public sealed record FingerprintJob
     public string Status { get; init; } = JobStatus.Pending;
     public string? Sha256 { get; init; }
     public string? Model { get; init; }
+
+    /// <summary>The lease this take holds the job under: the worker's name and the take's number.</summary>
+    public string? LeaseOwner { get; init; }
 }
 
 /// <summary>A job's fingerprints, as the worker hands them to <see cref="FingerprintJobStore.CompleteAsync"/>.</summary>

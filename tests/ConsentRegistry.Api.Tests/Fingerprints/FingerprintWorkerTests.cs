@@ -238,8 +238,8 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
         }
 
         var store = registry.App.Services.GetRequiredService<FingerprintJobStore>();
-        await store.FailAsync(owner, new FingerprintJob { ClaimId = claim, Url = urls[0] }, "http-status: The server answered HTTP 503.", final: false, TimeSpan.FromMinutes(1), default);
-        await store.PostponeAsync(owner, new FingerprintJob { ClaimId = claim, Url = urls[1] }, TimeSpan.FromMinutes(1), default);
+        await store.FailAsync(new FingerprintJob { ClaimId = claim, Url = urls[0], LeaseOwner = owner }, "http-status: The server answered HTTP 503.", final: false, TimeSpan.FromMinutes(1), default);
+        await store.PostponeAsync(new FingerprintJob { ClaimId = claim, Url = urls[1], LeaseOwner = owner }, TimeSpan.FromMinutes(1), default);
 
         Assert.Equal(0, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
     }
@@ -264,11 +264,11 @@ public sealed class FingerprintWorkerTests(WorkerFixture registry) : IClassFixtu
         Assert.Equal(claim, job.ClaimId);
 
         Assert.Equal(HttpStatusCode.Created, (await client.PostAsync($"/v1/claims/{claim}/revocation", Jose(artist.Revocation(claim)))).StatusCode);
-        Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND lease_owner = 'worker'", new { claim }));
+        Assert.Equal(1, await database.CountAsync("SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND lease_owner = @lease", new { claim, lease = job.LeaseOwner }));
         var lastSeq = await database.CountAsync("SELECT last_seq FROM registry_sequence");
 
         var sha256 = new string('7', 64);
-        var written = await store.CompleteAsync("worker",
+        var written = await store.CompleteAsync(
             [new JobCompletion(job, [new Subject(SubjectKinds.Sha256, sha256)], sha256, new string('b', 64), 100, null, DateTimeOffset.UtcNow, TimeSpan.FromDays(30))],
             default);
 

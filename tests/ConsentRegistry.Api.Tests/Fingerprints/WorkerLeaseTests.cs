@@ -214,8 +214,8 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
 
         Assert.Equal(0, _images.RequestsFor("/skewed.jpg"));
         Assert.Equal(1, await database.CountAsync(
-            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND lease_owner = 'a-worker-elsewhere' AND lease_until = @leaseUntil AND attempts = 1",
-            new { claim, leaseUntil }));
+            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND lease_owner = @lease AND lease_until = @leaseUntil AND attempts = 1",
+            new { claim, leaseUntil, lease = held.LeaseOwner }));
         Assert.Equal("pending", Assert.Single(await client.FingerprintsAsync(claim)).GetProperty("status").GetString());
         Assert.True(later.GetProperty("status").GetString() == "done", $"The skewed worker's own job: {later}");
         Assert.Equal(1, _images.RequestsFor("/after-skewed.jpg"));
@@ -349,6 +349,39 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         Assert.Equal(0, await database.CountAsync("SELECT attempts FROM fingerprint_jobs WHERE claim_id = @claim", new { claim }));
     }
 
+    /// <summary>
+    /// A worker whose renewals a store outage held up takes one of its own jobs again once the lease
+    /// passed, while the first run still goes on: that run's end (here a failure, then a result)
+    /// belongs to a lease that is gone, and must neither release the new take nor be written.
+    /// </summary>
+    [Fact]
+    public async Task A_job_taken_again_by_the_same_worker_is_held_by_the_new_take_alone()
+    {
+        await using var api = await RegistryApp.StartAsync(); // the worker is off here: the test plays the worker
+        var database = api.Database;
+        using var client = api.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut("https://taken-twice.example/picture.jpg"));
+        var store = api.Services.GetRequiredService<FingerprintJobStore>();
+        Assert.True((await store.EnqueueAsync(default)).CaughtUp);
+        var first = Assert.Single(await store.TakeAsync("worker", 1, TimeSpan.FromMilliseconds(1), default));
+        await Task.Delay(20); // past the first lease, of a millisecond
+        var second = Assert.Single(await store.TakeAsync("worker", 1, TimeSpan.FromMinutes(10), default));
+        Assert.NotEqual(first.LeaseOwner, second.LeaseOwner);
+
+        await store.FailAsync(first, "timeout: The first run's fetch timed out.", final: false, TimeSpan.FromMinutes(1), default);
+        await store.PostponeAsync(first, TimeSpan.FromMinutes(1), default);
+        var sha256 = new string('6', 64);
+        Assert.Equal(0, await store.CompleteAsync(
+            [new JobCompletion(first, [new Subject(SubjectKinds.Sha256, sha256)], sha256, new string('a', 64), 100, null, DateTimeOffset.UtcNow, TimeSpan.FromDays(30))], default));
+
+        Assert.Equal(1, await database.CountAsync(
+            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND lease_owner = @lease AND attempts = 2", new { claim, lease = second.LeaseOwner }));
+        Assert.Equal(1, await store.CompleteAsync(
+            [new JobCompletion(second, [new Subject(SubjectKinds.Sha256, sha256)], sha256, new string('a', 64), 100, null, DateTimeOffset.UtcNow, TimeSpan.FromDays(30))], default));
+        Assert.Equal("done", Assert.Single(await client.FingerprintsAsync(claim)).GetProperty("status").GetString());
+    }
+
     [Fact]
     public async Task After_a_final_failure_a_retried_re_fetch_shows_pending_and_the_same_image_back_adds_nothing_to_the_log()
     {
@@ -366,16 +399,16 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
             return Assert.Single(await store.TakeAsync("worker", 1, TimeSpan.FromMinutes(1), default));
         }
 
-        async Task SucceedAsync() => Assert.Equal(1, await store.CompleteAsync("worker",
+        async Task SucceedAsync() => Assert.Equal(1, await store.CompleteAsync(
             [new JobCompletion(await TakeAsync(), [new Subject(SubjectKinds.Sha256, sha256)], sha256, new string('a', 64), 100, null, DateTimeOffset.UtcNow, TimeSpan.FromDays(30))],
             default));
 
         await SucceedAsync();
-        await store.FailAsync("worker", await TakeAsync(), "http-status: The server answered HTTP 404.", final: true, TimeSpan.FromDays(30), default);
+        await store.FailAsync(await TakeAsync(), "http-status: The server answered HTTP 404.", final: true, TimeSpan.FromDays(30), default);
         Assert.Equal("failed", Assert.Single(await client.FingerprintsAsync(claim)).GetProperty("status").GetString());
 
         // The re-fetch after it fails again, to be retried: failed so far, due for a retry.
-        await store.FailAsync("worker", await TakeAsync(), "http-status: The server answered HTTP 503.", final: false, TimeSpan.FromMinutes(1), default);
+        await store.FailAsync(await TakeAsync(), "http-status: The server answered HTTP 503.", final: false, TimeSpan.FromMinutes(1), default);
         var retried = Assert.Single(await client.FingerprintsAsync(claim));
         Assert.Equal(("pending", "http-status: The server answered HTTP 503."), (retried.GetProperty("status").GetString(), retried.GetProperty("error").GetString()));
 
