@@ -18,12 +18,25 @@ namespace ConsentRegistry.Api.Claims;
 /// </summary>
 public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStanding standing, TimeProvider time, RegistryMetrics metrics)
 {
-    /// <summary>Buckets are dropped once full again; past this many, a sweep runs on the next charge.</summary>
+    /// <summary>Buckets are dropped once full again; past this many, a sweep runs on the next reserve or charge.</summary>
     private const int SweepAbove = 50_000;
 
     private readonly WriteBudgetOptions _options = options.Value;
     private readonly Dictionary<string, TokenBucket> _buckets = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+    private int _sweepAt = SweepAbove;
+
+    /// <summary>Buckets held now (tests).</summary>
+    internal int Buckets
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _buckets.Count;
+            }
+        }
+    }
 
     /// <summary>
     /// Before a claim is verified: a refusal when its writer's budget (address or key) could not
@@ -82,6 +95,7 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
         var now = time.GetTimestamp();
         lock (_lock)
         {
+            SweepIfDue(now); // here too: claims that fail their checks make buckets and are never charged
             var writer = Bucket(writerKey);
             if (writer.Refusal(writerBudget, subjects, now, time, writerName) is { } refusal)
             {
@@ -119,11 +133,7 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
         var now = time.GetTimestamp();
         lock (_lock)
         {
-            if (_buckets.Count > SweepAbove)
-            {
-                Sweep(now);
-            }
-
+            SweepIfDue(now);
             var writer = Bucket(writerKey);
             if (hold is not null && hold.TryEnd())
             {
@@ -194,9 +204,18 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
         }
     }
 
-    /// <summary>Drops buckets that have refilled completely: they hold nothing a new bucket would not.</summary>
-    private void Sweep(long now)
+    /// <summary>
+    /// Drops buckets that have refilled completely (they hold nothing a new bucket would not) once
+    /// more than <see cref="SweepAbove"/> are held, and then not before the table has doubled: while
+    /// every bucket still refills, a sweep on each write would scan them all under the lock.
+    /// </summary>
+    private void SweepIfDue(long now)
     {
+        if (_buckets.Count <= _sweepAt)
+        {
+            return;
+        }
+
         foreach (var (key, bucket) in _buckets)
         {
             if (bucket.IsFullAt(now, time))
@@ -204,6 +223,8 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
                 _buckets.Remove(key);
             }
         }
+
+        _sweepAt = Math.Max(SweepAbove, 2 * _buckets.Count);
     }
 
     /// <summary>Claims and subjects spent, refilled at budget/hour; kept as "spent" so a new bucket is full whatever its budget.</summary>

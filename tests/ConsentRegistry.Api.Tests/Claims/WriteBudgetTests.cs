@@ -84,6 +84,29 @@ public sealed class WriteBudgetTests
         Assert.Equal("address-subjects", (await refused.JsonAsync()).GetProperty("budget").GetString());
     }
 
+    /// <summary>
+    /// Claims that fail their checks make writer buckets (their subjects are held, then given back)
+    /// and are never charged: the sweep of full buckets runs on holds too, not on charges alone.
+    /// </summary>
+    [Fact]
+    public async Task Buckets_of_writers_whose_claims_all_failed_are_swept()
+    {
+        await using var app = await StartAsync(new());
+        var budgets = app.Services.GetRequiredService<WriteBudgets>();
+        var budget = new WriteBudget(120, 30_000);
+        for (var i = 0; i <= 50_000; i++)
+        {
+            var (refusal, hold) = budgets.Reserve(new BudgetWriter($"address:198.51.{i}", budget, "address"), 100);
+            Assert.Null(refusal);
+            hold!.Release(); // the claim failed its checks
+        }
+
+        Assert.Equal(50_001, budgets.Buckets);
+        budgets.Reserve(new BudgetWriter("address:203.0.113.1", budget, "address"), 100).Hold!.Release();
+
+        Assert.InRange(budgets.Buckets, 0, 1);
+    }
+
     [Fact]
     public async Task Subjects_are_budgeted_as_well_as_claims()
     {
