@@ -28,6 +28,9 @@ internal sealed class FingerprintWorker(
     /// <summary>The longest a finished job's result waits to be written with others.</summary>
     private static readonly TimeSpan WriteDelay = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long a stopping worker tries to write its results and give its jobs back.</summary>
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
+
     private readonly int _batch = Math.Max(1, options.Value.Concurrency / 4);
     private long _derived;
     private long _failed;
@@ -124,8 +127,48 @@ internal sealed class FingerprintWorker(
             }
         }
 
-        // Jobs in flight are cancelled with the host; their leases pass and another worker (or this one, restarted) takes them.
+        // Jobs in flight are cancelled with the host.
         await Task.WhenAll(running.Select(r => r.Task).Append(renewing)).ContinueWith(_ => { }, TaskScheduler.Default);
+        await HandBackAsync(running, finished);
+    }
+
+    /// <summary>
+    /// On stop (a restart, a rolling deploy): the results already finished are written and the jobs
+    /// cut off are given back untried, within a few seconds. Left to their leases, each stop would
+    /// count a try against every job under way (five stops mid-fetch fail a job as interrupted for
+    /// a month) and fetch again images already fingerprinted. What cannot be written in time is left
+    /// to the leases, as a crash leaves it.
+    /// </summary>
+    private async Task HandBackAsync(List<(FingerprintJob Job, Task<JobCompletion?> Task)> running, List<JobCompletion> finished)
+    {
+        finished.AddRange(running.Where(r => r.Task.IsCompletedSuccessfully && r.Task.Result is not null).Select(r => r.Task.Result!));
+        var cutOff = running.Where(r => r.Task.IsCanceled).Select(r => r.Job).ToList();
+        if (finished.Count == 0 && cutOff.Count == 0)
+        {
+            return;
+        }
+
+        using var grace = new CancellationTokenSource(StopGrace);
+        try
+        {
+            if (finished.Count > 0)
+            {
+                var written = await store.CompleteAsync(finished, grace.Token);
+                Interlocked.Add(ref _derived, written);
+                metrics.Derived(written);
+            }
+
+            foreach (var job in cutOff)
+            {
+                await store.PostponeAsync(job, TimeSpan.Zero, grace.Token);
+            }
+
+            logger.LogInformation("Fingerprint worker {Owner} stopping: wrote {Finished} results and gave back {CutOff} jobs under way", Owner, finished.Count, cutOff.Count);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "The fingerprint worker could not hand its jobs back as it stopped; they are taken again once their leases pass");
+        }
     }
 
     /// <summary>Publishes the jobs whose leases <see cref="RenewLeasesAsync"/> keeps.</summary>

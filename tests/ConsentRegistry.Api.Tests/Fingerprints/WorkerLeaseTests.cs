@@ -173,6 +173,36 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// A worker stopped mid-fetch (a restart, a rolling deploy) gives the job back untried: no try is
+    /// counted against it and no lease is left to wait out; the next worker fetches it at once.
+    /// </summary>
+    [Fact]
+    public async Task A_worker_stopped_mid_fetch_gives_the_job_back_untried()
+    {
+        var (arrived, release) = HoldFirstRequest("/stopped.jpg");
+        await using var database = await TestDatabase.CreateAsync();
+        var stopping = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
+        stopping.StartServer();
+        await stopping.WaitUntilReadyAsync();
+        using var client = stopping.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/stopped.jpg")));
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await stopping.DisposeAsync();
+        release.SetResult();
+
+        Assert.Equal(1, await database.CountAsync(
+            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 0 AND lease_owner IS NULL AND status = 'pending'", new { claim }));
+        await using var successor = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
+        successor.StartServer();
+        using var successorClient = successor.CreateClient();
+        var item = Assert.Single(await successorClient.SettledFingerprintsAsync(claim));
+        Assert.Equal("done", item.GetProperty("status").GetString());
+        Assert.Equal(2, _images.RequestsFor("/stopped.jpg"));
+    }
+
+    /// <summary>
     /// Leases are compared on the store's clock (RegistryDatabase.NowMilliseconds), not the worker's:
     /// a job leased for ten more minutes by the store's clock is left alone by a worker whose own
     /// clock (its TimeProvider) runs an hour ahead, by which that lease passed fifty minutes ago.
