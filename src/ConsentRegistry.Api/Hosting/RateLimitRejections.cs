@@ -1,6 +1,6 @@
-using System.Security.Claims;
 using System.Globalization;
 using System.Threading.RateLimiting;
+using ConsentRegistry.Api.Auth;
 using ConsentRegistry.Api.Errors;
 using Microsoft.AspNetCore.RateLimiting;
 
@@ -20,14 +20,15 @@ internal static class RateLimitRejections
         await Problems.Create(StatusCodes.Status429TooManyRequests, ProblemCodes.TooManyRequests, detail(seconds)).ExecuteAsync(http);
     }
 
-    /// <summary>"key:&lt;API key id or token subject&gt;" for a signed-in caller, else null: one partition per key in every limit.</summary>
-    public static string? KeyPartition(HttpContext context)
-    {
-        var user = context.User;
-        return user.Identity?.IsAuthenticated == true
-            ? "key:" + (user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity.Name)
-            : null;
-    }
+    /// <summary>
+    /// "key:&lt;API key id&gt;" for a request with an API key, else null (the caller's address is its
+    /// partition): one partition per key in every limit. Only a key, which an operator issued, gets
+    /// limits of its own: a bearer token is limited as its address, since a multi-tenant
+    /// registration lets anyone mint principals, each of which would otherwise bring a fresh bucket
+    /// (as the write budgets, <c>WriteBudgets.WriterKey</c>).
+    /// </summary>
+    public static string? KeyPartition(HttpContext context) =>
+        context.Items[typeof(ApiKeyInfo)] is ApiKeyInfo key ? "key:" + key.Id : null;
 
     /// <summary>A bucket of <paramref name="perSecond"/> tokens a second, twice as deep, no queue.</summary>
     public static RateLimitPartition<string> PerSecond(string partition, int perSecond) =>

@@ -268,7 +268,7 @@ public sealed class ImageSearchPacing : IDisposable
         }
     }
 
-    /// <summary>The bucket a request draws from, as for the request rate: its API key or token subject when signed in, else its client address.</summary>
+    /// <summary>The bucket a request draws from, as for the request rate: its API key's, else its client address's (a bearer token's too).</summary>
     private (string Partition, int PerSecond) Partition(HttpContext context) =>
         RateLimitRejections.KeyPartition(context) is { } key
             ? (key, _lookup.ImageSearchesPerSecondPerKey)

@@ -29,7 +29,7 @@ public static class LookupRateLimits
         return services;
     }
 
-    /// <summary>The bucket a request draws from and its rate: the API key or token subject when signed in, else the client address.</summary>
+    /// <summary>The bucket a request draws from and its rate: its API key's, else its client address's (a bearer token's too).</summary>
     internal static (string Key, int PerSecond) Partition(HttpContext context, LookupOptions lookup, int ipv6PrefixLength) =>
         RateLimitRejections.KeyPartition(context) is { } key
             ? (key, lookup.RequestsPerSecondPerKey)

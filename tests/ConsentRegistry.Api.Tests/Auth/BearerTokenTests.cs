@@ -1,3 +1,8 @@
+using Microsoft.AspNetCore.Http;
+using ConsentRegistry.Api.Lookup;
+using ConsentRegistry.Api.Hosting;
+using ConsentRegistry.Api.Auth;
+using System.Security.Claims;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -142,6 +147,26 @@ public sealed class BearerTokenTests : IAsyncLifetime
 
         Assert.Equal("party-claims", (await AssertProblemAsync(partySpent, HttpStatusCode.TooManyRequests, "write-budget-exceeded")).GetProperty("budget").GetString());
         Assert.Equal("address-claims", (await AssertProblemAsync(addressSpent, HttpStatusCode.TooManyRequests, "write-budget-exceeded")).GetProperty("budget").GetString());
+    }
+
+    /// <summary>
+    /// A multi-tenant registration lets anyone mint principals: each token subject a bucket of its
+    /// own would multiply a client's lookup and image-search limits. A token is limited as its
+    /// address; an API key, which an operator issued, by its own limits.
+    /// </summary>
+    [Fact]
+    public void A_tokens_lookups_draw_from_its_address_limits_and_an_api_keys_from_its_own()
+    {
+        var address = IPAddress.Parse("198.51.100.7");
+        var lookup = new LookupOptions();
+        var token = new DefaultHttpContext { User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, "principal-1")], "Bearer")) };
+        token.Connection.RemoteIpAddress = address;
+        var key = new DefaultHttpContext { User = token.User };
+        key.Connection.RemoteIpAddress = address;
+        key.Items[typeof(ApiKeyInfo)] = new ApiKeyInfo("k1", "platform", ApiKeyRoles.Client);
+
+        Assert.Equal((ClientAddress.PartitionKey(address, 64), lookup.RequestsPerSecondPerAddress), LookupRateLimits.Partition(token, lookup, 64));
+        Assert.Equal(("key:k1", lookup.RequestsPerSecondPerKey), LookupRateLimits.Partition(key, lookup, 64));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using ConsentRegistry.Api.Auth;
 using System.Net;
 using System.Security.Claims;
 using ConsentRegistry.Api.Hosting;
@@ -37,9 +38,10 @@ public sealed class LookupRateLimitPartitionTests
         Assert.Equal(PartitionFor("203.0.113.7"), PartitionFor("::ffff:203.0.113.7"));
 
     [Fact]
-    public void A_signed_in_client_draws_from_its_key_budget_whatever_its_address()
+    public void A_client_with_an_api_key_draws_from_its_key_budget_whatever_its_address()
     {
         var context = new DefaultHttpContext { User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, "key-1")], "test")) };
+        context.Items[typeof(ApiKeyInfo)] = new ApiKeyInfo("key-1", "platform", ApiKeyRoles.Client); // as the key's authentication leaves it
         context.Connection.RemoteIpAddress = IPAddress.Parse("2001:db8::1");
 
         Assert.Equal(("key:key-1", 200), LookupRateLimits.Partition(context, Options, 64));
