@@ -30,14 +30,31 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource, string connect
 
     public override string Provider => "postgres";
 
-    /// <summary>Opens the pool's minimum of connections at once, so that the first burst of requests finds them open.</summary>
+    /// <summary>
+    /// Opens the pool's minimum of connections at once, so that the first burst of requests finds
+    /// them open. Only a head start: a connection the server refuses (its max_connections reached
+    /// by other processes) is left to be opened when needed, and does not stop the start.
+    /// </summary>
     public override async Task WarmAsync(CancellationToken cancellationToken)
     {
         var minimum = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MinPoolSize;
-        var opened = await Task.WhenAll(Enumerable.Range(0, minimum).Select(_ => dataSource.OpenConnectionAsync(cancellationToken).AsTask()));
+        var opened = await Task.WhenAll(Enumerable.Range(0, minimum).Select(async _ =>
+        {
+            try
+            {
+                return await dataSource.OpenConnectionAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                return null;
+            }
+        }));
         foreach (var connection in opened)
         {
-            await connection.DisposeAsync(); // back to the pool, which keeps its minimum open
+            if (connection is not null)
+            {
+                await connection.DisposeAsync(); // back to the pool, which keeps its minimum open
+            }
         }
     }
 

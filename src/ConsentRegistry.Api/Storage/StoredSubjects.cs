@@ -63,10 +63,16 @@ internal static class StoredSubjects
         return subjects;
     }
 
-    /// <summary>One stored line as its parts, without allocating; false for an empty line.</summary>
+    /// <summary>
+    /// One stored line as its parts, without allocating; false for an empty line, or one of a kind
+    /// this version does not know: written by a newer version (a rolling deploy that adds a kind),
+    /// it is skipped as the matching index skips kinds it cannot match, and the claim's other
+    /// subjects still count. Thrown, it would stop every log pass at that claim, for good.
+    /// </summary>
     public static bool TryReadLine(ReadOnlySpan<char> line, out string kind, out ReadOnlySpan<char> value, out bool includeSubdomains)
     {
-        if (line.IsEmpty)
+        var tab = line.IndexOf('\t');
+        if (tab < 0 || KindOf(line[..tab]) is not { } known)
         {
             kind = string.Empty;
             value = default;
@@ -74,8 +80,7 @@ internal static class StoredSubjects
             return false;
         }
 
-        var tab = line.IndexOf('\t');
-        kind = KindOf(line[..tab]);
+        kind = known;
         var rest = line[(tab + 1)..];
         var flag = rest.IndexOf('\t');
         value = flag < 0 ? rest : rest[..flag];
@@ -149,7 +154,7 @@ internal static class StoredSubjects
     }
 
     // The kinds are a closed set: share their strings instead of allocating one per subject.
-    private static string KindOf(ReadOnlySpan<char> kind)
+    private static string? KindOf(ReadOnlySpan<char> kind)
     {
         foreach (var known in SubjectKinds.All)
         {
@@ -159,6 +164,6 @@ internal static class StoredSubjects
             }
         }
 
-        throw new InvalidDataException($"Unknown subject kind '{kind}' in the store.");
+        return null;
     }
 }
