@@ -110,6 +110,13 @@ internal static class ImageUpload
             ArrayPool<byte>.Shared.Return(chunk);
         }
 
+        // DetachAsData copies the stream's blocks into one buffer: for a moment the upload is held
+        // twice, and the blocks freed go back to the native heap, not at once to the system.
+        if (!upload.TryHoldCopy(memory.BytesWritten))
+        {
+            return (null, Busy(context, "The memory for uploads in progress is taken; retry in a moment."));
+        }
+
         return (new UploadedFile(memory.DetachAsData(), Convert.ToHexStringLower(sha256.GetHashAndReset())), null);
     }
 

@@ -40,6 +40,13 @@ internal sealed class UploadReservation(ImageHashingGate gate) : IDisposable
         return TryAdd(doubled) || TryAdd(bytes - Held);
     }
 
+    /// <summary>
+    /// Holds <paramref name="bytes"/> more, beside the upload's own share, for a copy of the upload
+    /// that lives while the upload does (past <see cref="Most"/> if need be); false when the budget
+    /// has no room for it.
+    /// </summary>
+    public bool TryHoldCopy(long bytes) => TryAdd(bytes);
+
     private bool TryAdd(long more)
     {
         if (gate.TryReserveUpload(more) is not { } lease)

@@ -50,6 +50,27 @@ public sealed class SlowUploadTests
         }
     }
 
+    /// <summary>
+    /// The upload is copied into one buffer once read (SkiaSharp's DetachAsData): for a moment it is
+    /// held twice, and the budget counts both, so uploads cannot take twice the memory it allows.
+    /// </summary>
+    [Theory]
+    [InlineData(3, HttpStatusCode.OK)]
+    [InlineData(1.5, HttpStatusCode.ServiceUnavailable)]
+    public async Task An_upload_is_counted_twice_while_it_is_copied_into_one_buffer(double budgetTimesFile, HttpStatusCode status)
+    {
+        var image = TestImages.ReadPdqData("generated/shapes-a.png");
+        var gate = new ImageHashingGate(decodeSlots: 2, uploadBudget: (long)(budgetTimesFile * image.Length));
+        await using var app = await RegistryApp.StartAsync(services: services => services.AddSingleton(gate));
+        using var client = app.CreateClient();
+        using var form = ImageUploads.Form(image);
+
+        var response = await client.PostAsync("/v1/images", form);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal(0, gate.UploadBytesReserved); // all given back once answered
+    }
+
     [Fact]
     public void A_reservation_grows_by_doubling_and_takes_just_what_it_needs_when_doubling_does_not_fit()
     {
