@@ -27,7 +27,7 @@ set_folder="$repo/benchmarks/.neardup"
 need_crypto_python   # scripts/sign-claim.py signs the claims: a python3 with 'cryptography' (common.sh)
 
 bench_setup "$engine"
-export Registry__Worker__Enabled=true Registry__Fetch__AllowPrivateAddresses=true Registry__Fetch__AllowInsecureHttp=true \
+export Registry__Worker__Enabled=true Registry__Fetch__AllowPrivateAddresses=true Registry__Fetch__AllowInsecureHttp=true Registry__Fetch__AllowAnyPort=true \
   Registry__Embedding__LoadAtStart=true Registry__WriteBudgets__Enabled=false Logging__LogLevel__Default=Warning
 
 # The pairs to claim: original i by the artist, its edit of the kind by the platform.

@@ -30,7 +30,7 @@ dpkg -s "$package" >/dev/null 2>&1 || { log "Installing $package"; apt_install "
 need_crypto_python   # scripts/sign-claim.py signs the claim: a python3 with 'cryptography' (common.sh)
 
 bench_setup "$engine"
-export Registry__Worker__Enabled=true Registry__Fetch__AllowPrivateAddresses=true Registry__Fetch__AllowInsecureHttp=true \
+export Registry__Worker__Enabled=true Registry__Fetch__AllowPrivateAddresses=true Registry__Fetch__AllowInsecureHttp=true Registry__Fetch__AllowAnyPort=true \
   Registry__Embedding__LoadAtStart=true Logging__LogLevel__Default=Warning
 
 log "Serving $count $source_kind images from $work/images"

@@ -73,6 +73,10 @@ public sealed class LargeClaimGate : IDisposable
                 {
                     return cancellationToken.IsCancellationRequested ? default! : check();
                 }
+                catch (Exception) when (cancellationToken.IsCancellationRequested)
+                {
+                    return default!; // its caller stopped waiting: nobody would observe the failure
+                }
                 finally
                 {
                     Interlocked.Add(ref _queuedChars, -jwsChars);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ConsentRegistry.Core.Claims;
+using ConsentRegistry.Core.Embeddings;
 
 namespace ConsentRegistry.Api.Claims;
 
@@ -10,8 +11,12 @@ namespace ConsentRegistry.Api.Claims;
 /// </summary>
 internal static class SubjectCount
 {
-    /// <summary>A subject takes at most this many bytes of a JWS: an 8,192-character URL and its JSON, base64url-encoded.</summary>
-    private const long MaxBytesPerSubject = (8_192 + 64) * 4 / 3;
+    /// <summary>
+    /// A subject takes at most about this many bytes of a JWS: the largest, an embedding of
+    /// <see cref="EmbeddingVector.MaxDimensions"/> half floats in base64url (10,926 characters) with
+    /// its model id and JSON, base64url-encoded (an 8,192-character URL takes less).
+    /// </summary>
+    private const long MaxBytesPerSubject = ((EmbeddingVector.MaxDimensions * 2 * 4 / 3) + 4 + 512) * 4 / 3;
 
     /// <summary>The fewest subjects a claim body of <paramref name="contentLength"/> bytes can hold (0 when unknown).</summary>
     public static int AtLeast(long? contentLength) =>

@@ -25,6 +25,10 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
     private readonly Dictionary<string, TokenBucket> _buckets = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private int _sweepAt = SweepAbove;
+    private long _lastSweep;
+
+    /// <summary>The longest a table of more than <see cref="SweepAbove"/> buckets goes without a sweep.</summary>
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
     /// <summary>Buckets held now (tests).</summary>
     internal int Buckets
@@ -55,6 +59,9 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
         var now = time.GetTimestamp();
         lock (_lock)
         {
+            // Here too, on every write's request thread: claims that fail their checks make buckets
+            // (their holds) and are never charged. (Reserve may run on the large claims' niced threads.)
+            SweepIfDue(now);
             if (!_buckets.TryGetValue(writerKey, out var writer))
             {
                 return null;
@@ -95,7 +102,6 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
         var now = time.GetTimestamp();
         lock (_lock)
         {
-            SweepIfDue(now); // here too: claims that fail their checks make buckets and are never charged
             var writer = Bucket(writerKey);
             if (writer.Refusal(writerBudget, subjects, now, time, writerName) is { } refusal)
             {
@@ -163,9 +169,7 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
     /// its address, since a multi-tenant registration lets anyone mint principals.
     /// </summary>
     internal static string WriterKey(HttpContext context, int ipv6PrefixLength) =>
-        context.Items[typeof(ApiKeyInfo)] is ApiKeyInfo key
-            ? "key:" + key.Id
-            : ClientAddress.PartitionKey(context.Connection.RemoteIpAddress, ipv6PrefixLength);
+        RateLimitRejections.KeyPartition(context) ?? ClientAddress.PartitionKey(context.Connection.RemoteIpAddress, ipv6PrefixLength);
 
     /// <summary>Whose budget a request's writes come from: its API key's, or its address's.</summary>
     public BudgetWriter Writer(HttpContext context)
@@ -206,15 +210,19 @@ public sealed class WriteBudgets(IOptions<WriteBudgetOptions> options, PartyStan
 
     /// <summary>
     /// Drops buckets that have refilled completely (they hold nothing a new bucket would not) once
-    /// more than <see cref="SweepAbove"/> are held, and then not before the table has doubled: while
-    /// every bucket still refills, a sweep on each write would scan them all under the lock.
+    /// more than <see cref="SweepAbove"/> are held: then when the table has doubled since the last
+    /// sweep, or a minute has passed (buckets left refilling by a flood are full an hour later
+    /// however few writes come). A sweep on each write would scan them all under the lock.
     /// </summary>
     private void SweepIfDue(long now)
     {
-        if (_buckets.Count <= _sweepAt)
+        var count = _buckets.Count;
+        if (count <= SweepAbove || (count <= _sweepAt && time.GetElapsedTime(_lastSweep, now) < SweepInterval))
         {
             return;
         }
+
+        _lastSweep = now;
 
         foreach (var (key, bucket) in _buckets)
         {

@@ -313,6 +313,10 @@ internal sealed class FingerprintWorker(
 
     private async Task FailAsync(FingerprintJob job, string code, string detail, bool transient, TimeSpan? retryAfter, CancellationToken cancellationToken)
     {
+        // A try that fails as the worker stops may have failed of the stop (a fetch cut off): it is
+        // not recorded, and the job is given back untried with the others cut off (HandBackAsync).
+        cancellationToken.ThrowIfCancellationRequested();
+
         // Attempts counts this try: the store counts each as the job is taken.
         var (final, wait) = _options.Retry(job.Attempts, transient, retryAfter);
 

@@ -69,6 +69,12 @@ public sealed class ImageFetcher : IDisposable
                     return FetchedImage.Refused(FetchErrors.InsecureScheme, $"The registry fetches images over https only; {(hop == 0 ? "the URL is" : "a redirect went to")} {uri.Scheme}:.");
                 }
 
+                if (!_options.AllowsPort(uri.Port))
+                {
+                    return FetchedImage.Refused(FetchErrors.PortRefused,
+                        $"The registry fetches from the web's ports ({string.Join(", ", _options.EffectivePorts)}); {(hop == 0 ? "the URL names" : "a redirect went to")} port {uri.Port}.");
+                }
+
                 var host = HostGate.KeyOf(uri);
                 if (host != turnHost)
                 {
@@ -288,6 +294,7 @@ public static class FetchErrors
 {
     public const string InsecureScheme = "insecure-scheme";
     public const string AddressRefused = "address-refused";
+    public const string PortRefused = "port-refused";
     public const string RedirectRefused = "redirect-refused";
     public const string HttpStatus = "http-status";
     public const string NotAnImage = "not-an-image";

@@ -120,6 +120,25 @@ public sealed class FetchOptions
 
     public bool AllowInsecureHttp { get; set; }
 
+    /// <summary>
+    /// The ports fetches may go to: the web's. Claimed URLs are anyone's choice, and a fetch's error
+    /// is public (<c>GET /v1/claims/{id}/fingerprints</c>): any port would make the worker a port
+    /// prober of public hosts. Unset: <see cref="DefaultPorts"/>; set (<c>AllowedPorts:0</c>, <c>:1</c> …),
+    /// it replaces them (a default in the property itself would be kept beside what is configured).
+    /// </summary>
+    public int[]? AllowedPorts { get; set; }
+
+    public static readonly int[] DefaultPorts = [80, 443, 8080, 8443];
+
+    /// <summary>Any port: for development and tests, whose image servers listen on ports of the moment.</summary>
+    public bool AllowAnyPort { get; set; }
+
+    /// <summary>The ports fetches may go to: <see cref="AllowedPorts"/>, or <see cref="DefaultPorts"/>.</summary>
+    public int[] EffectivePorts => AllowedPorts is { Length: > 0 } ports ? ports : DefaultPorts;
+
+    /// <summary>Whether a fetch may connect to <paramref name="port"/>.</summary>
+    public bool AllowsPort(int port) => AllowAnyPort || EffectivePorts.Contains(port);
+
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 
     public int MaxBytes { get; set; } = 20 * 1024 * 1024;
@@ -159,6 +178,11 @@ internal sealed class FetchOptionsValidator : IValidateOptions<FetchOptions>
         if (options.MaxBytes is < 1024 or > 50 * 1024 * 1024)
         {
             failures.Add($"Registry:Fetch:MaxBytes is {options.MaxBytes}; use 1024 to 52428800 (default 20 MiB).");
+        }
+
+        if (options.EffectivePorts.Any(port => port is < 1 or > 65535))
+        {
+            failures.Add("Registry:Fetch:AllowedPorts holds a port outside 1 to 65535 (default 80, 443, 8080, 8443).");
         }
 
         if (options.PerHostConcurrency is < 1 or > 16)

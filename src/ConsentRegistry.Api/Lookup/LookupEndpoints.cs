@@ -201,7 +201,7 @@ public static class LookupEndpoints
         {
             if (await reader.ReadAsync() is not { } read)
             {
-                // Silent past the idle timeout: every complete line is answered; a partial one is left.
+                // No line completed for the idle timeout: every complete line is answered; a partial one is left.
                 logger.LogDebug("A lookup stream ended after {Lines} lines: its client sent nothing for {Idle}.", line, options.Value.StreamIdleTimeout);
                 break;
             }
@@ -209,6 +209,7 @@ public static class LookupEndpoints
             var buffer = read.Buffer;
             while (TryReadLine(ref buffer, out var bytes))
             {
+                reader.LineCompleted();
                 run.Add(ReadStreamLine(bytes, first: line + run.Count == 0));
                 if (run.Count == LookupEngine.RunLength)
                 {
@@ -354,6 +355,7 @@ public static class LookupEndpoints
             if (newline is not null)
             {
                 reader.Input.AdvanceTo(buffer.GetPosition(1, newline.Value));
+                reader.LineCompleted();
                 return true;
             }
 

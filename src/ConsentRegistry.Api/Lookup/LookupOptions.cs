@@ -28,8 +28,8 @@ public sealed class LookupOptions
     public int ImageSearchesPerSecondPerAddress { get; set; } = 500;
 
     /// <summary>
-    /// How long a stream waits for its client's next bytes; past it the stream ends, every complete
-    /// line answered. It takes the place of the server's minimum body rate, which would cut a client
+    /// How long a stream waits for its client's next complete line (bytes that end no line do not
+    /// count); past it the stream ends, every complete line answered. It takes the place of the server's minimum body rate, which would cut a client
     /// that sends a line, waits for its answer and pauses.
     /// </summary>
     public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromMinutes(2);

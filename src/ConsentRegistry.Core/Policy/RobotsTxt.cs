@@ -94,7 +94,7 @@ public static class RobotsTxt
 
         foreach (var line in disallows)
         {
-            // A path with * or $ gets its exact form and a literal one that every parser matches (RobotsPath).
+            // A path with * or $ (or a stray %) gets its exact form and a literal one that every parser matches (RobotsPath).
             AppendRule(text, "Disallow: ", line, PatternForm.Encoded);
             if (RobotsPath.HasTwoForms(line.Path))
             {

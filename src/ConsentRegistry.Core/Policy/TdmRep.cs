@@ -15,8 +15,9 @@ namespace ConsentRegistry.Core.Policy;
 /// characters matched verbatim are %-encoded, and "the most specific match is the first in
 /// sequence". So an exact URL ends in <c>$</c> (without it, it would be a prefix), a prefix in
 /// <c>*</c>, and entries come longest location first, an exact one before a prefix of the same
-/// length, so that readers taking the first match get the most specific one. A reserved path
-/// holding <c>*</c> or <c>$</c> gets the literal form too (<see cref="RobotsPath"/>). Like
+/// length, so that readers taking the first match get the most specific one (and of one location
+/// written twice, the reserved entry). A reserved path holding <c>*</c>, <c>$</c> or a stray
+/// <c>%</c> gets the literal form too (<see cref="RobotsPath.HasTwoForms"/>). Like
 /// robots.txt, the file stays under <see cref="MaxBytes"/> by merging into shorter prefixes.
 /// </remarks>
 public static class TdmRep

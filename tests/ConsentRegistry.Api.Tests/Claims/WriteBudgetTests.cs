@@ -66,7 +66,7 @@ public sealed class WriteBudgetTests
 
     /// <summary>
     /// A claim padded with whitespace stores megabytes for one subject: it is charged as many subjects
-    /// as its length could hold (an 8,192-character URL's worth each), not one.
+    /// as its length could hold (the largest subject's worth each, about 15,000 characters), not one.
     /// </summary>
     [Fact]
     public async Task A_claim_padded_past_its_subjects_is_charged_for_its_length()
@@ -86,7 +86,8 @@ public sealed class WriteBudgetTests
 
     /// <summary>
     /// Claims that fail their checks make writer buckets (their subjects are held, then given back)
-    /// and are never charged: the sweep of full buckets runs on holds too, not on charges alone.
+    /// and are never charged: the sweep of full buckets runs as every write arrives (its pre-check),
+    /// not on charges alone.
     /// </summary>
     [Fact]
     public async Task Buckets_of_writers_whose_claims_all_failed_are_swept()
@@ -102,9 +103,11 @@ public sealed class WriteBudgetTests
         }
 
         Assert.Equal(50_001, budgets.Buckets);
-        budgets.Reserve(new BudgetWriter("address:203.0.113.1", budget, "address"), 100).Hold!.Release();
+        var next = new DefaultHttpContext();
+        next.Connection.RemoteIpAddress = IPAddress.Parse("203.0.113.1");
 
-        Assert.InRange(budgets.Buckets, 0, 1);
+        Assert.Null(budgets.PreCheck(next, 100));
+        Assert.Equal(0, budgets.Buckets);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ConsentRegistry.Api.Fingerprints;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 
@@ -49,6 +50,34 @@ public sealed class FetchGuardTests : IAsyncLifetime
         Assert.Equal(0, _images.RequestsFor("/a.jpg"));
     }
 
+    /// <summary>
+    /// A fetch's error is public: a fetcher that went to any port would tell anyone which ports of
+    /// a host are open. Only the web's ports are fetched from (80, 443, 8080, 8443 unless set).
+    /// </summary>
+    [Fact]
+    public async Task A_url_on_a_port_outside_the_allowed_ones_is_refused_without_a_request()
+    {
+        _images.Serve("/port.jpg", TestImages.ReadPdqData("bridge-mods/aaa-orig.jpg"));
+        await using var app = await RegistryApp.StartAsync(Settings(new()
+        {
+            ["Registry:Fetch:AllowPrivateAddresses"] = "true",
+            ["Registry:Fetch:AllowInsecureHttp"] = "true",
+            ["Registry:Fetch:AllowAnyPort"] = "false",
+        }));
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/port.jpg")));
+
+        var refused = Assert.Single(await client.SettledFingerprintsAsync(claim));
+
+        Assert.Equal("failed", refused.GetProperty("status").GetString());
+        Assert.Equal($"port-refused: The registry fetches from the web's ports (80, 443, 8080, 8443); the URL names port {_images.Port}.", refused.GetProperty("error").GetString());
+        Assert.Equal(0, _images.RequestsFor("/port.jpg"));
+        var options = new FetchOptions { AllowedPorts = [443, _images.Port] };
+        Assert.True(options.AllowsPort(_images.Port));
+        Assert.False(options.AllowsPort(80)); // a configured list replaces the defaults
+    }
+
     [Fact]
     public async Task A_body_over_the_size_limit_is_refused_whether_or_not_its_length_is_announced()
     {
@@ -84,6 +113,7 @@ public sealed class FetchGuardTests : IAsyncLifetime
     private static Dictionary<string, string?> Settings(Dictionary<string, string?> fetch)
     {
         var settings = WorkerFixture.Settings.Where(s => !s.Key.StartsWith("Registry:Fetch:", StringComparison.Ordinal)).ToDictionary();
+        settings["Registry:Fetch:AllowAnyPort"] = "true"; // the image server's port is of the moment; the port guard's own test sets it false
         foreach (var (key, value) in fetch)
         {
             settings[key] = value;

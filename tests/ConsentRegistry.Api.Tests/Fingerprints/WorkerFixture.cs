@@ -17,6 +17,7 @@ public sealed class WorkerFixture : IAsyncLifetime
         ["Registry:Worker:MaxAttempts"] = "3",
         ["Registry:Fetch:AllowPrivateAddresses"] = "true",
         ["Registry:Fetch:AllowInsecureHttp"] = "true",
+        ["Registry:Fetch:AllowAnyPort"] = "true", // the test image servers listen on ports of the moment
         ["Registry:Lookup:RequestsPerSecondPerAddress"] = "100000",
     };
 

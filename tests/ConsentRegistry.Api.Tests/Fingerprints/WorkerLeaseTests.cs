@@ -192,8 +192,9 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         await stopping.DisposeAsync();
         release.SetResult();
 
-        Assert.Equal(1, await database.CountAsync(
-            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 0 AND lease_owner IS NULL AND status = 'pending'", new { claim }));
+        var given = await database.CountAsync(
+            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 0 AND lease_owner IS NULL AND status = 'pending'", new { claim });
+        Assert.True(given == 1, "not given back: " + string.Join(" | ", stopping.Logs.Where(line => line.Contains("fingerprint", StringComparison.OrdinalIgnoreCase))));
         await using var successor = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
         successor.StartServer();
         using var successorClient = successor.CreateClient();
@@ -454,6 +455,7 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         ["Registry__Worker__PollInterval"] = "00:00:00.05",
         ["Registry__Fetch__AllowPrivateAddresses"] = "true",
         ["Registry__Fetch__AllowInsecureHttp"] = "true",
+        ["Registry__Fetch__AllowAnyPort"] = "true",
         ["Registry__Fetch__Timeout"] = "00:00:30",
         ["Registry__Embedding__LoadAtStart"] = "false",
     };

@@ -37,13 +37,39 @@ public sealed class StreamIdleTests
         await OptOutAsync(app, "https://silent.example/a.jpg");
         using var connection = await StreamConnection.OpenAsync(app);
 
-        await connection.SendLineAsync("{\"url\":\"https://silent.example/a.jpg\"}\n{\"url\":\"https://silent.example/b.jpg\"}\n{\"url\":\"https://silent.example/");
+        await connection.SendAsync("{\"url\":\"https://silent.example/a.jpg\"}\n{\"url\":\"https://silent.example/b.jpg\"}\n{\"url\":\"https://silent.example/");
         var received = await connection.ReadToEndAsync(TimeSpan.FromSeconds(15));
 
         Assert.Contains("HTTP/1.1 200", received);
         Assert.Contains("\"i\":1", received);
         Assert.DoesNotContain("\"i\":2", received); // the line cut off by the silence is not answered
         Assert.Contains("\r\n0\r\n\r\n", received); // the answer ended as a whole, not cut
+    }
+
+    [Fact]
+    public async Task A_client_that_trickles_bytes_without_ending_a_line_is_ended_at_its_idle_timeout()
+    {
+        await using var app = await RegistryApp.StartAsync(new Dictionary<string, string?> { ["Registry:Lookup:StreamIdleTimeout"] = "00:00:03" });
+        await OptOutAsync(app, "https://trickle.example/a.jpg");
+        using var connection = await StreamConnection.OpenAsync(app);
+        await connection.SendLineAsync("{\"url\":\"https://trickle.example/a.jpg\"}");
+        await connection.ReadUntilAsync("\"i\":0");
+        var started = DateTime.UtcNow;
+
+        // A byte a second, each well within the timeout, none of them ending the line: 8 s in all.
+        var trickling = Task.Run(async () =>
+        {
+            for (var i = 0; i < 8; i++)
+            {
+                await connection.SendAsync(i == 0 ? "{" : " ");
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+        });
+        var received = await connection.ReadToEndAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Contains("\r\n0\r\n\r\n", received); // ended as a whole
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(7.5), $"ended after {DateTime.UtcNow - started}: the trickle held it");
+        await trickling.ContinueWith(_ => { }, TaskScheduler.Default); // sends may fail once the server has closed
     }
 
     [Theory]
@@ -86,9 +112,12 @@ public sealed class StreamIdleTests
             return connection;
         }
 
-        public async Task SendLineAsync(string text)
+        public Task SendLineAsync(string text) => SendAsync(text + "\n");
+
+        /// <summary>Sends <paramref name="text"/> as one chunk of the request body, as it is.</summary>
+        public async Task SendAsync(string text)
         {
-            var bytes = Encoding.UTF8.GetBytes(text.EndsWith('/') ? text : text + "\n");
+            var bytes = Encoding.UTF8.GetBytes(text);
             await _stream.WriteAsync(Encoding.ASCII.GetBytes($"{bytes.Length:x}\r\n"));
             await _stream.WriteAsync(bytes);
             await _stream.WriteAsync("\r\n"u8.ToArray());
@@ -109,7 +138,7 @@ public sealed class StreamIdleTests
             return _received.ToString();
         }
 
-        /// <summary>What the server sent until it closed the connection; fails if it is still open after <paramref name="within"/>.</summary>
+        /// <summary>What the server sent until it ended its answer (the last chunk) or closed the connection, within <paramref name="within"/>.</summary>
         public async Task<string> ReadToEndAsync(TimeSpan within)
         {
             var buffer = new byte[8192];
@@ -132,6 +161,10 @@ public sealed class StreamIdleTests
                 }
 
                 _received.Append(Encoding.UTF8.GetString(buffer, 0, read));
+                if (_received.ToString().EndsWith("\r\n0\r\n\r\n", StringComparison.Ordinal))
+                {
+                    return _received.ToString(); // the answer's last chunk: Kestrel closes after draining the body
+                }
             }
         }
 

@@ -119,7 +119,6 @@ public sealed class StoreErrorTests
         Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", TestHttp.Jose(signer.OptOut("https://stalled.example/b.jpg")))).StatusCode);
     }
 
-    /// <summary>A registry whose PostgreSQL sessions give up waiting for a lock after <paramref name="milliseconds"/>.</summary>
     /// <summary>
     /// The pool is warmed at start (20 connections) only as a head start: a server that refuses some
     /// of them (its connection limit reached by other processes) must not stop the start, which made
@@ -128,27 +127,39 @@ public sealed class StoreErrorTests
     [PostgresFact("SQLite has no connection pool to warm")]
     public async Task A_start_whose_pool_warm_up_the_server_refuses_in_part_still_serves()
     {
-        await using var database = await TestDatabase.CreateAsync();
+        var database = await TestDatabase.CreateAsync();
         var builder = new NpgsqlConnectionStringBuilder(database.ConnectionString);
         var role = $"limited_{Guid.NewGuid():N}";
         var password = Guid.NewGuid().ToString("N");
-        await using (var admin = await database.OpenAsync())
+        try
         {
-            // Superusers are exempt from connection limits: a role of its own, owning the test's database.
-            await admin.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD '{password}' CONNECTION LIMIT 8");
-            await admin.ExecuteAsync($"ALTER DATABASE \"{builder.Database}\" OWNER TO {role}");
+            await using (var admin = await database.OpenAsync())
+            {
+                // Superusers are exempt from connection limits: a role of its own, owning the test's
+                // database, allowed fewer connections than the pool warms (and more than the app uses).
+                await admin.ExecuteAsync($"CREATE ROLE {role} LOGIN PASSWORD '{password}' CONNECTION LIMIT 12");
+                await admin.ExecuteAsync($"ALTER DATABASE \"{builder.Database}\" OWNER TO {role}");
+            }
+
+            var limited = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Username = role, Password = password, MinPoolSize = 20 }.ConnectionString;
+            await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Database:ConnectionString"] = limited });
+            app.StartServer();
+            await app.WaitUntilReadyAsync();
+            using var client = app.CreateClient();
+            using var signer = new TestSigner();
+
+            Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", TestHttp.Jose(signer.OptOut("https://warm.example/a.jpg")))).StatusCode);
         }
-
-        var limited = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Username = role, Password = password, MinPoolSize = 20 }.ConnectionString;
-        await using var app = new RegistryApp(database, new Dictionary<string, string?> { ["Registry:Database:ConnectionString"] = limited });
-        app.StartServer();
-        await app.WaitUntilReadyAsync();
-        using var client = app.CreateClient();
-        using var signer = new TestSigner();
-
-        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/v1/claims", TestHttp.Jose(signer.OptOut("https://warm.example/a.jpg")))).StatusCode);
+        finally
+        {
+            await database.DisposeAsync(); // drops the database the role owns
+            await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(database.ConnectionString) { Database = "postgres" }.ConnectionString);
+            await admin.OpenAsync();
+            await admin.ExecuteAsync($"DROP ROLE IF EXISTS {role}");
+        }
     }
 
+    /// <summary>A registry whose PostgreSQL sessions give up waiting for a lock after <paramref name="milliseconds"/>.</summary>
     private static async Task<RegistryApp> StartWithLockTimeoutAsync(TestDatabase database, int milliseconds)
     {
         var withLockTimeout = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = $"-c lock_timeout={milliseconds}" }.ConnectionString;
