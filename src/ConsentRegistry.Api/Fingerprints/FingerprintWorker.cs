@@ -143,6 +143,8 @@ internal sealed class FingerprintWorker(
     {
         finished.AddRange(running.Where(r => r.Task.IsCompletedSuccessfully && r.Task.Result is not null).Select(r => r.Task.Result!));
         var cutOff = running.Where(r => r.Task.IsCanceled).Select(r => r.Job).ToList();
+        logger.LogDebug("Fingerprint worker {Owner} stopping with {Running} jobs under way ({CutOff} cut off) and {Finished} results to write",
+            Owner, running.Count, cutOff.Count, finished.Count);
         if (finished.Count == 0 && cutOff.Count == 0)
         {
             return;

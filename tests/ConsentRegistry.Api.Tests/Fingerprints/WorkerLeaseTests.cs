@@ -189,12 +189,16 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/stopped.jpg")));
         await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
+        // As the host stops it (a SIGTERM, a deploy): the worker's stop waits for its work to end.
+        await stopping.Services.GetRequiredService<FingerprintWorker>().StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+        var logs = string.Join(" | ", stopping.Logs.Where(line => line.Contains("Fingerprint", StringComparison.Ordinal)));
         await stopping.DisposeAsync();
         release.SetResult();
 
         var given = await database.CountAsync(
             "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 0 AND lease_owner IS NULL AND status = 'pending'", new { claim });
-        Assert.True(given == 1, "not given back: " + string.Join(" | ", stopping.Logs.Where(line => line.Contains("fingerprint", StringComparison.OrdinalIgnoreCase))));
+        Assert.True(given == 1, "not given back: " + logs);
+        Assert.Contains("stopping with 1 jobs under way (1 cut off)", logs);
         await using var successor = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
         successor.StartServer();
         using var successorClient = successor.CreateClient();
