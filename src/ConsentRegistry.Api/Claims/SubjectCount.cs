@@ -13,7 +13,7 @@ internal static class SubjectCount
 {
     /// <summary>
     /// A subject takes at most about this many bytes of a JWS: the largest, an embedding of
-    /// <see cref="EmbeddingVector.MaxDimensions"/> half floats in base64url (10,926 characters) with
+    /// <see cref="EmbeddingVector.MaxDimensions"/> half floats in base64url (10,923 characters) with
     /// its model id and JSON, base64url-encoded (an 8,192-character URL takes less).
     /// </summary>
     private const long MaxBytesPerSubject = ((EmbeddingVector.MaxDimensions * 2 * 4 / 3) + 4 + 512) * 4 / 3;
