@@ -204,8 +204,10 @@ for engine in sys.argv[5:]:
         for result in root.iter(f"{NS}UnitTestResult"):
             if result.get("outcome") not in ("Passed", "NotExecuted"):
                 message = result.find(f"{NS}Output/{NS}ErrorInfo/{NS}Message")
-                first_line = (message.text or "").strip().splitlines()[:1] if message is not None else []
-                failures.append(f"  {engine}: {result.get('testName')}: {' '.join(first_line)[:300]}")
+                # The whole message on one line, cut long: a test's own diagnostics (logs it gathered)
+                # come after its first line, and CI keeps only the log's tail.
+                text = " ".join((message.text or "").split()) if message is not None else ""
+                failures.append(f"  {engine}: {result.get('testName')}: {text[:1500]}")
         # A test host killed mid-run (blame's hang timeout, or a crash): the run is aborted and the
         # tests that had started but not finished are in blame's sequence file, marked Completed="False".
         infos = [(info.get("outcome"), (info.findtext(f"{NS}Text") or "").strip()) for info in summary.iter(f"{NS}RunInfo")]

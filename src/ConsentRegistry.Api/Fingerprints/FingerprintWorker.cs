@@ -28,8 +28,12 @@ internal sealed class FingerprintWorker(
     /// <summary>The longest a finished job's result waits to be written with others.</summary>
     private static readonly TimeSpan WriteDelay = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>How long a stopping worker tries to write its results and give its jobs back.</summary>
-    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// The longest a stopping worker tries to write its results and give its jobs back; the host's
+    /// shutdown timeout (30 s by default) ends it sooner. The writes take milliseconds on an idle
+    /// machine, but a store busy with other writers, or a loaded machine, can hold them for seconds.
+    /// </summary>
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(20);
 
     private readonly int _batch = Math.Max(1, options.Value.Concurrency / 4);
     private long _derived;
@@ -38,11 +42,21 @@ internal sealed class FingerprintWorker(
     /// <summary>The jobs whose leases this worker keeps: running, or finished and not written yet (the loop publishes them, <see cref="RenewLeasesAsync"/> reads them).</summary>
     private FingerprintJob[] _held = [];
 
+    /// <summary>The token the host stops with: it is cancelled when the host's shutdown timeout passes.</summary>
+    private CancellationToken _hostGivesUp;
+
     /// <summary>This worker's name in the leases it writes: host, process and a random part (two workers never share one).</summary>
     public string Owner { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
 
     /// <summary>Jobs this worker has derived fingerprints for, and jobs whose try failed, since it started.</summary>
     public (long Derived, long Failed) Progress => (Interlocked.Read(ref _derived), Interlocked.Read(ref _failed));
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        // Set before the base class cancels the loop, so the hand-back sees it.
+        _hostGivesUp = cancellationToken;
+        return base.StopAsync(cancellationToken);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -134,7 +148,8 @@ internal sealed class FingerprintWorker(
 
     /// <summary>
     /// On stop (a restart, a rolling deploy): the results already finished are written and the jobs
-    /// cut off are given back untried, within a few seconds. Left to their leases, each stop would
+    /// cut off are given back untried, before the host stops waiting (<see cref="StopGrace"/> at
+    /// most). Left to their leases, each stop would
     /// count a try against every job under way (five stops mid-fetch fail a job as interrupted for
     /// a month) and fetch again images already fingerprinted. What cannot be written in time is left
     /// to the leases, as a crash leaves it.
@@ -150,7 +165,8 @@ internal sealed class FingerprintWorker(
             return;
         }
 
-        using var grace = new CancellationTokenSource(StopGrace);
+        using var grace = CancellationTokenSource.CreateLinkedTokenSource(_hostGivesUp);
+        grace.CancelAfter(StopGrace);
         try
         {
             if (finished.Count > 0)

@@ -6,6 +6,7 @@ using ConsentRegistry.Api.Storage;
 using ConsentRegistry.Api.Tests.Images;
 using ConsentRegistry.Api.Tests.Infrastructure;
 using ConsentRegistry.Core.Claims;
+using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
@@ -191,7 +192,10 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
 
         // As the host stops it (a SIGTERM, a deploy): the worker's stop waits for its work to end.
         await stopping.Services.GetRequiredService<FingerprintWorker>().StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
-        var logs = string.Join(" | ", stopping.Logs.Where(line => line.Contains("Fingerprint", StringComparison.Ordinal)));
+        // The worker's own lines, on one line each (a failure's message is read from a log's tail).
+        var logs = string.Join(" | ", stopping.Logs
+            .Where(line => line.Contains("FingerprintWorker:", StringComparison.Ordinal))
+            .Select(line => line.ReplaceLineEndings(" ")));
         await stopping.DisposeAsync();
         release.SetResult();
 
@@ -205,6 +209,52 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         var item = Assert.Single(await successorClient.SettledFingerprintsAsync(claim));
         Assert.Equal("done", item.GetProperty("status").GetString());
         Assert.Equal(2, _images.RequestsFor("/stopped.jpg"));
+    }
+
+    /// <summary>
+    /// The hand-back waits for a busy store as long as the host waits for the worker: another writer
+    /// holds the job's row (PostgreSQL) or the store's write lock (SQLite) for eight seconds as the
+    /// worker stops, and the job is still given back untried, not left to its lease. A fixed
+    /// five-second grace gave up on it.
+    /// </summary>
+    [Fact]
+    public async Task A_worker_stopped_while_another_writer_holds_the_store_for_eight_seconds_still_gives_its_job_back()
+    {
+        var (arrived, release) = HoldFirstRequest("/held-store.jpg");
+        await using var database = await TestDatabase.CreateAsync();
+        var stopping = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
+        stopping.StartServer();
+        await stopping.WaitUntilReadyAsync();
+        using var client = stopping.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/held-store.jpg")));
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Task stopped;
+        await using (var holder = await database.OpenAsync())
+        {
+            await using var transaction = await holder.BeginTransactionAsync();
+            await holder.ExecuteAsync(
+                database.Provider == "sqlite"
+                    ? "UPDATE fingerprint_jobs SET due_at = due_at WHERE claim_id = @claim" // a write: SQLite's write lock, held to the commit
+                    : "SELECT 1 FROM fingerprint_jobs WHERE claim_id = @claim FOR UPDATE",
+                new { claim }, transaction);
+            stopped = stopping.Services.GetRequiredService<FingerprintWorker>().StopAsync(CancellationToken.None);
+            await Task.Delay(TimeSpan.FromSeconds(8));
+            await transaction.CommitAsync();
+        }
+
+        await stopped.WaitAsync(TimeSpan.FromSeconds(60));
+        var logs = string.Join(" | ", stopping.Logs
+            .Where(line => line.Contains("FingerprintWorker:", StringComparison.Ordinal))
+            .Select(line => line.ReplaceLineEndings(" ")));
+        await stopping.DisposeAsync();
+        release.SetResult();
+
+        var given = await database.CountAsync(
+            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 0 AND lease_owner IS NULL AND status = 'pending'", new { claim });
+        Assert.True(given == 1, "not given back: " + logs);
+        Assert.Contains("gave back 1 jobs under way", logs);
     }
 
     /// <summary>
