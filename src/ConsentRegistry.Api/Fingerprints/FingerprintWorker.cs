@@ -106,7 +106,9 @@ internal sealed class FingerprintWorker(
                         logger.LogError(task.Exception, "A fingerprint job failed without its failure being recorded");
                     }
 
-                    return task.IsCompleted;
+                    // A job cut off by the stop stays, to be given back (HandBackAsync): the stop wakes
+                    // this wait too, and its jobs may have ended cancelled before it looks.
+                    return task.IsCompleted && !(task.IsCanceled && stoppingToken.IsCancellationRequested);
                 });
 
                 if (finished.Count > 0 && (finished.Count >= _batch || running.Count == 0 || Stopwatch.GetElapsedTime(firstFinishedAt) >= WriteDelay))
