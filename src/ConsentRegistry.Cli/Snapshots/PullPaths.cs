@@ -87,13 +87,50 @@ internal sealed record PullPaths(string Out)
     /// The verified file replaces the output by a rename, and its manifest follows. The old
     /// manifest goes first, so that at no moment does a manifest describe a file it is not of; a
     /// file left without one still opens (its id is its seq and time), and the next pull redoes it.
+    /// A rename that fails (on Windows, a filter or scan holding the old file open) puts the old
+    /// manifest back: it names the key that signed the installed file, which a pull without a pin
+    /// or <c>--key</c> must not lose (RegistryKeyPin).
     /// </summary>
     public void Install(SnapshotManifest manifest)
     {
+        var previous = File.Exists(Manifest) ? File.ReadAllBytes(Manifest) : null;
         File.Delete(Manifest);
-        File.Move(Partial, Out, overwrite: true);
+        try
+        {
+            File.Move(Partial, Out, overwrite: true);
+        }
+        catch when (previous is not null)
+        {
+            AtomicFile.WriteAllBytes(Manifest, previous);
+            throw;
+        }
+
         AtomicFile.WriteAllBytes(Manifest, manifest.ToJson());
         File.Delete(PartialState);
+    }
+
+    /// <summary>The header of the snapshot in <see cref="Out"/>; null when there is no file there, or it is not a snapshot.</summary>
+    public SnapshotHeader? ReadOutHeader()
+    {
+        if (!File.Exists(Out))
+        {
+            return null;
+        }
+
+        var bytes = new byte[SnapshotHeader.Size];
+        using (var file = File.OpenRead(Out))
+        {
+            file.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
+        }
+
+        try
+        {
+            return SnapshotHeader.Read(bytes);
+        }
+        catch (SnapshotFormatException)
+        {
+            return null; // not a snapshot
+        }
     }
 
     /// <summary>The snapshot file <see cref="Partial"/> was begun for; null when there is no state or it is unreadable.</summary>

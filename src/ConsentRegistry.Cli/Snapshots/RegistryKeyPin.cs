@@ -80,6 +80,15 @@ internal static class RegistryKeyPin
         {
             if (!File.Exists(paths.Manifest))
             {
+                // A snapshot without its manifest (a pull stopped between installing the file and
+                // the manifest, or a file copied in) names no signer to hold the key to.
+                if (paths.ReadOutHeader() is not null)
+                {
+                    throw CliException.Verification(
+                        $"{paths.Out} holds a snapshot, but no manifest beside it names the key that signed it, and no key is pinned: "
+                        + "refused to trust the key the registry serves on first use. Pass the registry's key with --key (get it from its operator), or remove the file.");
+                }
+
                 return;
             }
 

@@ -169,7 +169,7 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
     /// so it is refused unless asked for. What is installed is told by its manifest when the pinned
     /// key signed it, else by the file's own header (a pull stopped between installing the file and
     /// its manifest leaves none). Another store's snapshot (a registry rebuilt from scratch) is
-    /// taken, with a note.
+    /// taken, with a note, when it was made after the installed one.
     /// </summary>
     private static void RefuseOlder(Settings settings, PullPaths paths, RegistryPublicKey key, SnapshotManifest manifest)
     {
@@ -180,6 +180,16 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
 
         if (installed.Store != manifest.Store)
         {
+            // Seqs of two stores do not compare, but their signed creation times do: a store's
+            // snapshot kept from before the store was recreated (by a mirror, or a proxy's cache)
+            // is older than what was installed since, and would bring back what was opted out.
+            if (manifest.Created < installed.Created && !settings.AllowOlder)
+            {
+                throw CliException.Verification(
+                    $"the registry's snapshot {manifest.Id} is of store {manifest.Store} and was made before {paths.Out} (snapshot {installed.Id} of store {installed.Store}): "
+                    + "refused, as it would bring back what was opted out since. Pass --allow-older to install it.");
+            }
+
             CliOutput.Notes(settings.Quiet)($"the registry's snapshot {manifest.Id} is of store {manifest.Store}; {paths.Out} held snapshot {installed.Id} of store {installed.Store}");
         }
         else if (manifest.Seq < installed.Seq && !settings.AllowOlder)
@@ -191,33 +201,16 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
     }
 
     /// <summary>The snapshot in <c>--out</c>: by its signed manifest, else by the file's header; null when there is none to read.</summary>
-    private static (string Id, long Seq, Guid Store)? Installed(PullPaths paths, RegistryPublicKey key)
+    private static (string Id, long Seq, Guid Store, DateTimeOffset Created)? Installed(PullPaths paths, RegistryPublicKey key)
     {
         if (File.Exists(paths.Manifest) && SnapshotManifest.Parse(File.ReadAllBytes(paths.Manifest)) is { } signed && signed.IsSignedBy(key))
         {
-            return (signed.Id, signed.Seq, signed.Store);
+            return (signed.Id, signed.Seq, signed.Store, signed.Created);
         }
 
-        if (!File.Exists(paths.Out))
-        {
-            return null;
-        }
-
-        var bytes = new byte[SnapshotHeader.Size];
-        using (var file = File.OpenRead(paths.Out))
-        {
-            file.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false);
-        }
-
-        try
-        {
-            var header = SnapshotHeader.Read(bytes);
-            return (SnapshotManifest.IdFor(header.Seq, header.Created), header.Seq, header.StoreId);
-        }
-        catch (SnapshotFormatException)
-        {
-            return null; // not a snapshot: nothing to go back from
-        }
+        return paths.ReadOutHeader() is { } header
+            ? (SnapshotManifest.IdFor(header.Seq, header.Created), header.Seq, header.StoreId, header.Created)
+            : null;
     }
 
     /// <summary>Fails before any network use when the output cannot be written: a folder named as the file, or a folder that refuses files.</summary>

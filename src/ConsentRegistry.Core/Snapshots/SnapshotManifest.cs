@@ -52,7 +52,9 @@ public sealed record SnapshotManifest(
     {
         try
         {
-            return JsonSerializer.Deserialize(payload, SnapshotJson.Default.SnapshotManifest) is { } manifest ? manifest with { Signature = jws } : null;
+            return JsonSerializer.Deserialize(payload, SnapshotJson.Default.SnapshotManifest) is { } manifest && manifest.IsComplete()
+                ? manifest with { Signature = jws }
+                : null;
         }
         catch (JsonException)
         {
@@ -64,13 +66,20 @@ public sealed record SnapshotManifest(
     {
         try
         {
-            return JsonSerializer.Deserialize(json, SnapshotJson.Default.SnapshotManifest);
+            return JsonSerializer.Deserialize(json, SnapshotJson.Default.SnapshotManifest) is { } manifest && manifest.IsComplete() ? manifest : null;
         }
         catch (JsonException)
         {
             return null;
         }
     }
+
+    /// <summary>
+    /// Whether every member the readers use is there: JSON may leave out, or null, what the record
+    /// declares non-nullable (<c>"files": [null]</c>), and a manifest that does is no manifest.
+    /// </summary>
+    private bool IsComplete() =>
+        Id is not null && Files is not null && Files.All(file => file is { Name: not null, Sha256: not null, Size: >= 0 });
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, SnapshotJson.Default.SnapshotManifest);
 }

@@ -255,6 +255,65 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.Equal(older.Id, SnapshotManifest.Parse(await File.ReadAllBytesAsync(output + ".manifest.json"))!.Id);
     }
 
+    /// <summary>
+    /// A store recreated under the same registry key starts its seqs again: a snapshot of the old
+    /// store (kept by a mirror or a proxy's cache) has a higher seq than the new store's, which do not
+    /// compare, but it was made earlier, and installing it would bring back what was opted out since.
+    /// </summary>
+    [Fact]
+    public async Task A_snapshot_of_another_store_made_before_the_installed_one_is_refused_unless_allowed()
+    {
+        var key = Path.Combine(_folder, "shared-registry-key.jwk");
+        var settings = new Dictionary<string, string?>
+        {
+            ["Registry:Signing:KeyPath"] = key,
+            ["Registry:Snapshots:EveryLogEntries"] = "1",
+            ["Registry:Snapshots:CheckInterval"] = "00:00:00.1",
+        };
+        using var signer = new TestSigner();
+        await using var oldDatabase = await TestDatabase.CreateAsync();
+        await using var oldStore = new RegistryApp(oldDatabase, new Dictionary<string, string?>(settings));
+        oldStore.StartServer();
+        await oldStore.WaitUntilReadyAsync();
+        using var oldClient = oldStore.CreateClient();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.Created, (await oldClient.PostAsync("/v1/claims", Jose(signer.OptOut($"https://recreated.example/old-{i}.jpg")))).StatusCode);
+        }
+
+        var old = await LatestAtAsync(oldClient, 3);
+        await Task.Delay(10); // the new store's snapshot is made later, to the millisecond
+
+        await using var newDatabase = await TestDatabase.CreateAsync();
+        await using var newStore = new RegistryApp(newDatabase, new Dictionary<string, string?>(settings));
+        newStore.StartServer();
+        await newStore.WaitUntilReadyAsync();
+        using var newClient = newStore.CreateClient();
+        Assert.Equal(HttpStatusCode.Created, (await newClient.PostAsync("/v1/claims", Jose(signer.OptOut("https://recreated.example/new.jpg")))).StatusCode);
+        var current = await LatestAtAsync(newClient, 1);
+        var output = Path.Combine(_folder, "recreated.snap");
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", newClient.BaseAddress!.ToString(), "--out", output, "-q");
+        Assert.True(exit == ExitCodes.Done, errors);
+        var installed = await File.ReadAllBytesAsync(output);
+
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", oldClient.BaseAddress!.ToString(), "--out", output, "-q");
+
+        Assert.Equal(ExitCodes.VerificationFailed, exit);
+        Assert.Contains($"snapshot {old.Id} is of store", errors, StringComparison.Ordinal);
+        Assert.Contains($"was made before {output} (snapshot {current.Id} of store", errors, StringComparison.Ordinal);
+        Assert.Equal(installed, await File.ReadAllBytesAsync(output));
+        Assert.Equal(current.Id, SnapshotManifest.Parse(await File.ReadAllBytesAsync(output + ".manifest.json"))!.Id);
+
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", oldClient.BaseAddress!.ToString(), "--out", output, "-q", "--allow-older");
+        Assert.True(exit == ExitCodes.Done, errors);
+        Assert.Equal(old.Id, SnapshotManifest.Parse(await File.ReadAllBytesAsync(output + ".manifest.json"))!.Id);
+
+        // The other way round, a store's snapshot made after the installed one is taken, as a rebuilt registry's is.
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", newClient.BaseAddress!.ToString(), "--out", output, "-q");
+        Assert.True(exit == ExitCodes.Done, errors);
+        Assert.Equal(current.Id, SnapshotManifest.Parse(await File.ReadAllBytesAsync(output + ".manifest.json"))!.Id);
+    }
+
     /// <summary>The registry's newest manifest once its seq is at least <paramref name="seq"/>, as served, and its id.</summary>
     private static async Task<(byte[] Manifest, string Id)> LatestAtAsync(HttpClient client, long seq)
     {
@@ -318,6 +377,21 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         Assert.Contains($"serves the key {other.Party}, but the snapshot in {output} was signed by the key {signer.Kid}", errors, StringComparison.Ordinal);
         Assert.False(File.Exists(output + ".registry-key.jwk"));
         Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(output));
+
+        // Without the manifest (a pull stopped between installing the file and its manifest), nothing
+        // names the signer: no key is trusted on first use, the registry's own included.
+        File.Delete(output + ".manifest.json");
+        foreach (var answering in new[] { swapped.Url, registry.Url })
+        {
+            (exit, errors) = await RunAsync("snapshot", "pull", "--registry", answering, "--out", output, "-q");
+            Assert.Equal(ExitCodes.VerificationFailed, exit);
+            Assert.Contains($"{output} holds a snapshot, but no manifest beside it names the key that signed it", errors, StringComparison.Ordinal);
+            Assert.False(File.Exists(output + ".registry-key.jwk"));
+            Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(output));
+        }
+
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "--key", key, "-q");
+        Assert.True(exit == ExitCodes.Done, errors);
 
         // The key that signed it is taken on first use, as before.
         (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "-q");
@@ -396,6 +470,29 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
         using var json = JsonDocument.Parse(info.Out);
         Assert.Equal(registry.Id, json.RootElement.GetProperty("id").GetString()); // the file's own, not the manifest's
         Assert.False(json.RootElement.GetProperty("manifest_matches").GetBoolean());
+    }
+
+    /// <summary>JSON may leave out or null what a manifest must have: such a manifest is none, told as one (exit 2), not a crash.</summary>
+    [Theory]
+    [InlineData("files", "[null]")]
+    [InlineData("files", "null")]
+    [InlineData("files", """[{"name":"index.snap","size":1}]""")]
+    [InlineData("files", """[{"name":"index.snap","size":-1,"sha256":"00"}]""")]
+    [InlineData("id", "null")]
+    public async Task Info_refuses_a_manifest_without_a_member_it_needs(string member, string value)
+    {
+        var output = Path.Combine(_folder, "incomplete.snap");
+        var (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "-q");
+        Assert.True(exit == ExitCodes.Done, errors);
+        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(output + ".manifest.json"))!;
+        manifest[member] = JsonNode.Parse(value);
+        await File.WriteAllTextAsync(output + ".manifest.json", manifest.ToJsonString());
+
+        var info = await RunProcessAsync("snapshot", "info", output, "--json");
+
+        Assert.Equal(ExitCodes.InputError, info.Exit);
+        Assert.Contains("not a snapshot manifest", info.Errors, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", info.Errors, StringComparison.Ordinal);
     }
 
     [Fact]
