@@ -4,7 +4,12 @@
 # and reports how many images a second the worker fetched, decoded, hashed (SHA-256, PDQ with its
 # dihedral variants) and embedded, from the claim's 201 to the last settled URL.
 #
-#   benchmarks/fingerprint.sh [sqlite|postgres] [images] [clipart|photos]     # default sqlite 600 clipart
+#   benchmarks/fingerprint.sh [sqlite|postgres] [images] [clipart|photos] [stalled]     # default sqlite 600 clipart 0
+#
+# stalled: first post another claim of that many URLs on one host (127.0.0.100) that accepts
+# connections and never answers, as a slow or hostile site does; its fetches each wait out the
+# fetch timeout (10 s). The figure is then the other images' while that host's jobs are queued,
+# and the run stops polling after 120 s, reporting how many were done by then.
 #
 # clipart: openclipart-png illustrations (PNG; the first 600 are 30 KB on average); photos: the wallpaper packages'
 # photographs (JPEG and PNG, 1920x1080 and up), repeated under new names to make the count. The
@@ -14,7 +19,8 @@ set -euo pipefail
 engine="${1:-sqlite}"
 count="${2:-600}"
 source_kind="${3:-clipart}"
-usage="benchmarks/fingerprint.sh [sqlite|postgres] [images] [clipart|photos]"
+stalled="${4:-0}"
+usage="benchmarks/fingerprint.sh [sqlite|postgres] [images] [clipart|photos] [stalled]"
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 source scripts/lib/common.sh
@@ -58,6 +64,28 @@ done
 claim=$(python3 -c "import hashlib,sys;print(hashlib.sha256(open(sys.argv[1]).read().strip().encode()).hexdigest())" "$work/claim.jws")
 cpu() { awk '{print $14 + $15}' "/proc/$api_pid/stat"; }
 
+deadline=""
+if (( stalled > 0 )); then
+  stalled_port="$(free_port)"
+  # Accepts every connection and holds it, answering nothing.
+  python3 -c '
+import socket, sys
+server = socket.create_server(("127.0.0.100", int(sys.argv[1])))
+held = []
+while True:
+    held.append(server.accept()[0])
+' "$stalled_port" >"$work/stalled.log" 2>&1 &
+  stalled_pid=$!
+  trap 'kill "$stalled_pid" 2>/dev/null || true; bench_finish' EXIT
+  stalled_urls=()
+  for ((i = 0; i < stalled; i++)); do stalled_urls+=(--url "http://127.0.0.100:$stalled_port/stalled/$i.jpg"); done
+  "$crypto_python" scripts/sign-claim.py --key "$work/key.pem" "${stalled_urls[@]}" --usage train-ai=n > "$work/stalled.jws"
+  log "Posting a claim of $stalled urls on a host that never answers, first"
+  curl -sf -o /dev/null -X POST "$target/v1/claims" -H 'Content-Type: application/jose' --data-binary @"$work/stalled.jws"
+  sleep 2 # its jobs are queued, and taken, before the measured claim's
+  deadline=$(( $(date +%s) + 120 ))
+fi
+
 log "Posting one claim of $count urls; the worker starts at once"
 cpu_before=$(cpu)
 started=$(date +%s%N)
@@ -66,6 +94,7 @@ curl -sf -o /dev/null -X POST "$target/v1/claims" -H 'Content-Type: application/
 while sleep 1; do
   curl -s "$target/v1/claims/$claim/fingerprints" > "$work/fingerprints.json"
   grep -q '"status":"pending"' "$work/fingerprints.json" || break
+  if [[ -n $deadline ]] && (( $(date +%s) >= deadline )); then echo "  stopped polling after 120 s" ; break; fi
 done
 done=$( (grep -o '"status":"done"' "$work/fingerprints.json" || true) | wc -l)
 failed=$( (grep -o '"status":"failed"' "$work/fingerprints.json" || true) | wc -l)

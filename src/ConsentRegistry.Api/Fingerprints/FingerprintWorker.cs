@@ -36,6 +36,7 @@ internal sealed class FingerprintWorker(
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(20);
 
     private readonly int _batch = Math.Max(1, options.Value.Concurrency / 4);
+    private readonly int _perHost = fetchOptions.Value.PerHostConcurrency;
     private long _derived;
     private long _failed;
 
@@ -81,7 +82,7 @@ internal sealed class FingerprintWorker(
                 var free = _options.Concurrency - running.Count;
                 if (free >= _batch || running.Count == 0)
                 {
-                    foreach (var job in await store.TakeAsync(Owner, free, _options.Lease, stoppingToken))
+                    foreach (var job in await store.TakeAsync(Owner, free, _options.Lease, BusyAuthorities(running), _perHost, stoppingToken))
                     {
                         running.Add((job, RunAsync(job, stoppingToken)));
                     }
@@ -190,6 +191,17 @@ internal sealed class FingerprintWorker(
             logger.LogWarning(e, "The fingerprint worker could not hand its jobs back as it stopped; they are taken again once their leases pass");
         }
     }
+
+    /// <summary>
+    /// The authorities (host and port) of which this worker already runs as many jobs as a host
+    /// may have at once: a take passes over their jobs, which would only wait for the host's turn
+    /// while other hosts' jobs waited for a slot of the worker's.
+    /// </summary>
+    private string[] BusyAuthorities(List<(FingerprintJob Job, Task<JobCompletion?> Task)> running) =>
+        running.CountBy(r => FingerprintJobStore.AuthorityOf(r.Job.Url), StringComparer.Ordinal)
+            .Where(authority => authority.Value >= _perHost)
+            .Select(authority => authority.Key)
+            .ToArray();
 
     /// <summary>Publishes the jobs whose leases <see cref="RenewLeasesAsync"/> keeps.</summary>
     private void Hold(List<(FingerprintJob Job, Task<JobCompletion?> Task)> running, List<JobCompletion> finished) =>

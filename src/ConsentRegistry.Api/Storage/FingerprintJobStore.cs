@@ -124,6 +124,10 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     // row leased by another worker between the inner SELECT and the UPDATE is left alone. The
     // jobs of revoked claims are never taken, whether or not the revocation pass has dropped
     // them yet (one probe of claims' unique id per due job; the claims rows are not locked).
+    // A take passes over the jobs of the hosts the worker is already busy with (their authorities,
+    // @busy), and takes at most @perAuthority jobs of any one host from the first @scan due jobs:
+    // a claim of thousands of URLs on one slow host would otherwise fill every slot of the worker
+    // with jobs waiting for that host's turn, and hold up every other host's images for hours.
     // Every time is the store's (RegistryDatabase.NowMilliseconds), so workers agree on when a
     // lease has passed whatever their own clocks say. Taking a job counts its try, before the
     // fetch: an image that crashes its worker (or gets it killed for its memory) records no
@@ -135,11 +139,19 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         SET lease_owner = @owner, lease_until = {database.NowMilliseconds} + @leaseMs, attempts = attempts + 1,
             error = CASE WHEN lease_owner IS NOT NULL THEN @interrupted ELSE error END
         WHERE (claim_id, url) IN (
-            SELECT j.claim_id, j.url FROM fingerprint_jobs j
-            WHERE j.due_at <= {database.NowMilliseconds} AND (j.lease_until IS NULL OR j.lease_until < {database.NowMilliseconds})
-              AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id = j.claim_id AND c.revoked_seq IS NOT NULL)
-            ORDER BY j.due_at, j.claim_seq
-            LIMIT @limit{database.TakeRows})
+            SELECT r.claim_id, r.url FROM (
+                SELECT s.claim_id, s.url, s.due_at, s.claim_seq,
+                       ROW_NUMBER() OVER (PARTITION BY {AuthoritySql(database, "s.url")} ORDER BY s.due_at, s.claim_seq) AS nth
+                FROM (
+                    SELECT j.claim_id, j.url, j.due_at, j.claim_seq FROM fingerprint_jobs j
+                    WHERE j.due_at <= {database.NowMilliseconds} AND (j.lease_until IS NULL OR j.lease_until < {database.NowMilliseconds})
+                      AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id = j.claim_id AND c.revoked_seq IS NOT NULL)
+                      AND NOT ({AuthoritySql(database, "j.url")} {database.InList("@busy")})
+                    ORDER BY j.due_at, j.claim_seq
+                    LIMIT @scan{database.TakeRows}) s) r
+            WHERE r.nth <= @perAuthority
+            ORDER BY r.due_at, r.claim_seq
+            LIMIT @limit)
           AND due_at <= {database.NowMilliseconds} AND (lease_until IS NULL OR lease_until < {database.NowMilliseconds})
         RETURNING claim_id, url, attempts, status, sha256, model, lease_owner
         """;
@@ -275,6 +287,32 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         return end;
     }
 
+    /// <summary>
+    /// The due jobs a take looks at, oldest first, to choose from (at least four times those it
+    /// takes): within them no host gets more than its share, so that others' jobs come forward.
+    /// </summary>
+    private const int TakeScanRows = 64;
+
+    /// <summary>
+    /// The authority of a job's URL, the host and port of a canonical URL (which has no userinfo,
+    /// and a path that starts with '/'): what follows "://" up to the next '/'. The worker keeps
+    /// its hosts' turns by it, and a take passes over the authorities it names as busy; it is
+    /// what <see cref="AuthoritySql"/> computes in SQL, character for character.
+    /// </summary>
+    public static string AuthorityOf(string url)
+    {
+        var rest = url.AsSpan(Math.Min(url.Length, url.IndexOf("://", StringComparison.Ordinal) + 3));
+        var slash = rest.IndexOf('/');
+        return (slash < 0 ? rest : rest[..slash]).ToString();
+    }
+
+    /// <summary><see cref="AuthorityOf"/> of the URL in <paramref name="column"/>, as a SQL expression of either engine.</summary>
+    private static string AuthoritySql(RegistryDatabase database, string column)
+    {
+        var rest = $"substr({column}, {database.Position(column, "'://'")} + 3)";
+        return $"substr({rest}, 1, {database.Position($"{rest} || '/'", "'/'")} - 1)";
+    }
+
     /// <summary>The error a job shows once taken over from a worker that held it until its lease passed.</summary>
     public const string InterruptedError = $"{FetchErrors.Interrupted}: The worker that took it stopped before its try ended.";
 
@@ -286,7 +324,16 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     /// still goes on cannot have that run's result, failure or postponement count for the new one. Each job's try is counted here
     /// (<see cref="FingerprintJob.Attempts"/> includes it), whether or not a result is ever recorded.
     /// </summary>
-    public async Task<IReadOnlyList<FingerprintJob>> TakeAsync(string owner, int limit, TimeSpan lease, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<FingerprintJob>> TakeAsync(string owner, int limit, TimeSpan lease, CancellationToken cancellationToken) =>
+        TakeAsync(owner, limit, lease, [], limit, cancellationToken);
+
+    /// <summary>
+    /// Takes as <see cref="TakeAsync(string, int, TimeSpan, CancellationToken)"/> does, passing over
+    /// the jobs whose URLs' authorities (<see cref="AuthorityOf"/>) are in <paramref name="busy"/>,
+    /// and taking at most <paramref name="perAuthority"/> jobs of any other authority.
+    /// </summary>
+    public async Task<IReadOnlyList<FingerprintJob>> TakeAsync(
+        string owner, int limit, TimeSpan lease, IReadOnlyCollection<string> busy, int perAuthority, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
@@ -294,6 +341,9 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         {
             owner = $"{owner}#{Interlocked.Increment(ref _takes)}",
             limit,
+            scan = Math.Max(TakeScanRows, limit * 4),
+            perAuthority,
+            busy = busy.ToArray(),
             leaseMs = Milliseconds(lease),
             interrupted = InterruptedError,
         }, transaction, cancellationToken));

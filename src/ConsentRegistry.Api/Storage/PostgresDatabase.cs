@@ -166,6 +166,8 @@ public sealed class PostgresDatabase(NpgsqlDataSource dataSource, string connect
 
     internal override string InList(string parameter) => $"= ANY({parameter})";
 
+    internal override string Position(string text, string part) => $"strpos({text}, {part})";
+
     internal override Task AfterAppendAsync(DbConnection connection, DbTransaction transaction, long lastSeq, CancellationToken cancellationToken) =>
         // Delivered at commit: other instances' indexes wake without waiting for their poll.
         connection.ExecuteAsync(new CommandDefinition("SELECT pg_notify('registry_log', @seq)", new { seq = lastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture) }, transaction, cancellationToken: cancellationToken));

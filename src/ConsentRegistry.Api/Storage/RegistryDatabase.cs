@@ -68,6 +68,9 @@ public abstract class RegistryDatabase : IAsyncDisposable
     /// </summary>
     public virtual Task ListenForAppendsAsync(Action onAppended, CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>The 1-based position of <paramref name="part"/> in <paramref name="text"/> as a SQL expression, 0 when absent.</summary>
+    internal virtual string Position(string text, string part) => $"instr({text}, {part})";
+
     /// <summary>A membership test against a list parameter: Dapper expands lists for SQLite and sends arrays to PostgreSQL.</summary>
     internal virtual string InList(string parameter) => $"IN {parameter}";
 

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Http;
 namespace ConsentRegistry.Api.Tests.Infrastructure;
 
 /// <summary>
-/// Stands in for the sites that host claimed images: one Kestrel server on a free 127.0.0.1 port
+/// Stands in for the sites that host claimed images: one Kestrel server on a free loopback port
 /// that answers each path with its handler (404 for the rest) and records what it was asked.
 /// </summary>
 public sealed class ImageServer : IAsyncDisposable
@@ -27,15 +27,18 @@ public sealed class ImageServer : IAsyncDisposable
 
     public int Port { get; private set; }
 
-    public static async Task<ImageServer> StartAsync()
+    /// <summary>The loopback address the server listens on (127.0.0.1 unless another host is wanted).</summary>
+    public System.Net.IPAddress Address { get; private set; } = System.Net.IPAddress.Loopback;
+
+    public static async Task<ImageServer> StartAsync(System.Net.IPAddress? address = null)
     {
-        var server = new ImageServer();
-        (server._app, server.Port) = await LoopbackServer.StartAsync(server.HandleAsync);
+        var server = new ImageServer { Address = address ?? System.Net.IPAddress.Loopback };
+        (server._app, server.Port) = await LoopbackServer.StartAsync(server.HandleAsync, address: server.Address);
         return server;
     }
 
     /// <summary>The URL of <paramref name="path"/> on this server, as a claim names it.</summary>
-    public string Url(string path) => $"http://127.0.0.1:{Port}{path}";
+    public string Url(string path) => $"http://{Address}:{Port}{path}";
 
     /// <summary>Serves <paramref name="bytes"/> at <paramref name="path"/> as <paramref name="mediaType"/>.</summary>
     public void Serve(string path, byte[] bytes, string mediaType = "image/jpeg") => Paths[path] = context =>

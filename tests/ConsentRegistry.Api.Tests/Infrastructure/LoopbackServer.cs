@@ -10,14 +10,17 @@ using Microsoft.Extensions.Logging;
 
 namespace ConsentRegistry.Api.Tests.Infrastructure;
 
-/// <summary>A Kestrel server on a free 127.0.0.1 port that answers every request with one handler, optionally over TLS.</summary>
+/// <summary>
+/// A Kestrel server on a free port of 127.0.0.1 (or another loopback address, another host to a
+/// client) that answers every request with one handler, optionally over TLS.
+/// </summary>
 internal static class LoopbackServer
 {
-    public static async Task<(WebApplication App, int Port)> StartAsync(RequestDelegate handler, X509Certificate2? certificate = null)
+    public static async Task<(WebApplication App, int Port)> StartAsync(RequestDelegate handler, X509Certificate2? certificate = null, IPAddress? address = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(address ?? IPAddress.Loopback, 0, listen =>
         {
             if (certificate is not null)
             {
@@ -27,7 +30,7 @@ internal static class LoopbackServer
         var app = builder.Build();
         app.Run(handler);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return (app, new Uri(address).Port);
+        var listening = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return (app, new Uri(listening).Port);
     }
 }
