@@ -152,15 +152,22 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
         if (file.NumRowGroups > 0)
         {
             using var first = OpenRowGroup(input, reader, 0);
-            for (var c = 0; c < file.NumColumns; c++)
+            try
             {
-                var chunk = first.MetaData.GetColumnChunkMetaData(c);
-                using var path = file.Schema.Column(c).Path;
-                builder.Compression(path, WritableCodecs.Contains(chunk.Compression) ? chunk.Compression : Compression.Snappy);
-                if (!chunk.Encodings.Any(encoding => encoding is Encoding.PlainDictionary or Encoding.RleDictionary))
+                for (var c = 0; c < file.NumColumns; c++)
                 {
-                    builder.DisableDictionary(path);
+                    var chunk = first.MetaData.GetColumnChunkMetaData(c);
+                    using var path = file.Schema.Column(c).Path;
+                    builder.Compression(path, WritableCodecs.Contains(chunk.Compression) ? chunk.Compression : Compression.Snappy);
+                    if (!chunk.Encodings.Any(encoding => encoding is Encoding.PlainDictionary or Encoding.RleDictionary))
+                    {
+                        builder.DisableDictionary(path);
+                    }
                 }
+            }
+            catch (ParquetException e)
+            {
+                throw Unreadable(input, 0, e); // a column chunk's metadata missing, or encrypted
             }
         }
 

@@ -133,9 +133,18 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
             sink.OnFile(file.Dispose);
             Checkpoint = new OutputCheckpoint(length, tail, (previous?.RowGroups ?? 0) + rowGroups);
         }
-        catch (Exception) when (sink.Failure is { } failure)
+        catch (Exception)
         {
-            throw CannotWrite(failure);
+            // The file was cut back to before its footer: put it back as it was, a valid file (or
+            // none), whatever failed (the disk, a column that would not read, the footers' join).
+            CloseAfterFailure(file);
+            RestoreAfterFailure(previous);
+            if (sink.Failure is { } failure)
+            {
+                throw CannotWrite(failure);
+            }
+
+            throw;
         }
         finally
         {
@@ -148,6 +157,30 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
                 // After a failure, closing writes what the buffer still holds and fails again: the
                 // first failure is the one on its way out.
             }
+        }
+    }
+
+    private static void CloseAfterFailure(FileStream file)
+    {
+        try
+        {
+            file.Dispose();
+        }
+        catch (Exception e) when (IsFileFailure(e))
+        {
+            // Closing writes what the buffer still holds and may fail again: the first failure is the one on its way out.
+        }
+    }
+
+    /// <summary>Restores <paramref name="previous"/> after a failed write; a restore that fails too is left to the next run's --resume, which restores it from the state.</summary>
+    private void RestoreAfterFailure(OutputCheckpoint? previous)
+    {
+        try
+        {
+            Restore(previous);
+        }
+        catch (CliException)
+        {
         }
     }
 
