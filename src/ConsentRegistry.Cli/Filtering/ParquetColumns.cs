@@ -291,7 +291,7 @@ internal sealed class UrlRows : IDisposable
         }
 
         var chars = System.Text.Encoding.UTF8.GetChars(bytes, buffer.AsSpan(_used));
-        Next(new LookupKey(buffer.AsMemory(_used, chars)), present: true);
+        Next(new LookupKey(buffer.AsMemory(_used, chars)), present: chars > 0); // an empty URL is no URL: counted as the nulls are
         _used += chars;
     }
 
