@@ -254,6 +254,7 @@ public sealed class ImageFetcher : IDisposable
         UseProxy = false,
         AutomaticDecompression = DecompressionMethods.None,
         MaxResponseHeadersLength = 64,
+        MaxResponseDrainSize = 0, // an unread body (a redirect's, an error's) closes the connection: draining it read up to 1 MiB more than the fetch's limit
         ConnectTimeout = _options.Timeout,
         PooledConnectionLifetime = TimeSpan.FromMinutes(2), // DNS answers change: a pooled connection is re-vetted at least this often
         ConnectCallback = ConnectAsync,

@@ -223,6 +223,7 @@ internal sealed class WellKnownFetcher(IOptions<VerificationOptions> verificatio
         UseProxy = false,
         AutomaticDecompression = DecompressionMethods.None,
         MaxResponseHeadersLength = 16,
+        MaxResponseDrainSize = 0, // an unread body (a redirect's, an error's) closes the connection: draining it read up to 1 MiB more than the fetch's limit
         ConnectTimeout = options.Timeout,
         SslOptions = { RemoteCertificateValidationCallback = options.CertificateValidation },
         ConnectCallback = async (context, cancellationToken) =>

@@ -21,6 +21,9 @@ public sealed class FakeNetwork
 
     public ConcurrentQueue<string> Lookups { get; } = new();
 
+    /// <summary>The bytes the verifier has read from each address's connections, however they were read (drained ones included).</summary>
+    public ConcurrentDictionary<IPAddress, long> BytesRead { get; } = new();
+
     public X509Certificate2? TrustedCertificate { get; set; }
 
     /// <summary>Each lookup of <paramref name="host"/> takes the next answer; the last one repeats.</summary>
@@ -71,9 +74,61 @@ public sealed class FakeNetwork
 
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
-            return new NetworkStream(socket, ownsSocket: true);
+            return new CountingStream(new NetworkStream(socket, ownsSocket: true), read => BytesRead.AddOrUpdate(endpoint.Address, read, (_, total) => total + read));
         };
         options.CertificateValidation = (_, certificate, _, _) =>
             TrustedCertificate is not null && certificate is not null && certificate.GetCertHashString() == TrustedCertificate.Thumbprint;
+    }
+}
+
+/// <summary>A stream that tells <paramref name="counted"/> how many bytes each read returned.</summary>
+internal sealed class CountingStream(Stream inner, Action<int> counted) : Stream
+{
+    public override bool CanRead => inner.CanRead;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => inner.CanWrite;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        Counted(await inner.ReadAsync(buffer, cancellationToken));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private int Counted(int read)
+    {
+        counted(read);
+        return read;
     }
 }

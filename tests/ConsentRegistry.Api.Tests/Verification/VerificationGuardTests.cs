@@ -54,6 +54,36 @@ public sealed class VerificationGuardTests(GuardedVerificationFixture registry) 
         Assert.Equal(connections, registry.Network.Connections.Count);
     }
 
+    /// <summary>
+    /// A redirect's body is not read: the connection is closed, not drained (.NET drains up to
+    /// 1 MiB of an unread body to reuse the connection, outside the fetch's timeout), so a fetch
+    /// reads at most its 64 KB limit and the headers, whatever the site sends.
+    /// </summary>
+    [Fact]
+    public async Task A_redirect_with_a_body_of_four_mebibytes_costs_the_verifier_no_more_than_the_file()
+    {
+        using var artist = new TestSigner();
+        var body = new byte[4 << 20];
+        registry.Site("drained.test", "151.101.0.77", async context =>
+        {
+            if (!context.Request.QueryString.HasValue)
+            {
+                context.Response.StatusCode = StatusCodes.Status302Found;
+                context.Response.Headers.Location = WellKnownServer.DocumentPath + "?moved";
+                await context.Response.Body.WriteAsync(body);
+                return;
+            }
+
+            await context.Response.WriteAsJsonAsync(new { keys = new[] { artist.Party } });
+        });
+
+        Assert.Equal(HttpStatusCode.OK, (await registry.VerifyAsync(artist.Party, "drained.test")).StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(3)); // a drain goes on in the background for up to 2 s
+
+        var read = registry.Network.BytesRead.GetValueOrDefault(IPAddress.Parse("151.101.0.77"));
+        Assert.True(read < 256 * 1024, $"The verifier read {read:N0} bytes from the site.");
+    }
+
     [Fact]
     public async Task A_redirect_to_another_host_is_refused_and_that_host_is_never_looked_up()
     {
