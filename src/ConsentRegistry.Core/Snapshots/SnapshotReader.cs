@@ -153,7 +153,7 @@ public sealed class SnapshotReader : IDisposable
     public T[] ReadArray<T>(int max = int.MaxValue)
         where T : unmanaged
     {
-        var count = ReadCount(max);
+        var count = ReadCount(Math.Min(max, Array.MaxLength)); // a longer count is no array .NET can hold: a format error, not an OutOfMemoryException
         var size = Unsafe.SizeOf<T>();
         if ((long)count * size > _payloadEnd - _file.Position)
         {
@@ -279,9 +279,9 @@ public sealed class SnapshotReader : IDisposable
         where T : unmanaged
     {
         var elementsPerChunk = Math.Max(1, ChunkBytes / Unsafe.SizeOf<T>());
-        for (var at = 0; at < into.Length; at += elementsPerChunk)
+        for (long at = 0; at < into.Length; at += elementsPerChunk) // long: an int would wrap past 2^31 on the last chunk of an array near Array.MaxLength
         {
-            Payload(MemoryMarshal.AsBytes(into.Slice(at, Math.Min(elementsPerChunk, into.Length - at))));
+            Payload(MemoryMarshal.AsBytes(into.Slice((int)at, (int)Math.Min(elementsPerChunk, into.Length - at))));
         }
     }
 

@@ -162,9 +162,9 @@ public sealed class SnapshotWriter : IDisposable
         where T : unmanaged
     {
         var elementsPerChunk = Math.Max(1, ChunkBytes / Unsafe.SizeOf<T>());
-        for (var at = 0; at < items.Length; at += elementsPerChunk)
+        for (long at = 0; at < items.Length; at += elementsPerChunk) // long: an int would wrap past 2^31 on the last chunk of an array near Array.MaxLength
         {
-            Payload(MemoryMarshal.AsBytes(items.Slice(at, Math.Min(elementsPerChunk, items.Length - at))));
+            Payload(MemoryMarshal.AsBytes(items.Slice((int)at, (int)Math.Min(elementsPerChunk, items.Length - at))));
         }
     }
 
