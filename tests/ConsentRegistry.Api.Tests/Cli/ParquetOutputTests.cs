@@ -106,6 +106,41 @@ public sealed class ParquetOutputTests : IDisposable
         Assert.Throws<InvalidDataException>(() => ParquetFooter.Join(footer, [0])); // a struct with no field at all
     }
 
+    /// <summary>
+    /// A row group's ordinal is an i16, which joining the footers would have to renumber past
+    /// 32,767 if the writer wrote one: the Arrow that ParquetSharp bundles writes none for files
+    /// that are not encrypted, so an output of more than 32,768 row groups (an input of many small
+    /// ones) joins and stays a file readers open.
+    /// </summary>
+    [Fact]
+    public void An_output_of_more_row_groups_than_an_ordinal_counts_is_a_file_readers_open()
+    {
+        var path = Path.Combine(_folder, "many.parquet");
+        using var schema = Schema();
+        using var properties = new WriterPropertiesBuilder().Build();
+        var output = new ParquetOutput(path, schema, properties, new Dictionary<string, string>());
+        output.AppendRowGroup(writer => WriteRows(writer, 0));
+        var one = output.Checkpoint!.Tail[..^8];
+        var footer = one;
+        for (var doubling = 0; doubling < 15; doubling++)
+        {
+            footer = ParquetFooter.Join(footer, footer); // 2^15 = 32,768 row groups, each the first one again
+        }
+
+        footer = ParquetFooter.Join(footer, one);
+
+        var data = File.ReadAllBytes(path)[..^(output.Checkpoint.Tail.Length)];
+        var many = Path.Combine(_folder, "many-groups.parquet");
+        var length = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(length, footer.Length);
+        File.WriteAllBytes(many, [.. data, .. footer, .. length, .. "PAR1"u8.ToArray()]);
+        using var reader = new ParquetFileReader(many);
+        Assert.Equal(32_769, reader.FileMetaData.NumRowGroups);
+        using var first = reader.RowGroup(0);
+        using var last = reader.RowGroup(32_768);
+        Assert.Equal(first.MetaData.NumRows, last.MetaData.NumRows);
+    }
+
     private static GroupNode Schema()
     {
         using var text = LogicalType.String();
