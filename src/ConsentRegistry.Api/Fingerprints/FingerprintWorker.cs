@@ -152,10 +152,9 @@ internal sealed class FingerprintWorker(
     /// <summary>
     /// On stop (a restart, a rolling deploy): the results already finished are written and the jobs
     /// cut off are given back untried, before the host stops waiting (<see cref="StopGrace"/> at
-    /// most). Left to their leases, each stop would
-    /// count a try against every job under way (five stops mid-fetch fail a job as interrupted for
-    /// a month) and fetch again images already fingerprinted. What cannot be written in time is left
-    /// to the leases, as a crash leaves it.
+    /// most). Left to their leases, each stop would count a try against every job under way (five
+    /// stops mid-fetch fail a job as interrupted for a month) and fetch again images already
+    /// fingerprinted. What cannot be written in time is left to the leases, as a crash leaves it.
     /// </summary>
     private async Task HandBackAsync(List<(FingerprintJob Job, Task<JobCompletion?> Task)> running, List<JobCompletion> finished)
     {
