@@ -82,7 +82,7 @@ internal sealed class FingerprintWorker(
                 var free = _options.Concurrency - running.Count;
                 if (free >= _batch || running.Count == 0)
                 {
-                    foreach (var job in await store.TakeAsync(Owner, free, _options.Lease, BusyAuthorities(running), _perHost, stoppingToken))
+                    foreach (var job in await store.TakeAsync(Owner, free, _options.Lease, BusyHosts(running), _perHost, stoppingToken))
                     {
                         running.Add((job, RunAsync(job, stoppingToken)));
                     }
@@ -192,14 +192,14 @@ internal sealed class FingerprintWorker(
     }
 
     /// <summary>
-    /// The authorities (host and port) of which this worker already runs as many jobs as a host
-    /// may have at once: a take passes over their jobs, which would only wait for the host's turn
-    /// while other hosts' jobs waited for a slot of the worker's.
+    /// The hosts of which this worker already runs as many jobs as a host may have at once: a take
+    /// passes over their jobs, which would only wait for the host's turn while other hosts' jobs
+    /// waited for a slot of the worker's.
     /// </summary>
-    private string[] BusyAuthorities(List<(FingerprintJob Job, Task<JobCompletion?> Task)> running) =>
-        running.CountBy(r => FingerprintJobStore.AuthorityOf(r.Job.Url), StringComparer.Ordinal)
-            .Where(authority => authority.Value >= _perHost)
-            .Select(authority => authority.Key)
+    private string[] BusyHosts(List<(FingerprintJob Job, Task<JobCompletion?> Task)> running) =>
+        running.CountBy(r => FingerprintJobStore.HostOf(r.Job.Url), StringComparer.Ordinal)
+            .Where(host => host.Value >= _perHost)
+            .Select(host => host.Key)
             .ToArray();
 
     /// <summary>Publishes the jobs whose leases <see cref="RenewLeasesAsync"/> keeps.</summary>

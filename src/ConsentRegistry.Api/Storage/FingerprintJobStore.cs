@@ -124,10 +124,11 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     // row leased by another worker between the inner SELECT and the UPDATE is left alone. The
     // jobs of revoked claims are never taken, whether or not the revocation pass has dropped
     // them yet (one probe of claims' unique id per due job; the claims rows are not locked).
-    // A take passes over the jobs of the hosts the worker is already busy with (their authorities,
-    // @busy), and takes at most @perAuthority jobs of any one host from the first @scan due jobs:
-    // a claim of thousands of URLs on one slow host would otherwise fill every slot of the worker
-    // with jobs waiting for that host's turn, and hold up every other host's images for hours.
+    // A take looks at the first @examine due jobs (a bounded read, whatever the backlog: it holds
+    // SQLite's write lock), passes over those of the hosts the worker is already busy with (@busy)
+    // and takes at most @perHost of any other host: a claim of thousands of URLs on one slow host
+    // would otherwise fill every slot of the worker with jobs waiting for that host's turn, and
+    // hold up every other host's images for hours. Only the rows taken are locked (PostgreSQL).
     // Every time is the store's (RegistryDatabase.NowMilliseconds), so workers agree on when a
     // lease has passed whatever their own clocks say. Taking a job counts its try, before the
     // fetch: an image that crashes its worker (or gets it killed for its memory) records no
@@ -139,19 +140,21 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         SET lease_owner = @owner, lease_until = {database.NowMilliseconds} + @leaseMs, attempts = attempts + 1,
             error = CASE WHEN lease_owner IS NOT NULL THEN @interrupted ELSE error END
         WHERE (claim_id, url) IN (
-            SELECT r.claim_id, r.url FROM (
-                SELECT s.claim_id, s.url, s.due_at, s.claim_seq,
-                       ROW_NUMBER() OVER (PARTITION BY {AuthoritySql(database, "s.url")} ORDER BY s.due_at, s.claim_seq) AS nth
-                FROM (
-                    SELECT j.claim_id, j.url, j.due_at, j.claim_seq FROM fingerprint_jobs j
-                    WHERE j.due_at <= {database.NowMilliseconds} AND (j.lease_until IS NULL OR j.lease_until < {database.NowMilliseconds})
-                      AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id = j.claim_id AND c.revoked_seq IS NOT NULL)
-                      AND NOT ({AuthoritySql(database, "j.url")} {database.InList("@busy")})
-                    ORDER BY j.due_at, j.claim_seq
-                    LIMIT @scan{database.TakeRows}) s) r
-            WHERE r.nth <= @perAuthority
-            ORDER BY r.due_at, r.claim_seq
-            LIMIT @limit)
+            SELECT t.claim_id, t.url FROM fingerprint_jobs t
+            WHERE (t.claim_id, t.url) IN (
+                SELECT r.claim_id, r.url FROM (
+                    SELECT s.claim_id, s.url, s.due_at, s.claim_seq,
+                           ROW_NUMBER() OVER (PARTITION BY {HostSql(database, "s.url")} ORDER BY s.due_at, s.claim_seq) AS nth
+                    FROM (
+                        SELECT j.claim_id, j.url, j.due_at, j.claim_seq FROM fingerprint_jobs j
+                        WHERE j.due_at <= {database.NowMilliseconds} AND (j.lease_until IS NULL OR j.lease_until < {database.NowMilliseconds})
+                        ORDER BY j.due_at, j.claim_seq
+                        LIMIT @examine) s
+                    WHERE NOT ({HostSql(database, "s.url")} {database.InList("@busy")})
+                      AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id = s.claim_id AND c.revoked_seq IS NOT NULL)) r
+                WHERE r.nth <= @perHost
+                ORDER BY r.due_at, r.claim_seq
+                LIMIT @limit){database.TakeRows})
           AND due_at <= {database.NowMilliseconds} AND (lease_until IS NULL OR lease_until < {database.NowMilliseconds})
         RETURNING claim_id, url, attempts, status, sha256, model, lease_owner
         """;
@@ -288,29 +291,35 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
     }
 
     /// <summary>
-    /// The due jobs a take looks at, oldest first, to choose from (at least four times those it
-    /// takes): within them no host gets more than its share, so that others' jobs come forward.
+    /// The due jobs a take looks at, oldest first, to choose from: within them no host gets more
+    /// than its share, so that other hosts' jobs come forward. A host with more due jobs than this
+    /// ahead of every other host's still holds those up (but only its share of the slots).
     /// </summary>
-    private const int TakeScanRows = 64;
+    private const int TakeExamineRows = 4096;
 
     /// <summary>
-    /// The authority of a job's URL, the host and port of a canonical URL (which has no userinfo,
-    /// and a path that starts with '/'): what follows "://" up to the next '/'. The worker keeps
-    /// its hosts' turns by it, and a take passes over the authorities it names as busy; it is
-    /// what <see cref="AuthoritySql"/> computes in SQL, character for character.
+    /// The host of a job's URL as the worker shares its slots by it: the authority of a canonical
+    /// URL (no userinfo; a path that starts with '/') without its port, an IPv6 literal with its
+    /// brackets. What <see cref="HostSql"/> computes in SQL, character for character.
     /// </summary>
-    public static string AuthorityOf(string url)
+    public static string HostOf(string url)
     {
         var rest = url.AsSpan(Math.Min(url.Length, url.IndexOf("://", StringComparison.Ordinal) + 3));
         var slash = rest.IndexOf('/');
-        return (slash < 0 ? rest : rest[..slash]).ToString();
+        var authority = slash < 0 ? rest : rest[..slash];
+        var end = authority is ['[', ..] ? authority.IndexOf(']') + 1 : authority.IndexOf(':') is var colon and >= 0 ? colon : authority.Length;
+        return authority[..end].ToString();
     }
 
-    /// <summary><see cref="AuthorityOf"/> of the URL in <paramref name="column"/>, as a SQL expression of either engine.</summary>
-    private static string AuthoritySql(RegistryDatabase database, string column)
+    /// <summary><see cref="HostOf"/> of the URL in <paramref name="column"/>, as a SQL expression of either engine.</summary>
+    private static string HostSql(RegistryDatabase database, string column)
     {
         var rest = $"substr({column}, {database.Position(column, "'://'")} + 3)";
-        return $"substr({rest}, 1, {database.Position($"{rest} || '/'", "'/'")} - 1)";
+        var authority = $"substr({rest}, 1, {database.Position($"{rest} || '/'", "'/'")} - 1)";
+        return $"""
+            CASE WHEN substr({authority}, 1, 1) = '[' THEN substr({authority}, 1, {database.Position(authority, "']'")})
+                 ELSE substr({authority}, 1, {database.Position($"{authority} || ':'", "':'")} - 1) END
+            """;
     }
 
     /// <summary>The error a job shows once taken over from a worker that held it until its lease passed.</summary>
@@ -329,11 +338,11 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
 
     /// <summary>
     /// Takes as <see cref="TakeAsync(string, int, TimeSpan, CancellationToken)"/> does, passing over
-    /// the jobs whose URLs' authorities (<see cref="AuthorityOf"/>) are in <paramref name="busy"/>,
-    /// and taking at most <paramref name="perAuthority"/> jobs of any other authority.
+    /// the jobs whose URLs' hosts (<see cref="HostOf"/>) are in <paramref name="busy"/>, and taking
+    /// at most <paramref name="perHost"/> jobs of any other host.
     /// </summary>
     public async Task<IReadOnlyList<FingerprintJob>> TakeAsync(
-        string owner, int limit, TimeSpan lease, IReadOnlyCollection<string> busy, int perAuthority, CancellationToken cancellationToken)
+        string owner, int limit, TimeSpan lease, IReadOnlyCollection<string> busy, int perHost, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await database.BeginWriteAsync(connection, cancellationToken);
@@ -341,8 +350,8 @@ public sealed class FingerprintJobStore(RegistryDatabase database, ClaimLogStore
         {
             owner = $"{owner}#{Interlocked.Increment(ref _takes)}",
             limit,
-            scan = Math.Max(TakeScanRows, limit * 4),
-            perAuthority,
+            examine = TakeExamineRows,
+            perHost,
             busy = busy.ToArray(),
             leaseMs = Milliseconds(lease),
             interrupted = InterruptedError,

@@ -318,6 +318,36 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
     {
         var decided = group.Rows;
         var rows = decided.Verdicts.Length;
+        try
+        {
+            CopyRows(input, reader, columnCount, group, kept, removed);
+        }
+        catch
+        {
+            // Each output puts itself back when its own write fails; the other may have taken the
+            // row group already (the removed file's is written inside the kept file's): both go
+            // back to the row groups the state records.
+            kept.RestoreAfterFailure(state.KeptOutput);
+            removed?.RestoreAfterFailure(state.RemovedOutput);
+            throw;
+        }
+
+        state.RowGroupsDone = group.Index + 1;
+        state.Rows += rows;
+        state.Kept += decided.Kept;
+        state.Removed += rows - decided.Kept;
+        state.InvalidUrls += decided.Invalid;
+        state.KeptOutput = kept.Checkpoint;
+        state.RemovedOutput = removed?.Checkpoint;
+        save();
+        progress.Advance(rows, decided.Kept, rows - decided.Kept);
+    }
+
+    /// <summary>Copies one decided row group's rows out: the kept ones to <paramref name="kept"/>, the others with their decisions to <paramref name="removed"/>.</summary>
+    private static void CopyRows(string input, ParquetFileReader reader, int columnCount, DecidedGroup group, ParquetOutput kept, ParquetOutput? removed)
+    {
+        var decided = group.Rows;
+        var rows = decided.Verdicts.Length;
         using (var columns = OpenRowGroup(input, reader, group.Index))
         {
             // Each column is read once and its rows go to the kept and the removed file at once.
@@ -345,16 +375,6 @@ internal sealed partial class ParquetFileFilter(IRegistrySource source, int useC
                     }
                 }));
         }
-
-        state.RowGroupsDone = group.Index + 1;
-        state.Rows += rows;
-        state.Kept += decided.Kept;
-        state.Removed += rows - decided.Kept;
-        state.InvalidUrls += decided.Invalid;
-        state.KeptOutput = kept.Checkpoint;
-        state.RemovedOutput = removed?.Checkpoint;
-        save();
-        progress.Advance(rows, decided.Kept, rows - decided.Kept);
     }
 
     /// <summary>Runs <paramref name="write"/> inside a new row group of <paramref name="output"/>, or with none when there is no file or no row for it.</summary>

@@ -173,7 +173,7 @@ public sealed class ParquetOutput(string path, GroupNode schema, WriterPropertie
     }
 
     /// <summary>Restores <paramref name="previous"/> after a failed write; a restore that fails too is left to the next run's --resume, which restores it from the state.</summary>
-    private void RestoreAfterFailure(OutputCheckpoint? previous)
+    public void RestoreAfterFailure(OutputCheckpoint? previous)
     {
         try
         {

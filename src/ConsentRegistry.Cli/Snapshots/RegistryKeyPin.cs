@@ -75,31 +75,30 @@ internal static class RegistryKeyPin
     /// </summary>
     private static void RefuseOtherThanInstalledSigner(RegistryPublicKey key, PullPaths paths, Uri registry)
     {
-        byte[] installed;
+        string? signer;
+        bool holdsSnapshot;
         try
         {
-            if (!File.Exists(paths.Manifest))
-            {
-                // A snapshot without its manifest (a pull stopped between installing the file and
-                // the manifest, or a file copied in) names no signer to hold the key to.
-                if (paths.ReadOutHeader() is not null)
-                {
-                    throw CliException.Verification(
-                        $"{paths.Out} holds a snapshot, but no manifest beside it names the key that signed it, and no key is pinned: "
-                        + "refused to trust the key the registry serves on first use. Pass the registry's key with --key (get it from its operator), or remove the file.");
-                }
-
-                return;
-            }
-
-            installed = File.ReadAllBytes(paths.Manifest);
+            signer = File.Exists(paths.Manifest) && SnapshotManifest.Parse(File.ReadAllBytes(paths.Manifest))?.Signature is { } signature
+                ? KidOf(signature)
+                : null;
+            holdsSnapshot = signer is null && paths.ReadOutHeader() is not null;
         }
         catch (Exception e) when (CliPaths.IsFileSystemFailure(e))
         {
-            throw CliException.Input($"{paths.Manifest}: cannot read it: {e.Message}", e);
+            throw CliException.Input($"{paths.Out} or {paths.Manifest}: cannot read it: {e.Message}", e);
         }
 
-        if (SnapshotManifest.Parse(installed)?.Signature is { } signature && KidOf(signature) is { } signer && signer != key.Kid)
+        if (holdsSnapshot)
+        {
+            // A snapshot whose manifest is missing (a pull stopped between installing the file and
+            // the manifest, or a file copied in), unreadable or unsigned names no signer to hold the key to.
+            throw CliException.Verification(
+                $"{paths.Out} holds a snapshot, but no manifest beside it names the key that signed it, and no key is pinned: "
+                + "refused to trust the key the registry serves on first use. Pass the registry's key with --key (get it from its operator), or remove the file.");
+        }
+
+        if (signer is not null && signer != key.Kid)
         {
             throw CliException.Verification(
                 $"the registry at {registry} serves the key {key.Kid}, but the snapshot in {paths.Out} was signed by the key {signer} ({paths.Manifest}): "

@@ -31,7 +31,7 @@ public sealed class SnapshotPullCommand : AsyncCommand<SnapshotPullCommand.Setti
         public string? Key { get; init; }
 
         [CommandOption("--allow-older")]
-        [Description("Install the registry's newest snapshot even when it is older (a lower seq of the same store) than the one already in <FILE>, as from a replica that lags behind.")]
+        [Description("Install the registry's newest snapshot even when it is older than the one already in <FILE> (a lower seq of the same store, as from a replica that lags behind, or another store's made earlier).")]
         public bool AllowOlder { get; init; }
 
         [CommandOption("--api-key <KEY>")]

@@ -282,8 +282,13 @@ public sealed class FilterTests : IDisposable
             StopAtRowGroups(process, state, 3);
             Interrupt(process);
             await process.WaitForExitAsync();
-            Assert.Equal(130, process.ExitCode);
             interrupted = RowGroupsDone(state);
+            if (process.ExitCode == 0 && interrupted == groups)
+            {
+                continue; // it ran to the end before the interrupt came
+            }
+
+            Assert.Equal(130, process.ExitCode);
             if (interrupted + 3 < groups)
             {
                 break;

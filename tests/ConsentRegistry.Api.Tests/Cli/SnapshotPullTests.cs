@@ -390,6 +390,13 @@ public sealed class SnapshotPullTests(SnapshotPullTests.Registry registry) : ICl
             Assert.Equal(registry.Bytes, await File.ReadAllBytesAsync(output));
         }
 
+        // So does a manifest that is none (cut short, or edited): it names no signer either.
+        await File.WriteAllTextAsync(output + ".manifest.json", $$"""{"id":"{{registry.Id}}","files":null}""");
+        (exit, errors) = await RunAsync("snapshot", "pull", "--registry", swapped.Url, "--out", output, "-q");
+        Assert.Equal(ExitCodes.VerificationFailed, exit);
+        Assert.Contains($"{output} holds a snapshot, but no manifest beside it names the key that signed it", errors, StringComparison.Ordinal);
+        Assert.False(File.Exists(output + ".registry-key.jwk"));
+
         (exit, errors) = await RunAsync("snapshot", "pull", "--registry", registry.Url, "--out", output, "--key", key, "-q");
         Assert.True(exit == ExitCodes.Done, errors);
 
