@@ -180,28 +180,16 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
     [Fact]
     public async Task A_worker_stopped_mid_fetch_gives_the_job_back_untried()
     {
-        var (arrived, release) = HoldFirstRequest("/stopped.jpg");
         await using var database = await TestDatabase.CreateAsync();
-        var stopping = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
-        stopping.StartServer();
-        await stopping.WaitUntilReadyAsync();
-        using var client = stopping.CreateClient();
-        using var artist = new TestSigner();
-        var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/stopped.jpg")));
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var (stopping, claim, release) = await StartWithFetchHeldAsync(database, "/stopped.jpg");
 
         // As the host stops it (a SIGTERM, a deploy): the worker's stop waits for its work to end.
         await stopping.Services.GetRequiredService<FingerprintWorker>().StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
-        // The worker's own lines, on one line each (a failure's message is read from a log's tail).
-        var logs = string.Join(" | ", stopping.Logs
-            .Where(line => line.Contains("FingerprintWorker:", StringComparison.Ordinal))
-            .Select(line => line.ReplaceLineEndings(" ")));
+        var logs = WorkerLogs(stopping);
         await stopping.DisposeAsync();
         release.SetResult();
 
-        var given = await database.CountAsync(
-            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 0 AND lease_owner IS NULL AND status = 'pending'", new { claim });
-        Assert.True(given == 1, "not given back: " + logs);
+        Assert.True(await GivenBackAsync(database, claim), "not given back: " + logs);
         Assert.Contains("stopping with 1 jobs under way (1 cut off)", logs);
         await using var successor = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
         successor.StartServer();
@@ -220,15 +208,8 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
     [Fact]
     public async Task A_worker_stopped_while_another_writer_holds_the_store_for_eight_seconds_still_gives_its_job_back()
     {
-        var (arrived, release) = HoldFirstRequest("/held-store.jpg");
         await using var database = await TestDatabase.CreateAsync();
-        var stopping = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
-        stopping.StartServer();
-        await stopping.WaitUntilReadyAsync();
-        using var client = stopping.CreateClient();
-        using var artist = new TestSigner();
-        var claim = await client.ClaimAsync(artist.OptOut(_images.Url("/held-store.jpg")));
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var (stopping, claim, release) = await StartWithFetchHeldAsync(database, "/held-store.jpg");
 
         Task stopped;
         await using (var holder = await database.OpenAsync())
@@ -245,17 +226,36 @@ public sealed class WorkerLeaseTests : IAsyncLifetime
         }
 
         await stopped.WaitAsync(TimeSpan.FromSeconds(60));
-        var logs = string.Join(" | ", stopping.Logs
-            .Where(line => line.Contains("FingerprintWorker:", StringComparison.Ordinal))
-            .Select(line => line.ReplaceLineEndings(" ")));
+        var logs = WorkerLogs(stopping);
         await stopping.DisposeAsync();
         release.SetResult();
 
-        var given = await database.CountAsync(
-            "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 0 AND lease_owner IS NULL AND status = 'pending'", new { claim });
-        Assert.True(given == 1, "not given back: " + logs);
+        Assert.True(await GivenBackAsync(database, claim), "not given back: " + logs);
         Assert.Contains("gave back 1 jobs under way", logs);
     }
+
+    /// <summary>A registry whose worker is fetching the one image of a claim at <paramref name="path"/>, the request held until <c>Release</c> is set.</summary>
+    private async Task<(RegistryApp App, string Claim, TaskCompletionSource Release)> StartWithFetchHeldAsync(TestDatabase database, string path)
+    {
+        var (arrived, release) = HoldFirstRequest(path);
+        var app = new RegistryApp(database, new Dictionary<string, string?>(WorkerFixture.Settings));
+        app.StartServer();
+        await app.WaitUntilReadyAsync();
+        using var client = app.CreateClient();
+        using var artist = new TestSigner();
+        var claim = await client.ClaimAsync(artist.OptOut(_images.Url(path)));
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        return (app, claim, release);
+    }
+
+    /// <summary>Whether the claim's one job is back in the queue untried: pending, no try counted, no lease.</summary>
+    private static async Task<bool> GivenBackAsync(TestDatabase database, string claim) => await database.CountAsync(
+        "SELECT COUNT(*) FROM fingerprint_jobs WHERE claim_id = @claim AND attempts = 0 AND lease_owner IS NULL AND status = 'pending'", new { claim }) == 1;
+
+    /// <summary>The worker's own log lines, each on one line (a failure's message is read from a log's tail).</summary>
+    private static string WorkerLogs(RegistryApp app) => string.Join(" | ", app.Logs
+        .Where(line => line.Contains("FingerprintWorker:", StringComparison.Ordinal))
+        .Select(line => line.ReplaceLineEndings(" ")));
 
     /// <summary>
     /// Leases are compared on the store's clock (RegistryDatabase.NowMilliseconds), not the worker's:
